@@ -1,0 +1,135 @@
+"""Diagnostics shared by every layer: source spans, the error hierarchy, caret rendering.
+
+Every error a user can cause is a :class:`ToolchainError` (or a subclass). The CLI catches the
+base class, prints :func:`render` of it to stderr and exits with status 2, without a traceback.
+Anything else that escapes is an internal error (status 1, traceback kept).
+
+>>> src = "addi x1, x0, 5000\\n"
+>>> err = AsmError("value 5000 doesn't fit in 12 bits", SourceSpan("p.s", 1, 14, 4), source=src)
+>>> print(render(err))
+p.s:1:14: error: value 5000 doesn't fit in 12 bits
+    addi x1, x0, 5000
+                 ^~~~
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SourceSpan:
+    """A place in a source file: 1-based line and column, and the length of the marked text."""
+
+    file: str
+    line: int
+    col: int
+    length: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class ToolchainError(Exception):
+    """A user-facing error: one clear line (what, where, what to do), optionally with a span.
+
+    ``source`` is the text of the file the span points into; when given, :func:`render` shows
+    the offending line with a caret under the marked columns.
+    """
+
+    kind = "error"
+
+    def __init__(
+        self,
+        message: str,
+        span: SourceSpan | None = None,
+        *,
+        source: str | None = None,
+        hint: str | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.source = source
+        self.hint = hint
+
+    def with_source(self, source: str) -> "ToolchainError":
+        self.source = source
+        return self
+
+    def __str__(self) -> str:
+        return render(self)
+
+
+class AsmSyntaxError(ToolchainError):
+    """The assembler could not parse a line."""
+
+
+class AsmError(ToolchainError):
+    """A parsed assembly statement is wrong: unknown mnemonic, bad operand, undefined label."""
+
+
+class EncodeError(ToolchainError):
+    """An operand value does not fit the field it is encoded into."""
+
+
+class ObjectFileError(ToolchainError):
+    """An object file is truncated, corrupt, of another version, or not an object file."""
+
+
+class ConfigError(ToolchainError):
+    """A chip, precision or packing configuration is invalid."""
+
+
+class OnnxImportError(ToolchainError):
+    """An ONNX file cannot be loaded or is malformed."""
+
+
+class UnsupportedOpError(ToolchainError):
+    """A model uses operators the compiler does not support."""
+
+
+class VerifyError(ToolchainError):
+    """An IR invariant does not hold (raised by verifiers between passes)."""
+
+
+class MachineTrap(ToolchainError):
+    """The reference machine stopped on a trap (bad address, unknown opcode, step limit...)."""
+
+
+class ErrorList(ToolchainError):
+    """Several errors from one input, reported together (e.g. every bad line of a file)."""
+
+    def __init__(self, errors: list[ToolchainError]):
+        self.errors = list(errors)
+        first = self.errors[0].message if self.errors else "no errors"
+        super().__init__(f"{len(self.errors)} error(s); first: {first}")
+
+
+def _caret_lines(span: SourceSpan, source: str) -> list[str]:
+    lines = source.splitlines()
+    if not 1 <= span.line <= len(lines):
+        return []
+    text = lines[span.line - 1].expandtabs(1)
+    col = max(1, min(span.col, len(text) + 1))
+    length = max(1, min(span.length, len(text) - col + 1)) if text else 1
+    return ["    " + text, "    " + " " * (col - 1) + "^" + "~" * (length - 1)]
+
+
+def render(err: ToolchainError, prog: str = "imcc") -> str:
+    """Format an error as ``file:line:col: error: message`` plus source line and caret.
+
+    An :class:`ErrorList` renders each of its errors in turn, then a count.
+    """
+    if isinstance(err, ErrorList):
+        parts = [render(e, prog) for e in err.errors]
+        n = len(err.errors)
+        parts.append(f"{n} error{'s' if n != 1 else ''} generated.")
+        return "\n".join(parts)
+    head = f"{err.span}: {err.kind}: " if err.span else f"{prog}: {err.kind}: "
+    out = [head + err.message]
+    if err.span is not None and err.source is not None:
+        out.extend(_caret_lines(err.span, err.source))
+    if err.hint:
+        out.append(f"    hint: {err.hint}")
+    return "\n".join(out)

@@ -1,0 +1,232 @@
+"""The ``.imo`` object file: assembled code, data, weights, symbols and metadata.
+
+Layout (all integers little-endian)::
+
+    magic      8 bytes   b"\\x7fIMCOBJ\\n"
+    version    u16       FORMAT_VERSION
+    reserved   u16       0
+    nsections  u32
+    table      nsections x (kind u32, reserved u32, offset u64, size u64)
+    payloads   section bytes, in table order, each starting at its offset
+    checksum   32 bytes  SHA-256 of every byte before it
+
+Sections: ``text`` (code words, u32 LE), ``data`` (initial global-memory image at address
+``meta.data_base``), ``weights`` (weight-memory bytes read by ``wprog``), ``symbols`` (JSON),
+``meta`` (JSON) and an optional ``map`` (the storage map, JSON). JSON is written with sorted keys
+and no whitespace, so the same program always gives the same bytes. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from isa.diagnostics import ObjectFileError
+
+MAGIC = b"\x7fIMCOBJ\n"
+FORMAT_VERSION = 1
+_HEADER = struct.Struct("<8sHHI")
+_ENTRY = struct.Struct("<IIQQ")
+_SECTION_KINDS = {"text": 1, "data": 2, "weights": 3, "symbols": 4, "meta": 5, "map": 6}
+_KIND_NAMES = {v: k for k, v in _SECTION_KINDS.items()}
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A named address: ``section`` is ``text``, ``data``, ``weights`` or ``abs`` (``.equ``)."""
+
+    name: str
+    section: str
+    value: int
+
+
+@dataclass(frozen=True)
+class IOTensor:
+    """A model input or output: float32 tensor of ``shape`` at global address ``addr``."""
+
+    name: str
+    addr: int
+    shape: tuple[int, ...]
+
+    @property
+    def nbytes(self) -> int:
+        n = 4
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass(frozen=True)
+class ObjectFile:
+    """An assembled program. ``meta`` holds entry points, I/O tensors and the chip record."""
+
+    text: tuple[int, ...]
+    data: bytes = b""
+    weights: bytes = b""
+    symbols: tuple[Symbol, ...] = ()
+    entry: int = 0
+    rerun: int | None = None
+    inputs: tuple[IOTensor, ...] = ()
+    outputs: tuple[IOTensor, ...] = ()
+    chip: tuple[str, str] | None = None  # (name, hash) of the chip configuration
+    data_base: int = 0
+    map_json: bytes | None = None  # the storage map, as embedded (JSON text)
+
+    def storage_map(self) -> dict | None:
+        """The embedded storage map, parsed, or None."""
+        return None if self.map_json is None else json.loads(self.map_json)
+
+    def label_map(self, section: str = "text") -> dict[int, str]:
+        """Address -> first symbol name defined there in ``section``."""
+        out: dict[int, str] = {}
+        for s in self.symbols:
+            if s.section == section:
+                out.setdefault(s.value, s.name)
+        return out
+
+    def symbol(self, name: str) -> Symbol | None:
+        for s in self.symbols:
+            if s.name == name:
+                return s
+        return None
+
+
+def _dumps(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _meta(obj: ObjectFile) -> dict:
+    def io(t: IOTensor) -> dict:
+        return {"name": t.name, "addr": t.addr, "shape": list(t.shape)}
+
+    return {
+        "entry": obj.entry,
+        "rerun": obj.rerun,
+        "inputs": [io(t) for t in obj.inputs],
+        "outputs": [io(t) for t in obj.outputs],
+        "chip": None if obj.chip is None else {"name": obj.chip[0], "hash": obj.chip[1]},
+        "data_base": obj.data_base,
+    }
+
+
+def to_bytes(obj: ObjectFile) -> bytes:
+    """Serialize an object file (deterministic)."""
+    sections = [
+        ("text", struct.pack(f"<{len(obj.text)}I", *obj.text)),
+        ("data", bytes(obj.data)),
+        ("weights", bytes(obj.weights)),
+        ("symbols", _dumps([[s.name, s.section, s.value] for s in obj.symbols])),
+        ("meta", _dumps(_meta(obj))),
+    ]
+    if obj.map_json is not None:
+        sections.append(("map", obj.map_json))
+    offset = _HEADER.size + _ENTRY.size * len(sections)
+    table, payload = [], []
+    for name, blob in sections:
+        table.append(_ENTRY.pack(_SECTION_KINDS[name], 0, offset, len(blob)))
+        payload.append(blob)
+        offset += len(blob)
+    body = b"".join([_HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(sections)), *table, *payload])
+    return body + hashlib.sha256(body).digest()
+
+
+def _corrupt(where: str, what: str) -> ObjectFileError:
+    return ObjectFileError(
+        f"{where}: corrupt object file ({what})",
+        hint="re-assemble or re-compile it; the file was truncated or modified",
+    )
+
+
+def from_bytes(blob: bytes, where: str = "<object>") -> ObjectFile:
+    """Parse an object file; raise :class:`ObjectFileError` naming ``where`` on any defect."""
+    if len(blob) < len(MAGIC) or blob[: len(MAGIC)] != MAGIC:
+        raise ObjectFileError(
+            f"{where}: not an imcc object file (bad magic)",
+            hint="assemble a .s file with `imcc asm` or compile a model with `imcc compile`",
+        )
+    if len(blob) < _HEADER.size + 32:
+        raise _corrupt(where, "truncated header")
+    _, version, _, nsec = _HEADER.unpack_from(blob, 0)
+    if version != FORMAT_VERSION:
+        raise ObjectFileError(
+            f"{where}: object format version {version}, this imcc reads version {FORMAT_VERSION}",
+            hint="re-assemble or re-compile it with this imcc",
+        )
+    body, digest = blob[:-32], blob[-32:]
+    if hashlib.sha256(body).digest() != digest:
+        raise _corrupt(where, "checksum mismatch")
+    if _HEADER.size + nsec * _ENTRY.size > len(body):
+        raise _corrupt(where, "section table runs past the end")
+    secs: dict[str, bytes] = {}
+    for i in range(nsec):
+        kind, _, off, size = _ENTRY.unpack_from(blob, _HEADER.size + i * _ENTRY.size)
+        name = _KIND_NAMES.get(kind)
+        if name is None or name in secs:
+            raise _corrupt(where, f"unknown or repeated section kind {kind}")
+        if off + size > len(body):
+            raise _corrupt(where, f"section {name} runs past the end")
+        secs[name] = body[off : off + size]
+    for required in ("text", "data", "weights", "symbols", "meta"):
+        if required not in secs:
+            raise _corrupt(where, f"missing section {required}")
+    if len(secs["text"]) % 4:
+        raise _corrupt(where, "text section is not a whole number of words")
+    try:
+        syms = json.loads(secs["symbols"])
+        meta = json.loads(secs["meta"])
+        if "map" in secs:
+            json.loads(secs["map"])
+
+        def io(d) -> IOTensor:
+            return IOTensor(str(d["name"]), int(d["addr"]), tuple(int(x) for x in d["shape"]))
+
+        chip = meta["chip"]
+        return ObjectFile(
+            text=struct.unpack(f"<{len(secs['text']) // 4}I", secs["text"]),
+            data=secs["data"],
+            weights=secs["weights"],
+            symbols=tuple(Symbol(str(n), str(s), int(v)) for n, s, v in syms),
+            entry=int(meta["entry"]),
+            rerun=None if meta["rerun"] is None else int(meta["rerun"]),
+            inputs=tuple(io(d) for d in meta["inputs"]),
+            outputs=tuple(io(d) for d in meta["outputs"]),
+            chip=None if chip is None else (str(chip["name"]), str(chip["hash"])),
+            data_base=int(meta["data_base"]),
+            map_json=secs.get("map"),
+        )
+    except (ValueError, KeyError, TypeError) as e:
+        raise _corrupt(where, f"bad metadata: {e}") from None
+
+
+def atomic_write(path: str | os.PathLike, blob: bytes) -> None:
+    """Write ``blob`` to ``path`` through a temporary file and a rename, so a failed write never
+    leaves a partial file behind."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_object(obj: ObjectFile, path: str | os.PathLike) -> None:
+    atomic_write(path, to_bytes(obj))
+
+
+def read_object(path: str | os.PathLike) -> ObjectFile:
+    try:
+        blob = Path(path).read_bytes()
+    except OSError as e:
+        raise ObjectFileError(f"{path}: cannot read object file: {e.strerror}") from None
+    return from_bytes(blob, str(path))

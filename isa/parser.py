@@ -1,0 +1,306 @@
+"""Parse imcc assembly text into frozen AST nodes that carry source spans.
+
+The grammar (``asm.lark``) is small and generic; the transformer here only builds nodes. All
+meaning (which mnemonic, which operand kinds) is checked later by :mod:`isa.assembler` against
+the instruction table. Syntax errors on several lines are all reported: after an error the
+offending line is blanked and parsing resumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from isa.diagnostics import AsmSyntaxError, ErrorList, SourceSpan
+
+MAX_ERRORS = 50
+
+
+@dataclass(frozen=True)
+class Pos:
+    """Line and column range (1-based, end exclusive) inside one source line."""
+
+    line: int
+    col: int
+    end_col: int
+
+    def to(self, other: "Pos") -> "Pos":
+        if other.line != self.line:
+            return self
+        return Pos(self.line, self.col, max(self.end_col, other.end_col))
+
+
+# ---- expressions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Num:
+    value: int
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Flt:
+    value: float
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Sym:
+    name: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # "+", "-", "*"
+    left: "Expr"
+    right: "Expr"
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Neg:
+    arg: "Expr"
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Reloc:
+    """``%hi(e)``, ``%lo(e)`` (lui/addi halves of a 32-bit value) or ``%f32(x)`` (float bits)."""
+
+    func: str
+    arg: "Expr"
+    pos: Pos
+
+
+Expr = Num | Flt | Sym | BinOp | Neg | Reloc
+
+
+# ---- operands and statements ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mem:
+    offset: Expr | None
+    base: str
+    base_pos: Pos
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Str:
+    value: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class ListOp:
+    items: tuple[Expr, ...]
+    pos: Pos
+
+
+Operand = Expr | Mem | Str | ListOp
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Statement:
+    """An instruction (``name`` is a mnemonic) or a directive (``name`` starts with a dot)."""
+
+    name: str
+    operands: tuple[Operand, ...]
+    name_pos: Pos
+    pos: Pos
+
+    @property
+    def is_directive(self) -> bool:
+        return self.name.startswith(".")
+
+
+@dataclass(frozen=True)
+class Line:
+    labels: tuple[Label, ...]
+    statement: Statement | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Source:
+    """A parsed file: its name, text (for carets) and lines."""
+
+    file: str
+    text: str
+    lines: tuple[Line, ...]
+
+    def span(self, pos: Pos) -> SourceSpan:
+        return SourceSpan(self.file, pos.line, pos.col, max(1, pos.end_col - pos.col))
+
+
+def _pos(tok: Token) -> Pos:
+    return Pos(tok.line, tok.column, tok.column + len(tok))
+
+
+def _pos_of(node) -> Pos:
+    return node.pos
+
+
+def _unescape(s: str) -> str:
+    return s[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
+
+
+@v_args(inline=True)
+class _Build(Transformer):
+    def int(self, tok):
+        return Num(int(tok.replace("_", ""), 0), _pos(tok))
+
+    def float(self, tok):
+        return Flt(float(tok), _pos(tok))
+
+    def name(self, tok):
+        return Sym(str(tok), _pos(tok))
+
+    def neg(self, arg):
+        p = arg.pos
+        return Neg(arg, Pos(p.line, max(1, p.col - 1), p.end_col))
+
+    def _bin(self, op, a, b):
+        return BinOp(op, a, b, a.pos.to(b.pos))
+
+    def add(self, a, b):
+        return self._bin("+", a, b)
+
+    def sub(self, a, b):
+        return self._bin("-", a, b)
+
+    def mul(self, a, b):
+        return self._bin("*", a, b)
+
+    def reloc(self, tok, arg):
+        p = _pos(tok)
+        return Reloc(str(tok)[1:], arg, Pos(p.line, p.col, arg.pos.end_col + 1))
+
+    def mem(self, offset, base):
+        bp = _pos(base)
+        start = offset.pos if offset is not None else Pos(bp.line, bp.col - 1, bp.col)
+        return Mem(offset, str(base), bp, Pos(start.line, start.col, bp.end_col + 1))
+
+    def string(self, tok):
+        return Str(_unescape(str(tok)), _pos(tok))
+
+    def list(self, *items):
+        items = tuple(i for i in items if i is not None)
+        if items:
+            p = items[0].pos.to(items[-1].pos)
+            return ListOp(items, Pos(p.line, max(1, p.col - 1), p.end_col + 1))
+        return ListOp((), Pos(0, 0, 0))
+
+    def label(self, tok):
+        return Label(str(tok), _pos(tok))
+
+    def statement(self, name, *operands):
+        operands = tuple(o for o in operands if o is not None)
+        np_ = _pos(name)
+        end = operands[-1].pos if operands else np_
+        return Statement(str(name), operands, np_, np_.to(end))
+
+    def line(self, *items):
+        labels = tuple(i for i in items if isinstance(i, Label))
+        stmt = next((i for i in items if isinstance(i, Statement)), None)
+        first = labels[0].pos.line if labels else (stmt.pos.line if stmt else 0)
+        return Line(labels, stmt, first)
+
+    def start(self, *lines):
+        return tuple(lines)
+
+
+_GRAMMAR = (Path(__file__).with_name("asm.lark")).read_text()
+_PARSER = Lark(_GRAMMAR, parser="lalr", lexer="contextual", transformer=_Build(), maybe_placeholders=True)
+
+_TOKEN_WORDS = {
+    "_NL": "end of line",
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": "a string",
+    "COMMA": "','",
+    "COLON": "':'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "STAR": "'*'",
+    "RELOC": "a %hi/%lo/%f32 operator",
+    "$END": "end of file",
+}
+
+
+def _describe(tok: Token) -> str:
+    if tok.type == "_NL":
+        return "end of line"
+    if tok.type == "$END":
+        return "end of file"
+    return repr(str(tok))
+
+
+def _syntax_error(e: UnexpectedInput, file: str, text: str) -> AsmSyntaxError:
+    line, col = max(1, e.line), max(1, e.column)
+    if isinstance(e, UnexpectedCharacters):
+        ch = text.splitlines()[line - 1][col - 1] if line <= len(text.splitlines()) else "?"
+        msg = f"unexpected character {ch!r}"
+        length = 1
+    elif isinstance(e, UnexpectedToken):
+        tok = e.token
+        msg = f"unexpected {_describe(tok)}"
+        exp = set(e.expected)
+        if {"INT", "NAME"} <= exp:
+            msg += "; expected an operand"
+        elif {"COMMA", "_NL"} <= exp:
+            msg += "; expected ',' or end of line"
+        elif exp and len(exp) <= 4:
+            msg += "; expected " + " or ".join(sorted(_TOKEN_WORDS.get(t, t) for t in exp))
+        length = max(1, len(str(tok))) if tok.type not in ("_NL", "$END") else 1
+        if tok.type == "$END":
+            line = len(text.splitlines()) or 1
+    elif isinstance(e, UnexpectedEOF):
+        msg, length = "unexpected end of file", 1
+    else:  # pragma: no cover - lark raises only the kinds above
+        msg, length = str(e), 1
+    return AsmSyntaxError(msg, SourceSpan(file, line, col, length), source=text)
+
+
+def parse(text: str, file: str = "<input>") -> Source:
+    """Parse assembly text. Raise :class:`ErrorList` of :class:`AsmSyntaxError` on bad lines."""
+    if not text.endswith("\n"):
+        text = text + "\n"
+    work = text
+    errors: list[AsmSyntaxError] = []
+    while True:
+        try:
+            lines = _PARSER.parse(work)
+            break
+        except UnexpectedInput as e:
+            err = _syntax_error(e, file, text)
+            errors.append(err)
+            if len(errors) >= MAX_ERRORS:
+                raise ErrorList(errors) from None
+            # Blank the offending line (keeping line numbers) and parse again.
+            rows = work.split("\n")
+            idx = err.span.line - 1
+            if idx >= len(rows) or not rows[idx].strip():
+                raise ErrorList(errors) from None
+            rows[idx] = ""
+            work = "\n".join(rows)
+    if errors:
+        raise ErrorList(errors)
+    return Source(file, text, tuple(ln for ln in lines if ln.labels or ln.statement))

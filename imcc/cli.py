@@ -4,8 +4,6 @@ without a traceback; anything else is an internal error (exit 1, traceback kept)
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from imcc import __version__
@@ -29,10 +27,15 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from imcc.commands import asm
+    """Add the commands of every module in :mod:`imcc.commands` (each lists its ``COMMANDS``)."""
+    import importlib
+    import pkgutil
 
-    for mod in (asm,):
-        for cmd in mod.COMMANDS:
+    import imcc.commands as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        mod = importlib.import_module(f"imcc.commands.{info.name}")
+        for cmd in getattr(mod, "COMMANDS", ()):
             cli.add_command(cmd)
 
 
@@ -45,4 +48,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    sys.exit(0)

@@ -47,6 +47,7 @@ from isa.parser import (
     Str,
     Sym,
     parse,
+    parse_recovering,
 )
 from isa.spec import (
     BY_MNEMONIC,
@@ -103,10 +104,15 @@ class _Assembler:
         self.errors: list[ToolchainError] = []
         self.defs: dict[str, _Def] = {}
         self.resolving: set[str] = set()
+        self.seen: set[tuple[int, int, str]] = set()
 
     # ---- diagnostics ------------------------------------------------------------------------
 
     def error(self, msg: str, pos: Pos, hint: str | None = None) -> _Fail:
+        key = (pos.line, pos.col, msg)
+        if key in self.seen:  # one mistake reported once (pseudo expansions reuse operands)
+            return _Fail()
+        self.seen.add(key)
         self.errors.append(AsmError(msg, self.src.span(pos), source=self.src.text, hint=hint))
         if len(self.errors) >= MAX_ERRORS:
             raise ErrorList(self.errors)
@@ -144,6 +150,9 @@ class _Assembler:
             self.resolving.add(sym.name)
             try:
                 d.value = self.eval_int(d.expr, None)
+            except _Fail:
+                d.value = 0  # already reported; do not report the same cycle again
+                raise
             finally:
                 self.resolving.discard(sym.name)
         return d.value
@@ -572,15 +581,11 @@ _TEMPLATES = _templates()
 
 def assemble(text: str, file: str = "<input>", base_dir: str | Path | None = None) -> Assembly:
     """Assemble source text. Raise :class:`ErrorList` with every error found."""
-    source = parse(text, file)
+    source, syntax_errors = parse_recovering(text, file)
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     asm = _Assembler(source, base)
-    try:
-        return asm.run()
-    except ErrorList:
-        raise
-    except _Fail:  # pragma: no cover - every _Fail is caught per statement
-        raise ErrorList(asm.errors) from None
+    asm.errors.extend(syntax_errors)
+    return asm.run()
 
 
 def assemble_file(path: str | Path) -> Assembly:

@@ -279,8 +279,12 @@ def _syntax_error(e: UnexpectedInput, file: str, text: str) -> AsmSyntaxError:
     return AsmSyntaxError(msg, SourceSpan(file, line, col, length), source=text)
 
 
-def parse(text: str, file: str = "<input>") -> Source:
-    """Parse assembly text. Raise :class:`ErrorList` of :class:`AsmSyntaxError` on bad lines."""
+def parse_recovering(text: str, file: str = "<input>") -> tuple[Source, list[AsmSyntaxError]]:
+    """Parse assembly text, skipping bad lines: return the good lines and the syntax errors.
+
+    After an error the offending line is blanked (line numbers are kept) and parsing resumes,
+    so later passes can still report their own errors for the other lines.
+    """
     if not text.endswith("\n"):
         text = text + "\n"
     work = text
@@ -292,15 +296,18 @@ def parse(text: str, file: str = "<input>") -> Source:
         except UnexpectedInput as e:
             err = _syntax_error(e, file, text)
             errors.append(err)
-            if len(errors) >= MAX_ERRORS:
-                raise ErrorList(errors) from None
-            # Blank the offending line (keeping line numbers) and parse again.
             rows = work.split("\n")
             idx = err.span.line - 1
-            if idx >= len(rows) or not rows[idx].strip():
-                raise ErrorList(errors) from None
+            if len(errors) >= MAX_ERRORS or idx >= len(rows) or not rows[idx].strip():
+                return Source(file, text, ()), errors
             rows[idx] = ""
             work = "\n".join(rows)
+    return Source(file, text, tuple(ln for ln in lines if ln.labels or ln.statement)), errors
+
+
+def parse(text: str, file: str = "<input>") -> Source:
+    """Parse assembly text. Raise :class:`ErrorList` of :class:`AsmSyntaxError` on bad lines."""
+    source, errors = parse_recovering(text, file)
     if errors:
         raise ErrorList(errors)
-    return Source(file, text, tuple(ln for ln in lines if ln.labels or ln.statement))
+    return source

@@ -1,0 +1,53 @@
+"""Every kind of assembler diagnostic, checked to the column and the caret (cases and expected
+output live side by side in asm_invalid.s)."""
+
+from pathlib import Path
+
+import pytest
+
+from isa.assembler import assemble
+from isa.diagnostics import ErrorList, render
+
+HERE = Path(__file__).resolve().parent
+
+
+def _cases():
+    text = (HERE / "asm_invalid.s").read_text()
+    chunks = text.split("# -----\n")[1:]
+    out = []
+    for chunk in chunks:
+        src_lines, checks = [], []
+        for line in chunk.splitlines():
+            if line.startswith("# CHECK: "):
+                checks.append(line[len("# CHECK: ") :])
+            elif line.startswith("# CHECK:"):
+                checks.append("")
+            else:
+                src_lines.append(line)
+        out.append(("\n".join(src_lines) + "\n", checks))
+    return out
+
+
+CASES = _cases()
+
+
+def test_cases_exist():
+    assert len(CASES) >= 15
+
+
+@pytest.mark.parametrize("src,checks", CASES, ids=[c[0].splitlines()[-1][:30] for c in CASES])
+def test_diagnostic(src, checks, tmp_path):
+    with pytest.raises(ErrorList) as exc:
+        assemble(src, "case.s", tmp_path)
+    rendered = render(exc.value).splitlines()
+    # The last line counts the errors; everything before must equal the expectations.
+    assert rendered[-1].endswith("generated.")
+    assert rendered[:-1] == checks
+
+
+def test_all_errors_of_a_file_are_reported(tmp_path):
+    src = "addi x1, x0, 99999\nfoo bar baz\nbogus x1\nadd x1, x2\n"
+    with pytest.raises(ErrorList) as exc:
+        assemble(src, "many.s", tmp_path)
+    lines = sorted(e.span.line for e in exc.value.errors)
+    assert lines == [1, 2, 3, 4]

@@ -1,0 +1,80 @@
+"""Object files: exact round trip, and every kind of damage is one clear error."""
+
+import struct
+
+import pytest
+
+from isa.assembler import assemble
+from isa.diagnostics import ObjectFileError
+from isa.objfile import FORMAT_VERSION, MAGIC, from_bytes, read_object, to_bytes, write_object
+
+SRC = """
+.chip "ideal", "0123456789abcdef"
+.input "x", buf, [1, 2]
+.output "y", buf + 8, [1, 1]
+.text
+start: li x1, 5
+       halt
+.data
+buf: .float 1, 2, 3
+.weights
+w: .u8 1, 2, 3
+"""
+
+
+@pytest.fixture
+def blob():
+    return to_bytes(assemble(SRC, "t.s").obj)
+
+
+def test_round_trip_preserves_everything(blob, tmp_path):
+    obj = from_bytes(blob)
+    assert to_bytes(obj) == blob
+    assert obj.chip == ("ideal", "0123456789abcdef")
+    assert [t.name for t in obj.inputs] == ["x"] and obj.outputs[0].addr == 8
+    assert obj.weights == bytes([1, 2, 3])
+    assert struct.unpack("<3f", obj.data) == (1.0, 2.0, 3.0)
+    write_object(obj, tmp_path / "t.imo")
+    assert read_object(tmp_path / "t.imo") == obj
+
+
+def test_not_an_object(tmp_path):
+    with pytest.raises(ObjectFileError, match="not an imcc object file"):
+        from_bytes(b"\x7fELF" + bytes(100), "a.out")
+
+
+def test_truncated(blob):
+    for cut in (10, len(blob) // 2, len(blob) - 1):
+        with pytest.raises(ObjectFileError, match="corrupt|truncated"):
+            from_bytes(blob[:cut], "t.imo")
+
+
+def test_flipped_byte(blob):
+    bad = bytearray(blob)
+    bad[len(blob) // 2] ^= 0x40
+    with pytest.raises(ObjectFileError, match="checksum mismatch"):
+        from_bytes(bytes(bad), "t.imo")
+
+
+def test_other_version(blob):
+    bad = bytearray(blob)
+    struct.pack_into("<H", bad, len(MAGIC), FORMAT_VERSION + 1)
+    with pytest.raises(ObjectFileError, match=f"version {FORMAT_VERSION + 1}"):
+        from_bytes(bytes(bad), "t.imo")
+
+
+def test_bad_metadata_with_valid_checksum(blob):
+    # A file whose checksum is right but whose JSON is wrong (e.g. written by another tool).
+    import hashlib
+
+    body = bytearray(blob[:-32])
+    i = body.find(b'"entry"')
+    body[i : i + 7] = b'"entrX"'
+    forged = bytes(body) + hashlib.sha256(body).digest()
+    with pytest.raises(ObjectFileError, match="bad metadata"):
+        from_bytes(forged, "t.imo")
+
+
+def test_unreadable_path(tmp_path):
+    with pytest.raises(ObjectFileError, match="cannot read"):
+        read_object(tmp_path / "missing.imo")

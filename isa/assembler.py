@@ -12,7 +12,7 @@ Directives::
     .word e, ...   .float f, ...     32-bit words (text or data); .zero NBYTES (data)
     .u8 / .u16 / .f32 v, ...         weight-memory values; .align N (weights)
     .npy "file.npy"                  weights from a .npy next to the source (uint8/uint16/float32)
-    .incbin "file"                   raw bytes next to the source (weights)
+    .incbin "file"                   raw bytes next to the source (weights; data: whole words)
     .entry label  /  .rerun label    where a run starts / where later runs on the same machine start
     .input "name", addr, [d0, ...]   a float32 model input in global memory (.output likewise)
     .chip "name", "hash"             the chip configuration the program was built for
@@ -98,9 +98,10 @@ class _Def:
 
 
 class _Assembler:
-    def __init__(self, source: Source, base_dir: Path):
+    def __init__(self, source: Source, base_dir: Path, includes=None):
         self.src = source
         self.base_dir = base_dir
+        self.includes = dict(includes or {})
         self.errors: list[ToolchainError] = []
         self.defs: dict[str, _Def] = {}
         self.resolving: set[str] = set()
@@ -204,6 +205,13 @@ class _Assembler:
     def read_path(self, op, what: str) -> bytes | np.ndarray:
         if not isinstance(op, Str):
             raise self.error(f"{what} expects a file name in double quotes", op.pos)
+        if op.value in self.includes:
+            blob = self.includes[op.value]
+            if what == ".npy":
+                import io
+
+                return np.load(io.BytesIO(blob), allow_pickle=False)
+            return blob
         path = (self.base_dir / op.value).resolve()
         root = self.base_dir.resolve()
         if Path(op.value).is_absolute() or (root not in path.parents and path != root):
@@ -284,6 +292,13 @@ class _Assembler:
                 raise self.error(f".zero size {n} must be a non-negative multiple of 4",
                                  st.operands[0].pos)
             return n, n
+        if name == ".incbin" and section == "data":
+            self.expect_count(st, 1)
+            blob = self.read_path(st.operands[0], name)
+            if len(blob) % 4:
+                raise self.error(f".incbin in .data needs whole 32-bit words; '{st.operands[0].value}'"
+                                 f" has {len(blob)} bytes", st.operands[0].pos)
+            return len(blob), blob
         if name in _WEIGHT_DIRECTIVES or name in (".npy", ".incbin", ".align"):
             if section != "weights":
                 raise self.error(f"{name} is only allowed in .weights", st.name_pos)
@@ -472,6 +487,8 @@ class _Assembler:
                     if not 0 <= v <= hi:
                         raise self.error(f"value {v} doesn't fit in {name} (0..{hi})", o.pos)
             weights.extend(np.asarray(vals, dtype=dtype).tobytes())
+        elif name == ".incbin" and section == "data":
+            data.extend(payload)
         elif name in (".npy", ".incbin", ".align"):
             weights.extend(payload)
         elif name in (".entry", ".rerun"):
@@ -579,11 +596,21 @@ def _templates() -> dict[str, tuple[Statement, ...]]:
 _TEMPLATES = _templates()
 
 
-def assemble(text: str, file: str = "<input>", base_dir: str | Path | None = None) -> Assembly:
-    """Assemble source text. Raise :class:`ErrorList` with every error found."""
+def assemble(
+    text: str,
+    file: str = "<input>",
+    base_dir: str | Path | None = None,
+    includes: dict[str, bytes] | None = None,
+) -> Assembly:
+    """Assemble source text. Raise :class:`ErrorList` with every error found.
+
+    Files named by ``.npy``/``.incbin``/``.map`` are looked up in ``includes`` (name -> bytes)
+    first, then next to the source (``base_dir``). A compiler can thus assemble exactly the
+    text it would write with ``-S`` without writing the side files.
+    """
     source, syntax_errors = parse_recovering(text, file)
     base = Path(base_dir) if base_dir is not None else Path.cwd()
-    asm = _Assembler(source, base)
+    asm = _Assembler(source, base, includes)
     asm.errors.extend(syntax_errors)
     return asm.run()
 

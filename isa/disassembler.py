@@ -2,8 +2,8 @@
 
 Symbols come back under their names; branch and jump targets without a symbol get local labels
 (``.L<addr>``), which the assembler does not export, so the symbol table is unchanged by a round
-trip. Weights and the storage map go to side files when a base name is given; otherwise small
-weights are printed inline and large ones are left out with a comment.
+trip. Large data and weight sections and the storage map go to side files when a base name is
+given; otherwise they are left out with a comment (and the listing says it is incomplete).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from isa.objfile import IOTensor, ObjectFile
 from isa.spec import OperandKind
 
 INLINE_WEIGHT_LIMIT = 64 * 1024
+INLINE_DATA_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,23 +56,48 @@ def _io(kind: str, t: IOTensor) -> str:
     return f".{kind} {_quote(t.name)}, {t.addr:#x}, [{', '.join(map(str, t.shape))}]"
 
 
-def _byte_lines(blob: bytes, start: int, labels: dict[int, list[str]], per_line: int) -> list[str]:
-    """``.u8`` lines for ``blob`` (section offset ``start``), split at labelled offsets."""
-    out = []
-    cuts = sorted(a for a in labels if start < a < start + len(blob))
-    bounds = [start, *cuts, start + len(blob)]
-    for a, b in zip(bounds, bounds[1:]):
-        if a != start:
-            out.extend(f"{n}:" for n in labels[a])
-        for k in range(a, b, per_line):
-            chunk = blob[k - start : min(b, k + per_line) - start]
-            out.append("    .u8 " + ", ".join(str(x) for x in chunk))
-    return out
+def _inline(blob: bytes, section: str) -> list[str]:
+    """Exact text for a run of bytes: ``.word`` in data (whole words), ``.u8`` in weights."""
+    if section == "data":
+        words = [f"{int.from_bytes(blob[k:k + 4], 'little'):#010x}" for k in range(0, len(blob), 4)]
+        return ["    .word " + ", ".join(words[k : k + 8]) for k in range(0, len(words), 8)]
+    return ["    .u8 " + ", ".join(str(b) for b in blob[k : k + 16]) for k in range(0, len(blob), 16)]
+
+
+def _blob(lines, side, blob: bytes, labels: dict[int, list[str]], base_name: str | None,
+          section: str, inline_limit: int) -> bool:
+    """Emit a data or weight section split at its labels (offsets within the section), inline or
+    as ``.incbin`` side files. Return False when bytes had to be left out."""
+    cuts = sorted(a for a in labels if 0 < a < len(blob))
+    bounds = [0, *cuts, len(blob)]
+    lines.extend(f"{n}:" for n in labels.get(0, []))
+    to_file = base_name is not None and len(blob) > inline_limit
+    if not to_file and len(blob) > inline_limit:
+        lines.append(f"    # {len(blob)} bytes of {section} left out: disassemble with -o to "
+                     "write them beside the listing")
+        return False
+    for j, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        if a:
+            lines.extend(f"{n}:" for n in labels[a])
+        if b == a:
+            continue
+        if to_file:
+            suffix = "" if len(bounds) == 2 else f".{j}"
+            fname = f"{base_name}.{section}{suffix}.bin"
+            side[fname] = blob[a:b]
+            lines.append(f"    .incbin {_quote(fname.rsplit('/', 1)[-1])}")
+        else:
+            lines.extend(_inline(blob[a:b], section))
+    if len(blob):
+        lines.extend(f"{n}:" for n in labels.get(len(blob), []))
+    return True
 
 
 def disassemble(obj: ObjectFile, base_name: str | None = None) -> Listing:
-    """Disassemble ``obj``. With ``base_name``, weights go to ``<base_name>.weights.bin`` and the
-    storage map to ``<base_name>.map.json`` (returned in ``side_files``)."""
+    """Disassemble ``obj``. Data and weight sections larger than 64 KiB go to side files
+    ``<base_name>.data.bin`` / ``<base_name>.weights.bin`` (split at labels) and the storage map
+    to ``<base_name>.map.json``, returned in ``side_files``; without ``base_name`` they are left
+    out and ``complete`` is False."""
     lines: list[str] = []
     side: dict[str, bytes] = {}
     complete = True
@@ -110,50 +136,16 @@ def disassemble(obj: ObjectFile, base_name: str | None = None) -> Listing:
     if end in local:
         lines.append(f"{local[end]}:")
 
-    data_labels = _labels_by_addr(obj, "data")
+    data_labels = {a - obj.data_base: v for a, v in _labels_by_addr(obj, "data").items()}
     if obj.data or data_labels:
         lines.append(".data")
-        base = obj.data_base
-        nwords = len(obj.data) // 4
-        words = [int.from_bytes(obj.data[4 * k : 4 * k + 4], "little") for k in range(nwords)]
-        run: list[str] = []
-
-        def flush():
-            for k in range(0, len(run), 8):
-                lines.append("    .word " + ", ".join(run[k : k + 8]))
-            run.clear()
-
-        for k, w in enumerate(words):
-            addr = base + 4 * k
-            if addr in data_labels:
-                flush()
-                lines.extend(f"{n}:" for n in data_labels[addr])
-            run.append(f"{w:#010x}")
-        flush()
-        lines.extend(f"{n}:" for n in data_labels.get(base + len(obj.data), []))
-
+        done = _blob(lines, side, obj.data, data_labels, base_name, "data", INLINE_DATA_LIMIT)
+        complete &= done
     w_labels = _labels_by_addr(obj, "weights")
     if obj.weights or w_labels:
         lines.append(".weights")
-        lines.extend(f"{n}:" for n in w_labels.get(0, []))
-        if base_name is not None and obj.weights:
-            # Split the blob at labels so they land where they were.
-            cuts = sorted(a for a in w_labels if 0 < a < len(obj.weights))
-            bounds = [0, *cuts, len(obj.weights)]
-            for j, (a, b) in enumerate(zip(bounds, bounds[1:])):
-                if a:
-                    lines.extend(f"{n}:" for n in w_labels[a])
-                fname = f"{base_name}.weights.bin" if len(bounds) == 2 else \
-                    f"{base_name}.weights.{j}.bin"
-                side[fname] = obj.weights[a:b]
-                lines.append(f"    .incbin {_quote(fname.rsplit('/', 1)[-1])}")
-        elif len(obj.weights) <= INLINE_WEIGHT_LIMIT:
-            lines.extend(_byte_lines(obj.weights, 0, w_labels, 16))
-        else:
-            complete = False
-            lines.append(f"    # {len(obj.weights)} bytes of weights left out: "
-                         "disassemble with -o to write them beside the listing")
-        lines.extend(f"{n}:" for n in w_labels.get(len(obj.weights), []) if len(obj.weights))
+        complete &= _blob(lines, side, obj.weights, w_labels, base_name, "weights",
+                          INLINE_WEIGHT_LIMIT)
 
     if obj.map_json is not None:
         if base_name is not None:

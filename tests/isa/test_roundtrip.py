@@ -101,3 +101,26 @@ def test_same_source_same_bytes():
     src = SAMPLES[0].read_text()
     assert to_bytes(assemble(src, "a.s", SAMPLES[0].parent).obj) == \
         to_bytes(assemble(src, "a.s", SAMPLES[0].parent).obj)
+
+
+def test_large_sections_go_to_side_files(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "d.bin").write_bytes(rng.standard_normal(40000).astype("<f4").tobytes())
+    (tmp_path / "w.bin").write_bytes(rng.integers(0, 255, 100000, dtype=np.uint8).tobytes())
+    (tmp_path / "m.json").write_text('{"schema": "x", "entries": []}')
+    src = (".text\n halt\n.data\nd0: .incbin \"d.bin\"\nd1: .word 7\n"
+           ".weights\nw0: .incbin \"w.bin\"\n.align 4\nw1: .u8 1\n.map \"m.json\"\n")
+    (tmp_path / "p.s").write_text(src)
+    first = to_bytes(assemble_file(tmp_path / "p.s").obj)
+    obj = from_bytes(first)
+    assert not disassemble(obj).complete
+    out = tmp_path / "out"
+    out.mkdir()
+    listing = disassemble(obj, base_name=str(out / "re"))
+    assert listing.complete and len(listing.side_files) >= 3
+    for name, blob in listing.side_files.items():
+        Path(name).write_bytes(blob)
+    (out / "re.s").write_text(listing.text)
+    assert to_bytes(assemble_file(out / "re.s").obj) == first

@@ -1,0 +1,63 @@
+"""The ONNX frontend: load a model file (or proto) into a typed, static-shape IR graph.
+
+>>> from imcc.frontend import load_model          # doctest: +SKIP
+>>> g = load_model("model.onnx", {"input": (1, 3, 224, 224)})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import onnx
+
+from imcc.frontend.importer import import_model
+from imcc.frontend.loader import MAX_OPSET, MIN_OPSET, check_model, load_external_data
+from imcc.frontend.loader import read_model_file
+from imcc.ir import Graph
+
+__all__ = ["load_model", "load_model_proto", "parse_input_shape", "MIN_OPSET", "MAX_OPSET"]
+
+
+def load_model(path: str | os.PathLike,
+               input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> Graph:
+    """Read, check and import the ONNX model at ``path``.
+
+    External data is read only from files inside the model's folder. ``input_shapes`` gives
+    static shapes for inputs with symbolic dims (``--input-shape``). Raises
+    :class:`~isa.diagnostics.OnnxImportError` (or ``UnsupportedOpError``) on any defect.
+    """
+    model = read_model_file(path)
+    return import_model(check_model(model, str(path), input_shapes))
+
+
+def load_model_proto(proto: onnx.ModelProto,
+                     input_shapes: Mapping[str, tuple[int, ...]] | None = None, *,
+                     base_dir: str | os.PathLike | None = None,
+                     where: str = "<model>") -> Graph:
+    """Check and import an in-memory model. ``proto`` is not modified. Tensors with external
+    data are read from ``base_dir`` (and only from inside it)."""
+    model = onnx.ModelProto()
+    model.CopyFrom(proto)
+    load_external_data(model, Path(base_dir) if base_dir is not None else None, where)
+    return import_model(check_model(model, where, input_shapes))
+
+
+def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """Parse ``NAME=1x3x224x224`` (``,`` also separates dims) into ``(name, dims)``.
+
+    >>> parse_input_shape("input_ids=1x128")
+    ('input_ids', (1, 128))
+    """
+    from isa.diagnostics import OnnxImportError
+
+    name, sep, dims = text.rpartition("=")
+    try:
+        shape = tuple(int(d) for d in dims.replace(",", "x").split("x"))
+    except ValueError:
+        shape = ()
+    if not sep or not name or not shape or any(d <= 0 for d in shape):
+        raise OnnxImportError(f"--input-shape {text!r}: expected NAME=D1xD2x... with positive "
+                              "dims, e.g. input=1x3x224x224")
+    return name, shape

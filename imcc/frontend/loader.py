@@ -1,0 +1,351 @@
+"""Reading and validating an ONNX file: parsing, external data, opset and domain checks, cycles,
+``onnx.checker`` and ONNX shape inference (with data propagation).
+
+Every defect a user can cause becomes one :class:`OnnxImportError` (or
+:class:`UnsupportedOpError`) line naming the file, the tensor, node or input concerned, and what
+to do. Nothing in a model is executed: parsing is protobuf only, external data is read as raw
+bytes from files inside the model's folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import external_data_helper, helper
+
+from isa.diagnostics import OnnxImportError, UnsupportedOpError
+
+#: The default-domain opsets imcc reads.
+MIN_OPSET, MAX_OPSET = 13, 21
+#: Initializers with at most this many elements keep their values during checking and shape
+#: inference (shape operands); larger ones are checked by type only, which keeps big models cheap.
+SMALL_TENSOR = 4096
+_STD_DOMAINS = ("", "ai.onnx")
+
+
+@dataclass(frozen=True)
+class CheckedModel:
+    """A parsed, validated model: ``proto`` (external data loaded, nodes topologically sorted),
+    its default-domain ``opset`` and the ONNX-inferred type of each tensor (``types``: name ->
+    TypeProto; dims may still be symbolic where inference could not tell)."""
+
+    proto: onnx.ModelProto
+    opset: int
+    types: Mapping[str, onnx.TypeProto]
+    where: str
+
+
+def _list(items: list[str], limit: int = 8) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def read_model_file(path: str | os.PathLike) -> onnx.ModelProto:
+    """Parse the ONNX file at ``path`` and load its external data from the model's folder."""
+    path = Path(path)
+    try:
+        blob = path.read_bytes()
+    except OSError as e:
+        raise OnnxImportError(f"{path}: cannot read model: {e.strerror}") from None
+    model = parse_model_bytes(blob, str(path))
+    load_external_data(model, path.parent, str(path))
+    return model
+
+
+def parse_model_bytes(blob: bytes, where: str) -> onnx.ModelProto:
+    """Parse serialized ONNX bytes; a truncated or foreign file gives one clear error."""
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(blob)
+    except (DecodeError, RuntimeError, ValueError):
+        raise OnnxImportError(
+            f"{where}: not a readable ONNX model (the protobuf does not parse; "
+            "the file is truncated, corrupt or not ONNX)") from None
+    if not model.HasField("graph") or model.ir_version <= 0 or not model.opset_import:
+        raise OnnxImportError(
+            f"{where}: not an ONNX model (no graph, IR version or opset import); "
+            "export the model to .onnx first")
+    return model
+
+
+def _tensors(graph: onnx.GraphProto):
+    yield from graph.initializer
+    for node in graph.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR:
+                yield a.t
+            elif a.type == onnx.AttributeProto.TENSORS:
+                yield from a.tensors
+            elif a.type == onnx.AttributeProto.GRAPH:
+                yield from _tensors(a.g)
+            elif a.type == onnx.AttributeProto.GRAPHS:
+                for g in a.graphs:
+                    yield from _tensors(g)
+
+
+def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str) -> None:
+    """Read every tensor's external data, accepting only files inside ``base_dir``."""
+    for t in _tensors(model.graph):
+        if t.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        info = {e.key: e.value for e in t.external_data}
+        loc = info.get("location", "")
+        if base_dir is None:
+            raise OnnxImportError(
+                f"{where}: tensor {t.name!r} keeps its data in external file {loc!r}, and no "
+                "model folder is known; load the model from its file path")
+        if not loc or os.path.isabs(loc) or loc.startswith(("/", "\\")) or (
+                len(loc) > 1 and loc[1] == ":"):
+            raise OnnxImportError(
+                f"{where}: tensor {t.name!r}: external data path {loc!r} is absolute; "
+                "external data must be a relative path inside the model's folder")
+        parts = Path(loc.replace("\\", "/")).parts
+        base = base_dir.resolve()
+        target = (base / loc).resolve()
+        if ".." in parts or not target.is_relative_to(base):
+            raise OnnxImportError(
+                f"{where}: tensor {t.name!r}: external data path {loc!r} leaves the model's "
+                "folder; external data must stay inside it")
+        if not target.is_file():
+            raise OnnxImportError(
+                f"{where}: tensor {t.name!r}: external data file {loc!r} is missing; "
+                "put it beside the model")
+        size = target.stat().st_size
+        try:
+            offset = int(info.get("offset", 0))
+            length = int(info["length"]) if "length" in info else size - offset
+        except ValueError:
+            raise OnnxImportError(f"{where}: tensor {t.name!r}: bad external data offset or "
+                                  "length") from None
+        if offset < 0 or length < 0 or offset + length > size:
+            raise OnnxImportError(
+                f"{where}: tensor {t.name!r}: external data {loc!r} is too short "
+                f"(needs bytes {offset}..{offset + length}, file has {size})")
+        try:
+            external_data_helper.load_external_data_for_tensor(t, str(base))
+        except (OSError, ValueError) as e:
+            raise OnnxImportError(f"{where}: tensor {t.name!r}: cannot read external data "
+                                  f"{loc!r}: {e}") from None
+
+
+def default_opset(model: onnx.ModelProto, where: str) -> int:
+    """The model's default-domain opset, checked against the supported range."""
+    versions = [o.version for o in model.opset_import if o.domain in _STD_DOMAINS]
+    if not versions:
+        raise OnnxImportError(f"{where}: the model imports no version of the standard ONNX "
+                              "domain; re-export it with an opset between "
+                              f"{MIN_OPSET} and {MAX_OPSET}")
+    v = max(versions)
+    if not MIN_OPSET <= v <= MAX_OPSET:
+        raise OnnxImportError(
+            f"{where}: opset {v} is not supported (imcc reads opsets {MIN_OPSET} to "
+            f"{MAX_OPSET}); convert it with onnx.version_converter.convert_version(model, "
+            f"{min(max(v, MIN_OPSET), MAX_OPSET)})")
+    return v
+
+
+def _node_label(i: int, n: onnx.NodeProto) -> str:
+    return f"'{n.name or f'#{i}'}' ({n.domain + '.' if n.domain else ''}{n.op_type})"
+
+
+def check_domains(model: onnx.ModelProto, where: str) -> None:
+    """Reject nodes of non-standard domains and control flow with subgraphs, all in one error."""
+    foreign = [_node_label(i, n) for i, n in enumerate(model.graph.node)
+               if n.domain not in _STD_DOMAINS]
+    if foreign:
+        raise OnnxImportError(
+            f"{where}: {len(foreign)} node(s) use an unknown operator domain: {_list(foreign)}; "
+            "imcc supports only the standard ONNX domain (export without custom or "
+            "contrib operators)")
+    sub = [_node_label(i, n) for i, n in enumerate(model.graph.node)
+           if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+                  for a in n.attribute)]
+    if sub:
+        raise UnsupportedOpError(
+            f"{where}: control flow with subgraphs is not supported: {_list(sub)}; "
+            "export the model with static control flow")
+
+
+def sort_nodes(model: onnx.ModelProto, where: str) -> None:
+    """Put the nodes in topological order; report cycles, undefined and duplicate tensors."""
+    g = model.graph
+    defined = {i.name for i in g.input} | {t.name for t in g.initializer} | {""}
+    producer: dict[str, int] = {}
+    for i, n in enumerate(g.node):
+        for o in n.output:
+            if not o:
+                continue
+            if o in producer or o in defined:
+                raise OnnxImportError(
+                    f"{where}: tensor {o!r} is defined more than once (by node "
+                    f"{_node_label(i, n)}); every tensor must have a single producer")
+            producer[o] = i
+    deps: list[set[int]] = []
+    for i, n in enumerate(g.node):
+        d = set()
+        for t in n.input:
+            if t in defined:
+                continue
+            if t not in producer:
+                raise OnnxImportError(f"{where}: node {_node_label(i, n)} reads tensor {t!r}, "
+                                      "which no input, initializer or node defines")
+            d.add(producer[t])
+        deps.append(d)
+    order: list[int] = []
+    state = [0] * len(g.node)  # 0 new, 1 on stack, 2 done
+    for root in range(len(g.node)):
+        if state[root]:
+            continue
+        stack = [(root, iter(sorted(deps[root])))]
+        state[root] = 1
+        while stack:
+            i, it = stack[-1]
+            j = next(it, None)
+            if j is None:
+                stack.pop()
+                state[i] = 2
+                order.append(i)
+            elif state[j] == 1:
+                cyc = [k for k, _ in stack][[k for k, _ in stack].index(j):]
+                names = " -> ".join(_node_label(k, g.node[k]) for k in cyc + [j])
+                raise OnnxImportError(f"{where}: the graph has a cycle: {names}; an ONNX graph "
+                                      "must be acyclic")
+            elif state[j] == 0:
+                state[j] = 1
+                stack.append((j, iter(sorted(deps[j]))))
+    if order != list(range(len(g.node))):
+        nodes = [g.node[i] for i in order]
+        copies = [onnx.NodeProto() for _ in nodes]
+        for c, n in zip(copies, nodes):
+            c.CopyFrom(n)
+        del g.node[:]
+        g.node.extend(copies)
+
+
+def _graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    inits = {t.name for t in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in inits]
+
+
+def apply_input_shapes(model: onnx.ModelProto, shapes: Mapping[str, tuple[int, ...]],
+                       where: str) -> None:
+    """Set the dims of graph inputs named in ``shapes`` (the ``--input-shape`` overrides)."""
+    inputs = {i.name: i for i in _graph_inputs(model)}
+    for name, dims in shapes.items():
+        vi = inputs.get(name)
+        if vi is None:
+            raise OnnxImportError(
+                f"{where}: --input-shape names {name!r}, which is not an input of the model "
+                f"(inputs: {_list(list(inputs)) or 'none'})")
+        tt = vi.type.tensor_type
+        if tt.HasField("shape") and len(tt.shape.dim) != len(dims):
+            raise OnnxImportError(
+                f"{where}: --input-shape {name}={'x'.join(map(str, dims))} has rank {len(dims)} "
+                f"but input {name!r} has rank {len(tt.shape.dim)}")
+        for k, (old, d) in enumerate(zip(tt.shape.dim, dims)):
+            if old.HasField("dim_value") and old.dim_value != d:
+                raise OnnxImportError(
+                    f"{where}: --input-shape {name}: dimension {k} is fixed to {old.dim_value} "
+                    f"in the model, not {d}")
+        tt.ClearField("shape")
+        for d in dims:
+            tt.shape.dim.add().dim_value = int(d)
+
+
+def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` where large initializers are graph inputs of the same type (no data),
+    so checking and shape inference do not copy the weights."""
+    g = model.graph
+    skel = onnx.ModelProto()
+    for f in ("ir_version", "producer_name", "producer_version", "domain", "model_version"):
+        setattr(skel, f, getattr(model, f))
+    skel.opset_import.extend(model.opset_import)
+    skel.functions.extend(model.functions)
+    sg = skel.graph
+    sg.name = g.name
+    sg.node.extend(g.node)
+    sg.input.extend(g.input)
+    sg.output.extend(g.output)
+    sg.value_info.extend(g.value_info)
+    listed = {i.name for i in g.input}
+    for t in g.initializer:
+        n = 1
+        for d in t.dims:
+            n *= d
+        if n <= SMALL_TENSOR or t.data_type == onnx.TensorProto.STRING:
+            sg.initializer.append(t)
+        elif t.name not in listed:
+            sg.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+    return skel
+
+
+def _first_line(e: Exception) -> str:
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    text = " ".join(lines[:2]) if lines else type(e).__name__
+    return text if len(text) < 400 else text[:400] + "..."
+
+
+def check_and_infer(model: onnx.ModelProto, where: str) -> dict[str, onnx.TypeProto]:
+    """Run ``onnx.checker`` and strict shape inference with data propagation; return the
+    inferred type of every tensor ONNX could type."""
+    skel = _skeleton(model)
+    try:
+        onnx.checker.check_model(skel)
+    except onnx.checker.ValidationError as e:
+        raise OnnxImportError(f"{where}: invalid ONNX model: {_first_line(e)}") from None
+    try:
+        inferred = onnx.shape_inference.infer_shapes(
+            skel, check_type=True, strict_mode=True, data_prop=True)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError,
+            RuntimeError) as e:
+        raise OnnxImportError(f"{where}: ONNX shape inference fails: {_first_line(e)}; the "
+                              "model is inconsistent") from None
+    types: dict[str, onnx.TypeProto] = {}
+    ig = inferred.graph
+    for vi in list(ig.input) + list(ig.value_info) + list(ig.output):
+        types.setdefault(vi.name, vi.type)
+    for t in model.graph.initializer:
+        types[t.name] = helper.make_tensor_type_proto(t.data_type, list(t.dims))
+    return types
+
+
+def _dims_text(tt: onnx.TypeProto.Tensor) -> str:
+    if not tt.HasField("shape"):
+        return "unknown rank"
+    return "[" + ", ".join(d.dim_param or (str(d.dim_value) if d.HasField("dim_value") else "?")
+                           for d in tt.shape.dim) + "]"
+
+
+def check_static_inputs(model: onnx.ModelProto, where: str) -> None:
+    """Every graph input must have a static shape once overrides are applied."""
+    for vi in _graph_inputs(model):
+        tt = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type"):
+            raise OnnxImportError(f"{where}: input {vi.name!r} is not a tensor; imcc compiles "
+                                  "models whose inputs are tensors")
+        static = tt.HasField("shape") and all(
+            d.HasField("dim_value") and d.dim_value > 0 for d in tt.shape.dim)
+        if not static:
+            example = "x".join(str(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0
+                               else "1" for d in tt.shape.dim) if tt.HasField("shape") else "1x..."
+            raise OnnxImportError(
+                f"{where}: input {vi.name!r} has shape {_dims_text(tt)} with unknown "
+                f"dimensions; give a static shape with --input-shape {vi.name}={example}")
+
+
+def check_model(model: onnx.ModelProto, where: str,
+                input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> CheckedModel:
+    """Validate ``model`` (modified in place: overrides applied, nodes sorted)."""
+    opset = default_opset(model, where)
+    check_domains(model, where)
+    sort_nodes(model, where)
+    if input_shapes:
+        apply_input_shapes(model, input_shapes, where)
+    check_static_inputs(model, where)
+    types = check_and_infer(model, where)
+    return CheckedModel(model, opset, types, where)

@@ -13,8 +13,13 @@ from pathlib import Path
 import onnx
 
 from imcc.frontend.importer import import_model
-from imcc.frontend.loader import MAX_OPSET, MIN_OPSET, check_model, load_external_data
-from imcc.frontend.loader import read_model_file
+from imcc.frontend.loader import (
+    MAX_OPSET,
+    MIN_OPSET,
+    check_model,
+    load_external_data,
+    read_model_file,
+)
 from imcc.ir import Graph
 
 __all__ = ["load_model", "load_model_proto", "parse_input_shape", "MIN_OPSET", "MAX_OPSET"]

@@ -1,0 +1,102 @@
+"""Canonicalization: named, pure ``Graph -> Graph`` passes and the pipeline that runs them.
+
+Each pass lives in its own module. :data:`PASSES` names them; :func:`canonicalize` runs them in a
+fixed order, calling ``hooks.before(pass, graph)`` / ``hooks.after(pass, graph)`` around each
+(for dumping or timing) and :func:`~imcc.verify.verify` after each when ``verify_each`` is set.
+The normal forms the result satisfies are listed in docs/frontend.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from imcc.ir import Graph
+from imcc.passes.dead_code import dead_code
+from imcc.passes.eliminate_identity import eliminate_identity
+from imcc.passes.fold_batchnorm import fold_batchnorm
+from imcc.passes.fold_constants import fold_constants
+from imcc.passes.lower_convtranspose import lower_convtranspose
+from imcc.passes.normalize_conv import normalize_conv
+from imcc.passes.normalize_gemm import normalize_gemm
+from imcc.passes.normalize_matmul import normalize_matmul
+from imcc.passes.normalize_operands import normalize_operands
+from imcc.passes.normalize_reshape import normalize_reshape
+from imcc.passes.upgrade_opset import upgrade_opset
+from imcc.verify import verify
+
+
+@dataclass(frozen=True)
+class Pass:
+    """A named graph rewrite. ``run`` is pure: it returns a new graph, never mutates one."""
+
+    name: str
+    run: Callable[[Graph], Graph]
+
+    @property
+    def doc(self) -> str:
+        return (self.run.__doc__ or "").strip().splitlines()[0]
+
+
+class Hooks(Protocol):
+    def before(self, p: Pass, graph: Graph) -> None: ...
+    def after(self, p: Pass, graph: Graph) -> None: ...
+
+
+PASSES: dict[str, Pass] = {p.name: p for p in (
+    Pass("fold-constants", fold_constants),
+    Pass("eliminate-identity", eliminate_identity),
+    Pass("upgrade-opset", upgrade_opset),
+    Pass("normalize-reshape", normalize_reshape),
+    Pass("normalize-gemm", normalize_gemm),
+    Pass("normalize-matmul", normalize_matmul),
+    Pass("lower-convtranspose", lower_convtranspose),
+    Pass("normalize-conv", normalize_conv),
+    Pass("fold-batchnorm", fold_batchnorm),
+    Pass("normalize-operands", normalize_operands),
+    Pass("dead-code", dead_code),
+)}
+
+
+def pipeline(*, fold_bn: bool = True) -> tuple[Pass, ...]:
+    """The canonicalization passes, in order."""
+    names = [
+        "fold-constants",       # evaluate constant sub-graphs: shape chains, position ids
+        "eliminate-identity",   # Identity / Dropout / no-op Cast only rename tensors
+        "upgrade-opset",        # one operator version (21) for everything downstream
+        "normalize-reshape",    # Flatten/Squeeze/Unsqueeze -> Reshape with explicit dims
+        "normalize-gemm",       # A @ B + c with constant B [K, N]; dynamic Gemm -> MatMul
+        "normalize-matmul",     # constant right operands as [K, N]
+        "lower-convtranspose",  # transposed convolution -> zero insertion + Conv
+        "normalize-conv",       # 2-D Conv/pooling only; dynamic bias -> Add
+        "fold-batchnorm",       # needs normal-form Conv/Gemm weights to scale
+        "normalize-operands",   # explicit Slice/Pad/Reduce/Split operands
+        "dead-code",            # drop whatever the rewrites left unread
+    ]
+    if not fold_bn:
+        names.remove("fold-batchnorm")
+    return tuple(PASSES[n] for n in names)
+
+
+def run_passes(graph: Graph, passes: Sequence[Pass], *, verify_each: bool = False,
+               hooks: Hooks | None = None) -> Graph:
+    """Run ``passes`` in order with hooks and optional verification after each."""
+    for p in passes:
+        if hooks is not None:
+            hooks.before(p, graph)
+        graph = p.run(graph)
+        if verify_each:
+            verify(graph)
+        if hooks is not None:
+            hooks.after(p, graph)
+    return graph
+
+
+def canonicalize(graph: Graph, *, verify_each: bool = False, hooks: Hooks | None = None,
+                 fold_bn: bool = True) -> Graph:
+    """Bring ``graph`` to the normal forms the code generator relies on (docs/frontend.md).
+
+    ``fold_bn=False`` keeps every BatchNormalization as its own (digital) node.
+    """
+    return run_passes(graph, pipeline(fold_bn=fold_bn), verify_each=verify_each, hooks=hooks)

@@ -1,0 +1,39 @@
+"""Remove operators that only copy their input at inference time.
+
+``Identity``; ``Dropout`` in inference mode (no ``training_mode`` input, or a constant false one;
+a used ``mask`` output becomes a constant all-true tensor); ``Cast`` to the dtype the input
+already has. Readers of the output read the input instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imcc.ir import Graph
+from imcc.passes.rewrite import Rewriter
+
+
+def _inference_dropout(rw: Rewriter, inputs: tuple[str, ...]) -> bool:
+    if len(inputs) < 3 or not inputs[2]:
+        return True
+    v = rw.value(inputs[2])
+    return v is not None and not bool(np.asarray(v).reshape(-1)[0])
+
+
+def eliminate_identity(graph: Graph) -> Graph:
+    """Drop Identity, inference Dropout and no-op Cast nodes (see the module doc)."""
+    rw = Rewriter(graph)
+    for n in graph.nodes:
+        op = n.op_type
+        if op == "Identity":
+            rw.alias(n.outputs[0], n.inputs[0])
+        elif op == "Dropout" and _inference_dropout(rw, n.inputs):
+            rw.alias(n.outputs[0], n.inputs[0])
+            if len(n.outputs) > 1 and n.outputs[1]:
+                mask = np.ones(rw.type(n.inputs[0]).shape, bool)
+                rw.alias(n.outputs[1], rw.const(f"{n.name}_mask", mask))
+        elif op == "Cast" and graph.types[n.outputs[0]].dtype == rw.type(n.inputs[0]).dtype:
+            rw.alias(n.outputs[0], n.inputs[0])
+        else:
+            rw.emit(n)
+    return rw.finish()

@@ -1,0 +1,77 @@
+"""Fold inference ``BatchNormalization`` into the ``Conv`` or ``Gemm`` right before it.
+
+With ``s = scale / sqrt(var + epsilon)``, ``BN(conv(x, W, b)) = conv(x, W * s, (b - mean) * s +
+B)`` per output channel (axis 1 of the Conv output; the N columns of a Gemm output). Legal when
+the BN input is produced by a normal-form ``Conv`` (constant W, constant or absent bias) or
+``Gemm`` (constant B, constant or absent C), the BN is that tensor's only reader, it is not a
+graph output, and the BN's four parameters are constants in inference mode. Other
+``BatchNormalization`` nodes stay, to be computed digitally.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imcc.ir import Graph, Node
+from imcc.passes.rewrite import Rewriter
+
+
+def _foldable(graph: Graph, bn: Node) -> Node | None:
+    if bn.attrs.get("training_mode", 0) or len([o for o in bn.outputs if o]) != 1:
+        return None
+    if not all(graph.is_const(i) for i in bn.inputs[1:5]):
+        return None
+    src = graph.producer(bn.inputs[0])
+    if src is None or src.op_type not in ("Conv", "Gemm") or len(src.outputs) != 1:
+        return None
+    if len(graph.consumers(bn.inputs[0])) != 1 or bn.inputs[0] in graph.outputs:
+        return None
+    if not graph.is_const(src.inputs[1]):
+        return None
+    if len(src.inputs) > 2 and src.inputs[2] and not graph.is_const(src.inputs[2]):
+        return None
+    if src.op_type == "Gemm":
+        if graph.types[src.outputs[0]].rank != 2 or any(
+                src.attrs[k] != v for k, v in (("transA", 0), ("transB", 0), ("alpha", 1.0),
+                                               ("beta", 1.0))):
+            return None
+        c = src.inputs[2] if len(src.inputs) > 2 else ""
+        if c and graph.types[c].shape != (graph.types[src.outputs[0]].shape[1],):
+            return None
+    return src
+
+
+def fold_batchnorm(graph: Graph) -> Graph:
+    """Fold every legal Conv/Gemm -> BatchNormalization pair (see the module doc)."""
+    targets: dict[str, Node] = {}
+    for n in graph.nodes:
+        if n.op_type == "BatchNormalization":
+            src = _foldable(graph, n)
+            if src is not None:
+                targets[src.name] = n
+    if not targets:
+        return graph
+    folded_bns = {bn.name for bn in targets.values()}
+    rw = Rewriter(graph)
+    for n in graph.nodes:
+        if n.name in folded_bns:
+            continue
+        bn = targets.get(n.name)
+        if bn is None:
+            rw.emit(n)
+            continue
+        c = graph.constants
+        scale, beta, mean, var = (c[i].astype(np.float64) for i in bn.inputs[1:5])
+        s = scale / np.sqrt(var + float(bn.attrs["epsilon"]))
+        w = c[n.inputs[1]].astype(np.float64)
+        has_bias = len(n.inputs) > 2 and n.inputs[2]
+        b = c[n.inputs[2]].astype(np.float64) if has_bias else np.zeros(s.shape)
+        if n.op_type == "Conv":
+            w = w * s.reshape((-1,) + (1,) * (w.ndim - 1))
+        else:
+            w = w * s.reshape(1, -1)
+        bias = (b - mean) * s + beta
+        wname = rw.const(f"{n.name}_W_bn", w.astype(np.float32))
+        bname = rw.const(f"{n.name}_B_bn", bias.astype(np.float32))
+        rw.emit(n.replace(inputs=(n.inputs[0], wname, bname), outputs=bn.outputs))
+    return rw.finish()

@@ -1,0 +1,60 @@
+"""Constant folding: every node whose inputs are all constants becomes a constant.
+
+``Constant`` nodes, ``Shape``/``Size`` of statically typed tensors, and everything computed only
+from constants (PyTorch's ``Shape -> Gather -> Unsqueeze -> Concat -> Reshape`` chains, ``Range``
+and ``CumSum`` position ids, ``ConstantOfShape`` weights, transposed weights) are evaluated with
+``onnx.reference.ReferenceEvaluator`` in one batch and removed. Random operators are never folded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imcc.frontend.evaluate import NONDETERMINISTIC, evaluate
+from imcc.ir import Graph, Node
+
+
+def _shape_value(node: Node, graph: Graph) -> np.ndarray:
+    t = graph.types[node.inputs[0]]
+    if node.op_type == "Size":
+        return np.array(t.numel, np.int64)
+    start = int(node.attrs.get("start", 0))
+    end = node.attrs.get("end")
+    return np.array(t.shape[start:] if end is None else t.shape[start:int(end)], np.int64)
+
+
+def fold_constants(graph: Graph) -> Graph:
+    """Replace every constant-only node by its value (see the module doc)."""
+    known = set(graph.constants)
+    folded: list[Node] = []
+    shape_values: dict[str, np.ndarray] = {}
+    kept: list[Node] = []
+    for n in graph.nodes:
+        if n.op_type in ("Shape", "Size"):
+            shape_values[n.outputs[0]] = _shape_value(n, graph)
+            known.add(n.outputs[0])
+        elif n.op_type not in NONDETERMINISTIC and all(i in known for i in n.inputs if i):
+            folded.append(n)
+            known.update(o for o in n.outputs if o)
+        else:
+            kept.append(n)
+    if not folded and not shape_values:
+        return graph
+    needed = {i for n in kept for i in n.inputs if i} | set(graph.outputs)
+    feeds = {**graph.constants, **shape_values}
+    wanted = [o for n in folded for o in n.outputs if o and o in needed]
+    values = evaluate(folded, feeds, wanted, graph.opset)
+    constants = dict(graph.constants)
+    for name, v in {**shape_values, **values}.items():
+        if name not in needed:
+            continue
+        t = graph.types[name]
+        if tuple(v.shape) != t.shape:
+            raise AssertionError(f"folding {name!r} gave shape {v.shape}, its type says {t}")
+        constants[name] = v if v.dtype.name == t.dtype else v.astype(t.dtype)
+    referenced = {i for n in kept for i in n.inputs} | set(graph.outputs)
+    constants = {k: v for k, v in constants.items() if k in referenced}
+    produced = {o for n in kept for o in n.outputs}
+    types = {k: v for k, v in graph.types.items()
+             if k in constants or k in produced or k in graph.inputs}
+    return graph.replace(nodes=tuple(kept), constants=constants, types=types)

@@ -1,0 +1,74 @@
+"""Bring every graph to one opset, 21, so later stages know a single version of each operator.
+
+Between opsets 13 and 21 the operators imcc supports changed only by new types, new optional
+attributes or inputs with backward-compatible defaults, with two exceptions that this pass
+rewrites: the ``Reduce*`` family moved ``axes`` from an attribute to an input (opset 18), and
+``Split`` needs its sizes as an input or a ``num_outputs`` attribute (opset 18; made an explicit
+``split`` input here). Every node's attributes are then re-completed with opset-21 defaults.
+
+Operators whose meaning changed in a way not listed above (``GroupNormalization``,
+``RoiAlign``, ``GridSample``, quantization operators...) are not supported by the compiler; a
+graph holding one keeps its opset and is left for the partitioner to reject.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from imcc.frontend.attributes import schema_defaults
+from imcc.ir import Graph, Node
+from imcc.passes.rewrite import Rewriter
+
+TARGET_OPSET = 21
+
+#: Ops newer than opset 13 whose opset-21 form reads every older use the same way.
+_COMPATIBLE = frozenset({
+    "Add", "Sub", "Mul", "Div", "Pow", "Relu", "LeakyRelu", "PRelu", "Where", "Equal",
+    "GreaterOrEqual", "LessOrEqual", "Cast", "CastLike", "Constant", "ConstantOfShape",
+    "Identity", "Shape", "Size", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Pad",
+    "Resize", "AveragePool", "LpPool", "BatchNormalization", "CumSum", "HardSwish", "Trilu",
+    "Mish", "ScatterND", "ScatterElements", "IsNaN", "IsInf", "LayerNormalization", "Gelu",
+    "Split", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
+_REDUCE_ATTR_AXES = frozenset({
+    "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+    "ReduceLogSumExp", "ReduceSumSquare"})
+
+
+def _upgradable(graph: Graph) -> bool:
+    for n in graph.nodes:
+        try:
+            since = onnx.defs.get_schema(n.op_type, TARGET_OPSET, "").since_version
+        except onnx.defs.SchemaError:
+            return False
+        if since > graph.opset and n.op_type not in _COMPATIBLE:
+            return False
+    return True
+
+
+def _redefault(node: Node) -> Node:
+    schema = onnx.defs.get_schema(node.op_type, TARGET_OPSET, "")
+    attrs = {**schema_defaults(node.op_type, TARGET_OPSET), **node.attrs}
+    return node.replace(attrs={k: v for k, v in attrs.items() if k in schema.attributes})
+
+
+def upgrade_opset(graph: Graph) -> Graph:
+    """Rewrite ``graph`` to opset 21 (see the module doc)."""
+    if graph.opset >= TARGET_OPSET or not _upgradable(graph):
+        return graph
+    rw = Rewriter(graph)
+    for n in graph.nodes:
+        if n.op_type in _REDUCE_ATTR_AXES and graph.opset < 18:
+            axes = n.attrs.get("axes")
+            inputs = (n.inputs[0],)
+            if axes:
+                inputs += (rw.const(f"{n.name}_axes", np.array(axes, np.int64)),)
+            n = n.replace(inputs=inputs, attrs=n.attrs.replace(axes=None))
+        elif n.op_type == "Split" and (len(n.inputs) < 2 or not n.inputs[1]):
+            axis = int(n.attrs["axis"])
+            sizes = [graph.types[o].shape[axis] for o in n.outputs]
+            split = rw.const(f"{n.name}_split", np.array(sizes, np.int64))
+            n = n.replace(inputs=(n.inputs[0], split), attrs=n.attrs.replace(num_outputs=None))
+        rw.emit(_redefault(n))
+    return rw.finish(opset=TARGET_OPSET)

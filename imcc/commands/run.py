@@ -1,0 +1,79 @@
+"""``imcc run``: execute a program on the reference machine (:mod:`runtime`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from runtime.config import preset_names
+
+DEFAULT_MAX_STEPS = 50_000_000  # as runtime.machine (imported when the command runs)
+
+
+def _progress(done: int, total: int) -> None:
+    """Batch progress on stderr, only on a terminal."""
+    if total > 1 and sys.stderr.isatty():
+        end = "\n" if done == total else ""
+        click.echo(f"\rbatch {done}/{total}", err=True, nl=False)
+        click.echo(end, err=True, nl=False)
+
+
+@click.command("run")
+@click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="chip file (.toml or .json)")
+@click.option("--chip", "chip_name", metavar="PRESET",
+              help=f"a shipped chip preset ({', '.join(preset_names())})")
+@click.option("--input", "inputs", multiple=True, metavar="NAME=FILE.npy",
+              help="an input tensor (repeatable); FILE.npz gives every array in it by name; "
+                   "a leading batch dimension runs the program once per chunk")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the outputs to this .npz file")
+@click.option("--trace", type=click.IntRange(min=0), default=0, metavar="N",
+              help="print the first N executed instructions with the registers they change")
+@click.option("--stats", is_flag=True, help="print the cost breakdown and the hottest "
+              "instructions")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="seed of the device nonidealities")
+@click.option("--time", "time_s", type=click.FloatRange(min=0.0), default=None, metavar="T",
+              help="read time after programming in seconds (conductance drift)")
+@click.option("--max-steps", type=click.IntRange(min=1), default=DEFAULT_MAX_STEPS,
+              show_default=True, help="trap after this many instructions per run")
+def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inputs: tuple,
+            output: Path | None, trace: int, stats: bool, seed: int, time_s: float | None,
+            max_steps: int) -> None:
+    """Run PROGRAM (.s or .imo) on the reference machine and print its outputs and cost."""
+    from runtime.launch import (
+        choose_chip,
+        describe_outputs,
+        load_program,
+        read_inputs,
+        save_outputs,
+    )
+    from runtime.machine import Machine, run_batched
+
+    obj, asm = load_program(program)
+    chip = choose_chip(obj, config_path, chip_name)
+    feeds = read_inputs(inputs)
+    machine = Machine(chip, obj, seed=seed, time_s=time_s, max_steps=max_steps, source=asm)
+    outputs = run_batched(machine, feeds, progress=_progress, trace=click.echo,
+                          trace_limit=trace)
+    click.echo(describe_outputs(outputs))
+    report = machine.cost
+    click.echo(report.summary())
+    if stats:
+        click.echo("  energy (pJ)   " + ", ".join(
+            f"{k} {v:.4g}" for k, v in report.energy_breakdown_pj.items()))
+        click.echo(f"  conversions   {report.dac_conversions} DAC, {report.adc_conversions} ADC")
+        click.echo("  hottest instructions:")
+        for pc, count, text in machine.profile(10):
+            where = machine.where(pc)
+            click.echo(f"    {pc:#010x} {count:>10}  {text}" + (f"  <{where}>" if where else ""))
+    if output is not None:
+        save_outputs(output, outputs)
+        click.echo(f"{output}: {len(outputs)} output(s) written")
+
+
+COMMANDS = (run_cmd,)

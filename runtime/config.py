@@ -1,0 +1,278 @@
+"""Chip configuration: one file drives the compiler, the assembler's checks and the interpreter.
+
+A chip file is TOML (or JSON with the same structure)::
+
+    name = "rram"
+    tiles = 16
+    arrays_per_tile = 8
+    rows = 256
+    cols = 256
+    cell_bits = 2
+    ...
+    [nonideal]
+    program_noise = 0.02
+    [cost]
+    adc_pj = 1.67
+
+Every key has a default except ``name``; unknown keys and bad values raise
+:class:`~isa.diagnostics.ConfigError` naming the file and the dotted field, e.g.
+``chip.toml: nonideal.read_noise = -1: must be >= 0``. :attr:`ChipConfig.hash` identifies a
+validated configuration (defaults filled in), so an object compiled for one chip refuses to run on
+another. The presets ship inside the package (``runtime/presets``).
+
+>>> cfg = preset("ideal")
+>>> cfg.name, cfg.total_arrays, cfg.rows
+('ideal', 512, 256)
+>>> len(cfg.hash)
+16
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from isa.diagnostics import ConfigError
+from isa.spec import MAX_TILES, TILE_BASE, TILE_STRIDE
+
+SIGNED_SCHEMES = ("differential", "offset")
+
+
+def _f(default, lo=None, hi=None, doc="", *, lo_open=False, choices=None):
+    """A config field with its range and meaning (used by validation and by the docs)."""
+    meta = {"lo": lo, "hi": hi, "lo_open": lo_open, "doc": doc, "choices": choices}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class NonIdeal:
+    """Device nonidealities (docs/machine.md, "Device nonidealities"). Zero means absent."""
+
+    seed: int = _f(0, 0, 2**63 - 1, "chip seed: every random draw is seeded by it")
+    program_noise: float = _f(0.0, 0.0, None, "std of programming error, fraction of Gmax")
+    read_noise: float = _f(0.0, 0.0, None, "std of per-cell read noise, fraction of Gmax")
+    stuck_on: float = _f(0.0, 0.0, 1.0, "fraction of cells stuck at Gmax")
+    stuck_off: float = _f(0.0, 0.0, 1.0, "fraction of cells stuck at 0")
+    drift_nu: float = _f(0.0, 0.0, None, "mean drift exponent nu")
+    drift_nu_std: float = _f(0.0, 0.0, None, "std of the drift exponent across cells")
+    drift_t0: float = _f(1.0, 0.0, None, "drift reference time t0 in seconds", lo_open=True)
+
+    def __post_init__(self):
+        _check_fields(self, "nonideal.")
+        if self.stuck_on + self.stuck_off > 1.0:
+            raise ConfigError(
+                f"nonideal.stuck_on + nonideal.stuck_off = {self.stuck_on + self.stuck_off}: "
+                "must be <= 1"
+            )
+
+    @property
+    def has_drift(self) -> bool:
+        return self.drift_nu != 0.0 or self.drift_nu_std != 0.0
+
+
+@dataclass(frozen=True)
+class CostTable:
+    """Per-event energy (pJ) and latency (ns) of the cost model; sources in docs/runtime.md."""
+
+    clock_ghz: float = _f(1.0, 0.0, None, "control and digital clock (GHz)", lo_open=True)
+    issue_pj: float = _f(5.0, 0.0, None, "energy per instruction issued by the control unit")
+    adc_pj: float = _f(1.67, 0.0, None, "energy per ADC conversion at adc_ref_bits")
+    adc_ref_bits: int = _f(8, 1, 32, "resolution at which adc_pj is quoted")
+    adc_ns: float = _f(0.78, 0.0, None, "time per conversion of one ADC")
+    adcs_per_array: int = _f(1, 1, 65536, "ADCs shared by the columns of one array")
+    dac_pj: float = _f(0.39, 0.0, None, "energy per 1-bit DAC conversion (one row, one cycle)")
+    cell_pj: float = _f(0.0018, 0.0, None, "analog energy per cell per input cycle")
+    read_ns: float = _f(100.0, 0.0, None, "crossbar read time per input cycle")
+    program_pj: float = _f(10.0, 0.0, None, "energy to program one cell (write-verify)")
+    program_ns: float = _f(1000.0, 0.0, None, "time to program one row of a region")
+    vector_lanes: int = _f(32, 1, 1 << 20, "elements per cycle of a tile's vector unit")
+    vector_pj: float = _f(2.0, 0.0, None, "energy per vector element operation")
+    sram_mac_pj: float = _f(0.05, 0.0, None, "energy per MAC of the SRAM-IMC unit (smm)")
+    sram_macs_per_ns: float = _f(256.0, 0.0, None, "MACs per ns of the SRAM-IMC unit",
+                                 lo_open=True)
+    noc_pj_per_byte: float = _f(4.0, 0.0, None, "network energy per byte sent")
+    noc_bytes_per_ns: float = _f(32.0, 0.0, None, "network bandwidth", lo_open=True)
+    noc_hop_ns: float = _f(5.0, 0.0, None, "fixed latency of one send")
+
+    def __post_init__(self):
+        _check_fields(self, "cost.")
+
+
+@dataclass(frozen=True)
+class ChipConfig:
+    """A chip: tiles of crossbar arrays, converters, precision defaults, devices, costs.
+
+    ``weight_bits = 0`` means an ideal chip with unquantized float32 cells (the float path),
+    ``input_bits = 0`` an ideal DAC (unquantized inputs), ``adc_bits = 0`` an ideal ADC.
+    """
+
+    name: str
+    description: str = ""
+    tiles: int = _f(16, 1, MAX_TILES, "number of tiles")
+    arrays_per_tile: int = _f(8, 1, 4096, "crossbar arrays per tile")
+    rows: int = _f(256, 1, 65536, "rows per array (input length)")
+    cols: int = _f(256, 1, 65536, "columns per array (output length)")
+    global_mib: int = _f(64, 1, TILE_BASE >> 20, "global memory (MiB)")
+    buffer_kib: int = _f(256, 1, TILE_STRIDE >> 10, "local buffer per tile (KiB)")
+    cell_bits: int = _f(8, 1, 11, "bits per cell: levels 0 .. 2**cell_bits - 1")
+    weight_bits: int = _f(8, 0, 16, "default weight bits; 0 = float32 cells (ideal chip)")
+    input_bits: int = _f(8, 0, 24, "default input bits; 0 = ideal DAC (unquantized)")
+    dac_bits: int = _f(1, 1, 24, "most input bits the DAC applies per cycle")
+    adc_bits: int = _f(0, 0, 32, "ADC resolution; 0 = ideal converter")
+    signed: str = _f("differential", doc="signed-weight scheme", choices=SIGNED_SCHEMES)
+    nonideal: NonIdeal = field(default_factory=NonIdeal)
+    cost: CostTable = field(default_factory=CostTable)
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"name = {self.name!r}: must be a non-empty string")
+        _check_fields(self, "")
+        if self.signed == "differential" and self.weight_bits == 1:
+            raise ConfigError("weight_bits = 1: the differential scheme needs >= 2 bits "
+                              "(one is the sign)")
+
+    @property
+    def total_arrays(self) -> int:
+        return self.tiles * self.arrays_per_tile
+
+    @property
+    def float_cells(self) -> bool:
+        """True for the ideal float path: cells hold float32 values (``weight_bits = 0``)."""
+        return self.weight_bits == 0
+
+    @property
+    def max_level(self) -> int:
+        """The largest integer conductance level, ``2**cell_bits - 1``."""
+        return (1 << self.cell_bits) - 1
+
+    def to_dict(self) -> dict:
+        """Every field, defaults included, as plain JSON-compatible values."""
+        return dataclasses.asdict(self)
+
+    @property
+    def hash(self) -> str:
+        """First 16 hex digits of the SHA-256 of the canonical JSON of this configuration
+        (``description`` excluded: it does not change what the chip computes)."""
+        d = self.to_dict()
+        d.pop("description")
+        blob = json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _check_fields(obj, prefix: str) -> None:
+    """Range- and type-check every field of a config dataclass, naming the dotted field."""
+    for f in dataclasses.fields(obj):
+        if "lo" not in f.metadata:
+            continue
+        v = getattr(obj, f.name)
+        m = f.metadata
+        name = f"{prefix}{f.name} = {v!r}"
+        if m["choices"] is not None:
+            if v not in m["choices"]:
+                raise ConfigError(f"{name}: must be one of {', '.join(m['choices'])}")
+            continue
+        if f.type in ("int", int):
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ConfigError(f"{name}: must be an integer")
+        elif isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ConfigError(f"{name}: must be a finite number")
+        if m["lo"] is not None:
+            if m["lo_open"] and not v > m["lo"]:
+                raise ConfigError(f"{name}: must be > {m['lo']}")
+            if not m["lo_open"] and not v >= m["lo"]:
+                raise ConfigError(f"{name}: must be >= {m['lo']}")
+        if m["hi"] is not None and not v <= m["hi"]:
+            raise ConfigError(f"{name}: must be <= {m['hi']}")
+
+
+def _build(cls, data: dict, prefix: str):
+    """Instantiate ``cls`` from a parsed table: unknown keys and wrong types are errors."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        f = fields.get(key)
+        if f is None:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            raise ConfigError(f"{prefix}{key}: unknown key{hint}")
+        if f.type in ("NonIdeal", "CostTable"):
+            sub = NonIdeal if f.type == "NonIdeal" else CostTable
+            kwargs[key] = _build(sub, value, f"{prefix}{key}.")
+            continue
+        if f.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # 0 and 0.0 are the same setting (and the same hash)
+        if isinstance(value, dict | list):
+            raise ConfigError(f"{prefix}{key}: expected a single value, got a "
+                              f"{'table' if isinstance(value, dict) else 'list'}")
+        kwargs[key] = value
+    if cls is ChipConfig and "name" not in kwargs:
+        raise ConfigError("name: missing (every chip file names its chip)")
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:
+        if prefix and not e.message.startswith(prefix):
+            e = ConfigError(prefix + e.message)
+        raise e from None
+
+
+def config_from_dict(data: dict, where: str = "<config>") -> ChipConfig:
+    """Validate a parsed chip table; errors name ``where`` and the dotted field."""
+    try:
+        return _build(ChipConfig, data, "")
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e.message}", hint=e.hint) from None
+
+
+def parse_config(text: str, where: str, fmt: str) -> ChipConfig:
+    """Parse chip-file text in ``fmt`` (``toml`` or ``json``)."""
+    try:
+        data = tomllib.loads(text) if fmt == "toml" else json.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{where}: not valid TOML: {e}") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{where}: not valid JSON: {e}") from None
+    return config_from_dict(data, where)
+
+
+def load_config(path: str | Path) -> ChipConfig:
+    """Load and validate a chip file (``.toml`` or ``.json``)."""
+    p = Path(path)
+    fmt = {".toml": "toml", ".json": "json"}.get(p.suffix.lower())
+    if fmt is None:
+        raise ConfigError(f"{path}: unknown chip file format '{p.suffix}'",
+                          hint="use a .toml or .json file (see samples/configs/)")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read chip file: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    return parse_config(text, str(path), fmt)
+
+
+def _presets_dir() -> Path:
+    return Path(__file__).resolve().parent / "presets"  # shipped as package data
+
+
+def preset_names() -> tuple[str, ...]:
+    """Names of the chip presets shipped with the package."""
+    return tuple(sorted(p.name[:-5] for p in _presets_dir().iterdir() if p.name.endswith(".toml")))
+
+
+def preset(name: str) -> ChipConfig:
+    """A shipped chip preset by name (``ideal``, ``ideal-int8``, ``rram``, ``pcm``)."""
+    names = preset_names()
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        raise ConfigError(f"unknown chip preset '{name}' (known: {', '.join(names)})",
+                          hint=f"did you mean '{close[0]}'?" if close else None)
+    text = (_presets_dir() / f"{name}.toml").read_text(encoding="utf-8")
+    return parse_config(text, f"preset {name}", "toml")

@@ -1,0 +1,258 @@
+"""The crossbar arrays' numerics (docs/machine.md, "Crossbar arrays", "Device nonidealities").
+
+:class:`NumpyCrossbar` holds every array's cell values and computes ``wprog`` and ``mvm``. The
+interpreter talks to it only through :class:`Crossbar` (``program`` and ``mvm``), so another
+backend (e.g. CuPy) can be injected with the same interface.
+
+An MVM of inputs ``X`` (``vl x h``) on a region ``G`` (``h x w``) follows the five steps of the
+machine doc: input quantization ``q = clip(rint(X / iscale), lo, hi)``; DAC cycles
+``q_c = sign(q) * ((|q| >> c*dacb) & (2**dacb - 1))``; analog products ``I_c = q_c @ G_t`` plus
+read noise; the ADC ``O_c = clip(rint(I_c / 2**adcsh), clo, chi) * 2**adcsh``; and the digital
+shift-and-add ``Y = sum_c 2**(c*dacb) * O_c``.
+
+Fast path: when the region holds exact integer levels, there is no read noise, and the ADC is
+ideal or provably never rounds or clips (``adcsh = 0`` and every cycle's column sums fit the ADC
+range), ``Y = q @ G`` exactly, and one matrix product replaces the cycle loop. The products are
+computed in float32 when every partial sum is an integer below ``2**24`` (float32 is then exact in
+any summation order) and in float64 otherwise, so the fast path is bit-identical to the loop.
+
+>>> import numpy as np
+>>> from runtime.config import preset
+>>> xb = NumpyCrossbar(preset("ideal-int8"))
+>>> xb.program(0, 0, 0, np.array([[1, 2], [3, 4]], dtype=np.float32))
+>>> p = Precision(ibits=8, isgn=1, iscale=1.0, dacb=1, adcb=0, adcsh=0)
+>>> xb.mvm(0, 0, 0, 2, 2, np.array([[1, -1]], dtype=np.float32), p)
+array([[-2., -2.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from runtime.config import ChipConfig
+
+F32_EXACT = 2**24  # every integer of magnitude <= 2**24 is a float32
+_PURPOSES = {"program": 1, "read": 2, "stuck": 3, "drift": 4}
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The converter settings of one ``mvm`` (CSRs ``ibits isgn iscale dacb adcb adcsh``)."""
+
+    ibits: int
+    isgn: int
+    iscale: float
+    dacb: int
+    adcb: int
+    adcsh: int
+
+    @property
+    def magnitude_bits(self) -> int:
+        """``B = ibits - isgn``: bits of ``|q|``."""
+        return self.ibits - self.isgn
+
+    @property
+    def cycles(self) -> int:
+        """DAC cycles per input vector: ``ceil(B / dacb)``, or 1 with an ideal DAC."""
+        if self.ibits == 0:
+            return 1
+        return -(-self.magnitude_bits // self.dacb)
+
+    @property
+    def input_range(self) -> tuple[int, int]:
+        """``(lo, hi)`` of the quantized input ``q``."""
+        if self.isgn:
+            m = (1 << (self.ibits - 1)) - 1
+            return -m, m
+        return 0, (1 << self.ibits) - 1
+
+    @property
+    def adc_range(self) -> tuple[int, int]:
+        """``(clo, chi)`` of the ADC output code."""
+        if self.isgn:
+            return -(1 << (self.adcb - 1)), (1 << (self.adcb - 1)) - 1
+        return 0, (1 << self.adcb) - 1
+
+
+class Crossbar(Protocol):
+    """What the interpreter needs from a crossbar backend."""
+
+    def program(self, array: int, row: int, col: int, values: np.ndarray) -> None:
+        """Program the region at ``(row, col)`` of ``array`` with target ``values`` (float32,
+        already range-checked), applying the device nonidealities."""
+
+    def mvm(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
+            p: Precision) -> np.ndarray:
+        """Return ``Y`` (float32, ``len(x) x w``) for inputs ``x`` (``len(x) x h``)."""
+
+
+class NumpyCrossbar:
+    """The reference crossbar backend (numpy).
+
+    Random draws come from generators seeded by ``(chip seed, run seed, array, purpose)``; a
+    generator lives as long as this object, so a sequence of operations is reproducible. Stuck
+    cells and drift exponents are properties of a cell, drawn once per array. ``time_s`` is the
+    read time after programming used by the drift law (``None``: no drift).
+    """
+
+    def __init__(self, config: ChipConfig, *, seed: int = 0, time_s: float | None = None):
+        self.config = config
+        self.seed = seed
+        self.time_s = time_s
+        self._g: dict[int, np.ndarray] = {}  # array -> read conductances, float32 rows x cols
+        self._exact: dict[int, bool] = {}  # array -> every cell is an exact integer level
+        self._gmax: dict[int, float] = {}  # array -> Gmax (float cells: largest programmed)
+        self._colsum: dict[tuple[int, int, int, int, int], float] = {}
+        self._rngs: dict[tuple[int, str], np.random.Generator] = {}
+        self._cell_props: dict[int, tuple] = {}
+
+    # ---- state ----------------------------------------------------------------------------
+
+    def _rng(self, array: int, purpose: str) -> np.random.Generator:
+        key = (array, purpose)
+        rng = self._rngs.get(key)
+        if rng is None:
+            entropy = [self.config.nonideal.seed, self.seed, array, _PURPOSES[purpose]]
+            rng = self._rngs[key] = np.random.default_rng(entropy)
+        return rng
+
+    def _cells(self, array: int) -> np.ndarray:
+        g = self._g.get(array)
+        if g is None:
+            g = self._g[array] = np.zeros((self.config.rows, self.config.cols), np.float32)
+            self._exact[array] = True
+            self._gmax[array] = float(self.config.max_level) if not self.config.float_cells \
+                else 0.0
+        return g
+
+    def _properties(self, array: int):
+        """Per-cell device properties of an array: (stuck-on mask, stuck-off mask, drift nu)."""
+        props = self._cell_props.get(array)
+        if props is None:
+            ni, shape = self.config.nonideal, (self.config.rows, self.config.cols)
+            on = off = nu = None
+            if ni.stuck_on or ni.stuck_off:
+                u = self._rng(array, "stuck").random(shape)
+                on = u < ni.stuck_on
+                off = (u >= ni.stuck_on) & (u < ni.stuck_on + ni.stuck_off)
+            if ni.has_drift:
+                nu = self._rng(array, "drift").normal(ni.drift_nu, ni.drift_nu_std, shape)
+            props = self._cell_props[array] = (on, off, nu)
+        return props
+
+    def cells(self, array: int) -> np.ndarray:
+        """A copy of the array's current read conductances (``rows x cols``)."""
+        return self._cells(array).copy()
+
+    # ---- programming ------------------------------------------------------------------------
+
+    def program(self, array: int, row: int, col: int, values: np.ndarray) -> None:
+        """``G = clip(G_target + N(0, (program_noise*Gmax)^2), 0, Gmax)``, then drift to the
+        read time, then stuck cells forced to ``Gmax`` / 0."""
+        cfg, ni = self.config, self.config.nonideal
+        g = self._cells(array)
+        h, w = values.shape
+        target = values.astype(np.float64)
+        if cfg.float_cells:
+            gmax = max(float(target.max(initial=0.0)), 0.0)
+            self._gmax[array] = max(self._gmax[array], gmax)
+        else:
+            gmax = float(cfg.max_level)
+        exact = bool(np.array_equal(target, np.rint(target)))
+        if ni.program_noise:
+            noise = self._rng(array, "program").normal(0.0, ni.program_noise * gmax, target.shape)
+            target = np.clip(target + noise, 0.0, gmax)
+            exact = False
+        on, off, nu = self._properties(array)
+        region = (slice(row, row + h), slice(col, col + w))
+        t, t0 = self.time_s, ni.drift_t0
+        if nu is not None and t is not None and t > t0:
+            target = target * (t / t0) ** -nu[region]
+            exact = False
+        if on is not None:
+            target = np.where(on[region], gmax, np.where(off[region], 0.0, target))
+        g[region] = target
+        self._exact[array] = self._exact[array] and exact
+        for key in [k for k in self._colsum if k[0] == array]:
+            del self._colsum[key]
+
+    # ---- matrix-vector products ------------------------------------------------------------
+
+    def _max_colsum(self, array: int, row: int, col: int, h: int, w: int, gr: np.ndarray):
+        key = (array, row, col, h, w)
+        s = self._colsum.get(key)
+        if s is None:
+            s = self._colsum[key] = float(gr.sum(axis=0, dtype=np.float64).max(initial=0.0))
+        return s
+
+    def mvm(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
+            p: Precision) -> np.ndarray:
+        """The five steps of docs/machine.md; see the module docstring."""
+        gr = self._cells(array)[row : row + h, col : col + w]
+        read_noise = self.config.nonideal.read_noise
+        if p.ibits == 0:  # ideal DAC: one cycle with the inputs as they are
+            xf = np.asarray(x, dtype=np.float32)
+            y = self._adc(self._analog(array, xf, gr, np.float32), p)
+            return np.asarray(y, dtype=np.float32)
+        q = self._quantize(x, p)
+        colsum = self._max_colsum(array, row, col, h, w, gr)
+        qmax = (1 << p.magnitude_bits) - 1
+        cyc_max = min(qmax, (1 << p.dacb) - 1)
+        exact = self._exact[array] and not read_noise
+        lossless_adc = p.adcb == 0 or (p.adcsh == 0 and cyc_max * colsum <= p.adc_range[1])
+        if exact and lossless_adc:  # fast path: Y = q @ G, bit-identical to the cycle loop
+            if qmax * colsum <= F32_EXACT:
+                return q @ gr
+            return (q.astype(np.float64) @ gr.astype(np.float64)).astype(np.float32)
+        return self._bit_serial(array, q, gr, p, exact and cyc_max * colsum <= F32_EXACT)
+
+    @staticmethod
+    def _quantize(x: np.ndarray, p: Precision) -> np.ndarray:
+        """``q = clip(rint(X / iscale), lo, hi)`` in float32 (round half to even)."""
+        lo, hi = p.input_range
+        q = np.divide(x, np.float32(p.iscale), dtype=np.float32) if p.iscale != 1.0 \
+            else np.array(x, dtype=np.float32)
+        np.rint(q, out=q)
+        np.clip(q, lo, hi, out=q)
+        return q
+
+    def _analog(self, array: int, qc: np.ndarray, gr: np.ndarray, dtype) -> np.ndarray:
+        """``I = qc @ G`` plus read noise ``N(0, (read_noise * Gmax * ||qc||_2)^2)``."""
+        i = qc.astype(dtype, copy=False) @ gr.astype(dtype, copy=False)
+        rn = self.config.nonideal.read_noise
+        if rn:
+            sigma = rn * self._gmax[array] * np.linalg.norm(qc.astype(np.float64), axis=1)
+            i = i + self._rng(array, "read").standard_normal(i.shape) * sigma[:, None]
+        return i
+
+    @staticmethod
+    def _adc(i: np.ndarray, p: Precision) -> np.ndarray:
+        """``O = clip(rint(I / 2**adcsh), clo, chi) * 2**adcsh`` (identity when ``adcb = 0``)."""
+        if p.adcb == 0:
+            return i
+        clo, chi = p.adc_range
+        o = i * (2.0 ** -p.adcsh) if p.adcsh else np.array(i)  # exact: a power of two
+        np.rint(o, out=o)
+        np.clip(o, clo, chi, out=o)
+        if p.adcsh:
+            o *= 2.0**p.adcsh
+        return o
+
+    def _bit_serial(self, array: int, q: np.ndarray, gr: np.ndarray, p: Precision,
+                    f32_exact: bool) -> np.ndarray:
+        """The cycle loop: one matrix product per DAC cycle, the ADC on each, shift-and-add."""
+        mag = np.abs(q).astype(np.int32)
+        neg = q < 0 if p.isgn else None
+        mask = (1 << p.dacb) - 1
+        dtype = np.float32 if f32_exact or not self._exact[array] else np.float64
+        y = np.zeros((q.shape[0], gr.shape[1]), np.float64)
+        for c in range(p.cycles):
+            qc = ((mag >> (c * p.dacb)) & mask).astype(dtype)
+            if neg is not None:
+                np.negative(qc, out=qc, where=neg)
+            o = self._adc(self._analog(array, qc, gr, dtype), p)
+            y += o * float(1 << (c * p.dacb))
+        return y.astype(np.float32)

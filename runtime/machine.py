@@ -1,0 +1,352 @@
+"""The reference machine: loads an object, runs it, reports outputs, traps and costs.
+
+>>> from isa.assembler import assemble
+>>> from runtime.config import preset
+>>> src = '''
+... .output "y", y, [1, 2]
+...     cfgi xbh, 2
+...     cfgi xbw, 2
+...     li x5, W
+...     wprog x5
+...     li x6, x
+...     li x7, y
+...     mvm x7, x6
+...     halt
+... .data
+... x:  .float 1, 2
+... y:  .zero 8
+... .weights
+... W:  .u8 1, 2, 3, 4
+... '''
+>>> m = Machine(preset("ideal"), assemble(src).obj)
+>>> m.run({})["y"]
+array([[ 7., 10.]], dtype=float32)
+
+The program is pre-decoded once into a list of bound handlers (:mod:`runtime.ops`); the dispatch
+loop then calls one per instruction and counts retirements per instruction, from which the
+categories of the cost report and ``instret`` are derived.
+"""
+
+from __future__ import annotations
+
+import bisect
+from functools import partial
+from typing import Callable
+
+import numpy as np
+
+from isa.assembler import Assembly
+from isa.diagnostics import ConfigError, MachineTrap, SourceSpan, ToolchainError
+from isa.encoding import DecodeError, csr_name, decode, format_instr
+from isa.objfile import IOTensor, ObjectFile
+from isa.spec import Category
+from runtime.config import ChipConfig
+from runtime.cost import CostCounter, CostReport
+from runtime.crossbar import Crossbar, NumpyCrossbar
+from runtime.memory import Memory
+from runtime.ops.registry import handlers
+from runtime.state import CSR_BASE, SINK, Halt, MachineState, Trap
+
+DEFAULT_MAX_STEPS = 50_000_000
+
+
+class InputError(ToolchainError):
+    """Run inputs do not match the program's declared inputs."""
+
+
+def _raise(message: str) -> None:
+    raise Trap(message)
+
+
+class Machine:
+    """One chip running one program. Array contents, registers and CSRs persist across
+    :meth:`run` calls; memory is re-initialised from ``.data`` for every run.
+
+    ``seed`` seeds the device nonidealities of this machine (with the chip's own seed);
+    ``time_s`` is the read time after programming for conductance drift (``None``: no drift);
+    ``source`` (the :class:`~isa.assembler.Assembly` the object came from) lets traps name the
+    source line; ``crossbar`` replaces the numpy crossbar backend.
+    """
+
+    def __init__(self, config: ChipConfig, obj: ObjectFile, *, seed: int = 0,
+                 time_s: float | None = None, max_steps: int = DEFAULT_MAX_STEPS,
+                 source: Assembly | None = None, crossbar: Crossbar | None = None):
+        if obj.chip is not None and tuple(obj.chip) != (config.name, config.hash):
+            raise ConfigError(
+                f"the program was built for chip '{obj.chip[0]}' (hash {obj.chip[1]}), but the "
+                f"configuration given is chip '{config.name}' (hash {config.hash})",
+                hint="run it with the chip file it was compiled for (--config FILE or --chip)")
+        if seed < 0 or max_steps < 1:
+            raise ConfigError(f"seed = {seed}, max_steps = {max_steps}: need seed >= 0 and "
+                              "max_steps >= 1")
+        self.config = config
+        self.obj = obj
+        self.max_steps = max_steps
+        self.source = source
+        global_bytes = config.global_mib << 20
+        if obj.data_base + len(obj.data) > global_bytes:
+            raise ConfigError(f".data ends at {obj.data_base + len(obj.data):#x}, beyond the "
+                              f"{config.global_mib} MiB global memory of chip '{config.name}'")
+        for t in (*obj.inputs, *obj.outputs):
+            if t.addr % 4 or t.addr + t.nbytes > global_bytes:
+                raise ConfigError(f"tensor '{t.name}' at {t.addr:#x} ({t.nbytes} bytes) does not "
+                                  f"fit the global memory of chip '{config.name}'")
+        self._hits = [0] * (len(obj.text) + 1)
+        self._counter = CostCounter(config)
+        self.xbar = crossbar if crossbar is not None else \
+            NumpyCrossbar(config, seed=seed, time_s=time_s)
+        mem = Memory(global_bytes, config.tiles, config.buffer_kib << 10)
+        self.state = MachineState(config, mem, self.xbar, bytes(obj.weights), len(obj.text),
+                                  self._counter, self._hits)
+        self._categories: list[str | None] = []
+        self._program = self._predecode()
+        self._labels = sorted((s.value, s.name) for s in obj.symbols if s.section == "text")
+        self.runs = 0
+
+    # ---- loading ------------------------------------------------------------------------------
+
+    def _predecode(self) -> list[Callable]:
+        """Bind every instruction word to its handler once (no decoding in the run loop)."""
+        table = handlers()
+        prog: list[Callable] = []
+        for i, word in enumerate(self.obj.text):
+            try:
+                ins = decode(word)
+            except DecodeError:
+                prog.append(partial(_raise, f"unknown instruction word {word:#010x}"))
+                self._categories.append(None)
+                continue
+            h = table[ins.mnemonic]
+            args = list(ins.args)
+            for p in h.dest_positions:
+                if args[p] == 0:
+                    args[p] = SINK
+            pre = (self.state, 4 * i) if h.needs_pc else (self.state,)
+            prog.append(partial(h.fn, *pre, *args))
+            self._categories.append(ins.spec.category.value)
+        prog.append(partial(_raise, "pc ran past the end of the text section"))
+        return prog
+
+    def _load(self, inputs: dict[str, np.ndarray]) -> None:
+        mem = self.state.mem
+        mem.reset()
+        data = self.obj.data
+        if data:
+            words = np.frombuffer(data + bytes(-len(data) % 4), np.uint32)
+            base = self.obj.data_base >> 2
+            mem.u32[0][base : base + len(words)] = words
+        for t in self.obj.inputs:
+            a = t.addr >> 2
+            mem.f32[0][a : a + inputs[t.name].size] = inputs[t.name].ravel()
+
+    def check_inputs(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Inputs converted to float32; raise :class:`InputError` unless they match the
+        declared names and shapes exactly."""
+        declared = {t.name: t for t in self.obj.inputs}
+        unknown = sorted(set(inputs) - set(declared))
+        if unknown:
+            raise InputError(f"unknown input '{unknown[0]}'; the program declares "
+                             f"{_names(self.obj.inputs)}")
+        missing = sorted(set(declared) - set(inputs))
+        if missing:
+            raise InputError(f"input '{missing[0]}' ({_shape(declared[missing[0]].shape)}) "
+                             "was not given", hint="pass it, e.g. --input NAME=file.npy")
+        out = {}
+        for name, t in declared.items():
+            arr = np.asarray(inputs[name])
+            if arr.dtype.kind not in "biuf":
+                raise InputError(f"input '{name}' has dtype {arr.dtype}; expected numbers")
+            if arr.shape != t.shape:
+                raise InputError(f"input '{name}' has shape {_shape(arr.shape)}; the program "
+                                 f"declares {_shape(t.shape)}")
+            out[name] = arr.astype(np.float32)
+        return out
+
+    # ---- running ------------------------------------------------------------------------------
+
+    def run(self, inputs: dict[str, np.ndarray], *, trace: Callable[[str], None] | None = None,
+            trace_limit: int = 0) -> dict[str, np.ndarray]:
+        """Run once: load ``.data`` and ``inputs``, start at ``.entry`` (first run) or
+        ``.rerun`` (later runs, when declared), stop at ``halt``, return the outputs.
+        With ``trace``, the first ``trace_limit`` instructions are reported to it, one line
+        each, with the registers and CSRs they changed."""
+        arrays = self.check_inputs(inputs)
+        self._load(arrays)
+        start = self.obj.entry if self.runs == 0 or self.obj.rerun is None else self.obj.rerun
+        self.runs += 1
+        with np.errstate(all="ignore"):
+            i = self._start_index(start)
+            steps, budget = 0, self.max_steps
+            if trace is not None and trace_limit > 0:
+                i, steps, halted = self._run_traced(i, min(trace_limit, budget), trace)
+                budget -= steps
+            else:
+                halted = False
+            if not halted:
+                steps += self._run_fast(i, budget)
+        self._counter.end_run(steps)
+        f32 = self.state.mem.f32[0]
+        return {t.name: f32[t.addr >> 2 : (t.addr + t.nbytes) >> 2].reshape(t.shape).copy()
+                for t in self.obj.outputs}
+
+    def _start_index(self, start: int) -> int:
+        if start % 4 or not 0 <= start < 4 * len(self.obj.text):
+            raise MachineTrap(f"start address {start:#x} is outside the text section")
+        return start >> 2
+
+    def _run_fast(self, i: int, budget: int) -> int:
+        """The dispatch loop; returns the number of instructions retired."""
+        prog, hits = self._program, self._hits
+        n = -1
+        try:
+            for n in range(budget):
+                r = prog[i]()
+                hits[i] += 1
+                i = i + 1 if r is None else r
+        except Halt:
+            hits[i] += 1
+            return n + 1
+        except Trap as t:
+            raise self._trap(i, str(t)) from None
+        raise self._trap(i, f"step limit of {self.max_steps} instructions reached",
+                         hint="a loop that never ends? raise the limit with --max-steps")
+
+    def _run_traced(self, i: int, limit: int, trace: Callable[[str], None]):
+        """Run up to ``limit`` instructions, reporting each; returns (next index, steps,
+        halted)."""
+        prog, hits, st = self._program, self._hits, self.state
+        for n in range(limit):
+            x0, c0 = list(st.x), list(st.csr)
+            pc = 4 * i
+            try:
+                r = prog[i]()
+            except Halt:
+                hits[i] += 1
+                trace(f"{pc:#010x}  {self.instruction_text(pc)}")
+                return i, n + 1, True
+            except Trap as t:
+                raise self._trap(i, str(t)) from None
+            hits[i] += 1
+            changes = [f"x{k}={st.x[k]:#x}" for k in range(1, SINK) if st.x[k] != x0[k]]
+            changes += [f"{_csr_name(k)}={st.csr[k]:#x}" for k in range(len(c0))
+                        if st.csr[k] != c0[k]]
+            text = self.instruction_text(pc)
+            trace(f"{pc:#010x}  {text:<32} {' '.join(changes)}".rstrip())
+            i = i + 1 if r is None else r
+        return i, limit, False
+
+    # ---- reporting -----------------------------------------------------------------------------
+
+    def instruction_text(self, pc: int) -> str:
+        """The assembly text of the instruction at ``pc``."""
+        word = self.obj.text[pc >> 2]
+        try:
+            return format_instr(decode(word), pc, dict(self.obj.label_map()))
+        except DecodeError:
+            return f".word {word:#010x}"
+
+    def where(self, pc: int) -> str:
+        """``label+offset`` of ``pc`` from the object's text symbols ('' without any)."""
+        k = bisect.bisect_right(self._labels, (pc, "\uffff")) - 1
+        if k < 0:
+            return ""
+        addr, name = self._labels[k]
+        return name if addr == pc else f"{name}+{pc - addr}"
+
+    def _trap(self, i: int, message: str, hint: str | None = None) -> MachineTrap:
+        pc = 4 * i
+        if i >= len(self.obj.text):
+            return MachineTrap(f"trap at pc {pc:#x}: {message}", hint=hint)
+        place = self.where(pc)
+        head = f"trap at pc {pc:#x}" + (f" <{place}>" if place else "")
+        msg = f"{head} ({self.instruction_text(pc)}): {message}"
+        src = self.source
+        line = src.line_of_pc.get(pc) if src is not None else None
+        if line is None:
+            return MachineTrap(msg, hint=hint)
+        text = src.source.text.splitlines()[line - 1]
+        code = text.split("#", 1)[0].rstrip()
+        col = len(code) - len(code.lstrip()) + 1
+        span = SourceSpan(src.source.file, line, col, max(1, len(code.strip())))
+        return MachineTrap(msg, span, source=src.source.text, hint=hint)
+
+    @property
+    def cost(self) -> CostReport:
+        """Counts, energy and latency accumulated over every run of this machine."""
+        by_cat = {c.value: 0 for c in Category}
+        for cat, n in zip(self._categories, self._hits):
+            if n and cat is not None:
+                by_cat[cat] += n
+        return self._counter.report(by_cat)
+
+    def profile(self, top: int = 10) -> list[tuple[int, int, str]]:
+        """The ``top`` most executed instructions: ``(pc, count, text)``."""
+        ranked = sorted(((n, i) for i, n in enumerate(self._hits[:-1]) if n), reverse=True)
+        return [(4 * i, n, self.instruction_text(4 * i)) for n, i in ranked[:top]]
+
+
+def _csr_name(index: int) -> str:
+    return csr_name(index + CSR_BASE)
+
+
+def _shape(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _names(tensors: tuple[IOTensor, ...]) -> str:
+    return ", ".join(f"'{t.name}' {_shape(t.shape)}" for t in tensors) or "no inputs"
+
+
+def run_batched(machine: Machine, inputs: dict[str, np.ndarray], *,
+                progress: Callable[[int, int], None] | None = None,
+                trace: Callable[[str], None] | None = None,
+                trace_limit: int = 0) -> dict[str, np.ndarray]:
+    """Run a batch larger than the program's: inputs whose leading dimension ``N`` differs from
+    the declared leading dimension ``B`` are split into chunks of ``B`` (the last zero-padded),
+    run one by one, and the outputs concatenated and trimmed to ``N``. Inputs of exactly the
+    declared shape are passed to every chunk. ``progress(done, total)`` is called per chunk;
+    ``trace`` and ``trace_limit`` apply to the first chunk."""
+    declared = {t.name: t for t in machine.obj.inputs}
+    batched: dict[str, np.ndarray] = {}
+    n_total = None
+    for name, arr in inputs.items():
+        t = declared.get(name)
+        arr = np.asarray(arr)
+        if t is None or arr.shape == t.shape:
+            continue
+        if arr.ndim != len(t.shape) or arr.shape[1:] != t.shape[1:]:
+            raise InputError(f"input '{name}' has shape {_shape(arr.shape)}; the program "
+                             f"declares {_shape(t.shape)} (a batch may differ only in the "
+                             "leading dimension)")
+        if n_total is not None and arr.shape[0] != n_total:
+            raise InputError(f"input '{name}' has a batch of {arr.shape[0]}, another input "
+                             f"{n_total}")
+        n_total = arr.shape[0]
+        batched[name] = arr
+    if not batched:
+        return machine.run(inputs, trace=trace, trace_limit=trace_limit)
+    sizes = {declared[k].shape[0] for k in batched}
+    if len(sizes) != 1:
+        raise InputError("batched inputs declare different leading dimensions "
+                         f"({', '.join(map(str, sorted(sizes)))})")
+    b = sizes.pop()
+    for t in machine.obj.outputs:
+        if t.shape[0] != b:
+            raise InputError(f"output '{t.name}' {_shape(t.shape)} does not have the batch "
+                             f"dimension {b} of the inputs, so a batch cannot be split")
+    chunks = -(-n_total // b)
+    results: dict[str, list[np.ndarray]] = {t.name: [] for t in machine.obj.outputs}
+    for k in range(chunks):
+        feed = dict(inputs)
+        for name, arr in batched.items():
+            part = arr[k * b : (k + 1) * b]
+            if len(part) < b:
+                pad = np.zeros((b - len(part), *part.shape[1:]), part.dtype)
+                part = np.concatenate([part, pad])
+            feed[name] = part
+        limit = trace_limit if k == 0 else 0
+        for name, out in machine.run(feed, trace=trace, trace_limit=limit).items():
+            results[name].append(out)
+        if progress is not None:
+            progress(k + 1, chunks)
+    return {name: np.concatenate(parts)[:n_total] for name, parts in results.items()}

@@ -1,0 +1,4 @@
+"""Instruction semantics, one module per unit; importing this package registers every handler
+(:func:`runtime.ops.registry.handlers`)."""
+
+from runtime.ops import noc, scalar, vector, xbar  # noqa: F401

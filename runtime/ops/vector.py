@@ -1,0 +1,367 @@
+"""Digital vector unit semantics (docs/machine.md, "Digital vector unit").
+
+Every operand is a float32 view built by the 6-D address generator: operand P at base register
+``r`` covers ``r + 4 * sum_k i_k * sP_k`` for ``i_k < n_k``. A handler computes its whole result
+with numpy from the source views first and then assigns it to the destination view, so all reads
+happen before any write. A destination stride of 0 in a dimension of size > 1 traps.
+
+Element-wise arithmetic is IEEE float32 (``vfma`` rounds the product and the sum separately, as
+ONNX ``Mul`` then ``Add`` do). Reductions, row operations (``vsoftmax``, ``vnorm``), ``vsadd``
+and ``vcumsum`` accumulate in float64 and round once to float32.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+from scipy import special
+
+from isa.spec import AGU_RANK, BY_MNEMONIC
+from runtime.ops.registry import semantics
+from runtime.state import AGU_ELEMENT_LIMIT, CSR_INDEX, Trap
+
+ALL = tuple(range(AGU_RANK))
+_OUTER5 = ALL[:5]
+_NRED, _CELLB, _WSCH = CSR_INDEX["nred"], CSR_INDEX["cellb"], CSR_INDEX["wsch"]
+_EPS, _IBITS, _ISGN = CSR_INDEX["eps"], CSR_INDEX["ibits"], CSR_INDEX["isgn"]
+_GSTRIDE, _GLEN = CSR_INDEX["gstride"], CSR_INDEX["glen"]
+_SQRT2 = np.float32(math.sqrt(2.0))
+_F1, _F2 = np.float32(1.0), np.float32(2.0)
+
+
+def _bits_to_f32(bits: int) -> float:
+    return struct.unpack("<f", struct.pack("<I", bits))[0]
+
+
+def _limit(shape: tuple[int, ...]) -> None:
+    n = math.prod(shape)
+    if n > AGU_ELEMENT_LIMIT:
+        raise Trap(f"operand of {n} elements exceeds the interpreter's limit of "
+                   f"{AGU_ELEMENT_LIMIT}")
+
+
+def src(s, reg: int, op: str, agu, dims=ALL) -> np.ndarray:
+    """Source operand ``op`` ('a', 'b', 'c') at register ``reg`` over the AGU ``dims``."""
+    shape, strides = agu.dims(op, dims)
+    _limit(shape)
+    return s.mem.view(s.x[reg], shape, strides)[1]
+
+
+def store(s, reg: int, agu, result, dims=ALL, *, work: int | None = None, macs: int = 0,
+          sram: bool = False) -> None:
+    """Assign ``result`` to the destination at register ``reg`` over ``dims``, then count the
+    work (``work`` elements, default the AGU index space)."""
+    shape, strides = agu.dims("d", dims)
+    _limit(shape)
+    for k, n, st in zip(dims, shape, strides):
+        if st == 0 and n > 1:
+            raise Trap(f"destination stride sd{k} = 0 in dimension {k} of size {n}")
+    region, dv = s.mem.view(s.x[reg], shape, strides)
+    dv[...] = result
+    s.cost.vector(region, agu.elements if work is None else work, macs=macs, sram=sram)
+
+
+def _document(fn, mnemonic: str):
+    fn.__name__ = fn.__qualname__ = mnemonic.replace(".", "_")
+    fn.__doc__ = BY_MNEMONIC[mnemonic].doc
+    return semantics(mnemonic)(fn)
+
+
+# ---- element-wise ---------------------------------------------------------------------------
+
+_BINARY = {
+    "vadd": np.add,
+    "vsub": np.subtract,
+    "vmul": np.multiply,
+    "vdiv": np.divide,
+    "vmax": np.maximum,
+    "vmin": np.minimum,
+    "vpow": np.power,
+    "vcmplt": np.less,
+    "vcmple": np.less_equal,
+    "vcmpeq": np.equal,
+    "vmod": np.mod,  # A - B * floor(A / B), computed exactly (numpy's floored modulo)
+}
+
+_UNARY = {
+    "vcopy": np.array,
+    "vrelu": lambda a: np.maximum(a, np.float32(0.0)),
+    "vsigm": lambda a: _F1 / (_F1 + np.exp(-a)),
+    "vtanh": np.tanh,
+    "vgelu": lambda a: a * (_F1 + special.erf(a / _SQRT2)) / _F2,
+    "verf": special.erf,
+    "vexp": np.exp,
+    "vlog": np.log,
+    "vsqrt": np.sqrt,
+    "vrecip": lambda a: _F1 / a,
+    "vneg": np.negative,
+    "vabs": np.abs,
+    "vfloor": np.floor,
+    "vceil": np.ceil,
+    "vround": np.rint,
+    "vsign": np.sign,
+    "vsin": np.sin,
+    "vcos": np.cos,
+    "vnot": lambda a: a == 0,
+}
+
+
+def _binary(mnemonic: str, f):
+    def handler(s, d, a, b):
+        agu = s.agu()
+        if agu.elements:
+            store(s, d, agu, f(src(s, a, "a", agu), src(s, b, "b", agu)))
+
+    return _document(handler, mnemonic)
+
+
+def _unary(mnemonic: str, f):
+    def handler(s, d, a):
+        agu = s.agu()
+        if agu.elements:
+            store(s, d, agu, f(src(s, a, "a", agu)))
+
+    return _document(handler, mnemonic)
+
+
+for _mn, _f in _BINARY.items():
+    _binary(_mn, _f)
+for _mn, _f in _UNARY.items():
+    _unary(_mn, _f)
+
+
+@semantics("vfma")
+def vfma(s, d, a, b, c):
+    """D = A * B + C (float32, product and sum rounded separately)"""
+    agu = s.agu()
+    if agu.elements:
+        store(s, d, agu, src(s, a, "a", agu) * src(s, b, "b", agu) + src(s, c, "c", agu))
+
+
+@semantics("vsel")
+def vsel(s, d, a, b, c):
+    """D = B if A != 0 else C"""
+    agu = s.agu()
+    if agu.elements:
+        store(s, d, agu, np.where(src(s, a, "a", agu) != 0, src(s, b, "b", agu),
+                                  src(s, c, "c", agu)))
+
+
+@semantics("vfill")
+def vfill(s, d, a):
+    """D = the float32 whose bits are register a"""
+    agu = s.agu()
+    if agu.elements:
+        store(s, d, agu, np.float32(_bits_to_f32(s.x[a])))
+
+
+# ---- reductions and row operations ------------------------------------------------------------
+
+
+def _nred(s, agu) -> int:
+    k = agu.nred
+    if not 1 <= k <= AGU_RANK:
+        raise Trap(f"invalid nred = {k} (1..{AGU_RANK})")
+    return k
+
+
+_REDUCE = {
+    "vrsum": lambda a, ax: a.sum(ax, dtype=np.float64),
+    "vrmax": lambda a, ax: a.max(ax),
+    "vrmin": lambda a, ax: a.min(ax),
+    "vrmean": lambda a, ax: a.mean(ax, dtype=np.float64),
+}
+
+
+def _reduction(mnemonic: str, f):
+    def handler(s, d, a):
+        agu = s.agu()
+        k = _nred(s, agu)
+        if agu.elements:
+            axes = ALL[AGU_RANK - k:]
+            store(s, d, agu, f(src(s, a, "a", agu), axes), ALL[: AGU_RANK - k])
+
+    return _document(handler, mnemonic)
+
+
+for _mn, _f in _REDUCE.items():
+    _reduction(_mn, _f)
+
+
+@semantics("vsoftmax")
+def vsoftmax(s, d, a):
+    """D = exp(A - max) / sum(exp(A - max)) over the innermost nred dims"""
+    agu = s.agu()
+    axes = ALL[AGU_RANK - _nred(s, agu):]
+    if agu.elements:
+        x = src(s, a, "a", agu).astype(np.float64)
+        e = np.exp(x - x.max(axes, keepdims=True))
+        store(s, d, agu, e / e.sum(axes, keepdims=True))
+
+
+@semantics("vnorm")
+def vnorm(s, d, a):
+    """D = (A - mean) / sqrt(var + eps) over the innermost nred dims (biased variance)"""
+    agu = s.agu()
+    axes = ALL[AGU_RANK - _nred(s, agu):]
+    if agu.elements:
+        x = src(s, a, "a", agu).astype(np.float64)
+        centered = x - x.mean(axes, keepdims=True)
+        var = np.mean(centered * centered, axes, keepdims=True)
+        eps = np.float64(np.float32(_bits_to_f32(s.csr[_EPS])))
+        store(s, d, agu, centered / np.sqrt(var + eps))
+
+
+@semantics("vsadd")
+def vsadd(s, d, a):
+    """D[i0..i4] = sum_b c_b * A[i0..i4, b] over dim 5, c_b = 2**(cellb * (b // p)) *
+    (-1 if wsch and b odd else 1), p = 1 + wsch; D is indexed by dims 0..4"""
+    agu = s.agu()
+    wsch, cellb = s.csr[_WSCH], s.csr[_CELLB]
+    if wsch > 1 or cellb > 32:
+        raise Trap(f"invalid shift-and-add setting wsch = {wsch}, cellb = {cellb} "
+                   "(wsch 0 or 1, cellb <= 32)")
+    if agu.elements:
+        b = np.arange(agu.n[5])
+        coef = np.ldexp(1.0, cellb * (b // (1 + wsch)))
+        if wsch:
+            coef[1::2] *= -1.0
+        store(s, d, agu, src(s, a, "a", agu).astype(np.float64) @ coef, _OUTER5)
+
+
+@semantics("vcumsum")
+def vcumsum(s, d, a):
+    """D = inclusive cumulative sum of A along dim 5"""
+    agu = s.agu()
+    if agu.elements:
+        store(s, d, agu, np.cumsum(src(s, a, "a", agu), axis=5, dtype=np.float64))
+
+
+# ---- matrix products, gather, quantize ------------------------------------------------------
+
+_MM_A, _MM_B, _MM_D = (0, 1, 2, 3, 5), (0, 1, 2, 5, 4), (0, 1, 2, 3, 4)
+
+
+@semantics("vmm")
+def vmm(s, d, a, b):
+    """D[.., m, n] = sum_k A[.., m, k] * B[.., k, n] in float32; m, n, k are AGU dims 3, 4, 5
+    and dims 0..2 are batch"""
+    agu = s.agu()
+    if agu.elements:
+        prod = np.matmul(src(s, a, "a", agu, _MM_A), src(s, b, "b", agu, _MM_B))
+        store(s, d, agu, prod, _MM_D, work=prod.size, macs=agu.elements)
+
+
+def _per_tensor(x: np.ndarray, qmax: int) -> tuple[np.ndarray, float]:
+    top = float(np.max(np.abs(x), initial=0.0))
+    if top == 0.0:
+        return np.zeros(x.shape, np.float64), 0.0
+    scale = top / qmax
+    return np.rint(x.astype(np.float64) / scale), scale
+
+
+@semantics("smm")
+def smm(s, d, a, b):
+    """SRAM-IMC matmul: as vmm with A and B quantized per tensor to ibits signed bits
+    (scale = max|.| / (2**(ibits-1) - 1)), multiplied exactly as integers and rescaled;
+    with ibits = 0 it equals vmm"""
+    agu = s.agu()
+    if not agu.elements:
+        return
+    ibits = s.csr[_IBITS]
+    if ibits == 1 or ibits > 24:
+        raise Trap(f"invalid ibits = {ibits} for smm (0, or 2..24)")
+    x, w = src(s, a, "a", agu, _MM_A), src(s, b, "b", agu, _MM_B)
+    if ibits == 0:
+        prod = np.matmul(x, w)
+    else:
+        qmax = (1 << (ibits - 1)) - 1
+        (qa, sa), (qb, sb) = _per_tensor(x, qmax), _per_tensor(w, qmax)
+        if agu.n[5] * qmax * qmax < 2**53:
+            ints = np.matmul(qa, qb)  # float64 holds every partial sum exactly
+        else:
+            ints = np.matmul(qa.astype(np.int64), qb.astype(np.int64)).astype(np.float64)
+        prod = ints * (sa * sb)
+    store(s, d, agu, prod, _MM_D, work=math.prod(agu.n[:5]), macs=agu.elements, sram=True)
+
+
+@semantics("vgather")
+def vgather(s, d, a, b):
+    """D[i] = A[i + gstride * k] with k = B[i] truncated to an integer (k < 0 means k + glen;
+    k outside 0..glen-1 traps)"""
+    agu = s.agu()
+    if not agu.elements:
+        return
+    glen, gstride = s.csr[_GLEN], s.stride(_GSTRIDE)
+    kf = src(s, b, "b", agu)
+    if not np.isfinite(kf).all():
+        raise Trap("vgather index is not a finite number")
+    k = np.trunc(kf).astype(np.int64)
+    k = np.where(k < 0, k + glen, k)
+    bad = (k < 0) | (k >= glen)
+    if bad.any():
+        i = tuple(int(v) for v in np.argwhere(bad)[0])
+        raise Trap(f"vgather index {kf[i]} at {i} is outside 0..{glen - 1} (glen = {glen})")
+    sa = agu.strides["a"]
+    off = gstride * k
+    for dim in range(AGU_RANK):
+        shape = [1] * AGU_RANK
+        shape[dim] = agu.n[dim]
+        off = off + (np.arange(agu.n[dim], dtype=np.int64) * sa[dim]).reshape(shape)
+    lo, hi = int(off.min()), int(off.max())
+    base = s.x[a]
+    first = base + 4 * lo
+    if base & 3 or first < 0:
+        raise Trap(f"vgather source at {base:#x} is misaligned or reaches below address 0")
+    region, i0 = s.mem.locate(first)
+    words = s.mem.f32[region]
+    if i0 + (hi - lo) >= len(words):
+        raise Trap(f"vgather reads {first:#x}..{base + 4 * hi + 3:#x}, leaving "
+                   f"{s.mem.describe(region)}")
+    store(s, d, agu, words[i0 - lo + off])
+
+
+@semantics("vquant")
+def vquant(s, d, a, b):
+    """D = clip(rint(A * B), lo, hi) with the ibits/isgn range of mvm (signed: +-(2**(ibits-1)
+    - 1), unsigned: 0..2**ibits - 1); with ibits = 0 (unquantized), D = A * B"""
+    agu = s.agu()
+    ibits, isgn = s.csr[_IBITS], s.csr[_ISGN]
+    if ibits > 24 or isgn > 1 or (ibits and ibits - isgn < 1):
+        raise Trap(f"invalid input precision ibits = {ibits}, isgn = {isgn} for vquant")
+    if not agu.elements:
+        return
+    y = src(s, a, "a", agu) * src(s, b, "b", agu)
+    if ibits:
+        lo, hi = (-((1 << (ibits - 1)) - 1), (1 << (ibits - 1)) - 1) if isgn else \
+            (0, (1 << ibits) - 1)
+        y = np.clip(np.rint(y), lo, hi)
+    store(s, d, agu, y)
+
+
+# ---- address generator setup ------------------------------------------------------------------
+
+
+def _set_length(s, n: int) -> None:
+    for k in range(AGU_RANK):
+        s.write_csr(CSR_INDEX[f"n{k}"], n if k == AGU_RANK - 1 else 1)
+        for op in "dabc":
+            s.write_csr(CSR_INDEX[f"s{op}{k}"], 1 if k == AGU_RANK - 1 else 0)
+    s.write_csr(_NRED, 1)
+
+
+@semantics("vsetli")
+def vsetli(s, imm):
+    """AGU := one contiguous dim of imm elements (n5 = imm, other n = 1, every operand's
+    stride of dim 5 = 1, other strides 0, nred = 1)"""
+    if imm < 0:
+        raise Trap(f"vsetli {imm}: the length must be >= 0")
+    _set_length(s, imm)
+
+
+@semantics("vsetl")
+def vsetl(s, rs1):
+    """as vsetli with n5 = rs1"""
+    _set_length(s, s.x[rs1])

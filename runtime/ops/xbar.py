@@ -1,0 +1,142 @@
+"""Crossbar semantics: ``wprog`` (programming) and ``mvm`` / ``mvm.acc`` (streaming MVMs).
+
+The numerics live in the injected crossbar backend (:mod:`runtime.crossbar`); these handlers read
+and check the CSRs, build the memory views, and count the events.
+
+Besides the checks of docs/machine.md, ``mvm`` enforces the chip's converters: an ideal DAC
+(``ibits = 0``) only on a chip with ``input_bits = 0``, ``dacb <= dac_bits``, and on a chip with a
+real ADC (``adc_bits > 0``) ``1 <= adcb <= adc_bits``, so a program cannot compute more precisely
+than the chip it runs on.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+
+from runtime.crossbar import Precision
+from runtime.ops.registry import semantics
+from runtime.state import CSR_INDEX, Trap
+
+_ARR, _ROW, _COL = CSR_INDEX["xbarr"], CSR_INDEX["xbrow"], CSR_INDEX["xbcol"]
+_H, _W, _FMT = CSR_INDEX["xbh"], CSR_INDEX["xbw"], CSR_INDEX["wfmt"]
+_VL, _XS, _YS = CSR_INDEX["vl"], CSR_INDEX["xs"], CSR_INDEX["ys"]
+_IBITS, _ISGN, _ISCALE = CSR_INDEX["ibits"], CSR_INDEX["isgn"], CSR_INDEX["iscale"]
+_DACB, _ADCB, _ADCSH = CSR_INDEX["dacb"], CSR_INDEX["adcb"], CSR_INDEX["adcsh"]
+_WEIGHT_DTYPES = {0: np.dtype("<u1"), 1: np.dtype("<u2"), 2: np.dtype("<f4")}
+MAX_INPUT_BITS = 24  # quantized inputs stay exact float32 integers
+
+
+def region(s) -> tuple[int, int, int, int, int]:
+    """``(array, row, col, h, w)`` from the region CSRs; trap if it is not inside the chip."""
+    c, chip = s.csr, s.chip
+    a, row, col, h, w = c[_ARR], c[_ROW], c[_COL], c[_H], c[_W]
+    if a >= chip.total_arrays:
+        raise Trap(f"array xbarr = {a} does not exist (the chip has {chip.total_arrays})")
+    if h == 0 or w == 0:
+        raise Trap(f"empty array region (xbh = {h}, xbw = {w})")
+    if row + h > chip.rows or col + w > chip.cols:
+        raise Trap(f"array region rows {row}..{row + h - 1}, columns {col}..{col + w - 1} "
+                   f"leaves the {chip.rows}x{chip.cols} array")
+    return a, row, col, h, w
+
+
+def precision(s) -> Precision:
+    """The mvm converter settings, checked against their ranges and the chip's converters."""
+    c, chip = s.csr, s.chip
+    ibits, isgn, dacb, adcb, adcsh = c[_IBITS], c[_ISGN], c[_DACB], c[_ADCB], c[_ADCSH]
+    iscale = struct.unpack("<f", struct.pack("<I", c[_ISCALE]))[0]
+    if ibits > MAX_INPUT_BITS or isgn > 1 or (ibits and ibits - isgn < 1):
+        raise Trap(f"invalid input precision ibits = {ibits}, isgn = {isgn} "
+                   f"(need isgn 0 or 1 and isgn < ibits <= {MAX_INPUT_BITS}, or ibits = 0)")
+    if ibits and not (math.isfinite(iscale) and iscale > 0):
+        raise Trap(f"invalid iscale = {iscale} (must be finite and > 0)")
+    if ibits == 0 and chip.input_bits:
+        raise Trap(f"ibits = 0 asks for an ideal DAC; chip '{chip.name}' quantizes inputs "
+                   f"(input_bits = {chip.input_bits})")
+    if ibits and not 1 <= dacb <= chip.dac_bits:
+        raise Trap(f"dacb = {dacb}: chip '{chip.name}' applies 1..{chip.dac_bits} bits per "
+                   "DAC cycle")
+    if chip.adc_bits and not 1 <= adcb <= chip.adc_bits:
+        raise Trap(f"adcb = {adcb}: chip '{chip.name}' has {chip.adc_bits}-bit ADCs "
+                   f"(use 1..{chip.adc_bits})")
+    if adcb > 32 or adcsh > 62:
+        raise Trap(f"invalid ADC setting adcb = {adcb}, adcsh = {adcsh} (adcb <= 32, "
+                   "adcsh <= 62)")
+    return Precision(ibits, isgn, iscale, dacb, adcb, adcsh)
+
+
+@semantics("wprog")
+def wprog(s, rs1):
+    """program region (xbarr, xbrow, xbcol, xbh x xbw) with xbh*xbw row-major elements of
+    format wfmt (0 uint8, 1 uint16, 2 float32) from weight memory at byte offset rs1; integer
+    levels must be <= 2**cell_bits - 1, float32 values (float-cell chips only) finite and >= 0"""
+    a, row, col, h, w = region(s)
+    fmt = s.csr[_FMT]
+    dtype = _WEIGHT_DTYPES.get(fmt)
+    if dtype is None:
+        raise Trap(f"invalid wfmt = {fmt} (0 uint8, 1 uint16, 2 float32)")
+    off, n = s.x[rs1], h * w
+    if off % dtype.itemsize:
+        raise Trap(f"weight offset {off:#x} is not aligned to {dtype.itemsize} bytes")
+    if off + n * dtype.itemsize > len(s.weights):
+        raise Trap(f"{n} weights of {dtype.itemsize} bytes at offset {off:#x} run past the end "
+                   f"of weight memory ({len(s.weights)} bytes)")
+    vals = np.frombuffer(s.weights, dtype, n, off).reshape(h, w)
+    if fmt == 2:
+        if not s.chip.float_cells:
+            raise Trap(f"float32 weights need a float-cell chip (weight_bits = 0); chip "
+                       f"'{s.chip.name}' stores {s.chip.cell_bits}-bit levels")
+        bad = ~np.isfinite(vals) | (vals < 0)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise Trap(f"weight {vals[i, j]} at region ({i}, {j}) is not a finite value >= 0")
+    else:
+        top = s.chip.max_level
+        if int(vals.max()) > top:
+            i, j = np.argwhere(vals > top)[0]
+            raise Trap(f"level {vals[i, j]} at region ({i}, {j}) exceeds 2**cell_bits - 1 = "
+                       f"{top}")
+    s.xbar.program(a, row, col, vals.astype(np.float32))
+    s.cost.program(a, h, w)
+
+
+def _mvm(s, d: int, x: int, accumulate: bool) -> None:
+    a, row, col, h, w = region(s)
+    p = precision(s)
+    c = s.csr
+    vl = c[_VL]
+    if vl == 0:
+        return
+    ys = s.stride(_YS)
+    if ys == 0 and vl > 1:
+        raise Trap(f"output row stride ys = 0 with vl = {vl} writes one row {vl} times")
+    rx, xv = s.mem.view(s.x[x], (vl, h), (s.stride(_XS), 1))
+    ry, yv = s.mem.view(s.x[d], (vl, w), (ys, 1))
+    own = 1 + a // s.chip.arrays_per_tile
+    for r, what in ((rx, "input"), (ry, "output")):
+        if r not in (0, own):
+            raise Trap(f"{what} in {s.mem.describe(r)}, but array {a} belongs to tile "
+                       f"{own - 1}: use global memory or tile {own - 1}'s buffer")
+    y = s.xbar.mvm(a, row, col, h, w, xv, p)
+    if accumulate:
+        yv += y
+    else:
+        yv[...] = y
+    s.cost.mvm(a, vl, h, w, p)
+
+
+@semantics("mvm")
+def mvm(s, d, x):
+    """for m < vl: Y[m, :xbw] = xbar(X[m, :xbh]), X[m, k] at x + 4*(m*xs + k), Y[m, j] at
+    d + 4*(m*ys + j), through input quantization, DAC cycles, the array, the ADC and
+    shift-and-add (docs/machine.md)"""
+    _mvm(s, d, x, False)
+
+
+@semantics("mvm.acc")
+def mvm_acc(s, d, x):
+    """as mvm, but Y[m, :] += xbar(X[m, :])"""
+    _mvm(s, d, x, True)

@@ -1,0 +1,109 @@
+"""The machine state the instruction handlers work on (docs/machine.md, "State").
+
+Registers hold unsigned 32-bit Python ints. Slot 32 of the register list absorbs writes whose
+destination is ``x0`` (the pre-decoder maps them there), so ``x0`` always reads 0 without a test
+in every handler. CSRs ``0x800..0x8ff`` live in a list indexed by ``number - 0x800``; ``instret``
+is computed from the retired-instruction counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from isa.spec import AGU_RANK, CSRS
+
+MASK = 0xFFFFFFFF
+SINK = 32  # register slot receiving writes to x0
+CSR_BASE = 0x800
+CSR_SLOTS = 0x100
+AGU_ELEMENT_LIMIT = 1 << 28  # larger index spaces trap instead of exhausting host memory
+
+CSR_INDEX = MappingProxyType({c.name: c.number - CSR_BASE for c in CSRS if not c.readonly})
+CSR_KIND = MappingProxyType({c.number - CSR_BASE: c.kind for c in CSRS if not c.readonly})
+INSTRET = next(c.number for c in CSRS if c.name == "instret")
+
+
+class Trap(Exception):
+    """Raised by a handler on a trap condition; the machine adds pc, instruction and source."""
+
+
+class Halt(Exception):
+    """Raised by ``halt``."""
+
+
+def signed(v: int) -> int:
+    """The signed value of a 32-bit pattern."""
+    return v - ((v & 0x80000000) << 1)
+
+
+@dataclass(frozen=True)
+class Agu:
+    """The vector unit's address generator settings (sizes, per-operand strides, nred)."""
+
+    n: tuple[int, ...]
+    strides: MappingProxyType  # operand letter ('d', 'a', 'b', 'c') -> 6 signed strides
+    nred: int
+
+    @property
+    def elements(self) -> int:
+        total = 1
+        for k in self.n:
+            total *= k
+        return total
+
+    def dims(self, op: str, dims: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Shape and strides of operand ``op`` over the AGU dimensions ``dims``."""
+        s = self.strides[op]
+        return tuple(self.n[k] for k in dims), tuple(s[k] for k in dims)
+
+
+class MachineState:
+    """Registers, CSRs, memory, crossbar, weight memory, cost counters and retired counts."""
+
+    __slots__ = ("x", "csr", "mem", "xbar", "chip", "weights", "n_text", "cost", "hits",
+                 "_agu")
+
+    def __init__(self, chip, mem, xbar, weights, n_text: int, cost, hits: list[int]):
+        self.x = [0] * (SINK + 1)
+        self.csr = [0] * CSR_SLOTS
+        for c in CSRS:
+            if not c.readonly:
+                self.csr[c.number - CSR_BASE] = c.reset
+        self.mem = mem
+        self.xbar = xbar
+        self.chip = chip
+        self.weights = weights
+        self.n_text = n_text
+        self.cost = cost
+        self.hits = hits
+        self._agu: Agu | None = None
+
+    def jump(self, target: int) -> int:
+        """Index of the instruction at byte address ``target``; trap if it is misaligned or
+        outside the text section."""
+        if target & 3 or not 0 <= target < 4 * self.n_text:
+            raise Trap(f"jump target {target & MASK:#010x} is "
+                       + ("misaligned" if target & 3 else
+                          f"outside the text section (0x0..{4 * self.n_text:#x})"))
+        return target >> 2
+
+    def write_csr(self, index: int, value: int) -> None:
+        self.csr[index] = value & MASK
+        self._agu = None
+
+    def stride(self, index: int) -> int:
+        return signed(self.csr[index])
+
+    def agu(self) -> Agu:
+        """The current AGU settings (cached until the next CSR write)."""
+        a = self._agu
+        if a is None:
+            c = self.csr
+            n = tuple(c[CSR_INDEX[f"n{k}"]] for k in range(AGU_RANK))
+            strides = MappingProxyType({
+                op: tuple(signed(c[CSR_INDEX[f"s{op}{k}"]]) for k in range(AGU_RANK))
+                for op in "dabc"
+            })
+            a = self._agu = Agu(n, strides, c[CSR_INDEX["nred"]])
+        return a

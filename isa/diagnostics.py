@@ -93,6 +93,10 @@ class VerifyError(ToolchainError):
     """An IR invariant does not hold (raised by verifiers between passes)."""
 
 
+class OutputError(ToolchainError):
+    """An output file cannot be written (missing folder, no permission, disk full)."""
+
+
 class MachineTrap(ToolchainError):
     """The reference machine stopped on a trap (bad address, unknown opcode, step limit...)."""
 

@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from isa.diagnostics import ObjectFileError
+from isa.diagnostics import ObjectFileError, OutputError
 
 MAGIC = b"\x7fIMCOBJ\n"
 FORMAT_VERSION = 1
@@ -207,16 +207,22 @@ def atomic_write(path: str | os.PathLike, blob: bytes) -> None:
     """Write ``blob`` to ``path`` through a temporary file and a rename, so a failed write never
     leaves a partial file behind."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror}",
+                          hint="check that the folder exists and is writable") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):
+            raise OutputError(f"cannot write {path}: {e.strerror}") from None
         raise
 
 

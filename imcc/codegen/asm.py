@@ -1,0 +1,96 @@
+"""An assembly writer for generated code: instructions, comments, and a record of known register
+and CSR contents so that straight-line code does not rewrite a value that is already there."""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from isa.spec import CSR_BY_NAME
+
+CFGI_MAX = (1 << 17) - 1
+TMP = "x9"  # scratch register for CSR values that do not fit cfgi
+
+
+def f32_bits(x: float) -> int:
+    """The float32 bit pattern of ``x`` as an unsigned integer."""
+    return struct.unpack("<I", struct.pack("<f", float(x)))[0]
+
+
+_NAME_OK = re.compile(r"[^A-Za-z0-9_.$]")
+
+
+def symbol(prefix: str, name: str) -> str:
+    """A valid assembly symbol derived from an ONNX name (``/layer1/Conv_output_0`` ...)."""
+    s = _NAME_OK.sub("_", name)
+    return f"{prefix}{s}"
+
+
+class AsmWriter:
+    """Accumulates assembly lines. ``reg``/``csr`` skip writes whose value is already known;
+    ``label`` forgets everything (control may arrive from elsewhere)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._regs: dict[str, str] = {}
+        self._csrs: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+
+    # -- text --------------------------------------------------------------------------------
+
+    def comment(self, text: str) -> None:
+        for line in text.splitlines() or [""]:
+            self.lines.append(f"    # {line}".rstrip())
+
+    def blank(self) -> None:
+        self.lines.append("")
+
+    def raw(self, line: str) -> None:
+        self.lines.append(line)
+
+    def label(self, name: str) -> None:
+        self.lines.append(f"{name}:")
+        self.forget()
+
+    def forget(self) -> None:
+        self._regs.clear()
+        self._csrs.clear()
+
+    def op(self, mnemonic: str, *operands: object, note: str | None = None) -> None:
+        text = f"    {mnemonic} {', '.join(str(o) for o in operands)}".rstrip()
+        if note:
+            text = f"{text:<40} # {note}"
+        self.lines.append(text)
+        self.counts[mnemonic] = self.counts.get(mnemonic, 0) + 1
+
+    # -- tracked state -----------------------------------------------------------------------
+
+    def li(self, reg: str, value: int | str) -> None:
+        """Load a constant or symbol expression into ``reg`` unless it already holds it."""
+        key = str(value)
+        if self._regs.get(reg) == key:
+            return
+        self.op("li", reg, value)
+        self._regs[reg] = key
+
+    def csr(self, name: str, value: int) -> None:
+        """Write a CSR (a signed or unsigned 32-bit value) unless it already holds it."""
+        if name not in CSR_BY_NAME:
+            raise KeyError(name)
+        value = int(value) & 0xFFFFFFFF
+        if self._csrs.get(name) == value:
+            return
+        if value <= CFGI_MAX:
+            self.op("cfgi", name, value)
+        else:
+            signed = value - (1 << 32) if value >= 1 << 31 else value
+            self.li(TMP, signed)
+            self.op("csrw", name, TMP)
+        self._csrs[name] = value
+
+    def csrs(self, **values: int) -> None:
+        for k, v in values.items():
+            self.csr(k, v)
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"

@@ -1,0 +1,106 @@
+"""What a lowering function sees: the graph, the writer, buffers, constants, scratch, IMC layers.
+
+A lowering is one function per ONNX op type, registered with :func:`lowers`; it reads its
+node's attributes and emits instructions through helpers that take :class:`View` operands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from imcc.codegen.asm import AsmWriter, f32_bits
+from imcc.codegen.memory import Buffer, ConstPool, Scratch
+from imcc.codegen.views import View, emit
+from isa.diagnostics import UnsupportedOpError
+
+LOWERINGS: dict[str, Callable] = {}
+
+
+def lowers(*op_types: str):
+    """Register a lowering for ``op_types`` (at import; one function per op or op family)."""
+
+    def deco(fn):
+        for op in op_types:
+            if op in LOWERINGS:
+                raise RuntimeError(f"two lowerings for {op}")
+            LOWERINGS[op] = fn
+        return fn
+
+    return deco
+
+
+@dataclass
+class Ctx:
+    """Per-compile state shared by the lowerings (created fresh for every compile)."""
+
+    graph: object
+    w: AsmWriter
+    consts: ConstPool
+    buffers: dict[str, Buffer]
+    scratch: Scratch
+    imc: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    options: object = None
+
+    # -- tensors -------------------------------------------------------------------------------
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self.graph.types[name].shape)
+
+    def const(self, name: str) -> np.ndarray | None:
+        return self.graph.constants.get(name) if name else None
+
+    def view(self, name: str) -> View:
+        """The tensor as a row-major view (constants come from the constant pool)."""
+        if self.graph.is_const(name):
+            return self.consts.add(self.graph.constants[name], name)
+        b = self.buffers[name]
+        return View.of(b.symbol, self.shape(name))
+
+    def array(self, values, where: str = "constant") -> View:
+        return self.consts.add(np.asarray(values, dtype=np.float32), where)
+
+    def scalar(self, value: float) -> View:
+        return self.consts.add(np.asarray([value], dtype=np.float32), "scalar")
+
+    def tmp(self, shape) -> View:
+        return self.scratch.take(tuple(int(s) for s in shape))
+
+    # -- emission helpers -------------------------------------------------------------------
+
+    def unary(self, mnemonic: str, out: View, x: View) -> None:
+        emit(self.w, mnemonic, out.shape, {"d": out, "a": x.broadcast_to(out.shape)})
+
+    def binary(self, mnemonic: str, out: View, a: View, b: View) -> None:
+        emit(self.w, mnemonic, out.shape,
+             {"d": out, "a": a.broadcast_to(out.shape), "b": b.broadcast_to(out.shape)})
+
+    def ternary(self, mnemonic: str, out: View, a: View, b: View, c: View) -> None:
+        s = out.shape
+        emit(self.w, mnemonic, s, {"d": out, "a": a.broadcast_to(s), "b": b.broadcast_to(s),
+                                   "c": c.broadcast_to(s)})
+
+    def copy(self, out: View, x: View) -> None:
+        if out == x:
+            return
+        self.unary("vcopy", out, x)
+
+    def fill(self, out: View, value: float) -> None:
+        self.w.li("x10", f32_bits(value))
+        emit(self.w, "vfill", out.shape, {"d": out}, extra_regs=("x10",))
+
+    def reduce(self, mnemonic: str, out: View, x: View, nred: int) -> None:
+        """Reduce the innermost ``nred`` dims of ``x`` into ``out`` (the outer shape)."""
+        emit(self.w, mnemonic, x.shape, {"d": out, "a": x}, nred=nred)
+
+
+def lower_node(ctx: Ctx, node) -> None:
+    fn = LOWERINGS.get(node.op_type)
+    if fn is None:
+        raise UnsupportedOpError(
+            f"node {node.name!r}: no lowering for op type {node.op_type}",
+            hint="supported: " + ", ".join(sorted(LOWERINGS)))
+    fn(ctx, node)

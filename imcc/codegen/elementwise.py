@@ -1,0 +1,182 @@
+"""Element-wise ONNX ops on the digital vector unit (numpy broadcasting through AGU strides)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from imcc.codegen.context import Ctx, lowers
+from isa.diagnostics import UnsupportedOpError
+
+UNARY = {
+    "Relu": "vrelu", "Sigmoid": "vsigm", "Tanh": "vtanh", "Erf": "verf", "Exp": "vexp",
+    "Log": "vlog", "Sqrt": "vsqrt", "Reciprocal": "vrecip", "Neg": "vneg", "Abs": "vabs",
+    "Floor": "vfloor", "Ceil": "vceil", "Round": "vround", "Sign": "vsign", "Sin": "vsin",
+    "Cos": "vcos", "Not": "vnot", "Identity": "vcopy",
+}
+BINARY = {
+    "Add": "vadd", "Sub": "vsub", "Mul": "vmul", "Div": "vdiv", "Pow": "vpow",
+    "Equal": "vcmpeq", "Less": "vcmplt", "LessOrEqual": "vcmple", "And": "vmin", "Or": "vmax",
+}
+SWAPPED = {"Greater": "vcmplt", "GreaterOrEqual": "vcmple"}  # a > b  <=>  b < a
+
+
+def _io(ctx: Ctx, node):
+    return [ctx.view(t) for t in node.inputs if t], ctx.view(node.outputs[0])
+
+
+@lowers(*UNARY)
+def lower_unary(ctx: Ctx, node) -> None:
+    (x,), y = _io(ctx, node)
+    if node.op_type == "Identity" and x == y:
+        return
+    ctx.unary(UNARY[node.op_type], y, x)
+
+
+@lowers(*BINARY, *SWAPPED)
+def lower_binary(ctx: Ctx, node) -> None:
+    (a, b), y = _io(ctx, node)
+    if node.op_type in SWAPPED:
+        ctx.binary(SWAPPED[node.op_type], y, b, a)
+    else:
+        ctx.binary(BINARY[node.op_type], y, a, b)
+
+
+@lowers("Xor")
+def lower_xor(ctx: Ctx, node) -> None:
+    (a, b), y = _io(ctx, node)
+    ctx.binary("vcmpeq", y, a, b)
+    ctx.unary("vnot", y, y)
+
+
+@lowers("Mod")
+def lower_mod(ctx: Ctx, node) -> None:
+    if node.attrs.get("fmod", 0):
+        raise UnsupportedOpError(f"node {node.name!r}: Mod with fmod=1 is not supported",
+                                 hint="use fmod=0 (Python-style remainder)")
+    (a, b), y = _io(ctx, node)
+    ctx.binary("vmod", y, a, b)
+
+
+@lowers("Max", "Min", "Sum", "Mean")
+def lower_variadic(ctx: Ctx, node) -> None:
+    xs, y = _io(ctx, node)
+    op = {"Max": "vmax", "Min": "vmin", "Sum": "vadd", "Mean": "vadd"}[node.op_type]
+    if len(xs) == 1:
+        ctx.copy(y, xs[0].broadcast_to(y.shape))
+    else:
+        ctx.binary(op, y, xs[0], xs[1])
+        for x in xs[2:]:
+            ctx.binary(op, y, y, x)
+    if node.op_type == "Mean":
+        ctx.binary("vmul", y, y, ctx.scalar(1.0 / len(xs)))
+
+
+@lowers("Where")
+def lower_where(ctx: Ctx, node) -> None:
+    (c, a, b), y = _io(ctx, node)
+    ctx.ternary("vsel", y, c, a, b)
+
+
+@lowers("Clip")
+def lower_clip(ctx: Ctx, node) -> None:
+    x = ctx.view(node.inputs[0])
+    y = ctx.view(node.outputs[0])
+    lo = node.inputs[1] if len(node.inputs) > 1 else ""
+    hi = node.inputs[2] if len(node.inputs) > 2 else ""
+    if not lo and not hi:
+        ctx.copy(y, x)
+        return
+    src = x
+    if lo:
+        ctx.binary("vmax", y, src, ctx.view(lo))
+        src = y
+    if hi:
+        ctx.binary("vmin", y, src, ctx.view(hi))
+
+
+@lowers("LeakyRelu")
+def lower_leaky_relu(ctx: Ctx, node) -> None:
+    alpha = float(node.attrs.get("alpha", 0.01))
+    (x,), y = _io(ctx, node)
+    t = ctx.tmp(y.shape)
+    ctx.binary("vmul", t, x, ctx.scalar(alpha))
+    # x >= 0 picks x when alpha <= 1 (max) and alpha * x when alpha > 1 (min)
+    ctx.binary("vmax" if alpha <= 1 else "vmin", y, x, t)
+
+
+def _hard_sigmoid(ctx: Ctx, y, x, alpha: float, beta: float) -> None:
+    ctx.ternary("vfma", y, x, ctx.scalar(alpha), ctx.scalar(beta))
+    ctx.binary("vmax", y, y, ctx.scalar(0.0))
+    ctx.binary("vmin", y, y, ctx.scalar(1.0))
+
+
+@lowers("HardSigmoid")
+def lower_hard_sigmoid(ctx: Ctx, node) -> None:
+    (x,), y = _io(ctx, node)
+    _hard_sigmoid(ctx, y, x, float(node.attrs.get("alpha", 0.2)), float(node.attrs.get("beta", 0.5)))
+
+
+@lowers("HardSwish")
+def lower_hard_swish(ctx: Ctx, node) -> None:
+    (x,), y = _io(ctx, node)
+    t = ctx.tmp(y.shape)
+    _hard_sigmoid(ctx, t, x, 1.0 / 6.0, 0.5)
+    ctx.binary("vmul", y, x, t)
+
+
+@lowers("Softplus")
+def lower_softplus(ctx: Ctx, node) -> None:
+    (x,), y = _io(ctx, node)
+    ctx.unary("vexp", y, x)
+    ctx.binary("vadd", y, y, ctx.scalar(1.0))
+    ctx.unary("vlog", y, y)
+
+
+@lowers("Elu")
+def lower_elu(ctx: Ctx, node) -> None:
+    alpha = float(node.attrs.get("alpha", 1.0))
+    (x,), y = _io(ctx, node)
+    t = ctx.tmp(y.shape)
+    m = ctx.tmp(y.shape)
+    ctx.unary("vexp", t, x)
+    ctx.ternary("vfma", t, t, ctx.scalar(alpha), ctx.scalar(-alpha))
+    ctx.binary("vcmplt", m, ctx.scalar(0.0), x)
+    ctx.ternary("vsel", y, m, x, t)
+
+
+@lowers("Gelu")
+def lower_gelu(ctx: Ctx, node) -> None:
+    (x,), y = _io(ctx, node)
+    if node.attrs.get("approximate", "none") == "none":
+        ctx.unary("vgelu", y, x)
+        return
+    # tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    t = ctx.tmp(y.shape)
+    ctx.binary("vmul", t, x, x)
+    ctx.ternary("vfma", t, t, ctx.scalar(0.044715), ctx.scalar(1.0))
+    ctx.binary("vmul", t, t, x)
+    ctx.binary("vmul", t, t, ctx.scalar(math.sqrt(2.0 / math.pi)))
+    ctx.unary("vtanh", t, t)
+    ctx.ternary("vfma", t, t, ctx.scalar(0.5), ctx.scalar(0.5))
+    ctx.binary("vmul", y, x, t)
+
+
+@lowers("Cast")
+def lower_cast(ctx: Ctx, node) -> None:
+    (x,), y = _io(ctx, node)
+    src = np.dtype(ctx.graph.types[node.inputs[0]].dtype)
+    dst = np.dtype(ctx.graph.types[node.outputs[0]].dtype)
+    if dst == np.bool_:
+        ctx.unary("vnot", y, x)
+        ctx.unary("vnot", y, y)
+    elif dst.kind in "iu" and src.kind == "f":
+        # C-style conversion: truncate toward zero
+        t = ctx.tmp(y.shape)
+        ctx.unary("vabs", t, x)
+        ctx.unary("vfloor", t, t)
+        ctx.unary("vsign", y, x)
+        ctx.binary("vmul", y, y, t)
+    else:
+        ctx.copy(y, x)

@@ -1,0 +1,285 @@
+"""Lowering of the IMC layers (constant-weight Conv, Gemm, MatMul) onto the crossbar arrays.
+
+For a layer with input rows ``A`` [M, K] (an im2col patch matrix for a conv):
+
+1. for each replica (a share of the M rows), each matrix block, and each column range of the
+   block: every K-tile's region gets an ``mvm`` (the first) or ``mvm.acc`` (the rest) into a
+   partial-sum buffer ``P`` [rows, parts x part_width];
+2. ``vsadd`` recombines the slice/polarity parts of ``P`` (shift-and-add) into the output
+   columns (the offset scheme then subtracts the reference column);
+3. one ``vfma`` dequantizes (``input_scale * weight_scale[n]``), adds the bias and writes the
+   final layout (NCHW for a conv).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from imcc.codegen.asm import f32_bits
+from imcc.codegen.context import Ctx, lowers
+from imcc.codegen.views import View, emit, emit_raw
+from imcc.mapping import TilePlacement
+from imcc.tiling import LayerPlan, LayerWeights, Tile, tile_cells
+
+WEIGHTS = "weights"
+WFMT = {"uint8": 0, "uint16": 1, "float32": 2}
+
+
+@dataclass(frozen=True)
+class ImcLayer:
+    """Everything the code generator needs about one mapped IMC layer."""
+
+    plan: LayerPlan
+    weights: LayerWeights
+    placements: tuple[TilePlacement, ...]
+    replicas: int
+    in_scale: float  # input quantization step (1.0 when inputs are not quantized)
+    in_signed: bool
+    weight_offset: MappingProxyType  # tile id -> byte offset in the weight blob
+    wfmt: str  # "uint8" | "uint16" | "float32"
+
+    @property
+    def cycles(self) -> int:
+        p = self.plan.precision
+        if p.input_bits == 0:
+            return 1
+        return max(1, -(-(p.input_bits - int(self.in_signed)) // p.dac_bits))
+
+
+def weight_blob(layers: list[tuple[LayerPlan, LayerWeights]]) -> tuple[bytes, dict, dict]:
+    """Cell values of every tile, 4-byte aligned, in one blob. Returns (blob, tile id ->
+    offset, layer -> element format)."""
+    chunks, offsets, fmts, top = [], {}, {}, 0
+    for plan, lw in layers:
+        spec = plan.precision.slice_spec
+        fmt = "float32" if spec.is_float else ("uint8" if spec.cell_bits <= 8 else "uint16")
+        fmts[plan.layer] = fmt
+        for t in plan.tiles:
+            blob = np.ascontiguousarray(tile_cells(t, lw), dtype=np.dtype(fmt).newbyteorder("<"))
+            data = blob.tobytes()
+            offsets[t.id] = top
+            pad = (-len(data)) % 4
+            chunks.append(data + bytes(pad))
+            top += len(data) + pad
+    return b"".join(chunks), offsets, fmts
+
+
+def adc_shift(cells: np.ndarray, prec, signed: bool) -> int:
+    """ADC LSB (power of two) so the largest possible column current of one cycle fits the
+    converter: lossless whenever ``adc_bits`` suffices for this region."""
+    if prec.adc_bits == 0 or prec.input_bits == 0:
+        return 0
+    colmax = float(np.abs(cells.astype(np.float64)).sum(axis=0).max()) if cells.size else 0.0
+    imax = ((1 << prec.dac_bits) - 1) * colmax
+    need = max(1, math.ceil(math.log2(imax + 1))) + (1 if signed else 0)
+    return max(0, need - prec.adc_bits)
+
+
+def program_weights(ctx: Ctx, layers: list[ImcLayer]) -> None:
+    """Emit ``wprog`` for every placed tile (all replicas)."""
+    w = ctx.w
+    for L in layers:
+        w.comment(f"program layer {L.plan.layer}: {len(L.plan.tiles)} tiles x {L.replicas} "
+                  f"replica(s), {L.wfmt} cells")
+        w.csr("wfmt", WFMT[L.wfmt])
+        for pl in L.placements:
+            t = pl.tile
+            w.csrs(xbarr=pl.array, xbrow=pl.row, xbcol=pl.col, xbh=t.h, xbw=t.w)
+            w.li("x10", f"{WEIGHTS} + {L.weight_offset[t.id]}")
+            w.op("wprog", "x10", note=f"{t.id} r{pl.replica} -> array {pl.array} "
+                                      f"@({pl.row},{pl.col}) {t.h}x{t.w}")
+
+
+def _split(m: int, r: int) -> list[tuple[int, int]]:
+    base, extra = divmod(m, r)
+    out, s = [], 0
+    for i in range(r):
+        e = s + base + (1 if i < extra else 0)
+        if e > s:
+            out.append((s, e))
+        s = e
+    return out
+
+
+def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View) -> None:
+    """``out[m, n] = sum_k a[m, k] * W[k, n]`` in integer units (before dequantization).
+
+    ``a`` is [M, K] with contiguous rows; ``out`` is [M, N] (any strides)."""
+    w = ctx.w
+    plan, prec = L.plan, L.plan.precision
+    spec = prec.slice_spec
+    M = a.shape[0]
+    xs = a.strides[0]
+    assert a.strides[1] == 1
+    by_range: dict[tuple[int, int, int, int], dict[tuple[int, ...], list[TilePlacement]]] = {}
+    for pl in L.placements:
+        t = pl.tile
+        key = (pl.replica, t.block, t.n0, t.n1)
+        by_range.setdefault(key, {}).setdefault(t.parts, []).append(pl)
+    chunks = _split(M, L.replicas)
+    w.csrs(ibits=prec.input_bits, isgn=int(L.in_signed), dacb=prec.dac_bits,
+           adcb=prec.adc_bits, cellb=max(1, spec.cell_bits), wsch=int(spec.polarities == 2))
+    w.csr("iscale", f32_bits(L.in_scale))
+    for (rep, bi, n0, n1), by_parts in sorted(by_range.items()):
+        if rep >= len(chunks):
+            continue
+        m0, m1 = chunks[rep]
+        rows = m1 - m0
+        block = plan.blocks[bi]
+        any_tile = next(iter(by_parts.values()))[0].tile
+        pw = any_tile.part_width
+        nparts = spec.blocks
+        ps = ctx.tmp((rows, nparts * pw))
+        w.comment(f"{plan.layer} block {bi} cols {block.n_offset + n0}:{block.n_offset + n1} "
+                  f"rows {m0}:{m1} (replica {rep})")
+        w.csrs(vl=rows, xs=xs, ys=nparts * pw)
+        for parts, pls in sorted(by_parts.items()):
+            for i, pl in enumerate(sorted(pls, key=lambda p: p.tile.k0)):
+                t = pl.tile
+                cells = tile_cells(t, L.weights)
+                w.csrs(xbarr=pl.array, xbrow=pl.row, xbcol=pl.col, xbh=t.h, xbw=t.w,
+                       adcsh=adc_shift(cells, prec, L.in_signed))
+                w.li("x6", a.addr(m0 * xs + block.k_offset + t.k0))
+                w.li("x5", ps.addr(parts[0] * pw))
+                w.op("mvm" if i == 0 else "mvm.acc", "x5", "x6",
+                     note=f"{t.id} on array {pl.array}")
+        ncol = n1 - n0
+        dst = out.slice(0, m0, m1, 1).slice(1, block.n_offset + n0, block.n_offset + n1, 1)
+        if not any_tile.ref:
+            _sadd(ctx, dst, ps, rows, ncol, nparts, pw)
+        else:
+            tmp = ctx.tmp((rows, pw))
+            _sadd(ctx, tmp, ps, rows, pw, nparts, pw)
+            ref = tmp.slice(1, ncol, ncol + 1, 1)
+            ctx.binary("vsub", dst, tmp.slice(1, 0, ncol, 1), ref)
+
+
+def _sadd(ctx: Ctx, dst: View, ps: View, rows: int, ncol: int, nparts: int, pw: int) -> None:
+    """dst[m, j] = sum_b c_b * ps[m, b * pw + j] (the shift-and-add network)."""
+    emit_raw(ctx.w, "vsadd", (1, 1, 1, rows, ncol, nparts),
+             {"d": (0, 0, 0, dst.strides[0], dst.strides[1], None),
+              "a": (0, 0, 0, ps.strides[0], 1, pw)},
+             {"d": dst.addr(), "a": ps.addr()})
+
+
+def dequantize(ctx: Ctx, L: ImcLayer, out: View, src: View, channel_axis: int,
+               bias: np.ndarray | None) -> None:
+    """``out = src * (input_scale * weight_scale[n]) + bias[n]`` along ``channel_axis``."""
+    n = out.shape[channel_axis]
+    scale = (np.float32(L.in_scale) * L.weights.scale).astype(np.float32)
+    shape = [1] * out.rank
+    shape[channel_axis] = n
+    trivial = np.all(scale == 1.0)
+    if trivial and bias is None:
+        ctx.copy(out, src)
+        return
+    sv = ctx.array(scale.reshape(shape), f"{L.plan.layer} dequantization scales")
+    if bias is None:
+        ctx.binary("vmul", out, src, sv)
+        return
+    bv = ctx.array(np.asarray(bias, dtype=np.float32).reshape(shape), f"{L.plan.layer} bias")
+    if trivial:
+        ctx.binary("vadd", out, src, bv)
+    else:
+        ctx.ternary("vfma", out, src, sv, bv)
+
+
+@lowers("Conv")
+def lower_conv(ctx: Ctx, node) -> None:
+    """Conv (2-D, NCHW): pad, im2col through a 6-D window view, IMC product, dequantize to
+    NCHW."""
+    L = ctx.imc[node.name]
+    x = ctx.view(node.inputs[0])
+    y = ctx.view(node.outputs[0])
+    nb, c, h, wd = x.shape
+    _, cout, oh, ow = y.shape
+    kh, kw = node.attrs["kernel_shape"]
+    sh, sw = node.attrs["strides"]
+    dh, dw = node.attrs["dilations"]
+    pt, pl, pb, pr = node.attrs["pads"]
+    src = x
+    if any((pt, pl, pb, pr)):
+        hp, wp = h + pt + pb, wd + pl + pr
+        xp = ctx.tmp((nb, c, hp, wp))
+        ctx.fill(xp, 0.0)
+        ctx.copy(xp.slice(2, pt, pt + h).slice(3, pl, pl + wd), x)
+        src = xp
+    _, _, hp, wp = src.shape
+    sN, sC, sH, sW = src.strides
+    window = View(src.base, src.offset, (nb, oh, ow, c, kh, kw),
+                  (sN, sh * sH, sw * sW, sC, dh * sH, dw * sW))
+    K = c * kh * kw
+    patch = ctx.tmp((nb * oh * ow, K))
+    ctx.w.comment(f"im2col: {nb}x{oh}x{ow} windows of {c}x{kh}x{kw}")
+    ctx.copy(patch.reshape((nb, oh, ow, c, kh, kw)), window)
+    yt = ctx.tmp((nb * oh * ow, cout))
+    imc_product(ctx, L, patch, yt)
+    bias = ctx.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+    src_nchw = yt.reshape((nb, oh * ow, cout)).permute((0, 2, 1))
+    dequantize(ctx, L, y.reshape((nb, cout, oh * ow)), src_nchw, 1, bias)
+
+
+def _rows(v: View) -> View:
+    """A row-major tensor [..., K] as [M, K]."""
+    return v.reshape((math.prod(v.shape[:-1]), v.shape[-1]))
+
+
+def lower_linear(ctx: Ctx, node) -> None:
+    """Gemm (canonical: Y = A @ B + C) or MatMul with a constant [K, N] weight."""
+    L = ctx.imc[node.name]
+    a = _rows(ctx.view(node.inputs[0]))
+    y = _rows(ctx.view(node.outputs[0]))
+    imc_product(ctx, L, a, y)
+    bias = None
+    if node.op_type == "Gemm" and len(node.inputs) > 2 and node.inputs[2]:
+        bias = ctx.const(node.inputs[2])
+    dequantize(ctx, L, y, y, 1, bias)
+
+
+def emit_matmul_dynamic(ctx: Ctx, mnemonic: str, out: View, a: View, b: View) -> None:
+    """``out[..., m, n] = sum_k a[..., m, k] * b[..., k, n]`` with numpy batch broadcasting,
+    on the digital unit (``vmm``) or the SRAM-IMC unit (``smm``)."""
+    batch = out.shape[:-2]
+    M, N = out.shape[-2:]
+    K = a.shape[-1]
+    a = a.broadcast_to(batch + (M, K))
+    b = b.broadcast_to(batch + (K, N))
+    nb = len(batch)
+    if nb > 3:  # fold leading batch dims into a loop of instructions
+        import itertools
+
+        for idx in itertools.product(*(range(s) for s in batch[: nb - 3])):
+            sub = lambda v: _index_many(v, idx)  # noqa: E731
+            emit_matmul_dynamic(ctx, mnemonic, sub(out), sub(a), sub(b))
+        return
+    pad = 3 - nb
+    bsz = (1,) * pad + tuple(batch)
+
+    def st(v, axes):
+        return (0,) * pad + tuple(v.strides[:nb]) + axes
+
+    emit_raw(ctx.w, mnemonic, bsz + (M, N, K),
+             {"d": st(out, (out.strides[-2], out.strides[-1], None)),
+              "a": st(a, (a.strides[-2], None, a.strides[-1])),
+              "b": st(b, (None, b.strides[-1], b.strides[-2]))},
+             {"d": out.addr(), "a": a.addr(), "b": b.addr()})
+
+
+def _index_many(v: View, idx) -> View:
+    for i in idx:
+        v = v.index(0, i)
+    return v
+
+
+@lowers("Gemm", "MatMul")
+def lower_gemm_matmul(ctx: Ctx, node) -> None:
+    if node.name in ctx.imc:
+        lower_linear(ctx, node)
+        return
+    from imcc.codegen.dynamic import lower_dynamic
+
+    lower_dynamic(ctx, node)

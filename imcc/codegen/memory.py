@@ -1,0 +1,177 @@
+"""Global-memory layout of a compiled program.
+
+    0 ............ constants (the .data section, float32)
+    act_base ..... activation buffers, reused across the graph by liveness (first fit)
+    scratch ...... per-node scratch (im2col patches, padded images, partial sums)
+
+Every tensor lives in one buffer from the node that defines it to its last use; graph outputs
+live to the end. A ``Reshape`` of a row-major tensor is free: its output shares its input's
+buffer. Buffers are 64-byte aligned. All values are float32 (int64 and bool tensors included:
+exact below 2**24).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from imcc.codegen.asm import symbol
+from imcc.codegen.views import View
+from isa.diagnostics import ConfigError
+
+ALIGN = 64
+CONSTS = "consts"
+SCRATCH = "scratch"
+
+
+def _align(n: int, a: int = ALIGN) -> int:
+    return -(-n // a) * a
+
+
+class ConstPool:
+    """Constants of the program, deduplicated, as one float32 blob at the start of ``.data``."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._index: dict[bytes, int] = {}
+        self.size = 0  # bytes
+
+    def add(self, array: np.ndarray, where: str = "constant") -> View:
+        a = np.asarray(array)
+        if a.dtype.kind in "iub":
+            if a.size and np.abs(a.astype(np.float64)).max() > 2**24:
+                raise ConfigError(
+                    f"{where}: integer values beyond 2**24 cannot be represented exactly in the "
+                    "machine's float32 memory")
+        f = np.ascontiguousarray(a, dtype="<f4")
+        blob = f.tobytes()
+        key = hashlib.sha256(blob + str(f.shape).encode()).digest()
+        if key not in self._index:
+            self._index[key] = self.size
+            self._chunks.append(blob)
+            pad = _align(len(blob), 16) - len(blob)
+            if pad:
+                self._chunks.append(bytes(pad))
+            self.size += len(blob) + pad
+        return View.of(CONSTS, tuple(int(d) for d in f.shape), self._index[key] // 4)
+
+    def blob(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+@dataclass(frozen=True)
+class Buffer:
+    symbol: str
+    addr: int
+    nbytes: int
+
+
+class Scratch:
+    """A bump allocator for one node's temporaries; ``reset`` between nodes."""
+
+    def __init__(self) -> None:
+        self.top = 0
+        self.peak = 0
+
+    def take(self, shape: tuple[int, ...]) -> View:
+        n = math.prod(shape)
+        v = View.of(SCRATCH, tuple(int(d) for d in shape), self.top // 4)
+        self.top += _align(4 * n)
+        self.peak = max(self.peak, self.top)
+        return v
+
+    def reset(self) -> None:
+        self.top = 0
+
+
+def plan_buffers(graph, act_base: int) -> tuple[dict[str, Buffer], int]:
+    """Assign every non-constant tensor an address. Return (tensor -> Buffer, end address)."""
+    nodes = graph.nodes
+    n = len(nodes)
+    # Aliases: a Reshape's output shares its input's storage.
+    root: dict[str, str] = {}
+
+    def find(t: str) -> str:
+        while t in root:
+            t = root[t]
+        return t
+
+    for node in nodes:
+        if node.op_type == "Reshape" and not graph.is_const(node.inputs[0]):
+            root[node.outputs[0]] = find(node.inputs[0])
+    start: dict[str, int] = {}
+    end: dict[str, int] = {}
+
+    def touch(t: str, i: int) -> None:
+        r = find(t)
+        start[r] = min(start.get(r, i), i)
+        end[r] = max(end.get(r, i), i)
+
+    for t in graph.inputs:
+        if not graph.is_const(t):
+            touch(t, -1)
+    for i, node in enumerate(nodes):
+        for t in node.inputs:
+            if t and not graph.is_const(t):
+                touch(t, i)
+        for t in node.outputs:
+            if t:
+                touch(t, i)
+    for t in graph.outputs:
+        if not graph.is_const(t):
+            touch(t, n)
+    size = {}
+    for t in list(start):
+        members = [t] + [m for m in root if find(m) == t]
+        size[t] = max(4 * max(1, math.prod(graph.types[m].shape)) for m in members)
+    free: list[tuple[int, int]] = []  # (addr, nbytes) holes
+    top = act_base
+    addr: dict[str, int] = {}
+    live: list[tuple[int, str]] = []
+    for r in sorted(start, key=lambda t: (start[t], t)):
+        s = start[r]
+        # release storages whose last use is before this one starts
+        still = []
+        for e, other in live:
+            if e < s:
+                free.append((addr[other], _align(size[other])))
+            else:
+                still.append((e, other))
+        live = still
+        free = _merge(free)
+        need = _align(size[r])
+        for k, (a, sz) in enumerate(free):
+            if sz >= need:
+                addr[r] = a
+                free[k] = (a + need, sz - need)
+                if free[k][1] == 0:
+                    free.pop(k)
+                break
+        else:
+            addr[r] = top
+            top += need
+        live.append((end[r], r))
+    out: dict[str, Buffer] = {}
+    used_syms: set[str] = set()
+    for node_t in list(start) + [m for m in root]:
+        r = find(node_t)
+        sym = symbol("t_", node_t)
+        while sym in used_syms:
+            sym += "_"
+        used_syms.add(sym)
+        out[node_t] = Buffer(sym, addr[r], 4 * max(1, math.prod(graph.types[node_t].shape)))
+    return out, top
+
+
+def _merge(holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    holes = sorted(h for h in holes if h[1] > 0)
+    out: list[tuple[int, int]] = []
+    for a, s in holes:
+        if out and out[-1][0] + out[-1][1] == a:
+            out[-1] = (out[-1][0], out[-1][1] + s)
+        else:
+            out.append((a, s))
+    return out

@@ -1,0 +1,237 @@
+"""Data movement: reshape, transpose, concat, split, slice, expand, tile, gather, pad, resize.
+
+Regular movements are strided views copied by one ``vcopy``. Irregular ones (a Gather with
+constant scattered indices, reflect/edge Pad, nearest Resize) use an *index table*: the node is
+evaluated by onnx's reference implementation on a tensor holding each element's own index, which
+gives, exactly as ONNX defines it, the source element of every output element; one ``vgather``
+then moves the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper
+from onnx.reference import ReferenceEvaluator
+
+from imcc.codegen.context import Ctx, lowers
+from imcc.codegen.views import View, emit
+from isa.diagnostics import UnsupportedOpError
+
+
+def _axis(a: int, rank: int) -> int:
+    return a + rank if a < 0 else a
+
+
+def _ints(ctx: Ctx, node, i: int, what: str) -> list[int] | None:
+    if len(node.inputs) <= i or not node.inputs[i]:
+        return None
+    c = ctx.const(node.inputs[i])
+    if c is None:
+        raise UnsupportedOpError(f"node {node.name!r}: {node.op_type} {what} must be constant")
+    return [int(v) for v in np.asarray(c).ravel()]
+
+
+@lowers("Reshape", "Flatten", "Squeeze", "Unsqueeze")
+def lower_reshape(ctx: Ctx, node) -> None:
+    x = ctx.view(node.inputs[0])
+    y = ctx.view(node.outputs[0])
+    if x.base == y.base and x.offset == y.offset:
+        return  # the output shares the input's buffer
+    ctx.copy(y, x.reshape(y.shape))
+
+
+@lowers("Transpose")
+def lower_transpose(ctx: Ctx, node) -> None:
+    x = ctx.view(node.inputs[0])
+    perm = node.attrs.get("perm") or list(range(x.rank))[::-1]
+    ctx.copy(ctx.view(node.outputs[0]), x.permute(tuple(int(p) for p in perm)))
+
+
+@lowers("Concat")
+def lower_concat(ctx: Ctx, node) -> None:
+    y = ctx.view(node.outputs[0])
+    ax = _axis(int(node.attrs["axis"]), y.rank)
+    off = 0
+    for t in node.inputs:
+        if not t:
+            continue
+        x = ctx.view(t)
+        d = x.shape[ax]
+        ctx.copy(y.slice(ax, off, off + d), x)
+        off += d
+
+
+@lowers("Split")
+def lower_split(ctx: Ctx, node) -> None:
+    x = ctx.view(node.inputs[0])
+    ax = _axis(int(node.attrs.get("axis", 0)), x.rank)
+    off = 0
+    for t in node.outputs:
+        if not t:
+            continue
+        y = ctx.view(t)
+        d = y.shape[ax]
+        ctx.copy(y, x.slice(ax, off, off + d))
+        off += d
+
+
+@lowers("Slice")
+def lower_slice(ctx: Ctx, node) -> None:
+    x = ctx.view(node.inputs[0])
+    y = ctx.view(node.outputs[0])
+    starts = _ints(ctx, node, 1, "starts")
+    ends = _ints(ctx, node, 2, "ends")
+    axes = _ints(ctx, node, 3, "axes") or list(range(len(starts)))
+    steps = _ints(ctx, node, 4, "steps") or [1] * len(starts)
+    v = x
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        a = _axis(a, x.rank)
+        idx = range(x.shape[a])[slice(s, e, st)]
+        if len(idx):
+            v = v.slice(a, idx.start, idx.stop, idx.step)
+        else:
+            return
+    ctx.copy(y, v)
+
+
+@lowers("Expand")
+def lower_expand(ctx: Ctx, node) -> None:
+    y = ctx.view(node.outputs[0])
+    ctx.copy(y, ctx.view(node.inputs[0]).broadcast_to(y.shape))
+
+
+@lowers("Tile")
+def lower_tile(ctx: Ctx, node) -> None:
+    x = ctx.view(node.inputs[0])
+    y = ctx.view(node.outputs[0])
+    reps = _ints(ctx, node, 1, "repeats")
+    # y viewed as (r0, d0, r1, d1, ...) and x broadcast along the r dims
+    yv, xs_shape, xs_str = y, [], []
+    for a in reversed(range(x.rank)):
+        yv = yv.split_axis(a, (reps[a], x.shape[a]))
+    for a in range(x.rank):
+        xs_shape += [reps[a], x.shape[a]]
+        xs_str += [0, x.strides[a]]
+    ctx.copy(yv, View(x.base, x.offset, tuple(xs_shape), tuple(xs_str)))
+
+
+def _gather(ctx: Ctx, out: View, table: View, idx: View, gstride: int, glen: int) -> None:
+    """out[i] = table[i + gstride * idx[i]] (the AGU strides of ``table`` carry i)."""
+    ctx.w.csrs(gstride=gstride, glen=glen)
+    emit(ctx.w, "vgather", out.shape, {"d": out, "a": table, "b": idx})
+
+
+def _index_table(node, shape: tuple[int, ...], consts: dict) -> np.ndarray:
+    """Evaluate ``node`` with onnx's reference on an input holding each element's flat index:
+    the output holds, for every output element, the index of its source element."""
+    flat = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
+    inputs = [helper.make_tensor_value_info("x", onnx.TensorProto.DOUBLE, list(shape))]
+    feeds = {"x": flat}
+    names = ["x"]
+    inits = []
+    for i, t in enumerate(node.inputs[1:], 1):
+        if not t:
+            names.append("")
+            continue
+        names.append(f"c{i}")
+        inits.append(onnx.numpy_helper.from_array(np.asarray(consts[t]), f"c{i}"))
+    attrs = {k: v for k, v in node.attrs.items()}
+    n = helper.make_node(node.op_type, names, ["y"], **attrs)
+    g = helper.make_graph([n], "index", inputs,
+                          [helper.make_tensor_value_info("y", onnx.TensorProto.DOUBLE, None)],
+                          initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    return np.asarray(ReferenceEvaluator(m).run(None, feeds)[0])
+
+
+def _gather_by_table(ctx: Ctx, node) -> None:
+    x = ctx.view(node.inputs[0])
+    y = ctx.view(node.outputs[0])
+    consts = {t: ctx.const(t) for t in node.inputs[1:] if t}
+    if any(v is None for v in consts.values()):
+        raise UnsupportedOpError(f"node {node.name!r}: {node.op_type} needs constant parameters")
+    table = _index_table(node, x.shape, consts)
+    if table.shape != y.shape:
+        raise UnsupportedOpError(f"node {node.name!r}: unexpected output shape {table.shape}")
+    idx = ctx.array(table.astype(np.float32), f"{node.name} index table")
+    flat = View(x.base, x.offset, y.shape, (0,) * y.rank)
+    _gather(ctx, y, flat, idx, 1, x.size)
+
+
+@lowers("Gather")
+def lower_gather(ctx: Ctx, node) -> None:
+    data = ctx.view(node.inputs[0])
+    y = ctx.view(node.outputs[0])
+    ax = _axis(int(node.attrs.get("axis", 0)), data.rank)
+    ind_c = ctx.const(node.inputs[1])
+    if ind_c is not None:
+        ind = np.asarray(ind_c).astype(np.int64).ravel()
+        ind = np.where(ind < 0, ind + data.shape[ax], ind)
+        if ind.size == 1 or (ind.size > 1 and len(set(np.diff(ind))) == 1 and ind[1] != ind[0]):
+            step = int(ind[1] - ind[0]) if ind.size > 1 else 1
+            v = data.slice(ax, int(ind[0]), int(ind[0]) + step * ind.size, step)
+            ctx.copy(y, _regroup(v, ax, y.shape))
+            return
+    # dynamic (or irregular) indices: vgather
+    idx = ctx.view(node.inputs[1])
+    pre, post = data.shape[:ax], data.shape[ax + 1 :]
+    ni = idx.rank
+    table = View(data.base, data.offset, y.shape,
+                 data.strides[:ax] + (0,) * ni + data.strides[ax + 1 :])
+    index = View(idx.base, idx.offset, y.shape, (0,) * len(pre) + idx.strides + (0,) * len(post))
+    _gather(ctx, y, table, index, data.strides[ax], data.shape[ax])
+
+
+def _regroup(v: View, ax: int, shape: tuple[int, ...]) -> View:
+    """Reshape the gathered axis of a strided view to the indices' shape (rank may change)."""
+    pre, post = v.shape[:ax], v.shape[ax + 1 :]
+    mid = shape[len(pre) : len(shape) - len(post)]
+    if mid == (v.shape[ax],):
+        return v
+    if len(mid) == 0:
+        return v.index(ax, 0)
+    return v.split_axis(ax, mid)
+
+
+@lowers("Pad")
+def lower_pad(ctx: Ctx, node) -> None:
+    mode = node.attrs.get("mode", "constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode != "constant":
+        _gather_by_table(ctx, node)
+        return
+    x = ctx.view(node.inputs[0])
+    y = ctx.view(node.outputs[0])
+    pads = _ints(ctx, node, 1, "pads")
+    axes = _ints(ctx, node, 3, "axes") or list(range(x.rank))
+    value = 0.0
+    if len(node.inputs) > 2 and node.inputs[2]:
+        c = ctx.const(node.inputs[2])
+        if c is None:
+            raise UnsupportedOpError(f"node {node.name!r}: Pad value must be constant")
+        value = float(np.asarray(c).ravel()[0]) if np.asarray(c).size else 0.0
+    k = len(axes)
+    src, dst = x, y
+    for i, a in enumerate(axes):
+        a = _axis(a, x.rank)
+        b, e = pads[i], pads[i + k]
+        n = x.shape[a]
+        s0, s1 = max(0, -b), n - max(0, -e)
+        src = src.slice(a, s0, s1)
+        dst = dst.slice(a, max(0, b), max(0, b) + (s1 - s0))
+    if dst.size != y.size:
+        ctx.fill(y, value)
+    if src.size:
+        ctx.copy(dst, src)
+
+
+@lowers("Resize", "DepthToSpace", "SpaceToDepth")
+def lower_by_table(ctx: Ctx, node) -> None:
+    if node.op_type == "Resize":
+        mode = node.attrs.get("mode", "nearest")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        if mode != "nearest":
+            raise UnsupportedOpError(f"node {node.name!r}: Resize mode {mode!r} is not supported",
+                                     hint="use mode nearest")
+    _gather_by_table(ctx, node)

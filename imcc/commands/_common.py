@@ -1,0 +1,111 @@
+"""Helpers shared by the commands: chip selection, data files, progress, output files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from isa.diagnostics import ConfigError, ToolchainError
+from isa.objfile import atomic_write
+
+
+class DataError(ToolchainError):
+    """An input or label file is missing, unreadable or of the wrong shape."""
+
+
+def chip_options(f):
+    """``--config FILE`` / ``--chip PRESET``."""
+    f = click.option("--chip", "chip_name", metavar="PRESET",
+                     help="a built-in chip: ideal, ideal-int8, rram, pcm (see `imcc chips`)")(f)
+    f = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="chip configuration file (TOML or JSON)")(f)
+    return f
+
+
+def load_chip(config_path: Path | None, chip_name: str | None, default: str | None = "ideal"):
+    """The chip configuration named on the command line (the runtime's config module)."""
+    from runtime.config import load_config, preset, preset_names
+
+    if config_path is not None and chip_name is not None:
+        raise ConfigError("give either --config FILE or --chip PRESET, not both")
+    if config_path is not None:
+        return load_config(config_path)
+    name = chip_name or default
+    if name is None:
+        return None
+    if name not in preset_names():
+        raise ConfigError(f"unknown chip preset {name!r}; presets: {', '.join(preset_names())}",
+                          hint="or give a chip file with --config")
+    return preset(name)
+
+
+def read_array(spec: str, what: str = "input") -> np.ndarray:
+    """``file.npy`` or ``file.npz:key`` (``file.npz`` alone if it holds one array)."""
+    path, key = (spec, "") if Path(spec).exists() else spec.rpartition(":")[::2]
+    p = Path(path or spec)
+    if not p.exists():
+        raise DataError(f"{what} file {str(p)!r} does not exist")
+    try:
+        data = np.load(p, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"cannot read {what} file {p}: {e}") from None
+    if isinstance(data, np.ndarray):
+        if key:
+            raise DataError(f"{p} is a .npy file holding one array; drop ':{key}'")
+        return data
+    with data:
+        keys = list(data.keys())
+        if not key and len(keys) != 1:
+            raise DataError(f"{p} holds {len(keys)} arrays ({', '.join(keys)}): "
+                            f"name one as {p}:KEY")
+        key = key or keys[0]
+        if key not in keys:
+            raise DataError(f"{p}: no array {key!r} (arrays: {', '.join(keys)})")
+        return np.asarray(data[key])
+
+
+def read_inputs(specs: tuple[str, ...], names: list[str], what: str = "--input") -> dict:
+    """``NAME=file`` pairs (or one bare file when there is one input) -> {name: array}."""
+    out = {}
+    for s in specs:
+        name, eq, f = s.partition("=")
+        if not eq or (Path(s).exists() and name not in names):
+            if len(names) != 1:
+                raise DataError(f"{what} {s!r}: the model has inputs {names}; write NAME=FILE")
+            name, f = names[0], s
+        if name not in names:
+            raise DataError(f"{what} {s!r}: no model input named {name!r} (inputs: {names})")
+        out[name] = read_array(f, what)
+    return out
+
+
+def progress_printer(quiet: bool = False):
+    """A progress callback printing to stderr only when it is a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def say(msg: str) -> None:
+        click.echo(f"\r\x1b[K  {msg}", err=True, nl=False)
+
+    return say
+
+
+def end_progress(say) -> None:
+    if say is not None:
+        click.echo("\r\x1b[K", err=True, nl=False)
+
+
+def write_files(files: dict[Path, bytes]) -> None:
+    """Write every file atomically; if one fails, remove those already written."""
+    done = []
+    try:
+        for path, blob in files.items():
+            atomic_write(path, blob)
+            done.append(path)
+    except BaseException:
+        for p in done:
+            p.unlink(missing_ok=True)
+        raise

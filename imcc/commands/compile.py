@@ -1,0 +1,203 @@
+"""``imcc compile`` and ``imcc map``: ONNX model -> object file (and storage map)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from types import MappingProxyType
+
+import click
+
+from imcc import storagemap
+from imcc.commands._common import (
+    chip_options,
+    end_progress,
+    load_chip,
+    progress_printer,
+    read_inputs,
+    write_files,
+)
+from imcc.compiler import CompileOptions, compile_model, map_model
+from imcc.frontend import parse_input_shape
+from imcc.precision import load_precision
+from isa.encoding import DecodeError, decode
+from isa.objfile import to_bytes
+
+
+def _options(priority, dynamic, batch, input_shape, time_limit, seed, workers, calibration,
+             percentile) -> CompileOptions:
+    shapes = dict(parse_input_shape(s) for s in input_shape)
+    return CompileOptions(priority=priority, dynamic=dynamic, batch=batch,
+                          input_shapes=MappingProxyType(shapes), time_limit=time_limit,
+                          seed=seed, workers=workers, calibration=calibration,
+                          percentile=percentile)
+
+
+def common_compile_options(f):
+    opts = [
+        click.option("--priority", type=click.Choice(["efficiency", "resource"]),
+                     default="efficiency", show_default=True,
+                     help="efficiency: shortest inference (spread + replicate layers); "
+                          "resource: fewest arrays"),
+        click.option("--precision", "precision_path", type=click.Path(dir_okay=False,
+                                                                     path_type=Path),
+                     help="per-layer precision file (TOML)"),
+        click.option("--batch", type=click.IntRange(1), help="batch size for a symbolic leading "
+                     "input dimension (default 1)"),
+        click.option("--input-shape", multiple=True, metavar="NAME=1x3x224x224",
+                     help="static shape of an input with symbolic dims (repeatable)"),
+        click.option("--dynamic", type=click.Choice(["sram", "digital"]), default="sram",
+                     show_default=True, help="where activation x activation matmuls run"),
+        click.option("--time-limit", type=click.FloatRange(0.1), default=10.0,
+                     show_default=True, help="packing effort budget in seconds (deterministic)"),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
+                     help="CP-SAT threads"),
+        chip_options,
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _categories(words) -> Counter:
+    c: Counter = Counter()
+    for w in words:
+        try:
+            c[decode(w).spec.category.value] += 1
+        except DecodeError:
+            c["?"] += 1
+    return c
+
+
+def _estimate(obj, chip):
+    """Energy and latency of one inference (the runtime's cost model on zero inputs)."""
+    import numpy as np
+
+    from runtime.machine import Machine
+
+    m = Machine(chip, obj)
+    m.run({t.name: np.zeros(t.shape, dtype=np.float32) for t in obj.inputs})
+    return m.cost
+
+
+@click.command("compile")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="object file (default: MODEL with suffix .imo)")
+@click.option("-S", "asm", is_flag=True, help="also write the assembly (.s) and its side files")
+@click.option("--map", "map_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the storage map (JSON)")
+@click.option("--svg", "svg_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="write a picture of the arrays' occupancy (SVG)")
+@click.option("--calib", multiple=True, metavar="[NAME=]FILE[:KEY]",
+              help="calibration inputs (.npy, or .npz with :KEY) for activation scales")
+@click.option("--calibration", type=click.Choice(["minmax", "percentile"]), default="minmax",
+              show_default=True)
+@click.option("--percentile", type=click.FloatRange(50, 100), default=99.99, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the compile report (JSON)")
+@click.option("--estimate/--no-estimate", default=True, show_default=True,
+              help="run one inference on the cost model to report energy and latency")
+@click.option("-q", "--quiet", is_flag=True, help="print only errors")
+@common_compile_options
+def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, percentile, json_path,
+                estimate, quiet, priority, precision_path, batch, input_shape, dynamic, time_limit,
+                seed, workers, config_path, chip_name):
+    """Compile an ONNX MODEL into a program for the IMC machine."""
+    chip = load_chip(config_path, chip_name)
+    prec = load_precision(precision_path, chip.cell_bits) if precision_path else None
+    options = _options(priority, dynamic, batch, input_shape, time_limit, seed, workers,
+                       calibration, percentile)
+    out = output or model.with_suffix(".imo")
+    say = progress_printer(quiet)
+    calib_data = _calib(model, calib) if calib else None
+    try:
+        res = compile_model(model, chip, precision=prec, calib=calib_data, options=options,
+                            base_name=out.stem, progress=say)
+    finally:
+        end_progress(say)
+    files = {out: to_bytes(res.obj)}
+    if asm:
+        files[out.with_suffix(".s")] = res.asm.encode()
+        for name, blob in res.side_files.items():
+            files[out.parent / name] = blob
+    if map_path:
+        files[map_path] = storagemap.to_json(res.storage_map)
+    if svg_path:
+        files[svg_path] = storagemap.to_svg(res.storage_map).encode()
+    cost = _estimate(res.obj, chip) if estimate else None
+    rep = dict(res.report)
+    if cost is not None:
+        rep["estimate"] = {"energy_pj": cost.energy_pj, "latency_ns": cost.latency_ns}
+    if json_path:
+        files[json_path] = (json.dumps(rep, indent=1, sort_keys=True) + "\n").encode()
+    write_files(files)
+    if quiet:
+        return
+    for w in rep["warnings"]:
+        click.echo(f"imcc: warning: {w}", err=True)
+    click.echo(f"compiled {model} for chip {chip.name} ({chip.hash}) -> {out}")
+    part = ", ".join(f"{v} {k}" for k, v in rep["partition"].items())
+    click.echo(f"  partition: {rep['nodes']} nodes: {part}")
+    click.echo("  " + storagemap.summary(res.storage_map, layers=True).replace("\n", "\n  "))
+    cats = _categories(res.obj.text)
+    click.echo(f"  program: {rep['instructions']} instructions ("
+               + ", ".join(f"{k} {v}" for k, v in sorted(cats.items())) + f"), "
+               f"{rep['weight_bytes'] / 1024:.1f} KiB of cell levels, "
+               f"{rep['memory_bytes'] / 2**20:.2f} MiB of global memory")
+    if cost is not None:
+        click.echo(f"  estimate per run (batch {res.obj.inputs[0].shape[0] if res.obj.inputs else 1}"
+                   f"): energy {cost.energy_pj / 1e6:.3f} uJ, latency {cost.latency_ns / 1e3:.2f} us"
+                   " (cost model)")
+    t = rep["times_s"]
+    click.echo(f"  compile time {rep['total_s']:.2f} s (pack {t.get('pack', 0):.2f} s, codegen "
+               f"{t.get('codegen', 0):.2f} s, assemble {t.get('assemble', 0):.2f} s)")
+    written = [str(p) for p in files if p != out]
+    if written:
+        click.echo(f"  wrote {', '.join(written)}")
+
+
+def _calib(model: Path, specs):
+    from imcc.frontend.loader import read_model_file
+
+    m = read_model_file(model)
+    inits = {t.name for t in m.graph.initializer}
+    names = [i.name for i in m.graph.input if i.name not in inits]
+    return read_inputs(tuple(specs), names, "--calib")
+
+
+@click.command("map")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the storage map (JSON, schema imcc.storage-map/1)")
+@click.option("--svg", "svg_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="write a picture of the arrays' occupancy (SVG)")
+@click.option("-q", "--quiet", is_flag=True)
+@common_compile_options
+def map_cmd(model, json_path, svg_path, quiet, priority, precision_path, batch, input_shape,
+            dynamic, time_limit, seed, workers, config_path, chip_name):
+    """Divide and place a MODEL's weights on the chip's arrays; print the storage map."""
+    chip = load_chip(config_path, chip_name)
+    prec = load_precision(precision_path, chip.cell_bits) if precision_path else None
+    options = _options(priority, dynamic, batch, input_shape, time_limit, seed, workers,
+                       "minmax", 99.99)
+    say = progress_printer(quiet)
+    try:
+        m = map_model(model, chip, precision=prec, options=options, progress=say)
+    finally:
+        end_progress(say)
+    files = {}
+    if json_path:
+        files[json_path] = storagemap.to_json(m.storage_map)
+    if svg_path:
+        files[svg_path] = storagemap.to_svg(m.storage_map).encode()
+    write_files(files)
+    if not quiet:
+        for w in m.warnings:
+            click.echo(f"imcc: warning: {w}", err=True)
+        click.echo(storagemap.summary(m.storage_map))
+
+
+COMMANDS = (compile_cmd, map_cmd)

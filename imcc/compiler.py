@@ -1,0 +1,297 @@
+"""The compiler pipeline: ONNX file -> object file, storage map and report.
+
+Each stage, top to bottom:
+
+1. load and check the ONNX model, fix the batch size (frontend);
+2. canonicalize (constant folding, BN folding, Gemm/MatMul/Conv normal forms);
+3. partition into IMC, dynamic-operand and digital ops (the seed's heterogeneous system);
+4. resolve per-layer precision (chip defaults + precision file) and calibrate input scales;
+5. divide each IMC weight matrix into tiles and place them on arrays (2-D bin packing);
+6. quantize and slice the weights into cell levels;
+7. generate the program and assemble it (the same text that ``-S`` writes).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import onnx
+
+from imcc import storagemap
+from imcc.calibrate import activation_ranges, nonnegative
+from imcc.codegen.imc import ImcLayer, weight_blob
+from imcc.codegen.program import generate
+from imcc.ir import Graph
+from imcc.mapping import LayerWork, map_layers
+from imcc.precision import PrecisionConfig, resolve
+from imcc.tiling import divide_layer, quantize_layer
+from isa.assembler import assemble
+from isa.objfile import ObjectFile
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Everything that changes what the compiler produces (no hidden switches)."""
+
+    priority: str = "efficiency"  # or "resource"
+    dynamic: str = "sram"  # attention matmuls on the SRAM-IMC unit, or "digital"
+    sram_bits: int = 8
+    batch: int | None = None  # fix a symbolic leading dimension of the inputs
+    input_shapes: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    calibration: str = "minmax"  # or "percentile"
+    percentile: float = 99.99
+    time_limit: float = 10.0  # packing effort budget (deterministic)
+    seed: int = 0
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    obj: ObjectFile
+    asm: str
+    side_files: MappingProxyType  # name -> bytes, included by the assembly
+    storage_map: dict
+    report: dict
+    graph: Graph
+
+
+def _input_shapes(path: Path, options: CompileOptions) -> dict[str, tuple[int, ...]]:
+    """--input-shape overrides, plus the batch size (default 1) for inputs whose leading dim is
+    symbolic and whose other dims are static."""
+    shapes = dict(options.input_shapes)
+    batch = options.batch or 1
+    from imcc.frontend.loader import read_model_file
+
+    model = read_model_file(path) if not isinstance(path, onnx.ModelProto) else path
+    inits = {t.name for t in model.graph.initializer}
+    for vi in model.graph.input:
+        if vi.name in inits or vi.name in shapes:
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        if not dims:
+            continue
+        rest = []
+        ok = True
+        for d in dims[1:]:
+            if d.HasField("dim_value") and d.dim_value > 0:
+                rest.append(d.dim_value)
+            else:
+                ok = False
+        first = dims[0]
+        symbolic = not (first.HasField("dim_value") and first.dim_value > 0)
+        if ok and (symbolic or options.batch is not None):
+            shapes[vi.name] = (batch, *rest)
+    return shapes
+
+
+def _synthetic_samples(graph: Graph, n: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for t in graph.inputs:
+        if graph.is_const(t):
+            continue
+        ty = graph.types[t]
+        if np.dtype(ty.dtype).kind in "iub":
+            out[t] = np.zeros((n, *ty.shape[1:]), dtype=ty.dtype)
+        else:
+            out[t] = rng.standard_normal((n, *ty.shape[1:])).astype(ty.dtype)
+    return out
+
+
+def _layer_work(graph: Graph, node, cycles: int) -> LayerWork:
+    out = graph.types[node.outputs[0]].shape
+    if node.op_type == "Conv":
+        vectors = out[0] * math.prod(out[2:])
+    else:
+        vectors = math.prod(out[:-1])
+    return LayerWork(max(1, vectors), cycles)
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """Stages 1-5: the canonical graph, its partition, and the placed tiles."""
+
+    graph: Graph
+    partition: object
+    imc_nodes: tuple
+    precisions: MappingProxyType
+    signed: MappingProxyType
+    work: MappingProxyType
+    plans: tuple
+    mapping: object
+    storage_map: dict
+    warnings: tuple
+    times: MappingProxyType
+
+
+def map_model(
+    model: str | Path,
+    chip,
+    *,
+    precision: PrecisionConfig | None = None,
+    options: CompileOptions = CompileOptions(),
+    progress: Callable[[str], None] | None = None,
+) -> Mapped:
+    """Load, canonicalize, partition, divide and place (what ``imcc map`` shows)."""
+    from imcc.frontend import load_model
+    from imcc.partition import OpClass, partition
+    from imcc.passes import canonicalize
+
+    say = progress or (lambda _m: None)
+    path = Path(model)
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+
+    def lap(name: str, start: float) -> float:
+        now = time.perf_counter()
+        times[name] = round(now - start, 3)
+        return now
+
+    say("loading")
+    graph = load_model(path, _input_shapes(path, options))
+    t = lap("load", t)
+    say("canonicalizing")
+    graph = canonicalize(graph)
+    t = lap("canonicalize", t)
+    part = partition(graph, dynamic=options.dynamic)
+    imc_nodes = tuple(n for n in graph.nodes if part.classes[n.name] == OpClass.IMC)
+    precs, warnings = resolve(chip, precision, [n.name for n in imc_nodes])
+    plans, signed, work = [], {}, {}
+    memo: dict = {}
+    for n in imc_nodes:
+        p = precs[n.name]
+        w = np.asarray(graph.constants[n.inputs[1]])
+        groups = int(n.attrs.get("group", 1)) if n.op_type == "Conv" else 1
+        plans.append(divide_layer(n.name, n.op_type, tuple(w.shape), groups, p, chip.rows,
+                                  chip.cols))
+        signed[n.name] = not nonnegative(graph, n.inputs[0], memo)
+        bits = p.input_bits - (1 if signed[n.name] else 0) if p.input_bits else 0
+        cycles = max(1, -(-bits // p.dac_bits)) if bits else 1
+        work[n.name] = _layer_work(graph, n, cycles)
+    t = lap("divide", t)
+    say(f"packing {sum(len(p.tiles) for p in plans)} tiles onto arrays")
+    mapping = map_layers(plans, rows=chip.rows, cols=chip.cols,
+                         arrays_available=chip.tiles * chip.arrays_per_tile,
+                         priority=options.priority, work=work,
+                         t_cycle_ns=_t_cycle(chip), time_limit=options.time_limit,
+                         seed=options.seed, workers=options.workers, progress=progress)
+    t = lap("pack", t)
+    smap = storagemap.build(mapping, model=path.name, chip=chip)
+    return Mapped(graph, part, imc_nodes, MappingProxyType(precs), MappingProxyType(signed),
+                  MappingProxyType(work), tuple(plans), mapping, smap, tuple(warnings),
+                  MappingProxyType(times))
+
+
+def compile_model(
+    model: str | Path,
+    chip,
+    *,
+    precision: PrecisionConfig | None = None,
+    calib: dict[str, np.ndarray] | None = None,
+    options: CompileOptions = CompileOptions(),
+    base_name: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> CompileResult:
+    """Compile the ONNX model at ``model`` for ``chip`` (a runtime chip configuration)."""
+    say = progress or (lambda _m: None)
+    t0 = time.perf_counter()
+    path = Path(model)
+    base = base_name or path.stem
+    m = map_model(path, chip, precision=precision, options=options, progress=progress)
+    graph, mapping, plans = m.graph, m.mapping, m.plans
+    times = dict(m.times)
+    warnings = list(m.warnings)
+    t = time.perf_counter()
+
+    # Input scales of the layers that quantize their inputs.
+    quantized = [n for n in m.imc_nodes if m.precisions[n.name].input_bits > 0]
+    ranges: dict[str, float] = {}
+    if quantized:
+        samples = calib
+        if samples is None:
+            warnings.append("no calibration data (--calib): activation scales come from random "
+                            "normal inputs; accuracy may suffer")
+            samples = _synthetic_samples(graph, 8, options.seed)
+        say(f"calibrating {len(quantized)} layer input(s)")
+        ranges = activation_ranges(graph, [n.inputs[0] for n in quantized], samples,
+                                   method=options.calibration, percentile=options.percentile)
+    in_scale = {}
+    for n in m.imc_nodes:
+        p = m.precisions[n.name]
+        if p.input_bits > 0:
+            qmax = (1 << (p.input_bits - (1 if m.signed[n.name] else 0))) - 1
+            amax = ranges.get(n.inputs[0], 0.0)
+            in_scale[n.name] = float(np.float32(amax / qmax)) if amax > 0 else 1.0
+        else:
+            in_scale[n.name] = 1.0
+    times["calibrate"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+
+    say("quantizing weights")
+    weights = {p.layer: quantize_layer(p, np.asarray(graph.constants[graph.node(p.layer).inputs[1]]))
+               for p in plans}
+    blob, offsets, fmts = weight_blob([(p, weights[p.layer]) for p in plans])
+    imc = {}
+    for p in plans:
+        imc[p.layer] = ImcLayer(
+            plan=p, weights=weights[p.layer],
+            placements=tuple(pl for pl in mapping.placements if pl.tile.layer == p.layer),
+            replicas=mapping.replicas[p.layer], in_scale=in_scale[p.layer],
+            in_signed=m.signed[p.layer],
+            weight_offset=MappingProxyType({t.id: offsets[t.id] for t in p.tiles}),
+            wfmt=fmts[p.layer])
+    map_json = storagemap.to_json(m.storage_map)
+    times["quantize"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+
+    say("generating code")
+    classes = {n.name: m.partition.classes[n.name].value for n in graph.nodes}
+    header = [f"{path.name} compiled by imcc for chip {chip.name} ({chip.hash}), "
+              f"{options.priority} priority",
+              f"{len(m.imc_nodes)} IMC layers on {mapping.arrays_used} arrays "
+              f"(lower bound {mapping.base.lower_bound}), {len(graph.nodes)} nodes"]
+    prog = generate(graph, imc, chip=chip, options=options, base_name=base,
+                    weights_blob=blob, map_json=map_json, header=header, classes=classes)
+    times["codegen"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    say("assembling")
+    asm = assemble(prog.text, f"{base}.s", includes=dict(prog.includes))
+    times["assemble"] = round(time.perf_counter() - t, 3)
+
+    counts: dict[str, int] = {}
+    for v in m.partition.classes.values():
+        counts[v.value] = counts.get(v.value, 0) + 1
+    report = {
+        "model": path.name,
+        "chip": {"name": chip.name, "hash": chip.hash},
+        "priority": options.priority,
+        "nodes": len(graph.nodes),
+        "partition": dict(sorted(counts.items())),
+        "imc_layers": len(m.imc_nodes),
+        "tiles": sum(len(p.tiles) for p in plans),
+        "arrays_used": mapping.arrays_used,
+        "arrays_available": chip.tiles * chip.arrays_per_tile,
+        "lower_bound": mapping.base.lower_bound,
+        "one_tile_per_array": sum(len(p.tiles) for p in plans),
+        "replicas": {k: v for k, v in mapping.replicas.items() if v > 1},
+        "estimated_mvm_latency_ns": mapping.latency_ns,
+        "instructions": len(asm.obj.text),
+        "instruction_counts": dict(sorted(prog.instruction_counts.items())),
+        "memory_bytes": prog.memory_bytes,
+        "weight_bytes": len(blob),
+        "times_s": times,
+        "total_s": round(time.perf_counter() - t0, 3),
+        "warnings": warnings,
+    }
+    return CompileResult(asm.obj, prog.text, prog.includes, m.storage_map, report, graph)
+
+
+def _t_cycle(chip) -> float:
+    """Crossbar read time per input cycle, from the chip's cost table."""
+    return float(chip.cost.read_ns)

@@ -1,0 +1,167 @@
+"""Placement of tiles on the chip's arrays, under the user's priority.
+
+- ``resource``: pack every tile with the fewest arrays (tiles of different layers share arrays).
+- ``efficiency``: tiles of one layer are read at the same time, so they must not share rows of
+  an array (the packer's group constraint); then, while arrays are left over, the layer with the
+  longest estimated time is *replicated* (its tiles packed again on free arrays) and its input
+  vectors are split among the replicas, as PUMA and PIMCOMP do.
+
+Latency estimate (the cost model's view of an inference): layers run one after another; a layer
+streams ``M`` input vectors in ``C`` DAC cycles each; its tiles on different arrays run in
+parallel, tiles sharing an array run in turn; with ``r`` replicas each handles ``ceil(M / r)``
+vectors. A layer gets at most 16 replicas, each with at least 64 vectors (smaller shares would
+cost more in programming and control than they save). ``latency = sum_layers ceil(M / r) * C * s * t_cycle`` where ``s`` is the largest number
+of the layer's tiles on one array.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from imcc.packing import PackResult, Rect, pack
+from imcc.tiling import LayerPlan, Tile
+from isa.diagnostics import ConfigError
+
+DEFAULT_T_CYCLE_NS = 100.0  # one crossbar read + conversion cycle (ISAAC: 100 ns)
+MIN_VECTORS_PER_REPLICA = 64  # a replica must take a real share of the input vectors
+MAX_REPLICAS = 16
+
+
+@dataclass(frozen=True)
+class TilePlacement:
+    """Tile ``tile`` (replica ``replica``) at ``array``, rows ``row..row+h``, columns
+    ``col..col+w``."""
+
+    tile: Tile
+    replica: int
+    array: int
+    row: int
+    col: int
+
+
+@dataclass(frozen=True)
+class LayerWork:
+    """Input vectors streamed per inference and DAC cycles per vector."""
+
+    vectors: int
+    cycles: int
+
+
+@dataclass(frozen=True)
+class Mapping:
+    plans: tuple[LayerPlan, ...]
+    placements: tuple[TilePlacement, ...]
+    replicas: MappingProxyType  # layer -> replica count
+    arrays_used: int
+    priority: str
+    base: PackResult  # the packing of one copy of every tile
+    latency_ns: float
+    layer_latency_ns: MappingProxyType
+
+    def of_layer(self, layer: str) -> list[TilePlacement]:
+        return [p for p in self.placements if p.tile.layer == layer]
+
+
+def _rects(plans, replica: int, group: bool) -> list[Rect]:
+    return [Rect(f"{t.id}#r{replica}", t.w, t.h, (f"{t.layer}#r{replica}" if group else None))
+            for p in plans for t in p.tiles]
+
+
+def _serialization(placements: list[TilePlacement]) -> dict[tuple[str, int], int]:
+    """Per (layer, replica): the largest number of its tiles that share one array."""
+    c = Counter((p.tile.layer, p.replica, p.array) for p in placements)
+    out: dict[tuple[str, int], int] = {}
+    for (layer, rep, _), n in c.items():
+        out[(layer, rep)] = max(out.get((layer, rep), 0), n)
+    return out
+
+
+def _latency(plans, work, replicas, serial, t_cycle):
+    per = {}
+    for p in plans:
+        wk = work.get(p.layer, LayerWork(1, 1))
+        r = replicas.get(p.layer, 1)
+        s = max(serial.get((p.layer, i), 1) for i in range(r))
+        per[p.layer] = math.ceil(wk.vectors / r) * wk.cycles * s * t_cycle
+    return per
+
+
+def map_layers(
+    plans: list[LayerPlan],
+    *,
+    rows: int,
+    cols: int,
+    arrays_available: int,
+    priority: str = "efficiency",
+    work: dict[str, LayerWork] | None = None,
+    t_cycle_ns: float = DEFAULT_T_CYCLE_NS,
+    time_limit: float = 10.0,
+    seed: int = 0,
+    workers: int = 2,
+    max_replicas: int = MAX_REPLICAS,
+    progress=None,
+) -> Mapping:
+    """Pack the tiles of ``plans`` onto ``arrays_available`` arrays of ``rows x cols`` cells."""
+    if priority not in ("efficiency", "resource"):
+        raise ConfigError(f"unknown priority {priority!r}: use efficiency or resource")
+    work = work or {}
+    group = priority == "efficiency"
+    rects = _rects(plans, 0, group)
+    by_id = {f"{t.id}#r0": t for p in plans for t in p.tiles}
+    base = pack(rects, cols, rows, priority=priority, time_limit=time_limit, seed=seed,
+                workers=workers, progress=progress) if rects else None
+    used = base.bins_used if base else 0
+    if used > arrays_available:
+        sizes = sorted(((p.cells, p.layer) for p in plans), reverse=True)[:3]
+        biggest = ", ".join(f"{name} ({math.ceil(c / (rows * cols))} arrays' worth)"
+                            for c, name in sizes)
+        raise ConfigError(
+            f"the model needs {used} arrays (lower bound {base.lower_bound}) but the chip has "
+            f"{arrays_available}: short by {used - arrays_available}; largest layers: {biggest}",
+            hint="use a chip with more tiles or arrays, fewer weight bits, or more bits per cell",
+        )
+    placements = [TilePlacement(by_id[pl.id], 0, pl.bin, pl.y, pl.x)
+                  for pl in (base.placements if base else ())]
+    replicas = {p.layer: 1 for p in plans}
+    serial = _serialization(placements)
+    per = _latency(plans, work, replicas, serial, t_cycle_ns)
+    if priority == "efficiency" and plans:
+        free = arrays_available - used
+        blocked: set[str] = set()
+        while free > 0:
+            candidates = [p for p in plans if p.layer not in blocked
+                          and replicas[p.layer] < min(
+                              max_replicas,
+                              work.get(p.layer, LayerWork(1, 1)).vectors // MIN_VECTORS_PER_REPLICA)]
+            if not candidates:
+                break
+            worst = max(candidates, key=lambda p: (per[p.layer], p.layer))
+            r = replicas[worst.layer]
+            extra = _rects([worst], r, True)
+            res = pack(extra, cols, rows, priority="efficiency", time_limit=min(2.0, time_limit),
+                       seed=seed, workers=workers)
+            if res.bins_used > free:
+                blocked.add(worst.layer)
+                continue
+            ids = {f"{t.id}#r{r}": t for t in worst.tiles}
+            placements += [TilePlacement(ids[pl.id], r, used + pl.bin, pl.y, pl.x)
+                           for pl in res.placements]
+            used += res.bins_used
+            free -= res.bins_used
+            replicas[worst.layer] = r + 1
+            serial = _serialization(placements)
+            per = _latency(plans, work, replicas, serial, t_cycle_ns)
+    empty = PackResult(0, (), 0, MappingProxyType({}), "optimal", 0.0)
+    return Mapping(
+        plans=tuple(plans),
+        placements=tuple(placements),
+        replicas=MappingProxyType(dict(replicas)),
+        arrays_used=used,
+        priority=priority,
+        base=base or empty,
+        latency_ns=float(sum(per.values())),
+        layer_latency_ns=MappingProxyType(per),
+    )

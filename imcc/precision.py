@@ -1,0 +1,175 @@
+"""Per-layer precision: the chip file's defaults, overridden by a precision file.
+
+A precision file (TOML) has an optional ``[default]`` table and any number of ``[[layer]]``
+tables whose ``match`` is a glob on ONNX node names (later tables win)::
+
+    [default]
+    weight_bits = 8        # 0 = float weights (ideal chips only)
+    cell_bits = 2          # bits stored per cell (<= the chip's cell_bits)
+    input_bits = 8         # 0 = unquantized inputs (ideal DAC)
+    dac_bits = 1           # input bits applied per cycle (1 = bit-serial)
+    adc_bits = 8           # 0 = ideal ADC
+    signed = "differential"  # or "offset"
+    slices = "columns"     # slices side by side in one array, or "arrays": one array per slice
+
+    [[layer]]
+    match = "*conv1*"
+    weight_bits = 4
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from imcc.quant import SliceSpec
+from isa.diagnostics import ConfigError
+
+
+@dataclass(frozen=True)
+class LayerPrecision:
+    """The numeric settings of one IMC layer."""
+
+    weight_bits: int
+    cell_bits: int
+    input_bits: int
+    dac_bits: int
+    adc_bits: int
+    signed: str = "differential"
+    slices: str = "columns"
+
+    @property
+    def slice_spec(self) -> SliceSpec:
+        return SliceSpec(self.weight_bits, self.cell_bits, self.signed)
+
+    @property
+    def is_float(self) -> bool:
+        return self.weight_bits == 0
+
+
+_KEYS = {f.name for f in fields(LayerPrecision)}
+
+
+@dataclass(frozen=True)
+class PrecisionConfig:
+    """Overrides from a precision file: a default table and (pattern, overrides) rules."""
+
+    default: tuple[tuple[str, Any], ...] = ()
+    rules: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    source: str = "<defaults>"
+
+
+def _check(where: str, key: str, value: Any, chip_cell_bits: int) -> None:
+    def bad(why: str) -> ConfigError:
+        return ConfigError(f"{where}: {key} = {value!r}: {why}")
+
+    if key in ("signed",):
+        if value not in ("differential", "offset"):
+            raise bad('must be "differential" or "offset"')
+        return
+    if key == "slices":
+        if value not in ("columns", "arrays"):
+            raise bad('must be "columns" or "arrays"')
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise bad("must be an integer")
+    ranges = {
+        "weight_bits": (0, 16),
+        "cell_bits": (1, chip_cell_bits),
+        "input_bits": (0, 16),
+        "dac_bits": (1, 16),
+        "adc_bits": (0, 24),
+    }
+    lo, hi = ranges[key]
+    if not lo <= value <= hi:
+        extra = " (the chip's cell_bits)" if key == "cell_bits" else ""
+        raise bad(f"must be in {lo}..{hi}{extra}")
+    if key == "weight_bits" and value == 1:
+        raise bad("must be 0 (float) or >= 2 (one bit is the sign)")
+
+
+def load_precision(path: str | Path, chip_cell_bits: int = 11) -> PrecisionConfig:
+    """Read and validate a precision file; every error names the file and the field."""
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text())
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read precision file: {e.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    unknown = set(doc) - {"default", "layer"}
+    if unknown:
+        raise ConfigError(f"{p}: unknown table {sorted(unknown)[0]!r} (expected [default], "
+                          "[[layer]])")
+
+    def table(where: str, t: dict, allow_match: bool) -> tuple[tuple[str, Any], ...]:
+        if not isinstance(t, dict):
+            raise ConfigError(f"{where}: expected a table")
+        out = []
+        for k, v in t.items():
+            if k == "match" and allow_match:
+                continue
+            if k not in _KEYS:
+                raise ConfigError(f"{where}: unknown key {k!r} (known: {', '.join(sorted(_KEYS))})")
+            _check(f"{where}", k, v, chip_cell_bits)
+            out.append((k, v))
+        return tuple(sorted(out))
+
+    default = table(f"{p}: [default]", doc.get("default", {}), False)
+    rules = []
+    layers = doc.get("layer", [])
+    if not isinstance(layers, list):
+        raise ConfigError(f"{p}: 'layer' must be an array of tables ([[layer]])")
+    for i, t in enumerate(layers):
+        where = f"{p}: [[layer]] #{i + 1}"
+        if not isinstance(t, dict) or not isinstance(t.get("match"), str):
+            raise ConfigError(f"{where}: needs match = \"glob on node names\"")
+        rules.append((t["match"], table(where, t, True)))
+    return PrecisionConfig(default, tuple(rules), str(p))
+
+
+def chip_default(chip) -> LayerPrecision:
+    """The chip file's precision (any object with the chip config's attribute names)."""
+    return LayerPrecision(
+        weight_bits=chip.weight_bits,
+        cell_bits=chip.cell_bits,
+        input_bits=chip.input_bits,
+        dac_bits=chip.dac_bits,
+        adc_bits=chip.adc_bits,
+        signed=chip.signed,
+    )
+
+
+def resolve(
+    chip, config: PrecisionConfig | None, layers: list[str]
+) -> tuple[dict[str, LayerPrecision], list[str]]:
+    """Precision of each named IMC layer, and warnings (rules that match no layer)."""
+    config = config or PrecisionConfig()
+    base = replace(chip_default(chip), **dict(config.default))
+    out = {}
+    used = [False] * len(config.rules)
+    for name in layers:
+        p = base
+        for i, (pattern, overrides) in enumerate(config.rules):
+            if fnmatch.fnmatchcase(name, pattern):
+                p = replace(p, **dict(overrides))
+                used[i] = True
+        _validate(p, name, config.source)
+        out[name] = p
+    warnings = [
+        f"{config.source}: [[layer]] match = {pat!r} matches no IMC layer"
+        for (pat, _), u in zip(config.rules, used)
+        if not u
+    ]
+    return out, warnings
+
+
+def _validate(p: LayerPrecision, layer: str, source: str) -> None:
+    where = f"{source}: layer {layer!r}"
+    if p.input_bits and p.dac_bits > p.input_bits:
+        raise ConfigError(f"{where}: dac_bits = {p.dac_bits} exceeds input_bits = {p.input_bits}")
+    if p.weight_bits == 0 and p.signed != "differential":
+        raise ConfigError(f"{where}: float weights (weight_bits = 0) need signed = \"differential\"")

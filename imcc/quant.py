@@ -1,0 +1,126 @@
+"""Weight quantization and bit-slicing onto conductance levels.
+
+A weight matrix ``W`` (K x N, rows are inputs) is quantized per output column to signed
+``w_bits``-bit integers, then mapped onto non-negative cell levels of ``cell_bits`` bits as
+*blocks*: ``W_q = sum_b coef[b] * blocks[b]``, which the machine's ``vsadd`` recombines (see
+docs/machine.md, "Weight slicing and signed weights").
+
+- ``differential``: ``W_q = W+ - W-``; each magnitude has ``w_bits - 1`` bits, cut into
+  ``S = ceil((w_bits - 1) / cell_bits)`` slices; block ``b = 2*s + p`` holds slice ``s`` of
+  ``W+`` (``p = 0``) or ``W-`` (``p = 1``), with ``coef = (-1)**p * 2**(s*cell_bits)``.
+- ``offset``: ``U = W_q + 2**(w_bits-1)`` (``w_bits`` unsigned bits) cut into
+  ``S = ceil(w_bits / cell_bits)`` slices, block ``b = s``, ``coef = 2**(s*cell_bits)``; the
+  offset is removed with a reference column (see :func:`reference_column`).
+
+``w_bits = 0`` is the float path: no quantization, scale 1, and the differential blocks hold the
+float magnitudes ``max(W, 0)`` and ``max(-W, 0)``.
+
+>>> import numpy as np
+>>> W = np.array([[0.5, -1.0], [0.2, 0.0]], dtype=np.float32)
+>>> q = quantize(W, 4)
+>>> q.values.tolist(), q.scale.tolist()
+([[7, -7], [3, 0]], [0.0714285746216774, 0.1428571492433548])
+>>> s = slice_blocks(q.values, SliceSpec(4, 2, "differential"))
+>>> s.shape, coefficients(SliceSpec(4, 2, "differential")).tolist()
+((4, 2, 2), [1, -1, 4, -4])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SliceSpec:
+    """How a layer's weights are stored: bits per weight (0 = float), bits per cell, scheme."""
+
+    w_bits: int
+    cell_bits: int
+    scheme: str = "differential"  # or "offset"
+
+    @property
+    def is_float(self) -> bool:
+        return self.w_bits == 0
+
+    @property
+    def slices(self) -> int:
+        if self.is_float:
+            return 1
+        mag = self.w_bits - 1 if self.scheme == "differential" else self.w_bits
+        return max(1, -(-mag // self.cell_bits))
+
+    @property
+    def polarities(self) -> int:
+        return 2 if self.scheme == "differential" else 1
+
+    @property
+    def blocks(self) -> int:
+        """Column blocks per weight column (slices x polarities)."""
+        return self.slices * self.polarities
+
+    @property
+    def max_level(self) -> int:
+        return (1 << self.cell_bits) - 1
+
+
+@dataclass(frozen=True)
+class Quantized:
+    """Integer weights (or the float weights, for w_bits = 0) and their per-column scales."""
+
+    values: np.ndarray  # int64 [K, N] (float32 on the float path)
+    scale: np.ndarray  # float32 [N]: W ~= values * scale
+
+
+def quantize(W: np.ndarray, w_bits: int) -> Quantized:
+    """Symmetric per-output-column quantization to ``w_bits`` signed bits (round half to even).
+
+    ``scale[n] = max |W[:, n]| / (2**(w_bits-1) - 1)``; an all-zero column gets scale 1.
+    """
+    W = np.asarray(W, dtype=np.float32)
+    if w_bits == 0:
+        return Quantized(W, np.ones(W.shape[1], dtype=np.float32))
+    if w_bits < 2:
+        raise ValueError("w_bits must be 0 (float) or >= 2")
+    qmax = (1 << (w_bits - 1)) - 1
+    amax = np.abs(W).max(axis=0)
+    scale = np.where(amax > 0, amax / qmax, 1.0).astype(np.float32)
+    q = np.clip(np.rint(W / scale), -qmax, qmax).astype(np.int64)
+    return Quantized(q, scale)
+
+
+def coefficients(spec: SliceSpec) -> np.ndarray:
+    """The shift-and-add coefficient of each block, as ``vsadd`` applies it."""
+    p = spec.polarities
+    b = np.arange(spec.blocks)
+    sign = np.where((p == 2) & (b % 2 == 1), -1, 1)
+    return sign * (1 << (spec.cell_bits * (b // p))) if not spec.is_float else sign
+
+
+def slice_blocks(values: np.ndarray, spec: SliceSpec) -> np.ndarray:
+    """Blocks of cell values, shape ``[blocks, K, N]``: uint16 levels, or float32 on the float
+    path. ``sum_b coefficients[b] * blocks[b]`` equals ``values`` (offset: ``values + offset``)."""
+    if spec.is_float:
+        v = np.asarray(values, dtype=np.float32)
+        return np.stack([np.maximum(v, 0), np.maximum(-v, 0)]).astype(np.float32)
+    v = np.asarray(values, dtype=np.int64)
+    if spec.scheme == "differential":
+        mags = [np.maximum(v, 0), np.maximum(-v, 0)]
+    elif spec.scheme == "offset":
+        mags = [v + (1 << (spec.w_bits - 1))]
+    else:
+        raise ValueError(f"unknown signed-weight scheme {spec.scheme!r}")
+    mask = spec.max_level
+    out = np.empty((spec.blocks, *v.shape), dtype=np.uint16)
+    for s in range(spec.slices):
+        for p, m in enumerate(mags):
+            out[s * spec.polarities + p] = (m >> (s * spec.cell_bits)) & mask
+    return out
+
+
+def reference_column(K: int, spec: SliceSpec) -> np.ndarray:
+    """Offset scheme only: blocks ``[blocks, K, 1]`` of a column whose weight is 0, i.e. whose
+    recombined value is the offset ``2**(w_bits-1)``; subtracting its output removes the offset
+    from every other column."""
+    return slice_blocks(np.zeros((K, 1), dtype=np.int64), spec)

@@ -1,0 +1,215 @@
+"""Matrix division: each IMC layer's weights become K x N matrices cut into array-sized tiles.
+
+- Gemm / MatMul with a constant weight: one matrix ``B`` [K, N].
+- Conv: per group ``g`` the matrix ``W[g]`` reshaped to [Cin/g * kh * kw, Cout/g] (rows in
+  the order (channel, kh, kw) of the im2col patch). Small groups (depthwise convs above all) are
+  merged *block-diagonally* into super-blocks that fit one array: one MVM then serves many
+  groups, at the price of the zero cells off the diagonal. A group too large for that is its own
+  block, as the issue asks ("grouped convs become independent blocks").
+
+Cuts: rows are cut into chunks of at most ``rows`` (max-size plus remainder, not balanced: full
+tiles fill whole arrays and the small remainders pack together, while balanced cuts such as
+2 x 150 rows on 256-row arrays could never share an array). Columns: each weight column takes
+``blocks = slices x polarities`` physical columns (plus one reference column per block for the
+offset scheme); with ``slices = "columns"`` the blocks of a tile sit side by side in one array,
+with ``"arrays"`` each block is its own rectangle (one slice per array, the seed's example).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from imcc.precision import LayerPrecision
+from imcc.quant import quantize, reference_column, slice_blocks
+from isa.diagnostics import ConfigError
+
+
+@dataclass(frozen=True)
+class MatrixBlock:
+    """One matrix to map. Row ``k`` of the block is input element ``k_offset + k`` of the
+    layer's input vector (patch); column ``n`` is output channel ``n_offset + n``."""
+
+    layer: str
+    index: int
+    k_offset: int
+    n_offset: int
+    K: int
+    N: int
+    groups: int = 1  # groups merged block-diagonally (K = groups * Kg, N = groups * Ng)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A rectangle for the packer: rows ``k0:k1`` and columns ``n0:n1`` of a block, holding
+    slice-blocks ``parts`` side by side (each ``n1 - n0`` columns, plus a reference column when
+    ``ref``)."""
+
+    id: str
+    layer: str
+    block: int
+    k0: int
+    k1: int
+    n0: int
+    n1: int
+    parts: tuple[int, ...]
+    ref: bool = False
+
+    @property
+    def h(self) -> int:
+        return self.k1 - self.k0
+
+    @property
+    def part_width(self) -> int:
+        return self.n1 - self.n0 + (1 if self.ref else 0)
+
+    @property
+    def w(self) -> int:
+        return len(self.parts) * self.part_width
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """How one IMC layer is divided."""
+
+    layer: str
+    op: str
+    K: int  # input vector length of the whole layer (Cin * kh * kw for a conv)
+    N: int  # outputs (Cout)
+    groups: int
+    precision: LayerPrecision
+    blocks: tuple[MatrixBlock, ...]
+    tiles: tuple[Tile, ...]
+
+    @property
+    def cells(self) -> int:
+        return sum(t.h * t.w for t in self.tiles)
+
+
+def weight_matrix(node, graph) -> tuple[np.ndarray, int]:
+    """The layer's weights as (W, groups): Gemm/MatMul give [K, N]; Conv gives its 4-D weight
+    [Cout, Cin/g, kh, kw] (callers slice per group)."""
+    w = np.asarray(graph.constants[node.inputs[1]], dtype=np.float32)
+    if node.op_type == "Conv":
+        return w, int(node.attrs.get("group", 1))
+    return w, 1
+
+
+def group_matrix(w4: np.ndarray, groups: int, g0: int, count: int) -> np.ndarray:
+    """Block-diagonal [count*Kg, count*Ng] matrix of conv groups ``g0 .. g0+count-1``."""
+    cout = w4.shape[0]
+    ng = cout // groups
+    kg = int(np.prod(w4.shape[1:]))
+    out = np.zeros((count * kg, count * ng), dtype=w4.dtype)
+    for i in range(count):
+        g = g0 + i
+        out[i * kg : (i + 1) * kg, i * ng : (i + 1) * ng] = w4[g * ng : (g + 1) * ng].reshape(ng, kg).T
+    return out
+
+
+def _blocks(layer: str, op: str, shape: tuple[int, ...], groups: int, rows: int,
+            cols_per_weight: int) -> list[MatrixBlock]:
+    if op != "Conv":
+        K, N = shape
+        return [MatrixBlock(layer, 0, 0, 0, K, N)]
+    cout, cin_g = shape[0], shape[1]
+    kg = cin_g * shape[2] * shape[3]
+    ng = cout // groups
+    if groups == 1:
+        return [MatrixBlock(layer, 0, 0, 0, kg, ng)]
+    # Merge groups while the block-diagonal matrix still fits one array.
+    per = max(1, min(rows // kg if kg <= rows else 1, max(1, cols_per_weight // ng), groups))
+    if kg > rows // 2 or ng > cols_per_weight // 2:
+        per = 1
+    out = []
+    for i, g0 in enumerate(range(0, groups, per)):
+        c = min(per, groups - g0)
+        out.append(MatrixBlock(layer, i, g0 * kg, g0 * ng, c * kg, c * ng, c))
+    return out
+
+
+def divide_layer(layer: str, op: str, weight_shape: tuple[int, ...], groups: int,
+                 prec: LayerPrecision, rows: int, cols: int) -> LayerPlan:
+    """Cut one layer into tiles for ``rows x cols`` arrays."""
+    spec = prec.slice_spec
+    ref = spec.scheme == "offset"
+    parts = spec.blocks
+    per_array = parts if prec.slices == "columns" else 1
+    n_cols = cols // per_array - (1 if ref else 0)  # weight columns per tile
+    if n_cols < 1:
+        raise ConfigError(
+            f"layer {layer!r}: {parts} slice blocks of one weight column do not fit a "
+            f"{cols}-column array; use fewer weight bits, more bits per cell, or slices = \"arrays\"")
+    blocks = _blocks(layer, op, tuple(weight_shape), groups, rows, cols // per_array)
+    tiles = []
+    for b in blocks:
+        for i, k0 in enumerate(range(0, b.K, rows)):
+            k1 = min(b.K, k0 + rows)
+            for j, n0 in enumerate(range(0, b.N, n_cols)):
+                n1 = min(b.N, n0 + n_cols)
+                base = f"{layer}:b{b.index}:k{i}:n{j}"
+                if prec.slices == "columns":
+                    tiles.append(Tile(base, layer, b.index, k0, k1, n0, n1, tuple(range(parts)), ref))
+                else:
+                    for p in range(parts):
+                        tiles.append(Tile(f"{base}:p{p}", layer, b.index, k0, k1, n0, n1, (p,), ref))
+    if op == "Conv":
+        K = weight_shape[1] * groups * weight_shape[2] * weight_shape[3]
+        N = weight_shape[0]
+    else:
+        K, N = weight_shape
+    return LayerPlan(layer, op, K, N, groups, prec, tuple(blocks), tuple(tiles))
+
+
+@dataclass(frozen=True)
+class LayerWeights:
+    """A layer's quantized weights: per-output-channel scales and, per block, the cell values
+    ``[parts, K, N]`` (plus a reference column for the offset scheme)."""
+
+    scale: np.ndarray  # float32 [N]: real weight = integer value * scale
+    levels: tuple[np.ndarray, ...]  # one per MatrixBlock
+
+
+def quantize_layer(plan: LayerPlan, w: np.ndarray) -> LayerWeights:
+    """Quantize ``w`` (Gemm/MatMul [K, N]; Conv [Cout, Cin/g, kh, kw]) per output channel and
+    slice every block of ``plan`` onto cell values."""
+    spec = plan.precision.slice_spec
+    if plan.op == "Conv":
+        cout = w.shape[0]
+        q = quantize(w.reshape(cout, -1).T, spec.w_bits)
+        values4 = q.values.T.reshape(w.shape)
+        mats = [group_matrix(values4, plan.groups, b.n_offset // (cout // plan.groups), b.groups)
+                for b in plan.blocks]
+    else:
+        q = quantize(w, spec.w_bits)
+        mats = [q.values]
+    levels = []
+    for b, m in zip(plan.blocks, mats):
+        lv = slice_blocks(m, spec)
+        if spec.scheme == "offset":
+            lv = np.concatenate([lv, reference_column(b.K, spec)], axis=2)
+        levels.append(lv)
+    return LayerWeights(q.scale, tuple(levels))
+
+
+def tile_cells(tile: Tile, weights: LayerWeights) -> np.ndarray:
+    """The cell values of ``tile`` ([h, w]): its parts side by side, each the tile's rows and
+    columns of one slice-block (plus the block's reference column, if any)."""
+    lv = weights.levels[tile.block]
+    cols = list(range(tile.n0, tile.n1)) + ([lv.shape[2] - 1] if tile.ref else [])
+    return np.concatenate([lv[p, tile.k0 : tile.k1][:, cols] for p in tile.parts], axis=1)
+
+
+def arrays_lower_bound_one_tile_per_array(plans: list[LayerPlan]) -> int:
+    """What a mapper that gives every tile its own array (PUMA, PIMCOMP) would use."""
+    return sum(len(p.tiles) for p in plans)
+
+
+def total_cells(plans: list[LayerPlan]) -> int:
+    return sum(p.cells for p in plans)
+
+
+def area_bound(plans: list[LayerPlan], rows: int, cols: int) -> int:
+    return math.ceil(total_cells(plans) / (rows * cols))

@@ -1,0 +1,185 @@
+"""IMC layers (Conv, Gemm, MatMul with constant weights) on a tiny chip of 16x16 arrays, so that
+every layer is cut in K and N, tiles share arrays, and the efficiency priority replicates.
+
+Float path (ideal chip): compared with onnx's reference evaluator. Quantized lossless chips:
+compared with an integer oracle written here from the definitions in docs/machine.md (per-channel
+symmetric weights, per-layer input step max|x| / qmax), independent of the compiler's code."""
+
+import numpy as np
+import pytest
+
+from runtime.config import config_from_dict
+from tests.compiler.helpers import check, helper, make_model, reference, run_compiled
+
+F = np.float32
+R = np.random.default_rng(1)
+
+
+def chip(**kw):
+    base = dict(name="tiny", tiles=16, arrays_per_tile=8, rows=16, cols=16, global_mib=16,
+                cell_bits=8, weight_bits=0, input_bits=0, dac_bits=1, adc_bits=0)
+    base.update(kw)
+    return config_from_dict(base, "test")
+
+
+def conv_model(cin=3, cout=5, k=3, groups=1, bias=True, **attrs):
+    w = R.standard_normal((cout, cin // groups, k, k)).astype(F)
+    inits = {"w": w}
+    ins = ["a", "w"]
+    if bias:
+        inits["b"] = R.standard_normal(cout).astype(F)
+        ins.append("b")
+    m = make_model([helper.make_node("Conv", ins, ["y"], group=groups, **attrs)],
+                   [("a", F, (2, cin, 9, 8))], [("y", F, None)], inits=inits)
+    return m, {"a": R.standard_normal((2, cin, 9, 8)).astype(F)}
+
+
+CONVS = [
+    dict(),
+    dict(pads=[1, 1, 1, 1]),
+    dict(strides=[2, 2], pads=[1, 0, 2, 1]),
+    dict(dilations=[2, 2], pads=[2, 2, 2, 2]),
+    dict(cin=4, cout=6, groups=2, pads=[1, 1, 1, 1]),
+    dict(cin=8, cout=8, groups=8, pads=[1, 1, 1, 1]),  # depthwise
+    dict(cin=8, cout=16, groups=8, k=1),  # depthwise multiplier 2, 1x1
+    dict(cin=20, cout=24, k=1, bias=False),  # K and N both split
+]
+
+
+@pytest.mark.parametrize("priority", ["efficiency", "resource"])
+@pytest.mark.parametrize("cfg", CONVS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
+def test_conv_float(cfg, priority, tmp_path):
+    res = check(*conv_model(**cfg), tmp_path, tol=1e-5, chip=chip(), priority=priority)
+    assert res.report["arrays_used"] >= res.report["lower_bound"]
+
+
+@pytest.mark.parametrize("priority", ["efficiency", "resource"])
+def test_gemm_transb_and_matmul_rank3(priority, tmp_path):
+    w1 = R.standard_normal((40, 37)).astype(F)  # Gemm transB: [N, K] -> K = 37
+    w2 = R.standard_normal((40, 19)).astype(F)
+    m = make_model([helper.make_node("Gemm", ["a", "w1", "b1"], ["h"], transB=1, alpha=0.5),
+                    helper.make_node("Reshape", ["h", "s"], ["h3"]),
+                    helper.make_node("MatMul", ["h3", "w2"], ["y"])],
+                   [("a", F, (6, 37))], [("y", F, None)],
+                   inits={"w1": w1, "b1": R.standard_normal(40).astype(F),
+                          "s": np.array([2, 3, 40]), "w2": w2})
+    check(m, {"a": R.standard_normal((6, 37)).astype(F)}, tmp_path, chip=chip(),
+          priority=priority)
+
+
+def test_conv_transpose(tmp_path):
+    w = R.standard_normal((4, 3, 3, 3)).astype(F)
+    m = make_model([helper.make_node("ConvTranspose", ["a", "w"], ["y"], strides=[2, 2],
+                                     pads=[1, 1, 0, 0], output_padding=[1, 0])],
+                   [("a", F, (1, 4, 5, 5))], [("y", F, None)], inits={"w": w})
+    check(m, {"a": R.standard_normal((1, 4, 5, 5)).astype(F)}, tmp_path, chip=chip())
+
+
+# ---- quantized, lossless -----------------------------------------------------------------
+
+
+def _quant_weights(w2d: np.ndarray, bits: int):
+    """[K, N] -> integers and per-column scales (symmetric, round half to even)."""
+    qmax = 2 ** (bits - 1) - 1
+    s = np.abs(w2d).max(axis=0) / qmax
+    s = np.where(s > 0, s, 1.0).astype(F)
+    return np.clip(np.rint(w2d / s), -qmax, qmax), s
+
+
+def _oracle_gemm(x, w_kn, b, wbits, ibits):
+    """Integer model of y = x @ w + b: exact integer products, then dequantization."""
+    qw, sw = _quant_weights(w_kn.astype(F), wbits)
+    qmax = 2 ** (ibits - 1) - 1
+    si = np.float32(np.abs(x).max() / qmax)
+    qx = np.clip(np.rint(x / si), -qmax, qmax)
+    acc = qx.astype(np.float64) @ qw.astype(np.float64)
+    return (acc * (si * sw).astype(np.float64) + b).astype(np.float64)
+
+
+@pytest.mark.parametrize("cell_bits,signed,slices", [
+    (8, "differential", "columns"), (2, "differential", "columns"), (3, "offset", "columns"),
+    (1, "differential", "arrays"), (4, "offset", "arrays")])
+@pytest.mark.parametrize("dac_bits", [1, 3, 8])
+def test_gemm_quantized_lossless_equals_integer_oracle(cell_bits, signed, slices, dac_bits,
+                                                       tmp_path):
+    K, N = 37, 21
+    w = R.standard_normal((N, K)).astype(F)
+    b = R.standard_normal(N).astype(F)
+    x = R.standard_normal((5, K)).astype(F)
+    m = make_model([helper.make_node("Gemm", ["a", "w", "b"], ["y"], transB=1)],
+                   [("a", F, (5, K))], [("y", F, None)], inits={"w": w, "b": b})
+    cfg = chip(weight_bits=8, cell_bits=cell_bits, input_bits=8, dac_bits=dac_bits,
+               adc_bits=0, signed=signed)
+    got, res = run_compiled(m, {"a": x}, tmp_path, chip=cfg, calib={"a": x},
+                            precision=f'[default]\nslices = "{slices}"\n', priority="resource")
+    from collections import Counter
+
+    per_tile = Counter(e["tile"] for e in res.storage_map["entries"])
+    mag = 7 if signed == "differential" else 8
+    blocks = -(-mag // cell_bits) * (2 if signed == "differential" else 1)
+    # "arrays": every slice-block is its own rectangle; "columns": a tile holds all of them
+    assert set(per_tile.values()) == ({1} if slices == "arrays" else {blocks})
+    assert max(e["col"] + e["width"] for e in res.storage_map["entries"]) <= 16
+    want = _oracle_gemm(x, w.T, b, 8, 8)
+    # float32 accumulation of exact integer partial sums: agreement to float32 rounding
+    assert np.abs(got[0] - want).max() <= 1e-5 * np.abs(want).max()
+
+
+def test_quantized_slices_in_separate_arrays_via_precision_file(tmp_path):
+    K, N = 30, 10
+    w = R.standard_normal((K, N)).astype(F)
+    x = R.standard_normal((4, K)).astype(F)
+    m = make_model([helper.make_node("MatMul", ["a", "w"], ["y"])], [("a", F, (4, K))],
+                   [("y", F, None)], inits={"w": w})
+    import onnx
+
+    from imcc.compiler import CompileOptions, compile_model
+    from imcc.precision import load_precision
+    from runtime.machine import Machine
+
+    p = tmp_path / "m.onnx"
+    onnx.save(m, p)
+    prec = tmp_path / "p.toml"
+    prec.write_text('[default]\nweight_bits = 7\ncell_bits = 2\nslices = "arrays"\n')
+    cfg = chip(weight_bits=8, cell_bits=8, input_bits=6, dac_bits=2)
+    res = compile_model(p, cfg, precision=load_precision(prec, 8), calib={"a": x},
+                        options=CompileOptions(priority="resource"))
+    entries = res.storage_map["entries"]
+    # 7-bit weights on 2-bit cells, differential: 3 slices x 2 polarities, each its own rect
+    assert {e["slice"] for e in entries} == {0, 1, 2} and {e["polarity"] for e in entries} == {"+", "-"}
+    assert all(e["width"] <= 16 for e in entries)
+    got = Machine(cfg, res.obj).run({"a": x})["y"]
+    want = _oracle_gemm(x, w, 0.0, 7, 6)
+    assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
+
+
+def test_conv_quantized_lossless(tmp_path):
+    m, feeds = conv_model(cin=6, cout=7, k=3, pads=[1, 1, 1, 1], strides=[2, 1])
+    cfg = chip(weight_bits=8, cell_bits=4, input_bits=8, dac_bits=4)
+    got, res = run_compiled(m, feeds, tmp_path, chip=cfg, calib=feeds)
+    # Oracle: the same conv in float on the quantized weights and inputs.
+    w = np.asarray([i for i in m.graph.initializer if i.name == "w"][0].float_data or
+                   np.frombuffer([i for i in m.graph.initializer if i.name == "w"][0].raw_data,
+                                 dtype=F)).reshape(7, 6, 3, 3)
+    qw, sw = _quant_weights(w.reshape(7, -1).T, 8)
+    wq = (qw * sw).T.reshape(w.shape).astype(np.float64)
+    x = feeds["a"]
+    si = np.float32(np.abs(x).max() / 127)
+    xq = (np.clip(np.rint(x / si), -127, 127) * si).astype(np.float64)
+    mq = make_model([helper.make_node("Conv", ["a", "w", "b"], ["y"], pads=[1, 1, 1, 1],
+                                      strides=[2, 1])],
+                    [("a", np.float64, x.shape)], [("y", np.float64, None)],
+                    inits={"w": wq, "b": np.frombuffer(
+                        [i for i in m.graph.initializer if i.name == "b"][0].raw_data,
+                        dtype=F).astype(np.float64)})
+    want = reference(mq, {"a": xq})[0]
+    assert np.abs(got[0] - want).max() <= 1e-5 * np.abs(want).max()
+
+
+def test_same_model_twice_gives_identical_objects(tmp_path):
+    from isa.objfile import to_bytes
+
+    m, feeds = conv_model(cin=8, cout=8, groups=8, pads=[1, 1, 1, 1])
+    _, r1 = run_compiled(m, feeds, tmp_path, chip=chip(), priority="efficiency")
+    _, r2 = run_compiled(m, feeds, tmp_path, chip=chip(), priority="efficiency")
+    assert to_bytes(r1.obj) == to_bytes(r2.obj)

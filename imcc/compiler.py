@@ -236,7 +236,7 @@ def compile_model(
     say("quantizing weights")
     weights = {p.layer: quantize_layer(p, np.asarray(graph.constants[graph.node(p.layer).inputs[1]]))
                for p in plans}
-    blob, offsets, fmts = weight_blob([(p, weights[p.layer]) for p in plans])
+    blob, offsets, fmts, colmax = weight_blob([(p, weights[p.layer]) for p in plans])
     imc = {}
     for p in plans:
         imc[p.layer] = ImcLayer(
@@ -245,7 +245,8 @@ def compile_model(
             replicas=mapping.replicas[p.layer], in_scale=in_scale[p.layer],
             in_signed=m.signed[p.layer],
             weight_offset=MappingProxyType({t.id: offsets[t.id] for t in p.tiles}),
-            wfmt=fmts[p.layer])
+            wfmt=fmts[p.layer],
+            col_max=MappingProxyType({t.id: colmax[t.id] for t in p.tiles}))
     map_json = storagemap.to_json(m.storage_map)
     times["quantize"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()

@@ -23,7 +23,7 @@ from imcc.codegen.asm import f32_bits
 from imcc.codegen.context import Ctx, lowers
 from imcc.codegen.views import View, emit, emit_raw
 from imcc.mapping import TilePlacement
-from imcc.tiling import LayerPlan, LayerWeights, Tile, tile_cells
+from imcc.tiling import LayerPlan, LayerWeights, tile_cells
 
 WEIGHTS = "weights"
 WFMT = {"uint8": 0, "uint16": 1, "float32": 2}
@@ -41,6 +41,7 @@ class ImcLayer:
     in_signed: bool
     weight_offset: MappingProxyType  # tile id -> byte offset in the weight blob
     wfmt: str  # "uint8" | "uint16" | "float32"
+    col_max: MappingProxyType  # tile id -> largest column sum of its cell values
 
     @property
     def cycles(self) -> int:
@@ -50,30 +51,32 @@ class ImcLayer:
         return max(1, -(-(p.input_bits - int(self.in_signed)) // p.dac_bits))
 
 
-def weight_blob(layers: list[tuple[LayerPlan, LayerWeights]]) -> tuple[bytes, dict, dict]:
+def weight_blob(layers: list[tuple[LayerPlan, LayerWeights]]) -> tuple[bytes, dict, dict, dict]:
     """Cell values of every tile, 4-byte aligned, in one blob. Returns (blob, tile id ->
-    offset, layer -> element format)."""
-    chunks, offsets, fmts, top = [], {}, {}, 0
+    offset, layer -> element format, tile id -> largest column sum)."""
+    chunks, offsets, fmts, colmax, top = [], {}, {}, {}, 0
     for plan, lw in layers:
         spec = plan.precision.slice_spec
         fmt = "float32" if spec.is_float else ("uint8" if spec.cell_bits <= 8 else "uint16")
         fmts[plan.layer] = fmt
         for t in plan.tiles:
-            blob = np.ascontiguousarray(tile_cells(t, lw), dtype=np.dtype(fmt).newbyteorder("<"))
+            cells = tile_cells(t, lw)
+            colmax[t.id] = float(np.abs(cells.astype(np.float64)).sum(axis=0).max())
+            blob = np.ascontiguousarray(cells, dtype=np.dtype(fmt).newbyteorder("<"))
             data = blob.tobytes()
             offsets[t.id] = top
             pad = (-len(data)) % 4
             chunks.append(data + bytes(pad))
             top += len(data) + pad
-    return b"".join(chunks), offsets, fmts
+    return b"".join(chunks), offsets, fmts, colmax
 
 
-def adc_shift(cells: np.ndarray, prec, signed: bool) -> int:
-    """ADC LSB (power of two) so the largest possible column current of one cycle fits the
-    converter: lossless whenever ``adc_bits`` suffices for this region."""
+def adc_shift(colmax: float, prec, signed: bool) -> int:
+    """ADC LSB (power of two) so the largest possible column current of one cycle (``colmax``
+    = largest column sum of the region's levels) fits the converter: lossless whenever
+    ``adc_bits`` suffices for this region."""
     if prec.adc_bits == 0 or prec.input_bits == 0:
         return 0
-    colmax = float(np.abs(cells.astype(np.float64)).sum(axis=0).max()) if cells.size else 0.0
     imax = ((1 << prec.dac_bits) - 1) * colmax
     need = max(1, math.ceil(math.log2(imax + 1))) + (1 if signed else 0)
     return max(0, need - prec.adc_bits)
@@ -140,9 +143,8 @@ def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View) -> None:
         for parts, pls in sorted(by_parts.items()):
             for i, pl in enumerate(sorted(pls, key=lambda p: p.tile.k0)):
                 t = pl.tile
-                cells = tile_cells(t, L.weights)
                 w.csrs(xbarr=pl.array, xbrow=pl.row, xbcol=pl.col, xbh=t.h, xbw=t.w,
-                       adcsh=adc_shift(cells, prec, L.in_signed))
+                       adcsh=adc_shift(L.col_max[t.id], prec, L.in_signed))
                 w.li("x6", a.addr(m0 * xs + block.k_offset + t.k0))
                 w.li("x5", ps.addr(parts[0] * pw))
                 w.op("mvm" if i == 0 else "mvm.acc", "x5", "x6",

@@ -41,7 +41,7 @@ class CompileOptions:
 
     priority: str = "efficiency"  # or "resource"
     dynamic: str = "sram"  # attention matmuls on the SRAM-IMC unit, or "digital"
-    sram_bits: int = 8
+    sram_bits: int | None = None  # operand bits of the SRAM-IMC unit; None: the chip's input_bits
     batch: int | None = None  # fix a symbolic leading dimension of the inputs
     input_shapes: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     calibration: str = "minmax"  # or "percentile"
@@ -257,6 +257,10 @@ def compile_model(
               f"{options.priority} priority",
               f"{len(m.imc_nodes)} IMC layers on {mapping.arrays_used} arrays "
               f"(lower bound {mapping.base.lower_bound}), {len(graph.nodes)} nodes"]
+    if options.sram_bits is None:
+        from dataclasses import replace
+
+        options = replace(options, sram_bits=int(chip.input_bits))
     prog = generate(graph, imc, chip=chip, options=options, base_name=base,
                     weights_blob=blob, map_json=map_json, header=header, classes=classes)
     times["codegen"] = round(time.perf_counter() - t, 3)

@@ -1,7 +1,8 @@
 """Matrix products whose operands are both activations (attention's Q K^T and P V).
 
-They run on the SRAM-IMC unit (``smm``: operands quantized per tensor to ``sram_bits``) or on
-the digital unit (``vmm``: float32), as the compile option ``dynamic`` selects.
+They run on the SRAM-IMC unit (``smm``: operands quantized per tensor to ``sram_bits``, by
+default the chip's input bits, so an ideal chip's SRAM unit is exact) or on the digital unit
+(``vmm``: float32), as the compile option ``dynamic`` selects.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def lower_dynamic(ctx: Ctx, node) -> None:
     opts = ctx.options
     mnemonic = "smm" if getattr(opts, "dynamic", "sram") == "sram" else "vmm"
     if mnemonic == "smm":
-        ctx.w.csr("ibits", getattr(opts, "sram_bits", 8))
+        bits = getattr(opts, "sram_bits", None)
+        ctx.w.csr("ibits", 8 if bits is None else bits)
     a = ctx.view(node.inputs[0])
     b = ctx.view(node.inputs[1])
     y = ctx.view(node.outputs[0])

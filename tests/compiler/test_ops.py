@@ -221,6 +221,23 @@ def test_cast_truncates_toward_zero(tmp_path):
 def test_dynamic_matmul_batched(dynamic, tmp_path):
     m = make_model([helper.make_node("MatMul", ["a", "b"], ["y"])],
                    [("a", F, (2, 3, 4, 5)), ("b", F, (3, 5, 6))], [("y", F, None)])
-    # The SRAM-IMC unit quantizes both operands to 8 bits: error ~ 2**-7 of the scale.
-    tol = 1e-5 if dynamic == "digital" else 2e-2
-    check(m, {"a": x(2, 3, 4, 5), "b": x(3, 5, 6)}, tmp_path, tol=tol, dynamic=dynamic)
+    # On the ideal chip both units are exact.
+    check(m, {"a": x(2, 3, 4, 5), "b": x(3, 5, 6)}, tmp_path, dynamic=dynamic)
+
+
+def test_sram_matmul_quantizes_operands_to_its_bits(tmp_path):
+    # 6-bit SRAM-IMC: an independent model of per-tensor symmetric quantization of both operands
+    a, b = x(3, 4, 5), x(5, 6)
+    m = make_model([helper.make_node("MatMul", ["a", "b"], ["y"])],
+                   [("a", F, (3, 4, 5)), ("b", F, (5, 6))], [("y", F, None)])
+
+    def q(v, bits=6):
+        s = np.abs(v).max() / (2 ** (bits - 1) - 1)
+        return np.clip(np.rint(v / s), -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1) * s
+
+    want = q(a).astype(np.float64) @ q(b).astype(np.float64)
+    from tests.compiler.helpers import rel_err, run_compiled
+
+    got, _ = run_compiled(m, {"a": a, "b": b}, tmp_path, dynamic="sram", sram_bits=6)
+    assert rel_err(got[0], want) < 1e-5
+    assert rel_err(got[0], a.astype(np.float64) @ b) > 1e-3  # it really quantized

@@ -165,6 +165,11 @@ class ChipConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _num(v):
+    """A value as written in messages: integral floats without the ``.0``."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
 def _check_fields(obj, prefix: str) -> None:
     """Range- and type-check every field of a config dataclass, naming the dotted field."""
     for f in dataclasses.fields(obj):
@@ -172,7 +177,7 @@ def _check_fields(obj, prefix: str) -> None:
             continue
         v = getattr(obj, f.name)
         m = f.metadata
-        name = f"{prefix}{f.name} = {v!r}"
+        name = f"{prefix}{f.name} = {_num(v)!r}"
         if m["choices"] is not None:
             if v not in m["choices"]:
                 raise ConfigError(f"{name}: must be one of {', '.join(m['choices'])}")
@@ -184,11 +189,11 @@ def _check_fields(obj, prefix: str) -> None:
             raise ConfigError(f"{name}: must be a finite number")
         if m["lo"] is not None:
             if m["lo_open"] and not v > m["lo"]:
-                raise ConfigError(f"{name}: must be > {m['lo']}")
+                raise ConfigError(f"{name}: must be > {_num(m['lo'])}")
             if not m["lo_open"] and not v >= m["lo"]:
-                raise ConfigError(f"{name}: must be >= {m['lo']}")
+                raise ConfigError(f"{name}: must be >= {_num(m['lo'])}")
         if m["hi"] is not None and not v <= m["hi"]:
-            raise ConfigError(f"{name}: must be <= {m['hi']}")
+            raise ConfigError(f"{name}: must be <= {_num(m['hi'])}")
 
 
 def _build(cls, data: dict, prefix: str):

@@ -95,13 +95,16 @@ class NumpyCrossbar:
     Random draws come from generators seeded by ``(chip seed, run seed, array, purpose)``; a
     generator lives as long as this object, so a sequence of operations is reproducible. Stuck
     cells and drift exponents are properties of a cell, drawn once per array. ``time_s`` is the
-    read time after programming used by the drift law (``None``: no drift).
+    read time after programming used by the drift law (``None``: no drift). ``fast_path=False``
+    always runs the cycle loop (for tests that compare the two).
     """
 
-    def __init__(self, config: ChipConfig, *, seed: int = 0, time_s: float | None = None):
+    def __init__(self, config: ChipConfig, *, seed: int = 0, time_s: float | None = None,
+                 fast_path: bool = True):
         self.config = config
         self.seed = seed
         self.time_s = time_s
+        self.fast_path = fast_path
         self._g: dict[int, np.ndarray] = {}  # array -> read conductances, float32 rows x cols
         self._exact: dict[int, bool] = {}  # array -> every cell is an exact integer level
         self._gmax: dict[int, float] = {}  # array -> Gmax (float cells: largest programmed)
@@ -203,7 +206,7 @@ class NumpyCrossbar:
         cyc_max = min(qmax, (1 << p.dacb) - 1)
         exact = self._exact[array] and not read_noise
         lossless_adc = p.adcb == 0 or (p.adcsh == 0 and cyc_max * colsum <= p.adc_range[1])
-        if exact and lossless_adc:  # fast path: Y = q @ G, bit-identical to the cycle loop
+        if self.fast_path and exact and lossless_adc:  # fast path: Y = q @ G, bit-identical to the cycle loop
             if qmax * colsum <= F32_EXACT:
                 return q @ gr
             return (q.astype(np.float64) @ gr.astype(np.float64)).astype(np.float32)

@@ -279,6 +279,15 @@ class Machine:
                 by_cat[cat] += n
         return self._counter.report(by_cat)
 
+    def mnemonic_counts(self) -> dict[str, int]:
+        """How often each mnemonic was executed, over every run."""
+        out: dict[str, int] = {}
+        for word, n in zip(self.obj.text, self._hits):
+            if n:
+                mn = decode(word).mnemonic
+                out[mn] = out.get(mn, 0) + n
+        return out
+
     def profile(self, top: int = 10) -> list[tuple[int, int, str]]:
         """The ``top`` most executed instructions: ``(pc, count, text)``."""
         ranked = sorted(((n, i) for i, n in enumerate(self._hits[:-1]) if n), reverse=True)

@@ -1,0 +1,309 @@
+"""The crossbar model against independent integer oracles (plain numpy int64 arithmetic)."""
+
+import numpy as np
+import pytest
+
+from runtime.crossbar import NumpyCrossbar, Precision
+from tests.runtime.helpers import chip
+
+
+def oracle(x, g, ibits, isgn, iscale, dacb, adcb, adcsh):
+    """docs/machine.md's five MVM steps in exact int64 arithmetic (integer cells only)."""
+    g = g.astype(np.int64)
+    if ibits == 0:
+        q_cycles = [(0, x.astype(np.float64))]
+    else:
+        lo, hi = (-(2 ** (ibits - 1) - 1), 2 ** (ibits - 1) - 1) if isgn else (0, 2**ibits - 1)
+        q = np.clip(np.rint(np.float32(x) / np.float32(iscale)), lo, hi).astype(np.int64)
+        mag, sign = np.abs(q), np.sign(q)
+        cycles = -(-(ibits - isgn) // dacb)
+        q_cycles = [(c, sign * ((mag >> (c * dacb)) & (2**dacb - 1))) for c in range(cycles)]
+    y = np.zeros((x.shape[0], g.shape[1]), np.int64 if ibits else np.float64)
+    for c, qc in q_cycles:
+        i = qc @ g
+        if adcb:
+            clo, chi = (-(2 ** (adcb - 1)), 2 ** (adcb - 1) - 1) if isgn else (0, 2**adcb - 1)
+            i = np.clip(np.rint(i / 2**adcsh), clo, chi).astype(np.int64) * 2**adcsh
+        y = y + i * 2 ** (c * dacb)
+    return y
+
+
+def _xbar(cfg, **kw):
+    return NumpyCrossbar(cfg, **kw)
+
+
+def _rand_inputs(rng, vl, h, ibits, isgn):
+    if isgn:
+        m = 2 ** (ibits - 1) - 1
+        return rng.integers(-m, m + 1, (vl, h)).astype(np.float32)
+    return rng.integers(0, 2**ibits, (vl, h)).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lossless_equals_the_integer_matmul(seed):
+    rng = np.random.default_rng(seed)
+    cell_bits = int(rng.integers(1, 12))
+    ibits, isgn = int(rng.integers(2, 17)), int(rng.integers(0, 2))
+    dacb = int(rng.integers(1, ibits + 1))
+    h, w, vl = int(rng.integers(1, 257)), int(rng.integers(1, 257)), int(rng.integers(1, 40))
+    g = rng.integers(0, 2**cell_bits, (h, w))
+    x = _rand_inputs(rng, vl, h, ibits, isgn)
+    cfg = chip("ideal-int8", cell_bits=cell_bits, dac_bits=24, input_bits=ibits)
+    p = Precision(ibits, isgn, 1.0, dacb, 0, 0)
+    expect = x.astype(np.int64) @ g
+    for fast in (True, False):
+        xb = _xbar(cfg, fast_path=fast)
+        xb.program(3, 0, 0, g.astype(np.float32))
+        y = xb.mvm(3, 0, 0, h, w, x, p)
+        assert y.dtype == np.float32
+        assert np.array_equal(y, expect.astype(np.float32)), (fast, cell_bits, ibits, dacb)
+
+
+@pytest.mark.parametrize("cell_bits", range(1, 9))
+def test_differential_slicing_reconstructs_signed_weights(cell_bits):
+    rng = np.random.default_rng(cell_bits)
+    w_bits, h, w, vl = 8, 40, 7, 9
+    wmax = 2 ** (w_bits - 1) - 1
+    weights = rng.integers(-wmax, wmax + 1, (h, w))
+    x = _rand_inputs(rng, vl, h, 8, 1)
+    cfg = chip("ideal-int8", cell_bits=cell_bits, weight_bits=w_bits)
+    xb = _xbar(cfg)
+    p = Precision(8, 1, 1.0, 1, 0, 0)
+    slices = -(-(w_bits - 1) // cell_bits)
+    mask = 2**cell_bits - 1
+    y = np.zeros((vl, w), np.int64)
+    for s in range(slices):
+        for polarity, part in enumerate((np.maximum(weights, 0), np.maximum(-weights, 0))):
+            block = (part >> (cell_bits * s)) & mask
+            array = 2 * s + polarity
+            xb.program(array, 5, 11, block.astype(np.float32))
+            out = xb.mvm(array, 5, 11, h, w, x, p)
+            y += (-1) ** polarity * 2 ** (cell_bits * s) * out.astype(np.int64)
+    assert np.array_equal(y, x.astype(np.int64) @ weights)
+
+
+def test_offset_scheme_nine_bit_weights_over_three_bit_cells():
+    # The seed paper's example: a 9-bit weight stored over three 3-bit arrays.
+    rng = np.random.default_rng(9)
+    w_bits, cell_bits, h, w, vl = 9, 3, 30, 5, 6
+    weights = rng.integers(-(2 ** (w_bits - 1)), 2 ** (w_bits - 1), (h, w))
+    shifted = weights + 2 ** (w_bits - 1)  # 0 .. 2**9 - 1
+    x = _rand_inputs(rng, vl, h, 8, 1)
+    xb = _xbar(chip("ideal-int8", cell_bits=cell_bits, weight_bits=w_bits, signed="offset"))
+    p = Precision(8, 1, 1.0, 2, 0, 0)
+    y = np.zeros((vl, w), np.int64)
+    for s in range(3):
+        xb.program(s, 0, 0, ((shifted >> (3 * s)) & 7).astype(np.float32))
+        y += 2 ** (3 * s) * xb.mvm(s, 0, 0, h, w, x, p).astype(np.int64)
+    xb.program(3, 0, 0, np.ones((h, 1), np.float32))  # reference column
+    ref = xb.mvm(3, 0, 0, h, 1, x, p).astype(np.int64)
+    y -= 2 ** (w_bits - 1) * ref
+    assert np.array_equal(y, x.astype(np.int64) @ weights)
+
+
+def test_adc_clips_and_rounds_by_the_stated_formula():
+    xb = _xbar(chip("ideal-int8", cell_bits=2, adc_bits=0))
+    xb.program(0, 0, 0, np.array([[3], [3], [3]], np.float32))  # column sum 9
+    x = np.array([[1, 1, 1], [3, 3, 3], [-1, -1, -1]], np.float32)
+    # 2-bit unsigned inputs, 1 bit per cycle, 3-bit ADC (codes 0..7): cycle currents 9 clip to 7
+    y = xb.mvm(0, 0, 0, 3, 1, x[:2], Precision(2, 0, 1.0, 1, 3, 0))
+    assert y.ravel().tolist() == [7.0, 7.0 + 2 * 7.0]
+    # LSB of 2 units: 9 / 2 = 4.5 rounds half to even -> 4, times 2 -> 8
+    y = xb.mvm(0, 0, 0, 3, 1, x[:1], Precision(2, 0, 1.0, 1, 3, 1))
+    assert y.ravel().tolist() == [8.0]
+    # signed 3-bit inputs and a signed 3-bit ADC (codes -4..3): -9 clips to -4
+    y = xb.mvm(0, 0, 0, 3, 1, x[2:], Precision(3, 1, 1.0, 2, 3, 0))
+    assert y.ravel().tolist() == [-4.0]
+
+
+def test_input_quantization_rounds_half_to_even_and_clips():
+    xb = _xbar(chip("ideal-int8"))
+    xb.program(0, 0, 0, np.eye(6, dtype=np.float32))
+    x = np.array([[0.5, 1.5, 2.5, -0.5, 300.0, -3.0]], np.float32)
+    y = xb.mvm(0, 0, 0, 6, 6, x, Precision(8, 0, 1.0, 8, 0, 0))
+    assert y.ravel().tolist() == [0, 2, 2, 0, 255, 0]
+    y = xb.mvm(0, 0, 0, 6, 6, x * 4, Precision(8, 1, 4.0, 8, 0, 0))
+    assert y.ravel().tolist() == [0, 2, 2, 0, 127, -3]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_quantized_mvm_matches_the_oracle(seed):
+    rng = np.random.default_rng(100 + seed)
+    cell_bits = int(rng.integers(1, 9))
+    ibits, isgn = int(rng.integers(2, 10)), int(rng.integers(0, 2))
+    dacb = int(rng.integers(1, ibits + 1))
+    adcb, adcsh = int(rng.integers(1, 12)), int(rng.integers(0, 5))
+    iscale = float(rng.choice([0.25, 0.7, 1.0, 3.0]))
+    h, w, vl = int(rng.integers(1, 64)), int(rng.integers(1, 64)), int(rng.integers(1, 20))
+    g = rng.integers(0, 2**cell_bits, (h, w))
+    x = (rng.standard_normal((vl, h)) * 2**ibits * iscale / 3).astype(np.float32)
+    cfg = chip("ideal-int8", cell_bits=cell_bits, dac_bits=16, adc_bits=16)
+    p = Precision(ibits, isgn, iscale, dacb, adcb, adcsh)
+    expect = oracle(x, g, ibits, isgn, iscale, dacb, adcb, adcsh)
+    for fast in (True, False):
+        xb = _xbar(cfg, fast_path=fast)
+        xb.program(0, 1, 2, g.astype(np.float32))
+        assert np.array_equal(xb.mvm(0, 1, 2, h, w, x, p), expect.astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "cell_bits, ibits, isgn, dacb, adcb, h",
+    [(11, 16, 1, 4, 0, 256), (11, 24, 0, 24, 0, 256), (8, 8, 0, 1, 0, 256),
+     (4, 8, 1, 1, 13, 256), (2, 8, 0, 2, 12, 200), (1, 4, 1, 3, 9, 100)],
+)
+def test_fast_path_is_bit_identical_to_the_cycle_loop(cell_bits, ibits, isgn, dacb, adcb, h):
+    # Includes products above 2**24 (float64 inside, rounded to float32 on output) and ADCs
+    # wide enough never to clip, where the fast path also applies.
+    rng = np.random.default_rng(cell_bits * 100 + ibits)
+    g = rng.integers(0, 2**cell_bits, (h, 97)).astype(np.float32)
+    x = _rand_inputs(rng, 33, h, ibits, isgn)
+    cfg = chip("ideal-int8", cell_bits=cell_bits, dac_bits=24, adc_bits=0)
+    p = Precision(ibits, isgn, 1.0, dacb, adcb, 0)
+    ys = []
+    for fast in (True, False):
+        xb = _xbar(cfg, fast_path=fast)
+        xb.program(0, 0, 0, g)
+        ys.append(xb.mvm(0, 0, 0, h, 97, x, p))
+    assert ys[0].dtype == ys[1].dtype == np.float32
+    assert np.array_equal(ys[0], ys[1])
+    exact = x.astype(np.int64) @ g.astype(np.int64)
+    assert np.array_equal(ys[0], exact.astype(np.float32))
+
+
+def test_lossless_settings_skip_the_cycle_loop(monkeypatch):
+    xb = _xbar(chip("ideal-int8"))
+    xb.program(0, 0, 0, np.full((256, 4), 255, np.float32))
+
+    def forbidden(*args):
+        raise AssertionError("the cycle loop ran")
+
+    monkeypatch.setattr(xb, "_bit_serial", forbidden)
+    x = np.full((2, 256), 255, np.float32)
+    y = xb.mvm(0, 0, 0, 256, 4, x, Precision(8, 0, 1.0, 1, 0, 0))
+    assert y[0, 0] == 255 * 255 * 256
+    # a 16-bit ADC provably never clips 1-bit cycles over 256 cells of 255: fast path
+    xb.mvm(0, 0, 0, 256, 4, x, Precision(8, 0, 1.0, 1, 16, 0))
+    with pytest.raises(AssertionError, match="cycle loop"):  # a 15-bit ADC might clip
+        xb.mvm(0, 0, 0, 256, 4, x, Precision(8, 0, 1.0, 1, 15, 0))
+
+
+def test_float_cells_compute_the_float_product():
+    rng = np.random.default_rng(5)
+    g = rng.random((50, 20)).astype(np.float32)
+    x = rng.standard_normal((8, 50)).astype(np.float32)
+    xb = _xbar(chip("ideal"))
+    xb.program(7, 0, 0, g)
+    y = xb.mvm(7, 0, 0, 50, 20, x, Precision(0, 0, 1.0, 1, 0, 0))
+    np.testing.assert_allclose(y, x.astype(np.float64) @ g, rtol=1e-5, atol=1e-5)
+
+
+def test_unprogrammed_cells_are_zero():
+    xb = _xbar(chip("ideal-int8"))
+    y = xb.mvm(2, 0, 0, 16, 16, np.ones((3, 16), np.float32), Precision(8, 0, 1.0, 1, 0, 0))
+    assert not y.any()
+
+
+# ---- nonidealities ---------------------------------------------------------------------------
+
+NOISY = {
+    "program_noise": {"program_noise": 0.05},
+    "read_noise": {"read_noise": 0.01},
+    "stuck_on": {"stuck_on": 0.05},
+    "stuck_off": {"stuck_off": 0.05},
+    "drift": {"drift_nu": 0.05, "drift_nu_std": 0.01, "drift_t0": 1.0},
+}
+
+
+def _noisy_run(nonideal, *, seed=0, time_s=1e4, chip_seed=7, n=64):
+    rng = np.random.default_rng(42)
+    g = rng.integers(0, 256, (n, n)).astype(np.float32)
+    x = rng.integers(0, 256, (64, n)).astype(np.float32)
+    cfg = chip("ideal-int8", nonideal={"seed": chip_seed, **nonideal})
+    xb = NumpyCrossbar(cfg, seed=seed, time_s=time_s)
+    xb.program(1, 0, 0, g)
+    y = xb.mvm(1, 0, 0, n, n, x, Precision(8, 0, 1.0, 1, 0, 0))
+    return y, x.astype(np.int64) @ g.astype(np.int64)
+
+
+@pytest.mark.parametrize("name", sorted(NOISY))
+def test_zero_magnitude_nonidealities_are_exact(name):
+    zeroed = {k: (1.0 if k == "drift_t0" else 0.0) for k in NOISY[name]}
+    y, exact = _noisy_run(zeroed, seed=3)
+    assert np.array_equal(y, exact.astype(np.float32))
+
+
+def test_drift_before_t0_and_without_a_read_time_is_exact():
+    drift = NOISY["drift"]
+    for time_s in (None, 0.5, 1.0):
+        y, exact = _noisy_run(drift, time_s=time_s)
+        assert np.array_equal(y, exact.astype(np.float32))
+
+
+@pytest.mark.parametrize("name", sorted(NOISY))
+def test_nonidealities_are_reproducible_and_seeded(name):
+    a, exact = _noisy_run(NOISY[name], seed=1)
+    b, _ = _noisy_run(NOISY[name], seed=1)
+    assert not np.array_equal(a, exact.astype(np.float32))
+    assert np.array_equal(a, b)
+    c, _ = _noisy_run(NOISY[name], seed=2)
+    d, _ = _noisy_run(NOISY[name], seed=1, chip_seed=8)
+    if name != "drift" or NOISY[name]["drift_nu_std"]:
+        assert not np.array_equal(a, c) and not np.array_equal(a, d)
+
+
+@pytest.mark.parametrize(
+    "name, key, values",
+    [
+        ("program_noise", "program_noise", (0.005, 0.02, 0.08)),
+        ("read_noise", "read_noise", (0.001, 0.004, 0.016)),
+        ("stuck_on", "stuck_on", (0.01, 0.04, 0.16)),
+        ("stuck_off", "stuck_off", (0.01, 0.04, 0.16)),
+        ("drift", "drift_nu", (0.01, 0.04, 0.16)),
+    ],
+)
+def test_error_grows_with_magnitude(name, key, values):
+    errors = []
+    for v in values:
+        y, exact = _noisy_run({**NOISY[name], key: v})
+        errors.append(float(np.mean(np.abs(y - exact)) / np.mean(np.abs(exact))))
+    assert errors[0] > 0 and errors == sorted(errors) and errors[2] > 2 * errors[0], errors
+
+
+def test_drift_grows_with_time():
+    errors = []
+    for t in (10.0, 1e3, 1e5):
+        y, exact = _noisy_run(NOISY["drift"], time_s=t)
+        errors.append(float(np.mean(np.abs(y - exact))))
+    assert errors == sorted(errors) and errors[0] > 0
+
+
+def test_program_noise_and_stuck_cells_follow_their_parameters():
+    cfg = chip("ideal-int8", rows=512, cols=512,
+               nonideal={"program_noise": 0.01, "stuck_on": 0.1, "stuck_off": 0.2})
+    xb = NumpyCrossbar(cfg, seed=4)
+    xb.program(0, 0, 0, np.full((512, 512), 128, np.float32))
+    g = xb.cells(0)
+    on, off = g == 255, g == 0
+    assert abs(on.mean() - 0.1) < 0.005 and abs(off.mean() - 0.2) < 0.005
+    free = g[~on & ~off]
+    assert abs(free.mean() - 128) < 0.05
+    assert abs(free.std() - 0.01 * 255) < 0.05 * 2.55
+
+
+def test_read_noise_has_the_stated_deviation():
+    cfg = chip("ideal-int8", nonideal={"read_noise": 0.02})
+    xb = NumpyCrossbar(cfg, seed=5)
+    h = 64
+    y = xb.mvm(0, 0, 0, h, 256, np.ones((64, h), np.float32), Precision(8, 0, 1.0, 8, 0, 0))
+    expected = 0.02 * 255 * np.sqrt(h)  # one cycle, ||q|| = sqrt(h), all cells 0
+    assert abs(y.mean()) < 0.05 * expected
+    assert abs(y.std() / expected - 1) < 0.05
+
+
+def test_drift_follows_the_power_law():
+    cfg = chip("ideal-int8", nonideal={"drift_nu": 0.06, "drift_t0": 20.0})
+    xb = NumpyCrossbar(cfg, time_s=2000.0)
+    target = np.arange(1, 101, dtype=np.float32).reshape(10, 10)
+    xb.program(0, 3, 4, target)
+    g = xb.cells(0)[3:13, 4:14]
+    np.testing.assert_allclose(g, target * (2000.0 / 20.0) ** -0.06, rtol=1e-6)

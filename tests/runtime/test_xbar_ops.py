@@ -1,0 +1,172 @@
+"""wprog / mvm / mvm.acc / send / barrier through assembled programs, against numpy."""
+
+import numpy as np
+
+from tests.runtime.helpers import chip, covers, f32_bits, run
+from tests.runtime.test_crossbar import oracle
+
+
+def _u(values, directive=".u8", per_line=32):
+    flat = [str(int(v)) for v in np.ravel(values)]
+    return "\n".join(f"    {directive} " + ", ".join(flat[k : k + per_line])
+                     for k in range(0, len(flat), per_line))
+
+
+def _mvm_program(h, w, vl, xs, ys, *, array=3, row=7, col=20, fmt=0, weights="",
+                 precision=""):
+    return f"""
+    .input "x", x, [{vl}, {xs}]
+    .output "y", y, [{vl}, {ys}]
+        cfgi xbarr, {array}
+        cfgi xbrow, {row}
+        cfgi xbcol, {col}
+        cfgi xbh, {h}
+        cfgi xbw, {w}
+        cfgi wfmt, {fmt}
+        li x5, W
+        wprog x5
+        cfgi vl, {vl}
+        cfgi xs, {xs}
+        cfgi ys, {ys}
+    {precision}
+        li x6, x
+        li x7, y
+        mvm x7, x6
+        mvm.acc x7, x6
+        halt
+    .data
+    x: .zero {4 * vl * xs}
+    y: .zero {4 * vl * ys}
+    .weights
+    W:
+    {weights}
+    """
+
+
+@covers("wprog", "mvm", "mvm.acc")
+def test_quantized_mvm_program_matches_the_oracle():
+    rng = np.random.default_rng(0)
+    h, w, vl, xs, ys = 37, 19, 6, 40, 23  # padded rows: strides larger than the region
+    g = rng.integers(0, 256, (h, w))
+    x = (rng.standard_normal((vl, xs)) * 40).astype(np.float32)
+    prec = f"""
+        cfgi ibits, 8
+        cfgi isgn, 1
+        li x1, {f32_bits(0.5)}
+        csrw iscale, x1
+        cfgi dacb, 2
+        cfgi adcb, 14
+        cfgi adcsh, 1"""
+    cfg = chip("ideal-int8", dac_bits=2, adc_bits=14)
+    src = _mvm_program(h, w, vl, xs, ys, weights=_u(g), precision=prec)
+    _, out = run(src, {"x": x}, cfg)
+    once = oracle(x[:, :h], g, 8, 1, 0.5, 2, 14, 1).astype(np.float32)
+    assert np.array_equal(out["y"][:, :w], once + once)
+    assert not out["y"][:, w:].any()  # the padding of each output row is untouched
+
+
+@covers("wprog", "mvm")
+def test_weight_formats_on_a_float_chip():
+    rng = np.random.default_rng(1)
+    h, w, vl = 12, 9, 4
+    x = rng.standard_normal((vl, h)).astype(np.float32)
+    g16 = rng.integers(0, 2048, (h, w))  # 11-bit levels from uint16 weight memory
+    src16 = _mvm_program(h, w, vl, h, w, fmt=1, weights=_u(g16, ".u16"))
+    _, out = run(src16, {"x": x}, "ideal")
+    scale = (np.abs(x).astype(np.float64) @ g16).max()  # float32 sums lose ~1e-7 of this
+    np.testing.assert_allclose(out["y"], 2 * (x.astype(np.float64) @ g16), atol=1e-6 * scale)
+    gf = rng.random((h, w)).astype(np.float32)
+    flat = ", ".join(repr(float(v)) for v in gf.ravel())
+    srcf = _mvm_program(h, w, vl, h, w, fmt=2, weights=f"    .f32 {flat}")
+    _, out = run(srcf, {"x": x}, "ideal")
+    scale = (np.abs(x).astype(np.float64) @ gf).max()
+    np.testing.assert_allclose(out["y"], 2 * (x.astype(np.float64) @ gf), atol=1e-6 * scale)
+
+
+@covers("mvm", "vsadd")
+def test_sliced_signed_weights_recombined_by_vsadd():
+    # 8-bit signed weights, differential pairs of 2-bit cells: S = ceil(7 / 2) = 4 slices,
+    # 8 column blocks b = 2*s + p side by side in one array; vsadd recombines them.
+    rng = np.random.default_rng(2)
+    h, w, vl, cell = 50, 6, 5, 2
+    weights = rng.integers(-127, 128, (h, w))
+    blocks = []
+    for s in range(4):
+        for part in (np.maximum(weights, 0), np.maximum(-weights, 0)):
+            blocks.append((part >> (cell * s)) & 3)
+    g = np.concatenate(blocks, axis=1)  # h x 8w
+    x = rng.integers(-127, 128, (vl, h)).astype(np.float32)
+    src = f"""
+    .input "x", x, [{vl}, {h}]
+    .output "y", y, [{vl}, {w}]
+        cfgi xbh, {h}
+        cfgi xbw, {8 * w}
+        li x5, W
+        wprog x5
+        cfgi vl, {vl}
+        cfgi xs, {h}
+        cfgi ys, {8 * w}
+        cfgi ibits, 8
+        cfgi isgn, 1
+        cfgi dacb, 1
+        li x6, x
+        li x7, p
+        mvm x7, x6
+        # D[m, j] = sum_b c_b P[m, b*w + j]: dims 3 (m), 4 (j), 5 (b)
+        cfgi n3, {vl}
+        cfgi n4, {w}
+        cfgi n5, 8
+        cfgi sa3, {8 * w}
+        cfgi sa4, 1
+        cfgi sa5, {w}
+        cfgi sd3, {w}
+        cfgi sd4, 1
+        cfgi cellb, {cell}
+        cfgi wsch, 1
+        li x8, y
+        vsadd x8, x7
+        halt
+    .data
+    x: .zero {4 * vl * h}
+    y: .zero {4 * vl * w}
+    p: .zero {4 * vl * 8 * w}
+    .weights
+    W:
+    {_u(g)}
+    """
+    _, out = run(src, {"x": x}, chip("ideal-int8", cell_bits=cell, dac_bits=1))
+    assert np.array_equal(out["y"], (x.astype(np.int64) @ weights).astype(np.float32))
+
+
+@covers("send", "barrier")
+def test_send_between_memory_regions():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(16).astype(np.float32)
+    src = """
+    .input "x", x, [16]
+    .output "y", y, [16]
+    .output "z", z, [16]
+        li x5, x
+        li x6, 0x81000040       # tile 1's buffer
+        li x7, 16
+        send x6, x5, x7
+        barrier
+        li x8, y
+        send x8, x6, x7
+        li x9, z
+        send x9, x5, x7
+        addi x10, x9, 8
+        li x11, 14
+        send x10, x9, x11       # overlapping: a memmove by two words
+        li x12, 0
+        send x8, x5, x12        # zero words: nothing happens
+        halt
+    .data
+    x: .zero 64
+    y: .zero 64
+    z: .zero 64
+    """
+    m, out = run(src, {"x": x})
+    assert np.array_equal(out["y"], x)
+    assert np.array_equal(out["z"], np.concatenate([x[:2], x[:14]]))
+    assert m.cost.bytes_sent == 4 * (16 + 16 + 16 + 14)

@@ -103,9 +103,9 @@ class GraphBuilder:
         r = self.rng
         if kind == "he":
             fan = fan_in or int(np.prod(shape[1:])) or 1
-            v = r.standard_normal(shape) * math.sqrt(2.0 / fan)
+            v = r.standard_normal(shape, np.float32) * np.float32(math.sqrt(2.0 / fan))
         elif kind == "normal":
-            v = r.standard_normal(shape) * 0.02
+            v = r.standard_normal(shape, np.float32) * np.float32(0.02)
         elif kind == "bias":
             v = r.standard_normal(shape) * 0.05
         elif kind in ("scale", "var"):

@@ -72,6 +72,7 @@ def pipeline(*, fold_bn: bool = True) -> tuple[Pass, ...]:
         "normalize-conv",       # 2-D Conv/pooling only; dynamic bias -> Add
         "fold-batchnorm",       # needs normal-form Conv/Gemm weights to scale
         "normalize-operands",   # explicit Slice/Pad/Reduce/Split operands
+        "normalize-reshape",    # merge the Reshape chains the rewrites above created
         "dead-code",            # drop whatever the rewrites left unread
     ]
     if not fold_bn:

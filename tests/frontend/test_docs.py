@@ -1,0 +1,42 @@
+"""docs/frontend.md stays in step with the code: operator table, passes, builders, categories."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from imcc.models import MODELS
+from imcc.partition import CATEGORIES, FRONTEND_OPS, OP_TABLE
+from imcc.passes import PASSES, pipeline
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "frontend.md").read_text()
+
+
+def _section(title: str) -> str:
+    start = DOC.index(title)
+    nxt = DOC.find("\n#", start + len(title))
+    return DOC[start: nxt if nxt > 0 else None]
+
+
+def test_operator_table_documented():
+    table = _section("### Supported operators")
+    words = set(re.findall(r"[A-Za-z]+", table))
+    assert set(OP_TABLE) <= words
+    assert set(FRONTEND_OPS) <= words
+    for op, info in OP_TABLE.items():
+        row = next(ln for ln in table.splitlines()
+                   if re.search(rf"\b{op}\b", ln) and ln.startswith("|"))
+        assert info.category in row, op
+
+
+def test_passes_documented_in_order():
+    table = _section("## Canonicalization")
+    names = re.findall(r"^\| `([a-z-]+)` \|", table, flags=re.M)
+    assert names == [p.name for p in pipeline()]
+    assert set(names) == set(PASSES)
+
+
+def test_builders_and_categories_documented():
+    for name in MODELS:
+        assert f"`{name}`" in DOC, name
+    assert all(f'"{c}"' in DOC for c in CATEGORIES)

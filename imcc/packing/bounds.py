@@ -1,0 +1,150 @@
+"""Lower bounds on the number of bins (no packing can use fewer).
+
+Each bound is named; :func:`lower_bounds` returns all of them and their maximum is the bound
+reported beside a solution.
+
+* ``area``: total area over bin area, rounded up (L0).
+* ``large_items``: rects wider than half a bin can never sit side by side, so their heights
+  stack; the Martello-Toth L2 bound of one-dimensional bin packing on those heights (and the
+  same on the widths of rects taller than half a bin) is Martello and Vigo's L1.
+* ``incompatible``: a clique of rects no two of which fit together in one bin (greedy), plus the
+  area of the other rects that cannot fit into the clique's bins.
+* ``dff``: the area bound after mapping widths and heights through dual-feasible functions
+  (Fekete and Schepers; Carlier, Clautiaux and Moukrim): ``u^(k)``, ``U^(eps)`` and
+  ``f_CCM1^(lambda)``, every pair of one width function and one height function.
+* ``rows`` (``efficiency`` priority only): rects of one group in one bin use disjoint rows, so
+  each group's heights stack; L2 on each group's heights.
+
+>>> inst = make_instance([Rect(i, 6, 6) for i in range(5)], 10, 10, "resource")
+>>> instance_bounds(inst)["large_items"]
+5
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from imcc.packing.problem import Instance, Rect, make_instance
+
+
+def lower_bounds(rects: Sequence[Rect], bin_w: int, bin_h: int, *,
+                 priority: str = "resource") -> dict[str, int]:
+    """All named lower bounds for packing ``rects`` into ``bin_w x bin_h`` bins."""
+    return instance_bounds(make_instance(rects, bin_w, bin_h, priority))
+
+
+def instance_bounds(inst: Instance) -> dict[str, int]:
+    """All named lower bounds of a validated instance (see the module docstring)."""
+    if inst.n == 0:
+        out = {"area": 0, "large_items": 0, "incompatible": 0, "dff": 0}
+        if inst.rows_disjoint:
+            out["rows"] = 0
+        return out
+    W, H = inst.bin_w, inst.bin_h
+    sizes = Counter(zip(inst.ws, inst.hs))
+    out = {
+        "area": _ceil_div(sum(w * h * c for (w, h), c in sizes.items()), W * H),
+        "large_items": max(
+            l2_bound([h for (w, h), c in sizes.items() if 2 * w > W for _ in range(c)], H),
+            l2_bound([w for (w, h), c in sizes.items() if 2 * h > H for _ in range(c)], W)),
+        "incompatible": _clique_bound(sizes, W, H),
+        "dff": _dff_bound(sizes, W, H),
+    }
+    if inst.rows_disjoint:
+        per_group: dict[int, list[int]] = {}
+        for h, g in zip(inst.hs, inst.groups):
+            if g >= 0:
+                per_group.setdefault(g, []).append(h)
+        out["rows"] = max((l2_bound(hs, H) for hs in per_group.values()), default=0)
+    return out
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def l2_bound(sizes: Sequence[int], cap: int) -> int:
+    """Martello-Toth L2 bound for one-dimensional bin packing of ``sizes`` into ``cap``.
+
+    For each threshold ``a <= cap/2``: items above ``cap - a`` and items above ``cap/2`` each
+    need their own bin, and items in ``[a, cap/2]`` must fill what those bins leave free.
+
+    >>> l2_bound([6, 6, 6, 4, 4, 4], 10)
+    3
+    >>> l2_bound([], 10)
+    0
+    """
+    if not sizes:
+        return 0
+    s = sorted(sizes)
+    best = _ceil_div(sum(s), cap)
+    half_sizes = sorted({x for x in s if 2 * x <= cap} | {0})
+    big = [x for x in s if 2 * x > cap]
+    for a in half_sizes:
+        j1 = [x for x in big if x > cap - a]
+        j2 = [x for x in big if x <= cap - a]
+        j3 = sum(x for x in s if a <= x and 2 * x <= cap)
+        free = len(j2) * cap - sum(j2)
+        best = max(best, len(j1) + len(j2) + max(0, _ceil_div(j3 - free, cap)))
+    return best
+
+
+def _clique_bound(sizes: Counter, W: int, H: int) -> int:
+    """Greedy clique of pairwise-incompatible rects, plus leftover area in extra bins."""
+    kinds = sorted(sizes, key=lambda s: (-s[0] * s[1], -s[0], -s[1]))
+
+    def clash(a: tuple[int, int], b: tuple[int, int]) -> bool:
+        return a[0] + b[0] > W and a[1] + b[1] > H
+
+    clique: list[tuple[int, int]] = []
+    for k in kinds:
+        if all(clash(k, c) for c in clique):
+            copies = sizes[k] if clash(k, k) else 1
+            clique.extend([k] * copies)
+    if not clique:
+        return 0
+    in_clique = Counter(clique)
+    rest = sum(w * h * (c - in_clique.get((w, h), 0)) for (w, h), c in sizes.items())
+    free = sum(W * H - w * h for (w, h) in clique)
+    return len(clique) + max(0, _ceil_div(rest - free, W * H))
+
+
+def dff_table(cap: int, sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Values of dual-feasible functions on ``sizes`` and on ``cap``, as integers.
+
+    Row ``r`` of the first array is one function applied to every size; entry ``r`` of the
+    second is that function of ``cap``. Every row f satisfies: integer sizes summing to at
+    most ``cap`` have values summing to at most ``f(cap)``.
+    """
+    x = np.asarray(sizes, dtype=np.int64)
+    rows = [x.copy()]
+    caps = [cap]
+    for k in range(1, min(cap - 1, 60) + 1):  # Fekete-Schepers u^(k), scaled by k+1
+        kx = (k + 1) * x
+        rows.append(np.where(kx % cap == 0, kx, (kx // cap) * cap))
+        caps.append((k + 1) * cap)
+    for eps in sorted({int(v) for v in x if 2 * v <= cap} | {int(cap - v + 1) for v in x
+                                                             if 2 * (cap - v + 1) <= cap}):
+        if eps >= 1:  # U^(eps): drop small items, round big ones up to the bin
+            rows.append(np.where(x > cap - eps, cap, np.where(x < eps, 0, x)))
+            caps.append(cap)
+    lams = range(1, cap // 2 + 1) if cap <= 512 else sorted({int(v) for v in x if 2 * v <= cap})
+    for lam in lams:  # Carlier-Clautiaux-Moukrim f_CCM1^(lambda)
+        top = 2 * (cap // lam)
+        rows.append(np.where(2 * x > cap, top - 2 * ((cap - x) // lam),
+                             np.where(2 * x == cap, cap // lam, 2 * (x // lam))))
+        caps.append(top)
+    return np.vstack(rows), np.asarray(caps, dtype=np.int64)
+
+
+def _dff_bound(sizes: Counter, W: int, H: int) -> int:
+    kinds = sorted(sizes)
+    counts = np.asarray([sizes[k] for k in kinds], dtype=np.int64)
+    fw, fW = dff_table(W, [w for w, _ in kinds])
+    gh, gH = dff_table(H, [h for _, h in kinds])
+    num = (fw * counts) @ gh.T
+    den = np.outer(fW, gH)
+    return int(np.max(-(-num // den)))

@@ -1,0 +1,171 @@
+"""Constructive heuristics: build a complete packing quickly.
+
+A *layout* is a list of bins; each bin is a list of ``(item, x, y)``. Three builders:
+
+* :func:`first_fit`: items in a given order, each into the first open bin where it fits
+  (MaxRects positions, scored by one of :data:`maxrects.SCORERS`), else into a new bin.
+* :func:`global_best_fit`: items in order, each at the best-scoring position over all open bins.
+
+* :func:`fill_bins`: one bin at a time, the best of several seeded fills of that bin.
+
+:func:`order` gives the classic sort keys, and :func:`noisy_order` a seeded perturbation of one.
+"""
+
+from __future__ import annotations
+
+import random
+
+from imcc.packing.effort import Effort
+from imcc.packing.maxrects import BinSpace
+from imcc.packing.problem import Instance
+
+Layout = list[list[tuple[int, int, int]]]
+
+SORT_KEYS = ("area", "height", "width", "perimeter", "maxside")
+
+
+def sort_key(inst: Instance, how: str, i: int) -> tuple:
+    """Decreasing-order key of item ``i`` under rule ``how`` (ties broken by the other side)."""
+    w, h = inst.ws[i], inst.hs[i]
+    # relative sizes, so that a tall thin rect and a wide flat one compare fairly
+    rw, rh = w / inst.bin_w, h / inst.bin_h
+    if how == "area":
+        k = (w * h, rh, rw)
+    elif how == "height":
+        k = (h, w)
+    elif how == "width":
+        k = (w, h)
+    elif how == "perimeter":
+        k = (rw + rh, rw * rh)
+    else:
+        k = (max(rw, rh), rw * rh)
+    return tuple(-v for v in k) + (i,)
+
+
+def order(inst: Instance, how: str) -> list[int]:
+    """Items sorted by decreasing ``how`` (one of :data:`SORT_KEYS`)."""
+    return sorted(range(inst.n), key=lambda i: sort_key(inst, how, i))
+
+
+def noisy_order(inst: Instance, how: str, rng: random.Random, noise: float) -> list[int]:
+    """``order(inst, how)`` with each item's primary key scaled by a seeded factor."""
+    keys = []
+    for i in range(inst.n):
+        k = sort_key(inst, how, i)
+        keys.append((k[0] * (1.0 + noise * rng.random()),) + k[1:])
+    return sorted(range(inst.n), key=lambda i: keys[i])
+
+
+def first_fit(inst: Instance, items: list[int], scorer: str = "bssf",
+              effort: Effort | None = None) -> Layout:
+    """Each item into the first open bin where it fits, at that bin's best-scoring spot.
+
+    Bins only fill up, so a kind of rect that did not fit in bin ``k`` never will: each kind
+    remembers where to start looking, which keeps thousands of equal tiles fast.
+    """
+    spaces: list[BinSpace] = []
+    cap = inst.bin_w * inst.bin_h
+    start: dict[tuple[int, int, int], int] = {}
+    steps = 0
+    for i in items:
+        w, h, g = inst.ws[i], inst.hs[i], _group(inst, i)
+        kind = inst.key(i)
+        k = start.get(kind, 0)
+        while k < len(spaces):
+            s = spaces[k]
+            steps += 1
+            if cap - s.used_area >= w * h:
+                b = s.best(scorer, w, h, g)
+                if b is not None:
+                    s.place(i, b[1], b[2], w, h, g)
+                    break
+            k += 1
+        else:
+            s = BinSpace(inst.bin_w, inst.bin_h)
+            s.place(i, 0, 0, w, h, g)
+            spaces.append(s)
+            k = len(spaces) - 1
+        start[kind] = k
+    _charge(effort, spaces, steps)
+    return _layout(spaces)
+
+
+def global_best_fit(inst: Instance, items: list[int], scorer: str = "contact",
+                    effort: Effort | None = None) -> Layout:
+    """Each item at the best-scoring position over all open bins (fullest bin on ties)."""
+    spaces: list[BinSpace] = []
+    cap = inst.bin_w * inst.bin_h
+    for i in items:
+        w, h, g = inst.ws[i], inst.hs[i], _group(inst, i)
+        best = None
+        for k, s in enumerate(spaces):
+            if cap - s.used_area < w * h:
+                continue
+            b = s.best(scorer, w, h, g)
+            if b is not None:
+                cand = (b[0], cap - s.used_area, k, b[1], b[2])
+                if best is None or cand < best:
+                    best = cand
+        if best is None:
+            s = BinSpace(inst.bin_w, inst.bin_h)
+            s.place(i, 0, 0, w, h, g)
+            spaces.append(s)
+        else:
+            spaces[best[2]].place(i, best[3], best[4], w, h, g)
+    _charge(effort, spaces, len(items) * len(spaces))
+    return _layout(spaces)
+
+
+def fill_bins(inst: Instance, items: list[int], rng: random.Random, trials: int,
+              effort: Effort | None = None) -> Layout:
+    """One bin at a time: ``trials`` seeded first-fit fills of the bin from all remaining
+    items (random sort key, score and perturbation; the first trial unperturbed by area), and
+    the fill that covers the most area is kept. Strong when many small rects share a bin."""
+    remaining = list(items)
+    spaces: list[BinSpace] = []
+    cap = inst.bin_w * inst.bin_h
+    while remaining:
+        best = None
+        member = set(remaining)
+        for t in range(max(1, trials)):
+            how = "area" if t == 0 else rng.choice(SORT_KEYS)
+            scorer = "bssf" if t == 0 else rng.choice(("bssf", "baf", "bl", "contact"))
+            seq = order(inst, how) if t == 0 else noisy_order(inst, how, rng, 0.5)
+            s = BinSpace(inst.bin_w, inst.bin_h)
+            tried: set[tuple[int, int, int]] = set()
+            for i in seq:
+                if i not in member:
+                    continue
+                k = inst.key(i)
+                if k in tried or cap - s.used_area < inst.ws[i] * inst.hs[i]:
+                    continue
+                g = _group(inst, i)
+                b = s.best(scorer, inst.ws[i], inst.hs[i], g)
+                if b is None:
+                    tried.add(k)
+                else:
+                    s.place(i, b[1], b[2], inst.ws[i], inst.hs[i], g)
+            if effort is not None:
+                effort.charge(s.ops + 4 * len(seq))
+            if best is None or s.used_area > best.used_area:
+                best = s
+            if best.used_area == cap:
+                break
+        spaces.append(best)
+        inside = {p[0] for p in best.placed}
+        remaining = [i for i in remaining if i not in inside]
+    return _layout(spaces)
+
+
+def _group(inst: Instance, i: int) -> int:
+    return inst.groups[i] if inst.rows_disjoint else -1
+
+
+def _charge(effort: Effort | None, spaces: list[BinSpace], steps: int) -> None:
+    if effort is not None:
+        effort.charge(steps + sum(s.ops for s in spaces))
+
+
+def _layout(spaces: list[BinSpace]) -> Layout:
+    return [[(item, x, y) for item, x, y, _, _ in s.placed] for s in spaces]
+

@@ -67,11 +67,12 @@ OP_TABLE: Mapping[str, OpInfo] = MappingProxyType({
 #: Operators the frontend accepts that canonicalization removes (folded, renamed, rewritten).
 FRONTEND_OPS: Mapping[str, OpInfo] = MappingProxyType({
     **_table(OpClass.IMC, "conv", "ConvTranspose"),
+    **_table(OpClass.IMC, "linear", "Einsum"),
     **_table(_D, "other", "Identity", "Dropout", "Constant", "ConstantOfShape", "Shape", "Size",
              "Range", "Flatten", "Squeeze", "Unsqueeze"),
 })
 
-_MATRIX_PRODUCTS = frozenset({"Gemm", "MatMul"})
+_MATRIX_PRODUCTS = frozenset({"Gemm", "MatMul", "Einsum"})
 
 
 def op_info(op_type: str) -> OpInfo | None:
@@ -87,6 +88,8 @@ def classify(node: Node, is_const: Callable[[str], bool],
     with only leading 1 dims) and its left operand is not constant; otherwise DYNAMIC/``matmul``.
     """
     info = op_info(node.op_type)
+    if node.op_type == "Einsum" and len(node.inputs) != 2:
+        return OpInfo(OpClass.DIGITAL, "other")
     if node.op_type in _MATRIX_PRODUCTS:
         b = node.inputs[1]
         b_matrix = is_const(b) and all(d == 1 for d in shape_of(b)[:-2])

@@ -157,7 +157,7 @@ def node_macs(graph: Graph, n: Node, category: str) -> int:
     if op == "MatMul":
         return out.numel * x.shape[-1]
     if op == "Einsum":
-        return 0
+        return _einsum_macs(graph, n)
     if category == "batchnorm":
         return 2 * out.numel
     if category == "normalization" or op in ("GroupNormalization", "InstanceNormalization"):
@@ -171,6 +171,17 @@ def node_macs(graph: Graph, n: Node, category: str) -> int:
     if op in _ARITHMETIC:
         return out.numel
     return 0
+
+
+def _einsum_macs(graph: Graph, n: Node) -> int:
+    """Two operands: the product of every letter's extent; one operand: its element count."""
+    terms = n.attrs.get("equation", "").replace(" ", "").split("->")[0].split(",")
+    if len(terms) != 2 or len(n.inputs) != 2 or "." in "".join(terms):
+        return graph.types[n.inputs[0]].numel
+    size = {}
+    for t, i in zip(terms, n.inputs):
+        size.update(zip(t, graph.types[i].shape))
+    return _prod(size.values())
 
 
 def _param_roots(graph: Graph, derived: frozenset[str]) -> list[str]:

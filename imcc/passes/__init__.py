@@ -18,6 +18,7 @@ from imcc.passes.eliminate_identity import eliminate_identity
 from imcc.passes.fold_batchnorm import fold_batchnorm
 from imcc.passes.fold_constants import fold_constants
 from imcc.passes.lower_convtranspose import lower_convtranspose
+from imcc.passes.lower_einsum import lower_einsum
 from imcc.passes.normalize_conv import normalize_conv
 from imcc.passes.normalize_gemm import normalize_gemm
 from imcc.passes.normalize_matmul import normalize_matmul
@@ -48,6 +49,7 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("fold-constants", fold_constants),
     Pass("eliminate-identity", eliminate_identity),
     Pass("upgrade-opset", upgrade_opset),
+    Pass("lower-einsum", lower_einsum),
     Pass("normalize-reshape", normalize_reshape),
     Pass("normalize-gemm", normalize_gemm),
     Pass("normalize-matmul", normalize_matmul),
@@ -65,6 +67,7 @@ def pipeline(*, fold_bn: bool = True) -> tuple[Pass, ...]:
         "fold-constants",       # evaluate constant sub-graphs: shape chains, position ids
         "eliminate-identity",   # Identity / Dropout / no-op Cast only rename tensors
         "upgrade-opset",        # one operator version (21) for everything downstream
+        "lower-einsum",         # Einsum -> Transpose/Reshape/MatMul, before those normalize
         "normalize-reshape",    # Flatten/Squeeze/Unsqueeze -> Reshape with explicit dims
         "normalize-gemm",       # A @ B + c with constant B [K, N]; dynamic Gemm -> MatMul
         "normalize-matmul",     # constant right operands as [K, N]

@@ -89,8 +89,9 @@ def test_every_unsupported_node_in_one_error():
     w3 = numpy_helper.from_array(rng.standard_normal((2, 2, 1, 1, 1)).astype(np.float32), "w3")
     nodes = [helper.make_node("Sin", ["x"], ["s"], name="sine"),
              helper.make_node("Cos", ["s"], ["c"], name="cosine"),
-             helper.make_node("Einsum", ["c", "x2"], ["e"], name="einsum",
-                              equation="ij,jk->ik"),
+             helper.make_node("Einsum", ["c"], ["dg"], name="einsum", equation="ii->i"),
+             helper.make_node("Add", ["c", "dg"], ["cd2"], name="add"),
+             helper.make_node("MatMul", ["cd2", "x2"], ["e"], name="mm"),
              helper.make_node("Conv", ["v", "w3"], ["v3"], name="conv3d"),
              helper.make_node("Conv", ["im", "wd"], ["cd"], name="dynamic_weight"),
              helper.make_node("Relu", ["e"], ["y"], name="fine")]

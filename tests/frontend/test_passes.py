@@ -348,3 +348,42 @@ def test_pad_with_axes_input():
              _const("ax", [-1, 1], np.int64)]
     c = _check(_model([node], [_fvi("x", (2, 3, 4))], [_fvi("y", (2, 8, 5))], inits, opset=18))
     assert c.nodes[0].inputs[3:] in ((), ("",))
+
+
+# -- Einsum -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("eq,shapes,const_b", [
+    ("ij,jk->ik", [(3, 4), (4, 5)], True),
+    ("ij,jk", [(3, 4), (4, 5)], False),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)], False),
+    ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)], False),
+    ("abc,cd->abd", [(2, 3, 4), (4, 5)], True),
+    ("abc,dc->dba", [(2, 3, 4), (5, 4)], True),
+    ("ij,j->i", [(3, 4), (4,)], True),
+    ("ijk,k->", [(2, 3, 4), (4,)], False),
+    ("ij->ji", [(3, 4)], False),
+    ("ijk->ki", [(2, 3, 4)], False),
+])
+def test_einsum_lowering(eq, shapes, const_b):
+    lhs = eq.split("->")[0].split(",")
+    out_letters = eq.split("->")[1] if "->" in eq else "".join(
+        sorted(c for c in set(eq) - {","} if eq.count(c) == 1))
+    size = {c: d for t, s in zip(lhs, shapes) for c, d in zip(t, s)}
+    y_shape = tuple(size[c] for c in out_letters)
+    ins = [_fvi("a", shapes[0])]
+    inits = []
+    names = ["a"]
+    if len(shapes) == 2:
+        names.append("b")
+        if const_b:
+            inits.append(_init("b", shapes[1]))
+        else:
+            ins.append(_fvi("b", shapes[1]))
+    node = helper.make_node("Einsum", names, ["y"], equation=eq)
+    c = _check(_model([node], ins, [_fvi("y", y_shape)], inits))
+    assert "Einsum" not in _ops(c)
+    if const_b and len(shapes) == 2 and all(
+            ch in out_letters or ch in lhs[1] for ch in lhs[0]):
+        from imcc.partition import OpClass, partition
+        p = partition(c)
+        assert OpClass.IMC in set(p.classes.values())

@@ -192,13 +192,17 @@ class NumpyCrossbar:
         return s
 
     def mvm(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
-            p: Precision) -> np.ndarray:
-        """The five steps of docs/machine.md; see the module docstring."""
+            p: Precision, out: np.ndarray | None = None) -> np.ndarray:
+        """The five steps of docs/machine.md (see the module docstring). The result may be
+        written into ``out`` (float32, ``len(x) x w``, not overlapping ``x``) and returned."""
         gr = self._cells(array)[row : row + h, col : col + w]
         read_noise = self.config.nonideal.read_noise
         if p.ibits == 0:  # ideal DAC: one cycle with the inputs as they are
             xf = np.asarray(x, dtype=np.float32)
-            y = self._adc(self._analog(array, xf, gr, np.float32), p)
+            if p.adcb == 0 and not read_noise and out is not None \
+                    and not np.may_share_memory(xf, out):
+                return np.matmul(xf, gr, out=out)
+            y = self._adc(self._analog(array, xf, gr), p)
             return np.asarray(y, dtype=np.float32)
         q = self._quantize(x, p)
         colsum = self._max_colsum(array, row, col, h, w, gr)
@@ -206,29 +210,37 @@ class NumpyCrossbar:
         cyc_max = min(qmax, (1 << p.dacb) - 1)
         exact = self._exact[array] and not read_noise
         lossless_adc = p.adcb == 0 or (p.adcsh == 0 and cyc_max * colsum <= p.adc_range[1])
-        if self.fast_path and exact and lossless_adc:  # fast path: Y = q @ G, bit-identical to the cycle loop
+        if self.fast_path and exact and lossless_adc:  # Y = q @ G, bit-identical to the loop
             if qmax * colsum <= F32_EXACT:
-                return q @ gr
-            return (q.astype(np.float64) @ gr.astype(np.float64)).astype(np.float32)
-        return self._bit_serial(array, q, gr, p, exact and cyc_max * colsum <= F32_EXACT)
+                return np.matmul(q, gr, out=out)
+            y = q.astype(np.float64) @ gr.astype(np.float64)
+            if out is None:
+                return y.astype(np.float32)
+            out[...] = y
+            return out
+        return self._bit_serial(array, q, gr, p, exact, cyc_max * colsum)
 
     @staticmethod
     def _quantize(x: np.ndarray, p: Precision) -> np.ndarray:
         """``q = clip(rint(X / iscale), lo, hi)`` in float32 (round half to even)."""
         lo, hi = p.input_range
-        q = np.divide(x, np.float32(p.iscale), dtype=np.float32) if p.iscale != 1.0 \
-            else np.array(x, dtype=np.float32)
-        np.rint(q, out=q)
+        if p.iscale != 1.0:
+            q = np.divide(x, np.float32(p.iscale), dtype=np.float32)
+            np.rint(q, out=q)
+        else:
+            q = np.rint(x, dtype=np.float32)
         np.clip(q, lo, hi, out=q)
         return q
 
-    def _analog(self, array: int, qc: np.ndarray, gr: np.ndarray, dtype) -> np.ndarray:
+    def _analog(self, array: int, qc: np.ndarray, gr: np.ndarray,
+                out: np.ndarray | None = None) -> np.ndarray:
         """``I = qc @ G`` plus read noise ``N(0, (read_noise * Gmax * ||qc||_2)^2)``."""
-        i = qc.astype(dtype, copy=False) @ gr.astype(dtype, copy=False)
+        i = np.matmul(qc, gr, out=out)
         rn = self.config.nonideal.read_noise
         if rn:
             sigma = rn * self._gmax[array] * np.linalg.norm(qc.astype(np.float64), axis=1)
-            i = i + self._rng(array, "read").standard_normal(i.shape) * sigma[:, None]
+            noise = self._rng(array, "read").standard_normal(i.shape) * sigma[:, None]
+            i += noise.astype(i.dtype, copy=False)
         return i
 
     @staticmethod
@@ -245,17 +257,47 @@ class NumpyCrossbar:
         return o
 
     def _bit_serial(self, array: int, q: np.ndarray, gr: np.ndarray, p: Precision,
-                    f32_exact: bool) -> np.ndarray:
-        """The cycle loop: one matrix product per DAC cycle, the ADC on each, shift-and-add."""
-        mag = np.abs(q).astype(np.int32)
+                    exact: bool, cycle_bound: float) -> np.ndarray:
+        """The cycle loop: one matrix product per DAC cycle, the ADC on each, shift-and-add.
+
+        ``cycle_bound`` bounds ``|I_c|``. Products run in float32 when the cells are exact
+        integers and every partial sum stays below ``2**24`` (or when the cells are not exact
+        anyway), else in float64; the shift-and-add accumulates in float32 under the same kind
+        of bound, so exact settings give exact integers."""
+        cycles, dacb = p.cycles, p.dacb
+        b = p.magnitude_bits
+        itype = np.uint8 if b <= 8 else np.uint16 if b <= 16 else np.uint32
+        mag = np.abs(q).astype(itype)
         neg = q < 0 if p.isgn else None
-        mask = (1 << p.dacb) - 1
-        dtype = np.float32 if f32_exact or not self._exact[array] else np.float64
-        y = np.zeros((q.shape[0], gr.shape[1]), np.float64)
-        for c in range(p.cycles):
-            qc = ((mag >> (c * p.dacb)) & mask).astype(dtype)
+        dtype = np.float32 if not exact or cycle_bound <= F32_EXACT else np.float64
+        g = gr.astype(dtype, copy=False)
+        weight_sum = sum(1 << (c * dacb) for c in range(cycles))
+        if p.adcb:
+            top = max(-p.adc_range[0], p.adc_range[1]) * 2.0**p.adcsh
+        else:
+            top = cycle_bound if exact else 0.0
+        acc = np.float32 if top * weight_sum <= F32_EXACT else np.float64
+        y = np.zeros((q.shape[0], gr.shape[1]), acc)
+        bits = np.empty(q.shape, itype)
+        qc = np.empty(q.shape, dtype)
+        i = np.empty(y.shape, dtype)
+        mask = itype(min((1 << dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
+        clo, chi = p.adc_range if p.adcb else (0, 0)
+        for c in range(cycles):
+            np.right_shift(mag, itype(c * dacb), out=bits)
+            np.bitwise_and(bits, mask, out=bits)
+            qc[...] = bits
             if neg is not None:
                 np.negative(qc, out=qc, where=neg)
-            o = self._adc(self._analog(array, qc, gr, dtype), p)
-            y += o * float(1 << (c * p.dacb))
-        return y.astype(np.float32)
+            self._analog(array, qc, g, out=i)
+            scale = float(1 << (c * dacb))
+            if p.adcb:  # the ADC, with its 2**adcsh step folded into the shift-and-add
+                if p.adcsh:
+                    i *= 2.0**-p.adcsh
+                np.rint(i, out=i)
+                np.clip(i, clo, chi, out=i)
+                scale *= 2.0**p.adcsh
+            if scale != 1.0:
+                i *= scale
+            np.add(y, i, out=y, casting="unsafe")
+        return y if acc is np.float32 else y.astype(np.float32)

@@ -128,16 +128,22 @@ class Machine:
         return prog
 
     def _load(self, inputs: dict[str, np.ndarray]) -> None:
+        """Zero the memory, then write ``.data`` and the inputs."""
         mem = self.state.mem
-        mem.reset()
         data = self.obj.data
+        base = self.obj.data_base >> 2
+        nwords = -(-len(data) // 4)
+        spans = [(0, base, base + nwords)] + [(0, t.addr >> 2, (t.addr + t.nbytes) >> 2)
+                                              for t in self.obj.inputs]
+        mem.reset(overwritten=tuple(spans))
         if data:
-            words = np.frombuffer(data + bytes(-len(data) % 4), np.uint32)
-            base = self.obj.data_base >> 2
-            mem.u32[0][base : base + len(words)] = words
+            mem.u32[0][base : base + nwords] = np.frombuffer(data + bytes(-len(data) % 4),
+                                                             np.uint32)
         for t in self.obj.inputs:
             a = t.addr >> 2
-            mem.f32[0][a : a + inputs[t.name].size] = inputs[t.name].ravel()
+            mem.f32[0][a : a + inputs[t.name].size] = inputs[t.name].reshape(-1)
+        for region, lo, hi in spans:
+            mem.touch(region, lo, hi)
 
     def check_inputs(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Inputs converted to float32; raise :class:`InputError` unless they match the
@@ -159,7 +165,7 @@ class Machine:
             if arr.shape != t.shape:
                 raise InputError(f"input '{name}' has shape {_shape(arr.shape)}; the program "
                                  f"declares {_shape(t.shape)}")
-            out[name] = arr.astype(np.float32)
+            out[name] = np.asarray(arr, dtype=np.float32)
         return out
 
     # ---- running ------------------------------------------------------------------------------

@@ -4,6 +4,9 @@ Region 0 is global memory (byte addresses ``0 .. global_mib * 2**20``); region `
 ``t``'s buffer (``0x80000000 + t * 0x01000000 .. + buffer_kib * 1024``). An operand is a strided
 view; :meth:`Memory.view` checks that its lowest and highest element lie in one region before it
 builds the numpy view, so a view never reaches outside its region.
+
+The buffers live as long as the machine. Every write path records the extent of words it may
+have written, so :meth:`Memory.reset` zeroes only that extent instead of the whole memory.
 """
 
 from __future__ import annotations
@@ -19,23 +22,39 @@ assert 1 << _TILE_SHIFT == TILE_STRIDE
 
 
 class Memory:
-    """The machine's data memory. :meth:`reset` gives every region fresh zeros."""
+    """The machine's data memory, all zero after :meth:`reset`."""
 
     def __init__(self, global_bytes: int, tiles: int, buffer_bytes: int):
         self.global_bytes = global_bytes
         self.tiles = tiles
         self.buffer_bytes = buffer_bytes
-        self.u32: list[np.ndarray] = []
-        self.f32: list[np.ndarray] = []
-        self.words: list[memoryview] = []
-        self.reset()
-
-    def reset(self) -> None:
-        """Zero every region (fresh, lazily zeroed pages: cheap for untouched memory)."""
-        sizes = [self.global_bytes] + [self.buffer_bytes] * self.tiles
-        self.u32 = [np.zeros(n // 4, np.uint32) for n in sizes]
+        sizes = [global_bytes] + [buffer_bytes] * tiles
+        self.u32 = [np.zeros(n // 4, np.uint32) for n in sizes]  # lazily zeroed pages
         self.f32 = [a.view(np.float32) for a in self.u32]
         self.words = [memoryview(a) for a in self.u32]
+        self.dirty: list[tuple[int, int] | None] = [None] * len(sizes)  # written word extents
+
+    def touch(self, region: int, lo: int, hi: int) -> None:
+        """Record that words ``lo .. hi - 1`` of ``region`` may have been written."""
+        d = self.dirty[region]
+        self.dirty[region] = (lo, hi) if d is None else (min(d[0], lo), max(d[1], hi))
+
+    def reset(self, overwritten: tuple[tuple[int, int, int], ...] = ()) -> None:
+        """Zero everything written since the last reset, except the ``(region, lo, hi)`` word
+        ranges in ``overwritten``, which the caller is about to overwrite entirely."""
+        for r, extent in enumerate(self.dirty):
+            if extent is None:
+                continue
+            lo, hi = extent
+            for kr, klo, khi in sorted(overwritten):
+                if kr != r or khi <= lo or klo >= hi:
+                    continue
+                if klo > lo:
+                    self.u32[r][lo:klo] = 0
+                lo = max(lo, khi)
+            if lo < hi:
+                self.u32[r][lo:hi] = 0
+            self.dirty[r] = None
 
     # ---- addressing ---------------------------------------------------------------------------
 
@@ -56,9 +75,6 @@ class Memory:
             return 1 + t, (off & (TILE_STRIDE - 1)) >> 2
         raise Trap(f"address {addr & 0xFFFFFFFF:#010x} is outside every memory region")
 
-    def region_of(self, addr: int) -> int:
-        return self.locate(addr)[0]
-
     def load_word(self, addr: int) -> int:
         """The raw 32-bit word at ``addr`` (4-aligned)."""
         if addr & 3:
@@ -71,12 +87,13 @@ class Memory:
             raise Trap(f"misaligned word address {addr:#010x}")
         r, i = self.locate(addr)
         self.words[r][i] = value
+        self.touch(r, i, i + 1)
 
-    def view(self, addr: int, shape: tuple[int, ...],
-             strides: tuple[int, ...]) -> tuple[int, np.ndarray]:
+    def view(self, addr: int, shape: tuple[int, ...], strides: tuple[int, ...], *,
+             write: bool = False) -> tuple[int, np.ndarray]:
         """``(region, float32 view)`` of the elements at ``addr + 4 * sum_k i_k * strides[k]``,
         ``i_k < shape[k]``, after checking that all of them lie in one region; trap on a
-        misaligned base or an operand that leaves its region."""
+        misaligned base or an operand that leaves its region. ``write`` records the extent."""
         if addr & 3:
             raise Trap(f"misaligned operand address {addr:#010x}")
         lo = hi = 0
@@ -91,17 +108,22 @@ class Memory:
         if first < 0:
             raise Trap(f"operand at {addr:#010x} reaches below address 0 (to {first})")
         r, i0 = self.locate(first)
-        if i0 + (hi - lo) >= len(self.f32[r]):
+        end = i0 + (hi - lo) + 1
+        if end > len(self.f32[r]):
             last = addr + 4 * hi
             raise Trap(f"operand {first:#x}..{last + 3:#x} leaves {self.describe(r)}")
+        if write:
+            self.touch(r, i0, end)
         base = self.f32[r][i0 - lo :]
         return r, as_strided(base, shape, tuple(4 * s for s in strides))
 
-    def span(self, addr: int, nwords: int) -> tuple[int, np.ndarray]:
+    def span(self, addr: int, nwords: int, *, write: bool = False) -> tuple[int, np.ndarray]:
         """``(region, contiguous uint32 view)`` of ``nwords`` words at ``addr``."""
         if addr & 3:
             raise Trap(f"misaligned address {addr:#010x}")
         r, i = self.locate(addr)
         if i + nwords > len(self.u32[r]):
             raise Trap(f"{nwords} words at {addr:#x} leave {self.describe(r)}")
+        if write:
+            self.touch(r, i, i + nwords)
         return r, self.u32[r][i : i + nwords]

@@ -16,7 +16,7 @@ def send(s, d, a, n):
     if count == 0:
         return
     src_region, src = s.mem.span(s.x[a], count)
-    dst_region, dst = s.mem.span(s.x[d], count)
+    dst_region, dst = s.mem.span(s.x[d], count, write=True)
     dst[...] = src.copy()
     s.cost.send(src_region, dst_region, 4 * count)
 

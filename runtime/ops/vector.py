@@ -58,7 +58,7 @@ def store(s, reg: int, agu, result, dims=ALL, *, work: int | None = None, macs: 
     for k, n, st in zip(dims, shape, strides):
         if st == 0 and n > 1:
             raise Trap(f"destination stride sd{k} = 0 in dimension {k} of size {n}")
-    region, dv = s.mem.view(s.x[reg], shape, strides)
+    region, dv = s.mem.view(s.x[reg], shape, strides, write=True)
     dv[...] = result
     s.cost.vector(region, agu.elements if work is None else work, macs=macs, sram=sram)
 

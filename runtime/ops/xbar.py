@@ -114,17 +114,18 @@ def _mvm(s, d: int, x: int, accumulate: bool) -> None:
     if ys == 0 and vl > 1:
         raise Trap(f"output row stride ys = 0 with vl = {vl} writes one row {vl} times")
     rx, xv = s.mem.view(s.x[x], (vl, h), (s.stride(_XS), 1))
-    ry, yv = s.mem.view(s.x[d], (vl, w), (ys, 1))
+    ry, yv = s.mem.view(s.x[d], (vl, w), (ys, 1), write=True)
     own = 1 + a // s.chip.arrays_per_tile
     for r, what in ((rx, "input"), (ry, "output")):
         if r not in (0, own):
             raise Trap(f"{what} in {s.mem.describe(r)}, but array {a} belongs to tile "
                        f"{own - 1}: use global memory or tile {own - 1}'s buffer")
-    y = s.xbar.mvm(a, row, col, h, w, xv, p)
     if accumulate:
-        yv += y
+        yv += s.xbar.mvm(a, row, col, h, w, xv, p)
     else:
-        yv[...] = y
+        y = s.xbar.mvm(a, row, col, h, w, xv, p, out=yv)
+        if y is not yv:
+            yv[...] = y
     s.cost.mvm(a, vl, h, w, p)
 
 

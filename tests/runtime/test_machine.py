@@ -190,3 +190,37 @@ def test_trace_reports_register_and_csr_changes():
     lines.clear()
     m.run({"x": np.zeros((4, 3))}, trace=lines.append, trace_limit=100)
     assert lines[-1].endswith("halt") and len(lines) == 9  # from .rerun to halt
+
+
+WRITES = {
+    "sw": "    li x5, 7\n    sw x5, 8(x1)",
+    "vector": "    li x6, %f32(1.5)\n    addi x7, x1, 8\n    vsetli 2\n    vfill x7, x6",
+    "mvm": "    cfgi xbh, 1\n    cfgi xbw, 2\n    li x8, W\n    wprog x8\n    li x7, one\n"
+           "    addi x9, x1, 8\n    mvm x9, x7",
+    "send": "    li x7, one\n    addi x9, x1, 8\n    li x10, 1\n    send x9, x7, x10",
+}
+
+
+@pytest.mark.parametrize("path", sorted(WRITES))
+def test_every_write_path_is_undone_by_the_next_run(path):
+    # Each run snapshots tile 0's scratch words into global memory, then writes the scratch
+    # through one write path. The snapshot must be zero in every run: memory is
+    # re-initialised whatever wrote it, and only the written extent needs zeroing.
+    src = f"""
+    .output "before", before, [8]
+        vsetli 8
+        li x1, 0x80000100
+        li x2, before
+        vcopy x2, x1
+    {WRITES[path]}
+        halt
+    .data
+    one: .float 1
+    before: .zero 32
+    .weights
+    W: .u8 2, 3
+    """
+    m = machine(src)
+    for _ in range(3):
+        assert not m.run({})["before"].any()
+    assert m.state.mem.u32[1][(0x100 + 8) >> 2] != 0  # the last run did write

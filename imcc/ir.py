@@ -95,7 +95,7 @@ class AttrMap(Mapping[str, Any]):
     def __repr__(self) -> str:
         return "{" + ", ".join(f"{k}={_short(v)}" for k, v in self._d.items()) + "}"
 
-    def replace(self, **changes: Any) -> "AttrMap":
+    def replace(self, **changes: Any) -> AttrMap:
         """A copy with some attributes set (a value of ``None`` removes the attribute)."""
         d = dict(self._d)
         for k, v in changes.items():
@@ -155,7 +155,7 @@ class Node:
         if not isinstance(self.attrs, AttrMap):
             object.__setattr__(self, "attrs", AttrMap(self.attrs))
 
-    def replace(self, **changes: Any) -> "Node":
+    def replace(self, **changes: Any) -> Node:
         """A copy with some fields changed (``attrs`` given as a mapping replaces all)."""
         d = {"name": self.name, "op_type": self.op_type, "inputs": self.inputs,
              "outputs": self.outputs, "attrs": self.attrs}
@@ -224,7 +224,7 @@ class Graph:
                 return n
         raise KeyError(name)
 
-    def replace(self, **changes: Any) -> "Graph":
+    def replace(self, **changes: Any) -> Graph:
         """A copy with some fields changed."""
         d = {"name": self.name, "nodes": self.nodes, "inputs": self.inputs,
              "outputs": self.outputs, "types": self.types, "constants": self.constants,

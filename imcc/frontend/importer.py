@@ -19,7 +19,7 @@ from onnx.shape_inference import InferenceError, infer_node_outputs
 from imcc.frontend.attributes import complete_attrs
 from imcc.frontend.evaluate import NONDETERMINISTIC, evaluate
 from imcc.frontend.loader import SMALL_TENSOR, CheckedModel
-from imcc.ir import Graph, Node, TensorType, onnx_elem_type
+from imcc.ir import Graph, Node, TensorType, node_to_proto, onnx_elem_type
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
 
 
@@ -122,8 +122,6 @@ class _Importer:
         return {node.outputs[0]: np.array(dims, np.int64)}
 
     def _infer(self, node: onnx.NodeProto, ir_node: Node, have: dict[str, TensorType]):
-        from imcc.ir import node_to_proto
-
         try:
             schema = onnx.defs.get_schema(node.op_type, self.c.opset, "")
         except onnx.defs.SchemaError:

@@ -10,9 +10,9 @@ bytes from files inside the model's folder.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import onnx
 from google.protobuf.message import DecodeError

@@ -79,7 +79,7 @@ def _gemm_dynamic(rw: Rewriter, n: Node, y: TensorType) -> None:
         steps.append(("Add", c))
     cur = (a, b)
     op = "MatMul"
-    for k, (next_op, operand) in enumerate(steps):
+    for next_op, operand in steps:
         mid = rw.add(op, cur, y, f"{n.name}_{op.lower()}")
         op, cur = next_op, (mid, operand)
     rw.emit(Node(n.name, op, cur, (n.outputs[0],)))

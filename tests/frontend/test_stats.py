@@ -143,3 +143,14 @@ def test_mobilenet_v2_size():
     s = _stats("mobilenet_v2", weights="shape")
     assert sum(s.params.values()) == 3_504_872
     assert s.macs["conv"] + s.macs["linear"] == pytest.approx(300.8e6, rel=0.01)
+
+
+@pytest.mark.parametrize("name,params,macs", [
+    ("resnet18", 11_689_512, 1.814e9),   # torchvision: 11.7 M parameters, 1.81 GFLOPS
+    ("gpt2", 124_439_808, None),          # Hugging Face GPT-2 small
+])
+def test_published_sizes(name, params, macs):
+    s = _stats(name, weights="shape")
+    assert sum(s.params.values()) == params
+    if macs:
+        assert s.macs["conv"] + s.macs["linear"] == pytest.approx(macs, rel=1e-3)

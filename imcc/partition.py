@@ -54,20 +54,23 @@ OP_TABLE: Mapping[str, OpInfo] = MappingProxyType({
     **_table(OpClass.IMC, "conv", "Conv"),
     **_table(OpClass.IMC, "linear", "Gemm", "MatMul"),
     **_table(_D, "batchnorm", "BatchNormalization"),
-    **_table(_D, "activation", "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Gelu", "Erf",
+    **_table(_D, "activation", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu", "Erf",
              "HardSigmoid", "HardSwish", "Softplus", "Elu", "Clip", "Softmax", "LogSoftmax"),
     **_table(_D, "pooling", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"),
     **_table(_D, "normalization", "LayerNormalization"),
-    **_table(_D, "other", "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Reciprocal", "Exp", "Log",
-             "Neg", "Abs", "Max", "Min", "Where", "Equal", "Less", "Greater", "Not", "Cast",
-             "ReduceMean", "ReduceSum", "ReduceMax", "CumSum", "Concat", "Split", "Slice",
-             "Reshape", "Transpose", "Expand", "Gather", "Pad", "Resize", "Tile"),
+    **_table(_D, "other", "Add", "Sub", "Mul", "Div", "Pow", "Mod", "Sqrt", "Reciprocal", "Exp",
+             "Log", "Neg", "Abs", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Max", "Min",
+             "Sum", "Mean", "Where", "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual",
+             "Not", "And", "Or", "Xor", "Cast", "ReduceMean", "ReduceSum", "ReduceMax",
+             "ReduceMin", "CumSum", "Concat", "Split", "Slice", "Reshape", "Transpose", "Expand",
+             "Gather", "Pad", "Resize", "Tile", "DepthToSpace", "SpaceToDepth"),
 })
 
 #: Operators the frontend accepts that canonicalization removes (folded, renamed, rewritten).
 FRONTEND_OPS: Mapping[str, OpInfo] = MappingProxyType({
     **_table(OpClass.IMC, "conv", "ConvTranspose"),
     **_table(OpClass.IMC, "linear", "Einsum"),
+    **_table(_D, "activation", "PRelu"),
     **_table(_D, "other", "Identity", "Dropout", "Constant", "ConstantOfShape", "Shape", "Size",
              "Range", "Flatten", "Squeeze", "Unsqueeze"),
 })
@@ -122,7 +125,8 @@ class Partition:
 _FLOAT = ("float16", "float64", "bfloat16")
 _CONST_OPERANDS = {"Reshape": (1,), "Expand": (1,), "Tile": (1,), "Slice": (1, 2, 3, 4),
                    "Pad": (1, 2, 3), "Split": (1,), "ReduceMean": (1,), "ReduceSum": (1,),
-                   "ReduceMax": (1,), "CumSum": (1,), "Resize": (1, 2, 3), "Clip": (1, 2)}
+                   "ReduceMax": (1,), "ReduceMin": (1,), "CumSum": (1,), "Resize": (1, 2, 3),
+                   "Clip": (1, 2)}
 
 
 def _form_problem(node: Node, graph: Graph) -> str | None:

@@ -41,7 +41,8 @@ _MAC_CATEGORIES = frozenset({"conv", "linear", "matmul"})
 _ARITHMETIC = frozenset({
     "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Reciprocal", "Exp", "Log", "Neg", "Abs", "Max",
     "Min", "Where", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And",
-    "Or", "Xor", "Sin", "Cos", "Floor", "Ceil", "Round", "Sign", "Mod", "CumSum", "Resize"})
+    "Or", "Xor", "Sin", "Cos", "Floor", "Ceil", "Round", "Sign", "Mod", "CumSum", "Resize",
+    "Sum", "Mean"})
 _REDUCTIONS = frozenset({
     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
     "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin"})

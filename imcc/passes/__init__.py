@@ -15,6 +15,7 @@ from typing import Protocol
 from imcc.ir import Graph
 from imcc.passes.dead_code import dead_code
 from imcc.passes.eliminate_identity import eliminate_identity
+from imcc.passes.expand_composites import expand_composites
 from imcc.passes.fold_batchnorm import fold_batchnorm
 from imcc.passes.fold_constants import fold_constants
 from imcc.passes.lower_convtranspose import lower_convtranspose
@@ -50,6 +51,7 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("eliminate-identity", eliminate_identity),
     Pass("upgrade-opset", upgrade_opset),
     Pass("lower-einsum", lower_einsum),
+    Pass("expand-composites", expand_composites),
     Pass("normalize-reshape", normalize_reshape),
     Pass("normalize-gemm", normalize_gemm),
     Pass("normalize-matmul", normalize_matmul),
@@ -68,6 +70,7 @@ def pipeline(*, fold_bn: bool = True) -> tuple[Pass, ...]:
         "eliminate-identity",   # Identity / Dropout / no-op Cast only rename tensors
         "upgrade-opset",        # one operator version (21) for everything downstream
         "lower-einsum",         # Einsum -> Transpose/Reshape/MatMul, before those normalize
+        "expand-composites",    # PRelu -> Less/Mul/Where
         "normalize-reshape",    # Flatten/Squeeze/Unsqueeze -> Reshape with explicit dims
         "normalize-gemm",       # A @ B + c with constant B [K, N]; dynamic Gemm -> MatMul
         "normalize-matmul",     # constant right operands as [K, N]

@@ -28,14 +28,25 @@ def _rand(name, shape, seed=1):
 # op -> (input specs, constant initializers, attributes, output shape, output type)
 # an input spec is (name, shape, elem type); "x" is always the first graph input.
 UNARY = ["Relu", "Sigmoid", "Tanh", "Erf", "HardSigmoid", "HardSwish", "Softplus", "Elu",
-         "Neg", "Abs", "Exp", "LeakyRelu"]
+         "Neg", "Abs", "Exp", "LeakyRelu", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos"]
 CASES: dict[str, tuple] = {op: ([("x", X, F)], [], {}, X, F) for op in UNARY}
 CASES.update({
     "Gelu": ([("x", X, F)], [], {"approximate": "tanh"}, X, F),
     "Sqrt": ([("x", X, F)], [], {}, X, F),  # made positive below
     "Log": ([("x", X, F)], [], {}, X, F),
     "Reciprocal": ([("x", X, F)], [], {}, X, F),
-    "PRelu": ([("x", X, F)], [_rand("slope", (3, 1, 1))], {}, X, F),
+    "Mod": ([("x", X, F), ("y", X, F)], [], {"fmod": 1}, X, F),
+    "Sum": ([("x", X, F), ("y", (4,), F), ("z", (3, 1, 1), F)], [], {}, X, F),
+    "Mean": ([("x", X, F), ("y", (4,), F)], [], {}, X, F),
+    "LessOrEqual": ([("x", X, I64), ("y", X, I64)], [], {}, X, B),
+    "GreaterOrEqual": ([("x", X, I64), ("y", (4,), I64)], [], {}, X, B),
+    "And": ([("x", X, B), ("y", X, B)], [], {}, X, B),
+    "Or": ([("x", X, B), ("y", (4,), B)], [], {}, X, B),
+    "Xor": ([("x", X, B), ("y", X, B)], [], {}, X, B),
+    "ReduceMin": ([("x", X, F)], [], {"keepdims": 1, "axes": [2, 3]}, (2, 3, 1, 1), F),
+    "DepthToSpace": ([("x", (1, 8, 2, 3), F)], [], {"blocksize": 2, "mode": "CRD"},
+                     (1, 2, 4, 6), F),
+    "SpaceToDepth": ([("x", (1, 2, 4, 6), F)], [], {"blocksize": 2}, (1, 8, 2, 3), F),
     "Clip": ([("x", X, F)], [_c("lo", -0.5), _c("hi", 0.7)], {}, X, F),
     "Softmax": ([("x", X, F)], [], {"axis": 1}, X, F),
     "LogSoftmax": ([("x", X, F)], [], {"axis": -1}, X, F),
@@ -94,7 +105,7 @@ def _model(op: str, opset: int) -> onnx.ModelProto:
     if op == "ReduceMean" and opset >= 18:
         inits = inits + [_c("ax", attrs.pop("axes"), np.int64)]
         names.append("ax")
-    if op == "ReduceMax" and opset >= 18:
+    if op in ("ReduceMax", "ReduceMin") and opset >= 18:
         inits = inits + [_c("ax", attrs.pop("axes"), np.int64)]
         names.append("ax")
     if op == "Resize":
@@ -122,6 +133,18 @@ def _first_opset(op: str) -> int:
 
 def test_every_operator_has_a_case():
     assert set(CASES) == set(OP_TABLE)
+
+
+def test_prelu_is_expanded():
+    nodes = [helper.make_node("PRelu", ["x", "slope"], ["y_out"], name="prelu")]
+    g = helper.make_graph(nodes, "prelu", [helper.make_tensor_value_info("x", F, list(X))],
+                          [helper.make_tensor_value_info("y_out", F, list(X))],
+                          initializer=[_rand("slope", (3, 1, 1))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    c = canonical_matches_original(m)
+    check_normal_form(c)
+    assert sorted(n.op_type for n in c.nodes) == ["Less", "Mul", "Where"]
 
 
 @pytest.mark.parametrize("op", sorted(CASES))

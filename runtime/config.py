@@ -12,7 +12,7 @@ A chip file is TOML (or JSON with the same structure)::
     [nonideal]
     program_noise = 0.02
     [cost]
-    adc_pj = 1.67
+    adc_pj = 1.56
 
 Every key has a default except ``name``; unknown keys and bad values raise
 :class:`~isa.diagnostics.ConfigError` naming the file and the dotted field, e.g.
@@ -82,7 +82,7 @@ class CostTable:
 
     clock_ghz: float = _f(1.0, 0.0, None, "control and digital clock (GHz)", lo_open=True)
     issue_pj: float = _f(5.0, 0.0, None, "energy per instruction issued by the control unit")
-    adc_pj: float = _f(1.67, 0.0, None, "energy per ADC conversion at adc_ref_bits")
+    adc_pj: float = _f(1.56, 0.0, None, "energy per ADC conversion at adc_ref_bits")
     adc_ref_bits: int = _f(8, 1, 32, "resolution at which adc_pj is quoted")
     adc_ns: float = _f(0.78, 0.0, None, "time per conversion of one ADC")
     adcs_per_array: int = _f(1, 1, 65536, "ADCs shared by the columns of one array")

@@ -262,18 +262,21 @@ class NumpyCrossbar:
 
         ``cycle_bound`` bounds ``|I_c|``. Products run in float32 when the cells are exact
         integers and every partial sum stays below ``2**24`` (or when the cells are not exact
-        anyway), else in float64; the shift-and-add accumulates in float32 under the same kind
-        of bound, so exact settings give exact integers."""
+        anyway), else in float64. The shift-and-add sums ADC codes times ``2**(c*dacb)`` and
+        applies the common factor ``2**adcsh`` once at the end (a power of two: exact); it runs
+        in float32 when that sum is bounded by ``2**24``, so exact settings give exact
+        integers."""
         cycles, dacb = p.cycles, p.dacb
         b = p.magnitude_bits
         itype = np.uint8 if b <= 8 else np.uint16 if b <= 16 else np.uint32
-        mag = np.abs(q).astype(itype)
+        mag = (np.abs(q) if p.isgn else q).astype(itype)
         neg = q < 0 if p.isgn else None
         dtype = np.float32 if not exact or cycle_bound <= F32_EXACT else np.float64
         g = gr.astype(dtype, copy=False)
         weight_sum = sum(1 << (c * dacb) for c in range(cycles))
         if p.adcb:
-            top = max(-p.adc_range[0], p.adc_range[1]) * 2.0**p.adcsh
+            clo, chi = p.adc_range
+            top = float(max(-clo, chi))
         else:
             top = cycle_bound if exact else 0.0
         acc = np.float32 if top * weight_sum <= F32_EXACT else np.float64
@@ -282,7 +285,6 @@ class NumpyCrossbar:
         qc = np.empty(q.shape, dtype)
         i = np.empty(y.shape, dtype)
         mask = itype(min((1 << dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
-        clo, chi = p.adc_range if p.adcb else (0, 0)
         for c in range(cycles):
             np.right_shift(mag, itype(c * dacb), out=bits)
             np.bitwise_and(bits, mask, out=bits)
@@ -290,14 +292,14 @@ class NumpyCrossbar:
             if neg is not None:
                 np.negative(qc, out=qc, where=neg)
             self._analog(array, qc, g, out=i)
-            scale = float(1 << (c * dacb))
-            if p.adcb:  # the ADC, with its 2**adcsh step folded into the shift-and-add
+            if p.adcb:  # the ADC's code; its 2**adcsh step is applied after the sum
                 if p.adcsh:
                     i *= 2.0**-p.adcsh
                 np.rint(i, out=i)
                 np.clip(i, clo, chi, out=i)
-                scale *= 2.0**p.adcsh
-            if scale != 1.0:
-                i *= scale
+            if c:
+                i *= float(1 << (c * dacb))
             np.add(y, i, out=y, casting="unsafe")
+        if p.adcb and p.adcsh:
+            y *= 2.0**p.adcsh
         return y if acc is np.float32 else y.astype(np.float32)

@@ -17,7 +17,7 @@ MASK = 0xFFFFFFFF
 SINK = 32  # register slot receiving writes to x0
 CSR_BASE = 0x800
 CSR_SLOTS = 0x100
-AGU_ELEMENT_LIMIT = 1 << 28  # larger index spaces trap instead of exhausting host memory
+AGU_ELEMENT_LIMIT = 1 << 26  # larger vector operands trap instead of exhausting host memory
 
 CSR_INDEX = MappingProxyType({c.name: c.number - CSR_BASE for c in CSRS if not c.readonly})
 CSR_KIND = MappingProxyType({c.number - CSR_BASE: c.kind for c in CSRS if not c.readonly})

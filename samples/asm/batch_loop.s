@@ -4,6 +4,7 @@
 # 8 unsigned bits applied one bit per cycle (bit-serial DAC) and an ideal ADC; then the digital
 # unit computes y[i] = relu(h * 0.5 - 10). The loop counter lives in x10; x11/x12 walk the
 # input and output rows. The quantization step (iscale) is 1.0, so integer inputs are exact.
+# The ideal ADC (adcb = 0) needs the `ideal` chip: `imcc run samples/asm/batch_loop.s` prints y.
 #
 #   W = [[1, 0], [0, 1], [1, 1], [2, 3]]
 #   x = [[1, 2, 3, 4], [0, 0, 0, 0], [10, 10, 10, 10], [5, 0, 5, 0]]

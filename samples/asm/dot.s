@@ -2,7 +2,8 @@
 #
 # Programs a 4x3 matrix of conductance levels into array 0, then streams two input vectors
 # through it in one `mvm`. The DAC and ADC are ideal (ibits = 0, adcb = 0), so the result is the
-# exact product y = x @ W.
+# exact product y = x @ W. Ideal converters need the `ideal` chip (the default for a program
+# without a .chip record): `imcc run samples/asm/dot.s` prints y below.
 #
 #   x = [[1, 0, 0, 1],        W = [[ 1,  2,  3],      y = [[11, 13, 15],
 #        [1, 1, 1, 1]]             [ 4,  5,  6],           [22, 26, 30]]

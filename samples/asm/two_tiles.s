@@ -3,7 +3,7 @@
 # Layer 1 runs on array 0 (tile 0) and leaves h = x @ W1 in tile 0's buffer. `send` moves h to
 # tile 1's buffer, where layer 2 runs on the first array of tile 1 (array ARRAYS_PER_TILE) and
 # writes y = h @ W2 back to global memory. The barrier marks the hand-over between tiles.
-# Ideal DAC/ADC, so the result is exact:
+# Ideal DAC/ADC (the `ideal` chip: `imcc run samples/asm/two_tiles.s`), so the result is exact:
 #
 #   x = [1, 2, 3]   W1 = [[1, 1], [0, 2], [3, 0]]   h = [10, 5]
 #                   W2 = [[1, 0, 2], [1, 1, 0]]     y = [15, 5, 20]

@@ -151,3 +151,11 @@ def test_object_for_another_chip_is_refused():
     stale = assemble('.chip "rram", "0123456789abcdef"\n    halt\n').obj
     with pytest.raises(ConfigError, match="hash 0123456789abcdef"):
         Machine(rram, stale)
+
+
+def test_every_chip_key_is_documented():
+    doc = (ROOT / "docs" / "runtime.md").read_text()
+    for cls in (ChipConfig, type(preset("ideal").nonideal), type(preset("ideal").cost)):
+        for f in dataclasses.fields(cls):
+            assert f"`{f.name}`" in doc or f"`[{f.name}]`" in doc, \
+                f"docs/runtime.md does not describe '{f.name}'"

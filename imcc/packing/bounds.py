@@ -7,8 +7,10 @@ reported beside a solution.
 * ``large_items``: rects wider than half a bin can never sit side by side, so their heights
   stack; the Martello-Toth L2 bound of one-dimensional bin packing on those heights (and the
   same on the widths of rects taller than half a bin) is Martello and Vigo's L1.
-* ``incompatible``: a clique of rects no two of which fit together in one bin (greedy), plus the
-  area of the other rects that cannot fit into the clique's bins.
+* ``incompatible``: a clique of rects no two of which fit together in one bin (under the row
+  rule, two rects of one group whose heights add up to more than the bin cannot either), each
+  in its own bin, plus the area of the rects compatible with no clique member and of the rest
+  beyond the clique's free area (greedy cliques from each of the largest kinds).
 * ``dff``: the area bound after mapping widths and heights through dual-feasible functions
   (Fekete and Schepers; Carlier, Clautiaux and Moukrim): ``u^(k)``, ``U^(eps)`` and
   ``f_CCM1^(lambda)``, every pair of one width function and one height function.
@@ -50,7 +52,7 @@ def instance_bounds(inst: Instance) -> dict[str, int]:
         "large_items": max(
             l2_bound([h for (w, h), c in sizes.items() if 2 * w > W for _ in range(c)], H),
             l2_bound([w for (w, h), c in sizes.items() if 2 * h > H for _ in range(c)], W)),
-        "incompatible": _clique_bound(sizes, W, H),
+        "incompatible": _clique_bound(inst),
         "dff": _dff_bound(sizes, W, H),
     }
     if inst.rows_disjoint:
@@ -92,24 +94,47 @@ def l2_bound(sizes: Sequence[int], cap: int) -> int:
     return best
 
 
-def _clique_bound(sizes: Counter, W: int, H: int) -> int:
-    """Greedy clique of pairwise-incompatible rects, plus leftover area in extra bins."""
-    kinds = sorted(sizes, key=lambda s: (-s[0] * s[1], -s[0], -s[1]))
+def _clique_bound(inst: Instance, starts: int = 40) -> int:
+    """Cliques of pairwise-incompatible rects, each in a bin of its own, plus the area of the
+    rects that fit with no clique member (they need other bins) and of the rest beyond what the
+    clique's bins leave free. Greedy cliques grown from each of the largest kinds of rect."""
+    W, H, cap = inst.bin_w, inst.bin_h, inst.bin_w * inst.bin_h
+    counts: Counter = Counter(inst.key(i) for i in range(inst.n))
+    kinds = sorted(counts, key=lambda k: (-k[0] * k[1], k))
+    w = np.asarray([k[0] for k in kinds], dtype=np.int64)
+    h = np.asarray([k[1] for k in kinds], dtype=np.int64)
+    g = np.asarray([k[2] for k in kinds], dtype=np.int64)
+    cnt = np.asarray([counts[k] for k in kinds], dtype=np.int64)
+    area = w * h
+    clash = (w[:, None] + w[None, :] > W) & (h[:, None] + h[None, :] > H)
+    if inst.rows_disjoint:
+        clash |= (g[:, None] == g[None, :]) & (g[:, None] >= 0) & (h[:, None] + h[None, :] > H)
+    self_clash = np.diag(clash).copy()
+    # kinds that clash with everything (themselves included) belong to every maximal clique
+    others = clash | np.eye(len(kinds), dtype=bool)
+    universal = others.all(axis=1) & (self_clash | (cnt == 1))
+    base = np.where(universal, cnt, 0)
+    base_inc = clash[universal].all(axis=0) if universal.any() else np.ones(len(kinds), bool)
 
-    def clash(a: tuple[int, int], b: tuple[int, int]) -> bool:
-        return a[0] + b[0] > W and a[1] + b[1] > H
+    def bound(taken: np.ndarray, inc: np.ndarray) -> int:
+        left = cnt - taken
+        inc_area = int((area * left * inc).sum())
+        comp_area = int((area * left * ~inc).sum())
+        free = int((taken * (cap - area)).sum())
+        return int(taken.sum()) + _ceil_div(inc_area + max(0, comp_area - free), cap)
 
-    clique: list[tuple[int, int]] = []
-    for k in kinds:
-        if all(clash(k, c) for c in clique):
-            copies = sizes[k] if clash(k, k) else 1
-            clique.extend([k] * copies)
-    if not clique:
-        return 0
-    in_clique = Counter(clique)
-    rest = sum(w * h * (c - in_clique.get((w, h), 0)) for (w, h), c in sizes.items())
-    free = sum(W * H - w * h for (w, h) in clique)
-    return len(clique) + max(0, _ceil_div(rest - free, W * H))
+    best = bound(base, base_inc)
+    for s in np.flatnonzero(~universal)[:starts]:
+        inc = base_inc.copy()       # kinds incompatible with every member so far
+        taken = base.copy()
+        k = int(s)
+        while k >= 0:
+            taken[k] = cnt[k] if self_clash[k] else 1
+            inc &= clash[k]
+            best = max(best, bound(taken, inc))
+            cand = np.flatnonzero(inc & (taken == 0))
+            k = int(cand[0]) if cand.size else -1  # the largest kind still incompatible
+    return best
 
 
 def dff_table(cap: int, sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,8 @@ from imcc.packing.oracle import BinOracle
 from imcc.packing.problem import Instance
 
 Bins = list[list[int]]
-MAX_PAIRS = 40  # pairs of bin items tried per bin and swap, sampled when there are more
+MAX_PAIRS = 40    # pairs of bin items tried per bin and swap, sampled when there are more
+SCRATCH_MAX = 12  # swaps in bins of more items only reuse the bin's layout (no full repack)
 
 
 class PoolSearch:
@@ -89,13 +90,13 @@ class PoolSearch:
         return None if pool else state
 
     def _fits(self, items: list[int], exact: bool = False, now: list[int] | None = None,
-              out: tuple[int, ...] = ()) -> bool:
+              out: tuple[int, ...] = (), scratch: bool = True) -> bool:
         """Whether ``items`` fit one bin; ``now`` is that bin's current content, whose layout
-        (less ``out``) is tried first."""
+        (less ``out``) is tried first; ``scratch`` allows repacking the bin from scratch."""
         base = ()
         if now is not None:
             base = [p for p in self.oracle.pack(now) or () if p[0] not in out]
-        return self.oracle.pack(items, exact=exact, base=base) is not None
+        return self.oracle.pack(items, exact=exact, scratch=scratch, base=base) is not None
 
     def _insert(self, state: Bins, loads: list[int], pool: list[int]) -> bool:
         done = False
@@ -147,7 +148,7 @@ class PoolSearch:
                     if g <= (0, 0) or loads[k] + g[0] > self.cap:
                         continue
                     cand = [i for i in b if i not in out] + list(ins)
-                    if self._fits(cand, now=b, out=out):
+                    if self._fits(cand, now=b, out=out, scratch=len(b) <= SCRATCH_MAX):
                         self._apply(state, loads, pool, k, ins, out)
                         return True
         return False
@@ -218,7 +219,7 @@ class PoolSearch:
             if loads[k] + g[0] > self.cap:
                 continue
             cand = [i for i in state[k] if i not in out] + [p]
-            if self._fits(cand, now=state[k], out=out):
+            if self._fits(cand, now=state[k], out=out, scratch=len(cand) <= SCRATCH_MAX):
                 self._apply(state, loads, pool, k, (p,), out)
                 tabu[p] = it + 10 + self.rng.randrange(10)
                 return

@@ -48,14 +48,14 @@ class BinOracle:
         """``items`` sorted by kind (the order layouts in the cache refer to)."""
         return sorted(items, key=lambda i: (self.inst.key(i), i))
 
-    def pack(self, items: Sequence[int], *, exact: bool = False,
+    def pack(self, items: Sequence[int], *, exact: bool = False, scratch: bool = True,
              base: Sequence[tuple[int, int, int]] = ()) -> list[tuple[int, int, int]] | None:
         """Positions ``(item, x, y)`` of ``items`` in one bin, or None (not shown feasible).
 
         ``base`` gives known positions of some of ``items`` (a bin's current layout less what
         leaves it): the others are first tried in the free space around them, which keeps a
-        tight layout that repacking from scratch might not find again. Then the heuristics run
-        from scratch, and CP-SAT only when ``exact`` and the oracle allows it.
+        tight layout that repacking from scratch might not find again. Then, if ``scratch``, the
+        heuristics run from scratch, and CP-SAT only when ``exact`` and the oracle allows it.
         """
         inst = self.inst
         ordered = self.kinds(items)
@@ -70,6 +70,8 @@ class BinOracle:
                 where = {i: (x, y) for i, x, y in found}
                 pos = [where[i] for i in ordered]
                 self.cache[sig] = pos
+        if pos is _UNKNOWN and not scratch:
+            return None
         if pos is _UNKNOWN:
             self.effort.charge(len(ordered))
             pos = self._heuristic(ordered)

@@ -31,6 +31,12 @@ def test_named_bounds_by_hand():
     rows = [Rect(i, 2, 6, "g") for i in range(3)]
     assert lower_bounds(rows, 10, 10, priority="efficiency")["rows"] == 3
     assert "rows" not in lower_bounds(rows, 10, 10)
+    # three full-height rects of one group each need a bin under the row rule, and two
+    # full-width rects fit beside none of them: 3 + 1 bins, though the area says 2
+    mixed = [Rect(i, 1, 4, "a") for i in range(3)] + [Rect(9 + i, 4, 2) for i in range(2)]
+    b = lower_bounds(mixed, 4, 4, priority="efficiency")
+    assert b["area"] == 2 and b["incompatible"] == 4
+    assert min_bins([(1, 4, 0)] * 3 + [(4, 2, -1)] * 2, 4, 4, rows_rule=True) == 4
     assert lower_bounds([], 10, 10) == {"area": 0, "large_items": 0, "incompatible": 0,
                                         "dff": 0}
 

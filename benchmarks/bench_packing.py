@@ -1,0 +1,252 @@
+"""The 2D bin packer on the standard instances and on the tile sets of real models.
+
+``bpp2d``: the 500 instances of Berkey & Wang (classes 1-6) and Martello & Vigo (classes 7-10),
+oriented, from ``<repo>/../shared/benchmarks/bpp2d``. Per class and size: bins found, our lower
+bound, the best-known sum from the literature, and time; against Berkey and Wang's finite first
+fit (FFF) measured in the same run. Targets: at most 10 s per instance, a total of at most
+7,302 bins (best known 7,230 + 1 %), and the optimum on every instance of the groups whose
+lower bounds already meet the best-known sum.
+
+``models``: the weight tiles of ResNet-50 and BERT-base on 128x128 and 256x256 arrays, 8-bit
+weights on 8-bit cells (one slice) and on 2-bit cells (four slices side by side: a tile of
+``n`` outputs is ``4 n`` columns wide). Signed weights are taken as one column per slice (offset
+encoding); a differential pair would double every width. Each K x N weight matrix is cut into
+tiles of at most the array size, full tiles first and the remainder last; tiles of one layer
+form one group. Compared: arrays used by ``pack`` (both priorities), the lower bound, one tile
+per array (PUMA, PIMCOMP), and a skyline bottom-left heuristic (the OpenCIMTC style).
+
+Run::
+
+    python benchmarks/bench_packing.py bpp2d [--classes 1,3] [--limit 2] [--time-limit 10]
+    python benchmarks/bench_packing.py models [--time-limit 30]
+
+``--limit N`` keeps the first N instances of every (class, n) group. The full bpp2d run takes
+about an hour on one core at the default limit (most instances stop early, at the bound).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from imcc.packing import Rect, check_packing, pack
+from imcc.packing.baselines import finite_first_fit, one_per_bin, skyline
+
+REPO = Path(__file__).resolve().parent.parent
+BPP2D = REPO.parent / "shared" / "benchmarks" / "bpp2d" / "instances_cl01_10.json"
+
+
+def _progress(msg: str) -> None:
+    if sys.stderr.isatty():
+        print(f"\r\033[K{msg}", end="", file=sys.stderr, flush=True)
+
+
+def _done_progress() -> None:
+    if sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- bpp2d instances
+
+
+def load_bpp2d(path: Path = BPP2D) -> dict:
+    if not path.is_file():
+        raise SystemExit(f"bench_packing: {path} not found; the shared benchmark folder must sit "
+                         "beside the repository (../shared/benchmarks/bpp2d)")
+    return json.loads(path.read_text())
+
+
+def run_bpp2d(args: argparse.Namespace) -> dict:
+    data = load_bpp2d()
+    classes = {int(c) for c in args.classes.split(",")} if args.classes else None
+    best = data["group_best_known_sum_bins"]
+    rows: dict[str, dict] = defaultdict(lambda: defaultdict(float))
+    picked = [ins for ins in data["instances"]
+              if (classes is None or ins["class"] in classes)
+              and (args.limit is None or ins["index"] <= args.limit)]
+    t_all = time.perf_counter()
+    worst = 0.0
+    for k, ins in enumerate(picked):
+        W, H = ins["bin"]["W"], ins["bin"]["H"]
+        rects = [Rect(i, w, h) for i, (w, h) in enumerate(ins["items"])]
+        _progress(f"[{k + 1}/{len(picked)}] {ins['name']}")
+        res = pack(rects, W, H, time_limit=args.time_limit, seed=args.seed,
+                   workers=args.workers)
+        errs = check_packing(rects, W, H, res.placements, bins_used=res.bins_used)
+        if errs:
+            raise SystemExit(f"{ins['name']}: invalid packing: {errs[0]}")
+        fff, _ = finite_first_fit(rects, W, H)
+        g = rows[f"cl{ins['class']:02d}_{ins['n']:03d}"]
+        g["instances"] += 1
+        g["bins"] += res.bins_used
+        g["lb"] += res.lower_bound
+        g["fff"] += fff
+        g["time"] += res.solve_time_s
+        g["max_time"] = max(g["max_time"], res.solve_time_s)
+        g["at_lb"] += res.bins_used == res.lower_bound
+        worst = max(worst, res.solve_time_s)
+    _done_progress()
+    wall = time.perf_counter() - t_all
+    print(f"bpp2d: {len(picked)} instances, time limit {args.time_limit} s, seed {args.seed}, "
+          f"workers {args.workers}")
+    head = (f"{'group':9} {'inst':>4} {'bins':>6} {'lower':>6} {'best':>6} {'FFF':>6} "
+            f"{'at LB':>5} {'time s':>7} {'max s':>6}")
+    print(head)
+    print("-" * len(head))
+    tot = defaultdict(float)
+    full_groups = 0
+    misses = []
+    for name in sorted(rows):
+        g = rows[name]
+        full = g["instances"] == 10
+        bk = best[name]["best_sum"] if full else None
+        print(f"{name:9} {int(g['instances']):4d} {int(g['bins']):6d} {int(g['lb']):6d} "
+              f"{bk if bk is not None else '-':>6} {int(g['fff']):6d} {int(g['at_lb']):5d} "
+              f"{g['time']:7.1f} {g['max_time']:6.1f}")
+        for key in ("instances", "bins", "lb", "fff", "time", "at_lb"):
+            tot[key] += g[key]
+        if full:
+            full_groups += 1
+            tot["best"] += bk
+            tot["bins_full"] += g["bins"]
+            if g["lb"] == bk and g["at_lb"] < 10:
+                misses.append(f"{name} ({int(g['at_lb'])}/10 at the bound)")
+    print("-" * len(head))
+    print(f"{'total':9} {int(tot['instances']):4d} {int(tot['bins']):6d} {int(tot['lb']):6d} "
+          f"{int(tot['best']) if full_groups else '-':>6} {int(tot['fff']):6d} "
+          f"{int(tot['at_lb']):5d} {tot['time']:7.1f} {worst:6.1f}")
+    print(f"bins / FFF = {tot['bins'] / tot['fff']:.4f}; wall time {wall:.0f} s")
+    if full_groups:
+        print(f"complete groups: {full_groups}; bins {int(tot['bins_full'])} vs best known "
+              f"{int(tot['best'])} ({100 * (tot['bins_full'] / tot['best'] - 1):+.2f} %)")
+        print("groups whose lower-bound sum meets the best-known sum, not all at the bound: "
+              + (", ".join(misses) if misses else "none"))
+    return {"groups": {k: dict(v) for k, v in rows.items()}, "total": dict(tot), "wall_s": wall}
+
+
+# --------------------------------------------------------------------------- model tile sets
+
+
+def resnet50_layers() -> list[tuple[str, int, int]]:
+    """(layer, K, N) of every conv and the classifier of torchvision's ResNet-50 (v1.5).
+
+    K = Cin x kh x kw (the im2col patch), N = Cout. Bottleneck blocks: 1x1 (width), 3x3
+    (width), 1x1 (4 x width), and a 1x1 projection on the first block of each stage.
+    """
+    layers = [("conv1", 3 * 7 * 7, 64)]
+    cin = 64
+    for stage, (width, blocks) in enumerate(((64, 3), (128, 4), (256, 6), (512, 3)), 1):
+        for b in range(blocks):
+            p = f"layer{stage}.{b}"
+            layers += [(f"{p}.conv1", cin, width), (f"{p}.conv2", width * 9, width),
+                       (f"{p}.conv3", width, 4 * width)]
+            if b == 0:
+                layers.append((f"{p}.downsample", cin, 4 * width))
+            cin = 4 * width
+    layers.append(("fc", 2048, 1000))
+    return layers
+
+
+def bert_base_layers() -> list[tuple[str, int, int]]:
+    """(layer, K, N) of BERT-base's weight matrices: per encoder layer the query, key, value
+    and output projections (768 x 768) and the feed-forward pair (768 x 3072, 3072 x 768);
+    then the pooler (768 x 768). Embeddings are lookups, not matrix products."""
+    layers = []
+    for i in range(12):
+        p = f"encoder.layer.{i}"
+        layers += [(f"{p}.query", 768, 768), (f"{p}.key", 768, 768), (f"{p}.value", 768, 768),
+                   (f"{p}.attention.output", 768, 768), (f"{p}.intermediate", 768, 3072),
+                   (f"{p}.output", 3072, 768)]
+    layers.append(("pooler", 768, 768))
+    return layers
+
+
+MODELS = {"ResNet-50": resnet50_layers, "BERT-base": bert_base_layers}
+EXPECTED_WEIGHTS = {"ResNet-50": 25_502_912, "BERT-base": 85_524_480}
+
+
+def cut_tiles(layers: list[tuple[str, int, int]], rows: int, cols: int, w_bits: int,
+              cell_bits: int) -> list[Rect]:
+    """Tiles of at most ``rows x cols`` cells; ``ceil(w_bits / cell_bits)`` columns per output."""
+    slices = math.ceil(w_bits / cell_bits)
+    outs = cols // slices
+    rects = []
+    for name, K, N in layers:
+        for r0 in range(0, K, rows):
+            for c0 in range(0, N, outs):
+                rects.append(Rect(f"{name}[{r0}:{min(K, r0 + rows)},{c0}:{min(N, c0 + outs)}]",
+                                  min(outs, N - c0) * slices, min(rows, K - r0), name))
+    return rects
+
+
+def run_models(args: argparse.Namespace) -> list[dict]:
+    out = []
+    for model, fn in MODELS.items():
+        layers = fn()
+        weights = sum(K * N for _, K, N in layers)
+        note = "" if weights == EXPECTED_WEIGHTS[model] else " (differs from the reference!)"
+        print(f"{model}: {len(layers)} weight matrices, {weights:,} weights{note}")
+    head = (f"{'model':10} {'array':>7} {'cell':>4} {'tiles':>6} {'lower':>6} {'1/array':>7} "
+            f"{'skyline':>7} {'resource':>8} {'t s':>5} {'efficiency':>10} {'t s':>5}")
+    print(head)
+    print("-" * len(head))
+    for model, fn in MODELS.items():
+        for size in (128, 256):
+            for cell in (8, 2):
+                rects = cut_tiles(fn(), size, size, 8, cell)
+                row = {"model": model, "array": size, "cell_bits": cell, "tiles": len(rects)}
+                row["one_per_array"] = one_per_bin(rects, size, size)[0]
+                sky, sky_pl = skyline(rects, size, size)
+                assert not check_packing(rects, size, size, sky_pl, bins_used=sky)
+                row["skyline"] = sky
+                for prio in ("resource", "efficiency"):
+                    _progress(f"{model} {size}x{size} {cell}-bit cells, {prio}")
+                    res = pack(rects, size, size, priority=prio, time_limit=args.time_limit,
+                               seed=args.seed, workers=args.workers)
+                    errs = check_packing(rects, size, size, res.placements, priority=prio,
+                                         bins_used=res.bins_used)
+                    if errs:
+                        raise SystemExit(f"{model} {size} {cell} {prio}: invalid: {errs[0]}")
+                    row[prio] = res.bins_used
+                    row[f"{prio}_lower"] = res.lower_bound
+                    row[f"{prio}_time_s"] = res.solve_time_s
+                    row[f"{prio}_area_bound"] = res.lower_bounds["area"]
+                _done_progress()
+                out.append(row)
+                lower = row["resource_lower"]
+                print(f"{model:10} {size:>3}x{size:<3} {cell:>4} {len(rects):6d} {lower:6d} "
+                      f"{row['one_per_array']:7d} {row['skyline']:7d} {row['resource']:8d} "
+                      f"{row['resource_time_s']:5.1f} {row['efficiency']:10d} "
+                      f"{row['efficiency_time_s']:5.1f}")
+    print("lower: the best lower bound (resource); efficiency's own bound is never smaller. "
+          "1/array: one tile per array (PUMA, PIMCOMP).")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("suite", choices=("bpp2d", "models", "all"))
+    ap.add_argument("--classes", help="comma-separated classes (1-10) of bpp2d")
+    ap.add_argument("--limit", type=int, help="first N instances of every bpp2d group")
+    ap.add_argument("--time-limit", type=float, default=10.0, help="per instance (seconds of "
+                    "effort budget, see imcc/packing/effort.py)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--json", type=Path, help="also write the numbers here")
+    args = ap.parse_args(argv)
+    report = {}
+    if args.suite in ("bpp2d", "all"):
+        report["bpp2d"] = run_bpp2d(args)
+    if args.suite in ("models", "all"):
+        report["models"] = run_models(args)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

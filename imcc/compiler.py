@@ -283,6 +283,8 @@ def compile_model(
         "arrays_used": mapping.arrays_used,
         "arrays_available": chip.tiles * chip.arrays_per_tile,
         "lower_bound": mapping.base.lower_bound,
+        "packing_status": mapping.base.status,
+        "packing_time_s": round(mapping.base.solve_time_s, 3),
         "one_tile_per_array": sum(len(p.tiles) for p in plans),
         "replicas": {k: v for k, v in mapping.replicas.items() if v > 1},
         "estimated_mvm_latency_ns": mapping.latency_ns,

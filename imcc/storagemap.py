@@ -8,7 +8,7 @@ JSON schema ``imcc.storage-map/1`` (keys are stable; new keys may be added)::
       "chip": {"name", "hash", "tiles", "arrays_per_tile", "rows", "cols"},
       "arrays_used": int, "arrays_one_copy": int, "arrays_available": int,
       "lower_bound": int, "lower_bounds": {name: int}, "one_tile_per_array": int,
-      "packing": {"status": str, "solve_time_s": float, "gap": float},
+      "packing": {"status": str, "gap": float},
       "estimated_latency_ns": float,
       "layers": [{"name", "op", "K", "N", "groups", "replicas", "tiles", "cells",
                   "precision": {weight_bits, cell_bits, input_bits, dac_bits, adc_bits, signed,
@@ -19,7 +19,8 @@ JSON schema ``imcc.storage-map/1`` (keys are stable; new keys may be added)::
       "arrays": [{"array", "chip_tile", "cells_used", "utilisation", "layers": [str]}]
     }
 
-``rows``/``cols`` of an entry are the weight-matrix region (rows are inputs of the layer's
+The map holds no wall-clock times, so the same compile always gives the same bytes (the packer's
+solve time is in the compile report). ``rows``/``cols`` of an entry are the weight-matrix region (rows are inputs of the layer's
 input vector, i.e. im2col patch positions for a conv; cols are output channels); ``row``/``col``
 the cell offset in the array; ``width`` counts the entry's physical columns (a reference column
 included for the offset scheme). ``bit_weight`` is the power of two that the slice's levels are
@@ -91,8 +92,7 @@ def build(mapping: Mapping, *, model: str, chip) -> dict:
         "lower_bound": b.lower_bound,
         "lower_bounds": dict(b.lower_bounds),
         "one_tile_per_array": sum(len(p.tiles) for p in mapping.plans),
-        "packing": {"status": b.status, "solve_time_s": round(b.solve_time_s, 3),
-                    "gap": round(b.gap, 6)},
+        "packing": {"status": b.status, "gap": round(b.gap, 6)},
         "estimated_latency_ns": mapping.latency_ns,
         "layers": layers,
         "entries": entries,
@@ -120,8 +120,8 @@ def summary(smap: dict, *, layers: bool = True) -> str:
         + f"; lower bound {smap['lower_bound']} "
         f"({', '.join(f'{k} {v}' for k, v in smap['lower_bounds'].items())}); "
         f"one tile per array would use {smap['one_tile_per_array']}",
-        f"  cell utilisation {100 * util:.1f} %; packing {smap['packing']['status']} in "
-        f"{smap['packing']['solve_time_s']:.2f} s; estimated MVM latency "
+        f"  cell utilisation {100 * util:.1f} %; packing {smap['packing']['status']}; "
+        f"estimated MVM latency "
         f"{smap['estimated_latency_ns'] / 1000:.1f} us per inference",
     ]
     if layers:

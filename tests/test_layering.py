@@ -1,12 +1,12 @@
 """Layering points one way: isa imports nothing of the project; runtime imports only isa;
-imcc imports runtime only in the commands that run programs."""
+imcc's library code never imports runtime: only the command-line shell (imcc/commands), which
+reads chip files and runs programs, and the explore engine, which runs them for a sweep."""
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ALLOWED_RUNTIME_IN_IMCC = {"imcc/commands/run.py", "imcc/commands/compile.py",
-                           "imcc/commands/explore.py", "imcc/explore"}
+ALLOWED_RUNTIME_IN_IMCC = {"imcc/commands", "imcc/explore"}
 
 
 def _imports(path: Path) -> set[str]:

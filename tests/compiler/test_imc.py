@@ -5,6 +5,8 @@ Float path (ideal chip): compared with onnx's reference evaluator. Quantized los
 compared with an integer oracle written here from the definitions in docs/machine.md (per-channel
 symmetric weights, per-layer input step max|x| / qmax), independent of the compiler's code."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -176,10 +178,22 @@ def test_conv_quantized_lossless(tmp_path):
     assert np.abs(got[0] - want).max() <= 1e-5 * np.abs(want).max()
 
 
-def test_same_model_twice_gives_identical_objects(tmp_path):
-    from isa.objfile import to_bytes
+@pytest.mark.parametrize("priority", ["efficiency", "resource"])
+def test_same_model_twice_gives_identical_objects(priority, tmp_path):
+    """Two compiles in separate processes with different hash seeds: same bytes (so nothing
+    depends on wall-clock time, set or dict order)."""
+    import os
+    import subprocess
+    import sys
 
-    m, feeds = conv_model(cin=8, cout=8, groups=8, pads=[1, 1, 1, 1])
-    _, r1 = run_compiled(m, feeds, tmp_path, chip=chip(), priority="efficiency")
-    _, r2 = run_compiled(m, feeds, tmp_path, chip=chip(), priority="efficiency")
-    assert to_bytes(r1.obj) == to_bytes(r2.obj)
+    lenet = Path(__file__).resolve().parents[2] / "samples" / "models" / "lenet.onnx"
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"o{seed}.imo"
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        r = subprocess.run([sys.executable, "-m", "imcc", "compile", str(lenet), "-o", str(out),
+                            "--chip", "ideal-int8", "--priority", priority, "--no-estimate",
+                            "-q", "--time-limit", "2"], env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]

@@ -13,12 +13,15 @@ Modes:
   at least 8 products, so that target applies to multi-bit DACs);
 * ``float``: the ideal chip's float path (float32 cells, unquantized inputs).
 
-Run: ``python benchmarks/bench_crossbar.py [--repeat N]``.
+Run: ``python benchmarks/bench_crossbar.py [--repeat N] [--blas-threads T]``. On a machine shared
+with other work, ``--blas-threads 1`` (through threadpoolctl, for both sides) gives steadier
+ratios, since a multi-threaded matrix product suffers most when a core is taken.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import tempfile
 import time
@@ -84,13 +87,26 @@ def _machine(chip, weights: np.ndarray, **settings) -> Machine:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="limit BLAS threads for both sides (needs threadpoolctl)")
     args = ap.parse_args()
+    limit = contextlib.nullcontext()
+    if args.blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        limit = threadpool_limits(limits=args.blas_threads, user_api="blas")
+    with limit:
+        _measure(args.repeat, args.blas_threads)
+
+
+def _measure(repeat: int, threads: int | None) -> None:
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (N, K)).astype(np.float32)
     w_levels = rng.integers(0, 256, (K, M)).astype(np.uint8)
     w_float = w_levels.astype(np.float32)
-    print(f"baseline: numpy x @ W, float32 [{N}x{K}] @ [{K}x{M}], measured beside each mode")
+    print(f"baseline: numpy x @ W, float32 [{N}x{K}] @ [{K}x{M}], measured beside each mode"
+          + (f"; BLAS threads: {threads}" if threads else ""))
 
     int8 = preset("ideal-int8")
     adc8 = dataclasses.replace(int8, name="adc8", adc_bits=8)
@@ -106,7 +122,7 @@ def main() -> None:
         m = _machine(chip, weights, **settings)
         feed = {"x": x}
         m.run(feed)  # programs the array
-        t, base = _interleaved(lambda: m.run(feed), lambda: x @ w_float, args.repeat)
+        t, base = _interleaved(lambda: m.run(feed), lambda: x @ w_float, repeat)
         ratio = t / base
         verdict = "" if target is None else \
             f"  target <= {target:g}x: {'met' if ratio <= target else 'MISSED'}"

@@ -111,6 +111,7 @@ class NumpyCrossbar:
         self._colsum: dict[tuple[int, int, int, int, int], float] = {}
         self._rngs: dict[tuple[int, str], np.random.Generator] = {}
         self._cell_props: dict[int, tuple] = {}
+        self._scratch: dict[str, np.ndarray] = {}  # reused temporaries, never returned
 
     # ---- state ----------------------------------------------------------------------------
 
@@ -145,6 +146,14 @@ class NumpyCrossbar:
                 nu = self._rng(array, "drift").normal(ni.drift_nu, ni.drift_nu_std, shape)
             props = self._cell_props[array] = (on, off, nu)
         return props
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """A scratch array for ``name``, reused while the shape and dtype stay the same (fresh
+        multi-megabyte temporaries would pay a page fault per 4 KiB on every MVM)."""
+        buf = self._scratch.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._scratch[name] = np.empty(shape, dtype)
+        return buf
 
     def cells(self, array: int) -> np.ndarray:
         """A copy of the array's current read conductances (``rows x cols``)."""
@@ -204,7 +213,7 @@ class NumpyCrossbar:
                 return np.matmul(xf, gr, out=out)
             y = self._adc(self._analog(array, xf, gr), p)
             return np.asarray(y, dtype=np.float32)
-        q = self._quantize(x, p)
+        q = self._quantize(x, p, self._buffer("q", x.shape, np.float32))
         colsum = self._max_colsum(array, row, col, h, w, gr)
         qmax = (1 << p.magnitude_bits) - 1
         cyc_max = min(qmax, (1 << p.dacb) - 1)
@@ -218,17 +227,21 @@ class NumpyCrossbar:
                 return y.astype(np.float32)
             out[...] = y
             return out
-        return self._bit_serial(array, q, gr, p, exact, cyc_max * colsum)
+        y = self._bit_serial(array, q, gr, p, exact, cyc_max * colsum)
+        if out is None:
+            return y.astype(np.float32)  # a copy: y is a scratch buffer
+        out[...] = y
+        return out
 
     @staticmethod
-    def _quantize(x: np.ndarray, p: Precision) -> np.ndarray:
-        """``q = clip(rint(X / iscale), lo, hi)`` in float32 (round half to even)."""
+    def _quantize(x: np.ndarray, p: Precision, q: np.ndarray) -> np.ndarray:
+        """``q = clip(rint(X / iscale), lo, hi)`` in float32 (round half to even), into ``q``."""
         lo, hi = p.input_range
         if p.iscale != 1.0:
-            q = np.divide(x, np.float32(p.iscale), dtype=np.float32)
+            np.divide(x, np.float32(p.iscale), out=q)
             np.rint(q, out=q)
         else:
-            q = np.rint(x, dtype=np.float32)
+            np.rint(x, out=q)
         np.clip(q, lo, hi, out=q)
         return q
 
@@ -269,8 +282,10 @@ class NumpyCrossbar:
         cycles, dacb = p.cycles, p.dacb
         b = p.magnitude_bits
         itype = np.uint8 if b <= 8 else np.uint16 if b <= 16 else np.uint32
-        mag = (np.abs(q) if p.isgn else q).astype(itype)
-        neg = q < 0 if p.isgn else None
+        shape, out_shape = q.shape, (q.shape[0], gr.shape[1])
+        mag = self._buffer("mag", shape, itype)
+        mag[...] = np.abs(q) if p.isgn else q
+        neg = np.less(q, 0, out=self._buffer("neg", shape, np.bool_)) if p.isgn else None
         dtype = np.float32 if not exact or cycle_bound <= F32_EXACT else np.float64
         g = gr.astype(dtype, copy=False)
         weight_sum = sum(1 << (c * dacb) for c in range(cycles))
@@ -280,10 +295,11 @@ class NumpyCrossbar:
         else:
             top = cycle_bound if exact else 0.0
         acc = np.float32 if top * weight_sum <= F32_EXACT else np.float64
-        y = np.zeros((q.shape[0], gr.shape[1]), acc)
-        bits = np.empty(q.shape, itype)
-        qc = np.empty(q.shape, dtype)
-        i = np.empty(y.shape, dtype)
+        y = self._buffer("y", out_shape, acc)
+        y[...] = 0
+        bits = self._buffer("bits", shape, itype)
+        qc = self._buffer("qc", shape, dtype)
+        i = self._buffer("i", out_shape, dtype)
         mask = itype(min((1 << dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
         for c in range(cycles):
             np.right_shift(mag, itype(c * dacb), out=bits)
@@ -302,4 +318,4 @@ class NumpyCrossbar:
             np.add(y, i, out=y, casting="unsafe")
         if p.adcb and p.adcsh:
             y *= 2.0**p.adcsh
-        return y if acc is np.float32 else y.astype(np.float32)
+        return y

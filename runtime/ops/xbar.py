@@ -18,7 +18,7 @@ import numpy as np
 
 from runtime.crossbar import Precision
 from runtime.ops.registry import semantics
-from runtime.state import CSR_INDEX, Trap
+from runtime.state import AGU_ELEMENT_LIMIT, CSR_INDEX, Trap
 
 _ARR, _ROW, _COL = CSR_INDEX["xbarr"], CSR_INDEX["xbrow"], CSR_INDEX["xbcol"]
 _H, _W, _FMT = CSR_INDEX["xbh"], CSR_INDEX["xbw"], CSR_INDEX["wfmt"]
@@ -110,6 +110,9 @@ def _mvm(s, d: int, x: int, accumulate: bool) -> None:
     vl = c[_VL]
     if vl == 0:
         return
+    if vl * max(h, w) > AGU_ELEMENT_LIMIT:
+        raise Trap(f"mvm of vl = {vl} vectors of {max(h, w)} elements exceeds the "
+                   f"interpreter's limit of {AGU_ELEMENT_LIMIT} elements; split it")
     ys = s.stride(_YS)
     if ys == 0 and vl > 1:
         raise Trap(f"output row stride ys = 0 with vl = {vl} writes one row {vl} times")

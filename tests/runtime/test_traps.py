@@ -62,6 +62,8 @@ CASES = {
                              "destination stride sd5 = 0 in dimension 5 of size 4"),
     "mvm output rows collide": ("    cfgi vl, 2\n    mvm x0, x0\n    halt",
                                 "output row stride ys = 0 with vl = 2"),
+    "mvm too large for the host": ("    li x1, 1000000\n    csrw vl, x1\n    cfgi xbh, 256\n"
+                                   "    mvm x0, x0\n    halt", "exceeds the interpreter's limit"),
     "bad nred": ("    vsetli 4\n    cfgi nred, 7\n    vrsum x0, x0\n    halt",
                  "invalid nred = 7"),
     "bad wsch": ("    vsetli 4\n    cfgi wsch, 2\n    vsadd x0, x0\n    halt",

@@ -11,6 +11,8 @@
 5. Remove bins with the pool search (:mod:`imcc.packing.improve`), CP-SAT repacking a few bins
    at a time: large problems are decomposed into small models instead of one giant one.
 6. On small instances still above the bound, the rest of the budget goes to CP-SAT again.
+7. Under the ``efficiency`` priority, spread each group over the bins (fewer of its rects
+   per bin means fewer read steps), keeping the number of bins.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from imcc.packing.improve import PoolSearch
 from imcc.packing.maxrects import SCORERS
 from imcc.packing.oracle import BinOracle
 from imcc.packing.problem import Instance, PackResult, Placement, Rect, make_instance
+from imcc.packing.spread import spread
 
 EXACT_MAX_ITEMS = 40         # whole-instance CP-SAT only below this many (non-lonely) rects
 GLOBAL_FIT_MAX_ITEMS = 400   # the all-bins best-fit builder is quadratic; skip it above this
@@ -97,6 +100,9 @@ def pack(rects: Sequence[Rect], bin_w: int, bin_h: int, *, priority: str = "reso
         say(f"CP-SAT: {len(layout) + len(own)} bins" + (" (proven optimal)" if proven else ""))
     if proven:
         bounds["cpsat"] = len(layout) + len(own)
+
+    # 7. efficiency: spread each group over the bins it already has (secondary objective)
+    layout = spread(inst, layout)
 
     full = own + layout
     lower = max(bounds.values())

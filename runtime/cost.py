@@ -180,12 +180,16 @@ class CostCounter:
     def barrier(self) -> None:
         self.floor = self.peak
 
+    def start_run(self) -> None:
+        """Every run's unit clocks start at 0."""
+        self._reset_clocks()
+
     def end_run(self, steps: int) -> None:
-        """Close a run of ``steps`` instructions: add its latency and control energy."""
+        """Close a completed run of ``steps`` instructions: add its latency and control
+        energy."""
         self.runs += 1
         self.energy["control"] += steps * self.c.issue_pj
         self.latency_ns += max(self.peak, steps * self.clock_ns)
-        self._reset_clocks()
 
     def report(self, by_category: dict[str, int]) -> CostReport:
         return CostReport(

@@ -173,13 +173,13 @@ class Machine:
     def run(self, inputs: dict[str, np.ndarray], *, trace: Callable[[str], None] | None = None,
             trace_limit: int = 0) -> dict[str, np.ndarray]:
         """Run once: load ``.data`` and ``inputs``, start at ``.entry`` (first run) or
-        ``.rerun`` (later runs, when declared), stop at ``halt``, return the outputs.
-        With ``trace``, the first ``trace_limit`` instructions are reported to it, one line
-        each, with the registers and CSRs they changed."""
+        ``.rerun`` (after a completed run, when declared), stop at ``halt``, return the
+        outputs. With ``trace``, the first ``trace_limit`` instructions are reported to it, one
+        line each, with the registers and CSRs they changed."""
         arrays = self.check_inputs(inputs)
         self._load(arrays)
         start = self.obj.entry if self.runs == 0 or self.obj.rerun is None else self.obj.rerun
-        self.runs += 1
+        self._counter.start_run()
         with np.errstate(all="ignore"):
             i = self._start_index(start)
             steps, budget = 0, self.max_steps
@@ -191,6 +191,7 @@ class Machine:
             if not halted:
                 steps += self._run_fast(i, budget)
         self._counter.end_run(steps)
+        self.runs += 1
         f32 = self.state.mem.f32[0]
         return {t.name: f32[t.addr >> 2 : (t.addr + t.nbytes) >> 2].reshape(t.shape).copy()
                 for t in self.obj.outputs}

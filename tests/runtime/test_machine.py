@@ -224,3 +224,33 @@ def test_every_write_path_is_undone_by_the_next_run(path):
     for _ in range(3):
         assert not m.run({})["before"].any()
     assert m.state.mem.u32[1][(0x100 + 8) >> 2] != 0  # the last run did write
+
+
+def test_a_trapped_run_does_not_count_and_the_next_run_starts_over():
+    src = """
+    .input "x", x, [1]
+    .output "y", y, [1]
+        li x1, x
+        lw x2, 0(x1)
+        bnez x2, fine
+        lw x3, 2(x1)            # traps when x = 0
+    fine:
+        li x4, %f32(5.0)
+        li x5, y
+        sw x4, 0(x5)
+        halt
+    .rerun fine
+    .data
+    x: .zero 4
+    y: .zero 4
+    """
+    from isa.diagnostics import MachineTrap
+
+    m = machine(src)
+    with pytest.raises(MachineTrap):
+        m.run({"x": np.zeros(1)})
+    assert m.runs == 0 and m.cost.runs == 0
+    with pytest.raises(MachineTrap):  # still the first run: it starts at the entry again
+        m.run({"x": np.zeros(1)})
+    assert m.run({"x": np.ones(1)})["y"].tolist() == [5.0] and m.runs == 1
+    assert m.run({"x": np.zeros(1)})["y"].tolist() == [5.0]  # from .rerun: no trap

@@ -46,8 +46,10 @@ def choose_chip(obj: ObjectFile, config: str | Path | None = None,
                       hint="pass the chip file it was compiled with: --config FILE")
 
 
-def read_inputs(specs: list[str] | tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Parse ``NAME=file.npy`` (one tensor) or ``file.npz`` (every array in it, by name)."""
+def read_inputs(specs: list[str] | tuple[str, ...],
+                names: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Parse ``NAME=file.npy`` (one tensor), ``file.npz`` (every array in it, by name), or a
+    bare ``file.npy`` when the program's input ``names`` are exactly one."""
     out: dict[str, np.ndarray] = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
@@ -69,8 +71,8 @@ def read_inputs(specs: list[str] | tuple[str, ...]) -> dict[str, np.ndarray]:
                     raise InputError(f"--input {spec}: '{path}' has no array '{name}' "
                                      f"(it has {', '.join(arrays) or 'none'})")
                 arrays = {name: arrays[name]}
-        elif name:
-            arrays = {name: loaded}
+        elif name or len(names) == 1:
+            arrays = {name or names[0]: loaded}
         else:
             raise InputError(f"--input {spec}: name the tensor, e.g. --input x={path}")
         for k, v in arrays.items():

@@ -27,8 +27,9 @@ def _progress(done: int, total: int) -> None:
 @click.option("--chip", "chip_name", metavar="PRESET",
               help=f"a shipped chip preset ({', '.join(preset_names())})")
 @click.option("--input", "inputs", multiple=True, metavar="NAME=FILE.npy",
-              help="an input tensor (repeatable); FILE.npz gives every array in it by name; "
-                   "a leading batch dimension runs the program once per chunk")
+              help="an input tensor (repeatable); FILE.npz gives every array in it by name, "
+                   "and NAME= may be left out for a program with one input; a leading batch "
+                   "dimension runs the program once per chunk")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="write the outputs to this .npz file")
 @click.option("--trace", type=click.IntRange(min=0), default=0, metavar="N",
@@ -56,7 +57,7 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
 
     obj, asm = load_program(program)
     chip = choose_chip(obj, config_path, chip_name)
-    feeds = read_inputs(inputs)
+    feeds = read_inputs(inputs, tuple(t.name for t in obj.inputs))
     machine = Machine(chip, obj, seed=seed, time_s=time_s, max_steps=max_steps, source=asm)
     outputs = run_batched(machine, feeds, progress=_progress, trace=click.echo,
                           trace_limit=trace)

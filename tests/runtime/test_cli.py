@@ -65,7 +65,7 @@ def test_batched_inputs_and_object_files(tmp_path):
     src.write_text(LAYER)
     x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    r = imcc("run", src, "--input", f"x={tmp_path / 'x.npy'}", "--output", tmp_path / "y.npz")
+    r = imcc("run", src, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npz")
     assert r.exit_code == 0, r.output
     assert "y: float32[5x2]" in r.output and "(3 runs)" in r.output
     with np.load(tmp_path / "y.npz") as z:

@@ -157,7 +157,7 @@ def resolve(
             if fnmatch.fnmatchcase(name, pattern):
                 p = replace(p, **dict(overrides))
                 used[i] = True
-        _validate(p, name, config.source)
+        _validate(p, name, config.source, chip)
         out[name] = p
     warnings = [
         f"{config.source}: [[layer]] match = {pat!r} matches no IMC layer"
@@ -167,8 +167,22 @@ def resolve(
     return out, warnings
 
 
-def _validate(p: LayerPrecision, layer: str, source: str) -> None:
+def _validate(p: LayerPrecision, layer: str, source: str, chip) -> None:
+    """A layer may ask for less than the chip's converters and cells provide, never more."""
     where = f"{source}: layer {layer!r}"
+    name = getattr(chip, "name", "the chip")
+    if p.weight_bits == 0 and chip.weight_bits != 0:
+        raise ConfigError(f"{where}: weight_bits = 0 (float cells) needs an ideal chip; chip "
+                          f"{name!r} stores integer levels")
+    if p.input_bits == 0 and chip.input_bits != 0:
+        raise ConfigError(f"{where}: input_bits = 0 (ideal DAC) but chip {name!r} quantizes "
+                          f"inputs to {chip.input_bits} bits")
+    if p.input_bits and p.dac_bits > chip.dac_bits:
+        raise ConfigError(f"{where}: dac_bits = {p.dac_bits} exceeds the chip's DAC "
+                          f"({chip.dac_bits} bits per cycle)")
+    if chip.adc_bits and not 1 <= p.adc_bits <= chip.adc_bits:
+        raise ConfigError(f"{where}: adc_bits = {p.adc_bits}: chip {name!r} has a "
+                          f"{chip.adc_bits}-bit ADC (use 1..{chip.adc_bits})")
     if p.input_bits and p.dac_bits > p.input_bits:
         raise ConfigError(f"{where}: dac_bits = {p.dac_bits} exceeds input_bits = {p.input_bits}")
     if p.weight_bits == 0 and p.signed != "differential":

@@ -97,6 +97,10 @@ class OutputError(ToolchainError):
     """An output file cannot be written (missing folder, no permission, disk full)."""
 
 
+class InputError(ToolchainError):
+    """Run inputs, calibration data or labels are missing, unreadable or of the wrong shape."""
+
+
 class MachineTrap(ToolchainError):
     """The reference machine stopped on a trap (bad address, unknown opcode, step limit...)."""
 

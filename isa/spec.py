@@ -268,7 +268,7 @@ def _csrs() -> tuple[CsrSpec, ...]:
                     "stride",
                 )
             )
-    out.append(CsrSpec("instret", 0xC02, "instructions retired (read-only)", readonly=True))
+    out.append(CsrSpec("instret", 0xC02, "instructions retired", readonly=True))
     return tuple(out)
 
 
@@ -546,7 +546,7 @@ _VEC_SPECIAL = (
     (
         "vquant",
         "rd rs1 rs2",
-        "D = clamp(round(A * B)) to ibits (signed if isgn, symmetric)",
+        "D = clamp(round(A * B)) to the input range of mvm (ibits, isgn)",
     ),
     ("vfill", "rd rs1", "D = the float32 whose bits are rs1"),
 )

@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from isa.assembler import Assembly
-from isa.diagnostics import ConfigError, MachineTrap, SourceSpan, ToolchainError
+from isa.diagnostics import ConfigError, InputError, MachineTrap, SourceSpan, ToolchainError
 from isa.encoding import DecodeError, csr_name, decode, format_instr
 from isa.objfile import IOTensor, ObjectFile
 from isa.spec import Category
@@ -48,10 +48,6 @@ from runtime.ops.registry import handlers
 from runtime.state import CSR_BASE, SINK, Halt, MachineState, Trap
 
 DEFAULT_MAX_STEPS = 50_000_000
-
-
-class InputError(ToolchainError):
-    """Run inputs do not match the program's declared inputs."""
 
 
 def _raise(message: str) -> None:

@@ -8,12 +8,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from isa.diagnostics import ConfigError, ToolchainError
+from isa.diagnostics import ConfigError, InputError
 from isa.objfile import atomic_write
-
-
-class DataError(ToolchainError):
-    """An input or label file is missing, unreadable or of the wrong shape."""
 
 
 def chip_options(f):
@@ -47,23 +43,23 @@ def read_array(spec: str, what: str = "input") -> np.ndarray:
     path, key = (spec, "") if Path(spec).exists() else spec.rpartition(":")[::2]
     p = Path(path or spec)
     if not p.exists():
-        raise DataError(f"{what} file {str(p)!r} does not exist")
+        raise InputError(f"{what} file {str(p)!r} does not exist")
     try:
         data = np.load(p, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
-        raise DataError(f"cannot read {what} file {p}: {e}") from None
+        raise InputError(f"cannot read {what} file {p}: {e}") from None
     if isinstance(data, np.ndarray):
         if key:
-            raise DataError(f"{p} is a .npy file holding one array; drop ':{key}'")
+            raise InputError(f"{p} is a .npy file holding one array; drop ':{key}'")
         return data
     with data:
         keys = list(data.keys())
         if not key and len(keys) != 1:
-            raise DataError(f"{p} holds {len(keys)} arrays ({', '.join(keys)}): "
+            raise InputError(f"{p} holds {len(keys)} arrays ({', '.join(keys)}): "
                             f"name one as {p}:KEY")
         key = key or keys[0]
         if key not in keys:
-            raise DataError(f"{p}: no array {key!r} (arrays: {', '.join(keys)})")
+            raise InputError(f"{p}: no array {key!r} (arrays: {', '.join(keys)})")
         return np.asarray(data[key])
 
 
@@ -74,10 +70,10 @@ def read_inputs(specs: tuple[str, ...], names: list[str], what: str = "--input")
         name, eq, f = s.partition("=")
         if not eq or (Path(s).exists() and name not in names):
             if len(names) != 1:
-                raise DataError(f"{what} {s!r}: the model has inputs {names}; write NAME=FILE")
+                raise InputError(f"{what} {s!r}: the model has inputs {names}; write NAME=FILE")
             name, f = names[0], s
         if name not in names:
-            raise DataError(f"{what} {s!r}: no model input named {name!r} (inputs: {names})")
+            raise InputError(f"{what} {s!r}: no model input named {name!r} (inputs: {names})")
         out[name] = read_array(f, what)
     return out
 

@@ -46,38 +46,90 @@ def choose_chip(obj: ObjectFile, config: str | Path | None = None,
                       hint="pass the chip file it was compiled with: --config FILE")
 
 
-def read_inputs(specs: list[str] | tuple[str, ...],
-                names: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """Parse ``NAME=file.npy`` (one tensor), ``file.npz`` (every array in it, by name), or a
-    bare ``file.npy`` when the program's input ``names`` are exactly one."""
+def _split_key(path: str) -> tuple[str, str]:
+    """``file.npz:KEY`` -> (file.npz, KEY); a path that exists as written has no key."""
+    if Path(path).exists() or ":" not in path:
+        return path, ""
+    p, _, key = path.rpartition(":")
+    return p, key
+
+
+def _load(spec: str, path: str, what: str):
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"{what} {spec}: no such file '{path}'") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise InputError(f"{what} {spec}: cannot read '{path}': {e}",
+                         hint="data files are .npy arrays or .npz archives of named arrays"
+                         ) from None
+
+
+def read_array(spec: str, what: str = "--labels") -> np.ndarray:
+    """One array: ``file.npy`` or ``file.npz:KEY`` (``file.npz`` if it holds one array)."""
+    path, key = _split_key(spec)
+    loaded = _load(spec, path, what)
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        if key:
+            raise InputError(f"{what} {spec}: '{path}' is a .npy file; drop ':{key}'")
+        return loaded
+    with loaded:
+        files = list(loaded.files)
+        if not key and len(files) != 1:
+            raise InputError(f"{what} {spec}: '{path}' holds {len(files)} arrays "
+                             f"({', '.join(files)}); name one as {path}:KEY")
+        key = key or files[0]
+        if key not in files:
+            raise InputError(f"{what} {spec}: '{path}' has no array '{key}' "
+                             f"(it has {', '.join(files) or 'none'})")
+        return loaded[key]
+
+
+def read_inputs(specs: list[str] | tuple[str, ...], names: tuple[str, ...] = (),
+                what: str = "--input") -> dict[str, np.ndarray]:
+    """Tensors for a program or model with inputs ``names``. Each spec is one of
+
+    ``NAME=file.npy``; ``NAME=file.npz:KEY`` (array KEY); ``NAME=file.npz`` (array NAME, or the
+    only array); ``file.npz`` (every array, by name); and, for a single input, a bare
+    ``file.npy`` or ``file.npz:KEY``."""
     out: dict[str, np.ndarray] = {}
     for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep:
-            name, path = "", spec
-        try:
-            loaded = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise InputError(f"--input {spec}: no such file '{path}'") from None
-        except (OSError, ValueError) as e:
-            raise InputError(f"--input {spec}: cannot read '{path}': {e}",
-                             hint="inputs are .npy files (or .npz archives of named arrays)"
-                             ) from None
+        name, sep, rest = spec.partition("=")
+        if not sep or Path(spec).exists():
+            name, rest = "", spec
+        path, key = _split_key(rest)
+        loaded = _load(spec, path, what)
         if isinstance(loaded, np.lib.npyio.NpzFile):
             with loaded:
-                arrays = {k: loaded[k] for k in loaded.files}
-            if name:
-                if name not in arrays:
-                    raise InputError(f"--input {spec}: '{path}' has no array '{name}' "
-                                     f"(it has {', '.join(arrays) or 'none'})")
-                arrays = {name: arrays[name]}
+                files = list(loaded.files)
+                if key or name:
+                    pick = key or (name if name in files else (files[0] if len(files) == 1
+                                                               else None))
+                    if pick not in files:
+                        raise InputError(f"{what} {spec}: '{path}' has no array "
+                                         f"'{key or name}' (it has {', '.join(files) or 'none'}; "
+                                         f"choose one as {path}:KEY)")
+                    target = name or (names[0] if len(names) == 1 else None)
+                    if target is None:
+                        raise InputError(f"{what} {spec}: name the tensor, e.g. "
+                                         f"{what} x={path}:{pick}")
+                    arrays = {target: loaded[pick]}
+                elif len(names) == 1 and len(files) == 1:
+                    arrays = {names[0]: loaded[files[0]]}
+                else:
+                    arrays = {k: loaded[k] for k in files}
+        elif key:
+            raise InputError(f"{what} {spec}: '{path}' is a .npy file; drop ':{key}'")
         elif name or len(names) == 1:
             arrays = {name or names[0]: loaded}
         else:
-            raise InputError(f"--input {spec}: name the tensor, e.g. --input x={path}")
+            raise InputError(f"{what} {spec}: name the tensor, e.g. {what} x={path}")
         for k, v in arrays.items():
+            if names and k not in names:
+                raise InputError(f"{what} {spec}: no input named '{k}' (inputs: "
+                                 f"{', '.join(names)})")
             if k in out:
-                raise InputError(f"--input: tensor '{k}' given twice")
+                raise InputError(f"{what}: tensor '{k}' given twice")
             out[k] = v
     return out
 

@@ -6,9 +6,8 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 
-from isa.diagnostics import ConfigError, InputError
+from isa.diagnostics import ConfigError
 from isa.objfile import atomic_write
 
 
@@ -36,46 +35,6 @@ def load_chip(config_path: Path | None, chip_name: str | None, default: str | No
         raise ConfigError(f"unknown chip preset {name!r}; presets: {', '.join(preset_names())}",
                           hint="or give a chip file with --config")
     return preset(name)
-
-
-def read_array(spec: str, what: str = "input") -> np.ndarray:
-    """``file.npy`` or ``file.npz:key`` (``file.npz`` alone if it holds one array)."""
-    path, key = (spec, "") if Path(spec).exists() else spec.rpartition(":")[::2]
-    p = Path(path or spec)
-    if not p.exists():
-        raise InputError(f"{what} file {str(p)!r} does not exist")
-    try:
-        data = np.load(p, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        raise InputError(f"cannot read {what} file {p}: {e}") from None
-    if isinstance(data, np.ndarray):
-        if key:
-            raise InputError(f"{p} is a .npy file holding one array; drop ':{key}'")
-        return data
-    with data:
-        keys = list(data.keys())
-        if not key and len(keys) != 1:
-            raise InputError(f"{p} holds {len(keys)} arrays ({', '.join(keys)}): "
-                            f"name one as {p}:KEY")
-        key = key or keys[0]
-        if key not in keys:
-            raise InputError(f"{p}: no array {key!r} (arrays: {', '.join(keys)})")
-        return np.asarray(data[key])
-
-
-def read_inputs(specs: tuple[str, ...], names: list[str], what: str = "--input") -> dict:
-    """``NAME=file`` pairs (or one bare file when there is one input) -> {name: array}."""
-    out = {}
-    for s in specs:
-        name, eq, f = s.partition("=")
-        if not eq or (Path(s).exists() and name not in names):
-            if len(names) != 1:
-                raise InputError(f"{what} {s!r}: the model has inputs {names}; write NAME=FILE")
-            name, f = names[0], s
-        if name not in names:
-            raise InputError(f"{what} {s!r}: no model input named {name!r} (inputs: {names})")
-        out[name] = read_array(f, what)
-    return out
 
 
 def progress_printer(quiet: bool = False):

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 
 from runtime.config import preset_names
 
@@ -26,10 +27,15 @@ def _progress(done: int, total: int) -> None:
               help="chip file (.toml or .json)")
 @click.option("--chip", "chip_name", metavar="PRESET",
               help=f"a shipped chip preset ({', '.join(preset_names())})")
-@click.option("--input", "inputs", multiple=True, metavar="NAME=FILE.npy",
-              help="an input tensor (repeatable); FILE.npz gives every array in it by name, "
-                   "and NAME= may be left out for a program with one input; a leading batch "
-                   "dimension runs the program once per chunk")
+@click.option("--input", "inputs", multiple=True, metavar="NAME=FILE",
+              help="an input tensor (repeatable): NAME=FILE.npy, NAME=FILE.npz:KEY, or FILE.npz "
+                   "for every array by name; NAME= may be left out for a program with one "
+                   "input; a leading batch dimension runs the program once per chunk")
+@click.option("--compare", "compare", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="MODEL.onnx", help="also run the float ONNX model on the same inputs and "
+              "print the difference")
+@click.option("--labels", metavar="FILE[:KEY]", help="integer class labels (.npy, or .npz:KEY): "
+              "print top-1 accuracy (and the float model's with --compare)")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="write the outputs to this .npz file")
 @click.option("--trace", type=click.IntRange(min=0), default=0, metavar="N",
@@ -43,13 +49,14 @@ def _progress(done: int, total: int) -> None:
 @click.option("--max-steps", type=click.IntRange(min=1), default=DEFAULT_MAX_STEPS,
               show_default=True, help="trap after this many instructions per run")
 def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inputs: tuple,
-            output: Path | None, trace: int, stats: bool, seed: int, time_s: float | None,
-            max_steps: int) -> None:
+            compare: Path | None, labels: str | None, output: Path | None, trace: int,
+            stats: bool, seed: int, time_s: float | None, max_steps: int) -> None:
     """Run PROGRAM (.s or .imo) on the reference machine and print its outputs and cost."""
     from runtime.launch import (
         choose_chip,
         describe_outputs,
         load_program,
+        read_array,
         read_inputs,
         save_outputs,
     )
@@ -62,6 +69,8 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
     outputs = run_batched(machine, feeds, progress=_progress, trace=click.echo,
                           trace_limit=trace)
     click.echo(describe_outputs(outputs))
+    y = read_array(labels, "--labels") if labels else None
+    _compare_and_score(outputs, feeds, compare, y)
     report = machine.cost
     click.echo(report.summary())
     if stats:
@@ -75,6 +84,42 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
     if output is not None:
         save_outputs(output, outputs)
         click.echo(f"{output}: {len(outputs)} output(s) written")
+
+
+def _top1(out, y) -> float:
+    pred = np.asarray(out).reshape(len(y), -1).argmax(axis=1)
+    return float((pred == np.asarray(y).reshape(-1)).mean())
+
+
+def _compare_and_score(outputs: dict, feeds: dict, compare: Path | None, y) -> None:
+    """Accuracy against labels, and the difference from the float ONNX model."""
+    first = next(iter(outputs.values()))
+    if y is not None and len(np.asarray(y).reshape(-1)) != len(first):
+        from isa.diagnostics import InputError
+
+        raise InputError(f"--labels: {len(np.asarray(y).reshape(-1))} labels for "
+                         f"{len(first)} outputs")
+    ref = None
+    if compare is not None:
+        from imcc.reference import evaluate
+
+        ref, engine = evaluate(compare, feeds)
+        click.echo(f"compared with {compare} ({engine}):")
+        for name, out in outputs.items():
+            if name not in ref:
+                click.echo(f"  {name}: not an output of {compare}")
+                continue
+            want = np.asarray(ref[name], dtype=np.float64).reshape(out.shape)
+            d = np.abs(out.astype(np.float64) - want)
+            scale = max(float(np.abs(want).max()), 1e-30)
+            click.echo(f"  {name}: max abs error {d.max():.4g}, max relative error "
+                       f"{d.max() / scale:.4g} (of max |float| {scale:.4g})")
+    if y is not None:
+        line = f"top-1 accuracy: IMC {100 * _top1(first, y):.2f} %"
+        if ref is not None:
+            name = next(iter(outputs))
+            line += f", float model {100 * _top1(ref[name], y):.2f} %"
+        click.echo(line + f" ({len(first)} samples)")
 
 
 COMMANDS = (run_cmd,)

@@ -124,6 +124,14 @@ def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View) -> None:
         key = (pl.replica, t.block, t.n0, t.n1)
         by_range.setdefault(key, {}).setdefault(t.parts, []).append(pl)
     chunks = _split(M, L.replicas)
+    if prec.input_bits:
+        sign = "signed" if L.in_signed else "unsigned"
+        adc = f"{prec.adc_bits}-bit ADC" if prec.adc_bits else "ideal ADC"
+        w.comment(f"precision: {prec.weight_bits}-bit weights on {spec.cell_bits}-bit cells "
+                  f"({spec.blocks} blocks per column), {prec.input_bits}-bit {sign} inputs "
+                  f"(step {L.in_scale:.6g}), {prec.dac_bits}-bit DAC, {adc}")
+    else:
+        w.comment("precision: float cells, unquantized inputs, ideal converters")
     w.csrs(ibits=prec.input_bits, isgn=int(L.in_signed), dacb=prec.dac_bits,
            adcb=prec.adc_bits, cellb=max(1, spec.cell_bits), wsch=int(spec.polarities == 2))
     w.csr("iscale", f32_bits(L.in_scale))
@@ -151,6 +159,7 @@ def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View) -> None:
                      note=f"{t.id} on array {pl.array}")
         ncol = n1 - n0
         dst = out.slice(0, m0, m1, 1).slice(1, block.n_offset + n0, block.n_offset + n1, 1)
+        ctx.w.comment(f"shift-and-add {nparts} slice/polarity blocks -> output columns")
         if not any_tile.ref:
             _sadd(ctx, dst, ps, rows, ncol, nparts, pw)
         else:
@@ -176,6 +185,8 @@ def dequantize(ctx: Ctx, L: ImcLayer, out: View, src: View, channel_axis: int,
     shape = [1] * out.rank
     shape[channel_axis] = n
     trivial = np.all(scale == 1.0)
+    ctx.w.comment("dequantize (input step x weight scale per channel), add bias, final layout"
+                  if not trivial else "add bias, final layout")
     if trivial and bias is None:
         ctx.copy(out, src)
         return
@@ -205,6 +216,7 @@ def lower_conv(ctx: Ctx, node) -> None:
     pt, pl, pb, pr = node.attrs["pads"]
     src = x
     if any((pt, pl, pb, pr)):
+        ctx.w.comment(f"pad top/left/bottom/right {pt}/{pl}/{pb}/{pr} with zeros")
         hp, wp = h + pt + pb, wd + pl + pr
         xp = ctx.tmp((nb, c, hp, wp))
         ctx.fill(xp, 0.0)

@@ -1,0 +1,57 @@
+"""Where the tasks of a sweep run: an executor (``concurrent.futures.Executor``) per backend.
+
+* ``local``: ``--workers 1`` runs in this process; more workers are a ``ProcessPoolExecutor``
+  of spawned processes (spawned, not forked: the parent has onnxruntime and BLAS threads).
+* ``dask``: the executor of a ``dask.distributed.Client`` connected to ``--scheduler ADDRESS``
+  (a running Dask cluster; its workers need imcc installed). Only the parent writes the results
+  file, so resuming works the same way. Dask is not a dependency: install ``distributed``.
+
+Any other engine with a ``concurrent.futures``-style executor plugs in the same way (for Ray,
+``ray.util.ActorPool`` or ``ray.util.multiprocessing.Pool`` wrap the same two task functions).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import multiprocessing
+from collections.abc import Iterator
+
+from imcc.explore.engine import InlineExecutor
+from isa.diagnostics import ConfigError
+
+BACKENDS = ("local", "dask")
+
+
+@contextlib.contextmanager
+def executor(backend: str = "local", workers: int = 2,
+             scheduler: str | None = None) -> Iterator[cf.Executor]:
+    """An executor for ``backend``, shut down (pending tasks cancelled) on exit."""
+    if backend == "local":
+        if scheduler:
+            raise ConfigError("--scheduler is for --backend dask")
+        if workers <= 1:
+            yield InlineExecutor()
+            return
+        ex = cf.ProcessPoolExecutor(max_workers=workers,
+                                    mp_context=multiprocessing.get_context("spawn"))
+        try:
+            yield ex
+        finally:
+            ex.shutdown(wait=True, cancel_futures=True)
+        return
+    if backend == "dask":
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise ConfigError("--backend dask needs dask.distributed",
+                              hint="pip install distributed") from None
+        if not scheduler:
+            raise ConfigError("--backend dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
+        client = Client(scheduler)
+        try:
+            yield client.get_executor(pure=False)
+        finally:
+            client.close()
+        return
+    raise ConfigError(f"unknown backend {backend!r}; backends: {', '.join(BACKENDS)}")

@@ -103,36 +103,47 @@ def evaluate(study: Study, items: list[tuple[Point, int]], store: ResultStore, *
                               state["errors"], p.label()))
 
     pending: dict[cf.Future, tuple] = {}
+
+    def submit(info: tuple, fn, *args) -> None:
+        f = ex.submit(fn, *args)
+        if f.done():  # an in-process executor: record at once, so a kill loses nothing
+            finish(f, info)
+        else:
+            pending[f] = info
+
+    def finish(f: cf.Future, info: tuple) -> None:
+        if info[0] == "compile":
+            _, group = info
+            state["compiled"] += 1
+            try:
+                compiled = f.result()
+            except Exception as e:  # noqa: BLE001 (recorded for the points, the sweep goes on)
+                for p, s in group:
+                    record(p, s, None, "compile: " + _message(e))
+                return
+            for p, s in group:
+                submit(("run", p, s), _run_task, study, p, s, compiled, data)
+        else:
+            _, p, s = info
+            try:
+                result = f.result()
+            except Exception as e:  # noqa: BLE001
+                record(p, s, None, _message(e))
+            else:
+                record(p, s, result, None)
+
     for ck, group in by_ck.items():
         if ck.startswith("!"):  # the point's chip or precision is invalid
             state["compiled"] += 1
             for p, s in group:
                 record(p, s, None, ck[1:])
             continue
-        pending[ex.submit(_compile_task, study, group[0][0])] = ("compile", ck, group)
+        submit(("compile", group), _compile_task, study, group[0][0])
     try:
         while pending:
             finished, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
             for f in finished:
-                kind, *info = pending.pop(f)
-                if kind == "compile":
-                    ck, group = info
-                    state["compiled"] += 1
-                    try:
-                        compiled = f.result()
-                    except Exception as e:  # noqa: BLE001 (recorded for the points, sweep goes on)
-                        for p, s in group:
-                            record(p, s, None, "compile: " + _message(e))
-                        continue
-                    for p, s in group:
-                        fut = ex.submit(_run_task, study, p, s, compiled, data)
-                        pending[fut] = ("run", p, s)
-                else:
-                    p, s = info
-                    try:
-                        record(p, s, f.result(), None)
-                    except Exception as e:  # noqa: BLE001
-                        record(p, s, None, _message(e))
+                finish(f, pending.pop(f))
     except BaseException:
         for f in pending:
             f.cancel()

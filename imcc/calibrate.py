@@ -55,6 +55,10 @@ def nonnegative(graph: Graph, tensor: str, memo: dict | None = None) -> bool:
     return res
 
 
+_LARGE = 4096  # constants with more elements are fed as inputs instead of copied into a model
+_SAMPLE = 1 << 20  # values kept per tensor and batch for percentiles
+
+
 def _evaluator(model: onnx.ModelProto):
     try:
         import onnxruntime as ort
@@ -71,27 +75,42 @@ def _evaluator(model: onnx.ModelProto):
         return lambda feeds: ref.run(None, feeds)
 
 
-def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.ndarray], *,
-                      method: str = "minmax", percentile: float = 99.99) -> dict[str, float]:
-    """Magnitude range of each of ``tensors`` over ``samples`` (arrays with a leading batch
-    dimension, fed in chunks of the graph's own batch size)."""
-    wanted = [t for t in dict.fromkeys(tensors)]
-    model = to_onnx(graph)
+def _model_without_large_constants(graph: Graph, wanted: list[str]):
+    """The graph as ONNX with the large constants turned into inputs (fed from the graph's own
+    arrays at run time, so the weights are not copied into a second model)."""
+    large = tuple(k for k, v in graph.constants.items() if np.asarray(v).size > _LARGE)
+    small = {k: v for k, v in graph.constants.items() if k not in large}
+    g = graph.replace(constants=small, inputs=tuple(graph.inputs) + large)
+    model = to_onnx(g)
     existing = {o.name for o in model.graph.output}
     for t in wanted:
         if t not in existing and not graph.is_const(t):
             ty = graph.types[t]
             model.graph.output.append(onnx.helper.make_tensor_value_info(
                 t, onnx.helper.np_dtype_to_tensor_dtype(np.dtype(ty.dtype)), list(ty.shape)))
+    weights = {k: np.ascontiguousarray(graph.constants[k]) for k in large}
+    return model, weights
+
+
+def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.ndarray], *,
+                      method: str = "minmax", percentile: float = 99.99) -> dict[str, float]:
+    """Magnitude range of each of ``tensors`` over ``samples`` (arrays with a leading batch
+    dimension, fed in chunks of the graph's own batch size).
+
+    ``minmax`` keeps a running maximum; ``percentile`` keeps an evenly strided subsample of at
+    most 2**20 values per tensor and chunk, so memory stays bounded for large models."""
+    wanted = list(dict.fromkeys(tensors))
+    model, weights = _model_without_large_constants(graph, wanted)
     names = [o.name for o in model.graph.output]
     run = _evaluator(model)
+    del model
     inputs = [t for t in graph.inputs if not graph.is_const(t)]
-    batch = {t: graph.types[t].shape[0] if graph.types[t].shape else 1 for t in inputs}
     n = min(len(samples[t]) for t in inputs)
-    seen: dict[str, list[np.ndarray]] = {t: [] for t in wanted}
-    b = max(1, batch[inputs[0]])
+    b = max(1, graph.types[inputs[0]].shape[0] if graph.types[inputs[0]].shape else 1)
+    peak = {t: 0.0 for t in wanted}
+    kept: dict[str, list[np.ndarray]] = {t: [] for t in wanted}
     for s in range(0, n, b):
-        feeds = {}
+        feeds = dict(weights)
         for t in inputs:
             chunk = np.asarray(samples[t][s : s + b])
             if len(chunk) < b:  # pad the last chunk by repeating its first sample
@@ -99,13 +118,13 @@ def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.nd
             feeds[t] = chunk.astype(graph.types[t].dtype).reshape(graph.types[t].shape)
         outs = dict(zip(names, run(feeds)))
         for t in wanted:
-            v = graph.constants[t] if graph.is_const(t) else outs[t]
-            seen[t].append(np.abs(np.asarray(v, dtype=np.float64)).ravel())
-    out = {}
-    for t in wanted:
-        a = np.concatenate(seen[t]) if seen[t] else np.zeros(1)
-        if method == "percentile":
-            out[t] = float(np.percentile(a, percentile))
-        else:
-            out[t] = float(a.max())
-    return out
+            v = np.abs(np.asarray(graph.constants[t] if graph.is_const(t) else outs[t]))
+            peak[t] = max(peak[t], float(v.max()) if v.size else 0.0)
+            if method == "percentile":
+                flat = v.ravel()
+                kept[t].append(flat[:: max(1, flat.size // _SAMPLE)].astype(np.float32))
+        del outs
+    if method != "percentile":
+        return peak
+    return {t: float(np.percentile(np.concatenate(kept[t]), percentile)) if kept[t] else 0.0
+            for t in wanted}

@@ -25,7 +25,7 @@ import onnx
 
 from imcc import storagemap
 from imcc.calibrate import activation_ranges, nonnegative
-from imcc.codegen.imc import ImcLayer, weight_blob
+from imcc.codegen.imc import ImcLayer, WeightBlob, cell_format
 from imcc.codegen.program import generate
 from imcc.ir import Graph
 from imcc.mapping import LayerWork, map_layers
@@ -234,19 +234,24 @@ def compile_model(
     t = time.perf_counter()
 
     say("quantizing weights")
-    weights = {p.layer: quantize_layer(p, np.asarray(graph.constants[graph.node(p.layer).inputs[1]]))
-               for p in plans}
-    blob, offsets, fmts, colmax = weight_blob([(p, weights[p.layer]) for p in plans])
+    wb = WeightBlob(list(plans))
+    scales = {}
+    for p in plans:  # one layer's slice levels at a time
+        lw = quantize_layer(p, np.asarray(graph.constants[graph.node(p.layer).inputs[1]]))
+        wb.add_layer(p, lw)
+        scales[p.layer] = lw.scale
+        del lw
+    blob = wb.data
     imc = {}
     for p in plans:
         imc[p.layer] = ImcLayer(
-            plan=p, weights=weights[p.layer],
+            plan=p, scale=scales[p.layer],
             placements=tuple(pl for pl in mapping.placements if pl.tile.layer == p.layer),
             replicas=mapping.replicas[p.layer], in_scale=in_scale[p.layer],
             in_signed=m.signed[p.layer],
-            weight_offset=MappingProxyType({t.id: offsets[t.id] for t in p.tiles}),
-            wfmt=fmts[p.layer],
-            col_max=MappingProxyType({t.id: colmax[t.id] for t in p.tiles}))
+            weight_offset=MappingProxyType({t.id: wb.offsets[t.id] for t in p.tiles}),
+            wfmt=cell_format(p),
+            col_max=MappingProxyType({t.id: wb.col_max[t.id] for t in p.tiles}))
     map_json = storagemap.to_json(m.storage_map)
     times["quantize"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()

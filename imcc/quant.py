@@ -69,7 +69,7 @@ class SliceSpec:
 class Quantized:
     """Integer weights (or the float weights, for w_bits = 0) and their per-column scales."""
 
-    values: np.ndarray  # int64 [K, N] (float32 on the float path)
+    values: np.ndarray  # int32 [K, N] (float32 on the float path)
     scale: np.ndarray  # float32 [N]: W ~= values * scale
 
 
@@ -86,8 +86,10 @@ def quantize(W: np.ndarray, w_bits: int) -> Quantized:
     qmax = (1 << (w_bits - 1)) - 1
     amax = np.abs(W).max(axis=0)
     scale = np.where(amax > 0, amax / qmax, 1.0).astype(np.float32)
-    q = np.clip(np.rint(W / scale), -qmax, qmax).astype(np.int64)
-    return Quantized(q, scale)
+    q = np.divide(W, scale, dtype=np.float32)
+    np.rint(q, out=q)
+    np.clip(q, -qmax, qmax, out=q)
+    return Quantized(q.astype(np.int32), scale)
 
 
 def coefficients(spec: SliceSpec) -> np.ndarray:
@@ -104,7 +106,7 @@ def slice_blocks(values: np.ndarray, spec: SliceSpec) -> np.ndarray:
     if spec.is_float:
         v = np.asarray(values, dtype=np.float32)
         return np.stack([np.maximum(v, 0), np.maximum(-v, 0)]).astype(np.float32)
-    v = np.asarray(values, dtype=np.int64)
+    v = np.asarray(values, dtype=np.int32)
     if spec.scheme == "differential":
         mags = [np.maximum(v, 0), np.maximum(-v, 0)]
     elif spec.scheme == "offset":
@@ -123,4 +125,4 @@ def reference_column(K: int, spec: SliceSpec) -> np.ndarray:
     """Offset scheme only: blocks ``[blocks, K, 1]`` of a column whose weight is 0, i.e. whose
     recombined value is the offset ``2**(w_bits-1)``; subtracting its output removes the offset
     from every other column."""
-    return slice_blocks(np.zeros((K, 1), dtype=np.int64), spec)
+    return slice_blocks(np.zeros((K, 1), dtype=np.int32), spec)

@@ -179,9 +179,12 @@ def quantize_layer(plan: LayerPlan, w: np.ndarray) -> LayerWeights:
     if plan.op == "Conv":
         cout = w.shape[0]
         q = quantize(w.reshape(cout, -1).T, spec.w_bits)
-        values4 = q.values.T.reshape(w.shape)
-        mats = [group_matrix(values4, plan.groups, b.n_offset // (cout // plan.groups), b.groups)
-                for b in plan.blocks]
+        if plan.groups == 1:  # the [K, N] matrix is the one block
+            mats = [q.values]
+        else:
+            values4 = q.values.T.reshape(w.shape)
+            mats = [group_matrix(values4, plan.groups, b.n_offset // (cout // plan.groups),
+                                 b.groups) for b in plan.blocks]
     else:
         q = quantize(w, spec.w_bits)
         mats = [q.values]

@@ -85,6 +85,20 @@ class Assembly:
         return f"{self.source.file}:{line}: {text}"
 
 
+class _Chunks(list):
+    """A section's contents as pieces, joined once at the end (large .incbin payloads are not
+    copied piece by piece)."""
+
+    def extend(self, blob) -> None:  # noqa: D102 - list.extend with byte semantics
+        if len(blob):
+            self.append(blob)
+
+    def join(self) -> bytes:
+        if len(self) == 1:  # one piece (typically one large .incbin): no copy
+            return self[0]
+        return b"".join(self)
+
+
 class _Fail(Exception):
     """Internal: abandon the current statement after recording an error."""
 
@@ -434,8 +448,8 @@ class _Assembler:
         items, _ = self.layout()
         text: list[int] = []
         lines: dict[int, int] = {}
-        data = bytearray()
-        weights = bytearray()
+        data = _Chunks()
+        weights = _Chunks()
         meta: dict = {"inputs": [], "outputs": []}
         for section, addr, st, payload in items:
             if not st.is_directive:
@@ -460,7 +474,7 @@ class _Assembler:
         if self.errors:
             self.errors.sort(key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
             raise ErrorList(self.errors)
-        return Assembly(self.finish(text, bytes(data), bytes(weights), meta), self.src, lines)
+        return Assembly(self.finish(text, data.join(), weights.join(), meta), self.src, lines)
 
     def directive(self, section, addr, st, payload, text, data, weights, meta, lines) -> None:
         name = st.name

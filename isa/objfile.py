@@ -114,8 +114,7 @@ def _meta(obj: ObjectFile) -> dict:
     }
 
 
-def to_bytes(obj: ObjectFile) -> bytes:
-    """Serialize an object file (deterministic)."""
+def _sections(obj: ObjectFile) -> list[tuple[str, bytes]]:
     sections = [
         ("text", struct.pack(f"<{len(obj.text)}I", *obj.text)),
         ("data", bytes(obj.data)),
@@ -125,14 +124,28 @@ def to_bytes(obj: ObjectFile) -> bytes:
     ]
     if obj.map_json is not None:
         sections.append(("map", obj.map_json))
+    return sections
+
+
+def _pieces(obj: ObjectFile):
+    """The file's bytes, piece by piece (header, table, sections, checksum)."""
+    sections = _sections(obj)
     offset = _HEADER.size + _ENTRY.size * len(sections)
-    table, payload = [], []
+    table = []
     for name, blob in sections:
         table.append(_ENTRY.pack(_SECTION_KINDS[name], 0, offset, len(blob)))
-        payload.append(blob)
         offset += len(blob)
-    body = b"".join([_HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(sections)), *table, *payload])
-    return body + hashlib.sha256(body).digest()
+    h = hashlib.sha256()
+    for piece in (_HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(sections)), *table,
+                  *(blob for _, blob in sections)):
+        h.update(piece)
+        yield piece
+    yield h.digest()
+
+
+def to_bytes(obj: ObjectFile) -> bytes:
+    """Serialize an object file (deterministic)."""
+    return b"".join(_pieces(obj))
 
 
 def _corrupt(where: str, what: str) -> ObjectFileError:
@@ -203,9 +216,9 @@ def from_bytes(blob: bytes, where: str = "<object>") -> ObjectFile:
         raise _corrupt(where, f"bad metadata: {e}") from None
 
 
-def atomic_write(path: str | os.PathLike, blob: bytes) -> None:
-    """Write ``blob`` to ``path`` through a temporary file and a rename, so a failed write never
-    leaves a partial file behind."""
+def atomic_write(path: str | os.PathLike, blob) -> None:
+    """Write ``blob`` (bytes, or an iterable of byte pieces) to ``path`` through a temporary
+    file and a rename, so a failed write never leaves a partial file behind."""
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
@@ -214,7 +227,11 @@ def atomic_write(path: str | os.PathLike, blob: bytes) -> None:
                           hint="check that the folder exists and is writable") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(blob)
+            if isinstance(blob, bytes | bytearray | memoryview):
+                f.write(blob)
+            else:
+                for piece in blob:
+                    f.write(piece)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
@@ -230,7 +247,8 @@ def atomic_write(path: str | os.PathLike, blob: bytes) -> None:
 
 
 def write_object(obj: ObjectFile, path: str | os.PathLike) -> None:
-    atomic_write(path, to_bytes(obj))
+    """Write ``obj`` atomically, streaming its sections (no second copy in memory)."""
+    atomic_write(path, _pieces(obj))
 
 
 def read_object(path: str | os.PathLike) -> ObjectFile:

@@ -34,7 +34,7 @@ class ImcLayer:
     """Everything the code generator needs about one mapped IMC layer."""
 
     plan: LayerPlan
-    weights: LayerWeights
+    scale: np.ndarray  # per output channel: real weight = integer value * scale
     placements: tuple[TilePlacement, ...]
     replicas: int
     in_scale: float  # input quantization step (1.0 when inputs are not quantized)
@@ -51,24 +51,35 @@ class ImcLayer:
         return max(1, -(-(p.input_bits - int(self.in_signed)) // p.dac_bits))
 
 
-def weight_blob(layers: list[tuple[LayerPlan, LayerWeights]]) -> tuple[bytes, dict, dict, dict]:
-    """Cell values of every tile, 4-byte aligned, in one blob. Returns (blob, tile id ->
-    offset, layer -> element format, tile id -> largest column sum)."""
-    chunks, offsets, fmts, colmax, top = [], {}, {}, {}, 0
-    for plan, lw in layers:
-        spec = plan.precision.slice_spec
-        fmt = "float32" if spec.is_float else ("uint8" if spec.cell_bits <= 8 else "uint16")
-        fmts[plan.layer] = fmt
+def cell_format(plan: LayerPlan) -> str:
+    spec = plan.precision.slice_spec
+    return "float32" if spec.is_float else ("uint8" if spec.cell_bits <= 8 else "uint16")
+
+
+class WeightBlob:
+    """The weight section: every tile's cell values at a 4-byte aligned offset, in one buffer
+    allocated once; layers are written one at a time, so only one layer's slice levels exist
+    at once."""
+
+    def __init__(self, plans: list[LayerPlan]) -> None:
+        self.offsets: dict[str, int] = {}
+        self.col_max: dict[str, float] = {}
+        top = 0
+        for plan in plans:
+            size = np.dtype(cell_format(plan)).itemsize
+            for t in plan.tiles:
+                self.offsets[t.id] = top
+                top += -(-(t.h * t.w * size) // 4) * 4
+        self.data = bytearray(top)
+
+    def add_layer(self, plan: LayerPlan, lw: LayerWeights) -> None:
+        dt = np.dtype(cell_format(plan)).newbyteorder("<")
+        view = memoryview(self.data)
         for t in plan.tiles:
-            cells = tile_cells(t, lw)
-            colmax[t.id] = float(np.abs(cells.astype(np.float64)).sum(axis=0).max())
-            blob = np.ascontiguousarray(cells, dtype=np.dtype(fmt).newbyteorder("<"))
-            data = blob.tobytes()
-            offsets[t.id] = top
-            pad = (-len(data)) % 4
-            chunks.append(data + bytes(pad))
-            top += len(data) + pad
-    return b"".join(chunks), offsets, fmts, colmax
+            cells = np.ascontiguousarray(tile_cells(t, lw), dtype=dt)
+            self.col_max[t.id] = float(np.abs(cells.astype(np.float64)).sum(axis=0).max())
+            off = self.offsets[t.id]
+            view[off : off + cells.nbytes] = cells.reshape(-1).view(np.uint8)
 
 
 def adc_shift(colmax: float, prec, signed: bool) -> int:
@@ -181,7 +192,7 @@ def dequantize(ctx: Ctx, L: ImcLayer, out: View, src: View, channel_axis: int,
                bias: np.ndarray | None) -> None:
     """``out = src * (input_scale * weight_scale[n]) + bias[n]`` along ``channel_axis``."""
     n = out.shape[channel_axis]
-    scale = (np.float32(L.in_scale) * L.weights.scale).astype(np.float32)
+    scale = (np.float32(L.in_scale) * L.scale).astype(np.float32)
     shape = [1] * out.rank
     shape[channel_axis] = n
     trivial = np.all(scale == 1.0)

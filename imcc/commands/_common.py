@@ -7,8 +7,11 @@ from pathlib import Path
 
 import click
 
-from isa.diagnostics import ConfigError
+from isa.diagnostics import ConfigError, InputError
 from isa.objfile import atomic_write
+
+
+DataError = InputError  # the name used by imcc/commands/explore.py
 
 
 def chip_options(f):
@@ -53,12 +56,18 @@ def end_progress(say) -> None:
         click.echo("\r\x1b[K", err=True, nl=False)
 
 
-def write_files(files: dict[Path, bytes]) -> None:
-    """Write every file atomically; if one fails, remove those already written."""
+def write_files(files: dict) -> None:
+    """Write every file atomically (bytes, or an ObjectFile streamed to disk); if one fails,
+    remove those already written."""
+    from isa.objfile import ObjectFile, write_object
+
     done = []
     try:
         for path, blob in files.items():
-            atomic_write(path, blob)
+            if isinstance(blob, ObjectFile):
+                write_object(blob, path)
+            else:
+                atomic_write(path, blob)
             done.append(path)
     except BaseException:
         for p in done:

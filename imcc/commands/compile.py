@@ -21,7 +21,6 @@ from imcc.compiler import CompileOptions, compile_model, map_model
 from imcc.frontend import parse_input_shape
 from imcc.precision import load_precision
 from isa.encoding import DecodeError, decode
-from isa.objfile import to_bytes
 
 
 def _options(priority, dynamic, batch, input_shape, time_limit, seed, workers, calibration,
@@ -125,7 +124,7 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
                             base_name=out.stem, progress=say)
     finally:
         end_progress(say)
-    files = {out: to_bytes(res.obj)}
+    files = {out: res.obj}
     if asm:
         files[out.with_suffix(".s")] = res.asm.encode()
         for name, blob in res.side_files.items():

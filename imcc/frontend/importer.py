@@ -73,7 +73,14 @@ class _Importer:
         self.c = checked
         self.where = checked.where
         g = checked.proto.graph
-        self.constants = {t.name: _initializer(t, self.where) for t in g.initializer}
+        self.constants = {}
+        for t in g.initializer:
+            self.constants[t.name] = _initializer(t, self.where)
+            # The array now owns the data: drop the protobuf's copy, so a large model is not
+            # held twice while it is imported.
+            t.ClearField("raw_data")
+            for f in ("float_data", "int32_data", "int64_data", "double_data", "uint64_data"):
+                t.ClearField(f)
         self.types: dict[str, TensorType] = {
             k: TensorType(v.shape, v.dtype.name) for k, v in self.constants.items()}
         self.values: dict[str, np.ndarray] = dict(self.constants)

@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 
 from imcc.ir import Graph, to_onnx
+from imcc.reference import runner
 
 _NONNEG_SOURCES = {"Relu", "Sigmoid", "Softmax", "Exp", "Abs", "Sqrt", "HardSigmoid",
                    "Softplus"}
@@ -59,22 +60,6 @@ _LARGE = 4096  # constants with more elements are fed as inputs instead of copie
 _SAMPLE = 1 << 20  # values kept per tensor and batch for percentiles
 
 
-def _evaluator(model: onnx.ModelProto):
-    try:
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.log_severity_level = 3
-        sess = ort.InferenceSession(model.SerializeToString(), so,
-                                    providers=["CPUExecutionProvider"])
-        return lambda feeds: sess.run(None, feeds)
-    except Exception:  # onnxruntime missing or unable to run this model: the reference evaluator
-        from onnx.reference import ReferenceEvaluator
-
-        ref = ReferenceEvaluator(model)
-        return lambda feeds: ref.run(None, feeds)
-
-
 def _model_without_large_constants(graph: Graph, wanted: list[str]):
     """The graph as ONNX with the large constants turned into inputs (fed from the graph's own
     arrays at run time, so the weights are not copied into a second model)."""
@@ -102,7 +87,7 @@ def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.nd
     wanted = list(dict.fromkeys(tensors))
     model, weights = _model_without_large_constants(graph, wanted)
     names = [o.name for o in model.graph.output]
-    run = _evaluator(model)
+    _, run = runner(model)
     del model
     inputs = [t for t in graph.inputs if not graph.is_const(t)]
     n = min(len(samples[t]) for t in inputs)

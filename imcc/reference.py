@@ -15,7 +15,9 @@ import onnx
 from isa.diagnostics import OnnxImportError
 
 
-def _runner(model: onnx.ModelProto):
+def runner(model: onnx.ModelProto):
+    """``(engine name, run(feeds) -> list of outputs)`` for an in-memory model: onnxruntime
+    when it is installed and accepts the model, onnx's reference evaluator otherwise."""
     try:
         import onnxruntime as ort
 
@@ -24,7 +26,7 @@ def _runner(model: onnx.ModelProto):
         sess = ort.InferenceSession(model.SerializeToString(), so,
                                     providers=["CPUExecutionProvider"])
         return "onnxruntime", lambda feeds: sess.run(None, feeds)
-    except ImportError:
+    except Exception:  # onnxruntime missing, or unable to run this model
         pass
     from onnx.reference import ReferenceEvaluator
 
@@ -50,7 +52,7 @@ def evaluate(path: str | Path, inputs: dict[str, np.ndarray]) -> tuple[dict[str,
         dims = vi.type.tensor_type.shape.dim
         if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0:
             fixed = dims[0].dim_value
-    engine, run = _runner(model)
+    engine, run = runner(model)
     names = [o.name for o in model.graph.output]
     n = len(next(iter(feeds.values()))) if feeds else 1
     if fixed is None or fixed == n:

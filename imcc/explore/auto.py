@@ -8,10 +8,15 @@ The search (greedy, from the most precise setting down):
    every IMC layer starts with its resolved ``weight_bits``, ``input_bits`` and ``adc_bits``.
    The budget is the float model's score on the same part minus the allowed drop (or a largest
    relative output error).
-3. Each round tries, for every layer and knob still open, one step down: ``weight_bits - 1``
-   (down to 2), ``input_bits - 1`` (down to ``max(2, dac_bits)``), ``adc_bits - 1`` (down to
-   1; an ideal ADC, costed at the cost table's ``adc_ref_bits``, steps to one bit below that).
-   Every candidate is compiled and run over all seeds; its score is the mean over seeds.
+3. Each round tries, for every layer and knob still open, one step down the knob's ladder:
+   ``weight_bits`` down to 2, ``input_bits`` down to ``max(2, dac_bits)``, ``adc_bits`` down
+   to 1 (an ideal ADC, costed at the cost table's ``adc_ref_bits``, steps to one bit below
+   that). A step is the next value that *costs less energy*: many values cost the same (with
+   4-bit cells, 8- to 6-bit weights all take two slices), so the ladder is walked down until
+   the cost model's energy drops (:func:`~imcc.explore.evaluate.probe_energy`, one batch of
+   zeros, since the cost does not depend on the data), taking the most precise value at the
+   lower energy. Every candidate is then compiled and run over all seeds on the search part;
+   its score is the mean over seeds.
 4. Among the candidates that meet the budget and save energy, take the one with the largest
    energy saving per point of score lost (a candidate that loses nothing ranks above any that
    does, larger saving first). A (layer, knob) whose step broke the budget is closed: the
@@ -33,7 +38,7 @@ from dataclasses import dataclass, field
 
 from imcc.explore.data import Dataset
 from imcc.explore.engine import Progress, evaluate, study_key
-from imcc.explore.evaluate import Point, Study, chips, compile_point
+from imcc.explore.evaluate import Point, Study, chips, compile_point, probe_energy
 from imcc.explore.results import ResultStore, Summary, summarize
 from imcc.precision import resolve
 from isa.diagnostics import ConfigError
@@ -141,14 +146,32 @@ def search(study: Study, start: Point, seeds: tuple[int, ...], budget: Budget,
     if cur.score < t_search:
         notes.append("the starting point misses the budget on the search part")
     open_ = {(layer, k) for layer in layers for k in knobs}
+    probes: dict[Point, float] = {}
+
+    def energy(p: Point) -> float:
+        if p not in probes:
+            probes[p] = probe_energy(study, p)
+        return probes[p]
+
+    def step(layer: str, k: str) -> tuple[int, int] | None:
+        """(current value, next value that lowers the energy), or None."""
+        v = cur.point.layer_value(layer, k, getattr(precs[layer], k))
+        if k == "input_bits" and v == 0:  # an ideal DAC stays ideal
+            return None
+        e0, nv = energy(cur.point), v
+        while (nv := next_value(k, nv, precs[layer].dac_bits, adc_ref)) is not None:
+            if energy(cur.point.with_layer(layer, k, nv)) < e0 * (1 - 1e-12):
+                return v, nv
+        return None
+
     while open_ and cur.score >= t_search:
         cands = []
         for layer, k in sorted(open_):
-            v = cur.point.layer_value(layer, k, getattr(precs[layer], k))
-            nv = next_value(k, v, precs[layer].dac_bits, adc_ref)
-            if nv is None or (k == "input_bits" and v == 0):
+            st = step(layer, k)
+            if st is None:
                 open_.discard((layer, k))
                 continue
+            v, nv = st
             cands.append(((layer, k, v, nv), cur.point.with_layer(layer, k, nv)))
         if not cands:
             break

@@ -223,3 +223,21 @@ def run_point(study: Study, point: Point, seed: int, compiled: Compiled,
         "compile_s": round(compiled.seconds, 3),
     })
     return rec
+
+
+def probe_energy(study: Study, point: Point) -> float:
+    """Energy per inference of a point's program (pJ), from two runs on zero inputs on the
+    noise-free chip: the cost model counts events of the program, not of the data, so this is
+    the ``energy_pj`` that :func:`run_point` reports, at the price of one batch."""
+    from runtime.machine import Machine
+
+    compiled = compile_point(study, point)
+    _, chip, _, _ = chips(study, point)
+    obj = dataclasses.replace(compiled.obj, chip=(chip.name, chip.hash))
+    m = Machine(chip, obj)
+    feed = {io.name: np.zeros(io.shape, np.float32) for io in obj.inputs}
+    m.run(feed)
+    first = m.cost
+    m.run(feed)
+    batch = obj.inputs[0].shape[0] if obj.inputs and obj.inputs[0].shape else 1
+    return (m.cost.energy_pj - first.energy_pj) / batch

@@ -233,6 +233,7 @@ def _sweep(study, points, parsed, seeds, stem, color_by, workers, backend, sched
     png = stem.with_name(stem.name + ".png")
     has_png = plot.to_png(sums, png, color_by, title)
     if quiet:
+        _all_failed(sums)
         return
     click.echo(f"explored {len(points)} points x {len(seeds)} seeds on {study.data.size} "
                f"samples ({n} evaluated now, {len(points) * len(seeds) - n} from {jsonl})")
@@ -250,6 +251,14 @@ def _sweep(study, points, parsed, seeds, stem, color_by, workers, backend, sched
         click.echo(f"{failed} point(s) had failures (see the error column of the CSV)")
     out = [str(p) for p in files] + ([str(png)] if has_png else [])
     click.echo(f"wrote {jsonl}, {', '.join(out)}")
+    _all_failed(sums)
+
+
+def _all_failed(sums) -> None:
+    """A sweep in which no point has a result did not work: exit 1 with the first error."""
+    if all(s.score is None for s in sums):
+        first = next((s.errors[0] for s in sums if s.errors), "no result")
+        raise click.ClickException(f"every point failed; the first error: {first}")
 
 
 def _auto(study, start, seeds, stem, drop, max_error, holdout, knobs, workers, backend,

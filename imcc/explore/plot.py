@@ -232,7 +232,10 @@ def to_png(summaries: list[Summary], path: str | Path, color_by: str | None = No
     ax.set_ylabel("accuracy (%)" if acc else "relative output error vs float")
     ax.set_title(title, fontsize=11)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="best")
+    else:
+        ax.text(0.5, 0.5, "no results", transform=ax.transAxes, ha="center")
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png")

@@ -90,6 +90,7 @@ class Study:
                                             for k, v in dict(options.input_shapes).items()))
         sha = hashlib.sha256(Path(model).read_bytes()).hexdigest()[:16]
         chip = base_chip.to_dict() if hasattr(base_chip, "to_dict") else dict(base_chip)
+        chip.pop("description", None)  # free text: changes no result (nor the chip's hash)
         return Study(str(model), sha, chip, precision, tuple(sorted(opts.items())), time_s, data)
 
     def compile_options(self) -> CompileOptions:

@@ -27,6 +27,7 @@ array([[-2., -2.]], dtype=float32)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -148,12 +149,15 @@ class NumpyCrossbar:
         return props
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        """A scratch array for ``name``, reused while the shape and dtype stay the same (fresh
-        multi-megabyte temporaries would pay a page fault per 4 KiB on every MVM)."""
-        buf = self._scratch.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._scratch[name] = np.empty(shape, dtype)
-        return buf
+        """A scratch array for ``name``: a view of one flat buffer per name and dtype that
+        only grows (fresh multi-megabyte temporaries would pay a page fault per 4 KiB on every
+        MVM, and MVMs of one program come in many shapes)."""
+        n = math.prod(shape)
+        key = (name, np.dtype(dtype).str)
+        buf = self._scratch.get(key)
+        if buf is None or buf.size < n:
+            buf = self._scratch[key] = np.empty(max(n, 1 << 12), dtype)
+        return buf[:n].reshape(shape)
 
     def cells(self, array: int) -> np.ndarray:
         """A copy of the array's current read conductances (``rows x cols``)."""
@@ -271,6 +275,92 @@ class NumpyCrossbar:
 
     def _bit_serial(self, array: int, q: np.ndarray, gr: np.ndarray, p: Precision,
                     exact: bool, cycle_bound: float) -> np.ndarray:
+        """The cycle loop (:meth:`_cycles_exact` when every product is an exact integer and
+        there is a real ADC, else :meth:`_cycles`)."""
+        if exact and p.adcb:
+            return self._cycles_exact(q, gr, p, cycle_bound)
+        return self._cycles(array, q, gr, p, exact, cycle_bound)
+
+    def _signs(self, q: np.ndarray, dtype) -> np.ndarray:
+        """``-1`` where ``q < 0``, else ``1``: a digit times it is ``sign(q) * digit`` (a
+        multiplication is far faster than numpy's masked ``negative(where=)``)."""
+        neg = np.less(q, 0, out=self._buffer("neg", q.shape, np.bool_))
+        sgn = self._buffer("sgn", q.shape, dtype)
+        sgn.fill(1)
+        np.copyto(sgn, -1, where=neg)
+        return sgn
+
+    def _cycles_exact(self, q: np.ndarray, gr: np.ndarray, p: Precision,
+                      cycle_bound: float) -> np.ndarray:
+        """The cycle loop for exact integer cells, no read noise and a real ADC, bit-identical
+        to :meth:`_cycles` with fewer passes over the data.
+
+        Every product, ADC code and partial sum is then an exact integer (or an integer times a
+        power of two) in its dtype, which allows three rewrites that change no bit: the
+        ``2**-adcsh`` of the ADC is applied to the cells once per MVM instead of to every
+        cycle's currents (``I_c / 2**adcsh = q_c @ (G / 2**adcsh)``); the shift-and-add runs
+        from the most significant cycle down (Horner's scheme, ``y = 2**dacb * y + O_c``)
+        instead of multiplying each cycle by ``2**(c*dacb)``; and the array rows whose digit is
+        0 in every vector of a cycle are left out of that cycle's product (the high-order
+        digits of quantized activations are mostly zero)."""
+        cycles, dacb = p.cycles, p.dacb
+        b = p.magnitude_bits
+        itype = np.uint8 if b <= 8 else np.uint16 if b <= 16 else np.uint32
+        shape, out_shape = q.shape, (q.shape[0], gr.shape[1])
+        dtype = np.float32 if cycle_bound <= F32_EXACT else np.float64
+        clo, chi = p.adc_range
+        top = float(max(-clo, chi))
+        weight_sum = sum(1 << (c * dacb) for c in range(cycles))
+        acc = np.float32 if top * weight_sum <= F32_EXACT else np.float64
+        g = self._buffer("gs", gr.shape, dtype)
+        np.multiply(gr, 2.0**-p.adcsh, out=g)
+        mag = self._buffer("mag", shape, itype)
+        mag[...] = np.abs(q) if p.isgn else q
+        sgn = self._signs(q, dtype) if p.isgn else None
+        lo, hi = dtype(clo), dtype(chi)
+        bits = self._buffer("bits", shape, itype)
+        qc = self._buffer("qc", shape, dtype)
+        i = self._buffer("i", out_shape, dtype)
+        y = self._buffer("y", out_shape, acc)
+        mask = itype(min((1 << dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
+        skip = shape[0] * gr.shape[1] >= _SKIP_MIN_WORK
+        pending = None  # y is 0 until the first nonzero cycle; then 2**dacb steps not yet applied
+        for c in reversed(range(cycles)):
+            if pending is not None:
+                pending += dacb
+            np.right_shift(mag, itype(c * dacb), out=bits)
+            np.bitwise_and(bits, mask, out=bits)
+            rows = _live_rows(bits) if skip else None
+            if rows is None:
+                qc[...] = bits
+                if sgn is not None:
+                    qc *= sgn
+                np.matmul(qc, g, out=i)
+            elif rows.size:
+                qs = bits[:, rows].astype(dtype)
+                if sgn is not None:
+                    qs *= sgn[:, rows]
+                np.matmul(qs, g[rows], out=i)
+            else:
+                continue  # every digit is 0: I = 0 and the ADC's code is 0
+            np.rint(i, out=i)
+            np.clip(i, lo, hi, out=i)
+            if pending is None:
+                y[...] = i
+                pending = 0
+                continue
+            if pending:
+                y *= float(1 << pending)
+            pending = 0
+            np.add(y, i, out=y, casting="unsafe")
+        if pending is None:
+            y[...] = 0
+        else:
+            y *= 2.0 ** (pending + p.adcsh)
+        return y
+
+    def _cycles(self, array: int, q: np.ndarray, gr: np.ndarray, p: Precision,
+                exact: bool, cycle_bound: float) -> np.ndarray:
         """The cycle loop: one matrix product per DAC cycle, the ADC on each, shift-and-add.
 
         ``cycle_bound`` bounds ``|I_c|``. Products run in float32 when the cells are exact
@@ -285,8 +375,8 @@ class NumpyCrossbar:
         shape, out_shape = q.shape, (q.shape[0], gr.shape[1])
         mag = self._buffer("mag", shape, itype)
         mag[...] = np.abs(q) if p.isgn else q
-        neg = np.less(q, 0, out=self._buffer("neg", shape, np.bool_)) if p.isgn else None
         dtype = np.float32 if not exact or cycle_bound <= F32_EXACT else np.float64
+        sgn = self._signs(q, dtype) if p.isgn else None
         g = gr.astype(dtype, copy=False)
         weight_sum = sum(1 << (c * dacb) for c in range(cycles))
         if p.adcb:
@@ -305,8 +395,8 @@ class NumpyCrossbar:
             np.right_shift(mag, itype(c * dacb), out=bits)
             np.bitwise_and(bits, mask, out=bits)
             qc[...] = bits
-            if neg is not None:
-                np.negative(qc, out=qc, where=neg)
+            if sgn is not None:
+                qc *= sgn
             self._analog(array, qc, g, out=i)
             if p.adcb:  # the ADC's code; its 2**adcsh step is applied after the sum
                 if p.adcsh:
@@ -319,3 +409,17 @@ class NumpyCrossbar:
         if p.adcb and p.adcsh:
             y *= 2.0**p.adcsh
         return y
+
+
+#: Leave out zero input rows only for products of at least this many outputs (vectors x
+#: columns); below it, gathering the rows costs more than it saves.
+_SKIP_MIN_WORK = 1 << 14
+#: ... and only when at most this share of the rows is live.
+_SKIP_MAX_LIVE = 0.9
+
+
+def _live_rows(bits: np.ndarray) -> np.ndarray | None:
+    """Indices of the array rows (input elements) with a nonzero digit in some vector, or None
+    when too many are live for leaving the others out to pay."""
+    live = np.flatnonzero(bits.any(axis=0))
+    return live if live.size <= _SKIP_MAX_LIVE * bits.shape[1] else None

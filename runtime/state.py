@@ -22,6 +22,12 @@ AGU_ELEMENT_LIMIT = 1 << 26  # larger vector operands trap instead of exhausting
 CSR_INDEX = MappingProxyType({c.name: c.number - CSR_BASE for c in CSRS if not c.readonly})
 CSR_KIND = MappingProxyType({c.number - CSR_BASE: c.kind for c in CSRS if not c.readonly})
 INSTRET = next(c.number for c in CSRS if c.name == "instret")
+_AGU_N = tuple(CSR_INDEX[f"n{k}"] for k in range(AGU_RANK))
+_AGU_S = tuple((op, tuple(CSR_INDEX[f"s{op}{k}"] for k in range(AGU_RANK))) for op in "dabc")
+_NRED = CSR_INDEX["nred"]
+_AGU_SLOTS = frozenset(_AGU_N) | {k for _, ks in _AGU_S for k in ks} | {_NRED}
+#: CSR slot -> True for the address generator's registers (a write invalidates the cached Agu).
+_IS_AGU = tuple(i in _AGU_SLOTS for i in range(CSR_SLOTS))
 
 
 class Trap(Exception):
@@ -62,7 +68,7 @@ class MachineState:
     """Registers, CSRs, memory, crossbar, weight memory, cost counters and retired counts."""
 
     __slots__ = ("x", "csr", "mem", "xbar", "chip", "weights", "n_text", "cost", "hits",
-                 "_agu")
+                 "_agu", "memo", "scratch")
 
     def __init__(self, chip, mem, xbar, weights, n_text: int, cost, hits: list[int]):
         self.x = [0] * (SINK + 1)
@@ -78,6 +84,8 @@ class MachineState:
         self.cost = cost
         self.hits = hits
         self._agu: Agu | None = None
+        self.memo: dict = {}  # values derived from CSR contents by handlers (e.g. Precision)
+        self.scratch: dict = {}  # handler temporaries reused across instructions
 
     def jump(self, target: int) -> int:
         """Index of the instruction at byte address ``target``; trap if it is misaligned or
@@ -90,7 +98,8 @@ class MachineState:
 
     def write_csr(self, index: int, value: int) -> None:
         self.csr[index] = value & MASK
-        self._agu = None
+        if _IS_AGU[index]:
+            self._agu = None
 
     def stride(self, index: int) -> int:
         return signed(self.csr[index])
@@ -100,10 +109,7 @@ class MachineState:
         a = self._agu
         if a is None:
             c = self.csr
-            n = tuple(c[CSR_INDEX[f"n{k}"]] for k in range(AGU_RANK))
-            strides = MappingProxyType({
-                op: tuple(signed(c[CSR_INDEX[f"s{op}{k}"]]) for k in range(AGU_RANK))
-                for op in "dabc"
-            })
-            a = self._agu = Agu(n, strides, c[CSR_INDEX["nred"]])
+            n = tuple(c[k] for k in _AGU_N)
+            strides = MappingProxyType({op: tuple(signed(c[k]) for k in ks) for op, ks in _AGU_S})
+            a = self._agu = Agu(n, strides, c[_NRED])
         return a

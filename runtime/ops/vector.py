@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import math
 import struct
+from functools import partial
 
 import numpy as np
 from scipy import special
 
 from isa.spec import AGU_RANK, BY_MNEMONIC
+from runtime.ops import kernels
 from runtime.ops.registry import semantics
 from runtime.state import AGU_ELEMENT_LIMIT, CSR_INDEX, Trap
 
@@ -49,18 +51,31 @@ def src(s, reg: int, op: str, agu, dims=ALL) -> np.ndarray:
     return s.mem.view(s.x[reg], shape, strides)[1]
 
 
-def store(s, reg: int, agu, result, dims=ALL, *, work: int | None = None, macs: int = 0,
-          sram: bool = False) -> None:
-    """Assign ``result`` to the destination at register ``reg`` over ``dims``, then count the
-    work (``work`` elements, default the AGU index space)."""
+def dest(s, reg: int, agu, dims=ALL) -> tuple[int, np.ndarray]:
+    """``(region, view)`` of the destination at register ``reg`` over ``dims``."""
     shape, strides = agu.dims("d", dims)
     _limit(shape)
     for k, n, st in zip(dims, shape, strides):
         if st == 0 and n > 1:
             raise Trap(f"destination stride sd{k} = 0 in dimension {k} of size {n}")
-    region, dv = s.mem.view(s.x[reg], shape, strides, write=True)
+    return s.mem.view(s.x[reg], shape, strides, write=True)
+
+
+def store(s, reg: int, agu, result, dims=ALL, *, work: int | None = None, macs: int = 0,
+          sram: bool = False) -> None:
+    """Assign ``result`` to the destination at register ``reg`` over ``dims``, then count the
+    work (``work`` elements, default the AGU index space)."""
+    region, dv = dest(s, reg, agu, dims)
     dv[...] = result
     s.cost.vector(region, agu.elements if work is None else work, macs=macs, sram=sram)
+
+
+def compute_into(s, reg: int, agu, fn, *srcs) -> None:
+    """``fn(dst, *srcs)`` computes D straight into the destination view (the kernels let
+    numpy buffer sources that overlap it, so all reads still come before the writes)."""
+    region, dv = dest(s, reg, agu)
+    fn(dv, *srcs)
+    s.cost.vector(region, agu.elements)
 
 
 def _document(fn, mnemonic: str):
@@ -85,26 +100,33 @@ _BINARY = {
     "vmod": np.mod,  # A - B * floor(A / B), computed exactly (numpy's floored modulo)
 }
 
+_ZERO = np.float32(0.0)
+
+#: Unary operations computed straight into the destination view: ``fn(dst, a)``.
+_UNARY_INTO = {
+    "vcopy": kernels.copy,
+    "vrelu": lambda d, a: kernels.ufunc(np.maximum, d, a, _ZERO),
+    "vtanh": lambda d, a: kernels.ufunc(np.tanh, d, a),
+    "verf": lambda d, a: kernels.ufunc(special.erf, d, a),
+    "vexp": lambda d, a: kernels.ufunc(np.exp, d, a),
+    "vlog": lambda d, a: kernels.ufunc(np.log, d, a),
+    "vsqrt": lambda d, a: kernels.ufunc(np.sqrt, d, a),
+    "vrecip": lambda d, a: kernels.ufunc(np.divide, d, _F1, a),
+    "vneg": lambda d, a: kernels.ufunc(np.negative, d, a),
+    "vabs": lambda d, a: kernels.ufunc(np.abs, d, a),
+    "vfloor": lambda d, a: kernels.ufunc(np.floor, d, a),
+    "vceil": lambda d, a: kernels.ufunc(np.ceil, d, a),
+    "vround": lambda d, a: kernels.ufunc(np.rint, d, a),
+    "vsign": lambda d, a: kernels.ufunc(np.sign, d, a),
+    "vsin": lambda d, a: kernels.ufunc(np.sin, d, a),
+    "vcos": lambda d, a: kernels.ufunc(np.cos, d, a),
+    "vnot": lambda d, a: kernels.ufunc(np.equal, d, a, _ZERO),
+}
+
+#: Unary operations of several numpy steps: computed, then stored.
 _UNARY = {
-    "vcopy": np.array,
-    "vrelu": lambda a: np.maximum(a, np.float32(0.0)),
     "vsigm": lambda a: _F1 / (_F1 + np.exp(-a)),
-    "vtanh": np.tanh,
     "vgelu": lambda a: a * (_F1 + special.erf(a / _SQRT2)) / _F2,
-    "verf": special.erf,
-    "vexp": np.exp,
-    "vlog": np.log,
-    "vsqrt": np.sqrt,
-    "vrecip": lambda a: _F1 / a,
-    "vneg": np.negative,
-    "vabs": np.abs,
-    "vfloor": np.floor,
-    "vceil": np.ceil,
-    "vround": np.rint,
-    "vsign": np.sign,
-    "vsin": np.sin,
-    "vcos": np.cos,
-    "vnot": lambda a: a == 0,
 }
 
 
@@ -112,7 +134,17 @@ def _binary(mnemonic: str, f):
     def handler(s, d, a, b):
         agu = s.agu()
         if agu.elements:
-            store(s, d, agu, f(src(s, a, "a", agu), src(s, b, "b", agu)))
+            compute_into(s, d, agu, partial(kernels.ufunc, f), src(s, a, "a", agu),
+                         src(s, b, "b", agu))
+
+    return _document(handler, mnemonic)
+
+
+def _unary_into(mnemonic: str, fn):
+    def handler(s, d, a):
+        agu = s.agu()
+        if agu.elements:
+            compute_into(s, d, agu, fn, src(s, a, "a", agu))
 
     return _document(handler, mnemonic)
 
@@ -128,6 +160,8 @@ def _unary(mnemonic: str, f):
 
 for _mn, _f in _BINARY.items():
     _binary(_mn, _f)
+for _mn, _f in _UNARY_INTO.items():
+    _unary_into(_mn, _f)
 for _mn, _f in _UNARY.items():
     _unary(_mn, _f)
 
@@ -137,7 +171,8 @@ def vfma(s, d, a, b, c):
     """D = A * B + C (float32, product and sum rounded separately)"""
     agu = s.agu()
     if agu.elements:
-        store(s, d, agu, src(s, a, "a", agu) * src(s, b, "b", agu) + src(s, c, "c", agu))
+        prod = src(s, a, "a", agu) * src(s, b, "b", agu)
+        compute_into(s, d, agu, partial(kernels.ufunc, np.add), prod, src(s, c, "c", agu))
 
 
 @semantics("vsel")
@@ -167,21 +202,16 @@ def _nred(s, agu) -> int:
     return k
 
 
-_REDUCE = {
-    "vrsum": lambda a, ax: a.sum(ax, dtype=np.float64),
-    "vrmax": lambda a, ax: a.max(ax),
-    "vrmin": lambda a, ax: a.min(ax),
-    "vrmean": lambda a, ax: a.mean(ax, dtype=np.float64),
-}
+_REDUCE = {"vrsum": "sum", "vrmax": "max", "vrmin": "min", "vrmean": "mean"}
 
 
-def _reduction(mnemonic: str, f):
+def _reduction(mnemonic: str, kind: str):
     def handler(s, d, a):
         agu = s.agu()
         k = _nred(s, agu)
         if agu.elements:
-            axes = ALL[AGU_RANK - k:]
-            store(s, d, agu, f(src(s, a, "a", agu), axes), ALL[: AGU_RANK - k])
+            result = kernels.reduce_window(kind, src(s, a, "a", agu), k)
+            store(s, d, agu, result, ALL[: AGU_RANK - k])
 
     return _document(handler, mnemonic)
 
@@ -228,7 +258,9 @@ def vsadd(s, d, a):
         coef = np.ldexp(1.0, cellb * (b // (1 + wsch)))
         if wsch:
             coef[1::2] *= -1.0
-        store(s, d, agu, src(s, a, "a", agu).astype(np.float64) @ coef, _OUTER5)
+        region, dv = dest(s, d, agu, _OUTER5)
+        kernels.weighted_sum(dv, src(s, a, "a", agu), coef)
+        s.cost.vector(region, agu.elements)
 
 
 @semantics("vcumsum")

@@ -44,10 +44,18 @@ def region(s) -> tuple[int, int, int, int, int]:
 
 
 def precision(s) -> Precision:
-    """The mvm converter settings, checked against their ranges and the chip's converters."""
-    c, chip = s.csr, s.chip
-    ibits, isgn, dacb, adcb, adcsh = c[_IBITS], c[_ISGN], c[_DACB], c[_ADCB], c[_ADCSH]
-    iscale = struct.unpack("<f", struct.pack("<I", c[_ISCALE]))[0]
+    """The mvm converter settings, checked against their ranges and the chip's converters
+    (memoized per machine: the same CSR values give the same :class:`Precision`)."""
+    c = s.csr
+    key = ("precision", c[_IBITS], c[_ISGN], c[_ISCALE], c[_DACB], c[_ADCB], c[_ADCSH])
+    p = s.memo.get(key)
+    if p is None:
+        p = s.memo[key] = _check_precision(s.chip, *key[1:])
+    return p
+
+
+def _check_precision(chip, ibits, isgn, iscale_bits, dacb, adcb, adcsh) -> Precision:
+    iscale = struct.unpack("<f", struct.pack("<I", iscale_bits))[0]
     if ibits > MAX_INPUT_BITS or isgn > 1 or (ibits and ibits - isgn < 1):
         raise Trap(f"invalid input precision ibits = {ibits}, isgn = {isgn} "
                    f"(need isgn 0 or 1 and isgn < ibits <= {MAX_INPUT_BITS}, or ibits = 0)")
@@ -66,6 +74,16 @@ def precision(s) -> Precision:
         raise Trap(f"invalid ADC setting adcb = {adcb}, adcsh = {adcsh} (adcb <= 32, "
                    "adcsh <= 62)")
     return Precision(ibits, isgn, iscale, dacb, adcb, adcsh)
+
+
+def _scratch(s, shape: tuple[int, int]) -> np.ndarray:
+    """A float32 temporary of ``shape`` from one buffer kept by the machine state (fresh
+    multi-megabyte arrays would pay a page fault per 4 KiB on every instruction)."""
+    n = shape[0] * shape[1]
+    buf = s.scratch.get("mvm")
+    if buf is None or buf.size < n:
+        buf = s.scratch["mvm"] = np.empty(max(n, 1 << 16), np.float32)
+    return buf[:n].reshape(shape)
 
 
 @semantics("wprog")
@@ -124,7 +142,8 @@ def _mvm(s, d: int, x: int, accumulate: bool) -> None:
             raise Trap(f"{what} in {s.mem.describe(r)}, but array {a} belongs to tile "
                        f"{own - 1}: use global memory or tile {own - 1}'s buffer")
     if accumulate:
-        yv += s.xbar.mvm(a, row, col, h, w, xv, p)
+        y = s.xbar.mvm(a, row, col, h, w, xv, p, out=_scratch(s, (vl, w)))
+        np.add(yv, y, out=yv)
     else:
         y = s.xbar.mvm(a, row, col, h, w, xv, p, out=yv)
         if y is not yv:

@@ -258,7 +258,7 @@ def compile_model(
 
     say("generating code")
     classes = {n.name: m.partition.classes[n.name].value for n in graph.nodes}
-    header = [f"{path.name} compiled by imcc for chip {chip.name} ({chip.hash}), "
+    header = [f"{path.name} compiled by imcc for chip {chip.name} ({chip.program_hash}), "
               f"{options.priority} priority",
               f"{len(m.imc_nodes)} IMC layers on {mapping.arrays_used} arrays "
               f"(lower bound {mapping.base.lower_bound}), {len(graph.nodes)} nodes"]
@@ -266,8 +266,24 @@ def compile_model(
         from dataclasses import replace
 
         options = replace(options, sram_bits=int(chip.input_bits))
+    # An IMC layer whose arrays all sit on one chip tile keeps its output in that tile's buffer,
+    # and so do the digital ops that consume it (each tile has a digital unit); an IMC layer on
+    # another tile receives its input with a send. Tensors that do not fit stay global.
+    tile_pref: dict[str, int] = {}
+    for n in graph.nodes:
+        if n.name in imc:
+            tiles = {pl.array // chip.arrays_per_tile for pl in imc[n.name].placements}
+            if len(tiles) == 1:
+                tile_pref[n.outputs[0]] = tiles.pop()
+            continue
+        srcs = [t for t in n.inputs if t and not graph.is_const(t)]
+        if srcs and srcs[0] in tile_pref:
+            for o in n.outputs:
+                if o:
+                    tile_pref[o] = tile_pref[srcs[0]]
     prog = generate(graph, imc, chip=chip, options=options, base_name=base,
-                    weights_blob=blob, map_json=map_json, header=header, classes=classes)
+                    weights_blob=blob, map_json=map_json, header=header, classes=classes,
+                    tile_pref=tile_pref)
     times["codegen"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     say("assembling")
@@ -279,7 +295,7 @@ def compile_model(
         counts[v.value] = counts.get(v.value, 0) + 1
     report = {
         "model": path.name,
-        "chip": {"name": chip.name, "hash": chip.hash},
+        "chip": {"name": chip.name, "hash": chip.program_hash},
         "priority": options.priority,
         "nodes": len(graph.nodes),
         "partition": dict(sorted(counts.items())),

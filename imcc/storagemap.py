@@ -84,7 +84,7 @@ def build(mapping: Mapping, *, model: str, chip) -> dict:
         "schema": SCHEMA,
         "model": model,
         "priority": mapping.priority,
-        "chip": {"name": chip.name, "hash": chip.hash, "tiles": chip.tiles,
+        "chip": {"name": chip.name, "hash": chip.program_hash, "tiles": chip.tiles,
                  "arrays_per_tile": chip.arrays_per_tile, "rows": chip.rows, "cols": chip.cols},
         "arrays_used": mapping.arrays_used,
         "arrays_one_copy": b.bins_used,

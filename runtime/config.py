@@ -156,6 +156,18 @@ class ChipConfig:
         return dataclasses.asdict(self)
 
     @property
+    def program_hash(self) -> str:
+        """First 16 hex digits of the SHA-256 of what a compiled program depends on: geometry,
+        memory sizes, cell bits, converters and the signed scheme; not the name, description,
+        device nonidealities or costs. An object records it, so a program runs on any chip of
+        the same architecture, whatever its noise (the basis of design-space sweeps)."""
+        d = self.to_dict()
+        for k in ("name", "description", "nonideal", "cost"):
+            d.pop(k)
+        blob = json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
     def hash(self) -> str:
         """First 16 hex digits of the SHA-256 of the canonical JSON of this configuration
         (``description`` excluded: it does not change what the chip computes)."""

@@ -39,10 +39,10 @@ def choose_chip(obj: ObjectFile, config: str | Path | None = None,
     if obj.chip is None:
         return preset("ideal")
     name, digest = obj.chip
-    if name in preset_names() and preset(name).hash == digest:
+    if name in preset_names() and preset(name).program_hash == digest:
         return preset(name)
-    raise ConfigError(f"the program was built for chip '{name}' (hash {digest}), which is not "
-                      "a shipped preset with that hash",
+    raise ConfigError(f"the program was built for chip '{name}' (program hash {digest}), which "
+                      "is not a shipped preset with that hash",
                       hint="pass the chip file it was compiled with: --config FILE")
 
 

@@ -67,11 +67,13 @@ class Machine:
     def __init__(self, config: ChipConfig, obj: ObjectFile, *, seed: int = 0,
                  time_s: float | None = None, max_steps: int = DEFAULT_MAX_STEPS,
                  source: Assembly | None = None, crossbar: Crossbar | None = None):
-        if obj.chip is not None and tuple(obj.chip) != (config.name, config.hash):
+        if obj.chip is not None and obj.chip[1] != config.program_hash:
             raise ConfigError(
-                f"the program was built for chip '{obj.chip[0]}' (hash {obj.chip[1]}), but the "
-                f"configuration given is chip '{config.name}' (hash {config.hash})",
-                hint="run it with the chip file it was compiled for (--config FILE or --chip)")
+                f"the program was built for chip '{obj.chip[0]}' (program hash {obj.chip[1]}), "
+                f"but chip '{config.name}' has program hash {config.program_hash}: a different "
+                "array geometry, memory, cell bits, converters or signed scheme",
+                hint="run it with the chip file it was compiled for (--config FILE or --chip), or "
+                     "recompile; chips that differ only in noise or costs run the same program")
         if seed < 0 or max_steps < 1:
             raise ConfigError(f"seed = {seed}, max_steps = {max_steps}: need seed >= 0 and "
                               "max_steps >= 1")

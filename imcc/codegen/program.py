@@ -26,6 +26,7 @@ from imcc.codegen.imc import ImcLayer, program_weights
 from imcc.codegen.memory import ALIGN, CONSTS, SCRATCH, ConstPool, Scratch, plan_buffers
 from imcc.codegen.views import View
 from isa.diagnostics import ConfigError
+from isa.spec import TILE_BASE, TILE_STRIDE
 
 ACTS = "acts"
 
@@ -55,17 +56,22 @@ def generate(
     map_json: bytes | None,
     header: list[str] = (),
     classes: dict[str, str] | None = None,
+    tile_pref: dict[str, int] | None = None,
 ) -> Program:
-    """Emit the program. ``chip`` provides name, hash and global memory size (``global_mib``)."""
+    """Emit the program. ``chip`` provides name, hash, global memory size (``global_mib``),
+    ``arrays_per_tile`` and ``buffer_kib``; ``tile_pref`` names tensors to keep in a chip
+    tile's buffer (outputs of IMC layers whose arrays sit on that tile)."""
     w = AsmWriter()
     consts = ConstPool()
     scratch = Scratch()
-    buffers, act_end = plan_buffers(graph, 0)
+    half = int(chip.buffer_kib) * 1024 // 2
+    buffers, act_end = plan_buffers(graph, 0, tile_pref, half)
     ctx = Ctx(graph=graph, w=w, consts=consts, buffers=buffers, scratch=scratch,
-              imc=MappingProxyType(imc), options=options)
+              imc=MappingProxyType(imc), options=options,
+              arrays_per_tile=int(chip.arrays_per_tile))
     for line in header:
         w.raw(f"# {line}" if line else "#")
-    w.raw(f".chip {_quote(chip.name)}, {_quote(chip.hash)}")
+    w.raw(f".chip {_quote(chip.name)}, {_quote(chip.program_hash)}")
     for t in graph.inputs:
         if not graph.is_const(t):
             w.raw(f".input {_quote(t)}, {buffers[t].symbol}, {list(graph.types[t].shape)}")
@@ -80,6 +86,8 @@ def generate(
     w.label("infer")
     for node in graph.nodes:
         scratch.reset()
+        for sc in ctx.tile_scratch.values():
+            sc.reset()
         w.blank()
         cls = f" [{classes[node.name]}]" if classes and node.name in classes else ""
         w.comment(f"{node.name}: {node.op_type}{cls}")
@@ -116,12 +124,23 @@ def generate(
             f"{consts.size / 2**20:.1f}, activations {act_end / 2**20:.1f}, scratch "
             f"{scratch.peak / 2**20:.1f}) but chip {chip.name!r} has {chip.global_mib} MiB",
             hint="use a chip with more global memory or a smaller batch")
+    for t, sc in sorted(ctx.tile_scratch.items()):
+        if sc.peak > half:  # pragma: no cover - staging is never larger than a resident input
+            raise ConfigError(f"staging of {sc.peak} bytes exceeds half of tile {t}'s buffer")
     w.blank()
-    w.raw("# memory layout (bytes): constants at 0, activations, then scratch")
+    w.raw("# memory layout (bytes): constants at 0, activations, then scratch; tile buffers")
     w.raw(f".equ {ACTS}, {acts:#x}")
     w.raw(f".equ {SCRATCH}, {scratch_at:#x}")
-    for name, b in sorted(buffers.items(), key=lambda kv: (kv[1].addr, kv[1].symbol)):
-        w.raw(f".equ {b.symbol}, {ACTS} + {b.addr:#x}    # {name} {list(graph.types[name].shape)}")
+    tiles = sorted({b.tile for b in buffers.values() if b.tile is not None} | set(ctx.tile_scratch))
+    for t in tiles:
+        w.raw(f".equ tile{t}, {TILE_BASE + t * TILE_STRIDE:#x}")
+        if t in ctx.tile_scratch:
+            w.raw(f".equ tscratch{t}, tile{t} + {half:#x}")
+    for name, b in sorted(buffers.items(), key=lambda kv: (kv[1].tile is not None,
+                                                          kv[1].tile or 0, kv[1].addr,
+                                                          kv[1].symbol)):
+        base = ACTS if b.tile is None else f"tile{b.tile}"
+        w.raw(f".equ {b.symbol}, {base} + {b.addr:#x}    # {name} {list(graph.types[name].shape)}")
     return Program(w.text(), MappingProxyType(includes), total, MappingProxyType(dict(w.counts)))
 
 

@@ -144,7 +144,7 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
         return
     for w in rep["warnings"]:
         click.echo(f"imcc: warning: {w}", err=True)
-    click.echo(f"compiled {model} for chip {chip.name} ({chip.hash}) -> {out}")
+    click.echo(f"compiled {model} for chip {chip.name} ({chip.program_hash}) -> {out}")
     part = ", ".join(f"{v} {k}" for k, v in rep["partition"].items())
     click.echo(f"  partition: {rep['nodes']} nodes: {part}")
     click.echo("  " + storagemap.summary(res.storage_map, layers=True).replace("\n", "\n  "))

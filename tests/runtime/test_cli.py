@@ -84,7 +84,7 @@ def test_chip_records_choose_or_refuse_a_chip(tmp_path):
     rram = preset("rram")
     body = LAYER.replace("    cfgi vl, 2", "    cfgi ibits, 8\n    cfgi adcb, 8\n    cfgi vl, 2")
     obj = tmp_path / "p.imo"
-    write_object(assemble(f'.chip "rram", "{rram.hash}"\n' + body).obj, obj)
+    write_object(assemble(f'.chip "rram", "{rram.program_hash}"\n' + body).obj, obj)
     x = tmp_path / "x.npy"
     np.save(x, np.ones((2, 3), np.float32))
     r = imcc("run", obj, "--input", f"x={x}")

@@ -8,7 +8,7 @@ import pytest
 
 from isa.assembler import assemble
 from isa.diagnostics import ConfigError
-from runtime.config import ChipConfig, load_config, preset, preset_names
+from runtime.config import ChipConfig, config_from_dict, load_config, preset, preset_names
 from runtime.machine import Machine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,16 +141,31 @@ def test_unknown_preset_lists_the_known_ones():
 
 def test_object_for_another_chip_is_refused():
     rram = preset("rram")
-    obj = assemble(f'.chip "rram", "{rram.hash}"\n    halt\n').obj
+    obj = assemble(f'.chip "rram", "{rram.program_hash}"\n    halt\n').obj
     Machine(rram, obj)  # the right chip runs
     with pytest.raises(ConfigError) as e:
         Machine(preset("ideal"), obj)
     msg = e.value.message
-    assert f"chip 'rram' (hash {rram.hash})" in msg
-    assert f"chip 'ideal' (hash {preset('ideal').hash})" in msg
+    assert f"chip 'rram' (program hash {rram.program_hash})" in msg
+    assert f"chip 'ideal' has program hash {preset('ideal').program_hash}" in msg
     stale = assemble('.chip "rram", "0123456789abcdef"\n    halt\n').obj
-    with pytest.raises(ConfigError, match="hash 0123456789abcdef"):
+    with pytest.raises(ConfigError, match="program hash 0123456789abcdef"):
         Machine(rram, stale)
+
+
+def test_noise_and_costs_do_not_change_the_program_hash():
+    rram = preset("rram").to_dict()
+    other = dict(rram, name="rram-worn", description="after a year of use",
+                 nonideal=dict(rram["nonideal"], program_noise=0.05, stuck_on=0.01),
+                 cost=dict(rram["cost"], adc_pj=3.0))
+    worn = config_from_dict(other, "t")
+    assert worn.hash != preset("rram").hash
+    assert worn.program_hash == preset("rram").program_hash
+    obj = assemble(f'.chip "rram", "{preset("rram").program_hash}"\n    halt\n').obj
+    Machine(worn, obj)  # same architecture: runs
+    for field, value in (("adc_bits", 6), ("rows", 128), ("signed", "offset")):
+        assert config_from_dict(dict(rram, **{field: value}), "t").program_hash != \
+            preset("rram").program_hash, field
 
 
 def test_every_chip_key_is_documented():

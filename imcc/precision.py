@@ -11,6 +11,8 @@ tables whose ``match`` is a glob on ONNX node names (later tables win)::
     adc_bits = 8           # 0 = ideal ADC
     signed = "differential"  # or "offset"
     slices = "columns"     # slices side by side in one array, or "arrays": one array per slice
+    weight_scale = "max"   # per-channel scale from max |w|, or "percentile" (clip outliers)
+    weight_percentile = 99.9
 
     [[layer]]
     match = "*conv1*"
@@ -40,6 +42,8 @@ class LayerPrecision:
     adc_bits: int
     signed: str = "differential"
     slices: str = "columns"
+    weight_scale: str = "max"  # or "percentile"
+    weight_percentile: float = 99.9
 
     @property
     def slice_spec(self) -> SliceSpec:
@@ -74,14 +78,22 @@ def _check(where: str, key: str, value: Any, chip_cell_bits: int) -> None:
         if value not in ("columns", "arrays"):
             raise bad('must be "columns" or "arrays"')
         return
+    if key == "weight_scale":
+        if value not in ("max", "percentile"):
+            raise bad('must be "max" or "percentile"')
+        return
+    if key == "weight_percentile":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 50 <= value <= 100:
+            raise bad("must be a number in 50..100")
+        return
     if not isinstance(value, int) or isinstance(value, bool):
         raise bad("must be an integer")
-    ranges = {
+    ranges = {  # as the chip file's ranges; a layer is further held to its chip's values
         "weight_bits": (0, 16),
         "cell_bits": (1, chip_cell_bits),
-        "input_bits": (0, 16),
-        "dac_bits": (1, 16),
-        "adc_bits": (0, 24),
+        "input_bits": (0, 24),
+        "dac_bits": (1, 24),
+        "adc_bits": (0, 32),
     }
     lo, hi = ranges[key]
     if not lo <= value <= hi:
@@ -100,35 +112,41 @@ def load_precision(path: str | Path, chip_cell_bits: int = 11) -> PrecisionConfi
         raise ConfigError(f"{p}: cannot read precision file: {e.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    return precision_from_dict(doc, str(p), chip_cell_bits)
+
+
+def precision_from_dict(doc: dict, where: str, chip_cell_bits: int = 11) -> PrecisionConfig:
+    """Validate a precision document (the parsed TOML: ``{"default": {...}, "layer": [{"match":
+    glob, ...}, ...]}``) built by a file or by a program; errors name ``where`` and the field."""
     unknown = set(doc) - {"default", "layer"}
     if unknown:
-        raise ConfigError(f"{p}: unknown table {sorted(unknown)[0]!r} (expected [default], "
+        raise ConfigError(f"{where}: unknown table {sorted(unknown)[0]!r} (expected [default], "
                           "[[layer]])")
 
-    def table(where: str, t: dict, allow_match: bool) -> tuple[tuple[str, Any], ...]:
+    def table(at: str, t: dict, allow_match: bool) -> tuple[tuple[str, Any], ...]:
         if not isinstance(t, dict):
-            raise ConfigError(f"{where}: expected a table")
+            raise ConfigError(f"{at}: expected a table")
         out = []
         for k, v in t.items():
             if k == "match" and allow_match:
                 continue
             if k not in _KEYS:
-                raise ConfigError(f"{where}: unknown key {k!r} (known: {', '.join(sorted(_KEYS))})")
-            _check(f"{where}", k, v, chip_cell_bits)
+                raise ConfigError(f"{at}: unknown key {k!r} (known: {', '.join(sorted(_KEYS))})")
+            _check(at, k, v, chip_cell_bits)
             out.append((k, v))
         return tuple(sorted(out))
 
-    default = table(f"{p}: [default]", doc.get("default", {}), False)
+    default = table(f"{where}: [default]", doc.get("default", {}), False)
     rules = []
     layers = doc.get("layer", [])
     if not isinstance(layers, list):
-        raise ConfigError(f"{p}: 'layer' must be an array of tables ([[layer]])")
+        raise ConfigError(f"{where}: 'layer' must be an array of tables ([[layer]])")
     for i, t in enumerate(layers):
-        where = f"{p}: [[layer]] #{i + 1}"
+        at = f"{where}: [[layer]] #{i + 1}"
         if not isinstance(t, dict) or not isinstance(t.get("match"), str):
-            raise ConfigError(f"{where}: needs match = \"glob on node names\"")
-        rules.append((t["match"], table(where, t, True)))
-    return PrecisionConfig(default, tuple(rules), str(p))
+            raise ConfigError(f"{at}: needs match = \"glob on node names\"")
+        rules.append((t["match"], table(at, t, True)))
+    return PrecisionConfig(default, tuple(rules), where)
 
 
 def chip_default(chip) -> LayerPrecision:

@@ -73,10 +73,12 @@ class Quantized:
     scale: np.ndarray  # float32 [N]: W ~= values * scale
 
 
-def quantize(W: np.ndarray, w_bits: int) -> Quantized:
+def quantize(W: np.ndarray, w_bits: int, percentile: float | None = None) -> Quantized:
     """Symmetric per-output-column quantization to ``w_bits`` signed bits (round half to even).
 
-    ``scale[n] = max |W[:, n]| / (2**(w_bits-1) - 1)``; an all-zero column gets scale 1.
+    ``scale[n] = r[n] / (2**(w_bits-1) - 1)`` with ``r[n] = max |W[:, n]|``, or, given a
+    ``percentile``, that percentile of ``|W[:, n]|`` (larger weights are clipped: fewer levels
+    go to rare outliers); a column with ``r = 0`` gets scale 1.
     """
     W = np.asarray(W, dtype=np.float32)
     if w_bits == 0:
@@ -84,7 +86,10 @@ def quantize(W: np.ndarray, w_bits: int) -> Quantized:
     if w_bits < 2:
         raise ValueError("w_bits must be 0 (float) or >= 2")
     qmax = (1 << (w_bits - 1)) - 1
-    amax = np.abs(W).max(axis=0)
+    if percentile is None or percentile >= 100:
+        amax = np.abs(W).max(axis=0)
+    else:
+        amax = np.percentile(np.abs(W), percentile, axis=0).astype(np.float32)
     scale = np.where(amax > 0, amax / qmax, 1.0).astype(np.float32)
     q = np.divide(W, scale, dtype=np.float32)
     np.rint(q, out=q)

@@ -176,9 +176,11 @@ def quantize_layer(plan: LayerPlan, w: np.ndarray) -> LayerWeights:
     """Quantize ``w`` (Gemm/MatMul [K, N]; Conv [Cout, Cin/g, kh, kw]) per output channel and
     slice every block of ``plan`` onto cell values."""
     spec = plan.precision.slice_spec
+    pct = plan.precision.weight_percentile if plan.precision.weight_scale == "percentile" \
+        else None
     if plan.op == "Conv":
         cout = w.shape[0]
-        q = quantize(w.reshape(cout, -1).T, spec.w_bits)
+        q = quantize(w.reshape(cout, -1).T, spec.w_bits, pct)
         if plan.groups == 1:  # the [K, N] matrix is the one block
             mats = [q.values]
         else:
@@ -186,7 +188,7 @@ def quantize_layer(plan: LayerPlan, w: np.ndarray) -> LayerWeights:
             mats = [group_matrix(values4, plan.groups, b.n_offset // (cout // plan.groups),
                                  b.groups) for b in plan.blocks]
     else:
-        q = quantize(w, spec.w_bits)
+        q = quantize(w, spec.w_bits, pct)
         mats = [q.values]
     levels = []
     for b, m in zip(plan.blocks, mats):

@@ -32,7 +32,7 @@ import numpy as np
 from imcc.compiler import CompileOptions
 from imcc.explore.data import Dataset, scores
 from imcc.explore.params import apply
-from imcc.precision import PrecisionConfig
+from imcc.precision import PrecisionConfig, precision_from_dict
 
 SCHEMA = "imcc.explore/1"
 
@@ -126,9 +126,10 @@ def point_precision(base: PrecisionConfig | None, default: tuple,
     per: dict[str, dict] = {}
     for layer, k, v in layers:
         per.setdefault(layer, {})[k] = v
-    rules = list(base.rules)
-    rules += [(glob.escape(layer), tuple(sorted(kv.items()))) for layer, kv in sorted(per.items())]
-    return PrecisionConfig(tuple(sorted(d.items())), tuple(rules), base.source)
+    tables = [dict(kv, match=pat) for pat, kv in base.rules]
+    tables += [dict(kv, match=glob.escape(layer)) for layer, kv in sorted(per.items())]
+    # the same checks as a precision file's (ranges, names), naming the source
+    return precision_from_dict({"default": d, "layer": tables}, base.source)
 
 
 def chips(study: Study, point: Point):

@@ -60,3 +60,33 @@ def test_layer_cannot_exceed_the_chip(tmp_path, chip, text, msg):
     c = preset(chip)
     with pytest.raises(ConfigError, match=msg):
         resolve(c, load_precision(_file(tmp_path, text), c.cell_bits), ["L"])
+
+
+def test_percentile_weight_scale_clips_outliers():
+    import numpy as np
+
+    from imcc.quant import quantize
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((200, 3)).astype(np.float32)
+    w[0, 0] = 40.0  # one outlier in column 0
+    q = quantize(w, 8, percentile=99.0)
+    r = np.percentile(np.abs(w), 99.0, axis=0)  # independent: numpy on the raw weights
+    assert np.allclose(q.scale, r / 127, rtol=1e-6)
+    assert q.values[0, 0] == 127  # the outlier is clipped to the largest level
+    assert np.abs(q.values).max() <= 127
+    full = quantize(w, 8)
+    assert full.scale[0] > 10 * q.scale[0]  # max-abs spends the levels on the outlier
+
+
+def test_programmatic_precision_gets_file_checks():
+    from imcc.precision import precision_from_dict
+
+    ok = precision_from_dict({"default": {"weight_bits": 6, "weight_scale": "percentile",
+                                          "weight_percentile": 99.5},
+                              "layer": [{"match": "fc*", "adc_bits": 6}]}, "sweep")
+    assert dict(ok.default)["weight_percentile"] == 99.5 and ok.rules[0][0] == "fc*"
+    with pytest.raises(ConfigError, match="sweep: \\[\\[layer\\]\\] #1: adc_bits = 40"):
+        precision_from_dict({"layer": [{"match": "x", "adc_bits": 40}]}, "sweep")
+    with pytest.raises(ConfigError, match="weight_percentile = 20"):
+        precision_from_dict({"default": {"weight_percentile": 20}}, "sweep")

@@ -7,11 +7,8 @@ from pathlib import Path
 
 import click
 
-from isa.diagnostics import ConfigError, InputError
+from isa.diagnostics import ConfigError
 from isa.objfile import atomic_write
-
-
-DataError = InputError  # the name used by imcc/commands/explore.py
 
 
 def chip_options(f):

@@ -16,10 +16,9 @@ from imcc.commands._common import (
     write_files,
 )
 from imcc.compiler import CompileOptions
-from imcc.explore.data import DataError
 from imcc.frontend import parse_input_shape
 from imcc.precision import load_precision
-from isa.diagnostics import ConfigError
+from isa.diagnostics import ConfigError, InputError
 
 
 def _data(model: Path, specs, input_key, label_key, labels_spec):
@@ -32,7 +31,7 @@ def _data(model: Path, specs, input_key, label_key, labels_spec):
     npz = [s for s in specs if s.endswith(".npz") and Path(s).exists()]
     if input_key:
         if len(specs) != 1 or len(npz) != 1 or len(names) != 1:
-            raise DataError("--input-key goes with one --data FILE.npz for a model with one "
+            raise InputError("--input-key goes with one --data FILE.npz for a model with one "
                             "input; otherwise write NAME=FILE.npz:KEY")
         specs = [f"{names[0]}={specs[0]}:{input_key}"]
     inputs = read_inputs(tuple(specs), tuple(names), "--data")
@@ -44,7 +43,7 @@ def _data(model: Path, specs, input_key, label_key, labels_spec):
         files = [f.rpartition(":")[0] if not Path(f).exists() else f for f in files]
         files = [f for f in files if f.endswith(".npz")]
         if len(files) != 1:
-            raise DataError("--label-key needs one --data FILE.npz; else give --labels FILE:KEY")
+            raise InputError("--label-key needs one --data FILE.npz; else give --labels FILE:KEY")
         labels = read_array(f"{files[0]}:{label_key}", "--label-key")
     return inputs, labels
 

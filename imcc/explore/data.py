@@ -17,11 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from isa.diagnostics import ToolchainError
-
-
-class DataError(ToolchainError):
-    """Sample inputs or labels that do not fit the model or each other."""
+from isa.diagnostics import InputError
 
 
 @dataclass(frozen=True)
@@ -108,30 +104,30 @@ def make_dataset(model: str | Path, inputs: dict[str, np.ndarray], labels: np.nd
     names, outs = model_io(model)
     missing = [n for n in names if n not in inputs]
     if missing:
-        raise DataError(f"--data gives no samples for model input {missing[0]!r} "
+        raise InputError(f"--data gives no samples for model input {missing[0]!r} "
                         f"(inputs: {', '.join(names)})")
     arrays = {n: np.asarray(inputs[n]) for n in names}
     arrays = {n: a.astype(np.float32) if a.dtype.kind == "f" else a for n, a in arrays.items()}
     sizes = {n: len(a) if a.ndim else 0 for n, a in arrays.items()}
     n_all = min(sizes.values())
     if len(set(sizes.values())) != 1:
-        raise DataError(f"--data: inputs have different numbers of samples {sizes}")
+        raise InputError(f"--data: inputs have different numbers of samples {sizes}")
     if labels is not None:
         labels = np.asarray(labels)
         if labels.ndim < 1 or len(labels) != n_all:
-            raise DataError(f"labels: {labels.shape} does not match the {n_all} samples of "
+            raise InputError(f"labels: {labels.shape} does not match the {n_all} samples of "
                             "--data (one label per sample)")
         if labels.dtype.kind not in "iu":
             if labels.dtype.kind == "f" and np.all(labels == np.rint(labels)):
                 labels = labels.astype(np.int64)
             else:
-                raise DataError(f"labels: dtype {labels.dtype}: expected integer class indices")
+                raise InputError(f"labels: dtype {labels.dtype}: expected integer class indices")
     if calib < 1 or calib >= n_all:
-        raise DataError(f"--calib-samples {calib}: need 1 <= N < {n_all} (the samples given), "
+        raise InputError(f"--calib-samples {calib}: need 1 <= N < {n_all} (the samples given), "
                         "so that some remain for evaluation")
     output = output or outs[0]
     if output not in outs:
-        raise DataError(f"--output {output!r}: the model's outputs are {', '.join(outs)}")
+        raise InputError(f"--output {output!r}: the model's outputs are {', '.join(outs)}")
     end = n_all if limit is None else min(n_all, calib + limit)
     cal = tuple((n, np.ascontiguousarray(a[:calib])) for n, a in arrays.items())
     ev = {n: np.ascontiguousarray(a[calib:end]) for n, a in arrays.items()}

@@ -44,6 +44,8 @@ class Ctx:
     scratch: Scratch
     imc: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     options: object = None
+    arrays_per_tile: int = 1
+    tile_scratch: dict = field(default_factory=dict)  # chip tile -> Scratch (staging for sends)
 
     # -- tensors -------------------------------------------------------------------------------
 
@@ -68,6 +70,26 @@ class Ctx:
 
     def tmp(self, shape) -> View:
         return self.scratch.take(tuple(int(s) for s in shape))
+
+    def tile_of(self, name: str) -> int | None:
+        """The chip tile whose buffer holds tensor ``name`` (None: global memory)."""
+        b = self.buffers.get(name)
+        return None if b is None else b.tile
+
+    def tile_tmp(self, tile: int, shape) -> View:
+        """Node-local staging in ``tile``'s buffer (its second half)."""
+        from imcc.codegen.memory import Scratch
+
+        sc = self.tile_scratch.setdefault(tile, Scratch(f"tscratch{tile}"))
+        return sc.take(tuple(int(s) for s in shape))
+
+    def send(self, dst: View, src: View) -> None:
+        """Copy a contiguous tensor between tiles (or global memory) over the network."""
+        assert dst.is_contiguous() and src.is_contiguous() and dst.size == src.size
+        self.w.li("x5", dst.addr())
+        self.w.li("x6", src.addr())
+        self.w.li("x7", src.size)
+        self.w.op("send", "x5", "x6", "x7", note=f"{src.size} words {src.base} -> {dst.base}")
 
     # -- emission helpers -------------------------------------------------------------------
 

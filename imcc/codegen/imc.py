@@ -119,10 +119,13 @@ def _split(m: int, r: int) -> list[tuple[int, int]]:
     return out
 
 
-def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View) -> None:
+def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View,
+                local: dict[int, View] | None = None) -> None:
     """``out[m, n] = sum_k a[m, k] * W[k, n]`` in integer units (before dequantization).
 
-    ``a`` is [M, K] with contiguous rows; ``out`` is [M, N] (any strides)."""
+    ``a`` is [M, K] with contiguous rows; ``out`` is [M, N] (any strides). ``local`` gives, for
+    some chip tiles, a copy of ``a`` in that tile's buffer: arrays there read it instead."""
+    local = local or {}
     w = ctx.w
     plan, prec = L.plan, L.plan.precision
     spec = prec.slice_spec
@@ -164,7 +167,8 @@ def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View) -> None:
                 t = pl.tile
                 w.csrs(xbarr=pl.array, xbrow=pl.row, xbcol=pl.col, xbh=t.h, xbw=t.w,
                        adcsh=adc_shift(L.col_max[t.id], prec, L.in_signed))
-                w.li("x6", a.addr(m0 * xs + block.k_offset + t.k0))
+                src = local.get(pl.array // ctx.arrays_per_tile, a)
+                w.li("x6", src.addr(m0 * xs + block.k_offset + t.k0))
                 w.li("x5", ps.addr(parts[0] * pw))
                 w.op("mvm" if i == 0 else "mvm.acc", "x5", "x6",
                      note=f"{t.id} on array {pl.array}")
@@ -253,12 +257,28 @@ def _rows(v: View) -> View:
     return v.reshape((math.prod(v.shape[:-1]), v.shape[-1]))
 
 
+def _send_inputs(ctx: Ctx, L: ImcLayer, name: str, a: View) -> dict[int, View]:
+    """An input in one tile's buffer is sent to every other chip tile holding the layer's
+    arrays (an array reads only global memory or its own tile's buffer)."""
+    src = ctx.tile_of(name)
+    if src is None:
+        return {}
+    tiles = sorted({pl.array // ctx.arrays_per_tile for pl in L.placements} - {src})
+    local = {}
+    for t in tiles:
+        ctx.w.comment(f"the input lives in tile {src}'s buffer: send it to tile {t}")
+        dst = ctx.tile_tmp(t, a.shape)
+        ctx.send(dst, a)
+        local[t] = dst
+    return local
+
+
 def lower_linear(ctx: Ctx, node) -> None:
     """Gemm (canonical: Y = A @ B + C) or MatMul with a constant [K, N] weight."""
     L = ctx.imc[node.name]
     a = _rows(ctx.view(node.inputs[0]))
     y = _rows(ctx.view(node.outputs[0]))
-    imc_product(ctx, L, a, y)
+    imc_product(ctx, L, a, y, _send_inputs(ctx, L, node.inputs[0], a))
     bias = None
     if node.op_type == "Gemm" and len(node.inputs) > 2 and node.inputs[2]:
         bias = ctx.const(node.inputs[2])

@@ -3,11 +3,13 @@
     0 ............ constants (the .data section, float32)
     act_base ..... activation buffers, reused across the graph by liveness (first fit)
     scratch ...... per-node scratch (im2col patches, padded images, partial sums)
+    tile t ....... the first half of its buffer: outputs of the IMC layers whose arrays all sit
+                   on tile t (when they fit); the second half: per-node staging for sends
 
 Every tensor lives in one buffer from the node that defines it to its last use; graph outputs
 live to the end. A ``Reshape`` of a row-major tensor is free: its output shares its input's
 buffer. Buffers are 64-byte aligned. All values are float32 (int64 and bool tensors included:
-exact below 2**24).
+exact below 2**24). Graph inputs and outputs always live in global memory.
 """
 
 from __future__ import annotations
@@ -64,21 +66,25 @@ class ConstPool:
 
 @dataclass(frozen=True)
 class Buffer:
+    """A tensor's storage: ``addr`` bytes into its arena (``tile`` None: global activations)."""
+
     symbol: str
     addr: int
     nbytes: int
+    tile: int | None = None
 
 
 class Scratch:
     """A bump allocator for one node's temporaries; ``reset`` between nodes."""
 
-    def __init__(self) -> None:
+    def __init__(self, symbol: str = SCRATCH) -> None:
+        self.symbol = symbol
         self.top = 0
         self.peak = 0
 
     def take(self, shape: tuple[int, ...]) -> View:
         n = math.prod(shape)
-        v = View.of(SCRATCH, tuple(int(d) for d in shape), self.top // 4)
+        v = View.of(self.symbol, tuple(int(d) for d in shape), self.top // 4)
         self.top += _align(4 * n)
         self.peak = max(self.peak, self.top)
         return v
@@ -87,8 +93,12 @@ class Scratch:
         self.top = 0
 
 
-def plan_buffers(graph, act_base: int) -> tuple[dict[str, Buffer], int]:
-    """Assign every non-constant tensor an address. Return (tensor -> Buffer, end address)."""
+def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
+                 tile_capacity: int = 0) -> tuple[dict[str, Buffer], int]:
+    """Assign every non-constant tensor an address: in the tile ``tile_pref`` names when its
+    storage fits that tile's ``tile_capacity`` bytes (under liveness), else in global memory.
+    Return (tensor -> Buffer, end of the global activations)."""
+    tile_pref = dict(tile_pref or {})
     nodes = graph.nodes
     n = len(nodes)
     # Aliases: a Reshape's output shares its input's storage.
@@ -127,33 +137,22 @@ def plan_buffers(graph, act_base: int) -> tuple[dict[str, Buffer], int]:
     for t in list(start):
         members = [t] + [m for m in root if find(m) == t]
         size[t] = max(4 * max(1, math.prod(graph.types[m].shape)) for m in members)
-    free: list[tuple[int, int]] = []  # (addr, nbytes) holes
-    top = act_base
+    io = {find(t) for t in (*graph.inputs, *graph.outputs) if not graph.is_const(t)}
+    arenas: dict[int | None, _Arena] = {None: _Arena(act_base, None)}
     addr: dict[str, int] = {}
-    live: list[tuple[int, str]] = []
+    where: dict[str, int | None] = {}
     for r in sorted(start, key=lambda t: (start[t], t)):
-        s = start[r]
-        # release storages whose last use is before this one starts
-        still = []
-        for e, other in live:
-            if e < s:
-                free.append((addr[other], _align(size[other])))
-            else:
-                still.append((e, other))
-        live = still
-        free = _merge(free)
+        for a in arenas.values():
+            a.release(start[r])
         need = _align(size[r])
-        for k, (a, sz) in enumerate(free):
-            if sz >= need:
-                addr[r] = a
-                free[k] = (a + need, sz - need)
-                if free[k][1] == 0:
-                    free.pop(k)
-                break
-        else:
-            addr[r] = top
-            top += need
-        live.append((end[r], r))
+        tile = tile_pref.get(r)
+        if tile is not None and r not in io:
+            arena = arenas.setdefault(tile, _Arena(0, tile_capacity))
+            got = arena.take(need, end[r], r)
+            if got is not None:
+                addr[r], where[r] = got, tile
+                continue
+        addr[r], where[r] = arenas[None].take(need, end[r], r), None
     out: dict[str, Buffer] = {}
     used_syms: set[str] = set()
     for node_t in list(start) + [m for m in root]:
@@ -162,8 +161,44 @@ def plan_buffers(graph, act_base: int) -> tuple[dict[str, Buffer], int]:
         while sym in used_syms:
             sym += "_"
         used_syms.add(sym)
-        out[node_t] = Buffer(sym, addr[r], 4 * max(1, math.prod(graph.types[node_t].shape)))
-    return out, top
+        out[node_t] = Buffer(sym, addr[r], 4 * max(1, math.prod(graph.types[node_t].shape)),
+                             where[r])
+    return out, arenas[None].top
+
+
+class _Arena:
+    """First-fit allocation with liveness in one address range (``limit`` None: unbounded)."""
+
+    def __init__(self, base: int, limit: int | None) -> None:
+        self.top = base
+        self.limit = limit
+        self.free: list[tuple[int, int]] = []
+        self.live: list[tuple[int, int, int]] = []  # (last use, addr, nbytes)
+
+    def release(self, now: int) -> None:
+        still = []
+        for e, a, n in self.live:
+            if e < now:
+                self.free.append((a, n))
+            else:
+                still.append((e, a, n))
+        self.live = still
+        self.free = _merge(self.free)
+
+    def take(self, need: int, end: int, _name: str) -> int | None:
+        for k, (a, sz) in enumerate(self.free):
+            if sz >= need:
+                self.free[k] = (a + need, sz - need)
+                if self.free[k][1] == 0:
+                    self.free.pop(k)
+                self.live.append((end, a, need))
+                return a
+        if self.limit is not None and self.top + need > self.limit:
+            return None
+        a = self.top
+        self.top += need
+        self.live.append((end, a, need))
+        return a
 
 
 def _merge(holes: list[tuple[int, int]]) -> list[tuple[int, int]]:

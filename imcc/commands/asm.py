@@ -2,22 +2,57 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
 
+from imcc.commands._common import chip_options, load_chip
 from isa.assembler import assemble_file
 from isa.disassembler import disassemble
 from isa.objfile import atomic_write, read_object, to_bytes
+
+
+def chip_limits(chip) -> dict[str, tuple[int, str]]:
+    """The largest value each configuration register may take on ``chip``."""
+    name = f"chip '{chip.name}'"
+    arrays = chip.tiles * chip.arrays_per_tile
+    return {
+        "xbarr": (arrays - 1, f"{name} has {arrays} arrays"),
+        "xbrow": (chip.rows - 1, f"the arrays of {name} have {chip.rows} rows"),
+        "xbh": (chip.rows, f"the arrays of {name} have {chip.rows} rows"),
+        "xbcol": (chip.cols - 1, f"the arrays of {name} have {chip.cols} columns"),
+        "xbw": (chip.cols, f"the arrays of {name} have {chip.cols} columns"),
+        "cellb": (chip.cell_bits, f"{name} stores {chip.cell_bits} bits per cell"),
+        "dacb": (chip.dac_bits, f"the DAC of {name} applies {chip.dac_bits} bits per cycle"),
+        "adcb": (chip.adc_bits, f"the ADC of {name} has {chip.adc_bits} bits"
+                 if chip.adc_bits else f"{name} has an ideal ADC (adcb must be 0)"),
+        "ibits": (chip.input_bits if chip.input_bits else 24,
+                  f"{name} quantizes inputs to {chip.input_bits} bits"),
+    }
 
 
 @click.command("asm")
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="object file to write (default: SOURCE with suffix .imo)")
-def asm_cmd(source: Path, output: Path | None) -> None:
-    """Assemble SOURCE (.s) into an object file (.imo)."""
+@chip_options
+def asm_cmd(source: Path, output: Path | None, config_path: Path | None,
+            chip_name: str | None) -> None:
+    """Assemble SOURCE (.s) into an object file (.imo).
+
+    With --chip or --config, configuration writes are checked against the chip (arrays, array
+    size, cell bits, converters) and the object records the chip unless the source names one
+    with .chip."""
     result = assemble_file(source)
+    chip = load_chip(config_path, chip_name, default=None)
+    if chip is not None:
+        from isa.limits import check_limits
+
+        check_limits(result, chip_limits(chip))
+        if result.obj.chip is None:
+            result = dataclasses.replace(
+                result, obj=dataclasses.replace(result.obj, chip=(chip.name, chip.program_hash)))
     out = output or source.with_suffix(".imo")
     blob = to_bytes(result.obj)
     atomic_write(out, blob)

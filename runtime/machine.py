@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from isa.assembler import Assembly
-from isa.diagnostics import ConfigError, InputError, MachineTrap, SourceSpan, ToolchainError
+from isa.diagnostics import ConfigError, InputError, MachineTrap, SourceSpan
 from isa.encoding import DecodeError, csr_name, decode, format_instr
 from isa.objfile import IOTensor, ObjectFile
 from isa.spec import Category

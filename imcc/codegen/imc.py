@@ -21,7 +21,7 @@ import numpy as np
 
 from imcc.codegen.asm import f32_bits
 from imcc.codegen.context import Ctx, lowers
-from imcc.codegen.views import View, emit, emit_raw
+from imcc.codegen.views import View, emit_raw
 from imcc.mapping import TilePlacement
 from imcc.tiling import LayerPlan, LayerWeights, tile_cells
 

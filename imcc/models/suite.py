@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+import numpy as np
 import onnx
 from onnx import numpy_helper
 
@@ -113,3 +114,27 @@ def save(model: onnx.ModelProto, folder: str | Path, *, external: bool = True) -
     else:
         onnx.save(model, path)
     return path
+
+
+def sample_inputs(model: onnx.ModelProto, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded inputs for ``model`` with leading dimension ``batch``: standard normal floats,
+    token ids below 50 (every vocabulary here has at least 50 entries), and attention masks
+    whose last quarter of positions is padding."""
+    inits = {t.name for t in model.graph.initializer}
+    rng = np.random.default_rng(seed)
+    out = {}
+    for vi in model.graph.input:
+        if vi.name in inits:
+            continue
+        dims = [d.dim_value if d.dim_value > 0 else batch for d in vi.type.tensor_type.shape.dim]
+        dims[0] = batch
+        if vi.type.tensor_type.elem_type == onnx.TensorProto.INT64:
+            if "mask" in vi.name:
+                a = np.ones(dims, np.int64)
+                a[..., dims[-1] - dims[-1] // 4:] = 0
+            else:
+                a = rng.integers(0, 50, dims).astype(np.int64)
+        else:
+            a = rng.standard_normal(dims).astype(np.float32)
+        out[vi.name] = a
+    return out

@@ -1,0 +1,337 @@
+"""Full-size models: compile time and memory, and interpreter speed against onnxruntime.
+
+The seven models of the seed paper's Table I (``imcc.models.suite``: AlexNet, VGG-16, ResNet-50,
+MobileNetV2, DenseNet-121, BERT-base with a padding mask, GPT-2 medium with its causal mask;
+seeded random weights) are built once and saved with external data, as large PyTorch exports
+are. Then, each step in a fresh process so that its peak memory is its own:
+
+* **compile**: each model for the ideal chip under both priorities; wall time, the packing
+  stage separately, and the peak resident memory of the process as a multiple of the model's
+  weight bytes (the process's memory before compiling is printed too);
+* **run**: each model, chip mode and batch size is compiled (resource priority), the machine
+  programmed by one untimed run, and then one imcc run and one onnxruntime run of the same
+  model and inputs alternate ``--repeat`` times; the table gives the medians per inference and
+  the median of the per-pair ratios, and the largest difference of the outputs,
+  ``max |imcc - ort| / max |ort|`` over all outputs.
+
+Modes (chips sized for each model, ``imcc.models.suite.chip_overrides``):
+
+* ``float``: the ``ideal`` chip, float32 cells and ideal converters: the lossless float path;
+* ``int8``: ``ideal-int8``, 8-bit weights, cells and inputs, ideal ADC: lossless integer MVMs;
+* ``adc8``: ``ideal-int8`` with a 1-bit DAC and an 8-bit ADC: 7 or 8 bit-serial cycles per MVM.
+
+Targets (issue 8): ResNet-50 compiles in under 60 s; peak compile memory within 3x the weight
+bytes; lossless interpretation within 3x of onnxruntime for the CNNs and 5x for the
+transformers; 8-bit-ADC bit-serial interpretation within 30x.
+
+Threads: ``--threads T`` (default 1) sets the BLAS threads of the worker processes
+(``OPENBLAS_NUM_THREADS`` and friends, read when numpy loads) and onnxruntime's intra-op
+threads, the same for both sides. One thread gives steady ratios on a machine shared with other
+work; multi-threaded matrix products suffer most when a core is taken.
+
+Run: ``python benchmarks/bench_models.py`` (all seven models, three modes, batches 1 and 8;
+about 40 minutes on a 2-core machine), or choose with ``--models resnet50,bert-base``,
+``--modes float``, ``--batches 1``, ``--skip-compile``, ``--skip-run``, ``--json out.json``.
+Needs onnxruntime (``pip install -e '.[bench]'``) and about 12 GB of memory for GPT-2 medium
+(``--models`` with ``gpt2`` for GPT-2 small instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+MODES = ("float", "int8", "adc8")
+TARGETS = {("float", "cnn"): 3.0, ("int8", "cnn"): 3.0, ("float", "transformer"): 5.0,
+           ("int8", "transformer"): 5.0, ("adc8", "cnn"): 30.0, ("adc8", "transformer"): 30.0}
+_BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# ---- helpers shared by the workers ---------------------------------------------------------------
+
+
+def _rss_now() -> int:
+    """Current resident memory of this process in bytes (Linux; 0 elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss_peak() -> int:
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def _chip(model: str, mode: str, headroom: float):
+    from imcc.models.suite import BY_NAME, chip_overrides
+    from runtime.config import config_from_dict, preset
+
+    over = chip_overrides(BY_NAME[model], headroom=headroom)
+    if mode == "float":
+        base = preset("ideal").to_dict()
+    else:
+        base = preset("ideal-int8").to_dict()
+        if mode == "adc8":
+            over |= {"dac_bits": 1, "adc_bits": 8}
+    return config_from_dict(base | over | {"name": f"{mode}-{model}"}, f"{mode} chip")
+
+
+def _inputs(model_path: Path, batch: int, seed: int) -> dict[str, np.ndarray]:
+    import onnx
+
+    from imcc.models.suite import sample_inputs
+
+    return sample_inputs(onnx.load(model_path, load_external_data=False), batch, seed)
+
+
+# ---- workers (each runs in its own process) ------------------------------------------------------
+
+
+def work_build(args) -> dict:
+    from imcc.models.suite import BY_NAME, save, weight_bytes
+
+    model = BY_NAME[args.model].model("full")
+    nbytes = weight_bytes(model)
+    params = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
+    save(model, Path(args.workdir) / args.model)
+    return {"weight_bytes": nbytes, "params": params}
+
+
+def work_compile(args) -> dict:
+    from imcc.compiler import CompileOptions, compile_model
+
+    path = Path(args.workdir) / args.model / "model.onnx"
+    chip = _chip(args.model, "float", args.headroom)
+    before = _rss_now()
+    stages: dict[str, int] = {}
+    t = time.perf_counter()
+    res = compile_model(path, chip, options=CompileOptions(priority=args.priority),
+                        progress=lambda msg: stages.__setitem__(msg.split()[0], _rss_now()))
+    total = time.perf_counter() - t
+    r = res.report
+    return {"total_s": total, "times_s": r["times_s"], "arrays_used": r["arrays_used"],
+            "lower_bound": r["lower_bound"], "arrays_available": r["arrays_available"],
+            "rss_before": before, "rss_peak": _rss_peak(), "rss_at_stage": stages,
+            "instructions": r["instructions"], "blob_bytes": r["weight_bytes"]}
+
+
+def work_run(args) -> dict:
+    import onnxruntime as ort
+
+    from imcc.compiler import CompileOptions, compile_model
+    from runtime.machine import Machine
+
+    path = Path(args.workdir) / args.model / "model.onnx"
+    chip = _chip(args.model, args.mode, args.headroom)
+    calib = _inputs(path, 8, seed=1)
+    t = time.perf_counter()
+    res = compile_model(path, chip, calib={k: v.astype(np.float32) for k, v in calib.items()},
+                        options=CompileOptions(priority="resource", batch=args.batch))
+    compile_s = time.perf_counter() - t
+    feeds = _inputs(path, args.batch, seed=0)
+    m_in = {k: v.astype(np.float32) for k, v in feeds.items()}
+    machine = Machine(chip, res.obj)
+    t = time.perf_counter()
+    out = machine.run(m_in)  # programs the arrays; not timed
+    first_s = time.perf_counter() - t
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = args.threads
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    ref = sess.run(None, feeds)
+    names = [o.name for o in sess.get_outputs()]
+    err = max(float(np.abs(out[n].astype(np.float64) - r).max() / max(np.abs(r).max(), 1e-30))
+              for n, r in zip(names, ref))
+    t_imcc, t_ort = [], []
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        machine.run(m_in)
+        t_imcc.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        sess.run(None, feeds)
+        t_ort.append(time.perf_counter() - t)
+    ratios = [a / b for a, b in zip(t_imcc, t_ort)]
+    return {"compile_s": compile_s, "first_run_s": first_s, "imcc_s": float(np.median(t_imcc)),
+            "ort_s": float(np.median(t_ort)), "ratio": float(np.median(ratios)),
+            "ratios": ratios, "max_rel_err": err, "rss_peak": _rss_peak(),
+            "mvms": machine.cost.mvms // (args.repeat + 1),
+            "instructions": machine.cost.instructions // (args.repeat + 1)}
+
+
+WORKERS = {"build": work_build, "compile": work_compile, "run": work_run}
+
+
+def _spawn(kind: str, args, **kw) -> dict:
+    """Run worker ``kind`` in a fresh Python process; its JSON result, or ``{"error": ...}``."""
+    cmd = [sys.executable, __file__, "--worker", kind, "--workdir", str(args.workdir),
+           "--threads", str(args.threads), "--repeat", str(args.repeat),
+           "--headroom", str(args.headroom)]
+    for k, v in kw.items():
+        cmd += [f"--{k}", str(v)]
+    env = dict(os.environ, **{k: str(args.threads) for k in _BLAS_ENV})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+# ---- the driver --------------------------------------------------------------------------------
+
+
+def _machine_text(threads: int) -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = "?"
+    try:
+        from threadpoolctl import threadpool_info
+
+        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        if info:
+            blas = f"{info[0]['internal_api']} {info[0]['version']} ({info[0]['architecture']})"
+    except ImportError:
+        pass
+    import onnxruntime
+
+    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, numpy "
+            f"{np.__version__}, BLAS {blas}, onnxruntime {onnxruntime.__version__}; "
+            f"{threads} thread(s) for BLAS and onnxruntime")
+
+
+def _mib(b: float) -> str:
+    return f"{b / 2**20:.0f}"
+
+
+def compile_table(rows: list[dict]) -> str:
+    head = (f"{'model':<13} {'priority':<10} {'params':>7} {'weights':>8} {'arrays':>11} "
+            f"{'compile':>8} {'pack':>6} {'quant':>6} {'asm':>6} {'peak RSS':>9} "
+            f"{'x weights':>9} {'growth':>7}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"{r['model']:<13} {r['priority']:<10} error: {r['error']}")
+            continue
+        ts = r["times_s"]
+        lines.append(
+            f"{r['model']:<13} {r['priority']:<10} {r['params'] / 1e6:6.1f}M "
+            f"{_mib(r['weight_bytes']):>5} MiB {r['arrays_used']:>5}/{r['lower_bound']:<5} "
+            f"{r['total_s']:7.1f}s {ts.get('pack', 0):5.1f}s {ts.get('quantize', 0):5.1f}s "
+            f"{ts.get('assemble', 0):5.1f}s {_mib(r['rss_peak']):>5} MiB "
+            f"{r['rss_peak'] / r['weight_bytes']:8.2f}x "
+            f"{(r['rss_peak'] - r['rss_before']) / r['weight_bytes']:6.2f}x")
+    return "\n".join(lines)
+
+
+def run_table(rows: list[dict]) -> str:
+    head = (f"{'model':<13} {'mode':<6} {'batch':>5} {'imcc/inf':>9} {'ort/inf':>9} "
+            f"{'ratio':>7} {'target':>7} {'max rel err':>11} {'MVMs':>6} {'RSS':>9}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"{r['model']:<13} {r['mode']:<6} {r['batch']:>5} error: {r['error']}")
+            continue
+        b = r["batch"]
+        ok = "ok" if r["ratio"] <= r["target"] else "MISS"
+        lines.append(
+            f"{r['model']:<13} {r['mode']:<6} {b:>5} {r['imcc_s'] / b * 1e3:7.1f}ms "
+            f"{r['ort_s'] / b * 1e3:7.1f}ms {r['ratio']:6.1f}x {r['target']:5.0f}x {ok:<4}"
+            f"{r['max_rel_err']:9.1e} {r['mvms']:>6} {_mib(r['rss_peak']):>5} MiB")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from imcc.models.suite import BY_NAME, TABLE_I
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default=",".join(m.name for m in TABLE_I),
+                    help=f"comma-separated, from {', '.join(BY_NAME)}")
+    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--batches", default="1,8")
+    ap.add_argument("--priorities", default="resource,efficiency",
+                    help="priorities of the compile table")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--headroom", type=float, default=1.25,
+                    help="chip arrays as a multiple of what the model needs")
+    ap.add_argument("--skip-compile", action="store_true", help="no compile table")
+    ap.add_argument("--skip-run", action="store_true", help="no interpreter table")
+    ap.add_argument("--workdir", default=None, help="keep the built models here")
+    ap.add_argument("--json", default=None, help="also write every measurement here")
+    ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    ap.add_argument("--model", help=argparse.SUPPRESS)
+    ap.add_argument("--mode", help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--priority", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker](args)))
+        return
+
+    models = [m for m in args.models.split(",") if m]
+    unknown = [m for m in models if m not in BY_NAME]
+    if unknown:
+        ap.error(f"unknown model {unknown[0]!r}; choose from {', '.join(BY_NAME)}")
+    keep = args.workdir is not None
+    args.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="imcc-bench-"))
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {_machine_text(args.threads)}", flush=True)
+    built, compiles, runs = {}, [], []
+    try:
+        for name in models:
+            t = time.perf_counter()
+            built[name] = _spawn("build", args, model=name)
+            print(f"built {name} in {time.perf_counter() - t:.0f} s", flush=True)
+        if not args.skip_compile:
+            for name in models:
+                for prio in args.priorities.split(","):
+                    r = _spawn("compile", args, model=name, priority=prio)
+                    compiles.append({"model": name, "priority": prio, **built[name], **r})
+                    print(compile_table(compiles[-1:]).splitlines()[-1], flush=True)
+        if not args.skip_run:
+            for name in models:
+                for mode in args.modes.split(","):
+                    for batch in (int(b) for b in args.batches.split(",")):
+                        r = _spawn("run", args, model=name, mode=mode, batch=batch)
+                        target = TARGETS[(mode, BY_NAME[name].kind)]
+                        runs.append({"model": name, "mode": mode, "batch": batch,
+                                     "target": target, **r})
+                        print(run_table(runs[-1:]).splitlines()[-1], flush=True)
+    finally:
+        if not keep:
+            shutil.rmtree(args.workdir, ignore_errors=True)
+    print(f"\nmachine: {_machine_text(args.threads)}")
+    if compiles:
+        print("\ncompile (ideal chip; arrays used / lower bound; peak RSS of the compiling "
+              "process, as a multiple of the weight bytes, and its growth during the compile "
+              "over the memory of the process before it)\n" + compile_table(compiles))
+    if runs:
+        print("\ninterpreter vs onnxruntime, per inference (medians of "
+              f"{args.repeat} alternating runs; ratio = median of the per-pair ratios)\n"
+              + run_table(runs))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": _machine_text(args.threads),
+                                               "compile": compiles, "run": runs}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

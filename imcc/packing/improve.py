@@ -1,8 +1,8 @@
 """Local search that empties bins one at a time.
 
-To go from ``m`` bins to ``m - 1``, :func:`remove_bins` takes the items of a lightly loaded bin
-out into a *pool* and then works until the pool is empty, keeping every bin feasible (checked
-by :class:`~imcc.packing.oracle.BinOracle`) at every step:
+To go from ``m`` bins to ``m - 1``, :meth:`PoolSearch.remove_bins` takes the items of two
+lightly loaded bins out into a *pool* and then works until the pool fits in one bin, keeping
+every bin feasible (checked by :class:`~imcc.packing.oracle.BinOracle`) at every step:
 
 1. *insert*: a pool item moves into a bin that can take it;
 2. *swap*: a pool item (or two) moves into a bin that gives back one or two items of smaller
@@ -30,6 +30,12 @@ from imcc.packing.problem import Instance
 Bins = list[list[int]]
 MAX_PAIRS = 40    # pairs of bin items tried per bin and swap, sampled when there are more
 SCRATCH_MAX = 12  # swaps in bins of more items only reuse the bin's layout (no full repack)
+REPACK_DET = 0.05  # CP-SAT deterministic seconds per repack
+REPACK_EVERY = 10  # iterations without a lighter pool between two repacks
+MAX_CHECKS = 150   # feasibility checks per tabu step
+TENURE = 5         # iterations an item stays tabu (plus a random 0..TENURE-1)
+STEP_UNITS = 200   # effort charged per step on top of the work it does
+WEIGHT_SPAN = 1.0  # pool weight = area x (1 + WEIGHT_SPAN x largest side fraction)
 
 
 class PoolSearch:
@@ -45,6 +51,9 @@ class PoolSearch:
         self.seed = seed
         self.cap = inst.bin_w * inst.bin_h
         self.area = [w * h for w, h in zip(inst.ws, inst.hs)]
+        # how hard an item is to place: its area, more for rects long in one direction
+        self.weight = [int(a * (1 + WEIGHT_SPAN * max(w / inst.bin_w, h / inst.bin_h)))
+                       for a, w, h in zip(self.area, inst.ws, inst.hs)]
         self.stats = {"moves": 0, "kicks": 0, "repacks": 0, "removed": 0}
         self.stop_at = 0
 
@@ -54,10 +63,11 @@ class PoolSearch:
         attempt = 0
         while len(best) > lower and self.effort.spent < until:
             order = sorted(range(len(best)), key=lambda k: (self._load(best[k]), len(best[k]), k))
-            victim = order[attempt % min(len(order), 3)]
+            pairs = [(a, b) for b in range(1, min(len(order), 4)) for a in range(b)]
+            victims = [order[v] for v in pairs[attempt % len(pairs)]] if pairs else order[:1]
             left = until - self.effort.spent
             stop_at = self.effort.spent + max(left // 2 if attempt == 0 else left // 3, 1)
-            trial = self._empty(best, victim, stop_at)
+            trial = self._empty(best, victims, stop_at)
             if trial is None:
                 attempt += 1
                 if attempt >= 9:
@@ -71,23 +81,36 @@ class PoolSearch:
     def _load(self, b: list[int]) -> int:
         return sum(self.area[i] for i in b)
 
-    def _empty(self, bins: Bins, victim: int, stop_at: int) -> Bins | None:
+    def _empty(self, bins: Bins, victims: list[int], stop_at: int) -> Bins | None:
+        """Take the ``victims`` (two bins) apart and search until their items, less what went
+        into the other bins, fit in one bin: one bin fewer."""
         self.stop_at = stop_at
-        state = [list(b) for k, b in enumerate(bins) if k != victim]
-        pool = list(bins[victim])
+        state = [list(b) for k, b in enumerate(bins) if k not in victims]
+        pool = [i for k in victims for i in bins[k]]
         loads = [self._load(b) for b in state]
-        tabu: dict[int, int] = {}
+        tabu: dict[tuple[int, int], int] = {}  # (item, bin) -> first iteration it is allowed
+        best = self._pool_score(pool)
+        stale = 0
         it = 0
-        while pool and self.effort.spent < stop_at:
+        while self.effort.spent < stop_at:
+            if not pool or (self._load(pool) <= self.cap and self._fits(pool, True)):
+                return state + ([pool] if pool else [])
             it += 1
+            self.effort.charge(STEP_UNITS)  # every step costs something, so the loop ends
             if self._insert(state, loads, pool):
                 continue
-            if self._swap(state, loads, pool, tabu, it):
-                continue
-            if self.use_cpsat and self._repack(state, loads, pool):
-                continue
-            self._kick(state, loads, pool, tabu, it)
-        return None if pool else state
+            moved = self._tabu_step(state, loads, pool, tabu, it)
+            score = self._pool_score(pool)
+            if score < best:
+                best, stale = score, 0
+            else:
+                stale += 1
+            if (not moved or stale % REPACK_EVERY == REPACK_EVERY - 1) and self.use_cpsat:
+                self._repack(state, loads, pool)
+        return None
+
+    def _pool_score(self, pool: list[int]) -> tuple[int, int]:
+        return (sum(self.weight[i] for i in pool), sum(self.weight[i] ** 2 for i in pool))
 
     def _fits(self, items: list[int], exact: bool = False, now: list[int] | None = None,
               out: tuple[int, ...] = (), scratch: bool = True) -> bool:
@@ -100,12 +123,12 @@ class PoolSearch:
 
     def _insert(self, state: Bins, loads: list[int], pool: list[int]) -> bool:
         done = False
-        for p in sorted(pool, key=lambda i: -self.area[i]):
+        for p in sorted(pool, key=lambda i: -self.weight[i]):
             if self.effort.spent >= self.stop_at:
                 break
             for k in sorted(range(len(state)), key=lambda k: -loads[k]):
                 if loads[k] + self.area[p] <= self.cap and \
-                        self._fits(state[k] + [p], True, state[k]):
+                        self._fits(state[k] + [p], False, state[k]):
                     state[k].append(p)
                     loads[k] += self.area[p]
                     pool.remove(p)
@@ -115,42 +138,61 @@ class PoolSearch:
         return done
 
     def _gain(self, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[int, int]:
-        a_in = sum(self.area[i] for i in ins)
-        a_out = sum(self.area[i] for i in out)
-        return (a_in - a_out, sum(self.area[i] ** 2 for i in ins)
-                - sum(self.area[i] ** 2 for i in out))
+        a_in = sum(self.weight[i] for i in ins)
+        a_out = sum(self.weight[i] for i in out)
+        return (a_in - a_out, sum(self.weight[i] ** 2 for i in ins)
+                - sum(self.weight[i] ** 2 for i in out))
 
-    def _swap(self, state: Bins, loads: list[int], pool: list[int], tabu: dict[int, int],
-              it: int) -> bool:
+    def _tabu_step(self, state: Bins, loads: list[int], pool: list[int],
+                   tabu: dict[tuple[int, int], int], it: int) -> bool:
+        """Make the best admissible swap between the pool and one bin, even a worsening one.
+
+        Candidates (one or two pool items in, up to two bin items out, the bin's area
+        permitting) are ranked by how much lighter they make the pool; the first that fits is
+        made. An item that leaves a bin may not come back to it, and an item that enters a bin
+        may not leave it, for a few iterations (the tabu tenure)."""
         ins_sets: list[tuple[int, ...]] = [(p,) for p in pool]
         if len(pool) <= 8:
             ins_sets += list(combinations(pool, 2))
-        ins_sets.sort(key=lambda s: -sum(self.area[i] for i in s))
-        order = list(range(len(state)))
-        self.rng.shuffle(order)
+        cands = []
         for ins in ins_sets:
             a_in = sum(self.area[i] for i in ins)
-            for k in order:
+            for k, b in enumerate(state):
+                if any(tabu.get((i, k), 0) > it for i in ins):
+                    continue
+                need = loads[k] + a_in - self.cap  # area that must leave the bin
+                movable = [i for i in b if tabu.get((i, -1), 0) <= it]
+                outs: list[tuple[int, ...]] = [()] if need <= 0 else []
+                outs += [(i,) for i in movable if self.area[i] >= need]
+                pairs = [q for q in combinations(movable, 2)
+                         if self.area[q[0]] + self.area[q[1]] >= need]
+                if len(pairs) > MAX_PAIRS:
+                    pairs = self.rng.sample(pairs, MAX_PAIRS)
+                outs += pairs
+                for out in outs:
+                    cands.append((self._gain(ins, out), self.rng.random(), k, ins, out))
+        self.effort.charge(4 * len(cands))
+        cands.sort(key=lambda c: (c[0], c[1]), reverse=True)
+        good = [c for c in cands if c[0] > (0, 0)][:MAX_CHECKS // 2]
+        rest = [c for c in cands if c[0] <= (0, 0)]
+        if len(rest) > MAX_CHECKS // 2:
+            rest = sorted(self.rng.sample(rest, MAX_CHECKS // 2), reverse=True)
+        for group in (good, rest):  # improving moves first, best first; else the best of a
+            for gain, _, k, ins, out in group:  # sample of the others
                 if self.effort.spent >= self.stop_at:
                     return False
                 b = state[k]
-                allowed = [i for i in b if tabu.get(i, 0) < it and self.area[i] <= a_in]
-                pairs = [p for p in combinations(allowed, 2)
-                         if self.area[p[0]] + self.area[p[1]] <= a_in]
-                if len(pairs) > MAX_PAIRS:
-                    pairs = self.rng.sample(pairs, MAX_PAIRS)
-                outs = [(i,) for i in allowed] + pairs
-                self.effort.charge(len(outs))
-                for out in outs:
-                    if self.effort.spent >= self.stop_at:
-                        return False
-                    g = self._gain(ins, out)
-                    if g <= (0, 0) or loads[k] + g[0] > self.cap:
-                        continue
-                    cand = [i for i in b if i not in out] + list(ins)
-                    if self._fits(cand, now=b, out=out, scratch=len(b) <= SCRATCH_MAX):
-                        self._apply(state, loads, pool, k, ins, out)
-                        return True
+                cand = [i for i in b if i not in out] + list(ins)
+                if self._fits(cand, now=b, out=out, scratch=len(cand) <= SCRATCH_MAX):
+                    self._apply(state, loads, pool, k, ins, out)
+                    tenure = TENURE + self.rng.randrange(TENURE)
+                    for i in out:
+                        tabu[i, k] = it + tenure
+                    for i in ins:
+                        tabu[i, -1] = it + tenure
+                    if gain < (0, 0):
+                        self.stats["kicks"] += 1
+                    return True
         return False
 
     def _apply(self, state: Bins, loads: list[int], pool: list[int], k: int,
@@ -163,8 +205,9 @@ class PoolSearch:
         self.stats["moves"] += 1
 
     def _repack(self, state: Bins, loads: list[int], pool: list[int]) -> bool:
-        """Re-solve a few bins together with the pool; True if the pool got lighter."""
-        nb = min(len(state), 2 + self.rng.randrange(2))
+        """Re-solve a few bins together with the pool (maximising the weight placed); True if
+        the pool got lighter."""
+        nb = min(len(state), 2 + self.rng.randrange(3))
         if nb == 0:
             return False
         weights = [self.cap - loads[k] + 1 for k in range(len(state))]
@@ -180,13 +223,14 @@ class PoolSearch:
             pos = self.oracle.pack(state[k])
             hint += [(i, j, x, y) for i, x, y in pos or ()]
         self.stats["repacks"] += 1
-        res = cpsat.solve(self.inst, items, nb, optional=items, hint=hint, det_limit=0.2,
+        res = cpsat.solve(self.inst, items, nb, optional=items, hint=hint, det_limit=REPACK_DET,
+                          weights={i: self.weight[i] for i in items},
                           seed=self.rng.randrange(1 << 30))
         self.effort.charge_cpsat(res.det_time, res.literals)
         if not res.spots:
             return False
-        placed = sum(self.area[i] for i, _, _, _ in res.spots)
-        if placed <= sum(loads[k] for k in chosen):
+        placed = sum(self.weight[i] for i, _, _, _ in res.spots)
+        if placed <= sum(self.weight[i] for k in chosen for i in state[k]):
             return False
         new_bins: Bins = [[] for _ in chosen]
         spots: list[list[tuple[int, int, int]]] = [[] for _ in chosen]
@@ -203,24 +247,3 @@ class PoolSearch:
         pool[:] = [i for i in items if i not in inside]
         self.stats["moves"] += 1
         return True
-
-    def _kick(self, state: Bins, loads: list[int], pool: list[int], tabu: dict[int, int],
-              it: int) -> None:
-        """A random feasible swap, even a worsening one; its new items become tabu."""
-        self.stats["kicks"] += 1
-        for _ in range(20):
-            p = self.rng.choice(pool)
-            k = self.rng.randrange(len(state))
-            allowed = [i for i in state[k] if tabu.get(i, 0) < it]
-            if not allowed:
-                continue
-            out = tuple(self.rng.sample(allowed, min(len(allowed), 1 + self.rng.randrange(2))))
-            g = self._gain((p,), out)
-            if loads[k] + g[0] > self.cap:
-                continue
-            cand = [i for i in state[k] if i not in out] + [p]
-            if self._fits(cand, now=state[k], out=out, scratch=len(cand) <= SCRATCH_MAX):
-                self._apply(state, loads, pool, k, (p,), out)
-                tabu[p] = it + 10 + self.rng.randrange(10)
-                return
-            self.effort.charge(len(cand))

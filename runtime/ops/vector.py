@@ -93,7 +93,7 @@ _BINARY = {
     "vdiv": np.divide,
     "vmax": np.maximum,
     "vmin": np.minimum,
-    "vpow": np.power,
+    "vpow": lambda a, b, out: _power(a, b, out),
     "vcmplt": np.less,
     "vcmple": np.less_equal,
     "vcmpeq": np.equal,
@@ -128,6 +128,19 @@ _UNARY = {
     "vsigm": lambda a: _F1 / (_F1 + np.exp(-a)),
     "vgelu": lambda a: a * (_F1 + special.erf(a / _SQRT2)) / _F2,
 }
+
+
+def _power(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """``out = a ** b``. A constant exponent of 3 (GPT-2's tanh GELU) is the cube computed in
+    float64 (one rounding to 53 bits) and rounded to float32: within half an ulp of the exact cube
+    but for a rare double rounding, more accurate than the C library's ``powf`` (up to 0.82 ulp
+    in glibc), and 100 times faster. Every other exponent goes to ``np.power``."""
+    if b.size and not any(st for n, st in zip(b.shape, b.strides) if n > 1) \
+            and b.flat[0] == 3.0:
+        x = a.astype(np.float64)
+        np.multiply(x * x, x, out=out)
+    else:
+        np.power(a, b, out=out)
 
 
 def _binary(mnemonic: str, f):

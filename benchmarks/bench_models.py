@@ -8,11 +8,13 @@ are. Then, each step in a fresh process so that its peak memory is its own:
 * **compile**: each model for the ideal chip under both priorities; wall time, the packing
   stage separately, and the peak resident memory of the process as a multiple of the model's
   weight bytes (the process's memory before compiling is printed too);
-* **run**: each model, chip mode and batch size is compiled (resource priority), the machine
-  programmed by one untimed run, and then one imcc run and one onnxruntime run of the same
-  model and inputs alternate ``--repeat`` times; the table gives the medians per inference and
-  the median of the per-pair ratios, and the largest difference of the outputs,
-  ``max |imcc - ort| / max |ort|`` over all outputs.
+* **run**: each model, chip mode and batch size is compiled (resource priority; one process)
+  and run (another): the machine is programmed by one untimed run, then one imcc run and one
+  onnxruntime run of the same model and inputs alternate ``--repeat`` times; the table gives
+  the medians per inference, the median of the per-pair ratios, the largest difference of the
+  outputs, ``max |imcc - ort| / max |ort|`` over all outputs (rounding on the float chip,
+  quantization error on the others), and the memory of the machine process after programming
+  (before onnxruntime loads the model).
 
 Modes (chips sized for each model, ``imcc.models.suite.chip_overrides``):
 
@@ -30,10 +32,11 @@ threads, the same for both sides. One thread gives steady ratios on a machine sh
 work; multi-threaded matrix products suffer most when a core is taken.
 
 Run: ``python benchmarks/bench_models.py`` (all seven models, three modes, batches 1 and 8;
-about 40 minutes on a 2-core machine), or choose with ``--models resnet50,bert-base``,
-``--modes float``, ``--batches 1``, ``--skip-compile``, ``--skip-run``, ``--json out.json``.
-Needs onnxruntime (``pip install -e '.[bench]'``) and about 12 GB of memory for GPT-2 medium
-(``--models`` with ``gpt2`` for GPT-2 small instead).
+about 30 minutes on the 2-core machine of docs/performance.md), ``--quick`` (ResNet-50,
+MobileNetV2 and BERT-base at batch 1; about 4 minutes), or choose with
+``--models resnet50,bert-base``, ``--modes float``, ``--batches 1``, ``--skip-compile``,
+``--skip-run``, ``--json out.json``. Needs onnxruntime (``pip install -e '.[bench]'``) and about
+10 GB of memory for GPT-2 medium (``--models`` with ``gpt2`` for GPT-2 small instead).
 """
 
 from __future__ import annotations
@@ -129,11 +132,14 @@ def work_compile(args) -> dict:
             "instructions": r["instructions"], "blob_bytes": r["weight_bytes"]}
 
 
-def work_run(args) -> dict:
-    import onnxruntime as ort
+def _object_path(args) -> Path:
+    return Path(args.workdir) / f"{args.model}-{args.mode}-b{args.batch}.imo"
 
+
+def work_program(args) -> dict:
+    """Compile a model for a run (resource priority, batch ``args.batch``) into an object."""
     from imcc.compiler import CompileOptions, compile_model
-    from runtime.machine import Machine
+    from isa.objfile import write_object
 
     path = Path(args.workdir) / args.model / "model.onnx"
     chip = _chip(args.model, args.mode, args.headroom)
@@ -141,13 +147,28 @@ def work_run(args) -> dict:
     t = time.perf_counter()
     res = compile_model(path, chip, calib={k: v.astype(np.float32) for k, v in calib.items()},
                         options=CompileOptions(priority="resource", batch=args.batch))
-    compile_s = time.perf_counter() - t
+    write_object(res.obj, _object_path(args))
+    return {"compile_s": time.perf_counter() - t}
+
+
+def work_run(args) -> dict:
+    """Program the machine with one untimed run, then alternate imcc and onnxruntime runs."""
+    import onnxruntime as ort
+
+    from isa.objfile import read_object
+    from runtime.machine import Machine
+
+    path = Path(args.workdir) / args.model / "model.onnx"
+    chip = _chip(args.model, args.mode, args.headroom)
+    obj = read_object(_object_path(args))
     feeds = _inputs(path, args.batch, seed=0)
     m_in = {k: v.astype(np.float32) for k, v in feeds.items()}
-    machine = Machine(chip, res.obj)
+    machine = Machine(chip, obj)
+    del obj
     t = time.perf_counter()
     out = machine.run(m_in)  # programs the arrays; not timed
     first_s = time.perf_counter() - t
+    rss_machine = _rss_now()
     so = ort.SessionOptions()
     so.intra_op_num_threads = args.threads
     so.inter_op_num_threads = 1
@@ -165,14 +186,15 @@ def work_run(args) -> dict:
         sess.run(None, feeds)
         t_ort.append(time.perf_counter() - t)
     ratios = [a / b for a, b in zip(t_imcc, t_ort)]
-    return {"compile_s": compile_s, "first_run_s": first_s, "imcc_s": float(np.median(t_imcc)),
+    return {"first_run_s": first_s, "imcc_s": float(np.median(t_imcc)),
             "ort_s": float(np.median(t_ort)), "ratio": float(np.median(ratios)),
-            "ratios": ratios, "max_rel_err": err, "rss_peak": _rss_peak(),
+            "ratios": ratios, "max_rel_err": err, "rss_machine": rss_machine,
             "mvms": machine.cost.mvms // (args.repeat + 1),
             "instructions": machine.cost.instructions // (args.repeat + 1)}
 
 
-WORKERS = {"build": work_build, "compile": work_compile, "run": work_run}
+WORKERS = {"build": work_build, "compile": work_compile, "program": work_program,
+           "run": work_run}
 
 
 def _spawn(kind: str, args, **kw) -> dict:
@@ -244,7 +266,7 @@ def compile_table(rows: list[dict]) -> str:
 
 def run_table(rows: list[dict]) -> str:
     head = (f"{'model':<13} {'mode':<6} {'batch':>5} {'imcc/inf':>9} {'ort/inf':>9} "
-            f"{'ratio':>7} {'target':>7} {'max rel err':>11} {'MVMs':>6} {'RSS':>9}")
+            f"{'ratio':>7} {'target':>7} {'err':>11} {'MVMs':>6} {'machine':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
         if "error" in r:
@@ -255,7 +277,7 @@ def run_table(rows: list[dict]) -> str:
         lines.append(
             f"{r['model']:<13} {r['mode']:<6} {b:>5} {r['imcc_s'] / b * 1e3:7.1f}ms "
             f"{r['ort_s'] / b * 1e3:7.1f}ms {r['ratio']:6.1f}x {r['target']:5.0f}x {ok:<4}"
-            f"{r['max_rel_err']:9.1e} {r['mvms']:>6} {_mib(r['rss_peak']):>5} MiB")
+            f"{r['max_rel_err']:9.1e} {r['mvms']:>6} {_mib(r['rss_machine']):>5} MiB")
     return "\n".join(lines)
 
 
@@ -277,6 +299,8 @@ def main() -> None:
     ap.add_argument("--skip-run", action="store_true", help="no interpreter table")
     ap.add_argument("--workdir", default=None, help="keep the built models here")
     ap.add_argument("--json", default=None, help="also write every measurement here")
+    ap.add_argument("--quick", action="store_true",
+                    help="ResNet-50, MobileNetV2 and BERT-base at batch 1, resource priority")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
     ap.add_argument("--mode", help=argparse.SUPPRESS)
@@ -287,6 +311,9 @@ def main() -> None:
         print(json.dumps(WORKERS[args.worker](args)))
         return
 
+    if args.quick:
+        args.models, args.batches, args.priorities = "resnet50,mobilenet_v2,bert-base", "1", \
+            "resource"
     models = [m for m in args.models.split(",") if m]
     unknown = [m for m in models if m not in BY_NAME]
     if unknown:
@@ -311,7 +338,10 @@ def main() -> None:
             for name in models:
                 for mode in args.modes.split(","):
                     for batch in (int(b) for b in args.batches.split(",")):
-                        r = _spawn("run", args, model=name, mode=mode, batch=batch)
+                        job = dict(model=name, mode=mode, batch=batch)
+                        r = _spawn("program", args, **job)
+                        if "error" not in r:
+                            r |= _spawn("run", args, **job)
                         target = TARGETS[(mode, BY_NAME[name].kind)]
                         runs.append({"model": name, "mode": mode, "batch": batch,
                                      "target": target, **r})

@@ -32,19 +32,24 @@ def skyline(rects: Sequence[Rect], bin_w: int, bin_h: int
     make_instance(rects, bin_w, bin_h, "resource")
     order = sorted(range(len(rects)), key=lambda k: (-rects[k].h, -rects[k].w, k))
     bins: list[list[tuple[int, int, int]]] = []  # skyline segments: x, width, height
+    open_bins: list[int] = []  # bins that may still take a rect
+    min_w = min((r.w for r in rects), default=0)
+    min_h = min((r.h for r in rects), default=0)
     where: dict[int, tuple[int, int, int]] = {}
     for k in order:
         w, h = rects[k].w, rects[k].h
-        for b, segs in enumerate(bins):
-            spot = _skyline_spot(segs, w, h, bin_w, bin_h)
+        for b in open_bins:
+            spot = _skyline_spot(bins[b], w, h, bin_w, bin_h)
             if spot is not None:
                 break
         else:
             bins.append([(0, bin_w, 0)])
-            b, segs = len(bins) - 1, bins[-1]
-            spot = (0, 0)
+            open_bins.append(len(bins) - 1)
+            b, spot = len(bins) - 1, (0, 0)
         x, y = spot
-        _skyline_add(segs, x, w, y + h)
+        _skyline_add(bins[b], x, w, y + h)
+        if _skyline_spot(bins[b], min_w, min_h, bin_w, bin_h) is None:
+            open_bins.remove(b)  # not even the narrowest and the flattest rect fits any more
         where[k] = (b, x, y)
     return len(bins), tuple(Placement(r.id, *where[k]) for k, r in enumerate(rects))
 

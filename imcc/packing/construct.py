@@ -117,43 +117,54 @@ def global_best_fit(inst: Instance, items: list[int], scorer: str = "contact",
 
 
 def fill_bins(inst: Instance, items: list[int], rng: random.Random, trials: int,
-              effort: Effort | None = None) -> Layout:
+              effort: Effort | None = None, stop_at: int | None = None) -> Layout:
     """One bin at a time: ``trials`` seeded first-fit fills of the bin from all remaining
     items (random sort key, score and perturbation; the first trial unperturbed by area), and
-    the fill that covers the most area is kept. Strong when many small rects share a bin."""
-    remaining = list(items)
+    the fill that covers the most area is kept. Strong when many small rects share a bin.
+
+    Works on kinds of equal rects (a fill takes as many copies of a kind as fit), so thousands
+    of equal tiles cost no more than one. Once ``effort`` reaches ``stop_at``, each further bin
+    gets the first trial only."""
+    left: dict[tuple[int, int, int], list[int]] = {}
+    for i in sorted(items, key=lambda i: sort_key(inst, "area", i)):
+        left.setdefault(inst.key(i), []).append(i)
+    rep = {k: v[0] for k, v in left.items()}  # a representative item of each kind
     spaces: list[BinSpace] = []
     cap = inst.bin_w * inst.bin_h
-    while remaining:
+    while left:
         best = None
-        member = set(remaining)
-        for t in range(max(1, trials)):
+        hurry = effort is not None and stop_at is not None and effort.spent >= stop_at
+        for t in range(1 if hurry else max(1, trials)):
             how = "area" if t == 0 else rng.choice(SORT_KEYS)
             scorer = "bssf" if t == 0 else rng.choice(("bssf", "baf", "bl", "contact"))
-            seq = order(inst, how) if t == 0 else noisy_order(inst, how, rng, 0.5)
+            keys = {k: sort_key(inst, how, rep[k]) for k in left}
+            if t > 0:
+                keys = {k: (v[0] * (1.0 + 0.5 * rng.random()),) + v[1:] for k, v in keys.items()}
             s = BinSpace(inst.bin_w, inst.bin_h)
-            tried: set[tuple[int, int, int]] = set()
-            for i in seq:
-                if i not in member:
-                    continue
-                k = inst.key(i)
-                if k in tried or cap - s.used_area < inst.ws[i] * inst.hs[i]:
-                    continue
-                g = _group(inst, i)
-                b = s.best(scorer, inst.ws[i], inst.hs[i], g)
-                if b is None:
-                    tried.add(k)
-                else:
-                    s.place(i, b[1], b[2], inst.ws[i], inst.hs[i], g)
+            for k in sorted(left, key=keys.__getitem__):
+                w, h = k[0], k[1]
+                g = _group(inst, rep[k])
+                for i in left[k]:
+                    if cap - s.used_area < w * h:
+                        break
+                    b = s.best(scorer, w, h, g)
+                    if b is None:
+                        break
+                    s.place(i, b[1], b[2], w, h, g)
             if effort is not None:
-                effort.charge(s.ops + 4 * len(seq))
+                effort.charge(s.ops + 4 * len(left))
             if best is None or s.used_area > best.used_area:
                 best = s
             if best.used_area == cap:
                 break
         spaces.append(best)
         inside = {p[0] for p in best.placed}
-        remaining = [i for i in remaining if i not in inside]
+        for k in list(left):
+            rest = [i for i in left[k] if i not in inside]
+            if rest:
+                left[k] = rest
+            else:
+                del left[k]
     return _layout(spaces)
 
 

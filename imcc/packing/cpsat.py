@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from ortools.sat.python import cp_model
 
@@ -106,14 +107,14 @@ def solve(inst: Instance, items: Sequence[int], nbins: int, *, optional: Sequenc
 
 def _break_symmetry(m, inst: Instance, items, opt, nbins, xs, ys, lits) -> None:
     """Order interchangeable items; pin a clique of incompatible mandatory items to bins."""
-    W, H = inst.bin_w, inst.bin_h
+    H = inst.bin_h
     by_kind: dict[tuple, list[int]] = {}
     for i in items:
         by_kind.setdefault((inst.key(i), i in opt), []).append(i)
     for (_, optional), group in by_kind.items():
         if optional or len(group) < 2:
             continue
-        for a, b in zip(group, group[1:]):
+        for a, b in pairwise(group):
             ia = sum(j * lits[a][j] for j in range(nbins))
             ib = sum(j * lits[b][j] for j in range(nbins))
             m.add(ia <= ib)

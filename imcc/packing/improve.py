@@ -1,18 +1,23 @@
-"""Local search that empties bins one at a time.
+"""Local search that removes bins one at a time.
 
 To go from ``m`` bins to ``m - 1``, :meth:`PoolSearch.remove_bins` takes the items of two
-lightly loaded bins out into a *pool* and then works until the pool fits in one bin, keeping
-every bin feasible (checked by :class:`~imcc.packing.oracle.BinOracle`) at every step:
+lightly loaded bins out into a *pool*, leaving ``m - 2`` bins, and searches until the pool fits
+in one bin. Every bin stays feasible at every step (checked by
+:class:`~imcc.packing.oracle.BinOracle`). One step is:
 
-1. *insert*: a pool item moves into a bin that can take it;
-2. *swap*: a pool item (or two) moves into a bin that gives back one or two items of smaller
-   total area, so the pool's area (then its sum of squared areas) strictly drops;
-3. *repack* (CP-SAT): two or three bins and the whole pool are re-solved together, maximising
-   the area placed, hinted with the current state so it never gets worse;
-4. *kick*: when nothing improves, a seeded random swap that may make the pool worse, with a tabu
-   list so the next steps do not undo it.
+1. *insert*: pool items move into bins that can take them;
+2. *tabu swap*: one or two pool items move into a bin that gives back up to two of its items,
+   the best admissible swap by how much lighter it makes the pool (improving swaps first,
+   best first; else the best of a seeded sample of the others, even a worsening one). An item
+   that leaves a bin may not return to it, and an item that enters a bin may not leave, for a
+   few steps;
+3. *repack* (CP-SAT), when no swap is possible or every ten steps without progress: two to
+   four bins and the whole pool are re-solved together, maximising the weight placed, hinted
+   with the current state so it never gets worse.
 
-This follows consistent neighbourhood search for bin packing (Buljubasic and Vasquez) with a
+The pool's *weight* is area times ``1 + WEIGHT_SPAN x`` (the item's largest side as a fraction
+of the bin's), so long thin rects, the hardest to place last, leave the pool first. This is
+consistent neighbourhood search for bin packing (Buljubasic and Vasquez) with a
 two-dimensional feasibility check. All random choices come from one seeded generator and all
 limits are effort units, so a run is reproducible.
 """

@@ -21,7 +21,7 @@ SCORERS = ("bssf", "baf", "bl", "contact")
 class BinSpace:
     """Mutable free space of one ``bin_w x bin_h`` bin (used inside one packing run)."""
 
-    __slots__ = ("bin_w", "bin_h", "free", "placed", "rows", "used_area", "ops")
+    __slots__ = ("bin_h", "bin_w", "free", "ops", "placed", "rows", "used_area")
 
     def __init__(self, bin_w: int, bin_h: int):
         self.bin_w = bin_w

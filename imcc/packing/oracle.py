@@ -2,11 +2,12 @@
 
 :class:`BinOracle` first rules out sets that break a necessary condition (area; stacked heights
 of rects wider than half the bin; stacked widths of rects taller than half; stacked heights of
-one group under the row rule), then tries MaxRects with several orders and scores (eight fixed, then a few
-seeded random ones), and last,
-when the caller asks for it, CP-SAT with a small deterministic limit. Answers are cached by the multiset
-of item kinds (equal rects are interchangeable), so the cache holds layouts by kind and maps
-them back to item numbers. The cache lives in the oracle object, which lives in one search.
+one group under the row rule). Then it keeps a known layout of part of the set and places the
+rest around it (when the caller gives one), repacks with MaxRects in several orders and scores
+(eight fixed, then a few seeded random ones), and last, when the caller asks for it, tries
+CP-SAT with a small deterministic limit. Answers are cached by the multiset of item kinds (equal
+rects are interchangeable), so the cache holds layouts by kind and maps them back to item
+numbers. The cache lives in the oracle object, which lives in one search.
 """
 
 from __future__ import annotations

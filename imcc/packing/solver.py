@@ -23,8 +23,15 @@ from collections.abc import Callable, Sequence
 
 from imcc.packing import cpsat
 from imcc.packing.bounds import instance_bounds
-from imcc.packing.construct import (SORT_KEYS, Layout, fill_bins, first_fit,
-                                    global_best_fit, noisy_order, order)
+from imcc.packing.construct import (
+    SORT_KEYS,
+    Layout,
+    fill_bins,
+    first_fit,
+    global_best_fit,
+    noisy_order,
+    order,
+)
 from imcc.packing.effort import Effort
 from imcc.packing.improve import PoolSearch
 from imcc.packing.maxrects import SCORERS
@@ -185,7 +192,7 @@ def _construct(inst: Instance, items: list[int], need: int, effort: Effort,
         rules += [(global_best_fit, key, sc) for sc in ("bssf", "baf", "contact")
                   for key in SORT_KEYS]
     builds = [lambda: first_fit(inst, ordered("area"), "bssf", effort),
-              lambda: fill_bins(inst, items, rng, FILL_TRIALS, effort)]
+              lambda: fill_bins(inst, items, rng, FILL_TRIALS, effort, stop_at)]
     builds += [lambda r=r: r[0](inst, ordered(r[1]), r[2], effort) for r in rules[1:]]
     best = None
     for build in builds:
@@ -198,7 +205,7 @@ def _construct(inst: Instance, items: list[int], need: int, effort: Effort,
     while effort.spent < stop_at and len(best) > need:
         rounds += 1
         if rounds % 2:
-            lay = fill_bins(inst, items, rng, FILL_TRIALS, effort)
+            lay = fill_bins(inst, items, rng, FILL_TRIALS, effort, stop_at)
         else:
             build, key, sc = rng.choice(rules)
             lay = build(inst, [i for i in noisy_order(inst, key, rng, 0.3) if i in member],

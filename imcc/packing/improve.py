@@ -38,6 +38,7 @@ SCRATCH_MAX = 12  # swaps in bins of more items only reuse the bin's layout (no 
 REPACK_DET = 0.05  # CP-SAT deterministic seconds per repack
 REPACK_EVERY = 10  # iterations without a lighter pool between two repacks
 MAX_CHECKS = 150   # feasibility checks per tabu step
+MAX_BINS = 60      # bins a tabu step looks at (all of them in smaller instances)
 TENURE = 5         # iterations an item stays tabu (plus a random 0..TENURE-1)
 STEP_UNITS = 200   # effort charged per step on top of the work it does
 WEIGHT_SPAN = 1.0  # pool weight = area x (1 + WEIGHT_SPAN x largest side fraction)
@@ -131,6 +132,7 @@ class PoolSearch:
         for p in sorted(pool, key=lambda i: -self.weight[i]):
             if self.effort.spent >= self.stop_at:
                 break
+            self.effort.charge(4 * len(state))
             for k in sorted(range(len(state)), key=lambda k: -loads[k]):
                 if loads[k] + self.area[p] <= self.cap and \
                         self._fits(state[k] + [p], False, state[k]):
@@ -160,9 +162,17 @@ class PoolSearch:
         if len(pool) <= 8:
             ins_sets += list(combinations(pool, 2))
         cands = []
+        ks = list(range(len(state)))
+        if len(ks) > MAX_BINS:  # large instances: the emptiest bins and a seeded sample
+            roomy = sorted(ks, key=lambda k: (loads[k], k))[:MAX_BINS // 2]
+            taken = set(roomy)
+            others = [k for k in ks if k not in taken]
+            ks = roomy + self.rng.sample(others, MAX_BINS - len(roomy))
+        self.effort.charge(4 * len(ins_sets) * len(ks))
         for ins in ins_sets:
             a_in = sum(self.area[i] for i in ins)
-            for k, b in enumerate(state):
+            for k in ks:
+                b = state[k]
                 if any(tabu.get((i, k), 0) > it for i in ins):
                     continue
                 need = loads[k] + a_in - self.cap  # area that must leave the bin

@@ -61,9 +61,6 @@ class Mapping:
     latency_ns: float
     layer_latency_ns: MappingProxyType
 
-    def of_layer(self, layer: str) -> list[TilePlacement]:
-        return [p for p in self.placements if p.tile.layer == layer]
-
 
 def _rects(plans, replica: int, group: bool) -> list[Rect]:
     return [Rect(f"{t.id}#r{replica}", t.w, t.h, (f"{t.layer}#r{replica}" if group else None))

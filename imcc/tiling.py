@@ -88,15 +88,6 @@ class LayerPlan:
         return sum(t.h * t.w for t in self.tiles)
 
 
-def weight_matrix(node, graph) -> tuple[np.ndarray, int]:
-    """The layer's weights as (W, groups): Gemm/MatMul give [K, N]; Conv gives its 4-D weight
-    [Cout, Cin/g, kh, kw] (callers slice per group)."""
-    w = np.asarray(graph.constants[node.inputs[1]], dtype=np.float32)
-    if node.op_type == "Conv":
-        return w, int(node.attrs.get("group", 1))
-    return w, 1
-
-
 def group_matrix(w4: np.ndarray, groups: int, g0: int, count: int) -> np.ndarray:
     """Block-diagonal [count*Kg, count*Ng] matrix of conv groups ``g0 .. g0+count-1``."""
     cout = w4.shape[0]
@@ -205,16 +196,3 @@ def tile_cells(tile: Tile, weights: LayerWeights) -> np.ndarray:
     lv = weights.levels[tile.block]
     cols = list(range(tile.n0, tile.n1)) + ([lv.shape[2] - 1] if tile.ref else [])
     return np.concatenate([lv[p, tile.k0 : tile.k1][:, cols] for p in tile.parts], axis=1)
-
-
-def arrays_lower_bound_one_tile_per_array(plans: list[LayerPlan]) -> int:
-    """What a mapper that gives every tile its own array (PUMA, PIMCOMP) would use."""
-    return sum(len(p.tiles) for p in plans)
-
-
-def total_cells(plans: list[LayerPlan]) -> int:
-    return sum(p.cells for p in plans)
-
-
-def area_bound(plans: list[LayerPlan], rows: int, cols: int) -> int:
-    return math.ceil(total_cells(plans) / (rows * cols))

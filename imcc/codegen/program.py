@@ -21,7 +21,7 @@ from types import MappingProxyType
 # Importing the lowering modules registers their ops.
 from imcc.codegen import dynamic, elementwise, movement, nn  # noqa: F401
 from imcc.codegen.asm import AsmWriter
-from imcc.codegen.context import LOWERINGS, Ctx, lower_node
+from imcc.codegen.context import Ctx, lower_node
 from imcc.codegen.imc import ImcLayer, program_weights
 from imcc.codegen.memory import ALIGN, CONSTS, SCRATCH, ConstPool, Scratch, plan_buffers
 from imcc.codegen.views import View
@@ -142,8 +142,3 @@ def generate(
         base = ACTS if b.tile is None else f"tile{b.tile}"
         w.raw(f".equ {b.symbol}, {base} + {b.addr:#x}    # {name} {list(graph.types[name].shape)}")
     return Program(w.text(), MappingProxyType(includes), total, MappingProxyType(dict(w.counts)))
-
-
-def supported_ops() -> frozenset[str]:
-    """Op types with a lowering (IMC ops included)."""
-    return frozenset(LOWERINGS)

@@ -17,7 +17,6 @@ with ``"arrays"`` each block is its own rectangle (one slice per array, the seed
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

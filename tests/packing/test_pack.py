@@ -121,3 +121,10 @@ def test_progress_lines():
     lines = []
     pack(_medium(1), 64, 64, time_limit=0.3, progress=lines.append)
     assert lines and all(isinstance(s, str) for s in lines)
+
+
+def test_zero_time_limit_still_packs():
+    rects = _medium(2)
+    res = pack(rects, 64, 64, time_limit=0.0, priority="efficiency")
+    _verify(rects, 64, 64, res, "efficiency")
+    assert res.stats["effort_units"] >= 0

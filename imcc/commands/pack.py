@@ -25,7 +25,8 @@ def _progress(msg: str) -> None:
               help="effort budget in seconds (deterministic: it never depends on the clock)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-              help="CP-SAT threads (the answer does not depend on it)")
+              help="CP-SAT threads of the whole-instance solve (1: single-thread search; "
+                   "every value >= 2 gives the same answer)")
 @click.option("--no-cpsat", is_flag=True, help="heuristics only")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="write the placements here (format imcc-packing/1, see docs/packing.md)")

@@ -50,8 +50,10 @@ def pack(rects: Sequence[Rect], bin_w: int, bin_h: int, *, priority: str = "reso
     """Pack ``rects`` (never rotated) into as few ``bin_w x bin_h`` bins as the budget allows.
 
     ``time_limit`` is an effort budget in seconds (see :mod:`imcc.packing.effort`): the same
-    rects, priority, seed and time limit always give the same placements, whatever the machine
-    load or ``workers`` (the number of CP-SAT threads for the whole-instance solve).
+    rects, priority, seed, time limit and ``workers`` always give the same placements, whatever
+    the machine load. ``workers`` is the number of CP-SAT threads of the whole-instance solve
+    on small instances (with 2 or more, CP-SAT's interleaved search, whose answer is the same
+    for any number of threads; with 1, the plain single-thread search).
     ``use_cpsat=False`` runs the heuristics only. ``progress`` receives status lines.
     """
     t0 = time.perf_counter()

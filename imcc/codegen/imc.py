@@ -26,6 +26,9 @@ from imcc.mapping import TilePlacement
 from imcc.tiling import LayerPlan, LayerWeights, tile_cells
 
 WEIGHTS = "weights"
+# Largest im2col patch (and product) of one convolution chunk, in elements: 64 MB of float32
+# scratch, a quarter of the reference machine's per-operand limit (docs/runtime.md).
+PATCH_ELEMENTS = 1 << 24
 WFMT = {"uint8": 0, "uint16": 1, "float32": 2}
 
 
@@ -242,14 +245,41 @@ def lower_conv(ctx: Ctx, node) -> None:
     window = View(src.base, src.offset, (nb, oh, ow, c, kh, kw),
                   (sN, sh * sH, sw * sW, sC, dh * sH, dw * sW))
     K = c * kh * kw
-    patch = ctx.tmp((nb * oh * ow, K))
-    ctx.w.comment(f"im2col: {nb}x{oh}x{ow} windows of {c}x{kh}x{kw}")
-    ctx.copy(patch.reshape((nb, oh, ow, c, kh, kw)), window)
-    yt = ctx.tmp((nb * oh * ow, cout))
-    imc_product(ctx, L, patch, yt)
     bias = ctx.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
-    src_nchw = yt.reshape((nb, oh * ow, cout)).permute((0, 2, 1))
-    dequantize(ctx, L, y.reshape((nb, cout, oh * ow)), src_nchw, 1, bias)
+    chunks = conv_chunks(nb, oh, ow * max(K, cout))
+    rows_max = max((b1 - b0) * (r1 - r0) * ow for b0, b1, r0, r1 in chunks)
+    patch_all = ctx.tmp((rows_max, K))
+    yt_all = ctx.tmp((rows_max, cout))
+    y3 = y.reshape((nb, cout, oh * ow))
+    for b0, b1, r0, r1 in chunks:
+        g, nr = b1 - b0, r1 - r0
+        rows = g * nr * ow
+        patch = patch_all.slice(0, 0, rows)
+        yt = yt_all.slice(0, 0, rows)
+        part = "" if len(chunks) == 1 else f" (images {b0}:{b1}, output rows {r0}:{r1})"
+        ctx.w.comment(f"im2col: {g}x{nr}x{ow} windows of {c}x{kh}x{kw}{part}")
+        ctx.copy(patch.reshape((g, nr, ow, c, kh, kw)),
+                 window.slice(0, b0, b1).slice(1, r0, r1))
+        imc_product(ctx, L, patch, yt)
+        src_nchw = yt.reshape((g, nr * ow, cout)).permute((0, 2, 1))
+        dequantize(ctx, L, y3.slice(0, b0, b1).slice(2, r0 * ow, r1 * ow), src_nchw, 1, bias)
+
+
+def conv_chunks(nb: int, oh: int, row_elems: int,
+                budget: int | None = None) -> list[tuple[int, int, int, int]]:
+    """Cut a convolution's output into (image start, image stop, output-row start, stop) chunks
+    whose im2col patch (``row_elems`` elements per output row) stays within ``budget``
+    elements: whole images together where an image fits, bands of output rows where not. The
+    program grows only for convolutions too large for one patch."""
+    budget = PATCH_ELEMENTS if budget is None else budget
+    per_image = oh * row_elems
+    if nb * per_image <= budget:
+        return [(0, nb, 0, oh)]
+    if per_image <= budget:
+        g = budget // per_image
+        return [(b, min(b + g, nb), 0, oh) for b in range(0, nb, g)]
+    band = max(1, budget // row_elems)
+    return [(b, b + 1, r, min(r + band, oh)) for b in range(nb) for r in range(0, oh, band)]
 
 
 def _rows(v: View) -> View:

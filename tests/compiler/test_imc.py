@@ -155,7 +155,12 @@ def test_quantized_slices_in_separate_arrays_via_precision_file(tmp_path):
     assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
 
 
-def test_conv_quantized_lossless(tmp_path):
+@pytest.mark.parametrize("budget", [None, 300])  # one patch; bands of output rows
+def test_conv_quantized_lossless(budget, tmp_path, monkeypatch):
+    import imcc.codegen.imc as imc
+
+    if budget:
+        monkeypatch.setattr(imc, "PATCH_ELEMENTS", budget)
     m, feeds = conv_model(cin=6, cout=7, k=3, pads=[1, 1, 1, 1], strides=[2, 1])
     cfg = chip(weight_bits=8, cell_bits=4, input_bits=8, dac_bits=4)
     got, res = run_compiled(m, feeds, tmp_path, chip=cfg, calib=feeds)
@@ -219,3 +224,30 @@ def test_layers_on_different_tiles_communicate_with_send(tmp_path):
     assert len(set(tiles.values())) == 3
     sends = res.report["instruction_counts"].get("send", 0)
     assert sends == 2, res.report["instruction_counts"]
+
+
+@pytest.mark.parametrize("nb,oh,row,budget", [(4, 7, 10, 1000), (4, 7, 10, 140), (4, 7, 10, 139),
+                                             (3, 7, 10, 25), (2, 5, 10, 5), (1, 1, 3, 1)])
+def test_conv_chunks_cover_every_output_row_once_within_budget(nb, oh, row, budget):
+    from imcc.codegen.imc import conv_chunks
+
+    seen = np.zeros((nb, oh), dtype=int)
+    for b0, b1, r0, r1 in conv_chunks(nb, oh, row, budget):
+        assert 0 <= b0 < b1 <= nb and 0 <= r0 < r1 <= oh
+        # Over budget only when a single output row is larger than it.
+        assert (b1 - b0) * (r1 - r0) * row <= budget or (b1 - b0, r1 - r0) == (1, 1)
+        seen[b0:b1, r0:r1] += 1
+    assert (seen == 1).all()
+
+
+@pytest.mark.parametrize("budget", [2000, 500, 60])  # whole images, bands, one row per chunk
+@pytest.mark.parametrize("priority", ["efficiency", "resource"])
+def test_conv_too_large_for_one_patch_is_cut_into_chunks(budget, priority, tmp_path, monkeypatch):
+    import imcc.codegen.imc as imc
+
+    # 2 images of 5 x 8 output positions, K = 27: a patch of 2,160 elements, 216 per output row.
+    monkeypatch.setattr(imc, "PATCH_ELEMENTS", budget)
+    m, feeds = conv_model(cin=3, cout=5, k=3, strides=[2, 1], pads=[1, 1, 1, 1])
+    res = check(m, feeds, tmp_path, tol=1e-5, chip=chip(), priority=priority)
+    chunks = {2000: 2, 500: 6, 60: 10}[budget]
+    assert res.asm.count("im2col: ") == chunks

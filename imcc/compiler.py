@@ -32,6 +32,7 @@ from imcc.mapping import LayerWork, map_layers
 from imcc.precision import PrecisionConfig, resolve
 from imcc.tiling import divide_layer, quantize_layer
 from isa.assembler import assemble
+from isa.diagnostics import OnnxImportError
 from isa.objfile import ObjectFile
 
 
@@ -237,7 +238,14 @@ def compile_model(
     wb = WeightBlob(list(plans))
     scales = {}
     for p in plans:  # one layer's slice levels at a time
-        lw = quantize_layer(p, np.asarray(graph.constants[graph.node(p.layer).inputs[1]]))
+        wname = graph.node(p.layer).inputs[1]
+        wmat = np.asarray(graph.constants[wname])
+        if wmat.dtype.kind == "f" and not np.isfinite(wmat).all():
+            bad = int(np.size(wmat) - np.count_nonzero(np.isfinite(wmat)))
+            raise OnnxImportError(f"layer {p.layer!r}: its weight {wname!r} holds {bad} NaN or "
+                                  "infinite value(s), which no crossbar cell can store; fix "
+                                  "the model's weights")
+        lw = quantize_layer(p, wmat)
         wb.add_layer(p, lw)
         scales[p.layer] = lw.scale
         del lw

@@ -117,8 +117,9 @@ def summary(smap: dict, *, layers: bool = True) -> str:
         f"  arrays used {used} of {smap['arrays_available']}"
         + (f" ({smap['arrays_one_copy']} for one copy of every tile, {used - smap['arrays_one_copy']}"
            " for replicas of the slowest layers)" if used != smap["arrays_one_copy"] else "")
-        + f"; lower bound {smap['lower_bound']} "
-        f"({', '.join(f'{k} {v}' for k, v in smap['lower_bounds'].items())}); "
+        + f"; lower bound {smap['lower_bound']}"
+        + (f" ({', '.join(f'{k} {v}' for k, v in smap['lower_bounds'].items())})"
+           if smap["lower_bounds"] else "") + "; "
         f"one tile per array would use {smap['one_tile_per_array']}",
         f"  cell utilisation {100 * util:.1f} %; packing {smap['packing']['status']}; "
         f"estimated MVM latency "

@@ -4,6 +4,8 @@ outputs. Every function raises a :class:`~isa.diagnostics.ToolchainError` on use
 from __future__ import annotations
 
 import io
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -54,15 +56,30 @@ def _split_key(path: str) -> tuple[str, str]:
     return p, key
 
 
+_UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def _unreadable(spec: str, path: str, what: str, e: Exception) -> InputError:
+    return InputError(f"{what} {spec}: cannot read '{path}': {e}",
+                      hint="data files are .npy arrays or .npz archives of named arrays "
+                      "(numeric, saved without pickles)")
+
+
 def _load(spec: str, path: str, what: str):
     try:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise InputError(f"{what} {spec}: no such file '{path}'") from None
-    except (OSError, ValueError, EOFError) as e:
-        raise InputError(f"{what} {spec}: cannot read '{path}': {e}",
-                         hint="data files are .npy arrays or .npz archives of named arrays"
-                         ) from None
+    except _UNREADABLE as e:
+        raise _unreadable(spec, path, what, e) from None
+
+
+def _member(loaded, key: str, spec: str, path: str, what: str) -> np.ndarray:
+    """Array ``key`` of an open .npz (read only now: a bad member fails here)."""
+    try:
+        return loaded[key]
+    except _UNREADABLE as e:
+        raise _unreadable(spec, path, what, e) from None
 
 
 def read_array(spec: str, what: str = "--labels") -> np.ndarray:
@@ -82,7 +99,7 @@ def read_array(spec: str, what: str = "--labels") -> np.ndarray:
         if key not in files:
             raise InputError(f"{what} {spec}: '{path}' has no array '{key}' "
                              f"(it has {', '.join(files) or 'none'})")
-        return loaded[key]
+        return _member(loaded, key, spec, path, what)
 
 
 def read_inputs(specs: list[str] | tuple[str, ...], names: tuple[str, ...] = (),
@@ -113,11 +130,11 @@ def read_inputs(specs: list[str] | tuple[str, ...], names: tuple[str, ...] = (),
                     if target is None:
                         raise InputError(f"{what} {spec}: name the tensor, e.g. "
                                          f"{what} x={path}:{pick}")
-                    arrays = {target: loaded[pick]}
+                    arrays = {target: _member(loaded, pick, spec, path, what)}
                 elif len(names) == 1 and len(files) == 1:
-                    arrays = {names[0]: loaded[files[0]]}
+                    arrays = {names[0]: _member(loaded, files[0], spec, path, what)}
                 else:
-                    arrays = {k: loaded[k] for k in files}
+                    arrays = {k: _member(loaded, k, spec, path, what) for k in files}
         elif key:
             raise InputError(f"{what} {spec}: '{path}' is a .npy file; drop ':{key}'")
         elif name or len(names) == 1:

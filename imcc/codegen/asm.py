@@ -26,6 +26,15 @@ def symbol(prefix: str, name: str) -> str:
     return f"{prefix}{s}"
 
 
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (line breaks included) escaped, for comments
+    that carry ONNX names."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
+
+
 class AsmWriter:
     """Accumulates assembly lines. ``reg``/``csr`` skip writes whose value is already known;
     ``label`` forgets everything (control may arrive from elsewhere)."""
@@ -40,7 +49,7 @@ class AsmWriter:
 
     def comment(self, text: str) -> None:
         for line in text.splitlines() or [""]:
-            self.lines.append(f"    # {line}".rstrip())
+            self.lines.append(f"    # {printable(line)}".rstrip())
 
     def blank(self) -> None:
         self.lines.append("")
@@ -59,7 +68,7 @@ class AsmWriter:
     def op(self, mnemonic: str, *operands: object, note: str | None = None) -> None:
         text = f"    {mnemonic} {', '.join(str(o) for o in operands)}".rstrip()
         if note:
-            text = f"{text:<40} # {note}"
+            text = f"{text:<40} # {printable(note)}"
         self.lines.append(text)
         self.counts[mnemonic] = self.counts.get(mnemonic, 0) + 1
 

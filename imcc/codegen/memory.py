@@ -130,14 +130,13 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
         for t in node.outputs:
             if t:
                 touch(t, i)
-    for t in graph.outputs:
-        if not graph.is_const(t):
-            touch(t, n)
+    for t in graph.outputs:  # constant outputs too: the program copies them out at the end
+        touch(t, n)
     size = {}
     for t in list(start):
         members = [t] + [m for m in root if find(m) == t]
         size[t] = max(4 * max(1, math.prod(graph.types[m].shape)) for m in members)
-    io = {find(t) for t in (*graph.inputs, *graph.outputs) if not graph.is_const(t)}
+    io = {find(t) for t in graph.inputs if not graph.is_const(t)} | {find(t) for t in graph.outputs}
     arenas: dict[int | None, _Arena] = {None: _Arena(act_base, None)}
     addr: dict[str, int] = {}
     where: dict[str, int | None] = {}

@@ -16,7 +16,7 @@ from onnx.reference import ReferenceEvaluator
 
 from imcc.codegen.context import Ctx, lowers
 from imcc.codegen.views import View, emit
-from isa.diagnostics import UnsupportedOpError
+from isa.diagnostics import OnnxImportError, UnsupportedOpError
 
 
 def _axis(a: int, rank: int) -> int:
@@ -167,7 +167,12 @@ def lower_gather(ctx: Ctx, node) -> None:
     ind_c = ctx.const(node.inputs[1])
     if ind_c is not None:
         ind = np.asarray(ind_c).astype(np.int64).ravel()
-        ind = np.where(ind < 0, ind + data.shape[ax], ind)
+        n = data.shape[ax]
+        bad = ind[(ind < -n) | (ind >= n)]
+        if bad.size:
+            raise OnnxImportError(f"node {node.name!r} (Gather): index {int(bad[0])} is out of "
+                                  f"range for axis {ax} of size {n}; fix the model's indices")
+        ind = np.where(ind < 0, ind + n, ind)
         if ind.size == 1 or (ind.size > 1 and len(set(np.diff(ind))) == 1 and ind[1] != ind[0]):
             step = int(ind[1] - ind[0]) if ind.size > 1 else 1
             v = data.slice(ax, int(ind[0]), int(ind[0]) + step * ind.size, step)

@@ -20,7 +20,7 @@ from types import MappingProxyType
 
 # Importing the lowering modules registers their ops.
 from imcc.codegen import dynamic, elementwise, movement, nn  # noqa: F401
-from imcc.codegen.asm import AsmWriter
+from imcc.codegen.asm import AsmWriter, printable
 from imcc.codegen.context import Ctx, lower_node
 from imcc.codegen.imc import ImcLayer, program_weights
 from imcc.codegen.memory import ALIGN, CONSTS, SCRATCH, ConstPool, Scratch, plan_buffers
@@ -69,8 +69,9 @@ def generate(
     ctx = Ctx(graph=graph, w=w, consts=consts, buffers=buffers, scratch=scratch,
               imc=MappingProxyType(imc), options=options,
               arrays_per_tile=int(chip.arrays_per_tile))
-    for line in header:
-        w.raw(f"# {line}" if line else "#")
+    for line in header:  # ONNX names in it may hold line breaks: one comment per line
+        for part in line.splitlines() or [""]:
+            w.raw(f"# {printable(part)}" if part else "#")
     w.raw(f".chip {_quote(chip.name)}, {_quote(chip.program_hash)}")
     for t in graph.inputs:
         if not graph.is_const(t):
@@ -94,8 +95,9 @@ def generate(
         w.comment(f"  in:  {', '.join(t or '-' for t in node.inputs)}")
         w.comment(f"  out: {', '.join(node.outputs)}")
         lower_node(ctx, node)
-    for t in graph.outputs:  # outputs that no node writes (constants are excluded upstream)
-        if not any(t in n.outputs for n in graph.nodes) and t in buffers and graph.is_const(t):
+    for t in graph.outputs:  # constant outputs (e.g. a shape that folded away)
+        if graph.is_const(t):
+            w.comment(f"constant output {t}")
             ctx.copy(View.of(buffers[t].symbol, graph.types[t].shape), ctx.view(t))
     w.blank()
     w.op("halt")
@@ -140,5 +142,6 @@ def generate(
                                                           kv[1].tile or 0, kv[1].addr,
                                                           kv[1].symbol)):
         base = ACTS if b.tile is None else f"tile{b.tile}"
-        w.raw(f".equ {b.symbol}, {base} + {b.addr:#x}    # {name} {list(graph.types[name].shape)}")
+        w.raw(f".equ {b.symbol}, {base} + {b.addr:#x}    # {printable(name)} "
+              f"{list(graph.types[name].shape)}")
     return Program(w.text(), MappingProxyType(includes), total, MappingProxyType(dict(w.counts)))

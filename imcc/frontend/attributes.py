@@ -130,8 +130,38 @@ def _spatial(attrs: dict[str, Any], x: TensorType | None, kernel: Sequence[int] 
     return attrs
 
 
+def _check_channels(attrs, in_types, where: str, transpose: bool) -> None:
+    """What ONNX's shape inference leaves unchecked: the weight's rank and channels against
+    the input's and ``group``, and the bias length."""
+    x = in_types[0]
+    w = in_types[1] if len(in_types) > 1 else None
+    b = in_types[2] if len(in_types) > 2 else None
+    if x is None or w is None:
+        return
+    g = int(attrs.get("group", 1))
+    if w.rank != x.rank:
+        raise OnnxImportError(f"{where}: weight of shape {list(w.shape)} does not match an "
+                              f"input of rank {x.rank}")
+    cin = x.shape[1]
+    if g < 1 or cin % g:
+        raise OnnxImportError(f"{where}: group={g} does not divide the input's {cin} channels")
+    want = w.shape[0] if transpose else w.shape[1] * g
+    if cin != want:
+        spec = "weight.shape[0]" if transpose else f"weight.shape[1] x group = {w.shape[1]} x {g}"
+        raise OnnxImportError(f"{where}: the input has {cin} channels but the weight "
+                              f"{list(w.shape)} expects {want} ({spec})")
+    cout = w.shape[1] * g if transpose else w.shape[0]
+    if not transpose and cout % g:
+        raise OnnxImportError(f"{where}: group={g} does not divide the weight's {cout} output "
+                              "channels")
+    if b is not None and b.shape != (cout,):
+        raise OnnxImportError(f"{where}: bias of shape {list(b.shape)} for {cout} output "
+                              f"channels (expected [{cout}])")
+
+
 @rule("Conv")
 def _conv(attrs, in_types, where):
+    _check_channels(attrs, in_types, where, transpose=False)
     w = in_types[1] if len(in_types) > 1 else None
     return _spatial(attrs, in_types[0], w.shape[2:] if w else None, where)
 
@@ -143,6 +173,7 @@ def _pool(attrs, in_types, where):
 
 @rule("ConvTranspose")
 def _conv_transpose(attrs, in_types, where):
+    _check_channels(attrs, in_types, where, transpose=True)
     x, w = in_types[0], in_types[1] if len(in_types) > 1 else None
     mode = attrs.get("auto_pad", "NOTSET")
     out_shape = attrs.pop("output_shape", None)

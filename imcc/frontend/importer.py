@@ -171,12 +171,22 @@ class _Importer:
                             "models only")
                     o = ""  # an unused optional output ONNX cannot type: drop it
                 if o:
+                    if any(d < 0 for d in out[o].shape):
+                        raise OnnxImportError(
+                            f"{where}: its output {o!r} would have shape {list(out[o].shape)}; "
+                            "a window larger than its (padded) input? fix the model's "
+                            "attributes")
                     self.types[o] = out[o]
                 outputs.append(o)
             while outputs and not outputs[-1]:
                 outputs.pop()
             nodes.append(Node(name, node.op_type, tuple(node.input), tuple(outputs), attrs))
         outputs = [o.name for o in g.output]
+        for o in outputs:
+            if o in self.types and 0 in self.types[o].shape:
+                raise OnnxImportError(f"{self.where}: graph output {o!r} is empty (shape "
+                                      f"{list(self.types[o].shape)}); imcc computes outputs "
+                                      "with at least one element")
         return Graph(name=g.name or "model", nodes=tuple(nodes), inputs=tuple(self.inputs),
                      outputs=tuple(outputs), types=self.types, constants=self.constants,
                      opset=self.c.opset)

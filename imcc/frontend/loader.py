@@ -185,6 +185,13 @@ def sort_nodes(model: onnx.ModelProto, where: str) -> None:
                     f"{where}: tensor {o!r} is defined more than once (by node "
                     f"{_node_label(i, n)}); every tensor must have a single producer")
             producer[o] = i
+    if not g.output:
+        raise OnnxImportError(f"{where}: the graph has no outputs; export the model with the "
+                              "tensors it should return as graph outputs")
+    for o in g.output:
+        if o.name not in producer and o.name not in defined:
+            raise OnnxImportError(f"{where}: graph output {o.name!r} is not defined by any "
+                                  "input, initializer or node")
     deps: list[set[int]] = []
     for i, n in enumerate(g.node):
         d = set()
@@ -290,21 +297,53 @@ def _first_line(e: Exception) -> str:
     return text if len(text) < 400 else text[:400] + "..."
 
 
-def check_and_infer(model: onnx.ModelProto, where: str) -> dict[str, onnx.TypeProto]:
-    """Run ``onnx.checker`` and strict shape inference with data propagation; return the
-    inferred type of every tensor ONNX could type."""
-    skel = _skeleton(model)
+def _fill_output_shapes(skel: onnx.ModelProto) -> list[str]:
+    """Graph outputs declared without a shape (the checker requires one; onnxruntime and many
+    exporters do not) get the shape ONNX's inference finds. Return the ones still without."""
+    def missing(g):
+        return [o for o in g.output
+                if o.type.HasField("tensor_type") and not o.type.tensor_type.HasField("shape")]
+
+    if not missing(skel.graph):
+        return []
     try:
-        onnx.checker.check_model(skel)
-    except onnx.checker.ValidationError as e:
-        raise OnnxImportError(f"{where}: invalid ONNX model: {_first_line(e)}") from None
+        inferred = onnx.shape_inference.infer_shapes(skel)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, RuntimeError):
+        inferred = skel
+    found = {o.name: o.type for o in inferred.graph.output
+             if o.type.HasField("tensor_type") and o.type.tensor_type.HasField("shape")}
+    for o in missing(skel.graph):
+        if o.name in found:
+            o.type.CopyFrom(found[o.name])
+    return [o.name for o in missing(skel.graph)]
+
+
+def _strict_inference(skel: onnx.ModelProto, where: str) -> onnx.ModelProto:
     try:
-        inferred = onnx.shape_inference.infer_shapes(
+        return onnx.shape_inference.infer_shapes(
             skel, check_type=True, strict_mode=True, data_prop=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError,
             RuntimeError) as e:
         raise OnnxImportError(f"{where}: ONNX shape inference fails: {_first_line(e)}; the "
                               "model is inconsistent") from None
+
+
+def check_and_infer(model: onnx.ModelProto, where: str) -> dict[str, onnx.TypeProto]:
+    """Run ``onnx.checker`` and strict shape inference with data propagation; return the
+    inferred type of every tensor ONNX could type."""
+    skel = _skeleton(model)
+    shapeless = _fill_output_shapes(skel)
+    try:
+        onnx.checker.check_model(skel)
+    except onnx.checker.ValidationError as e:
+        if shapeless:
+            _strict_inference(skel, where)  # a model it rejects: its reason is the better one
+            raise OnnxImportError(
+                f"{where}: graph output {shapeless[0]!r} has no shape and ONNX shape inference "
+                f"finds none ({_first_line(e)}); give the output a shape (symbolic dims are "
+                "fine) when exporting") from None
+        raise OnnxImportError(f"{where}: invalid ONNX model: {_first_line(e)}") from None
+    inferred = _strict_inference(skel, where)
     types: dict[str, onnx.TypeProto] = {}
     ig = inferred.graph
     for vi in list(ig.input) + list(ig.value_info) + list(ig.output):
@@ -333,9 +372,12 @@ def check_static_inputs(model: onnx.ModelProto, where: str) -> None:
         if not static:
             example = "x".join(str(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0
                                else "1" for d in tt.shape.dim) if tt.HasField("shape") else "1x..."
+            zero = tt.HasField("shape") and any(
+                d.HasField("dim_value") and d.dim_value <= 0 for d in tt.shape.dim)
+            what = "an empty dimension" if zero else "unknown dimensions"
             raise OnnxImportError(
-                f"{where}: input {vi.name!r} has shape {_dims_text(tt)} with unknown "
-                f"dimensions; give a static shape with --input-shape {vi.name}={example}")
+                f"{where}: input {vi.name!r} has shape {_dims_text(tt)} with {what}; give a "
+                f"static shape with --input-shape {vi.name}={example}")
 
 
 def check_model(model: onnx.ModelProto, where: str,

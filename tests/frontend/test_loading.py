@@ -229,3 +229,126 @@ def test_loaded_graph_equals_model():
 
     feeds = random_feeds(m, {"x": (1, 3, 9, 9)})
     assert_matches(reference(m, feeds), reference(to_onnx(g), feeds))
+
+
+def _compile(tmp_path: Path, model: onnx.ModelProto):
+    out = tmp_path / "m.imo"
+    r = CliRunner().invoke(cli, ["compile", str(_save(tmp_path, model)), "-o", str(out)])
+    return r, out
+
+
+W333 = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+
+
+@pytest.mark.parametrize("x_shape,inits,attrs,needle", [
+    ([1, 5, 8, 8], [W333], {}, "the input has 5 channels but the weight [4, 3, 3, 3] expects 3"),
+    ([1, 6, 8, 8], [W333], {"group": 4}, "group=4 does not divide the input's 6 channels"),
+    ([1, 3, 8, 8], [W333, numpy_helper.from_array(np.ones(3, np.float32), "b")], {},
+     "bias of shape [3] for 4 output channels"),
+])
+def test_conv_operands_that_onnx_inference_lets_through(tmp_path, x_shape, inits, attrs, needle):
+    ins = ["x", "w"] + (["b"] if len(inits) > 1 else [])
+    m = _tiny([helper.make_node("Conv", ins, ["y"], **attrs)], [_fvi("x", x_shape)],
+              [_fvi("y", None)], inits)
+    r, out = _compile(tmp_path, m)
+    _one_line_error(r, needle)
+    assert not out.exists()
+
+
+def test_graph_without_outputs(tmp_path):
+    m = _tiny([helper.make_node("Relu", ["x"], ["y"])], [_fvi("x", [1, 3])], [])
+    r, out = _compile(tmp_path, m)
+    _one_line_error(r, "no outputs")
+    assert not out.exists()
+
+
+def test_output_without_shape_gets_the_inferred_one(tmp_path):
+    m = _tiny([helper.make_node("Gemm", ["x", "g"], ["y"])], [_fvi("x", [2, 3])],
+              [_fvi("y", None)], [numpy_helper.from_array(np.ones((3, 5), np.float32), "g")])
+    with pytest.raises(onnx.checker.ValidationError):
+        onnx.checker.check_model(m)  # what the checker alone says of it
+    g = load_model_proto(m)
+    assert g.types["y"].shape == (2, 5)
+
+
+def test_output_without_shape_that_inference_cannot_type_names_the_reason(tmp_path):
+    m = _tiny([helper.make_node("Gemm", ["x", "g"], ["y"])], [_fvi("x", [1, 7])],
+              [_fvi("y", None)], [numpy_helper.from_array(np.ones((5, 3), np.float32), "g")])
+    r, _ = _compile(tmp_path, m)
+    _one_line_error(r, "shape inference fails", "Gemm")
+
+
+def test_constant_output_is_copied_out(tmp_path):
+    from runtime.config import preset
+    from runtime.machine import Machine
+    from isa.objfile import read_object
+
+    g = np.arange(15, dtype=np.float32).reshape(3, 5)
+    m = _tiny([helper.make_node("Relu", ["x"], ["y"])], [_fvi("x", [1, 3])],
+              [_fvi("y", [1, 3]), _fvi("g", [3, 5])], [numpy_helper.from_array(g, "g")])
+    r, out = _compile(tmp_path, m)
+    assert r.exit_code == 0, r.output
+    x = np.array([[-1, 2, -3]], np.float32)
+    got = Machine(preset("ideal"), read_object(out)).run({"x": x})
+    want = reference(m, {"x": x})
+    np.testing.assert_array_equal(got["y"], want[0])
+    np.testing.assert_array_equal(got["g"], want[1])
+
+
+def test_nonfinite_weights_are_refused(tmp_path):
+    w = np.ones((3, 5), np.float32)
+    w[1, 2] = np.nan
+    m = _tiny([helper.make_node("Gemm", ["x", "g"], ["y"])], [_fvi("x", [1, 3])],
+              [_fvi("y", [1, 5])], [numpy_helper.from_array(w, "g")])
+    r, out = _compile(tmp_path, m)
+    _one_line_error(r, "1 NaN or infinite value")
+    assert not out.exists()
+
+
+def test_empty_input_dimension(tmp_path):
+    m = _tiny([helper.make_node("Relu", ["x"], ["y"])], [_fvi("x", [1, 0])], [_fvi("y", None)])
+    _one_line_error(_stats(str(_save(tmp_path, m))), "empty dimension", "--input-shape")
+
+
+def test_window_larger_than_the_input(tmp_path):
+    m = _tiny([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[20, 20])],
+              [_fvi("x", [1, 3, 8, 8])], [_fvi("y", None)])
+    r, out = _compile(tmp_path, m)
+    _one_line_error(r, "'y' would have shape [1, 3, -11, -11]")
+    assert not out.exists()
+
+
+def test_empty_graph_output(tmp_path):
+    scales = numpy_helper.from_array(np.array([1, 1, 0, 0], np.float32), "sc")
+    m = _tiny([helper.make_node("Resize", ["x", "", "sc"], ["y"])], [_fvi("x", [1, 3, 8, 8])],
+              [_fvi("y", None)], [scales])
+    _one_line_error(_compile(tmp_path, m)[0], "graph output 'y' is empty")
+
+
+def test_constant_gather_index_out_of_range(tmp_path):
+    idx = numpy_helper.from_array(np.array([1, 9], np.int64), "i")
+    m = _tiny([helper.make_node("Gather", ["x", "i"], ["y"], axis=1)], [_fvi("x", [2, 4])],
+              [_fvi("y", [2, 2])], [idx])
+    _one_line_error(_compile(tmp_path, m)[0], "index 9 is out of range for axis 1 of size 4")
+
+
+def test_operands_that_do_not_broadcast_name_the_node(tmp_path):
+    s = numpy_helper.from_array(np.ones(5, np.float32), "s")
+    m = _tiny([helper.make_node("LayerNormalization", ["x", "s"], ["y"], axis=-1, name="ln")],
+              [_fvi("x", [1, 3, 8])], [_fvi("y", None)], [s])
+    _one_line_error(_compile(tmp_path, m)[0], "node 'ln' (LayerNormalization)", "s [5]")
+
+
+def test_names_with_line_breaks_and_quotes(tmp_path):
+    xn, yn = "x\n;%", 'y"\\ \t\r'
+    m = _tiny([helper.make_node("Relu", [xn], [yn], name="a\nb")], [_fvi(xn, [1, 3])],
+              [_fvi(yn, None)])
+    r, out = _compile(tmp_path, m)
+    assert r.exit_code == 0, r.output
+    from isa.objfile import read_object
+    from runtime.config import preset
+    from runtime.machine import Machine
+
+    x = np.array([[-1, 2, -3]], np.float32)
+    got = Machine(preset("ideal"), read_object(out)).run({xn: x})
+    np.testing.assert_array_equal(got[yn], np.maximum(x, 0))

@@ -122,3 +122,23 @@ def test_user_errors_exit_2_without_a_traceback(tmp_path):
         assert r.exit_code == 2 and message in r.output, (args, r.output)
     r = imcc("run", tmp_path / "none.imo")
     assert r.exit_code == 2 and "cannot read object file" in r.output
+
+
+def test_hostile_data_files_exit_2_without_a_traceback(tmp_path):
+    src = tmp_path / "layer.s"
+    src.write_text(LAYER)
+    np.savez(tmp_path / "obj.npz", x=np.array([{"a": 1}] * 6, dtype=object).reshape(2, 3),
+             allow_pickle=True)
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (tmp_path / "zip.npz").write_bytes(b"PK\x03\x04 not a zip archive")
+    np.savez(tmp_path / "text.npz", x=np.full((2, 3), "a"))
+    for spec, message in [
+        (f"x={tmp_path / 'obj.npz'}:x", "Object arrays cannot be loaded"),
+        (f"{tmp_path / 'obj.npz'}", "Object arrays cannot be loaded"),
+        (f"x={tmp_path / 'obj.npy'}", "Object arrays cannot be loaded"),
+        (f"x={tmp_path / 'zip.npz'}", "cannot read"),
+        (f"x={tmp_path / 'text.npz'}", "expected numbers"),
+    ]:
+        r = imcc("run", src, "--input", spec)
+        assert r.exit_code == 2 and "Traceback" not in r.output, (spec, r.output)
+        assert message in r.output, (spec, r.output)

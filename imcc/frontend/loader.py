@@ -16,7 +16,7 @@ from pathlib import Path
 
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import external_data_helper, helper
+from onnx import external_data_helper, helper, version_converter
 
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
 
@@ -134,7 +134,9 @@ def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str
 
 
 def default_opset(model: onnx.ModelProto, where: str) -> int:
-    """The model's default-domain opset, checked against the supported range."""
+    """The model's default-domain opset. A model outside the supported range is converted
+    (in place) to the nearest supported opset by ``onnx.version_converter``: the ONNX model
+    zoo's opset 7 to 12 models, and exports newer than opset 21."""
     versions = [o.version for o in model.opset_import if o.domain in _STD_DOMAINS]
     if not versions:
         raise OnnxImportError(f"{where}: the model imports no version of the standard ONNX "
@@ -142,10 +144,17 @@ def default_opset(model: onnx.ModelProto, where: str) -> int:
                               f"{MIN_OPSET} and {MAX_OPSET}")
     v = max(versions)
     if not MIN_OPSET <= v <= MAX_OPSET:
-        raise OnnxImportError(
-            f"{where}: opset {v} is not supported (imcc reads opsets {MIN_OPSET} to "
-            f"{MAX_OPSET}); convert it with onnx.version_converter.convert_version(model, "
-            f"{min(max(v, MIN_OPSET), MAX_OPSET)})")
+        target = min(max(v, MIN_OPSET), MAX_OPSET)
+        try:  # onnx's own converter; it knows every operator's changes between opsets
+            converted = version_converter.convert_version(model, target)
+        except Exception as e:  # noqa: BLE001 - the converter raises several kinds
+            raise OnnxImportError(
+                f"{where}: opset {v} is outside the opsets imcc reads ({MIN_OPSET} to "
+                f"{MAX_OPSET}) and onnx.version_converter cannot convert it to {target} "
+                f"({_first_line(e)}); re-export the model at an opset from {MIN_OPSET} to "
+                f"{MAX_OPSET}") from None
+        model.CopyFrom(converted)
+        return target
     return v
 
 

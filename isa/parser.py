@@ -153,14 +153,30 @@ def _pos_of(node) -> Pos:
     return node.pos
 
 
-def _unescape(s: str) -> str:
-    return s[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
+class _BadLiteral(Exception):
+    """A token the grammar accepts but whose value is invalid (a bad escape in a string)."""
+
+    def __init__(self, tok: Token, msg: str) -> None:
+        super().__init__(msg)
+        self.tok = tok
+
+
+def _unescape(tok: Token) -> str:
+    s = str(tok)
+    try:
+        out = s[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
+        out.encode("utf-8")  # lone surrogates (\ud800) have no UTF-8 form
+    except UnicodeError as e:
+        raise _BadLiteral(tok, f"invalid escape in string: {e.reason}") from None
+    return out
 
 
 @v_args(inline=True)
 class _Build(Transformer):
     def int(self, tok):
-        return Num(int(tok.replace("_", ""), 0), _pos(tok))
+        t = tok.replace("_", "")
+        base = {"x": 16, "b": 2}.get(t[1:2].lower(), 10) if t[:1] == "0" else 10
+        return Num(int(t[2:] if base != 10 else t, base), _pos(tok))
 
     def float(self, tok):
         return Flt(float(tok), _pos(tok))
@@ -194,7 +210,7 @@ class _Build(Transformer):
         return Mem(offset, str(base), bp, Pos(start.line, start.col, bp.end_col + 1))
 
     def string(self, tok):
-        return Str(_unescape(str(tok)), _pos(tok))
+        return Str(_unescape(tok), _pos(tok))
 
     def list(self, *items):
         items = tuple(i for i in items if i is not None)
@@ -293,8 +309,12 @@ def parse_recovering(text: str, file: str = "<input>") -> tuple[Source, list[Asm
         try:
             lines = _PARSER.parse(work)
             break
-        except UnexpectedInput as e:
-            err = _syntax_error(e, file, text)
+        except (UnexpectedInput, _BadLiteral) as e:
+            if isinstance(e, _BadLiteral):
+                err = AsmSyntaxError(str(e), SourceSpan(file, e.tok.line, e.tok.column,
+                                                        max(1, len(e.tok))), source=text)
+            else:
+                err = _syntax_error(e, file, text)
             errors.append(err)
             rows = work.split("\n")
             idx = err.span.line - 1

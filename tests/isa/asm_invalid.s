@@ -121,3 +121,19 @@ mvm x1
 # CHECK: case.s:3:1: error: mvm takes 2 operand(s) (rd, rs1), got 1
 # CHECK:     mvm x1
 # CHECK:     ^~~~~~
+# -----
+.data
+s: .string "ok\x4"
+# CHECK: case.s:2:12: error: invalid escape in string: truncated \xXX escape
+# CHECK:     s: .string "ok\x4"
+# CHECK:                ^~~~~~~
+# -----
+.input "\udc00", x, [1]
+# CHECK: case.s:1:8: error: invalid escape in string: surrogates not allowed
+# CHECK:     .input "\udc00", x, [1]
+# CHECK:            ^~~~~~~~
+# -----
+li x1, 0x_1
+# CHECK: case.s:1:9: error: unexpected 'x_1'; expected ',' or end of line
+# CHECK:     li x1, 0x_1
+# CHECK:             ^~~

@@ -51,3 +51,10 @@ def test_all_errors_of_a_file_are_reported(tmp_path):
         assemble(src, "many.s", tmp_path)
     lines = sorted(e.span.line for e in exc.value.errors)
     assert lines == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("text,value", [("010", 10), ("0_1", 1), ("1_000", 1000),
+                                        ("0x1_f", 31), ("0B1_0", 2), ("0", 0)])
+def test_integer_literals(text, value, tmp_path):
+    asm = assemble(f".data\nv: .word {text}\n.text\n    halt\n", "n.s", tmp_path)
+    assert int.from_bytes(asm.obj.data[:4], "little") == value

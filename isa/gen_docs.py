@@ -80,7 +80,8 @@ def render() -> str:
         "subset is encoded exactly as RV32IM; the in-memory-computing extension uses RISC-V's "
         "custom-0 (crossbar arrays), custom-1 (digital vector unit), custom-2 (tile network) and "
         "custom-3 (wide config writes) major opcodes. `match / mask`: a word `w` is the "
-        "instruction when `w & mask == match`.",
+        "instruction when `w & mask == match`. The syntax of assembly source (literals, labels, "
+        "expressions, sections and directives) is described in [assembly.md](assembly.md).",
         "",
         "## Machine state",
         "",

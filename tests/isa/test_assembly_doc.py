@@ -1,0 +1,109 @@
+"""docs/assembly.md is checked against the assembler: every ```asm block assembles, the error
+example prints exactly what the page shows, and the complete example computes x @ W + b
+(computed here with numpy) on the reference machine, directly and through the command line."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from imcc.cli import cli
+from isa.assembler import assemble
+from isa.diagnostics import ErrorList, render
+from runtime.config import preset
+from runtime.machine import Machine, run_batched
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "assembly.md"
+TEXT = DOC.read_text()
+BLOCKS = re.findall(r"^```(\w*)\n(.*?)^```$", TEXT, flags=re.MULTILINE | re.DOTALL)
+ASM = [body for tag, body in BLOCKS if tag == "asm"]
+EXAMPLE = next(b for b in ASM if b.startswith("# matvec.s"))
+
+# The oracle of the complete example: its matrix and bias, written out independently.
+W = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]], np.float64)
+BIAS = np.array([0.5, -1.0, 2.25])
+
+
+def _side_files(folder: Path) -> None:
+    """The files that the .npy, .incbin and .map examples name."""
+    np.save(folder / "w1.npy", np.arange(6, dtype=np.uint8).reshape(2, 3))
+    (folder / "levels.bin").write_bytes(bytes([1, 2, 3, 4, 5]))
+    (folder / "lut.bin").write_bytes(bytes(range(8)))
+    (folder / "model.map.json").write_text(json.dumps({"arrays": []}))
+
+
+def test_the_page_has_examples():
+    assert len(ASM) >= 15
+    assert sum(body.startswith("# matvec.s") for body in ASM) == 1
+
+
+@pytest.mark.parametrize("body", ASM, ids=[f"block{i}" for i in range(len(ASM))])
+def test_asm_block_assembles(body, tmp_path):
+    _side_files(tmp_path)
+    assemble(body, "doc.s", base_dir=tmp_path)
+
+
+def test_every_directive_has_an_example():
+    statement = re.compile(r"^\s*(?:\w+:\s*)*(\.[a-z0-9]+)", re.MULTILINE)
+    used = {m for body in ASM for m in statement.findall(body)}
+    directives = {".text", ".data", ".weights", ".equ", ".set", ".word", ".float", ".zero", ".u8",
+                  ".u16", ".f32", ".align", ".npy", ".incbin", ".entry", ".rerun", ".input",
+                  ".output", ".chip", ".map"}
+    assert directives <= used, directives - used
+
+
+def test_chip_example_names_the_current_rram_hash():
+    m = re.search(r'\.chip "rram", "([0-9a-f]+)"', TEXT)
+    assert m and m.group(1) == preset("rram").program_hash
+
+
+def test_error_example_prints_what_the_page_shows():
+    idx = next(i for i, (tag, body) in enumerate(BLOCKS) if body.startswith("$ imcc asm bad.s"))
+    tag, source = BLOCKS[idx - 1]
+    assert tag == "text"
+    with pytest.raises(ErrorList) as exc:
+        assemble(source, "bad.s")
+    shown = BLOCKS[idx][1].split("\n", 1)[1]
+    assert render(exc.value) + "\n" == shown
+
+
+def test_example_on_the_reference_machine():
+    asm = assemble(EXAMPLE, "matvec.s")
+    assert [(t.name, t.shape) for t in asm.obj.inputs] == [("x", (2, 4))]
+    assert [(t.name, t.shape) for t in asm.obj.outputs] == [("y", (2, 3))]
+    m = Machine(preset("ideal"), asm.obj, source=asm)
+    rng = np.random.default_rng(7)
+    for _ in range(3):  # the first run programs the array; later runs start at .rerun
+        x = rng.uniform(-4, 4, size=(2, 4)).astype(np.float32)
+        y = m.run({"x": x})["y"]
+        assert y.dtype == np.float32 and y.shape == (2, 3)
+        np.testing.assert_allclose(y, x.astype(np.float64) @ W + BIAS, rtol=1e-6, atol=1e-5)
+    assert m.cost.cells_programmed == 12  # wprog ran once, on the first run only
+
+
+def test_example_in_batches():
+    asm = assemble(EXAMPLE, "matvec.s")
+    m = Machine(preset("ideal"), asm.obj)
+    x = np.arange(24, dtype=np.float32).reshape(6, 4)
+    y = run_batched(m, {"x": x})["y"]
+    assert m.runs == 3
+    np.testing.assert_array_equal(y, x @ W + BIAS)
+
+
+def test_example_command_lines(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "matvec.s").write_text(EXAMPLE)
+    x = np.array([[1, 0, 0, 1], [1, 1, 1, 1]], np.float32)
+    np.save(tmp_path / "x.npy", x)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["asm", "matvec.s", "-o", "matvec.imo"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["run", "matvec.imo", "--input", "x=x.npy", "--output", "y.npz"])
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "y.npz") as z:
+        np.testing.assert_array_equal(z["y"], x @ W + BIAS)
+    shown = next(b for tag, b in BLOCKS if tag == "text" and b.startswith("y: float32[2x3]"))
+    assert shown in r.output

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from isa.diagnostics import AsmError, ErrorList, ToolchainError
+from isa.diagnostics import AsmError, ErrorList, ToolchainError, source_lines
 from isa.encoding import Instr, encode, field_error
 from isa.objfile import IOTensor, ObjectFile, Symbol
 from isa.parser import (
@@ -66,6 +66,7 @@ MAX_ERRORS = 100
 SECTIONS = ("text", "data", "weights")
 _WEIGHT_DTYPES = {"uint8": "<u1", "uint16": "<u2", "float32": "<f4"}
 _DATA_DIRECTIVES = {".word": 4, ".float": 4}
+_F32_OVERFLOW = 2.0**128 - 2.0**103  # the smallest magnitude that rounds to float32 inf
 _WEIGHT_DIRECTIVES = {".u8": ("<u1", 1), ".u16": ("<u2", 2), ".f32": ("<f4", 4)}
 
 
@@ -81,7 +82,8 @@ class Assembly:
         line = self.line_of_pc.get(pc)
         if line is None:
             return None
-        text = self.source.text.splitlines()[line - 1].strip()
+        rows = source_lines(self.source.text)
+        text = rows[line - 1].strip() if line <= len(rows) else ""
         return f"{self.source.file}:{line}: {text}"
 
 
@@ -184,8 +186,8 @@ class _Assembler:
             return a + b if e.op == "+" else a - b if e.op == "-" else a * b
         if isinstance(e, Reloc):
             if e.func == "f32":
-                return struct.unpack("<I", struct.pack("<f", self.eval_float(e.arg)))[0]
-            v = self.eval_int(e.arg, here) & 0xFFFFFFFF
+                return struct.unpack("<I", struct.pack("<f", self.f32(e.arg)))[0]
+            v = self.word(e.arg, here)  # a 32-bit value (signed or unsigned), else an error
             if e.func == "hi":
                 return ((v + 0x800) >> 12) & 0xFFFFF
             return ((v & 0xFFF) ^ 0x800) - 0x800
@@ -195,6 +197,8 @@ class _Assembler:
         raise self.error("expected an integer expression", e.pos)
 
     def eval_float(self, e) -> float:
+        if isinstance(e, Flt) and math.isinf(e.value):
+            raise self.error("float literal out of range; write inf for infinity", e.pos)
         if isinstance(e, Flt | Num):
             return float(e.value)
         if isinstance(e, Sym) and e.name in ("inf", "nan"):
@@ -207,6 +211,13 @@ class _Assembler:
             a, b = self.eval_float(e.left), self.eval_float(e.right)
             return a + b if e.op == "+" else a - b if e.op == "-" else a * b
         raise self.error("expected a number", e.pos)
+
+    def f32(self, e) -> float:
+        """A float operand stored as float32: finite values beyond its range are errors."""
+        v = self.eval_float(e)
+        if math.isfinite(v) and abs(v) >= _F32_OVERFLOW:
+            raise self.error(f"value {v:g} is beyond float32's range (about +-3.4e38)", e.pos)
+        return v
 
     def word(self, e, here: int | None) -> int:
         v = self.eval_int(e, here)
@@ -487,13 +498,13 @@ class _Assembler:
             else:
                 data.extend(struct.pack(f"<{len(words)}I", *words))
         elif name == ".float":
-            data.extend(struct.pack(f"<{len(st.operands)}f", *(self.eval_float(o) for o in st.operands)))
+            data.extend(struct.pack(f"<{len(st.operands)}f", *(self.f32(o) for o in st.operands)))
         elif name == ".zero":
             data.extend(bytes(payload))
         elif name in _WEIGHT_DIRECTIVES:
             dtype, _ = _WEIGHT_DIRECTIVES[name]
             if dtype == "<f4":
-                vals = [self.eval_float(o) for o in st.operands]
+                vals = [self.f32(o) for o in st.operands]
             else:
                 vals = [self.eval_int(o, None) for o in st.operands]
                 hi = np.iinfo(np.dtype(dtype)).max

@@ -114,11 +114,19 @@ class ErrorList(ToolchainError):
         super().__init__(f"{len(self.errors)} error(s); first: {first}")
 
 
+def source_lines(text: str) -> list[str]:
+    """The lines of a source as the assembler counts them: split at ``\n`` only (a ``\r``
+    before it dropped), never at the other characters ``str.splitlines`` breaks on."""
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+
+
 def _caret_lines(span: SourceSpan, source: str) -> list[str]:
-    lines = source.splitlines()
+    lines = source_lines(source)
     if not 1 <= span.line <= len(lines):
         return []
     text = lines[span.line - 1].expandtabs(1)
+    # One printable character per column, so the caret stays under its place.
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
     col = max(1, min(span.col, len(text) + 1))
     length = max(1, min(span.length, len(text) - col + 1)) if text else 1
     return ["    " + text, "    " + " " * (col - 1) + "^" + "~" * (length - 1)]

@@ -14,7 +14,7 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from isa.diagnostics import AsmSyntaxError, ErrorList, SourceSpan
+from isa.diagnostics import AsmSyntaxError, ErrorList, SourceSpan, source_lines
 
 MAX_ERRORS = 50
 
@@ -212,12 +212,10 @@ class _Build(Transformer):
     def string(self, tok):
         return Str(_unescape(tok), _pos(tok))
 
-    def list(self, *items):
+    def list(self, lb, *rest):
+        *items, rb = rest
         items = tuple(i for i in items if i is not None)
-        if items:
-            p = items[0].pos.to(items[-1].pos)
-            return ListOp(items, Pos(p.line, max(1, p.col - 1), p.end_col + 1))
-        return ListOp((), Pos(0, 0, 0))
+        return ListOp(items, Pos(lb.line, lb.column, rb.column + 1))
 
     def label(self, tok):
         return Label(str(tok), _pos(tok))
@@ -251,8 +249,8 @@ _TOKEN_WORDS = {
     "COLON": "':'",
     "LPAR": "'('",
     "RPAR": "')'",
-    "LSQB": "'['",
-    "RSQB": "']'",
+    "LBRACK": "'['",
+    "RBRACK": "']'",
     "PLUS": "'+'",
     "MINUS": "'-'",
     "STAR": "'*'",
@@ -272,7 +270,9 @@ def _describe(tok: Token) -> str:
 def _syntax_error(e: UnexpectedInput, file: str, text: str) -> AsmSyntaxError:
     line, col = max(1, e.line), max(1, e.column)
     if isinstance(e, UnexpectedCharacters):
-        ch = text.splitlines()[line - 1][col - 1] if line <= len(text.splitlines()) else "?"
+        rows = source_lines(text)
+        ch = rows[line - 1][col - 1:col] if line <= len(rows) else ""
+        ch = ch or "?"
         msg = f"unexpected character {ch!r}"
         length = 1
     elif isinstance(e, UnexpectedToken):
@@ -287,7 +287,7 @@ def _syntax_error(e: UnexpectedInput, file: str, text: str) -> AsmSyntaxError:
             msg += "; expected " + " or ".join(sorted(_TOKEN_WORDS.get(t, t) for t in exp))
         length = max(1, len(str(tok))) if tok.type not in ("_NL", "$END") else 1
         if tok.type == "$END":
-            line = len(text.splitlines()) or 1
+            line = len(source_lines(text.rstrip("\n"))) or 1
     elif isinstance(e, UnexpectedEOF):
         msg, length = "unexpected end of file", 1
     else:  # pragma: no cover - lark raises only the kinds above

@@ -284,12 +284,16 @@ def preset_names() -> tuple[str, ...]:
     return tuple(sorted(p.name[:-5] for p in _presets_dir().iterdir() if p.name.endswith(".toml")))
 
 
-def preset(name: str) -> ChipConfig:
-    """A shipped chip preset by name (``ideal``, ``ideal-int8``, ``rram``, ``pcm``)."""
+def preset_text(name: str) -> str:
+    """The TOML file of a shipped preset (a starting point for a chip file of one's own)."""
     names = preset_names()
     if name not in names:
         close = difflib.get_close_matches(name, names, n=1)
         raise ConfigError(f"unknown chip preset '{name}' (known: {', '.join(names)})",
                           hint=f"did you mean '{close[0]}'?" if close else None)
-    text = (_presets_dir() / f"{name}.toml").read_text(encoding="utf-8")
-    return parse_config(text, f"preset {name}", "toml")
+    return (_presets_dir() / f"{name}.toml").read_text(encoding="utf-8")
+
+
+def preset(name: str) -> ChipConfig:
+    """A shipped chip preset by name (``ideal``, ``ideal-int8``, ``rram``, ``pcm``)."""
+    return parse_config(preset_text(name), f"preset {name}", "toml")

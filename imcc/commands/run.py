@@ -93,10 +93,12 @@ def _top1(out, y) -> float:
 
 def _compare_and_score(outputs: dict, feeds: dict, compare: Path | None, y) -> None:
     """Accuracy against labels, and the difference from the float ONNX model."""
-    first = next(iter(outputs.values()))
-    if y is not None and len(np.asarray(y).reshape(-1)) != len(first):
-        from isa.diagnostics import InputError
+    from isa.diagnostics import InputError
 
+    first = next(iter(outputs.values()), None)
+    if y is not None and first is None:
+        raise InputError("--labels: the program declares no .output to score")
+    if y is not None and len(np.asarray(y).reshape(-1)) != len(first):
         raise InputError(f"--labels: {len(np.asarray(y).reshape(-1))} labels for "
                          f"{len(first)} outputs")
     ref = None

@@ -137,3 +137,23 @@ li x1, 0x_1
 # CHECK: case.s:1:9: error: unexpected 'x_1'; expected ',' or end of line
 # CHECK:     li x1, 0x_1
 # CHECK:             ^~~
+# -----
+.data
+a: .float 1e40
+b: .float 1e400
+# CHECK: case.s:2:11: error: value 1e+40 is beyond float32's range (about +-3.4e38)
+# CHECK:     a: .float 1e40
+# CHECK:               ^~~~
+# CHECK: case.s:3:11: error: float literal out of range; write inf for infinity
+# CHECK:     b: .float 1e400
+# CHECK:               ^~~~~
+# -----
+    li x5, 0x100000000
+# CHECK: case.s:1:12: error: value 4294967296 doesn't fit in 32 bits
+# CHECK:         li x5, 0x100000000
+# CHECK:                ^~~~~~~~~~~
+# -----
+.input "x", 0, []
+# CHECK: case.s:1:16: error: .input expects a shape like [1, 3, 32, 32]
+# CHECK:     .input "x", 0, []
+# CHECK:                    ^~

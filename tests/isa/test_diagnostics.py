@@ -58,3 +58,30 @@ def test_all_errors_of_a_file_are_reported(tmp_path):
 def test_integer_literals(text, value, tmp_path):
     asm = assemble(f".data\nv: .word {text}\n.text\n    halt\n", "n.s", tmp_path)
     assert int.from_bytes(asm.obj.data[:4], "little") == value
+
+
+@pytest.mark.parametrize("src,line,shown", [
+    ("    nop\x85\n    halt\n", 1, "    nop?"),          # NEL: a line break for str.splitlines
+    ("    nop\r    bogus\n    halt\n", 1, "    nop?    bogus"),
+    ("    nop # a\u2028b\n    bogus x1\n", 2, "    bogus x1"),
+    ("\x0c    bogus x1\n", 1, "?    bogus x1"),
+])
+def test_odd_line_breaks_keep_the_line_and_the_caret(src, line, shown, tmp_path):
+    # The assembler counts lines at "\n" only; the diagnostic must show that same line.
+    with pytest.raises(ErrorList) as exc:
+        assemble(src, "odd.s", tmp_path)
+    err = exc.value.errors[0]
+    assert err.span.line == line
+    lines = render(exc.value).splitlines()
+    assert lines[1] == "    " + shown
+    assert lines[2].index("^") == 4 + err.span.col - 1
+
+
+def test_float32_limits_are_accepted(tmp_path):
+    import struct
+
+    asm = assemble(".data\nv: .float 3.4028234e38, -3.4028234e38, inf, -inf\n.text\n    halt\n",
+                   "f.s", tmp_path)
+    vals = struct.unpack("<4f", asm.obj.data[:16])
+    assert vals[0] == pytest.approx(3.4028234e38) and vals[2] == float("inf")
+    assert vals[1] == -vals[0] and vals[3] == -vals[2]

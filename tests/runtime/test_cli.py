@@ -142,3 +142,27 @@ def test_hostile_data_files_exit_2_without_a_traceback(tmp_path):
         r = imcc("run", src, "--input", spec)
         assert r.exit_code == 2 and "Traceback" not in r.output, (spec, r.output)
         assert message in r.output, (spec, r.output)
+
+
+def test_chips_lists_the_presets_and_prints_one_as_a_chip_file(tmp_path):
+    from runtime.config import load_config, preset, preset_names
+
+    r = imcc("chips")
+    assert r.exit_code == 0, r.output
+    for name in preset_names():
+        assert f"{name} " in r.output and preset(name).program_hash in r.output
+    r = imcc("chips", "rram")
+    assert r.exit_code == 0, r.output
+    f = tmp_path / "mine.toml"
+    f.write_text(r.output)
+    assert load_config(f).hash == preset("rram").hash
+    r = imcc("chips", "rrm")
+    assert r.exit_code == 2 and "did you mean 'rram'" in r.output
+
+
+def test_labels_for_a_program_without_outputs(tmp_path):
+    src = tmp_path / "h.s"
+    src.write_text("    halt\n")
+    np.save(tmp_path / "y.npy", np.arange(3))
+    r = imcc("run", src, "--labels", tmp_path / "y.npy")
+    assert r.exit_code == 2 and "declares no .output" in r.output

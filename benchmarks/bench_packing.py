@@ -36,6 +36,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from imcc.packing import Rect, check_packing, pack
+from imcc.packing.instances import Instance, read_instances
+from isa.diagnostics import ConfigError
 from imcc.packing.baselines import finite_first_fit, one_per_bin, skyline
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,34 +57,47 @@ def _done_progress() -> None:
 # --------------------------------------------------------------------------- bpp2d instances
 
 
-def load_bpp2d(path: Path = BPP2D) -> dict:
+def load_bpp2d(path: Path = BPP2D) -> tuple[list[Instance], dict]:
+    """The instances of ``path`` (any format ``imcc pack`` reads) and the best-known bins per
+    (class, n) group when the file gives them (the shared bpp2d JSON does)."""
     if not path.is_file():
         raise SystemExit(f"bench_packing: {path} not found; the shared benchmark folder must sit "
-                         "beside the repository (../shared/benchmarks/bpp2d)")
-    return json.loads(path.read_text())
+                         "beside the repository (../shared/benchmarks/bpp2d), or give "
+                         "--instances FILE")
+    text = path.read_text()
+    try:
+        instances = read_instances(text, str(path))
+    except ConfigError as e:
+        raise SystemExit(f"bench_packing: {e}") from None
+    best = {}
+    if text.lstrip().startswith("{"):
+        best = json.loads(text).get("group_best_known_sum_bins", {})
+    return instances, best
+
+
+def _group(ins: Instance) -> str:
+    return f"cl{ins.cls:02d}_{ins.n:03d}" if ins.cls and ins.n else "other"
 
 
 def run_bpp2d(args: argparse.Namespace) -> dict:
-    data = load_bpp2d()
+    instances, best = load_bpp2d(args.instances)
     classes = {int(c) for c in args.classes.split(",")} if args.classes else None
-    best = data["group_best_known_sum_bins"]
     rows: dict[str, dict] = defaultdict(lambda: defaultdict(float))
-    picked = [ins for ins in data["instances"]
-              if (classes is None or ins["class"] in classes)
-              and (args.limit is None or ins["index"] <= args.limit)]
+    picked = [ins for ins in instances
+              if (classes is None or ins.cls in classes)
+              and (args.limit is None or ins.index is None or ins.index <= args.limit)]
     t_all = time.perf_counter()
     worst = 0.0
     for k, ins in enumerate(picked):
-        W, H = ins["bin"]["W"], ins["bin"]["H"]
-        rects = [Rect(i, w, h) for i, (w, h) in enumerate(ins["items"])]
-        _progress(f"[{k + 1}/{len(picked)}] {ins['name']}")
+        W, H, rects = ins.W, ins.H, list(ins.rects)
+        _progress(f"[{k + 1}/{len(picked)}] {ins.name}")
         res = pack(rects, W, H, time_limit=args.time_limit, seed=args.seed,
                    workers=args.workers)
         errs = check_packing(rects, W, H, res.placements, bins_used=res.bins_used)
         if errs:
-            raise SystemExit(f"{ins['name']}: invalid packing: {errs[0]}")
+            raise SystemExit(f"{ins.name}: invalid packing: {errs[0]}")
         fff, _ = finite_first_fit(rects, W, H)
-        g = rows[f"cl{ins['class']:02d}_{ins['n']:03d}"]
+        g = rows[_group(ins)]
         g["instances"] += 1
         g["bins"] += res.bins_used
         g["lb"] += res.lower_bound
@@ -104,7 +119,7 @@ def run_bpp2d(args: argparse.Namespace) -> dict:
     misses = []
     for name in sorted(rows):
         g = rows[name]
-        full = g["instances"] == 10
+        full = g["instances"] == 10 and name in best
         bk = best[name]["best_sum"] if full else None
         print(f"{name:9} {int(g['instances']):4d} {int(g['bins']):6d} {int(g['lb']):6d} "
               f"{bk if bk is not None else '-':>6} {int(g['fff']):6d} {int(g['at_lb']):5d} "
@@ -236,6 +251,9 @@ def run_models(args: argparse.Namespace) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("suite", choices=("bpp2d", "models", "all"))
+    ap.add_argument("--instances", type=Path, default=BPP2D,
+                    help="bpp2d problem file: the shared JSON (default), another collection, or "
+                    "2BP / 2DPackLib text (any format imcc pack reads)")
     ap.add_argument("--classes", help="comma-separated classes (1-10) of bpp2d")
     ap.add_argument("--limit", type=int, help="first N instances of every bpp2d group")
     ap.add_argument("--time-limit", type=float, default=10.0, help="per instance (seconds of "

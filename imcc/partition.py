@@ -70,9 +70,11 @@ OP_TABLE: Mapping[str, OpInfo] = MappingProxyType({
 FRONTEND_OPS: Mapping[str, OpInfo] = MappingProxyType({
     **_table(OpClass.IMC, "conv", "ConvTranspose"),
     **_table(OpClass.IMC, "linear", "Einsum"),
-    **_table(_D, "activation", "PRelu"),
+    **_table(_D, "activation", "PRelu", "Selu", "Celu", "Mish", "Softsign"),
+    **_table(_D, "normalization", "InstanceNormalization", "LpNormalization"),
     **_table(_D, "other", "Identity", "Dropout", "Constant", "ConstantOfShape", "Shape", "Size",
-             "Range", "Flatten", "Squeeze", "Unsqueeze"),
+             "Range", "Flatten", "Squeeze", "Unsqueeze", "IsNaN", "IsInf", "ReduceSumSquare",
+             "ReduceL1", "ReduceL2", "ReduceLogSumExp", "ArgMax", "ArgMin"),
 })
 
 _MATRIX_PRODUCTS = frozenset({"Gemm", "MatMul", "Einsum"})

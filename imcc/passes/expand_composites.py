@@ -1,7 +1,24 @@
 """Expand operators that are exact compositions of other supported operators.
 
-``PRelu(x, slope)`` becomes ``Where(Less(x, 0), Mul(x, slope), x)`` (the specification's
-definition, exact in float32), so the code generator needs no lowering of its own for it.
+Each follows the ONNX specification's definition, so the code generator needs no lowering of
+its own for it:
+
+* ``PRelu(x, slope)``: ``Where(Less(x, 0), Mul(x, slope), x)``;
+* ``Selu``, ``Celu``, ``Mish``, ``Softsign``: element-wise formulas over ``Exp``, ``Softplus``,
+  ``Tanh``, ``Abs``, ``Where``;
+* ``IsNaN(x)``: ``Not(Equal(x, x))``; ``IsInf(x)``: ``Equal(Abs(x), inf)`` (with the
+  ``detect_positive`` / ``detect_negative`` attributes);
+* ``ReduceSumSquare``, ``ReduceL1``, ``ReduceL2``, ``ReduceLogSumExp`` (stabilized by the
+  maximum): ``ReduceSum`` / ``ReduceMax`` of element-wise terms;
+* ``LpNormalization(x)``: ``x / ReduceLp(x)`` along its axis (p = 1 or 2);
+* ``InstanceNormalization(x, scale, B)``: mean and variance over the spatial axes per image and
+  channel, then ``(x - mean) / sqrt(var + eps) * scale + B``;
+* ``ArgMax`` / ``ArgMin``: the extreme value (``ReduceMax`` / ``ReduceMin``), ``Equal`` to find
+  where it is, ``Where`` over a constant index ramp and a ``ReduceMin`` (``ReduceMax`` with
+  ``select_last_index``) for the first (last) such index, then ``Cast`` to int64.
+
+Reductions are emitted in the form of the graph's opset (``axes`` as an input for ``ReduceSum``
+and from opset 18 for the others, an attribute before).
 """
 
 from __future__ import annotations
@@ -21,14 +38,176 @@ def _prelu(rw: Rewriter, n: Node, y: TensorType) -> None:
     rw.emit(Node(n.name, "Where", (neg, scaled, x), n.outputs))
 
 
+class _Ops:
+    """Small helpers that emit one node each, named after the node being expanded."""
+
+    def __init__(self, rw: Rewriter, graph: Graph, n: Node):
+        self.rw, self.graph, self.n = rw, graph, n
+        self.x = n.inputs[0]
+        self.xt = rw.type(self.x)
+
+    def const(self, v, dtype=None) -> str:
+        return self.rw.const(f"{self.n.name}_c", np.asarray(v, dtype=dtype or self.xt.dtype))
+
+    def op(self, op_type: str, *inputs: str, shape=None, dtype=None, **attrs) -> str:
+        t = TensorType(tuple(self.xt.shape if shape is None else shape), dtype or self.xt.dtype)
+        return self.rw.add(op_type, inputs, t, f"{self.n.name}_{op_type.lower()}", **attrs)
+
+    def _reduce_form(self, op_type: str, v: str, axes, keepdims: int):
+        rank = self.xt.rank
+        axes = sorted({a + rank if a < 0 else a for a in axes})
+        shape = [1 if i in axes else d for i, d in enumerate(self.xt.shape)]
+        if not keepdims:
+            shape = [d for i, d in enumerate(shape) if i not in axes]
+        if op_type == "ReduceSum" or self.graph.opset >= 18:
+            ax = self.rw.shape_const(f"{self.n.name}_axes", axes)
+            return (v, ax), {"keepdims": keepdims}, shape
+        return (v,), {"axes": tuple(axes), "keepdims": keepdims}, shape
+
+    def reduce(self, op_type: str, v: str, axes, keepdims: int) -> str:
+        inputs, attrs, shape = self._reduce_form(op_type, v, axes, keepdims)
+        return self.op(op_type, *inputs, shape=shape, **attrs)
+
+    def final_reduce(self, op_type: str, v: str, axes, keepdims: int) -> None:
+        inputs, attrs, _ = self._reduce_form(op_type, v, axes, keepdims)
+        self.final(op_type, *inputs, **attrs)
+
+    def final(self, op_type: str, *inputs: str, **attrs) -> None:
+        self.rw.emit(Node(self.n.name, op_type, tuple(inputs), self.n.outputs, attrs))
+
+
+def _reduce_axes(o: _Ops) -> tuple[list[int], int] | None:
+    """The axes and keepdims of a Reduce* node; None when its axes are not constant."""
+    n = o.n
+    if len(n.inputs) > 1 and n.inputs[1]:
+        v = o.rw.value(n.inputs[1])
+        if v is None:
+            return None
+        axes = [int(a) for a in np.asarray(v).reshape(-1)]
+    else:
+        axes = list(n.attrs.get("axes") or ())
+    if not axes:
+        if n.attrs.get("noop_with_empty_axes", 0):
+            return None
+        axes = list(range(o.xt.rank))
+    return axes, int(n.attrs.get("keepdims", 1))
+
+
+def _expand(rw: Rewriter, graph: Graph, n: Node) -> bool:
+    """Emit the expansion of ``n``; False when it is not an operator (or form) expanded here."""
+    op = n.op_type
+    if op == "PRelu":
+        _prelu(rw, n, graph.types[n.outputs[0]])
+        return True
+    o = _Ops(rw, graph, n)
+    x, a = o.x, n.attrs
+    if o.xt.dtype not in ("float32", "float64") and op not in ("ArgMax", "ArgMin"):
+        return False
+    boolean = o.xt.shape
+    if op == "Selu":
+        alpha, gamma = float(a.get("alpha", 1.67326319217681884765625)), \
+            float(a.get("gamma", 1.05070102214813232421875))
+        neg = o.op("Mul", o.op("Sub", o.op("Exp", x), o.const(1.0)), o.const(alpha * gamma))
+        pos = o.op("Mul", x, o.const(gamma))
+        o.final("Where", o.op("Greater", x, o.const(0.0), dtype="bool", shape=boolean), pos, neg)
+    elif op == "Celu":
+        alpha = float(a.get("alpha", 1.0))
+        e = o.op("Mul", o.op("Sub", o.op("Exp", o.op("Div", x, o.const(alpha))), o.const(1.0)),
+                 o.const(alpha))
+        o.final("Add", o.op("Max", x, o.const(0.0)), o.op("Min", e, o.const(0.0)))
+    elif op == "Mish":
+        o.final("Mul", x, o.op("Tanh", o.op("Softplus", x)))
+    elif op == "Softsign":
+        o.final("Div", x, o.op("Add", o.op("Abs", x), o.const(1.0)))
+    elif op == "IsNaN":
+        o.final("Not", o.op("Equal", x, x, dtype="bool"))
+    elif op == "IsInf":
+        pos, neg = int(a.get("detect_positive", 1)), int(a.get("detect_negative", 1))
+        if pos and neg:
+            o.final("Equal", o.op("Abs", x), o.const(np.inf))
+        elif pos or neg:
+            o.final("Equal", x, o.const(np.inf if pos else -np.inf))
+        else:
+            o.final("Equal", x, o.const(np.nan))  # never true
+    elif op in ("ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSumExp"):
+        got = _reduce_axes(o)
+        if got is None:
+            return False
+        axes, keep = got
+        if op == "ReduceSumSquare":
+            o.final_reduce("ReduceSum", o.op("Mul", x, x), axes, keep)
+        elif op == "ReduceL1":
+            o.final_reduce("ReduceSum", o.op("Abs", x), axes, keep)
+        elif op == "ReduceL2":
+            o.final("Sqrt", o.reduce("ReduceSum", o.op("Mul", x, x), axes, keep))
+        else:
+            m = o.reduce("ReduceMax", x, axes, 1)
+            s = o.reduce("ReduceSum", o.op("Exp", o.op("Sub", x, m)), axes, keep)
+            mk = m if keep else o.op("Reshape", m, o.rw.shape_const(
+                f"{n.name}_shape", graph.types[n.outputs[0]].shape),
+                shape=graph.types[n.outputs[0]].shape)
+            o.final("Add", o.op("Log", s, shape=graph.types[n.outputs[0]].shape), mk)
+    elif op == "LpNormalization":
+        p, axis = int(a.get("p", 2)), int(a.get("axis", -1))
+        if p not in (1, 2):
+            return False
+        sq = o.op("Mul", x, x) if p == 2 else o.op("Abs", x)
+        norm = o.reduce("ReduceSum", sq, [axis], 1)
+        if p == 2:
+            norm = o.op("Sqrt", norm, shape=rw.type(norm).shape)
+        o.final("Div", x, norm)
+    elif op == "InstanceNormalization":
+        if o.xt.rank < 3:
+            return False
+        eps = float(a.get("epsilon", 1e-5))
+        axes = list(range(2, o.xt.rank))
+        mean = o.reduce("ReduceMean", x, axes, 1)
+        d = o.op("Sub", x, mean)
+        var = o.reduce("ReduceMean", o.op("Mul", d, d), axes, 1)
+        den = o.op("Sqrt", o.op("Add", var, o.const(eps), shape=rw.type(var).shape),
+                   shape=rw.type(var).shape)
+        c = o.xt.shape[1]
+        bshape = [1, c] + [1] * (o.xt.rank - 2)
+        scale = o.op("Reshape", n.inputs[1], rw.shape_const(f"{n.name}_sshape", bshape),
+                     shape=bshape)
+        bias = o.op("Reshape", n.inputs[2], rw.shape_const(f"{n.name}_bshape", bshape),
+                    shape=bshape)
+        o.final("Add", o.op("Mul", o.op("Div", d, den), scale), bias)
+    elif op in ("ArgMax", "ArgMin"):
+        if o.xt.dtype not in ("float32", "float64", "int64", "int32"):
+            return False
+        axis = int(a.get("axis", 0)) % o.xt.rank
+        keep, last = int(a.get("keepdims", 1)), int(a.get("select_last_index", 0))
+        ext = o.reduce("ReduceMax" if op == "ArgMax" else "ReduceMin", x, [axis], 1)
+        hit = o.op("Equal", x, ext, dtype="bool", shape=boolean)
+        ramp_shape = [1] * o.xt.rank
+        ramp_shape[axis] = o.xt.shape[axis]
+        ramp = rw.const(f"{n.name}_index", np.arange(o.xt.shape[axis], dtype=np.float32)
+                        .reshape(ramp_shape))
+        miss = rw.const(f"{n.name}_miss", np.asarray(-1.0 if last else 2.0**24, np.float32))
+        idx = rw.add("Where", (hit, ramp, miss), TensorType(o.xt.shape, "float32"),
+                     f"{n.name}_where")
+        pick = _Ops(rw, graph, n)
+        pick.x, pick.xt = idx, rw.type(idx)
+        chosen = pick.reduce("ReduceMax" if last else "ReduceMin", idx, [axis], keep)
+        o.final("Cast", chosen, to=7, saturate=1)  # INT64
+    else:
+        return False
+    return True
+
+
+EXPANDED = frozenset({"PRelu", "Selu", "Celu", "Mish", "Softsign", "IsNaN", "IsInf",
+                      "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSumExp",
+                      "LpNormalization", "InstanceNormalization", "ArgMax", "ArgMin"})
+
+
 def expand_composites(graph: Graph) -> Graph:
-    """Rewrite PRelu into Less/Mul/Where (see the module doc)."""
-    if not any(n.op_type == "PRelu" for n in graph.nodes):
+    """Rewrite PRelu, Selu, Celu, Mish, Softsign, IsNaN, IsInf, ReduceSumSquare/L1/L2/LogSumExp,
+    LpNormalization, InstanceNormalization, ArgMax and ArgMin into supported operators."""
+    if not any(n.op_type in EXPANDED for n in graph.nodes):
         return graph
     rw = Rewriter(graph)
     for n in graph.nodes:
-        if n.op_type == "PRelu":
-            _prelu(rw, n, graph.types[n.outputs[0]])
-        else:
+        if not (n.op_type in EXPANDED and _expand(rw, graph, n)):
             rw.emit(n)
     return rw.finish()

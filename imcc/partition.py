@@ -150,8 +150,8 @@ def _form_problem(node: Node, graph: Graph) -> str | None:
             return "only 2-D pooling is supported"
         if len(node.outputs) > 1 and node.outputs[1] and graph.consumers(node.outputs[1]):
             return "the Indices output is not supported"
-    if op == "Resize" and node.attrs.get("mode") not in ("nearest", "linear"):
-        return f"mode {node.attrs.get('mode')!r} (nearest and linear are supported)"
+    if op == "Resize" and node.attrs.get("mode") not in ("nearest", "linear", "cubic"):
+        return f"mode {node.attrs.get('mode')!r} (nearest, linear and cubic are supported)"
     if op == "BatchNormalization" and node.attrs.get("training_mode", 0):
         return "training mode"
     return None

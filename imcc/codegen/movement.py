@@ -4,7 +4,9 @@ Regular movements are strided views copied by one ``vcopy``. Irregular ones (a G
 constant scattered indices, reflect/edge Pad, nearest Resize) use an *index table*: the node is
 evaluated by onnx's reference implementation on a tensor holding each element's own index, which
 gives, exactly as ONNX defines it, the source element of every output element; one ``vgather``
-then moves the data.
+then moves the data. Linear and cubic Resize interpolate each axis on its own: one product per
+resized axis with a constant interpolation matrix, itself obtained from onnx's reference
+Resize of an identity matrix.
 """
 
 from __future__ import annotations
@@ -236,7 +238,110 @@ def lower_by_table(ctx: Ctx, node) -> None:
     if node.op_type == "Resize":
         mode = node.attrs.get("mode", "nearest")
         mode = mode.decode() if isinstance(mode, bytes) else mode
+        if mode in ("linear", "cubic"):
+            _resize_separable(ctx, node)
+            return
         if mode != "nearest":
             raise UnsupportedOpError(f"node {node.name!r}: Resize mode {mode!r} is not supported",
-                                     hint="use mode nearest")
+                                     hint="use mode nearest, linear or cubic")
     _gather_by_table(ctx, node)
+
+
+def _text(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def resize_matrices(node, consts: dict, in_shape: tuple[int, ...],
+                    out_shape: tuple[int, ...]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """For a linear or cubic Resize: per resized axis ``k``, ``(A_k, c_k)`` with ``A_k``
+    [out, in] and ``c_k`` [out] such that interpolating the axes one after the other,
+    ``x -> A_k x + c_k`` along axis ``k``, is the Resize (both modes interpolate each axis on its
+    own, antialias included; ``c_k`` is the ``extrapolation_value`` of positions outside a
+    ``tf_crop_and_resize`` region, else 0). Each is read from onnx's reference Resize, along that
+    axis alone with the node's attributes, roi and scale (or size), of the identity matrix and of
+    a row of zeros."""
+    rank = len(in_shape)
+    attrs = {k: v for k, v in node.attrs.items() if k not in ("axes",)}
+    if _text(attrs.get("keep_aspect_ratio_policy", "stretch")) != "stretch":
+        raise UnsupportedOpError(f"node {node.name!r}: Resize with keep_aspect_ratio_policy "
+                                 "other than 'stretch' is not supported")
+    given = node.attrs.get("axes")
+    axes = [a % rank for a in given] if given else list(range(rank))
+
+    def operand(i):
+        t = node.inputs[i] if len(node.inputs) > i else ""
+        v = consts.get(t) if t else None
+        return None if v is None or np.size(v) == 0 else np.asarray(v, np.float64).ravel()
+
+    roi, scales, sizes = operand(1), operand(2), operand(3)
+    crop = _text(attrs.get("coordinate_transformation_mode", "half_pixel")) == \
+        "tf_crop_and_resize"
+    out: dict[int, np.ndarray] = {}
+    for j, ax in enumerate(axes):
+        n_in, n_out = in_shape[ax], out_shape[ax]
+        scale = float(scales[j]) if scales is not None else n_out / n_in
+        whole = roi is None or (roi[j] == 0.0 and roi[len(axes) + j] == 1.0)
+        if n_in == n_out and scale == 1.0 and (not crop or whole):
+            continue
+        names = ["x", "", "", ""]
+        inits = []
+        if roi is not None:
+            names[1] = "roi"
+            m = len(axes)
+            inits.append(onnx.numpy_helper.from_array(
+                np.array([0.0, roi[j], 1.0, roi[m + j]], np.float32), "roi"))
+        if scales is not None:
+            names[2] = "scales"
+            inits.append(onnx.numpy_helper.from_array(np.array([1.0, scale], np.float32),
+                                                      "scales"))
+        else:
+            names[3] = "sizes"
+            inits.append(onnx.numpy_helper.from_array(np.array([n_in + 1, n_out], np.int64),
+                                                      "sizes"))
+        while names and not names[-1]:
+            names.pop()
+        n1 = helper.make_node("Resize", names, ["y"], **attrs)
+        g = helper.make_graph(
+            [n1], "axis", [helper.make_tensor_value_info("x", onnx.TensorProto.DOUBLE,
+                                                         [n_in + 1, n_in])],
+            [helper.make_tensor_value_info("y", onnx.TensorProto.DOUBLE, None)],
+            initializer=inits)
+        m1 = helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)])
+        basis = np.vstack([np.eye(n_in), np.zeros((1, n_in))])
+        y = np.asarray(ReferenceEvaluator(m1).run(None, {"x": basis})[0])
+        if y.shape != (n_in + 1, n_out):
+            raise UnsupportedOpError(f"node {node.name!r}: unexpected Resize output {y.shape} "
+                                     f"along axis {ax}")
+        out[ax] = ((y[:n_in] - y[n_in]).T, y[n_in])
+    return out
+
+
+def _resize_separable(ctx: Ctx, node) -> None:
+    """Linear or cubic Resize: one ``vmm`` per resized axis with that axis's interpolation
+    matrix (a constant), through views that put the axis in the product's K position."""
+    from imcc.codegen.imc import emit_matmul_dynamic
+
+    x = ctx.view(node.inputs[0])
+    y = ctx.view(node.outputs[0])
+    consts = {t: ctx.const(t) for t in node.inputs[1:] if t}
+    mats = resize_matrices(node, consts, x.shape, y.shape)
+    if not mats:
+        ctx.copy(y, x)
+        return
+    cur = x
+    shape = list(x.shape)
+    for i, (ax, (a, c)) in enumerate(sorted(mats.items())):
+        shape[ax] = a.shape[0]
+        last = i == len(mats) - 1
+        dst = y if last else ctx.tmp(tuple(shape))
+        pre, post = tuple(shape[:ax]), int(np.prod(shape[ax + 1:], dtype=np.int64))
+        ctx.w.comment(f"interpolate axis {ax}: {a.shape[1]} -> {a.shape[0]}")
+        av = ctx.array(a.astype(np.float32), f"{node.name} axis-{ax} interpolation")
+        src = cur.reshape(pre + (a.shape[1], post))
+        out = dst.reshape(pre + (a.shape[0], post))
+        emit_matmul_dynamic(ctx, "vmm", out, av, src)
+        if np.any(c):
+            ctx.w.comment("extrapolation value outside the crop region")
+            cv = ctx.array(c.astype(np.float32).reshape((a.shape[0], 1)), f"{node.name} offsets")
+            ctx.binary("vadd", out, out, cv)
+        cur = dst

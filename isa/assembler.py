@@ -32,7 +32,7 @@ import numpy as np
 
 from isa.diagnostics import AsmError, ErrorList, ToolchainError, source_lines
 from isa.encoding import Instr, encode, field_error
-from isa.objfile import IOTensor, ObjectFile, Symbol
+from isa.objfile import IO_DTYPES, IOTensor, ObjectFile, Symbol
 from isa.parser import (
     BinOp,
     Flt,
@@ -526,8 +526,17 @@ class _Assembler:
                 raise self.error(f"{name} given twice", st.pos)
             meta[name[1:]] = target
         elif name in (".input", ".output"):
-            self.expect_count(st, 3, "name, address, [shape]")
-            nm, ad, shp = st.operands
+            if len(st.operands) != 4:
+                self.expect_count(st, 3, "name, address, [shape] [, dtype]")
+            nm, ad, shp = st.operands[:3]
+            dtype = "float32"
+            if len(st.operands) == 4:
+                dt = st.operands[3]
+                dtype = dt.name if isinstance(dt, Sym) else dt.value if isinstance(dt, Str) \
+                    else ""
+                if dtype not in IO_DTYPES:
+                    raise self.error(f"{name} element type must be one of "
+                                     f"{', '.join(IO_DTYPES)}", dt.pos)
             if isinstance(nm, Str):
                 tname = nm.value
             elif isinstance(nm, Sym):
@@ -545,7 +554,7 @@ class _Assembler:
             key = name[1:] + "s"
             if any(t.name == tname for t in meta[key]):
                 raise self.error(f"{name} '{tname}' declared twice", nm.pos)
-            meta[key].append(IOTensor(tname, a, dims))
+            meta[key].append(IOTensor(tname, a, dims, dtype))
         elif name == ".chip":
             self.expect_count(st, 2, '"name", "hash"')
             if not all(isinstance(o, Str) for o in st.operands):

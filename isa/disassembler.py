@@ -53,7 +53,8 @@ def _labels_by_addr(obj: ObjectFile, section: str) -> dict[int, list[str]]:
 
 
 def _io(kind: str, t: IOTensor) -> str:
-    return f".{kind} {_quote(t.name)}, {t.addr:#x}, [{', '.join(map(str, t.shape))}]"
+    dtype = "" if t.dtype == "float32" else f", {t.dtype}"
+    return f".{kind} {_quote(t.name)}, {t.addr:#x}, [{', '.join(map(str, t.shape))}]{dtype}"
 
 
 def _inline(blob: bytes, section: str) -> list[str]:

@@ -45,13 +45,20 @@ class Symbol:
     value: int
 
 
+#: Element types an input or output may declare (the host converts; memory is float32).
+IO_DTYPES = ("float32", "float16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
+
+
 @dataclass(frozen=True)
 class IOTensor:
-    """A model input or output: float32 tensor of ``shape`` at global address ``addr``."""
+    """A model input or output: a tensor of ``shape`` at global address ``addr``, held in
+    memory as float32 (every value the machine computes is); ``dtype`` is the element type the
+    host hands it over or gets it back as (``int64`` indices, ``bool`` masks...)."""
 
     name: str
     addr: int
     shape: tuple[int, ...]
+    dtype: str = "float32"
 
     @property
     def nbytes(self) -> int:
@@ -102,7 +109,10 @@ def _dumps(obj) -> bytes:
 
 def _meta(obj: ObjectFile) -> dict:
     def io(t: IOTensor) -> dict:
-        return {"name": t.name, "addr": t.addr, "shape": list(t.shape)}
+        d = {"name": t.name, "addr": t.addr, "shape": list(t.shape)}
+        if t.dtype != "float32":
+            d["dtype"] = t.dtype
+        return d
 
     return {
         "entry": obj.entry,
@@ -196,7 +206,11 @@ def from_bytes(blob: bytes, where: str = "<object>") -> ObjectFile:
             json.loads(secs["map"])
 
         def io(d) -> IOTensor:
-            return IOTensor(str(d["name"]), int(d["addr"]), tuple(int(x) for x in d["shape"]))
+            dtype = str(d.get("dtype", "float32"))
+            if dtype not in IO_DTYPES:
+                raise ValueError(f"unknown tensor dtype {dtype!r}")
+            return IOTensor(str(d["name"]), int(d["addr"]), tuple(int(x) for x in d["shape"]),
+                            dtype)
 
         chip = meta["chip"]
         return ObjectFile(

@@ -54,6 +54,19 @@ def _raise(message: str) -> None:
     raise Trap(message)
 
 
+def _as_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
+    """An output as its declared element type: float32 as it is; integers and booleans are
+    exact float32 values in memory (whole numbers below 2**24), converted."""
+    if dtype == "float32":
+        return values.copy()
+    if dtype == "bool":
+        return values != 0
+    if dtype.startswith(("int", "uint")):
+        with np.errstate(invalid="ignore"):
+            return np.rint(values).astype(dtype)
+    return values.astype(dtype)
+
+
 class Machine:
     """One chip running one program. Array contents, registers and CSRs persist across
     :meth:`run` calls; memory is re-initialised from ``.data`` for every run.
@@ -191,7 +204,8 @@ class Machine:
         self._counter.end_run(steps)
         self.runs += 1
         f32 = self.state.mem.f32[0]
-        return {t.name: f32[t.addr >> 2 : (t.addr + t.nbytes) >> 2].reshape(t.shape).copy()
+        return {t.name: _as_dtype(f32[t.addr >> 2 : (t.addr + t.nbytes) >> 2].reshape(t.shape),
+                                  t.dtype)
                 for t in self.obj.outputs}
 
     def _start_index(self, start: int) -> int:

@@ -26,6 +26,7 @@ from imcc.codegen.imc import ImcLayer, program_weights
 from imcc.codegen.memory import ALIGN, CONSTS, SCRATCH, ConstPool, Scratch, plan_buffers
 from imcc.codegen.views import View
 from isa.diagnostics import ConfigError
+from isa.objfile import IO_DTYPES
 from isa.spec import TILE_BASE, TILE_STRIDE
 
 ACTS = "acts"
@@ -73,11 +74,17 @@ def generate(
         for part in line.splitlines() or [""]:
             w.raw(f"# {printable(part)}" if part else "#")
     w.raw(f".chip {_quote(chip.name)}, {_quote(chip.program_hash)}")
+    def dtype(t: str) -> str:  # the element type the host sees, when it is not float32
+        d = graph.types[t].dtype
+        return f", {d}" if d != "float32" and d in IO_DTYPES else ""
+
     for t in graph.inputs:
         if not graph.is_const(t):
-            w.raw(f".input {_quote(t)}, {buffers[t].symbol}, {list(graph.types[t].shape)}")
+            w.raw(f".input {_quote(t)}, {buffers[t].symbol}, {list(graph.types[t].shape)}"
+                  f"{dtype(t)}")
     for t in graph.outputs:
-        w.raw(f".output {_quote(t)}, {buffers[t].symbol}, {list(graph.types[t].shape)}")
+        w.raw(f".output {_quote(t)}, {buffers[t].symbol}, {list(graph.types[t].shape)}"
+              f"{dtype(t)}")
     w.blank()
     w.raw(".text")
     w.label("start")

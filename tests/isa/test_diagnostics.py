@@ -85,3 +85,19 @@ def test_float32_limits_are_accepted(tmp_path):
     vals = struct.unpack("<4f", asm.obj.data[:16])
     assert vals[0] == pytest.approx(3.4028234e38) and vals[2] == float("inf")
     assert vals[1] == -vals[0] and vals[3] == -vals[2]
+
+
+def test_io_element_types_round_trip(tmp_path):
+    from isa.disassembler import disassemble
+    from isa.objfile import from_bytes, to_bytes
+
+    src = ('.input "ids", 0, [1, 8], int64\n.input "x", 64, [4]\n'
+           '.output "mask", 128, [1, 8], "bool"\n    halt\n')
+    obj = assemble(src, "io.s", tmp_path).obj
+    assert [t.dtype for t in obj.inputs] == ["int64", "float32"]
+    assert [t.dtype for t in obj.outputs] == ["bool"]
+    again = from_bytes(to_bytes(obj))
+    assert again == obj
+    text = disassemble(obj).text
+    assert ".output \"mask\", 0x80, [1, 8], bool" in text
+    assert assemble(text, "re.s", tmp_path).obj == obj

@@ -89,7 +89,7 @@ def _check_node_types(graph: Graph, n: Node, tps: dict[str, onnx.TypeProto]) -> 
         inferred = infer_node_outputs(
             schema, node_to_proto(n, graph.opset), {i: tps[i] for i in n.inputs if i},
             input_data=data, opset_imports=[onnx.helper.make_opsetid("", graph.opset)])
-    except (InferenceError, RuntimeError) as e:
+    except (InferenceError, RuntimeError, UnicodeError) as e:
         raise _fail(graph, f"node {n.name!r} ({n.op_type}): ONNX shape inference rejects it: "
                            f"{str(e).strip().splitlines()[-1]}", n) from None
     for o in n.outputs:

@@ -141,7 +141,7 @@ class _Importer:
             inferred = infer_node_outputs(
                 schema, node_to_proto(ir_node, self.c.opset), in_tp, input_data=data,
                 opset_imports=[onnx.helper.make_opsetid("", self.c.opset)])
-        except (InferenceError, RuntimeError):
+        except (InferenceError, RuntimeError, UnicodeError):
             inferred = {}
         out = {}
         for o in node.output:

@@ -317,7 +317,8 @@ def _fill_output_shapes(skel: onnx.ModelProto) -> list[str]:
         return []
     try:
         inferred = onnx.shape_inference.infer_shapes(skel)
-    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, RuntimeError):
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, RuntimeError,
+            UnicodeError):
         inferred = skel
     found = {o.name: o.type for o in inferred.graph.output
              if o.type.HasField("tensor_type") and o.type.tensor_type.HasField("shape")}
@@ -331,6 +332,9 @@ def _strict_inference(skel: onnx.ModelProto, where: str) -> onnx.ModelProto:
     try:
         return onnx.shape_inference.infer_shapes(
             skel, check_type=True, strict_mode=True, data_prop=True)
+    except UnicodeError:
+        raise OnnxImportError(f"{where}: ONNX shape inference fails on a name that is not valid "
+                              "UTF-8; the file is corrupt") from None
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError,
             RuntimeError) as e:
         raise OnnxImportError(f"{where}: ONNX shape inference fails: {_first_line(e)}; the "
@@ -344,6 +348,9 @@ def check_and_infer(model: onnx.ModelProto, where: str) -> dict[str, onnx.TypePr
     shapeless = _fill_output_shapes(skel)
     try:
         onnx.checker.check_model(skel)
+    except UnicodeError:
+        raise OnnxImportError(f"{where}: invalid ONNX model: a name or string in it is not "
+                              "valid UTF-8; the file is corrupt") from None
     except onnx.checker.ValidationError as e:
         if shapeless:
             _strict_inference(skel, where)  # a model it rejects: its reason is the better one
@@ -389,9 +396,31 @@ def check_static_inputs(model: onnx.ModelProto, where: str) -> None:
                 f"static shape with --input-shape {vi.name}={example}")
 
 
+def check_text(model: onnx.ModelProto, where: str) -> None:
+    """Every name is text: protobuf hands a string field that is not valid UTF-8 back as bytes,
+    which nothing downstream expects."""
+    g = model.graph
+
+    def bad(what: str, v) -> OnnxImportError:
+        return OnnxImportError(f"{where}: {what} {v!r} is not valid UTF-8; the file is corrupt "
+                               "or was not written by an ONNX exporter")
+
+    for kind, items in (("input", g.input), ("output", g.output), ("value_info", g.value_info),
+                        ("initializer", g.initializer)):
+        for v in items:
+            if not isinstance(v.name, str):
+                raise bad(f"the name of a graph {kind}", v.name)
+    for i, n in enumerate(g.node):
+        for field in (n.name, n.op_type, n.domain, *n.input, *n.output,
+                      *(a.name for a in n.attribute)):
+            if not isinstance(field, str):
+                raise bad(f"a name in node #{i}", field)
+
+
 def check_model(model: onnx.ModelProto, where: str,
                 input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> CheckedModel:
     """Validate ``model`` (modified in place: overrides applied, nodes sorted)."""
+    check_text(model, where)
     opset = default_opset(model, where)
     check_domains(model, where)
     sort_nodes(model, where)

@@ -375,3 +375,20 @@ def test_names_with_line_breaks_and_quotes(tmp_path):
     x = np.array([[-1, 2, -3]], np.float32)
     got = Machine(preset("ideal"), read_object(out)).run({xn: x})
     np.testing.assert_array_equal(got[yn], np.maximum(x, 0))
+
+
+@pytest.mark.parametrize("field", [b"relu_node", b"Relu", b"hidden"])
+def test_names_that_are_not_utf8(tmp_path, field):
+    m = _tiny([helper.make_node("Relu", ["x"], ["hidden"], name="relu_node"),
+               helper.make_node("Neg", ["hidden"], ["y"], name="neg_node")],
+              [_fvi("x", [1, 3])], [_fvi("y", [1, 3])])
+    blob = m.SerializeToString()
+    assert field in blob
+    bad = field[:1] + b"\xa0" + field[2:]  # same length: the protobuf stays well formed
+    p = tmp_path / "m.onnx"
+    p.write_bytes(blob.replace(field, bad))
+    for cmd in ("compile", "stats"):
+        r = CliRunner().invoke(cli, [cmd, str(p)] + (["-o", str(tmp_path / "o.imo")]
+                                                     if cmd == "compile" else []))
+        _one_line_error(r, "not valid UTF-8")
+    assert not (tmp_path / "o.imo").exists()

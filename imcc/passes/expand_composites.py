@@ -12,7 +12,9 @@ its own for it:
   maximum): ``ReduceSum`` / ``ReduceMax`` of element-wise terms;
 * ``LpNormalization(x)``: ``x / ReduceLp(x)`` along its axis (p = 1 or 2);
 * ``InstanceNormalization(x, scale, B)``: mean and variance over the spatial axes per image and
-  channel, then ``(x - mean) / sqrt(var + eps) * scale + B``;
+  channel, then ``(x - mean) / sqrt(var + eps) * scale + B``; ``GroupNormalization`` the same
+  over each group of channels (a ``[N, G, -1]`` view), with a scale and bias per channel (opset
+  21; the per-group form of opset 18 is deprecated and refused by ONNX's checker);
 * ``ArgMax`` / ``ArgMin``: the extreme value (``ReduceMax`` / ``ReduceMin``), ``Equal`` to find
   where it is, ``Where`` over a constant index ramp and a ``ReduceMin`` (``ReduceMax`` with
   ``select_last_index``) for the first (last) such index, then ``Cast`` to int64.
@@ -173,6 +175,32 @@ def _expand(rw: Rewriter, graph: Graph, n: Node) -> bool:
         bias = o.op("Reshape", n.inputs[2], rw.shape_const(f"{n.name}_bshape", bshape),
                     shape=bshape)
         o.final("Add", o.op("Mul", o.op("Div", d, den), scale), bias)
+    elif op == "GroupNormalization":
+        if o.xt.rank < 3 or len(n.inputs) < 3:
+            return False
+        groups, eps = int(a["num_groups"]), float(a.get("epsilon", 1e-5))
+        nb, c = o.xt.shape[0], o.xt.shape[1]
+        if groups < 1 or c % groups:
+            return False
+        rest = int(np.prod(o.xt.shape[1:])) // groups
+        gshape = (nb, groups, rest)
+        xg = o.op("Reshape", x, rw.shape_const(f"{n.name}_gshape", gshape), shape=gshape)
+        og = _Ops(rw, graph, n)
+        og.x, og.xt = xg, rw.type(xg)
+        mean = og.reduce("ReduceMean", xg, [2], 1)
+        d = og.op("Sub", xg, mean)
+        var = og.reduce("ReduceMean", og.op("Mul", d, d), [2], 1)
+        vshape = rw.type(var).shape
+        den = og.op("Sqrt", og.op("Add", var, og.const(eps), shape=vshape), shape=vshape)
+        norm = og.op("Div", d, den)
+        scale, bias = n.inputs[1], n.inputs[2]
+        if rw.type(scale).shape != (c,) or rw.type(bias).shape != (c,):
+            return False  # opset 18's per-group scale: deprecated, the checker refuses it
+        back = o.op("Reshape", norm, rw.shape_const(f"{n.name}_shape", o.xt.shape))
+        cshape = [1, c] + [1] * (o.xt.rank - 2)
+        sc = o.op("Reshape", scale, rw.shape_const(f"{n.name}_sc", cshape), shape=cshape)
+        bc = o.op("Reshape", bias, rw.shape_const(f"{n.name}_bc", cshape), shape=cshape)
+        o.final("Add", o.op("Mul", back, sc), bc)
     elif op in ("ArgMax", "ArgMin"):
         if o.xt.dtype not in ("float32", "float64", "int64", "int32"):
             return False
@@ -198,12 +226,14 @@ def _expand(rw: Rewriter, graph: Graph, n: Node) -> bool:
 
 EXPANDED = frozenset({"PRelu", "Selu", "Celu", "Mish", "Softsign", "IsNaN", "IsInf",
                       "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSumExp",
-                      "LpNormalization", "InstanceNormalization", "ArgMax", "ArgMin"})
+                      "LpNormalization", "InstanceNormalization", "GroupNormalization",
+                      "ArgMax", "ArgMin"})
 
 
 def expand_composites(graph: Graph) -> Graph:
     """Rewrite PRelu, Selu, Celu, Mish, Softsign, IsNaN, IsInf, ReduceSumSquare/L1/L2/LogSumExp,
-    LpNormalization, InstanceNormalization, ArgMax and ArgMin into supported operators."""
+    LpNormalization, Instance- and GroupNormalization, ArgMax and ArgMin into supported
+    operators."""
     if not any(n.op_type in EXPANDED for n in graph.nodes):
         return graph
     rw = Rewriter(graph)

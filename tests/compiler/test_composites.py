@@ -104,3 +104,14 @@ def test_arg_extremes_with_ties(op, attrs, opset, tmp_path):
         want = np.expand_dims(want, ax)
     assert got.dtype == np.int64  # exact whole float32 values in memory, int64 as declared
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape,groups", [((2, 6, 4, 5), 3), ((2, 6, 7), 2), ((1, 4, 3, 3), 4),
+                                          ((2, 6, 4, 5), 1)])
+def test_group_normalization(shape, groups, tmp_path):  # opset 21: scale and bias per channel
+    n, opset = shape[1], 21
+    inits = {"s": R.standard_normal(n).astype(F), "b": R.standard_normal(n).astype(F)}
+    m = make_model([helper.make_node("GroupNormalization", ["a", "s", "b"], ["y"],
+                                     num_groups=groups, epsilon=1e-3)],
+                   [("a", F, shape)], [("y", F, shape)], inits=inits, opset=opset)
+    check(m, {"a": (R.standard_normal(shape) * 2 + 1).astype(F)}, tmp_path)

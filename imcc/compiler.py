@@ -69,7 +69,9 @@ def _input_shapes(path: Path, options: CompileOptions) -> dict[str, tuple[int, .
     batch = options.batch or 1
     from imcc.frontend.loader import read_model_file
 
-    model = read_model_file(path) if not isinstance(path, onnx.ModelProto) else path
+    # The graph's inputs only: external weights (gigabytes for a large model) are not read.
+    model = read_model_file(path, external_data=False) \
+        if not isinstance(path, onnx.ModelProto) else path
     inits = {t.name for t in model.graph.initializer}
     for vi in model.graph.input:
         if vi.name in inits or vi.name in shapes:

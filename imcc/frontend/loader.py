@@ -45,15 +45,18 @@ def _list(items: list[str], limit: int = 8) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def read_model_file(path: str | os.PathLike) -> onnx.ModelProto:
-    """Parse the ONNX file at ``path`` and load its external data from the model's folder."""
+def read_model_file(path: str | os.PathLike, *, external_data: bool = True) -> onnx.ModelProto:
+    """Parse the ONNX file at ``path`` and (unless ``external_data`` is False) load its
+    external data from the model's folder."""
     path = Path(path)
     try:
         blob = path.read_bytes()
     except OSError as e:
         raise OnnxImportError(f"{path}: cannot read model: {e.strerror}") from None
     model = parse_model_bytes(blob, str(path))
-    load_external_data(model, path.parent, str(path))
+    del blob  # the parsed model holds its own copy
+    if external_data:
+        load_external_data(model, path.parent, str(path))
     return model
 
 

@@ -251,7 +251,9 @@ def lower_conv(ctx: Ctx, node) -> None:
     patch_all = ctx.tmp((rows_max, K))
     yt_all = ctx.tmp((rows_max, cout))
     y3 = y.reshape((nb, cout, oh * ow))
+    mark = ctx.scratch.top  # each chunk's partial sums reuse the same scratch
     for b0, b1, r0, r1 in chunks:
+        ctx.scratch.reset(mark)
         g, nr = b1 - b0, r1 - r0
         rows = g * nr * ow
         patch = patch_all.slice(0, 0, rows)

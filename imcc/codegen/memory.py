@@ -89,8 +89,9 @@ class Scratch:
         self.peak = max(self.peak, self.top)
         return v
 
-    def reset(self) -> None:
-        self.top = 0
+    def reset(self, mark: int = 0) -> None:
+        """Free everything taken since ``mark`` (a former ``top``; 0: everything)."""
+        self.top = mark
 
 
 def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,

@@ -74,6 +74,7 @@ def generate(
         for part in line.splitlines() or [""]:
             w.raw(f"# {printable(part)}" if part else "#")
     w.raw(f".chip {_quote(chip.name)}, {_quote(chip.program_hash)}")
+
     def dtype(t: str) -> str:  # the element type the host sees, when it is not float32
         d = graph.types[t].dtype
         return f", {d}" if d != "float32" and d in IO_DTYPES else ""

@@ -251,3 +251,8 @@ def test_conv_too_large_for_one_patch_is_cut_into_chunks(budget, priority, tmp_p
     res = check(m, feeds, tmp_path, tol=1e-5, chip=chip(), priority=priority)
     chunks = {2000: 2, 500: 6, 60: 10}[budget]
     assert res.asm.count("im2col: ") == chunks
+    # Chunks share one chunk's scratch: the program needs no more memory than unchunked.
+    monkeypatch.setattr(imc, "PATCH_ELEMENTS", 1 << 24)
+    whole = check(m, feeds, tmp_path, tol=1e-5, chip=chip(), priority=priority)
+    assert whole.asm.count("im2col: ") == 1
+    assert res.report["memory_bytes"] <= whole.report["memory_bytes"]

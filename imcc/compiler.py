@@ -93,6 +93,20 @@ def _input_shapes(path: Path, options: CompileOptions) -> dict[str, tuple[int, .
     return shapes
 
 
+def _return_freed_memory() -> None:
+    """Hand freed heap memory back to the system. The loaded protobuf is freed as soon as the
+    IR holds the weights, but glibc keeps the pages: GPT-2 medium's compile then peaks 0.3x of
+    its weight bytes higher. A no-op where there is no glibc."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _synthetic_samples(graph: Graph, n: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     out = {}
@@ -158,6 +172,7 @@ def map_model(
 
     say("loading")
     graph = load_model(path, _input_shapes(path, options))
+    _return_freed_memory()  # the parsed protobuf, as large as the weights, is garbage now
     t = lap("load", t)
     say("canonicalizing")
     graph = canonicalize(graph)

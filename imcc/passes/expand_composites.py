@@ -105,13 +105,13 @@ def _expand(rw: Rewriter, graph: Graph, n: Node) -> bool:
     x, a = o.x, n.attrs
     if o.xt.dtype not in ("float32", "float64") and op not in ("ArgMax", "ArgMin"):
         return False
-    boolean = o.xt.shape
+    same = o.xt.shape  # the shape of x, for masks
     if op == "Selu":
         alpha, gamma = float(a.get("alpha", 1.67326319217681884765625)), \
             float(a.get("gamma", 1.05070102214813232421875))
         neg = o.op("Mul", o.op("Sub", o.op("Exp", x), o.const(1.0)), o.const(alpha * gamma))
         pos = o.op("Mul", x, o.const(gamma))
-        o.final("Where", o.op("Greater", x, o.const(0.0), dtype="bool", shape=boolean), pos, neg)
+        o.final("Where", o.op("Greater", x, o.const(0.0), dtype="bool", shape=same), pos, neg)
     elif op == "Celu":
         alpha = float(a.get("alpha", 1.0))
         e = o.op("Mul", o.op("Sub", o.op("Exp", o.op("Div", x, o.const(alpha))), o.const(1.0)),
@@ -180,8 +180,10 @@ def _expand(rw: Rewriter, graph: Graph, n: Node) -> bool:
             return False
         groups, eps = int(a["num_groups"]), float(a.get("epsilon", 1e-5))
         nb, c = o.xt.shape[0], o.xt.shape[1]
-        if groups < 1 or c % groups:
-            return False
+        scale, bias = n.inputs[1], n.inputs[2]
+        if groups < 1 or c % groups or rw.type(scale).shape != (c,) \
+                or rw.type(bias).shape != (c,):
+            return False  # (opset 18's per-group scale is deprecated; the checker refuses it)
         rest = int(np.prod(o.xt.shape[1:])) // groups
         gshape = (nb, groups, rest)
         xg = o.op("Reshape", x, rw.shape_const(f"{n.name}_gshape", gshape), shape=gshape)
@@ -193,9 +195,6 @@ def _expand(rw: Rewriter, graph: Graph, n: Node) -> bool:
         vshape = rw.type(var).shape
         den = og.op("Sqrt", og.op("Add", var, og.const(eps), shape=vshape), shape=vshape)
         norm = og.op("Div", d, den)
-        scale, bias = n.inputs[1], n.inputs[2]
-        if rw.type(scale).shape != (c,) or rw.type(bias).shape != (c,):
-            return False  # opset 18's per-group scale: deprecated, the checker refuses it
         back = o.op("Reshape", norm, rw.shape_const(f"{n.name}_shape", o.xt.shape))
         cshape = [1, c] + [1] * (o.xt.rank - 2)
         sc = o.op("Reshape", scale, rw.shape_const(f"{n.name}_sc", cshape), shape=cshape)
@@ -207,7 +206,7 @@ def _expand(rw: Rewriter, graph: Graph, n: Node) -> bool:
         axis = int(a.get("axis", 0)) % o.xt.rank
         keep, last = int(a.get("keepdims", 1)), int(a.get("select_last_index", 0))
         ext = o.reduce("ReduceMax" if op == "ArgMax" else "ReduceMin", x, [axis], 1)
-        hit = o.op("Equal", x, ext, dtype="bool", shape=boolean)
+        hit = o.op("Equal", x, ext, dtype="bool", shape=same)
         ramp_shape = [1] * o.xt.rank
         ramp_shape[axis] = o.xt.shape[axis]
         ramp = rw.const(f"{n.name}_index", np.arange(o.xt.shape[axis], dtype=np.float32)

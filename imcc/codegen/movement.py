@@ -273,10 +273,10 @@ def resize_matrices(node, consts: dict, in_shape: tuple[int, ...],
         v = consts.get(t) if t else None
         return None if v is None or np.size(v) == 0 else np.asarray(v, np.float64).ravel()
 
-    roi, scales, sizes = operand(1), operand(2), operand(3)
+    roi, scales = operand(1), operand(2)  # sizes, when given, are the output's shape
     crop = _text(attrs.get("coordinate_transformation_mode", "half_pixel")) == \
         "tf_crop_and_resize"
-    out: dict[int, np.ndarray] = {}
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for j, ax in enumerate(axes):
         n_in, n_out = in_shape[ax], out_shape[ax]
         scale = float(scales[j]) if scales is not None else n_out / n_in

@@ -87,8 +87,15 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
 
 
 def _top1(out, y) -> float:
-    pred = np.asarray(out).reshape(len(y), -1).argmax(axis=1)
-    return float((pred == np.asarray(y).reshape(-1)).mean())
+    """Top-1 accuracy: the argmax of each sample's scores, or the output itself when it is
+    already one integer class per sample (a model ending in ArgMax)."""
+    out = np.asarray(out)
+    y = np.asarray(y).reshape(-1)
+    if out.dtype.kind in "iu" and out.size == len(y):
+        pred = out.reshape(-1)
+    else:
+        pred = out.reshape(len(y), -1).argmax(axis=1)
+    return float((pred == y).mean())
 
 
 def _compare_and_score(outputs: dict, feeds: dict, compare: Path | None, y) -> None:

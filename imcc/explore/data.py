@@ -6,7 +6,8 @@ rest (at most ``limit`` of them) are evaluated. Nothing is shuffled, so the spli
 every run. The float reference comes from onnxruntime on the original ONNX file (onnx's
 reference evaluator when onnxruntime is missing; :mod:`imcc.reference`).
 
-Scores: with labels, top-1 ``accuracy`` (argmax over the output's last axis); always
+Scores: with labels, top-1 ``accuracy`` (argmax over the output's last axis, or the
+output itself when it holds integer class ids); always
 ``rel_error = ||Y - Y_float||_F / ||Y_float||_F`` over the evaluation part.
 """
 
@@ -72,7 +73,10 @@ def scores(out: np.ndarray, data: Dataset) -> dict:
     rel = float(diff / norm) if norm > 0 else float(diff)
     acc = None
     if data.labels is not None:
-        pred = out.reshape(len(out), -1, out.shape[-1]).argmax(-1).reshape(data.labels.shape)
+        if out.dtype.kind in "iu" and out.size == data.labels.size:  # already class ids
+            pred = out.reshape(data.labels.shape)
+        else:
+            pred = out.reshape(len(out), -1, out.shape[-1]).argmax(-1).reshape(data.labels.shape)
         acc = float((pred == data.labels).mean())
     return {"accuracy": acc, "rel_error": rel}
 

@@ -112,3 +112,29 @@ def test_run_with_wrong_labels_count(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((5, 64), dtype=np.float32))
     r = invoke("run", obj, "--input", tmp_path / "x.npy", "--labels", tmp_path / "y.npy")
     assert r.exit_code == 2 and "3 labels for 5 outputs" in r.output
+
+
+def test_labels_score_a_model_that_ends_in_argmax(tmp_path):
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((6, 4)).astype(np.float32)
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["s"]),
+         helper.make_node("ArgMax", ["s"], ["cls"], axis=1, keepdims=0)], "argmax",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [20, 6])],
+        [helper.make_tensor_value_info("cls", onnx.TensorProto.INT64, [20])],
+        [onnx.numpy_helper.from_array(w, "w")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(m, tmp_path / "m.onnx")
+    x = rng.standard_normal((20, 6)).astype(np.float32)
+    truth = (x.astype(np.float64) @ w).argmax(axis=1)
+    y = truth.copy()
+    y[:5] = (y[:5] + 1) % 4  # five wrong labels: 75 %
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    assert invoke("compile", tmp_path / "m.onnx", "-o", tmp_path / "m.imo").exit_code == 0
+    r = invoke("run", tmp_path / "m.imo", "--input", f"x={tmp_path / 'd.npz'}:x", "--labels",
+               f"{tmp_path / 'd.npz'}:y", "--output", tmp_path / "out.npz")
+    assert r.exit_code == 0, r.output
+    assert "top-1 accuracy: IMC 75.00 %" in r.output
+    out = np.load(tmp_path / "out.npz")["cls"]
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(out, truth)

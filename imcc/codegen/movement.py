@@ -18,6 +18,8 @@ from onnx.reference import ReferenceEvaluator
 
 from imcc.codegen.context import Ctx, lowers
 from imcc.codegen.views import View, emit
+from imcc.frontend.evaluate import evaluate
+from imcc.ir import Node
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
 
 
@@ -283,32 +285,19 @@ def resize_matrices(node, consts: dict, in_shape: tuple[int, ...],
         whole = roi is None or (roi[j] == 0.0 and roi[len(axes) + j] == 1.0)
         if n_in == n_out and scale == 1.0 and (not crop or whole):
             continue
-        names = ["x", "", "", ""]
-        inits = []
+        # Rows: the identity (one row per input position), then zeros (the constant part).
+        feeds = {"x": np.vstack([np.eye(n_in), np.zeros((1, n_in))])}
         if roi is not None:
-            names[1] = "roi"
-            m = len(axes)
-            inits.append(onnx.numpy_helper.from_array(
-                np.array([0.0, roi[j], 1.0, roi[m + j]], np.float32), "roi"))
+            feeds["roi"] = np.array([0.0, roi[j], 1.0, roi[len(axes) + j]], np.float32)
         if scales is not None:
-            names[2] = "scales"
-            inits.append(onnx.numpy_helper.from_array(np.array([1.0, scale], np.float32),
-                                                      "scales"))
+            feeds["scales"] = np.array([1.0, scale], np.float32)
         else:
-            names[3] = "sizes"
-            inits.append(onnx.numpy_helper.from_array(np.array([n_in + 1, n_out], np.int64),
-                                                      "sizes"))
-        while names and not names[-1]:
+            feeds["sizes"] = np.array([n_in + 1, n_out], np.int64)
+        names = [k if k in feeds else "" for k in ("x", "roi", "scales", "sizes")]
+        while not names[-1]:
             names.pop()
-        n1 = helper.make_node("Resize", names, ["y"], **attrs)
-        g = helper.make_graph(
-            [n1], "axis", [helper.make_tensor_value_info("x", onnx.TensorProto.DOUBLE,
-                                                         [n_in + 1, n_in])],
-            [helper.make_tensor_value_info("y", onnx.TensorProto.DOUBLE, None)],
-            initializer=inits)
-        m1 = helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)])
-        basis = np.vstack([np.eye(n_in), np.zeros((1, n_in))])
-        y = np.asarray(ReferenceEvaluator(m1).run(None, {"x": basis})[0])
+        one = Node(f"{node.name}_axis{ax}", "Resize", tuple(names), ("y",), attrs)
+        y = evaluate([one], feeds, ["y"], 19, f"node {node.name!r}: ")["y"]
         if y.shape != (n_in + 1, n_out):
             raise UnsupportedOpError(f"node {node.name!r}: unexpected Resize output {y.shape} "
                                      f"along axis {ax}")

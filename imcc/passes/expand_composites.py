@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from imcc.ir import Graph, Node, TensorType
+from imcc.passes.normalize_operands import axes_are_input
 from imcc.passes.rewrite import Rewriter
 
 
@@ -61,7 +62,7 @@ class _Ops:
         shape = [1 if i in axes else d for i, d in enumerate(self.xt.shape)]
         if not keepdims:
             shape = [d for i, d in enumerate(shape) if i not in axes]
-        if op_type == "ReduceSum" or self.graph.opset >= 18:
+        if axes_are_input(op_type, self.graph.opset):
             ax = self.rw.shape_const(f"{self.n.name}_axes", axes)
             return (v, ax), {"keepdims": keepdims}, shape
         return (v,), {"axes": tuple(axes), "keepdims": keepdims}, shape

@@ -71,9 +71,15 @@ def _pad(rw: Rewriter, n: Node) -> Node:
     return n.replace(inputs=(n.inputs[0], rw.shape_const(f"{n.name}_pads", full), cval))
 
 
+def axes_are_input(op_type: str, opset: int) -> bool:
+    """Whether a Reduce* node takes ``axes`` as its second input (ReduceSum from opset 13, the
+    others from 18) rather than as an attribute."""
+    return opset >= 18 or op_type == "ReduceSum"
+
+
 def _reduce(rw: Rewriter, graph: Graph, n: Node) -> Node | None:
     rank = rw.type(n.inputs[0]).rank
-    axes_as_input = graph.opset >= 18 or n.op_type == "ReduceSum"
+    axes_as_input = axes_are_input(n.op_type, graph.opset)
     if axes_as_input:
         given = n.inputs[1] if len(n.inputs) > 1 else ""
         if given and rw.value(given) is None:

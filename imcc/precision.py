@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from imcc.quant import SliceSpec
+from isa import hostlimits
 from isa.diagnostics import ConfigError
 
 
@@ -107,7 +108,7 @@ def load_precision(path: str | Path, chip_cell_bits: int = 11) -> PrecisionConfi
     """Read and validate a precision file; every error names the file and the field."""
     p = Path(path)
     try:
-        doc = tomllib.loads(p.read_text())
+        doc = tomllib.loads(hostlimits.read_text(p, f"{p}: the precision file"))
     except OSError as e:
         raise ConfigError(f"{p}: cannot read precision file: {e.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:

@@ -25,11 +25,13 @@ import difflib
 import json
 import math
 import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from isa import hostlimits
 from isa.diagnostics import AsmError, ErrorList, ToolchainError, source_lines
 from isa.encoding import Instr, encode, field_error
 from isa.objfile import IO_DTYPES, IOTensor, ObjectFile, Symbol
@@ -230,25 +232,24 @@ class _Assembler:
     def read_path(self, op, what: str) -> bytes | np.ndarray:
         if not isinstance(op, Str):
             raise self.error(f"{what} expects a file name in double quotes", op.pos)
-        if op.value in self.includes:
-            blob = self.includes[op.value]
-            if what == ".npy":
-                import io
-
-                return np.load(io.BytesIO(blob), allow_pickle=False)
-            return blob
-        path = (self.base_dir / op.value).resolve()
-        root = self.base_dir.resolve()
-        if Path(op.value).is_absolute() or (root not in path.parents and path != root):
-            raise self.error(f"'{op.value}' is outside the source's folder", op.pos,
-                             "put the file next to the .s file and name it relatively")
         try:
+            if op.value in self.includes:
+                blob = self.includes[op.value]
+            else:
+                path = (self.base_dir / op.value).resolve()
+                root = self.base_dir.resolve()
+                if Path(op.value).is_absolute() or (root not in path.parents and path != root):
+                    raise self.error(f"'{op.value}' is outside the source's folder", op.pos,
+                                     "put the file next to the .s file and name it relatively")
+                blob = hostlimits.read_bytes(path, f"'{op.value}'")
             if what == ".npy":
-                return np.load(path, allow_pickle=False)
-            return path.read_bytes()
+                return hostlimits.load_array_file(blob, f"'{op.value}'")
+            return blob
+        except hostlimits.LimitError as e:
+            raise self.error(e.message, op.pos, e.hint) from None
         except FileNotFoundError:
             raise self.error(f"no such file '{op.value}'", op.pos) from None
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise self.error(f"cannot read '{op.value}': {e}", op.pos) from None
 
     # ---- pass 1 ------------------------------------------------------------------------------
@@ -653,7 +654,7 @@ def assemble_file(path: str | Path) -> Assembly:
     """Assemble a ``.s`` file; includes (.npy, .incbin, .map) resolve next to it."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = hostlimits.read_text(p, f"{path}: the source")
     except OSError as e:
         raise AsmError(f"{path}: cannot read: {e.strerror}") from None
     except UnicodeDecodeError:

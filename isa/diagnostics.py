@@ -101,6 +101,10 @@ class InputError(ToolchainError):
     """Run inputs, calibration data or labels are missing, unreadable or of the wrong shape."""
 
 
+class LimitError(ToolchainError):
+    """An input is larger than the host limits allow (file size, tensor elements)."""
+
+
 class MachineTrap(ToolchainError):
     """The reference machine stopped on a trap (bad address, unknown opcode, step limit...)."""
 

@@ -26,6 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from isa import hostlimits
 from isa.diagnostics import ObjectFileError, OutputError
 
 MAGIC = b"\x7fIMCOBJ\n"
@@ -137,7 +138,7 @@ def _sections(obj: ObjectFile) -> list[tuple[str, bytes]]:
     return sections
 
 
-def _pieces(obj: ObjectFile):
+def object_pieces(obj: ObjectFile):
     """The file's bytes, piece by piece (header, table, sections, checksum)."""
     sections = _sections(obj)
     offset = _HEADER.size + _ENTRY.size * len(sections)
@@ -155,7 +156,7 @@ def _pieces(obj: ObjectFile):
 
 def to_bytes(obj: ObjectFile) -> bytes:
     """Serialize an object file (deterministic)."""
-    return b"".join(_pieces(obj))
+    return b"".join(object_pieces(obj))
 
 
 def _corrupt(where: str, what: str) -> ObjectFileError:
@@ -230,9 +231,10 @@ def from_bytes(blob: bytes, where: str = "<object>") -> ObjectFile:
         raise _corrupt(where, f"bad metadata: {e}") from None
 
 
-def atomic_write(path: str | os.PathLike, blob) -> None:
-    """Write ``blob`` (bytes, or an iterable of byte pieces) to ``path`` through a temporary
-    file and a rename, so a failed write never leaves a partial file behind."""
+def write_temp(path: str | os.PathLike, blob) -> str:
+    """Write ``blob`` (bytes, or an iterable of byte pieces) to a new temporary file beside
+    ``path`` and return its name; on failure nothing is left behind. :func:`atomic_write`
+    renames it into place."""
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
@@ -249,7 +251,6 @@ def atomic_write(path: str | os.PathLike, blob) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
     except BaseException as e:
         try:
             os.unlink(tmp)
@@ -258,16 +259,36 @@ def atomic_write(path: str | os.PathLike, blob) -> None:
         if isinstance(e, OSError):
             raise OutputError(f"cannot write {path}: {e.strerror}") from None
         raise
+    return tmp
+
+
+def replace_into(tmp: str, path: str | os.PathLike) -> None:
+    """Move a finished temporary file (from :func:`write_temp`) onto ``path``."""
+    try:
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise OutputError(f"cannot write {path}: {e.strerror}") from None
+
+
+def atomic_write(path: str | os.PathLike, blob) -> None:
+    """Write ``blob`` (bytes, or an iterable of byte pieces) to ``path`` through a temporary
+    file and a rename, so a failed write never leaves a partial file behind, and never
+    replaces a good file with a bad one."""
+    replace_into(write_temp(path, blob), path)
 
 
 def write_object(obj: ObjectFile, path: str | os.PathLike) -> None:
     """Write ``obj`` atomically, streaming its sections (no second copy in memory)."""
-    atomic_write(path, _pieces(obj))
+    atomic_write(path, object_pieces(obj))
 
 
 def read_object(path: str | os.PathLike) -> ObjectFile:
     try:
-        blob = Path(path).read_bytes()
+        blob = hostlimits.read_bytes(path, f"{path}: the object file")
     except OSError as e:
         raise ObjectFileError(f"{path}: cannot read object file: {e.strerror}") from None
     return from_bytes(blob, str(path))

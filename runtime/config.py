@@ -38,6 +38,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from isa import hostlimits
 from isa.diagnostics import ConfigError
 from isa.spec import MAX_TILES, TILE_BASE, TILE_STRIDE
 
@@ -267,7 +268,7 @@ def load_config(path: str | Path) -> ChipConfig:
         raise ConfigError(f"{path}: unknown chip file format '{p.suffix}'",
                           hint="use a .toml or .json file (see samples/configs/)")
     try:
-        text = p.read_text(encoding="utf-8")
+        text = hostlimits.read_text(p, f"{path}: the chip file")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read chip file: {e.strerror}") from None
     except UnicodeDecodeError:

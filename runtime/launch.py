@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from isa import hostlimits
 from isa.assembler import Assembly, assemble_file
 from isa.diagnostics import ConfigError
 from isa.objfile import ObjectFile, atomic_write, read_object
@@ -67,7 +68,7 @@ def _unreadable(spec: str, path: str, what: str, e: Exception) -> InputError:
 
 def _load(spec: str, path: str, what: str):
     try:
-        return np.load(path, allow_pickle=False)
+        return hostlimits.load_array_file(path, f"{what} {spec}")
     except FileNotFoundError:
         raise InputError(f"{what} {spec}: no such file '{path}'") from None
     except _UNREADABLE as e:

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from isa.diagnostics import ConfigError
-from isa.objfile import atomic_write
 
 
 def chip_options(f):
@@ -54,19 +53,19 @@ def end_progress(say) -> None:
 
 
 def write_files(files: dict) -> None:
-    """Write every file atomically (bytes, or an ObjectFile streamed to disk); if one fails,
-    remove those already written."""
-    from isa.objfile import ObjectFile, write_object
+    """Write every file (bytes, or an ObjectFile streamed to disk) all or nothing: each to a
+    temporary file first, then all renamed into place; if one fails, none is written and the
+    files already at those paths are left as they were."""
+    from isa.objfile import ObjectFile, object_pieces, replace_into, write_temp
 
-    done = []
+    temps = []
     try:
         for path, blob in files.items():
-            if isinstance(blob, ObjectFile):
-                write_object(blob, path)
-            else:
-                atomic_write(path, blob)
-            done.append(path)
+            temps.append((write_temp(path, object_pieces(blob) if isinstance(blob, ObjectFile)
+                                     else blob), path))
     except BaseException:
-        for p in done:
-            p.unlink(missing_ok=True)
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
         raise
+    for tmp, path in temps:
+        replace_into(tmp, path)

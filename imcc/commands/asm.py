@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from imcc.commands._common import chip_options, load_chip
+from imcc.commands._common import chip_options, load_chip, write_files
 from isa.assembler import assemble_file
 from isa.disassembler import disassemble
 from isa.objfile import atomic_write, read_object, to_bytes
@@ -76,9 +76,8 @@ def disasm_cmd(obj: Path, output: Path | None) -> None:
                        "use -o FILE.s for a complete listing", err=True)
         return
     listing = disassemble(o, base_name=str(output.with_suffix("")))
-    for name, blob in listing.side_files.items():
-        atomic_write(name, blob)
-    atomic_write(output, listing.text.encode())
+    write_files({**{Path(name): blob for name, blob in listing.side_files.items()},
+                 output: listing.text.encode()})
     click.echo(f"{output}: {len(o.text)} instructions"
                + (f" (+ {', '.join(listing.side_files)})" if listing.side_files else ""))
 

@@ -11,6 +11,7 @@ import click
 from imcc.packing import PRIORITIES, pack
 from imcc.packing.instances import read_instances
 from imcc.packing.jsonio import dump, result_document
+from isa import hostlimits
 from isa.diagnostics import ConfigError
 from isa.objfile import atomic_write
 
@@ -47,7 +48,7 @@ def pack_cmd(problem: Path, names: tuple[str, ...], priority: str, time_limit: f
     prints a line per instance.
     """
     try:
-        text = problem.read_text()
+        text = hostlimits.read_text(problem, f"{problem}: the problem file")
     except (OSError, UnicodeDecodeError) as e:
         reason = getattr(e, "strerror", None) or e
         raise ConfigError(f"{problem}: cannot read: {reason}; give the path of a problem "

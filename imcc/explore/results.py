@@ -25,6 +25,7 @@ from pathlib import Path
 
 from imcc.explore.evaluate import SCHEMA, Point, result_key
 from imcc.explore.pareto import pareto_front
+from isa import hostlimits
 from isa.diagnostics import ConfigError
 from isa.objfile import atomic_write
 
@@ -42,7 +43,7 @@ class ResultStore:
             self._load()
 
     def _load(self) -> None:
-        blob = self.path.read_bytes()
+        blob = hostlimits.read_bytes(self.path, f"{self.path}: the results file")
         pos, good = 0, 0
         lines = blob.split(b"\n")
         for i, line in enumerate(lines):

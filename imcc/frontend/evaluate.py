@@ -9,6 +9,7 @@ really needs its elements.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -19,6 +20,7 @@ from onnx.reference.op_run import OpRun
 
 from imcc.ir import IR_VERSION, Node, node_to_proto, onnx_elem_type
 from isa.diagnostics import OnnxImportError
+from isa.hostlimits import check_elements
 
 #: Operators whose result is not a function of their inputs: never folded.
 NONDETERMINISTIC = frozenset({
@@ -34,6 +36,71 @@ class ConstantOfShape(OpRun):
     def _run(self, shape, value=None):  # noqa: D102 (ONNX reference-op signature)
         v = np.zeros((), np.float32) if value is None else np.asarray(value).reshape(())
         return (np.broadcast_to(v, tuple(int(d) for d in np.asarray(shape).reshape(-1))),)
+
+
+def _ints(v) -> list[int]:
+    return [int(d) for d in np.asarray(v).reshape(-1)]
+
+
+def _output_elements(node: Node, feeds: Mapping[str, np.ndarray]) -> int | None:
+    """An upper bound of the elements of the output of ``node``, one of the operators whose
+    output size comes from its input *values*, when those values are in ``feeds``; else None.
+    Checked before the evaluator allocates anything."""
+    vals = [feeds.get(i) if i else None for i in node.inputs]
+    if not vals or any(v is None for v in vals[:1]):
+        return None
+    x = np.asarray(vals[0])
+    op = node.op_type
+    if op == "Range" and len(vals) == 3 and all(v is not None for v in vals):
+        start, limit, delta = (float(np.asarray(v).reshape(-1)[0]) for v in vals)
+        if delta == 0 or not all(np.isfinite([start, limit, delta])):
+            return None  # the evaluator reports it
+        return max(0, math.ceil((limit - start) / delta))
+    if op == "Expand" and len(vals) == 2 and vals[1] is not None:
+        shape = _ints(vals[1])
+        r = max(len(shape), x.ndim)
+        a = [1] * (r - x.ndim) + list(x.shape)
+        b = [1] * (r - len(shape)) + shape
+        return math.prod(max(p, q, 0) for p, q in zip(a, b))
+    if op == "Tile" and len(vals) == 2 and vals[1] is not None:
+        return math.prod(max(0, d * k) for d, k in zip(x.shape, _ints(vals[1])))
+    if op == "Pad":
+        pads = _ints(vals[1]) if len(vals) > 1 and vals[1] is not None else _ints(
+            node.attrs.get("pads", []))
+        if not pads or len(pads) % 2:
+            return None
+        k = len(pads) // 2
+        axes = (_ints(vals[3]) if len(vals) > 3 and vals[3] is not None
+                else list(range(x.ndim))[:k])
+        dims = list(x.shape)
+        for j, a in enumerate(axes[:k]):
+            if -x.ndim <= a < x.ndim:
+                dims[a] += max(0, pads[j]) + max(0, pads[k + j])
+        return math.prod(max(0, d) for d in dims)
+    if op in ("Resize", "Upsample"):
+        sizes = vals[3] if op == "Resize" and len(vals) > 3 else None
+        if sizes is not None and np.asarray(sizes).size:
+            return math.prod(max(0, d) for d in _ints(sizes))
+        scales = (vals[2] if op == "Resize" and len(vals) > 2 else
+                  vals[1] if op == "Upsample" and len(vals) > 1 else None)
+        if scales is not None and np.asarray(scales).size:
+            f = np.abs(np.asarray(scales, np.float64).reshape(-1))
+            if not np.all(np.isfinite(f)):
+                return None
+            total = 1.0
+            for d, k in zip(x.shape, f):
+                total *= d * max(1.0, float(k)) + 1
+            return int(min(total, 2.0**62))
+    if op == "OneHot" and len(vals) > 1 and vals[1] is not None:
+        return x.size * max(0, abs(_ints(vals[1])[0]))
+    return None
+
+
+def _check_sizes(nodes: Sequence[Node], feeds: Mapping[str, np.ndarray], where: str) -> None:
+    for n in nodes:
+        bound = _output_elements(n, feeds)
+        if bound is not None:
+            check_elements(bound, f"{where}node {n.name!r} ({n.op_type}): its output")
 
 
 def _value_info(name: str, arr: np.ndarray) -> onnx.ValueInfoProto:
@@ -55,6 +122,7 @@ def evaluate(nodes: Sequence[Node], feeds: Mapping[str, np.ndarray], outputs: Se
         [helper.make_empty_tensor_value_info(o) for o in outputs])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = IR_VERSION
+    _check_sizes(nodes, feeds, where)
     try:
         ev = ReferenceEvaluator(model, new_ops=[ConstantOfShape])
         vals = ev.run(list(outputs), {k: np.asarray(feeds[k]) for k in inputs})

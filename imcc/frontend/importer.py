@@ -20,6 +20,7 @@ from imcc.frontend.attributes import complete_attrs
 from imcc.frontend.evaluate import NONDETERMINISTIC, evaluate
 from imcc.frontend.loader import SMALL_TENSOR, CheckedModel
 from imcc.ir import Graph, Node, TensorType, node_to_proto, onnx_elem_type
+from isa import hostlimits
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
 
 
@@ -53,6 +54,10 @@ def _unique_names(nodes) -> list[str]:
         seen.add(name)
         out.append(name)
     return out
+
+
+def _check_size(t: TensorType, name: str, where: str) -> None:
+    hostlimits.check_elements(t.numel, f"{where}: its output {name!r} (shape {list(t.shape)})")
 
 
 def _initializer(t: onnx.TensorProto, where: str) -> np.ndarray:
@@ -90,14 +95,17 @@ class _Importer:
             t = tensor_type(checked.types.get(name))
             if t is None:  # the loader checked inputs; this is a non-tensor or string input
                 raise UnsupportedOpError(f"{self.where}: input {name!r} is not a numeric tensor")
+            hostlimits.check_elements(t.numel, f"{self.where}: input {name!r} (shape "
+                                      f"{list(t.shape)})")
             self.types[name] = t
 
     def node_types(self, node: onnx.NodeProto, name: str, attrs: dict[str, Any],
-                   in_types: list[TensorType | None]) -> dict[str, TensorType]:
+                   in_types: list[TensorType | None], where: str) -> dict[str, TensorType]:
         out: dict[str, TensorType] = {}
         for o in node.output:
             t = tensor_type(self.c.types.get(o)) if o else None
             if t is not None:
+                _check_size(t, o, where)
                 out[o] = t
         ir_node = Node(name, node.op_type, tuple(node.input), tuple(node.output), attrs)
         known = [i for i in node.input if i]
@@ -160,7 +168,7 @@ class _Importer:
             where = f"{self.where}: node {name!r} ({node.op_type})"
             in_types = [self.types.get(i) if i else None for i in node.input]
             attrs = complete_attrs(node, self.c.opset, in_types, where)
-            out = self.node_types(node, name, attrs, in_types)
+            out = self.node_types(node, name, attrs, in_types, where)
             outputs = []
             for o in node.output:
                 if o and o not in out:
@@ -171,6 +179,7 @@ class _Importer:
                             "models only")
                     o = ""  # an unused optional output ONNX cannot type: drop it
                 if o:
+                    _check_size(out[o], o, where)
                     if any(d < 0 for d in out[o].shape):
                         raise OnnxImportError(
                             f"{where}: its output {o!r} would have shape {list(out[o].shape)}; "

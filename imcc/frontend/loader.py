@@ -18,6 +18,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper, helper, version_converter
 
+from isa import hostlimits
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
 
 #: The default-domain opsets imcc reads.
@@ -50,7 +51,7 @@ def read_model_file(path: str | os.PathLike, *, external_data: bool = True) -> o
     external data from the model's folder."""
     path = Path(path)
     try:
-        blob = path.read_bytes()
+        blob = hostlimits.read_bytes(path, f"{path}: the model")
     except OSError as e:
         raise OnnxImportError(f"{path}: cannot read model: {e.strerror}") from None
     model = parse_model_bytes(blob, str(path))
@@ -92,7 +93,10 @@ def _tensors(graph: onnx.GraphProto):
 
 
 def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str) -> None:
-    """Read every tensor's external data, accepting only files inside ``base_dir``."""
+    """Read every tensor's external data, accepting only files inside ``base_dir``, after
+    checking every reference and the total size against the host limits."""
+    todo = []
+    total = model.ByteSize()
     for t in _tensors(model.graph):
         if t.data_location != onnx.TensorProto.EXTERNAL:
             continue
@@ -129,6 +133,10 @@ def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str
             raise OnnxImportError(
                 f"{where}: tensor {t.name!r}: external data {loc!r} is too short "
                 f"(needs bytes {offset}..{offset + length}, file has {size})")
+        total += length
+        todo.append((t, loc, base))
+    hostlimits.check_file_bytes(total, f"{where}: the model with its external data")
+    for t, loc, base in todo:
         try:
             external_data_helper.load_external_data_for_tensor(t, str(base))
         except (OSError, ValueError) as e:

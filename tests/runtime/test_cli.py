@@ -133,9 +133,9 @@ def test_hostile_data_files_exit_2_without_a_traceback(tmp_path):
     (tmp_path / "zip.npz").write_bytes(b"PK\x03\x04 not a zip archive")
     np.savez(tmp_path / "text.npz", x=np.full((2, 3), "a"))
     for spec, message in [
-        (f"x={tmp_path / 'obj.npz'}:x", "Object arrays cannot be loaded"),
-        (f"{tmp_path / 'obj.npz'}", "Object arrays cannot be loaded"),
-        (f"x={tmp_path / 'obj.npy'}", "Object arrays cannot be loaded"),
+        (f"x={tmp_path / 'obj.npz'}:x", "holds Python objects (saved with pickles)"),
+        (f"{tmp_path / 'obj.npz'}", "holds Python objects (saved with pickles)"),
+        (f"x={tmp_path / 'obj.npy'}", "holds Python objects (saved with pickles)"),
         (f"x={tmp_path / 'zip.npz'}", "cannot read"),
         (f"x={tmp_path / 'text.npz'}", "expected numbers"),
     ]:

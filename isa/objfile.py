@@ -205,30 +205,96 @@ def from_bytes(blob: bytes, where: str = "<object>") -> ObjectFile:
         meta = json.loads(secs["meta"])
         if "map" in secs:
             json.loads(secs["map"])
-
-        def io(d) -> IOTensor:
-            dtype = str(d.get("dtype", "float32"))
-            if dtype not in IO_DTYPES:
-                raise ValueError(f"unknown tensor dtype {dtype!r}")
-            return IOTensor(str(d["name"]), int(d["addr"]), tuple(int(x) for x in d["shape"]),
-                            dtype)
-
-        chip = meta["chip"]
-        return ObjectFile(
-            text=struct.unpack(f"<{len(secs['text']) // 4}I", secs["text"]),
-            data=secs["data"],
-            weights=secs["weights"],
-            symbols=tuple(Symbol(str(n), str(s), int(v)) for n, s, v in syms),
-            entry=int(meta["entry"]),
-            rerun=None if meta["rerun"] is None else int(meta["rerun"]),
-            inputs=tuple(io(d) for d in meta["inputs"]),
-            outputs=tuple(io(d) for d in meta["outputs"]),
-            chip=None if chip is None else (str(chip["name"]), str(chip["hash"])),
-            data_base=int(meta["data_base"]),
-            map_json=secs.get("map"),
-        )
-    except (ValueError, KeyError, TypeError) as e:
+    except ValueError as e:
         raise _corrupt(where, f"bad metadata: {e}") from None
+    try:
+        return _object(secs, syms, meta)
+    except _BadMeta as e:
+        raise _corrupt(where, f"bad metadata: {e}") from None
+
+
+class _BadMeta(Exception):
+    pass
+
+
+def _int(v, what: str, lo: int, hi: int) -> int:
+    """An integer field (JSON bools and floats are not integers) in ``lo..hi``."""
+    if type(v) is not int or not lo <= v <= hi:
+        raise _BadMeta(f"{what} = {v!r} is not an integer in {lo}..{hi}")
+    return v
+
+
+def _str(v, what: str) -> str:
+    if type(v) is not str:
+        raise _BadMeta(f"{what} = {v!r} is not a string")
+    return v
+
+
+def _field(d, key: str, what: str):
+    if not isinstance(d, dict):
+        raise _BadMeta(f"{what} is not a JSON object")
+    if key not in d:
+        raise _BadMeta(f"{what} has no {key!r}")
+    return d[key]
+
+
+def _object(secs: dict[str, bytes], syms, meta) -> ObjectFile:
+    """Check every metadata field's type and range, then build the ObjectFile."""
+    end = len(secs["text"])
+    u32 = 2**32 - 1
+
+    def code_addr(v, what: str) -> int:
+        a = _int(v, what, 0, end)
+        if a % 4:
+            raise _BadMeta(f"{what} = {a} is not a word address")
+        return a
+
+    def io(d, what: str) -> IOTensor:
+        dtype = _str(d.get("dtype", "float32") if isinstance(d, dict) else None, f"{what}.dtype")
+        if dtype not in IO_DTYPES:
+            raise _BadMeta(f"{what}: unknown tensor dtype {dtype!r}")
+        shape = _field(d, "shape", what)
+        if not isinstance(shape, list):
+            raise _BadMeta(f"{what}.shape is not a list")
+        return IOTensor(_str(_field(d, "name", what), f"{what}.name"),
+                        _int(_field(d, "addr", what), f"{what}.addr", 0, u32),
+                        tuple(_int(x, f"{what}.shape", 0, u32) for x in shape), dtype)
+
+    def ios(kind: str) -> tuple[IOTensor, ...]:
+        items = _field(meta, kind, "meta")
+        if not isinstance(items, list):
+            raise _BadMeta(f"meta.{kind} is not a list")
+        return tuple(io(d, f"{kind}[{i}]") for i, d in enumerate(items))
+
+    if not isinstance(syms, list):
+        raise _BadMeta("the symbol table is not a list")
+    symbols = []
+    for i, entry in enumerate(syms):
+        if not isinstance(entry, list) or len(entry) != 3:
+            raise _BadMeta(f"symbol {i} is not [name, section, value]")
+        name, section, value = entry
+        if section not in ("text", "data", "weights", "abs"):
+            raise _BadMeta(f"symbol {i} has section {section!r}")
+        symbols.append(Symbol(_str(name, f"symbol {i} name"), section,
+                              _int(value, f"symbol {name!r}", -2**31, u32)))
+    chip = _field(meta, "chip", "meta")
+    if chip is not None:
+        chip = (_str(_field(chip, "name", "meta.chip"), "meta.chip.name"),
+                _str(_field(chip, "hash", "meta.chip"), "meta.chip.hash"))
+    rerun = _field(meta, "rerun", "meta")
+    return ObjectFile(
+        text=struct.unpack(f"<{end // 4}I", secs["text"]),
+        data=secs["data"],
+        weights=secs["weights"],
+        symbols=tuple(symbols),
+        entry=code_addr(_field(meta, "entry", "meta"), "entry"),
+        rerun=None if rerun is None else code_addr(rerun, "rerun"),
+        inputs=ios("inputs"),
+        outputs=ios("outputs"),
+        chip=chip,
+        data_base=_int(_field(meta, "data_base", "meta"), "data_base", 0, u32),
+        map_json=secs.get("map"),
+    )
 
 
 def write_temp(path: str | os.PathLike, blob) -> str:

@@ -32,7 +32,7 @@ from imcc.mapping import LayerWork, map_layers
 from imcc.precision import PrecisionConfig, resolve
 from imcc.tiling import divide_layer, quantize_layer
 from isa.assembler import assemble
-from isa.diagnostics import OnnxImportError
+from isa.diagnostics import ConfigError, OnnxImportError
 from isa.objfile import ObjectFile
 
 
@@ -244,6 +244,11 @@ def compile_model(
         p = m.precisions[n.name]
         if p.input_bits > 0:
             qmax = (1 << (p.input_bits - (1 if m.signed[n.name] else 0))) - 1
+            if qmax < 1:
+                raise ConfigError(
+                    f"layer {n.name!r}: its inputs can be negative, and input_bits = "
+                    f"{p.input_bits} leaves no bit beside the sign",
+                    hint="use input_bits >= 2 for this layer (chip file or precision file)")
             amax = ranges.get(n.inputs[0], 0.0)
             in_scale[n.name] = float(np.float32(amax / qmax)) if amax > 0 else 1.0
         else:

@@ -106,6 +106,9 @@ def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str
             raise OnnxImportError(
                 f"{where}: tensor {t.name!r} keeps its data in external file {loc!r}, and no "
                 "model folder is known; load the model from its file path")
+        if "\x00" in loc:
+            raise OnnxImportError(f"{where}: tensor {t.name!r}: external data path {loc!r} "
+                                  "contains a NUL byte; the file is corrupt")
         if not loc or os.path.isabs(loc) or loc.startswith(("/", "\\")) or (
                 len(loc) > 1 and loc[1] == ":"):
             raise OnnxImportError(

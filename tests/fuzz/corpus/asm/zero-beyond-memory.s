@@ -1,0 +1,4 @@
+.data
+buf: .zero 0x7fffffff
+.text
+halt

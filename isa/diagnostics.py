@@ -133,7 +133,17 @@ def _caret_lines(span: SourceSpan, source: str) -> list[str]:
     text = "".join(ch if ch.isprintable() else "?" for ch in text)
     col = max(1, min(span.col, len(text) + 1))
     length = max(1, min(span.length, len(text) - col + 1)) if text else 1
+    if len(text) > _WIDTH:  # show a window of a long line around the marked place
+        start = max(0, min(col - 1 - _WIDTH // 3, len(text) - _WIDTH))
+        shown = text[start:start + _WIDTH]
+        head, tail = ("..." if start else ""), ("..." if start + _WIDTH < len(text) else "")
+        text = head + shown + tail
+        col = col - start + len(head)
+        length = max(1, min(length, len(shown) + len(head) - col + 1))
     return ["    " + text, "    " + " " * (col - 1) + "^" + "~" * (length - 1)]
+
+
+_WIDTH = 100  # widest source excerpt under a diagnostic
 
 
 def render(err: ToolchainError, prog: str = "imcc") -> str:

@@ -8,7 +8,7 @@ offending line is blanked and parsing resumes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
@@ -60,12 +60,14 @@ class BinOp:
     left: "Expr"
     right: "Expr"
     pos: Pos
+    depth: int = field(default=1, compare=False)  # of the expression tree (bounded on parsing)
 
 
 @dataclass(frozen=True)
 class Neg:
     arg: "Expr"
     pos: Pos
+    depth: int = field(default=1, compare=False)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Reloc:
     func: str
     arg: "Expr"
     pos: Pos
+    depth: int = field(default=1, compare=False)
 
 
 Expr = Num | Flt | Sym | BinOp | Neg | Reloc
@@ -154,11 +157,25 @@ def _pos_of(node) -> Pos:
 
 
 class _BadLiteral(Exception):
-    """A token the grammar accepts but whose value is invalid (a bad escape in a string)."""
+    """A token the grammar accepts but whose value is invalid (a bad escape in a string), or
+    an expression nested beyond :data:`MAX_DEPTH`."""
 
     def __init__(self, tok: Token, msg: str) -> None:
         super().__init__(msg)
         self.tok = tok
+
+
+#: Deepest expression tree accepted (operators and parentheses nest; evaluation recurses).
+MAX_DEPTH = 100
+
+
+def _deeper(pos: Pos, *args) -> int:
+    depth = 1 + max(getattr(a, "depth", 1) for a in args)
+    if depth > MAX_DEPTH:
+        tok = Token("EXPR", " " * max(1, pos.end_col - pos.col), line=pos.line, column=pos.col)
+        raise _BadLiteral(tok, f"expression nested more than {MAX_DEPTH} levels deep; "
+                          "split it with .equ constants")
+    return depth
 
 
 def _unescape(tok: Token) -> str:
@@ -186,10 +203,12 @@ class _Build(Transformer):
 
     def neg(self, arg):
         p = arg.pos
-        return Neg(arg, Pos(p.line, max(1, p.col - 1), p.end_col))
+        pos = Pos(p.line, max(1, p.col - 1), p.end_col)
+        return Neg(arg, pos, _deeper(pos, arg))
 
     def _bin(self, op, a, b):
-        return BinOp(op, a, b, a.pos.to(b.pos))
+        pos = a.pos.to(b.pos)
+        return BinOp(op, a, b, pos, _deeper(pos, a, b))
 
     def add(self, a, b):
         return self._bin("+", a, b)
@@ -202,7 +221,8 @@ class _Build(Transformer):
 
     def reloc(self, tok, arg):
         p = _pos(tok)
-        return Reloc(str(tok)[1:], arg, Pos(p.line, p.col, arg.pos.end_col + 1))
+        pos = Pos(p.line, p.col, arg.pos.end_col + 1)
+        return Reloc(str(tok)[1:], arg, pos, _deeper(pos, arg))
 
     def mem(self, offset, base):
         bp = _pos(base)

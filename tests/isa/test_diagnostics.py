@@ -101,3 +101,32 @@ def test_io_element_types_round_trip(tmp_path):
     text = disassemble(obj).text
     assert ".output \"mask\", 0x80, [1, 8], bool" in text
     assert assemble(text, "re.s", tmp_path).obj == obj
+
+
+@pytest.mark.parametrize("expr", ["1" + "+1" * 5000, "-" * 5000 + "1", "%lo(" * 300 + "1"
+                                  + ")" * 300])
+def test_deeply_nested_expressions_are_one_error_not_a_recursion_crash(expr):
+    with pytest.raises(ErrorList) as e:
+        assemble(f"li x5, {expr}\nhalt\n", "deep.s")
+    (err,) = e.value.errors
+    assert "expression nested more than 100 levels deep" in err.message
+    assert err.span.line == 1
+
+
+def test_expression_of_100_levels_is_accepted():
+    asm = assemble("li x5, " + "1" + "+1" * 99 + "\nhalt\n", "ok.s")
+    assert asm.obj.text  # 100 ones: lui/addi of the sum
+
+
+def test_long_lines_are_shown_as_a_window_around_the_caret():
+    pad = "x" * 500
+    src = f"addi x1, x0, 5000 # {pad}\n    {' ' * 400}addi x1, x0, 6000\n"
+    with pytest.raises(ErrorList) as e:
+        assemble(src, "w.s")
+    for err, col in zip(e.value.errors, (14, 418)):
+        text = render(err)
+        shown, caret = text.splitlines()[1:3]
+        assert len(shown) <= 4 + 100 + 6  # indent, window, two ellipses
+        assert err.span.col == col
+        k = caret.index("^")
+        assert shown[k:k + 4] in ("5000", "6000")

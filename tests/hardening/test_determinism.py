@@ -14,7 +14,8 @@ def _compile(out_dir, seed: str, workers: str):
     out_dir.mkdir()
     env = dict(os.environ, PYTHONHASHSEED=seed)
     r = subprocess.run(
-        [sys.executable, "-m", "imcc", "compile", str(SAMPLES / "models" / "resnet_basic_block.onnx"),
+        [sys.executable, "-m", "imcc", "compile",
+         str(SAMPLES / "models" / "resnet_basic_block.onnx"),
          "-o", str(out_dir / "m.imo"), "-S", "--map", str(out_dir / "map.json"),
          "--svg", str(out_dir / "map.svg"), "--chip", "ideal-int8", "--time-limit", "1",
          "--workers", workers, "--no-estimate", "-q"], env=env, capture_output=True, text=True)

@@ -19,6 +19,8 @@ are. Then, each step in a fresh process so that its peak memory is its own:
 Modes (chips sized for each model, ``imcc.models.suite.chip_overrides``):
 
 * ``float``: the ``ideal`` chip, float32 cells and ideal converters: the lossless float path;
+* ``signed``: ``ideal-signed``, the same with signed float cells (one column per weight instead
+  of a differential pair): the lossless float path with half the crossbar work;
 * ``int8``: ``ideal-int8``, 8-bit weights, cells and inputs, ideal ADC: lossless integer MVMs;
 * ``adc8``: ``ideal-int8`` with a 1-bit DAC and an 8-bit ADC: 7 or 8 bit-serial cycles per MVM.
 
@@ -31,7 +33,7 @@ Threads: ``--threads T`` (default 1) sets the BLAS threads of the worker process
 threads, the same for both sides. One thread gives steady ratios on a machine shared with other
 work; multi-threaded matrix products suffer most when a core is taken.
 
-Run: ``python benchmarks/bench_models.py`` (all seven models, three modes, batches 1 and 8;
+Run: ``python benchmarks/bench_models.py`` (all seven models, four modes, batches 1 and 8;
 about 30 minutes on the 2-core machine of docs/performance.md), ``--quick`` (ResNet-50,
 MobileNetV2 and BERT-base at batch 1; about 4 minutes), or choose with
 ``--models resnet50,bert-base``, ``--modes float``, ``--batches 1``, ``--skip-compile``,
@@ -56,9 +58,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("float", "int8", "adc8")
+MODES = ("float", "signed", "int8", "adc8")
 TARGETS = {("float", "cnn"): 3.0, ("int8", "cnn"): 3.0, ("float", "transformer"): 5.0,
-           ("int8", "transformer"): 5.0, ("adc8", "cnn"): 30.0, ("adc8", "transformer"): 30.0}
+           ("signed", "cnn"): 3.0, ("signed", "transformer"): 5.0, ("int8", "transformer"): 5.0, ("adc8", "cnn"): 30.0, ("adc8", "transformer"): 30.0}
 _BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -84,8 +86,8 @@ def _chip(model: str, mode: str, headroom: float):
     from runtime.config import config_from_dict, preset
 
     over = chip_overrides(BY_NAME[model], headroom=headroom)
-    if mode == "float":
-        base = preset("ideal").to_dict()
+    if mode in ("float", "signed"):
+        base = preset("ideal" if mode == "float" else "ideal-signed").to_dict()
     else:
         base = preset("ideal-int8").to_dict()
         if mode == "adc8":

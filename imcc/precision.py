@@ -9,7 +9,7 @@ tables whose ``match`` is a glob on ONNX node names (later tables win)::
     input_bits = 8         # 0 = unquantized inputs (ideal DAC)
     dac_bits = 1           # input bits applied per cycle (1 = bit-serial)
     adc_bits = 8           # 0 = ideal ADC
-    signed = "differential"  # or "offset"
+    signed = "differential"  # or "offset"; "direct": signed float cells (ideal chips)
     slices = "columns"     # slices side by side in one array, or "arrays": one array per slice
     weight_scale = "max"   # per-channel scale from max |w|, or "percentile" (clip outliers)
     weight_percentile = 99.9
@@ -72,8 +72,8 @@ def _check(where: str, key: str, value: Any, chip_cell_bits: int) -> None:
         return ConfigError(f"{where}: {key} = {value!r}: {why}")
 
     if key in ("signed",):
-        if value not in ("differential", "offset"):
-            raise bad('must be "differential" or "offset"')
+        if value not in ("differential", "offset", "direct"):
+            raise bad('must be "differential", "offset" or "direct"')
         return
     if key == "slices":
         if value not in ("columns", "arrays"):
@@ -204,5 +204,14 @@ def _validate(p: LayerPrecision, layer: str, source: str, chip) -> None:
                           f"{chip.adc_bits}-bit ADC (use 1..{chip.adc_bits})")
     if p.input_bits and p.dac_bits > p.input_bits:
         raise ConfigError(f"{where}: dac_bits = {p.dac_bits} exceeds input_bits = {p.input_bits}")
-    if p.weight_bits == 0 and p.signed != "differential":
-        raise ConfigError(f"{where}: float weights (weight_bits = 0) need signed = \"differential\"")
+    if p.weight_bits == 0 and p.signed == "offset":
+        raise ConfigError(f"{where}: float weights (weight_bits = 0) need signed = "
+                          "\"differential\" or \"direct\"")
+    if p.signed == "direct":
+        if p.weight_bits != 0 or p.adc_bits != 0:
+            raise ConfigError(f"{where}: signed = \"direct\" (signed float cells) needs "
+                              "weight_bits = 0 and an ideal ADC (adc_bits = 0)")
+        if not getattr(chip, "signed_cells", False):
+            raise ConfigError(f"{where}: signed = \"direct\" needs a chip whose cells hold "
+                              f"signed values (signed = \"direct\"); chip {name!r} has "
+                              f"signed = {getattr(chip, 'signed', '?')!r}")

@@ -13,7 +13,8 @@ docs/machine.md, "Weight slicing and signed weights").
   offset is removed with a reference column (see :func:`reference_column`).
 
 ``w_bits = 0`` is the float path: no quantization, scale 1, and the differential blocks hold the
-float magnitudes ``max(W, 0)`` and ``max(-W, 0)``.
+float magnitudes ``max(W, 0)`` and ``max(-W, 0)``; with the ``direct`` scheme (ideal chips whose
+float cells hold signed values) one block holds ``W`` itself, one column per weight.
 
 >>> import numpy as np
 >>> W = np.array([[0.5, -1.0], [0.2, 0.0]], dtype=np.float32)
@@ -38,7 +39,7 @@ class SliceSpec:
 
     w_bits: int
     cell_bits: int
-    scheme: str = "differential"  # or "offset"
+    scheme: str = "differential"  # or "offset", or "direct" (float only)
 
     @property
     def is_float(self) -> bool:
@@ -110,6 +111,8 @@ def slice_blocks(values: np.ndarray, spec: SliceSpec) -> np.ndarray:
     path. ``sum_b coefficients[b] * blocks[b]`` equals ``values`` (offset: ``values + offset``)."""
     if spec.is_float:
         v = np.asarray(values, dtype=np.float32)
+        if spec.scheme == "direct":
+            return v[None].copy()
         return np.stack([np.maximum(v, 0), np.maximum(-v, 0)]).astype(np.float32)
     v = np.asarray(values, dtype=np.int32)
     if spec.scheme == "differential":

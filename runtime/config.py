@@ -42,7 +42,7 @@ from isa import hostlimits
 from isa.diagnostics import ConfigError
 from isa.spec import MAX_TILES, TILE_BASE, TILE_STRIDE
 
-SIGNED_SCHEMES = ("differential", "offset")
+SIGNED_SCHEMES = ("differential", "offset", "direct")
 
 
 def _f(default, lo=None, hi=None, doc="", *, lo_open=False, choices=None):
@@ -137,6 +137,12 @@ class ChipConfig:
         if self.signed == "differential" and self.weight_bits == 1:
             raise ConfigError("weight_bits = 1: the differential scheme needs >= 2 bits "
                               "(one is the sign)")
+        if self.signed == "direct" and (self.weight_bits != 0 or self.adc_bits != 0):
+            raise ConfigError(f"signed = \"direct\" (cells holding signed float values) needs "
+                              f"float cells and an ideal ADC (weight_bits = 0, adc_bits = 0); "
+                              f"this chip has weight_bits = {self.weight_bits}, adc_bits = "
+                              f"{self.adc_bits}",
+                              hint='use "differential" or "offset" for real converters')
 
     @property
     def total_arrays(self) -> int:
@@ -146,6 +152,11 @@ class ChipConfig:
     def float_cells(self) -> bool:
         """True for the ideal float path: cells hold float32 values (``weight_bits = 0``)."""
         return self.weight_bits == 0
+
+    @property
+    def signed_cells(self) -> bool:
+        """True when float cells may hold negative values (``signed = "direct"``)."""
+        return self.signed == "direct"
 
     @property
     def max_level(self) -> int:

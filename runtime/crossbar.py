@@ -173,14 +173,16 @@ class NumpyCrossbar:
         h, w = values.shape
         target = values.astype(np.float64)
         if cfg.float_cells:
-            gmax = max(float(target.max(initial=0.0)), 0.0)
+            top = np.abs(target) if cfg.signed_cells else target
+            gmax = max(float(top.max(initial=0.0)), 0.0)
             self._gmax[array] = max(self._gmax[array], gmax)
         else:
             gmax = float(cfg.max_level)
+        gmin = -gmax if cfg.signed_cells else 0.0  # signed float cells span -Gmax .. Gmax
         exact = bool(np.array_equal(target, np.rint(target)))
         if ni.program_noise:
             noise = self._rng(array, "program").normal(0.0, ni.program_noise * gmax, target.shape)
-            target = np.clip(target + noise, 0.0, gmax)
+            target = np.clip(target + noise, gmin, gmax)
             exact = False
         on, off, nu = self._properties(array)
         region = (slice(row, row + h), slice(col, col + w))
@@ -201,7 +203,8 @@ class NumpyCrossbar:
         key = (array, row, col, h, w)
         s = self._colsum.get(key)
         if s is None:
-            s = self._colsum[key] = float(gr.sum(axis=0, dtype=np.float64).max(initial=0.0))
+            g = np.abs(gr) if self.config.signed_cells else gr
+            s = self._colsum[key] = float(g.sum(axis=0, dtype=np.float64).max(initial=0.0))
         return s
 
     def mvm(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,

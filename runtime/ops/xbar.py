@@ -107,10 +107,11 @@ def wprog(s, rs1):
         if not s.chip.float_cells:
             raise Trap(f"float32 weights need a float-cell chip (weight_bits = 0); chip "
                        f"'{s.chip.name}' stores {s.chip.cell_bits}-bit levels")
-        bad = ~np.isfinite(vals) | (vals < 0)
+        bad = ~np.isfinite(vals) if s.chip.signed_cells else ~np.isfinite(vals) | (vals < 0)
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            raise Trap(f"weight {vals[i, j]} at region ({i}, {j}) is not a finite value >= 0")
+            what = "finite" if s.chip.signed_cells else "a finite value >= 0"
+            raise Trap(f"weight {vals[i, j]} at region ({i}, {j}) is not {what}")
     else:
         top = s.chip.max_level
         if int(vals.max()) > top:

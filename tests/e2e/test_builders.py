@@ -1,7 +1,8 @@
 """Every small builder model (samples/models: MLP, LeNet with BN, ResNet basic and bottleneck
 blocks, depthwise-separable block, DenseNet concat block, transformer encoder layer with a mask,
-tiny BERT and GPT-2) compiled for the ideal chip in both priorities, run on the reference
-machine, and compared with onnx's reference evaluator.
+tiny BERT and GPT-2) compiled for the ideal chip in both priorities (and for the ideal chip
+with signed float cells), run on the reference machine, and compared with onnx's reference
+evaluator.
 
 Metric: max |imcc - reference| / max(1, max |reference|) per output, at most 1e-4."""
 
@@ -43,12 +44,13 @@ def test_all_builders_are_here():
             "depthwise_separable", "dense_block", "encoder_layer"} <= names
 
 
-@pytest.mark.parametrize("priority", ["efficiency", "resource"])
+@pytest.mark.parametrize("chip_name,priority", [("ideal", "efficiency"), ("ideal", "resource"),
+                                                ("ideal-signed", "efficiency")])
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
-def test_builder_matches_reference(path, priority):
+def test_builder_matches_reference(path, chip_name, priority):
     model = onnx.load(path)
     feeds = _feeds(model)
-    chip = preset("ideal")
+    chip = preset(chip_name)
     res = compile_model(path, chip, options=CompileOptions(priority=priority))
     out = Machine(chip, res.obj).run({k: v.astype(np.float32) for k, v in feeds.items()})
     ref = ReferenceEvaluator(model).run(None, feeds)

@@ -123,11 +123,14 @@ def _split(m: int, r: int) -> list[tuple[int, int]]:
 
 
 def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View,
-                local: dict[int, View] | None = None) -> None:
+                local: dict[int, View] | None = None, *, out_global: bool = False) -> None:
     """``out[m, n] = sum_k a[m, k] * W[k, n]`` in integer units (before dequantization).
 
     ``a`` is [M, K] with contiguous rows; ``out`` is [M, N] (any strides). ``local`` gives, for
-    some chip tiles, a copy of ``a`` in that tile's buffer: arrays there read it instead."""
+    some chip tiles, a copy of ``a`` in that tile's buffer: arrays there read it instead.
+    ``out_global`` says ``out`` is in global memory, where every array may write: a layer of
+    one block per column (signed float cells) then writes its MVM results straight into
+    ``out``, without partial sums to recombine."""
     local = local or {}
     w = ctx.w
     plan, prec = L.plan, L.plan.precision
@@ -161,10 +164,14 @@ def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View,
         any_tile = next(iter(by_parts.values()))[0].tile
         pw = any_tile.part_width
         nparts = spec.blocks
-        ps = ctx.tmp((rows, nparts * pw))
+        ncol = n1 - n0
+        dst = out.slice(0, m0, m1, 1).slice(1, block.n_offset + n0, block.n_offset + n1, 1)
+        straight = (out_global and nparts == 1 and not any_tile.ref and pw == ncol
+                    and dst.strides[1] == 1 and dst.strides[0] >= ncol)
+        ps = dst if straight else ctx.tmp((rows, nparts * pw))
         w.comment(f"{plan.layer} block {bi} cols {block.n_offset + n0}:{block.n_offset + n1} "
                   f"rows {m0}:{m1} (replica {rep})")
-        w.csrs(vl=rows, xs=xs, ys=nparts * pw)
+        w.csrs(vl=rows, xs=xs, ys=dst.strides[0] if straight else nparts * pw)
         for parts, pls in sorted(by_parts.items()):
             for i, pl in enumerate(sorted(pls, key=lambda p: p.tile.k0)):
                 t = pl.tile
@@ -175,8 +182,8 @@ def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View,
                 w.li("x5", ps.addr(parts[0] * pw))
                 w.op("mvm" if i == 0 else "mvm.acc", "x5", "x6",
                      note=f"{t.id} on array {pl.array}")
-        ncol = n1 - n0
-        dst = out.slice(0, m0, m1, 1).slice(1, block.n_offset + n0, block.n_offset + n1, 1)
+        if straight:
+            continue
         ctx.w.comment(f"shift-and-add {nparts} slice/polarity blocks -> output columns")
         if not any_tile.ref:
             _sadd(ctx, dst, ps, rows, ncol, nparts, pw)
@@ -262,7 +269,7 @@ def lower_conv(ctx: Ctx, node) -> None:
         ctx.w.comment(f"im2col: {g}x{nr}x{ow} windows of {c}x{kh}x{kw}{part}")
         ctx.copy(patch.reshape((g, nr, ow, c, kh, kw)),
                  window.slice(0, b0, b1).slice(1, r0, r1))
-        imc_product(ctx, L, patch, yt)
+        imc_product(ctx, L, patch, yt, out_global=True)  # yt is scratch: global memory
         src_nchw = yt.reshape((g, nr * ow, cout)).permute((0, 2, 1))
         dequantize(ctx, L, y3.slice(0, b0, b1).slice(2, r0 * ow, r1 * ow), src_nchw, 1, bias)
 
@@ -310,7 +317,8 @@ def lower_linear(ctx: Ctx, node) -> None:
     L = ctx.imc[node.name]
     a = _rows(ctx.view(node.inputs[0]))
     y = _rows(ctx.view(node.outputs[0]))
-    imc_product(ctx, L, a, y, _send_inputs(ctx, L, node.inputs[0], a))
+    imc_product(ctx, L, a, y, _send_inputs(ctx, L, node.inputs[0], a),
+                out_global=ctx.tile_of(node.outputs[0]) is None)
     bias = None
     if node.op_type == "Gemm" and len(node.inputs) > 2 and node.inputs[2]:
         bias = ctx.const(node.inputs[2])

@@ -241,14 +241,19 @@ def test_conv_chunks_cover_every_output_row_once_within_budget(nb, oh, row, budg
 
 
 @pytest.mark.parametrize("budget", [2000, 500, 60])  # whole images, bands, one row per chunk
-@pytest.mark.parametrize("priority", ["efficiency", "resource"])
-def test_conv_too_large_for_one_patch_is_cut_into_chunks(budget, priority, tmp_path, monkeypatch):
+@pytest.mark.parametrize("priority,signed", [("efficiency", "differential"),
+                                             ("resource", "differential"),
+                                             ("efficiency", "direct")])
+def test_conv_too_large_for_one_patch_is_cut_into_chunks(budget, priority, signed, tmp_path,
+                                                         monkeypatch):
     import imcc.codegen.imc as imc
 
     # 2 images of 5 x 8 output positions, K = 27: a patch of 2,160 elements, 216 per output row.
     monkeypatch.setattr(imc, "PATCH_ELEMENTS", budget)
     m, feeds = conv_model(cin=3, cout=5, k=3, strides=[2, 1], pads=[1, 1, 1, 1])
-    res = check(m, feeds, tmp_path, tol=1e-5, chip=chip(), priority=priority)
+    res = check(m, feeds, tmp_path, tol=1e-5, chip=chip(signed=signed), priority=priority)
+    # signed float cells: the MVMs write the products in place, no shift-and-add
+    assert ("vsadd" in res.asm) == (signed == "differential")
     chunks = {2000: 2, 500: 6, 60: 10}[budget]
     assert res.asm.count("im2col: ") == chunks
 

@@ -55,6 +55,10 @@ weight_bits = 3
     ("rram", "[default]\ndac_bits = 4\n", "exceeds the chip's DAC"),
     ("rram", "[default]\nadc_bits = 10\n", "8-bit ADC"),
     ("ideal-int8", "[default]\nweight_bits = 0\n", "float cells"),
+    ("ideal", "[default]\nsigned = \"direct\"\n", "needs a chip whose cells hold signed values"),
+    ("ideal-signed", "[default]\nsigned = \"direct\"\nweight_bits = 8\n",
+     "needs weight_bits = 0 and an ideal ADC"),
+    ("ideal-signed", "[default]\nsigned = \"offset\"\n", "need signed = \"differential\" or"),
 ])
 def test_layer_cannot_exceed_the_chip(tmp_path, chip, text, msg):
     c = preset(chip)
@@ -90,3 +94,23 @@ def test_programmatic_precision_gets_file_checks():
         precision_from_dict({"layer": [{"match": "x", "adc_bits": 40}]}, "sweep")
     with pytest.raises(ConfigError, match="weight_percentile = 20"):
         precision_from_dict({"default": {"weight_percentile": 20}}, "sweep")
+
+
+def test_signed_float_cells_hold_the_weights_in_one_block():
+    """The direct scheme: one block per weight column holding W itself (negative values
+    included), recombined with coefficient 1; the differential float path needs two."""
+    import numpy as np
+
+    from imcc.quant import SliceSpec, coefficients, quantize, slice_blocks
+
+    W = np.array([[0.5, -1.25], [-0.0, 3.0]], np.float32)
+    q = quantize(W, 0)
+    direct, diff = SliceSpec(0, 11, "direct"), SliceSpec(0, 11, "differential")
+    assert direct.blocks == 1 and diff.blocks == 2
+    b = slice_blocks(q.values, direct)
+    assert b.shape == (1, 2, 2) and np.array_equal(b[0], W) and coefficients(direct).tolist() == [1]
+    d = slice_blocks(q.values, diff)
+    assert (d >= 0).all() and np.array_equal(
+        np.tensordot(coefficients(diff).astype(np.float32), d, axes=1), W)
+    precs, _ = resolve(preset("ideal-signed"), None, ["L"])
+    assert precs["L"].signed == "direct" and precs["L"].weight_bits == 0

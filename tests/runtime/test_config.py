@@ -71,6 +71,12 @@ def test_bad_value_names_file_and_dotted_field(tmp_path):
          "nonideal.stuck_on + nonideal.stuck_off = 1.4: must be <= 1"),
         ('name = "x"\n[nonideal]\ndrift_t0 = 0\n', "nonideal.drift_t0 = 0: must be > 0"),
         ('name = "x"\nweight_bits = 1\n', "weight_bits = 1: the differential scheme"),
+        ('name = "x"\nsigned = "direct"\n', 'signed = "direct" (cells holding signed float '
+         'values) needs float cells and an ideal ADC (weight_bits = 0, adc_bits = 0); this chip '
+         'has weight_bits = 8, adc_bits = 0'),
+        ('name = "x"\nsigned = "direct"\nweight_bits = 0\nadc_bits = 8\n',
+         'signed = "direct" (cells holding signed float values) needs float cells and an ideal '
+         'ADC (weight_bits = 0, adc_bits = 0); this chip has weight_bits = 0, adc_bits = 8'),
         ('tiles = 4\n', "name: missing"),
         ('name = ""\n', "name = '': must be a non-empty string"),
         ('name = "x"\nnonideal = 3\n', "nonideal: must be a table"),

@@ -197,6 +197,32 @@ def test_float_cells_compute_the_float_product():
     np.testing.assert_allclose(y, x.astype(np.float64) @ g, rtol=1e-5, atol=1e-5)
 
 
+def test_signed_float_cells_compute_the_signed_product():
+    """``signed = "direct"``: cells hold W itself, negative values included; one product."""
+    rng = np.random.default_rng(6)
+    g = rng.standard_normal((50, 20)).astype(np.float32)
+    x = rng.standard_normal((8, 50)).astype(np.float32)
+    xb = _xbar(chip("ideal-signed"))
+    xb.program(3, 0, 0, g)
+    y = xb.mvm(3, 0, 0, 50, 20, x, Precision(0, 0, 1.0, 1, 0, 0))
+    np.testing.assert_allclose(y, x.astype(np.float64) @ g, rtol=1e-5, atol=1e-5)
+
+
+def test_program_noise_on_signed_cells_is_symmetric_and_clipped():
+    """Noise of std ``program_noise * Gmax`` (Gmax = max |W|) around each signed target, clipped
+    to ``-Gmax .. Gmax``: negative cells are not pushed to zero as non-negative cells are."""
+    g = np.full((200, 200), -0.5, np.float32)
+    g[0, 0] = 1.0  # Gmax = 1
+    cfg = chip("ideal-signed", nonideal={"program_noise": 0.1, "seed": 1})
+    xb = NumpyCrossbar(cfg)
+    xb.program(0, 0, 0, g)
+    eye = np.eye(200, dtype=np.float32)
+    got = xb.mvm(0, 0, 0, 200, 200, eye, Precision(0, 0, 1.0, 1, 0, 0))
+    err = (got - g)[1:, 1:]
+    assert abs(err.mean()) < 0.002 and 0.09 < err.std() < 0.11
+    assert got.min() >= -1.0 and got.max() <= 1.0
+
+
 def test_unprogrammed_cells_are_zero():
     xb = _xbar(chip("ideal-int8"))
     y = xb.mvm(2, 0, 0, 16, 16, np.ones((3, 16), np.float32), Precision(8, 0, 1.0, 1, 0, 0))

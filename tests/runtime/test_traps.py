@@ -142,6 +142,9 @@ def test_float_weights_need_a_float_chip():
     run(src, None, "ideal")
     e = trap(src.replace("0.5\n", "-0.5\n"), "ideal")
     assert "weight -0.5 at region (3, 3) is not a finite value >= 0" in e.message
+    run(src.replace("0.5\n", "-0.5\n"), None, "ideal-signed")  # signed float cells
+    e = trap(src.replace("0.5\n", "inf\n"), "ideal-signed")
+    assert "weight inf at region (3, 3) is not finite" in e.message
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ MobileNetV2, DenseNet-121, BERT-base with a padding mask, GPT-2 medium with its 
 seeded random weights) are built once and saved with external data, as large PyTorch exports
 are. Then, each step in a fresh process so that its peak memory is its own:
 
-* **compile**: each model for the ideal chip under both priorities; wall time, the packing
+* **compile**: each model for the ideal chips (``--compile-modes``: ``float`` the differential
+  ``ideal``, ``signed`` the ``ideal-signed``) under both priorities; wall time, the packing
   stage separately, and the peak resident memory of the process as a multiple of the model's
   weight bytes (the process's memory before compiling is printed too);
 * **run**: each model, chip mode and batch size is compiled (resource priority; one process)
@@ -120,7 +121,7 @@ def work_compile(args) -> dict:
     from imcc.compiler import CompileOptions, compile_model
 
     path = Path(args.workdir) / args.model / "model.onnx"
-    chip = _chip(args.model, "float", args.headroom)
+    chip = _chip(args.model, args.mode, args.headroom)
     before = _rss_now()
     stages: dict[str, int] = {}
     t = time.perf_counter()
@@ -247,17 +248,19 @@ def _mib(b: float) -> str:
 
 
 def compile_table(rows: list[dict]) -> str:
-    head = (f"{'model':<13} {'priority':<10} {'params':>7} {'weights':>8} {'arrays':>11} "
+    head = (f"{'model':<13} {'mode':<6} {'priority':<10} {'params':>7} {'weights':>8} "
+            f"{'arrays':>11} "
             f"{'compile':>8} {'pack':>6} {'quant':>6} {'asm':>6} {'peak RSS':>9} "
             f"{'x weights':>9} {'growth':>7}")
     lines = [head, "-" * len(head)]
     for r in rows:
         if "error" in r:
-            lines.append(f"{r['model']:<13} {r['priority']:<10} error: {r['error']}")
+            lines.append(f"{r['model']:<13} {r['mode']:<6} {r['priority']:<10} error: "
+                         f"{r['error']}")
             continue
         ts = r["times_s"]
         lines.append(
-            f"{r['model']:<13} {r['priority']:<10} {r['params'] / 1e6:6.1f}M "
+            f"{r['model']:<13} {r['mode']:<6} {r['priority']:<10} {r['params'] / 1e6:6.1f}M "
             f"{_mib(r['weight_bytes']):>5} MiB {r['arrays_used']:>5}/{r['lower_bound']:<5} "
             f"{r['total_s']:7.1f}s {ts.get('pack', 0):5.1f}s {ts.get('quantize', 0):5.1f}s "
             f"{ts.get('assemble', 0):5.1f}s {_mib(r['rss_peak']):>5} MiB "
@@ -293,6 +296,8 @@ def main() -> None:
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--priorities", default="resource,efficiency",
                     help="priorities of the compile table")
+    ap.add_argument("--compile-modes", default="float,signed",
+                    help="chips of the compile table (float: ideal, signed: ideal-signed)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--headroom", type=float, default=1.25,
@@ -332,10 +337,12 @@ def main() -> None:
             print(f"built {name} in {time.perf_counter() - t:.0f} s", flush=True)
         if not args.skip_compile:
             for name in models:
-                for prio in args.priorities.split(","):
-                    r = _spawn("compile", args, model=name, priority=prio)
-                    compiles.append({"model": name, "priority": prio, **built[name], **r})
-                    print(compile_table(compiles[-1:]).splitlines()[-1], flush=True)
+                for mode in args.compile_modes.split(","):
+                    for prio in args.priorities.split(","):
+                        r = _spawn("compile", args, model=name, priority=prio, mode=mode)
+                        compiles.append({"model": name, "priority": prio, "mode": mode,
+                                         **built[name], **r})
+                        print(compile_table(compiles[-1:]).splitlines()[-1], flush=True)
         if not args.skip_run:
             for name in models:
                 for mode in args.modes.split(","):
@@ -353,7 +360,7 @@ def main() -> None:
             shutil.rmtree(args.workdir, ignore_errors=True)
     print(f"\nmachine: {_machine_text(args.threads)}")
     if compiles:
-        print("\ncompile (ideal chip; arrays used / lower bound; peak RSS of the compiling "
+        print("\ncompile (ideal chips; arrays used / lower bound; peak RSS of the compiling "
               "process, as a multiple of the weight bytes, and its growth during the compile "
               "over the memory of the process before it)\n" + compile_table(compiles))
     if runs:

@@ -4,7 +4,8 @@ errors.
 Exit status: 0 success; 2 the input or the environment is at fault (every
 :class:`isa.diagnostics.ToolchainError`, a file that cannot be read or written, memory
 exhausted): one diagnostic line, no traceback; 1 an internal error (a defect of imcc): one
-line asking for a report, the traceback with ``--debug``; 130 interrupted (Ctrl-C). Output
+line asking for a report, the traceback with ``--debug``; 130 interrupted (Ctrl-C); 141 (quietly)
+when the reader of the output goes away (``imcc ... | head``). Output
 files are written atomically, so none of these leaves a partial file.
 """
 
@@ -40,6 +41,15 @@ class _Group(click.Group):
                        "(see --max-elements and --max-file-mib to refuse such inputs early)",
                        err=True)
             ctx.exit(2)
+        except BrokenPipeError:  # `imcc ... | head`: the reader left; stop quietly, as cat does
+            import os
+            import sys
+
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+            ctx.exit(141)
         except OSError as e:  # the file system refused (disk full, permissions): not a defect
             if ctx.meta.get("imcc.debug"):
                 raise

@@ -13,7 +13,8 @@ from isa.diagnostics import ConfigError
 def chip_options(f):
     """``--config FILE`` / ``--chip PRESET``."""
     f = click.option("--chip", "chip_name", metavar="PRESET",
-                     help="a built-in chip: ideal, ideal-int8, rram, pcm (see `imcc chips`)")(f)
+                     help="a built-in chip: ideal, ideal-signed, ideal-int8, rram, pcm "
+                     "(see `imcc chips`)")(f)
     f = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
                      help="chip configuration file (TOML or JSON)")(f)
     return f

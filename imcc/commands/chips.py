@@ -7,7 +7,7 @@ import click
 
 def _summary(c) -> str:
     if c.float_cells:
-        prec = "float32 cells, ideal converters"
+        prec = ("signed " if c.signed_cells else "") + "float32 cells, ideal converters"
     else:
         adc = f"{c.adc_bits}-bit ADC" if c.adc_bits else "ideal ADC"
         inp = f"{c.input_bits}-bit inputs" if c.input_bits else "unquantized inputs"
@@ -29,11 +29,13 @@ def chips_cmd(name: str | None) -> None:
     if name is not None:
         click.echo(preset_text(name), nl=False)
         return
-    for n in preset_names():
+    names = preset_names()
+    width = max(map(len, names))
+    for n in names:
         c = preset(n)
-        click.echo(f"{n:<11} program hash {c.program_hash}  {_summary(c)}")
+        click.echo(f"{n:<{width}} program hash {c.program_hash}  {_summary(c)}")
         if c.description:
-            click.echo(f"{'':<11} {c.description}")
+            click.echo(f"{'':<{width}} {c.description}")
     click.echo("\n`imcc chips NAME > my-chip.toml` writes a preset as a file to edit; "
                "use it with --config my-chip.toml.")
 

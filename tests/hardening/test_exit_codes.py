@@ -81,3 +81,14 @@ def test_bad_limit_in_the_environment(tmp_path, value):
 def test_bad_limit_option_is_a_usage_error(tmp_path):
     r = imcc("--max-elements", "0", "asm", DOT, "-o", tmp_path / "d.imo")
     assert r.exit_code == 2 and "--max-elements" in r.output and "Traceback" not in r.output
+
+
+def test_a_closed_pipe_ends_quietly_with_141():
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-m", "imcc", "isa"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()  # the reader leaves (as `head` does) before imcc writes anything
+    err = p.stderr.read()
+    assert p.wait(timeout=60) == 141 and err == b""

@@ -47,7 +47,7 @@ def _output_elements(node: Node, feeds: Mapping[str, np.ndarray]) -> int | None:
     output size comes from its input *values*, when those values are in ``feeds``; else None.
     Checked before the evaluator allocates anything."""
     vals = [feeds.get(i) if i else None for i in node.inputs]
-    if not vals or any(v is None for v in vals[:1]):
+    if not vals or vals[0] is None:
         return None
     x = np.asarray(vals[0])
     op = node.op_type

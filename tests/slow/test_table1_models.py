@@ -96,11 +96,12 @@ def full_size(request, tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("priority", PRIORITIES)
-def test_full_size_model_matches_onnxruntime(full_size, priority):
+@pytest.mark.parametrize("chip_name,priority", [("ideal", p) for p in PRIORITIES]
+                         + [("ideal-signed", "resource")])
+def test_full_size_model_matches_onnxruntime(full_size, chip_name, priority):
     m, path, feeds, names, want = full_size
-    chip = config_from_dict(preset("ideal").to_dict() | chip_overrides(m)
-                            | {"name": f"ideal-{m.name}"}, "test chip")
+    chip = config_from_dict(preset(chip_name).to_dict() | chip_overrides(m)
+                            | {"name": f"{chip_name}-{m.name}"}, "test chip")
     got = _run(path, chip, priority, feeds)
     err = _relative_error(got, names, want)
-    assert err <= TOLERANCE, (m.name, priority, err)
+    assert err <= TOLERANCE, (m.name, chip_name, priority, err)

@@ -355,6 +355,9 @@ def main() -> None:
                         r = _spawn("program", args, **job)
                         if "error" not in r:
                             r |= _spawn("run", args, **job)
+                        # up to 1 GB per object (VGG-16's float32 pairs): keep one at a time
+                        _object_path(argparse.Namespace(workdir=args.workdir, **job)).unlink(
+                            missing_ok=True)
                         target = TARGETS[(mode, BY_NAME[name].kind)]
                         runs.append({"model": name, "mode": mode, "batch": batch,
                                      "target": target, **r})

@@ -164,7 +164,7 @@ def describe_outputs(outputs: dict[str, np.ndarray], max_values: int = 64) -> st
     lines = []
     for name, arr in outputs.items():
         shape = "x".join(str(d) for d in arr.shape) or "scalar"
-        line = f"{name}: float32[{shape}]"
+        line = f"{name}: {arr.dtype}[{shape}]"
         if arr.size <= max_values:
             body = np.array2string(arr, separator=", ", threshold=max_values, max_line_width=96)
             line += " =\n" + "\n".join("    " + s for s in body.splitlines())

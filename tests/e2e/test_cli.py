@@ -135,6 +135,7 @@ def test_labels_score_a_model_that_ends_in_argmax(tmp_path):
                f"{tmp_path / 'd.npz'}:y", "--output", tmp_path / "out.npz")
     assert r.exit_code == 0, r.output
     assert "top-1 accuracy: IMC 75.00 %" in r.output
+    assert "cls: int64[20]" in r.output  # the printed outputs name their element type
     out = np.load(tmp_path / "out.npz")["cls"]
     assert out.dtype == np.int64
     np.testing.assert_array_equal(out, truth)

@@ -69,7 +69,7 @@ OP_TABLE: Mapping[str, OpInfo] = MappingProxyType({
 #: Operators the frontend accepts that canonicalization removes (folded, renamed, rewritten).
 FRONTEND_OPS: Mapping[str, OpInfo] = MappingProxyType({
     **_table(OpClass.IMC, "conv", "ConvTranspose"),
-    **_table(OpClass.IMC, "linear", "Einsum"),
+    **_table(OpClass.IMC, "linear", "Einsum", "RNN", "GRU", "LSTM"),
     **_table(_D, "activation", "PRelu", "Selu", "Celu", "Mish", "Softsign"),
     **_table(_D, "normalization", "InstanceNormalization", "GroupNormalization",
              "LpNormalization"),

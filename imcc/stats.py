@@ -10,7 +10,8 @@ Counting conventions (the ones Table I follows; see docs/frontend.md):
 * ``conv``: output elements x (Cin / group) x kernel area; ConvTranspose: input elements x
   (Cout / group) x kernel area. Bias additions are not counted.
 * ``linear`` / ``matmul``: output elements x K (the contracted dim). ``linear`` when the right
-  operand is a constant matrix, ``matmul`` when both operands are activations.
+  operand is a constant matrix, ``matmul`` when both operands are activations. ``RNN``, ``GRU``,
+  ``LSTM`` are ``linear``: sequence length x batch x (elements of ``W`` + elements of ``R``).
 * ``batchnorm``: 2 per element; ``normalization`` (LayerNormalization): 5 per element.
 * ``activation``: 1 per output element; ``pooling``: 1 per *input* element.
 * ``other``: 1 per output element for arithmetic (Add, Mul, Where...), 1 per input element for
@@ -159,6 +160,8 @@ def node_macs(graph: Graph, n: Node, category: str) -> int:
         return out.numel * x.shape[-1]
     if op == "Einsum":
         return _einsum_macs(graph, n)
+    if op in ("RNN", "GRU", "LSTM"):  # every step: x @ W^T and h @ R^T, per direction
+        return x.shape[0] * x.shape[1] * (t[n.inputs[1]].numel + t[n.inputs[2]].numel)
     if category == "batchnorm":
         return 2 * out.numel
     if category == "normalization" or op in ("GroupNormalization", "InstanceNormalization"):

@@ -25,6 +25,7 @@ from imcc.passes.normalize_gemm import normalize_gemm
 from imcc.passes.normalize_matmul import normalize_matmul
 from imcc.passes.normalize_operands import normalize_operands
 from imcc.passes.normalize_reshape import normalize_reshape
+from imcc.passes.unroll_rnn import unroll_rnn
 from imcc.passes.upgrade_opset import upgrade_opset
 from imcc.verify import verify
 
@@ -51,6 +52,7 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("eliminate-identity", eliminate_identity),
     Pass("upgrade-opset", upgrade_opset),
     Pass("lower-einsum", lower_einsum),
+    Pass("unroll-rnn", unroll_rnn),
     Pass("expand-composites", expand_composites),
     Pass("normalize-reshape", normalize_reshape),
     Pass("normalize-gemm", normalize_gemm),
@@ -70,6 +72,7 @@ def pipeline(*, fold_bn: bool = True) -> tuple[Pass, ...]:
         "eliminate-identity",   # Identity / Dropout / no-op Cast only rename tensors
         "upgrade-opset",        # one operator version (21) for everything downstream
         "lower-einsum",         # Einsum -> Transpose/Reshape/MatMul, before those normalize
+        "unroll-rnn",           # RNN/GRU/LSTM -> per-step MatMul and gate arithmetic
         "expand-composites",    # PRelu -> Less/Mul/Where
         "normalize-reshape",    # Flatten/Squeeze/Unsqueeze -> Reshape with explicit dims
         "normalize-gemm",       # A @ B + c with constant B [K, N]; dynamic Gemm -> MatMul

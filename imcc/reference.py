@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from isa.diagnostics import OnnxImportError
+from isa.diagnostics import InputError, OnnxImportError
 
 
 def runner(model: onnx.ModelProto):
@@ -45,18 +45,34 @@ def evaluate(path: str | Path, inputs: dict[str, np.ndarray]) -> tuple[dict[str,
     if missing:
         raise OnnxImportError(f"{path}: the model needs input(s) {sorted(missing)} that were "
                               "not given")
-    feeds, fixed = {}, None
+    feeds, shapes = {}, {}
     for name, vi in decl.items():
         et = onnx.helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)
         feeds[name] = np.asarray(inputs[name]).astype(et)
         dims = vi.type.tensor_type.shape.dim
-        if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0:
-            fixed = dims[0].dim_value
-    engine, run = runner(model)
+        shapes[name] = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+                        for d in dims]
+    engine, run0 = runner(model)
+
+    def run(chunk):
+        try:
+            return run0(chunk)
+        except Exception as e:  # the engine's own message (shape mismatch, bad values...)
+            text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise InputError(f"{path}: {engine} cannot run the model on these inputs: "
+                             f"{text}") from None
+
     names = [o.name for o in model.graph.output]
-    n = len(next(iter(feeds.values()))) if feeds else 1
-    if fixed is None or fixed == n:
+    # Several runs' worth of inputs (a leading batch dimension that the model fixes to a smaller
+    # size): every input's leading count is the same multiple of its declared first dim.
+    fixed = {shapes[k][0] for k in feeds if shapes[k] and shapes[k][0]}
+    n = {len(v) if v.ndim else 1 for v in feeds.values()}
+    exact = all(v.ndim == len(shapes[k]) and all(d is None or d == e for d, e in
+                                                  zip(shapes[k], v.shape))
+                for k, v in feeds.items())
+    if exact or len(fixed) != 1 or len(n) != 1 or not all(shapes[k] for k in feeds):
         return dict(zip(names, run(feeds))), engine
+    fixed, n = fixed.pop(), n.pop()
     parts: dict[str, list] = {k: [] for k in names}
     for s in range(0, n, fixed):
         chunk = {k: v[s : s + fixed] for k, v in feeds.items()}

@@ -118,7 +118,12 @@ def _compare_and_score(outputs: dict, feeds: dict, compare: Path | None, y) -> N
             if name not in ref:
                 click.echo(f"  {name}: not an output of {compare}")
                 continue
-            want = np.asarray(ref[name], dtype=np.float64).reshape(out.shape)
+            want = np.asarray(ref[name], dtype=np.float64)
+            if want.size != out.size:
+                raise InputError(f"--compare: output {name!r} of {compare} has shape "
+                                 f"{list(want.shape)}, the program's has {list(out.shape)}",
+                                 hint="compare with the model the program was compiled from")
+            want = want.reshape(out.shape)
             d = np.abs(out.astype(np.float64) - want)
             scale = max(float(np.abs(want).max()), 1e-30)
             click.echo(f"  {name}: max abs error {d.max():.4g}, max relative error "

@@ -139,3 +139,42 @@ def test_labels_score_a_model_that_ends_in_argmax(tmp_path):
     out = np.load(tmp_path / "out.npz")["cls"]
     assert out.dtype == np.int64
     np.testing.assert_array_equal(out, truth)
+
+
+def test_compare_with_inputs_whose_first_dim_is_not_the_batch(tmp_path):
+    """A recurrent model's initial state [layers x directions, B, H] beside x [B, T, I]: the
+    float model runs once on the inputs as given (they match its declared shapes), not in
+    chunks of a guessed batch; a model that cannot take the inputs is one error line."""
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(3)
+    g = helper.make_graph(
+        [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+         helper.make_node("GRU", ["xt", "W", "R", "", "", "h"], ["", "hn"], hidden_size=4)],
+        "gru", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 5, 3]),
+                helper.make_tensor_value_info("h", onnx.TensorProto.FLOAT, [1, 2, 4])],
+        [helper.make_tensor_value_info("hn", onnx.TensorProto.FLOAT, [1, 2, 4])],
+        [numpy_helper.from_array(rng.standard_normal((1, 12, 3)).astype(np.float32), "W"),
+         numpy_helper.from_array(rng.standard_normal((1, 12, 4)).astype(np.float32), "R")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(m, tmp_path / "gru.onnx")
+    np.savez(tmp_path / "in.npz", x=rng.standard_normal((2, 5, 3)).astype(np.float32),
+             h=rng.standard_normal((1, 2, 4)).astype(np.float32))
+    obj = tmp_path / "gru.imo"
+    assert invoke("compile", tmp_path / "gru.onnx", "-o", obj, "-q").exit_code == 0
+    r = invoke("run", obj, "--input", tmp_path / "in.npz", "--compare", tmp_path / "gru.onnx")
+    assert r.exit_code == 0, r.output
+    line = next(ln for ln in r.output.splitlines() if ln.strip().startswith("hn: max abs"))
+    assert float(line.split("max relative error ")[1].split()[0]) < 1e-5
+    other = tmp_path / "other.onnx"
+    g2 = helper.make_graph([helper.make_node("Relu", ["x"], ["hn"])], "o",
+                           [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [7]),
+                            helper.make_tensor_value_info("h", onnx.TensorProto.FLOAT, [7])],
+                           [helper.make_tensor_value_info("hn", onnx.TensorProto.FLOAT, [7])])
+    onnx.save(helper.make_model(g2, opset_imports=[helper.make_opsetid("", 17)]), other)
+    r = invoke("run", obj, "--input", tmp_path / "in.npz", "--compare", other)
+    # onnxruntime refuses the inputs; onnx's reference evaluator runs and returns another shape
+    assert r.exit_code == 2, r.output
+    assert ("cannot run the model on these inputs" in r.output
+            or "output 'hn' of" in r.output and "has shape [2, 5, 3]" in r.output), r.output
+    assert "Traceback" not in r.output

@@ -141,7 +141,8 @@ class _Cell:
             cs.append(c)
         self.outputs(ys, hs, cs, layout, T, batch, hidden)
 
-    def state0(self, init: str, d: int, batch: int, hidden: int) -> str | None:
+    def state0(self, init: str, d: int) -> str | None:
+        """Direction ``d``'s initial state [1, B, H], or None for the zero state."""
         if not init:
             return None
         return self.slice(init, 0, d, d + 1)  # [1, B, H]
@@ -166,8 +167,8 @@ class _Cell:
         RT = self.const((R[: 2 * hidden] if split else R).T.copy())
         self.RhT = self.const(R[2 * hidden:].T.copy()) if split else None
         width = (2 if split else G) * hidden
-        h = self.state0(h0, d, batch, hidden)  # None: zero, so the first step skips R
-        c = self.state0(c0, d, batch, hidden) if self.kind == "LSTM" else None
+        h = self.state0(h0, d)  # None: zero, so the first step skips R
+        c = self.state0(c0, d) if self.kind == "LSTM" else None
         shape = (1, batch, hidden)
         steps = range(T - 1, -1, -1) if backwards else range(T)
         outs = {}

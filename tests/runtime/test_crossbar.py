@@ -187,24 +187,18 @@ def test_lossless_settings_skip_the_cycle_loop(monkeypatch):
         xb.mvm(0, 0, 0, 256, 4, x, Precision(8, 0, 1.0, 1, 15, 0))
 
 
-def test_float_cells_compute_the_float_product():
+@pytest.mark.parametrize("preset_name", ["ideal", "ideal-signed"])
+def test_float_cells_compute_the_float_product(preset_name):
+    """Non-negative float cells; and, with ``signed = "direct"``, cells holding W itself,
+    negative values included: one product against numpy's in float64."""
     rng = np.random.default_rng(5)
     g = rng.random((50, 20)).astype(np.float32)
+    if preset_name == "ideal-signed":
+        g -= 0.5
     x = rng.standard_normal((8, 50)).astype(np.float32)
-    xb = _xbar(chip("ideal"))
+    xb = _xbar(chip(preset_name))
     xb.program(7, 0, 0, g)
     y = xb.mvm(7, 0, 0, 50, 20, x, Precision(0, 0, 1.0, 1, 0, 0))
-    np.testing.assert_allclose(y, x.astype(np.float64) @ g, rtol=1e-5, atol=1e-5)
-
-
-def test_signed_float_cells_compute_the_signed_product():
-    """``signed = "direct"``: cells hold W itself, negative values included; one product."""
-    rng = np.random.default_rng(6)
-    g = rng.standard_normal((50, 20)).astype(np.float32)
-    x = rng.standard_normal((8, 50)).astype(np.float32)
-    xb = _xbar(chip("ideal-signed"))
-    xb.program(3, 0, 0, g)
-    y = xb.mvm(3, 0, 0, 50, 20, x, Precision(0, 0, 1.0, 1, 0, 0))
     np.testing.assert_allclose(y, x.astype(np.float64) @ g, rtol=1e-5, atol=1e-5)
 
 

@@ -91,7 +91,14 @@ def solve(inst: Instance, items: Sequence[int], nbins: int, *, optional: Sequenc
     p.max_deterministic_time = max(det_limit, 1e-3)
     p.max_time_in_seconds = 1e9  # the deterministic limit decides; never the clock
     p.log_search_progress = False
-    st = solver.solve(m)
+    try:
+        st = solver.solve(m)
+    except (IndexError, RuntimeError):
+        # OR-Tools 9.15's presolve can fail with an internal lookup error on a model it has
+        # nearly proven infeasible (two full-bin items and two 1x1 in two 3x3 bins): solve
+        # the same model again without presolve.
+        p.cp_model_presolve = False
+        st = solver.solve(m)
     det = solver.deterministic_time
     if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         spots = []

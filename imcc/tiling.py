@@ -1,8 +1,11 @@
 """Matrix division: each IMC layer's weights become K x N matrices cut into array-sized tiles.
 
 - Gemm / MatMul with a constant weight: one matrix ``B`` [K, N].
-- Conv: per group ``g`` the matrix ``W[g]`` reshaped to [Cin/g * kh * kw, Cout/g] (rows in
-  the order (channel, kh, kw) of the im2col patch). Small groups (depthwise convs above all) are
+- Conv: per group ``g`` the matrix ``W[g]`` reshaped to [Cin/g * kh * kw, Cout/g]. An ungrouped
+  conv's rows are in the order (kh, kw, channel): a kernel row's ``kw * Cin`` inputs then lie
+  side by side in a channels-last image, so the code generator reads them in place (shifted
+  windows) instead of copying an im2col patch. A grouped conv's rows are in the order (group,
+  channel, kh, kw) of its im2col patch. Small groups (depthwise convs above all) are
   merged *block-diagonally* into super-blocks that fit one array: one MVM then serves many
   groups, at the price of the zero cells off the diagonal. A group too large for that is its own
   block, as the issue asks ("grouped convs become independent blocks").
@@ -170,7 +173,8 @@ def quantize_layer(plan: LayerPlan, w: np.ndarray) -> LayerWeights:
         else None
     if plan.op == "Conv":
         cout = w.shape[0]
-        q = quantize(w.reshape(cout, -1).T, spec.w_bits, pct)
+        rows = w.transpose(0, 2, 3, 1) if plan.groups == 1 else w  # (kh, kw, c) | (c, kh, kw)
+        q = quantize(rows.reshape(cout, -1).T, spec.w_bits, pct)
         if plan.groups == 1:  # the [K, N] matrix is the one block
             mats = [q.values]
         else:

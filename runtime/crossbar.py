@@ -217,10 +217,17 @@ class NumpyCrossbar:
             xf = np.asarray(x, dtype=np.float32)
             if p.adcb == 0 and not read_noise and out is not None \
                     and not np.may_share_memory(xf, out):
-                return np.matmul(xf, gr, out=out)
+                return self._matmul(xf, gr, out)
             y = self._adc(self._analog(array, xf, gr), p)
             return np.asarray(y, dtype=np.float32)
-        q = self._quantize(x, p, self._buffer("q", x.shape, np.float32))
+        xs = _overlap(x)
+        if xs:  # quantize each element of the overlapping rows once
+            n = (x.shape[0] - 1) * xs + x.shape[1]
+            span = np.lib.stride_tricks.as_strided(x, (n,), (x.itemsize,), writeable=False)
+            qf = self._quantize(span, p, self._buffer("q", (n,), np.float32))
+            q = np.lib.stride_tricks.as_strided(qf, x.shape, (4 * xs, 4), writeable=False)
+        else:
+            q = self._quantize(x, p, self._buffer("q", x.shape, np.float32))
         colsum = self._max_colsum(array, row, col, h, w, gr)
         qmax = (1 << p.magnitude_bits) - 1
         cyc_max = min(qmax, (1 << p.dacb) - 1)
@@ -228,7 +235,7 @@ class NumpyCrossbar:
         lossless_adc = p.adcb == 0 or (p.adcsh == 0 and cyc_max * colsum <= p.adc_range[1])
         if self.fast_path and exact and lossless_adc:  # Y = q @ G, bit-identical to the loop
             if qmax * colsum <= F32_EXACT:
-                return np.matmul(q, gr, out=out)
+                return self._matmul(q, gr, out)
             y = q.astype(np.float64) @ gr.astype(np.float64)
             if out is None:
                 return y.astype(np.float32)
@@ -238,6 +245,22 @@ class NumpyCrossbar:
         if out is None:
             return y.astype(np.float32)  # a copy: y is a scratch buffer
         out[...] = y
+        return out
+
+    def _matmul(self, x: np.ndarray, g: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        """``x @ g`` (into ``out`` when given). Inputs whose rows overlap (a convolution's
+        shifted windows: row ``m + 1`` starts ``xs < h`` elements after row ``m``) are no matrix
+        BLAS takes, and numpy would copy them whole; their product is summed over bands of
+        ``xs`` columns instead, each an ordinary strided matrix. (Integer products below
+        ``2**24`` stay exact in any order.)"""
+        xs = _overlap(x)
+        if xs < _BAND_MIN:
+            return np.matmul(x, g, out=out)
+        out = np.matmul(x[:, :xs], g[:xs], out=out)
+        tmp = self._buffer("band", out.shape, out.dtype)
+        for j in range(xs, x.shape[1], xs):
+            np.matmul(x[:, j : j + xs], g[j : j + xs], out=tmp)
+            out += tmp
         return out
 
     @staticmethod
@@ -419,6 +442,22 @@ class NumpyCrossbar:
 _SKIP_MIN_WORK = 1 << 14
 #: ... and only when at most this share of the rows is live.
 _SKIP_MAX_LIVE = 0.9
+
+
+#: Narrower bands than this (a conv on a few input channels) are slower than numpy's copy.
+_BAND_MIN = 32
+
+
+def _overlap(x: np.ndarray) -> int:
+    """The row stride ``xs`` (in elements) of a 2-D view of contiguous rows that overlap (``0 <
+    xs < h``), else 0."""
+    if x.ndim != 2 or x.shape[0] < 2:
+        return 0
+    s0, s1 = x.strides
+    item = x.itemsize
+    if s1 != item or s0 % item or not 0 < s0 < x.shape[1] * item:
+        return 0
+    return s0 // item
 
 
 def _live_rows(bits: np.ndarray) -> np.ndarray | None:

@@ -1,6 +1,7 @@
 """Lowering of the IMC layers (constant-weight Conv, Gemm, MatMul) onto the crossbar arrays.
 
-For a layer with input rows ``A`` [M, K] (an im2col patch matrix for a conv):
+For a layer with input rows ``A`` [M, K] (for a conv: a channels-last image read in place by
+shifted windows, or an im2col patch matrix):
 
 1. for each replica (a share of the M rows), each matrix block, and each column range of the
    block: every K-tile's region gets an ``mvm`` (the first) or ``mvm.acc`` (the rest) into a
@@ -123,14 +124,18 @@ def _split(m: int, r: int) -> list[tuple[int, int]]:
 
 
 def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View,
-                local: dict[int, View] | None = None, *, out_global: bool = False) -> None:
+                local: dict[int, View] | None = None, *, out_global: bool = False,
+                kseg: tuple[int, int] | None = None) -> None:
     """``out[m, n] = sum_k a[m, k] * W[k, n]`` in integer units (before dequantization).
 
     ``a`` is [M, K] with contiguous rows; ``out`` is [M, N] (any strides). ``local`` gives, for
     some chip tiles, a copy of ``a`` in that tile's buffer: arrays there read it instead.
     ``out_global`` says ``out`` is in global memory, where every array may write: a layer of
     one block per column (signed float cells) then writes its MVM results straight into
-    ``out``, without partial sums to recombine."""
+    ``out``, without partial sums to recombine. ``kseg = (length, jump)``: row ``m``'s inputs
+    are runs of ``length`` elements, each ``jump`` elements after the previous one (``a``'s
+    address of element ``k`` is ``m * xs + (k // length) * jump + k % length``); a tile
+    spanning two runs is read as two sub-regions of its rows, the second accumulating."""
     local = local or {}
     w = ctx.w
     plan, prec = L.plan, L.plan.precision
@@ -173,15 +178,22 @@ def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View,
                   f"rows {m0}:{m1} (replica {rep})")
         w.csrs(vl=rows, xs=xs, ys=dst.strides[0] if straight else nparts * pw)
         for parts, pls in sorted(by_parts.items()):
-            for i, pl in enumerate(sorted(pls, key=lambda p: p.tile.k0)):
+            first = True
+            for pl in sorted(pls, key=lambda p: p.tile.k0):
                 t = pl.tile
-                w.csrs(xbarr=pl.array, xbrow=pl.row, xbcol=pl.col, xbh=t.h, xbw=t.w,
-                       adcsh=adc_shift(L.col_max[t.id], prec, L.in_signed))
                 src = local.get(pl.array // ctx.arrays_per_tile, a)
-                w.li("x6", src.addr(m0 * xs + block.k_offset + t.k0))
-                w.li("x5", ps.addr(parts[0] * pw))
-                w.op("mvm" if i == 0 else "mvm.acc", "x5", "x6",
-                     note=f"{t.id} on array {pl.array}")
+                for k0, k1 in _runs(block.k_offset + t.k0, block.k_offset + t.k1, kseg):
+                    w.csrs(xbarr=pl.array, xbrow=pl.row + k0 - block.k_offset - t.k0,
+                           xbcol=pl.col, xbh=k1 - k0, xbw=t.w,
+                           adcsh=adc_shift(L.col_max[t.id], prec, L.in_signed))
+                    at = k0 if kseg is None else k0 // kseg[0] * kseg[1] + k0 % kseg[0]
+                    w.li("x6", src.addr(m0 * xs + at))
+                    w.li("x5", ps.addr(parts[0] * pw))
+                    w.op("mvm" if first else "mvm.acc", "x5", "x6",
+                         note=f"{t.id} on array {pl.array}" if k1 - k0 == t.h else
+                         f"{t.id} rows {k0 - block.k_offset - t.k0}:"
+                         f"{k1 - block.k_offset - t.k0} on array {pl.array}")
+                    first = False
         if straight:
             continue
         ctx.w.comment(f"shift-and-add {nparts} slice/polarity blocks -> output columns")
@@ -192,6 +204,14 @@ def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View,
             _sadd(ctx, tmp, ps, rows, pw, nparts, pw)
             ref = tmp.slice(1, ncol, ncol + 1, 1)
             ctx.binary("vsub", dst, tmp.slice(1, 0, ncol, 1), ref)
+
+
+def _runs(k0: int, k1: int, kseg: tuple[int, int] | None) -> list[tuple[int, int]]:
+    """``[k0, k1)`` cut at the multiples of ``kseg[0]`` (whole without ``kseg``)."""
+    if kseg is None:
+        return [(k0, k1)]
+    n = kseg[0]
+    return [(s, min(k1, (s // n + 1) * n)) for s in [k0] + list(range((k0 // n + 1) * n, k1, n))]
 
 
 def _sadd(ctx: Ctx, dst: View, ps: View, rows: int, ncol: int, nparts: int, pw: int) -> None:
@@ -228,31 +248,53 @@ def dequantize(ctx: Ctx, L: ImcLayer, out: View, src: View, channel_axis: int,
 
 @lowers("Conv")
 def lower_conv(ctx: Ctx, node) -> None:
-    """Conv (2-D, NCHW): pad, im2col through a 6-D window view, IMC product, dequantize to
-    NCHW."""
+    """Conv (2-D, NCHW). An ungrouped conv copies its input, padded, into a channels-last
+    image; a stride-1 conv then reads its kernel rows in place (shifted windows), any other
+    through an im2col patch of that image. A grouped conv pads and takes its im2col patch of the
+    NCHW input. The products are dequantized into NCHW."""
     L = ctx.imc[node.name]
+    if L.plan.groups == 1:
+        _conv_channels_last(ctx, node, L)
+    else:
+        _conv_grouped(ctx, node, L)
+
+
+def _geometry(node):
+    kh, kw = node.attrs["kernel_shape"]
+    return (kh, kw), node.attrs["strides"], node.attrs["dilations"], node.attrs["pads"]
+
+
+def _bias(ctx: Ctx, node) -> np.ndarray | None:
+    return ctx.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+
+
+def _conv_grouped(ctx: Ctx, node, L: ImcLayer) -> None:
+    """Pad, im2col through a 6-D window view (patch order (c, kh, kw), that of the grouped
+    weight rows), IMC product, dequantize to NCHW."""
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])
     nb, c, h, wd = x.shape
-    _, cout, oh, ow = y.shape
-    kh, kw = node.attrs["kernel_shape"]
-    sh, sw = node.attrs["strides"]
-    dh, dw = node.attrs["dilations"]
-    pt, pl, pb, pr = node.attrs["pads"]
+    oh, ow = y.shape[2:]
+    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = _geometry(node)
     src = x
     if any((pt, pl, pb, pr)):
         ctx.w.comment(f"pad top/left/bottom/right {pt}/{pl}/{pb}/{pr} with zeros")
-        hp, wp = h + pt + pb, wd + pl + pr
-        xp = ctx.tmp((nb, c, hp, wp))
+        xp = ctx.tmp((nb, c, h + pt + pb, wd + pl + pr))
         ctx.fill(xp, 0.0)
         ctx.copy(xp.slice(2, pt, pt + h).slice(3, pl, pl + wd), x)
         src = xp
-    _, _, hp, wp = src.shape
     sN, sC, sH, sW = src.strides
     window = View(src.base, src.offset, (nb, oh, ow, c, kh, kw),
                   (sN, sh * sH, sw * sW, sC, dh * sH, dw * sW))
-    K = c * kh * kw
-    bias = ctx.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+    _im2col_product(ctx, L, window, y, _bias(ctx, node))
+
+
+def _im2col_product(ctx: Ctx, L: ImcLayer, window: View, y: View, bias) -> None:
+    """Copy the windows ``window`` [nb, oh, ow, k...] into patches [rows, K], multiply, and
+    dequantize into ``y`` (NCHW); cut into chunks of at most ``PATCH_ELEMENTS``."""
+    nb, oh, ow = window.shape[:3]
+    K = math.prod(window.shape[3:])
+    cout = y.shape[1]
     chunks = conv_chunks(nb, oh, ow * max(K, cout))
     rows_max = max((b1 - b0) * (r1 - r0) * ow for b0, b1, r0, r1 in chunks)
     patch_all = ctx.tmp((rows_max, K))
@@ -266,12 +308,77 @@ def lower_conv(ctx: Ctx, node) -> None:
         patch = patch_all.slice(0, 0, rows)
         yt = yt_all.slice(0, 0, rows)
         part = "" if len(chunks) == 1 else f" (images {b0}:{b1}, output rows {r0}:{r1})"
-        ctx.w.comment(f"im2col: {g}x{nr}x{ow} windows of {c}x{kh}x{kw}{part}")
-        ctx.copy(patch.reshape((g, nr, ow, c, kh, kw)),
+        ctx.w.comment(f"im2col: {g}x{nr}x{ow} windows of {'x'.join(map(str, window.shape[3:]))}"
+                      f"{part}")
+        ctx.copy(patch.reshape((g, nr, ow) + window.shape[3:]),
                  window.slice(0, b0, b1).slice(1, r0, r1))
         imc_product(ctx, L, patch, yt, out_global=True)  # yt is scratch: global memory
         src_nchw = yt.reshape((g, nr * ow, cout)).permute((0, 2, 1))
         dequantize(ctx, L, y3.slice(0, b0, b1).slice(2, r0 * ow, r1 * ow), src_nchw, 1, bias)
+
+
+# A stride-1 conv computes its outputs at every position of the padded image (those beyond the
+# last kernel position are discarded): shifted windows when that costs at most this factor of
+# the products (small images, where the border is a large share, take the im2col copy instead).
+SHIFTED_WASTE = 1.4
+
+
+def _conv_channels_last(ctx: Ctx, node, L: ImcLayer) -> None:
+    """An ungrouped conv on a channels-last copy ``xp`` [nb, Hp, Wp, C] of its padded input.
+
+    Stride 1 (dilation 1): the weight rows of kernel row ``dy`` ((kh, kw, c) order) are the
+    ``kw * C`` elements of ``xp`` from pixel ``p + dy * Wp`` on, where ``p`` is the output's
+    pixel in the padded image, so row ``p`` of the input matrix is ``xp`` at ``p * C`` with a
+    jump of ``Wp * C`` per kernel row: the MVMs read ``xp`` in place (a tile that spans two
+    kernel rows is read as two sub-regions) and produce an output for every pixel ``p``, of
+    which those with ``y < oh``, ``x < ow`` are kept. Otherwise: im2col of ``xp``."""
+    x = ctx.view(node.inputs[0])
+    y = ctx.view(node.outputs[0])
+    nb, c, h, wd = x.shape
+    _, cout, oh, ow = y.shape
+    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = _geometry(node)
+    hp, wp = h + pt + pb, wd + pl + pr
+    bias = _bias(ctx, node)
+    xp = ctx.tmp((nb, hp, wp, c))
+    if any((pt, pl, pb, pr)):
+        ctx.w.comment(f"pad top/left/bottom/right {pt}/{pl}/{pb}/{pr} with zeros, channels last")
+        ctx.fill(xp, 0.0)
+    else:
+        ctx.w.comment("channels last")
+    ctx.copy(xp.slice(1, pt, pt + h).slice(2, pl, pl + wd), x.permute((0, 2, 3, 1)))
+    per_image = hp * wp
+    shifted = ((sh, sw, dh, dw) == (1, 1, 1, 1) and per_image <= SHIFTED_WASTE * oh * ow
+               and per_image * max(c, cout) <= PATCH_ELEMENTS and _can_split(L, kw * c))
+    if not shifted:
+        window = View(xp.base, xp.offset, (nb, oh, ow, kh, kw, c),
+                      (per_image * c, sh * wp * c, sw * c, dh * wp * c, dw * c, 1))
+        _im2col_product(ctx, L, window, y, bias)
+        return
+    g_max = max(1, PATCH_ELEMENTS // (per_image * max(c, cout)))
+    prod_all = ctx.tmp((min(g_max, nb) * per_image, cout))
+    mark = ctx.scratch.top
+    for b0 in range(0, nb, g_max):
+        ctx.scratch.reset(mark)
+        b1 = min(nb, b0 + g_max)
+        g = b1 - b0
+        rows = (g - 1) * per_image + (oh - 1) * wp + ow  # through the last kept pixel
+        part = "" if g == nb else f" (images {b0}:{b1})"
+        ctx.w.comment(f"shifted windows: {rows} pixels of {kh}x{kw}x{c}{part}")
+        a = View(xp.base, xp.offset + b0 * per_image * c, (rows, L.plan.K), (c, 1))
+        prod = prod_all.slice(0, 0, rows)
+        imc_product(ctx, L, a, prod, out_global=True, kseg=(kw * c, wp * c))
+        kept = View(prod.base, prod.offset, (g, cout, oh, ow),
+                    (per_image * cout, 1, wp * cout, cout))
+        dequantize(ctx, L, y.slice(0, b0, b1), kept, 1, bias)
+
+
+def _can_split(L: ImcLayer, seg: int) -> bool:
+    """Whether every tile of ``L`` can be read in place with kernel rows of ``seg`` inputs: a
+    tile that spans two kernel rows becomes two MVMs on sub-regions of its rows, which is exact
+    only with an ideal ADC (a real one would convert each part separately)."""
+    if L.plan.precision.adc_bits == 0:
+        return True
+    return all(t.k0 // seg == (t.k1 - 1) // seg for t in L.plan.tiles)
 
 
 def conv_chunks(nb: int, oh: int, row_elems: int,

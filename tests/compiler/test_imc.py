@@ -5,6 +5,7 @@ Float path (ideal chip): compared with onnx's reference evaluator. Quantized los
 compared with an integer oracle written here from the definitions in docs/machine.md (per-channel
 symmetric weights, per-layer input step max|x| / qmax), independent of the compiler's code."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,16 +25,18 @@ def chip(**kw):
     return config_from_dict(base, "test")
 
 
-def conv_model(cin=3, cout=5, k=3, groups=1, bias=True, **attrs):
-    w = R.standard_normal((cout, cin // groups, k, k)).astype(F)
+def conv_model(cin=3, cout=5, k=3, groups=1, bias=True, image=(2, 9, 8), **attrs):
+    kh, kw = (k, k) if isinstance(k, int) else k
+    w = R.standard_normal((cout, cin // groups, kh, kw)).astype(F)
     inits = {"w": w}
     ins = ["a", "w"]
     if bias:
         inits["b"] = R.standard_normal(cout).astype(F)
         ins.append("b")
+    nb, h, wd = image
     m = make_model([helper.make_node("Conv", ins, ["y"], group=groups, **attrs)],
-                   [("a", F, (2, cin, 9, 8))], [("y", F, None)], inits=inits)
-    return m, {"a": R.standard_normal((2, cin, 9, 8)).astype(F)}
+                   [("a", F, (nb, cin, h, wd))], [("y", F, None)], inits=inits)
+    return m, {"a": R.standard_normal((nb, cin, h, wd)).astype(F)}
 
 
 CONVS = [
@@ -155,6 +158,24 @@ def test_quantized_slices_in_separate_arrays_via_precision_file(tmp_path):
     assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
 
 
+def _conv_oracle(m, x: np.ndarray, bits: int = 8) -> np.ndarray:
+    """The model's one Conv in float64 on its weights quantized per output channel and its
+    input quantized per layer (symmetric, ``bits`` bits): what a lossless chip computes."""
+    from onnx import numpy_helper
+
+    node = m.graph.node[0]
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    w = inits["w"]
+    qw, sw = _quant_weights(w.reshape(w.shape[0], -1).T, bits)
+    wq = (qw * sw).T.reshape(w.shape).astype(np.float64)
+    qmax = 2 ** (bits - 1) - 1
+    si = np.float32(np.abs(x).max() / qmax)
+    xq = (np.clip(np.rint(x / si), -qmax, qmax) * si).astype(np.float64)
+    new = {"w": wq} | ({"b": inits["b"].astype(np.float64)} if "b" in inits else {})
+    mq = make_model([node], [("a", np.float64, x.shape)], [("y", np.float64, None)], inits=new)
+    return reference(mq, {"a": xq})[0]
+
+
 @pytest.mark.parametrize("budget", [None, 300])  # one patch; bands of output rows
 def test_conv_quantized_lossless(budget, tmp_path, monkeypatch):
     import imcc.codegen.imc as imc
@@ -164,23 +185,68 @@ def test_conv_quantized_lossless(budget, tmp_path, monkeypatch):
     m, feeds = conv_model(cin=6, cout=7, k=3, pads=[1, 1, 1, 1], strides=[2, 1])
     cfg = chip(weight_bits=8, cell_bits=4, input_bits=8, dac_bits=4)
     got, res = run_compiled(m, feeds, tmp_path, chip=cfg, calib=feeds)
-    # Oracle: the same conv in float on the quantized weights and inputs.
-    w = np.asarray([i for i in m.graph.initializer if i.name == "w"][0].float_data or
-                   np.frombuffer([i for i in m.graph.initializer if i.name == "w"][0].raw_data,
-                                 dtype=F)).reshape(7, 6, 3, 3)
-    qw, sw = _quant_weights(w.reshape(7, -1).T, 8)
-    wq = (qw * sw).T.reshape(w.shape).astype(np.float64)
-    x = feeds["a"]
-    si = np.float32(np.abs(x).max() / 127)
-    xq = (np.clip(np.rint(x / si), -127, 127) * si).astype(np.float64)
-    mq = make_model([helper.make_node("Conv", ["a", "w", "b"], ["y"], pads=[1, 1, 1, 1],
-                                      strides=[2, 1])],
-                    [("a", np.float64, x.shape)], [("y", np.float64, None)],
-                    inits={"w": wq, "b": np.frombuffer(
-                        [i for i in m.graph.initializer if i.name == "b"][0].raw_data,
-                        dtype=F).astype(np.float64)})
-    want = reference(mq, {"a": xq})[0]
+    want = _conv_oracle(m, feeds["a"])
     assert np.abs(got[0] - want).max() <= 1e-5 * np.abs(want).max()
+
+
+# ---- stride-1 convs read their channels-last input in place (shifted windows) ------------
+
+SHIFTED = [
+    dict(pads=[1, 1, 1, 1]),  # K = 27 on 16-row arrays: the first tile spans kernel rows 0, 1
+    dict(),  # no padding
+    dict(cin=7, cout=20, k=(3, 5), pads=[1, 2, 0, 1]),  # asymmetric kernel and pads, N split
+    dict(cin=20, cout=24, k=1, bias=False),  # 1x1: K split into 16 + 4
+    dict(cin=2, cout=3, k=5, pads=[2, 2, 2, 2]),  # tiles of 16 rows over runs of 10
+]
+
+
+@pytest.mark.parametrize("signed", ["differential", "direct"])
+@pytest.mark.parametrize("priority", ["efficiency", "resource"])
+@pytest.mark.parametrize("cfg", SHIFTED, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
+def test_conv_shifted_windows_float(cfg, priority, signed, tmp_path, monkeypatch):
+    import imcc.codegen.imc as imc
+
+    monkeypatch.setattr(imc, "SHIFTED_WASTE", 100.0)  # small images: the border is large
+    res = check(*conv_model(**cfg), tmp_path, tol=1e-5, chip=chip(signed=signed),
+                priority=priority)
+    assert "shifted windows" in res.asm and "im2col" not in res.asm
+    k = cfg.get("k", 3)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    run = kw * cfg.get("cin", 3)
+    if kh > 1 and run % 16:  # some 16-row tile spans two kernel rows: two MVMs read it
+        assert re.search(r" rows 0:\d+ on array", res.asm)
+
+
+@pytest.mark.parametrize("images,budget", [(2, None), (3, 2000)])  # one chunk; one per image
+@pytest.mark.parametrize("dac_bits,adc_bits", [(4, 0), (1, 0), (8, 16)])
+def test_conv_shifted_windows_quantized_lossless(images, budget, dac_bits, adc_bits, tmp_path,
+                                                 monkeypatch):
+    """Bit-serial inputs with an ideal ADC: a tile spanning two kernel rows is two exact
+    integer MVMs. A real ADC (``adc_bits = 16``: wide enough to be lossless) converts each MVM
+    on its own, so tiles that span kernel rows take the im2col copy instead."""
+    import imcc.codegen.imc as imc
+
+    if budget:
+        monkeypatch.setattr(imc, "PATCH_ELEMENTS", budget)
+    m, feeds = conv_model(cin=6, cout=7, k=3, pads=[1, 1, 1, 1], image=(images, 12, 12))
+    cfg = chip(weight_bits=8, cell_bits=4, input_bits=8, dac_bits=dac_bits, adc_bits=adc_bits)
+    got, res = run_compiled(m, feeds, tmp_path, chip=cfg, calib=feeds)
+    want = _conv_oracle(m, feeds["a"])
+    assert np.abs(got[0] - want).max() <= 1e-5 * np.abs(want).max()
+    assert ("shifted windows" in res.asm) == (adc_bits == 0)
+    if adc_bits == 0 and budget:
+        assert res.asm.count("shifted windows") == images
+
+
+def test_conv_shifted_windows_with_a_real_adc_when_tiles_fit_kernel_rows(tmp_path):
+    """16 channels and 1x3 kernels on 16-row arrays: each tile is one kernel position, so the
+    MVMs read the image in place even with a real ADC."""
+    m, feeds = conv_model(cin=16, cout=5, k=(1, 3), pads=[0, 1, 0, 1], image=(2, 10, 10))
+    cfg = chip(weight_bits=8, cell_bits=4, input_bits=8, dac_bits=8, adc_bits=16)
+    got, res = run_compiled(m, feeds, tmp_path, chip=cfg, calib=feeds)
+    want = _conv_oracle(m, feeds["a"])
+    assert np.abs(got[0] - want).max() <= 1e-5 * np.abs(want).max()
+    assert "shifted windows" in res.asm and not re.search(r" rows \d+:\d+ on array", res.asm)
 
 
 @pytest.mark.parametrize("priority", ["efficiency", "resource"])

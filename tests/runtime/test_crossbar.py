@@ -187,6 +187,40 @@ def test_lossless_settings_skip_the_cycle_loop(monkeypatch):
         xb.mvm(0, 0, 0, 256, 4, x, Precision(8, 0, 1.0, 1, 15, 0))
 
 
+@pytest.mark.parametrize("xs", [40, 64, 5])  # bands of 40 (last one 20), of 64; numpy's copy
+@pytest.mark.parametrize("ibits,dacb,adcb", [(0, 1, 0), (8, 8, 0), (8, 2, 0), (8, 1, 9)])
+def test_overlapping_input_rows_give_the_product_of_their_copy(xs, ibits, dacb, adcb):
+    """Rows that overlap (row m + 1 starts xs < h elements after row m, as a convolution's
+    shifted windows read an image in place) give exactly what the same rows copied out give:
+    against the int64 oracle on integer cells, against numpy's float64 product on float
+    cells."""
+    rng = np.random.default_rng(xs * 10 + ibits + dacb)
+    vl, h, w = 37, 100, 23
+    flat = rng.standard_normal((vl - 1) * xs + h).astype(np.float32) * 20
+    x = np.lib.stride_tricks.as_strided(flat, (vl, h), (4 * xs, 4))
+    xc = np.ascontiguousarray(x)
+    if ibits:
+        cfg = chip("ideal-int8", dac_bits=8, adc_bits=adcb)
+        g = rng.integers(0, 256, (h, w)).astype(np.float32)
+        p = Precision(ibits, 1, 0.5, dacb, adcb, 8 if adcb else 0)
+        want = oracle(xc, g, ibits, 1, 0.5, dacb, adcb, p.adcsh).astype(np.float32)
+    else:
+        cfg = chip("ideal")
+        g = rng.random((h, w)).astype(np.float32)
+        p = Precision(0, 0, 1.0, 1, 0, 0)
+        want = xc.astype(np.float64) @ g
+    for fast in (True, False):
+        xb = _xbar(cfg, fast_path=fast)
+        xb.program(2, 0, 0, g)
+        out = np.full((vl, w), np.nan, np.float32)
+        got = xb.mvm(2, 0, 0, h, w, x, p, out=out)
+        if ibits:
+            assert np.array_equal(got, want), (fast, np.abs(got - want).max())
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+    assert np.array_equal(x, xc)  # the input is only read
+
+
 @pytest.mark.parametrize("preset_name", ["ideal", "ideal-signed"])
 def test_float_cells_compute_the_float_product(preset_name):
     """Non-negative float cells; and, with ``signed = "direct"``, cells holding W itself,

@@ -59,8 +59,7 @@ class Ctx:
         """The tensor as a row-major view (constants come from the constant pool)."""
         if self.graph.is_const(name):
             return self.consts.add(self.graph.constants[name], name)
-        b = self.buffers[name]
-        return View.of(b.symbol, self.shape(name))
+        return self.buffers[name].view(self.shape(name))
 
     def array(self, values, where: str = "constant") -> View:
         return self.consts.add(np.asarray(values, dtype=np.float32), where)

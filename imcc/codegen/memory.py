@@ -8,7 +8,12 @@
 
 Every tensor lives in one buffer from the node that defines it to its last use; graph outputs
 live to the end. A ``Reshape`` of a row-major tensor is free: its output shares its input's
-buffer. Buffers are 64-byte aligned. All values are float32 (int64 and bool tensors included:
+buffer. A ``Concat`` is free where its inputs can be computed in place: an input defined by a
+node, used by no Reshape, is placed in its slice of the output's buffer (a strided view when
+the slice is not contiguous: batch > 1 along the channel axis), and a concatenation of inputs
+that already lie side by side (DenseNet's growing concatenations, each the prefix of the next)
+is placed where they lie; the shared buffer lives as long as any tensor in it. Buffers are
+64-byte aligned. All values are float32 (int64 and bool tensors included:
 exact below 2**24). Graph inputs and outputs always live in global memory.
 """
 
@@ -66,12 +71,89 @@ class ConstPool:
 
 @dataclass(frozen=True)
 class Buffer:
-    """A tensor's storage: ``addr`` bytes into its arena (``tile`` None: global activations)."""
+    """A tensor's storage: ``addr`` bytes into its arena (``tile`` None: global activations).
+    ``inside``: a tensor placed in a slice of another's buffer, as ``(that buffer's symbol,
+    element offset, element strides)``."""
 
     symbol: str
     addr: int
     nbytes: int
     tile: int | None = None
+    inside: tuple[str, int, tuple[int, ...]] | None = None
+
+    def view(self, shape: tuple[int, ...]) -> View:
+        if self.inside is None:
+            return View.of(self.symbol, shape)
+        base, offset, strides = self.inside
+        return View(base, offset, tuple(shape), strides)
+
+
+# Ops whose lowerings take operands of any strides (elementwise, windows, reductions, concat):
+# the only producers and consumers a tensor placed in a non-contiguous slice may have.
+STRIDED_OPS = frozenset({
+    "Relu", "Sigmoid", "Tanh", "Erf", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Add",
+    "Sub", "Mul", "Div", "Clip", "LeakyRelu", "HardSigmoid", "HardSwish", "Max", "Min", "Sum",
+    "Mean", "BatchNormalization", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool",
+    "GlobalMaxPool", "Concat"})
+
+
+def _row_major(shape) -> tuple[int, ...]:
+    return View.of("", tuple(shape)).strides
+
+
+def place_concats(graph, keep: set[str]) -> dict[str, tuple[str, int]]:
+    """Tensors computed in place inside a Concat's output: tensor -> (the tensor whose buffer
+    holds it, element offset); its strides are that tensor's row-major strides. Tensors in
+    ``keep`` keep buffers of their own, and so do graph inputs and outputs."""
+    io = set(graph.inputs) | set(graph.outputs)
+    place: dict[str, tuple[str, int]] = {}
+
+    def movable(t: str, offset: int, strides, root: str) -> bool:
+        if not t or t in io or t in place or t in keep or graph.is_const(t):
+            return False
+        prod = graph.producer(t)
+        if prod is None:
+            return False
+        shape = tuple(graph.types[t].shape)
+        if math.prod(shape) == 0:
+            return False
+        if View(root, offset, shape, strides).is_contiguous():
+            return True
+        return prod.op_type in STRIDED_OPS and all(c.op_type in STRIDED_OPS
+                                                   for c in graph.consumers(t))
+
+    for node in reversed(graph.nodes):
+        if node.op_type != "Concat" or not node.outputs or not node.outputs[0]:
+            continue
+        out = node.outputs[0]
+        shape = tuple(graph.types[out].shape)
+        if math.prod(shape) == 0:
+            continue
+        axis = int(node.attrs["axis"]) % len(shape)
+        ins = [t for t in node.inputs if t]
+        # Inputs already side by side in one buffer: the output is that slice of it.
+        spots = [place.get(t) for t in ins]
+        if out not in place and ins and all(spots) and len({r for r, _ in spots}) == 1:
+            root = spots[0][0]
+            strides = _row_major(graph.types[root].shape)
+            pos, ok = spots[0][1], True
+            for t, (_, off) in zip(ins, spots):
+                ok = ok and off == pos
+                pos += graph.types[t].shape[axis] * strides[axis]
+            if ok and movable(out, spots[0][1], strides, root):
+                place[out] = (root, spots[0][1])
+                continue
+        root, base = place.get(out, (out, 0))
+        if root in keep:
+            continue
+        strides = _row_major(graph.types[root].shape)
+        pos = 0
+        for t in ins:
+            off = base + pos * strides[axis]
+            if movable(t, off, strides, root):
+                place[t] = (root, off)
+            pos += graph.types[t].shape[axis]
+    return place
 
 
 class Scratch:
@@ -113,6 +195,14 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
     for node in nodes:
         if node.op_type == "Reshape" and not graph.is_const(node.inputs[0]):
             root[node.outputs[0]] = find(node.inputs[0])
+    # Tensors that share their buffer with a Reshape are not placed inside a Concat's output;
+    # tensors that are (and the output) live in global memory, even if a tile would hold them:
+    # writing them in place saves the copy that would take them there.
+    inside = place_concats(graph, set(root) | set(root.values()))
+    for t, (r, _) in inside.items():
+        root[t] = r
+        tile_pref.pop(t, None)
+        tile_pref.pop(r, None)
     start: dict[str, int] = {}
     end: dict[str, int] = {}
 
@@ -135,7 +225,7 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
         touch(t, n)
     size = {}
     for t in list(start):
-        members = [t] + [m for m in root if find(m) == t]
+        members = [t] + [m for m in root if find(m) == t and m not in inside]
         size[t] = max(4 * max(1, math.prod(graph.types[m].shape)) for m in members)
     io = {find(t) for t in graph.inputs if not graph.is_const(t)} | {find(t) for t in graph.outputs}
     arenas: dict[int | None, _Arena] = {None: _Arena(act_base, None)}
@@ -156,13 +246,17 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
     out: dict[str, Buffer] = {}
     used_syms: set[str] = set()
     for node_t in list(start) + [m for m in root]:
-        r = find(node_t)
         sym = symbol("t_", node_t)
         while sym in used_syms:
             sym += "_"
         used_syms.add(sym)
-        out[node_t] = Buffer(sym, addr[r], 4 * max(1, math.prod(graph.types[node_t].shape)),
-                             where[r])
+        out[node_t] = Buffer(sym, addr[find(node_t)],
+                             4 * max(1, math.prod(graph.types[node_t].shape)),
+                             where[find(node_t)])
+    for t, (r, off) in inside.items():
+        b = out[t]
+        out[t] = Buffer(b.symbol, b.addr + 4 * off, b.nbytes, b.tile,
+                        (out[r].symbol, off, _row_major(graph.types[r].shape)))
     return out, arenas[None].top
 
 

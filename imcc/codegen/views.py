@@ -100,12 +100,52 @@ class View:
                     self.strides[:axis] + tuple(reversed(new)) + self.strides[axis + 1 :])
 
     def is_contiguous(self) -> bool:
-        return self.strides == View.of(self.base, self.shape).strides or self.size <= 1
+        """Row-major without gaps (the strides of size-1 dims do not matter)."""
+        row = View.of(self.base, self.shape).strides
+        return self.size <= 1 or all(s == r for d, s, r in zip(self.shape, self.strides, row)
+                                     if d != 1)
 
     def reshape(self, shape: tuple[int, ...]) -> "View":
-        if not self.is_contiguous():
-            raise ValueError("reshape of a non-contiguous view")
-        return View.of(self.base, tuple(shape), self.offset)
+        """The same elements in row-major order as ``shape``, without a copy: any view when
+        contiguous, else when every run of dims that is merged or split is contiguous in
+        itself (numpy's rule); ValueError otherwise."""
+        shape = tuple(int(d) for d in shape)
+        if math.prod(shape) != self.size:
+            raise ValueError(f"cannot reshape {self.shape} to {shape}")
+        if self.is_contiguous():
+            return View.of(self.base, shape, self.offset)
+        strides = _nocopy_strides(self.shape, self.strides, shape)
+        if strides is None:
+            raise ValueError(f"reshape of a non-contiguous view {self.shape} to {shape}")
+        return View(self.base, self.offset, shape, strides)
+
+
+def _nocopy_strides(old_shape, old_strides, new_shape) -> tuple[int, ...] | None:
+    """Strides of ``new_shape`` over the elements of a (non-empty) strided view, or None when
+    a run of old dims that must merge is not contiguous."""
+    old = [(d, s) for d, s in zip(old_shape, old_strides) if d != 1]
+    new_strides = [1] * len(new_shape)
+    oi = ni = 0
+    while oi < len(old):
+        while new_shape[ni] == 1:  # size-1 dims take any stride
+            ni += 1
+        oj, nj = oi + 1, ni + 1
+        op, np_ = old[oi][0], new_shape[ni]
+        while op != np_:  # the smallest groups of old and new dims with equal sizes
+            if op < np_:
+                op *= old[oj][0]
+                oj += 1
+            else:
+                np_ *= new_shape[nj]
+                nj += 1
+        if any(old[k][1] != old[k + 1][0] * old[k + 1][1] for k in range(oi, oj - 1)):
+            return None
+        st = old[oj - 1][1]
+        for k in range(nj - 1, ni - 1, -1):
+            new_strides[k] = st
+            st *= new_shape[k]
+        oi, ni = oj, nj
+    return tuple(new_strides)
 
 
 def _coalesce(shape, strides_by_op, lo, hi):

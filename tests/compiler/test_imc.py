@@ -280,8 +280,9 @@ def test_layers_on_different_tiles_communicate_with_send(tmp_path):
         inits[f"w{i}"] = R.standard_normal((16, 8)).astype(F)
         nodes += [helper.make_node("MatMul", [prev, f"w{i}"], [f"h{i}"]),
                   helper.make_node("Relu", [f"h{i}"], [f"r{i}"]),
-                  helper.make_node("Concat", [f"r{i}", f"r{i}"], [f"c{i}"], axis=1)]
+                  helper.make_node("Tile", [f"r{i}", "twice"], [f"c{i}"])]
         prev = f"c{i}"
+    inits["twice"] = np.array([1, 2])
     m = make_model(nodes, [("a", F, (4, 16))], [("c2", F, None)], inits=inits)
     one_per_tile = chip(tiles=8, arrays_per_tile=1)
     res = check(m, {"a": R.standard_normal((4, 16)).astype(F)}, tmp_path, chip=one_per_tile,

@@ -159,22 +159,29 @@ def work_program(args) -> dict:
 
 
 def work_run(args) -> dict:
-    """Program the machine with one untimed run, then alternate imcc and onnxruntime runs."""
+    """Program the machine with one untimed run, then alternate imcc and onnxruntime runs (with
+    ``--backends numpy,cupy``, one machine per crossbar backend, each run in turn)."""
     import onnxruntime as ort
 
     from isa.objfile import read_object
     from runtime.machine import Machine
+    from runtime.xpcrossbar import device_name, make_crossbar
 
     path = Path(args.workdir) / args.model / "model.onnx"
     chip = _chip(args.model, args.mode, args.headroom)
     obj = read_object(_object_path(args))
     feeds = _inputs(path, args.batch, seed=0)
     m_in = {k: v.astype(np.float32) for k, v in feeds.items()}
-    machine = Machine(chip, obj)
+    backends = args.backends.split(",")
+    machines = {b: Machine(chip, obj, crossbar=make_crossbar(b, chip)) for b in backends}
+    machine = machines[backends[0]]
     del obj
-    t = time.perf_counter()
-    out = machine.run(m_in)  # programs the arrays; not timed
-    first_s = time.perf_counter() - t
+    first_s, outs = {}, {}
+    for b, m in machines.items():
+        t = time.perf_counter()
+        outs[b] = m.run(m_in)  # programs the arrays; not timed
+        first_s[b] = time.perf_counter() - t
+    out = outs[backends[0]]
     rss_machine = _rss_now()
     so = ort.SessionOptions()
     so.intra_op_num_threads = args.threads
@@ -184,20 +191,31 @@ def work_run(args) -> dict:
     names = [o.name for o in sess.get_outputs()]
     err = max(float(np.abs(out[n].astype(np.float64) - r).max() / max(np.abs(r).max(), 1e-30))
               for n, r in zip(names, ref))
-    t_imcc, t_ort = [], []
+    times: dict[str, list[float]] = {b: [] for b in (*backends, "ort")}
     for _ in range(args.repeat):
-        t = time.perf_counter()
-        machine.run(m_in)
-        t_imcc.append(time.perf_counter() - t)
+        for b, m in machines.items():
+            t = time.perf_counter()
+            m.run(m_in)
+            times[b].append(time.perf_counter() - t)
         t = time.perf_counter()
         sess.run(None, feeds)
-        t_ort.append(time.perf_counter() - t)
+        times["ort"].append(time.perf_counter() - t)
+    t_imcc, t_ort = times[backends[0]], times["ort"]
     ratios = [a / b for a, b in zip(t_imcc, t_ort)]
-    return {"first_run_s": first_s, "imcc_s": float(np.median(t_imcc)),
-            "ort_s": float(np.median(t_ort)), "ratio": float(np.median(ratios)),
-            "ratios": ratios, "max_rel_err": err, "rss_machine": rss_machine,
-            "mvms": machine.cost.mvms // (args.repeat + 1),
-            "instructions": machine.cost.instructions // (args.repeat + 1)}
+    res = {"first_run_s": first_s[backends[0]], "imcc_s": float(np.median(t_imcc)),
+           "ort_s": float(np.median(t_ort)), "ratio": float(np.median(ratios)),
+           "ratios": ratios, "max_rel_err": err, "rss_machine": rss_machine,
+           "mvms": machine.cost.mvms // (args.repeat + 1),
+           "instructions": machine.cost.instructions // (args.repeat + 1)}
+    for b in backends[1:]:  # the other backends against the first, pair by pair
+        diff = max(float(np.abs(outs[b][n].astype(np.float64) - out[n]).max()
+                         / max(np.abs(out[n]).max(), 1e-30)) for n in out)
+        res["backends"] = res.get("backends", {}) | {b: {
+            "device": device_name(machines[b].xbar), "s": float(np.median(times[b])),
+            "first_run_s": first_s[b], "rel_diff": diff,
+            "speedup": float(np.median([a / c for a, c in zip(t_imcc, times[b])])),
+            "ratio": float(np.median([c / o for c, o in zip(times[b], t_ort)]))}}
+    return res
 
 
 WORKERS = {"build": work_build, "compile": work_compile, "program": work_program,
@@ -208,7 +226,7 @@ def _spawn(kind: str, args, **kw) -> dict:
     """Run worker ``kind`` in a fresh Python process; its JSON result, or ``{"error": ...}``."""
     cmd = [sys.executable, __file__, "--worker", kind, "--workdir", str(args.workdir),
            "--threads", str(args.threads), "--repeat", str(args.repeat),
-           "--headroom", str(args.headroom)]
+           "--headroom", str(args.headroom), "--backends", args.backends]
     for k, v in kw.items():
         cmd += [f"--{k}", str(v)]
     env = dict(os.environ, **{k: str(args.threads) for k in _BLAS_ENV})
@@ -290,6 +308,21 @@ def run_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def backend_table(rows: list[dict]) -> str:
+    """The crossbar backends beyond the first (``--backends``) against it, per inference."""
+    head = (f"{'model':<13} {'mode':<6} {'batch':>5} {'backend':<8} {'numpy/inf':>10} "
+            f"{'it/inf':>9} {'speedup':>8} {'vs ort':>7} {'diff':>9}  device")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        for b, v in r.get("backends", {}).items():
+            n = r["batch"]
+            lines.append(
+                f"{r['model']:<13} {r['mode']:<6} {n:>5} {b:<8} {r['imcc_s'] / n * 1e3:8.1f}ms "
+                f"{v['s'] / n * 1e3:7.1f}ms {v['speedup']:7.1f}x {v['ratio']:6.1f}x "
+                f"{v['rel_diff']:9.1e}  {v['device']}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     from imcc.models.suite import BY_NAME, TABLE_I
 
@@ -306,6 +339,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--headroom", type=float, default=1.25,
                     help="chip arrays as a multiple of what the model needs")
+    ap.add_argument("--backends", default="numpy",
+                    help="crossbar backends of the run table, comma-separated (numpy, cupy); "
+                         "the first is compared with onnxruntime, the others with the first")
     ap.add_argument("--skip-compile", action="store_true", help="no compile table")
     ap.add_argument("--skip-run", action="store_true", help="no interpreter table")
     ap.add_argument("--workdir", default=None, help="keep the built models here")
@@ -362,6 +398,8 @@ def main() -> None:
                         runs.append({"model": name, "mode": mode, "batch": batch,
                                      "target": target, **r})
                         print(run_table(runs[-1:]).splitlines()[-1], flush=True)
+                        for line in backend_table(runs[-1:]).splitlines()[2:]:
+                            print(line, flush=True)
     finally:
         if not keep:
             shutil.rmtree(args.workdir, ignore_errors=True)
@@ -374,6 +412,11 @@ def main() -> None:
         print("\ninterpreter vs onnxruntime, per inference (medians of "
               f"{args.repeat} alternating runs; ratio = median of the per-pair ratios)\n"
               + run_table(runs))
+        if any("backends" in r for r in runs):
+            print(f"\ncrossbar backends against {args.backends.split(',')[0]} (same machine "
+                  "programs and inputs; speedup and ratio to onnxruntime are medians of the "
+                  "per-run ratios; diff = max |out - first's| / max |first's|)\n"
+                  + backend_table(runs))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": _machine_text(args.threads),
                                                "compile": compiles, "run": runs}, indent=1))

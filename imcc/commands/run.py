@@ -48,9 +48,12 @@ def _progress(done: int, total: int) -> None:
               help="read time after programming in seconds (conductance drift)")
 @click.option("--max-steps", type=click.IntRange(min=1), default=DEFAULT_MAX_STEPS,
               show_default=True, help="trap after this many instructions per run")
+@click.option("--backend", type=click.Choice(["numpy", "cupy"]), default="numpy",
+              show_default=True, help="where the crossbar arrays compute: numpy on the host, or "
+              "CuPy on an NVIDIA GPU (needs CuPy)")
 def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inputs: tuple,
             compare: Path | None, labels: str | None, output: Path | None, trace: int,
-            stats: bool, seed: int, time_s: float | None, max_steps: int) -> None:
+            stats: bool, seed: int, time_s: float | None, max_steps: int, backend: str) -> None:
     """Run PROGRAM (.s or .imo) on the reference machine and print its outputs and cost."""
     from runtime.launch import (
         choose_chip,
@@ -61,11 +64,14 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
         save_outputs,
     )
     from runtime.machine import Machine, run_batched
+    from runtime.xpcrossbar import make_crossbar
 
     obj, asm = load_program(program)
     chip = choose_chip(obj, config_path, chip_name)
     feeds = read_inputs(inputs, tuple(t.name for t in obj.inputs))
-    machine = Machine(chip, obj, seed=seed, time_s=time_s, max_steps=max_steps, source=asm)
+    xbar = make_crossbar(backend, chip, seed=seed, time_s=time_s)
+    machine = Machine(chip, obj, seed=seed, time_s=time_s, max_steps=max_steps, source=asm,
+                      crossbar=xbar)
     outputs = run_batched(machine, feeds, progress=_progress, trace=click.echo,
                           trace_limit=trace)
     click.echo(describe_outputs(outputs))

@@ -166,3 +166,11 @@ def test_labels_for_a_program_without_outputs(tmp_path):
     np.save(tmp_path / "y.npy", np.arange(3))
     r = imcc("run", src, "--labels", tmp_path / "y.npy")
     assert r.exit_code == 2 and "declares no .output" in r.output
+
+
+def test_backend_cupy_without_cupy_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "cupy", None)  # as on a machine without it
+    r = imcc("run", ASM / "dot.s", "--backend", "cupy", "--output", tmp_path / "y.npz")
+    assert r.exit_code == 2
+    assert "needs CuPy" in r.output and "Traceback" not in r.output
+    assert not list(tmp_path.iterdir())

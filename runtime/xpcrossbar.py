@@ -1,0 +1,230 @@
+"""A crossbar backend over any numpy-like array module, for GPUs (``--backend cupy``).
+
+:class:`ArrayCrossbar` computes the same five steps as :class:`~runtime.crossbar.NumpyCrossbar`
+(docs/machine.md) with the array module ``xp`` it is given (CuPy for a GPU; numpy itself, which is
+how the test suite checks it on machines without one). Programming stays on the host with the
+reference code, so programming noise, stuck cells and drift are drawn from the same generators
+and are the same cell for cell; each array's read conductances are copied to the device on the
+first MVM after they change. An MVM copies its inputs to the device (for a convolution's shifted
+windows, whose rows overlap, only the span they cover), computes there, and copies its outputs
+back into machine memory.
+
+The bit-serial loop is reorganised for a device that wants few, large operations: the DAC digits
+of all cycles are stacked into one ``(cycles * vl) x h`` matrix, multiplied by the cells in one
+matrix product, passed through the ADC as one array, and shifted and added per cycle. With exact
+integer cells and no read noise every intermediate is an exact integer (or an integer times a
+power of two) in its dtype, chosen by the same bounds as the reference, so the outputs are
+bit-identical to it; with float cells or noise they agree up to float rounding. Read noise is
+drawn on the host from the reference's generators, in the reference's order, and copied over.
+
+>>> import numpy as np
+>>> from runtime.config import preset
+>>> xb = ArrayCrossbar(preset("ideal-int8"), np)
+>>> xb.program(0, 0, 0, np.array([[1, 2], [3, 4]], dtype=np.float32))
+>>> p = Precision(ibits=8, isgn=1, iscale=1.0, dacb=1, adcb=0, adcsh=0)
+>>> xb.mvm(0, 0, 0, 2, 2, np.array([[1, -1]], dtype=np.float32), p)
+array([[-2., -2.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+
+import numpy as np
+
+from isa.diagnostics import ConfigError
+from runtime.config import ChipConfig
+from runtime.crossbar import F32_EXACT, Crossbar, NumpyCrossbar, Precision, _overlap
+
+BACKENDS = ("numpy", "cupy")
+#: Most elements of one stacked digit matrix (``cycles x rows x h``); larger MVMs are computed
+#: in chunks of rows (2**27 float32 elements: 512 MiB of device memory per temporary).
+STACK_ELEMENTS = 1 << 27
+
+
+def make_crossbar(backend: str, config: ChipConfig, *, seed: int = 0,
+                  time_s: float | None = None) -> Crossbar:
+    """The crossbar backend named ``backend`` (``numpy`` or ``cupy``) for ``config``; a
+    :class:`~isa.diagnostics.ConfigError` when CuPy or a GPU is missing."""
+    if backend == "numpy":
+        return NumpyCrossbar(config, seed=seed, time_s=time_s)
+    if backend != "cupy":
+        raise ConfigError(f"unknown crossbar backend '{backend}'",
+                          hint=f"choose one of {', '.join(BACKENDS)}")
+    try:
+        import cupy
+    except ImportError:
+        raise ConfigError("--backend cupy needs CuPy, which is not installed",
+                          hint="install the CuPy wheel for your CUDA version (e.g. pip install "
+                               "cupy-cuda12x), or use --backend numpy") from None
+    try:
+        gpus = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CUDA driver missing or broken
+        raise ConfigError(f"--backend cupy: CUDA is not usable here ({e})",
+                          hint="run on a machine with an NVIDIA GPU, or use --backend numpy") \
+            from None
+    if gpus < 1:
+        raise ConfigError("--backend cupy: no GPU found",
+                          hint="run on a machine with an NVIDIA GPU, or use --backend numpy")
+    return ArrayCrossbar(config, cupy, seed=seed, time_s=time_s)
+
+
+class ArrayCrossbar(NumpyCrossbar):
+    """The crossbar numerics computed with the array module ``xp`` (see the module docstring).
+    Host-side state (programming, generators, cell properties) is the reference's."""
+
+    def __init__(self, config: ChipConfig, xp: ModuleType, *, seed: int = 0,
+                 time_s: float | None = None, stack_elements: int = STACK_ELEMENTS):
+        super().__init__(config, seed=seed, time_s=time_s)
+        self.xp = xp
+        self.stack_elements = stack_elements
+        self._device: dict[int, object] = {}  # array -> its cells on the device
+
+    def program(self, array: int, row: int, col: int, values: np.ndarray) -> None:
+        super().program(array, row, col, values)
+        self._device.pop(array, None)
+
+    def _device_cells(self, array: int):
+        g = self._device.get(array)
+        if g is None:
+            g = self._device[array] = self.xp.array(self._cells(array))  # a copy
+        return g
+
+    def _upload(self, x: np.ndarray):
+        """``x`` on the device as float32. Rows that overlap are sent as the span they cover and
+        viewed with the same row stride there."""
+        xp = self.xp
+        xs = _overlap(x)
+        if not xs:
+            return xp.asarray(np.ascontiguousarray(x, dtype=np.float32))
+        n = (x.shape[0] - 1) * xs + x.shape[1]
+        span = np.lib.stride_tricks.as_strided(x, (n,), (x.itemsize,), writeable=False)
+        d = xp.asarray(np.asarray(span, dtype=np.float32))
+        view = xp.lib.stride_tricks.as_strided(d, x.shape, (4 * xs, 4))
+        return xp.ascontiguousarray(view)  # the rows as a matrix, copied on the device
+
+    def _download(self, y, out: np.ndarray | None) -> np.ndarray:
+        host = np.asarray(y if isinstance(y, np.ndarray) else y.get(), dtype=np.float32)
+        if out is None:
+            return host
+        out[...] = host
+        return out
+
+    # ---- matrix-vector products ------------------------------------------------------------
+
+    def mvm(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
+            p: Precision, out: np.ndarray | None = None) -> np.ndarray:
+        xp = self.xp
+        gr = self._device_cells(array)[row : row + h, col : col + w]
+        xd = self._upload(x)
+        read_noise = self.config.nonideal.read_noise
+        if p.ibits == 0:  # ideal DAC: one cycle with the inputs as they are
+            i = self._noisy(array, xp.matmul(xd, gr)[None], xd[None], np.float32)[0]
+            return self._download(self._adc_xp(i, p), out)
+        q = self._quantize_xp(xd, p)
+        host_region = self._cells(array)[row : row + h, col : col + w]
+        colsum = self._max_colsum(array, row, col, h, w, host_region)
+        qmax = (1 << p.magnitude_bits) - 1
+        cyc_max = min(qmax, (1 << p.dacb) - 1)
+        exact = self._exact[array] and not read_noise
+        lossless_adc = p.adcb == 0 or (p.adcsh == 0 and cyc_max * colsum <= p.adc_range[1])
+        if self.fast_path and exact and lossless_adc:  # Y = q @ G, as the reference
+            if qmax * colsum <= F32_EXACT:
+                return self._download(xp.matmul(q, gr), out)
+            return self._download(xp.matmul(q.astype(xp.float64), gr.astype(xp.float64)), out)
+        vl, bound = q.shape[0], cyc_max * colsum
+        step = max(1, self.stack_elements // (p.cycles * max(h, w)))
+        if step >= vl:
+            return self._download(self._stacked(array, q, gr, p, exact, bound), out)
+        # chunks of vectors; the read noise of the whole MVM is drawn first, in cycle order
+        draw = self._draw(array, (p.cycles, vl, w))
+        parts = [self._stacked(array, q[m : m + step], gr, p, exact, bound,
+                               None if draw is None else draw[:, m : m + step])
+                 for m in range(0, vl, step)]
+        return self._download(xp.concatenate(parts), out)
+
+    def _quantize_xp(self, x, p: Precision):
+        """``q = clip(rint(X / iscale), lo, hi)`` in float32, as the reference."""
+        xp = self.xp
+        lo, hi = p.input_range
+        q = xp.divide(x, np.float32(p.iscale)) if p.iscale != 1.0 else x
+        return xp.clip(xp.rint(q), lo, hi).astype(xp.float32, copy=False)
+
+    def _draw(self, array: int, shape: tuple[int, int, int]) -> np.ndarray | None:
+        """Standard normal read noise for ``cycles x vl x w`` currents from the reference's
+        generator (one draw of the whole is the reference's draws cycle after cycle), or None
+        without read noise."""
+        if not self.config.nonideal.read_noise:
+            return None
+        return self._rng(array, "read").standard_normal(shape)
+
+    def _noisy(self, array: int, i, qc, dtype, draw: np.ndarray | None = None):
+        """``I = qc @ G`` (given as ``i``, ``cycles x vl x w``) plus read noise: ``draw`` (or a
+        fresh one) scaled by ``read_noise * Gmax * ||qc[c, m]||_2``."""
+        rn = self.config.nonideal.read_noise
+        if not rn:
+            return i
+        xp = self.xp
+        if draw is None:
+            draw = self._draw(array, i.shape)
+        sigma = rn * self._gmax[array] * xp.linalg.norm(qc.astype(xp.float64), axis=2)
+        noise = xp.asarray(draw) * sigma[:, :, None]
+        return i + noise.astype(dtype)
+
+    def _adc_xp(self, i, p: Precision):
+        """``O = clip(rint(I / 2**adcsh), clo, chi) * 2**adcsh`` (identity when ``adcb = 0``)."""
+        if p.adcb == 0:
+            return i
+        xp = self.xp
+        clo, chi = p.adc_range
+        o = i * (2.0 ** -p.adcsh) if p.adcsh else i
+        o = xp.clip(xp.rint(o), clo, chi)
+        return o * (2.0**p.adcsh) if p.adcsh else o
+
+    def _stacked(self, array: int, q, gr, p: Precision, exact: bool, cycle_bound: float,
+                 draw: np.ndarray | None = None):
+        """The DAC cycles of ``q`` (``vl x h``) as one stacked product (module docstring);
+        ``draw``: the read noise drawn for them, if drawn already."""
+        xp = self.xp
+        cycles, dacb = p.cycles, p.dacb
+        vl, w = q.shape[0], gr.shape[1]
+        dtype = xp.float32 if not exact or cycle_bound <= F32_EXACT else xp.float64
+        mag = (xp.abs(q) if p.isgn else q).astype(xp.int32)  # |q| < 2**24
+        shifts = (xp.arange(cycles, dtype=xp.int32) * dacb)[:, None, None]
+        digits = xp.bitwise_and(xp.right_shift(mag[None], shifts), (1 << dacb) - 1)
+        qc = digits.astype(dtype)
+        if p.isgn:
+            qc *= xp.where(q < 0, -1, 1).astype(dtype)[None]
+        i = xp.matmul(qc.reshape(cycles * vl, -1), gr.astype(dtype)).reshape(cycles, vl, w)
+        i = self._noisy(array, i, qc, dtype, draw)
+        if p.adcb:  # the ADC's code; its 2**adcsh step is applied after the sum
+            clo, chi = p.adc_range
+            top = float(max(-clo, chi))
+            if p.adcsh:
+                i *= 2.0**-p.adcsh
+            i = xp.clip(xp.rint(i), clo, chi)
+        else:
+            top = cycle_bound if exact else 0.0
+        weight_sum = sum(1 << (c * dacb) for c in range(cycles))
+        acc = xp.float32 if top * weight_sum <= F32_EXACT else xp.float64
+        y = i[0].astype(acc)
+        for c in range(1, cycles):
+            y += (i[c] * float(1 << (c * dacb))).astype(acc)
+        if p.adcb and p.adcsh:
+            y *= 2.0**p.adcsh
+        return y
+
+
+def device_name(crossbar: Crossbar) -> str:
+    """A short description of where ``crossbar`` computes (for benchmark output)."""
+    xp = getattr(crossbar, "xp", np)
+    if xp is np:
+        return "host (numpy)"
+    try:
+        dev = xp.cuda.Device()
+        props = xp.cuda.runtime.getDeviceProperties(dev.id)
+        name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        return f"{name} ({math.floor(props['totalGlobalMem'] / 2**30)} GiB), CuPy {xp.__version__}"
+    except Exception:  # a module without the CUDA API
+        return xp.__name__

@@ -32,6 +32,11 @@ transformers; 8-bit-ADC bit-serial interpretation within 30x.
 BLAS kernels: the first line of the output names the OpenBLAS kernels in use (OpenBLAS picks
 them from the CPU, or from ``OPENBLAS_CORETYPE`` when that is set).
 
+Crossbar backends: ``--backends numpy,cupy`` runs each model on one machine per backend in the
+same process (CuPy on an NVIDIA GPU; docs/runtime.md, "Crossbar backends") and adds a table of
+the other backends against the first: time per inference, speedup, the share of each run spent in
+the crossbar's ``mvm`` (transfers included), and the largest difference of the outputs.
+
 Threads: ``--threads T`` (default 1) sets the BLAS threads of the worker processes
 (``OPENBLAS_NUM_THREADS`` and friends, read when numpy loads) and onnxruntime's intra-op
 threads, the same for both sides. One thread gives steady ratios on a machine shared with other
@@ -175,6 +180,7 @@ def work_run(args) -> dict:
     backends = args.backends.split(",")
     machines = {b: Machine(chip, obj, crossbar=make_crossbar(b, chip)) for b in backends}
     machine = machines[backends[0]]
+    in_mvm = {b: _time_mvms(m.xbar) for b, m in machines.items()}
     del obj
     first_s, outs = {}, {}
     for b, m in machines.items():
@@ -192,6 +198,8 @@ def work_run(args) -> dict:
     err = max(float(np.abs(out[n].astype(np.float64) - r).max() / max(np.abs(r).max(), 1e-30))
               for n, r in zip(names, ref))
     times: dict[str, list[float]] = {b: [] for b in (*backends, "ort")}
+    for t in in_mvm.values():
+        t[0] = 0.0
     for _ in range(args.repeat):
         for b, m in machines.items():
             t = time.perf_counter()
@@ -214,8 +222,25 @@ def work_run(args) -> dict:
             "device": device_name(machines[b].xbar), "s": float(np.median(times[b])),
             "first_run_s": first_s[b], "rel_diff": diff,
             "speedup": float(np.median([a / c for a, c in zip(t_imcc, times[b])])),
-            "ratio": float(np.median([c / o for c, o in zip(times[b], t_ort)]))}}
+            "ratio": float(np.median([c / o for c, o in zip(times[b], t_ort)])),
+            "mvm_share": in_mvm[b][0] / sum(times[b]),
+            "numpy_mvm_share": in_mvm[backends[0]][0] / sum(t_imcc)}}
     return res
+
+
+def _time_mvms(xbar) -> list[float]:
+    """Wrap ``xbar.mvm`` to add its wall time to the returned one-element list."""
+    spent, inner = [0.0], xbar.mvm
+
+    def timed(*a, **kw):
+        t = time.perf_counter()
+        try:
+            return inner(*a, **kw)
+        finally:
+            spent[0] += time.perf_counter() - t
+
+    xbar.mvm = timed
+    return spent
 
 
 WORKERS = {"build": work_build, "compile": work_compile, "program": work_program,
@@ -311,14 +336,16 @@ def run_table(rows: list[dict]) -> str:
 def backend_table(rows: list[dict]) -> str:
     """The crossbar backends beyond the first (``--backends``) against it, per inference."""
     head = (f"{'model':<13} {'mode':<6} {'batch':>5} {'backend':<8} {'numpy/inf':>10} "
-            f"{'it/inf':>9} {'speedup':>8} {'vs ort':>7} {'diff':>9}  device")
+            f"{'mvm':>4} {'it/inf':>9} {'mvm':>4} {'speedup':>8} {'vs ort':>7} {'diff':>9}  "
+            "device")
     lines = [head, "-" * len(head)]
     for r in rows:
         for b, v in r.get("backends", {}).items():
             n = r["batch"]
             lines.append(
                 f"{r['model']:<13} {r['mode']:<6} {n:>5} {b:<8} {r['imcc_s'] / n * 1e3:8.1f}ms "
-                f"{v['s'] / n * 1e3:7.1f}ms {v['speedup']:7.1f}x {v['ratio']:6.1f}x "
+                f"{v['numpy_mvm_share']:4.0%} {v['s'] / n * 1e3:7.1f}ms {v['mvm_share']:4.0%} "
+                f"{v['speedup']:7.1f}x {v['ratio']:6.1f}x "
                 f"{v['rel_diff']:9.1e}  {v['device']}")
     return "\n".join(lines)
 
@@ -415,7 +442,7 @@ def main() -> None:
         if any("backends" in r for r in runs):
             print(f"\ncrossbar backends against {args.backends.split(',')[0]} (same machine "
                   "programs and inputs; speedup and ratio to onnxruntime are medians of the "
-                  "per-run ratios; diff = max |out - first's| / max |first's|)\n"
+                  "per-run ratios; mvm = share of the run time spent in the crossbar's mvm, transfers included; diff = max |out - first's| / max |first's|)\n"
                   + backend_table(runs))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": _machine_text(args.threads),

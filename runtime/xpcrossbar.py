@@ -60,7 +60,7 @@ def make_crossbar(backend: str, config: ChipConfig, *, seed: int = 0,
                                "cupy-cuda12x), or use --backend numpy") from None
     try:
         gpus = cupy.cuda.runtime.getDeviceCount()
-    except Exception as e:  # CUDA driver missing or broken
+    except (RuntimeError, OSError) as e:  # CUDA driver missing or broken (CUDARuntimeError)
         raise ConfigError(f"--backend cupy: CUDA is not usable here ({e})",
                           hint="run on a machine with an NVIDIA GPU, or use --backend numpy") \
             from None
@@ -80,6 +80,8 @@ class ArrayCrossbar(NumpyCrossbar):
         self.xp = xp
         self.stack_elements = stack_elements
         self._device: dict[int, object] = {}  # array -> its cells on the device
+        self._k = _cuda_kernels(xp)
+        self._pin: np.ndarray | None = None  # page-locked staging buffer (CUDA only)
 
     def program(self, array: int, row: int, col: int, values: np.ndarray) -> None:
         super().program(array, row, col, values)
@@ -91,23 +93,44 @@ class ArrayCrossbar(NumpyCrossbar):
             g = self._device[array] = self.xp.array(self._cells(array))  # a copy
         return g
 
+    def _staging(self, shape: tuple[int, ...]) -> np.ndarray:
+        """A float32 host array of ``shape`` in page-locked memory (one buffer that only grows):
+        copies between it and the GPU run at the bus's speed, not through a bounce buffer."""
+        n = math.prod(shape)
+        if self._pin is None or self._pin.size < n:
+            mem = self.xp.cuda.alloc_pinned_memory(4 * max(n, 1 << 20))
+            self._pin = np.frombuffer(mem, np.float32, max(n, 1 << 20))
+        return self._pin[:n].reshape(shape)
+
+    def _to_device(self, a: np.ndarray):
+        if self._k is None:
+            return self.xp.asarray(np.asarray(a, dtype=np.float32))
+        buf = self._staging(a.shape)
+        np.copyto(buf, a)
+        d = self.xp.empty(a.shape, self.xp.float32)
+        d.set(buf)
+        return d
+
     def _upload(self, x: np.ndarray):
         """``x`` on the device as float32. Rows that overlap are sent as the span they cover and
         viewed with the same row stride there."""
         xp = self.xp
         xs = _overlap(x)
         if not xs:
-            return xp.asarray(np.ascontiguousarray(x, dtype=np.float32))
+            return self._to_device(x)
         n = (x.shape[0] - 1) * xs + x.shape[1]
         span = np.lib.stride_tricks.as_strided(x, (n,), (x.itemsize,), writeable=False)
-        d = xp.asarray(np.asarray(span, dtype=np.float32))
-        view = xp.lib.stride_tricks.as_strided(d, x.shape, (4 * xs, 4))
+        view = xp.lib.stride_tricks.as_strided(self._to_device(span), x.shape, (4 * xs, 4))
         return xp.ascontiguousarray(view)  # the rows as a matrix, copied on the device
 
     def _download(self, y, out: np.ndarray | None) -> np.ndarray:
-        host = np.asarray(y if isinstance(y, np.ndarray) else y.get(), dtype=np.float32)
+        if self._k is None:
+            host = np.asarray(y, dtype=np.float32)
+        else:
+            y = self.xp.ascontiguousarray(y, dtype=self.xp.float32)
+            host = y.get(out=self._staging(y.shape))
         if out is None:
-            return host
+            return host.copy() if self._k is not None else host
         out[...] = host
         return out
 
@@ -190,30 +213,69 @@ class ArrayCrossbar(NumpyCrossbar):
         cycles, dacb = p.cycles, p.dacb
         vl, w = q.shape[0], gr.shape[1]
         dtype = xp.float32 if not exact or cycle_bound <= F32_EXACT else xp.float64
-        mag = (xp.abs(q) if p.isgn else q).astype(xp.int32)  # |q| < 2**24
         shifts = (xp.arange(cycles, dtype=xp.int32) * dacb)[:, None, None]
-        digits = xp.bitwise_and(xp.right_shift(mag[None], shifts), (1 << dacb) - 1)
-        qc = digits.astype(dtype)
-        if p.isgn:
-            qc *= xp.where(q < 0, -1, 1).astype(dtype)[None]
+        if self._k is not None:  # one fused pass
+            qc = xp.empty((cycles, *q.shape), dtype)
+            self._k.digits(q[None], shifts, np.int32((1 << dacb) - 1), qc)
+        else:
+            mag = (xp.abs(q) if p.isgn else q).astype(xp.int32)  # |q| < 2**24
+            qc = xp.bitwise_and(xp.right_shift(mag[None], shifts), (1 << dacb) - 1).astype(dtype)
+            if p.isgn:
+                qc *= xp.where(q < 0, -1, 1).astype(dtype)[None]
         i = xp.matmul(qc.reshape(cycles * vl, -1), gr.astype(dtype)).reshape(cycles, vl, w)
         i = self._noisy(array, i, qc, dtype, draw)
         if p.adcb:  # the ADC's code; its 2**adcsh step is applied after the sum
             clo, chi = p.adc_range
             top = float(max(-clo, chi))
-            if p.adcsh:
-                i *= 2.0**-p.adcsh
-            i = xp.clip(xp.rint(i), clo, chi)
         else:
             top = cycle_bound if exact else 0.0
         weight_sum = sum(1 << (c * dacb) for c in range(cycles))
         acc = xp.float32 if top * weight_sum <= F32_EXACT else xp.float64
+        if self._k is not None:  # ADC and shift-and-add in one pass (Horner's scheme)
+            y = xp.empty((vl, w), acc)
+            lo, hi = p.adc_range if p.adcb else (0, 0)
+            self._k.adc_sum(i, np.int32(cycles), np.int64(vl * w), 2.0**-p.adcsh, float(lo),
+                            float(hi), float(1 << dacb), bool(p.adcb), y)
+            return y * (2.0**p.adcsh) if p.adcb and p.adcsh else y
+        if p.adcb:
+            if p.adcsh:
+                i *= 2.0**-p.adcsh
+            i = xp.clip(xp.rint(i), clo, chi)
         y = i[0].astype(acc)
         for c in range(1, cycles):
             y += (i[c] * float(1 << (c * dacb))).astype(acc)
         if p.adcb and p.adcsh:
             y *= 2.0**p.adcsh
         return y
+
+
+def _cuda_kernels(xp):
+    """CuPy's fused kernels for the stacked cycles, or None for a module without them:
+    ``digits`` (``sign(q) * ((|q| >> shift) & mask)``, per cycle) and ``adc_sum`` (each cycle's
+    ADC code, ``clip(rint(I * down), lo, hi)``, summed from the top cycle down as ``y = base *
+    y + code``). Every value is an exact integer (times a power of two) where the reference's
+    is, so the results are the same."""
+    if not hasattr(xp, "ElementwiseKernel"):
+        return None
+    from types import SimpleNamespace
+
+    digits = xp.ElementwiseKernel(
+        "float32 q, int32 shift, int32 mask", "T d",
+        "int m = (int)fabsf(q); T v = (T)((m >> shift) & mask); d = q < 0 ? -v : v;",
+        "imcc_digits")
+    adc_sum = xp.ElementwiseKernel(
+        "raw T cur, int32 cycles, int64 n, float64 down, float64 lo, float64 hi, "
+        "float64 base, bool adc", "A y",
+        """
+        double acc = 0;
+        for (int c = cycles - 1; c >= 0; --c) {
+            double v = (double)cur[(long long)c * n + i];
+            if (adc) { v = fmin(fmax(rint(v * down), lo), hi); }
+            acc = (double)(A)(acc * base + v);
+        }
+        y = (A)acc;
+        """, "imcc_adc_sum")
+    return SimpleNamespace(digits=digits, adc_sum=adc_sum)
 
 
 def device_name(crossbar: Crossbar) -> str:
@@ -226,5 +288,5 @@ def device_name(crossbar: Crossbar) -> str:
         props = xp.cuda.runtime.getDeviceProperties(dev.id)
         name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
         return f"{name} ({math.floor(props['totalGlobalMem'] / 2**30)} GiB), CuPy {xp.__version__}"
-    except Exception:  # a module without the CUDA API
+    except (AttributeError, KeyError, RuntimeError):  # a module without the CUDA API
         return xp.__name__

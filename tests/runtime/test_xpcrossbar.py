@@ -17,7 +17,7 @@ def _cupy_or_none():
         import cupy
 
         return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
-    except Exception:
+    except (ImportError, RuntimeError, OSError):  # no CuPy, no driver, no GPU
         return None
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -59,7 +59,7 @@ class CompileResult:
     side_files: MappingProxyType  # name -> bytes, included by the assembly
     storage_map: dict
     report: dict
-    graph: Graph
+    graph: Graph  # the compiled graph; crossbar-only weights are zero stand-ins (in obj.weights)
 
 
 def _input_shapes(path: Path, options: CompileOptions) -> dict[str, tuple[int, ...]]:
@@ -93,14 +93,17 @@ def _input_shapes(path: Path, options: CompileOptions) -> dict[str, tuple[int, .
     return shapes
 
 
-def _return_freed_memory() -> None:
-    """Hand freed heap memory back to the system. The loaded protobuf is freed as soon as the
-    IR holds the weights, but glibc keeps the pages: GPT-2 medium's compile then peaks 0.3x of
-    its weight bytes higher. A no-op where there is no glibc."""
+def _return_freed_memory(collect: bool = True) -> None:
+    """Hand freed heap memory back to the system. glibc keeps the pages of freed arrays smaller
+    than its (growing) mmap threshold, in the middle of the heap, where they count against the
+    process: the loaded protobuf, the weights BatchNorm folding replaces, each layer's weights
+    once its cells are written. ``collect`` first runs the cycle collector. A no-op where there
+    is no glibc."""
     import ctypes
     import gc
 
-    gc.collect()
+    if collect:
+        gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
@@ -176,6 +179,7 @@ def map_model(
     t = lap("load", t)
     say("canonicalizing")
     graph = canonicalize(graph)
+    _return_freed_memory(collect=False)  # e.g. the weights BatchNorm folding replaced
     t = lap("canonicalize", t)
     part = partition(graph, dynamic=options.dynamic)
     imc_nodes = tuple(n for n in graph.nodes if part.classes[n.name] == OpClass.IMC)
@@ -257,11 +261,25 @@ def compile_model(
     t = time.perf_counter()
 
     say("quantizing weights")
+    # The crossbars' weights are read once more, here, into the weight section: the graph keeps
+    # zero-stride stand-ins of them (same shape and type), so each is freed once its cells are
+    # in the section and the compile does not hold the model's weights and its cells at once.
+    graph, imc_weights = _take_imc_weights(graph, plans)
+    m = replace(m, graph=graph)
+    uses: dict[str, int] = {}
+    for p in plans:
+        wname = graph.node(p.layer).inputs[1]
+        uses[wname] = uses.get(wname, 0) + 1
     wb = WeightBlob(list(plans))
     scales = {}
     for p in plans:  # one layer's slice levels at a time
         wname = graph.node(p.layer).inputs[1]
-        wmat = np.asarray(graph.constants[wname])
+        uses[wname] -= 1
+        last = wname in imc_weights and not uses[wname]
+        if wname not in imc_weights:
+            wmat = np.asarray(graph.constants[wname])
+        else:  # dropped after its last layer (an unrolled RNN's steps share their weights)
+            wmat = np.asarray(imc_weights.pop(wname) if last else imc_weights[wname])
         if wmat.dtype.kind == "f" and not np.isfinite(wmat).all():
             bad = int(np.size(wmat) - np.count_nonzero(np.isfinite(wmat)))
             raise OnnxImportError(f"layer {p.layer!r}: its weight {wname!r} holds {bad} NaN or "
@@ -270,8 +288,10 @@ def compile_model(
         lw = quantize_layer(p, wmat)
         wb.add_layer(p, lw)
         scales[p.layer] = lw.scale
-        del lw
-    blob = wb.data
+        del lw, wmat
+        if last:
+            _return_freed_memory(collect=False)
+    blob = wb.finish()
     imc = {}
     for p in plans:
         imc[p.layer] = ImcLayer(
@@ -293,8 +313,6 @@ def compile_model(
               f"{len(m.imc_nodes)} IMC layers on {mapping.arrays_used} arrays "
               f"(lower bound {mapping.base.lower_bound}), {len(graph.nodes)} nodes"]
     if options.sram_bits is None:
-        from dataclasses import replace
-
         options = replace(options, sram_bits=int(chip.input_bits))
     # An IMC layer whose arrays all sit on one chip tile keeps its output in that tile's buffer,
     # and so do the digital ops that consume it (each tile has a digital unit); an IMC layer on
@@ -348,6 +366,26 @@ def compile_model(
         "warnings": warnings,
     }
     return CompileResult(asm.obj, prog.text, prog.includes, m.storage_map, report, graph)
+
+
+def _take_imc_weights(graph: Graph, plans) -> tuple[Graph, dict[str, np.ndarray]]:
+    """Split off the weights that only crossbar layers read (not graph outputs, not read by a
+    digital op, e.g. an embedding tied to the output layer): a graph whose constants hold
+    zero-stride stand-ins for them, and the weights by name."""
+    layers = {p.layer for p in plans}
+    taken = {}
+    for p in plans:
+        w = graph.node(p.layer).inputs[1]
+        if w in taken or w in graph.outputs or w in graph.inputs:
+            continue
+        if all(c.name in layers and c.inputs[1] == w and w not in c.inputs[:1] + c.inputs[2:]
+               for c in graph.consumers(w)):
+            taken[w] = graph.constants[w]
+    if not taken:
+        return graph, {}
+    consts = {k: (np.broadcast_to(np.zeros((), v.dtype), v.shape) if k in taken else v)
+              for k, v in graph.constants.items()}
+    return replace(graph, constants=consts), taken
 
 
 def _t_cycle(chip) -> float:

@@ -106,26 +106,38 @@ def coefficients(spec: SliceSpec) -> np.ndarray:
     return sign * (1 << (spec.cell_bits * (b // p))) if not spec.is_float else sign
 
 
-def slice_blocks(values: np.ndarray, spec: SliceSpec) -> np.ndarray:
+def slice_blocks(values: np.ndarray, spec: SliceSpec,
+                 blocks: tuple[int, ...] | None = None) -> np.ndarray:
     """Blocks of cell values, shape ``[blocks, K, N]``: uint16 levels, or float32 on the float
-    path. ``sum_b coefficients[b] * blocks[b]`` equals ``values`` (offset: ``values + offset``)."""
+    path. ``sum_b coefficients[b] * blocks[b]`` equals ``values`` (offset: ``values + offset``).
+    ``blocks`` picks some of them, in that order (default: all)."""
+    picks = tuple(range(spec.blocks)) if blocks is None else tuple(blocks)
+    p = spec.polarities
     if spec.is_float:
         v = np.asarray(values, dtype=np.float32)
-        if spec.scheme == "direct":
-            return v[None].copy()
-        return np.stack([np.maximum(v, 0), np.maximum(-v, 0)]).astype(np.float32)
-    v = np.asarray(values, dtype=np.int32)
-    if spec.scheme == "differential":
-        mags = [np.maximum(v, 0), np.maximum(-v, 0)]
-    elif spec.scheme == "offset":
-        mags = [v + (1 << (spec.w_bits - 1))]
-    else:
+        out = np.empty((len(picks), *v.shape), dtype=np.float32)
+        for i, b in enumerate(picks):
+            if spec.scheme == "direct":
+                out[i] = v
+            else:  # differential: max(v, 0), max(-v, 0)
+                np.maximum(v if b == 0 else np.negative(v, out=out[i]), 0, out=out[i])
+        return out
+    if spec.scheme not in ("differential", "offset"):
         raise ValueError(f"unknown signed-weight scheme {spec.scheme!r}")
+    v = np.asarray(values, dtype=np.int32)
     mask = spec.max_level
-    out = np.empty((spec.blocks, *v.shape), dtype=np.uint16)
-    for s in range(spec.slices):
-        for p, m in enumerate(mags):
-            out[s * spec.polarities + p] = (m >> (s * spec.cell_bits)) & mask
+    out = np.empty((len(picks), *v.shape), dtype=np.uint16)
+    mags: dict[int, np.ndarray] = {}
+    for i, b in enumerate(picks):
+        pol, sl = b % p, b // p
+        mag = mags.get(pol)
+        if mag is None:
+            if spec.scheme == "offset":
+                mag = v + (1 << (spec.w_bits - 1))
+            else:
+                mag = np.maximum(v, 0) if pol == 0 else np.maximum(-v, 0)
+            mags[pol] = mag
+        out[i] = (mag >> (sl * spec.cell_bits)) & mask
     return out
 
 

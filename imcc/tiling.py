@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imcc.precision import LayerPrecision
-from imcc.quant import quantize, reference_column, slice_blocks
+from imcc.quant import SliceSpec, quantize, slice_blocks
 from isa.diagnostics import ConfigError
 
 
@@ -158,11 +158,13 @@ def divide_layer(layer: str, op: str, weight_shape: tuple[int, ...], groups: int
 
 @dataclass(frozen=True)
 class LayerWeights:
-    """A layer's quantized weights: per-output-channel scales and, per block, the cell values
-    ``[parts, K, N]`` (plus a reference column for the offset scheme)."""
+    """A layer's quantized weights: per-output-channel scales and, per block, the quantized
+    ``[K, N]`` matrix (int32; float32 on the float path). Cell values are sliced from it tile by
+    tile (:func:`tile_cells`), so a layer's slices never exist all at once."""
 
     scale: np.ndarray  # float32 [N]: real weight = integer value * scale
-    levels: tuple[np.ndarray, ...]  # one per MatrixBlock
+    values: tuple[np.ndarray, ...]  # one per MatrixBlock
+    spec: SliceSpec
 
 
 def quantize_layer(plan: LayerPlan, w: np.ndarray) -> LayerWeights:
@@ -184,18 +186,14 @@ def quantize_layer(plan: LayerPlan, w: np.ndarray) -> LayerWeights:
     else:
         q = quantize(w, spec.w_bits, pct)
         mats = [q.values]
-    levels = []
-    for b, m in zip(plan.blocks, mats):
-        lv = slice_blocks(m, spec)
-        if spec.scheme == "offset":
-            lv = np.concatenate([lv, reference_column(b.K, spec)], axis=2)
-        levels.append(lv)
-    return LayerWeights(q.scale, tuple(levels))
+    return LayerWeights(q.scale, tuple(mats), spec)
 
 
 def tile_cells(tile: Tile, weights: LayerWeights) -> np.ndarray:
     """The cell values of ``tile`` ([h, w]): its parts side by side, each the tile's rows and
-    columns of one slice-block (plus the block's reference column, if any)."""
-    lv = weights.levels[tile.block]
-    cols = list(range(tile.n0, tile.n1)) + ([lv.shape[2] - 1] if tile.ref else [])
-    return np.concatenate([lv[p, tile.k0 : tile.k1][:, cols] for p in tile.parts], axis=1)
+    columns of one slice-block (plus the block's reference column, if any: the slices of a
+    weight 0, :func:`~imcc.quant.reference_column`)."""
+    sub = weights.values[tile.block][tile.k0 : tile.k1, tile.n0 : tile.n1]
+    if tile.ref:
+        sub = np.concatenate([sub, np.zeros((sub.shape[0], 1), sub.dtype)], axis=1)
+    return np.concatenate(slice_blocks(sub, weights.spec, tile.parts), axis=1)

@@ -23,7 +23,7 @@ import json
 import os
 import struct
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from isa import hostlimits
@@ -75,7 +75,7 @@ class ObjectFile:
 
     text: tuple[int, ...]
     data: bytes = b""
-    weights: bytes = b""
+    weights: bytes | memoryview = b""  # bytes-like; a compiled model's is a read-only view
     symbols: tuple[Symbol, ...] = ()
     entry: int = 0
     rerun: int | None = None
@@ -84,6 +84,11 @@ class ObjectFile:
     chip: tuple[str, str] | None = None  # (name, hash) of the chip configuration
     data_base: int = 0
     map_json: bytes | None = None  # the storage map, as embedded (JSON text)
+
+    def __reduce__(self):
+        """Pickle (e.g. to worker processes) with the weights as bytes: a view does not pickle."""
+        vals = [getattr(self, f.name) for f in fields(self)]
+        return type(self), tuple(bytes(v) if isinstance(v, memoryview) else v for v in vals)
 
     def storage_map(self) -> dict | None:
         """The embedded storage map, parsed, or None."""
@@ -129,7 +134,7 @@ def _sections(obj: ObjectFile) -> list[tuple[str, bytes]]:
     sections = [
         ("text", struct.pack(f"<{len(obj.text)}I", *obj.text)),
         ("data", bytes(obj.data)),
-        ("weights", bytes(obj.weights)),
+        ("weights", memoryview(obj.weights).cast("B")),  # no copy of the largest section
         ("symbols", _dumps([[s.name, s.section, s.value] for s in obj.symbols])),
         ("meta", _dumps(_meta(obj))),
     ]
@@ -181,12 +186,13 @@ def from_bytes(blob: bytes, where: str = "<object>") -> ObjectFile:
             f"{where}: object format version {version}, this imcc reads version {FORMAT_VERSION}",
             hint="re-assemble or re-compile it with this imcc",
         )
-    body, digest = blob[:-32], blob[-32:]
+    view = memoryview(blob)  # sections are views of the file's bytes, not copies
+    body, digest = view[:-32], bytes(view[-32:])
     if hashlib.sha256(body).digest() != digest:
         raise _corrupt(where, "checksum mismatch")
     if _HEADER.size + nsec * _ENTRY.size > len(body):
         raise _corrupt(where, "section table runs past the end")
-    secs: dict[str, bytes] = {}
+    secs: dict[str, memoryview] = {}
     for i in range(nsec):
         kind, _, off, size = _ENTRY.unpack_from(blob, _HEADER.size + i * _ENTRY.size)
         name = _KIND_NAMES.get(kind)
@@ -201,10 +207,10 @@ def from_bytes(blob: bytes, where: str = "<object>") -> ObjectFile:
     if len(secs["text"]) % 4:
         raise _corrupt(where, "text section is not a whole number of words")
     try:
-        syms = json.loads(secs["symbols"])
-        meta = json.loads(secs["meta"])
+        syms = json.loads(bytes(secs["symbols"]))
+        meta = json.loads(bytes(secs["meta"]))
         if "map" in secs:
-            json.loads(secs["map"])
+            json.loads(bytes(secs["map"]))
     except ValueError as e:
         raise _corrupt(where, f"bad metadata: {e}") from None
     try:
@@ -238,7 +244,7 @@ def _field(d, key: str, what: str):
     return d[key]
 
 
-def _object(secs: dict[str, bytes], syms, meta) -> ObjectFile:
+def _object(secs: dict[str, memoryview], syms, meta) -> ObjectFile:
     """Check every metadata field's type and range, then build the ObjectFile."""
     end = len(secs["text"])
     u32 = 2**32 - 1
@@ -284,8 +290,8 @@ def _object(secs: dict[str, bytes], syms, meta) -> ObjectFile:
     rerun = _field(meta, "rerun", "meta")
     return ObjectFile(
         text=struct.unpack(f"<{end // 4}I", secs["text"]),
-        data=secs["data"],
-        weights=secs["weights"],
+        data=bytes(secs["data"]),
+        weights=secs["weights"].toreadonly(),
         symbols=tuple(symbols),
         entry=code_addr(_field(meta, "entry", "meta"), "entry"),
         rerun=None if rerun is None else code_addr(rerun, "rerun"),
@@ -293,7 +299,7 @@ def _object(secs: dict[str, bytes], syms, meta) -> ObjectFile:
         outputs=ios("outputs"),
         chip=chip,
         data_base=_int(_field(meta, "data_base", "meta"), "data_base", 0, u32),
-        map_json=secs.get("map"),
+        map_json=bytes(secs["map"]) if "map" in secs else None,
     )
 
 

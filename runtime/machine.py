@@ -107,8 +107,9 @@ class Machine:
         self.xbar = crossbar if crossbar is not None else \
             NumpyCrossbar(config, seed=seed, time_s=time_s)
         mem = Memory(global_bytes, config.tiles, config.buffer_kib << 10)
-        self.state = MachineState(config, mem, self.xbar, bytes(obj.weights), len(obj.text),
-                                  self._counter, self._hits)
+        weights = memoryview(obj.weights).toreadonly()  # read by wprog, never copied
+        self.state = MachineState(config, mem, self.xbar, weights, len(obj.text), self._counter,
+                                  self._hits)
         self._categories: list[str | None] = []
         self._program = self._predecode()
         self._labels = sorted((s.value, s.name) for s in obj.symbols if s.section == "text")

@@ -62,8 +62,9 @@ def cell_format(plan: LayerPlan) -> str:
 
 class WeightBlob:
     """The weight section: every tile's cell values at a 4-byte aligned offset, in one buffer
-    allocated once; layers are written one at a time, so only one layer's slice levels exist
-    at once."""
+    allocated once and zeroed lazily (its pages take memory as tiles are written into them);
+    layers are written one tile at a time, so a layer's slice levels never exist all at once.
+    :meth:`finish` hands the buffer out, read-only, without a copy."""
 
     def __init__(self, plans: list[LayerPlan]) -> None:
         self.offsets: dict[str, int] = {}
@@ -74,16 +75,20 @@ class WeightBlob:
             for t in plan.tiles:
                 self.offsets[t.id] = top
                 top += -(-(t.h * t.w * size) // 4) * 4
-        self.data = bytearray(top)
+        self.data = np.zeros(top, np.uint8)  # calloc: untouched pages cost nothing
 
     def add_layer(self, plan: LayerPlan, lw: LayerWeights) -> None:
         dt = np.dtype(cell_format(plan)).newbyteorder("<")
-        view = memoryview(self.data)
         for t in plan.tiles:
             cells = np.ascontiguousarray(tile_cells(t, lw), dtype=dt)
             self.col_max[t.id] = float(np.abs(cells.astype(np.float64)).sum(axis=0).max())
             off = self.offsets[t.id]
-            view[off : off + cells.nbytes] = cells.reshape(-1).view(np.uint8)
+            self.data[off : off + cells.nbytes] = cells.reshape(-1).view(np.uint8)
+
+    def finish(self) -> memoryview:
+        """The section's bytes (a read-only view of the buffer)."""
+        self.data.flags.writeable = False
+        return memoryview(self.data)
 
 
 def adc_shift(colmax: float, prec, signed: bool) -> int:

@@ -339,3 +339,21 @@ def test_chunked_conv_memory_is_one_chunk_of_scratch(tmp_path, monkeypatch):
     # a few KiB. Stacking every chunk's partial sums would add the whole product again (1 MiB).
     tensors = 4 * (4 * 8 * 32 * 32 + 4 * 8 * 34 * 34 + 4 * 16 * 32 * 32)
     assert res.report["memory_bytes"] < tensors + 128 * 1024
+
+
+@pytest.mark.parametrize("digital_reader", [False, True])
+def test_weight_shared_by_layers_and_digital_ops(digital_reader, tmp_path):
+    """A weight read by two crossbar layers (written into the weight section for each) and,
+    optionally, by a digital op too (which must still see its values in the data section)."""
+    w = R.standard_normal((6, 6)).astype(F)
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["a"]),
+             helper.make_node("Relu", ["a"], ["r"]),
+             helper.make_node("MatMul", ["r", "W"], ["b"])]
+    if digital_reader:
+        nodes.append(helper.make_node("Add", ["b", "W"], ["y"]))
+    else:
+        nodes.append(helper.make_node("Identity", ["b"], ["y"]))
+    model = make_model(nodes, [("x", F, [6, 6])], [("y", F, None)], {"W": w})
+    res = check(model, {"x": R.standard_normal((6, 6)).astype(F)}, tmp_path, tol=1e-5,
+                chip=chip())
+    assert len(res.obj.weights) >= 2 * w.size * 4  # one copy per layer (float32 cells)

@@ -114,3 +114,33 @@ def test_signed_float_cells_hold_the_weights_in_one_block():
         np.tensordot(coefficients(diff).astype(np.float32), d, axes=1), W)
     precs, _ = resolve(preset("ideal-signed"), None, ["L"])
     assert precs["L"].signed == "direct" and precs["L"].weight_bits == 0
+
+
+@pytest.mark.parametrize("w_bits,cell_bits,scheme", [
+    (8, 2, "differential"), (8, 2, "offset"), (7, 3, "differential"), (4, 4, "offset"),
+    (0, 11, "differential"), (0, 11, "direct")])
+def test_slice_blocks_recombine_and_pick(w_bits, cell_bits, scheme):
+    """Every block holds cell levels (0..max_level) and ``sum_b coefficient_b * block_b``
+    gives back the weights (plus the offset); a picked subset of blocks, in any order, is the
+    same as those blocks of the full slicing (tiles slice only the blocks they hold)."""
+    import numpy as np
+
+    from imcc.quant import SliceSpec, coefficients, slice_blocks
+
+    spec = SliceSpec(w_bits, cell_bits, scheme)
+    rng = np.random.default_rng(w_bits * 10 + cell_bits)
+    if spec.is_float:
+        v = rng.standard_normal((5, 7)).astype(np.float32)
+        want = v
+    else:
+        lim = 1 << (w_bits - 1)
+        v = rng.integers(-lim + (scheme == "differential"), lim, (5, 7), dtype=np.int32)
+        want = v + (lim if scheme == "offset" else 0)
+    full = slice_blocks(v, spec)
+    assert full.shape == (spec.blocks, 5, 7)
+    if not spec.is_float:
+        assert full.min() >= 0 and full.max() <= spec.max_level
+    got = np.tensordot(coefficients(spec).astype(np.float64), full.astype(np.float64), axes=1)
+    assert np.array_equal(got, want.astype(np.float64))
+    picks = tuple(rng.permutation(spec.blocks)[: max(1, spec.blocks - 1)].tolist())
+    assert np.array_equal(slice_blocks(v, spec, picks), full[list(picks)])

@@ -38,6 +38,24 @@ def test_round_trip_preserves_everything(blob, tmp_path):
     assert read_object(tmp_path / "t.imo") == obj
 
 
+def test_weights_are_a_read_only_view_that_pickles_and_writes_like_bytes(blob):
+    """A read object's weights view the file's bytes (no copy of the largest section); the
+    object still pickles (explore's worker processes) and re-serializes to the same file."""
+    import pickle
+
+    import numpy as np
+
+    obj = from_bytes(blob)
+    assert isinstance(obj.weights, memoryview) and obj.weights.readonly
+    back = pickle.loads(pickle.dumps(obj))
+    assert back == obj and type(back.weights) is bytes and to_bytes(back) == blob
+    arr = np.frombuffer(bytes(obj.weights), np.uint8).copy()
+    arr.flags.writeable = False  # what the compiler hands over: a view of a numpy buffer
+    from dataclasses import replace
+
+    assert to_bytes(replace(obj, weights=memoryview(arr))) == blob
+
+
 def test_not_an_object(tmp_path):
     with pytest.raises(ObjectFileError, match="not an imcc object file"):
         from_bytes(b"\x7fELF" + bytes(100), "a.out")

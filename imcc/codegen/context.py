@@ -70,6 +70,14 @@ class Ctx:
     def tmp(self, shape) -> View:
         return self.scratch.take(tuple(int(s) for s in shape))
 
+    def tmp_like(self, like: View, shape) -> View:
+        """Scratch of ``shape`` (4-D NCHW), stored channels-last when ``like`` is (a padded
+        copy of a tensor then copies whole rows)."""
+        if not is_channels_last(like):
+            return self.tmp(shape)
+        n, c, h, w = (int(s) for s in shape)
+        return self.tmp((n, h, w, c)).permute((0, 3, 1, 2))
+
     def tile_of(self, name: str) -> int | None:
         """The chip tile whose buffer holds tensor ``name`` (None: global memory)."""
         b = self.buffers.get(name)
@@ -116,6 +124,14 @@ class Ctx:
     def reduce(self, mnemonic: str, out: View, x: View, nred: int) -> None:
         """Reduce the innermost ``nred`` dims of ``x`` into ``out`` (the outer shape)."""
         emit(self.w, mnemonic, x.shape, {"d": out, "a": x}, nred=nred)
+
+
+def is_channels_last(v: View) -> bool:
+    """Whether a 4-D view's channels are its innermost dimension in memory (an NCHW tensor
+    stored NHWC, :func:`~imcc.codegen.memory.channels_last_tensors`)."""
+    if v.rank != 4 or v.shape[1] == 1:
+        return False
+    return v.permute((0, 2, 3, 1)).is_contiguous() and not v.is_contiguous()
 
 
 def lower_node(ctx: Ctx, node) -> None:

@@ -253,10 +253,11 @@ def dequantize(ctx: Ctx, L: ImcLayer, out: View, src: View, channel_axis: int,
 
 @lowers("Conv")
 def lower_conv(ctx: Ctx, node) -> None:
-    """Conv (2-D, NCHW). An ungrouped conv copies its input, padded, into a channels-last
-    image; a stride-1 conv then reads its kernel rows in place (shifted windows), any other
-    through an im2col patch of that image. A grouped conv pads and takes its im2col patch of the
-    NCHW input. The products are dequantized into NCHW."""
+    """Conv (2-D, NCHW shapes; a tensor may be stored channels-last). An ungrouped conv copies
+    its input, padded, into a channels-last image (or reads an unpadded channels-last input in
+    place); a stride-1 conv then reads its kernel rows in place (shifted windows), any other
+    through an im2col patch of that image. A grouped conv pads (in its input's layout) and takes
+    its im2col patch. The products are dequantized into the output's layout."""
     L = ctx.imc[node.name]
     if L.plan.groups == 1:
         _conv_channels_last(ctx, node, L)
@@ -284,7 +285,7 @@ def _conv_grouped(ctx: Ctx, node, L: ImcLayer) -> None:
     src = x
     if any((pt, pl, pb, pr)):
         ctx.w.comment(f"pad top/left/bottom/right {pt}/{pl}/{pb}/{pr} with zeros")
-        xp = ctx.tmp((nb, c, h + pt + pb, wd + pl + pr))
+        xp = ctx.tmp_like(x, (nb, c, h + pt + pb, wd + pl + pr))
         ctx.fill(xp, 0.0)
         ctx.copy(xp.slice(2, pt, pt + h).slice(3, pl, pl + wd), x)
         src = xp
@@ -344,13 +345,18 @@ def _conv_channels_last(ctx: Ctx, node, L: ImcLayer) -> None:
     (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = _geometry(node)
     hp, wp = h + pt + pb, wd + pl + pr
     bias = _bias(ctx, node)
-    xp = ctx.tmp((nb, hp, wp, c))
-    if any((pt, pl, pb, pr)):
-        ctx.w.comment(f"pad top/left/bottom/right {pt}/{pl}/{pb}/{pr} with zeros, channels last")
-        ctx.fill(xp, 0.0)
+    xl = x.permute((0, 2, 3, 1))
+    if not any((pt, pl, pb, pr)) and xl.is_contiguous() and ctx.tile_of(node.inputs[0]) is None:
+        xp = View.of(xl.base, xl.shape, xl.offset)  # stored channels-last: read in place
     else:
-        ctx.w.comment("channels last")
-    ctx.copy(xp.slice(1, pt, pt + h).slice(2, pl, pl + wd), x.permute((0, 2, 3, 1)))
+        xp = ctx.tmp((nb, hp, wp, c))
+        if any((pt, pl, pb, pr)):
+            ctx.w.comment(f"pad top/left/bottom/right {pt}/{pl}/{pb}/{pr} with zeros, "
+                          "channels last")
+            ctx.fill(xp, 0.0)
+        else:
+            ctx.w.comment("channels last")
+        ctx.copy(xp.slice(1, pt, pt + h).slice(2, pl, pl + wd), xl)
     per_image = hp * wp
     shifted = ((sh, sw, dh, dw) == (1, 1, 1, 1) and per_image <= SHIFTED_WASTE * oh * ow
                and per_image * max(c, cout) <= PATCH_ELEMENTS and _can_split(L, kw * c))

@@ -80,9 +80,13 @@ class Buffer:
     nbytes: int
     tile: int | None = None
     inside: tuple[str, int, tuple[int, ...]] | None = None
+    channels_last: bool = False  # an NCHW tensor stored NHWC (see channels_last_tensors)
 
     def view(self, shape: tuple[int, ...]) -> View:
         if self.inside is None:
+            if self.channels_last:
+                n, c, h, w = shape
+                return View.of(self.symbol, (n, h, w, c)).permute((0, 3, 1, 2))
             return View.of(self.symbol, shape)
         base, offset, strides = self.inside
         return View(base, offset, tuple(shape), strides)
@@ -95,6 +99,64 @@ STRIDED_OPS = frozenset({
     "Sub", "Mul", "Div", "Clip", "LeakyRelu", "HardSigmoid", "HardSwish", "Max", "Min", "Sum",
     "Mean", "BatchNormalization", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool",
     "GlobalMaxPool", "Concat"})
+
+
+# Ops that read and write 4-D tensors element by element or window by window, through strides,
+# with their output in the layout of their input: a chain of them between convolutions keeps
+# one layout. (Conv reads and writes any layout; the global pools read any.)
+LAYOUT_FREE = STRIDED_OPS - {"Conv", "Concat", "GlobalAveragePool", "GlobalMaxPool"}
+_READS_ANY = frozenset({"Conv", "GlobalAveragePool", "GlobalMaxPool"})
+
+
+def channels_last_tensors(graph, keep: set[str]) -> set[str]:
+    """The 4-D activations stored channels-last (NHWC; their views keep the NCHW shape, with
+    NHWC strides). A convolution multiplies channels-last rows, so a conv's output written in
+    NCHW is transposed twice before the next conv reads it (into NCHW, then back); stored
+    NHWC, its bias add writes whole rows and a 1x1 conv reads it in place.
+
+    The tensors joined by element-wise and pooling ops (:data:`LAYOUT_FREE`: a ReLU, a residual
+    Add) form groups that share one layout. A group is stored NHWC when one of its tensors is a
+    Conv's input or output and every tensor in it is 4-D, not a graph input or output, not in
+    ``keep`` (Reshape aliases, Concat placements), and produced and read only by Conv, the
+    global pools (readers) and :data:`LAYOUT_FREE` ops."""
+    io = set(graph.inputs) | set(graph.outputs)
+    parent: dict[str, str] = {}
+
+    def find(t: str) -> str:
+        while parent.get(t, t) != t:
+            t = parent[t]
+        return t
+
+    def acts(ts):
+        return [t for t in ts if t and not graph.is_const(t)]
+
+    for n in graph.nodes:
+        if n.op_type in LAYOUT_FREE:
+            ts = [t for t in acts(list(n.inputs) + list(n.outputs))
+                  if tuple(graph.types[t].shape) == tuple(graph.types[n.outputs[0]].shape)]
+            for t in ts[1:]:
+                parent[find(t)] = find(ts[0])
+    groups: dict[str, list[str]] = {}
+    for t in dict.fromkeys(t for n in graph.nodes for t in acts(list(n.inputs) + list(n.outputs))):
+        groups.setdefault(find(t), []).append(t)
+
+    def fits(t: str) -> bool:
+        prod = graph.producer(t)
+        return (len(graph.types[t].shape) == 4 and t not in io and t not in keep
+                and prod is not None and (prod.op_type in LAYOUT_FREE or prod.op_type == "Conv")
+                and all(c.op_type in LAYOUT_FREE or c.op_type in _READS_ANY
+                        for c in graph.consumers(t)))
+
+    def touches_conv(t: str) -> bool:
+        prod = graph.producer(t)
+        return (prod is not None and prod.op_type == "Conv") or any(
+            c.op_type == "Conv" and c.inputs[0] == t for c in graph.consumers(t))
+
+    out: set[str] = set()
+    for members in groups.values():
+        if members and all(fits(t) for t in members) and any(touches_conv(t) for t in members):
+            out.update(members)
+    return out
 
 
 def _row_major(shape) -> tuple[int, ...]:
@@ -199,6 +261,8 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
     # tensors that are (and the output) live in global memory, even if a tile would hold them:
     # writing them in place saves the copy that would take them there.
     inside = place_concats(graph, set(root) | set(root.values()))
+    nhwc = channels_last_tensors(graph, set(root) | set(root.values()) | set(inside)
+                                 | {r for r, _ in inside.values()})
     for t, (r, _) in inside.items():
         root[t] = r
         tile_pref.pop(t, None)
@@ -252,7 +316,7 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
         used_syms.add(sym)
         out[node_t] = Buffer(sym, addr[find(node_t)],
                              4 * max(1, math.prod(graph.types[node_t].shape)),
-                             where[find(node_t)])
+                             where[find(node_t)], channels_last=node_t in nhwc)
     for t, (r, off) in inside.items():
         b = out[t]
         out[t] = Buffer(b.symbol, b.addr + 4 * off, b.nbytes, b.tile,

@@ -139,7 +139,7 @@ def lower_pool(ctx: Ctx, node) -> None:
     is_max = node.op_type == "MaxPool"
     src = x
     if (hp, wp) != (h, w):
-        xp = ctx.tmp((n, c, hp, wp))
+        xp = ctx.tmp_like(x, (n, c, hp, wp))
         ctx.fill(xp, float("-inf") if is_max else 0.0)
         ctx.copy(xp.slice(2, pt, pt + h).slice(3, pl, pl + w), x)
         src = xp

@@ -13,6 +13,7 @@ Each stage, top to bottom:
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -99,15 +100,24 @@ def _return_freed_memory(collect: bool = True) -> None:
     process: the loaded protobuf, the weights BatchNorm folding replaces, each layer's weights
     once its cells are written. ``collect`` first runs the cycle collector. A no-op where there
     is no glibc."""
-    import ctypes
     import gc
 
     if collect:
         gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, loaded once (it runs after every crossbar weight), or None."""
+    import ctypes
+
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        return ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):
-        pass
+        return None
 
 
 def _synthetic_samples(graph: Graph, n: int, seed: int) -> dict[str, np.ndarray]:

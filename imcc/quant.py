@@ -10,7 +10,8 @@ docs/machine.md, "Weight slicing and signed weights").
   ``W+`` (``p = 0``) or ``W-`` (``p = 1``), with ``coef = (-1)**p * 2**(s*cell_bits)``.
 - ``offset``: ``U = W_q + 2**(w_bits-1)`` (``w_bits`` unsigned bits) cut into
   ``S = ceil(w_bits / cell_bits)`` slices, block ``b = s``, ``coef = 2**(s*cell_bits)``; the
-  offset is removed with a reference column (see :func:`reference_column`).
+  offset is removed with a reference column: a column of weight 0, whose recombined value is the
+  offset itself, subtracted from every other column.
 
 ``w_bits = 0`` is the float path: no quantization, scale 1, and the differential blocks hold the
 float magnitudes ``max(W, 0)`` and ``max(-W, 0)``; with the ``direct`` scheme (ideal chips whose
@@ -139,10 +140,3 @@ def slice_blocks(values: np.ndarray, spec: SliceSpec,
             mags[pol] = mag
         out[i] = (mag >> (sl * spec.cell_bits)) & mask
     return out
-
-
-def reference_column(K: int, spec: SliceSpec) -> np.ndarray:
-    """Offset scheme only: blocks ``[blocks, K, 1]`` of a column whose weight is 0, i.e. whose
-    recombined value is the offset ``2**(w_bits-1)``; subtracting its output removes the offset
-    from every other column."""
-    return slice_blocks(np.zeros((K, 1), dtype=np.int32), spec)

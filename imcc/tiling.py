@@ -192,7 +192,7 @@ def quantize_layer(plan: LayerPlan, w: np.ndarray) -> LayerWeights:
 def tile_cells(tile: Tile, weights: LayerWeights) -> np.ndarray:
     """The cell values of ``tile`` ([h, w]): its parts side by side, each the tile's rows and
     columns of one slice-block (plus the block's reference column, if any: the slices of a
-    weight 0, :func:`~imcc.quant.reference_column`)."""
+    weight 0, whose recombined value is the offset)."""
     sub = weights.values[tile.block][tile.k0 : tile.k1, tile.n0 : tile.n1]
     if tile.ref:
         sub = np.concatenate([sub, np.zeros((sub.shape[0], 1), sub.dtype)], axis=1)

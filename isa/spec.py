@@ -255,6 +255,8 @@ def _csrs() -> tuple[CsrSpec, ...]:
         CsrSpec("nred", base + 0x12, "innermost AGU dims reduced by reductions", reset=1),
         CsrSpec("gstride", base + 0x13, "vgather: element stride of the gathered axis", "stride"),
         CsrSpec("glen", base + 0x14, "vgather: length of the gathered axis", reset=1),
+        CsrSpec("sablk", base + 0x15, "mvm: the xbw columns are sablk blocks, shift-and-added "
+                "(cellb, wsch, as vsadd) into xbw/sablk outputs; 1 = none", reset=1),
     ]
     for i in range(AGU_RANK):
         out.append(CsrSpec(f"n{i}", base + 0x20 + i, f"AGU size of dimension {i}", reset=1))
@@ -463,7 +465,8 @@ def _imc() -> list[InstrSpec]:
         _ins(
             "mvm", "compute", "R", "rd rs1",
             "for m < vl: Y[m, :xbw] = xbar(X[m, :xbh]) with X at rs1 (row stride xs), "
-            "Y at rd (row stride ys); quantized by ibits/isgn/iscale, dacb, adcb/adcsh",
+            "Y at rd (row stride ys); quantized by ibits/isgn/iscale, dacb, adcb/adcsh; with "
+            "sablk > 1, Y[m, :xbw/sablk] = the shift-and-add of its sablk column blocks",
             opcode=xb, funct3=0, funct7=0,
         ),
         _ins(

@@ -130,6 +130,13 @@ class CostCounter:
         cycle_ns = max(c.read_ns, math.ceil(w / c.adcs_per_array) * c.adc_ns)
         self._array_busy(array, steps * cycle_ns)
 
+    def shift_add(self, elements: int) -> None:
+        """The shift-and-add of an ``mvm`` with ``sablk > 1``: ``elements`` column outputs
+        weighted and summed beside the array, as vector work (pipelined with the ADCs, so it
+        adds energy and no time)."""
+        self.vector_elements += elements
+        self.energy["vector"] += elements * self.c.vector_pj
+
     def program(self, array: int, h: int, w: int) -> None:
         self.cells_programmed += h * w
         self.energy["program"] += h * w * self.c.program_pj

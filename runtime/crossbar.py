@@ -86,8 +86,15 @@ class Crossbar(Protocol):
         already range-checked), applying the device nonidealities."""
 
     def mvm(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
-            p: Precision) -> np.ndarray:
-        """Return ``Y`` (float32, ``len(x) x w``) for inputs ``x`` (``len(x) x h``)."""
+            p: Precision, out: np.ndarray | None = None) -> np.ndarray:
+        """Return ``Y`` (float32, ``len(x) x w``) for inputs ``x`` (``len(x) x h``), possibly
+        written into ``out``."""
+
+    def mvm_combined(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
+                     p: Precision, coef: np.ndarray,
+                     out: np.ndarray | None = None) -> np.ndarray | None:
+        """The shift-and-add of ``mvm``'s column blocks with weights ``coef`` computed with
+        combined cells, or None where the backend does not (or cannot exactly) do that."""
 
 
 class NumpyCrossbar:
@@ -110,6 +117,7 @@ class NumpyCrossbar:
         self._exact: dict[int, bool] = {}  # array -> every cell is an exact integer level
         self._gmax: dict[int, float] = {}  # array -> Gmax (float cells: largest programmed)
         self._colsum: dict[tuple[int, int, int, int, int], float] = {}
+        self._comb: dict[tuple, tuple[np.ndarray | None, float]] = {}  # mvm_combined's cells
         self._rngs: dict[tuple[int, str], np.random.Generator] = {}
         self._cell_props: dict[int, tuple] = {}
         self._scratch: dict[str, np.ndarray] = {}  # reused temporaries, never returned
@@ -194,8 +202,9 @@ class NumpyCrossbar:
             target = np.where(on[region], gmax, np.where(off[region], 0.0, target))
         g[region] = target
         self._exact[array] = self._exact[array] and exact
-        for key in [k for k in self._colsum if k[0] == array]:
-            del self._colsum[key]
+        for cache in (self._colsum, self._comb):
+            for key in [k for k in cache if k[0] == array]:
+                del cache[key]
 
     # ---- matrix-vector products ------------------------------------------------------------
 
@@ -220,14 +229,7 @@ class NumpyCrossbar:
                 return self._matmul(xf, gr, out)
             y = self._adc(self._analog(array, xf, gr), p)
             return np.asarray(y, dtype=np.float32)
-        xs = _overlap(x)
-        if xs:  # quantize each element of the overlapping rows once
-            n = (x.shape[0] - 1) * xs + x.shape[1]
-            span = np.lib.stride_tricks.as_strided(x, (n,), (x.itemsize,), writeable=False)
-            qf = self._quantize(span, p, self._buffer("q", (n,), np.float32))
-            q = np.lib.stride_tricks.as_strided(qf, x.shape, (4 * xs, 4), writeable=False)
-        else:
-            q = self._quantize(x, p, self._buffer("q", x.shape, np.float32))
+        q = self._quantized(x, p)
         colsum = self._max_colsum(array, row, col, h, w, gr)
         qmax = (1 << p.magnitude_bits) - 1
         cyc_max = min(qmax, (1 << p.dacb) - 1)
@@ -246,6 +248,83 @@ class NumpyCrossbar:
             return y.astype(np.float32)  # a copy: y is a scratch buffer
         out[...] = y
         return out
+
+    def _quantized(self, x: np.ndarray, p: Precision) -> np.ndarray:
+        """Step 1, ``q`` for the inputs ``x`` (a view of a scratch buffer)."""
+        xs = _overlap(x)
+        if xs:  # quantize each element of the overlapping rows once
+            n = (x.shape[0] - 1) * xs + x.shape[1]
+            span = np.lib.stride_tricks.as_strided(x, (n,), (x.itemsize,), writeable=False)
+            qf = self._quantize(span, p, self._buffer("q", (n,), np.float32))
+            return np.lib.stride_tricks.as_strided(qf, x.shape, (4 * xs, 4), writeable=False)
+        return self._quantize(x, p, self._buffer("q", x.shape, np.float32))
+
+    def mvm_combined(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
+                     p: Precision, coef: np.ndarray,
+                     out: np.ndarray | None = None) -> np.ndarray | None:
+        """``Y = sum_b coef[b] * O[:, b*wb : (b+1)*wb]`` (``wb = w / len(coef)``, ``O`` what
+        :meth:`mvm` gives for the region) as one product with the combined cells
+        ``sum_b coef[b] * G_b``, where that is the same; None where it is not (the caller then
+        combines :meth:`mvm`'s columns itself).
+
+        Quantized inputs: the cells are exact integer levels, there is no read noise, the ADC
+        never rounds or clips, and every column's output is an integer below ``2**24``; both
+        sides are then the exact integer sum rounded once to float32, so the result is
+        bit-identical. Ideal DAC and ADC (``ibits = adcb = 0``, no read noise): the product with
+        the combined cells is the same real-valued sum evaluated in float32 in another order
+        (the column currents are subtracted before an ideal converter, as a differential sense
+        amplifier does), so it differs from the columns' by float32 rounding only."""
+        if not self.fast_path or self.config.nonideal.read_noise:
+            return None
+        gr = self._cells(array)[row : row + h, col : col + w]
+        if p.ibits == 0:
+            if p.adcb:
+                return None
+            gc, _ = self._combined(array, row, col, h, w, coef, gr)
+            if gc is None:
+                return None
+            xf = np.asarray(x, dtype=np.float32)
+            if out is not None and np.may_share_memory(xf, out):
+                out[...] = xf @ gc
+                return out
+            return self._matmul(xf, gc, out)
+        if not self._exact[array]:
+            return None
+        colsum = self._max_colsum(array, row, col, h, w, gr)
+        qmax = (1 << p.magnitude_bits) - 1
+        cyc_max = min(qmax, (1 << p.dacb) - 1)
+        lossless_adc = p.adcb == 0 or (p.adcsh == 0 and cyc_max * colsum <= p.adc_range[1])
+        if not lossless_adc or qmax * colsum > F32_EXACT:
+            return None
+        gc, csum = self._combined(array, row, col, h, w, coef, gr)
+        if gc is None or qmax * csum >= 2.0**53:
+            return None
+        q = self._quantized(x, p)
+        if qmax * csum <= F32_EXACT:
+            return self._matmul(q, gc, out)
+        y = q.astype(np.float64) @ gc.astype(np.float64)
+        if out is None:
+            return y.astype(np.float32)
+        out[...] = y
+        return out
+
+    def _combined(self, array: int, row: int, col: int, h: int, w: int, coef: np.ndarray,
+                  gr: np.ndarray) -> tuple[np.ndarray | None, float]:
+        """``sum_b coef[b] * G_b`` as float32 (None when integer cells give a value float32
+        does not hold) and its largest column sum of magnitudes; cached until the array is
+        programmed again."""
+        key = (array, row, col, h, w, coef.tobytes())
+        hit = self._comb.get(key)
+        if hit is None:
+            wb = w // len(coef)
+            acc = np.zeros((h, wb), np.float64)
+            for b, c in enumerate(coef):
+                acc += c * gr[:, b * wb : (b + 1) * wb].astype(np.float64)
+            gc = acc.astype(np.float32)
+            if self._exact[array] and not np.array_equal(gc, acc):
+                gc = None
+            hit = self._comb[key] = (gc, float(np.abs(acc).sum(axis=0).max(initial=0.0)))
+        return hit
 
     def _matmul(self, x: np.ndarray, g: np.ndarray, out: np.ndarray | None) -> np.ndarray:
         """``x @ g`` (into ``out`` when given). Inputs whose rows overlap (a convolution's

@@ -167,6 +167,13 @@ class ArrayCrossbar(NumpyCrossbar):
                  for m in range(0, vl, step)]
         return self._download(xp.concatenate(parts), out)
 
+    def mvm_combined(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
+                     p: Precision, coef: np.ndarray, out: np.ndarray | None = None) -> None:
+        """Not done on the device: the caller combines :meth:`mvm`'s columns (bit-identical to
+        the reference, which combines cells only where that changes no bit or, with float
+        cells, where the two differ by float32 rounding only)."""
+        return None
+
     def _quantize_xp(self, x, p: Precision):
         """``q = clip(rint(X / iscale), lo, hi)`` in float32, as the reference."""
         xp = self.xp

@@ -5,9 +5,11 @@ shifted windows, or an im2col patch matrix):
 
 1. for each replica (a share of the M rows), each matrix block, and each column range of the
    block: every K-tile's region gets an ``mvm`` (the first) or ``mvm.acc`` (the rest) into a
-   partial-sum buffer ``P`` [rows, parts x part_width];
-2. ``vsadd`` recombines the slice/polarity parts of ``P`` (shift-and-add) into the output
-   columns (the offset scheme then subtracts the reference column);
+   partial-sum buffer ``P`` [rows, parts x part_width] -- or, when every tile holds all the
+   parts of its columns, with ``sablk = parts``: the mvm shift-and-adds the parts itself and
+   writes ``P`` [rows, part_width] (straight into the output where it can);
+2. otherwise ``vsadd`` recombines the slice/polarity parts of ``P`` (shift-and-add) into the
+   output columns; the offset scheme then subtracts the reference column;
 3. one ``vfma`` dequantizes (``input_scale * weight_scale[n]``), adds the bias and writes the
    final layout (NCHW for a conv).
 """
@@ -176,12 +178,17 @@ def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View,
         nparts = spec.blocks
         ncol = n1 - n0
         dst = out.slice(0, m0, m1, 1).slice(1, block.n_offset + n0, block.n_offset + n1, 1)
-        straight = (out_global and nparts == 1 and not any_tile.ref and pw == ncol
-                    and dst.strides[1] == 1 and dst.strides[0] >= ncol)
-        ps = dst if straight else ctx.tmp((rows, nparts * pw))
+        # Every tile of the range holds all the slice/polarity blocks side by side: the mvm
+        # shift-and-adds them itself (sablk), writing pw columns instead of nparts * pw.
+        combine = nparts > 1 and list(by_parts) == [tuple(range(nparts))]
+        width = pw if combine else nparts * pw
+        straight = (out_global and (nparts == 1 or combine) and not any_tile.ref
+                    and pw == ncol and dst.strides[1] == 1 and dst.strides[0] >= ncol)
+        ps = dst if straight else ctx.tmp((rows, width))
         w.comment(f"{plan.layer} block {bi} cols {block.n_offset + n0}:{block.n_offset + n1} "
                   f"rows {m0}:{m1} (replica {rep})")
-        w.csrs(vl=rows, xs=xs, ys=dst.strides[0] if straight else nparts * pw)
+        w.csrs(vl=rows, xs=xs, ys=dst.strides[0] if straight else width,
+               sablk=nparts if combine else 1)
         for parts, pls in sorted(by_parts.items()):
             first = True
             for pl in sorted(pls, key=lambda p: p.tile.k0):
@@ -201,14 +208,17 @@ def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View,
                     first = False
         if straight:
             continue
-        ctx.w.comment(f"shift-and-add {nparts} slice/polarity blocks -> output columns")
-        if not any_tile.ref:
-            _sadd(ctx, dst, ps, rows, ncol, nparts, pw)
+        if combine:
+            tmp = ps
         else:
-            tmp = ctx.tmp((rows, pw))
-            _sadd(ctx, tmp, ps, rows, pw, nparts, pw)
+            ctx.w.comment(f"shift-and-add {nparts} slice/polarity blocks -> output columns")
+            tmp = ctx.tmp((rows, pw)) if any_tile.ref else dst
+            _sadd(ctx, tmp, ps, rows, pw if any_tile.ref else ncol, nparts, pw)
+        if any_tile.ref:
             ref = tmp.slice(1, ncol, ncol + 1, 1)
             ctx.binary("vsub", dst, tmp.slice(1, 0, ncol, 1), ref)
+        elif combine:
+            ctx.unary("vcopy", dst, tmp.slice(1, 0, ncol, 1))
 
 
 def _runs(k0: int, k1: int, kseg: tuple[int, int] | None) -> list[tuple[int, int]]:

@@ -257,20 +257,28 @@ def vnorm(s, d, a):
         store(s, d, agu, centered / np.sqrt(var + eps))
 
 
+def shift_add_coefficients(s, blocks: int) -> np.ndarray:
+    """``c_b = 2**(cellb * (b // p)) * (-1 if wsch and b odd else 1)``, ``p = 1 + wsch``, for
+    ``b < blocks`` (float64, exact): the weights of ``vsadd`` and of ``mvm`` with ``sablk``."""
+    wsch, cellb = s.csr[_WSCH], s.csr[_CELLB]
+    if wsch > 1 or cellb > 32:
+        raise Trap(f"invalid shift-and-add setting wsch = {wsch}, cellb = {cellb} "
+                   "(wsch 0 or 1, cellb <= 32)")
+    b = np.arange(blocks)
+    coef = np.ldexp(1.0, cellb * (b // (1 + wsch)))
+    if wsch:
+        coef[1::2] *= -1.0
+    return coef
+
+
 @semantics("vsadd")
 def vsadd(s, d, a):
     """D[i0..i4] = sum_b c_b * A[i0..i4, b] over dim 5, c_b = 2**(cellb * (b // p)) *
     (-1 if wsch and b odd else 1), p = 1 + wsch; D is indexed by dims 0..4"""
     agu = s.agu()
-    wsch, cellb = s.csr[_WSCH], s.csr[_CELLB]
-    if wsch > 1 or cellb > 32:
-        raise Trap(f"invalid shift-and-add setting wsch = {wsch}, cellb = {cellb} "
-                   "(wsch 0 or 1, cellb <= 32)")
+    shift_add_coefficients(s, 0)  # checks the settings even when there is nothing to add
     if agu.elements:
-        b = np.arange(agu.n[5])
-        coef = np.ldexp(1.0, cellb * (b // (1 + wsch)))
-        if wsch:
-            coef[1::2] *= -1.0
+        coef = shift_add_coefficients(s, agu.n[5])
         region, dv = dest(s, d, agu, _OUTER5)
         kernels.weighted_sum(dv, src(s, a, "a", agu), coef)
         s.cost.vector(region, agu.elements)

@@ -17,7 +17,9 @@ import struct
 import numpy as np
 
 from runtime.crossbar import Precision
+from runtime.ops import kernels
 from runtime.ops.registry import semantics
+from runtime.ops.vector import shift_add_coefficients
 from runtime.state import AGU_ELEMENT_LIMIT, CSR_INDEX, Trap
 
 _ARR, _ROW, _COL = CSR_INDEX["xbarr"], CSR_INDEX["xbrow"], CSR_INDEX["xbcol"]
@@ -25,6 +27,7 @@ _H, _W, _FMT = CSR_INDEX["xbh"], CSR_INDEX["xbw"], CSR_INDEX["wfmt"]
 _VL, _XS, _YS = CSR_INDEX["vl"], CSR_INDEX["xs"], CSR_INDEX["ys"]
 _IBITS, _ISGN, _ISCALE = CSR_INDEX["ibits"], CSR_INDEX["isgn"], CSR_INDEX["iscale"]
 _DACB, _ADCB, _ADCSH = CSR_INDEX["dacb"], CSR_INDEX["adcb"], CSR_INDEX["adcsh"]
+_SABLK, _CELLB, _WSCH = CSR_INDEX["sablk"], CSR_INDEX["cellb"], CSR_INDEX["wsch"]
 _WEIGHT_DTYPES = {0: np.dtype("<u1"), 1: np.dtype("<u2"), 2: np.dtype("<f4")}
 MAX_INPUT_BITS = 24  # quantized inputs stay exact float32 integers
 
@@ -76,13 +79,13 @@ def _check_precision(chip, ibits, isgn, iscale_bits, dacb, adcb, adcsh) -> Preci
     return Precision(ibits, isgn, iscale, dacb, adcb, adcsh)
 
 
-def _scratch(s, shape: tuple[int, int]) -> np.ndarray:
-    """A float32 temporary of ``shape`` from one buffer kept by the machine state (fresh
-    multi-megabyte arrays would pay a page fault per 4 KiB on every instruction)."""
+def _scratch(s, shape: tuple[int, int], name: str = "mvm") -> np.ndarray:
+    """A float32 temporary of ``shape`` from one buffer per ``name`` kept by the machine state
+    (fresh multi-megabyte arrays would pay a page fault per 4 KiB on every instruction)."""
     n = shape[0] * shape[1]
-    buf = s.scratch.get("mvm")
+    buf = s.scratch.get(name)
     if buf is None or buf.size < n:
-        buf = s.scratch["mvm"] = np.empty(max(n, 1 << 16), np.float32)
+        buf = s.scratch[name] = np.empty(max(n, 1 << 16), np.float32)
     return buf[:n].reshape(shape)
 
 
@@ -126,6 +129,17 @@ def _mvm(s, d: int, x: int, accumulate: bool) -> None:
     a, row, col, h, w = region(s)
     p = precision(s)
     c = s.csr
+    blocks = c[_SABLK]
+    if blocks == 0 or w % blocks:
+        raise Trap(f"sablk = {blocks} does not divide the region's xbw = {w} columns into "
+                   "equal blocks")
+    coef = None
+    if blocks > 1:
+        key = ("sablk", blocks, c[_CELLB], c[_WSCH])
+        coef = s.memo.get(key)
+        if coef is None:
+            coef = s.memo[key] = shift_add_coefficients(s, blocks)
+            coef.flags.writeable = False
     vl = c[_VL]
     if vl == 0:
         return
@@ -136,19 +150,27 @@ def _mvm(s, d: int, x: int, accumulate: bool) -> None:
     if ys == 0 and vl > 1:
         raise Trap(f"output row stride ys = 0 with vl = {vl} writes one row {vl} times")
     rx, xv = s.mem.view(s.x[x], (vl, h), (s.stride(_XS), 1))
-    ry, yv = s.mem.view(s.x[d], (vl, w), (ys, 1), write=True)
+    wo = w // blocks
+    ry, yv = s.mem.view(s.x[d], (vl, wo), (ys, 1), write=True)
     own = 1 + a // s.chip.arrays_per_tile
     for r, what in ((rx, "input"), (ry, "output")):
         if r not in (0, own):
             raise Trap(f"{what} in {s.mem.describe(r)}, but array {a} belongs to tile "
                        f"{own - 1}: use global memory or tile {own - 1}'s buffer")
-    if accumulate:
-        y = s.xbar.mvm(a, row, col, h, w, xv, p, out=_scratch(s, (vl, w)))
-        np.add(yv, y, out=yv)
+    dst = _scratch(s, (vl, wo)) if accumulate else yv
+    if coef is None:
+        y = s.xbar.mvm(a, row, col, h, w, xv, p, out=dst)
     else:
-        y = s.xbar.mvm(a, row, col, h, w, xv, p, out=yv)
-        if y is not yv:
-            yv[...] = y
+        y = s.xbar.mvm_combined(a, row, col, h, w, xv, p, coef, out=dst)
+        if y is None:  # the columns, then the shift-and-add (as vsadd)
+            cols = s.xbar.mvm(a, row, col, h, w, xv, p, out=_scratch(s, (vl, w), "sablk"))
+            kernels.weighted_sum(dst, cols.reshape(vl, blocks, wo).transpose(0, 2, 1), coef)
+            y = dst
+        s.cost.shift_add(vl * w)
+    if accumulate:
+        np.add(yv, y, out=yv)
+    elif y is not yv:
+        yv[...] = y
     s.cost.mvm(a, vl, h, w, p)
 
 
@@ -156,7 +178,8 @@ def _mvm(s, d: int, x: int, accumulate: bool) -> None:
 def mvm(s, d, x):
     """for m < vl: Y[m, :xbw] = xbar(X[m, :xbh]), X[m, k] at x + 4*(m*xs + k), Y[m, j] at
     d + 4*(m*ys + j), through input quantization, DAC cycles, the array, the ADC and
-    shift-and-add (docs/machine.md)"""
+    shift-and-add (docs/machine.md); with sablk > 1, Y[m, j] = sum_b c_b * xbar(X[m])[b * wb +
+    j] for j < wb = xbw / sablk, c_b as vsadd's"""
     _mvm(s, d, x, False)
 
 

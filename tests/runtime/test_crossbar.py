@@ -187,6 +187,59 @@ def test_lossless_settings_skip_the_cycle_loop(monkeypatch):
         xb.mvm(0, 0, 0, 256, 4, x, Precision(8, 0, 1.0, 1, 15, 0))
 
 
+def _combine(cols, coef):
+    """The shift-and-add of column blocks in exact int64 (float64 for float outputs)."""
+    vl, w = cols.shape[0], cols.shape[1] // len(coef)
+    blocks = cols.reshape(vl, len(coef), w)
+    return np.einsum("mbj,b->mj", blocks, np.asarray(coef, blocks.dtype))
+
+
+@pytest.mark.parametrize(
+    "cell_bits, slices, ibits, h, adcb, fused",
+    [(2, 4, 8, 64, 0, True),  # 8-bit weights on 2-bit cells, float32 inside
+     (4, 4, 4, 100, 0, True),  # combined column sums above 2**24: float64 inside
+     (11, 1, 16, 256, 0, False),  # a column's own output above 2**24: column by column
+     (2, 4, 8, 64, 6, False)],  # an ADC that rounds: column by column
+)
+def test_combined_cells_only_where_no_bit_changes(cell_bits, slices, ibits, h, adcb, fused):
+    rng = np.random.default_rng(cell_bits * 10 + slices)
+    nb, w, vl = 2 * slices, 9, 21
+    g = rng.integers(0, 2**cell_bits, (h, nb * w)).astype(np.float32)
+    coef = np.array([(1 << (cell_bits * (b // 2))) * (-1 if b % 2 else 1) for b in range(nb)],
+                    np.float64)
+    x = _rand_inputs(rng, vl, h, ibits, 1)
+    cfg = chip("ideal-int8", cell_bits=cell_bits, dac_bits=8, adc_bits=adcb)
+    p = Precision(ibits, 1, 1.0, 1, adcb, 2 if adcb else 0)
+    xb = _xbar(cfg)
+    xb.program(0, 0, 0, g)
+    y = xb.mvm_combined(0, 0, 0, h, nb * w, x, p, coef)
+    assert (y is not None) == fused
+    cols = oracle(x, g, ibits, 1, 1.0, 1, adcb, p.adcsh)
+    if fused:
+        assert y.dtype == np.float32
+        assert np.array_equal(y, _combine(cols, coef).astype(np.float32))
+    slow = _xbar(cfg, fast_path=False)
+    slow.program(0, 0, 0, g)
+    assert slow.mvm_combined(0, 0, 0, h, nb * w, x, p, coef) is None  # no fast path asked
+    noisy = _xbar(chip("ideal-int8", cell_bits=cell_bits, nonideal={"read_noise": 0.01}))
+    noisy.program(0, 0, 0, g)
+    assert noisy.mvm_combined(0, 0, 0, h, nb * w, x, p, coef) is None
+
+
+def test_combined_cells_follow_reprogramming():
+    rng = np.random.default_rng(3)
+    g = rng.random((30, 8)).astype(np.float32)
+    x = rng.standard_normal((4, 30)).astype(np.float32)
+    p, coef = Precision(0, 0, 1.0, 1, 0, 0), np.array([1.0, -1.0])
+    xb = _xbar(chip("ideal"))
+    for _ in range(2):  # the second time, the region holds new cells
+        xb.program(1, 0, 0, g)
+        y = xb.mvm_combined(1, 0, 0, 30, 8, x, p, coef)
+        want = _combine(x.astype(np.float64) @ g.astype(np.float64), coef)
+        np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+        g = g[:, ::-1].copy()
+
+
 @pytest.mark.parametrize("xs", [40, 64, 5])  # bands of 40 (last one 20), of 64; numpy's copy
 @pytest.mark.parametrize("ibits,dacb,adcb", [(0, 1, 0), (8, 8, 0), (8, 2, 0), (8, 1, 9)])
 def test_overlapping_input_rows_give_the_product_of_their_copy(xs, ibits, dacb, adcb):

@@ -68,6 +68,11 @@ CASES = {
                  "invalid nred = 7"),
     "bad wsch": ("    vsetli 4\n    cfgi wsch, 2\n    vsadd x0, x0\n    halt",
                  "invalid shift-and-add setting wsch = 2"),
+    "sablk not dividing xbw": ("    cfgi xbw, 6\n    cfgi sablk, 4\n    mvm x0, x0\n    halt",
+                               "sablk = 4 does not divide the region's xbw = 6"),
+    "sablk zero": ("    cfgi sablk, 0\n    mvm x0, x0\n    halt", "sablk = 0 does not divide"),
+    "bad wsch of mvm": ("    cfgi xbw, 2\n    cfgi sablk, 2\n    cfgi wsch, 3\n    mvm x0, x0\n"
+                        "    halt", "invalid shift-and-add setting wsch = 3"),
     "bad smm bits": ("    vsetli 4\n    cfgi ibits, 1\n    smm x0, x0, x0\n    halt",
                      "invalid ibits = 1 for smm"),
     "bad vquant bits": ("    vsetli 4\n    cfgi ibits, 25\n    vquant x0, x0, x0\n    halt",

@@ -1,6 +1,7 @@
 """wprog / mvm / mvm.acc / send / barrier through assembled programs, against numpy."""
 
 import numpy as np
+import pytest
 
 from tests.runtime.helpers import chip, covers, f32_bits, run
 from tests.runtime.test_crossbar import oracle
@@ -170,3 +171,127 @@ def test_send_between_memory_regions():
     assert np.array_equal(out["y"], x)
     assert np.array_equal(out["z"], np.concatenate([x[:2], x[:14]]))
     assert m.cost.bytes_sent == 4 * (16 + 16 + 16 + 14)
+
+
+def _sablk_programs(h, w, nb, vl, precision, weights, fmt=0, cellb=1, wsch=1, acc=False):
+    """The same MVM of ``nb`` column blocks recombined two ways: by the mvm itself (``sablk``)
+    and by ``mvm`` into partial sums then ``vsadd``. With ``acc``, the sablk program runs the
+    MVM twice, the second accumulating (``mvm.acc``)."""
+    head = f"""
+    .input "x", x, [{vl}, {h}]
+    .output "y", y, [{vl}, {w}]
+        cfgi xbarr, 2
+        cfgi xbcol, 3
+        cfgi xbh, {h}
+        cfgi xbw, {nb * w}
+        cfgi wfmt, {fmt}
+        li x5, W
+        wprog x5
+        cfgi vl, {vl}
+        cfgi xs, {h}
+        cfgi cellb, {cellb}
+        cfgi wsch, {wsch}
+    {precision}
+        li x6, x
+        li x8, y
+    """
+    tail = f"""
+        halt
+    .data
+    x: .zero {4 * vl * h}
+    y: .zero {4 * vl * w}
+    p: .zero {4 * vl * nb * w}
+    .weights
+    W:
+    {weights}
+    """
+    combined = head + f"""
+        cfgi ys, {w}
+        cfgi sablk, {nb}
+        mvm x8, x6
+        {"mvm.acc x8, x6" if acc else ""}
+    """ + tail
+    split = head + f"""
+        cfgi ys, {nb * w}
+        li x7, p
+        mvm x7, x6
+        cfgi n3, {vl}
+        cfgi n4, {w}
+        cfgi n5, {nb}
+        cfgi sa3, {nb * w}
+        cfgi sa4, 1
+        cfgi sa5, {w}
+        cfgi sd3, {w}
+        cfgi sd4, 1
+        vsadd x8, x7
+    """ + tail
+    return combined, split
+
+
+def _differential(weights, cell, slices):
+    """Blocks ``b = 2*s + p`` of a differential pair of ``slices`` slices of ``cell`` bits."""
+    top = (1 << cell) - 1
+    return np.concatenate([(part >> (cell * s)) & top for s in range(slices)
+                           for part in (np.maximum(weights, 0), np.maximum(-weights, 0))], axis=1)
+
+
+_PREC = """
+        cfgi ibits, 8
+        cfgi isgn, 1
+        cfgi dacb, 1
+        cfgi adcb, {adcb}
+        cfgi adcsh, {adcsh}"""
+
+
+@covers("mvm", "mvm.acc", "vsadd")
+@pytest.mark.parametrize("adcb,adcsh,noise", [(0, 0, 0.0),  # lossless: combined cells
+                                              (9, 0, 0.0),  # ADC wide enough: still lossless
+                                              (6, 3, 0.0),  # rounding ADC: column by column
+                                              (0, 0, 0.02)])  # read noise: column by column
+def test_mvm_shift_adds_its_column_blocks_like_vsadd(adcb, adcsh, noise):
+    # 8-bit signed weights as differential pairs of 2-bit cells: 4 slices, 8 blocks.
+    rng = np.random.default_rng(7)
+    h, w, vl, cell = 40, 5, 6, 2
+    weights = rng.integers(-127, 128, (h, w))
+    g = _differential(weights, cell, 4)
+    x = rng.integers(-127, 128, (vl, h)).astype(np.float32)
+    cfg = chip("ideal-int8", cell_bits=cell, dac_bits=1, adc_bits=adcb,
+               nonideal={"read_noise": noise})
+    prec = _PREC.format(adcb=adcb, adcsh=adcsh)
+    combined, split = _sablk_programs(h, w, 8, vl, prec, _u(g), cellb=cell)
+    _, want = run(split, {"x": x}, cfg)
+    m, got = run(combined, {"x": x}, cfg)
+    assert np.array_equal(got["y"], want["y"])  # the same bits, whichever way it is computed
+    coef = np.array([(1 << (cell * (b // 2))) * (-1 if b % 2 else 1) for b in range(8)])
+    cols = oracle(x, g, 8, 1, 1.0, 1, adcb, adcsh).reshape(vl, 8, w)
+    exact = np.einsum("mbj,b->mj", cols, coef)
+    if noise:
+        assert not np.array_equal(got["y"], exact)  # the noise reached the result
+    else:
+        assert np.array_equal(got["y"], exact.astype(np.float32))
+        if not adcb or adcsh == 0:
+            assert np.array_equal(got["y"], (x.astype(np.int64) @ weights).astype(np.float32))
+    assert m.cost.adc_conversions == vl * 8 * w * 7  # every physical column, every cycle
+    _, twice = run(_sablk_programs(h, w, 8, vl, prec, _u(g), cellb=cell, acc=True)[0],
+                   {"x": x}, cfg)
+    if not noise:
+        assert np.array_equal(twice["y"], 2 * got["y"])
+
+
+@covers("mvm", "vsadd")
+def test_mvm_subtracts_float_differential_columns():
+    # Float cells, ideal converters: the combined product is the columns' difference up to
+    # float32 rounding.
+    rng = np.random.default_rng(8)
+    h, w, vl = 60, 7, 5
+    weights = rng.standard_normal((h, w)).astype(np.float32)
+    g = np.concatenate([np.maximum(weights, 0), np.maximum(-weights, 0)], axis=1)
+    x = rng.standard_normal((vl, h)).astype(np.float32)
+    flat = ", ".join(repr(float(v)) for v in g.ravel())
+    combined, split = _sablk_programs(h, w, 2, vl, "", f"    .f32 {flat}", fmt=2)
+    _, got = run(combined, {"x": x}, "ideal")
+    _, want = run(split, {"x": x}, "ideal")
+    exact = x.astype(np.float64) @ weights.astype(np.float64)
+    scale = np.abs(x).astype(np.float64) @ np.abs(weights).astype(np.float64)
+    assert np.all(np.abs(got["y"] - exact) <= 1e-6 * scale)
+    assert np.all(np.abs(want["y"] - exact) <= 1e-6 * scale)

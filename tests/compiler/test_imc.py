@@ -124,6 +124,9 @@ def test_gemm_quantized_lossless_equals_integer_oracle(cell_bits, signed, slices
     blocks = -(-mag // cell_bits) * (2 if signed == "differential" else 1)
     # "arrays": every slice-block is its own rectangle; "columns": a tile holds all of them
     assert set(per_tile.values()) == ({1} if slices == "arrays" else {blocks})
+    # side by side, the blocks are shift-and-added by the mvm itself; apart, by vsadd
+    assert ("vsadd" in res.asm) == (slices == "arrays")
+    assert (f"cfgi sablk, {blocks}" in res.asm) == (slices == "columns")
     assert max(e["col"] + e["width"] for e in res.storage_map["entries"]) <= 16
     want = _oracle_gemm(x, w.T, b, 8, 8)
     # float32 accumulation of exact integer partial sums: agreement to float32 rounding

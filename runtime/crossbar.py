@@ -232,18 +232,10 @@ class NumpyCrossbar:
         q = self._quantized(x, p)
         colsum = self._max_colsum(array, row, col, h, w, gr)
         qmax = (1 << p.magnitude_bits) - 1
-        cyc_max = min(qmax, (1 << p.dacb) - 1)
         exact = self._exact[array] and not read_noise
-        lossless_adc = p.adcb == 0 or (p.adcsh == 0 and cyc_max * colsum <= p.adc_range[1])
-        if self.fast_path and exact and lossless_adc:  # Y = q @ G, bit-identical to the loop
-            if qmax * colsum <= F32_EXACT:
-                return self._matmul(q, gr, out)
-            y = q.astype(np.float64) @ gr.astype(np.float64)
-            if out is None:
-                return y.astype(np.float32)
-            out[...] = y
-            return out
-        y = self._bit_serial(array, q, gr, p, exact, cyc_max * colsum)
+        if self.fast_path and exact and _lossless_adc(p, colsum):
+            return self._exact_product(q, gr, qmax * colsum, out)  # bit-identical to the loop
+        y = self._bit_serial(array, q, gr, p, exact, min(qmax, (1 << p.dacb) - 1) * colsum)
         if out is None:
             return y.astype(np.float32)  # a copy: y is a scratch buffer
         out[...] = y
@@ -292,17 +284,21 @@ class NumpyCrossbar:
             return None
         colsum = self._max_colsum(array, row, col, h, w, gr)
         qmax = (1 << p.magnitude_bits) - 1
-        cyc_max = min(qmax, (1 << p.dacb) - 1)
-        lossless_adc = p.adcb == 0 or (p.adcsh == 0 and cyc_max * colsum <= p.adc_range[1])
-        if not lossless_adc or qmax * colsum > F32_EXACT:
+        if not _lossless_adc(p, colsum) or qmax * colsum > F32_EXACT:
             return None
         gc, csum = self._combined(array, row, col, h, w, coef, gr)
         if gc is None or qmax * csum >= 2.0**53:
             return None
-        q = self._quantized(x, p)
-        if qmax * csum <= F32_EXACT:
-            return self._matmul(q, gc, out)
-        y = q.astype(np.float64) @ gc.astype(np.float64)
+        return self._exact_product(self._quantized(x, p), gc, qmax * csum, out)
+
+    def _exact_product(self, q: np.ndarray, g: np.ndarray, bound: float,
+                       out: np.ndarray | None) -> np.ndarray:
+        """``q @ g`` for integer operands whose partial sums are bounded by ``bound``: in
+        float32 when that is at most ``2**24`` (exact in any order), else in float64 (exact
+        below ``2**53``) rounded once to float32."""
+        if bound <= F32_EXACT:
+            return self._matmul(q, g, out)
+        y = q.astype(np.float64) @ g.astype(np.float64)
         if out is None:
             return y.astype(np.float32)
         out[...] = y
@@ -525,6 +521,13 @@ _SKIP_MAX_LIVE = 0.9
 
 #: Narrower bands than this (a conv on a few input channels) are slower than numpy's copy.
 _BAND_MIN = 32
+
+
+def _lossless_adc(p: Precision, colsum: float) -> bool:
+    """The ADC never rounds or clips: it is ideal, or ``adcsh = 0`` and the largest current of
+    one cycle (``min(2**dacb - 1, 2**B - 1)`` times the largest column sum) fits its range."""
+    cyc_max = min((1 << p.magnitude_bits) - 1, (1 << p.dacb) - 1)
+    return p.adcb == 0 or (p.adcsh == 0 and cyc_max * colsum <= p.adc_range[1])
 
 
 def _overlap(x: np.ndarray) -> int:

@@ -35,7 +35,14 @@ import numpy as np
 
 from isa.diagnostics import ConfigError
 from runtime.config import ChipConfig
-from runtime.crossbar import F32_EXACT, Crossbar, NumpyCrossbar, Precision, _overlap
+from runtime.crossbar import (
+    F32_EXACT,
+    Crossbar,
+    NumpyCrossbar,
+    Precision,
+    _lossless_adc,
+    _overlap,
+)
 
 BACKENDS = ("numpy", "cupy")
 #: Most elements of one stacked digit matrix (``cycles x rows x h``); larger MVMs are computed
@@ -151,8 +158,7 @@ class ArrayCrossbar(NumpyCrossbar):
         qmax = (1 << p.magnitude_bits) - 1
         cyc_max = min(qmax, (1 << p.dacb) - 1)
         exact = self._exact[array] and not read_noise
-        lossless_adc = p.adcb == 0 or (p.adcsh == 0 and cyc_max * colsum <= p.adc_range[1])
-        if self.fast_path and exact and lossless_adc:  # Y = q @ G, as the reference
+        if self.fast_path and exact and _lossless_adc(p, colsum):  # Y = q @ G, as the reference
             if qmax * colsum <= F32_EXACT:
                 return self._download(xp.matmul(q, gr), out)
             return self._download(xp.matmul(q.astype(xp.float64), gr.astype(xp.float64)), out)
@@ -172,7 +178,6 @@ class ArrayCrossbar(NumpyCrossbar):
         """Not done on the device: the caller combines :meth:`mvm`'s columns (bit-identical to
         the reference, which combines cells only where that changes no bit or, with float
         cells, where the two differ by float32 rounding only)."""
-        return None
 
     def _quantize_xp(self, x, p: Precision):
         """``q = clip(rint(X / iscale), lo, hi)`` in float32, as the reference."""

@@ -276,9 +276,8 @@ def vsadd(s, d, a):
     """D[i0..i4] = sum_b c_b * A[i0..i4, b] over dim 5, c_b = 2**(cellb * (b // p)) *
     (-1 if wsch and b odd else 1), p = 1 + wsch; D is indexed by dims 0..4"""
     agu = s.agu()
-    shift_add_coefficients(s, 0)  # checks the settings even when there is nothing to add
+    coef = shift_add_coefficients(s, agu.n[5] if agu.elements else 0)  # checks the settings
     if agu.elements:
-        coef = shift_add_coefficients(s, agu.n[5])
         region, dv = dest(s, d, agu, _OUTER5)
         kernels.weighted_sum(dv, src(s, a, "a", agu), coef)
         s.cost.vector(region, agu.elements)

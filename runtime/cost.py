@@ -115,20 +115,34 @@ class CostCounter:
     # ---- events -------------------------------------------------------------------------------
 
     def mvm(self, array: int, vl: int, h: int, w: int, p: Precision) -> None:
+        self.mvm_apply(array, self.mvm_event(vl, h, w, p))
+
+    def mvm_event(self, vl: int, h: int, w: int, p: Precision) -> tuple:
+        """What an MVM of ``vl`` vectors on an ``h x w`` region adds (counts, energies, array
+        time), for :meth:`mvm_apply`; the same for every MVM with these arguments."""
         c, cyc = self.c, p.cycles
         steps = vl * cyc
-        self.mvms += 1
-        self.dac_cycles += steps
-        self.dac_conversions += steps * h
-        self.adc_conversions += steps * w
         adc_bits = p.adcb or self.chip.adc_bits or c.adc_ref_bits
         dac_bits = min(p.dacb, p.magnitude_bits) if p.ibits else p.dacb
-        e = self.energy
-        e["adc"] += steps * w * c.adc_pj * 2.0 ** (adc_bits - c.adc_ref_bits)
-        e["dac"] += steps * h * c.dac_pj * 2.0 ** (dac_bits - 1)
-        e["array"] += steps * h * w * c.cell_pj
         cycle_ns = max(c.read_ns, math.ceil(w / c.adcs_per_array) * c.adc_ns)
-        self._array_busy(array, steps * cycle_ns)
+        return (steps, steps * h, steps * w,
+                steps * w * c.adc_pj * 2.0 ** (adc_bits - c.adc_ref_bits),
+                steps * h * c.dac_pj * 2.0 ** (dac_bits - 1),
+                steps * h * w * c.cell_pj,
+                steps * cycle_ns)
+
+    def mvm_apply(self, array: int, event: tuple) -> None:
+        """Count an MVM on ``array`` described by :meth:`mvm_event`."""
+        steps, dac, adc, e_adc, e_dac, e_array, busy = event
+        self.mvms += 1
+        self.dac_cycles += steps
+        self.dac_conversions += dac
+        self.adc_conversions += adc
+        e = self.energy
+        e["adc"] += e_adc
+        e["dac"] += e_dac
+        e["array"] += e_array
+        self._array_busy(array, busy)
 
     def shift_add(self, elements: int) -> None:
         """The shift-and-add of an ``mvm`` with ``sablk > 1``: ``elements`` column outputs

@@ -1,8 +1,8 @@
 """The crossbar arrays' numerics (docs/machine.md, "Crossbar arrays", "Device nonidealities").
 
 :class:`NumpyCrossbar` holds every array's cell values and computes ``wprog`` and ``mvm``. The
-interpreter talks to it only through :class:`Crossbar` (``program`` and ``mvm``), so another
-backend (e.g. CuPy) can be injected with the same interface.
+interpreter talks to it only through :class:`Crossbar` (``program``, ``mvm``, ``mvm_combined``,
+``kernel``), so another backend (e.g. CuPy) can be injected with the same interface.
 
 An MVM of inputs ``X`` (``vl x h``) on a region ``G`` (``h x w``) follows the five steps of the
 machine doc: input quantization ``q = clip(rint(X / iscale), lo, hi)``; DAC cycles
@@ -28,6 +28,7 @@ array([[-2., -2.]], dtype=float32)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -96,6 +97,14 @@ class Crossbar(Protocol):
         """The shift-and-add of ``mvm``'s column blocks with weights ``coef`` computed with
         combined cells, or None where the backend does not (or cannot exactly) do that."""
 
+    #: array -> times it was programmed (a kernel is valid while its array's count stays)
+    versions: dict[int, int]
+
+    def kernel(self, array: int, row: int, col: int, h: int, w: int, p: Precision,
+               coef: np.ndarray | None = None) -> Callable | None:
+        """``f(x, out)`` computing what ``mvm`` (``coef`` None) or ``mvm_combined`` computes
+        for this region and precision, or None (the interpreter then calls those)."""
+
 
 class NumpyCrossbar:
     """The reference crossbar backend (numpy).
@@ -121,6 +130,7 @@ class NumpyCrossbar:
         self._rngs: dict[tuple[int, str], np.random.Generator] = {}
         self._cell_props: dict[int, tuple] = {}
         self._scratch: dict[str, np.ndarray] = {}  # reused temporaries, never returned
+        self.versions: dict[int, int] = {}  # array -> times programmed (a kernel's validity)
 
     # ---- state ----------------------------------------------------------------------------
 
@@ -202,6 +212,7 @@ class NumpyCrossbar:
             target = np.where(on[region], gmax, np.where(off[region], 0.0, target))
         g[region] = target
         self._exact[array] = self._exact[array] and exact
+        self.versions[array] = self.versions.get(array, 0) + 1
         for cache in (self._colsum, self._comb):
             for key in [k for k in cache if k[0] == array]:
                 del cache[key]
@@ -216,25 +227,59 @@ class NumpyCrossbar:
             s = self._colsum[key] = float(g.sum(axis=0, dtype=np.float64).max(initial=0.0))
         return s
 
+    def kernel(self, array: int, row: int, col: int, h: int, w: int, p: Precision,
+               coef: np.ndarray | None = None) -> Callable | None:
+        """What :meth:`mvm` (``coef`` None) or :meth:`mvm_combined` computes for this region
+        and precision, as a function ``f(x, out) -> Y`` (``out`` None or not overlapping ``x``),
+        where that is one matrix product; None where it is not (the cycle loop, a real ADC on
+        an ideal DAC, read noise, combined cells that would change a bit). Valid until the array
+        is programmed again (:attr:`versions` counts that).
+
+        Ideal DAC and ADC: ``Y = X @ G``. Quantized inputs on exact integer cells through an ADC
+        that never rounds or clips: ``Y = q @ G`` exactly (the fast path). Combined cells: see
+        :meth:`mvm_combined`."""
+        if self.config.nonideal.read_noise or (coef is not None and not self.fast_path):
+            return None
+        gr = self._cells(array)[row : row + h, col : col + w]
+        if p.ibits == 0:
+            if p.adcb:
+                return None
+            g = gr if coef is None else self._combined(array, row, col, h, w, coef, gr)[0]
+            if g is None:
+                return None
+            return lambda x, out: self._matmul(np.asarray(x, dtype=np.float32), g, out)
+        if not (self.fast_path and self._exact[array]):
+            return None
+        colsum = self._max_colsum(array, row, col, h, w, gr)
+        qmax = (1 << p.magnitude_bits) - 1
+        if not _lossless_adc(p, colsum):
+            return None
+        if coef is None:
+            g, bound = gr, qmax * colsum
+        else:
+            if qmax * colsum > F32_EXACT:
+                return None
+            g, csum = self._combined(array, row, col, h, w, coef, gr)
+            if g is None or qmax * csum >= 2.0**53:
+                return None
+            bound = qmax * csum
+        return lambda x, out: self._exact_product(self._quantized(x, p), g, bound, out)
+
     def mvm(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
             p: Precision, out: np.ndarray | None = None) -> np.ndarray:
         """The five steps of docs/machine.md (see the module docstring). The result may be
-        written into ``out`` (float32, ``len(x) x w``, not overlapping ``x``) and returned."""
+        written into ``out`` (float32, ``len(x) x w``) and returned."""
+        f = self.kernel(array, row, col, h, w, p)
+        if f is not None:  # bit-identical to the loop
+            return f(_apart(x, out), out)
         gr = self._cells(array)[row : row + h, col : col + w]
-        read_noise = self.config.nonideal.read_noise
         if p.ibits == 0:  # ideal DAC: one cycle with the inputs as they are
-            xf = np.asarray(x, dtype=np.float32)
-            if p.adcb == 0 and not read_noise and out is not None \
-                    and not np.may_share_memory(xf, out):
-                return self._matmul(xf, gr, out)
-            y = self._adc(self._analog(array, xf, gr), p)
+            y = self._adc(self._analog(array, np.asarray(x, dtype=np.float32), gr), p)
             return np.asarray(y, dtype=np.float32)
         q = self._quantized(x, p)
         colsum = self._max_colsum(array, row, col, h, w, gr)
         qmax = (1 << p.magnitude_bits) - 1
-        exact = self._exact[array] and not read_noise
-        if self.fast_path and exact and _lossless_adc(p, colsum):
-            return self._exact_product(q, gr, qmax * colsum, out)  # bit-identical to the loop
+        exact = self._exact[array] and not self.config.nonideal.read_noise
         y = self._bit_serial(array, q, gr, p, exact, min(qmax, (1 << p.dacb) - 1) * colsum)
         if out is None:
             return y.astype(np.float32)  # a copy: y is a scratch buffer
@@ -266,30 +311,8 @@ class NumpyCrossbar:
         the combined cells is the same real-valued sum evaluated in float32 in another order
         (the column currents are subtracted before an ideal converter, as a differential sense
         amplifier does), so it differs from the columns' by float32 rounding only."""
-        if not self.fast_path or self.config.nonideal.read_noise:
-            return None
-        gr = self._cells(array)[row : row + h, col : col + w]
-        if p.ibits == 0:
-            if p.adcb:
-                return None
-            gc, _ = self._combined(array, row, col, h, w, coef, gr)
-            if gc is None:
-                return None
-            xf = np.asarray(x, dtype=np.float32)
-            if out is not None and np.may_share_memory(xf, out):
-                out[...] = xf @ gc
-                return out
-            return self._matmul(xf, gc, out)
-        if not self._exact[array]:
-            return None
-        colsum = self._max_colsum(array, row, col, h, w, gr)
-        qmax = (1 << p.magnitude_bits) - 1
-        if not _lossless_adc(p, colsum) or qmax * colsum > F32_EXACT:
-            return None
-        gc, csum = self._combined(array, row, col, h, w, coef, gr)
-        if gc is None or qmax * csum >= 2.0**53:
-            return None
-        return self._exact_product(self._quantized(x, p), gc, qmax * csum, out)
+        f = self.kernel(array, row, col, h, w, p, coef)
+        return None if f is None else f(_apart(x, out), out)
 
     def _exact_product(self, q: np.ndarray, g: np.ndarray, bound: float,
                        out: np.ndarray | None) -> np.ndarray:
@@ -528,6 +551,12 @@ def _lossless_adc(p: Precision, colsum: float) -> bool:
     one cycle (``min(2**dacb - 1, 2**B - 1)`` times the largest column sum) fits its range."""
     cyc_max = min((1 << p.magnitude_bits) - 1, (1 << p.dacb) - 1)
     return p.adcb == 0 or (p.adcsh == 0 and cyc_max * colsum <= p.adc_range[1])
+
+
+def _apart(x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``x``, or a copy of it where it overlaps ``out`` (a product written over its own
+    inputs)."""
+    return x if out is None or not np.may_share_memory(x, out) else np.array(x)
 
 
 def _overlap(x: np.ndarray) -> int:

@@ -93,12 +93,22 @@ class Memory:
         """``(region, float32 view)`` of the elements at ``addr + 4 * sum_k i_k * strides[k]``,
         ``i_k < shape[k]``, after checking that all of them lie in one region; trap on a
         misaligned base or an operand that leaves its region. ``write`` records the extent."""
+        r, v, lo, hi = self.extent(addr, shape, strides)
+        if write and hi > lo:
+            self.touch(r, lo, hi)
+        return r, v
+
+    def extent(self, addr: int, shape: tuple[int, ...], strides: tuple[int, ...]
+               ) -> tuple[int, np.ndarray, int, int]:
+        """As :meth:`view` without recording a write: ``(region, view, lo, hi)``, the operand's
+        elements lying in words ``lo .. hi - 1`` of the region (``lo = hi`` when it is empty),
+        for a caller that keeps the view and records its writes with :meth:`touch`."""
         if addr & 3:
             raise Trap(f"misaligned operand address {addr:#010x}")
         lo = hi = 0
         for n, s in zip(shape, strides):
             if n <= 0:
-                return 0, np.empty(shape, np.float32)
+                return 0, np.empty(shape, np.float32), 0, 0
             if s > 0:
                 hi += s * (n - 1)
             else:
@@ -111,11 +121,10 @@ class Memory:
         if end > len(self.f32[r]):
             last = addr + 4 * hi
             raise Trap(f"operand {first:#x}..{last + 3:#x} leaves {self.describe(r)}")
-        if write:
-            self.touch(r, i0, end)
         # The bounds are checked above; ndarray() builds the view far faster than as_strided.
-        return r, np.ndarray(shape, np.float32, buffer=self.f32[r], offset=4 * (i0 - lo),
-                             strides=tuple(4 * s for s in strides))
+        v = np.ndarray(shape, np.float32, buffer=self.f32[r], offset=4 * (i0 - lo),
+                       strides=tuple(4 * s for s in strides))
+        return r, v, i0, end
 
     def span(self, addr: int, nwords: int, *, write: bool = False) -> tuple[int, np.ndarray]:
         """``(region, contiguous uint32 view)`` of ``nwords`` words at ``addr``."""

@@ -173,6 +173,10 @@ class ArrayCrossbar(NumpyCrossbar):
                  for m in range(0, vl, step)]
         return self._download(xp.concatenate(parts), out)
 
+    def kernel(self, array: int, row: int, col: int, h: int, w: int, p: Precision,
+               coef: np.ndarray | None = None) -> None:
+        """None: no product runs on the host (the interpreter calls :meth:`mvm`)."""
+
     def mvm_combined(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
                      p: Precision, coef: np.ndarray, out: np.ndarray | None = None) -> None:
         """Not done on the device: the caller combines :meth:`mvm`'s columns (bit-identical to

@@ -12,6 +12,7 @@ than the chip it runs on.
 from __future__ import annotations
 
 import math
+import operator
 import struct
 
 import numpy as np
@@ -125,7 +126,21 @@ def wprog(s, rs1):
     s.cost.program(a, h, w)
 
 
-def _mvm(s, d: int, x: int, accumulate: bool) -> None:
+#: The CSRs an mvm reads; with its two address registers they determine everything it checks
+#: and the views it builds (its plan).
+_MVM_CSRS = operator.itemgetter(_ARR, _ROW, _COL, _H, _W, _VL, _XS, _YS, _IBITS, _ISGN, _ISCALE,
+                                _DACB, _ADCB, _ADCSH, _SABLK, _CELLB, _WSCH)
+#: Plans kept before the memo is emptied (a loop walking through addresses makes a new one per
+#: iteration).
+_PLAN_LIMIT = 1 << 14
+
+
+def _plan(s, key: tuple, d: int, x: int) -> tuple:
+    """Check an mvm's operands and settings and prepare it: ``(array, row, col, h, w, p, coef,
+    input view, output view, output region, first word, end word, kernel, array version,
+    input apart from output, cost event)``, or ``()`` for ``vl = 0``. Memoized by the caller
+    under ``key``: the same CSRs and addresses give the same plan (the views stay valid, memory
+    buffers live as long as the machine; the kernel while the array's version is the same)."""
     a, row, col, h, w = region(s)
     p = precision(s)
     c = s.csr
@@ -135,43 +150,67 @@ def _mvm(s, d: int, x: int, accumulate: bool) -> None:
                    "equal blocks")
     coef = None
     if blocks > 1:
-        key = ("sablk", blocks, c[_CELLB], c[_WSCH])
-        coef = s.memo.get(key)
-        if coef is None:
-            coef = s.memo[key] = shift_add_coefficients(s, blocks)
-            coef.flags.writeable = False
+        coef = shift_add_coefficients(s, blocks)
+        coef.flags.writeable = False
     vl = c[_VL]
     if vl == 0:
-        return
-    if vl * max(h, w) > AGU_ELEMENT_LIMIT:
-        raise Trap(f"mvm of vl = {vl} vectors of {max(h, w)} elements exceeds the "
-                   f"interpreter's limit of {AGU_ELEMENT_LIMIT} elements; split it")
-    ys = s.stride(_YS)
-    if ys == 0 and vl > 1:
-        raise Trap(f"output row stride ys = 0 with vl = {vl} writes one row {vl} times")
-    rx, xv = s.mem.view(s.x[x], (vl, h), (s.stride(_XS), 1))
-    wo = w // blocks
-    ry, yv = s.mem.view(s.x[d], (vl, wo), (ys, 1), write=True)
-    own = 1 + a // s.chip.arrays_per_tile
-    for r, what in ((rx, "input"), (ry, "output")):
-        if r not in (0, own):
-            raise Trap(f"{what} in {s.mem.describe(r)}, but array {a} belongs to tile "
-                       f"{own - 1}: use global memory or tile {own - 1}'s buffer")
-    dst = _scratch(s, (vl, wo)) if accumulate else yv
-    if coef is None:
-        y = s.xbar.mvm(a, row, col, h, w, xv, p, out=dst)
+        plan = ()
     else:
-        y = s.xbar.mvm_combined(a, row, col, h, w, xv, p, coef, out=dst)
+        if vl * max(h, w) > AGU_ELEMENT_LIMIT:
+            raise Trap(f"mvm of vl = {vl} vectors of {max(h, w)} elements exceeds the "
+                       f"interpreter's limit of {AGU_ELEMENT_LIMIT} elements; split it")
+        ys = s.stride(_YS)
+        if ys == 0 and vl > 1:
+            raise Trap(f"output row stride ys = 0 with vl = {vl} writes one row {vl} times")
+        rx, xv = s.mem.view(s.x[x], (vl, h), (s.stride(_XS), 1))
+        ry, yv, lo, hi = s.mem.extent(s.x[d], (vl, w // blocks), (ys, 1))
+        own = 1 + a // s.chip.arrays_per_tile
+        for r, what in ((rx, "input"), (ry, "output")):
+            if r not in (0, own):
+                raise Trap(f"{what} in {s.mem.describe(r)}, but array {a} belongs to tile "
+                           f"{own - 1}: use global memory or tile {own - 1}'s buffer")
+        xbar = s.xbar
+        plan = (a, row, col, h, w, p, coef, xv, yv, ry, lo, hi,
+                xbar.kernel(a, row, col, h, w, p, coef), xbar.versions.get(a, 0),
+                not np.may_share_memory(xv, yv), s.cost.mvm_event(vl, h, w, p))
+    if len(s.memo) >= _PLAN_LIMIT:
+        s.memo.clear()
+    s.memo[key] = plan
+    return plan
+
+
+def _mvm(s, d: int, x: int, accumulate: bool) -> None:
+    key = ("mvm", s.x[d], s.x[x], *_MVM_CSRS(s.csr))
+    plan = s.memo.get(key)
+    if plan is None:
+        plan = _plan(s, key, d, x)
+    if not plan:
+        return
+    a, row, col, h, w, p, coef, xv, yv, ry, lo, hi, kernel, version, apart, event = plan
+    s.mem.touch(ry, lo, hi)
+    vl, wo = yv.shape
+    dst = _scratch(s, (vl, wo)) if accumulate else yv
+    xbar = s.xbar
+    if kernel is not None and xbar.versions.get(a, 0) != version:
+        del s.memo[key]  # the array was programmed since: prepare again next time
+        kernel = None
+    if kernel is not None and (accumulate or apart):
+        y = kernel(xv, dst)
+    elif coef is None:
+        y = xbar.mvm(a, row, col, h, w, xv, p, out=dst)
+    else:
+        y = xbar.mvm_combined(a, row, col, h, w, xv, p, coef, out=dst)
         if y is None:  # the columns, then the shift-and-add (as vsadd)
-            cols = s.xbar.mvm(a, row, col, h, w, xv, p, out=_scratch(s, (vl, w), "sablk"))
-            kernels.weighted_sum(dst, cols.reshape(vl, blocks, wo).transpose(0, 2, 1), coef)
+            cols = xbar.mvm(a, row, col, h, w, xv, p, out=_scratch(s, (vl, w), "sablk"))
+            kernels.weighted_sum(dst, cols.reshape(vl, len(coef), wo).transpose(0, 2, 1), coef)
             y = dst
+    if coef is not None:
         s.cost.shift_add(vl * w)
     if accumulate:
         np.add(yv, y, out=yv)
     elif y is not yv:
         yv[...] = y
-    s.cost.mvm(a, vl, h, w, p)
+    s.cost.mvm_apply(a, event)
 
 
 @semantics("mvm")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.runtime.helpers import chip, covers, f32_bits, run
+from tests.runtime.helpers import chip, covers, f32_bits, machine, run
 from tests.runtime.test_crossbar import oracle
 
 
@@ -295,3 +295,126 @@ def test_mvm_subtracts_float_differential_columns():
     scale = np.abs(x).astype(np.float64) @ np.abs(weights).astype(np.float64)
     assert np.all(np.abs(got["y"] - exact) <= 1e-6 * scale)
     assert np.all(np.abs(want["y"] - exact) <= 1e-6 * scale)
+
+
+@covers("wprog", "mvm", "mvm.acc")
+@pytest.mark.parametrize("adcb", [None, 0, 10])  # float chip; ideal ADC; an ADC that clips G2
+def test_mvm_after_reprogramming_and_across_runs(adcb):
+    # The same mvm (same settings, same addresses) before and after its region is programmed
+    # again must see the new cells, combined (sablk 2, a differential pair) or not, even where
+    # the new cells make its ADC clip; a second run must start from zeroed memory (z sums in
+    # tile 0's buffer, which no .data section rewrites).
+    rng = np.random.default_rng(11)
+    h, w, vl = 24, 5, 3
+    g1 = rng.integers(0, 16, (h, 2 * w))  # small: a 10-bit ADC never clips (1-bit cycles)
+    g2 = rng.integers(0, 256, (h, 2 * w))
+    x = rng.integers(-100, 101, (vl, h)).astype(np.float32)
+    if adcb is None:
+        cfg, prec = chip("ideal"), ""
+    else:
+        cfg = chip("ideal-int8", dac_bits=1, adc_bits=adcb)
+        prec = f"""
+        cfgi ibits, 8
+        cfgi isgn, 1
+        cfgi dacb, 1
+        cfgi adcb, {adcb}"""
+    src = f"""
+    .input "x", x, [{vl}, {h}]
+    .output "y", y, [{vl}, {w}]
+    .output "z", z, [{vl}, {2 * w}]
+        cfgi xbarr, 2
+        cfgi xbh, {h}
+        cfgi xbw, {2 * w}
+        cfgi vl, {vl}
+        cfgi xs, {h}
+        cfgi wsch, 1
+    {prec}
+        li x6, x
+        li x5, W1
+        li x8, W2
+        li x9, 2
+    again:
+        wprog x5
+        cfgi sablk, 2
+        cfgi ys, {w}
+        li x7, y
+        mvm.acc x7, x6
+        mvm x7, x6
+        mvm.acc x7, x6
+        cfgi sablk, 1
+        cfgi ys, {2 * w}
+        li x7, 0x80000000
+        mvm.acc x7, x6
+        mv x5, x8
+        addi x9, x9, -1
+        bnez x9, again
+        cfgi n5, {vl * 2 * w}
+        cfgi sd5, 1
+        cfgi sa5, 1
+        li x5, z
+        vcopy x5, x7
+        halt
+    .data
+    x: .zero {4 * vl * h}
+    y: .zero {4 * vl * w}
+    z: .zero {4 * vl * 2 * w}
+    .weights
+    W1:
+    {_u(g1)}
+    W2:
+    {_u(g2)}
+    """
+    m = machine(src, cfg)
+    out = m.run({"x": x})
+    cols = [oracle(x, g, 8, 1, 1.0, 1, adcb or 0, 0) for g in (g1, g2)]
+    if adcb:
+        assert np.array_equal(cols[0], x.astype(np.int64) @ g1)  # G1: lossless
+        assert not np.array_equal(cols[1], x.astype(np.int64) @ g2)  # G2: clipped
+    pair = cols[1][:, :w] - cols[1][:, w:]
+    assert np.array_equal(out["y"], (2 * pair).astype(np.float32))
+    assert np.array_equal(out["z"], (cols[0] + cols[1]).astype(np.float32))
+    again = m.run({"x": x})
+    assert np.array_equal(again["y"], out["y"]) and np.array_equal(again["z"], out["z"])
+
+
+@covers("mvm")
+def test_mvm_in_a_loop_over_addresses(monkeypatch):
+    # A loop whose mvm writes a new address each iteration: one prepared mvm per address, the
+    # memo emptied whenever it is full (here every 3), each result still right.
+    from runtime.ops import xbar
+
+    monkeypatch.setattr(xbar, "_PLAN_LIMIT", 3)
+    rng = np.random.default_rng(12)
+    h, w, n = 16, 6, 8
+    g = rng.integers(0, 256, (h, w))
+    x = rng.standard_normal((n, h)).astype(np.float32)
+    src = f"""
+    .input "x", x, [{n}, {h}]
+    .output "y", y, [{n}, {w}]
+        cfgi xbarr, 1
+        cfgi xbh, {h}
+        cfgi xbw, {w}
+        li x5, W
+        wprog x5
+        cfgi vl, 1
+        li x6, x
+        li x7, y
+        li x9, {n}
+    loop:
+        mvm x7, x6
+        addi x6, x6, {4 * h}
+        addi x7, x7, {4 * w}
+        addi x9, x9, -1
+        bnez x9, loop
+        halt
+    .data
+    x: .zero {4 * n * h}
+    y: .zero {4 * n * w}
+    .weights
+    W:
+    {_u(g)}
+    """
+    m, out = run(src, {"x": x})
+    scale = np.abs(x).astype(np.float64) @ g
+    assert np.all(np.abs(out["y"] - x.astype(np.float64) @ g) <= 1e-6 * scale)
+    assert len(m.state.memo) <= 3

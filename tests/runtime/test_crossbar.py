@@ -126,6 +126,21 @@ def test_input_quantization_rounds_half_to_even_and_clips():
     assert y.ravel().tolist() == [0, 2, 2, 0, 127, -3]
 
 
+@pytest.mark.parametrize("isgn,iscale", [(0, 1.0), (1, 1.0), (0, 0.37), (1, 0.37)])
+@pytest.mark.parametrize("n", [7, 300, 5000])  # short inputs clip as max/min, long ones clip
+def test_input_quantization_bits_match_numpy_clip(isgn, iscale, n):
+    # Step 1 against its formula evaluated with numpy's clip, bit for bit: signed zeros
+    # (-0.0, and rint of -0.3) included, and values beyond both ends of the range.
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal(n) * 200).astype(np.float32)
+    x[:6] = [-0.0, 0.0, -0.3, 0.3, -1e9, 1e9]
+    p = Precision(8, isgn, iscale, 8, 0, 0)
+    lo, hi = p.input_range
+    want = np.clip(np.rint(x / np.float32(iscale)) if iscale != 1.0 else np.rint(x), lo, hi)
+    got = NumpyCrossbar._quantize(x, p, np.empty_like(x))
+    assert np.array_equal(got.view(np.uint32), want.astype(np.float32).view(np.uint32))
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_quantized_mvm_matches_the_oracle(seed):
     rng = np.random.default_rng(100 + seed)

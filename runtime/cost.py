@@ -114,9 +114,6 @@ class CostCounter:
 
     # ---- events -------------------------------------------------------------------------------
 
-    def mvm(self, array: int, vl: int, h: int, w: int, p: Precision) -> None:
-        self.mvm_apply(array, self.mvm_event(vl, h, w, p))
-
     def mvm_event(self, vl: int, h: int, w: int, p: Precision) -> tuple:
         """What an MVM of ``vl`` vectors on an ``h x w`` region adds (counts, energies, array
         time), for :meth:`mvm_apply`; the same for every MVM with these arguments."""

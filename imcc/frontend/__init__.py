@@ -33,8 +33,10 @@ def load_model(path: str | os.PathLike,
     static shapes for inputs with symbolic dims (``--input-shape``). Raises
     :class:`~isa.diagnostics.OnnxImportError` (or ``UnsupportedOpError``) on any defect.
     """
-    model = read_model_file(path)
-    return import_model(check_model(model, str(path), input_shapes))
+    path = Path(path)
+    model = read_model_file(path, external_data=False)
+    external = load_external_data(model, path.parent, str(path), defer=True)
+    return import_model(check_model(model, str(path), input_shapes, external=external))
 
 
 def load_model_proto(proto: onnx.ModelProto,
@@ -45,8 +47,9 @@ def load_model_proto(proto: onnx.ModelProto,
     data are read from ``base_dir`` (and only from inside it)."""
     model = onnx.ModelProto()
     model.CopyFrom(proto)
-    load_external_data(model, Path(base_dir) if base_dir is not None else None, where)
-    return import_model(check_model(model, where, input_shapes))
+    external = load_external_data(model, Path(base_dir) if base_dir is not None else None,
+                                  where, defer=True)
+    return import_model(check_model(model, where, input_shapes, external=external))
 
 
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:

@@ -18,7 +18,7 @@ from onnx.shape_inference import InferenceError, infer_node_outputs
 
 from imcc.frontend.attributes import complete_attrs
 from imcc.frontend.evaluate import NONDETERMINISTIC, evaluate
-from imcc.frontend.loader import SMALL_TENSOR, CheckedModel
+from imcc.frontend.loader import SMALL_TENSOR, CheckedModel, read_external
 from imcc.ir import Graph, Node, TensorType, node_to_proto, onnx_elem_type
 from isa import hostlimits
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
@@ -80,7 +80,9 @@ class _Importer:
         g = checked.proto.graph
         self.constants = {}
         for t in g.initializer:
-            self.constants[t.name] = _initializer(t, self.where)
+            ref = checked.external.get(t.name)
+            self.constants[t.name] = (_initializer(t, self.where) if ref is None
+                                      else read_external(t, ref, self.where))
             # The array now owns the data: drop the protobuf's copy, so a large model is not
             # held twice while it is imported.
             t.ClearField("raw_data")

@@ -10,10 +10,12 @@ bytes from files inside the model's folder.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper, helper, version_converter
@@ -33,12 +35,14 @@ _STD_DOMAINS = ("", "ai.onnx")
 class CheckedModel:
     """A parsed, validated model: ``proto`` (external data loaded, nodes topologically sorted),
     its default-domain ``opset`` and the ONNX-inferred type of each tensor (``types``: name ->
-    TypeProto; dims may still be symbolic where inference could not tell)."""
+    TypeProto; dims may still be symbolic where inference could not tell). The initializers
+    named in ``external`` are still external in ``proto``: their data is read on import."""
 
     proto: onnx.ModelProto
     opset: int
     types: Mapping[str, onnx.TypeProto]
     where: str
+    external: Mapping[str, ExternalData] = field(default_factory=dict)
 
 
 def _list(items: list[str], limit: int = 8) -> str:
@@ -77,8 +81,8 @@ def parse_model_bytes(blob: bytes, where: str) -> onnx.ModelProto:
     return model
 
 
-def _tensors(graph: onnx.GraphProto):
-    yield from graph.initializer
+def _attribute_tensors(graph: onnx.GraphProto):
+    """The tensors held in node attributes, subgraphs' initializers included."""
     for node in graph.node:
         for a in node.attribute:
             if a.type == onnx.AttributeProto.TENSOR:
@@ -86,18 +90,56 @@ def _tensors(graph: onnx.GraphProto):
             elif a.type == onnx.AttributeProto.TENSORS:
                 yield from a.tensors
             elif a.type == onnx.AttributeProto.GRAPH:
-                yield from _tensors(a.g)
+                yield from a.g.initializer
+                yield from _attribute_tensors(a.g)
             elif a.type == onnx.AttributeProto.GRAPHS:
                 for g in a.graphs:
-                    yield from _tensors(g)
+                    yield from g.initializer
+                    yield from _attribute_tensors(g)
 
 
-def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str) -> None:
+@dataclass(frozen=True)
+class ExternalData:
+    """A large initializer's checked external data, read straight into an array when the model
+    is imported (:func:`read_external`): the bytes are then held once, not in the protobuf and
+    again in the array."""
+
+    path: Path
+    offset: int
+    length: int
+
+
+#: Element types whose external bytes are a little-endian numpy array as they are (deferred).
+_PLAIN_TYPES = frozenset({
+    onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
+    onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT16,
+    onnx.TensorProto.UINT16, onnx.TensorProto.INT32, onnx.TensorProto.UINT32,
+    onnx.TensorProto.INT64, onnx.TensorProto.UINT64})
+
+
+def _numel(t: onnx.TensorProto) -> int:
+    n = 1
+    for d in t.dims:
+        n *= d
+    return n
+
+
+def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str, *,
+                       defer: bool = False) -> dict[str, ExternalData]:
     """Read every tensor's external data, accepting only files inside ``base_dir``, after
-    checking every reference and the total size against the host limits."""
+    checking every reference and the total size against the host limits.
+
+    With ``defer``, the graph's large initializers (more than ``SMALL_TENSOR`` elements, of a
+    plain numeric type) are checked but not read: they are returned by name, for
+    :func:`read_external`, and stay external in ``model``.
+    """
     todo = []
+    deferred: dict[str, ExternalData] = {}
     total = model.ByteSize()
-    for t in _tensors(model.graph):
+    plain = defer and sys.byteorder == "little"
+    tensors = [(t, True) for t in model.graph.initializer]
+    tensors += [(t, False) for t in _attribute_tensors(model.graph)]
+    for t, top in tensors:
         if t.data_location != onnx.TensorProto.EXTERNAL:
             continue
         info = {e.key: e.value for e in t.external_data}
@@ -137,7 +179,16 @@ def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str
                 f"{where}: tensor {t.name!r}: external data {loc!r} is too short "
                 f"(needs bytes {offset}..{offset + length}, file has {size})")
         total += length
-        todo.append((t, loc, base))
+        if plain and top and t.data_type in _PLAIN_TYPES and _numel(t) > SMALL_TENSOR:
+            itemsize = helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+            if length != _numel(t) * itemsize:
+                raise OnnxImportError(
+                    f"{where}: initializer {t.name!r}: its external data holds {length} bytes, "
+                    f"and its shape {list(t.dims)} needs {_numel(t) * itemsize}; the model and "
+                    "its data file do not belong together")
+            deferred[t.name] = ExternalData(target, offset, length)
+        else:
+            todo.append((t, loc, base))
     hostlimits.check_file_bytes(total, f"{where}: the model with its external data")
     for t, loc, base in todo:
         try:
@@ -145,18 +196,54 @@ def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str
         except (OSError, ValueError) as e:
             raise OnnxImportError(f"{where}: tensor {t.name!r}: cannot read external data "
                                   f"{loc!r}: {e}") from None
+    return deferred
+
+
+def read_external(t: onnx.TensorProto, ref: ExternalData, where: str) -> np.ndarray:
+    """The array of initializer ``t``, whose bytes ``ref`` locates (see :func:`load_external_data`),
+    read from its file into the array's own memory."""
+    dtype = helper.tensor_dtype_to_np_dtype(t.data_type)
+    arr = np.empty(tuple(t.dims), dtype)
+    try:
+        with open(ref.path, "rb") as f:
+            f.seek(ref.offset)
+            got = f.readinto(arr.reshape(-1).view(np.uint8)) if arr.size else 0
+    except OSError as e:
+        raise OnnxImportError(f"{where}: initializer {t.name!r}: cannot read its external data "
+                              f"{ref.path.name!r}: {e.strerror}") from None
+    if got != ref.length:
+        raise OnnxImportError(f"{where}: initializer {t.name!r}: its external data file "
+                              f"{ref.path.name!r} became shorter while it was read")
+    return arr
+
+
+def materialize(model: onnx.ModelProto, deferred: Mapping[str, ExternalData],
+                where: str) -> None:
+    """Put the data of the ``deferred`` initializers into ``model`` (for code that needs a
+    self-contained protobuf)."""
+    for t in model.graph.initializer:
+        ref = deferred.get(t.name)
+        if ref is not None and t.data_location == onnx.TensorProto.EXTERNAL:
+            t.raw_data = read_external(t, ref, where).tobytes()
+            del t.external_data[:]
+            t.data_location = onnx.TensorProto.DEFAULT
+
+
+def declared_opset(model: onnx.ModelProto, where: str) -> int:
+    """The default-domain opset ``model`` imports."""
+    versions = [o.version for o in model.opset_import if o.domain in _STD_DOMAINS]
+    if not versions:
+        raise OnnxImportError(f"{where}: the model imports no version of the standard ONNX "
+                              "domain; re-export it with an opset between "
+                              f"{MIN_OPSET} and {MAX_OPSET}")
+    return max(versions)
 
 
 def default_opset(model: onnx.ModelProto, where: str) -> int:
     """The model's default-domain opset. A model outside the supported range is converted
     (in place) to the nearest supported opset by ``onnx.version_converter``: the ONNX model
     zoo's opset 7 to 12 models, and exports newer than opset 21."""
-    versions = [o.version for o in model.opset_import if o.domain in _STD_DOMAINS]
-    if not versions:
-        raise OnnxImportError(f"{where}: the model imports no version of the standard ONNX "
-                              "domain; re-export it with an opset between "
-                              f"{MIN_OPSET} and {MAX_OPSET}")
-    v = max(versions)
+    v = declared_opset(model, where)
     if not MIN_OPSET <= v <= MAX_OPSET:
         target = min(max(v, MIN_OPSET), MAX_OPSET)
         try:  # onnx's own converter; it knows every operator's changes between opsets
@@ -425,16 +512,23 @@ def check_text(model: onnx.ModelProto, where: str) -> None:
             if not isinstance(v.name, str):
                 raise bad(f"the name of a graph {kind}", v.name)
     for i, n in enumerate(g.node):
-        for field in (n.name, n.op_type, n.domain, *n.input, *n.output,
-                      *(a.name for a in n.attribute)):
-            if not isinstance(field, str):
-                raise bad(f"a name in node #{i}", field)
+        for name in (n.name, n.op_type, n.domain, *n.input, *n.output,
+                     *(a.name for a in n.attribute)):
+            if not isinstance(name, str):
+                raise bad(f"a name in node #{i}", name)
 
 
 def check_model(model: onnx.ModelProto, where: str,
-                input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> CheckedModel:
-    """Validate ``model`` (modified in place: overrides applied, nodes sorted)."""
+                input_shapes: Mapping[str, tuple[int, ...]] | None = None, *,
+                external: Mapping[str, ExternalData] | None = None) -> CheckedModel:
+    """Validate ``model`` (modified in place: overrides applied, nodes sorted). ``external``:
+    its deferred initializers (:func:`load_external_data`)."""
     check_text(model, where)
+    external = dict(external or {})
+    if external and not MIN_OPSET <= declared_opset(model, where) <= MAX_OPSET:
+        # onnx's version converter rebuilds the graph: give it the data, not references.
+        materialize(model, external, where)
+        external = {}
     opset = default_opset(model, where)
     check_domains(model, where)
     sort_nodes(model, where)
@@ -442,4 +536,4 @@ def check_model(model: onnx.ModelProto, where: str,
         apply_input_shapes(model, input_shapes, where)
     check_static_inputs(model, where)
     types = check_and_infer(model, where)
-    return CheckedModel(model, opset, types, where)
+    return CheckedModel(model, opset, types, where, external)

@@ -92,6 +92,72 @@ def test_external_data_inside_folder_loads(tmp_path):
     assert r.exit_code == 0, r.output
 
 
+def _large_external_model(tmp_path: Path, opset: int = 17) -> tuple[Path, onnx.ModelProto]:
+    # Initializers above the loader's SMALL_TENSOR (4096 elements), of several element types,
+    # and one small one: the large ones are read on import, straight into their arrays.
+    rng = np.random.default_rng(5)
+    n = 5000
+    inits = [numpy_helper.from_array(rng.standard_normal((n, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.standard_normal(n).astype(np.float16), "h"),
+             numpy_helper.from_array(rng.integers(-9, 9, n).astype(np.int32), "i"),
+             numpy_helper.from_array(rng.standard_normal(3).astype(np.float32), "b")]
+    nodes = [helper.make_node("Cast", ["h"], ["hf"], to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["i"], ["if"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["x", "hf"], ["xh"]),
+             helper.make_node("Add", ["xh", "if"], ["xi"]),
+             helper.make_node("Gemm", ["xi", "w", "b"], ["y"])]
+    model = _tiny(nodes, [_fvi("x", [2, n])], [_fvi("y", [2, 3])], inits, opset=opset)
+    p = tmp_path / "big.onnx"
+    saved = onnx.ModelProto()
+    saved.CopyFrom(model)  # saving with external data moves the copy's data out
+    onnx.save_model(saved, p, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="big.bin", size_threshold=0)
+    return p, model
+
+
+@pytest.mark.parametrize("opset", [17, 11])
+def test_large_external_initializers_are_read_into_arrays(tmp_path, opset):
+    from imcc.frontend.loader import load_external_data, read_model_file
+
+    p, model = _large_external_model(tmp_path, opset)
+    m = read_model_file(p, external_data=False)
+    deferred = load_external_data(m, tmp_path, str(p), defer=True)
+    assert sorted(deferred) == ["h", "i", "w"]
+    for t in m.graph.initializer:  # the protobuf never holds the large ones' bytes
+        assert (t.name in deferred) == (t.data_location == TensorProto.EXTERNAL)
+        assert not t.raw_data or t.name not in deferred
+    g = load_model(p)  # opset 11 is converted: the converter is given the data itself
+    for t in model.graph.initializer:
+        got = g.constants[t.name]
+        want = numpy_helper.to_array(t)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+
+
+def test_external_data_length_that_does_not_fit_the_shape(tmp_path):
+    p, _ = _large_external_model(tmp_path)
+    m = onnx.load_model(p, load_external_data=False)
+    for t in m.graph.initializer:
+        if t.name == "w":
+            for e in t.external_data:
+                if e.key == "length":
+                    e.value = str(int(e.value) - 4)
+    p.write_bytes(m.SerializeToString())
+    msg = _one_line_error(_stats(str(p)), "'w'", "do not belong together")
+    assert "59996 bytes" in msg and "60000" in msg
+
+
+def test_external_data_shortened_while_read(tmp_path):
+    from imcc.frontend.loader import ExternalData, read_external
+
+    p, model = _large_external_model(tmp_path)
+    t = next(t for t in onnx.load_model(p, load_external_data=False).graph.initializer
+             if t.name == "w")
+    size = (tmp_path / "big.bin").stat().st_size
+    with pytest.raises(OnnxImportError, match="became shorter"):
+        read_external(t, ExternalData(tmp_path / "big.bin", size - 100, 60000), "m")
+
+
 def test_missing_external_data(tmp_path):
     p = _external_model(tmp_path)
     (tmp_path / "weights.bin").unlink()

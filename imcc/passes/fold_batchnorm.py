@@ -41,6 +41,29 @@ def _foldable(graph: Graph, bn: Node) -> Node | None:
     return src
 
 
+#: Rows of a weight scaled at a time: the float64 temporaries stay small however large the
+#: weight is (the folded model's weights are held beside the original ones already).
+_CHUNK = 1 << 18
+
+
+def _scaled(w: np.ndarray, s: np.ndarray, conv: bool) -> np.ndarray:
+    """``w * s`` in float64, rounded once to float32: ``s`` scales axis 0 of a Conv weight
+    and the columns of a Gemm weight."""
+    w = np.asarray(w)
+    out = np.empty(w.shape, np.float32)
+    if w.size == 0:
+        return out
+    rows = max(1, _CHUNK // max(1, w.size // w.shape[0]))
+    for r in range(0, w.shape[0], rows):
+        blk = w[r:r + rows].astype(np.float64)
+        if conv:
+            blk *= s[r:r + rows].reshape((-1,) + (1,) * (w.ndim - 1))
+        else:
+            blk *= s.reshape(1, -1)
+        out[r:r + rows] = blk
+    return out
+
+
 def fold_batchnorm(graph: Graph) -> Graph:
     """Fold every legal Conv/Gemm -> BatchNormalization pair (see the module doc)."""
     targets: dict[str, Node] = {}
@@ -63,15 +86,10 @@ def fold_batchnorm(graph: Graph) -> Graph:
         c = graph.constants
         scale, beta, mean, var = (c[i].astype(np.float64) for i in bn.inputs[1:5])
         s = scale / np.sqrt(var + float(bn.attrs["epsilon"]))
-        w = c[n.inputs[1]].astype(np.float64)
         has_bias = len(n.inputs) > 2 and n.inputs[2]
         b = c[n.inputs[2]].astype(np.float64) if has_bias else np.zeros(s.shape)
-        if n.op_type == "Conv":
-            w = w * s.reshape((-1,) + (1,) * (w.ndim - 1))
-        else:
-            w = w * s.reshape(1, -1)
         bias = (b - mean) * s + beta
-        wname = rw.const(f"{n.name}_W_bn", w.astype(np.float32))
+        wname = rw.const(f"{n.name}_W_bn", _scaled(c[n.inputs[1]], s, n.op_type == "Conv"))
         bname = rw.const(f"{n.name}_B_bn", bias.astype(np.float32))
         rw.emit(n.replace(inputs=(n.inputs[0], wname, bname), outputs=bn.outputs))
     return rw.finish()

@@ -220,6 +220,26 @@ def test_batchnorm_folds_into_gemm():
     assert _ops(c) == ["Gemm"]
 
 
+@pytest.mark.parametrize("conv", [True, False])
+def test_batchnorm_fold_in_chunks_rounds_like_one_product(monkeypatch, conv):
+    # The folded weight is scaled a few rows at a time; each element must still be the float64
+    # product rounded once to float32, whatever the chunk size.
+    import importlib
+
+    fb = importlib.import_module("imcc.passes.fold_batchnorm")  # the module, not the pass
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((7, 3, 2, 2) if conv else (11, 7)).astype(np.float32)
+    s = rng.uniform(0.1, 3.0, 7)
+    shape = (-1, 1, 1, 1) if conv else (1, -1)
+    want = (w.astype(np.float64) * s.reshape(shape)).astype(np.float32)
+    for chunk in (1, 5, 12, 1 << 18):
+        monkeypatch.setattr(fb, "_CHUNK", chunk)
+        got = fb._scaled(w, s, conv)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, want)
+
+
 def test_batchnorm_not_folded_when_illegal():
     nodes = [helper.make_node("Conv", ["x", "W"], ["c"]), _bn("c", "y"),
              helper.make_node("Relu", ["c"], ["r"]),            # second reader of c

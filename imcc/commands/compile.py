@@ -172,7 +172,7 @@ def _calib(model: Path, specs):
 
     from runtime.launch import read_inputs
 
-    m = read_model_file(model)
+    m = read_model_file(model, external_data=False)  # input names only
     inits = {t.name for t in m.graph.initializer}
     names = tuple(i.name for i in m.graph.input if i.name not in inits)
     return read_inputs(tuple(specs), names, "--calib")

@@ -85,7 +85,7 @@ def model_io(model: str | Path) -> tuple[list[str], list[str]]:
     """Names of the model's (non-initializer) inputs and of its outputs."""
     from imcc.frontend.loader import read_model_file
 
-    m = read_model_file(Path(model))
+    m = read_model_file(Path(model), external_data=False)  # names only
     inits = {t.name for t in m.graph.initializer}
     return ([i.name for i in m.graph.input if i.name not in inits],
             [o.name for o in m.graph.output])

@@ -9,6 +9,9 @@ mandatory items are fixed to distinct bins, to break symmetry.
 Determinism: every solve uses ``random_seed``, a deterministic time limit
 (``max_deterministic_time``) and ``interleave_search`` when more than one worker is asked for,
 so the answer does not depend on the clock or on the number of workers.
+
+OR-Tools is imported on the first solve: with it (and the pandas it brings) a process holds
+about 60 MB more, and many compiles never need it (the heuristics reach the lower bound).
 """
 
 from __future__ import annotations
@@ -16,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-
-from ortools.sat.python import cp_model
 
 from imcc.packing.problem import Instance
 
@@ -44,6 +45,8 @@ def solve(inst: Instance, items: Sequence[int], nbins: int, *, optional: Sequenc
     With optional items the objective maximises the total ``weights`` (default: area) of the
     placed optional items; without, the model is a feasibility question.
     """
+    from ortools.sat.python import cp_model
+
     W, H = inst.bin_w, inst.bin_h
     opt = set(optional)
     items = list(items)

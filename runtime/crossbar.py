@@ -110,7 +110,34 @@ class Crossbar(Protocol):
     def kernel(self, array: int, row: int, col: int, h: int, w: int, p: Precision,
                coef: np.ndarray | None = None) -> Callable | None:
         """``f(x, out)`` computing what ``mvm`` (``coef`` None) or ``mvm_combined`` computes
-        for this region and precision, or None (the interpreter then calls those)."""
+        for this region and precision, or None (the interpreter then calls those). An ``f``
+        with methods ``quantize(x) -> q`` and ``product(q, out)`` (:class:`ExactKernel`)
+        lets the interpreter reuse the quantized inputs of an unchanged operand."""
+
+
+class ExactKernel:
+    """The kernel of an MVM with quantized inputs on exact integer cells through an ADC that
+    never rounds or clips: ``f(x, out) = q(x) @ G``, exact. :meth:`quantize` and
+    :meth:`product` are its two halves, for a caller that keeps the ``q`` of an input it knows
+    to be unchanged (the interpreter does, until a write reaches the input's words)."""
+
+    __slots__ = ("_bound", "_g", "_p", "_xbar")
+
+    def __init__(self, xbar: NumpyCrossbar, p: Precision, g: np.ndarray, bound: float):
+        self._xbar, self._p, self._g, self._bound = xbar, p, g, bound
+
+    def __call__(self, x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        xbar = self._xbar
+        return xbar._exact_product(xbar._quantized(x, self._p), self._g, self._bound, out)
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """``q`` for the inputs ``x``, in an array of its own."""
+        return self._xbar._quantized(x, self._p, fresh=True)
+
+    def product(self, q: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        """``q @ G`` for ``q`` from :meth:`quantize` (of this or another kernel of the same
+        precision)."""
+        return self._xbar._exact_product(q, self._g, self._bound, out)
 
 
 class NumpyCrossbar:
@@ -270,7 +297,7 @@ class NumpyCrossbar:
             if g is None or qmax * csum >= 2.0**53:
                 return None
             bound = qmax * csum
-        return lambda x, out: self._exact_product(self._quantized(x, p), g, bound, out)
+        return ExactKernel(self, p, g, bound)
 
     def mvm(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
             p: Precision, out: np.ndarray | None = None) -> np.ndarray:
@@ -293,15 +320,18 @@ class NumpyCrossbar:
         out[...] = y
         return out
 
-    def _quantized(self, x: np.ndarray, p: Precision) -> np.ndarray:
-        """Step 1, ``q`` for the inputs ``x`` (a view of a scratch buffer)."""
+    def _quantized(self, x: np.ndarray, p: Precision, *, fresh: bool = False) -> np.ndarray:
+        """Step 1, ``q`` for the inputs ``x``: a view of a scratch buffer, or with ``fresh``
+        of an array of its own."""
         xs = _overlap(x)
         if xs:  # quantize each element of the overlapping rows once
             n = (x.shape[0] - 1) * xs + x.shape[1]
             span = np.lib.stride_tricks.as_strided(x, (n,), (x.itemsize,), writeable=False)
-            qf = self._quantize(span, p, self._buffer("q", (n,), np.float32))
+            q = np.empty(n, np.float32) if fresh else self._buffer("q", (n,), np.float32)
+            qf = self._quantize(span, p, q)
             return np.lib.stride_tricks.as_strided(qf, x.shape, (4 * xs, 4), writeable=False)
-        return self._quantize(x, p, self._buffer("q", x.shape, np.float32))
+        q = np.empty(x.shape, np.float32) if fresh else self._buffer("q", x.shape, np.float32)
+        return self._quantize(x, p, q)
 
     def mvm_combined(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
                      p: Precision, coef: np.ndarray,

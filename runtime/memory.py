@@ -6,7 +6,9 @@ view; :meth:`Memory.view` checks that its lowest and highest element lie in one 
 builds the numpy view, so a view never reaches outside its region.
 
 The buffers live as long as the machine. Every write path records the extent of words it may
-have written, so :meth:`Memory.reset` zeroes only that extent instead of the whole memory.
+have written (:meth:`Memory.touch`), so :meth:`Memory.reset` zeroes only that extent instead of
+the whole memory, and values derived from memory words (:meth:`Memory.remember`: the quantized
+inputs of MVMs) are dropped as soon as a write may reach those words.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from runtime.state import Trap
 
 _TILE_SHIFT = TILE_STRIDE.bit_length() - 1
 assert 1 << _TILE_SHIFT == TILE_STRIDE
+
+#: Bytes of derived values kept at most (counted as the words they were computed from); one
+#: more empties the store first.
+DERIVED_BYTES = 1 << 22
 
 
 class Memory:
@@ -32,15 +38,45 @@ class Memory:
         self.f32 = [a.view(np.float32) for a in self.u32]
         self.words = [memoryview(a) for a in self.u32]
         self.dirty: list[tuple[int, int] | None] = [None] * len(sizes)  # written word extents
+        self.derived: dict = {}  # key -> value computed from memory words (remember)
+        self._watched: list[tuple[int, int] | None] = [None] * len(sizes)  # their words
+        self._derived_bytes = 0
 
     def touch(self, region: int, lo: int, hi: int) -> None:
         """Record that words ``lo .. hi - 1`` of ``region`` may have been written."""
         d = self.dirty[region]
         self.dirty[region] = (lo, hi) if d is None else (min(d[0], lo), max(d[1], hi))
+        w = self._watched[region]
+        if w is not None and lo < w[1] and hi > w[0]:
+            self.forget()
+
+    def remember(self, key, region: int, lo: int, hi: int, value):
+        """Keep ``value``, computed from words ``lo .. hi - 1`` of ``region``, in
+        :attr:`derived` under ``key`` until a write may reach those words (:meth:`touch`) or
+        the memory is reset; return it. The store keeps one extent of watched words per region,
+        so a write anywhere between two remembered operands drops both."""
+        n = 4 * (hi - lo)
+        if self._derived_bytes + n > DERIVED_BYTES:
+            self.forget()
+            if n > DERIVED_BYTES:
+                return value
+        self.derived[key] = value
+        self._derived_bytes += n
+        w = self._watched[region]
+        self._watched[region] = (lo, hi) if w is None else (min(w[0], lo), max(w[1], hi))
+        return value
+
+    def forget(self) -> None:
+        """Drop every derived value."""
+        if self.derived:
+            self.derived.clear()
+        self._watched = [None] * len(self._watched)
+        self._derived_bytes = 0
 
     def reset(self, overwritten: tuple[tuple[int, int, int], ...] = ()) -> None:
         """Zero everything written since the last reset, except the ``(region, lo, hi)`` word
         ranges in ``overwritten``, which the caller is about to overwrite entirely."""
+        self.forget()
         for r, extent in enumerate(self.dirty):
             if extent is None:
                 continue

@@ -130,6 +130,9 @@ def wprog(s, rs1):
 #: and the views it builds (its plan).
 _MVM_CSRS = operator.itemgetter(_ARR, _ROW, _COL, _H, _W, _VL, _XS, _YS, _IBITS, _ISGN, _ISCALE,
                                 _DACB, _ADCB, _ADCSH, _SABLK, _CELLB, _WSCH)
+#: Largest input (in words) whose quantized values are kept for the next MVM on it: above it the
+#: three passes of quantizing cost less than keeping the result outside the caches.
+_KEEP_QUANTIZED = 1 << 16
 #: Plans kept before the memo is emptied (a loop walking through addresses makes a new one per
 #: iteration).
 _PLAN_LIMIT = 1 << 14
@@ -138,7 +141,8 @@ _PLAN_LIMIT = 1 << 14
 def _plan(s, key: tuple, d: int, x: int) -> tuple:
     """Check an mvm's operands and settings and prepare it: ``(array, row, col, h, w, p, coef,
     input view, output view, output region, first word, end word, kernel, array version,
-    input apart from output, cost event)``, or ``()`` for ``vl = 0``. Memoized by the caller
+    input apart from output, cost event, key of its quantized input or None)``, or ``()`` for
+    ``vl = 0``. Memoized by the caller
     under ``key``: the same CSRs and addresses give the same plan (the views stay valid, memory
     buffers live as long as the machine; the kernel while the array's version is the same)."""
     a, row, col, h, w = region(s)
@@ -162,7 +166,7 @@ def _plan(s, key: tuple, d: int, x: int) -> tuple:
         ys = s.stride(_YS)
         if ys == 0 and vl > 1:
             raise Trap(f"output row stride ys = 0 with vl = {vl} writes one row {vl} times")
-        rx, xv = s.mem.view(s.x[x], (vl, h), (s.stride(_XS), 1))
+        rx, xv, xlo, xhi = s.mem.extent(s.x[x], (vl, h), (s.stride(_XS), 1))
         ry, yv, lo, hi = s.mem.extent(s.x[d], (vl, w // blocks), (ys, 1))
         own = 1 + a // s.chip.arrays_per_tile
         for r, what in ((rx, "input"), (ry, "output")):
@@ -170,9 +174,15 @@ def _plan(s, key: tuple, d: int, x: int) -> tuple:
                 raise Trap(f"{what} in {s.mem.describe(r)}, but array {a} belongs to tile "
                            f"{own - 1}: use global memory or tile {own - 1}'s buffer")
         xbar = s.xbar
-        plan = (a, row, col, h, w, p, coef, xv, yv, ry, lo, hi,
-                xbar.kernel(a, row, col, h, w, p, coef), xbar.versions.get(a, 0),
-                not np.may_share_memory(xv, yv), s.cost.mvm_event(vl, h, w, p))
+        kernel = xbar.kernel(a, row, col, h, w, p, coef)
+        apart = not np.may_share_memory(xv, yv)
+        # Quantized inputs are kept (Memory.remember) while no write reaches their words, for
+        # the other MVMs on the same operand (a layer's column tiles); not when this MVM's own
+        # output may overwrite them.
+        qkey = (rx, xlo, xhi, xv.shape, xv.strides, p.quantizer) \
+            if apart and xhi - xlo <= _KEEP_QUANTIZED and hasattr(kernel, "quantize") else None
+        plan = (a, row, col, h, w, p, coef, xv, yv, ry, lo, hi, kernel, xbar.versions.get(a, 0),
+                apart, s.cost.mvm_event(vl, h, w, p), qkey)
     if len(s.memo) >= _PLAN_LIMIT:
         s.memo.clear()
     s.memo[key] = plan
@@ -186,15 +196,21 @@ def _mvm(s, d: int, x: int, accumulate: bool) -> None:
         plan = _plan(s, key, d, x)
     if not plan:
         return
-    a, row, col, h, w, p, coef, xv, yv, ry, lo, hi, kernel, version, apart, event = plan
-    s.mem.touch(ry, lo, hi)
+    a, row, col, h, w, p, coef, xv, yv, ry, lo, hi, kernel, version, apart, event, qkey = plan
+    mem = s.mem
+    mem.touch(ry, lo, hi)
     vl, wo = yv.shape
     dst = _scratch(s, (vl, wo)) if accumulate else yv
     xbar = s.xbar
     if kernel is not None and xbar.versions.get(a, 0) != version:
         del s.memo[key]  # the array was programmed since: prepare again next time
         kernel = None
-    if kernel is not None and (accumulate or apart):
+    if kernel is not None and qkey is not None:
+        q = mem.derived.get(qkey)
+        if q is None:
+            q = mem.remember(qkey, qkey[0], qkey[1], qkey[2], kernel.quantize(xv))
+        y = kernel.product(q, dst)
+    elif kernel is not None and (accumulate or apart):
         y = kernel(xv, dst)
     elif coef is None:
         y = xbar.mvm(a, row, col, h, w, xv, p, out=dst)

@@ -254,3 +254,30 @@ def test_a_trapped_run_does_not_count_and_the_next_run_starts_over():
         m.run({"x": np.zeros(1)})
     assert m.run({"x": np.ones(1)})["y"].tolist() == [5.0] and m.runs == 1
     assert m.run({"x": np.zeros(1)})["y"].tolist() == [5.0]  # from .rerun: no trap
+
+
+def test_memory_keeps_derived_values_until_their_words_are_written(monkeypatch):
+    import runtime.memory as memory
+
+    mem = memory.Memory(1 << 16, 2, 4096)
+    a, b = np.ones(3), np.zeros(2)
+    assert mem.remember("a", 0, 10, 20, a) is a
+    mem.remember("b", 1, 0, 8, b)
+    mem.touch(0, 20, 30)  # beside a's words, and b is in another region
+    mem.touch(1, 8, 9)
+    assert mem.derived == {"a": a, "b": b}
+    mem.touch(0, 19, 20)  # a's last word: everything goes
+    assert mem.derived == {}
+    mem.remember("a", 0, 10, 20, a)
+    mem.reset()
+    assert mem.derived == {}
+    monkeypatch.setattr(memory, "DERIVED_BYTES", 4 * 15)  # a (10 words) fits, a and c do not
+    mem.remember("a", 0, 10, 20, a)
+    mem.remember("c", 0, 40, 45, b)
+    assert list(mem.derived) == ["a", "c"]
+    mem.remember("d", 0, 50, 56, b)
+    assert list(mem.derived) == ["d"]
+    mem.remember("e", 0, 60, 80, b)  # larger than the store: not kept
+    assert mem.derived == {}
+    mem.touch(0, 52, 53)  # nothing watched any more
+    assert mem.derived == {}

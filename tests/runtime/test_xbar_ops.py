@@ -418,3 +418,92 @@ def test_mvm_in_a_loop_over_addresses(monkeypatch):
     scale = np.abs(x).astype(np.float64) @ g
     assert np.all(np.abs(out["y"] - x.astype(np.float64) @ g) <= 1e-6 * scale)
     assert len(m.state.memo) <= 3
+
+
+@covers("mvm", "sw", "vcopy")
+def test_quantized_inputs_kept_only_while_unwritten(monkeypatch):
+    # Two arrays multiply the same quantized operand (a layer's column tiles): the interpreter
+    # quantizes it once and keeps the result while no write reaches the operand. A scalar
+    # store into one element, a vector copy over it and a new run with other inputs must each
+    # be seen by the next mvm; a write elsewhere must not drop it.
+    rng = np.random.default_rng(13)
+    h, w, vl = 20, 6, 3
+    g1, g2 = rng.integers(0, 256, (h, w)), rng.integers(0, 256, (h, w))
+    x = rng.integers(-150, 151, (vl, h)).astype(np.float32)  # some beyond the 8-bit range
+    alt = rng.integers(-127, 128, (vl, h)).astype(np.float32)
+    src = f"""
+    .input "x", x, [{vl}, {h}]
+    .input "alt", alt, [{vl}, {h}]
+    .output "y", y, [6, {vl}, {w}]
+        cfgi xbh, {h}
+        cfgi xbw, {w}
+        cfgi vl, {vl}
+        cfgi xs, {h}
+        cfgi ys, {w}
+        cfgi ibits, 8
+        cfgi isgn, 1
+        cfgi dacb, 8
+        li x5, W1
+        cfgi xbarr, 1
+        wprog x5
+        li x5, W2
+        cfgi xbarr, 2
+        wprog x5
+        li x6, x
+        li x7, y
+        cfgi xbarr, 1
+        mvm x7, x6
+        addi x7, x7, {4 * vl * w}
+        cfgi xbarr, 2
+        mvm x7, x6
+        li x10, {f32_bits(-99.0)}
+        sw x10, {4 * (h + 3)}(x6)
+        addi x7, x7, {4 * vl * w}
+        mvm x7, x6
+        cfgi n5, {vl * h}
+        cfgi sd5, 1
+        cfgi sa5, 1
+        li x12, alt
+        vcopy x6, x12
+        addi x7, x7, {4 * vl * w}
+        cfgi xbarr, 1
+        mvm x7, x6
+        li x12, scratch
+        vcopy x12, x6
+        addi x7, x7, {4 * vl * w}
+        mvm x7, x6
+        addi x7, x7, {4 * vl * w}
+        cfgi xbarr, 2
+        mvm x7, x6
+        halt
+    .data
+    x: .zero {4 * vl * h}
+    alt: .zero {4 * vl * h}
+    y: .zero {4 * 6 * vl * w}
+    scratch: .zero {4 * vl * h}
+    .weights
+    W1:
+    {_u(g1)}
+    W2:
+    {_u(g2)}
+    """
+    from runtime.crossbar import ExactKernel
+
+    calls = []
+    quantize = ExactKernel.quantize
+    monkeypatch.setattr(ExactKernel, "quantize", lambda k, v: calls.append(1) or quantize(k, v))
+    m = machine(src, chip("ideal-int8"))
+    x2 = x.copy()
+    x2[1, 3] = -99.0
+
+    def want(xs):
+        return np.stack([oracle(v, g, 8, 1, 1.0, 8, 0, 0).astype(np.float32)
+                         for v, g in zip(xs, (g1, g2, g2, g1, g1, g2))])
+
+    out = m.run({"x": x, "alt": alt})
+    assert np.array_equal(out["y"], want([x, x, x2, alt, alt, alt]))
+    assert len(calls) == 3  # x, x after the store, x after the copy; not after the other copy
+    again = m.run({"x": alt, "alt": x})
+    alt2 = alt.copy()
+    alt2[1, 3] = -99.0
+    assert np.array_equal(again["y"], want([alt, alt, alt2, x, x, x]))

@@ -85,7 +85,8 @@ def independent(dst: np.ndarray, src: np.ndarray) -> bool:
     if not np.may_share_memory(dst, src):
         return True
     return (dst.__array_interface__["data"][0] == src.__array_interface__["data"][0]
-            and dst.strides == src.strides and dst.shape == src.shape)
+            and dst.shape == src.shape
+            and all(a == b for n, a, b in zip(dst.shape, dst.strides, src.strides) if n > 1))
 
 
 def copy(dst: np.ndarray, src: np.ndarray) -> None:
@@ -109,6 +110,64 @@ def ufunc(f: Callable, dst: np.ndarray, *srcs, **kw) -> None:
               out=dst[idx], **kw)
     else:
         f(*srcs, out=dst, **kw)
+
+
+#: Elements per step of :func:`extremum`'s blocked loop (its block of one value is 64 KB).
+EXTREMUM_BLOCK = 1 << 14
+_filled: dict[int, np.ndarray] = {}  # float32 bits -> a block of that value
+
+
+def _single_value(b) -> np.float32 | None:
+    """The one value ``b`` holds, a scalar or a view whose strides are all 0, else None."""
+    if not isinstance(b, np.ndarray):
+        return np.float32(b)
+    if b.size == 0 or any(st for n, st in zip(b.shape, b.strides) if n > 1):
+        return None
+    return b.reshape(-1)[0]
+
+
+def _flat_pair(dst: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """1-D views of ``dst`` and ``a`` in memory order, where both are the same permutation of
+    a contiguous array (the same strides over their dimensions of size > 1); else None."""
+    big = [k for k in range(dst.ndim) if dst.shape[k] > 1]
+    if any(dst.strides[k] != a.strides[k] for k in big):
+        return None
+    order = sorted(big, key=lambda k: -dst.strides[k])
+    order += [k for k in range(dst.ndim) if dst.shape[k] <= 1]
+    d, x = dst.transpose(order), a.transpose(order)
+    if not (d.flags.c_contiguous and x.flags.c_contiguous):
+        return None
+    return d.reshape(-1), x.reshape(-1)
+
+
+def extremum(f: Callable, dst: np.ndarray, a: np.ndarray, b) -> None:
+    """``f(a, b, out=dst)`` for ``f`` = ``np.maximum`` or ``np.minimum``. numpy's loop for a
+    second operand that is one value (a ReLU's 0, a clip's bound) runs at a third of the speed
+    of its loop over two arrays, with the same comparison per element (signed zeros and NaN
+    payloads included). Where ``b`` is one value and ``dst`` and ``a`` are contiguous, the
+    operation runs over blocks of ``a`` against a block filled with that value (element by
+    element in memory order: channels-last activations are contiguous views in another axis
+    order)."""
+    c = _single_value(b)
+    flat = None
+    if c is not None and dst.size >= EXTREMUM_BLOCK and independent(dst, a):
+        flat = _flat_pair(dst, a)
+    if flat is None:
+        ufunc(f, dst, a, b)
+        return
+    d, x = flat
+    key = int(np.float32(c).view(np.uint32))
+    block = _filled.get(key)
+    if block is None or len(block) != EXTREMUM_BLOCK:
+        if len(_filled) >= 64:
+            _filled.clear()
+        block = _filled[key] = np.full(EXTREMUM_BLOCK, c, np.float32)
+    n = d.size
+    for i in range(0, n - EXTREMUM_BLOCK + 1, EXTREMUM_BLOCK):
+        f(x[i : i + EXTREMUM_BLOCK], block, out=d[i : i + EXTREMUM_BLOCK])
+    rest = n % EXTREMUM_BLOCK
+    if rest:
+        f(x[n - rest :], block[:rest], out=d[n - rest :])
 
 
 def weighted_sum(dst: np.ndarray, a: np.ndarray, coef: np.ndarray) -> None:

@@ -105,7 +105,7 @@ _ZERO = np.float32(0.0)
 #: Unary operations computed straight into the destination view: ``fn(dst, a)``.
 _UNARY_INTO = {
     "vcopy": kernels.copy,
-    "vrelu": lambda d, a: kernels.ufunc(np.maximum, d, a, _ZERO),
+    "vrelu": lambda d, a: kernels.extremum(np.maximum, d, a, _ZERO),
     "vtanh": lambda d, a: kernels.ufunc(np.tanh, d, a),
     "verf": lambda d, a: kernels.ufunc(special.erf, d, a),
     "vexp": lambda d, a: kernels.ufunc(np.exp, d, a),
@@ -144,11 +144,12 @@ def _power(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
 
 
 def _binary(mnemonic: str, f):
+    kernel = partial(kernels.extremum if f in (np.maximum, np.minimum) else kernels.ufunc, f)
+
     def handler(s, d, a, b):
         agu = s.agu()
         if agu.elements:
-            compute_into(s, d, agu, partial(kernels.ufunc, f), src(s, a, "a", agu),
-                         src(s, b, "b", agu))
+            compute_into(s, d, agu, kernel, src(s, a, "a", agu), src(s, b, "b", agu))
 
     return _document(handler, mnemonic)
 

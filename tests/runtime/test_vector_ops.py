@@ -414,3 +414,76 @@ def test_empty_index_space_does_nothing(mn):
     agu = {"n": (1, 1, 0, 1, 1, 4)}
     ops = "x20, x21, x22" if mn in ("vadd", "vmm") else "x20, x21"
     np.testing.assert_array_equal(execute(f"{mn} {ops}", agu, mem), mem)
+
+
+_SPECIAL_BITS = [0x80000000, 0, 0x7FC00000, 0xFFC00000, 0x7FC00001, 0x7F800001, 0xFF800001,
+                 0x7F800000, 0xFF800000, 0x3F800000, 0xBF800000, 0x00000001, 0x80000001,
+                 0x40C00000, 0x7F7FFFFF]
+
+
+@pytest.mark.parametrize("n", [12, 64, 64 + 7, 100, 16 * 9 + 1])
+@pytest.mark.parametrize("f", [np.maximum, np.minimum])
+def test_extremum_against_one_value_matches_numpy_bit_for_bit(monkeypatch, f, n):
+    # vmax/vmin/vrelu against one value run over blocks against a filled block: the bits must
+    # be numpy's, signed zeros and NaN payloads included, in place or not, for a scalar or an
+    # all-zero-stride view.
+    from runtime.ops import kernels
+
+    monkeypatch.setattr(kernels, "EXTREMUM_BLOCK", 16)
+    rng = np.random.default_rng(n)
+    special = np.array(_SPECIAL_BITS, np.uint32).view(np.float32)
+    a = np.where(rng.random(n) < 0.5, rng.choice(special, n),
+                 rng.standard_normal(n).astype(np.float32)).astype(np.float32)
+    for c in special[[0, 1, 2, 9, 10, 13]]:
+        one = np.full(1, c, np.float32)
+        for b in (c, np.lib.stride_tricks.as_strided(one, a.shape, (0,))):
+            want = f(a, c).view(np.uint32)
+            out = np.empty_like(a)
+            kernels.extremum(f, out, a, b)
+            assert np.array_equal(out.view(np.uint32), want)
+            inplace = a.copy()
+            kernels.extremum(f, inplace, inplace, b)
+            assert np.array_equal(inplace.view(np.uint32), want)
+    t = a[: n - n % 4].reshape(-1, 4).T  # a contiguous array seen in another axis order
+    out = np.empty((4, len(a) // 4), np.float32).T.T  # the same layout, written through .T
+    outv = np.empty_like(t.T).T
+    kernels.extremum(f, outv, t, np.float32(0.0))
+    assert np.array_equal(outv.view(np.uint32), f(t, np.float32(0.0)).view(np.uint32))
+    kernels.extremum(f, out, t, np.float32(0.0))  # other strides than the source: numpy's loop
+    assert np.array_equal(out.view(np.uint32), f(t, np.float32(0.0)).view(np.uint32))
+    shifted = np.concatenate([a, a])  # overlapping, not the same view: numpy's own loop
+    kernels.extremum(f, shifted[1 : n + 1], shifted[:n], np.float32(0.5))
+    want = f(np.concatenate([a, a])[:n], np.float32(0.5))
+    assert np.array_equal(shifted[1 : n + 1].view(np.uint32), want.view(np.uint32))
+
+
+@covers("vrelu", "vmax")
+def test_relu_and_max_on_long_vectors():
+    # Long enough for the blocked loop of runtime/ops/kernels.extremum.
+    n = 5 * 16384 + 3
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(n).astype(np.float32)
+    x[::97] = -0.0
+    src = f"""
+    .input "x", x, [{n}]
+    .output "r", r, [{n}]
+    .output "m", m, [{n}]
+        li x5, {n}
+        vsetl x5
+        li x1, x
+        li x2, r
+        vrelu x2, x1
+        cfgi sb5, 0
+        li x3, m
+        li x4, c
+        vmax x3, x1, x4
+        halt
+    .data
+    x: .zero {4 * n}
+    r: .zero {4 * n}
+    m: .zero {4 * n}
+    c: .float -0.25
+    """
+    _, out = run(src, {"x": x})
+    assert np.array_equal(out["r"].view(np.uint32), np.maximum(x, np.float32(0)).view(np.uint32))
+    assert np.array_equal(out["m"], np.maximum(x, np.float32(-0.25)))

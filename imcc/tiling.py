@@ -4,11 +4,13 @@
 - Conv: per group ``g`` the matrix ``W[g]`` reshaped to [Cin/g * kh * kw, Cout/g]. An ungrouped
   conv's rows are in the order (kh, kw, channel): a kernel row's ``kw * Cin`` inputs then lie
   side by side in a channels-last image, so the code generator reads them in place (shifted
-  windows) instead of copying an im2col patch. A grouped conv's rows are in the order (group,
-  channel, kh, kw) of its im2col patch. Small groups (depthwise convs above all) are
+  windows) instead of copying an im2col patch. Small groups (depthwise convs above all) are
   merged *block-diagonally* into super-blocks that fit one array: one MVM then serves many
-  groups, at the price of the zero cells off the diagonal. A group too large for that is its own
-  block, as the issue asks ("grouped convs become independent blocks").
+  groups, at the price of the zero cells off the diagonal. A grouped conv's patch is
+  block after block, each block's rows in the order (kh, kw, group, channel): a kernel
+  position's inputs are then the block's channels side by side, copied in runs from a
+  channels-last image. A group too large for that is its own block, as the issue asks
+  ("grouped convs become independent blocks").
 
 Cuts: rows are cut into chunks of at most ``rows`` (max-size plus remainder, not balanced: full
 tiles fill whole arrays and the small remainders pack together, while balanced cuts such as
@@ -91,15 +93,16 @@ class LayerPlan:
 
 
 def group_matrix(w4: np.ndarray, groups: int, g0: int, count: int) -> np.ndarray:
-    """Block-diagonal [count*Kg, count*Ng] matrix of conv groups ``g0 .. g0+count-1``."""
-    cout = w4.shape[0]
+    """Block-diagonal [count*Kg, count*Ng] matrix of conv groups ``g0 .. g0+count-1``, its rows
+    in the order (kh, kw, group, channel): a kernel position's ``count * Cin/g`` inputs are the
+    block's channels side by side, as in a channels-last image."""
+    cout, cin_g, kh, kw = w4.shape
     ng = cout // groups
-    kg = int(np.prod(w4.shape[1:]))
-    out = np.zeros((count * kg, count * ng), dtype=w4.dtype)
+    out = np.zeros((kh, kw, count, cin_g, count, ng), dtype=w4.dtype)
     for i in range(count):
         g = g0 + i
-        out[i * kg : (i + 1) * kg, i * ng : (i + 1) * ng] = w4[g * ng : (g + 1) * ng].reshape(ng, kg).T
-    return out
+        out[:, :, i, :, i, :] = w4[g * ng : (g + 1) * ng].transpose(2, 3, 1, 0)
+    return out.reshape(kh * kw * count * cin_g, count * ng)
 
 
 def _blocks(layer: str, op: str, shape: tuple[int, ...], groups: int, rows: int,

@@ -287,8 +287,8 @@ def _bias(ctx: Ctx, node) -> np.ndarray | None:
 
 
 def _conv_grouped(ctx: Ctx, node, L: ImcLayer) -> None:
-    """Pad, im2col through a 6-D window view (patch order (c, kh, kw), that of the grouped
-    weight rows), IMC product, dequantize to NCHW."""
+    """Pad (in the input's layout), im2col block by block (each block's patch columns in the
+    order (kh, kw, channel) of its rows, imcc/tiling.py), IMC product, dequantize to NCHW."""
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])
     nb, c, h, wd = x.shape
@@ -302,16 +302,30 @@ def _conv_grouped(ctx: Ctx, node, L: ImcLayer) -> None:
         ctx.copy(xp.slice(2, pt, pt + h).slice(3, pl, pl + wd), x)
         src = xp
     sN, sC, sH, sW = src.strides
-    window = View(src.base, src.offset, (nb, oh, ow, c, kh, kw),
-                  (sN, sh * sH, sw * sW, sC, dh * sH, dw * sW))
-    _im2col_product(ctx, L, window, y, _bias(ctx, node))
+    cin_g = c // L.plan.groups
+    windows = []  # (first patch column, [nb, oh, ow, blocks, kh, kw, channels] window)
+    blocks = L.plan.blocks
+    i = 0
+    while i < len(blocks):  # consecutive blocks of one size: one window with a block axis
+        j = i
+        while j < len(blocks) and blocks[j].K == blocks[i].K:
+            j += 1
+        cb = blocks[i].groups * cin_g
+        first = blocks[i].k_offset // (kh * kw)  # the block's first input channel
+        windows.append((blocks[i].k_offset, View(
+            src.base, src.offset + first * sC, (nb, oh, ow, j - i, kh, kw, cb),
+            (sN, sh * sH, sw * sW, cb * sC, dh * sH, dw * sW, sC))))
+        i = j
+    _im2col_product(ctx, L, windows, y, _bias(ctx, node))
 
 
-def _im2col_product(ctx: Ctx, L: ImcLayer, window: View, y: View, bias) -> None:
-    """Copy the windows ``window`` [nb, oh, ow, k...] into patches [rows, K], multiply, and
-    dequantize into ``y`` (NCHW); cut into chunks of at most ``PATCH_ELEMENTS``."""
-    nb, oh, ow = window.shape[:3]
-    K = math.prod(window.shape[3:])
+def _im2col_product(ctx: Ctx, L: ImcLayer, windows: list[tuple[int, View]], y: View,
+                    bias) -> None:
+    """Copy the windows [nb, oh, ow, k...] into patches [rows, K] (each window from its first
+    patch column on), multiply, and dequantize into ``y`` (NCHW); cut into chunks of at most
+    ``PATCH_ELEMENTS``."""
+    nb, oh, ow = windows[0][1].shape[:3]
+    K = L.plan.K
     cout = y.shape[1]
     chunks = conv_chunks(nb, oh, ow * max(K, cout))
     rows_max = max((b1 - b0) * (r1 - r0) * ow for b0, b1, r0, r1 in chunks)
@@ -326,10 +340,12 @@ def _im2col_product(ctx: Ctx, L: ImcLayer, window: View, y: View, bias) -> None:
         patch = patch_all.slice(0, 0, rows)
         yt = yt_all.slice(0, 0, rows)
         part = "" if len(chunks) == 1 else f" (images {b0}:{b1}, output rows {r0}:{r1})"
-        ctx.w.comment(f"im2col: {g}x{nr}x{ow} windows of {'x'.join(map(str, window.shape[3:]))}"
-                      f"{part}")
-        ctx.copy(patch.reshape((g, nr, ow) + window.shape[3:]),
-                 window.slice(0, b0, b1).slice(1, r0, r1))
+        for k0, window in windows:
+            shape = window.shape[3:]
+            ctx.w.comment(f"im2col: {g}x{nr}x{ow} windows of {'x'.join(map(str, shape))}"
+                          f"{part}")
+            cols = patch.slice(1, k0, k0 + math.prod(shape))
+            ctx.copy(cols.reshape((g, nr, ow) + shape), window.slice(0, b0, b1).slice(1, r0, r1))
         imc_product(ctx, L, patch, yt, out_global=True)  # yt is scratch: global memory
         src_nchw = yt.reshape((g, nr * ow, cout)).permute((0, 2, 1))
         dequantize(ctx, L, y3.slice(0, b0, b1).slice(2, r0 * ow, r1 * ow), src_nchw, 1, bias)
@@ -375,7 +391,7 @@ def _conv_channels_last(ctx: Ctx, node, L: ImcLayer) -> None:
     if not shifted:
         window = View(xp.base, xp.offset, (nb, oh, ow, kh, kw, c),
                       (per_image * c, sh * wp * c, sw * c, dh * wp * c, dw * c, 1))
-        _im2col_product(ctx, L, window, y, bias)
+        _im2col_product(ctx, L, [(0, window)], y, bias)
         return
     g_max = max(1, PATCH_ELEMENTS // (per_image * max(c, cout)))
     prod_all = ctx.tmp((min(g_max, nb) * per_image, cout))

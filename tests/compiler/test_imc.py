@@ -58,6 +58,24 @@ def test_conv_float(cfg, priority, tmp_path):
     assert res.report["arrays_used"] >= res.report["lower_bound"]
 
 
+GROUPED = [  # (conv, im2col copies: one per run of equal-sized super-blocks)
+    (dict(cin=16, cout=16, groups=16, pads=[1, 1, 1, 1]), 2),  # 7 + 7 + 2 groups per block
+    (dict(cin=16, cout=16, groups=16, strides=[2, 2], pads=[1, 1, 1, 1], image=(3, 9, 7)), 2),
+    (dict(cin=12, cout=24, groups=6, pads=[0, 1, 2, 1], dilations=[1, 2]), 1),  # 3 + 3 groups
+    (dict(cin=10, cout=10, groups=5, k=(1, 3), pads=[0, 1, 0, 1]), 1),
+]
+
+
+@pytest.mark.parametrize("cfg,copies", GROUPED,
+                         ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items())
+                         if isinstance(c, dict) else str(c))
+def test_grouped_conv_super_blocks(cfg, copies, tmp_path):
+    # Arrays of 64 rows merge several groups block-diagonally, the last super-block sometimes
+    # smaller: the im2col copies each run of equal blocks through one window.
+    res = check(*conv_model(**cfg), tmp_path, tol=1e-5, chip=chip(rows=64, cols=64))
+    assert res.asm.count("# im2col:") == copies
+
+
 @pytest.mark.parametrize("priority", ["efficiency", "resource"])
 def test_gemm_transb_and_matmul_rank3(priority, tmp_path):
     w1 = R.standard_normal((40, 37)).astype(F)  # Gemm transB: [N, K] -> K = 37

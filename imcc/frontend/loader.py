@@ -193,7 +193,7 @@ def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str
     for t, loc, base in todo:
         try:
             external_data_helper.load_external_data_for_tensor(t, str(base))
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, onnx.checker.ValidationError) as e:
             raise OnnxImportError(f"{where}: tensor {t.name!r}: cannot read external data "
                                   f"{loc!r}: {e}") from None
     return deferred

@@ -123,7 +123,7 @@ def _single_value(b) -> np.float32 | None:
         return np.float32(b)
     if b.size == 0 or any(st for n, st in zip(b.shape, b.strides) if n > 1):
         return None
-    return b.reshape(-1)[0]
+    return b.flat[0]  # (reshape would copy a broadcast view whole)
 
 
 def _flat_pair(dst: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

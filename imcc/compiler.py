@@ -22,7 +22,6 @@ from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
-import onnx
 
 from imcc import storagemap
 from imcc.calibrate import activation_ranges, nonnegative
@@ -64,34 +63,9 @@ class CompileResult:
 
 
 def _input_shapes(path: Path, options: CompileOptions) -> dict[str, tuple[int, ...]]:
-    """--input-shape overrides, plus the batch size (default 1) for inputs whose leading dim is
-    symbolic and whose other dims are static."""
-    shapes = dict(options.input_shapes)
-    batch = options.batch or 1
-    from imcc.frontend.loader import read_model_file
+    from imcc.frontend import batched_input_shapes
 
-    # The graph's inputs only: external weights (gigabytes for a large model) are not read.
-    model = read_model_file(path, external_data=False) \
-        if not isinstance(path, onnx.ModelProto) else path
-    inits = {t.name for t in model.graph.initializer}
-    for vi in model.graph.input:
-        if vi.name in inits or vi.name in shapes:
-            continue
-        dims = vi.type.tensor_type.shape.dim
-        if not dims:
-            continue
-        rest = []
-        ok = True
-        for d in dims[1:]:
-            if d.HasField("dim_value") and d.dim_value > 0:
-                rest.append(d.dim_value)
-            else:
-                ok = False
-        first = dims[0]
-        symbolic = not (first.HasField("dim_value") and first.dim_value > 0)
-        if ok and (symbolic or options.batch is not None):
-            shapes[vi.name] = (batch, *rest)
-    return shapes
+    return batched_input_shapes(path, options.input_shapes, options.batch)
 
 
 def _return_freed_memory(collect: bool = True) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from imcc.frontend import load_model, parse_input_shape
+from imcc.frontend import batched_input_shapes, load_model, parse_input_shape
 from imcc.partition import CATEGORIES
 from imcc.stats import ModelStats, model_stats
 
@@ -51,12 +51,15 @@ def render_layers(s: ModelStats, unit: str) -> str:
               help="print a JSON document instead (schema in docs/frontend.md)")
 @click.option("--unit", type=click.Choice(["macs", "flops"]), default="macs", show_default=True,
               help="count multiply-accumulates, or FLOPs (2 per MAC in matrix products)")
+@click.option("--batch", type=click.IntRange(1),
+              help="batch size for a symbolic leading input dimension (default 1)")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D1xD2...",
               help="static shape for an input with symbolic dims (repeatable)")
-def stats_cmd(model: Path, layers: bool, as_json: bool, unit: str,
+def stats_cmd(model: Path, layers: bool, as_json: bool, unit: str, batch: int | None,
               input_shapes: tuple[str, ...]) -> None:
     """Print MACs and parameters of MODEL (.onnx) per operator class, with shares."""
-    shapes = dict(parse_input_shape(t) for t in input_shapes)
+    shapes = batched_input_shapes(model, dict(parse_input_shape(t) for t in input_shapes),
+                                  batch)
     if sys.stderr.isatty():
         click.echo(f"imcc: loading {model}...", err=True)
     s = model_stats(load_model(model, shapes), model=str(model))

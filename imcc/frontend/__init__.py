@@ -22,7 +22,8 @@ from imcc.frontend.loader import (
 )
 from imcc.ir import Graph
 
-__all__ = ["load_model", "load_model_proto", "parse_input_shape", "MIN_OPSET", "MAX_OPSET"]
+__all__ = ["batched_input_shapes", "load_model", "load_model_proto", "parse_input_shape",
+           "MIN_OPSET", "MAX_OPSET"]
 
 
 def load_model(path: str | os.PathLike,
@@ -50,6 +51,31 @@ def load_model_proto(proto: onnx.ModelProto,
     external = load_external_data(model, Path(base_dir) if base_dir is not None else None,
                                   where, defer=True)
     return import_model(check_model(model, where, input_shapes, external=external))
+
+
+def batched_input_shapes(model: str | os.PathLike | onnx.ModelProto,
+                         input_shapes: Mapping[str, tuple[int, ...]],
+                         batch: int | None = None) -> dict[str, tuple[int, ...]]:
+    """The ``input_shapes`` overrides (``--input-shape``), plus ``(batch, *rest)`` (batch
+    default 1) for each other input whose leading dim is symbolic (or any leading dim, when
+    ``batch`` is given) and whose other dims are static. Reads the graph's inputs only, not
+    its external weights."""
+    shapes = dict(input_shapes)
+    proto = model if isinstance(model, onnx.ModelProto) else \
+        read_model_file(model, external_data=False)
+    inits = {t.name for t in proto.graph.initializer}
+    for vi in proto.graph.input:
+        if vi.name in inits or vi.name in shapes:
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        if not dims:
+            continue
+        rest = [d.dim_value for d in dims[1:] if d.HasField("dim_value") and d.dim_value > 0]
+        first = dims[0]
+        symbolic = not (first.HasField("dim_value") and first.dim_value > 0)
+        if len(rest) == len(dims) - 1 and (symbolic or batch is not None):
+            shapes[vi.name] = (batch or 1, *rest)
+    return shapes
 
 
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:

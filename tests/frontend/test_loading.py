@@ -266,8 +266,12 @@ def test_opset_outside_range_is_converted(tmp_path, opset):
 
 
 def test_symbolic_dim_needs_input_shape(tmp_path):
-    p = _save(tmp_path, build("lenet", batch="N"))
-    _one_line_error(_stats(str(p)), "input 'input'", "--input-shape input=1x1x28x28")
+    # A symbolic leading dim is the batch (1 by default); any other needs --input-shape.
+    m = build("lenet", batch="N")
+    assert _stats(str(_save(tmp_path, m))).exit_code == 0
+    m.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "H"
+    p = _save(tmp_path, m)
+    _one_line_error(_stats(str(p)), "input 'input'", "--input-shape input=1x1x1x28")
     r = _stats(str(p), "--input-shape", "input=2x1x28x28")
     assert r.exit_code == 0, r.output
 

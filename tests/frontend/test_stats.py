@@ -84,6 +84,12 @@ def test_cli_outputs(tmp_path):
     r = CliRunner().invoke(cli, ["stats", str(p), "--unit", "flops",
                                  "--input-shape", "input=1x1x28x28"])
     assert r.exit_code == 0 and "FLOPs" in r.output
+    # A symbolic batch is 1 unless --batch says otherwise, as for imcc compile.
+    conv = 28 * 28 * 6 * 25 + 10 * 10 * 16 * 150
+    for args, n in (([], 1), (["--batch", "3"], 3)):
+        r = CliRunner().invoke(cli, ["stats", str(p), "--json", *args])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["macs"]["conv"] == n * conv
 
 
 # -- Table I ------------------------------------------------------------------------------------

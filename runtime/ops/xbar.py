@@ -142,9 +142,9 @@ def _plan(s, key: tuple, d: int, x: int) -> tuple:
     """Check an mvm's operands and settings and prepare it: ``(array, row, col, h, w, p, coef,
     input view, output view, output region, first word, end word, kernel, array version,
     input apart from output, cost event, key of its quantized input or None)``, or ``()`` for
-    ``vl = 0``. Memoized by the caller
-    under ``key``: the same CSRs and addresses give the same plan (the views stay valid, memory
-    buffers live as long as the machine; the kernel while the array's version is the same)."""
+    ``vl = 0``. Memoized by the caller under ``key``: the same CSRs and addresses give the same
+    plan (the views stay valid, memory buffers live as long as the machine; the kernel while
+    the array's version is the same)."""
     a, row, col, h, w = region(s)
     p = precision(s)
     c = s.csr

@@ -1,4 +1,9 @@
-"""imcc: a compiler from ONNX models to the imcc in-memory-computing ISA."""
+"""imcc: a compiler from ONNX models to the imcc in-memory-computing ISA.
+
+The Python interface (:mod:`imcc.api`, docs/python.md): :func:`imcc.compile`, :func:`imcc.load`,
+:class:`imcc.Program`, :class:`imcc.TensorSpec` and the exception type :data:`imcc.Error`. They
+are imported on first use, so ``import imcc`` (and the command line's start) stays light.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -6,3 +11,17 @@ try:
     __version__ = version("imcc")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.1.0"
+
+_API = ("Error", "Program", "TensorSpec", "compile", "load")
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from imcc import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'imcc' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_API})

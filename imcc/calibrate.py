@@ -15,6 +15,7 @@ import onnx
 
 from imcc.ir import Graph, to_onnx
 from imcc.reference import runner
+from isa.diagnostics import InputError
 
 _NONNEG_SOURCES = {"Relu", "Sigmoid", "Softmax", "Exp", "Abs", "Sqrt", "HardSigmoid",
                    "Softplus"}
@@ -90,8 +91,9 @@ def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.nd
     _, run = runner(model)
     del model
     inputs = [t for t in graph.inputs if not graph.is_const(t)]
-    n = min(len(samples[t]) for t in inputs)
     b = max(1, graph.types[inputs[0]].shape[0] if graph.types[inputs[0]].shape else 1)
+    check_samples(graph, inputs, samples, b)
+    n = min(len(samples[t]) for t in inputs)
     peak = {t: 0.0 for t in wanted}
     kept: dict[str, list[np.ndarray]] = {t: [] for t in wanted}
     for s in range(0, n, b):
@@ -113,3 +115,37 @@ def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.nd
         return peak
     return {t: float(np.percentile(np.concatenate(kept[t]), percentile)) if kept[t] else 0.0
             for t in wanted}
+
+
+_SAMPLES_HINT = ("give one array per model input, samples along the first axis (--calib "
+                 "NAME=FILE on the command line, calib={NAME: array} in Python)")
+
+
+def check_samples(graph: Graph, inputs: list[str], samples: dict, batch: int) -> None:
+    """Raise :class:`InputError` unless ``samples`` has an array of numbers for each of the
+    graph's ``inputs`` and no other, each with at least one sample of the input's size (the
+    graph's input shape holds ``batch`` samples)."""
+    def shape(t: str) -> str:
+        return "[" + ", ".join(str(d) for d in graph.types[t].shape) + "]"
+
+    names = ", ".join(f"'{t}' {shape(t)}" for t in inputs) or "none"
+    unknown = sorted(set(samples) - set(inputs))
+    if unknown:
+        raise InputError(f"calibration data: the model has no input '{unknown[0]}' (its "
+                         f"inputs: {names})", hint=_SAMPLES_HINT)
+    missing = [t for t in inputs if t not in samples]
+    if missing:
+        raise InputError(f"calibration data: no samples for input '{missing[0]}' (the model's "
+                         f"inputs: {names})", hint=_SAMPLES_HINT)
+    for t in inputs:
+        a = np.asarray(samples[t])
+        if a.dtype.kind not in "biuf":
+            raise InputError(f"calibration data for input '{t}' has dtype {a.dtype}; expected "
+                             "numbers")
+        size = int(np.prod(graph.types[t].shape, dtype=np.int64))
+        each = int(np.prod(a.shape[1:], dtype=np.int64))
+        if a.ndim == 0 or len(a) == 0 or each * batch != size:
+            raise InputError(f"calibration data for input '{t}' has shape "
+                             f"[{', '.join(map(str, a.shape))}]; expected samples along the "
+                             f"first axis, each of {size // batch} value(s) (the input is "
+                             f"{shape(t)})", hint=_SAMPLES_HINT)

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
+import onnx
 
 from imcc import storagemap
 from imcc.calibrate import activation_ranges, nonnegative
@@ -62,10 +63,19 @@ class CompileResult:
     graph: Graph  # the compiled graph; crossbar-only weights are zero stand-ins (in obj.weights)
 
 
-def _input_shapes(path: Path, options: CompileOptions) -> dict[str, tuple[int, ...]]:
+def _input_shapes(model, options: CompileOptions) -> dict[str, tuple[int, ...]]:
     from imcc.frontend import batched_input_shapes
 
-    return batched_input_shapes(path, options.input_shapes, options.batch)
+    return batched_input_shapes(model, options.input_shapes, options.batch)
+
+
+def model_name(model, name: str | None = None) -> str:
+    """The name a compile records for ``model`` (in the storage map, the report and the
+    assembly's header): ``name`` when given, else the file's name, else ``model.onnx`` for an
+    in-memory model."""
+    if name is not None:
+        return name
+    return "model.onnx" if isinstance(model, onnx.ModelProto) else Path(model).name
 
 
 def _return_freed_memory(collect: bool = True) -> None:
@@ -135,20 +145,23 @@ class Mapped:
 
 
 def map_model(
-    model: str | Path,
+    model: str | Path | onnx.ModelProto,
     chip,
     *,
     precision: PrecisionConfig | None = None,
     options: CompileOptions = CompileOptions(),
     progress: Callable[[str], None] | None = None,
+    name: str | None = None,
 ) -> Mapped:
-    """Load, canonicalize, partition, divide and place (what ``imcc map`` shows)."""
-    from imcc.frontend import load_model
+    """Load, canonicalize, partition, divide and place (what ``imcc map`` shows). ``model`` is
+    a file path or an in-memory ``ModelProto`` (external data already loaded into it);
+    ``name`` is the model's name in the storage map (:func:`model_name`)."""
+    from imcc.frontend import load_model, load_model_proto
     from imcc.partition import OpClass, partition
     from imcc.passes import canonicalize
 
     say = progress or (lambda _m: None)
-    path = Path(model)
+    name = model_name(model, name)
     times: dict[str, float] = {}
     t = time.perf_counter()
 
@@ -158,7 +171,10 @@ def map_model(
         return now
 
     say("loading")
-    graph = load_model(path, _input_shapes(path, options))
+    if isinstance(model, onnx.ModelProto):
+        graph = load_model_proto(model, _input_shapes(model, options), where=name)
+    else:
+        graph = load_model(model, _input_shapes(Path(model), options))
     _return_freed_memory()  # the parsed protobuf, as large as the weights, is garbage now
     t = lap("load", t)
     say("canonicalizing")
@@ -188,14 +204,14 @@ def map_model(
                          t_cycle_ns=_t_cycle(chip), time_limit=options.time_limit,
                          seed=options.seed, workers=options.workers, progress=progress)
     t = lap("pack", t)
-    smap = storagemap.build(mapping, model=path.name, chip=chip)
+    smap = storagemap.build(mapping, model=name, chip=chip)
     return Mapped(graph, part, imc_nodes, MappingProxyType(precs), MappingProxyType(signed),
                   MappingProxyType(work), tuple(plans), mapping, smap, tuple(warnings),
                   MappingProxyType(times))
 
 
 def compile_model(
-    model: str | Path,
+    model: str | Path | onnx.ModelProto,
     chip,
     *,
     precision: PrecisionConfig | None = None,
@@ -203,13 +219,18 @@ def compile_model(
     options: CompileOptions = CompileOptions(),
     base_name: str | None = None,
     progress: Callable[[str], None] | None = None,
+    name: str | None = None,
 ) -> CompileResult:
-    """Compile the ONNX model at ``model`` for ``chip`` (a runtime chip configuration)."""
+    """Compile the ONNX model ``model`` (a file path, or an in-memory ``ModelProto``) for
+    ``chip`` (a runtime chip configuration). ``name`` is the model's name in the storage map,
+    the report and the assembly (:func:`model_name`); ``base_name`` names the assembly's side
+    files (default: ``name`` without its suffix)."""
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
-    path = Path(model)
-    base = base_name or path.stem
-    m = map_model(path, chip, precision=precision, options=options, progress=progress)
+    name = model_name(model, name)
+    base = base_name or Path(name).stem
+    m = map_model(model, chip, precision=precision, options=options, progress=progress,
+                  name=name)
     graph, mapping, plans = m.graph, m.mapping, m.plans
     times = dict(m.times)
     warnings = list(m.warnings)
@@ -292,7 +313,7 @@ def compile_model(
 
     say("generating code")
     classes = {n.name: m.partition.classes[n.name].value for n in graph.nodes}
-    header = [f"{path.name} compiled by imcc for chip {chip.name} ({chip.program_hash}), "
+    header = [f"{name} compiled by imcc for chip {chip.name} ({chip.program_hash}), "
               f"{options.priority} priority",
               f"{len(m.imc_nodes)} IMC layers on {mapping.arrays_used} arrays "
               f"(lower bound {mapping.base.lower_bound}), {len(graph.nodes)} nodes"]
@@ -326,7 +347,7 @@ def compile_model(
     for v in m.partition.classes.values():
         counts[v.value] = counts.get(v.value, 0) + 1
     report = {
-        "model": path.name,
+        "model": name,
         "chip": {"name": chip.name, "hash": chip.program_hash},
         "priority": options.priority,
         "nodes": len(graph.nodes),

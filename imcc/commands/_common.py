@@ -22,19 +22,15 @@ def chip_options(f):
 
 def load_chip(config_path: Path | None, chip_name: str | None, default: str | None = "ideal"):
     """The chip configuration named on the command line (the runtime's config module)."""
-    from runtime.config import load_config, preset, preset_names
+    from imcc.api import _chip
+    from runtime.config import load_config
 
     if config_path is not None and chip_name is not None:
         raise ConfigError("give either --config FILE or --chip PRESET, not both")
     if config_path is not None:
         return load_config(config_path)
     name = chip_name or default
-    if name is None:
-        return None
-    if name not in preset_names():
-        raise ConfigError(f"unknown chip preset {name!r}; presets: {', '.join(preset_names())}",
-                          hint="or give a chip file with --config")
-    return preset(name)
+    return None if name is None else _chip(name)
 
 
 def progress_printer(quiet: bool = False):

@@ -17,7 +17,7 @@ from imcc.commands._common import (
     progress_printer,
     write_files,
 )
-from imcc.compiler import CompileOptions, compile_model, map_model
+from imcc.compiler import CompileOptions, map_model
 from imcc.frontend import parse_input_shape
 from imcc.precision import load_precision
 from isa.encoding import DecodeError, decode
@@ -69,25 +69,6 @@ def _categories(words) -> Counter:
     return c
 
 
-def _estimate(obj, chip) -> dict:
-    """The runtime's cost model on zero inputs: the first run programs the arrays and infers,
-    the second only infers; their difference is the cost of one inference."""
-    import numpy as np
-
-    from runtime.machine import Machine
-
-    m = Machine(chip, obj)
-    feeds = {t.name: np.zeros(t.shape, dtype=np.float32) for t in obj.inputs}
-    m.run(feeds)
-    first = m.cost
-    m.run(feeds)
-    both = m.cost
-    return {"energy_pj": both.energy_pj - first.energy_pj,
-            "latency_ns": both.latency_ns - first.latency_ns,
-            "program_energy_pj": 2 * first.energy_pj - both.energy_pj,
-            "program_latency_ns": 2 * first.latency_ns - both.latency_ns}
-
-
 @click.command("compile")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -112,31 +93,32 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
                 estimate, quiet, priority, precision_path, batch, input_shape, dynamic, time_limit,
                 seed, workers, config_path, chip_name):
     """Compile an ONNX MODEL into a program for the IMC machine."""
+    from imcc.api import _compile
+
     chip = load_chip(config_path, chip_name)
-    prec = load_precision(precision_path, chip.cell_bits) if precision_path else None
-    options = _options(priority, dynamic, batch, input_shape, time_limit, seed, workers,
-                       calibration, percentile)
     out = output or model.with_suffix(".imo")
     say = progress_printer(quiet)
     calib_data = _calib(model, calib) if calib else None
     try:
-        res = compile_model(model, chip, precision=prec, calib=calib_data, options=options,
-                            base_name=out.stem, progress=say)
+        prog = _compile(model, chip, priority=priority, precision=precision_path, calib=calib_data,
+                        batch=batch, input_shapes=dict(parse_input_shape(s) for s in input_shape),
+                        dynamic=dynamic, calibration=calibration, percentile=percentile,
+                        time_limit=time_limit, seed=seed, workers=workers, progress=say,
+                        name=None, base_name=out.stem)
     finally:
         end_progress(say)
-    files = {out: res.obj}
+    obj, smap = prog._obj, prog.storage_map
+    files = {out: obj}
     if asm:
-        files[out.with_suffix(".s")] = res.asm.encode()
-        for name, blob in res.side_files.items():
+        files[out.with_suffix(".s")] = prog.asm.encode()
+        for name, blob in prog._side_files.items():
             files[out.parent / name] = blob
     if map_path:
-        files[map_path] = storagemap.to_json(res.storage_map)
+        files[map_path] = storagemap.to_json(smap)
     if svg_path:
-        files[svg_path] = storagemap.to_svg(res.storage_map).encode()
-    cost = _estimate(res.obj, chip) if estimate else None
-    rep = dict(res.report)
-    if cost is not None:
-        rep["estimate"] = cost
+        files[svg_path] = storagemap.to_svg(smap).encode()
+    rep = prog.report if estimate else prog._compile_report()
+    cost = rep.get("estimate")
     if json_path:
         files[json_path] = (json.dumps(rep, indent=1, sort_keys=True) + "\n").encode()
     write_files(files)
@@ -147,14 +129,14 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
     click.echo(f"compiled {model} for chip {chip.name} ({chip.program_hash}) -> {out}")
     part = ", ".join(f"{v} {k}" for k, v in rep["partition"].items())
     click.echo(f"  partition: {rep['nodes']} nodes: {part}")
-    click.echo("  " + storagemap.summary(res.storage_map, layers=True).replace("\n", "\n  "))
-    cats = _categories(res.obj.text)
+    click.echo("  " + storagemap.summary(smap, layers=True).replace("\n", "\n  "))
+    cats = _categories(obj.text)
     click.echo(f"  program: {rep['instructions']} instructions ("
                + ", ".join(f"{k} {v}" for k, v in sorted(cats.items())) + f"), "
                f"{rep['weight_bytes'] / 1024:.1f} KiB of cell levels, "
                f"{rep['memory_bytes'] / 2**20:.2f} MiB of global memory")
     if cost is not None:
-        batch = res.obj.inputs[0].shape[0] if res.obj.inputs and res.obj.inputs[0].shape else 1
+        batch = obj.inputs[0].shape[0] if obj.inputs and obj.inputs[0].shape else 1
         click.echo(f"  cost model, per inference of a batch of {batch}: energy "
                    f"{cost['energy_pj'] / 1e6:.3f} uJ, latency {cost['latency_ns'] / 1e3:.2f} us;"
                    f" programming the arrays once: {cost['program_energy_pj'] / 1e6:.3f} uJ, "

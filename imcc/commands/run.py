@@ -55,29 +55,22 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
             compare: Path | None, labels: str | None, output: Path | None, trace: int,
             stats: bool, seed: int, time_s: float | None, max_steps: int, backend: str) -> None:
     """Run PROGRAM (.s or .imo) on the reference machine and print its outputs and cost."""
-    from runtime.launch import (
-        choose_chip,
-        describe_outputs,
-        load_program,
-        read_array,
-        read_inputs,
-        save_outputs,
-    )
-    from runtime.machine import Machine, run_batched
-    from runtime.xpcrossbar import make_crossbar
+    from imcc.api import load
+    from isa.diagnostics import ConfigError
+    from runtime.launch import describe_outputs, read_array, read_inputs, save_outputs
 
-    obj, asm = load_program(program)
-    chip = choose_chip(obj, config_path, chip_name)
-    feeds = read_inputs(inputs, tuple(t.name for t in obj.inputs))
-    xbar = make_crossbar(backend, chip, seed=seed, time_s=time_s)
-    machine = Machine(chip, obj, seed=seed, time_s=time_s, max_steps=max_steps, source=asm,
-                      crossbar=xbar)
-    outputs = run_batched(machine, feeds, progress=_progress, trace=click.echo,
-                          trace_limit=trace)
+    if config_path is not None and chip_name is not None:
+        raise ConfigError("give either --config FILE or --chip NAME, not both")
+    prog = load(program, chip=config_path if config_path is not None else chip_name)
+    feeds = read_inputs(inputs, tuple(t.name for t in prog.inputs))
+    outputs = prog._run(feeds, seed=seed, time=time_s or 0.0, backend=backend,
+                        max_steps=max_steps, progress=_progress, trace=click.echo,
+                        trace_limit=trace)
+    machine = prog._machine
     click.echo(describe_outputs(outputs))
     y = read_array(labels, "--labels") if labels else None
     _compare_and_score(outputs, feeds, compare, y)
-    report = machine.cost
+    report = prog.cost
     click.echo(report.summary())
     if stats:
         click.echo("  energy (pJ)   " + ", ".join(
@@ -136,8 +129,8 @@ def _compare_and_score(outputs: dict, feeds: dict, compare: Path | None, y) -> N
                        f"{d.max() / scale:.4g} (of max |float| {scale:.4g})")
     if y is not None:
         line = f"top-1 accuracy: IMC {100 * _top1(first, y):.2f} %"
-        if ref is not None:
-            name = next(iter(outputs))
+        name = next(iter(outputs))
+        if ref is not None and name in ref:  # else printed above: not an output of the model
             line += f", float model {100 * _top1(ref[name], y):.2f} %"
         click.echo(line + f" ({len(first)} samples)")
 

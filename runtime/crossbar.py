@@ -104,8 +104,13 @@ class Crossbar(Protocol):
         """The shift-and-add of ``mvm``'s column blocks with weights ``coef`` computed with
         combined cells, or None where the backend does not (or cannot exactly) do that."""
 
-    #: array -> times it was programmed (a kernel is valid while its array's count stays)
+    #: array -> times its read conductances changed (programmed, or read at a new time); a
+    #: kernel is valid while its array's count stays
     versions: dict[int, int]
+
+    def set_time(self, time_s: float | None) -> None:
+        """Read the arrays ``time_s`` seconds after programming from now on (``None``: right
+        after programming, no drift); calling it again with the same time does nothing."""
 
     def kernel(self, array: int, row: int, col: int, h: int, w: int, p: Precision,
                coef: np.ndarray | None = None) -> Callable | None:
@@ -145,9 +150,12 @@ class NumpyCrossbar:
 
     Random draws come from generators seeded by ``(chip seed, run seed, array, purpose)``; a
     generator lives as long as this object, so a sequence of operations is reproducible. Stuck
-    cells and drift exponents are properties of a cell, drawn once per array. ``time_s`` is the
-    read time after programming used by the drift law (``None``: no drift). ``fast_path=False``
-    always runs the cycle loop (for tests that compare the two).
+    cells and drift exponents are properties of a cell, drawn once per array. Each array keeps
+    its programmed conductances (programming noise and stuck cells applied) and the read
+    conductances at the current read time ``time_s`` (seconds after programming; ``None``: right
+    after programming, no drift): ``G_t = G * (t / t0) ** -nu`` for ``t > t0``, stuck cells
+    excepted. :meth:`set_time` moves the read time (the machine does at a program's ``.rerun``
+    label). ``fast_path=False`` always runs the cycle loop (for tests that compare the two).
     """
 
     def __init__(self, config: ChipConfig, *, seed: int = 0, time_s: float | None = None,
@@ -156,15 +164,18 @@ class NumpyCrossbar:
         self.seed = seed
         self.time_s = time_s
         self.fast_path = fast_path
-        self._g: dict[int, np.ndarray] = {}  # array -> read conductances, float32 rows x cols
-        self._exact: dict[int, bool] = {}  # array -> every cell is an exact integer level
+        self._drift_t = self._drift_time(time_s)  # the read time drift applies at, or None
+        self._gp: dict[int, np.ndarray] = {}  # array -> programmed conductances, float32
+        self._g: dict[int, np.ndarray] = {}  # array -> read conductances (_gp without drift)
+        self._exact_prog: dict[int, bool] = {}  # array -> every programmed cell is a level
+        self._exact: dict[int, bool] = {}  # array -> every read cell is an exact integer level
         self._gmax: dict[int, float] = {}  # array -> Gmax (float cells: largest programmed)
         self._colsum: dict[tuple[int, int, int, int, int], float] = {}
         self._comb: dict[tuple, tuple[np.ndarray | None, float]] = {}  # mvm_combined's cells
         self._rngs: dict[tuple[int, str], np.random.Generator] = {}
         self._cell_props: dict[int, tuple] = {}
         self._scratch: dict[str, np.ndarray] = {}  # reused temporaries, never returned
-        self.versions: dict[int, int] = {}  # array -> times programmed (a kernel's validity)
+        self.versions: dict[int, int] = {}  # array -> changes of its read conductances
 
     # ---- state ----------------------------------------------------------------------------
 
@@ -177,13 +188,56 @@ class NumpyCrossbar:
         return rng
 
     def _cells(self, array: int) -> np.ndarray:
+        """The array's read conductances (all zero until programmed)."""
         g = self._g.get(array)
         if g is None:
-            g = self._g[array] = np.zeros((self.config.rows, self.config.cols), np.float32)
-            self._exact[array] = True
+            gp = self._gp[array] = np.zeros((self.config.rows, self.config.cols), np.float32)
+            g = self._g[array] = gp if self._drift_t is None else np.zeros_like(gp)
+            self._exact[array] = self._exact_prog[array] = True
             self._gmax[array] = float(self.config.max_level) if not self.config.float_cells \
                 else 0.0
         return g
+
+    def _drift_time(self, time_s: float | None) -> float | None:
+        """The read time at which drift changes the cells, or None where it changes nothing
+        (no drift on this chip, no read time, or ``t <= t0``)."""
+        ni = self.config.nonideal
+        if not ni.has_drift or time_s is None or not time_s > ni.drift_t0:
+            return None
+        return float(time_s)
+
+    def _drifted(self, array: int, region: tuple[slice, slice], gp: np.ndarray) -> np.ndarray:
+        """``G * (t / t0) ** -nu`` of the programmed cells ``gp`` of ``region`` at the current
+        read time (float64 product, rounded once to float32); stuck cells keep their value."""
+        on, off, nu = self._properties(array)
+        f = (self._drift_t / self.config.nonideal.drift_t0) ** -nu[region]
+        if on is not None:
+            f[on[region] | off[region]] = 1.0
+        return (gp.astype(np.float64) * f).astype(np.float32)
+
+    def set_time(self, time_s: float | None) -> None:
+        """Read the arrays ``time_s`` seconds after programming from now on (``None``: right
+        after programming, no drift). The read conductances of every programmed array are
+        derived again from its programmed ones when the drift they see changes; otherwise
+        (the same time, or another time without drift) nothing is recomputed."""
+        self.time_s = time_s
+        t = self._drift_time(time_s)
+        if t == self._drift_t:
+            return
+        self._drift_t = t
+        everything = (slice(None), slice(None))
+        for array, gp in self._gp.items():
+            self._g[array] = gp if t is None else self._drifted(array, everything, gp)
+            self._exact[array] = self._exact_prog[array] and t is None
+            self._changed(array)
+
+    def _changed(self, array: int) -> None:
+        """The read conductances of ``array`` changed: kernels, column sums and combined cells
+        computed from them are stale."""
+        self.versions[array] = self.versions.get(array, 0) + 1
+        for cache in (self._colsum, self._comb):
+            for key in [k for k in cache if k[0] == array]:
+                del cache[key]
 
     def _properties(self, array: int):
         """Per-cell device properties of an array: (stuck-on mask, stuck-off mask, drift nu)."""
@@ -212,16 +266,23 @@ class NumpyCrossbar:
         return buf[:n].reshape(shape)
 
     def cells(self, array: int) -> np.ndarray:
-        """A copy of the array's current read conductances (``rows x cols``)."""
+        """A copy of the array's read conductances at the current read time
+        (``rows x cols``)."""
         return self._cells(array).copy()
+
+    def device_properties(self, array: int) -> tuple:
+        """The array's cell properties, drawn once: ``(stuck-on mask, stuck-off mask, drift
+        exponents nu)``, each ``rows x cols`` or None where the chip has no such cells."""
+        return self._properties(array)
 
     # ---- programming ------------------------------------------------------------------------
 
     def program(self, array: int, row: int, col: int, values: np.ndarray) -> None:
-        """``G = clip(G_target + N(0, (program_noise*Gmax)^2), 0, Gmax)``, then drift to the
-        read time, then stuck cells forced to ``Gmax`` / 0."""
+        """``G = clip(G_target + N(0, (program_noise*Gmax)^2), 0, Gmax)``, then stuck cells
+        forced to ``Gmax`` / 0; read at the current read time (drift, stuck cells excepted)."""
         cfg, ni = self.config, self.config.nonideal
         g = self._cells(array)
+        gp = self._gp[array]
         h, w = values.shape
         target = values.astype(np.float64)
         if cfg.float_cells:
@@ -236,20 +297,16 @@ class NumpyCrossbar:
             noise = self._rng(array, "program").normal(0.0, ni.program_noise * gmax, target.shape)
             target = np.clip(target + noise, gmin, gmax)
             exact = False
-        on, off, nu = self._properties(array)
+        on, off, _ = self._properties(array)
         region = (slice(row, row + h), slice(col, col + w))
-        t, t0 = self.time_s, ni.drift_t0
-        if nu is not None and t is not None and t > t0:
-            target = target * (t / t0) ** -nu[region]
-            exact = False
         if on is not None:
             target = np.where(on[region], gmax, np.where(off[region], 0.0, target))
-        g[region] = target
-        self._exact[array] = self._exact[array] and exact
-        self.versions[array] = self.versions.get(array, 0) + 1
-        for cache in (self._colsum, self._comb):
-            for key in [k for k in cache if k[0] == array]:
-                del cache[key]
+        gp[region] = target
+        if g is not gp:
+            g[region] = self._drifted(array, region, gp[region])
+        self._exact_prog[array] = self._exact_prog[array] and exact
+        self._exact[array] = self._exact_prog[array] and g is gp
+        self._changed(array)
 
     # ---- matrix-vector products ------------------------------------------------------------
 

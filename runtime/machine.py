@@ -69,12 +69,15 @@ def _as_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
 
 class Machine:
     """One chip running one program. Array contents, registers and CSRs persist across
-    :meth:`run` calls; memory is re-initialised from ``.data`` for every run.
+    :meth:`run` calls; memory is re-initialised for every run (docs/runtime.md, "Reruns").
 
     ``seed`` seeds the device nonidealities of this machine (with the chip's own seed);
-    ``time_s`` is the read time after programming for conductance drift (``None``: no drift);
-    ``source`` (the :class:`~isa.assembler.Assembly` the object came from) lets traps name the
-    source line; ``crossbar`` replaces the numpy crossbar backend.
+    ``time_s`` is the read time after programming for conductance drift (``None``: no drift;
+    with an injected ``crossbar`` and no ``time_s``, the crossbar's ``time_s``). The code a run
+    executes before the program's ``.rerun`` label reads the arrays right after programming
+    (no drift); from that label on (from the start, for a program without ``.rerun``) they are
+    read at ``time_s``. ``source`` (the :class:`~isa.assembler.Assembly` the object came from)
+    lets traps name the source line; ``crossbar`` replaces the numpy crossbar backend.
     """
 
     def __init__(self, config: ChipConfig, obj: ObjectFile, *, seed: int = 0,
@@ -84,7 +87,8 @@ class Machine:
             raise ConfigError(
                 f"the program was built for chip '{obj.chip[0]}' (program hash {obj.chip[1]}), "
                 f"but chip '{config.name}' has program hash {config.program_hash}: a different "
-                "array geometry, memory, cell bits, converters or signed scheme",
+                "array geometry, memory, cell bits, converters, signed scheme or drift "
+                "compensation",
                 hint="run it with the chip file it was compiled for (--config FILE or --chip), or "
                      "recompile; chips that differ only in noise or costs run the same program")
         if seed < 0 or max_steps < 1:
@@ -104,6 +108,9 @@ class Machine:
                                   f"fit the global memory of chip '{config.name}'")
         self._hits = [0] * (len(obj.text) + 1)
         self._counter = CostCounter(config)
+        if time_s is None and crossbar is not None:
+            time_s = getattr(crossbar, "time_s", None)
+        self.time_s = time_s
         self.xbar = crossbar if crossbar is not None else \
             NumpyCrossbar(config, seed=seed, time_s=time_s)
         mem = Memory(global_bytes, config.tiles, config.buffer_kib << 10)
@@ -114,6 +121,11 @@ class Machine:
         self._program = self._predecode()
         self._labels = sorted((s.value, s.name) for s in obj.symbols if s.section == "text")
         self.runs = 0
+        # Memory the code before .rerun wrote, as it was at .rerun (region, lo, hi, words): a
+        # rerun starts from it. _setup_dirty: the words written before the setup started, while
+        # the first run records what the setup writes.
+        self._kept: tuple[tuple[int, int, int, np.ndarray], ...] = ()
+        self._setup_dirty: list | None = None
 
     # ---- loading ------------------------------------------------------------------------------
 
@@ -137,20 +149,28 @@ class Machine:
             prog.append(partial(h.fn, *pre, *args))
             self._categories.append(ins.spec.category.value)
         prog.append(partial(_raise, "pc ran past the end of the text section"))
+        rerun = self.obj.rerun
+        if rerun is not None and rerun % 4 == 0 and 0 <= rerun < 4 * len(self.obj.text):
+            prog[rerun >> 2] = partial(_enter_inference, self, prog[rerun >> 2])
         return prog
 
-    def _load(self, inputs: dict[str, np.ndarray]) -> None:
-        """Zero the memory, then write ``.data`` and the inputs."""
+    def _load(self, inputs: dict[str, np.ndarray],
+              kept: tuple[tuple[int, int, int, np.ndarray], ...] = ()) -> None:
+        """Zero the memory, then write ``.data``, the ``kept`` words (what the code before
+        ``.rerun`` wrote, on a rerun) and the inputs."""
         mem = self.state.mem
         data = self.obj.data
         base = self.obj.data_base >> 2
         nwords = -(-len(data) // 4)
         spans = [(0, base, base + nwords)] + [(0, t.addr >> 2, (t.addr + t.nbytes) >> 2)
                                               for t in self.obj.inputs]
+        spans += [(r, lo, hi) for r, lo, hi, _ in kept]
         mem.reset(overwritten=tuple(spans))
         if data:
             mem.u32[0][base : base + nwords] = np.frombuffer(data + bytes(-len(data) % 4),
                                                              np.uint32)
+        for r, lo, hi, words in kept:
+            mem.u32[r][lo:hi] = words
         for t in self.obj.inputs:
             a = t.addr >> 2
             mem.f32[0][a : a + inputs[t.name].size] = inputs[t.name].reshape(-1)
@@ -189,25 +209,50 @@ class Machine:
         outputs. With ``trace``, the first ``trace_limit`` instructions are reported to it, one
         line each, with the registers and CSRs they changed."""
         arrays = self.check_inputs(inputs)
-        self._load(arrays)
-        start = self.obj.entry if self.runs == 0 or self.obj.rerun is None else self.obj.rerun
+        rerun = self.obj.rerun
+        again = self.runs > 0 and rerun is not None
+        self._load(arrays, self._kept if again else ())
+        start = rerun if again else self.obj.entry
+        if not again:  # the setup runs right after programming; without .rerun, all at time_s
+            self.xbar.set_time(None if rerun is not None else self.time_s)
+            if rerun is not None:
+                self._setup_dirty = self.state.mem.take_dirty()
         self._counter.start_run()
-        with np.errstate(all="ignore"):
-            i = self._start_index(start)
-            steps, budget = 0, self.max_steps
-            if trace is not None and trace_limit > 0:
-                i, steps, halted = self._run_traced(i, min(trace_limit, budget), trace)
-                budget -= steps
-            else:
-                halted = False
-            if not halted:
-                steps += self._run_fast(i, budget)
+        try:
+            with np.errstate(all="ignore"):
+                i = self._start_index(start)
+                steps, budget = 0, self.max_steps
+                if trace is not None and trace_limit > 0:
+                    i, steps, halted = self._run_traced(i, min(trace_limit, budget), trace)
+                    budget -= steps
+                else:
+                    halted = False
+                if not halted:
+                    steps += self._run_fast(i, budget)
+        finally:
+            if self._setup_dirty is not None:  # .rerun never reached
+                self.state.mem.merge_dirty(self._setup_dirty)
+                self._setup_dirty = None
         self._counter.end_run(steps)
         self.runs += 1
         f32 = self.state.mem.f32[0]
         return {t.name: _as_dtype(f32[t.addr >> 2 : (t.addr + t.nbytes) >> 2].reshape(t.shape),
                                   t.dtype)
                 for t in self.obj.outputs}
+
+    def _enter_inference(self) -> None:
+        """Execution reaches ``.rerun``: the arrays are read at ``time_s`` from here on; on the
+        first run, the words the code before it wrote are kept for the reruns."""
+        self.xbar.set_time(self.time_s)
+        if self._setup_dirty is None:
+            return
+        mem = self.state.mem
+        written = mem.take_dirty()
+        self._kept = tuple((r, e[0], e[1], mem.u32[r][e[0] : e[1]].copy())
+                           for r, e in enumerate(written) if e is not None and e[1] > e[0])
+        mem.merge_dirty(self._setup_dirty)
+        mem.merge_dirty(written)
+        self._setup_dirty = None
 
     def _start_index(self, start: int) -> int:
         if start % 4 or not 0 <= start < 4 * len(self.obj.text):
@@ -312,6 +357,12 @@ class Machine:
         """The ``top`` most executed instructions: ``(pc, count, text)``."""
         ranked = sorted(((n, i) for i, n in enumerate(self._hits[:-1]) if n), reverse=True)
         return [(4 * i, n, self.instruction_text(4 * i)) for n, i in ranked[:top]]
+
+
+def _enter_inference(machine: Machine, handler: Callable):
+    """The handler of the instruction at ``.rerun``, after :meth:`Machine._enter_inference`."""
+    machine._enter_inference()
+    return handler()
 
 
 def _csr_name(index: int) -> str:

@@ -50,6 +50,19 @@ class Memory:
         if w is not None and lo < w[1] and hi > w[0]:
             self.forget()
 
+    def take_dirty(self) -> list[tuple[int, int] | None]:
+        """The extents written since the last reset (or the last call), per region; the record
+        then starts afresh, and :meth:`merge_dirty` adds them back."""
+        taken, self.dirty = self.dirty, [None] * len(self.dirty)
+        return taken
+
+    def merge_dirty(self, extents: list[tuple[int, int] | None]) -> None:
+        """Add extents from :meth:`take_dirty` back to the record of written words."""
+        for r, e in enumerate(extents):
+            d = self.dirty[r]
+            if e is not None:
+                self.dirty[r] = e if d is None else (min(d[0], e[0]), max(d[1], e[1]))
+
     def remember(self, key, region: int, lo: int, hi: int, value):
         """Keep ``value``, computed from words ``lo .. hi - 1`` of ``region``, in
         :attr:`derived` under ``key`` until a write may reach those words (:meth:`touch`) or

@@ -5,9 +5,9 @@
 how the test suite checks it on machines without one). Programming stays on the host with the
 reference code, so programming noise, stuck cells and drift are drawn from the same generators
 and are the same cell for cell; each array's read conductances are copied to the device on the
-first MVM after they change. An MVM copies its inputs to the device (for a convolution's shifted
-windows, whose rows overlap, only the span they cover), computes there, and copies its outputs
-back into machine memory.
+first MVM after they change (programming, or a new read time). An MVM copies its inputs to the
+device (for a convolution's shifted windows, whose rows overlap, only the span they cover),
+computes there, and copies its outputs back into machine memory.
 
 The bit-serial loop is reorganised for a device that wants few, large operations: the DAC digits
 of all cycles are stacked into one ``(cycles * vl) x h`` matrix, multiplied by the cells in one
@@ -90,9 +90,9 @@ class ArrayCrossbar(NumpyCrossbar):
         self._k = _cuda_kernels(xp)
         self._pin: np.ndarray | None = None  # page-locked staging buffer (CUDA only)
 
-    def program(self, array: int, row: int, col: int, values: np.ndarray) -> None:
-        super().program(array, row, col, values)
-        self._device.pop(array, None)
+    def _changed(self, array: int) -> None:
+        super()._changed(array)
+        self._device.pop(array, None)  # copied again on its next MVM
 
     def _device_cells(self, array: int):
         g = self._device.get(array)

@@ -34,7 +34,15 @@ class ToolchainError(Exception):
     """A user-facing error: one clear line (what, where, what to do), optionally with a span.
 
     ``source`` is the text of the file the span points into; when given, :func:`render` shows
-    the offending line with a caret under the marked columns.
+    the offending line with a caret under the marked columns. ``str()`` of an error is its
+    rendering, what the command line prints; ``message`` is the message alone.
+
+    >>> e = ToolchainError("unknown chip preset 'x'", hint="see `imcc chips`")
+    >>> print(e)
+    imcc: error: unknown chip preset 'x'
+        hint: see `imcc chips`
+    >>> e.message
+    "unknown chip preset 'x'"
     """
 
     kind = "error"

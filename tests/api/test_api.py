@@ -167,3 +167,21 @@ def test_load_needs_chip_for_unknown_record(tmp_path):
     assert np.array_equal(again.run(X[:3])["logits"], prog.run(X[:3])["logits"])
     with pytest.raises(imcc.Error, match="program hash"):
         imcc.load(tmp_path / "m.imo", chip="ideal")
+
+
+def test_default_step_limit_is_the_machines():
+    from runtime.machine import DEFAULT_MAX_STEPS
+
+    assert imcc.api.DEFAULT_MAX_STEPS == DEFAULT_MAX_STEPS
+
+
+def test_drift_time_and_seed_reach_the_machine():
+    """On the pcm preset (drift, noise), time and seed change the outputs; the same settings on
+    a fresh program give the same outputs (seeded, reproducible)."""
+    x = X[:8]
+    prog = imcc.compile(CNN, "pcm", calib=X)
+    base = prog.run(x)["logits"]
+    assert np.array_equal(imcc.compile(CNN, "pcm", calib=X).run(x)["logits"], base)
+    assert not np.array_equal(prog.run(x, time=1e6)["logits"], base)
+    assert not np.array_equal(prog.run(x, seed=5)["logits"], base)
+    assert (base.argmax(1) == Y[:8]).mean() >= 0.5  # still a classifier

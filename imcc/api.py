@@ -18,6 +18,7 @@ functions import the compiler and the runtime only when called, so ``import imcc
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 from collections.abc import Callable, Mapping
@@ -125,9 +126,8 @@ def _chip(chip) -> Any:
             return preset(text)
         close = difflib.get_close_matches(text, preset_names(), n=1)
         raise ConfigError(f"unknown chip preset {text!r}; presets: {', '.join(preset_names())}",
-                          hint=(f"did you mean {close[0]!r}? " if close else "")
-                          + "a chip file (.toml or .json) works too: --config FILE, or "
-                            "chip=PATH in Python")
+                          hint=f"did you mean {close[0]!r}?" if close else
+                          "or give the path of a chip file (.toml or .json)")
     raise ConfigError(f"chip: expected a preset name, a chip file path or a "
                       f"runtime.config.ChipConfig, got {type(chip).__name__}")
 
@@ -288,7 +288,7 @@ def _compile(model, chip, *, priority, precision, calib, batch, input_shapes, dy
     res = compile_model(src, cfg, precision=prec, calib=samples, options=options,
                         base_name=base_name, progress=progress, name=name)
     return Program(res.obj, cfg, asm=res.asm, side_files=res.side_files,
-                   report=res.report)
+                   report=res.report, storage_map=res.storage_map)
 
 
 # ---- the program -------------------------------------------------------------------------------
@@ -319,8 +319,11 @@ class Program:
     """
 
     def __init__(self, obj, chip, *, asm: str | None = None, source=None,
-                 side_files: Mapping[str, bytes] | None = None, report: dict | None = None):
+                 side_files: Mapping[str, bytes] | None = None, report: dict | None = None,
+                 storage_map: dict | None = None):
         self._obj = obj
+        # the compiler's own dict (its key order is what `imcc compile` prints), else parsed
+        self._storage_map = storage_map if storage_map is not None else obj.storage_map()
         self._chip = chip
         self._asm = asm
         self._source = source  # the Assembly of a .s file: traps name its lines
@@ -381,7 +384,7 @@ class Program:
         >>> m["schema"], m["arrays_used"], [layer["name"] for layer in m["layers"]]
         ('imcc.storage-map/1', 1, ['/conv1/Conv', '/conv2/Conv', '/fc/Gemm'])
         """
-        return self._obj.storage_map()
+        return copy.deepcopy(self._storage_map)
 
     @property
     def report(self) -> dict | None:

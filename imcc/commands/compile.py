@@ -107,7 +107,7 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
                         name=None, base_name=out.stem)
     finally:
         end_progress(say)
-    obj, smap = prog._obj, prog.storage_map
+    obj, smap = prog._obj, prog._storage_map
     files = {out: obj}
     if asm:
         files[out.with_suffix(".s")] = prog.asm.encode()

@@ -32,7 +32,10 @@ def int8():
 def test_path_bytes_and_proto_compile_to_the_same_object(tmp_path, monkeypatch):
     a = imcc.compile(str(CNN), "ideal-int8", calib={"input": X})
     b = imcc.compile(CNN.read_bytes(), "ideal-int8", calib=X, name="cnn.onnx")
-    c = imcc.compile(onnx.load(CNN), "ideal-int8", calib=X, name="cnn.onnx")
+    proto = onnx.load(CNN)
+    before = proto.SerializeToString()
+    c = imcc.compile(proto, "ideal-int8", calib=X, name="cnn.onnx")
+    assert proto.SerializeToString() == before  # the caller's proto is left as it was
     assert a.to_bytes() == b.to_bytes() == c.to_bytes()
     # ... and the object the command line writes
     from click.testing import CliRunner

@@ -275,3 +275,14 @@ def test_save_errors(tmp_path):
         prog.save(tmp_path / "cnn.s")
     assert "save writes an object file, not assembly" in one_diagnostic(e)
     assert not list(tmp_path.iterdir())
+
+
+def test_proto_with_external_data_not_loaded(tmp_path):
+    onnx.save(onnx.load(CNN), tmp_path / "ext.onnx", save_as_external_data=True,
+              location="ext.data", size_threshold=0)
+    proto = onnx.load(tmp_path / "ext.onnx", load_external_data=False)
+    with pytest.raises(OnnxImportError) as e:
+        imcc.compile(proto)
+    assert "keeps its data in external file 'ext.data', and no model folder is known" \
+        in one_diagnostic(e)
+    assert imcc.compile(tmp_path / "ext.onnx").run(X[:2])["logits"].shape == (2, 10)

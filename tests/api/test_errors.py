@@ -286,3 +286,24 @@ def test_proto_with_external_data_not_loaded(tmp_path):
     assert "keeps its data in external file 'ext.data', and no model folder is known" \
         in one_diagnostic(e)
     assert imcc.compile(tmp_path / "ext.onnx").run(X[:2])["logits"].shape == (2, 10)
+
+
+def test_cli_labels_with_a_compare_model_of_other_outputs(tmp_path):
+    """`imcc run --labels --compare M` where M does not have the program's output: the float
+    accuracy is left out (it was a KeyError)."""
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["input"], ["other"])], "flat",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [helper.make_tensor_value_info("other", TensorProto.FLOAT, ["N", 64])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              tmp_path / "flat.onnx")
+    imcc.compile(CNN).save(tmp_path / "cnn.imo")
+    np.save(tmp_path / "x.npy", X[:20])
+    np.save(tmp_path / "y.npy", np.load(ROOT / "samples" / "digits" / "test.npz")["y"][:20])
+    r = CliRunner().invoke(cli, [str(a) for a in (
+        "run", tmp_path / "cnn.imo", "--input", tmp_path / "x.npy", "--labels",
+        tmp_path / "y.npy", "--compare", tmp_path / "flat.onnx")])
+    assert r.exit_code == 0, r.output
+    assert f"logits: not an output of {tmp_path / 'flat.onnx'}" in r.stdout
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("top-1 accuracy"))
+    assert "float model" not in line and line.endswith("(20 samples)")

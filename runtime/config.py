@@ -43,6 +43,7 @@ from isa.diagnostics import ConfigError
 from isa.spec import MAX_TILES, TILE_BASE, TILE_STRIDE
 
 SIGNED_SCHEMES = ("differential", "offset", "direct")
+DRIFT_COMPENSATION = ("none", "global", "per-column")
 
 
 def _f(default, lo=None, hi=None, doc="", *, lo_open=False, choices=None):
@@ -127,6 +128,8 @@ class ChipConfig:
     dac_bits: int = _f(1, 1, 24, "most input bits the DAC applies per cycle")
     adc_bits: int = _f(0, 0, 32, "ADC resolution; 0 = ideal converter")
     signed: str = _f("differential", doc="signed-weight scheme", choices=SIGNED_SCHEMES)
+    drift_compensation: str = _f("none", doc="the compiler's drift compensation: reference "
+                                 "reads rescale each layer's outputs", choices=DRIFT_COMPENSATION)
     nonideal: NonIdeal = field(default_factory=NonIdeal)
     cost: CostTable = field(default_factory=CostTable)
 
@@ -170,11 +173,12 @@ class ChipConfig:
     @property
     def program_hash(self) -> str:
         """First 16 hex digits of the SHA-256 of what a compiled program depends on: geometry,
-        memory sizes, cell bits, converters and the signed scheme; not the name, description,
-        device nonidealities or costs. An object records it, so a program runs on any chip of
-        the same architecture, whatever its noise (the basis of design-space sweeps)."""
-        d = self.to_dict()
-        for k in ("name", "description", "nonideal", "cost"):
+        memory sizes, cell bits, converters, the signed scheme and the drift compensation the
+        compiler emits; not the name, description, device nonidealities or costs. An object
+        records it, so a program runs on any chip of the same architecture, whatever its noise
+        (the basis of design-space sweeps)."""
+        d = _hashed(self)
+        for k in ("name", "nonideal", "cost"):
             d.pop(k)
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -183,10 +187,19 @@ class ChipConfig:
     def hash(self) -> str:
         """First 16 hex digits of the SHA-256 of the canonical JSON of this configuration
         (``description`` excluded: it does not change what the chip computes)."""
-        d = self.to_dict()
-        d.pop("description")
+        d = _hashed(self)
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _hashed(cfg: ChipConfig) -> dict:
+    """The fields the hashes cover: all but ``description``, and ``drift_compensation`` only
+    when it is on (the hashes of chips without it stay those from before the option)."""
+    d = cfg.to_dict()
+    d.pop("description")
+    if d["drift_compensation"] == "none":
+        d.pop("drift_compensation")
+    return d
 
 
 def _num(v):

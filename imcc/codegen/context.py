@@ -46,6 +46,8 @@ class Ctx:
     options: object = None
     arrays_per_tile: int = 1
     tile_scratch: dict = field(default_factory=dict)  # chip tile -> Scratch (staging for sends)
+    # layer -> its drift-compensated dequantization scales [N] (imcc/codegen/drift.py)
+    drift_scales: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     # -- tensors -------------------------------------------------------------------------------
 

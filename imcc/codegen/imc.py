@@ -241,18 +241,26 @@ def _sadd(ctx: Ctx, dst: View, ps: View, rows: int, ncol: int, nparts: int, pw: 
 
 def dequantize(ctx: Ctx, L: ImcLayer, out: View, src: View, channel_axis: int,
                bias: np.ndarray | None) -> None:
-    """``out = src * (input_scale * weight_scale[n]) + bias[n]`` along ``channel_axis``."""
+    """``out = src * (input_scale * weight_scale[n]) + bias[n]`` along ``channel_axis``; with
+    drift compensation the scales are the layer's compensated ones (imcc/codegen/drift.py),
+    computed at the start of the inference."""
     n = out.shape[channel_axis]
     scale = (np.float32(L.in_scale) * L.scale).astype(np.float32)
     shape = [1] * out.rank
     shape[channel_axis] = n
-    trivial = np.all(scale == 1.0)
-    ctx.w.comment("dequantize (input step x weight scale per channel), add bias, final layout"
-                  if not trivial else "add bias, final layout")
+    compensated = ctx.drift_scales.get(L.plan.layer)
+    trivial = compensated is None and np.all(scale == 1.0)
+    ctx.w.comment("add bias, final layout" if trivial else
+                  "dequantize (input step x weight scale per channel, drift-compensated), add "
+                  "bias, final layout" if compensated is not None else
+                  "dequantize (input step x weight scale per channel), add bias, final layout")
     if trivial and bias is None:
         ctx.copy(out, src)
         return
-    sv = ctx.array(scale.reshape(shape), f"{L.plan.layer} dequantization scales")
+    if compensated is not None:
+        sv = compensated.reshape(tuple(shape))
+    else:
+        sv = ctx.array(scale.reshape(shape), f"{L.plan.layer} dequantization scales")
     if bias is None:
         ctx.binary("vmul", out, src, sv)
         return

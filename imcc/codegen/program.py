@@ -4,8 +4,9 @@ Layout of the text (a person reads it; ``imcc compile -S`` writes it)::
 
     header comments, .chip, .input/.output
     .text
-    start:  wprog of every tile (runs once per machine)
-    infer:  one commented block per ONNX node (later runs start here: .rerun infer)
+    start:  wprog of every tile (runs once per machine), drift reference reads (if any)
+    infer:  drift compensation (if any), then one commented block per ONNX node (later runs
+            start here: .rerun infer)
             halt
     .data     consts: .incbin "<name>.data.bin"      (float32 constants)
     .weights  weights: .incbin "<name>.weights.bin"  (cell levels of every tile)
@@ -22,6 +23,7 @@ from types import MappingProxyType
 from imcc.codegen import dynamic, elementwise, movement, nn  # noqa: F401
 from imcc.codegen.asm import AsmWriter, printable
 from imcc.codegen.context import Ctx, lower_node
+from imcc.codegen.drift import REGION, emit_compensation, emit_programmed, plan_drift
 from imcc.codegen.imc import ImcLayer, program_weights
 from imcc.codegen.memory import ALIGN, CONSTS, SCRATCH, ConstPool, Scratch, plan_buffers
 from imcc.codegen.views import View
@@ -40,6 +42,10 @@ class Program:
     includes: MappingProxyType
     memory_bytes: int
     instruction_counts: MappingProxyType
+
+
+def _drift_mib(drift) -> str:
+    return "" if drift is None else f", drift references {drift.nbytes / 2**20:.1f}"
 
 
 def _quote(s: str) -> str:
@@ -67,9 +73,12 @@ def generate(
     scratch = Scratch()
     half = int(chip.buffer_kib) * 1024 // 2
     buffers, act_end = plan_buffers(graph, 0, tile_pref, half)
+    layers = [imc[n.name] for n in graph.nodes if n.name in imc]
+    drift = plan_drift(getattr(chip, "drift_compensation", "none"), layers)
     ctx = Ctx(graph=graph, w=w, consts=consts, buffers=buffers, scratch=scratch,
               imc=MappingProxyType(imc), options=options,
-              arrays_per_tile=int(chip.arrays_per_tile))
+              arrays_per_tile=int(chip.arrays_per_tile),
+              drift_scales=drift.scales if drift is not None else MappingProxyType({}))
     for line in header:  # ONNX names in it may hold line breaks: one comment per line
         for part in line.splitlines() or [""]:
             w.raw(f"# {printable(part)}" if part else "#")
@@ -89,10 +98,14 @@ def generate(
     w.blank()
     w.raw(".text")
     w.label("start")
-    layers = [imc[n.name] for n in graph.nodes if n.name in imc]
     program_weights(ctx, layers)
+    if drift is not None:
+        w.blank()
+        emit_programmed(ctx, drift)
     w.blank()
     w.label("infer")
+    if drift is not None:
+        emit_compensation(ctx, drift)
     for node in graph.nodes:
         scratch.reset()
         for sc in ctx.tile_scratch.values():
@@ -126,21 +139,26 @@ def generate(
         w.raw(f".map {_quote(map_name)}")
     acts = -(-consts.size // ALIGN) * ALIGN
     scratch_at = acts + act_end
-    total = scratch_at + scratch.peak
+    drift_at = -(-(scratch_at + scratch.peak) // ALIGN) * ALIGN
+    total = scratch_at + scratch.peak if drift is None else drift_at + drift.nbytes
     limit = int(chip.global_mib) * 2**20
     if total > limit:
         raise ConfigError(
             f"the program needs {total / 2**20:.1f} MiB of global memory (constants "
             f"{consts.size / 2**20:.1f}, activations {act_end / 2**20:.1f}, scratch "
-            f"{scratch.peak / 2**20:.1f}) but chip {chip.name!r} has {chip.global_mib} MiB",
+            f"{scratch.peak / 2**20:.1f}{_drift_mib(drift)}) but chip {chip.name!r} has "
+            f"{chip.global_mib} MiB",
             hint="use a chip with more global memory or a smaller batch")
     for t, sc in sorted(ctx.tile_scratch.items()):
         if sc.peak > half:  # pragma: no cover - staging is never larger than a resident input
             raise ConfigError(f"staging of {sc.peak} bytes exceeds half of tile {t}'s buffer")
     w.blank()
-    w.raw("# memory layout (bytes): constants at 0, activations, then scratch; tile buffers")
+    w.raw("# memory layout (bytes): constants at 0, activations, then scratch"
+          + (", drift references" if drift is not None else "") + "; tile buffers")
     w.raw(f".equ {ACTS}, {acts:#x}")
     w.raw(f".equ {SCRATCH}, {scratch_at:#x}")
+    if drift is not None:
+        w.raw(f".equ {REGION}, {drift_at:#x}    # kept from programming on (reruns restore it)")
     tiles = sorted({b.tile for b in buffers.values() if b.tile is not None} | set(ctx.tile_scratch))
     for t in tiles:
         w.raw(f".equ tile{t}, {TILE_BASE + t * TILE_STRIDE:#x}")

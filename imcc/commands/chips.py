@@ -15,8 +15,10 @@ def _summary(c) -> str:
                 f"{c.dac_bits}-bit DAC, {adc}")
     n = c.nonideal
     noisy = any((n.program_noise, n.read_noise, n.stuck_on, n.stuck_off, n.drift_nu))
+    comp = "" if c.drift_compensation == "none" else \
+        f"; {c.drift_compensation} drift compensation"
     return (f"{c.tiles} tiles x {c.arrays_per_tile} arrays of {c.rows}x{c.cols}; {prec}; "
-            f"{'device nonidealities' if noisy else 'no device nonidealities'}")
+            f"{'device nonidealities' if noisy else 'no device nonidealities'}{comp}")
 
 
 @click.command("chips")

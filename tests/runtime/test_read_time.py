@@ -103,16 +103,19 @@ def test_no_drift_without_a_read_time_or_before_t0(time_s):
         np.testing.assert_array_equal(y["y1"], exact)
 
 
-def test_the_machine_takes_an_injected_crossbars_read_time():
-    cfg = chip("ideal-int8", nonideal=DRIFT)
+@pytest.mark.parametrize("backend", ["numpy", "array"])
+def test_the_machine_takes_an_injected_crossbars_read_time(backend):
+    """Both backends (the array backend with numpy as its module) switch at .rerun."""
     from isa.assembler import assemble
     from runtime.machine import Machine
 
-    obj = assemble(_program(rerun=True)).obj
-    m = Machine(cfg, obj, crossbar=NumpyCrossbar(cfg, time_s=T))
-    y = m.run({"x": X})
-    np.testing.assert_array_equal(y["y0"], _oracle(m, None).astype(np.float32))
-    np.testing.assert_allclose(y["y1"], _oracle(m, T), rtol=1e-6)
+    cfg = chip("ideal-int8", nonideal=DRIFT)
+    xb = NumpyCrossbar(cfg, time_s=T) if backend == "numpy" else ArrayCrossbar(cfg, np, time_s=T)
+    m = Machine(cfg, assemble(_program(rerun=True)).obj, crossbar=xb)
+    for _ in range(2):
+        y = m.run({"x": X})
+        np.testing.assert_array_equal(y["y0"], _oracle(m, None).astype(np.float32))
+        np.testing.assert_allclose(y["y1"], _oracle(m, T), rtol=1e-6)
 
 
 def test_memory_written_before_rerun_survives_reruns():

@@ -47,7 +47,13 @@ class Symbol:
 
 
 #: Element types an input or output may declare (the host converts; memory is float32).
-IO_DTYPES = ("float32", "float16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
+IO_DTYPES = ("float32", "float16", "float64", "int64", "int32", "int16", "int8", "uint64",
+             "uint32", "uint16", "uint8", "bool")
+#: Integer element types whose range is wider than the whole numbers float32 holds exactly
+#: (``-2**24 .. 2**24``): the machine refuses their values beyond it (docs/assembly.md).
+WIDE_INTEGERS = ("int64", "int32", "uint64", "uint32")
+#: The largest magnitude of a whole number every float32 word holds exactly.
+EXACT_INTEGER = 2**24
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ import numpy as np
 from isa.assembler import Assembly
 from isa.diagnostics import ConfigError, InputError, MachineTrap, SourceSpan
 from isa.encoding import DecodeError, csr_name, decode, format_instr
-from isa.objfile import IOTensor, ObjectFile
+from isa.objfile import EXACT_INTEGER, IOTensor, ObjectFile
 from isa.spec import Category
 from runtime.config import ChipConfig
 from runtime.cost import CostCounter, CostReport
@@ -54,16 +54,24 @@ def _raise(message: str) -> None:
     raise Trap(message)
 
 
-def _as_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
+def _as_dtype(values: np.ndarray, dtype: str, name: str = "") -> np.ndarray:
     """An output as its declared element type: float32 as it is; integers and booleans are
-    exact float32 values in memory (whole numbers below 2**24), converted."""
+    exact float32 values in memory (whole numbers up to 2**24), converted. An integer output
+    holding a value beyond 2**24 (or not finite) is refused: float32 words do not hold it
+    exactly, so the integer result would be silently wrong."""
     if dtype == "float32":
         return values.copy()
     if dtype == "bool":
-        return values != 0
+        return np.asarray(values != 0)  # an array at rank 0 too (numpy gives a scalar)
     if dtype.startswith(("int", "uint")):
-        with np.errstate(invalid="ignore"):
-            return np.rint(values).astype(dtype)
+        big = ~(np.abs(values) <= EXACT_INTEGER)
+        if big.any():
+            raise MachineTrap(
+                f"output '{name}' ({dtype}) holds {values[big].flat[0]:g}, beyond the whole "
+                "numbers the machine's float32 words hold exactly (-2**24 .. 2**24)",
+                hint="integer tensors compute exactly only while every value stays within "
+                     "2**24 of zero")
+        return np.asarray(np.rint(values).astype(dtype))
     return values.astype(dtype)
 
 
@@ -197,6 +205,11 @@ class Machine:
             if arr.shape != t.shape:
                 raise InputError(f"input '{name}' has shape {_shape(arr.shape)}; the program "
                                  f"declares {_shape(t.shape)}")
+            if t.dtype.startswith(("int", "uint")) and arr.size and \
+                    not np.abs(arr).max() <= EXACT_INTEGER:
+                raise InputError(
+                    f"input '{name}' ({t.dtype}) holds {np.abs(arr).max():g} in magnitude, beyond "
+                    "the whole numbers the machine's float32 words hold exactly (-2**24 .. 2**24)")
             out[name] = np.asarray(arr, dtype=np.float32)
         return out
 
@@ -237,7 +250,7 @@ class Machine:
         self.runs += 1
         f32 = self.state.mem.f32[0]
         return {t.name: _as_dtype(f32[t.addr >> 2 : (t.addr + t.nbytes) >> 2].reshape(t.shape),
-                                  t.dtype)
+                                  t.dtype, t.name)
                 for t in self.obj.outputs}
 
     def _enter_inference(self) -> None:
@@ -411,7 +424,7 @@ def run_batched(machine: Machine, inputs: dict[str, np.ndarray], *,
                          f"({', '.join(map(str, sorted(sizes)))})")
     b = sizes.pop()
     for t in machine.obj.outputs:
-        if t.shape[0] != b:
+        if not t.shape or t.shape[0] != b:
             raise InputError(f"output '{t.name}' {_shape(t.shape)} does not have the batch "
                              f"dimension {b} of the inputs, so a batch cannot be split")
     chunks = -(-n_total // b)

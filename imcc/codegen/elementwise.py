@@ -16,7 +16,7 @@ UNARY = {
     "Cos": "vcos", "Not": "vnot", "Identity": "vcopy",
 }
 BINARY = {
-    "Add": "vadd", "Sub": "vsub", "Mul": "vmul", "Div": "vdiv", "Pow": "vpow",
+    "Add": "vadd", "Sub": "vsub", "Mul": "vmul", "Pow": "vpow",
     "Equal": "vcmpeq", "Less": "vcmplt", "LessOrEqual": "vcmple", "And": "vmin", "Or": "vmax",
 }
 SWAPPED = {"Greater": "vcmplt", "GreaterOrEqual": "vcmple"}  # a > b  <=>  b < a
@@ -41,6 +41,31 @@ def lower_binary(ctx: Ctx, node) -> None:
         ctx.binary(SWAPPED[node.op_type], y, b, a)
     else:
         ctx.binary(BINARY[node.op_type], y, a, b)
+
+
+def _trunc(ctx: Ctx, y, x) -> None:
+    """``y = trunc(x)``: round toward zero (C's integer conversion and division)."""
+    t = ctx.tmp(y.shape)
+    ctx.unary("vabs", t, x)
+    ctx.unary("vfloor", t, t)
+    ctx.unary("vsign", y, x)
+    ctx.binary("vmul", y, y, t)
+
+
+@lowers("Div")
+def lower_div(ctx: Ctx, node) -> None:
+    """Float division; integer division truncates toward zero, as ONNX (and C) define it.
+    For integers ``|a|, |b| < 2**24`` (every value the machine's float32 words hold exactly)
+    the rounded float32 quotient never crosses an integer, so truncating it is exact: a
+    non-integer ``a / b`` lies at least ``1 / |b|`` below the next integer, more than half an
+    ulp of the quotient."""
+    (a, b), y = _io(ctx, node)
+    ctx.binary("vdiv", y, a, b)
+    kind = np.dtype(ctx.graph.types[node.outputs[0]].dtype).kind
+    if kind == "u":
+        ctx.unary("vfloor", y, y)
+    elif kind == "i":
+        _trunc(ctx, y, y)
 
 
 @lowers("Xor")
@@ -172,11 +197,6 @@ def lower_cast(ctx: Ctx, node) -> None:
         ctx.unary("vnot", y, x)
         ctx.unary("vnot", y, y)
     elif dst.kind in "iu" and src.kind == "f":
-        # C-style conversion: truncate toward zero
-        t = ctx.tmp(y.shape)
-        ctx.unary("vabs", t, x)
-        ctx.unary("vfloor", t, t)
-        ctx.unary("vsign", y, x)
-        ctx.binary("vmul", y, y, t)
+        _trunc(ctx, y, x)  # C-style conversion: truncate toward zero
     else:
         ctx.copy(y, x)

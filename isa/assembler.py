@@ -547,8 +547,9 @@ class _Assembler:
             a = self.eval_int(ad, None)
             if a % 4 or not 0 <= a < TILE_BASE:
                 raise self.error(f"{name} address {a:#x} must be 4-aligned global memory", ad.pos)
-            if not isinstance(shp, ListOp) or not shp.items:
-                raise self.error(f"{name} expects a shape like [1, 3, 32, 32]", shp.pos)
+            if not isinstance(shp, ListOp):
+                raise self.error(f"{name} expects a shape like [1, 3, 32, 32] ([] for a "
+                                 "scalar)", shp.pos)
             dims = tuple(self.eval_int(d, None) for d in shp.items)
             if any(d < 1 for d in dims):
                 raise self.error(f"{name} shape dimensions must be >= 1", shp.pos)

@@ -53,7 +53,7 @@ class ConstPool:
                 raise ConfigError(
                     f"{where}: integer values beyond 2**24 cannot be represented exactly in the "
                     "machine's float32 memory")
-        f = np.ascontiguousarray(a, dtype="<f4")
+        f = np.ascontiguousarray(a, dtype="<f4").reshape(a.shape)  # rank 0 stays rank 0
         blob = f.tobytes()
         key = hashlib.sha256(blob + str(f.shape).encode()).digest()
         if key not in self._index:

@@ -153,12 +153,12 @@ b: .float 1e400
 # CHECK:         li x5, 0x100000000
 # CHECK:                ^~~~~~~~~~~
 # -----
-.input "x", 0, []
-# CHECK: case.s:1:16: error: .input expects a shape like [1, 3, 32, 32]
-# CHECK:     .input "x", 0, []
-# CHECK:                    ^~
+.input "x", 0, 5
+# CHECK: case.s:1:16: error: .input expects a shape like [1, 3, 32, 32] ([] for a scalar)
+# CHECK:     .input "x", 0, 5
+# CHECK:                    ^
 # -----
 .output "y", 0, [2], float128
-# CHECK: case.s:1:22: error: .output element type must be one of float32, float16, float64, int64, int32, int16, int8, uint8, bool
+# CHECK: case.s:1:22: error: .output element type must be one of float32, float16, float64, int64, int32, int16, int8, uint64, uint32, uint16, uint8, bool
 # CHECK:     .output "y", 0, [2], float128
 # CHECK:                          ^~~~~~~~

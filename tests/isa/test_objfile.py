@@ -96,3 +96,20 @@ def test_bad_metadata_with_valid_checksum(blob):
 def test_unreadable_path(tmp_path):
     with pytest.raises(ObjectFileError, match="cannot read"):
         read_object(tmp_path / "missing.imo")
+
+
+def test_scalar_tensors_round_trip():
+    """Rank 0 is written `[]`: assembled, stored in the object, disassembled and assembled
+    again to the same bytes, with every declared element type."""
+    from isa.disassembler import disassemble
+
+    src = ('.input "s", buf, []\n.input "u", buf + 4, [], uint16\n'
+           '.output "y", buf + 8, [], uint64\n.text\n halt\n.data\nbuf: .zero 12\n')
+    first = to_bytes(assemble(src, "s.s").obj)
+    obj = from_bytes(first)
+    assert [(t.name, t.shape, t.dtype) for t in (*obj.inputs, *obj.outputs)] == \
+        [("s", (), "float32"), ("u", (), "uint16"), ("y", (), "uint64")]
+    assert [t.nbytes for t in obj.inputs] == [4, 4]
+    listing = disassemble(obj).text
+    assert '.input "s", 0x0, []\n' in listing and '.output "y", 0x8, [], uint64\n' in listing
+    assert to_bytes(assemble(listing, "d.s").obj) == first

@@ -10,7 +10,8 @@ its own for it:
   ``detect_positive`` / ``detect_negative`` attributes);
 * ``ReduceSumSquare``, ``ReduceL1``, ``ReduceL2``, ``ReduceLogSumExp`` (stabilized by the
   maximum): ``ReduceSum`` / ``ReduceMax`` of element-wise terms;
-* ``LpNormalization(x)``: ``x / ReduceLp(x)`` along its axis (p = 1 or 2);
+* ``LpNormalization(x)``: ``x / ReduceLp(x)`` along its axis (p = 1 or 2), 0 where the norm
+  is 0;
 * ``InstanceNormalization(x, scale, B)``: mean and variance over the spatial axes per image and
   channel, then ``(x - mean) / sqrt(var + eps) * scale + B``; ``GroupNormalization`` the same
   over each group of channels (a ``[N, G, -1]`` view), with a scale and bias per channel (opset
@@ -156,9 +157,12 @@ def _expand(rw: Rewriter, graph: Graph, n: Node) -> bool:
             return False
         sq = o.op("Mul", x, x) if p == 2 else o.op("Abs", x)
         norm = o.reduce("ReduceSum", sq, [axis], 1)
+        nshape = rw.type(norm).shape
         if p == 2:
-            norm = o.op("Sqrt", norm, shape=rw.type(norm).shape)
-        o.final("Div", x, norm)
+            norm = o.op("Sqrt", norm, shape=nshape)
+        # a zero norm means x is all zeros there, and the spec's result is 0, not 0 / 0
+        zero = o.op("Equal", norm, o.const(0.0), dtype="bool", shape=nshape)
+        o.final("Div", x, o.op("Where", zero, o.const(1.0), norm, shape=nshape))
     elif op == "InstanceNormalization":
         if o.xt.rank < 3:
             return False

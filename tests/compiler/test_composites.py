@@ -6,7 +6,7 @@ and one where they take it as an input (18)."""
 import numpy as np
 import pytest
 
-from tests.compiler.helpers import check, helper, make_model, run_compiled
+from tests.compiler.helpers import check, helper, make_model, reference, run_compiled
 
 F = np.float32
 R = np.random.default_rng(7)
@@ -76,6 +76,22 @@ def test_lp_normalization(p, axis, opset, tmp_path):
     # numpy oracle: onnx's reference evaluator forgets the absolute value for p = 1.
     norm = (np.abs(a.astype(np.float64)) ** p).sum(axis=axis, keepdims=True) ** (1.0 / p)
     np.testing.assert_allclose(got, a / norm, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_lp_normalization_of_a_zero_vector_is_zero(p, tmp_path):
+    """The spec (and onnx's reference) give 0 where the norm is 0, not 0 / 0 = NaN."""
+    m = _model(helper.make_node("LpNormalization", ["a"], ["y"], p=p, axis=1), 18)
+    a = _x()
+    a[0, :, 1, :] = 0
+    a[1, :, 2, 3] = 0
+    (got,), _ = run_compiled(m, {"a": a}, tmp_path)
+    norm = (np.abs(a.astype(np.float64)) ** p).sum(axis=1, keepdims=True) ** (1.0 / p)
+    want = np.where(norm == 0, 0.0, a / np.where(norm == 0, 1.0, norm))
+    assert not np.isnan(got).any()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    if p == 2:
+        np.testing.assert_allclose(got, reference(m, {"a": a})[0], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("opset", OPSETS)

@@ -2,7 +2,7 @@
 
 :class:`NumpyCrossbar` holds every array's cell values and computes ``wprog`` and ``mvm``. The
 interpreter talks to it only through :class:`Crossbar` (``program``, ``mvm``, ``mvm_combined``,
-``kernel``), so another backend (e.g. CuPy) can be injected with the same interface.
+``kernel``, ``set_time``), so another backend (e.g. CuPy) can be injected with the same interface.
 
 An MVM of inputs ``X`` (``vl x h``) on a region ``G`` (``h x w``) follows the five steps of the
 machine doc: input quantization ``q = clip(rint(X / iscale), lo, hi)``; DAC cycles

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from imcc.codegen.cast import trunc  # importing it also registers Cast's lowering
 from imcc.codegen.context import Ctx, lowers
 from isa.diagnostics import UnsupportedOpError
 
@@ -43,15 +44,6 @@ def lower_binary(ctx: Ctx, node) -> None:
         ctx.binary(BINARY[node.op_type], y, a, b)
 
 
-def _trunc(ctx: Ctx, y, x) -> None:
-    """``y = trunc(x)``: round toward zero (C's integer conversion and division)."""
-    t = ctx.tmp(y.shape)
-    ctx.unary("vabs", t, x)
-    ctx.unary("vfloor", t, t)
-    ctx.unary("vsign", y, x)
-    ctx.binary("vmul", y, y, t)
-
-
 @lowers("Div")
 def lower_div(ctx: Ctx, node) -> None:
     """Float division; integer division truncates toward zero, as ONNX (and C) define it.
@@ -65,7 +57,7 @@ def lower_div(ctx: Ctx, node) -> None:
     if kind == "u":
         ctx.unary("vfloor", y, y)
     elif kind == "i":
-        _trunc(ctx, y, y)
+        trunc(ctx, y, y)
 
 
 @lowers("Xor")
@@ -186,17 +178,3 @@ def lower_gelu(ctx: Ctx, node) -> None:
     ctx.unary("vtanh", t, t)
     ctx.ternary("vfma", t, t, ctx.scalar(0.5), ctx.scalar(0.5))
     ctx.binary("vmul", y, x, t)
-
-
-@lowers("Cast")
-def lower_cast(ctx: Ctx, node) -> None:
-    (x,), y = _io(ctx, node)
-    src = np.dtype(ctx.graph.types[node.inputs[0]].dtype)
-    dst = np.dtype(ctx.graph.types[node.outputs[0]].dtype)
-    if dst == np.bool_:
-        ctx.unary("vnot", y, x)
-        ctx.unary("vnot", y, y)
-    elif dst.kind in "iu" and src.kind == "f":
-        _trunc(ctx, y, x)  # C-style conversion: truncate toward zero
-    else:
-        ctx.copy(y, x)

@@ -199,8 +199,8 @@ def quantize_inputs(x: torch.Tensor, p: Precision, iscale: torch.Tensor) -> torc
 
 
 def _noise(shape, sigma: torch.Tensor, gen: torch.Generator | None, dtype) -> torch.Tensor:
-    """``N(0, sigma^2)`` draws (``sigma`` float64, broadcast to ``shape``) in ``dtype``."""
-    z = torch.randn(shape, generator=gen, device=sigma.device, dtype=torch.float64)
+    """``N(0, sigma^2)`` draws (``sigma`` broadcast to ``shape``) in ``dtype``."""
+    z = torch.randn(shape, generator=gen, device=sigma.device, dtype=torch.float32)
     return (z * sigma).to(dtype)
 
 
@@ -216,8 +216,8 @@ def columns(a: torch.Tensor, ch: Chunk, g: torch.Tensor, p: Precision, read_nois
     if p.ibits == 0:  # ideal DAC: one cycle with the inputs as they are
         i = a @ g
         if read_noise:
-            sigma = read_noise * torch.linalg.vector_norm(a.double(), dim=1, keepdim=True)
-            i = i + _noise(i.shape, sigma * ch.gmax.double(), gen, i.dtype)
+            sigma = read_noise * torch.linalg.vector_norm(a, dim=1, keepdim=True)
+            i = i + _noise(i.shape, sigma * ch.gmax, gen, i.dtype)
         if adcb:  # adcsh = 0 without quantized inputs (adc_shift)
             i = torch.round(i).clamp_(clo, chi)
         return i.float()
@@ -241,8 +241,8 @@ def columns(a: torch.Tensor, ch: Chunk, g: torch.Tensor, p: Precision, read_nois
             d = d * sgn
         i = d @ gd
         if read_noise:
-            sigma = read_noise * torch.linalg.vector_norm(d.double(), dim=1, keepdim=True)
-            i = i + _noise(i.shape, sigma * ch.gmax.double(), gen, dtype)
+            sigma = read_noise * torch.linalg.vector_norm(d.float(), dim=1, keepdim=True)
+            i = i + _noise(i.shape, sigma * ch.gmax, gen, dtype)
         if adcb:  # the ADC's code; its 2**adcsh step is applied after the sum
             i = torch.round(i * down).clamp_(clo, chi)
         i = i.to(acc)

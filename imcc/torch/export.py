@@ -140,6 +140,13 @@ def calibrate(model: nn.Module, inputs, *, calibration: str = "minmax",
                           "of the exported model (it did not run); its input range is left "
                           "as it was", stacklevel=2)
             continue
+        w = np.asarray(graph.constants.get(node.inputs[1], np.empty(0)))
+        if w.shape == layer._weight_shape()[0] and not np.array_equal(w, layer._weight_matrix()):
+            warnings.warn(f"calibrate: layer {q!r}: the weights of its exported node "
+                          f"{layer.onnx_name} differ from its own (a BatchNorm the exporter "
+                          "folded into them?): the compiled program quantizes other weights than "
+                          "the layer simulates; fold the BatchNorm into the conv before "
+                          "converting (torch.nn.utils.fusion.fuse_conv_bn_eval)", stacklevel=2)
         nodes[q] = node
     quantized = [nodes[q].inputs[0] for q in nodes if layers[q].precision.input_bits > 0]
     ranges = activation_ranges(graph, quantized, feeds, method=calibration,

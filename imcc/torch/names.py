@@ -16,7 +16,8 @@ called twice gets a second node (``/fc_1/Gemm``); its analog layer keeps the fir
 
 The dynamo exporter (``dynamo=True``) names nodes ``node_conv2d`` and so on, but records the
 module scopes in each node's metadata (``pkg.torch.onnx.name_scopes``): :func:`rename_dynamo`
-gives its IMC nodes the names above, so one precision file serves both exporters.
+gives its IMC nodes the names above (a Linear without bias, which it exports as a ``Gemm``
+without ``C``, named as a ``MatMul``), so one precision file serves both exporters.
 """
 
 from __future__ import annotations
@@ -125,9 +126,12 @@ def rename_dynamo(model: onnx.ModelProto) -> None:
         if s is None:
             continue
         mods = [scope(x) for x in s[1:-1] if x]  # first: the model; last: the op itself
-        name, k = node_name(mods, n.op_type), 0
+        # a Linear without bias is a Gemm without C here, a MatMul in TorchScript's export
+        op = "MatMul" if n.op_type == "Gemm" and (len(n.input) < 3 or not n.input[2]) \
+            else n.op_type
+        name, k = node_name(mods, op), 0
         while name in taken:
             k += 1
-            name = node_name(mods[:-1] + [f"{mods[-1]}_{k}"] if mods else [f"_{k}"], n.op_type)
+            name = node_name(mods[:-1] + [f"{mods[-1]}_{k}"] if mods else [f"_{k}"], op)
         taken.add(name)
         n.name = name

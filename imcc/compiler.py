@@ -69,6 +69,19 @@ def _input_shapes(model, options: CompileOptions) -> dict[str, tuple[int, ...]]:
     return batched_input_shapes(model, options.input_shapes, options.batch)
 
 
+def _fixed_batch_notes(model, options: CompileOptions) -> list[str]:
+    """A warning for each input whose batch the model fixes to another size than ``batch``:
+    the program is compiled for the model's batch (runs loop over chunks of it)."""
+    from imcc.frontend import fixed_batches
+
+    if options.batch is None:
+        return []
+    fixed = fixed_batches(model, options.input_shapes)
+    return [f"input {k!r}: the model fixes its batch at {b}, so the program is compiled for "
+            f"batch {b}, not {options.batch}; runs go through the samples in chunks of {b}"
+            for k, b in fixed.items() if b != options.batch]
+
+
 def model_name(model, name: str | None = None) -> str:
     """The name a compile records for ``model`` (in the storage map, the report and the
     assembly's header): ``name`` when given, else the file's name, else ``model.onnx`` for an
@@ -171,6 +184,7 @@ def map_model(
         return now
 
     say("loading")
+    notes = _fixed_batch_notes(model, options)
     if isinstance(model, onnx.ModelProto):
         graph = load_model_proto(model, _input_shapes(model, options), where=name)
     else:
@@ -184,6 +198,7 @@ def map_model(
     part = partition(graph, dynamic=options.dynamic)
     imc_nodes = tuple(n for n in graph.nodes if part.classes[n.name] == OpClass.IMC)
     precs, warnings = resolve(chip, precision, [n.name for n in imc_nodes])
+    warnings = [*notes, *warnings]
     plans, signed, work = [], {}, {}
     memo: dict = {}
     for n in imc_nodes:

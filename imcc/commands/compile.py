@@ -42,7 +42,7 @@ def common_compile_options(f):
                                                                      path_type=Path),
                      help="per-layer precision file (TOML)"),
         click.option("--batch", type=click.IntRange(1), help="batch size for a symbolic leading "
-                     "input dimension (default 1)"),
+                     "input dimension (default 1; a batch the model fixes stays)"),
         click.option("--input-shape", multiple=True, metavar="NAME=1x3x224x224",
                      help="static shape of an input with symbolic dims (repeatable)"),
         click.option("--dynamic", type=click.Choice(["sram", "digital"]), default="sram",

@@ -109,7 +109,7 @@ def _table(summaries, names, acc: bool) -> list[str]:
 @click.option("--precision", "precision_path", type=click.Path(dir_okay=False, path_type=Path),
               help="base per-layer precision file (TOML)")
 @click.option("--batch", type=click.IntRange(1), default=128, show_default=True,
-              help="batch size the model is compiled for")
+              help="batch size the model is compiled for (a batch the model fixes stays)")
 @click.option("--priority", type=click.Choice(["resource", "efficiency"]), default="resource",
               show_default=True, help="mapping priority (resource: arrays are not replicated)")
 @click.option("--calibration", type=click.Choice(["minmax", "percentile"]), default="minmax",

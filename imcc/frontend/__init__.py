@@ -22,8 +22,8 @@ from imcc.frontend.loader import (
 )
 from imcc.ir import Graph
 
-__all__ = ["batched_input_shapes", "load_model", "load_model_proto", "parse_input_shape",
-           "MIN_OPSET", "MAX_OPSET"]
+__all__ = ["batched_input_shapes", "fixed_batches", "load_model", "load_model_proto",
+           "parse_input_shape", "MIN_OPSET", "MAX_OPSET"]
 
 
 def load_model(path: str | os.PathLike,
@@ -57,9 +57,11 @@ def batched_input_shapes(model: str | os.PathLike | onnx.ModelProto,
                          input_shapes: Mapping[str, tuple[int, ...]],
                          batch: int | None = None) -> dict[str, tuple[int, ...]]:
     """The ``input_shapes`` overrides (``--input-shape``), plus ``(batch, *rest)`` (batch
-    default 1) for each other input whose leading dim is symbolic (or any leading dim, when
-    ``batch`` is given) and whose other dims are static. Reads the graph's inputs only, not
-    its external weights."""
+    default 1) for each other input whose leading dim is symbolic and whose other dims are
+    static. An input whose leading dim the model fixes (``torch.onnx.export`` fixes it at the
+    example's batch) keeps it, whatever ``batch`` says: the program is compiled for that batch
+    and a run loops over chunks of it (:func:`fixed_batches` names such inputs). Reads the
+    graph's inputs only, not its external weights."""
     shapes = dict(input_shapes)
     proto = model if isinstance(model, onnx.ModelProto) else \
         read_model_file(model, external_data=False)
@@ -73,9 +75,26 @@ def batched_input_shapes(model: str | os.PathLike | onnx.ModelProto,
         rest = [d.dim_value for d in dims[1:] if d.HasField("dim_value") and d.dim_value > 0]
         first = dims[0]
         symbolic = not (first.HasField("dim_value") and first.dim_value > 0)
-        if len(rest) == len(dims) - 1 and (symbolic or batch is not None):
+        if len(rest) == len(dims) - 1 and symbolic:
             shapes[vi.name] = (batch or 1, *rest)
     return shapes
+
+
+def fixed_batches(model: str | os.PathLike | onnx.ModelProto,
+                  input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> dict[str, int]:
+    """The inputs (not named in ``input_shapes``) whose leading dim the model fixes, with that
+    dim: ``{"x": 1}`` for a model exported by ``torch.onnx.export`` from a batch of one."""
+    proto = model if isinstance(model, onnx.ModelProto) else \
+        read_model_file(model, external_data=False)
+    inits = {t.name for t in proto.graph.initializer}
+    out = {}
+    for vi in proto.graph.input:
+        if vi.name in inits or vi.name in (input_shapes or {}):
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0:
+            out[vi.name] = int(dims[0].dim_value)
+    return out
 
 
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:

@@ -168,12 +168,54 @@ class Node:
         return f"{', '.join(self.outputs)} = {self.op_type}({ins}){attrs}  # {self.name}"
 
 
+@dataclass(frozen=True)
+class Origin:
+    """The node of the model an IR node comes from, as diagnostics name it: its ``name`` in the
+    model (``""`` when the model leaves it unnamed), ``op_type`` and first ``output``."""
+
+    name: str
+    op_type: str
+    output: str
+
+    def text(self, op_type: str | None = None, why: str | None = None, *,
+             noun: bool = True) -> str:
+        """``node 'conv1' (Conv)``, or ``the Conv node writing 'y'`` for an unnamed node;
+        ``op_type`` (when it differs) is that of a node made from this one
+        (``node 'e1' (Einsum, as MatMul)``) and ``why`` follows the op types
+        (``node 'c' (Conv: the weight is not a constant)``). ``noun=False`` leaves out the
+        leading ``node`` (for lists that say it once).
+
+        >>> Origin("", "Relu", "y").text(why="a reason")
+        "the Relu node writing 'y' (a reason)"
+        >>> Origin("e1", "Einsum", "z").text("MatMul", "float64", noun=False)
+        "'e1' (Einsum, as MatMul: float64)"
+        """
+        detail = f"as {op_type}" if op_type and op_type != self.op_type else ""
+        if self.name:
+            return (f"{'node ' if noun else ''}'{self.name}' ({self.op_type}"
+                    + (f", {detail}" if detail else "") + (f": {why}" if why else "") + ")")
+        inner = detail + (": " if detail and why else "") + (why or "")
+        text = f"the {self.op_type} node writing '{self.output}'"
+        return f"{text} ({inner})" if inner else text
+
+
+def describe(graph: Graph, node: Node, why: str | None = None, *, noun: bool = True) -> str:
+    """How a diagnostic names ``node``: by the model's node it comes from
+    (``graph.origins``, see :meth:`Origin.text`), never by a name imcc made up; a node without
+    an origin by its own name."""
+    o = graph.origins.get(node.name) or Origin(node.name, node.op_type,
+                                                 node.outputs[0] if node.outputs else "")
+    return o.text(node.op_type, why, noun=noun)
+
+
 @dataclass(frozen=True, eq=False)
 class Graph:
     """A whole model. Equality is identity (graphs hold arrays); compare with care.
 
     ``types`` covers every tensor (inputs, constants, node outputs). ``constants`` are read-only
     arrays. ``opset`` is the version of the default ONNX domain that the nodes follow.
+    ``origins`` maps node names to the :class:`Origin` diagnostics name them by (see
+    :func:`describe`); a node without an entry is named as it is.
     """
 
     name: str
@@ -183,6 +225,7 @@ class Graph:
     types: Mapping[str, TensorType]
     constants: Mapping[str, np.ndarray]
     opset: int
+    origins: Mapping[str, Origin] = field(default_factory=dict)
     _producers: Mapping[str, Node] = field(init=False, repr=False)
     _consumers: Mapping[str, tuple[Node, ...]] = field(init=False, repr=False)
 
@@ -194,6 +237,7 @@ class Graph:
         set_(self, "types", MappingProxyType(dict(self.types)))
         set_(self, "constants",
              MappingProxyType({k: readonly(v) for k, v in self.constants.items()}))
+        set_(self, "origins", MappingProxyType(dict(self.origins)))
         producers: dict[str, Node] = {}
         consumers: dict[str, list[Node]] = {}
         for n in self.nodes:
@@ -228,7 +272,7 @@ class Graph:
         """A copy with some fields changed."""
         d = {"name": self.name, "nodes": self.nodes, "inputs": self.inputs,
              "outputs": self.outputs, "types": self.types, "constants": self.constants,
-             "opset": self.opset}
+             "opset": self.opset, "origins": self.origins}
         d.update(changes)
         return Graph(**d)
 

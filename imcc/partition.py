@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from imcc.ir import Graph, Node
+from imcc.ir import Graph, Node, describe
 from isa.diagnostics import UnsupportedOpError
 
 
@@ -158,6 +158,56 @@ def _form_problem(node: Node, graph: Graph) -> str | None:
     return None
 
 
+def _not_const(node: Node, graph: Graph, k: int, what: str) -> str | None:
+    t = node.inputs[k] if k < len(node.inputs) else ""
+    return f"its {what} ({t!r}) is not a constant" if t and not graph.is_const(t) else None
+
+
+_REDUCE_COMPOSITES = ("ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSumExp")
+
+
+def _frontend_problem(node: Node, graph: Graph) -> str:
+    """Why a node of an operator canonicalization rewrites (:data:`FRONTEND_OPS`) is still
+    there: the form it has is one the rewrite does not take."""
+    op, a = node.op_type, node.attrs
+    x = node.inputs[0] if node.inputs else ""
+    for t in node.inputs + node.outputs:
+        if t and graph.types[t].dtype in _FLOAT:
+            return f"{graph.types[t].dtype} tensor {t!r} (only float32 is supported)"
+    if op == "ConvTranspose":
+        return _not_const(node, graph, 1, "weight") or "this form is not supported"
+    if op == "Dropout":
+        return (_not_const(node, graph, 2, "training_mode input")
+                or "training mode (random; imcc compiles inference, training_mode = false)")
+    if op == "Einsum":
+        eq = str(a.get("equation", "")).replace(" ", "")
+        terms = eq.split("->")[0].split(",")
+        if len(node.inputs) > 2:
+            return f"{len(node.inputs)} operands (one or two are supported)"
+        if "..." in eq:
+            return "an ellipsis ('...') in the equation"
+        if any(len(set(t)) < len(t) for t in terms):
+            return "a letter repeated within one operand (a diagonal)"
+        return "this equation is not supported"
+    if op == "ConstantOfShape":
+        return _not_const(node, graph, 0, "shape input") or "this form is not supported"
+    if op == "Range":
+        for k, what in enumerate(("start", "limit", "delta")):
+            why = _not_const(node, graph, k, what)
+            if why:
+                return why + ": the output's length would depend on the data"
+    if op in _REDUCE_COMPOSITES:
+        return (_not_const(node, graph, 1, "axes input")
+                or "noop_with_empty_axes = 1 with empty axes is not supported")
+    if op == "LpNormalization" and int(a.get("p", 2)) not in (1, 2):
+        return f"p = {a.get('p')} (1 and 2 are supported)"
+    if x and graph.types[x].dtype not in ("float32", "float64"):
+        return f"{graph.types[x].dtype} input {x!r} (this operator is supported on float32)"
+    if op == "GroupNormalization":
+        return "num_groups must divide the channels, with one scale and bias per channel"
+    return "this form is not supported"
+
+
 def partition(graph: Graph, dynamic: str = "sram") -> Partition:
     """Classify every node of a canonical ``graph``.
 
@@ -168,21 +218,23 @@ def partition(graph: Graph, dynamic: str = "sram") -> Partition:
         raise ValueError(f"dynamic must be 'sram' or 'digital', not {dynamic!r}")
     classes: dict[str, OpClass] = {}
     categories: dict[str, str] = {}
-    problems: list[str] = []
+    problems: dict[object, str] = {}  # one per node of the model (the first of its parts)
     for n in graph.nodes:
         info = classify(n, graph.is_const, lambda t: graph.types[t].shape) \
             if n.op_type in OP_TABLE else None
         if info is None:
-            problems.append(f"'{n.name}' ({n.op_type})")
-            continue
-        why = _form_problem(n, graph)
-        if why:
-            problems.append(f"'{n.name}' ({n.op_type}: {why})")
+            why = _frontend_problem(n, graph) if n.op_type in FRONTEND_OPS else None
+        else:
+            why = _form_problem(n, graph)
+        if info is None or why:
+            problems.setdefault(graph.origins.get(n.name, n.name),
+                                describe(graph, n, why, noun=False))
             continue
         classes[n.name] = info.cls
         categories[n.name] = info.category
     if problems:
         raise UnsupportedOpError(
-            f"{graph.name}: {len(problems)} unsupported node(s): {', '.join(problems)}; "
+            f"{graph.name}: {len(problems)} unsupported node(s): "
+            f"{', '.join(problems.values())}; "
             "docs/frontend.md lists the supported operators")
     return Partition(MappingProxyType(classes), MappingProxyType(categories), dynamic)

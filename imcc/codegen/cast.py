@@ -21,6 +21,7 @@ import ml_dtypes
 import numpy as np
 
 from imcc.codegen.context import Ctx, lowers
+from imcc.ir import describe
 from isa.diagnostics import UnsupportedOpError
 
 FLOAT8 = ("float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz")
@@ -126,5 +127,5 @@ def lower_cast(ctx: Ctx, node) -> None:
     elif src_kind in "fiub" and np.dtype(dst).kind == "f":
         ctx.copy(y, x)
     else:
-        raise UnsupportedOpError(f"node {node.name!r}: Cast from {src} to {dst} is not "
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: Cast from {src} to {dst} is not "
                                  "supported")

@@ -15,6 +15,7 @@ import numpy as np
 from imcc.codegen.asm import AsmWriter, f32_bits
 from imcc.codegen.memory import Buffer, ConstPool, Scratch
 from imcc.codegen.views import View, emit
+from imcc.ir import describe
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
 
 LOWERINGS: dict[str, Callable] = {}
@@ -140,11 +141,11 @@ def lower_node(ctx: Ctx, node) -> None:
     fn = LOWERINGS.get(node.op_type)
     if fn is None:
         raise UnsupportedOpError(
-            f"node {node.name!r}: no lowering for op type {node.op_type}",
+            f"{describe(ctx.graph, node)}: no lowering for op type {node.op_type}",
             hint="supported: " + ", ".join(sorted(LOWERINGS)))
     try:
         fn(ctx, node)
     except ValueError as e:  # operands ONNX's shape inference let through but do not fit
         ins = ", ".join(f"{t} {list(ctx.shape(t))}" for t in node.inputs if t)
-        raise OnnxImportError(f"node {node.name!r} ({node.op_type}): its operands do not fit "
+        raise OnnxImportError(f"{describe(ctx.graph, node)}: its operands do not fit "
                               f"together ({e}; inputs: {ins}); fix the model") from None

@@ -8,6 +8,7 @@ import numpy as np
 
 from imcc.codegen.cast import trunc  # importing it also registers Cast's lowering
 from imcc.codegen.context import Ctx, lowers
+from imcc.ir import describe
 from isa.diagnostics import UnsupportedOpError
 
 UNARY = {
@@ -70,7 +71,7 @@ def lower_xor(ctx: Ctx, node) -> None:
 @lowers("Mod")
 def lower_mod(ctx: Ctx, node) -> None:
     if node.attrs.get("fmod", 0):
-        raise UnsupportedOpError(f"node {node.name!r}: Mod with fmod=1 is not supported",
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: fmod=1 is not supported",
                                  hint="use fmod=0 (Python-style remainder)")
     (a, b), y = _io(ctx, node)
     ctx.binary("vmod", y, a, b)

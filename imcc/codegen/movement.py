@@ -19,7 +19,7 @@ from onnx.reference import ReferenceEvaluator
 from imcc.codegen.context import Ctx, lowers
 from imcc.codegen.views import View, emit
 from imcc.frontend.evaluate import evaluate
-from imcc.ir import Node
+from imcc.ir import Node, describe
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
 
 
@@ -32,7 +32,7 @@ def _ints(ctx: Ctx, node, i: int, what: str) -> list[int] | None:
         return None
     c = ctx.const(node.inputs[i])
     if c is None:
-        raise UnsupportedOpError(f"node {node.name!r}: {node.op_type} {what} must be constant")
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: its {what} must be constant")
     return [int(v) for v in np.asarray(c).ravel()]
 
 
@@ -154,10 +154,12 @@ def _gather_by_table(ctx: Ctx, node) -> None:
     y = ctx.view(node.outputs[0])
     consts = {t: ctx.const(t) for t in node.inputs[1:] if t}
     if any(v is None for v in consts.values()):
-        raise UnsupportedOpError(f"node {node.name!r}: {node.op_type} needs constant parameters")
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: its parameters must be "
+                                 "constant")
     table = _index_table(node, x.shape, consts)
     if table.shape != y.shape:
-        raise UnsupportedOpError(f"node {node.name!r}: unexpected output shape {table.shape}")
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: unexpected output shape "
+                                 f"{table.shape}")
     idx = ctx.array(table.astype(np.float32), f"{node.name} index table")
     flat = View(x.base, x.offset, y.shape, (0,) * y.rank)
     _gather(ctx, y, flat, idx, 1, x.size)
@@ -174,7 +176,7 @@ def lower_gather(ctx: Ctx, node) -> None:
         n = data.shape[ax]
         bad = ind[(ind < -n) | (ind >= n)]
         if bad.size:
-            raise OnnxImportError(f"node {node.name!r} (Gather): index {int(bad[0])} is out of "
+            raise OnnxImportError(f"{describe(ctx.graph, node)}: index {int(bad[0])} is out of "
                                   f"range for axis {ax} of size {n}; fix the model's indices")
         ind = np.where(ind < 0, ind + n, ind)
         if ind.size == 1 or (ind.size > 1 and len(set(np.diff(ind))) == 1 and ind[1] != ind[0]):
@@ -218,7 +220,7 @@ def lower_pad(ctx: Ctx, node) -> None:
     if len(node.inputs) > 2 and node.inputs[2]:
         c = ctx.const(node.inputs[2])
         if c is None:
-            raise UnsupportedOpError(f"node {node.name!r}: Pad value must be constant")
+            raise UnsupportedOpError(f"{describe(ctx.graph, node)}: its pad value must be constant")
         value = float(np.asarray(c).ravel()[0]) if np.asarray(c).size else 0.0
     k = len(axes)
     src, dst = x, y
@@ -244,7 +246,7 @@ def lower_by_table(ctx: Ctx, node) -> None:
             _resize_separable(ctx, node)
             return
         if mode != "nearest":
-            raise UnsupportedOpError(f"node {node.name!r}: Resize mode {mode!r} is not supported",
+            raise UnsupportedOpError(f"{describe(ctx.graph, node)}: mode {mode!r} is not supported",
                                      hint="use mode nearest, linear or cubic")
     _gather_by_table(ctx, node)
 

@@ -7,6 +7,7 @@ import numpy as np
 from imcc.codegen.asm import f32_bits
 from imcc.codegen.context import Ctx, lowers
 from imcc.codegen.views import View, emit
+from imcc.ir import describe
 from isa.diagnostics import UnsupportedOpError
 
 
@@ -39,8 +40,8 @@ def _row_op(ctx: Ctx, mnemonic: str, out: View, x: View, nred: int) -> None:
 @lowers("LayerNormalization")
 def lower_layer_norm(ctx: Ctx, node) -> None:
     if len([o for o in node.outputs if o]) > 1:
-        raise UnsupportedOpError(f"node {node.name!r}: LayerNormalization's Mean/InvStdDev "
-                                 "outputs are not supported")
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: its Mean and InvStdDev "
+                                 "outputs are not supported (only Y is)")
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])
     ax = _axis(int(node.attrs.get("axis", -1)), x.rank)
@@ -60,8 +61,8 @@ def lower_layer_norm(ctx: Ctx, node) -> None:
 def lower_batch_norm(ctx: Ctx, node) -> None:
     consts = [ctx.const(t) for t in node.inputs[1:5]]
     if any(c is None for c in consts):
-        raise UnsupportedOpError(f"node {node.name!r}: BatchNormalization needs constant scale, "
-                                 "bias, mean and variance (inference mode)")
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: scale, bias, mean and variance "
+                                 "must be constants (inference mode)")
     scale, bias, mean, var = (np.asarray(c, dtype=np.float64) for c in consts)
     eps = float(node.attrs.get("epsilon", 1e-5))
     a = scale / np.sqrt(var + eps)
@@ -78,7 +79,8 @@ def _reduce_axes(ctx: Ctx, node, rank: int) -> list[int]:
     if axes is None and len(node.inputs) > 1 and node.inputs[1]:
         c = ctx.const(node.inputs[1])
         if c is None:
-            raise UnsupportedOpError(f"node {node.name!r}: reduction axes must be constant")
+            raise UnsupportedOpError(f"{describe(ctx.graph, node)}: its reduction axes must be "
+                                     "constant")
         axes = [int(a) for a in np.asarray(c).ravel()]
     if axes is None or len(axes) == 0:
         if node.attrs.get("noop_with_empty_axes", 0):
@@ -118,16 +120,17 @@ def _pool_geometry(node, x: View, y: View):
     d = list(node.attrs.get("dilations") or [1] * nd)
     pads = list(node.attrs.get("pads") or [0] * (2 * nd))
     if node.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID", b"NOTSET", b"VALID"):
-        raise UnsupportedOpError(f"node {node.name!r}: auto_pad must be resolved to pads")
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: auto_pad must be resolved to pads")
     if nd != 2:
-        raise UnsupportedOpError(f"node {node.name!r}: only 2-D pooling is supported")
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: only 2-D pooling is supported")
     return k, s, d, pads
 
 
 @lowers("MaxPool", "AveragePool")
 def lower_pool(ctx: Ctx, node) -> None:
     if len([o for o in node.outputs if o]) > 1:
-        raise UnsupportedOpError(f"node {node.name!r}: MaxPool's Indices output is not supported")
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: its Indices output is not "
+                                 "supported")
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])
     (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = _pool_geometry(node, x, y)
@@ -171,7 +174,7 @@ def lower_cumsum(ctx: Ctx, node) -> None:
     y = ctx.view(node.outputs[0])
     ax_c = ctx.const(node.inputs[1])
     if ax_c is None:
-        raise UnsupportedOpError(f"node {node.name!r}: CumSum axis must be constant")
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: its axis must be constant")
     ax = _axis(int(np.asarray(ax_c).ravel()[0]), x.rank)
     xv, yv = _innermost(x, [ax]), _innermost(y, [ax])
     if node.attrs.get("reverse", 0):

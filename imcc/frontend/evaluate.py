@@ -10,7 +10,7 @@ really needs its elements.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import onnx
@@ -96,11 +96,16 @@ def _output_elements(node: Node, feeds: Mapping[str, np.ndarray]) -> int | None:
     return None
 
 
-def _check_sizes(nodes: Sequence[Node], feeds: Mapping[str, np.ndarray], where: str) -> None:
+def _node_text(n: Node) -> str:
+    return f"node {n.name!r} ({n.op_type})"
+
+
+def _check_sizes(nodes: Sequence[Node], feeds: Mapping[str, np.ndarray], where: str,
+                 label: Callable[[Node], str]) -> None:
     for n in nodes:
         bound = _output_elements(n, feeds)
         if bound is not None:
-            check_elements(bound, f"{where}node {n.name!r} ({n.op_type}): its output")
+            check_elements(bound, f"{where}{label(n)}: its output")
 
 
 def _value_info(name: str, arr: np.ndarray) -> onnx.ValueInfoProto:
@@ -108,10 +113,13 @@ def _value_info(name: str, arr: np.ndarray) -> onnx.ValueInfoProto:
 
 
 def evaluate(nodes: Sequence[Node], feeds: Mapping[str, np.ndarray], outputs: Sequence[str],
-             opset: int, where: str = "") -> dict[str, np.ndarray]:
+             opset: int, where: str = "",
+             label: Callable[[Node], str] | None = None) -> dict[str, np.ndarray]:
     """Run ``nodes`` (topologically ordered, every input in ``feeds`` or produced earlier) and
-    return the arrays of ``outputs``. A failure names the batch's first node: it means the
-    model's constant data is inconsistent (an index out of range, a bad shape operand)."""
+    return the arrays of ``outputs``. A failure names the batch's first node (as ``label``
+    words it: :func:`imcc.ir.describe`): it means the model's constant data is inconsistent (an
+    index out of range, a bad shape operand)."""
+    label = label or _node_text
     if not outputs:
         return {}
     used = {i for n in nodes for i in n.inputs if i}
@@ -122,13 +130,13 @@ def evaluate(nodes: Sequence[Node], feeds: Mapping[str, np.ndarray], outputs: Se
         [helper.make_empty_tensor_value_info(o) for o in outputs])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = IR_VERSION
-    _check_sizes(nodes, feeds, where)
+    _check_sizes(nodes, feeds, where, label)
     try:
         ev = ReferenceEvaluator(model, new_ops=[ConstantOfShape])
         vals = ev.run(list(outputs), {k: np.asarray(feeds[k]) for k in inputs})
     except Exception as e:  # the reference evaluator raises many exception types
         first = nodes[0] if len(nodes) == 1 else None
-        what = f"node {first.name!r} ({first.op_type})" if first else "a constant sub-graph"
+        what = label(first) if first else "a constant sub-graph"
         raise OnnxImportError(f"{where}cannot evaluate {what}: {type(e).__name__}: "
                               f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}"
                               ) from None

@@ -19,7 +19,7 @@ from onnx.shape_inference import InferenceError, infer_node_outputs
 from imcc.frontend.attributes import complete_attrs
 from imcc.frontend.evaluate import NONDETERMINISTIC, evaluate
 from imcc.frontend.loader import SMALL_TENSOR, CheckedModel, read_external
-from imcc.ir import Graph, Node, TensorType, node_to_proto, onnx_elem_type
+from imcc.ir import Graph, Node, Origin, TensorType, node_to_proto, onnx_elem_type
 from isa import hostlimits
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
 
@@ -102,7 +102,8 @@ class _Importer:
             self.types[name] = t
 
     def node_types(self, node: onnx.NodeProto, name: str, attrs: dict[str, Any],
-                   in_types: list[TensorType | None], where: str) -> dict[str, TensorType]:
+                   in_types: list[TensorType | None], text: str) -> dict[str, TensorType]:
+        where = f"{self.where}: {text}"
         out: dict[str, TensorType] = {}
         for o in node.output:
             t = tensor_type(self.c.types.get(o)) if o else None
@@ -118,7 +119,8 @@ class _Importer:
                    or all(t.numel <= SMALL_TENSOR for t in out.values()))):
             feeds = {i: self.values[i] for i in known}
             outs = [o for o in node.output if o]
-            vals = evaluate([ir_node], feeds, outs, self.c.opset, f"{self.where}: ")
+            vals = evaluate([ir_node], feeds, outs, self.c.opset, f"{self.where}: ",
+                            label=lambda _: text)
             for o, v in vals.items():
                 self.values[o] = v
                 out.setdefault(o, TensorType(v.shape, v.dtype.name))
@@ -142,8 +144,8 @@ class _Importer:
         try:
             schema = onnx.defs.get_schema(node.op_type, self.c.opset, "")
         except onnx.defs.SchemaError:
-            raise UnsupportedOpError(f"{self.where}: node {ir_node.name!r}: {node.op_type} is "
-                                     f"not an ONNX operator at opset {self.c.opset}") from None
+            raise UnsupportedOpError(f"{self.where}: {node.op_type} is not an ONNX operator at "
+                                     f"opset {self.c.opset}") from None
         in_tp = {i: _type_proto(self.types[i]) for i in node.input if i and i in self.types}
         data = {i: numpy_helper.from_array(np.array(self.values[i], order="C"), i)
                 for i in node.input if i in self.values and self.values[i].size <= SMALL_TENSOR}
@@ -164,13 +166,16 @@ class _Importer:
     def run(self) -> Graph:
         g = self.c.proto.graph
         names = _unique_names(g.node)
+        origins = {name: Origin(node.name, node.op_type, next((o for o in node.output if o), ""))
+                   for node, name in zip(g.node, names)}
         consumed = {i for n in g.node for i in n.input} | {o.name for o in g.output}
         nodes = []
         for node, name in zip(g.node, names):
-            where = f"{self.where}: node {name!r} ({node.op_type})"
+            text = origins[name].text()
+            where = f"{self.where}: {text}"
             in_types = [self.types.get(i) if i else None for i in node.input]
             attrs = complete_attrs(node, self.c.opset, in_types, where)
-            out = self.node_types(node, name, attrs, in_types, where)
+            out = self.node_types(node, name, attrs, in_types, text)
             outputs = []
             for o in node.output:
                 if o and o not in out:
@@ -200,7 +205,7 @@ class _Importer:
                                       "with at least one element")
         return Graph(name=g.name or "model", nodes=tuple(nodes), inputs=tuple(self.inputs),
                      outputs=tuple(outputs), types=self.types, constants=self.constants,
-                     opset=self.c.opset)
+                     opset=self.c.opset, origins=origins)
 
 
 def import_model(checked: CheckedModel) -> Graph:

@@ -10,6 +10,7 @@ bytes from files inside the model's folder.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -251,16 +252,52 @@ def default_opset(model: onnx.ModelProto, where: str) -> int:
         except Exception as e:  # noqa: BLE001 - the converter raises several kinds
             raise OnnxImportError(
                 f"{where}: opset {v} is outside the opsets imcc reads ({MIN_OPSET} to "
-                f"{MAX_OPSET}) and onnx.version_converter cannot convert it to {target} "
-                f"({_first_line(e)}); re-export the model at an opset from {MIN_OPSET} to "
-                f"{MAX_OPSET}") from None
+                f"{MAX_OPSET}) and onnx.version_converter cannot convert it to {target}: "
+                f"{_converter_reason(e, v)}; re-export the model at an opset from "
+                f"{MIN_OPSET} to {MAX_OPSET}") from None
         model.CopyFrom(converted)
         return target
     return v
 
 
+def _converter_reason(e: Exception, opset: int) -> str:
+    """Why ``onnx.version_converter`` refused a model, in words: its C++ assertions read
+    ``file.h:48: adapt: Assertion `...` failed: <what>``, and ``<what>`` names an operator with
+    no older form or an element type an older opset lacks by number."""
+    text = _first_line(e)
+    text = re.sub(r"^.*?Assertion `.*?` failed:\s*", "", text)
+    m = re.search(r"No Previous Version of (\w+) exists", text)
+    if m:
+        op = m.group(1)
+        try:
+            since = onnx.defs.get_schema(op, opset, "").since_version
+        except onnx.defs.SchemaError:
+            since = None
+        first = f" (it first appears in opset {since})" if since else ""
+        return (f"operator {op!r} has no form before the opset that introduced it{first}")
+    m = re.search(r"DataType \((\d+)\) of (?:Input or Output|input) of operator '(\w+)' is "
+                  r"(?:unallowed for|not supported in) Opset Version (\d+)", text)
+    if m:
+        try:
+            dtype = helper.tensor_dtype_to_string(int(m.group(1))).removeprefix(
+                "TensorProto.")
+        except (KeyError, ValueError):
+            dtype = f"element type {m.group(1)}"
+        return (f"operator {m.group(2)!r} uses element type {dtype}, which it does not take "
+                f"at opset {m.group(3)} or before")
+    m = re.search(r"No Adapter From Version \$?(\d+) for (\w+)", text)
+    if m:
+        return (f"the converter has no adapter to take operator {m.group(2)!r} below opset "
+                f"{m.group(1)}")
+    return text.rstrip(".")
+
+
 def _node_label(i: int, n: onnx.NodeProto) -> str:
-    return f"'{n.name or f'#{i}'}' ({n.domain + '.' if n.domain else ''}{n.op_type})"
+    op = f"{n.domain + '.' if n.domain else ''}{n.op_type}"
+    if n.name:
+        return f"'{n.name}' ({op})"
+    out = next((o for o in n.output if o), "")
+    return f"the {op} node writing '{out}'" if out else f"the {op} node #{i}"
 
 
 def check_domains(model: onnx.ModelProto, where: str) -> None:
@@ -477,6 +514,18 @@ def _dims_text(tt: onnx.TypeProto.Tensor) -> str:
                            for d in tt.shape.dim) + "]"
 
 
+def check_nonempty_inputs(model: onnx.ModelProto, where: str) -> None:
+    """A graph input whose shape the model fixes with a dimension of size 0 is empty: that is
+    the model's shape, not a symbolic one, so no ``--input-shape`` can help."""
+    for vi in _graph_inputs(model):
+        tt = vi.type.tensor_type
+        if vi.type.HasField("tensor_type") and any(
+                d.HasField("dim_value") and d.dim_value <= 0 for d in tt.shape.dim):
+            raise UnsupportedOpError(
+                f"{where}: input {vi.name!r} has shape {_dims_text(tt)}, a dimension of size 0: "
+                "it is empty, and imcc compiles tensors with at least one element")
+
+
 def check_static_inputs(model: onnx.ModelProto, where: str) -> None:
     """Every graph input must have a static shape once overrides are applied."""
     for vi in _graph_inputs(model):
@@ -489,12 +538,9 @@ def check_static_inputs(model: onnx.ModelProto, where: str) -> None:
         if not static:
             example = "x".join(str(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0
                                else "1" for d in tt.shape.dim) if tt.HasField("shape") else "1x..."
-            zero = tt.HasField("shape") and any(
-                d.HasField("dim_value") and d.dim_value <= 0 for d in tt.shape.dim)
-            what = "an empty dimension" if zero else "unknown dimensions"
             raise OnnxImportError(
-                f"{where}: input {vi.name!r} has shape {_dims_text(tt)} with {what}; give a "
-                f"static shape with --input-shape {vi.name}={example}")
+                f"{where}: input {vi.name!r} has shape {_dims_text(tt)} with unknown "
+                f"dimensions; give a static shape with --input-shape {vi.name}={example}")
 
 
 def check_text(model: onnx.ModelProto, where: str) -> None:
@@ -532,6 +578,7 @@ def check_model(model: onnx.ModelProto, where: str,
     opset = default_opset(model, where)
     check_domains(model, where)
     sort_nodes(model, where)
+    check_nonempty_inputs(model, where)  # before the overrides, which cannot change a fixed 0
     if input_shapes:
         apply_input_shapes(model, input_shapes, where)
     check_static_inputs(model, where)

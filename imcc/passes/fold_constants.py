@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from imcc.frontend.evaluate import NONDETERMINISTIC, evaluate
-from imcc.ir import Graph, Node
+from imcc.ir import Graph, Node, describe
 
 
 def _shape_value(node: Node, graph: Graph) -> np.ndarray:
@@ -43,7 +43,8 @@ def fold_constants(graph: Graph) -> Graph:
     needed = {i for n in kept for i in n.inputs if i} | set(graph.outputs)
     feeds = {**graph.constants, **shape_values}
     wanted = [o for n in folded for o in n.outputs if o and o in needed]
-    values = evaluate(folded, feeds, wanted, graph.opset)
+    values = evaluate(folded, feeds, wanted, graph.opset,
+                      label=lambda n: describe(graph, n))
     constants = dict(graph.constants)
     for name, v in {**shape_values, **values}.items():
         if name not in needed:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imcc.ir import Graph, Node, TensorType
+from imcc.ir import Graph, Node, Origin, TensorType
 
 
 class Rewriter:
@@ -125,4 +125,25 @@ class Rewriter:
         types = {k: v for k, v in self.types.items() if k in referenced}
         return Graph(name=g.name, nodes=tuple(nodes), inputs=g.inputs, outputs=g.outputs,
                      types=types, constants=constants,
-                     opset=g.opset if opset is None else opset)
+                     opset=g.opset if opset is None else opset,
+                     origins=self._origins(nodes, copies))
+
+    def _origins(self, nodes: list[Node], copies: list[Node]) -> dict[str, Origin]:
+        """The model node each node comes from (for diagnostics): its own entry, else that of
+        the node whose name its own extends (passes name new nodes ``<node>_<what>``); a copy
+        made for a graph output, that of the node that wrote the output."""
+        g = self.graph
+        made = {c.name: g.producer(c.outputs[0]) for c in copies}
+        out: dict[str, Origin] = {}
+        for n in nodes:
+            o = g.origins.get(n.name)
+            if o is None and n.name in made:
+                src = made[n.name]
+                o = g.origins.get(src.name) if src is not None else None
+            name = n.name
+            while o is None and "_" in name:
+                name = name.rsplit("_", 1)[0]
+                o = g.origins.get(name)
+            if o is not None:
+                out[n.name] = o
+        return out

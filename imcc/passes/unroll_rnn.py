@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imcc.ir import Graph, Node, TensorType
+from imcc.ir import Graph, Node, TensorType, describe
 from imcc.passes.rewrite import Rewriter
 from isa.diagnostics import UnsupportedOpError
 
@@ -270,7 +270,7 @@ def unroll_rnn(graph: Graph) -> Graph:
     rw = Rewriter(graph)
     for n in graph.nodes:
         if n.op_type in RECURRENT:
-            _Cell(rw, n, f"node {n.name!r} ({n.op_type})").expand()
+            _Cell(rw, n, describe(graph, n)).expand()
         else:
             rw.emit(n)
     return rw.finish()

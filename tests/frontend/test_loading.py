@@ -398,9 +398,15 @@ def test_nonfinite_weights_are_refused(tmp_path):
     assert not out.exists()
 
 
-def test_empty_input_dimension(tmp_path):
-    m = _tiny([helper.make_node("Relu", ["x"], ["y"])], [_fvi("x", [1, 0])], [_fvi("y", None)])
-    _one_line_error(_stats(str(_save(tmp_path, m))), "empty dimension", "--input-shape")
+@pytest.mark.parametrize("shape", [[1, 0], [0, 3]])
+def test_empty_input_dimension(shape, tmp_path):
+    """A dimension the model fixes at 0 is an empty tensor, not a symbolic one: the message says
+    so, and does not point to --input-shape (which cannot change a fixed dimension)."""
+    m = _tiny([helper.make_node("Relu", ["x"], ["y"])], [_fvi("x", shape)], [_fvi("y", None)])
+    for r in (_stats(str(_save(tmp_path, m))), _compile(tmp_path, m)[0]):
+        text = _one_line_error(r, f"input 'x' has shape {shape}, a dimension of size 0",
+                               "at least one element")
+        assert "--input-shape" not in text
 
 
 def test_window_larger_than_the_input(tmp_path):

@@ -103,7 +103,8 @@ def test_every_unsupported_node_in_one_error():
         partition(g)
     msg = e.value.message
     assert "5 unsupported node(s)" in msg and "\n" not in msg
-    for part in ("'arctan' (Atan)", "'sinh' (Sinh)", "'einsum' (Einsum)",
+    for part in ("'arctan' (Atan)", "'sinh' (Sinh)",
+                 "'einsum' (Einsum: a letter repeated within one operand (a diagonal))",
                  "'conv3d' (Conv: only 2-D convolution", "'dynamic_weight' (Conv: the weight"):
         assert part in msg
     assert "fine" not in msg

@@ -133,7 +133,8 @@ def test_node_output_over_the_limit(tmp_path, op):
                                                                                ["y"])], [X4], [Y])
     out = tmp_path / "m.imo"
     r = imcc("--max-elements", 1000000, "compile", p, "-o", out)
-    assert_user_error(r, f"({op}): its output 'y'", "more than the limit of 1000000",
+    assert_user_error(r, f"the {op} node writing 'y': its output 'y'",
+                      "more than the limit of 1000000",
                       no_files=[out])
     assert imcc("--max-elements", 4000000, "stats", p).exit_code == 0
 
@@ -149,8 +150,8 @@ def test_value_dependent_size_checked_before_evaluation(tmp_path):
              helper.make_node("Add", ["x", "q"], ["y"])]
     p = _save(tmp_path, nodes, [X4], [Y])
     r = imcc("stats", p)
-    assert_user_error(r, "(Range): its output would have 1000000000 elements, more than the "
-                      "limit of 268435456")
+    assert_user_error(r, "the Range node writing 'r': its output would have 1000000000 "
+                      "elements, more than the limit of 268435456")
     # and with a small bound the same graph compiles (the check does not refuse good models)
     nodes[1] = _const("v", np.array([3, 4], F))
     assert imcc("stats", _save(tmp_path, nodes, [X4], [Y], name="ok")).exit_code == 0

@@ -1,0 +1,131 @@
+"""Refusals say the real cause, in the model's terms: the operand that is not a constant, the
+training mode, the equation form; nodes as the model names them (an unnamed node by the tensor
+it writes, never by a name imcc made up for it; a node canonicalization made, under the model's
+node it came from); onnx.version_converter's failures in words, not its C++ assertions."""
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+from onnx import TensorProto, helper, numpy_helper
+
+import imcc
+from imcc.cli import cli
+
+
+def _model(nodes, inputs, outputs, inits=(), opset=18):
+    g = helper.make_graph(nodes, "m", inputs, outputs, initializer=list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 10
+    return m
+
+
+def _vi(name, shape, dtype=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def _error(model) -> str:
+    with pytest.raises(imcc.Error) as e:
+        imcc.compile(model, "ideal", time_limit=0.1)
+    msg = e.value.message
+    assert "\n" not in msg and "Traceback" not in msg
+    return msg
+
+
+def _const(name, value):
+    return numpy_helper.from_array(np.asarray(value), name)
+
+
+W = np.ones((2, 3, 3, 3), np.float32)
+
+
+@pytest.mark.parametrize("nodes,inputs,inits,want,shape", [
+    ([helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up")],
+     [_vi("x", [1, 2, 4, 4]), _vi("w", [2, 3, 3, 3])], [],
+     "'up' (ConvTranspose: its weight ('w') is not a constant)", None),
+    ([helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="drop")],
+     [_vi("x", [2, 3]), _vi("t", [], TensorProto.BOOL)], [_const("r", np.float32(0.5))],
+     "'drop' (Dropout: its training_mode input ('t') is not a constant)", None),
+    ([helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="drop")],
+     [_vi("x", [2, 3])], [_const("r", np.float32(0.5)), _const("t", np.bool_(True))],
+     "'drop' (Dropout: training mode", None),
+    ([helper.make_node("Einsum", ["x"], ["y"], name="tr", equation="...ii->...i")],
+     [_vi("x", [2, 3, 3])], [], "'tr' (Einsum: an ellipsis ('...') in the equation)", None),
+    ([helper.make_node("Range", ["s", "l", "d"], ["y"], name="ramp")],
+     [_vi("l", [])], [_const("s", np.float32(0)), _const("d", np.float32(1))],
+     "'ramp' (Range: its limit ('l') is not a constant: the output's length would depend on "
+     "the data)", [5]),
+    ([helper.make_node("ReduceL2", ["x", "a"], ["y"], name="norm")],
+     [_vi("x", [2, 3]), _vi("a", [1], TensorProto.INT64)], [],
+     "'norm' (ReduceL2: its axes input ('a') is not a constant)", [2, 1]),
+])
+def test_operators_canonicalization_could_not_rewrite_say_why(nodes, inputs, inits, want, shape):
+    """(Where ONNX cannot infer the output's shape, the model declares it.)"""
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)]
+    msg = _error(_model(nodes, inputs, outputs, inits))
+    assert "1 unsupported node(s): " + want in msg
+
+
+def test_unnamed_nodes_are_named_by_the_tensor_they_write():
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Atan", ["r"], ["y"])]
+    msg = _error(_model(nodes, [_vi("x", [2, 3])], [_vi("y", [2, 3])]))
+    assert "1 unsupported node(s): the Atan node writing 'y';" in msg
+    assert "Atan_1" not in msg
+
+
+@pytest.mark.parametrize("name,want", [
+    ("up", "'up' (ConvTranspose, as Conv: only 2-D convolution is supported)"),
+    ("", "the ConvTranspose node writing 'y' (as Conv: only 2-D convolution is supported)")])
+def test_a_node_canonicalization_made_is_reported_as_the_models_node(name, want):
+    """A 3-D ConvTranspose is rewritten as zero insertion + a 3-D Conv (which is then refused):
+    the message names the ConvTranspose, once, not the nodes imcc made from it."""
+    w = np.ones((2, 3, 2, 2, 2), np.float32)
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2, 2], name=name)
+    msg = _error(_model([node], [_vi("x", [1, 2, 3, 3, 3])], [_vi("y", None)], [_const("w", w)]))
+    assert "1 unsupported node(s): " + want in msg
+    assert "_zeros" not in msg and "_interleave" not in msg
+
+
+def test_float64_einsum_is_one_problem_in_the_models_terms():
+    node = helper.make_node("Einsum", ["a", "b"], ["z"], equation="i,i->")
+    vi = [_vi("a", [5], TensorProto.DOUBLE), _vi("b", [5], TensorProto.DOUBLE)]
+    msg = _error(_model([node], vi, [_vi("z", [], TensorProto.DOUBLE)]))
+    assert "1 unsupported node(s): the Einsum node writing 'z' (as " in msg
+    assert "float64 tensor 'a'" in msg and "Einsum_0" not in msg
+
+
+@pytest.mark.parametrize("node,outputs,want", [
+    (helper.make_node("Mod", ["x", "x"], ["y"], fmod=1), ["y"],
+     "the Mod node writing 'y': fmod=1 is not supported"),
+    (helper.make_node("LayerNormalization", ["x", "s"], ["y", "mean"], axis=-1), ["y", "mean"],
+     "the LayerNormalization node writing 'y': its Mean and InvStdDev outputs are not "
+     "supported"),
+])
+def test_code_generation_names_unnamed_nodes_by_their_output(node, outputs, want):
+    m = _model([node], [_vi("x", [2, 3])], [_vi(o, None) for o in outputs],
+               [_const("s", np.ones(3, np.float32))])
+    assert _error(m).startswith(want)
+
+
+@pytest.mark.parametrize("nodes,opset,want", [
+    ([helper.make_node("RMSNormalization", ["x", "s"], ["y"])], 23,
+     "operator 'RMSNormalization' has no form before the opset that introduced it (it first "
+     "appears in opset 23)"),
+    ([helper.make_node("Cast", ["x"], ["c"], to=TensorProto.FLOAT4E2M1),
+      helper.make_node("Cast", ["c"], ["y"], to=TensorProto.FLOAT)], 23,
+     "operator 'Cast' uses element type FLOAT4E2M1, which it does not take at opset 22 or "
+     "before"),
+    ([helper.make_node("GlobalMaxPool", ["x"], ["y"])], 22,
+     "the converter has no adapter to take operator 'GlobalMaxPool' below opset 22"),
+])
+def test_converter_failures_say_why_in_words(nodes, opset, want, tmp_path):
+    m = _model(nodes, [_vi("x", [1, 3, 2, 2])], [_vi("y", None)],
+               [_const("s", np.ones(2, np.float32))], opset=opset)
+    path = tmp_path / "m.onnx"
+    onnx.save(m, path)
+    r = CliRunner().invoke(cli, ["compile", str(path), "-o", str(tmp_path / "m.imo")])
+    assert r.exit_code == 2, r.output
+    text = r.output.strip()
+    assert "\n" not in text and f"cannot convert it to 21: {want}; re-export" in text
+    for raw in ("Assertion", ".h:", "std::", "DataType ("):
+        assert raw not in text

@@ -22,7 +22,6 @@ Directives::
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import struct
 import zipfile
@@ -65,6 +64,15 @@ from isa.spec import (
 
 DATA_BASE = 0
 MAX_ERRORS = 100
+#: Integer expressions are computed exactly, but no value may reach 2**64: ``.equ`` chains of
+#: squares would otherwise grow without bound.
+VALUE_BITS = 64
+#: The data section is an image of global memory, which ends where the tiles begin (a chip's
+#: ``global_mib`` is at most 2048); ``wprog`` addresses the weight memory with 32 bits.
+MAX_DATA_BYTES = TILE_BASE
+MAX_WEIGHT_BYTES = 2**32 - 1
+#: Symbols are stored in the object as 32-bit values, signed or unsigned.
+SYMBOL_RANGE = (-(2**31), 2**32 - 1)
 SECTIONS = ("text", "data", "weights")
 _WEIGHT_DTYPES = {"uint8": "<u1", "uint16": "<u2", "float32": "<f4"}
 _DATA_DIRECTIVES = {".word": 4, ".float": 4}
@@ -97,6 +105,11 @@ class _Chunks(list):
         if len(blob):
             self.append(blob)
 
+    def zeros(self, n: int) -> None:
+        """``n`` zero bytes (``.zero``, ``.align``)."""
+        if n:
+            self.append(bytes(n))
+
     def join(self) -> bytes:
         if len(self) == 1:  # one piece (typically one large .incbin): no copy
             return self[0]
@@ -122,8 +135,10 @@ class _Assembler:
         self.includes = dict(includes or {})
         self.errors: list[ToolchainError] = []
         self.defs: dict[str, _Def] = {}
-        self.resolving: set[str] = set()
+        self.failed: set[str] = set()  # .equ symbols whose value could not be computed
         self.seen: set[tuple[int, int, str]] = set()
+        self.zero_fill = 0  # bytes asked for by .zero and .align, bounded by --max-elements
+        self.read_cache: dict[Path, bytes] = {}  # an included file is read once
 
     # ---- diagnostics ------------------------------------------------------------------------
 
@@ -164,17 +179,67 @@ class _Assembler:
             hint = f"did you mean '{close[0]}'?" if close else None
             raise self.error(f"undefined symbol '{sym.name}'", sym.pos, hint)
         if d.value is None:
-            if sym.name in self.resolving:
-                raise self.error(f"symbol '{sym.name}' is defined in terms of itself", sym.pos)
-            self.resolving.add(sym.name)
-            try:
-                d.value = self.eval_int(d.expr, None)
-            except _Fail:
-                d.value = 0  # already reported; do not report the same cycle again
-                raise
-            finally:
-                self.resolving.discard(sym.name)
+            self.resolve(sym.name)
+        if sym.name in self.failed:
+            raise _Fail()
         return d.value
+
+    def resolve(self, root: str) -> None:
+        """Compute ``.equ`` symbol ``root`` and the symbols it depends on, innermost first, so
+        that a chain of any length is evaluated without recursion from symbol to symbol. A
+        cycle is reported where it closes; every symbol on it, and every symbol that depends
+        on a failed one, fails (reported once)."""
+        path, on_path = [root], {root}
+        todo = [iter(self.depends(root))]
+        while path:
+            s = next(todo[-1], None)
+            if s is None:
+                name = path.pop()
+                todo.pop()
+                on_path.discard(name)
+                d = self.defs[name]
+                if any(x.name in self.failed for x in self.depends(name)):
+                    self.failed.add(name)
+                    d.value = 0
+                    continue
+                try:
+                    d.value = self.eval_int(d.expr, None)
+                except _Fail:
+                    self.failed.add(name)
+                    d.value = 0
+                continue
+            d = self.defs.get(s.name)
+            if d is None or d.value is not None:
+                continue
+            if s.name in on_path:
+                self.error(f"symbol '{s.name}' is defined in terms of itself", s.pos)
+                for name in path:  # every symbol on the cycle
+                    self.failed.add(name)
+                    self.defs[name].value = 0
+                path, todo = [], []
+                break
+            path.append(s.name)
+            on_path.add(s.name)
+            todo.append(iter(self.depends(s.name)))
+
+    def depends(self, name: str) -> list[Sym]:
+        """The symbols that the expression of ``.equ`` symbol ``name`` names."""
+        out, stack = [], [self.defs[name].expr]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, Sym):
+                out.append(e)
+            elif isinstance(e, BinOp):
+                stack.extend((e.right, e.left))
+            elif isinstance(e, Neg | Reloc):
+                stack.append(e.arg)
+        return out
+
+    def bounded(self, v: int, e) -> int:
+        if not -(2**VALUE_BITS) < v < 2**VALUE_BITS:
+            raise self.error(f"the value of this expression does not fit in {VALUE_BITS} bits",
+                             e.pos)
+        return v
 
     def eval_int(self, e, here: int | None) -> int:
         if isinstance(e, Num):
@@ -185,7 +250,7 @@ class _Assembler:
             return -self.eval_int(e.arg, here)
         if isinstance(e, BinOp):
             a, b = self.eval_int(e.left, here), self.eval_int(e.right, here)
-            return a + b if e.op == "+" else a - b if e.op == "-" else a * b
+            return self.bounded(a + b if e.op == "+" else a - b if e.op == "-" else a * b, e)
         if isinstance(e, Reloc):
             if e.func == "f32":
                 return struct.unpack("<I", struct.pack("<f", self.f32(e.arg)))[0]
@@ -236,12 +301,19 @@ class _Assembler:
             if op.value in self.includes:
                 blob = self.includes[op.value]
             else:
-                path = (self.base_dir / op.value).resolve()
-                root = self.base_dir.resolve()
+                try:
+                    path = (self.base_dir / op.value).resolve()
+                    root = self.base_dir.resolve()
+                except RuntimeError:  # a symlink loop (Python < 3.13 raises RuntimeError)
+                    raise self.error(f"cannot read '{op.value}': a symlink loop", op.pos) \
+                        from None
                 if Path(op.value).is_absolute() or (root not in path.parents and path != root):
                     raise self.error(f"'{op.value}' is outside the source's folder", op.pos,
                                      "put the file next to the .s file and name it relatively")
-                blob = hostlimits.read_bytes(path, f"'{op.value}'")
+                blob = self.read_cache.get(path)
+                if blob is None:
+                    blob = hostlimits.read_bytes(path, f"'{op.value}'", regular_only=True)
+                    self.read_cache[path] = blob
             if what == ".npy":
                 return hostlimits.load_array_file(blob, f"'{op.value}'")
             return blob
@@ -249,6 +321,9 @@ class _Assembler:
             raise self.error(e.message, op.pos, e.hint) from None
         except FileNotFoundError:
             raise self.error(f"no such file '{op.value}'", op.pos) from None
+        except hostlimits.NotRegularFile as e:
+            raise self.error(f"cannot read '{op.value}': {e}", op.pos,
+                             "include a regular file") from None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise self.error(f"cannot read '{op.value}': {e}", op.pos) from None
 
@@ -278,12 +353,39 @@ class _Assembler:
                     self.define(name.name, "abs", None, st.operands[1], name.pos)
                     continue
                 size, payload = self.size_of(st, section, offset[section])
+                self.check_section(st, section, offset[section] + size)
             except _Fail:
                 continue
             base = DATA_BASE if section == "data" else 0
             items.append((section, base + offset[section], st, payload))
             offset[section] += size
+        try:  # an object imcc could not read back is not written
+            hostlimits.check_file_bytes(4 * offset["text"] + offset["data"] + offset["weights"],
+                                        f"{self.src.file}: the object it assembles into")
+        except hostlimits.LimitError as e:
+            self.errors.append(e)
         return items, offset
+
+    def check_section(self, st: Statement, section: str, end: int) -> None:
+        """A section may not grow past what the machine can address (checked before its bytes
+        are allocated)."""
+        if section == "data" and DATA_BASE + end > MAX_DATA_BYTES:
+            raise self.error(f".data would end at {DATA_BASE + end:#x}, beyond global memory "
+                             f"(at most {MAX_DATA_BYTES >> 20} MiB on any chip)", st.pos)
+        if section == "weights" and end > MAX_WEIGHT_BYTES:
+            raise self.error(f".weights would hold {end} bytes, more than wprog's 32-bit "
+                             "addresses reach", st.pos)
+
+    def fill(self, n: int, st: Statement) -> None:
+        """Count ``n`` zero bytes of ``.zero``/``.align`` against ``--max-elements``, before they
+        are allocated (a few bytes of source must not make the assembler allocate gigabytes)."""
+        self.zero_fill += n
+        limit = hostlimits.LIMITS.max_elements
+        if self.zero_fill > limit:
+            raise self.error(f"{st.name} would bring the zero fill of this source (.zero and "
+                             f".align) to {self.zero_fill} bytes, more than the limit of {limit}",
+                             st.pos, "raise the limit with --max-elements N (or "
+                             "IMCC_MAX_ELEMENTS) if the source is trusted")
 
     def expect_count(self, st: Statement, n: int, what: str | None = None) -> None:
         if len(st.operands) != n:
@@ -317,6 +419,8 @@ class _Assembler:
             if n < 0 or n % 4:
                 raise self.error(f".zero size {n} must be a non-negative multiple of 4",
                                  st.operands[0].pos)
+            self.check_section(st, section, offset + n)
+            self.fill(n, st)
             return n, n
         if name == ".incbin" and section == "data":
             self.expect_count(st, 1)
@@ -335,10 +439,13 @@ class _Assembler:
             self.expect_count(st, 1)
             if name == ".align":
                 n = self.eval_int(st.operands[0], None)
-                if n <= 0 or n & (n - 1):
-                    raise self.error(f".align {n}: expected a power of two", st.operands[0].pos)
+                if n <= 0 or n & (n - 1) or n > 2**31:
+                    raise self.error(f".align {n}: expected a power of two up to 2**31",
+                                     st.operands[0].pos)
                 pad = (-offset) % n
-                return pad, bytes(pad)
+                self.check_section(st, section, offset + pad)
+                self.fill(pad, st)
+                return pad, pad
             blob = self.read_path(st.operands[0], name)
             if name == ".npy":
                 arr = blob
@@ -477,12 +584,17 @@ class _Assembler:
                 self.directive(section, addr, st, payload, text, data, weights, meta, lines)
             except _Fail:
                 pass  # recorded; no object is produced when there are errors
+        lo, hi = SYMBOL_RANGE
         for name, d in self.defs.items():  # every .equ is evaluated (and exported), used or not
             if d.value is None:
                 try:
                     self.lookup(Sym(name, d.pos), None)
                 except _Fail:
                     pass
+            if not name.startswith(".L") and name not in self.failed and not lo <= d.value <= hi:
+                self.error(f"symbol '{name}' = {d.value} doesn't fit in 32 bits, as the object "
+                           "file stores symbols", d.pos,
+                           f"name it '.L{name}' to keep it out of the object file")
         if self.errors:
             self.errors.sort(key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
             raise ErrorList(self.errors)
@@ -501,7 +613,7 @@ class _Assembler:
         elif name == ".float":
             data.extend(struct.pack(f"<{len(st.operands)}f", *(self.f32(o) for o in st.operands)))
         elif name == ".zero":
-            data.extend(bytes(payload))
+            data.zeros(payload)
         elif name in _WEIGHT_DIRECTIVES:
             dtype, _ = _WEIGHT_DIRECTIVES[name]
             if dtype == "<f4":
@@ -515,7 +627,9 @@ class _Assembler:
             weights.extend(np.asarray(vals, dtype=dtype).tobytes())
         elif name == ".incbin" and section == "data":
             data.extend(payload)
-        elif name in (".npy", ".incbin", ".align"):
+        elif name == ".align":
+            weights.zeros(payload)
+        elif name in (".npy", ".incbin"):
             weights.extend(payload)
         elif name in (".entry", ".rerun"):
             self.expect_count(st, 1, "label")
@@ -551,8 +665,8 @@ class _Assembler:
                 raise self.error(f"{name} expects a shape like [1, 3, 32, 32] ([] for a "
                                  "scalar)", shp.pos)
             dims = tuple(self.eval_int(d, None) for d in shp.items)
-            if any(d < 1 for d in dims):
-                raise self.error(f"{name} shape dimensions must be >= 1", shp.pos)
+            if any(not 1 <= d < 2**32 for d in dims):
+                raise self.error(f"{name} shape dimensions must be in 1..2**32-1", shp.pos)
             key = name[1:] + "s"
             if any(t.name == tname for t in meta[key]):
                 raise self.error(f"{name} '{tname}' declared twice", nm.pos)
@@ -566,7 +680,7 @@ class _Assembler:
             self.expect_count(st, 1, '"file.json"')
             blob = self.read_path(st.operands[0], ".map")
             try:
-                json.loads(blob)
+                hostlimits.parse_json(blob)
             except ValueError as e:
                 raise self.error(f"'{st.operands[0].value}' is not valid JSON: {e}",
                                  st.operands[0].pos) from None

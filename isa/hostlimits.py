@@ -22,8 +22,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import json
 import math
 import os
+import re
+import stat
+import sys
+import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +37,9 @@ import numpy as np
 
 from isa.diagnostics import ConfigError, LimitError
 
-__all__ = ["LIMITS", "HostLimits", "LimitError", "check_elements", "check_file_bytes",
-           "check_shape", "configure", "limits", "load_array_file", "read_bytes", "read_text"]
+__all__ = ["LIMITS", "MAX_NESTING", "HostLimits", "LimitError", "NotRegularFile", "check_elements",
+           "check_file_bytes", "check_nesting", "check_shape", "configure", "limits",
+           "load_array_file", "parse_json", "parse_toml", "read_bytes", "read_text"]
 
 DEFAULT_MAX_FILE_MIB = 8192
 DEFAULT_MAX_ELEMENTS = 2**28  # 1 GiB of float32
@@ -116,13 +122,51 @@ def check_file_bytes(size: int, what: str) -> None:
                          "the file is trusted")
 
 
-def read_bytes(path: str | os.PathLike, what: str | None = None) -> bytes:
+class NotRegularFile(OSError):
+    """A path that names a folder, a device, a socket or (where only regular files are read) a
+    pipe: reading it could block forever or never end."""
+
+    def __init__(self, path, kind: str):
+        super().__init__(f"{kind}, not a regular file; imcc reads regular files only")
+        self.filename = str(path)
+        self.strerror = str(self)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a pipe"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def read_bytes(path: str | os.PathLike, what: str | None = None, *,
+               regular_only: bool = False) -> bytes:
     """The bytes of a file, after checking its size against ``max_file_mib``. ``OSError``
-    (missing file, no permission) passes through for the caller to word."""
+    (missing file, no permission) passes through for the caller to word.
+
+    Only regular files are read, and pipes (``imcc asm /dev/stdin``) unless ``regular_only``
+    (files named inside other files: includes, external data). A folder, a device or a socket
+    raises :class:`NotRegularFile`; opening never blocks (a pipe without a writer is empty)."""
     path = Path(path)
     what = what or str(path)
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        pipe = stat.S_ISFIFO(st.st_mode) and not regular_only
+        if not stat.S_ISREG(st.st_mode) and not pipe:
+            raise NotRegularFile(path, _kind(st.st_mode))
+        if pipe:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    with open(fd, "rb", closefd=True) as f:
+        size = st.st_size if stat.S_ISREG(st.st_mode) else 0
         check_file_bytes(size, what)
         blob = f.read(size) if size else b""
         # A file that grows while read, or a pipe (size 0), is read on up to the limit.
@@ -136,6 +180,73 @@ def read_bytes(path: str | os.PathLike, what: str | None = None) -> bytes:
 def read_text(path: str | os.PathLike, what: str | None = None) -> str:
     """:func:`read_bytes` decoded as UTF-8 (``UnicodeDecodeError`` passes through)."""
     return read_bytes(path, what).decode("utf-8")
+
+
+#: Deepest nesting of lists and tables a JSON or TOML file may have (chip, precision and
+#: packing files, object metadata, storage maps). Parsers recurse once per level.
+MAX_NESTING = 64
+
+
+class StructureError(ValueError):
+    """A JSON or TOML document that parses into more than imcc accepts (nesting, long numbers)."""
+
+
+_NEST_TOKENS = re.compile(rb'"(?:[^"\\\n]|\\.)*"?|\'[^\'\n]*\'?|#[^\n]*|[\[\]{}]')
+
+
+def check_nesting(text: str | bytes, limit: int = MAX_NESTING) -> None:
+    """Refuse JSON or TOML text whose brackets (``[``, ``{`` outside strings and comments) nest
+    deeper than ``limit``: a few kilobytes of ``[[[[...`` would otherwise exhaust the parser's
+    recursion. Linear in the text."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return
+    depth = 0
+    for m in _NEST_TOKENS.finditer(data):
+        c = m.group()
+        if c in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                raise StructureError(f"nested more than {limit} levels deep (at byte "
+                                     f"{m.start()})")
+        elif c in (b"]", b"}"):
+            depth = max(0, depth - 1)
+
+
+def parse_json(text: str | bytes):
+    """``json.loads`` bounded: nesting beyond :data:`MAX_NESTING` and integers of more digits
+    than Python converts raise :class:`StructureError` (a ``ValueError``), as malformed JSON
+    raises ``json.JSONDecodeError`` (also a ``ValueError``). NaN and infinity are accepted as
+    ``json`` accepts them."""
+    check_nesting(text)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError) as e:  # an integer of thousands of digits
+        raise StructureError(_why(e)) from None
+
+
+def parse_toml(text: str):
+    """``tomllib.loads`` bounded as :func:`parse_json`: malformed TOML raises
+    ``tomllib.TOMLDecodeError``, too deep or too long values :class:`StructureError` (both
+    ``ValueError``)."""
+    check_nesting(text)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        raise
+    except (ValueError, RecursionError) as e:
+        raise StructureError(_why(e)) from None
+
+
+def _why(e: BaseException) -> str:
+    text = str(e).strip()
+    if "integer string conversion" in text:
+        return f"a number of more than {sys.get_int_max_str_digits()} digits"
+    if isinstance(e, RecursionError):
+        return "nested too deeply"
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _check_npy_header(f, what: str) -> None:

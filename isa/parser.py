@@ -3,7 +3,7 @@
 The grammar (``asm.lark``) is small and generic; the transformer here only builds nodes. All
 meaning (which mnemonic, which operand kinds) is checked later by :mod:`isa.assembler` against
 the instruction table. Syntax errors on several lines are all reported: after an error the
-offending line is blanked and parsing resumes.
+offending line is left out and parsing resumes on the next line.
 """
 
 from __future__ import annotations
@@ -193,7 +193,12 @@ class _Build(Transformer):
     def int(self, tok):
         t = tok.replace("_", "")
         base = {"x": 16, "b": 2}.get(t[1:2].lower(), 10) if t[:1] == "0" else 10
-        return Num(int(t[2:] if base != 10 else t, base), _pos(tok))
+        digits = (t[2:] if base != 10 else t).lstrip("0")
+        # Bounded before conversion: values are 64-bit at most (and a decimal of thousands of
+        # digits is more than Python converts).
+        if len(digits) > {16: 16, 2: 64, 10: 20}[base] or int(digits or "0", base) >= 2**64:
+            raise _BadLiteral(tok, "integer literal does not fit in 64 bits")
+        return Num(int(digits or "0", base), _pos(tok))
 
     def float(self, tok):
         return Flt(float(tok), _pos(tok))
@@ -315,34 +320,65 @@ def _syntax_error(e: UnexpectedInput, file: str, text: str) -> AsmSyntaxError:
     return AsmSyntaxError(msg, SourceSpan(file, line, col, length), source=text)
 
 
+def _shift(node, lines: int):
+    """``node`` (a parsed line or a part of one) with every position ``lines`` lines lower."""
+    if isinstance(node, Pos):
+        return Pos(node.line + lines, node.col, node.end_col)
+    if isinstance(node, tuple):
+        return tuple(_shift(x, lines) for x in node)
+    if isinstance(node, Line):
+        return Line(_shift(node.labels, lines), _shift(node.statement, lines), node.line + lines)
+    if hasattr(node, "__dataclass_fields__"):
+        return type(node)(**{k: _shift(getattr(node, k), lines)
+                             for k in node.__dataclass_fields__})
+    return node
+
+
+def _parse_from(rows: list[str], start: int, file: str, text: str):
+    """Parse ``rows[start:]`` (lines of the source, line numbers kept): ``(lines, None)``, or
+    ``(lines before the first bad line, its error)``."""
+    chunk = "\n".join(rows[start:])
+    try:
+        lines = _PARSER.parse(chunk)
+    except (UnexpectedInput, _BadLiteral) as e:
+        if isinstance(e, _BadLiteral):
+            err = AsmSyntaxError(str(e), SourceSpan(file, e.tok.line, e.tok.column,
+                                                    max(1, len(e.tok))), source=chunk)
+        else:
+            err = _syntax_error(e, file, chunk)
+        sp = err.span
+        err = AsmSyntaxError(err.message, SourceSpan(file, sp.line + start, sp.col, sp.length),
+                             source=text)
+        bad = sp.line - 1  # rows before it parse: every line is a statement of its own
+        good = _PARSER.parse("\n".join(rows[start:start + bad]) + "\n") if bad > 0 else ()
+        return _shift(good, start) if start else good, err
+    return _shift(lines, start) if start else lines, None
+
+
 def parse_recovering(text: str, file: str = "<input>") -> tuple[Source, list[AsmSyntaxError]]:
     """Parse assembly text, skipping bad lines: return the good lines and the syntax errors.
 
-    After an error the offending line is blanked (line numbers are kept) and parsing resumes,
-    so later passes can still report their own errors for the other lines.
+    After an error the offending line is left out (line numbers are kept) and parsing resumes
+    on the next line, so later passes can still report their own errors for the other lines.
+    Each line is parsed at most twice, so recovery takes linear time.
     """
     if not text.endswith("\n"):
         text = text + "\n"
-    work = text
+    rows = text.split("\n")  # the last is "" (the text ends with a newline)
     errors: list[AsmSyntaxError] = []
+    parsed: list[Line] = []
+    start = 0
     while True:
-        try:
-            lines = _PARSER.parse(work)
+        lines, err = _parse_from(rows, start, file, text)
+        parsed.extend(lines)
+        if err is None:
             break
-        except (UnexpectedInput, _BadLiteral) as e:
-            if isinstance(e, _BadLiteral):
-                err = AsmSyntaxError(str(e), SourceSpan(file, e.tok.line, e.tok.column,
-                                                        max(1, len(e.tok))), source=text)
-            else:
-                err = _syntax_error(e, file, text)
-            errors.append(err)
-            rows = work.split("\n")
-            idx = err.span.line - 1
-            if len(errors) >= MAX_ERRORS or idx >= len(rows) or not rows[idx].strip():
-                return Source(file, text, ()), errors
-            rows[idx] = ""
-            work = "\n".join(rows)
-    return Source(file, text, tuple(ln for ln in lines if ln.labels or ln.statement)), errors
+        errors.append(err)
+        idx = err.span.line - 1
+        if len(errors) >= MAX_ERRORS or idx + 1 >= len(rows) or not rows[idx].strip():
+            return Source(file, text, ()), errors
+        start = idx + 1
+    return Source(file, text, tuple(ln for ln in parsed if ln.labels or ln.statement)), errors
 
 
 def parse(text: str, file: str = "<input>") -> Source:

@@ -1,0 +1,65 @@
+"""Every stage has a bound on time or work, and says which it hit: inputs that once ran until
+killed (an assembler computing 10**(2**30), a read from a named pipe, quadratic error recovery,
+onnx's shape inference spinning, an unbounded unrolling, an unbounded sweep) end in one error
+line. Each case runs in a subprocess under a memory cap and a time limit (``capped``)."""
+
+import os
+
+import pytest
+
+from isa import parser
+from tests.hardening.helpers import assert_clean_failure, capped
+
+# ---- assembler -------------------------------------------------------------------------------
+
+
+def test_equ_chain_of_squares_is_refused_at_64_bits(tmp_path):
+    """31 lines of ``.equ aN+1, aN*aN`` would compute 2**(2**31); values stop at 64 bits."""
+    lines = [".equ a0, 2"] + [f".equ a{i + 1}, a{i}*a{i}" for i in range(31)]
+    src = tmp_path / "sq.s"
+    src.write_text("\n".join(lines + [".text", "halt"]) + "\n")
+    out = tmp_path / "sq.imo"
+    p = capped("asm", src, "-o", out, seconds=60)
+    assert_clean_failure(p, "sq.s:7:10: error: the value of this expression does not fit in "
+                         "64 bits", no_files=[out])
+
+
+@pytest.mark.parametrize("directive", [".incbin", ".npy", ".map"])
+def test_a_named_pipe_is_not_read(tmp_path, directive):
+    """Opening a FIFO without a writer blocks forever; included files must be regular."""
+    os.mkfifo(tmp_path / "pipe")
+    section = ".weights\n" if directive != ".map" else ""
+    src = tmp_path / "p.s"
+    src.write_text(f'{section}{directive} "pipe"\n.text\nhalt\n')
+    out = tmp_path / "p.imo"
+    p = capped("asm", src, "-o", out, seconds=60)
+    assert_clean_failure(p, "cannot read 'pipe': a pipe, not a regular file", no_files=[out])
+
+
+def test_syntax_error_recovery_parses_each_line_at_most_twice(monkeypatch):
+    """Recovery resumes after the bad line instead of re-parsing the whole file once per error:
+    the text the parser reads (up to its error, when it fails) stays within twice the source,
+    whatever the number of errors (it was once per error: 60 bad lines in 400 KB took more
+    than a minute)."""
+    rows = ["addi x1, x0, 5" if i % 100 else "addi x1, , ," for i in range(4000)]
+    text = "\n".join(rows) + "\n"
+    read = []
+    real = parser._PARSER
+
+    class Counting:
+        def parse(self, chunk):
+            try:
+                result = real.parse(chunk)
+            except Exception as e:
+                line = e.tok.line if isinstance(e, parser._BadLiteral) else e.line
+                read.append(len("\n".join(chunk.split("\n")[:line])))
+                raise
+            read.append(len(chunk))
+            return result
+
+    monkeypatch.setattr(parser, "_PARSER", Counting())
+    source, errors = parser.parse_recovering(text, "big.s")
+    assert len(errors) == 40
+    assert [e.span.line for e in errors] == list(range(1, 4000, 100))
+    assert len(source.lines) == 4000 - 40
+    assert sum(read) <= 2 * len(text)

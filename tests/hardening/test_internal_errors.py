@@ -1,0 +1,89 @@
+"""Exceptions from parsers and the OS never escape as internal errors: each input here once
+ended in ``imcc: internal error`` (exit 1) or a traceback, and now ends in one diagnostic with
+exit status 2 and no output file."""
+
+import json
+
+import pytest
+
+from tests.hardening.helpers import assert_user_error, imcc
+
+# ---- assembly --------------------------------------------------------------------------------
+
+SOURCES = {
+    # an integer literal too large for a float (1e309 and beyond as an integer)
+    "float-of-a-huge-integer": (".data\nx: .float 1" + "0" * 309 + "\n",
+                                "2:11: error: integer literal does not fit in 64 bits"),
+    "decimal-of-5000-digits": (".equ x, " + "9" * 5000 + "\n",
+                               "1:9: error: integer literal does not fit in 64 bits"),
+    "zero-of-2**63": (".data\n.zero 0x8000000000000000\n",
+                      "2:1: error: .data would end at 0x8000000000000000, beyond global memory"),
+    "align-of-2**64": (".weights\n.align 18446744073709551616\n",
+                       "2:8: error: integer literal does not fit in 64 bits"),
+    "align-of-2**32": (".weights\n.align 0x100000000\n",
+                       "2:8: error: .align 4294967296: expected a power of two up to 2**31"),
+    "equ-beyond-32-bits": (".equ big, 0x100000000\n",
+                           "1:6: error: symbol 'big' = 4294967296 doesn't fit in 32 bits"),
+    "negative-equ-beyond-32-bits": (".equ neg, -0x80000001\n",
+                                    "1:6: error: symbol 'neg' = -2147483649 doesn't fit"),
+    "input-dim-beyond-32-bits": ('.input "x", 0, [4294967296]\n',
+                                 "1:16: error: .input shape dimensions must be in 1..2**32-1"),
+}
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_assembler_diagnoses_what_once_crashed_it(tmp_path, name):
+    text, needle = SOURCES[name]
+    src = tmp_path / "s.s"
+    src.write_text(text + ".text\nhalt\n")
+    out = tmp_path / "s.imo"
+    assert_user_error(imcc("asm", src, "-o", out), f"s.s:{needle}", no_files=[out])
+
+
+def test_a_local_symbol_may_hold_64_bits(tmp_path):
+    """``.L`` symbols stay out of the object, so they may hold what expressions compute."""
+    src = tmp_path / "s.s"
+    src.write_text(".equ .Lbig, 0x100000000\n.equ small, .Lbig - 0xFFFFFFFF\n.text\nhalt\n")
+    r = imcc("asm", src, "-o", tmp_path / "s.imo")
+    assert r.exit_code == 0, r.output
+    r = imcc("disasm", tmp_path / "s.imo")
+    assert ".equ small, 1" in r.output and "Lbig" not in r.output
+
+
+def test_forward_equ_chain_of_500(tmp_path):
+    """Each symbol defined by the next: evaluated innermost first, without recursion."""
+    lines = [f".equ s{i}, s{i + 1} + 1" for i in range(500)] + [".equ s500, 1"]
+    src = tmp_path / "chain.s"
+    src.write_text("\n".join(lines) + "\n.text\nli x1, s0\nhalt\n")
+    r = imcc("asm", src, "-o", tmp_path / "chain.imo")
+    assert r.exit_code == 0, r.output
+    r = imcc("disasm", tmp_path / "chain.imo")
+    assert ".equ s0, 501" in r.output
+
+
+def test_a_long_cycle_of_equ_is_one_error(tmp_path):
+    lines = [f".equ s{i}, s{(i + 1) % 500} + 1" for i in range(500)]
+    src = tmp_path / "cycle.s"
+    src.write_text("\n".join(lines) + "\n.text\nhalt\n")
+    r = imcc("asm", src, "-o", tmp_path / "cycle.imo")
+    assert_user_error(r, "symbol 's0' is defined in terms of itself", "1 error generated")
+
+
+@pytest.mark.parametrize("directive", [".incbin", ".npy", ".map"])
+def test_an_included_symlink_loop(tmp_path, directive):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    section = ".weights\n" if directive != ".map" else ""
+    src = tmp_path / "s.s"
+    src.write_text(f'{section}{directive} "loop"\n.text\nhalt\n')
+    out = tmp_path / "s.imo"
+    assert_user_error(imcc("asm", src, "-o", out), "cannot read 'loop': a symlink loop",
+                      no_files=[out])
+
+
+def test_deeply_nested_map_json(tmp_path):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    src = tmp_path / "s.s"
+    src.write_text('.map "deep.json"\n.text\nhalt\n')
+    out = tmp_path / "s.imo"
+    assert_user_error(imcc("asm", src, "-o", out), "'deep.json' is not valid JSON: nested "
+                      "more than 64 levels deep", no_files=[out])

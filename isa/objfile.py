@@ -213,10 +213,10 @@ def from_bytes(blob: bytes, where: str = "<object>") -> ObjectFile:
     if len(secs["text"]) % 4:
         raise _corrupt(where, "text section is not a whole number of words")
     try:
-        syms = json.loads(bytes(secs["symbols"]))
-        meta = json.loads(bytes(secs["meta"]))
+        syms = hostlimits.parse_json(bytes(secs["symbols"]))
+        meta = hostlimits.parse_json(bytes(secs["meta"]))
         if "map" in secs:
-            json.loads(bytes(secs["map"]))
+            hostlimits.parse_json(bytes(secs["map"]))
     except ValueError as e:
         raise _corrupt(where, f"bad metadata: {e}") from None
     try:
@@ -239,6 +239,10 @@ def _int(v, what: str, lo: int, hi: int) -> int:
 def _str(v, what: str) -> str:
     if type(v) is not str:
         raise _BadMeta(f"{what} = {v!r} is not a string")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800"): no file or terminal takes it
+        raise _BadMeta(f"{what} = {v!r} is not valid text") from None
     return v
 
 

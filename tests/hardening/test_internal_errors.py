@@ -87,3 +87,47 @@ def test_deeply_nested_map_json(tmp_path):
     out = tmp_path / "s.imo"
     assert_user_error(imcc("asm", src, "-o", out), "'deep.json' is not valid JSON: nested "
                       "more than 64 levels deep", no_files=[out])
+
+
+# ---- object files ----------------------------------------------------------------------------
+
+def _object_with(tmp_path, kind: int, payload: bytes | None = None, edit=None):
+    """A well-formed object (checksum recomputed) whose section ``kind`` (4 symbols, 5 meta,
+    6 map) is ``payload`` or ``edit(parsed JSON)``."""
+    from isa.assembler import assemble
+    from isa.objfile import to_bytes
+    from tests.fuzz.mutators import _rebuild, _sections
+
+    obj = assemble('.text\nstart: halt\n.output "y", 0, [1]\n').obj
+    secs = _sections(to_bytes(obj))
+    if kind not in {k for k, _ in secs}:
+        secs.append((kind, b"{}"))
+    if edit is not None:
+        payload = json.dumps(edit(json.loads(dict(secs)[kind]))).encode()
+    p = tmp_path / "o.imo"
+    p.write_bytes(_rebuild([(k, payload if k == kind else v) for k, v in secs]))
+    return p
+
+
+def _rename_output(meta):
+    meta["outputs"][0]["name"] = "\ud800"
+    return meta
+
+
+OBJECTS = {
+    "deep-meta": (5, b"[" * 100_000 + b"]" * 100_000, None, "nested more than 64 levels deep"),
+    "deep-symbols": (4, b"[" * 100_000, None, "nested more than 64 levels deep"),
+    "deep-map": (6, b'{"a":' * 100_000, None, "nested more than 64 levels deep"),
+    "surrogate-symbol": (4, None, lambda s: [["\ud800", "text", 0]],
+                         "symbol 0 name = '\\ud800' is not valid text"),
+    "surrogate-output": (5, None, _rename_output, "outputs[0].name = '\\ud800' is not valid "
+                         "text"),
+}
+
+
+@pytest.mark.parametrize("name", OBJECTS)
+@pytest.mark.parametrize("command", ["disasm", "run"])
+def test_object_reader_diagnoses_what_once_crashed_it(tmp_path, name, command):
+    kind, payload, edit, needle = OBJECTS[name]
+    p = _object_with(tmp_path, kind, payload, edit)
+    assert_user_error(imcc(command, p), "o.imo: corrupt object file", needle)

@@ -166,8 +166,10 @@ class _Importer:
     def run(self) -> Graph:
         g = self.c.proto.graph
         names = _unique_names(g.node)
-        origins = {name: Origin(node.name, node.op_type, next((o for o in node.output if o), ""))
-                   for node, name in zip(g.node, names)}
+        origins = {}
+        for node, name in zip(g.node, names):
+            out = next((o for o in node.output if o), "")
+            origins[name] = Origin(node.name, self.c.written_ops.get(out, node.op_type), out)
         consumed = {i for n in g.node for i in n.input} | {o.name for o in g.output}
         nodes = []
         for node, name in zip(g.node, names):

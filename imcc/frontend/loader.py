@@ -37,13 +37,17 @@ class CheckedModel:
     """A parsed, validated model: ``proto`` (external data loaded, nodes topologically sorted),
     its default-domain ``opset`` and the ONNX-inferred type of each tensor (``types``: name ->
     TypeProto; dims may still be symbolic where inference could not tell). The initializers
-    named in ``external`` are still external in ``proto``: their data is read on import."""
+    named in ``external`` are still external in ``proto``: their data is read on import;
+    ``written_ops`` are the op types of nodes the opset converter replaced."""
 
     proto: onnx.ModelProto
     opset: int
     types: Mapping[str, onnx.TypeProto]
     where: str
     external: Mapping[str, ExternalData] = field(default_factory=dict)
+    #: For a model the opset converter rewrote: first output -> the op type the model wrote
+    #: (``Upsample`` for the ``Resize`` that replaced it), for diagnostics.
+    written_ops: Mapping[str, str] = field(default_factory=dict)
 
 
 def _list(items: list[str], limit: int = 8) -> str:
@@ -575,7 +579,10 @@ def check_model(model: onnx.ModelProto, where: str,
         # onnx's version converter rebuilds the graph: give it the data, not references.
         materialize(model, external, where)
         external = {}
+    written = {next((o for o in n.output if o), ""): n.op_type for n in model.graph.node}
     opset = default_opset(model, where)
+    written_ops = {o: op for n in model.graph.node
+                   for o in n.output[:1] if (op := written.get(o)) and op != n.op_type}
     check_domains(model, where)
     sort_nodes(model, where)
     check_nonempty_inputs(model, where)  # before the overrides, which cannot change a fixed 0
@@ -583,4 +590,4 @@ def check_model(model: onnx.ModelProto, where: str,
         apply_input_shapes(model, input_shapes, where)
     check_static_inputs(model, where)
     types = check_and_infer(model, where)
-    return CheckedModel(model, opset, types, where, external)
+    return CheckedModel(model, opset, types, where, external, written_ops)

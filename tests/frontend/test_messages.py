@@ -129,3 +129,14 @@ def test_converter_failures_say_why_in_words(nodes, opset, want, tmp_path):
     assert "\n" not in text and f"cannot convert it to 21: {want}; re-export" in text
     for raw in ("Assertion", ".h:", "std::", "DataType ("):
         assert raw not in text
+
+
+def test_a_node_the_opset_converter_replaced_is_named_as_the_model_wrote_it():
+    """An opset-9 Upsample becomes a Resize at opset 13; its non-constant scales are refused
+    under the name the model uses."""
+    nodes = [helper.make_node("Upsample", ["x", "s"], ["y"], mode="nearest")]
+    m = _model(nodes, [_vi("x", [1, 1, 2, 2]), _vi("s", [4])], [_vi("y", [1, 1, 4, 4])],
+               opset=9)
+    m.ir_version = 4
+    msg = _error(m)
+    assert "the Upsample node writing 'y' (as Resize: operand 2 (" in msg

@@ -74,9 +74,10 @@ def export_onnx(module: nn.Module, example_inputs, *, dynamo: bool = False,
             model = prog.model_proto
             rename_dynamo(model)
             return model
+        if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+            kw["dynamo"] = False  # the default from torch 2.9 on
         f = io.BytesIO()
-        torch.onnx.export(float_model, args, f, dynamo=False, input_names=inames,
-                          output_names=onames, **kw)
+        torch.onnx.export(float_model, args, f, input_names=inames, output_names=onames, **kw)
     return onnx.load_from_string(f.getvalue())
 
 
@@ -148,6 +149,13 @@ def calibrate(model: nn.Module, inputs, *, calibration: str = "minmax",
                           "the layer simulates; fold the BatchNorm into the conv before "
                           "converting (torch.nn.utils.fusion.fuse_conv_bn_eval)", stacklevel=2)
         nodes[q] = node
+    covered = {layers[q].onnx_name for q in nodes}
+    float_only = [name for name in imc if name not in covered]
+    if float_only:
+        warnings.warn(f"calibrate: {len(float_only)} crossbar node(s) of the exported model "
+                      f"have no analog layer and stay float in torch ({', '.join(float_only[:3])}"
+                      f"{', ...' if len(float_only) > 3 else ''}): products computed outside an "
+                      "nn.Conv1d/Conv2d/Linear's own forward", stacklevel=2)
     quantized = [nodes[q].inputs[0] for q in nodes if layers[q].precision.input_bits > 0]
     ranges = activation_ranges(graph, quantized, feeds, method=calibration,
                                percentile=percentile) if quantized else {}

@@ -35,8 +35,9 @@ __all__ = ["AnalogConv1d", "AnalogConv2d", "AnalogLinear", "analog_layers", "con
 
 def _exporting() -> bool:
     """True while torch traces or exports the model: the float layer is what it records."""
+    exporting = getattr(torch.compiler, "is_exporting", None)  # torch >= 2.5
     return (torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
-            or torch.compiler.is_exporting())
+            or (exporting is not None and exporting()))
 
 
 class _Analog:

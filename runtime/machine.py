@@ -57,21 +57,23 @@ def _raise(message: str) -> None:
 def _as_dtype(values: np.ndarray, dtype: str, name: str = "") -> np.ndarray:
     """An output as its declared element type: float32 as it is; integers and booleans are
     exact float32 values in memory (whole numbers up to 2**24), converted. An integer output
-    holding a value beyond 2**24 (or not finite) is refused: float32 words do not hold it
-    exactly, so the integer result would be silently wrong."""
+    holding a finite value beyond 2**24 is refused: float32 words do not hold it exactly, so
+    the integer result would be silently wrong. (NaN and infinities come only from operations
+    ONNX leaves undefined on integers, such as a division by zero.)"""
     if dtype == "float32":
         return values.copy()
     if dtype == "bool":
         return np.asarray(values != 0)  # an array at rank 0 too (numpy gives a scalar)
     if dtype.startswith(("int", "uint")):
-        big = ~(np.abs(values) <= EXACT_INTEGER)
+        big = np.isfinite(values) & (np.abs(values) > EXACT_INTEGER)
         if big.any():
             raise MachineTrap(
                 f"output '{name}' ({dtype}) holds {values[big].flat[0]:g}, beyond the whole "
                 "numbers the machine's float32 words hold exactly (-2**24 .. 2**24)",
                 hint="integer tensors compute exactly only while every value stays within "
                      "2**24 of zero")
-        return np.asarray(np.rint(values).astype(dtype))
+        with np.errstate(invalid="ignore"):
+            return np.asarray(np.rint(values).astype(dtype))
     return values.astype(dtype)
 
 

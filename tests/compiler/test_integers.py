@@ -79,3 +79,22 @@ def test_integer_output_beyond_float32_is_refused():
     feeds = {"a": np.array([4097, 3], np.int32), "b": np.array([4097, 3], np.int32)}
     with pytest.raises(MachineTrap, match=r"output 'y' \(int32\) holds 1\.67854e\+07, beyond"):
         run(m, feeds)
+
+
+def test_integer_div_compiles_through_the_command_line(tmp_path):
+    """`imcc compile` estimates the cost with a run on zero inputs, where an integer 0 / 0 is
+    undefined: that run must not refuse the program."""
+    import onnx
+    from click.testing import CliRunner
+
+    from imcc.cli import cli
+
+    path = tmp_path / "div.onnx"
+    onnx.save(_div_model("int8"), path)
+    r = CliRunner().invoke(cli, ["compile", str(path), "-o", str(tmp_path / "div.imo"),
+                                 "--time-limit", "0.1"])
+    assert r.exit_code == 0, r.output
+    feeds = _operands("int8")
+    (want,) = reference(_div_model("int8"), feeds)
+    got = imcc.load(tmp_path / "div.imo", "ideal").run(feeds)["y"]
+    np.testing.assert_array_equal(got, want)

@@ -11,23 +11,26 @@ files are written atomically, so none of these leaves a partial file.
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from imcc import __version__
 from isa import hostlimits
-from isa.diagnostics import ToolchainError, render
+from isa.diagnostics import ToolchainError, escape, render
 
 
 def _one_line(e: BaseException) -> str:
     text = str(e).strip()
-    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
+    return f"{type(e).__name__}: {escape(text.splitlines()[0])}" if text else type(e).__name__
 
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             # The group's own options are parsed (and --debug known) before a command runs.
-            return super().invoke(ctx)
+            with warnings.catch_warnings():  # the callback silences them; restored on return
+                return super().invoke(ctx)
         except ToolchainError as e:
             click.echo(render(e), err=True)
             ctx.exit(2)
@@ -53,8 +56,9 @@ class _Group(click.Group):
         except OSError as e:  # the file system refused (disk full, permissions): not a defect
             if ctx.meta.get("imcc.debug"):
                 raise
-            where = f"{e.filename}: " if e.filename else ""
-            click.echo(f"imcc: error: {where}{e.strerror or _one_line(e)}", err=True)
+            where = f"{escape(str(e.filename))}: " if e.filename else ""
+            click.echo(f"imcc: error: {where}{escape(e.strerror or '') or _one_line(e)}",
+                       err=True)
             ctx.exit(2)
         except Exception as e:
             if ctx.meta.get("imcc.debug"):
@@ -81,6 +85,8 @@ def cli(ctx: click.Context, debug: bool, max_file_mib: int | None,
     """imcc: compile ONNX models for memristive in-memory-computing chips, assemble and
     disassemble IMC programs, and run them on a reference machine."""
     ctx.meta["imcc.debug"] = debug
+    if not debug:  # numpy's RuntimeWarnings and the like are not diagnostics: one line only
+        warnings.simplefilter("ignore")
     hostlimits.configure(max_file_mib=max_file_mib, max_elements=max_elements)
 
 

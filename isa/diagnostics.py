@@ -154,6 +154,20 @@ def _caret_lines(span: SourceSpan, source: str) -> list[str]:
 _WIDTH = 100  # widest source excerpt under a diagnostic
 
 
+def escape(text: str) -> str:
+    """``text`` with every character that is not printable (newlines, terminal escapes, line
+    separators) written as its Python escape, so a name taken from a file can neither split a
+    diagnostic into several lines nor forge one.
+
+    >>> print(escape("conv\\nimcc: error: forged\\x1b[2J"))
+    conv\\nimcc: error: forged\\x1b[2J
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] if ch != "'" else ch
+                   for ch in text)
+
+
 def render(err: ToolchainError, prog: str = "imcc") -> str:
     """Format an error as ``file:line:col: error: message`` plus source line and caret.
 
@@ -164,10 +178,10 @@ def render(err: ToolchainError, prog: str = "imcc") -> str:
         n = len(err.errors)
         parts.append(f"{n} error{'s' if n != 1 else ''} generated.")
         return "\n".join(parts)
-    head = f"{err.span}: {err.kind}: " if err.span else f"{prog}: {err.kind}: "
-    out = [head + err.message]
+    head = f"{escape(str(err.span))}: {err.kind}: " if err.span else f"{prog}: {err.kind}: "
+    out = [head + escape(err.message)]
     if err.span is not None and err.source is not None:
         out.extend(_caret_lines(err.span, err.source))
     if err.hint:
-        out.append(f"    hint: {err.hint}")
+        out.append(f"    hint: {escape(err.hint)}")
     return "\n".join(out)

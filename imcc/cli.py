@@ -29,7 +29,9 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             # The group's own options are parsed (and --debug known) before a command runs.
-            with warnings.catch_warnings():  # the callback silences them; restored on return
+            # Warnings: the callback silences them (restored on return). Reads are tracked so
+            # that no output replaces an input (isa.outfiles).
+            with warnings.catch_warnings(), hostlimits.tracking_reads():
                 return super().invoke(ctx)
         except ToolchainError as e:
             click.echo(render(e), err=True)

@@ -20,6 +20,7 @@ isa.diagnostics.LimitError: imcc: error: tensor 'x' would have 101 elements, mor
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import io
 import json
@@ -39,7 +40,8 @@ from isa.diagnostics import ConfigError, LimitError
 
 __all__ = ["LIMITS", "MAX_NESTING", "HostLimits", "LimitError", "NotRegularFile", "check_elements",
            "check_file_bytes", "check_nesting", "check_shape", "configure", "limits",
-           "load_array_file", "parse_json", "parse_toml", "read_bytes", "read_text"]
+           "load_array_file", "note_read", "parse_json", "parse_toml", "read_bytes", "read_text",
+           "tracking_reads", "was_read"]
 
 DEFAULT_MAX_FILE_MIB = 8192
 DEFAULT_MAX_ELEMENTS = 2**28  # 1 GiB of float32
@@ -122,6 +124,34 @@ def check_file_bytes(size: int, what: str) -> None:
                          "the file is trusted")
 
 
+#: The files read since :func:`tracking_reads` began, as ``(device, inode)``: the inputs that
+#: :func:`isa.outfiles.write_files` must never replace. None where nobody tracks.
+_READ: contextvars.ContextVar[set | None] = contextvars.ContextVar("imcc_read", default=None)
+
+
+@contextlib.contextmanager
+def tracking_reads():
+    """Remember every file read inside the block (the command line tracks each command)."""
+    token = _READ.set(set())
+    try:
+        yield
+    finally:
+        _READ.reset(token)
+
+
+def note_read(st: os.stat_result) -> None:
+    """Record a file read by other means than :func:`read_bytes` (its ``os.stat``)."""
+    seen = _READ.get()
+    if seen is not None:
+        seen.add((st.st_dev, st.st_ino))
+
+
+def was_read(st: os.stat_result) -> bool:
+    """True when the file of ``st`` was read while reads are tracked."""
+    seen = _READ.get()
+    return seen is not None and (st.st_dev, st.st_ino) in seen
+
+
 class NotRegularFile(OSError):
     """A path that names a folder, a device, a socket or (where only regular files are read) a
     pipe: reading it could block forever or never end."""
@@ -162,6 +192,7 @@ def read_bytes(path: str | os.PathLike, what: str | None = None, *,
             raise NotRegularFile(path, _kind(st.st_mode))
         if pipe:
             os.set_blocking(fd, True)
+        note_read(st)
     except BaseException:
         os.close(fd)
         raise

@@ -22,12 +22,10 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 from isa import hostlimits
-from isa.diagnostics import ObjectFileError, OutputError
+from isa.diagnostics import ObjectFileError
 
 MAGIC = b"\x7fIMCOBJ\n"
 FORMAT_VERSION = 1
@@ -313,54 +311,13 @@ def _object(secs: dict[str, memoryview], syms, meta) -> ObjectFile:
     )
 
 
-def write_temp(path: str | os.PathLike, blob) -> str:
-    """Write ``blob`` (bytes, or an iterable of byte pieces) to a new temporary file beside
-    ``path`` and return its name; on failure nothing is left behind. :func:`atomic_write`
-    renames it into place."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror}",
-                          hint="check that the folder exists and is writable") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if isinstance(blob, bytes | bytearray | memoryview):
-                f.write(blob)
-            else:
-                for piece in blob:
-                    f.write(piece)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise OutputError(f"cannot write {path}: {e.strerror}") from None
-        raise
-    return tmp
-
-
-def replace_into(tmp: str, path: str | os.PathLike) -> None:
-    """Move a finished temporary file (from :func:`write_temp`) onto ``path``."""
-    try:
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise OutputError(f"cannot write {path}: {e.strerror}") from None
-
-
 def atomic_write(path: str | os.PathLike, blob) -> None:
     """Write ``blob`` (bytes, or an iterable of byte pieces) to ``path`` through a temporary
-    file and a rename, so a failed write never leaves a partial file behind, and never
-    replaces a good file with a bad one."""
-    replace_into(write_temp(path, blob), path)
+    file and a rename, so a failed write never leaves a partial file behind, never replaces a
+    good file with a bad one, and never replaces an input (:func:`isa.outfiles.write_files`)."""
+    from isa.outfiles import write_files
+
+    write_files({path: blob})
 
 
 def write_object(obj: ObjectFile, path: str | os.PathLike) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from isa.diagnostics import ConfigError
+from isa.diagnostics import ConfigError, OutputError
 
 
 def chip_options(f):
@@ -49,20 +49,30 @@ def end_progress(say) -> None:
         click.echo("\r\x1b[K", err=True, nl=False)
 
 
+class Outputs(dict):
+    """The files a command writes, by path: naming one path twice (``-o m.s -S``, ``--map``
+    equal to ``-o``) is an error, not a silent replacement of the first file by the second."""
+
+    def __init__(self, files=()):
+        super().__init__()
+        for path, blob in dict(files).items():
+            self[path] = blob
+
+    def __setitem__(self, path, blob) -> None:
+        if path in self:
+            raise OutputError(f"two outputs of this command would be written to {path}; the "
+                              "later would replace the earlier",
+                              hint="give each output its own path")
+        super().__setitem__(path, blob)
+
+
 def write_files(files: dict) -> None:
     """Write every file (bytes, or an ObjectFile streamed to disk) all or nothing: each to a
     temporary file first, then all renamed into place; if one fails, none is written and the
-    files already at those paths are left as they were."""
-    from isa.objfile import ObjectFile, object_pieces, replace_into, write_temp
+    files already at those paths are left as they were. An output may not replace an input of
+    the command, another output, or anything but a regular file (:mod:`isa.outfiles`)."""
+    from isa.objfile import ObjectFile, object_pieces
+    from isa.outfiles import write_files as write_all
 
-    temps = []
-    try:
-        for path, blob in files.items():
-            temps.append((write_temp(path, object_pieces(blob) if isinstance(blob, ObjectFile)
-                                     else blob), path))
-    except BaseException:
-        for tmp, _ in temps:
-            Path(tmp).unlink(missing_ok=True)
-        raise
-    for tmp, path in temps:
-        replace_into(tmp, path)
+    write_all({path: object_pieces(blob) if isinstance(blob, ObjectFile) else blob
+               for path, blob in files.items()})

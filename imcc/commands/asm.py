@@ -10,7 +10,7 @@ import click
 from imcc.commands._common import chip_options, load_chip, write_files
 from isa.assembler import assemble_file
 from isa.disassembler import disassemble
-from isa.objfile import atomic_write, read_object, to_bytes
+from isa.objfile import read_object
 
 
 def chip_limits(chip) -> dict[str, tuple[int, str]]:
@@ -54,8 +54,7 @@ def asm_cmd(source: Path, output: Path | None, config_path: Path | None,
             result = dataclasses.replace(
                 result, obj=dataclasses.replace(result.obj, chip=(chip.name, chip.program_hash)))
     out = output or source.with_suffix(".imo")
-    blob = to_bytes(result.obj)
-    atomic_write(out, blob)
+    write_files({out: result.obj})
     click.echo(f"{out}: {len(result.obj.text)} instructions, {len(result.obj.data)} data bytes, "
                f"{len(result.obj.weights)} weight bytes")
 

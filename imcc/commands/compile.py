@@ -11,6 +11,7 @@ import click
 
 from imcc import storagemap
 from imcc.commands._common import (
+    Outputs,
     chip_options,
     end_progress,
     load_chip,
@@ -108,7 +109,7 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
     finally:
         end_progress(say)
     obj, smap = prog._obj, prog._storage_map
-    files = {out: obj}
+    files = Outputs({out: obj})
     if asm:
         files[out.with_suffix(".s")] = prog.asm.encode()
         for name, blob in prog._side_files.items():
@@ -180,7 +181,7 @@ def map_cmd(model, json_path, svg_path, quiet, priority, precision_path, batch, 
         m = map_model(model, chip, precision=prec, options=options, progress=say)
     finally:
         end_progress(say)
-    files = {}
+    files = Outputs()
     if json_path:
         files[json_path] = storagemap.to_json(m.storage_map)
     if svg_path:

@@ -231,7 +231,8 @@ def compile(model, chip="ideal", *, priority: str = "efficiency", precision=None
             batch: int | None = None, input_shapes=None, dynamic: str = "sram",
             calibration: str = "minmax", percentile: float = 99.99, time_limit: float = 10.0,
             seed: int = 0, workers: int = 2, progress: Callable[[str], None] | None = None,
-            name: str | None = None, **unknown) -> Program:
+            name: str | None = None, set: Mapping[str, Any] | None = None, fit: bool = False,
+            **unknown) -> Program:
     """Compile an ONNX model for a chip (what ``imcc compile`` does) and return the
     :class:`Program`.
 
@@ -247,31 +248,47 @@ def compile(model, chip="ideal", *, priority: str = "efficiency", precision=None
     ``imcc compile``'s options (``input_shapes`` is ``--input-shape``: a dict name -> shape).
     ``progress(message)`` is called at each stage. ``name`` is the model's name in the storage
     map, the report and the assembly (default: the file's name; ``model.onnx`` for bytes and
-    protos). The same arguments give the same program, byte for byte.
+    protos). ``set``: chip overrides, ``imcc compile --set``'s (a dict name -> value, e.g.
+    ``{"adc_bits": 6, "tiles": 32}``; :mod:`imcc.settings`). ``fit=True`` grows the chip until
+    the model fits (``--fit``: arrays per tile, then tiles, and the global memory);
+    :attr:`Program.chip` is the chip used, named after its changes
+    (``ideal+arrays_per_tile=13``). The same arguments give the same program, byte for byte.
 
     >>> import imcc
     >>> prog = imcc.compile("samples/digits/cnn.onnx", "ideal", priority="resource")
     >>> prog.report["partition"]
     {'digital': 5, 'imc': 3}
+    >>> imcc.compile("samples/digits/cnn.onnx", "rram", set={"adc_bits": 6}).chip.name
+    'rram+adc_bits=6'
+    >>> prog = imcc.compile("samples/models/lenet.onnx", "rram", priority="resource",
+    ...                     set={"tiles": 2, "arrays_per_tile": 1}, fit=True)
+    >>> prog.chip.name, prog.report["arrays_used"]
+    ('rram+arrays_per_tile=6+tiles=2', 11)
     """
     _reject_unknown("imcc.compile", unknown, _COMPILE_ARGS)
     return _compile(model, chip, priority=priority, precision=precision, calib=calib,
                     batch=batch, input_shapes=input_shapes, dynamic=dynamic,
                     calibration=calibration, percentile=percentile, time_limit=time_limit,
-                    seed=seed, workers=workers, progress=progress, name=name)
+                    seed=seed, workers=workers, progress=progress, name=name, sets=set,
+                    fit=fit)
 
 
 def _compile(model, chip, *, priority, precision, calib, batch, input_shapes, dynamic,
              calibration, percentile, time_limit, seed, workers, progress, name,
-             base_name: str | None = None) -> Program:
-    """:func:`compile`, with ``base_name`` for the assembly's side files (``imcc compile -o``)."""
+             base_name: str | None = None, sets=None, fit: bool = False) -> Program:
+    """:func:`compile`, with ``base_name`` for the assembly's side files (``imcc compile -o``);
+    ``sets`` is a dict (the interface's ``set``) or parsed ``--set`` pairs."""
     from imcc.compiler import CompileOptions, compile_model
+    from imcc.settings import apply_sets, sets_from_mapping
 
     if name is not None and not isinstance(name, str):
         raise ConfigError(f"name: expected a str, got {type(name).__name__}")
     if progress is not None and not callable(progress):
         raise ConfigError("progress: expected a function of one message (str), or None")
+    if not isinstance(fit, bool):
+        raise ConfigError(f"fit = {fit!r}: must be True or False")
     cfg = _chip(chip)
+    pairs = tuple(sets) if isinstance(sets, tuple) else sets_from_mapping(sets)
     options = CompileOptions(
         priority=_choice("priority", priority, ("efficiency", "resource")),
         dynamic=_choice("dynamic", dynamic, ("sram", "digital")),
@@ -281,13 +298,16 @@ def _compile(model, chip, *, priority, precision, calib, batch, input_shapes, dy
         percentile=_number("percentile", percentile, 50, 100),
         time_limit=_number("time_limit", time_limit, 0.1),
         seed=_integer("seed", seed),
-        workers=_integer("workers", workers, 1))
+        workers=_integer("workers", workers, 1),
+        fit=fit)
     prec = _precision(precision, cfg)
+    cfg, prec, _ = apply_sets(cfg, prec, pairs, command="compile",
+                              what="set" if isinstance(sets, Mapping) else "--set")
     src = _model(model, name)
     samples = _calib(calib, src)
     res = compile_model(src, cfg, precision=prec, calib=samples, options=options,
                         base_name=base_name, progress=progress, name=name)
-    return Program(res.obj, cfg, asm=res.asm, side_files=res.side_files,
+    return Program(res.obj, res.chip, asm=res.asm, side_files=res.side_files,
                    report=res.report, storage_map=res.storage_map)
 
 
@@ -551,9 +571,9 @@ class Program:
 
 _COMPILE_ARGS = ("model", "chip", "priority", "precision", "calib", "batch", "input_shapes",
                  "dynamic", "calibration", "percentile", "time_limit", "seed", "workers",
-                 "progress", "name")
+                 "progress", "name", "set", "fit")
 _RUN_ARGS = ("inputs", "seed", "time", "backend", "max_steps", "progress")
-_LOAD_ARGS = ("path", "chip")
+_LOAD_ARGS = ("path", "chip", "set")
 
 
 def _difference(after, before):
@@ -588,7 +608,20 @@ def _estimate(obj, chip) -> dict:
 # ---- loading -----------------------------------------------------------------------------------
 
 
-def load(path, chip=None, **unknown) -> Program:
+def _run_sets(cfg, sets, time: float | None = None):
+    """``cfg`` with run overrides (a dict, or parsed ``--set`` pairs); with ``time`` (the
+    ``--time`` option) the read time ``time`` sets is returned too."""
+    from imcc.settings import apply_sets, sets_from_mapping
+
+    pairs = tuple(sets) if isinstance(sets, tuple) else sets_from_mapping(sets)
+    what = "--set" if isinstance(sets, tuple) else "set"
+    cfg, _, t = apply_sets(cfg, None, pairs, command="run", what=what)
+    if t is not None and time is None:
+        raise ConfigError(f"{what} time: the read time is an argument of Program.run (time=...)")
+    return cfg if time is None else (cfg, t)
+
+
+def load(path, chip=None, *, set: Mapping[str, Any] | None = None, **unknown) -> Program:
     """Read a program: an object file (``.imo``, or its bytes) or an assembly source (``.s``,
     assembled here; its includes resolve next to it, and traps then point at its lines).
 
@@ -596,7 +629,9 @@ def load(path, chip=None, **unknown) -> Program:
     to run on. Without it, the object's chip record decides: the preset of that name when its
     program hash matches, ``ideal`` for a program without a record, and otherwise an error that
     asks for ``chip=``. A chip of another architecture than the recorded one (another program
-    hash) is an error; chips that differ only in noise or costs run the same program.
+    hash) is an error; chips that differ only in noise or costs run the same program. ``set``:
+    overrides of that chip (``imcc run --set``'s, e.g. ``{"noise_scale": 0}``); one that changes
+    what the program was compiled for (``tiles``, ``adc_bits``) is that error.
 
     >>> import imcc
     >>> prog = imcc.load("samples/asm/dot.s")
@@ -616,6 +651,7 @@ def load(path, chip=None, **unknown) -> Program:
         raise ConfigError(f"load: expected a path or the bytes of an object file, got "
                           f"{type(path).__name__}")
     cfg = choose_chip(obj) if chip is None else _chip(chip)
+    cfg = _run_sets(cfg, set)
     prog = Program(obj, cfg, asm=source.source.text if source is not None else None,
                    source=source)
     prog._machine_for(0, 0.0, "numpy")  # checks now that the chip fits the program

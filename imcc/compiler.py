@@ -29,8 +29,9 @@ from imcc.calibrate import activation_ranges, nonnegative
 from imcc.codegen.imc import ImcLayer, WeightBlob, cell_format
 from imcc.codegen.program import generate
 from imcc.ir import Graph
-from imcc.mapping import LayerWork, map_layers
+from imcc.mapping import LayerWork, map_layers, pack_base
 from imcc.precision import PrecisionConfig, resolve
+from imcc.settings import fit_arrays, fit_memory, shape_for
 from imcc.tiling import divide_layer, quantize_layer
 from isa.assembler import assemble
 from isa.diagnostics import ConfigError, OnnxImportError
@@ -51,6 +52,7 @@ class CompileOptions:
     time_limit: float = 10.0  # packing effort budget (deterministic)
     seed: int = 0
     workers: int = 2
+    fit: bool = False  # grow the chip until the model fits (imcc.settings)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class CompileResult:
     storage_map: dict
     report: dict
     graph: Graph  # the compiled graph; crossbar-only weights are zero stand-ins (in obj.weights)
+    chip: object  # the chip compiled for: the one given, or with --fit the one grown to fit
 
 
 def _input_shapes(model, options: CompileOptions) -> dict[str, tuple[int, ...]]:
@@ -155,6 +158,7 @@ class Mapped:
     storage_map: dict
     warnings: tuple
     times: MappingProxyType
+    chip: object  # the chip mapped onto: the one given, or with --fit the one grown to fit
 
 
 def map_model(
@@ -213,16 +217,44 @@ def map_model(
         work[n.name] = _layer_work(graph, n, cycles)
     t = lap("divide", t)
     say(f"packing {sum(len(p.tiles) for p in plans)} tiles onto arrays")
+    base = pack_base(plans, rows=chip.rows, cols=chip.cols, priority=options.priority,
+                     time_limit=options.time_limit, seed=options.seed, workers=options.workers,
+                     progress=progress)
+    needed = base.bins_used if base is not None else 0
+    if options.fit:
+        chip = fit_arrays(chip, needed)
+    elif needed > chip.total_arrays:
+        _does_not_fit(plans, base, chip, options.priority)
     mapping = map_layers(plans, rows=chip.rows, cols=chip.cols,
                          arrays_available=chip.tiles * chip.arrays_per_tile,
                          priority=options.priority, work=work,
                          t_cycle_ns=_t_cycle(chip), time_limit=options.time_limit,
-                         seed=options.seed, workers=options.workers, progress=progress)
+                         seed=options.seed, workers=options.workers, progress=progress,
+                         base=base)
     t = lap("pack", t)
     smap = storagemap.build(mapping, model=name, chip=chip)
     return Mapped(graph, part, imc_nodes, MappingProxyType(precs), MappingProxyType(signed),
                   MappingProxyType(work), tuple(plans), mapping, smap, tuple(warnings),
-                  MappingProxyType(times))
+                  MappingProxyType(times), chip)
+
+
+def _does_not_fit(plans, base, chip, priority: str) -> None:
+    """The error of a model that needs more arrays than ``chip`` has, naming the smallest chip
+    of its shape that holds it (what ``--fit`` would use)."""
+    used = base.bins_used
+    sizes = sorted(((p.cells, p.layer) for p in plans), reverse=True)[:3]
+    biggest = ", ".join(f"{name} ({math.ceil(c / (chip.rows * chip.cols))} arrays' worth)"
+                        for c, name in sizes)
+    try:
+        tiles, apt = shape_for(chip, used)
+        hint = (f"--fit grows the chip to fit ({tiles} tiles x {apt} arrays holds it); or use "
+                "fewer weight bits or more bits per cell")
+    except ConfigError as e:
+        hint = e.message
+    raise ConfigError(
+        f"the model needs {used} arrays ({priority} priority; lower bound {base.lower_bound}) "
+        f"but chip {chip.name!r} has {chip.total_arrays}: short by {used - chip.total_arrays}; "
+        f"largest layers: {biggest}", hint=hint)
 
 
 def compile_model(
@@ -246,7 +278,7 @@ def compile_model(
     base = base_name or Path(name).stem
     m = map_model(model, chip, precision=precision, options=options, progress=progress,
                   name=name)
-    graph, mapping, plans = m.graph, m.mapping, m.plans
+    graph, mapping, plans, chip = m.graph, m.mapping, m.plans, m.chip
     times = dict(m.times)
     warnings = list(m.warnings)
     t = time.perf_counter()
@@ -322,16 +354,11 @@ def compile_model(
             weight_offset=MappingProxyType({t.id: wb.offsets[t.id] for t in p.tiles}),
             wfmt=cell_format(p),
             col_max=MappingProxyType({t.id: wb.col_max[t.id] for t in p.tiles}))
-    map_json = storagemap.to_json(m.storage_map)
     times["quantize"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
 
     say("generating code")
     classes = {n.name: m.partition.classes[n.name].value for n in graph.nodes}
-    header = [f"{name} compiled by imcc for chip {chip.name} ({chip.program_hash}), "
-              f"{options.priority} priority",
-              f"{len(m.imc_nodes)} IMC layers on {mapping.arrays_used} arrays "
-              f"(lower bound {mapping.base.lower_bound}), {len(graph.nodes)} nodes"]
     if options.sram_bits is None:
         options = replace(options, sram_bits=int(chip.input_bits))
     # An IMC layer whose arrays all sit on one chip tile keeps its output in that tile's buffer,
@@ -349,9 +376,29 @@ def compile_model(
             for o in n.outputs:
                 if o:
                     tile_pref[o] = tile_pref[srcs[0]]
-    prog = generate(graph, imc, chip=chip, options=options, base_name=base,
-                    weights_blob=blob, map_json=map_json, header=header, classes=classes,
-                    tile_pref=tile_pref)
+
+    def emit(chip):
+        header = [f"{name} compiled by imcc for chip {chip.name} ({chip.program_hash}), "
+                  f"{options.priority} priority",
+                  f"{len(m.imc_nodes)} IMC layers on {mapping.arrays_used} arrays "
+                  f"(lower bound {mapping.base.lower_bound}), {len(graph.nodes)} nodes"]
+        smap = storagemap.build(mapping, model=name, chip=chip)
+        return smap, generate(graph, imc, chip=chip, options=options, base_name=base,
+                              weights_blob=blob, map_json=storagemap.to_json(smap),
+                              header=header, classes=classes, tile_pref=tile_pref)
+
+    try:
+        smap, prog = emit(chip)
+    except ConfigError as e:
+        if not options.fit:
+            if e.message.startswith("the program needs"):  # its global memory
+                raise ConfigError(e.message, hint=f"{e.hint}; or --fit") from None
+            raise
+        # --fit: measure the program on the largest memory, then emit it for what it needs
+        _, roomy = emit(fit_memory(chip, chip.maximum("global_mib") * 2**20))
+        chip = fit_memory(chip, roomy.memory_bytes)
+        del roomy
+        smap, prog = emit(chip)
     times["codegen"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     say("assembling")
@@ -364,6 +411,8 @@ def compile_model(
     report = {
         "model": name,
         "chip": {"name": chip.name, "hash": chip.program_hash},
+        "chip_size": {"tiles": chip.tiles, "arrays_per_tile": chip.arrays_per_tile,
+                      "global_mib": chip.global_mib},
         "priority": options.priority,
         "nodes": len(graph.nodes),
         "partition": dict(sorted(counts.items())),
@@ -385,7 +434,7 @@ def compile_model(
         "total_s": round(time.perf_counter() - t0, 3),
         "warnings": warnings,
     }
-    return CompileResult(asm.obj, prog.text, prog.includes, m.storage_map, report, graph)
+    return CompileResult(asm.obj, prog.text, prog.includes, smap, report, graph, chip)
 
 
 def _take_imc_weights(graph: Graph, plans) -> tuple[Graph, dict[str, np.ndarray]]:
@@ -411,3 +460,27 @@ def _take_imc_weights(graph: Graph, plans) -> tuple[Graph, dict[str, np.ndarray]
 def _t_cycle(chip) -> float:
     """Crossbar read time per input cycle, from the chip's cost table."""
     return float(chip.cost.read_ns)
+
+
+def smallest_chips(m: Mapped, chip, options: CompileOptions = CompileOptions(),
+                   progress: Callable[[str], None] | None = None) -> dict:
+    """Per priority (``resource``, ``efficiency``): ``(arrays, tiles, arrays_per_tile)`` of the
+    smallest chip of ``chip``'s shape (its tile count and array size) that holds the tiles of
+    ``m`` (:func:`imcc.settings.shape_for`), or ``(arrays, None, None)`` beyond the largest
+    chip. The priority ``m`` was mapped under reuses its packing; the other packs again."""
+    out = {}
+    for priority in ("resource", "efficiency"):
+        if priority == m.mapping.priority:
+            needed = m.mapping.base.bins_used
+        else:
+            if progress is not None:
+                progress(f"packing for the {priority} priority")
+            base = pack_base(list(m.plans), rows=chip.rows, cols=chip.cols, priority=priority,
+                             time_limit=options.time_limit, seed=options.seed,
+                             workers=options.workers)
+            needed = base.bins_used if base is not None else 0
+        try:
+            out[priority] = (needed, *shape_for(chip, needed, grow_only=False))
+        except ConfigError:
+            out[priority] = (needed, None, None)
+    return out

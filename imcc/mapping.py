@@ -86,6 +86,19 @@ def _latency(plans, work, replicas, serial, t_cycle):
     return per
 
 
+def pack_base(plans: list[LayerPlan], *, rows: int, cols: int, priority: str = "efficiency",
+              time_limit: float = 10.0, seed: int = 0, workers: int = 2,
+              progress=None) -> PackResult | None:
+    """The packing of one copy of every tile of ``plans`` (None when there is none): its
+    ``bins_used`` is the number of arrays the model needs under ``priority``, whatever the
+    chip has (``efficiency`` keeps the tiles of a layer off each other's rows)."""
+    rects = _rects(plans, 0, priority == "efficiency")
+    if not rects:
+        return None
+    return pack(rects, cols, rows, priority=priority, time_limit=time_limit, seed=seed,
+                workers=workers, progress=progress)
+
+
 def map_layers(
     plans: list[LayerPlan],
     *,
@@ -100,16 +113,18 @@ def map_layers(
     workers: int = 2,
     max_replicas: int = MAX_REPLICAS,
     progress=None,
+    base: PackResult | None = None,
 ) -> Mapping:
-    """Pack the tiles of ``plans`` onto ``arrays_available`` arrays of ``rows x cols`` cells."""
+    """Pack the tiles of ``plans`` onto ``arrays_available`` arrays of ``rows x cols`` cells.
+    ``base``: the packing of one copy of every tile (:func:`pack_base` with the same
+    arguments), when it was already computed."""
     if priority not in ("efficiency", "resource"):
         raise ConfigError(f"unknown priority {priority!r}: use efficiency or resource")
     work = work or {}
-    group = priority == "efficiency"
-    rects = _rects(plans, 0, group)
     by_id = {f"{t.id}#r0": t for p in plans for t in p.tiles}
-    base = pack(rects, cols, rows, priority=priority, time_limit=time_limit, seed=seed,
-                workers=workers, progress=progress) if rects else None
+    if base is None:
+        base = pack_base(plans, rows=rows, cols=cols, priority=priority,
+                         time_limit=time_limit, seed=seed, workers=workers, progress=progress)
     used = base.bins_used if base else 0
     if used > arrays_available:
         sizes = sorted(((p.cells, p.layer) for p in plans), reverse=True)[:3]

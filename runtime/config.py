@@ -170,6 +170,20 @@ class ChipConfig:
         """Every field, defaults included, as plain JSON-compatible values."""
         return dataclasses.asdict(self)
 
+    def derive(self, changes: dict, where: str = "--set") -> ChipConfig:
+        """This chip with ``changes`` (dotted field -> value), named after them: :func:`derive`.
+        """
+        return derive(self, changes, where)
+
+    @staticmethod
+    def maximum(name: str):
+        """The largest value a chip file may give field ``name`` (``tiles`` -> 128).
+
+        >>> ChipConfig.maximum("arrays_per_tile"), ChipConfig.maximum("global_mib")
+        (4096, 2048)
+        """
+        return {f.name: f for f in dataclasses.fields(ChipConfig)}[name].metadata["hi"]
+
     @property
     def program_hash(self) -> str:
         """First 16 hex digits of the SHA-256 of what a compiled program depends on: geometry,
@@ -322,3 +336,131 @@ def preset_text(name: str) -> str:
 def preset(name: str) -> ChipConfig:
     """A shipped chip preset by name (``ideal``, ``ideal-int8``, ``rram``, ``pcm``)."""
     return parse_config(preset_text(name), f"preset {name}", "toml")
+
+
+# ---- chips derived from another by overrides (--set, --fit) ------------------------------------
+
+
+def _format_value(v) -> str:
+    return str(_num(v))
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _field_kind(key: str) -> type | None:
+    """The value type of dotted chip field ``key`` (``tiles``, ``nonideal.read_noise``), or
+    None for an unknown field (also ``name`` and ``description``, which no override sets)."""
+    cls, name = ChipConfig, key
+    if key.startswith("nonideal."):
+        cls, name = NonIdeal, key[9:]
+    elif key.startswith("cost."):
+        cls, name = CostTable, key[5:]
+    f = {f.name: f for f in dataclasses.fields(cls)}.get(name)
+    if f is None or "lo" not in f.metadata:
+        return None
+    return {"int": int, "float": float, "str": str}.get(f.type if isinstance(f.type, str)
+                                                        else f.type.__name__)
+
+
+def _split_name(name: str) -> tuple[str, dict] | None:
+    """``PRESET+key=value+...`` -> (``PRESET``, {key: typed value}), None for any other name."""
+    root, *parts = name.split("+")
+    if not parts:
+        return None
+    changes = {}
+    for part in parts:
+        key, eq, text = part.partition("=")
+        kind = _field_kind(key)
+        if not eq or kind is None:
+            return None
+        try:
+            changes[key] = kind(text) if kind is not int else int(text)
+        except ValueError:
+            return None
+    return root, changes
+
+
+def _with_changes(base: ChipConfig, changes: dict, where: str) -> ChipConfig:
+    d = base.to_dict()
+    for key, value in changes.items():
+        *path, last = key.split(".")
+        table = d
+        for p in path:
+            table = table[p]
+        table[last] = value
+    return config_from_dict(d, where)
+
+
+def derive(base: ChipConfig, changes: dict, where: str = "--set") -> ChipConfig:
+    """``base`` with ``changes`` (dotted field -> value: ``{"arrays_per_tile": 13}``),
+    validated (errors name ``where`` and the field) and named ``ROOT+key=value+...``: the preset
+    ``base`` comes from, then every field that differs from it, sorted. :func:`derived_chip`
+    rebuilds a chip from such a name, so a program compiled for it runs without its chip file.
+
+    >>> derive(preset("ideal"), {"arrays_per_tile": 13}).name
+    'ideal+arrays_per_tile=13'
+    >>> derive(derive(preset("rram"), {"tiles": 32}), {"adc_bits": 6, "tiles": 16}).name
+    'rram+adc_bits=6'
+    """
+    root, root_cfg = base.name, base
+    split = _split_name(base.name)
+    if split is not None and split[0] in preset_names():
+        try:
+            again = _with_changes(preset(split[0]), split[1], where)
+        except ConfigError:
+            again = None
+        if again is not None and dataclasses.replace(
+                again, name=base.name, description=base.description) == base:
+            root, root_cfg = split[0], preset(split[0])
+    cfg = _with_changes(base, changes, where)
+    before, after = _flatten(root_cfg.to_dict()), _flatten(cfg.to_dict())
+    diffs = {k: v for k, v in after.items() if k not in ("name", "description")
+             and before.get(k) != v}
+    name = root + "".join(f"+{k}={_format_value(v)}" for k, v in sorted(diffs.items()))
+    text = ", ".join(f"{k} = {_format_value(v)}" for k, v in sorted(diffs.items()))
+    return dataclasses.replace(cfg, name=name, description=f"{root} with {text}" if diffs
+                               else root_cfg.description)
+
+
+def derived_chip(name: str) -> ChipConfig | None:
+    """The chip named ``PRESET+key=value+...`` by :func:`derive`, or None when ``name`` is not
+    such a name (or its values are out of range)."""
+    split = _split_name(name)
+    if split is None or split[0] not in preset_names():
+        return None
+    try:
+        cfg = _with_changes(preset(split[0]), split[1], name)
+    except ConfigError:
+        return None
+    return derive(preset(split[0]), split[1], name)
+
+
+def to_toml(cfg: ChipConfig) -> str:
+    """A chip file (TOML) of ``cfg``, every field written (what ``imcc chips NAME --set``
+    prints); :func:`parse_config` reads it back to an equal configuration."""
+    def value(v) -> str:
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return repr(v)
+
+    d = cfg.to_dict()
+    lines = [f"# chip {cfg.name}"]
+    tables = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            tables.append((k, v))
+        else:
+            lines.append(f"{k} = {value(v)}")
+    for k, table in tables:
+        lines += ["", f"[{k}]"] + [f"{kk} = {value(vv)}" for kk, vv in table.items()]
+    return "\n".join(lines) + "\n"

@@ -14,7 +14,7 @@ from isa import hostlimits
 from isa.assembler import Assembly, assemble_file
 from isa.diagnostics import ConfigError
 from isa.objfile import ObjectFile, atomic_write, read_object
-from runtime.config import ChipConfig, load_config, preset, preset_names
+from runtime.config import ChipConfig, derived_chip, load_config, preset, preset_names
 from runtime.machine import InputError
 
 
@@ -31,8 +31,9 @@ def load_program(path: str | Path) -> tuple[ObjectFile, Assembly | None]:
 def choose_chip(obj: ObjectFile, config: str | Path | None = None,
                 chip: str | None = None) -> ChipConfig:
     """The chip to run on: ``config`` (a chip file) or ``chip`` (a preset name); with neither,
-    the preset named by the object's chip record when its hash matches, else an error; an
-    object without a chip record runs on the ``ideal`` preset."""
+    the preset named by the object's chip record when its hash matches (or the preset with the
+    changes a derived name lists, ``ideal+arrays_per_tile=13``: :func:`runtime.config.derive`),
+    else an error; an object without a chip record runs on the ``ideal`` preset."""
     if config is not None and chip is not None:
         raise ConfigError("give either --config FILE or --chip NAME, not both")
     if config is not None:
@@ -44,6 +45,9 @@ def choose_chip(obj: ObjectFile, config: str | Path | None = None,
     name, digest = obj.chip
     if name in preset_names() and preset(name).program_hash == digest:
         return preset(name)
+    derived = derived_chip(name)  # a preset with --set/--fit changes, named after them
+    if derived is not None and derived.program_hash == digest:
+        return derived
     raise ConfigError(f"the program was built for chip '{name}' (program hash {digest}), which "
                       "is not a shipped preset with that hash",
                       hint="pass the chip file it was compiled with: --config FILE")

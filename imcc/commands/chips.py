@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from imcc.commands._settings import set_option
 
 
 def _summary(c) -> str:
@@ -23,13 +27,36 @@ def _summary(c) -> str:
 
 @click.command("chips")
 @click.argument("name", required=False)
-def chips_cmd(name: str | None) -> None:
+@set_option
+@click.option("--fit", "fit_model", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="MODEL.onnx", help="grow chip NAME until MODEL fits (as compile --fit "
+              "does for its arrays) and print that chip")
+@click.option("--priority", type=click.Choice(["efficiency", "resource"]), default="efficiency",
+              show_default=True, help="with --fit: the mapping priority the model must fit under")
+def chips_cmd(name: str | None, sets: tuple, fit_model: Path | None, priority: str) -> None:
     """List the chip presets (for --chip), or print preset NAME as a chip file to copy and
-    edit for --config."""
-    from runtime.config import preset, preset_names, preset_text
+    edit for --config (with --set changes, or grown to fit a model with --fit)."""
+    from imcc.settings import apply_sets, parse_sets
+    from isa.diagnostics import ConfigError
+    from runtime.config import preset, preset_names, preset_text, to_toml
 
-    if name is not None:
+    if name is None:
+        if sets or fit_model is not None:
+            raise ConfigError("--set and --fit change a chip: name it, e.g. imcc chips rram "
+                              "--set adc_bits=6")
+    elif not sets and fit_model is None:
         click.echo(preset_text(name), nl=False)
+        return
+    else:
+        from imcc.api import _chip
+
+        chip, _, _ = apply_sets(_chip(name), None, parse_sets(sets), command="chips")
+        if fit_model is not None:
+            from imcc.compiler import CompileOptions, map_model
+
+            chip = map_model(fit_model, chip, options=CompileOptions(priority=priority,
+                                                                    fit=True)).chip
+        click.echo(to_toml(chip), nl=False)
         return
     names = preset_names()
     width = max(map(len, names))

@@ -18,19 +18,20 @@ from imcc.commands._common import (
     progress_printer,
     write_files,
 )
-from imcc.compiler import CompileOptions, map_model
+from imcc.commands._settings import chip_line, fit_option, set_option
+from imcc.compiler import CompileOptions, map_model, smallest_chips
 from imcc.frontend import parse_input_shape
 from imcc.precision import load_precision
 from isa.encoding import DecodeError, decode
 
 
 def _options(priority, dynamic, batch, input_shape, time_limit, seed, workers, calibration,
-             percentile) -> CompileOptions:
+             percentile, fit=False) -> CompileOptions:
     shapes = dict(parse_input_shape(s) for s in input_shape)
     return CompileOptions(priority=priority, dynamic=dynamic, batch=batch,
                           input_shapes=MappingProxyType(shapes), time_limit=time_limit,
                           seed=seed, workers=workers, calibration=calibration,
-                          percentile=percentile)
+                          percentile=percentile, fit=fit)
 
 
 def common_compile_options(f):
@@ -54,6 +55,8 @@ def common_compile_options(f):
         click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
                      help="CP-SAT threads"),
         chip_options,
+        set_option,
+        fit_option,
     ]
     for o in reversed(opts):
         f = o(f)
@@ -92,22 +95,27 @@ def _categories(words) -> Counter:
 @common_compile_options
 def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, percentile, json_path,
                 estimate, quiet, priority, precision_path, batch, input_shape, dynamic, time_limit,
-                seed, workers, config_path, chip_name):
+                seed, workers, config_path, chip_name, sets, fit):
     """Compile an ONNX MODEL into a program for the IMC machine."""
     from imcc.api import _compile
+    from imcc.settings import apply_sets, parse_sets
 
     chip = load_chip(config_path, chip_name)
+    pairs = parse_sets(sets)
+    prec = load_precision(precision_path, chip.cell_bits) if precision_path else None
+    chip, prec, _ = apply_sets(chip, prec, pairs, command="compile")
     out = output or model.with_suffix(".imo")
     say = progress_printer(quiet)
     calib_data = _calib(model, calib) if calib else None
     try:
-        prog = _compile(model, chip, priority=priority, precision=precision_path, calib=calib_data,
+        prog = _compile(model, chip, priority=priority, precision=prec, calib=calib_data,
                         batch=batch, input_shapes=dict(parse_input_shape(s) for s in input_shape),
                         dynamic=dynamic, calibration=calibration, percentile=percentile,
                         time_limit=time_limit, seed=seed, workers=workers, progress=say,
-                        name=None, base_name=out.stem)
+                        name=None, base_name=out.stem, fit=fit)
     finally:
         end_progress(say)
+    given, chip = chip, prog.chip
     obj, smap = prog._obj, prog._storage_map
     files = Outputs({out: obj})
     if asm:
@@ -128,6 +136,8 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
     for w in rep["warnings"]:
         click.echo(f"imcc: warning: {w}", err=True)
     click.echo(f"compiled {model} for chip {chip.name} ({chip.program_hash}) -> {out}")
+    if pairs or fit:
+        click.echo("  " + chip_line(chip, given if fit else None))
     part = ", ".join(f"{v} {k}" for k, v in rep["partition"].items())
     click.echo(f"  partition: {rep['nodes']} nodes: {part}")
     click.echo("  " + storagemap.summary(smap, layers=True).replace("\n", "\n  "))
@@ -170,15 +180,21 @@ def _calib(model: Path, specs):
 @click.option("-q", "--quiet", is_flag=True)
 @common_compile_options
 def map_cmd(model, json_path, svg_path, quiet, priority, precision_path, batch, input_shape,
-            dynamic, time_limit, seed, workers, config_path, chip_name):
-    """Divide and place a MODEL's weights on the chip's arrays; print the storage map."""
+            dynamic, time_limit, seed, workers, config_path, chip_name, sets, fit):
+    """Divide and place a MODEL's weights on the chip's arrays; print the storage map and the
+    smallest chip of the same shape that holds the model under each priority."""
+    from imcc.settings import apply_sets, parse_sets
+
     chip = load_chip(config_path, chip_name)
+    pairs = parse_sets(sets)
     prec = load_precision(precision_path, chip.cell_bits) if precision_path else None
+    chip, prec, _ = apply_sets(chip, prec, pairs, command="compile")
     options = _options(priority, dynamic, batch, input_shape, time_limit, seed, workers,
-                       "minmax", 99.99)
+                       "minmax", 99.99, fit=fit)
     say = progress_printer(quiet)
     try:
         m = map_model(model, chip, precision=prec, options=options, progress=say)
+        small = smallest_chips(m, chip, options, progress=say)
     finally:
         end_progress(say)
     files = Outputs()
@@ -190,7 +206,15 @@ def map_cmd(model, json_path, svg_path, quiet, priority, precision_path, batch, 
     if not quiet:
         for w in m.warnings:
             click.echo(f"imcc: warning: {w}", err=True)
+        if pairs or fit:
+            click.echo(chip_line(m.chip, chip if fit else None))
         click.echo(storagemap.summary(m.storage_map))
+        click.echo(f"smallest chip of {chip.tiles} tiles of {chip.rows}x{chip.cols} arrays that "
+                   "holds the model:")
+        for prio, (need, tiles, apt) in small.items():
+            size = (f"{tiles} tiles x {apt} array{'s' if apt > 1 else ''}" if tiles
+                    else "none (more than 128 tiles x 4096 arrays)")
+            click.echo(f"  {prio + ' priority:':<21} {size} ({need} arrays needed)")
 
 
 COMMANDS = (compile_cmd, map_cmd)

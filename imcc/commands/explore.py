@@ -15,6 +15,7 @@ from imcc.commands._common import (
     progress_printer,
     write_files,
 )
+from imcc.commands._settings import fit_option
 from imcc.compiler import CompileOptions
 from imcc.frontend import parse_input_shape
 from imcc.precision import load_precision
@@ -101,7 +102,8 @@ def _table(summaries, names, acc: bool) -> list[str]:
               help="a swept parameter: a,b,c | lo..hi | lo..hi:step (repeatable; see "
                    "docs/precision.md for the names)")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
-              help="a fixed override of the base chip/precision (repeatable)")
+              help="a fixed override of the base chip/precision (repeatable; as compile --set)")
+@fit_option
 @click.option("--seeds", type=click.IntRange(1), default=3, show_default=True,
               help="run seeds 0..N-1 per point (device and read noise draws)")
 @click.option("--time", "time_s", type=click.FloatRange(0), default=None,
@@ -143,7 +145,7 @@ def explore_cmd(model, data_specs, input_key, labels_spec, label_key, output_nam
                 calib_samples, limit, sweeps, sets, seeds, time_s, precision_path, batch,
                 priority, calibration, percentile, input_shape, stem, color_by, workers, backend,
                 scheduler, retry_errors, auto, target_accuracy_drop, target_error, holdout,
-                knobs, quiet, config_path, chip_name):
+                knobs, quiet, config_path, chip_name, fit):
     """Sweep a design space (or search per-layer precision with --auto) for MODEL: accuracy
     or output error, energy, latency and arrays per point, over device-noise seeds.
 
@@ -152,17 +154,13 @@ def explore_cmd(model, data_specs, input_key, labels_spec, label_key, output_nam
         --chip rram --sweep adc_bits=4..10 --sweep cell_bits=1,2,4 --sweep noise=0..0.05
     """
     from imcc.explore.params import parse_sweep
+    from imcc.settings import parse_sets
 
     chip = load_chip(config_path, chip_name, default="rram")
     if not model.exists():
         raise ConfigError(f"model file {str(model)!r} does not exist")
     parsed = [parse_sweep(s) for s in sweeps]
-    fixed = []
-    for s in sets:
-        sw = parse_sweep(s)
-        if len(sw.values) != 1:
-            raise ConfigError(f"--set {s!r}: one value (use --sweep for several)")
-        fixed.append((sw.name, sw.values[0]))
+    fixed = list(parse_sets(sets))
     if auto:
         if parsed:
             raise ConfigError("--auto searches per-layer settings; fix uniform ones with --set, "
@@ -185,7 +183,7 @@ def explore_cmd(model, data_specs, input_key, labels_spec, label_key, output_nam
     shapes = dict(parse_input_shape(s) for s in input_shape)
     options = CompileOptions(priority=priority, batch=batch, calibration=calibration,
                              percentile=percentile, input_shapes=MappingProxyType(shapes),
-                             workers=1)
+                             workers=1, fit=fit)
     stem = stem or Path(f"explore-{model.stem}")
     inputs, labels = _data(model, data_specs, input_key, label_key, labels_spec)
     from imcc.explore.data import make_dataset

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from imcc.commands._settings import set_option
 from runtime.config import preset_names
 
 DEFAULT_MAX_STEPS = 50_000_000  # as runtime.machine (imported when the command runs)
@@ -51,17 +52,30 @@ def _progress(done: int, total: int) -> None:
 @click.option("--backend", type=click.Choice(["numpy", "cupy"]), default="numpy",
               show_default=True, help="where the crossbar arrays compute: numpy on the host, or "
               "CuPy on an NVIDIA GPU (needs CuPy)")
+@set_option
 def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inputs: tuple,
             compare: Path | None, labels: str | None, output: Path | None, trace: int,
-            stats: bool, seed: int, time_s: float | None, max_steps: int, backend: str) -> None:
-    """Run PROGRAM (.s or .imo) on the reference machine and print its outputs and cost."""
+            stats: bool, seed: int, time_s: float | None, max_steps: int, backend: str,
+            sets: tuple) -> None:
+    """Run PROGRAM (.s or .imo) on the reference machine and print its outputs and cost.
+    --set changes the chip's noise or costs (a setting the program was compiled for, such as
+    tiles or adc_bits, needs a new compile)."""
     from imcc.api import load
+    from imcc.settings import parse_sets
     from isa.diagnostics import ConfigError
     from runtime.launch import describe_outputs, read_array, read_inputs, save_outputs
 
     if config_path is not None and chip_name is not None:
         raise ConfigError("give either --config FILE or --chip NAME, not both")
-    prog = load(program, chip=config_path if config_path is not None else chip_name)
+    pairs = parse_sets(sets)
+    if any(k == "time" for k, _ in pairs):
+        if time_s is not None:
+            raise ConfigError("give the read time once: --time T or --set time=T")
+        time_s = dict(pairs)["time"]
+        if time_s < 0:
+            raise ConfigError(f"--set time={time_s}: must be >= 0 seconds")
+        pairs = tuple((k, v) for k, v in pairs if k != "time")
+    prog = load(program, chip=config_path if config_path is not None else chip_name, set=pairs)
     feeds = read_inputs(inputs, tuple(t.name for t in prog.inputs))
     outputs = prog._run(feeds, seed=seed, time=time_s or 0.0, backend=backend,
                         max_steps=max_steps, progress=_progress, trace=click.echo,

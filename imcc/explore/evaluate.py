@@ -88,6 +88,8 @@ class Study:
         opts = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
         opts["input_shapes"] = tuple(sorted((k, tuple(v))
                                             for k, v in dict(options.input_shapes).items()))
+        if not opts.get("fit"):  # off: the fingerprints of studies from before the option
+            opts.pop("fit", None)
         sha = hashlib.sha256(Path(model).read_bytes()).hexdigest()[:16]
         chip = base_chip.to_dict() if hasattr(base_chip, "to_dict") else dict(base_chip)
         chip.pop("description", None)  # free text: changes no result (nor the chip's hash)
@@ -160,6 +162,11 @@ class Compiled:
     layers: tuple[str, ...]  # IMC layer names
     warnings: tuple[str, ...]
     seconds: float
+    grown: tuple = ()  # with --fit: (field, value) of the chip's size grown to fit the point
+
+    def chip(self, chip):
+        """``chip`` (the point's run or compile chip) grown as the compile grew it."""
+        return chip.derive(dict(self.grown), where="--fit") if self.grown else chip
 
 
 def compile_point(study: Study, point: Point) -> Compiled:
@@ -171,8 +178,10 @@ def compile_point(study: Study, point: Point) -> Compiled:
     res = compile_model(study.model, cchip, precision=prec, calib=dict(study.data.calib),
                         options=study.compile_options())
     layers = tuple(entry["name"] for entry in res.storage_map["layers"])
+    grown = tuple((k, getattr(res.chip, k)) for k in ("tiles", "arrays_per_tile", "global_mib")
+                  if getattr(res.chip, k) != getattr(cchip, k))
     return Compiled(res.obj, int(res.report["arrays_used"]), layers,
-                    tuple(res.report["warnings"]), time.perf_counter() - t)
+                    tuple(res.report["warnings"]), time.perf_counter() - t, grown)
 
 
 def run_point(study: Study, point: Point, seed: int, compiled: Compiled,
@@ -184,6 +193,7 @@ def run_point(study: Study, point: Point, seed: int, compiled: Compiled,
     data = data or study.data
     t = time.perf_counter()
     chip, _, _, time_s = chips(study, point)
+    chip = compiled.chip(chip)
     obj = compiled.obj
     m = Machine(chip, obj, seed=seed, time_s=time_s)
     declared = {io.name: io.shape for io in obj.inputs}
@@ -235,6 +245,7 @@ def probe_energy(study: Study, point: Point) -> float:
 
     compiled = compile_point(study, point)
     _, chip, _, _ = chips(study, point)
+    chip = compiled.chip(chip)
     obj = compiled.obj
     m = Machine(chip, obj)
     feed = {io.name: np.zeros(io.shape, np.float32) for io in obj.inputs}

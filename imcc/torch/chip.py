@@ -127,7 +127,6 @@ def program_layer(plan: LayerPlan, w: np.ndarray, chip, *, signed: bool, seed: i
             h = rows[k0][0].h
             g = np.zeros((h, parts, width), np.float32)
             g0 = np.zeros_like(g) if reference else None
-            target = np.zeros((h, parts, width), np.float64)
             shift = np.zeros((parts, width), np.float64)
             gmax = np.zeros((parts, width), np.float64)
             lossless = True
@@ -152,7 +151,6 @@ def program_layer(plan: LayerPlan, w: np.ndarray, chip, *, signed: bool, seed: i
                     g[:, p, cols] = gt[:, i * pw : (i + 1) * pw]
                     if g0 is not None:
                         g0[:, p, cols] = gp[:, i * pw : (i + 1) * pw]
-                    target[:, p, cols] = cells[:, i * pw : (i + 1) * pw]
                     shift[p, cols] = sh
                     gmax[p, cols] = tmax
             flat = g.reshape(h, parts * width)

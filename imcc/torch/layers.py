@@ -235,9 +235,9 @@ class _Analog:
 
     def _chip_forward(self, x: torch.Tensor, train: bool) -> torch.Tensor:
         device = x.device
-        layer, wscale = self._state(train, device)
         signed = self.input_signed
-        iscale = self.input_scale
+        iscale = self.input_scale  # (raises before any programming when there is no range)
+        layer, wscale = self._state(train, device)
         p = self._precision(signed, iscale)
         gen = None if train else self._generator(device)
         xf = x.float()

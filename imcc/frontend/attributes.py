@@ -36,7 +36,11 @@ def rule(*op_types: str):
 def attribute_value(a: onnx.AttributeProto) -> Any:
     """The Python value of an attribute: int, float, str, tuple, or numpy array (tensors)."""
     if a.type == onnx.AttributeProto.TENSOR:
-        return onnx.numpy_helper.to_array(a.t)
+        try:
+            return onnx.numpy_helper.to_array(a.t)
+        except (ValueError, TypeError) as e:  # data that does not fit the declared shape
+            raise OnnxImportError(f"attribute {a.name!r}: its tensor's data does not match its "
+                                  f"shape {list(a.t.dims)} ({e})") from None
     if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS,
                   onnx.AttributeProto.SPARSE_TENSOR, onnx.AttributeProto.SPARSE_TENSORS,
                   onnx.AttributeProto.TENSORS, onnx.AttributeProto.TYPE_PROTO,

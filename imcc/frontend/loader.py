@@ -162,17 +162,24 @@ def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str
                 f"{where}: tensor {t.name!r}: external data path {loc!r} is absolute; "
                 "external data must be a relative path inside the model's folder")
         parts = Path(loc.replace("\\", "/")).parts
-        base = base_dir.resolve()
-        target = (base / loc).resolve()
+        try:
+            base = base_dir.resolve()
+            target = (base / loc).resolve()
+        except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13)
+            raise OnnxImportError(f"{where}: tensor {t.name!r}: external data path {loc!r} is a "
+                                  "symlink loop; the model's folder is damaged") from None
         if ".." in parts or not target.is_relative_to(base):
             raise OnnxImportError(
                 f"{where}: tensor {t.name!r}: external data path {loc!r} leaves the model's "
                 "folder; external data must stay inside it")
         if not target.is_file():
+            what = "is not a regular file" if target.exists() else "is missing"
             raise OnnxImportError(
-                f"{where}: tensor {t.name!r}: external data file {loc!r} is missing; "
-                "put it beside the model")
-        size = target.stat().st_size
+                f"{where}: tensor {t.name!r}: external data file {loc!r} {what}; "
+                "put the data file beside the model")
+        st = target.stat()
+        hostlimits.note_read(st)  # an input: no output of the command may replace it
+        size = st.st_size
         try:
             offset = int(info.get("offset", 0))
             length = int(info["length"]) if "length" in info else size - offset
@@ -201,6 +208,13 @@ def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str
         except (OSError, ValueError, onnx.checker.ValidationError) as e:
             raise OnnxImportError(f"{where}: tensor {t.name!r}: cannot read external data "
                                   f"{loc!r}: {e}") from None
+        if t.data_type in _PLAIN_TYPES:
+            need = _numel(t) * helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+            if len(t.raw_data) != need:
+                raise OnnxImportError(
+                    f"{where}: tensor {t.name!r}: its external data {loc!r} holds "
+                    f"{len(t.raw_data)} bytes, and its shape {list(t.dims)} needs {need}; the "
+                    "model and its data file do not belong together")
     return deferred
 
 
@@ -302,6 +316,29 @@ def _node_label(i: int, n: onnx.NodeProto) -> str:
         return f"'{n.name}' ({op})"
     out = next((o for o in n.output if o), "")
     return f"the {op} node writing '{out}'" if out else f"the {op} node #{i}"
+
+
+#: An Einsum equation as the ONNX specification writes it: terms of letters with at most one
+#: ellipsis each, separated by commas, and an optional ``->`` output term.
+_TERM = r"\s*[A-Za-z]*(?:\.\.\.)?[A-Za-z]*\s*"
+_EINSUM = re.compile(rf"{_TERM}(?:,{_TERM})*(?:->{_TERM})?")
+
+
+def check_attributes(model: onnx.ModelProto, where: str) -> None:
+    """Refuse attribute values that onnx's own checker and shape inference do not survive,
+    before they see the model: an Einsum equation with two ellipses in one term (``......``)
+    makes shape inference loop forever."""
+    for i, n in enumerate(model.graph.node):
+        if n.op_type != "Einsum" or n.domain not in _STD_DOMAINS:
+            continue
+        for a in n.attribute:
+            if a.name == "equation" and a.type == onnx.AttributeProto.STRING:
+                eq = a.s.decode("utf-8", "replace")
+                if len(eq) > 1000 or not _EINSUM.fullmatch(eq):
+                    raise OnnxImportError(
+                        f"{where}: {_node_label(i, n)}: Einsum equation {eq[:100]!r} is not "
+                        "terms of letters with at most one '...' each, separated by ',' with an "
+                        "optional '->' result; fix the model's equation")
 
 
 def check_domains(model: onnx.ModelProto, where: str) -> None:
@@ -574,6 +611,7 @@ def check_model(model: onnx.ModelProto, where: str,
     """Validate ``model`` (modified in place: overrides applied, nodes sorted). ``external``:
     its deferred initializers (:func:`load_external_data`)."""
     check_text(model, where)
+    check_attributes(model, where)
     external = dict(external or {})
     if external and not MIN_OPSET <= declared_opset(model, where) <= MAX_OPSET:
         # onnx's version converter rebuilds the graph: give it the data, not references.

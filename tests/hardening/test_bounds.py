@@ -63,3 +63,24 @@ def test_syntax_error_recovery_parses_each_line_at_most_twice(monkeypatch):
     assert [e.span.line for e in errors] == list(range(1, 4000, 100))
     assert len(source.lines) == 4000 - 40
     assert sum(read) <= 2 * len(text)
+
+
+# ---- ONNX ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["stats", "compile", "map"])
+@pytest.mark.parametrize("equation", ["......", "a......->a", "ab,b.c->a", "a->" * 500])
+def test_an_einsum_equation_onnx_cannot_infer_is_refused_first(tmp_path, command, equation):
+    """``......`` made onnx's C++ shape inference spin at 100 % CPU for ever: imcc validates
+    the equation before handing the model to onnx."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph([helper.make_node("Einsum", ["x", "x"], ["y"], equation=equation)],
+                          "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    p = tmp_path / "e.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), p)
+    out = tmp_path / "e.imo"
+    r = capped(command, p, *(["-o", out] if command == "compile" else []), seconds=60)
+    assert_clean_failure(r, "the Einsum node writing 'y': Einsum equation",
+                         "is not terms of letters with at most one '...' each", no_files=[out])

@@ -131,3 +131,56 @@ def test_object_reader_diagnoses_what_once_crashed_it(tmp_path, name, command):
     kind, payload, edit, needle = OBJECTS[name]
     p = _object_with(tmp_path, kind, payload, edit)
     assert_user_error(imcc(command, p), "o.imo: corrupt object file", needle)
+
+
+# ---- ONNX ------------------------------------------------------------------------------------
+
+def _matmul_model(tmp_path, weight, *, as_constant=False):
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"])]
+    inits = [weight]
+    if as_constant:
+        nodes.insert(0, helper.make_node("Constant", [], ["w"], value=weight))
+        inits = []
+    g = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                     [1, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    p = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), p)
+    return p
+
+
+def _external(name, location, length, dims=(3, 2)):
+    from onnx import TensorProto
+
+    t = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=list(dims))
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", location), ("offset", "0"), ("length", str(length))):
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    return t
+
+
+@pytest.mark.parametrize("command", ["stats", "compile"])
+def test_external_data_that_is_a_symlink_loop(tmp_path, command):
+    """``Path.resolve()`` raised RuntimeError on a symlink that points to itself."""
+    (tmp_path / "w.bin").symlink_to(tmp_path / "w.bin")
+    p = _matmul_model(tmp_path, _external("w", "w.bin", 24))
+    out = tmp_path / "m.imo"
+    r = imcc(command, p, *(["-o", out] if command == "compile" else []))
+    assert_user_error(r, "tensor 'w': external data path 'w.bin' is a symlink loop",
+                      no_files=[out])
+
+
+@pytest.mark.parametrize("length", [13, 14, 15, 16])
+def test_a_constants_external_data_of_the_wrong_length(tmp_path, length):
+    """Not a whole number of float32 elements (13..15 bytes), or more than the shape needs
+    (16): numpy's ValueError escaped from the Constant's attribute."""
+    (tmp_path / "w.bin").write_bytes(bytes(32))
+    p = _matmul_model(tmp_path, _external("w", "w.bin", length, dims=(3,)), as_constant=True)
+    out = tmp_path / "m.imo"
+    r = imcc("compile", p, "-o", out)
+    assert_user_error(r, f"tensor 'w': its external data 'w.bin' holds {length} bytes, and its "
+                      "shape [3] needs 12", no_files=[out])

@@ -23,13 +23,11 @@ to the fewest arrays the packing needs under the chosen priority; and the global
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from isa.diagnostics import ConfigError
-
 
 
 def _limits(chip) -> tuple[int, int, int]:

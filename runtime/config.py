@@ -437,10 +437,9 @@ def derived_chip(name: str) -> ChipConfig | None:
     if split is None or split[0] not in preset_names():
         return None
     try:
-        cfg = _with_changes(preset(split[0]), split[1], name)
+        return derive(preset(split[0]), split[1], name)
     except ConfigError:
         return None
-    return derive(preset(split[0]), split[1], name)
 
 
 def to_toml(cfg: ChipConfig) -> str:

@@ -1,8 +1,8 @@
-"""Helpers shared by the commands: chip selection, data files, progress, output files."""
+"""Helpers shared by the commands: chip selection, data files, output files (progress is in
+:mod:`imcc.commands._progress`)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -31,22 +31,6 @@ def load_chip(config_path: Path | None, chip_name: str | None, default: str | No
         return load_config(config_path)
     name = chip_name or default
     return None if name is None else _chip(name)
-
-
-def progress_printer(quiet: bool = False):
-    """A progress callback printing to stderr only when it is a terminal."""
-    if quiet or not sys.stderr.isatty():
-        return None
-
-    def say(msg: str) -> None:
-        click.echo(f"\r\x1b[K  {msg}", err=True, nl=False)
-
-    return say
-
-
-def end_progress(say) -> None:
-    if say is not None:
-        click.echo("\r\x1b[K", err=True, nl=False)
 
 
 class Outputs(dict):

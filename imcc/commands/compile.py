@@ -10,14 +10,8 @@ from types import MappingProxyType
 import click
 
 from imcc import storagemap
-from imcc.commands._common import (
-    Outputs,
-    chip_options,
-    end_progress,
-    load_chip,
-    progress_printer,
-    write_files,
-)
+from imcc.commands._common import Outputs, chip_options, load_chip, write_files
+from imcc.commands._progress import COMPILE_STAGES, MAP_STAGES, Progress
 from imcc.commands._settings import chip_line, fit_option, set_option
 from imcc.compiler import CompileOptions, map_model, smallest_chips
 from imcc.frontend import parse_input_shape
@@ -105,16 +99,19 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
     prec = load_precision(precision_path, chip.cell_bits) if precision_path else None
     chip, prec, _ = apply_sets(chip, prec, pairs, command="compile")
     out = output or model.with_suffix(".imo")
-    say = progress_printer(quiet)
     calib_data = _calib(model, calib) if calib else None
-    try:
+    with Progress("compile", quiet=quiet, stages=COMPILE_STAGES) as bar:
         prog = _compile(model, chip, priority=priority, precision=prec, calib=calib_data,
                         batch=batch, input_shapes=dict(parse_input_shape(s) for s in input_shape),
                         dynamic=dynamic, calibration=calibration, percentile=percentile,
-                        time_limit=time_limit, seed=seed, workers=workers, progress=say,
-                        name=None, base_name=out.stem, fit=fit)
-    finally:
-        end_progress(say)
+                        time_limit=time_limit, seed=seed, workers=workers,
+                        progress=bar.stage if bar.enabled else None, name=None,
+                        base_name=out.stem, fit=fit)
+        if estimate:
+            bar.stage("estimating energy and latency (two runs on zero inputs)")
+            rep = prog.report
+        else:
+            rep = prog._compile_report()
     given, chip = chip, prog.chip
     obj, smap = prog._obj, prog._storage_map
     files = Outputs({out: obj})
@@ -126,7 +123,6 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
         files[map_path] = storagemap.to_json(smap)
     if svg_path:
         files[svg_path] = storagemap.to_svg(smap).encode()
-    rep = prog.report if estimate else prog._compile_report()
     cost = rep.get("estimate")
     if json_path:
         files[json_path] = (json.dumps(rep, indent=1, sort_keys=True) + "\n").encode()
@@ -191,12 +187,10 @@ def map_cmd(model, json_path, svg_path, quiet, priority, precision_path, batch, 
     chip, prec, _ = apply_sets(chip, prec, pairs, command="compile")
     options = _options(priority, dynamic, batch, input_shape, time_limit, seed, workers,
                        "minmax", 99.99, fit=fit)
-    say = progress_printer(quiet)
-    try:
+    with Progress("map", quiet=quiet, stages=MAP_STAGES) as bar:
+        say = bar.stage if bar.enabled else None
         m = map_model(model, chip, precision=prec, options=options, progress=say)
         small = smallest_chips(m, chip, options, progress=say)
-    finally:
-        end_progress(say)
     files = Outputs()
     if json_path:
         files[json_path] = storagemap.to_json(m.storage_map)

@@ -8,13 +8,8 @@ from types import MappingProxyType
 
 import click
 
-from imcc.commands._common import (
-    chip_options,
-    end_progress,
-    load_chip,
-    progress_printer,
-    write_files,
-)
+from imcc.commands._common import chip_options, load_chip, write_files
+from imcc.commands._progress import Progress
 from imcc.commands._settings import fit_option
 from imcc.compiler import CompileOptions
 from imcc.frontend import parse_input_shape
@@ -60,13 +55,15 @@ def _points(sweeps, fixed):
     return [Point(base + tuple(zip(names, vals))) for vals in grid]
 
 
-def _say_progress(say):
-    if say is None:
+def _say_progress(bar: Progress):
+    """The engine's progress as evaluations done / total with the time left."""
+    if not bar.enabled:
         return None
 
     def show(p) -> None:
-        say(f"explore: compiled {p.compiled}/{p.to_compile}, evaluated {p.done}/{p.total}"
-            + (f" ({p.errors} failed)" if p.errors else "") + f"  last: {p.last}"[:100])
+        bar.count(p.done, p.total, "evaluations",
+                  note=f"{p.compiled}/{p.to_compile} compiled"
+                  + (f", {p.errors} failed" if p.errors else "") + f", last {p.last}")
 
     return show
 
@@ -211,13 +208,12 @@ def _sweep(study, points, parsed, seeds, stem, color_by, workers, backend, sched
     names = [s.name for s in parsed]
     jsonl = stem.with_name(stem.name + ".jsonl")
     store = ResultStore(jsonl)
-    say = progress_printer(quiet)
     try:
-        with executor(backend, workers, scheduler) as ex:
+        with Progress("explore", quiet=quiet) as bar, executor(backend, workers, scheduler) as ex:
+            bar.stage(f"{len(points)} points x {len(seeds)} seeds")
             n = evaluate(study, [(p, s) for p in points for s in seeds], store, executor=ex,
-                         retry_errors=retry_errors, progress=_say_progress(say))
+                         retry_errors=retry_errors, progress=_say_progress(bar))
     finally:
-        end_progress(say)
         store.close()
     sums = summarize(study.fingerprint, points, seeds, store)
     fl = study.data.float_score()
@@ -266,15 +262,15 @@ def _auto(study, start, seeds, stem, drop, max_error, holdout, knobs, workers, b
 
     jsonl = stem.with_name(stem.name + ".jsonl")
     store = ResultStore(jsonl)
-    say = progress_printer(quiet)
-    log = None if quiet else (lambda m: (end_progress(say), click.echo(f"  {m}")))
     knob_list = tuple(k.strip() for k in knobs.split(",") if k.strip())
     try:
-        with executor(backend, workers, scheduler) as ex:
+        with Progress("explore --auto", quiet=quiet) as bar, \
+                executor(backend, workers, scheduler) as ex:
+            log = None if quiet else (lambda m: bar.echo(f"  {m}"))
+            bar.stage("search")
             res = search(study, start, seeds, Budget(drop, max_error), store, holdout=holdout,
-                         knobs=knob_list, executor=ex, progress=_say_progress(say), log=log)
+                         knobs=knob_list, executor=ex, progress=_say_progress(bar), log=log)
     finally:
-        end_progress(say)
         store.close()
     toml_path = stem.with_name(stem.name + ".precision.toml")
     write_files({toml_path: precision_toml(res, start).encode()})

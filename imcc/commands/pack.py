@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import difflib
-import sys
 from pathlib import Path
 
 import click
 
+from imcc.commands._progress import Progress
 from imcc.packing import PRIORITIES, pack
 from imcc.packing.instances import read_instances
 from imcc.packing.jsonio import dump, result_document
 from isa import hostlimits
 from isa.diagnostics import ConfigError
 from isa.objfile import atomic_write
-
-
-def _progress(msg: str) -> None:
-    click.echo(f"\r\033[K{msg}", nl=False, err=True)
 
 
 @click.command("pack")
@@ -37,8 +33,9 @@ def _progress(msg: str) -> None:
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="write the placements here (format imcc-packing/1, see docs/packing.md); "
                    "one instance only")
+@click.option("-q", "--quiet", is_flag=True, help="no progress line on the terminal")
 def pack_cmd(problem: Path, names: tuple[str, ...], priority: str, time_limit: float, seed: int,
-             workers: int, no_cpsat: bool, json_out: Path | None) -> None:
+             workers: int, no_cpsat: bool, json_out: Path | None, quiet: bool) -> None:
     """Pack the rectangles of PROBLEM into as few bins as possible (never rotated).
 
     PROBLEM is {"bin": [W, H], "items": [[w, h], ...]} (items may also be objects {"id": ...,
@@ -66,20 +63,20 @@ def pack_cmd(problem: Path, names: tuple[str, ...], priority: str, time_limit: f
     if json_out is not None and len(instances) != 1:
         raise ConfigError(f"--json writes one instance's placements; {problem} has "
                           f"{len(instances)}: choose one with --instance NAME")
-    show = _progress if sys.stderr.isatty() else None
     opts = dict(priority=priority, time_limit=time_limit, seed=seed, workers=workers,
                 use_cpsat=not no_cpsat)
-    if len(instances) == 1:
-        _pack_one(problem, instances[0], opts, show, json_out)
-    else:
-        _pack_many(problem, instances, opts, show)
+    with Progress("pack", quiet=quiet) as bar:
+        if len(instances) == 1:
+            _pack_one(problem, instances[0], opts, bar, json_out)
+        else:
+            _pack_many(problem, instances, opts, bar)
 
 
-def _pack_one(problem: Path, ins, opts: dict, show, json_out: Path | None) -> None:
+def _pack_one(problem: Path, ins, opts: dict, bar: Progress, json_out: Path | None) -> None:
     W, H, rects = ins.W, ins.H, list(ins.rects)
-    res = pack(rects, W, H, progress=show, **opts)
-    if show:
-        click.echo("\r\033[K", nl=False, err=True)
+    bar.stage(f"{len(rects)} rects")
+    res = pack(rects, W, H, progress=bar.stage if bar.enabled else None, **opts)
+    bar.close()
     if json_out is not None:
         doc = result_document(rects, W, H, res, priority=opts["priority"], seed=opts["seed"],
                               time_limit=opts["time_limit"], cpsat=opts["use_cpsat"])
@@ -95,22 +92,21 @@ def _pack_one(problem: Path, ins, opts: dict, show, json_out: Path | None) -> No
         click.echo(f"placements:  {json_out}")
 
 
-def _pack_many(problem: Path, instances, opts: dict, show) -> None:
+def _pack_many(problem: Path, instances, opts: dict, bar: Progress) -> None:
     click.echo(f"{problem}: {len(instances)} instances, priority {opts['priority']}")
     click.echo(f"{'instance':<16} {'rects':>6} {'bin':>9} {'bins':>5} {'lower':>5} "
                f"{'status':<10} {'time s':>7}")
     bins = lower = 0
+    bar.stage("instances")
     for k, ins in enumerate(instances):
-        if show:
-            show(f"[{k + 1}/{len(instances)}] {ins.name}")
+        bar.count(k, len(instances), "instances", note=ins.name)
         res = pack(list(ins.rects), ins.W, ins.H, **opts)
-        if show:
-            click.echo("\r\033[K", nl=False, err=True)
         bins += res.bins_used
         lower += res.lower_bound
-        click.echo(f"{ins.name:<16} {len(ins.rects):>6} {f'{ins.W}x{ins.H}':>9} "
-                   f"{res.bins_used:>5} {res.lower_bound:>5} {res.status:<10} "
-                   f"{res.solve_time_s:>7.2f}")
+        bar.echo(f"{ins.name:<16} {len(ins.rects):>6} {f'{ins.W}x{ins.H}':>9} "
+                 f"{res.bins_used:>5} {res.lower_bound:>5} {res.status:<10} "
+                 f"{res.solve_time_s:>7.2f}")
+    bar.close()
     click.echo(f"{'total':<16} {'':>6} {'':>9} {bins:>5} {lower:>5}")
 
 

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 import numpy as np
 
+from imcc.commands._progress import Progress
 from imcc.commands._settings import set_option
 from runtime.config import preset_names
 
 DEFAULT_MAX_STEPS = 50_000_000  # as runtime.machine (imported when the command runs)
-
-
-def _progress(done: int, total: int) -> None:
-    """Batch progress on stderr, only on a terminal."""
-    if total > 1 and sys.stderr.isatty():
-        end = "\n" if done == total else ""
-        click.echo(f"\rbatch {done}/{total}", err=True, nl=False)
-        click.echo(end, err=True, nl=False)
 
 
 @click.command("run")
@@ -53,10 +45,12 @@ def _progress(done: int, total: int) -> None:
               show_default=True, help="where the crossbar arrays compute: numpy on the host, or "
               "CuPy on an NVIDIA GPU (needs CuPy)")
 @set_option
+@click.option("-q", "--quiet", is_flag=True, help="print only errors (with --output, the "
+              "outputs go to the file)")
 def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inputs: tuple,
             compare: Path | None, labels: str | None, output: Path | None, trace: int,
             stats: bool, seed: int, time_s: float | None, max_steps: int, backend: str,
-            sets: tuple) -> None:
+            sets: tuple, quiet: bool) -> None:
     """Run PROGRAM (.s or .imo) on the reference machine and print its outputs and cost.
     --set changes the chip's noise or costs (a setting the program was compiled for, such as
     tiles or adc_bits, needs a new compile)."""
@@ -75,28 +69,57 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
         if time_s < 0:
             raise ConfigError(f"--set time={time_s}: must be >= 0 seconds")
         pairs = tuple((k, v) for k, v in pairs if k != "time")
-    prog = load(program, chip=config_path if config_path is not None else chip_name, set=pairs)
-    feeds = read_inputs(inputs, tuple(t.name for t in prog.inputs))
-    outputs = prog._run(feeds, seed=seed, time=time_s or 0.0, backend=backend,
-                        max_steps=max_steps, progress=_progress, trace=click.echo,
-                        trace_limit=trace)
+    echo = (lambda *_a, **_k: None) if quiet else click.echo
+    with Progress("run", quiet=quiet) as bar:
+        bar.stage(f"loading {program.name}")
+        prog = load(program, chip=config_path if config_path is not None else chip_name,
+                    set=pairs)
+        feeds = read_inputs(inputs, tuple(t.name for t in prog.inputs))
+        bar.stage("running" + _samples(feeds, prog))
+        outputs = prog._run(feeds, seed=seed, time=time_s or 0.0, backend=backend,
+                            max_steps=max_steps, progress=bar.batches,
+                            trace=bar.echo if not quiet else None, trace_limit=trace)
+        y = read_array(labels, "--labels") if labels else None
+        _check_labels(outputs, y)
+        ref = _reference(compare, feeds, bar)
     machine = prog._machine
-    click.echo(describe_outputs(outputs))
-    y = read_array(labels, "--labels") if labels else None
-    _compare_and_score(outputs, feeds, compare, y)
+    echo(describe_outputs(outputs))
+    _compare_and_score(outputs, compare, ref, y, echo)
     report = prog.cost
-    click.echo(report.summary())
+    echo(report.summary())
     if stats:
-        click.echo("  energy (pJ)   " + ", ".join(
+        echo("  energy (pJ)   " + ", ".join(
             f"{k} {v:.4g}" for k, v in report.energy_breakdown_pj.items()))
-        click.echo(f"  conversions   {report.dac_conversions} DAC, {report.adc_conversions} ADC")
-        click.echo("  hottest instructions:")
+        echo(f"  conversions   {report.dac_conversions} DAC, {report.adc_conversions} ADC")
+        echo("  hottest instructions:")
         for pc, count, text in machine.profile(10):
             where = machine.where(pc)
-            click.echo(f"    {pc:#010x} {count:>10}  {text}" + (f"  <{where}>" if where else ""))
+            echo(f"    {pc:#010x} {count:>10}  {text}" + (f"  <{where}>" if where else ""))
     if output is not None:
         save_outputs(output, outputs)
-        click.echo(f"{output}: {len(outputs)} output(s) written")
+        echo(f"{output}: {len(outputs)} output(s) written")
+
+
+def _samples(feeds: dict, prog) -> str:
+    """`` 539 samples in 539 batches of 1`` for the status line ("" when it runs once)."""
+    if not feeds or not prog.inputs:
+        return ""
+    spec = prog.inputs[0]
+    arr = feeds.get(spec.name)
+    if arr is None or not spec.shape or np.ndim(arr) != len(spec.shape):
+        return ""
+    n, b = len(arr), spec.shape[0]
+    return f" {n} samples in {-(-n // b)} batches of {b}" if n != b else ""
+
+
+def _reference(compare: Path | None, feeds: dict, bar: Progress):
+    """The float model's outputs on the same inputs and the engine's name (or None)."""
+    if compare is None:
+        return None
+    from imcc.reference import evaluate
+
+    bar.stage(f"running the float model {compare.name}")
+    return evaluate(compare, feeds)
 
 
 def _top1(out, y) -> float:
@@ -111,25 +134,19 @@ def _top1(out, y) -> float:
     return float((pred == y).mean())
 
 
-def _compare_and_score(outputs: dict, feeds: dict, compare: Path | None, y) -> None:
-    """Accuracy against labels, and the difference from the float ONNX model."""
+def _compare_and_score(outputs: dict, compare: Path | None, reference, y, echo) -> None:
+    """Accuracy against labels, and the difference from the float ONNX model (``reference``:
+    its outputs and engine, or None)."""
     from isa.diagnostics import InputError
 
     first = next(iter(outputs.values()), None)
-    if y is not None and first is None:
-        raise InputError("--labels: the program declares no .output to score")
-    if y is not None and len(np.asarray(y).reshape(-1)) != len(first):
-        raise InputError(f"--labels: {len(np.asarray(y).reshape(-1))} labels for "
-                         f"{len(first)} outputs")
     ref = None
-    if compare is not None:
-        from imcc.reference import evaluate
-
-        ref, engine = evaluate(compare, feeds)
-        click.echo(f"compared with {compare} ({engine}):")
+    if reference is not None:
+        ref, engine = reference
+        echo(f"compared with {compare} ({engine}):")
         for name, out in outputs.items():
             if name not in ref:
-                click.echo(f"  {name}: not an output of {compare}")
+                echo(f"  {name}: not an output of {compare}")
                 continue
             want = np.asarray(ref[name], dtype=np.float64)
             if want.size != out.size:
@@ -139,14 +156,26 @@ def _compare_and_score(outputs: dict, feeds: dict, compare: Path | None, y) -> N
             want = want.reshape(out.shape)
             d = np.abs(out.astype(np.float64) - want)
             scale = max(float(np.abs(want).max()), 1e-30)
-            click.echo(f"  {name}: max abs error {d.max():.4g}, max relative error "
-                       f"{d.max() / scale:.4g} (of max |float| {scale:.4g})")
+            echo(f"  {name}: max abs error {d.max():.4g}, max relative error "
+                 f"{d.max() / scale:.4g} (of max |float| {scale:.4g})")
     if y is not None:
         line = f"top-1 accuracy: IMC {100 * _top1(first, y):.2f} %"
         name = next(iter(outputs))
         if ref is not None and name in ref:  # else printed above: not an output of the model
             line += f", float model {100 * _top1(ref[name], y):.2f} %"
-        click.echo(line + f" ({len(first)} samples)")
+        echo(line + f" ({len(first)} samples)")
+
+
+def _check_labels(outputs: dict, y) -> None:
+    """One label per output row, before the float model runs."""
+    from isa.diagnostics import InputError
+
+    first = next(iter(outputs.values()), None)
+    if y is not None and first is None:
+        raise InputError("--labels: the program declares no .output to score")
+    if y is not None and len(np.asarray(y).reshape(-1)) != len(first):
+        raise InputError(f"--labels: {len(np.asarray(y).reshape(-1))} labels for "
+                         f"{len(first)} outputs")
 
 
 COMMANDS = (run_cmd,)

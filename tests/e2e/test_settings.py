@@ -31,10 +31,10 @@ def invoke(*args):
 def chip_file(path: Path, preset: str, name: str, **fields) -> Path:
     """A chip file: the preset's own text with ``fields`` edited in place and a new name."""
     text = preset_text(preset)
-    text = re.sub(r'^name = .*$', f'name = "{name}"', text, count=1, flags=re.M)
+    text = re.sub(r'^name = .*$', f'name = "{name}"', text, count=1, flags=re.MULTILINE)
     for key, value in fields.items():
         text, n = re.subn(rf"^{key} = [^#\n]*", f"{key} = {value}  ", text, count=1,
-                          flags=re.M)
+                          flags=re.MULTILINE)
         assert n == 1, key
     path.write_text(text)
     return path

@@ -39,12 +39,13 @@ import numpy as np
 from isa.diagnostics import ConfigError, LimitError
 
 __all__ = ["LIMITS", "MAX_NESTING", "HostLimits", "LimitError", "NotRegularFile", "check_elements",
-           "check_file_bytes", "check_nesting", "check_shape", "configure", "limits",
+           "check_file_bytes", "check_total_bytes", "check_nesting", "check_shape", "configure", "limits",
            "load_array_file", "note_read", "parse_json", "parse_toml", "read_bytes", "read_text",
            "tracking_reads", "was_read"]
 
 DEFAULT_MAX_FILE_MIB = 8192
 DEFAULT_MAX_ELEMENTS = 2**28  # 1 GiB of float32
+DEFAULT_MAX_TOTAL_MIB = 4096
 
 
 @dataclass
@@ -53,10 +54,15 @@ class HostLimits:
 
     max_file_mib: int = DEFAULT_MAX_FILE_MIB
     max_elements: int = DEFAULT_MAX_ELEMENTS
+    max_total_mib: int = DEFAULT_MAX_TOTAL_MIB
 
     @property
     def max_file_bytes(self) -> int:
         return self.max_file_mib * 2**20
+
+    @property
+    def max_total_bytes(self) -> int:
+        return self.max_total_mib * 2**20
 
 
 def _env_int(name: str, default: int) -> int:
@@ -73,24 +79,29 @@ def _env_int(name: str, default: int) -> int:
 
 
 def from_env() -> HostLimits:
-    """Limits from ``IMCC_MAX_FILE_MIB`` / ``IMCC_MAX_ELEMENTS`` (the defaults where unset)."""
+    """Limits from ``IMCC_MAX_FILE_MIB`` / ``IMCC_MAX_ELEMENTS`` / ``IMCC_MAX_TOTAL_MIB`` (the
+    defaults where unset)."""
     return HostLimits(_env_int("IMCC_MAX_FILE_MIB", DEFAULT_MAX_FILE_MIB),
-                      _env_int("IMCC_MAX_ELEMENTS", DEFAULT_MAX_ELEMENTS))
+                      _env_int("IMCC_MAX_ELEMENTS", DEFAULT_MAX_ELEMENTS),
+                      _env_int("IMCC_MAX_TOTAL_MIB", DEFAULT_MAX_TOTAL_MIB))
 
 
 LIMITS = HostLimits()
 
 
-def configure(*, max_file_mib: int | None = None, max_elements: int | None = None) -> None:
+def configure(*, max_file_mib: int | None = None, max_elements: int | None = None,
+              max_total_mib: int | None = None) -> None:
     """Set the process's limits: the environment's, overridden by the arguments not None."""
     env = from_env()
     LIMITS.max_file_mib = max_file_mib or env.max_file_mib
     LIMITS.max_elements = max_elements or env.max_elements
+    LIMITS.max_total_mib = max_total_mib or env.max_total_mib
 
 
 @contextlib.contextmanager
 def limits(**changes):
-    """Temporarily change the limits (``max_file_mib=``, ``max_elements=``)."""
+    """Temporarily change the limits (``max_file_mib=``, ``max_elements=``,
+    ``max_total_mib=``)."""
     saved = dataclasses.replace(LIMITS)
     for k, v in changes.items():
         setattr(LIMITS, k, v)
@@ -113,6 +124,16 @@ def check_elements(n: int, what: str) -> None:
 def check_shape(shape, what: str) -> None:
     """:func:`check_elements` of a shape (dims may be any integers; negative ones are 0)."""
     check_elements(math.prod(max(0, int(d)) for d in shape), what)
+
+
+def check_total_bytes(size: int, what: str) -> None:
+    """Refuse ``size`` bytes held at once (tensors that together, not each, are too large)
+    beyond ``max_total_mib``; ``what`` names them."""
+    if size > LIMITS.max_total_bytes:
+        raise LimitError(f"{what} would take {size / 2**20:.1f} MiB together, more than the "
+                         f"limit of {LIMITS.max_total_mib} MiB",
+                         hint="raise the limit with --max-total-mib N (or IMCC_MAX_TOTAL_MIB) "
+                         "if the input is trusted")
 
 
 def check_file_bytes(size: int, what: str) -> None:

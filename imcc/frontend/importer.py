@@ -117,6 +117,12 @@ class _Importer:
         elif (all(i in self.values for i in known) and node.op_type not in NONDETERMINISTIC
               and (len(out) < len([o for o in node.output if o])
                    or all(t.numel <= SMALL_TENSOR for t in out.values()))):
+            # Outputs ONNX could not type: ask its per-node inference (with the input types and
+            # values known now) before the evaluator allocates them, so --max-elements is
+            # checked first.
+            if len(out) < len([o for o in node.output if o]):
+                for o, t in self._infer(node, ir_node, out).items():
+                    _check_size(t, o, where)
             feeds = {i: self.values[i] for i in known}
             outs = [o for o in node.output if o]
             vals = evaluate([ir_node], feeds, outs, self.c.opset, f"{self.where}: ",

@@ -507,10 +507,56 @@ def _fill_output_shapes(skel: onnx.ModelProto) -> list[str]:
     return [o.name for o in missing(skel.graph)]
 
 
+def _static_numel(tp: onnx.TypeProto) -> int | None:
+    tt = tp.tensor_type
+    if not tp.HasField("tensor_type") or not tt.HasField("shape"):
+        return None
+    n = 1
+    for d in tt.shape.dim:
+        if not d.HasField("dim_value"):
+            return None
+        n *= max(0, d.dim_value)
+    return n
+
+
+def _without_large_values(skel: onnx.ModelProto, typed: onnx.ModelProto) -> onnx.ModelProto:
+    """``skel`` where every node whose outputs all have more than ``SMALL_TENSOR`` elements
+    (by the types of ``typed``, inferred without data propagation) is replaced by graph inputs
+    of those types. onnx's data propagation materializes the values it propagates (each element
+    a protobuf message): a ConstantOfShape of 2**26 elements and a few Adds of it took
+    gigabytes. Shape operands are small; nothing they need is cut."""
+    types = {vi.name: vi.type for g in (typed.graph,)
+             for vi in list(g.input) + list(g.value_info) + list(g.output)}
+    cut = []
+    for n in skel.graph.node:
+        outs = [o for o in n.output if o]
+        sizes = [_static_numel(types[o]) if o in types else None for o in outs]
+        if outs and all(k is not None and k > SMALL_TENSOR for k in sizes):
+            cut.append(n)
+    if not cut:
+        return skel
+    out = onnx.ModelProto()
+    out.CopyFrom(skel)
+    drop = {id(n) for n in cut}
+    kept = [n for n in skel.graph.node if id(n) not in drop]
+    del out.graph.node[:]
+    out.graph.node.extend(kept)
+    listed = {i.name for i in out.graph.input}
+    for n in cut:
+        for o in n.output:
+            if o and o not in listed:
+                vi = out.graph.input.add()
+                vi.name = o
+                vi.type.CopyFrom(types[o])
+    return out
+
+
 def _strict_inference(skel: onnx.ModelProto, where: str) -> onnx.ModelProto:
     try:
+        typed = onnx.shape_inference.infer_shapes(skel, check_type=True, strict_mode=True)
         return onnx.shape_inference.infer_shapes(
-            skel, check_type=True, strict_mode=True, data_prop=True)
+            _without_large_values(skel, typed), check_type=True, strict_mode=True,
+            data_prop=True)
     except UnicodeError:
         raise OnnxImportError(f"{where}: ONNX shape inference fails on a name that is not valid "
                               "UTF-8; the file is corrupt") from None

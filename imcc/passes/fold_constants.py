@@ -12,6 +12,7 @@ import numpy as np
 
 from imcc.frontend.evaluate import NONDETERMINISTIC, evaluate
 from imcc.ir import Graph, Node, describe
+from isa.hostlimits import check_total_bytes
 
 
 def _shape_value(node: Node, graph: Graph) -> np.ndarray:
@@ -43,6 +44,12 @@ def fold_constants(graph: Graph) -> Graph:
     needed = {i for n in kept for i in n.inputs if i} | set(graph.outputs)
     feeds = {**graph.constants, **shape_values}
     wanted = [o for n in folded for o in n.outputs if o and o in needed]
+    # The evaluator holds every value of the batch at once: bound their sum, not only each
+    # (ConstantOfShape gives a broadcast view, which costs nothing).
+    check_total_bytes(sum(graph.types[o].numel * np.dtype(graph.types[o].dtype).itemsize
+                          for n in folded if n.op_type != "ConstantOfShape"
+                          for o in n.outputs if o in graph.types),
+                      f"{graph.name}: the {len(folded)} constant node(s) folded")
     values = evaluate(folded, feeds, wanted, graph.opset,
                       label=lambda n: describe(graph, n))
     constants = dict(graph.constants)

@@ -307,8 +307,12 @@ def _compile(model, chip, *, priority, precision, calib, batch, input_shapes, dy
     samples = _calib(calib, src)
     res = compile_model(src, cfg, precision=prec, calib=samples, options=options,
                         base_name=base_name, progress=progress, name=name)
-    return Program(res.obj, res.chip, asm=res.asm, side_files=res.side_files,
+    from imcc.report import node_summary
+
+    prog = Program(res.obj, res.chip, asm=res.asm, side_files=res.side_files,
                    report=res.report, storage_map=res.storage_map)
+    prog._nodes = node_summary(res.graph, res.classes)  # the partition, for --html
+    return prog
 
 
 # ---- the program -------------------------------------------------------------------------------
@@ -353,6 +357,7 @@ class Program:
         self._machine = None
         self._settings: tuple | None = None
         self._cost = None
+        self._nodes: list | None = None  # the compiled graph's nodes (imcc.report), if known
 
     def __repr__(self) -> str:
         def io(ts):
@@ -412,8 +417,10 @@ class Program:
         partition, arrays used and their lower bound, packing, instructions, memory, times,
         warnings, and ``estimate``, the cost model's energy and latency of one inference
         (``energy_pj``, ``latency_ns``) and of programming the arrays once
-        (``program_energy_pj``, ``program_latency_ns``). The estimate runs the program twice on
-        zero inputs, on the first read of ``report``. None for a loaded program.
+        (``program_energy_pj``, ``program_latency_ns``), one inference's energy by component
+        (``energy_breakdown_pj``) and operation counts (``counts``). The estimate runs the
+        program twice on zero inputs, on the first read of ``report``. None for a loaded
+        program.
 
         >>> import imcc
         >>> r = imcc.compile("samples/digits/cnn.onnx", "ideal-int8").report
@@ -599,10 +606,16 @@ def _estimate(obj, chip) -> dict:
     first = m.cost
     m.run(feeds)
     both = m.cost
+    one = _difference(both, first)
     return {"energy_pj": both.energy_pj - first.energy_pj,
             "latency_ns": both.latency_ns - first.latency_ns,
             "program_energy_pj": 2 * first.energy_pj - both.energy_pj,
-            "program_latency_ns": 2 * first.latency_ns - both.latency_ns}
+            "program_latency_ns": 2 * first.latency_ns - both.latency_ns,
+            "energy_breakdown_pj": {k: v for k, v in one.energy_breakdown_pj.items() if v},
+            "counts": {"MVMs": one.mvms, "DAC conversions": one.dac_conversions,
+                       "ADC conversions": one.adc_conversions,
+                       "vector elements": one.vector_elements, "SRAM-IMC MACs": one.sram_macs,
+                       "bytes sent": one.bytes_sent}}
 
 
 # ---- loading -----------------------------------------------------------------------------------

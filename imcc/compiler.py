@@ -64,6 +64,8 @@ class CompileResult:
     report: dict
     graph: Graph  # the compiled graph; crossbar-only weights are zero stand-ins (in obj.weights)
     chip: object  # the chip compiled for: the one given, or with --fit the one grown to fit
+    classes: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # node ->
+    # "imc" | "dynamic" | "digital", the partition of the compiled graph
 
 
 def _input_shapes(model, options: CompileOptions) -> dict[str, tuple[int, ...]]:
@@ -236,6 +238,23 @@ def map_model(
     return Mapped(graph, part, imc_nodes, MappingProxyType(precs), MappingProxyType(signed),
                   MappingProxyType(work), tuple(plans), mapping, smap, tuple(warnings),
                   MappingProxyType(times), chip)
+
+
+def partition_model(model: str | Path | onnx.ModelProto,
+                    options: CompileOptions = CompileOptions()) -> tuple[Graph, dict]:
+    """Stages 1-3 only (load, canonicalize, partition): the canonical graph and each node's
+    class (``imc``, ``dynamic``, ``digital``), as a compile of ``model`` sees them."""
+    from imcc.frontend import load_model, load_model_proto
+    from imcc.partition import partition
+    from imcc.passes import canonicalize
+
+    if isinstance(model, onnx.ModelProto):
+        graph = load_model_proto(model, _input_shapes(model, options))
+    else:
+        graph = load_model(model, _input_shapes(Path(model), options))
+    graph = canonicalize(graph)
+    part = partition(graph, dynamic=options.dynamic)
+    return graph, {n.name: part.classes[n.name].value for n in graph.nodes}
 
 
 def _does_not_fit(plans, base, chip, priority: str) -> None:
@@ -434,7 +453,8 @@ def compile_model(
         "total_s": round(time.perf_counter() - t0, 3),
         "warnings": warnings,
     }
-    return CompileResult(asm.obj, prog.text, prog.includes, smap, report, graph, chip)
+    return CompileResult(asm.obj, prog.text, prog.includes, smap, report, graph, chip,
+                         MappingProxyType(classes))
 
 
 def _take_imc_weights(graph: Graph, plans) -> tuple[Graph, dict[str, np.ndarray]]:

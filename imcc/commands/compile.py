@@ -85,11 +85,15 @@ def _categories(words) -> Counter:
               help="write the compile report (JSON)")
 @click.option("--estimate/--no-estimate", default=True, show_default=True,
               help="run one inference on the cost model to report energy and latency")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="write a report page (one self-contained HTML file): partition graph, "
+                   "layers, storage map, cost charts, comparison with the float model on a few "
+                   "samples")
 @click.option("-q", "--quiet", is_flag=True, help="print only errors")
 @common_compile_options
 def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, percentile, json_path,
-                estimate, quiet, priority, precision_path, batch, input_shape, dynamic, time_limit,
-                seed, workers, config_path, chip_name, sets, fit):
+                estimate, html_path, quiet, priority, precision_path, batch, input_shape, dynamic,
+                time_limit, seed, workers, config_path, chip_name, sets, fit):
     """Compile an ONNX MODEL into a program for the IMC machine."""
     from imcc.api import _compile
     from imcc.settings import apply_sets, parse_sets
@@ -100,7 +104,8 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
     chip, prec, _ = apply_sets(chip, prec, pairs, command="compile")
     out = output or model.with_suffix(".imo")
     calib_data = _calib(model, calib) if calib else None
-    with Progress("compile", quiet=quiet, stages=COMPILE_STAGES) as bar:
+    stages = COMPILE_STAGES + (("report",) if html_path else ())
+    with Progress("compile", quiet=quiet, stages=stages) as bar:
         prog = _compile(model, chip, priority=priority, precision=prec, calib=calib_data,
                         batch=batch, input_shapes=dict(parse_input_shape(s) for s in input_shape),
                         dynamic=dynamic, calibration=calibration, percentile=percentile,
@@ -112,6 +117,13 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
             rep = prog.report
         else:
             rep = prog._compile_report()
+        page = None
+        if html_path:
+            from imcc.commands._html import compile_page
+            from imcc.report import render
+
+            bar.stage("report: running the program and the float model on a few samples")
+            page = render(compile_page(prog, model, rep, calib=calib_data)).encode()
     given, chip = chip, prog.chip
     obj, smap = prog._obj, prog._storage_map
     files = Outputs({out: obj})
@@ -126,6 +138,8 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
     cost = rep.get("estimate")
     if json_path:
         files[json_path] = (json.dumps(rep, indent=1, sort_keys=True) + "\n").encode()
+    if page is not None:
+        files[html_path] = page
     write_files(files)
     if quiet:
         return

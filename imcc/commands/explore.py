@@ -119,6 +119,9 @@ def _table(summaries, names, acc: bool) -> list[str]:
               help="output stem: STEM.jsonl (results, resumable), STEM.csv, STEM.svg, STEM.png "
                    "(default explore-MODEL)")
 @click.option("--color-by", help="swept parameter that colours the plot (default: the first)")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="also write a report page (one self-contained HTML file): the Pareto plot "
+                   "with each point's settings on hover, and the results table")
 @click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
               help="worker processes (1: run in this process)")
 @click.option("--backend", type=click.Choice(["local", "dask"]), default="local",
@@ -142,7 +145,7 @@ def explore_cmd(model, data_specs, input_key, labels_spec, label_key, output_nam
                 calib_samples, limit, sweeps, sets, seeds, time_s, precision_path, batch,
                 priority, calibration, percentile, input_shape, stem, color_by, workers, backend,
                 scheduler, retry_errors, auto, target_accuracy_drop, target_error, holdout,
-                knobs, quiet, config_path, chip_name, fit):
+                knobs, quiet, config_path, chip_name, fit, html_path):
     """Sweep a design space (or search per-layer precision with --auto) for MODEL: accuracy
     or output error, energy, latency and arrays per point, over device-noise seeds.
 
@@ -158,6 +161,9 @@ def explore_cmd(model, data_specs, input_key, labels_spec, label_key, output_nam
         raise ConfigError(f"model file {str(model)!r} does not exist")
     parsed = [parse_sweep(s) for s in sweeps]
     fixed = list(parse_sets(sets))
+    if auto and html_path is not None:
+        raise ConfigError("--html draws the Pareto plot of a sweep; --auto writes its result as "
+                          "a precision file")
     if auto:
         if parsed:
             raise ConfigError("--auto searches per-layer settings; fix uniform ones with --set, "
@@ -195,11 +201,11 @@ def explore_cmd(model, data_specs, input_key, labels_spec, label_key, output_nam
               knobs, workers, backend, scheduler, quiet)
         return
     _sweep(study, points, parsed, seed_list, stem, color_by or (names[0] if names else None),
-           workers, backend, scheduler, retry_errors, quiet, chip.name, model)
+           workers, backend, scheduler, retry_errors, quiet, chip.name, model, html_path)
 
 
 def _sweep(study, points, parsed, seeds, stem, color_by, workers, backend, scheduler,
-           retry_errors, quiet, chip_name, model):
+           retry_errors, quiet, chip_name, model, html_path=None):
     from imcc.explore import plot
     from imcc.explore.backends import executor
     from imcc.explore.engine import evaluate
@@ -222,6 +228,12 @@ def _sweep(study, points, parsed, seeds, stem, color_by, workers, backend, sched
              + (f" (float {100 * fl['accuracy']:.2f} %)" if acc else ""))
     files = {stem.with_name(stem.name + ".csv"): to_csv(sums, names).encode(),
              stem.with_name(stem.name + ".svg"): plot.to_svg(sums, color_by, title).encode()}
+    if html_path is not None:
+        from imcc.commands._html import explore_page
+        from imcc.report import render
+
+        files[html_path] = render(explore_page(model, chip_name, sums, names, len(seeds),
+                                               fl)).encode()
     write_files(files)
     png = stem.with_name(stem.name + ".png")
     has_png = plot.to_png(sums, png, color_by, title)

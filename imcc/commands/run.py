@@ -45,12 +45,16 @@ DEFAULT_MAX_STEPS = 50_000_000  # as runtime.machine (imported when the command 
               show_default=True, help="where the crossbar arrays compute: numpy on the host, or "
               "CuPy on an NVIDIA GPU (needs CuPy)")
 @set_option
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="write a report page (one self-contained HTML file): cost charts, the "
+                   "comparison with --compare's model and --labels, layers, storage map, and "
+                   "the partition graph (from --compare's model)")
 @click.option("-q", "--quiet", is_flag=True, help="print only errors (with --output, the "
               "outputs go to the file)")
 def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inputs: tuple,
             compare: Path | None, labels: str | None, output: Path | None, trace: int,
             stats: bool, seed: int, time_s: float | None, max_steps: int, backend: str,
-            sets: tuple, quiet: bool) -> None:
+            sets: tuple, html_path: Path | None, quiet: bool) -> None:
     """Run PROGRAM (.s or .imo) on the reference machine and print its outputs and cost.
     --set changes the chip's noise or costs (a setting the program was compiled for, such as
     tiles or adc_bits, needs a new compile)."""
@@ -82,6 +86,10 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
         y = read_array(labels, "--labels") if labels else None
         _check_labels(outputs, y)
         ref = _reference(compare, feeds, bar)
+        page = None
+        if html_path is not None:
+            bar.stage("report")
+            page = _page(prog, program, outputs, feeds, compare, ref, y)
     machine = prog._machine
     echo(describe_outputs(outputs))
     _compare_and_score(outputs, compare, ref, y, echo)
@@ -98,6 +106,40 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
     if output is not None:
         save_outputs(output, outputs)
         echo(f"{output}: {len(outputs)} output(s) written")
+    if page is not None:
+        from imcc.commands._common import Outputs, write_files
+
+        write_files(Outputs({html_path: page}))
+        echo(f"{html_path}: report written")
+
+
+def _page(prog, program: Path, outputs: dict, feeds: dict, compare: Path | None, ref,
+          y) -> bytes:
+    """The --html page (imcc.report): the partition graph comes from --compare's model."""
+    from imcc.commands._html import run_page
+    from imcc.report import node_summary, render
+
+    first = next(iter(outputs.values()), None)
+    samples = len(first) if first is not None and np.ndim(first) else 1
+    accuracy = None
+    if y is not None and first is not None:
+        name = next(iter(outputs))
+        flt = ref[0].get(name) if ref is not None else None
+        accuracy = {"imc": _top1(first, y), "samples": samples,
+                    "float": None if flt is None else _top1(flt, y)}
+    nodes = None
+    if compare is not None:
+        from types import MappingProxyType
+
+        from imcc.compiler import CompileOptions, partition_model
+
+        shapes = {t.name: tuple(t.shape) for t in prog.inputs}
+        graph, classes = partition_model(compare, CompileOptions(
+            input_shapes=MappingProxyType(shapes)))
+        nodes = node_summary(graph, classes)
+    return render(run_page(prog, program, outputs=outputs, compare=compare, reference=ref,
+                           labels=y, accuracy=accuracy, nodes=nodes,
+                           samples=samples)).encode()
 
 
 def _samples(feeds: dict, prog) -> str:

@@ -31,9 +31,10 @@ from imcc.torch.layers import (  # noqa: E402
     convert,
     set_seed,
     set_time,
+    set_train_noise,
     to_float,
 )
 
 __all__ = ["AnalogConv1d", "AnalogConv2d", "AnalogLinear", "MissingDependencyError",
            "analog_layers", "calibrate", "compile", "convert", "export_onnx", "set_seed",
-           "set_time", "to_float"]
+           "set_time", "set_train_noise", "to_float"]

@@ -15,6 +15,7 @@ y_float).detach()``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import warnings
 
 import numpy as np
@@ -30,7 +31,7 @@ from isa.diagnostics import ConfigError, InputError
 from runtime.crossbar import Precision
 
 __all__ = ["AnalogConv1d", "AnalogConv2d", "AnalogLinear", "analog_layers", "convert",
-           "set_seed", "set_time", "to_float"]
+           "set_seed", "set_time", "set_train_noise", "to_float"]
 
 
 def _exporting() -> bool:
@@ -59,6 +60,7 @@ class _Analog:
         self._seed = 0
         self._time = 0.0
         self._train_time = False
+        self._train_noise = 1.0
         self._reset()
 
     def _reset(self) -> None:
@@ -114,6 +116,16 @@ class _Analog:
         self._train_time = bool(train)
         self._cache = None
         self._gen = None
+
+    def set_train_noise(self, scale: float) -> None:
+        """Scale the device noise that ``train()`` forward passes inject: programming and read
+        noise amplitudes and the stuck-cell fractions times ``scale`` (1 = the chip's own;
+        ``eval()`` always simulates the chip as it is). Training against somewhat more noise
+        than the chip has makes a model more robust to the chip's rare large errors."""
+        ok = not isinstance(scale, bool) and isinstance(scale, int | float | np.number)
+        if not ok or not np.isfinite(scale) or scale < 0:
+            raise ConfigError(f"scale = {scale!r}: must be a number >= 0")
+        self._train_noise = float(scale)
 
     @property
     def input_signed(self) -> bool:
@@ -213,8 +225,11 @@ class _Analog:
         else:
             seed = self._seed
         comp = getattr(self.chip, "drift_compensation", "none")
+        chip = self.chip
+        if train and self._train_noise != 1.0:
+            chip = _noisier(chip, self._train_noise)
         layer, wscale = xchip.program_layer(
-            plan, w, self.chip, signed=signed, seed=seed, index=self.layer_index,
+            plan, w, chip, signed=signed, seed=seed, index=self.layer_index,
             time_s=time_s, reference=comp != "none", device=device)
         gen = None if train else self._generator(device)
         if comp != "none":
@@ -263,6 +278,17 @@ class _Analog:
         if self.bias is not None:
             y = y + self.bias.detach().float()
         return finish(y)
+
+
+def _noisier(chip, scale: float):
+    """``chip`` with its programming and read noise and its stuck-cell fractions times
+    ``scale`` (the fractions capped so they still sum to at most 1)."""
+    ni = chip.nonideal
+    stuck = ni.stuck_on + ni.stuck_off
+    cap = min(scale, 1.0 / stuck) if stuck else scale
+    return dataclasses.replace(chip, nonideal=dataclasses.replace(
+        ni, program_noise=ni.program_noise * scale, read_noise=ni.read_noise * scale,
+        stuck_on=ni.stuck_on * cap, stuck_off=min(ni.stuck_off * cap, 1.0 - ni.stuck_on * cap)))
 
 
 def _resolve(chip, config: PrecisionConfig | None, name: str) -> LayerPrecision:
@@ -422,7 +448,7 @@ def to_float(model: nn.Module) -> nn.Module:
 
 _ANALOG_ATTRS = ("chip", "precision_config", "layer_index", "onnx_name", "precision",
                  "_input_amax", "_input_signed", "_seen_negative", "_seed", "_time",
-                 "_train_time", "_cache", "_gen", "_plan")
+                 "_train_time", "_train_noise", "_cache", "_gen", "_plan")
 
 
 def _args(example) -> tuple:
@@ -433,6 +459,12 @@ def set_seed(model: nn.Module, seed: int) -> None:
     """:meth:`_Analog.set_seed` on every analog layer of ``model``."""
     for m in analog_layers(model).values():
         m.set_seed(seed)
+
+
+def set_train_noise(model: nn.Module, scale: float) -> None:
+    """:meth:`_Analog.set_train_noise` on every analog layer of ``model``."""
+    for m in analog_layers(model).values():
+        m.set_train_noise(scale)
 
 
 def set_time(model: nn.Module, time: float, *, train: bool = False) -> None:

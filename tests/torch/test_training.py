@@ -3,6 +3,7 @@ pass (straight through), the float weights as the trainable parameters, and inpu
 observed as a training loop runs; plus what a converted model keeps and gives back."""
 
 import copy
+import dataclasses
 import warnings
 
 import numpy as np
@@ -13,7 +14,9 @@ from torch import nn  # noqa: E402
 
 import imcc.torch as it  # noqa: E402
 from isa.diagnostics import ConfigError, InputError, ToolchainError  # noqa: E402
-from tests.torch.helpers import small_net  # noqa: E402
+from imcc.torch.layers import _noisier  # noqa: E402
+from runtime.config import NonIdeal, preset  # noqa: E402
+from tests.torch.helpers import noise_free, small_net  # noqa: E402
 
 
 def _grads(model, x, g):
@@ -119,3 +122,41 @@ def test_errors_are_one_line_toolchain_errors():
         warnings.simplefilter("always")
         it.convert(net, "rram", precision={"layer": [{"match": "/nothing/*", "adc_bits": 4}]})
     assert any("matches no IMC layer" in str(x.message) for x in w)
+
+
+def test_train_noise_scales_the_injected_noise_and_leaves_eval_alone():
+    torch.manual_seed(0)
+    layer = nn.Linear(48, 16)
+    x = torch.rand(32, 48)
+    # an ideal ADC, whose rounding would otherwise swallow part of the smaller noise
+    clean = it.convert(layer, noise_free("ideal-int8"))
+    it.calibrate(clean, x)
+    with torch.no_grad():
+        want = clean.eval()(x)
+    noisy = dataclasses.replace(preset("ideal-int8"), nonideal=NonIdeal(program_noise=0.02,
+                                                                       read_noise=0.005))
+    m = it.convert(layer, noisy)
+    it.calibrate(m, x)
+
+    def spread(scale):
+        it.set_train_noise(m, scale)
+        m.train()
+        with torch.no_grad():
+            return float(torch.stack([m(x) - want for _ in range(12)]).std())
+
+    assert spread(0.0) == 0.0  # no noise: exactly the noise-free chip, in train() too
+    s1, s3 = spread(1.0), spread(3.0)
+    assert s1 > 0 and 2.5 < s3 / s1 < 3.5  # three times the noise amplitudes
+    it.set_seed(m, 4)
+    with torch.no_grad():
+        a = m.eval()(x)
+        it.set_train_noise(m, 1.0)
+        it.set_seed(m, 4)
+        b = m.eval()(x)
+    torch.testing.assert_close(a, b, rtol=0, atol=0)  # eval() simulates the chip as it is
+    with pytest.raises(ConfigError, match="scale"):
+        it.set_train_noise(m, -1)
+    ni = _noisier(preset("rram"), 2.0).nonideal  # stuck fractions scale too, capped at 1
+    assert (ni.stuck_on, ni.stuck_off) == (0.002, 0.01)
+    ni = _noisier(preset("rram"), 1000.0).nonideal
+    assert ni.stuck_on + ni.stuck_off <= 1.0 and ni.stuck_on > 0.1

@@ -48,9 +48,12 @@ def choose_chip(obj: ObjectFile, config: str | Path | None = None,
     derived = derived_chip(name)  # a preset with --set/--fit changes, named after them
     if derived is not None and derived.program_hash == digest:
         return derived
+    root, _, changes = name.partition("+")
+    sets = " ".join(f"--set {c}" for c in changes.split("+") if "=" in c)
     raise ConfigError(f"the program was built for chip '{name}' (program hash {digest}), which "
                       "is not a shipped preset with that hash",
-                      hint="pass the chip file it was compiled with: --config FILE")
+                      hint="pass the chip file it was compiled with: --config FILE"
+                      + (f" (the file of chip '{root}') {sets}" if sets else ""))
 
 
 def _split_key(path: str) -> tuple[str, str]:

@@ -137,7 +137,7 @@ def run_page(prog, program: Path, *, outputs: dict, compare: Path | None, refere
     elif accuracy is not None:
         data["compare"] = {"samples": samples, "outputs": [], "accuracy": accuracy,
                            "note": "Accuracy against the labels (no --compare model given)."}
-    if nodes is None:
+    if nodes is None and prog.storage_map is not None:
         data["warnings"] = ["the partition graph needs the model: give --compare MODEL.onnx"]
     return data
 

@@ -85,16 +85,20 @@ class _Group(click.Group):
               help="refuse inputs that make imcc hold more than N MiB at once in values it "
               "computes (folded constants, crossbar arrays, packing problems) "
               f"[default: {hostlimits.DEFAULT_MAX_TOTAL_MIB}, or IMCC_MAX_TOTAL_MIB]")
+@click.option("--max-nodes", type=click.IntRange(min=1), metavar="N",
+              help="refuse models whose graph has, or grows while lowered (an RNN unrolled "
+              f"over its time steps) to, more than N nodes [default: {hostlimits.DEFAULT_MAX_NODES}"
+              ", or IMCC_MAX_NODES]")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, max_file_mib: int | None,
-        max_elements: int | None, max_total_mib: int | None) -> None:
+        max_elements: int | None, max_total_mib: int | None, max_nodes: int | None) -> None:
     """imcc: compile ONNX models for memristive in-memory-computing chips, assemble and
     disassemble IMC programs, and run them on a reference machine."""
     ctx.meta["imcc.debug"] = debug
     if not debug:  # numpy's RuntimeWarnings and the like are not diagnostics: one line only
         warnings.simplefilter("ignore")
     hostlimits.configure(max_file_mib=max_file_mib, max_elements=max_elements,
-                         max_total_mib=max_total_mib)
+                         max_total_mib=max_total_mib, max_nodes=max_nodes)
 
 
 def _register() -> None:

@@ -39,13 +39,14 @@ import numpy as np
 from isa.diagnostics import ConfigError, LimitError
 
 __all__ = ["LIMITS", "MAX_NESTING", "HostLimits", "LimitError", "NotRegularFile", "check_elements",
-           "check_file_bytes", "check_total_bytes", "check_nesting", "check_shape", "configure", "limits",
+           "check_file_bytes", "check_nodes", "check_total_bytes", "check_nesting", "check_shape", "configure", "limits",
            "load_array_file", "note_read", "parse_json", "parse_toml", "read_bytes", "read_text",
            "tracking_reads", "was_read"]
 
 DEFAULT_MAX_FILE_MIB = 8192
 DEFAULT_MAX_ELEMENTS = 2**28  # 1 GiB of float32
 DEFAULT_MAX_TOTAL_MIB = 4096
+DEFAULT_MAX_NODES = 100_000
 
 
 @dataclass
@@ -55,6 +56,7 @@ class HostLimits:
     max_file_mib: int = DEFAULT_MAX_FILE_MIB
     max_elements: int = DEFAULT_MAX_ELEMENTS
     max_total_mib: int = DEFAULT_MAX_TOTAL_MIB
+    max_nodes: int = DEFAULT_MAX_NODES
 
     @property
     def max_file_bytes(self) -> int:
@@ -79,29 +81,31 @@ def _env_int(name: str, default: int) -> int:
 
 
 def from_env() -> HostLimits:
-    """Limits from ``IMCC_MAX_FILE_MIB`` / ``IMCC_MAX_ELEMENTS`` / ``IMCC_MAX_TOTAL_MIB`` (the
-    defaults where unset)."""
+    """Limits from ``IMCC_MAX_FILE_MIB`` / ``IMCC_MAX_ELEMENTS`` / ``IMCC_MAX_TOTAL_MIB`` /
+    ``IMCC_MAX_NODES`` (the defaults where unset)."""
     return HostLimits(_env_int("IMCC_MAX_FILE_MIB", DEFAULT_MAX_FILE_MIB),
                       _env_int("IMCC_MAX_ELEMENTS", DEFAULT_MAX_ELEMENTS),
-                      _env_int("IMCC_MAX_TOTAL_MIB", DEFAULT_MAX_TOTAL_MIB))
+                      _env_int("IMCC_MAX_TOTAL_MIB", DEFAULT_MAX_TOTAL_MIB),
+                      _env_int("IMCC_MAX_NODES", DEFAULT_MAX_NODES))
 
 
 LIMITS = HostLimits()
 
 
 def configure(*, max_file_mib: int | None = None, max_elements: int | None = None,
-              max_total_mib: int | None = None) -> None:
+              max_total_mib: int | None = None, max_nodes: int | None = None) -> None:
     """Set the process's limits: the environment's, overridden by the arguments not None."""
     env = from_env()
     LIMITS.max_file_mib = max_file_mib or env.max_file_mib
     LIMITS.max_elements = max_elements or env.max_elements
     LIMITS.max_total_mib = max_total_mib or env.max_total_mib
+    LIMITS.max_nodes = max_nodes or env.max_nodes
 
 
 @contextlib.contextmanager
 def limits(**changes):
     """Temporarily change the limits (``max_file_mib=``, ``max_elements=``,
-    ``max_total_mib=``)."""
+    ``max_total_mib=``, ``max_nodes=``)."""
     saved = dataclasses.replace(LIMITS)
     for k, v in changes.items():
         setattr(LIMITS, k, v)
@@ -124,6 +128,15 @@ def check_elements(n: int, what: str) -> None:
 def check_shape(shape, what: str) -> None:
     """:func:`check_elements` of a shape (dims may be any integers; negative ones are 0)."""
     check_elements(math.prod(max(0, int(d)) for d in shape), what)
+
+
+def check_nodes(n: int, what: str) -> None:
+    """Refuse a graph of more than ``max_nodes`` nodes (the work every later stage does grows
+    with it); ``what`` names the graph and how it got there."""
+    if n > LIMITS.max_nodes:
+        raise LimitError(f"{what} has more than the limit of {LIMITS.max_nodes} nodes",
+                         hint="raise the limit with --max-nodes N (or IMCC_MAX_NODES) if the "
+                         "model is trusted")
 
 
 def check_total_bytes(size: int, what: str) -> None:

@@ -657,6 +657,7 @@ def check_model(model: onnx.ModelProto, where: str,
     """Validate ``model`` (modified in place: overrides applied, nodes sorted). ``external``:
     its deferred initializers (:func:`load_external_data`)."""
     check_text(model, where)
+    hostlimits.check_nodes(len(model.graph.node), f"{where}: the model's graph")
     check_attributes(model, where)
     external = dict(external or {})
     if external and not MIN_OPSET <= declared_opset(model, where) <= MAX_OPSET:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from imcc.ir import Graph, Node, Origin, TensorType
+from isa import hostlimits
 
 
 class Rewriter:
@@ -24,13 +25,17 @@ class Rewriter:
         self.constants: dict[str, np.ndarray] = dict(graph.constants)
         self._subst: dict[str, str] = {}
         self._used = set(graph.types) | {n.name for n in graph.nodes}
+        self._next: dict[str, int] = {}  # per hint, the suffix below which every name is used
 
     # -- names ------------------------------------------------------------------------------
     def fresh(self, hint: str) -> str:
         """A tensor or node name not used anywhere in the graph."""
-        name, k = hint, 1
+        k = self._next.get(hint, 0)  # names are never freed: resume where the last search ended
+        name = hint if k == 0 else f"{hint}_{k}"
         while name in self._used:
-            name, k = f"{hint}_{k}", k + 1
+            k += 1
+            name = f"{hint}_{k}"
+        self._next[hint] = k + 1
         self._used.add(name)
         return name
 
@@ -77,6 +82,8 @@ class Rewriter:
         """Append ``node`` with its inputs redirected through earlier aliases."""
         node = node.replace(inputs=tuple(self.read(i) if i else "" for i in node.inputs))
         self.nodes.append(node)
+        if len(self.nodes) > hostlimits.LIMITS.max_nodes:  # stop a runaway expansion early
+            hostlimits.check_nodes(len(self.nodes), f"{self.graph.name}: the lowered graph")
         return node
 
     def add(self, op_type: str, inputs, out_type: TensorType, hint: str, **attrs) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 
 from imcc.ir import Graph, Node, TensorType, describe
 from imcc.passes.rewrite import Rewriter
-from isa.diagnostics import UnsupportedOpError
+from isa.diagnostics import LimitError, UnsupportedOpError
 
 RECURRENT = frozenset({"RNN", "GRU", "LSTM"})
 #: gates per cell, and the default activations (f, g, h) of each direction
@@ -270,7 +270,14 @@ def unroll_rnn(graph: Graph) -> Graph:
     rw = Rewriter(graph)
     for n in graph.nodes:
         if n.op_type in RECURRENT:
-            _Cell(rw, n, describe(graph, n)).expand()
+            where = describe(graph, n)
+            try:
+                _Cell(rw, n, where).expand()
+            except LimitError as e:  # say which node made the graph grow, and by what
+                steps = graph.types[n.inputs[0]].shape[0 if n.attrs.get("layout", 0) == 0
+                                                         else 1]
+                raise LimitError(f"{where}: unrolled over its {steps} time steps, "
+                                 f"{e.message.split(': ', 1)[-1]}", hint=e.hint) from None
         else:
             rw.emit(n)
     return rw.finish()

@@ -84,3 +84,40 @@ def test_an_einsum_equation_onnx_cannot_infer_is_refused_first(tmp_path, command
     r = capped(command, p, *(["-o", out] if command == "compile" else []), seconds=60)
     assert_clean_failure(r, "the Einsum node writing 'y': Einsum equation",
                          "is not terms of letters with at most one '...' each", no_files=[out])
+
+
+def _lstm(tmp_path, steps: int):
+    """An LSTM of hidden size 1 over ``steps`` time steps: a 160-byte model."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((1, 4, 1), np.float32), "W")
+    r = numpy_helper.from_array(np.ones((1, 4, 1), np.float32), "R")
+    g = helper.make_graph([helper.make_node("LSTM", ["x", "W", "R"], ["Y", "Yh"],
+                                            hidden_size=1)], "m",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [steps, 1, 1])],
+                          [helper.make_tensor_value_info("Yh", TensorProto.FLOAT, None)], [w, r])
+    p = tmp_path / "lstm.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), p)
+    return p
+
+
+@pytest.mark.parametrize("command", ["compile", "map"])
+def test_an_rnn_unrolled_past_the_node_limit_stops_early(tmp_path, command):
+    """T = 100,000 ran past 60 s: unrolling stops as soon as the graph passes --max-nodes."""
+    out = tmp_path / "l.imo"
+    r = capped(command, _lstm(tmp_path, 100_000), *(["-o", out] if command == "compile" else []),
+               seconds=60)
+    assert_clean_failure(r, "the LSTM node writing 'Y': unrolled over its 100000 time steps, the "
+                         "lowered graph has more than the limit of 100000 nodes", "--max-nodes",
+                         no_files=[out])
+
+
+def test_the_node_limit_can_be_lowered_and_raised(tmp_path):
+    p = _lstm(tmp_path, 100)
+    r = capped("--max-nodes", 3000, "map", p, "-q")
+    assert r.returncode == 0, r.stderr
+    r = capped("--max-nodes", 500, "map", p, "-q")
+    assert_clean_failure(r, "unrolled over its 100 time steps, the lowered graph has more than "
+                         "the limit of 500 nodes")

@@ -17,7 +17,8 @@ from imcc.cli import cli
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "samples" / "digits"
 DATA = DIGITS / "test.npz"
-CALIB = 100  # explore's --calib-samples: the first 100 calibrate, the rest are evaluated
+CALIB = 100  # explore's --calib-samples: the first 100 calibrate, the next EVAL are evaluated
+EVAL = 150
 
 
 def invoke(*args):
@@ -81,8 +82,8 @@ def test_compile_run_map_explore_with_no_shape_option(fixed_model, tmp_path):
     d = np.load(DATA)
     x, y = d["x_img"], d["y"]
     np.save(tmp_path / "calib.npy", x[:CALIB])
-    np.save(tmp_path / "eval.npy", x[CALIB:])
-    np.save(tmp_path / "labels.npy", y[CALIB:])
+    np.save(tmp_path / "eval.npy", x[CALIB:CALIB + EVAL])
+    np.save(tmp_path / "labels.npy", y[CALIB:CALIB + EVAL])
     obj = tmp_path / "m.imo"
     r = invoke("compile", fixed_model, "--chip", "rram", "--priority", "resource",
                "--calib", tmp_path / "calib.npy", "-o", obj)
@@ -95,15 +96,16 @@ def test_compile_run_map_explore_with_no_shape_option(fixed_model, tmp_path):
     assert r.exit_code == 0, r.output
     got = np.load(tmp_path / "o.npz")
     out = got[next(iter(got.files))]
-    assert out.shape == (len(x) - CALIB, 10)
+    assert out.shape == (EVAL, 10)
     run_acc = float(re.search(r"IMC ([\d.]+) %", r.output).group(1))
-    assert run_acc == pytest.approx(100 * float((out.argmax(1) == y[CALIB:]).mean()), abs=0.006)
+    want = y[CALIB:CALIB + EVAL]
+    assert run_acc == pytest.approx(100 * float((out.argmax(1) == want).mean()), abs=0.006)
 
     # the float model's accuracy, chunk by chunk through onnxruntime (rram's noise costs some)
     from imcc.reference import evaluate
 
-    ref, _ = evaluate(fixed_model, {_input(fixed_model): x[CALIB:]})
-    float_acc = 100 * float((next(iter(ref.values())).argmax(1) == y[CALIB:]).mean())
+    ref, _ = evaluate(fixed_model, {_input(fixed_model): x[CALIB:CALIB + EVAL]})
+    float_acc = 100 * float((next(iter(ref.values())).argmax(1) == want).mean())
     assert float_acc > 80
     assert f"float model {float_acc:.2f} %" in r.output
 
@@ -114,7 +116,7 @@ def test_compile_run_map_explore_with_no_shape_option(fixed_model, tmp_path):
     stem = tmp_path / "ex"
     r = invoke("explore", fixed_model, "--data", DATA, "--input-key", "x_img", "--label-key",
                "y", "--chip", "rram", "--sweep", "adc_bits=8", "--seeds", "1", "--workers", "1",
-               "--calib-samples", CALIB, "-o", stem)
+               "--calib-samples", CALIB, "--limit", EVAL, "-o", stem)
     assert r.exit_code == 0, r.output
     row = next(line for line in r.output.splitlines() if line.strip().startswith("8 "))
     explore_acc = float(row.split()[2])

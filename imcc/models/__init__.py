@@ -16,9 +16,10 @@ from types import MappingProxyType
 
 import onnx
 
-from imcc.models import alexnet, densenet, lenet, mlp, mobilenet, resnet, transformer, vgg
+from imcc.models import (alexnet, densenet, lenet, llama, mlp, mobilenet, resnet, transformer,
+                         vgg)
 
-_FAMILIES = (mlp, lenet, alexnet, vgg, resnet, mobilenet, densenet, transformer)
+_FAMILIES = (mlp, lenet, alexnet, vgg, resnet, mobilenet, densenet, transformer, llama)
 
 #: Model name -> the family ``build`` function that makes it.
 MODELS: MappingProxyType[str, Callable[..., onnx.ModelProto]] = MappingProxyType(

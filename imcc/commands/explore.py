@@ -153,13 +153,14 @@ def explore_cmd(model, data_specs, input_key, labels_spec, label_key, output_nam
     imcc explore cnn.onnx --data test.npz --input-key x_img --label-key y \\
         --chip rram --sweep adc_bits=4..10 --sweep cell_bits=1,2,4 --sweep noise=0..0.05
     """
-    from imcc.explore.params import parse_sweep
+    from imcc.explore.params import check_grid, parse_sweep
     from imcc.settings import parse_sets
 
     chip = load_chip(config_path, chip_name, default="rram")
     if not model.exists():
         raise ConfigError(f"model file {str(model)!r} does not exist")
     parsed = [parse_sweep(s) for s in sweeps]
+    check_grid(parsed, seeds)
     fixed = list(parse_sets(sets))
     if auto and html_path is not None:
         raise ConfigError("--html draws the Pareto plot of a sweep; --auto writes its result as "

@@ -52,6 +52,10 @@ NONIDEAL_KEYS = ("program_noise", "read_noise", "stuck_on", "stuck_off", "drift_
 NOISE_TERMS = ("program_noise", "read_noise", "stuck_on", "stuck_off")
 SPECIAL = ("noise", "noise_scale", "time")
 RANGE_POINTS = 6  # values of a float range written without a step
+#: The most values one --sweep may take, and the most runs (grid points x seeds) one explore
+#: evaluates: a sweep is a grid, so three modest-looking ranges multiply into billions.
+MAX_VALUES = 10_000
+MAX_RUNS = 100_000
 
 
 class SweepError(ConfigError):
@@ -136,6 +140,10 @@ def _range(lo_t: str, hi_t: str, step_t: str | None, kind: type, spec: str) -> t
             if not (lo.is_integer() and hi.is_integer()):
                 raise SweepError(f"--sweep {spec!r}: the ends of an integer range must be "
                                  "integers")
+            n = int(hi) - int(lo) + 1
+            if n > MAX_VALUES:
+                raise SweepError(f"--sweep {spec!r}: {n} values, more than the {MAX_VALUES} one "
+                                 "sweep may take; use lo..hi:step or a shorter range")
             return tuple(range(int(lo), int(hi) + 1))
         if lo == hi:
             return (lo,)
@@ -145,8 +153,9 @@ def _range(lo_t: str, hi_t: str, step_t: str | None, kind: type, spec: str) -> t
     if step <= 0:
         raise SweepError(f"--sweep {spec!r}: the step must be > 0")
     n = int(math.floor((hi - lo) / step + 1e-9)) + 1
-    if n > 10000:
-        raise SweepError(f"--sweep {spec!r}: {n} values; use a larger step")
+    if n > MAX_VALUES:
+        raise SweepError(f"--sweep {spec!r}: {n} values, more than the {MAX_VALUES} one sweep "
+                         "may take; use a larger step")
     vals = [_tidy(lo + i * step) for i in range(n)]
     if kind is int:
         bad = [v for v in vals if not float(v).is_integer()]
@@ -154,6 +163,18 @@ def _range(lo_t: str, hi_t: str, step_t: str | None, kind: type, spec: str) -> t
             raise SweepError(f"--sweep {spec!r}: {bad[0]} is not an integer")
         return tuple(int(v) for v in vals)
     return tuple(vals)
+
+
+def check_grid(sweeps, seeds: int) -> None:
+    """Refuse a design space of more than :data:`MAX_RUNS` runs (the product of the sweeps'
+    lengths, times the seeds), before any of it is built."""
+    points = math.prod(len(s.values) for s in sweeps)
+    if points * seeds > MAX_RUNS:
+        sizes = " x ".join(str(len(s.values)) for s in sweeps) or "1"
+        raise SweepError(f"--sweep/--seeds: {sizes} points x {seeds} seeds = {points * seeds} "
+                         f"runs, more than the {MAX_RUNS} one explore evaluates",
+                         hint="sweep fewer values (lo..hi:step) or fewer seeds, or split the "
+                         "space into several explores")
 
 
 def parse_sweep(spec: str) -> Sweep:

@@ -121,3 +121,32 @@ def test_the_node_limit_can_be_lowered_and_raised(tmp_path):
     r = capped("--max-nodes", 500, "map", p, "-q")
     assert_clean_failure(r, "unrolled over its 100 time steps, the lowered graph has more than "
                          "the limit of 500 nodes")
+
+
+# ---- explore ---------------------------------------------------------------------------------
+
+EXPLORE = {
+    "one sweep of 10**12 values": (["--sweep", "adc_bits=1..1e12"],
+                                   "1000000000000 values, more than the 10000 one sweep may take"),
+    "10**12 seeds": (["--seeds", str(10**12)], "1 points x 1000000000000 seeds = "
+                     "1000000000000 runs, more than the 100000 one explore evaluates"),
+    "three sweeps of 10,000 values": (["--sweep", "adc_bits=1..10000", "--sweep",
+                                       "cell_bits=1..10000", "--sweep", "noise=0..1:0.0002"],
+                                      "10000 x 10000 x 5001 points x 3 seeds"),
+}
+
+
+@pytest.mark.parametrize("case", EXPLORE)
+def test_an_explore_grid_is_capped_before_it_is_built(tmp_path, case):
+    """Three sweeps of 10,000 values peaked at 3.8 GB building the grid; --seeds 10**12 was
+    taken as given. The grid's size is checked from the sweeps' lengths first."""
+    import numpy as np
+
+    from tests.hardening.helpers import SAMPLES
+
+    np.save(tmp_path / "x.npy", np.zeros((4, 1, 8), np.float32))
+    args, needle = EXPLORE[case]
+    r = capped("explore", SAMPLES / "models" / "mlp.onnx", "--data", tmp_path / "x.npy",
+               "-o", tmp_path / "ex", *args, mib=1024)
+    assert_clean_failure(r, needle)
+    assert list(tmp_path.iterdir()) == [tmp_path / "x.npy"]

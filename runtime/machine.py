@@ -165,9 +165,11 @@ class Machine:
         return prog
 
     def _load(self, inputs: dict[str, np.ndarray],
-              kept: tuple[tuple[int, int, int, np.ndarray], ...] = ()) -> None:
+              kept: tuple[tuple[int, int, int, np.ndarray], ...] = (),
+              resident: tuple[IOTensor, ...] = ()) -> None:
         """Zero the memory, then write ``.data``, the ``kept`` words (what the code before
-        ``.rerun`` wrote, on a rerun) and the inputs."""
+        ``.rerun`` wrote, on a rerun) and the inputs; the words of the ``resident`` inputs are
+        left as the previous run left them."""
         mem = self.state.mem
         data = self.obj.data
         base = self.obj.data_base >> 2
@@ -175,24 +177,30 @@ class Machine:
         spans = [(0, base, base + nwords)] + [(0, t.addr >> 2, (t.addr + t.nbytes) >> 2)
                                               for t in self.obj.inputs]
         spans += [(r, lo, hi) for r, lo, hi, _ in kept]
-        mem.reset(overwritten=tuple(spans))
+        mem.reset(overwritten=tuple(spans) + tuple((0, t.addr >> 2, (t.addr + t.nbytes) >> 2)
+                                                   for t in resident))
         if data:
             mem.u32[0][base : base + nwords] = np.frombuffer(data + bytes(-len(data) % 4),
                                                              np.uint32)
         for r, lo, hi, words in kept:
             mem.u32[r][lo:hi] = words
         for t in self.obj.inputs:
+            if t.name not in inputs:  # resident
+                continue
             a = t.addr >> 2
             mem.f32[0][a : a + inputs[t.name].size] = inputs[t.name].reshape(-1)
         for region, lo, hi in spans:
             mem.touch(region, lo, hi)
 
-    def check_inputs(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def check_inputs(self, inputs: dict[str, np.ndarray],
+                     resident: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
         """Inputs converted to float32; raise :class:`InputError` unless they match the
-        declared names and shapes exactly."""
-        declared = {t.name: t for t in self.obj.inputs}
+        declared names and shapes exactly (the ``resident`` ones are not given)."""
+        declared = {t.name: t for t in self.obj.inputs if t.name not in resident}
         unknown = sorted(set(inputs) - set(declared))
         if unknown:
+            if unknown[0] in resident:
+                raise InputError(f"input '{unknown[0]}' is both given and resident")
             raise InputError(f"unknown input '{unknown[0]}'; the program declares "
                              f"{_names(self.obj.inputs)}")
         missing = sorted(set(declared) - set(inputs))
@@ -218,15 +226,31 @@ class Machine:
     # ---- running ------------------------------------------------------------------------------
 
     def run(self, inputs: dict[str, np.ndarray], *, trace: Callable[[str], None] | None = None,
-            trace_limit: int = 0) -> dict[str, np.ndarray]:
+            trace_limit: int = 0, resident: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
         """Run once: load ``.data`` and ``inputs``, start at ``.entry`` (first run) or
         ``.rerun`` (after a completed run, when declared), stop at ``halt``, return the
         outputs. With ``trace``, the first ``trace_limit`` instructions are reported to it, one
-        line each, with the registers and CSRs they changed."""
-        arrays = self.check_inputs(inputs)
+        line each, with the registers and CSRs they changed.
+
+        ``resident`` names inputs this rerun does not write: their words hold what the previous
+        run left at their addresses (a program that writes its next state there, such as a
+        decoder's KV cache, keeps it in the machine's memory between runs; docs/llm.md). Only a
+        rerun of a program with ``.rerun`` after a completed run may leave inputs resident."""
+        names = {t.name: t for t in self.obj.inputs}
+        for name in resident:
+            if name not in names:
+                raise InputError(f"resident input '{name}' is not an input of the program; it "
+                                 f"declares {_names(self.obj.inputs)}")
         rerun = self.obj.rerun
         again = self.runs > 0 and rerun is not None
-        self._load(arrays, self._kept if again else ())
+        if resident and not again:
+            raise InputError(f"input '{resident[0]}' cannot be resident on this run: only a "
+                             "rerun (after a completed run of a program with .rerun) finds "
+                             "the memory of the run before it",
+                             hint="give every input on the machine's first run")
+        keep = frozenset(resident)
+        arrays = self.check_inputs(inputs, keep)
+        self._load(arrays, self._kept if again else (), tuple(names[n] for n in resident))
         start = rerun if again else self.obj.entry
         if not again:  # the setup runs right after programming; without .rerun, all at time_s
             self.xbar.set_time(None if rerun is not None else self.time_s)

@@ -3,6 +3,8 @@
 The Python interface (:mod:`imcc.api`, docs/python.md): :func:`imcc.compile`, :func:`imcc.load`,
 :class:`imcc.Program`, :class:`imcc.TensorSpec` and the exception type :data:`imcc.Error`. They
 are imported on first use, so ``import imcc`` (and the command line's start) stays light.
+:func:`imcc.generate` (:mod:`imcc.llm`, docs/llm.md) generates tokens with a decoder and its KV
+cache on the machine.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -20,8 +22,12 @@ def __getattr__(name: str):
         from imcc import api
 
         return getattr(api, name)
+    if name == "generate":
+        from imcc import llm
+
+        return llm.generate
     raise AttributeError(f"module 'imcc' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_API})
+    return sorted({*globals(), *_API, "generate"})

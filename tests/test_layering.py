@@ -1,14 +1,16 @@
 """Layering points one way: isa imports nothing of the project; runtime imports only isa;
 imcc's library code never imports runtime: only the command-line shell (imcc/commands), which
 reads chip files and runs programs, the explore engine, which runs them for a sweep, the
-Python interface (imcc/api.py), whose programs run on the reference machine, and imcc.torch,
+Python interface (imcc/api.py), whose programs run on the reference machine, generation
+(imcc/llm.py), which reruns a decoder's program on one machine, and imcc.torch,
 which reuses the machine's crossbar numerics (programming, device noise, converter ranges)."""
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ALLOWED_RUNTIME_IN_IMCC = {"imcc/commands", "imcc/explore", "imcc/api.py", "imcc/torch"}
+ALLOWED_RUNTIME_IN_IMCC = {"imcc/commands", "imcc/explore", "imcc/api.py", "imcc/llm.py",
+                           "imcc/torch"}
 
 
 def _imports(path: Path) -> set[str]:

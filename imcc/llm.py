@@ -1,5 +1,7 @@
 """Text generation on the machine: a decoder with a KV cache, token by token (docs/llm.md).
 
+``imcc.generate`` is :func:`generate`; ``imcc generate`` is the command line over it.
+
 :func:`generate` compiles a decoder-with-past graph (the Hugging Face exporter's interface,
 :mod:`imcc.models.llama`) once, for a fixed context of ``C`` tokens: one token per step
 (``input_ids`` ``[1, 1]``), a past of ``C - 1`` positions and an ``attention_mask`` of ``C``.
@@ -299,7 +301,16 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
     docstring). Greedy unless ``temperature`` is given (then sampled from
     ``softmax(logits / temperature)`` with ``numpy.random.default_rng(seed)``). ``context``
     (default: the prompt plus the new tokens, less one) is the most tokens the cache holds;
-    ``program`` reuses a program :func:`compile_decoder` made for this model."""
+    ``program`` reuses a program :func:`compile_decoder` made for this model.
+
+    >>> import imcc
+    >>> from imcc.models import build
+    >>> gen = imcc.generate(build("llama-tiny"), [1, 2, 3], 4)
+    >>> len(gen.tokens), gen.context, gen.prefill["tokens"], len(gen.steps)
+    (4, 6, 3, 3)
+    >>> sorted(gen.to_json())
+    ['chip', 'context', 'kv_cache_bytes', 'per_token', 'prefill', 'programming', 'prompt_ids', 'steps', 'tokens']
+    """
     from runtime.machine import Machine
 
     ids = _prompt(prompt_ids)
@@ -311,6 +322,11 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
         raise InputError(f"temperature = {temperature!r}: must be a number > 0 (or None for "
                          "greedy decoding)")
     need = len(ids) + max_new_tokens - 1  # the last token is never fed back
+    if program is None and context is not None and need > context:
+        raise InputError(
+            f"context overflow: a prompt of {len(ids)} tokens and {max_new_tokens} new tokens "
+            f"need a context of {need} tokens; the program holds {context}",
+            hint="shorten the prompt or --max-new-tokens, or compile for a longer --context")
     if program is None:
         program = compile_decoder(model, chip, context=max(context or need, 2),
                                   priority=priority, set=set, fit=fit, name=name,

@@ -35,6 +35,7 @@ from typing import Callable
 
 import numpy as np
 
+from isa import hostlimits
 from isa.assembler import Assembly
 from isa.diagnostics import ConfigError, InputError, MachineTrap, SourceSpan
 from isa.encoding import DecodeError, csr_name, decode, format_instr
@@ -116,6 +117,11 @@ class Machine:
             if t.addr % 4 or t.addr + t.nbytes > global_bytes:
                 raise ConfigError(f"tensor '{t.name}' at {t.addr:#x} ({t.nbytes} bytes) does not "
                                   f"fit the global memory of chip '{config.name}'")
+        # An array's cells are allocated whole when first programmed: refuse, before anything
+        # runs, arrays no host holds (65536 x 65536 cells is 16 GiB of float32 per array).
+        hostlimits.check_elements(config.rows * config.cols,
+                                  f"an array of chip '{config.name}' ({config.rows}x{config.cols} "
+                                  "cells)")
         self._hits = [0] * (len(obj.text) + 1)
         self._counter = CostCounter(config)
         if time_s is None and crossbar is not None:
@@ -177,13 +183,16 @@ class Machine:
         spans = [(0, base, base + nwords)] + [(0, t.addr >> 2, (t.addr + t.nbytes) >> 2)
                                               for t in self.obj.inputs]
         spans += [(r, lo, hi) for r, lo, hi, _ in kept]
-        mem.reset(overwritten=tuple(spans) + tuple((0, t.addr >> 2, (t.addr + t.nbytes) >> 2)
-                                                   for t in resident))
+        held = [(t.addr >> 2, mem.u32[0][t.addr >> 2 : (t.addr + t.nbytes) >> 2].copy())
+                for t in resident]
+        mem.reset(overwritten=tuple(spans))
         if data:
             mem.u32[0][base : base + nwords] = np.frombuffer(data + bytes(-len(data) % 4),
                                                              np.uint32)
         for r, lo, hi, words in kept:
             mem.u32[r][lo:hi] = words
+        for a, words in held:  # over .data and the setup's words too
+            mem.u32[0][a : a + words.size] = words
         for t in self.obj.inputs:
             if t.name not in inputs:  # resident
                 continue
@@ -440,6 +449,9 @@ def run_batched(machine: Machine, inputs: dict[str, np.ndarray], *,
         if n_total is not None and arr.shape[0] != n_total:
             raise InputError(f"input '{name}' has a batch of {arr.shape[0]}, another input "
                              f"{n_total}")
+        if arr.shape[0] == 0:
+            raise InputError(f"input '{name}' has a batch of 0 rows (shape "
+                             f"{_shape(arr.shape)}); give at least one sample")
         n_total = arr.shape[0]
         batched[name] = arr
     if not batched:

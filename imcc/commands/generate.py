@@ -53,7 +53,8 @@ def _span(arrays: list[int]) -> str:
 def render(gen, *, layers: bool) -> str:
     """What ``imcc generate`` prints."""
     prog, dec = gen.program, gen.program._decoder
-    lines = [f"model: {prog.report['model']} ({dec.layers} layers, {dec.kv_heads} KV heads x "
+    model = prog._compile_report()["model"]
+    lines = [f"model: {model} ({dec.layers} layers, {dec.kv_heads} KV heads x "
              f"{dec.head_dim}); chip {gen.chip}; context {gen.context} tokens, KV cache "
              f"{prog._kv_cache_bytes / 1024:.1f} KiB resident in global memory",
              f"prompt: {' '.join(map(str, gen.prompt))}",

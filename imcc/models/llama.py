@@ -41,8 +41,16 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from imcc.models.builder import Dim, GraphBuilder, dim_of, gelu, layernorm, linear, shape_of, \
-    unsqueeze
+from imcc.models.builder import (
+    Dim,
+    GraphBuilder,
+    dim_of,
+    gelu,
+    layernorm,
+    linear,
+    shape_of,
+    unsqueeze,
+)
 
 NAMES = ("llama-tiny", "tinyllama-1.1b", "qwen2-tiny", "qwen2-0.5b", "gpt2-past-tiny",
          "gpt2-past")
@@ -176,7 +184,7 @@ def _rotary(b: GraphBuilder, pos: str, dh: int, theta: float, name: str = "model
     p = b.node("Cast", [unsqueeze(b, pos, [2], name=f"{name}_pos")], name=f"/{name}/Cast",
                to=TensorProto.FLOAT)                                          # [B, S, 1]
     freqs = b.node("Mul", [p, b.const(inv, name="model.rotary_emb.inv_freq")],
-                   name=f"/{name}/Mul")                                        # [B, S, dh/2]
+                   name=f"/{name}/Mul")                                    # [B, S, dh/2]
     emb = b.node("Concat", [freqs, freqs], name=f"/{name}/Concat", axis=-1)
     cos = unsqueeze(b, b.node("Cos", [emb], name=f"/{name}/Cos"), [1], name=f"{name}_cos")
     sin = unsqueeze(b, b.node("Sin", [emb], name=f"/{name}/Sin"), [1], name=f"{name}_sin")

@@ -192,7 +192,8 @@ def _rotary(b: GraphBuilder, pos: str, dh: int, theta: float, name: str = "model
 
 
 def _apply_rotary(b: GraphBuilder, x: str, cos: str, sin: str, dh: int, name: str) -> str:
-    """``x * cos + rotate_half(x) * sin``, ``rotate_half(x) = cat(-x[..., dh/2:], x[..., :dh/2])``."""
+    """``x * cos + rotate_half(x) * sin`` with
+    ``rotate_half(x) = cat(-x[..., dh/2:], x[..., :dh/2])``."""
     half = dh // 2
     x1 = b.node("Slice", [x, b.i64(0), b.i64(half), b.i64(-1), b.i64(1)], name=f"/{name}/Slice")
     x2 = b.node("Slice", [x, b.i64(half), b.i64(dh), b.i64(-1), b.i64(1)],

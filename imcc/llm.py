@@ -236,8 +236,8 @@ def compile_decoder(model, chip="ideal", *, context: int, priority: str = "resou
             raise ConfigError(
                 f"a context of {context} tokens does not fit: its KV cache takes "
                 f"{cache / 2**20:.2f} MiB ({dec.layers} layers x key and value x "
-                f"{dec.kv_heads} heads x {context - 1} positions x {dec.head_dim}, float32) "
-                f"and {e.message[len('the program needs '):]}",
+                f"{dec.kv_heads} heads x {context - 1} positions x {dec.head_dim}, float32), "
+                f"and the step's program for it needs {e.message[len('the program needs '):]}",
                 hint="shorten the prompt or --max-new-tokens, or give the chip more global "
                      "memory (--set global_mib=N, or --fit)") from None
         raise

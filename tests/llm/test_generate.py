@@ -236,3 +236,13 @@ def test_cli_errors_are_one_line(tmp_path):
     r = CliRunner().invoke(cli, ["generate", str(path), "--prompt-ids", "1,999",
                                  "--max-new-tokens", "2"])
     assert r.exit_code == 2 and "outside the vocabulary of 128" in r.output
+
+
+def test_docs_llm_examples_run():
+    import doctest
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "llm.md"
+    res = doctest.testfile(str(page), module_relative=False,
+                           optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted >= 3 and res.failed == 0

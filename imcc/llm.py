@@ -155,14 +155,17 @@ def decoder_interface(model) -> Decoder:
     return Decoder(n, dims[1].dim_value, dims[3].dim_value, vocab, "position_ids" in ins)
 
 
-def step_shapes(dec: Decoder, context: int) -> dict[str, list[int]]:
-    """The input shapes of the decode-step program for a context of ``context`` tokens."""
-    shapes = {"input_ids": [1, 1], "attention_mask": [1, context]}
+def step_shapes(dec: Decoder, context: int, tokens: int = 1) -> dict[str, list[int]]:
+    """The input shapes of a program for a context of ``context`` tokens that takes
+    ``tokens`` tokens a run (1: a decode step; the prompt's length: the prefill), its past
+    ``context - tokens`` positions."""
+    shapes = {"input_ids": [1, tokens], "attention_mask": [1, context]}
     if dec.position_ids:
-        shapes["position_ids"] = [1, 1]
+        shapes["position_ids"] = [1, tokens]
     for i in range(dec.layers):
         for kind in ("key", "value"):
-            shapes[f"past_key_values.{i}.{kind}"] = [1, dec.kv_heads, context - 1, dec.head_dim]
+            shapes[f"past_key_values.{i}.{kind}"] = [1, dec.kv_heads, context - tokens,
+                                                     dec.head_dim]
     return shapes
 
 
@@ -176,15 +179,16 @@ def _io_symbols(asm: str) -> dict[str, str]:
     return out
 
 
-def _with_cache(asm: str, dec: Decoder, context: int, base: int) -> str:
-    """The program text with the past inputs moved to the cache region at ``base`` (memory no
-    other tensor uses) and, before the ``halt`` that ends inference, each layer's ``present``
-    less its oldest position copied onto its past: ``kv_heads`` runs of ``(context - 1) *
-    head_dim`` words per tensor, one ``vcopy``."""
+def _with_cache(asm: str, dec: Decoder, context: int, base: int, *, move_past: bool) -> str:
+    """The program text with, before the ``halt`` that ends inference, each layer's
+    ``present`` (``context`` positions) less its oldest position copied to the cache region at
+    ``base`` (memory no other tensor uses): ``kv_heads`` runs of ``(context - 1) * head_dim``
+    words per tensor, one ``vcopy``. With ``move_past`` (the decode step) the past inputs are
+    moved to the cache region: the step reads the cache the last run left there."""
     sym = _io_symbols(asm)
     names = [f"past_key_values.{i}.{k}" for i in range(dec.layers) for k in ("key", "value")]
     size = dec.kv_heads * (context - 1) * dec.head_dim * 4
-    where = {sym[n]: base + k * size for k, n in enumerate(names)}
+    where = {n: base + k * size for k, n in enumerate(names)}
     lines = asm.split("\n")
     rerun = next((k for k, line in enumerate(lines) if line.startswith(".rerun")), None)
     end = rerun if rerun is not None else len(lines)
@@ -193,19 +197,22 @@ def _with_cache(asm: str, dec: Decoder, context: int, base: int) -> str:
         raise ConfigError("the compiled decoder has no .rerun entry or no final halt; "
                           "generation needs both")
     run = (context - 1) * dec.head_dim
-    shift = ["    # KV cache: past <- present[:, :, 1:, :], kept in memory for the next step",
+    shift = ["    # KV cache <- present[:, :, 1:, :], kept in memory for the next step",
              f"    li x5, {run}", "    vsetl x5", f"    li x5, {dec.kv_heads}", "    csrw n4, x5",
              f"    li x5, {run}", "    csrw sd4, x5", f"    li x5, {context * dec.head_dim}",
              "    csrw sa4, x5"]
     for n in names:
         present = sym["present." + n[len("past_key_values."):]]
-        shift += [f"    li x5, {sym[n]}", f"    li x6, {present} + {4 * dec.head_dim}",
+        dest = sym[n] if move_past else f"{where[n]:#x}"
+        shift += [f"    li x5, {dest}", f"    li x6, {present} + {4 * dec.head_dim}",
                   "    vcopy x5, x6"]
-    for k, line in enumerate(lines):
-        m = re.match(r"^\.equ ([^,\s]+),", line)
-        if m and m.group(1) in where:
-            lines[k] = (f".equ {m.group(1)}, {where[m.group(1)]:#x}    # KV cache, resident "
-                        "between steps")
+    if move_past:
+        moved = {sym[n]: where[n] for n in names}
+        for k, line in enumerate(lines):
+            m = re.match(r"^\.equ ([^,\s]+),", line)
+            if m and m.group(1) in moved:
+                lines[k] = (f".equ {m.group(1)}, {moved[m.group(1)]:#x}    # KV cache, "
+                            "resident between steps")
     lines[halt:halt] = shift
     return "\n".join(lines)
 
@@ -213,21 +220,13 @@ def _with_cache(asm: str, dec: Decoder, context: int, base: int) -> str:
 # ---- compiling ---------------------------------------------------------------------------------
 
 
-def compile_decoder(model, chip="ideal", *, context: int, priority: str = "resource",
-                    name: str | None = None, set=None, fit: bool = False, seed: int = 0,
-                    time_limit: float = 10.0, progress: Callable[[str], None] | None = None):
-    """The decode-step program of ``model`` for ``context`` tokens, with the cache shift; an
-    ``imcc.Program`` whose ``_decoder`` and ``_context`` say what it is."""
-    from imcc.api import Program, _compile
-    from isa.assembler import assemble
+def _compile_step(model, dec: Decoder, chip, context: int, tokens: int, *, priority, name,
+                  set, fit, seed, time_limit, progress):
+    from imcc.api import _compile
 
-    model = resolve_model(model)
-    dec = decoder_interface(model)
-    if context < 2:
-        raise InputError(f"a context of {context} token(s): generation needs at least 2")
     try:
         prog = _compile(model, chip, priority=priority, precision=None, calib=None, batch=1,
-                        input_shapes=step_shapes(dec, context), dynamic="sram",
+                        input_shapes=step_shapes(dec, context, tokens), dynamic="sram",
                         calibration="minmax", percentile=99.99, time_limit=time_limit,
                         seed=seed, workers=2, progress=progress, name=name, sets=set, fit=fit)
     except ConfigError as e:
@@ -246,24 +245,60 @@ def compile_decoder(model, chip="ideal", *, context: int, priority: str = "resou
             raise UnsupportedOpError(
                 f"node {node['name']!r} reshapes a past input in place; generation keeps the "
                 "past inputs in their own memory and needs them read as they are")
-    base = -(-int(prog._compile_report()["memory_bytes"]) // 64) * 64
+    return prog
+
+
+def _finish(prog, text: str):
+    from imcc.api import Program
+    from isa.assembler import assemble
+
+    report = prog._compile_report()
+    asm = assemble(text, f"{Path(str(report['model'])).stem}.s", includes=dict(prog._side_files))
+    return Program(asm.obj, prog.chip, asm=text, side_files=prog._side_files, report=report,
+                   storage_map=prog.storage_map)
+
+
+def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = None,
+                    priority: str = "resource", name: str | None = None, set=None,
+                    fit: bool = False, seed: int = 0, time_limit: float = 10.0,
+                    progress: Callable[[str], None] | None = None):
+    """The decode-step program of ``model`` for ``context`` tokens, with the cache shift; an
+    ``imcc.Program`` whose ``_decoder`` and ``_context`` say what it is. With ``prompt`` (a
+    length below ``context``), also the prefill program for prompts of that length (its
+    ``_prefill``): the same cells, placed the same way, and the same cache region."""
+    model = resolve_model(model)
+    dec = decoder_interface(model)
+    if context < 2:
+        raise InputError(f"a context of {context} token(s): generation needs at least 2")
+    kw = dict(priority=priority, name=name, set=set, fit=fit, seed=seed, time_limit=time_limit,
+              progress=progress)
+    step = _compile_step(model, dec, chip, context, 1, **kw)
+    pre = None
+    if prompt is not None and 1 < prompt < context \
+            and step.chip.drift_compensation == "none":
+        pre = _compile_step(model, dec, step.chip, context, prompt, **{**kw, "set": None,
+                                                                        "fit": False})
+        if pre._obj.weights != step._obj.weights \
+                or pre.storage_map["entries"] != step.storage_map["entries"]:
+            pre = None  # placed differently: the prefill runs as decode steps
+    used = max(int(p._compile_report()["memory_bytes"]) for p in (step, pre) if p is not None)
+    base = -(-used // 64) * 64
     cache = dec.cache_bytes(context)
-    limit = int(prog.chip.global_mib) << 20
+    limit = int(step.chip.global_mib) << 20
     if base + cache > limit:
         raise ConfigError(
             f"a context of {context} tokens does not fit: its KV cache takes "
             f"{cache / 2**20:.2f} MiB ({dec.layers} layers x key and value x {dec.kv_heads} "
             f"heads x {context - 1} positions x {dec.head_dim}, float32) beside the program's "
-            f"{base / 2**20:.2f} MiB, and chip {prog.chip.name!r} has {prog.chip.global_mib} MiB",
+            f"{base / 2**20:.2f} MiB, and chip {step.chip.name!r} has {step.chip.global_mib} MiB",
             hint="shorten the prompt or --max-new-tokens, or give the chip more global memory "
                  "(--set global_mib=N)")
-    text = _with_cache(prog.asm, dec, context, base)
-    base = Path(str(prog._compile_report()["model"])).stem
-    asm = assemble(text, f"{base}.s", includes=dict(prog._side_files))
-    out = Program(asm.obj, prog.chip, asm=text, side_files=prog._side_files,
-                  report=prog._compile_report(), storage_map=prog.storage_map)
-    out._decoder, out._context = dec, context
-    out._kv_cache_bytes = dec.cache_bytes(context)
+    out = _finish(step, _with_cache(step.asm, dec, context, base, move_past=True))
+    out._decoder, out._context, out._kv_cache_bytes = dec, context, cache
+    out._prefill = None
+    if pre is not None:
+        out._prefill = _finish(pre, _with_cache(pre.asm, dec, context, base, move_past=False))
+        out._prefill._tokens = prompt
     return out
 
 
@@ -296,12 +331,15 @@ def _prompt(prompt_ids) -> list[int]:
 def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: int | None = None,
              temperature: float | None = None, seed: int = 0, priority: str = "resource",
              set=None, fit: bool = False, name: str | None = None,
-             progress: Callable[[str], None] | None = None, program=None) -> Generation:
+             progress: Callable[[str], None] | None = None, program=None,
+             prefill: str = "batched") -> Generation:
     """Generate ``max_new_tokens`` tokens after ``prompt_ids`` on the machine (module
     docstring). Greedy unless ``temperature`` is given (then sampled from
     ``softmax(logits / temperature)`` with ``numpy.random.default_rng(seed)``). ``context``
     (default: the prompt plus the new tokens, less one) is the most tokens the cache holds;
-    ``program`` reuses a program :func:`compile_decoder` made for this model.
+    ``program`` reuses a program :func:`compile_decoder` made for this model. ``prefill``:
+    ``batched`` runs the prompt in one run of a prefill program (when the decode program has
+    one for this prompt's length), ``steps`` through the decode program a token a run.
 
     >>> import imcc
     >>> from imcc.models import build
@@ -314,6 +352,8 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
     from runtime.machine import Machine
 
     ids = _prompt(prompt_ids)
+    if prefill not in ("batched", "steps"):
+        raise InputError(f"prefill = {prefill!r}: choose 'batched' or 'steps'")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
             or max_new_tokens < 1:
         raise InputError(f"max_new_tokens = {max_new_tokens!r}: must be an integer >= 1")
@@ -329,6 +369,7 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
             hint="shorten the prompt or --max-new-tokens, or compile for a longer --context")
     if program is None:
         program = compile_decoder(model, chip, context=max(context or need, 2),
+                                  prompt=len(ids) if prefill == "batched" else None,
                                   priority=priority, set=set, fit=fit, name=name,
                                   progress=progress)
     dec, ctx = program._decoder, program._context
@@ -340,21 +381,26 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
     if dec.vocab is not None and any(not 0 <= t < dec.vocab for t in ids):
         bad = next(t for t in ids if not 0 <= t < dec.vocab)
         raise InputError(f"prompt token {bad} is outside the vocabulary of {dec.vocab} tokens")
-    machine = Machine(program.chip, program._obj)
+    pre = program._prefill if prefill == "batched" else None
+    if pre is not None and pre._tokens != len(ids):
+        pre = None  # compiled for another prompt length: the prompt runs as decode steps
+    width = pre._tokens if pre is not None else 1
+    machine = Machine(program.chip, (pre or program)._obj)
     past = [f"past_key_values.{i}.{k}" for i in range(dec.layers) for k in ("key", "value")]
-    zeros = {n: np.zeros((1, dec.kv_heads, ctx - 1, dec.head_dim), np.float32) for n in past}
+    zeros = {n: np.zeros((1, dec.kv_heads, ctx - width, dec.head_dim), np.float32) for n in past}
 
-    def feed(token: int, n: int) -> dict:
+    def feed(toks: list[int], n: int) -> dict:
+        """Tokens ``toks`` at positions ``n ..``, after ``n`` cached ones."""
         mask = np.zeros((1, ctx), np.int64)
-        mask[0, ctx - 1 - n:] = 1
-        f = {"input_ids": np.array([[token]], np.int64), "attention_mask": mask}
+        mask[0, ctx - len(toks) - n:] = 1
+        f = {"input_ids": np.array([toks], np.int64), "attention_mask": mask}
         if dec.position_ids:
-            f["position_ids"] = np.array([[n]], np.int64)
+            f["position_ids"] = np.arange(n, n + len(toks), dtype=np.int64)[None]
         return f
 
     # The arrays are programmed by a first run (on an empty cache and a fully masked step);
-    # a second such run costs one step alone, so their difference is the programming.
-    blank = {**feed(0, 0), **zeros}
+    # a second such run costs one run alone, so their difference is the programming.
+    blank = {**feed([0] * width, 0), **zeros}
     blank["attention_mask"][:] = 0
     start = machine.cost
     machine.run(blank)
@@ -368,12 +414,16 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
     rng = np.random.default_rng(seed)
     say = progress or (lambda _m: None)
     before = machine.cost
-    out = None
-    for n, tok in enumerate(ids):  # the prefill: the prompt, a token a step
-        out = machine.run({**feed(tok, n), **zeros} if n == 0 else feed(tok, n),
-                          resident=() if n == 0 else tuple(past))
+    if pre is not None:  # the prompt in one run, then the decode program on the same machine
+        out = machine.run({**feed(ids, 0), **zeros})
+        machine.switch(program._obj)
+    else:  # the prompt through the decode program, a token a run
+        for n, tok in enumerate(ids):
+            out = machine.run({**feed([tok], n), **zeros} if n == 0 else feed([tok], n),
+                              resident=() if n == 0 else tuple(past))
     after = machine.cost
-    prefill = {"tokens": len(ids), **_cost(after, before)}
+    prefill_cost = {"tokens": len(ids), "runs": 1 if pre is not None else len(ids),
+                    **_cost(after, before)}
     tokens, logits, steps = [], [], []
     last = out["logits"][0, -1]
     for k in range(max_new_tokens):
@@ -386,9 +436,9 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
             break
         say(f"generating: token {k + 2} of {max_new_tokens}")
         before = machine.cost
-        out = machine.run(feed(tok, len(ids) + k), resident=tuple(past))
+        out = machine.run(feed([tok], len(ids) + k), resident=tuple(past))
         steps.append({"position": len(ids) + k, "token": None, **_cost(machine.cost, before)})
         last = out["logits"][0, -1]
     return Generation(prompt=ids, tokens=tokens, logits=np.stack(logits), context=ctx,
                       chip=program.chip.name, program=program, programming=programming,
-                      prefill=prefill, steps=steps)
+                      prefill=prefill_cost, steps=steps)

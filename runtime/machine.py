@@ -142,6 +142,39 @@ class Machine:
         # the first run records what the setup writes.
         self._kept: tuple[tuple[int, int, int, np.ndarray], ...] = ()
         self._setup_dirty: list | None = None
+        self._before: dict[str, int] = {}  # instructions by category of programs switched from
+
+    def switch(self, obj: ObjectFile, *, source: Assembly | None = None) -> None:
+        """Run ``obj`` on this machine from now on, from its ``.rerun`` label, as a rerun: the
+        arrays keep their cells, the memory what the last run left (``resident`` inputs of the
+        next run find it), the registers and CSRs their values, the cost counters their counts.
+        ``obj`` must be compiled onto the same cells: the same weights section (checked), a
+        ``.rerun`` label, and code before it that only programs the arrays, which never runs
+        here (docs/llm.md: a prefill program, then a decode program, on one machine)."""
+        if self.runs == 0:
+            raise InputError("switch: the machine has not run yet; run its first program once "
+                             "(it programs the arrays) before switching")
+        if obj.rerun is None:
+            raise InputError("switch: the program has no .rerun label to start from")
+        if bytes(obj.weights) != bytes(self.obj.weights):
+            raise InputError("switch: the program's weights section differs from the cells "
+                             "programmed on this machine")
+        if obj.chip is not None and obj.chip[1] != self.config.program_hash:
+            raise ConfigError(f"switch: the program was built for chip '{obj.chip[0]}', not "
+                              f"'{self.config.name}'")
+        by_cat = self._by_category()
+        self._before = {k: v + self._before.get(k, 0) for k, v in by_cat.items()}
+        self.obj, self.source = obj, source
+        retired = sum(self._hits)
+        self._hits = [0] * (len(obj.text) + 1)
+        self._hits[-1] = retired  # the slot past the text: instret counts on (never a category)
+        self.state.hits = self._hits
+        self.state.n_text = len(obj.text)
+        self.state.weights = memoryview(obj.weights).toreadonly()
+        self._categories = []
+        self._program = self._predecode()
+        self._labels = sorted((s.value, s.name) for s in obj.symbols if s.section == "text")
+        self._kept = ()
 
     # ---- loading ------------------------------------------------------------------------------
 
@@ -383,13 +416,20 @@ class Machine:
         span = SourceSpan(src.source.file, line, col, max(1, len(code.strip())))
         return MachineTrap(msg, span, source=src.source.text, hint=hint)
 
-    @property
-    def cost(self) -> CostReport:
-        """Counts, energy and latency accumulated over every run of this machine."""
+    def _by_category(self) -> dict[str, int]:
         by_cat = {c.value: 0 for c in Category}
         for cat, n in zip(self._categories, self._hits):
             if n and cat is not None:
                 by_cat[cat] += n
+        return by_cat
+
+    @property
+    def cost(self) -> CostReport:
+        """Counts, energy and latency accumulated over every run of this machine (of every
+        program it ran, after :meth:`switch`)."""
+        by_cat = self._by_category()
+        for k, v in self._before.items():
+            by_cat[k] += v
         return self._counter.report(by_cat)
 
     def mnemonic_counts(self) -> dict[str, int]:

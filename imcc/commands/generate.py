@@ -61,7 +61,8 @@ def render(gen, *, layers: bool) -> str:
              f"tokens: {' '.join(map(str, gen.tokens))}",
              f"programming: {gen.programming['cells_programmed']} cells, "
              f"{_energy(gen.programming['energy_pj'])}, {_latency(gen.programming['latency_ns'])}",
-             f"prefill ({gen.prefill['tokens']} tokens): {_energy(gen.prefill['energy_pj'])}, "
+             f"prefill ({gen.prefill['tokens']} tokens, {gen.prefill['runs']} "
+             f"run{'s' if gen.prefill['runs'] > 1 else ''}): {_energy(gen.prefill['energy_pj'])}, "
              f"{_latency(gen.prefill['latency_ns'])}",
              f"decode ({len(gen.steps)} steps): per token {_energy(gen.per_token['energy_pj'])}, "
              f"{_latency(gen.per_token['latency_ns'])}"]
@@ -90,6 +91,9 @@ def render(gen, *, layers: bool) -> str:
               help="seed of the sampling (with --temperature)")
 @click.option("--priority", type=click.Choice(["efficiency", "resource"]), default="resource",
               show_default=True, help="placement priority of the compile")
+@click.option("--prefill", type=click.Choice(["batched", "steps"]), default="batched",
+              show_default=True, help="batched: the prompt in one run of a prefill program on "
+              "the same machine and arrays; steps: through the decode program, a token a run")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="write the tokens and the cost per step as JSON (docs/llm.md)")
 @click.option("--map", "map_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -99,7 +103,7 @@ def render(gen, *, layers: bool) -> str:
 @set_option
 @fit_option
 def generate_cmd(model: Path, prompt_ids: str, max_new_tokens: int, context: int | None,
-                 greedy: bool, temperature: float | None, seed: int, priority: str,
+                 greedy: bool, temperature: float | None, seed: int, priority: str, prefill: str,
                  json_path: Path | None, map_path: Path | None, layers: bool,
                  config_path: Path | None, chip_name: str | None, sets, fit: bool) -> None:
     """Generate tokens after a prompt with MODEL (an ONNX decoder with past, or a folder
@@ -114,7 +118,7 @@ def generate_cmd(model: Path, prompt_ids: str, max_new_tokens: int, context: int
     chip = load_chip(config_path, chip_name)
     gen = generate(model, _ids(prompt_ids), max_new_tokens, chip, context=context,
                    temperature=temperature, seed=seed, priority=priority,
-                   set=parse_sets(sets), fit=fit)
+                   set=parse_sets(sets), fit=fit, prefill=prefill)
     files = Outputs()
     if json_path is not None:
         files[json_path] = (json.dumps(gen.to_json(), indent=1) + "\n").encode()

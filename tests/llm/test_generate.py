@@ -106,9 +106,11 @@ def test_one_step_with_fixed_shapes_matches_onnxruntime(name):
 
 
 @pytest.mark.parametrize("name", DECODERS)
-def test_greedy_generation_on_the_machine_equals_onnxruntime(name):
+@pytest.mark.parametrize("prefill", ["batched", "steps"])
+def test_greedy_generation_on_the_machine_equals_onnxruntime(name, prefill):
     m = build(name, batch=1)
-    gen = imcc.generate(m, PROMPT, 8)
+    gen = imcc.generate(m, PROMPT, 8, prefill=prefill)
+    assert gen.prefill["runs"] == (1 if prefill == "batched" else len(PROMPT))
     tokens, logits = ort_generate(m, PROMPT, 8)
     assert gen.tokens == tokens
     scale = np.abs(logits).max(axis=1, keepdims=True)
@@ -131,10 +133,13 @@ def test_sampling_with_a_seed_equals_the_oracle_and_differs_from_greedy():
     assert tokens != ort_generate(m, PROMPT, 8)[0]
 
 
-def test_the_cache_stays_on_the_machine_and_the_weights_are_programmed_once(monkeypatch):
-    """Only the first prompt token's run writes the (empty) cache; every later run leaves the
-    past resident and gives the token, its position and the mask; cells are programmed by the
-    machine's first run alone."""
+@pytest.mark.parametrize("prefill", ["batched", "steps"])
+def test_the_cache_stays_on_the_machine_and_the_weights_are_programmed_once(monkeypatch,
+                                                                             prefill):
+    """The prompt's run (or its first token's) writes the (empty) cache; every later run leaves
+    the past resident and gives the token, its position and the mask; cells are programmed by
+    the machine's first run alone; a batched prefill is another program on the same
+    machine."""
     from runtime.machine import Machine
 
     calls = []
@@ -144,19 +149,29 @@ def test_the_cache_stays_on_the_machine_and_the_weights_are_programmed_once(monk
         before = self.cost.cells_programmed
         out = real(self, inputs, **kw)
         calls.append((sorted(inputs), tuple(kw.get("resident", ())),
-                      self.cost.cells_programmed - before))
+                      self.cost.cells_programmed - before, id(self), self.obj,
+                      np.asarray(inputs["input_ids"]).shape))
         return out
 
     monkeypatch.setattr(Machine, "run", spy)
     m = build("llama-tiny", batch=1)
-    gen = imcc.generate(m, PROMPT, 4)
+    gen = imcc.generate(m, PROMPT, 4, prefill=prefill)
     past = sorted(f"past_key_values.{i}.{k}" for i in range(2) for k in ("key", "value"))
     small = ["attention_mask", "input_ids", "position_ids"]
-    steps = calls[2:]  # after the two runs that program the arrays and measure it
-    assert len(steps) == len(PROMPT) + 4 - 1
-    assert steps[0][0] == sorted(small + past) and steps[0][1] == ()
-    for given, resident, _ in steps[1:]:
+    assert len({c[3] for c in calls}) == 1  # one machine
+    runs = calls[2:]  # after the two runs that program the arrays and measure it
+    prompt_runs = 1 if prefill == "batched" else len(PROMPT)
+    assert len(runs) == prompt_runs + 4 - 1
+    assert runs[0][0] == sorted(small + past) and runs[0][1] == ()
+    assert runs[0][5] == ((1, len(PROMPT)) if prefill == "batched" else (1, 1))
+    for given, resident, *_ in runs[1:]:
         assert given == small and sorted(resident) == past
+    assert all(c[5] == (1, 1) for c in runs[prompt_runs:])
+    assert all(c[4] is gen.program._obj for c in runs[prompt_runs:])
+    if prefill == "batched":
+        assert calls[0][4] is gen.program._prefill._obj
+        a, b = gen.program._prefill.storage_map, gen.program.storage_map
+        assert a["entries"] == b["entries"] and a["arrays"] == b["arrays"]
     assert calls[0][2] == gen.programming["cells_programmed"] > 0
     assert all(c[2] == 0 for c in calls[1:])
     cells = sum(e["height"] * e["width"] for e in gen.program.storage_map["entries"])
@@ -204,7 +219,8 @@ def test_cli_json_and_api_parity(tmp_path):
     assert doc["tokens"] == api.tokens == oracle
     assert doc == json.loads(json.dumps(api.to_json()))
     assert doc["prompt_ids"] == PROMPT and doc["context"] == 7 and doc["chip"] == "ideal"
-    assert doc["prefill"]["tokens"] == 3 and doc["prefill"]["energy_pj"] > 0
+    assert doc["prefill"]["tokens"] == 3 and doc["prefill"]["runs"] == 1
+    assert doc["prefill"]["energy_pj"] > 0
     assert [s["token"] for s in doc["steps"]] == oracle[1:]
     assert [s["position"] for s in doc["steps"]] == [3, 4, 5, 6]
     assert all(s["energy_pj"] > 0 and s["latency_ns"] > 0 for s in doc["steps"])

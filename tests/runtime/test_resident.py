@@ -61,3 +61,37 @@ def test_resident_names_must_be_inputs_and_not_given():
         m.run({"x": np.zeros(4), "s": np.zeros(4)}, resident=("s",))
     with pytest.raises(InputError, match="input 'x'"):
         m.run({}, resident=("s",))
+
+
+# s <- s - x: another program over the same (empty) weights
+SUB = ACC.replace("vadd x5, x6, x7", "vsub x5, x6, x7")
+
+
+def test_switch_runs_another_program_on_the_same_memory_and_counts_on():
+    from isa.assembler import assemble
+
+    m = machine(ACC)
+    s0 = np.array([1, 2, 3, 4], np.float32)
+    x = np.array([10, 20, 30, 40], np.float32)
+    m.run({"x": x, "s": s0})
+    m.run({"x": x}, resident=("s",))
+    cost = m.cost
+    m.switch(assemble(SUB, "sub.s").obj)
+    y = m.run({"x": np.ones(4, np.float32)}, resident=("s",))["y"]
+    np.testing.assert_array_equal(y, s0 + 2 * x - 1)
+    after = m.cost
+    assert after.instructions > cost.instructions and after.runs == cost.runs + 1
+
+
+def test_switch_needs_a_run_and_the_same_weights():
+    from isa.assembler import assemble
+
+    m = machine(ACC)
+    with pytest.raises(InputError, match="has not run yet"):
+        m.switch(assemble(SUB, "sub.s").obj)
+    m.run({"x": np.zeros(4), "s": np.zeros(4)})
+    other = SUB + ".weights\nW: .u8 1, 2\n"
+    with pytest.raises(InputError, match="weights section differs"):
+        m.switch(assemble(other, "w.s").obj)
+    with pytest.raises(InputError, match="no .rerun label"):
+        m.switch(assemble(SUB.replace(".rerun infer", ""), "n.s").obj)

@@ -22,7 +22,6 @@ tables whose ``match`` is a glob on ONNX node names (later tables win)::
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -108,10 +107,10 @@ def load_precision(path: str | Path, chip_cell_bits: int = 11) -> PrecisionConfi
     """Read and validate a precision file; every error names the file and the field."""
     p = Path(path)
     try:
-        doc = tomllib.loads(hostlimits.read_text(p, f"{p}: the precision file"))
+        doc = hostlimits.parse_toml(hostlimits.read_text(p, f"{p}: the precision file"))
     except OSError as e:
         raise ConfigError(f"{p}: cannot read precision file: {e.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError) as e:  # malformed, too deep, too long a number
         raise ConfigError(f"{p}: not valid TOML: {e}") from None
     return precision_from_dict(doc, str(p), chip_cell_bits)
 

@@ -34,6 +34,25 @@ def runner(model: onnx.ModelProto):
     return "onnx reference evaluator", lambda feeds: ref.run(None, feeds)
 
 
+def _check(model: onnx.ModelProto, path, shapes: dict[str, tuple[int, ...]]) -> None:
+    """The checks and limits of imcc's own loader and importer, for the shapes the engine will
+    be fed, before the model goes to an engine: an unknown operator, an inconsistent graph or a
+    tensor over --max-elements is one error here, not a failure inside the engine."""
+    from imcc.frontend import load_model_proto
+
+    if any(0 in s for s in shapes.values()):
+        raise InputError(f"{path}: an input has no rows ({shapes}); give at least one sample")
+    try:
+        load_model_proto(model, shapes, base_dir=Path(path).parent, where=str(path))
+    except OnnxImportError as e:
+        if "--input-shape" not in e.message:
+            raise
+        given = ", ".join(f"{k} {list(v)}" for k, v in shapes.items())
+        raise InputError(f"{path}: cannot run the model on these inputs: {given} do not fit "
+                         "the shapes it declares", hint="compare with the model the program "
+                         "was compiled from") from None
+
+
 def evaluate(path: str | Path, inputs: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], str]:
     """Outputs of the float model on ``inputs`` (leading batch dimension), and which engine ran."""
     from imcc.frontend.loader import read_model_file
@@ -47,12 +66,14 @@ def evaluate(path: str | Path, inputs: dict[str, np.ndarray]) -> tuple[dict[str,
                               "not given")
     feeds, shapes = {}, {}
     for name, vi in decl.items():
-        et = onnx.helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)
-        feeds[name] = np.asarray(inputs[name]).astype(et)
-        dims = vi.type.tensor_type.shape.dim
+        tt = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type") or tt.elem_type == onnx.TensorProto.STRING or \
+                tt.elem_type not in onnx.helper.get_all_tensor_dtypes():
+            raise OnnxImportError(f"{path}: input {name!r} is not a numeric tensor")
+        feeds[name] = np.asarray(inputs[name]).astype(onnx.helper.tensor_dtype_to_np_dtype(
+            tt.elem_type))
         shapes[name] = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-                        for d in dims]
-    engine, run0 = runner(model)
+                        for d in tt.shape.dim]
 
     def run(chunk):
         try:
@@ -70,7 +91,16 @@ def evaluate(path: str | Path, inputs: dict[str, np.ndarray]) -> tuple[dict[str,
     exact = all(v.ndim == len(shapes[k]) and all(d is None or d == e for d, e in
                                                   zip(shapes[k], v.shape))
                 for k, v in feeds.items())
-    if exact or len(fixed) != 1 or len(n) != 1 or not all(shapes[k] for k in feeds):
+    whole = exact or len(fixed) != 1 or len(n) != 1 or not all(shapes[k] for k in feeds)
+    _check(model, path, {k: tuple(v.shape) if whole else (min(fixed), *v.shape[1:])
+                         for k, v in feeds.items()})
+    try:
+        engine, run0 = runner(model)
+    except Exception as e:  # noqa: BLE001 - the evaluator refuses a model in many ways
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise OnnxImportError(f"{path}: onnx's reference evaluator cannot load the model: "
+                              f"{text}") from None
+    if whole:
         return dict(zip(names, run(feeds))), engine
     fixed, n = fixed.pop(), n.pop()
     parts: dict[str, list] = {k: [] for k in names}

@@ -34,7 +34,6 @@ import difflib
 import hashlib
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -290,11 +289,9 @@ def config_from_dict(data: dict, where: str = "<config>") -> ChipConfig:
 def parse_config(text: str, where: str, fmt: str) -> ChipConfig:
     """Parse chip-file text in ``fmt`` (``toml`` or ``json``)."""
     try:
-        data = tomllib.loads(text) if fmt == "toml" else json.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{where}: not valid TOML: {e}") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{where}: not valid JSON: {e}") from None
+        data = hostlimits.parse_toml(text) if fmt == "toml" else hostlimits.parse_json(text)
+    except ValueError as e:  # malformed, too deeply nested, a number of thousands of digits
+        raise ConfigError(f"{where}: not valid {fmt.upper()}: {e}") from None
     return config_from_dict(data, where)
 
 

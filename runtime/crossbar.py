@@ -35,6 +35,7 @@ from typing import Protocol
 
 import numpy as np
 
+from isa import hostlimits
 from runtime.config import ChipConfig
 
 F32_EXACT = 2**24  # every integer of magnitude <= 2**24 is a float32
@@ -191,6 +192,14 @@ class NumpyCrossbar:
         """The array's read conductances (all zero until programmed)."""
         g = self._g.get(array)
         if g is None:
+            cfg = self.config
+            ni = cfg.nonideal
+            per_array = cfg.rows * cfg.cols * (4 * (1 + (self._drift_t is not None))
+                                               + 8 * bool(ni.stuck_on or ni.stuck_off)
+                                               + 8 * ni.has_drift)
+            hostlimits.check_total_bytes((len(self._gp) + 1) * per_array,
+                                         f"the {len(self._gp) + 1} arrays the program "
+                                         f"programs on chip '{cfg.name}'")
             gp = self._gp[array] = np.zeros((self.config.rows, self.config.cols), np.float32)
             g = self._g[array] = gp if self._drift_t is None else np.zeros_like(gp)
             self._exact[array] = self._exact_prog[array] = True

@@ -215,6 +215,13 @@ def _check_labels(outputs: dict, y) -> None:
     first = next(iter(outputs.values()), None)
     if y is not None and first is None:
         raise InputError("--labels: the program declares no .output to score")
+    if y is not None:
+        y = np.asarray(y)
+        whole = y.dtype.kind in "biu" or (y.dtype.kind == "f" and bool(np.all(np.isfinite(y)))
+                                          and bool(np.all(y == np.round(y))))
+        if not whole:
+            raise InputError(f"--labels: the labels are of type {y.dtype}; labels are class "
+                             "numbers (integers)")
     if y is not None and len(np.asarray(y).reshape(-1)) != len(first):
         raise InputError(f"--labels: {len(np.asarray(y).reshape(-1))} labels for "
                          f"{len(first)} outputs")

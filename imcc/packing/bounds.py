@@ -94,13 +94,23 @@ def l2_bound(sizes: Sequence[int], cap: int) -> int:
     return best
 
 
+#: The clique bound compares kinds of rect pairwise (memory grows with their square): it looks
+#: for cliques among the largest this many kinds and counts the others by area only.
+CLIQUE_KINDS = 2048
+
+
 def _clique_bound(inst: Instance, starts: int = 40) -> int:
     """Cliques of pairwise-incompatible rects, each in a bin of its own, plus the area of the
     rects that fit with no clique member (they need other bins) and of the rest beyond what the
-    clique's bins leave free. Greedy cliques grown from each of the largest kinds of rect."""
+    clique's bins leave free. Greedy cliques grown from each of the largest kinds of rect.
+    Kinds beyond the largest :data:`CLIQUE_KINDS` are added as area that may share the
+    clique's bins (the bound stays valid, only weaker)."""
     W, H, cap = inst.bin_w, inst.bin_h, inst.bin_w * inst.bin_h
     counts: Counter = Counter(inst.key(i) for i in range(inst.n))
     kinds = sorted(counts, key=lambda k: (-k[0] * k[1], k))
+    rest = kinds[CLIQUE_KINDS:]
+    kinds = kinds[:CLIQUE_KINDS]
+    rest_area = sum(k[0] * k[1] * counts[k] for k in rest)
     w = np.asarray([k[0] for k in kinds], dtype=np.int64)
     h = np.asarray([k[1] for k in kinds], dtype=np.int64)
     g = np.asarray([k[2] for k in kinds], dtype=np.int64)
@@ -119,7 +129,7 @@ def _clique_bound(inst: Instance, starts: int = 40) -> int:
     def bound(taken: np.ndarray, inc: np.ndarray) -> int:
         left = cnt - taken
         inc_area = int((area * left * inc).sum())
-        comp_area = int((area * left * ~inc).sum())
+        comp_area = int((area * left * ~inc).sum()) + rest_area
         free = int((taken * (cap - area)).sum())
         return int(taken.sum()) + _ceil_div(inc_area + max(0, comp_area - free), cap)
 
@@ -137,6 +147,10 @@ def _clique_bound(inst: Instance, starts: int = 40) -> int:
     return best
 
 
+#: The most parameter values per family of dual-feasible functions (see :func:`dff_table`).
+DFF_PARAMS = 256
+
+
 def dff_table(cap: int, sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Values of dual-feasible functions on ``sizes`` and on ``cap``, as integers.
 
@@ -147,16 +161,20 @@ def dff_table(cap: int, sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(sizes, dtype=np.int64)
     rows = [x.copy()]
     caps = [cap]
+    halves = sorted({int(v) for v in x if 2 * v <= cap})
+    # Each row is a valid bound on its own: with many distinct sizes, a spread of DFF_PARAMS
+    # of the parameters keeps the table (sizes x rows, and rows x rows in the bound) small.
+    halves = halves[::max(1, -(-len(halves) // DFF_PARAMS))]
     for k in range(1, min(cap - 1, 60) + 1):  # Fekete-Schepers u^(k), scaled by k+1
         kx = (k + 1) * x
         rows.append(np.where(kx % cap == 0, kx, (kx // cap) * cap))
         caps.append((k + 1) * cap)
-    for eps in sorted({int(v) for v in x if 2 * v <= cap} | {int(cap - v + 1) for v in x
-                                                             if 2 * (cap - v + 1) <= cap}):
+    eps_all = sorted(set(halves) | {int(cap - v + 1) for v in x if 2 * (cap - v + 1) <= cap})
+    for eps in eps_all[::max(1, -(-len(eps_all) // DFF_PARAMS))]:
         if eps >= 1:  # U^(eps): drop small items, round big ones up to the bin
             rows.append(np.where(x > cap - eps, cap, np.where(x < eps, 0, x)))
             caps.append(cap)
-    lams = range(1, cap // 2 + 1) if cap <= 512 else sorted({int(v) for v in x if 2 * v <= cap})
+    lams = range(1, cap // 2 + 1) if cap <= 512 else halves
     for lam in lams:  # Carlier-Clautiaux-Moukrim f_CCM1^(lambda)
         top = 2 * (cap // lam)
         rows.append(np.where(2 * x > cap, top - 2 * ((cap - x) // lam),

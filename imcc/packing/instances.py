@@ -29,10 +29,11 @@ import re
 from dataclasses import dataclass
 
 from imcc.packing.jsonio import parse_problem
-from imcc.packing.problem import Rect
+from imcc.packing.problem import MAX_RECTS, MAX_SIDE, Rect
+from isa import hostlimits
 from isa.diagnostics import ConfigError
 
-_NUM = re.compile(r"[-+]?\d+")
+_NUM = re.compile(r"[-+]?\d{1,18}")  # longer numbers are no size or count the packer takes
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,12 @@ def read_instances(text: str, source: str) -> list[Instance]:
 
 def _from_json(text: str, source: str) -> list[Instance]:
     try:
-        doc = json.loads(text)
+        doc = hostlimits.parse_json(text)
     except json.JSONDecodeError:
         parse_problem(text, source)  # raises the located JSON error
         raise
+    except ValueError as e:  # nested too deeply, a number of thousands of digits
+        raise ConfigError(f"{source}: not valid JSON: {e}") from None
     if isinstance(doc, dict) and "instances" in doc:
         items = doc["instances"]
         if not isinstance(items, list) or not items:
@@ -112,6 +115,9 @@ def _from_text(text: str, source: str) -> list[Instance]:
         nums = []
         for tok in line.split():
             if not _NUM.fullmatch(tok):
+                if tok.lstrip("+-").isdigit():
+                    raise ConfigError(f"{source}:{no}: the number {tok[:20]}... has more than 18 "
+                                      "digits; no size or count is that large")
                 break
             nums.append(int(tok))
         if nums:
@@ -173,12 +179,17 @@ def _packlib(rows, source: str) -> Instance:
     if len(rows) > 2 + m:
         raise ConfigError(f"{source}:{rows[2 + m][0]}: more item lines than the {m} declared")
     rects = []
+    total = 0
     for row in items:
         nums = _need(row, 3, "'id w h [demand]'", source)
         ident, w, h = nums[:3]
         demand = nums[3] if len(nums) > 3 else 1
         if demand < 1:
             raise ConfigError(f"{source}:{row[0]}: demand {demand} must be >= 1")
+        total += demand
+        if total > MAX_RECTS:  # before the copies are made
+            raise ConfigError(f"{source}:{row[0]}: the demands add up to more than {MAX_RECTS} "
+                              f"rects, the most the packer takes per instance")
         for c in range(demand):
             rid = ident if demand == 1 else f"{ident}.{c}"
             rects.append(_rect(rid, w, h, W, H, row[0], source))
@@ -192,6 +203,9 @@ def _packlib(rows, source: str) -> Instance:
 def _check_bin(W: int, H: int, line: int, source: str) -> None:
     if W < 1 or H < 1:
         raise ConfigError(f"{source}:{line}: the bin is {W}x{H}; both sides must be >= 1")
+    if W > MAX_SIDE or H > MAX_SIDE:
+        raise ConfigError(f"{source}:{line}: the bin is {W}x{H}; the packer takes sides up to "
+                          f"{MAX_SIDE}")
 
 
 def _rect(ident, w: int, h: int, W: int, H: int, line: int, source: str) -> Rect:

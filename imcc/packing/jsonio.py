@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from imcc.packing.problem import PackResult, Rect
+from imcc.packing.problem import MAX_RECTS, MAX_SIDE, PackResult, Rect
+from isa import hostlimits
 from isa.diagnostics import ConfigError, SourceSpan
 
 FORMAT = "imcc-packing/1"
@@ -36,10 +37,12 @@ _ITEM_KEYS = {"id", "w", "h", "group"}
 def parse_problem(text: str, source: str) -> tuple[int, int, list[Rect]]:
     """Read ``{"bin": [W, H], "items": [...]}``; every mistake is a one-line ConfigError."""
     try:
-        doc = json.loads(text)
+        doc = hostlimits.parse_json(text)
     except json.JSONDecodeError as e:
         raise ConfigError(f"not valid JSON: {e.msg}", SourceSpan(source, e.lineno, e.colno),
                           source=text) from None
+    except ValueError as e:  # nested too deeply, a number of thousands of digits
+        raise ConfigError(f"{source}: not valid JSON: {e}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{source}: expected an object with keys \"bin\" and \"items\"")
     for key in ("bin", "items"):
@@ -51,10 +54,17 @@ def parse_problem(text: str, source: str) -> tuple[int, int, list[Rect]]:
         raise ConfigError(f"{source}: unknown key {extra[0]!r}; only \"bin\" and \"items\"")
     b = doc["bin"]
     if not (isinstance(b, list) and len(b) == 2 and all(_is_pos_int(v) for v in b)):
-        raise ConfigError(f"{source}: \"bin\" must be [W, H] with positive integers, got {b!r}")
+        raise ConfigError(f"{source}: \"bin\" must be [W, H] with positive integers, got "
+                          f"{str(b)[:80]}")
+    if max(b) > MAX_SIDE:
+        raise ConfigError(f"{source}: the bin is {b[0]}x{b[1]}; the packer takes sides up to "
+                          f"{MAX_SIDE}")
     items = doc["items"]
     if not isinstance(items, list):
         raise ConfigError(f"{source}: \"items\" must be a list of [w, h] or objects")
+    if len(items) > MAX_RECTS:
+        raise ConfigError(f"{source}: {len(items)} items, more than the {MAX_RECTS} the packer "
+                          "takes per instance")
     rects = [_item(v, k, source) for k, v in enumerate(items)]
     seen: dict[object, int] = {}
     for k, r in enumerate(rects):

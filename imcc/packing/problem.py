@@ -102,11 +102,21 @@ class Instance:
         return (self.ws[i], self.hs[i], self.groups[i] if self.rows_disjoint else -1)
 
 
+#: The longest side of a bin (and so of a rect): the bounds compute with products of sides in
+#: 64-bit integers. Crossbar arrays have at most 65536 rows and columns.
+MAX_SIDE = 2**24
+#: The most rects one instance may have (``demand`` copies counted).
+MAX_RECTS = 100_000
+
+
 def _positive_int(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{what} must be a positive integer, got {value!r}")
     if value <= 0:
         raise ConfigError(f"{what} must be a positive integer, got {value}")
+    if value > MAX_SIDE:
+        raise ConfigError(f"{what} {value} is more than the longest side the packer takes "
+                          f"({MAX_SIDE})")
     return value
 
 
@@ -123,6 +133,9 @@ def make_instance(rects: Iterable[Rect], bin_w: int, bin_h: int, priority: str) 
     group_ids: dict[str, int] = {}
     seen: set[int | str] = set()
     for k, r in enumerate(rects):
+        if k >= MAX_RECTS:
+            raise ConfigError(f"more than {MAX_RECTS} rects to pack; the packer takes at most "
+                              f"{MAX_RECTS} per instance")
         if not isinstance(r, Rect):
             raise ConfigError(f"item {k} is a {type(r).__name__}, expected a Rect")
         if r.id in seen:

@@ -210,6 +210,11 @@ def map_model(
     for n in imc_nodes:
         p = precs[n.name]
         w = np.asarray(graph.constants[n.inputs[1]])
+        if w.dtype.kind == "f" and not np.isfinite(w).all():  # map refuses what compile would
+            bad = int(np.size(w) - np.count_nonzero(np.isfinite(w)))
+            raise OnnxImportError(f"layer {n.name!r}: its weight {n.inputs[1]!r} holds {bad} NaN "
+                                  "or infinite value(s), which no crossbar cell can store; fix "
+                                  "the model's weights")
         groups = int(n.attrs.get("group", 1)) if n.op_type == "Conv" else 1
         plans.append(divide_layer(n.name, n.op_type, tuple(w.shape), groups, p, chip.rows,
                                   chip.cols))
@@ -351,11 +356,6 @@ def compile_model(
             wmat = np.asarray(graph.constants[wname])
         else:  # dropped after its last layer (an unrolled RNN's steps share their weights)
             wmat = np.asarray(imc_weights.pop(wname) if last else imc_weights[wname])
-        if wmat.dtype.kind == "f" and not np.isfinite(wmat).all():
-            bad = int(np.size(wmat) - np.count_nonzero(np.isfinite(wmat)))
-            raise OnnxImportError(f"layer {p.layer!r}: its weight {wname!r} holds {bad} NaN or "
-                                  "infinite value(s), which no crossbar cell can store; fix "
-                                  "the model's weights")
         lw = quantize_layer(p, wmat)
         wb.add_layer(p, lw)
         scales[p.layer] = lw.scale

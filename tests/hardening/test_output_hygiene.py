@@ -51,7 +51,7 @@ def _conv_bn(tmp_path):
                                    ("v", var)], shape=(1, 3, 8, 8))
 
 
-@pytest.mark.parametrize("command", ["compile"])
+@pytest.mark.parametrize("command", ["compile", "map"])
 def test_nan_weights_are_one_error_without_warnings(tmp_path, command):
     """compile printed four RuntimeWarning lines (paths, source) before its error, and
     ``imcc map`` of the same model exited 0."""

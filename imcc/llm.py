@@ -276,14 +276,23 @@ def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = N
     pre = None
     if prompt is not None and 1 < prompt < context \
             and step.chip.drift_compensation == "none":
-        pre = _compile_step(model, dec, step.chip, context, prompt, **{**kw, "set": None,
-                                                                        "fit": False})
+        pre = _compile_step(model, dec, step.chip, context, prompt, **{**kw, "set": None})
         if pre._obj.weights != step._obj.weights \
                 or pre.storage_map["entries"] != step.storage_map["entries"]:
             pre = None  # placed differently: the prefill runs as decode steps
     used = max(int(p._compile_report()["memory_bytes"]) for p in (step, pre) if p is not None)
     base = -(-used // 64) * 64
     cache = dec.cache_bytes(context)
+    if fit:  # one chip for both programs, its memory grown to hold the cache too
+        from imcc.settings import fit_memory
+
+        roomy = max((p.chip for p in (step, pre) if p is not None), key=lambda c: c.global_mib)
+        final = fit_memory(roomy, base + cache)
+        again = {**kw, "set": None, "fit": False}
+        if final.program_hash != step.chip.program_hash:
+            step = _compile_step(model, dec, final, context, 1, **again)
+        if pre is not None and final.program_hash != pre.chip.program_hash:
+            pre = _compile_step(model, dec, final, context, prompt, **again)
     limit = int(step.chip.global_mib) << 20
     if base + cache > limit:
         raise ConfigError(

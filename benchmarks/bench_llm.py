@@ -1,0 +1,187 @@
+"""Language models on the machine: generation against onnxruntime, decode-step speed, scale.
+
+* **agreement**: the ``llama``, ``qwen2`` and ``gpt2-past`` builders (``imcc.models.llama``) at
+  the size ``--hidden``/``--layers``/``--vocab``, greedy generation of ``--new-tokens`` (32)
+  after a prompt of ``--prompt`` tokens on the ``ideal`` and ``ideal-signed`` chips
+  (``imcc.generate``, batched prefill); the tokens against onnxruntime running the same decoder
+  with its own cache (the prompt in one call, then one token a call), and the largest logit
+  difference over the steps relative to the step's largest logit.
+* **speed**: the median wall time of a decode step on the interpreter (``ideal-signed``)
+  against onnxruntime's decode step of the same model at the same cache lengths, and their
+  ratio, measured in the same run.
+* ``--scale DIR``: a decoder folder (``--build-tinyllama DIR`` writes a TinyLlama-1.1B-shaped
+  one, random weights in an external-data file) compiled for ``--scale-chip`` in a fresh
+  process (decode step and a prefill of ``--scale-prompt`` tokens): compile time, peak
+  resident memory as a multiple of the weight bytes, tiles and arrays against the lower
+  bound; then a prefill of ``--scale-prompt`` tokens and ``--scale-new`` greedy decode steps:
+  programming, prefill and per-token energy and latency from the cost model, and the tokens
+  against onnxruntime.
+
+``python benchmarks/bench_llm.py`` runs the first two (a minute on two cores); the scale part
+takes what the model takes (the numbers of a run are in docs/llm.md, "Measured").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def _oracle(model, prompt, n):
+    import onnxruntime as ort
+
+    from imcc.llm import decoder_interface
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    src = model if isinstance(model, str) else model.SerializeToString()
+    sess = ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
+    d = decoder_interface(model)
+    names = [o.name for o in sess.get_outputs()]
+    past = {f"past_key_values.{i}.{k}": np.zeros((1, d.kv_heads, 0, d.head_dim), np.float32)
+            for i in range(d.layers) for k in ("key", "value")}
+    cur, start, tokens, logits, times = list(prompt), 0, [], [], []
+    for k in range(n):
+        t = start + len(cur)
+        feed = {"input_ids": np.array([cur], np.int64),
+                "attention_mask": np.ones((1, t), np.int64),
+                "position_ids": np.arange(start, t, dtype=np.int64)[None], **past}
+        t0 = time.perf_counter()
+        out = dict(zip(names, sess.run(None, feed)))
+        if k:
+            times.append(time.perf_counter() - t0)
+        past = {p: out["present" + p[len("past_key_values"):]] for p in past}
+        last = out["logits"][0, -1]
+        tokens.append(int(np.argmax(last)))
+        logits.append(last)
+        start, cur = t, [tokens[-1]]
+    return tokens, np.stack(logits), times
+
+
+def _timed_generate(model, prompt, n, chip, program=None):
+    """imcc.generate with the wall time of each machine run (decode steps are the last n-1)."""
+    import imcc
+    from runtime.machine import Machine
+
+    times, real = [], Machine.run
+
+    def timed(self, inputs, **kw):
+        t0 = time.perf_counter()
+        out = real(self, inputs, **kw)
+        times.append(time.perf_counter() - t0)
+        return out
+
+    Machine.run = timed
+    try:
+        gen = imcc.generate(model, prompt, n, chip, program=program)
+    finally:
+        Machine.run = real
+    return gen, times[len(times) - (n - 1):]
+
+
+def agreement(args) -> None:
+    from imcc.models import build
+
+    prompt = list(range(1, args.prompt + 1))
+    print(f"agreement: {args.new_tokens} greedy tokens after {args.prompt}, hidden "
+          f"{args.hidden}, {args.layers} layers, vocabulary {args.vocab}")
+    print(f"{'model':<16}{'chip':<14}{'tokens equal':>14}{'max rel logit diff':>20}"
+          f"{'step imcc ms':>14}{'step ort ms':>13}{'ratio':>7}")
+    for name in ("llama-tiny", "qwen2-tiny", "gpt2-past-tiny"):
+        kv = {"llama-tiny": 2, "qwen2-tiny": 1, "gpt2-past-tiny": None}[name]
+        m = build(name, batch=1, hidden=args.hidden, layers=args.layers, vocab=args.vocab,
+                  heads=args.hidden // 32, kv_heads=kv, intermediate=args.hidden * 3)
+        ref, ref_logits, ort_times = _oracle(m, prompt, args.new_tokens)
+        for chip in ("ideal", "ideal-signed"):
+            gen, times = _timed_generate(m, prompt, args.new_tokens, chip)
+            scale = np.abs(ref_logits).max(axis=1)
+            rel = float((np.abs(gen.logits - ref_logits).max(axis=1) / scale).max())
+            a, b = np.median(times) * 1e3, np.median(ort_times) * 1e3
+            print(f"{name:<16}{chip:<14}{str(gen.tokens == ref):>14}{rel:>20.2e}{a:>14.2f}"
+                  f"{b:>13.3f}{a / b:>7.1f}", flush=True)
+
+
+def build_tinyllama(folder: str, layers: int | None) -> None:
+    import onnx
+
+    from imcc.models import build
+
+    t = time.perf_counter()
+    m = build("tinyllama-1.1b", batch=1, layers=layers)
+    os.makedirs(folder, exist_ok=True)
+    onnx.save(m, os.path.join(folder, "model.onnx"), save_as_external_data=True,
+              location="weights.bin")
+    print(f"built {folder}: {time.perf_counter() - t:.0f} s")
+
+
+def scale(args) -> None:
+    """The measurement, in this (fresh) process."""
+    import imcc
+    from imcc.llm import compile_decoder
+
+    weights = os.path.getsize(os.path.join(args.scale, "weights.bin"))
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    t = time.perf_counter()
+    p = compile_decoder(args.scale, args.scale_chip, context=args.scale_prompt + args.scale_new,
+                        prompt=args.scale_prompt, fit=True)
+    compile_s = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    r = p._compile_report()
+    prompt = list(range(1, args.scale_prompt + 1))
+    t = time.perf_counter()
+    gen = imcc.generate(args.scale, prompt, args.scale_new, program=p)
+    gen_s = time.perf_counter() - t
+    doc = {"chip": p.chip.name, "weight_bytes": weights, "compile_s": round(compile_s, 1),
+           "compile_peak_rss_x_weights": round(rss / weights, 2),
+           "rss_before_compile_x_weights": round(rss0 / weights, 2),
+           "tiles": r["tiles"], "arrays_used": r["arrays_used"], "lower_bound": r["lower_bound"],
+           "packing": r["packing_status"], "generate_s": round(gen_s, 1),
+           "peak_rss_x_weights": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                       * 1024 / weights, 2),
+           "tokens": gen.tokens, "programming": gen.programming, "prefill": gen.prefill,
+           "per_token": gen.per_token}
+    if args.scale_oracle:
+        ref, _, _ = _oracle(os.path.join(args.scale, "model.onnx"), prompt, args.scale_new)
+        doc["onnxruntime_tokens"] = ref
+        doc["tokens_equal"] = ref == gen.tokens
+    print(json.dumps(doc, indent=1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--vocab", type=int, default=2000)
+    ap.add_argument("--prompt", type=int, default=8)
+    ap.add_argument("--new-tokens", type=int, default=32)
+    ap.add_argument("--build-tinyllama", metavar="DIR")
+    ap.add_argument("--tinyllama-layers", type=int, help="fewer layers than TinyLlama's 22")
+    ap.add_argument("--scale", metavar="DIR")
+    ap.add_argument("--scale-chip", default="ideal-signed")
+    ap.add_argument("--scale-prompt", type=int, default=16)
+    ap.add_argument("--scale-new", type=int, default=8)
+    ap.add_argument("--scale-oracle", action="store_true",
+                    help="also run onnxruntime on the model (it holds its own copy)")
+    ap.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.build_tinyllama:
+        build_tinyllama(args.build_tinyllama, args.tinyllama_layers)
+        return
+    if args.scale:
+        if args.in_process:
+            scale(args)
+        else:  # a fresh process, so that the peak memory is the measurement's own
+            subprocess.run([sys.executable, *sys.argv, "--in-process"], check=True)
+        return
+    agreement(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,8 @@ Names (docs/precision.md has the full table):
   precision file still wins for the layers it matches. ``slices`` (``columns``/``arrays``) is
   compile-time only.
 * **Chip fields** by name: ``rows``, ``cols``, ``tiles``, ``arrays_per_tile``, ``global_mib``,
-  ``buffer_kib``; ``cost.NAME`` for any entry of the cost table; ``nonideal.NAME`` (or the bare
+  ``buffer_kib``, ``drift_compensation`` (``none``/``global``/``per-column``: it changes the
+  program, so each value compiles its own); ``cost.NAME`` for any entry of the cost table; ``nonideal.NAME`` (or the bare
   name: ``program_noise``, ``read_noise``, ``stuck_on``, ``stuck_off``, ``drift_nu``,
   ``drift_nu_std``, ``drift_t0``) for the device model.
 * ``noise``: the programming noise, exactly ``nonideal.program_noise`` (standard deviation as a
@@ -46,7 +47,8 @@ from isa.diagnostics import ConfigError
 
 PRECISION_KEYS = ("weight_bits", "cell_bits", "input_bits", "dac_bits", "adc_bits", "signed")
 COMPILE_ONLY = ("slices",)
-CHIP_KEYS = ("rows", "cols", "tiles", "arrays_per_tile", "global_mib", "buffer_kib")
+CHIP_KEYS = ("rows", "cols", "tiles", "arrays_per_tile", "global_mib", "buffer_kib",
+             "drift_compensation")
 NONIDEAL_KEYS = ("program_noise", "read_noise", "stuck_on", "stuck_off", "drift_nu",
                  "drift_nu_std", "drift_t0", "seed")
 NOISE_TERMS = ("program_noise", "read_noise", "stuck_on", "stuck_off")
@@ -101,7 +103,7 @@ def _kind(name: str) -> type:
 
     if name in ("noise", "noise_scale", "time"):
         return float
-    if name in ("signed", "slices"):
+    if name in ("signed", "slices", "drift_compensation"):
         return str
     cls, field_name = ChipConfig, name
     if name.startswith("cost."):

@@ -70,3 +70,14 @@ def test_noise_names():
     assert apply(base, (), time_s=5.0).time_s == 5.0
     r = apply(base, (("nonideal.drift_nu", 0.1), ("cost.adc_pj", 3.0)))
     assert r.chip["nonideal"]["drift_nu"] == 0.1 and r.chip["cost"]["adc_pj"] == 3.0
+
+
+def test_drift_compensation_is_a_chip_setting():
+    from imcc.explore.params import apply, canonical, parse_sweep
+    from runtime.config import config_from_dict, preset
+
+    assert parse_sweep("drift_compensation=none,per-column").values == ("none", "per-column")
+    r = apply(preset("pcm").to_dict(), ((canonical("drift_compensation"), "per-column"),))
+    chip = config_from_dict(r.chip)
+    assert chip.drift_compensation == "per-column"
+    assert chip.program_hash != preset("pcm").program_hash  # another program

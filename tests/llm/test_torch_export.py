@@ -57,7 +57,8 @@ class _Layer(torch.nn.Module):
         att = torch.softmax(q @ kr.transpose(-1, -2) / math.sqrt(self.dh) + mask, -1) @ vr
         x = x + self.o_proj(att.transpose(1, 2).reshape(b, s, d))
         h = self.norm2(x)
-        return x + self.down_proj(torch.nn.functional.silu(self.gate_proj(h)) * self.up_proj(h)), k, v
+        mlp = self.down_proj(torch.nn.functional.silu(self.gate_proj(h)) * self.up_proj(h))
+        return x + mlp, k, v
 
 
 class _Llama(torch.nn.Module):

@@ -272,11 +272,16 @@ def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = N
         raise InputError(f"a context of {context} token(s): generation needs at least 2")
     kw = dict(priority=priority, name=name, set=set, fit=fit, seed=seed, time_limit=time_limit,
               progress=progress)
-    step = _compile_step(model, dec, chip, context, 1, **kw)
+    def labelled(what):
+        return None if progress is None else (lambda m: progress(f"{what}: {m}"))
+
+    step = _compile_step(model, dec, chip, context, 1, **{**kw, "progress": labelled(
+        "compiling the decode step")})
     pre = None
     if prompt is not None and 1 < prompt < context \
             and step.chip.drift_compensation == "none":
-        pre = _compile_step(model, dec, step.chip, context, prompt, **{**kw, "set": None})
+        pre = _compile_step(model, dec, step.chip, context, prompt, **{
+            **kw, "set": None, "progress": labelled(f"compiling the prefill of {prompt} tokens")})
         if pre._obj.weights != step._obj.weights \
                 or pre.storage_map["entries"] != step.storage_map["entries"]:
             pre = None  # placed differently: the prefill runs as decode steps
@@ -409,6 +414,8 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
 
     # The arrays are programmed by a first run (on an empty cache and a fully masked step);
     # a second such run costs one run alone, so their difference is the programming.
+    say = progress or (lambda _m: None)
+    say("programming the arrays")
     blank = {**feed([0] * width, 0), **zeros}
     blank["attention_mask"][:] = 0
     start = machine.cost
@@ -421,7 +428,7 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
                    "latency_ns": first.latency_ns - start.latency_ns - one["latency_ns"],
                    "cells_programmed": first.cells_programmed}
     rng = np.random.default_rng(seed)
-    say = progress or (lambda _m: None)
+    say(f"prefill: {len(ids)} prompt tokens")
     before = machine.cost
     if pre is not None:  # the prompt in one run, then the decode program on the same machine
         out = machine.run({**feed(ids, 0), **zeros})

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from imcc.commands._common import Outputs, chip_options, load_chip, write_files
+from imcc.commands._progress import Progress
 from imcc.commands._settings import fit_option, set_option
 from isa.diagnostics import InputError
 
@@ -99,12 +100,13 @@ def render(gen, *, layers: bool) -> str:
 @click.option("--map", "map_path", type=click.Path(dir_okay=False, path_type=Path),
               help="write the storage map (JSON) of the decoder's program")
 @click.option("--layers", is_flag=True, help="print the arrays of each projection")
+@click.option("-q", "--quiet", is_flag=True, help="no progress line on a terminal")
 @chip_options
 @set_option
 @fit_option
 def generate_cmd(model: Path, prompt_ids: str, max_new_tokens: int, context: int | None,
                  greedy: bool, temperature: float | None, seed: int, priority: str, prefill: str,
-                 json_path: Path | None, map_path: Path | None, layers: bool,
+                 json_path: Path | None, map_path: Path | None, layers: bool, quiet: bool,
                  config_path: Path | None, chip_name: str | None, sets, fit: bool) -> None:
     """Generate tokens after a prompt with MODEL (an ONNX decoder with past, or a folder
     holding the exporter's model.onnx) on the machine: weights programmed once, the prompt
@@ -116,9 +118,11 @@ def generate_cmd(model: Path, prompt_ids: str, max_new_tokens: int, context: int
     if greedy and temperature is not None:
         raise InputError("give either --greedy or --temperature T, not both")
     chip = load_chip(config_path, chip_name)
-    gen = generate(model, _ids(prompt_ids), max_new_tokens, chip, context=context,
-                   temperature=temperature, seed=seed, priority=priority,
-                   set=parse_sets(sets), fit=fit, prefill=prefill)
+    ids, pairs = _ids(prompt_ids), parse_sets(sets)
+    with Progress("generate", quiet=quiet) as bar:
+        gen = generate(model, ids, max_new_tokens, chip, context=context,
+                       temperature=temperature, seed=seed, priority=priority, set=pairs,
+                       fit=fit, prefill=prefill, progress=bar.stage if bar.enabled else None)
     files = Outputs()
     if json_path is not None:
         files[json_path] = (json.dumps(gen.to_json(), indent=1) + "\n").encode()

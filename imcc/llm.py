@@ -220,12 +220,38 @@ def _with_cache(asm: str, dec: Decoder, context: int, base: int, *, move_past: b
 # ---- compiling ---------------------------------------------------------------------------------
 
 
+def _calibration(dec: Decoder, context: int, tokens: int, ids: list[int] | None):
+    """Calibration samples from the prompt ``ids``: the prefill program's one sample is the
+    prompt itself; the decode step's are its tokens, each at its position over an empty
+    cache. None without a prompt (the compiler then draws random inputs)."""
+    if not ids:
+        return None
+    n = 1 if tokens > 1 else len(ids)
+    mask = np.zeros((n, context), np.int64)
+    mask[:, context - tokens:] = 1
+    if tokens > 1:
+        samples = {"input_ids": np.array([ids[:tokens]], np.int64)}
+        pos = np.arange(tokens, dtype=np.int64)[None]
+    else:
+        samples = {"input_ids": np.array(ids, np.int64)[:, None]}
+        pos = np.arange(len(ids), dtype=np.int64)[:, None]
+    samples["attention_mask"] = mask
+    if dec.position_ids:
+        samples["position_ids"] = pos
+    for i in range(dec.layers):
+        for kind in ("key", "value"):
+            samples[f"past_key_values.{i}.{kind}"] = np.zeros(
+                (n, dec.kv_heads, context - tokens, dec.head_dim), np.float32)
+    return samples
+
+
 def _compile_step(model, dec: Decoder, chip, context: int, tokens: int, *, priority, name,
-                  set, fit, seed, time_limit, progress):
+                  set, fit, seed, time_limit, progress, calib_ids=None):
     from imcc.api import _compile
 
     try:
-        prog = _compile(model, chip, priority=priority, precision=None, calib=None, batch=1,
+        prog = _compile(model, chip, priority=priority, precision=None,
+                        calib=_calibration(dec, context, tokens, calib_ids), batch=1,
                         input_shapes=step_shapes(dec, context, tokens), dynamic="sram",
                         calibration="minmax", percentile=99.99, time_limit=time_limit,
                         seed=seed, workers=2, progress=progress, name=name, sets=set, fit=fit)
@@ -261,7 +287,8 @@ def _finish(prog, text: str):
 def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = None,
                     priority: str = "resource", name: str | None = None, set=None,
                     fit: bool = False, seed: int = 0, time_limit: float = 10.0,
-                    progress: Callable[[str], None] | None = None):
+                    progress: Callable[[str], None] | None = None,
+                    calib_ids: list[int] | None = None):
     """The decode-step program of ``model`` for ``context`` tokens, with the cache shift; an
     ``imcc.Program`` whose ``_decoder`` and ``_context`` say what it is. With ``prompt`` (a
     length below ``context``), also the prefill program for prompts of that length (its
@@ -271,7 +298,7 @@ def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = N
     if context < 2:
         raise InputError(f"a context of {context} token(s): generation needs at least 2")
     kw = dict(priority=priority, name=name, set=set, fit=fit, seed=seed, time_limit=time_limit,
-              progress=progress)
+              progress=progress, calib_ids=calib_ids)
     def labelled(what):
         return None if progress is None else (lambda m: progress(f"{what}: {m}"))
 
@@ -385,7 +412,7 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
         program = compile_decoder(model, chip, context=max(context or need, 2),
                                   prompt=len(ids) if prefill == "batched" else None,
                                   priority=priority, set=set, fit=fit, name=name,
-                                  progress=progress)
+                                  progress=progress, calib_ids=ids)
     dec, ctx = program._decoder, program._context
     if need > ctx:
         raise InputError(

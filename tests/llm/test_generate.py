@@ -262,3 +262,21 @@ def test_docs_llm_examples_run():
     res = doctest.testfile(str(page), module_relative=False,
                            optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert res.attempted >= 3 and res.failed == 0
+
+
+def test_quantized_chips_calibrate_on_the_prompt():
+    """On ideal-int8 (8-bit weights and inputs) the input scales come from the prompt's own
+    activations: the tokens are onnxruntime's and the logits within a few percent, where
+    scales from random inputs miss by more than the logits' size."""
+    from imcc.llm import compile_decoder
+
+    m = build("llama-tiny", batch=1)
+    prompt = [5, 9, 14, 20, 33, 41]
+    tokens, logits = ort_generate(m, prompt, 8)
+    gen = imcc.generate(m, prompt, 8, "ideal-int8")
+    assert gen.tokens == tokens
+    rel = np.abs(gen.logits - logits).max() / np.abs(logits).max()
+    assert rel < 0.15
+    blind = imcc.generate(m, prompt, 8, program=compile_decoder(m, "ideal-int8", context=13,
+                                                                  prompt=6))
+    assert np.abs(blind.logits - logits).max() / np.abs(logits).max() > 3 * rel

@@ -327,16 +327,23 @@ def _check_npy_header(f, what: str) -> None:
 def load_array_file(source: str | os.PathLike | bytes, what: str):
     """``np.load`` of a ``.npy`` or ``.npz`` (path or bytes) without pickles, checking the file
     size and every array's header against the limits before any array is read. Returns an
-    ndarray or an ``NpzFile`` as ``np.load`` does. Unreadable data raises what ``np.load``
-    raises (``ValueError``, ``OSError``, ``zipfile.BadZipFile``...)."""
+    ndarray or an ``NpzFile`` as ``np.load`` does. Unreadable data raises ``ValueError``,
+    ``OSError``, ``EOFError`` or ``zipfile.BadZipFile`` (a damaged header makes numpy's parser
+    raise other kinds too: they become ``ValueError``)."""
     blob = source if isinstance(source, bytes) else read_bytes(source, what)
-    if blob[:4] == b"PK\x03\x04" or blob[:4] == b"PK\x05\x06":
-        with zipfile.ZipFile(io.BytesIO(blob)) as z:
-            for info in z.infolist():
-                with z.open(info) as m:
-                    head = m.read(4096)
-                if head.startswith(b"\x93NUMPY"):
-                    _check_npy_header(io.BytesIO(head), f"{what}: array {info.filename!r}")
-    elif blob.startswith(b"\x93NUMPY"):
-        _check_npy_header(io.BytesIO(blob), what)
-    return np.load(io.BytesIO(blob), allow_pickle=False)
+    try:
+        if blob[:4] == b"PK\x03\x04" or blob[:4] == b"PK\x05\x06":
+            with zipfile.ZipFile(io.BytesIO(blob)) as z:
+                for info in z.infolist():
+                    with z.open(info) as m:
+                        head = m.read(4096)
+                    if head.startswith(b"\x93NUMPY"):
+                        _check_npy_header(io.BytesIO(head), f"{what}: array {info.filename!r}")
+        elif blob.startswith(b"\x93NUMPY"):
+            _check_npy_header(io.BytesIO(blob), what)
+        return np.load(io.BytesIO(blob), allow_pickle=False)
+    except (LimitError, OSError, EOFError, zipfile.BadZipFile, ValueError):
+        raise
+    except Exception as e:  # noqa: BLE001 - numpy's header parser (tokenize, ast, zlib...)
+        raise ValueError(f"damaged array header or data ({type(e).__name__}: "
+                         f"{_why(e)})") from None

@@ -11,17 +11,28 @@ Categories and what a case is:
 * ``obj``: an object file with bits flipped, bytes cut, inserted or spliced;
 * ``onnx``: a sample model with a structural change (nodes removed, duplicated or reordered,
   shapes changed, attributes and initializers corrupted, names redirected, opset changed);
+* ``npy``: a data file (``--input``): a ``.npy`` array of an odd dtype, shape or order, its
+  header or data damaged, or a ``.npz`` archive of such members (odd member names, compressed
+  members whose header claims gigabytes, members that are not arrays);
 * ``config``: a chip file (JSON) with fields set to wrong types, out-of-range or odd values;
-* ``precision``: a precision file (TOML) likewise.
+* ``precision``: a precision file (TOML) likewise;
+* ``pack``: a packing problem: JSON (``{"bin", "items"}`` or a benchmark collection) with odd
+  values, or 2DPackLib / 2BP text with odd numbers.
+
+Odd strings include paths that leave the input's folder (``../secret.bin``, ``/etc/passwd``):
+the harness checks that nothing outside the case's folder is ever opened.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import random
 import struct
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +47,7 @@ MODEL_SAMPLES = [SAMPLES / "models" / n for n in
                  ("lenet.onnx", "mlp.onnx", "tiny_gpt2.onnx", "resnet_basic_block.onnx",
                   "depthwise_separable.onnx", "encoder_layer.onnx")] + [
     SAMPLES / "digits" / "cnn.onnx"]
-CATEGORIES = ("asm", "obj", "onnx", "config", "precision")
+CATEGORIES = ("asm", "obj", "onnx", "npy", "config", "precision", "pack")
 
 # ---- values that break things ----------------------------------------------------------------
 
@@ -44,7 +55,8 @@ ODD_INTS = [0, 1, -1, 2, 3, 7, 255, 256, 4095, 4096, 2**15, 2**31 - 1, 2**31, 2*
             -2**31, 2**63 - 1, -2**63, 10**30]
 ODD_FLOATS = [0.0, -0.0, 0.5, -1.5, 1e-45, 1e38, 1e40, -1e40, math.inf, -math.inf, math.nan]
 ODD_STRINGS = ["", "x", "..", "../../etc/passwd", "/etc/passwd", "a\nb", "\x00", "é", "\u2028",
-               "%hi(x)", "\"", "'", "\\", "{", "[", "NaN", "1e999", "0x", "ideal", " " * 3]
+               "%hi(x)", "\"", "'", "\\", "{", "[", "NaN", "1e999", "0x", "ideal", " " * 3,
+               "../secret.bin", "../secret.npy", "\x1b[2J\nimcc: error: forged", "9" * 5000]
 
 
 def odd_value(rng: random.Random):
@@ -479,5 +491,135 @@ def precision_case(rng: random.Random) -> str:
     return "\n".join(lines) + "\n"
 
 
-GENERATORS = {"asm": asm_case, "onnx": onnx_case, "config": config_case,
-              "precision": precision_case}
+
+
+# ---- data files (.npy / .npz) -----------------------------------------------------------------
+
+_DTYPES = ["<f4", "<f4", "<f8", "<f2", ">f4", "<i8", "<i4", "|i1", "|u1", "|b1", "<c8", "<U3",
+           "|S2", "<M8[s]", "<m8[s]", "V4"]
+_SHAPES = [(1, 64), (1, 64), (3, 64), (0, 64), (64,), (1, 63), (2, 1, 64), (), (1, 0), (5, 64)]
+
+
+def _npy_bytes(arr: np.ndarray, fortran: bool = False) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.asfortranarray(arr) if fortran else arr,
+                              allow_pickle=False)
+    return buf.getvalue()
+
+
+def _odd_array(rng: random.Random) -> np.ndarray:
+    dtype = np.dtype(rng.choice(_DTYPES))
+    shape = rng.choice(_SHAPES)
+    n = math.prod(shape)
+    raw = np.frombuffer(rng.randbytes(n * dtype.itemsize), np.uint8)
+    arr = raw.view(dtype).reshape(shape) if dtype.itemsize else np.zeros(shape, dtype)
+    if dtype.kind == "f" and n and rng.random() < 0.5:  # plausible values mostly
+        arr = np.asarray(rng.choice([np.zeros, np.ones])(shape), dtype)
+        if rng.random() < 0.3:
+            with np.errstate(over="ignore"):
+                arr.reshape(-1)[rng.randrange(n)] = rng.choice(ODD_FLOATS)
+    return arr
+
+
+def _damage_header(blob: bytes, rng: random.Random) -> bytes:
+    """Change the dict literal of a .npy header (shape, descr, fortran_order) in place."""
+    end = blob.find(b"}")
+    if end < 0:
+        return mutate_bytes(blob, rng)
+    head = blob[:end + 1].decode("latin-1")
+    r = rng.random()
+    if r < 0.4:
+        dims = ", ".join(str(rng.choice([0, 1, 64, 2**31, 2**40, -1, 10**30]))
+                         for _ in range(rng.randint(0, 4)))
+        new = head.split("'shape':")[0] + f"'shape': ({dims},), }}"
+    elif r < 0.6:
+        descr = rng.choice(["'|O'", "'<f4'", "[]", "1"])
+        new = head.replace("'descr':", f"'descr': {descr}, 'x':", 1)
+    elif r < 0.8:
+        new = head.replace("False", "True") if "False" in head else head.replace("True", "False")
+    else:
+        new = head[: rng.randrange(len(head))]
+    payload = blob[end + 1:]
+    return new.encode("latin-1", "replace") + payload
+
+
+def npy_case(rng: random.Random) -> bytes:
+    """A .npy or .npz payload (see the module doc)."""
+    r = rng.random()
+    if r < 0.55:
+        blob = _npy_bytes(_odd_array(rng), fortran=rng.random() < 0.2)
+        k = rng.random()
+        if k < 0.3:
+            return _damage_header(blob, rng)
+        if k < 0.45:
+            return mutate_bytes(blob, rng)
+        return blob
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buf, "w") as z:
+        warnings.simplefilter("ignore")  # a duplicate member name is one of the cases
+        for _ in range(rng.randint(0, 3)):
+            name = rng.choice(["input", "input", "x", "y", "../input", "a/b", "_", "input.npy",
+                               "é", "input"]) + rng.choice([".npy", ".npy", "", ".txt"])
+            comp = zipfile.ZIP_DEFLATED if rng.random() < 0.4 else zipfile.ZIP_STORED
+            k = rng.random()
+            if k < 0.15:  # a bomb: a small compressed member whose header claims gigabytes
+                head = _npy_bytes(np.zeros(4, np.float32))
+                end = head.find(b"}")
+                body = head[:end + 1].replace(b"(4,)", b"(1, 1073741824)") + bytes(2**16)
+                z.writestr(name, body, compress_type=zipfile.ZIP_DEFLATED)
+            elif k < 0.3:
+                z.writestr(name, rng.randbytes(rng.randint(0, 64)), compress_type=comp)
+            else:
+                blob = _npy_bytes(_odd_array(rng))
+                if rng.random() < 0.2:
+                    blob = _damage_header(blob, rng)
+                z.writestr(name, blob, compress_type=comp)
+    blob = buf.getvalue()
+    return mutate_bytes(blob, rng) if rng.random() < 0.15 else blob
+
+
+# ---- packing problems ---------------------------------------------------------------------------
+
+def _pack_json(rng: random.Random) -> str:
+    W, H = rng.choice([(64, 64), (256, 256), (10, 10), (1, 1)])
+    items = []
+    for i in range(rng.randint(0, 12)):
+        w, h = rng.randint(1, W), rng.randint(1, H)
+        if rng.random() < 0.3:
+            items.append({"id": rng.choice([i, f"t{i}", i]), "w": w, "h": h,
+                          "group": rng.choice([None, "a", "b"])})
+        else:
+            items.append([w, h])
+    doc: object = {"bin": [W, H], "items": items}
+    if rng.random() < 0.2:
+        doc = {"instances": [{"name": rng.choice(["a", "b", "a"]), "bin": {"W": W, "H": H},
+                              "items": [it if isinstance(it, list) else [it["w"], it["h"]]
+                                        for it in items]} for _ in range(rng.randint(0, 3))]}
+    text = json.dumps(doc)
+    return _mutate_json(text.encode(), rng).decode() if rng.random() < 0.7 else text
+
+
+def _pack_text(rng: random.Random) -> str:
+    def num() -> str:
+        return str(rng.choice([0, 1, 2, 3, 10, 64, -1, 2**31, 10**12, 2**62] + [5] * 6))
+
+    if rng.random() < 0.5:  # 2DPackLib
+        m = rng.randint(0, 4)
+        lines = [str(m if rng.random() < 0.8 else num()), f"{num()} {num()}"]
+        lines += [" ".join(num() for _ in range(rng.randint(2, 5))) for _ in range(m)]
+    else:  # 2BP
+        n = rng.randint(0, 4)
+        lines = [num(), f"{n} 1 1", f"{num()} {num()}"]
+        lines += [f"{num()} {num()}" for _ in range(n)]
+    if rng.random() < 0.3:
+        lines.insert(rng.randrange(len(lines) + 1), rng.choice(ODD_STRINGS))
+    return "\n".join(lines) + "\n"
+
+
+def pack_case(rng: random.Random) -> str:
+    """A packing problem (see the module doc)."""
+    return _pack_json(rng) if rng.random() < 0.7 else _pack_text(rng)
+
+
+GENERATORS = {"asm": asm_case, "onnx": onnx_case, "npy": npy_case, "config": config_case,
+              "precision": precision_case, "pack": pack_case}

@@ -1,7 +1,9 @@
-"""Bounded fuzzing in the test suite: hypothesis draws cases of each category from the
-generators of ``mutators.py`` (a fixed number per category, derandomized so CI is
-reproducible; ``python -m tests.fuzz.campaign`` runs long campaigns). Each case must end with
-exit 0, or 2 with one error and no output file: never a traceback, a hang or a partial file."""
+"""Bounded fuzzing in the test suite: hypothesis draws cases of each input kind from the
+generators of ``mutators.py`` (a fixed number per kind, derandomized so CI is reproducible;
+``pytest -m fuzz`` and ``python -m tests.fuzz.campaign`` run long campaigns). Each case must
+pass :func:`tests.fuzz.harness.run_case`: exit 0, or 2 with one error line and no output file,
+under a time limit and a memory cap; never a traceback, a warning, a hang, a partial file or a
+read outside the input's folder."""
 
 import random
 
@@ -12,7 +14,8 @@ from hypothesis import strategies as st
 from tests.fuzz.harness import make_case, run_case
 from tests.fuzz.mutators import CATEGORIES
 
-EXAMPLES = {"asm": 60, "obj": 60, "onnx": 40, "config": 40, "precision": 40}
+EXAMPLES = {"asm": 100, "obj": 100, "onnx": 60, "npy": 80, "config": 60, "precision": 60,
+            "pack": 100}
 
 
 @pytest.mark.parametrize("category", CATEGORIES)

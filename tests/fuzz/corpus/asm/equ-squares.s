@@ -1,0 +1,34 @@
+.equ a0, 2
+.equ a1, a0*a0
+.equ a2, a1*a1
+.equ a3, a2*a2
+.equ a4, a3*a3
+.equ a5, a4*a4
+.equ a6, a5*a5
+.equ a7, a6*a6
+.equ a8, a7*a7
+.equ a9, a8*a8
+.equ a10, a9*a9
+.equ a11, a10*a10
+.equ a12, a11*a11
+.equ a13, a12*a12
+.equ a14, a13*a13
+.equ a15, a14*a14
+.equ a16, a15*a15
+.equ a17, a16*a16
+.equ a18, a17*a17
+.equ a19, a18*a18
+.equ a20, a19*a19
+.equ a21, a20*a20
+.equ a22, a21*a21
+.equ a23, a22*a22
+.equ a24, a23*a23
+.equ a25, a24*a24
+.equ a26, a25*a25
+.equ a27, a26*a26
+.equ a28, a27*a27
+.equ a29, a28*a28
+.equ a30, a29*a29
+.equ a31, a30*a30
+.text
+halt

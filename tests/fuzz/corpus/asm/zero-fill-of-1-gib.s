@@ -1,0 +1,4 @@
+.data
+.zero 0x40000000
+.text
+halt

@@ -3,20 +3,22 @@
 ``imcc.generate`` is :func:`generate`; ``imcc generate`` is the command line over it.
 
 :func:`generate` compiles a decoder-with-past graph (the Hugging Face exporter's interface,
-:mod:`imcc.models.llama`) once, for a fixed context of ``C`` tokens: one token per step
-(``input_ids`` ``[1, 1]``), a past of ``C - 1`` positions and an ``attention_mask`` of ``C``.
-The compiled program gets one more block before its ``halt``: it copies each layer's
-``present`` (the past with this step's key and value appended) less its oldest position onto
-its ``past`` input, so the next step finds the cache shifted by one position in the machine's
-memory. Every step after the first runs that program again on the same machine, with the past
-inputs *resident* (:meth:`runtime.machine.Machine.run`): the host writes three small inputs
-(the token, its position, the mask) and reads the logits; the cache never leaves the chip and
-the weights are programmed into the arrays once.
+:mod:`imcc.models.llama`) for a fixed context of ``C`` tokens, twice, onto the same cells and
+placement: a prefill of the prompt's ``P`` tokens (a past of ``C - P`` empty positions) and a
+decode step of one token (a past of ``C - 1``); both take an ``attention_mask`` of ``C``. Each
+program gets one more block before its ``halt``: it copies each layer's ``present`` (the past
+with this run's keys and values appended) less its oldest position into a cache region no
+other tensor uses, where the decode step's past inputs sit, so the next step finds the cache
+shifted by one position in the machine's memory. The machine runs the prefill once, switches
+to the decode step (:meth:`runtime.machine.Machine.switch`) and reruns it with the past inputs
+*resident* (:meth:`runtime.machine.Machine.run`): the host writes three small inputs (the
+token, its position, the mask) and reads the logits; the cache never leaves the chip and the
+weights are programmed into the arrays once.
 
-The cache is left-aligned to the newest position: with ``n`` tokens cached, its last ``n``
-slots hold them and the mask hides the ``C - 1 - n`` slots before them (their scores get the
-float32 minimum, so their softmax weights are exactly 0). The prompt runs through the same
-program one token a step (the prefill), then each generated token is fed back (a decode step).
+The cache is aligned to its newest position: with ``n`` tokens cached, its last ``n`` slots
+hold them and the mask hides the ``C - 1 - n`` slots before them (their scores get the float32
+minimum, so their softmax weights are exactly 0). ``prefill="steps"`` runs the prompt through
+the decode step instead, a token a run.
 """
 
 from __future__ import annotations

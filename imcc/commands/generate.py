@@ -110,7 +110,8 @@ def generate_cmd(model: Path, prompt_ids: str, max_new_tokens: int, context: int
                  config_path: Path | None, chip_name: str | None, sets, fit: bool) -> None:
     """Generate tokens after a prompt with MODEL (an ONNX decoder with past, or a folder
     holding the exporter's model.onnx) on the machine: weights programmed once, the prompt
-    and every new token run through one program, the KV cache kept in the chip's memory."""
+    in one run of a prefill program, each new token in a run of a decode-step program on the
+    same machine, the KV cache kept in the chip's memory."""
     from imcc import storagemap
     from imcc.llm import generate
     from imcc.settings import parse_sets

@@ -16,6 +16,7 @@ from imcc.commands._settings import chip_line, fit_option, set_option
 from imcc.compiler import CompileOptions, map_model, smallest_chips
 from imcc.frontend import parse_input_shape
 from imcc.precision import load_precision
+from isa.diagnostics import escape
 from isa.encoding import DecodeError, decode
 
 
@@ -144,7 +145,7 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
     if quiet:
         return
     for w in rep["warnings"]:
-        click.echo(f"imcc: warning: {w}", err=True)
+        click.echo(f"imcc: warning: {escape(w)}", err=True)
     click.echo(f"compiled {model} for chip {chip.name} ({chip.program_hash}) -> {out}")
     if pairs or fit:
         click.echo("  " + chip_line(chip, given if fit else None))
@@ -213,7 +214,7 @@ def map_cmd(model, json_path, svg_path, quiet, priority, precision_path, batch, 
     write_files(files)
     if not quiet:
         for w in m.warnings:
-            click.echo(f"imcc: warning: {w}", err=True)
+            click.echo(f"imcc: warning: {escape(w)}", err=True)
         if pairs or fit:
             click.echo(chip_line(m.chip, chip if fit else None))
         click.echo(storagemap.summary(m.storage_map))

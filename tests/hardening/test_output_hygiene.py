@@ -62,3 +62,18 @@ def test_nan_weights_are_one_error_without_warnings(tmp_path, command):
     assert_clean_failure(r, "NaN or infinite value(s), which no crossbar cell can store",
                          no_files=[out])
     assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_a_warning_is_one_line_too(tmp_path):
+    """Warnings name files and patterns: what is not printable is escaped there as well."""
+    from tests.hardening.helpers import SAMPLES
+
+    prec = tmp_path / "p\nimcc: error: forged\x1b[2J.toml"
+    prec.write_text('[[layer]]\nmatch = "nothing*"\nweight_bits = 8\n')
+    r = capped("compile", SAMPLES / "models" / "mlp.onnx", "--chip", "ideal-int8", "--precision",
+               prec, "-o", tmp_path / "m.imo", "--no-estimate", "--time-limit", "0.5")
+    assert r.returncode == 0, r.stderr
+    warnings = [ln for ln in r.stderr.splitlines() if "matches no IMC layer" in ln]
+    assert len(warnings) == 1 and "p\\nimcc: error: forged\\x1b[2J.toml" in warnings[0], r.stderr
+    assert "\x1b" not in r.stderr and not any(ln.startswith("imcc: error")
+                                              for ln in r.stderr.splitlines())

@@ -38,10 +38,29 @@ import numpy as np
 
 from isa.diagnostics import ConfigError, LimitError
 
-__all__ = ["LIMITS", "MAX_NESTING", "HostLimits", "LimitError", "NotRegularFile", "check_elements",
-           "check_file_bytes", "check_nodes", "check_total_bytes", "check_nesting", "check_shape", "configure", "limits",
-           "load_array_file", "note_read", "parse_json", "parse_toml", "read_bytes", "read_text",
-           "tracking_reads", "was_read"]
+__all__ = [
+    "LIMITS",
+    "MAX_NESTING",
+    "HostLimits",
+    "LimitError",
+    "NotRegularFile",
+    "check_elements",
+    "check_file_bytes",
+    "check_nesting",
+    "check_nodes",
+    "check_shape",
+    "check_total_bytes",
+    "configure",
+    "limits",
+    "load_array_file",
+    "note_read",
+    "parse_json",
+    "parse_toml",
+    "read_bytes",
+    "read_text",
+    "tracking_reads",
+    "was_read",
+]
 
 DEFAULT_MAX_FILE_MIB = 8192
 DEFAULT_MAX_ELEMENTS = 2**28  # 1 GiB of float32

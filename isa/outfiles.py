@@ -126,8 +126,7 @@ class _Staged:
             if isinstance(blob, bytes | bytearray | memoryview):
                 f.write(blob)
             else:
-                for piece in blob:
-                    f.write(piece)
+                f.writelines(blob)
 
     def commit(self) -> None:
         """Rename it onto its path."""

@@ -47,7 +47,7 @@ def capped(*args, cwd=None, seconds: float = 60, mib: int = 2048, env=None):
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     try:
         return subprocess.run([sys.executable, "-m", "imcc", *map(str, args)], cwd=cwd,
-                              capture_output=True, text=True, timeout=seconds,
+                              check=False, capture_output=True, text=True, timeout=seconds,
                               preexec_fn=limit, env=full_env, errors="replace")
     except subprocess.TimeoutExpired:
         raise AssertionError(f"imcc {' '.join(map(str, args))} ran past {seconds} s") from None

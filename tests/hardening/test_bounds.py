@@ -128,8 +128,8 @@ def test_the_node_limit_can_be_lowered_and_raised(tmp_path):
 EXPLORE = {
     "one sweep of 10**12 values": (["--sweep", "adc_bits=1..1e12"],
                                    "1000000000000 values, more than the 10000 one sweep may take"),
-    "10**12 seeds": (["--seeds", str(10**12)], "1 points x 1000000000000 seeds = "
-                     "1000000000000 runs, more than the 100000 one explore evaluates"),
+    "10**12 seeds": (["--seeds", str(10**12)], ("1 points x 1000000000000 seeds = "
+                     "1000000000000 runs, more than the 100000 one explore evaluates")),
     "three sweeps of 10,000 values": (["--sweep", "adc_bits=1..10000", "--sweep",
                                        "cell_bits=1..10000", "--sweep", "noise=0..1:0.0002"],
                                       "10000 x 10000 x 5001 points x 3 seeds"),

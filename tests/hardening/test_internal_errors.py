@@ -120,8 +120,8 @@ OBJECTS = {
     "deep-map": (6, b'{"a":' * 100_000, None, "nested more than 64 levels deep"),
     "surrogate-symbol": (4, None, lambda s: [["\ud800", "text", 0]],
                          "symbol 0 name = '\\ud800' is not valid text"),
-    "surrogate-output": (5, None, _rename_output, "outputs[0].name = '\\ud800' is not valid "
-                         "text"),
+    "surrogate-output": (5, None, _rename_output,
+                         "outputs[0].name = '\\ud800' is not valid text"),
 }
 
 

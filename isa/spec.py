@@ -481,100 +481,100 @@ def _imc() -> list[InstrSpec]:
 # Digital vector unit. Operands are float32 tensors addressed through the AGU: operand P at base
 # register r covers elements r + 4 * sum_k(i_k * sP_k) for i_k < n_k.
 _VEC_BINARY = (
-    ("vadd", "D = A + B"),
-    ("vsub", "D = A - B"),
-    ("vmul", "D = A * B"),
-    ("vdiv", "D = A / B"),
-    ("vmax", "D = max(A, B)"),
-    ("vmin", "D = min(A, B)"),
-    ("vpow", "D = A ** B"),
-    ("vcmplt", "D = 1.0 if A < B else 0.0"),
-    ("vcmple", "D = 1.0 if A <= B else 0.0"),
-    ("vcmpeq", "D = 1.0 if A == B else 0.0"),
-    ("vmod", "D = A - B * floor(A / B)"),
+    ("vadd", 0, "D = A + B"),
+    ("vsub", 1, "D = A - B"),
+    ("vmul", 2, "D = A * B"),
+    ("vdiv", 3, "D = A / B"),
+    ("vmax", 4, "D = max(A, B)"),
+    ("vmin", 5, "D = min(A, B)"),
+    ("vpow", 6, "D = A ** B"),
+    ("vcmplt", 7, "D = 1.0 if A < B else 0.0"),
+    ("vcmple", 8, "D = 1.0 if A <= B else 0.0"),
+    ("vcmpeq", 9, "D = 1.0 if A == B else 0.0"),
+    ("vmod", 10, "D = A - B * floor(A / B)"),
 )
 _VEC_UNARY = (
-    ("vcopy", "D = A (moves, transposes, broadcasts, im2col windows through the AGU)"),
-    ("vrelu", "D = max(A, 0)"),
-    ("vsigm", "D = 1 / (1 + exp(-A))"),
-    ("vtanh", "D = tanh(A)"),
-    ("vgelu", "D = A * (1 + erf(A / sqrt(2))) / 2"),
-    ("verf", "D = erf(A)"),
-    ("vexp", "D = exp(A)"),
-    ("vlog", "D = log(A)"),
-    ("vsqrt", "D = sqrt(A)"),
-    ("vrecip", "D = 1 / A"),
-    ("vneg", "D = -A"),
-    ("vabs", "D = |A|"),
-    ("vfloor", "D = floor(A)"),
-    ("vceil", "D = ceil(A)"),
-    ("vround", "D = round half to even (A)"),
-    ("vsign", "D = sign(A)"),
-    ("vsin", "D = sin(A)"),
-    ("vcos", "D = cos(A)"),
-    ("vnot", "D = 1.0 if A == 0 else 0.0"),
+    ("vcopy", 0, "D = A (moves, transposes, broadcasts, im2col windows through the AGU)"),
+    ("vrelu", 1, "D = max(A, 0)"),
+    ("vsigm", 2, "D = 1 / (1 + exp(-A))"),
+    ("vtanh", 3, "D = tanh(A)"),
+    ("vgelu", 4, "D = A * (1 + erf(A / sqrt(2))) / 2"),
+    ("verf", 5, "D = erf(A)"),
+    ("vexp", 6, "D = exp(A)"),
+    ("vlog", 7, "D = log(A)"),
+    ("vsqrt", 8, "D = sqrt(A)"),
+    ("vrecip", 9, "D = 1 / A"),
+    ("vneg", 10, "D = -A"),
+    ("vabs", 11, "D = |A|"),
+    ("vfloor", 12, "D = floor(A)"),
+    ("vceil", 13, "D = ceil(A)"),
+    ("vround", 14, "D = round half to even (A)"),
+    ("vsign", 15, "D = sign(A)"),
+    ("vsin", 16, "D = sin(A)"),
+    ("vcos", 17, "D = cos(A)"),
+    ("vnot", 18, "D = 1.0 if A == 0 else 0.0"),
 )
 _VEC_REDUCE = (
-    ("vrsum", "D = sum of A over the innermost nred dims"),
-    ("vrmax", "D = max of A over the innermost nred dims"),
-    ("vrmin", "D = min of A over the innermost nred dims"),
-    ("vrmean", "D = mean of A over the innermost nred dims"),
-    ("vsoftmax", "D = exp(A - max) / sum(exp(A - max)) over the innermost nred dims"),
-    ("vnorm", "D = (A - mean) / sqrt(var + eps) over the innermost nred dims"),
+    ("vrsum", 0, "D = sum of A over the innermost nred dims"),
+    ("vrmax", 1, "D = max of A over the innermost nred dims"),
+    ("vrmin", 2, "D = min of A over the innermost nred dims"),
+    ("vrmean", 3, "D = mean of A over the innermost nred dims"),
+    ("vsoftmax", 4, "D = exp(A - max) / sum(exp(A - max)) over the innermost nred dims"),
+    ("vnorm", 5, "D = (A - mean) / sqrt(var + eps) over the innermost nred dims"),
     (
-        "vsadd",
-        "shift-and-add of slice partial sums: D = sum_b c_b * A[..., b] over dim 5, "
-        "c_b = 2**(cellb * (b // p)) * (-1 if wsch and b odd else 1), p = 1 + wsch",
+        "vsadd", 6,
+        ("shift-and-add of slice partial sums: D = sum_b c_b * A[..., b] over dim 5, "
+        "c_b = 2**(cellb * (b // p)) * (-1 if wsch and b odd else 1), p = 1 + wsch"),
     ),
-    ("vcumsum", "D = inclusive cumulative sum of A along dim 5"),
+    ("vcumsum", 7, "D = inclusive cumulative sum of A along dim 5"),
 )
 _VEC_SPECIAL = (
     (
-        "vmm",
+        "vmm", 0,
         "rd rs1 rs2",
-        "digital matmul: D[.., m, n] = sum_k A[.., m, k] * B[.., k, n]; "
-        "m, n, k are AGU dims 3, 4, 5; dims 0..2 are batch",
+        ("digital matmul: D[.., m, n] = sum_k A[.., m, k] * B[.., k, n]; "
+        "m, n, k are AGU dims 3, 4, 5; dims 0..2 are batch"),
     ),
     (
-        "smm",
+        "smm", 1,
         "rd rs1 rs2",
-        "SRAM-IMC matmul: as vmm with A and B quantized per tensor to ibits (signed), "
-        "integer product, rescaled",
+        ("SRAM-IMC matmul: as vmm with A and B quantized per tensor to ibits (signed), "
+        "integer product, rescaled"),
     ),
     (
-        "vgather",
+        "vgather", 2,
         "rd rs1 rs2",
         "D[i] = A[i + gstride * k] with k = B[i] (k < 0 means k + glen; k must be < glen)",
     ),
     (
-        "vquant",
+        "vquant", 3,
         "rd rs1 rs2",
         "D = clamp(round(A * B)) to the input range of mvm (ibits, isgn)",
     ),
-    ("vfill", "rd rs1", "D = the float32 whose bits are rs1"),
+    ("vfill", 4, "rd rs1", "D = the float32 whose bits are rs1"),
 )
 
 
 def _vector() -> list[InstrSpec]:
+    """Each entry binds its funct7 (funct2 for R4) explicitly: an encoding never depends on an
+    instruction's position, so a new one never re-encodes another (tests/isa/encodings.lock)."""
     v = "VEC"
     out = []
-    for i, (mn, doc) in enumerate(_VEC_BINARY):
-        out.append(_r(mn, "compute", 0, i, "rd rs1 rs2", doc, v))
-    for i, (mn, doc) in enumerate(_VEC_UNARY):
+    for mn, f7, doc in _VEC_BINARY:
+        out.append(_r(mn, "compute", 0, f7, "rd rs1 rs2", doc, v))
+    for mn, f7, doc in _VEC_UNARY:
         cat = "load" if mn == "vcopy" else "compute"
-        out.append(_r(mn, cat, 1, i, "rd rs1", doc, v))
-    for i, (mn, doc) in enumerate(_VEC_REDUCE):
-        out.append(_r(mn, "compute", 2, i, "rd rs1", doc, v))
-    for i, (mn, ops, doc) in enumerate(_VEC_SPECIAL):
-        out.append(_r(mn, "compute", 3, i, ops, doc, v))
-    for i, (mn, doc) in enumerate(
-        (
-            ("vfma", "D = A * B + C (scale-shift, batch norm, dequantization)"),
-            ("vsel", "D = B if A != 0 else C"),
-        )
+        out.append(_r(mn, cat, 1, f7, "rd rs1", doc, v))
+    for mn, f7, doc in _VEC_REDUCE:
+        out.append(_r(mn, "compute", 2, f7, "rd rs1", doc, v))
+    for mn, f7, ops, doc in _VEC_SPECIAL:
+        out.append(_r(mn, "compute", 3, f7, ops, doc, v))
+    for mn, f2, doc in (
+        ("vfma", 0, "D = A * B + C (scale-shift, batch norm, dequantization)"),
+        ("vsel", 1, "D = B if A != 0 else C"),
     ):
         out.append(
-            _ins(mn, "compute", "R4", "rd rs1 rs2 rs3", doc, opcode=v, funct3=4, funct2=i)
+            _ins(mn, "compute", "R4", "rd rs1 rs2 rs3", doc, opcode=v, funct3=4, funct2=f2)
         )
     out.append(
         _ins(

@@ -1,0 +1,126 @@
+"""Run onnx's backend test cases through ``BackendTest`` as the tests do, and print the counts
+by outcome and by reason (the groups of ``expected_failures.py``)::
+
+    python -m tests.backend.survey            # counts by reason
+    python -m tests.backend.survey --list     # a fresh expected_failures.py on stdout
+    python -m tests.backend.survey -k gather  # only cases whose name matches
+
+A case passes, is refused (an :data:`imcc.Error`: its reason is derived from the message), is
+WRONG (the runner's comparison failed) or CRASHES (any other exception).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gc
+import re
+import sys
+import time
+import unittest
+import warnings
+
+from tests.backend.conftest import KINDS
+
+#: (pattern of the message, reason); the first that matches names the group.
+RULES = (
+    (r"opset \d+ is outside the opsets imcc reads",
+     "opset 22 and later: an operator onnx.version_converter cannot take down to opset 21"),
+    (r"(has shape \[[\d, ]*\], a dimension of size 0|is empty \(shape)",
+     "empty (size-0) tensors"),
+    (r"\b(float16|bfloat16|float64) (tensor|input)",
+     "float16, bfloat16 or float64 tensors (the machine computes float32)"),
+    (r"(not a numeric tensor|is not a tensor)",
+     "strings, sequences, maps or optionals (the machine holds numeric tensors)"),
+    (r"control flow with subgraphs", "control flow (If, Loop, Scan, SequenceMap)"),
+    (r"unknown operator domain|imports no version of the standard ONNX domain",
+     "operators outside the standard ONNX domain (training, preview, custom)"),
+    (r"cannot be determined statically|would depend on the data",
+     "output shapes that depend on input data"),
+    (r"(is not a constant|must be constants?)",
+     "a runtime tensor where imcc needs a constant (weights, shapes, axes, parameters)"),
+    (r"training mode|training_mode", "training mode"),
+    (r"Mean and InvStdDev", "LayerNormalization's Mean and InvStdDev outputs"),
+    (r"only 2-D (convolution|pooling)", "3-D (and higher) convolution and pooling"),
+    (r"the (\w+) node writing '[^']*'(?: \(as \w+\))?;",
+     "operator not implemented: {0}"),
+)
+
+
+def reason(message: str) -> str:
+    for pattern, why in RULES:
+        m = re.search(pattern, message)
+        if m:
+            return why.format(*m.groups())
+    return "other: " + re.sub(r"'[^']*'", "'...'", message)[:100]
+
+
+def survey(pattern: str | None = None, progress: bool = True) -> dict[str, tuple[str, str]]:
+    """Case name -> (outcome, detail) for the CPU variant of every case the tests run."""
+    import numpy as np
+    import onnx.backend.test
+
+    from isa.diagnostics import ToolchainError
+    from tests.backend.test_onnx_backend import FastBackend
+
+    warnings.simplefilter("ignore")
+    np.seterr(all="ignore")
+    cases = onnx.backend.test.BackendTest(FastBackend, __name__).test_cases
+    gc.collect()
+    gc.freeze()
+    out: dict[str, tuple[str, str]] = {}
+    for cls_name in KINDS:
+        case = cases[cls_name]
+        names = sorted(n for n in dir(case) if n.startswith("test_") and n.endswith("_cpu"))
+        for i, name in enumerate(names):
+            if pattern and not re.search(pattern, name):
+                continue
+            if progress:
+                print(f"\r{cls_name} {i + 1}/{len(names)}", end="", file=sys.stderr)
+            try:
+                getattr(case, name)(case(name))
+                res = ("pass", "")
+            except unittest.SkipTest as e:
+                res = ("skip", str(e))
+            except ToolchainError as e:
+                res = ("refused", e.message)
+            except AssertionError as e:
+                res = ("WRONG", str(e).strip().replace("\n", " ")[:300])
+            except Exception as e:  # noqa: BLE001 - the survey reports every kind of failure
+                res = ("CRASH", f"{type(e).__name__}: {e}"[:300])
+            out[name[: -len("_cpu")]] = res
+    if progress:
+        print(file=sys.stderr)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-k", dest="pattern", help="only cases whose name matches this regex")
+    ap.add_argument("--list", action="store_true", help="print a fresh expected_failures.py")
+    args = ap.parse_args()
+    t = time.perf_counter()
+    res = survey(args.pattern)
+    groups: dict[str, list[str]] = collections.defaultdict(list)
+    for name, (outcome, detail) in res.items():
+        if outcome == "refused":
+            groups[reason(detail)].append(name)
+    if args.list:
+        for why, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            print(f"    {why!r}: (")
+            for n in sorted(names):
+                print(f"        {n!r},")
+            print("    ),")
+        return
+    counts = collections.Counter(o for o, _ in res.values())
+    print(f"{len(res)} cases in {time.perf_counter() - t:.0f} s: "
+          + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
+    for name, (outcome, detail) in sorted(res.items()):
+        if outcome in ("WRONG", "CRASH"):
+            print(f"  {outcome} {name}: {detail}")
+    for why, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        print(f"{len(names):5d}  {why}")
+
+
+if __name__ == "__main__":
+    main()

@@ -162,8 +162,8 @@ def check_total_bytes(size: int, what: str) -> None:
     """Refuse ``size`` bytes held at once (tensors that together, not each, are too large)
     beyond ``max_total_mib``; ``what`` names them."""
     if size > LIMITS.max_total_bytes:
-        raise LimitError(f"{what} would take {size / 2**20:.1f} MiB together, more than the "
-                         f"limit of {LIMITS.max_total_mib} MiB",
+        raise LimitError(f"{what} would take {size / 2**20:.1f} MiB, more than the limit of "
+                         f"{LIMITS.max_total_mib} MiB",
                          hint="raise the limit with --max-total-mib N (or IMCC_MAX_TOTAL_MIB) "
                          "if the input is trusted")
 

@@ -199,7 +199,7 @@ class NumpyCrossbar:
                                                + 8 * ni.has_drift)
             hostlimits.check_total_bytes((len(self._gp) + 1) * per_array,
                                          f"the {len(self._gp) + 1} arrays the program "
-                                         f"programs on chip '{cfg.name}'")
+                                         f"programs on chip '{cfg.name}' together")
             gp = self._gp[array] = np.zeros((self.config.rows, self.config.cols), np.float32)
             g = self._g[array] = gp if self._drift_t is None else np.zeros_like(gp)
             self._exact[array] = self._exact_prog[array] = True

@@ -119,9 +119,9 @@ class Machine:
                                   f"fit the global memory of chip '{config.name}'")
         # An array's cells are allocated whole when first programmed: refuse, before anything
         # runs, arrays no host holds (65536 x 65536 cells is 16 GiB of float32 per array).
-        hostlimits.check_elements(config.rows * config.cols,
-                                  f"an array of chip '{config.name}' ({config.rows}x{config.cols} "
-                                  "cells)")
+        hostlimits.check_total_bytes(4 * config.rows * config.cols,
+                                     f"an array of chip '{config.name}' ({config.rows}x"
+                                     f"{config.cols} cells of float32)")
         self._hits = [0] * (len(obj.text) + 1)
         self._counter = CostCounter(config)
         if time_s is None and crossbar is not None:

@@ -49,7 +49,7 @@ def fold_constants(graph: Graph) -> Graph:
     check_total_bytes(sum(graph.types[o].numel * np.dtype(graph.types[o].dtype).itemsize
                           for n in folded if n.op_type != "ConstantOfShape"
                           for o in n.outputs if o in graph.types),
-                      f"{graph.name}: the {len(folded)} constant node(s) folded")
+                      f"{graph.name}: the {len(folded)} constant node(s) folded together")
     values = evaluate(folded, feeds, wanted, graph.opset,
                       label=lambda n: describe(graph, n))
     constants = dict(graph.constants)

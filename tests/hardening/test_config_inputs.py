@@ -130,8 +130,9 @@ def test_a_chip_whose_arrays_no_host_holds(tmp_path):
                                 "adc_bits": 0, "cell_bits": 11,
                                 "nonideal": {"stuck_on": 0.01}}))
     r = capped("run", DOT, "--config", chip, mib=1024)
-    assert_clean_failure(r, "an array of chip 'huge' (65536x65536 cells) would have 4294967296 "
-                         "elements, more than the limit of 268435456", "--max-elements")
+    assert_clean_failure(r, "an array of chip 'huge' (65536x65536 cells of float32) would take "
+                         "16384.0 MiB, more than the limit of 4096 MiB",
+                         "--max-total-mib")
 
 
 def test_the_arrays_a_program_programs_are_bounded_together(tmp_path):
@@ -142,8 +143,8 @@ def test_the_arrays_a_program_programs_are_bounded_together(tmp_path):
                                 "nonideal": {"stuck_on": 0.01}}))
     r = capped("--max-total-mib", 300, "run", SAMPLES / "asm" / "two_tiles.s", "--config", chip,
                mib=1536)
-    assert_clean_failure(r, "the 2 arrays the program programs on chip 'wide' would take 384.0 "
-                         "MiB together, more than the limit of 300 MiB", "--max-total-mib")
+    assert_clean_failure(r, "the 2 arrays the program programs on chip 'wide' together would "
+                         "take 384.0 MiB, more than the limit of 300 MiB", "--max-total-mib")
 
 
 def _model(tmp_path, name, nodes, outputs, inits=()):

@@ -95,13 +95,13 @@ def test_constant_folding_bounds_the_total_of_its_values(tmp_path):
     as much again): folded values are bounded together by --max-total-mib."""
     out = tmp_path / "m.imo"
     p = capped("compile", _folded_adds(tmp_path), "-o", out, mib=1024)
-    assert_clean_failure(p, "the 22 constant node(s) folded would take 5120.0 MiB together, "
+    assert_clean_failure(p, "the 22 constant node(s) folded together would take 5120.0 MiB, "
                          "more than the limit of 4096 MiB", "--max-total-mib", no_files=[out])
 
 
 def test_the_total_limit_can_be_raised(tmp_path):
     p = _folded_adds(tmp_path, n=2**16, adds=8)  # 8 sums of 256 KiB
     r = capped("--max-total-mib", 1, "map", p, "-q", mib=1024)
-    assert_clean_failure(r, "would take 2.0 MiB together, more than the limit of 1 MiB")
+    assert_clean_failure(r, "together would take 2.0 MiB, more than the limit of 1 MiB")
     r = capped("--max-total-mib", 3, "map", p, "-q", mib=1024)
     assert r.returncode == 0, r.stderr

@@ -48,7 +48,8 @@ def common_compile_options(f):
                      show_default=True, help="packing effort budget in seconds (deterministic)"),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
-                     help="CP-SAT threads"),
+                     help="accepted for compatibility (packing is single-threaded and "
+                          "gives the same answer for any value)"),
         chip_options,
         set_option,
         fit_option,

@@ -27,8 +27,8 @@ from isa.objfile import atomic_write
                    "the clock)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-              help="CP-SAT threads of the whole-instance solve (1: single-thread search; "
-                   "every value >= 2 gives the same answer)")
+              help="accepted for compatibility: every CP-SAT solve is single-threaded, so "
+                   "every value gives the same answer")
 @click.option("--no-cpsat", is_flag=True, help="heuristics only")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="write the placements here (format imcc-packing/1, see docs/packing.md); "

@@ -6,9 +6,11 @@ must be placed. Each item gets a bin literal per bin and a position ``(x, y)``; 
 the row intervals of each group. Interchangeable items are ordered, and pairwise-incompatible
 mandatory items are fixed to distinct bins, to break symmetry.
 
-Determinism: every solve uses ``random_seed``, a deterministic time limit
-(``max_deterministic_time``) and ``interleave_search`` when more than one worker is asked for,
-so the answer does not depend on the clock or on the number of workers.
+Determinism: every solve runs CP-SAT's single-thread search with ``random_seed`` and a
+deterministic time limit (``max_deterministic_time``), so the answer depends on neither the
+clock nor the number of workers. (CP-SAT's multi-thread search is not deterministic; its
+``interleave_search`` is, but it is another search than the single-thread one, reports another
+deterministic time, and so gave ``workers=1`` and ``workers=2`` different answers.)
 
 OR-Tools is imported on the first solve: with it (and the pandas it brings) a process holds
 about 60 MB more, and many compiles never need it (the heuristics reach the lower bound).
@@ -39,7 +41,7 @@ class SubResult:
 
 def solve(inst: Instance, items: Sequence[int], nbins: int, *, optional: Sequence[int] = (),
           weights: dict[int, int] | None = None, hint: Sequence[Spot] = (),
-          det_limit: float = 1.0, seed: int = 0, workers: int = 1) -> SubResult:
+          det_limit: float = 1.0, seed: int = 0) -> SubResult:
     """Place ``items`` into ``nbins`` bins; items in ``optional`` may stay out.
 
     With optional items the objective maximises the total ``weights`` (default: area) of the
@@ -88,8 +90,7 @@ def solve(inst: Instance, items: Sequence[int], nbins: int, *, optional: Sequenc
                 m.add_hint(lits[i][j], j == b)
     solver = cp_model.CpSolver()
     p = solver.parameters
-    p.num_workers = max(1, workers)
-    p.interleave_search = workers > 1
+    p.num_workers = 1  # one thread: the same search, hence the same answer, everywhere
     p.random_seed = seed
     p.max_deterministic_time = max(det_limit, 1e-3)
     p.max_time_in_seconds = 1e9  # the deterministic limit decides; never the clock

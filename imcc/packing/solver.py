@@ -50,10 +50,10 @@ def pack(rects: Sequence[Rect], bin_w: int, bin_h: int, *, priority: str = "reso
     """Pack ``rects`` (never rotated) into as few ``bin_w x bin_h`` bins as the budget allows.
 
     ``time_limit`` is an effort budget in seconds (see :mod:`imcc.packing.effort`): the same
-    rects, priority, seed, time limit and ``workers`` always give the same placements, whatever
-    the machine load. ``workers`` is the number of CP-SAT threads of the whole-instance solve
-    on small instances (with 2 or more, CP-SAT's interleaved search, whose answer is the same
-    for any number of threads; with 1, the plain single-thread search).
+    rects, priority, seed and time limit always give the same placements, whatever the machine
+    load and whatever ``workers``: every CP-SAT solve is CP-SAT's single-thread search (its
+    multi-thread search is not deterministic, and its deterministic interleaved search gave
+    other answers for other worker counts), so ``workers`` is accepted and changes nothing.
     ``use_cpsat=False`` runs the heuristics only. ``progress`` receives status lines.
     """
     t0 = time.perf_counter()
@@ -84,7 +84,7 @@ def pack(rects: Sequence[Rect], bin_w: int, bin_h: int, *, priority: str = "reso
     if small and len(layout) > need:
         status = "feasible"
         layout, proven = _exact(inst, rest, layout, need, effort, effort.left * 3 // 10,
-                                seed, workers)
+                                seed)
         say(f"CP-SAT: {len(layout) + len(own)} bins" + (" (proven optimal)" if proven else ""))
 
     # 5. pool search
@@ -105,7 +105,7 @@ def pack(rects: Sequence[Rect], bin_w: int, bin_h: int, *, priority: str = "reso
 
     # 6. small instances: the rest of the budget goes to CP-SAT again
     if small and len(layout) > need and not proven:
-        layout, proven = _exact(inst, rest, layout, need, effort, effort.left, seed, workers)
+        layout, proven = _exact(inst, rest, layout, need, effort, effort.left, seed)
         say(f"CP-SAT: {len(layout) + len(own)} bins" + (" (proven optimal)" if proven else ""))
     if proven:
         bounds["cpsat"] = len(layout) + len(own)
@@ -124,7 +124,7 @@ def pack(rects: Sequence[Rect], bin_w: int, bin_h: int, *, priority: str = "reso
 
 
 def _exact(inst: Instance, items: list[int], layout: Layout, need: int, effort: Effort,
-           units: int, seed: int, workers: int) -> tuple[Layout, bool]:
+           units: int, seed: int) -> tuple[Layout, bool]:
     """Ask CP-SAT for one bin fewer, repeatedly, within ``units`` of effort.
 
     Returns the best layout and whether it is proven minimal (CP-SAT found one bin fewer
@@ -132,8 +132,7 @@ def _exact(inst: Instance, items: list[int], layout: Layout, need: int, effort: 
     stop_at = effort.spent + units
     while len(layout) > need and effort.spent < stop_at:
         det = effort.det_seconds(stop_at - effort.spent)
-        res = cpsat.solve(inst, items, len(layout) - 1, det_limit=det, seed=seed,
-                          workers=workers)
+        res = cpsat.solve(inst, items, len(layout) - 1, det_limit=det, seed=seed)
         effort.charge_cpsat(res.det_time, res.literals)
         if res.status == "infeasible":
             return layout, True

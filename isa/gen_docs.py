@@ -88,8 +88,11 @@ def render() -> str:
         "- 32 scalar registers `x0`..`x31` of 32 bits; `x0` reads as 0. `pc` counts bytes.",
         f"- Global memory at byte address 0 (the `.data` section is loaded there). Tile `t`'s "
         f"local buffer starts at `{TILE_BASE:#x} + t * {TILE_STRIDE:#x}`. Memory holds 32-bit "
-        "words: vector instructions read and write them as float32, `lw`/`sw` as raw bits; "
-        "every access is 4-byte aligned.",
+        "words: vector instructions read and write them as float32, `lw`/`sw` as raw bits. "
+        "Scalar loads and stores are byte-addressed and little-endian: `lb`/`lbu`/`sb` reach "
+        "any byte, `lh`/`lhu`/`sh` a 2-aligned halfword, `lw`/`sw` a 4-aligned word (byte `a` "
+        "is bits `8 * (a % 4)` up of the word at `a - a % 4`); vector operands are 4-aligned. "
+        "A misaligned access traps.",
         "- Weight memory (the `.weights` section), read only by `wprog`, in elements of format "
         + ", ".join(f"{k} = {v}" for k, v in WEIGHT_FORMATS.items())
         + " (CSR `wfmt`).",
@@ -98,6 +101,22 @@ def render() -> str:
         "(or float32 in an ideal chip).",
         "- Configuration registers (CSRs) below: array region, precision, and the vector unit's "
         f"{AGU_RANK}-D address generator (AGU).",
+        "",
+        "## The scalar subset",
+        "",
+        "The scalar instructions are RV32I, the M extension and Zicsr's six CSR instructions, "
+        "with RISC-V's encodings (checked against the rv32ui and rv32um cases of the RISC-V "
+        "test suite, tests/runtime/test_rv32_suite.py). Left out: every privileged "
+        "instruction (`mret`, `sret`, `wfi`, `sfence.vma`) and privileged CSR (`mstatus`, "
+        "`mtvec`...; there are no traps to handle: a trap stops the run with an error), "
+        "`fence.i` (Zifencei: the text section cannot be written), the `fence` forms other "
+        "than `fence` (= `fence iorw, iorw`, no effect on a machine that runs one instruction "
+        "at a time), and the counters `cycle`/`time` (`instret` is there). `halt` stops the "
+        "machine and ends the run normally; `ecall` is the same word (RISC-V's ECALL: the "
+        "machine has no environment to call) and disassembles as `halt`; `ebreak` stops the "
+        "run with a trap (there is no debugger). `div`/`rem` follow RISC-V: `x / 0 = -1`, "
+        "`x % 0 = x`, and `-2**31 / -1 = -2**31` with remainder 0 (the overflow gives the "
+        "dividend, no trap).",
         "",
         "## Wide constants",
         "",

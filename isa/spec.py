@@ -202,6 +202,8 @@ OPC = MappingProxyType(
         "STORE": 0b0100011,
         "OP": 0b0110011,
         "LUI": 0b0110111,
+        "AUIPC": 0b0010111,
+        "MISC_MEM": 0b0001111,
         "BRANCH": 0b1100011,
         "JALR": 0b1100111,
         "JAL": 0b1101111,
@@ -371,6 +373,9 @@ def _scalar() -> list[InstrSpec]:
         ("or", 6, 0, "rd = rs1 | rs2"),
         ("and", 7, 0, "rd = rs1 & rs2"),
         ("mul", 0, 1, "rd = low 32 bits of rs1 * rs2"),
+        ("mulh", 1, 1, "rd = high 32 bits of rs1 * rs2, both signed"),
+        ("mulhsu", 2, 1, "rd = high 32 bits of rs1 * rs2, rs1 signed, rs2 unsigned"),
+        ("mulhu", 3, 1, "rd = high 32 bits of rs1 * rs2, both unsigned"),
         ("div", 4, 1, "rd = rs1 / rs2 signed, rounding toward zero (x/0 = -1)"),
         ("divu", 5, 1, "rd = rs1 / rs2 unsigned (x/0 = 2**32-1)"),
         ("rem", 6, 1, "rd = rs1 % rs2 signed, sign of rs1 (x%0 = x)"),
@@ -399,6 +404,21 @@ def _scalar() -> list[InstrSpec]:
     out.append(
         _ins("lui", "compute", "U", "rd imm_u", "rd = imm << 12", opcode="LUI")
     )
+    out.append(
+        _ins("auipc", "compute", "U", "rd imm_u", "rd = pc + (imm << 12)", opcode="AUIPC")
+    )
+    for mn, f3, doc in (
+        ("lb", 0, "rd = mem8[rs1 + offset], sign-extended"),
+        ("lh", 1, "rd = mem16[rs1 + offset], sign-extended (address 2-aligned)"),
+        ("lbu", 4, "rd = mem8[rs1 + offset], zero-extended"),
+        ("lhu", 5, "rd = mem16[rs1 + offset], zero-extended (address 2-aligned)"),
+    ):
+        out.append(_ins(mn, "load", "I", "rd imm_i(rs1)", doc, opcode="LOAD", funct3=f3))
+    for mn, f3, doc in (
+        ("sb", 0, "mem8[rs1 + offset] = low 8 bits of rs2"),
+        ("sh", 1, "mem16[rs1 + offset] = low 16 bits of rs2 (address 2-aligned)"),
+    ):
+        out.append(_ins(mn, "load", "S", "rs2 imm_s(rs1)", doc, opcode="STORE", funct3=f3))
     out.append(
         _ins(
             "lw", "load", "I", "rd imm_i(rs1)",
@@ -433,6 +453,16 @@ def _scalar() -> list[InstrSpec]:
              opcode="SYSTEM", funct3=0, imm_i=0)
     )
     out.append(
+        _ins("ebreak", "control", "I", "",
+             "breakpoint: the machine has no debugger, so the run stops with a trap",
+             opcode="SYSTEM", funct3=0, imm_i=1)
+    )
+    out.append(
+        _ins("fence", "control", "I", "",
+             "order memory accesses (pred = succ = iorw); no effect: this machine runs one "
+             "instruction at a time, in order", opcode="MISC_MEM", funct3=0, imm_i=0x0FF)
+    )
+    out.append(
         _ins("csrrw", "config", "CSR", "rd csr rs1", "rd = csr; csr = rs1",
              opcode="SYSTEM", funct3=1)
     )
@@ -444,6 +474,15 @@ def _scalar() -> list[InstrSpec]:
         _ins("csrrwi", "config", "CSRI", "rd csr uimm5", "rd = csr; csr = imm (0..31)",
              opcode="SYSTEM", funct3=5)
     )
+    out.append(
+        _ins("csrrc", "config", "CSR", "rd csr rs1", "rd = csr; csr = csr & ~rs1",
+             opcode="SYSTEM", funct3=3)
+    )
+    for mn, f3, doc in (
+        ("csrrsi", 6, "rd = csr; csr = csr | imm (0..31)"),
+        ("csrrci", 7, "rd = csr; csr = csr & ~imm (0..31)"),
+    ):
+        out.append(_ins(mn, "config", "CSRI", "rd csr uimm5", doc, opcode="SYSTEM", funct3=f3))
     out.append(
         _ins("cfgi", "config", "K", "csr=kcsr kimm", "csr = imm (0..131071)", opcode="CFG")
     )
@@ -644,6 +683,8 @@ PSEUDOS: tuple[Pseudo, ...] = (
            "otherwise always lui+addi"),
     Pseudo("mv", "mv rd, rs1", "addi rd, rs1, 0", "copy a register"),
     Pseudo("nop", "nop", "addi x0, x0, 0", "do nothing"),
+    Pseudo("ecall", "ecall", "halt", "environment call (RISC-V's ECALL word): the machine has "
+           "no environment to call, so it stops, as halt; it disassembles as halt"),
     Pseudo("j", "j target", "jal x0, target", "jump"),
     Pseudo("jr", "jr rs1", "jalr x0, 0(rs1)", "jump to a register"),
     Pseudo("call", "call target", "jal x1, target", "call a subroutine"),

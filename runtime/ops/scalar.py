@@ -1,6 +1,8 @@
 """Scalar semantics: RV32IM arithmetic, loads and stores, branches, jumps, CSRs, ``halt``.
 
-Registers hold unsigned 32-bit values; ``signed()`` reads one as two's complement.
+Registers hold unsigned 32-bit values; ``signed()`` reads one as two's complement. Memory holds
+32-bit words; byte and halfword accesses read or rewrite the bytes of the word holding them,
+little-endian (byte ``a`` is bits ``8 * (a % 4)`` up of the word at ``a - a % 4``).
 """
 
 from __future__ import annotations
@@ -86,6 +88,27 @@ def mul(s, rd, rs1, rs2):
     """rd = low 32 bits of rs1 * rs2"""
     x = s.x
     x[rd] = (x[rs1] * x[rs2]) & MASK
+
+
+@semantics("mulh")
+def mulh(s, rd, rs1, rs2):
+    """rd = high 32 bits of rs1 * rs2, both signed"""
+    x = s.x
+    x[rd] = ((signed(x[rs1]) * signed(x[rs2])) >> 32) & MASK
+
+
+@semantics("mulhsu")
+def mulhsu(s, rd, rs1, rs2):
+    """rd = high 32 bits of rs1 * rs2, rs1 signed, rs2 unsigned"""
+    x = s.x
+    x[rd] = ((signed(x[rs1]) * x[rs2]) >> 32) & MASK
+
+
+@semantics("mulhu")
+def mulhu(s, rd, rs1, rs2):
+    """rd = high 32 bits of rs1 * rs2, both unsigned"""
+    x = s.x
+    x[rd] = (x[rs1] * x[rs2]) >> 32
 
 
 def _div_signed(a: int, b: int) -> int:
@@ -200,7 +223,72 @@ def lui(s, rd, imm):
     s.x[rd] = (imm << 12) & MASK
 
 
+@semantics("auipc")
+def auipc(s, pc, rd, imm):
+    """rd = pc + (imm << 12)"""
+    s.x[rd] = (pc + (imm << 12)) & MASK
+
+
 # ---- memory ---------------------------------------------------------------------------------
+
+
+def _load_part(s, addr: int, nbytes: int) -> int:
+    """The ``nbytes`` (1 or 2) bytes at ``addr``, zero-extended; a halfword is 2-aligned."""
+    addr &= MASK
+    if addr & (nbytes - 1):
+        raise Trap(f"misaligned halfword address {addr:#010x}")
+    shift = 8 * (addr & 3)
+    return (s.mem.load_word(addr & ~3) >> shift) & ((1 << 8 * nbytes) - 1)
+
+
+def _store_part(s, addr: int, nbytes: int, value: int) -> None:
+    """Write the low ``nbytes`` (1 or 2) bytes of ``value`` at ``addr`` (a halfword 2-aligned),
+    keeping the other bytes of the word."""
+    addr &= MASK
+    if addr & (nbytes - 1):
+        raise Trap(f"misaligned halfword address {addr:#010x}")
+    shift, mask = 8 * (addr & 3), (1 << 8 * nbytes) - 1
+    word = s.mem.load_word(addr & ~3)
+    s.mem.store_word(addr & ~3, (word & ~(mask << shift) & MASK) | ((value & mask) << shift))
+
+
+@semantics("lb")
+def lb(s, rd, offset, rs1):
+    """rd = mem8[rs1 + offset], sign-extended"""
+    v = _load_part(s, s.x[rs1] + offset, 1)
+    s.x[rd] = (v - ((v & 0x80) << 1)) & MASK
+
+
+@semantics("lh")
+def lh(s, rd, offset, rs1):
+    """rd = mem16[rs1 + offset], sign-extended (2-aligned)"""
+    v = _load_part(s, s.x[rs1] + offset, 2)
+    s.x[rd] = (v - ((v & 0x8000) << 1)) & MASK
+
+
+@semantics("lbu")
+def lbu(s, rd, offset, rs1):
+    """rd = mem8[rs1 + offset], zero-extended"""
+    s.x[rd] = _load_part(s, s.x[rs1] + offset, 1)
+
+
+@semantics("lhu")
+def lhu(s, rd, offset, rs1):
+    """rd = mem16[rs1 + offset], zero-extended (2-aligned)"""
+    s.x[rd] = _load_part(s, s.x[rs1] + offset, 2)
+
+
+@semantics("sb")
+def sb(s, rs2, offset, rs1):
+    """mem8[rs1 + offset] = low 8 bits of rs2"""
+    _store_part(s, s.x[rs1] + offset, 1, s.x[rs2])
+
+
+@semantics("sh")
+def sh(s, rs2, offset, rs1):
+    """mem16[rs1 + offset] = low 16 bits of rs2 (2-aligned)"""
+    _store_part(s, s.x[rs1] + offset, 2, s.x[rs2])
+
 
 
 @semantics("lw")
@@ -280,8 +368,19 @@ def jalr(s, pc, rd, offset, rs1):
 
 @semantics("halt")
 def halt(s):
-    """stop the machine"""
+    """stop the machine (``ecall`` is this word too)"""
     raise Halt
+
+
+@semantics("ebreak")
+def ebreak(s):
+    """breakpoint: no debugger, so the run stops with a trap"""
+    raise Trap("ebreak: a breakpoint, and the machine has no debugger to enter")
+
+
+@semantics("fence")
+def fence(s):
+    """no effect: one instruction at a time, in order"""
 
 
 # ---- configuration registers ----------------------------------------------------------------
@@ -327,6 +426,34 @@ def csrrwi(s, rd, csr, imm):
     """rd = csr; csr = imm (0..31)"""
     old = _read_csr(s, csr)
     _write_csr(s, csr, imm)
+    s.x[rd] = old
+
+
+@semantics("csrrc")
+def csrrc(s, rd, csr, rs1):
+    """rd = csr; csr = csr & ~rs1 (no write when rs1 is x0)"""
+    value = s.x[rs1]
+    old = _read_csr(s, csr)
+    if rs1:
+        _write_csr(s, csr, old & ~value)
+    s.x[rd] = old
+
+
+@semantics("csrrsi")
+def csrrsi(s, rd, csr, imm):
+    """rd = csr; csr = csr | imm (no write when imm is 0)"""
+    old = _read_csr(s, csr)
+    if imm:
+        _write_csr(s, csr, old | imm)
+    s.x[rd] = old
+
+
+@semantics("csrrci")
+def csrrci(s, rd, csr, imm):
+    """rd = csr; csr = csr & ~imm (no write when imm is 0)"""
+    old = _read_csr(s, csr)
+    if imm:
+        _write_csr(s, csr, old & ~imm)
     s.x[rd] = old
 
 

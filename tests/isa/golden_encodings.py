@@ -133,6 +133,22 @@ GOLDEN_TABLE = {
     "cfgi iscale, 70000": 0x88b805fb,
     "vsetli -5": 0xffb0602b,
     "vsetl x6": 0x0003702b,
+    # The rest of RV32I/M and Zicsr, from the RISC-V unprivileged specification's tables.
+    "lb x5, -8(x6)": 0xFF830283,
+    "lh x5, -8(x6)": 0xFF831283,
+    "lbu x5, -8(x6)": 0xFF834283,
+    "lhu x5, -8(x6)": 0xFF835283,
+    "sb x7, -8(x6)": 0xFE730C23,
+    "sh x7, -8(x6)": 0xFE731C23,
+    "auipc x5, 0xabcde": 0xABCDE297,
+    "mulh x5, x6, x7": 0x027312B3,
+    "mulhsu x5, x6, x7": 0x027322B3,
+    "mulhu x5, x6, x7": 0x027332B3,
+    "fence": 0x0FF0000F,  # fence iorw, iorw
+    "ebreak": 0x00100073,
+    "csrrc x5, iscale, x6": 0x80B332F3,
+    "csrrsi x5, iscale, 17": 0x80B8E2F3,
+    "csrrci x5, iscale, 17": 0x80B8F2F3,
 }
 
 # Branches and jumps are relative to their own address; these sit at address 0.

@@ -22,6 +22,12 @@ def test_golden_word(text, word):
     assert decode(word).mnemonic == text.split()[0]
 
 
+def test_ecall_is_the_halt_word():
+    # RISC-V's ECALL (0x00000073): the machine has no environment, so it stops.
+    assert assemble("ecall\n").obj.text == (0x00000073,)
+    assert decode(0x00000073).mnemonic == "halt"
+
+
 @pytest.mark.parametrize("text,word", sorted(GOLDEN_AT_ZERO.items()))
 def test_golden_relative(text, word):
     mn, rest = text.split(None, 1)

@@ -1,9 +1,11 @@
 """Scalar instructions against Python/numpy oracles written from the RV32IM definitions."""
 
 import numpy as np
+import pytest
 
+from isa.diagnostics import MachineTrap
 from isa.spec import CSR_BY_NAME
-from tests.runtime.helpers import covers, f32_bits, run
+from tests.runtime.helpers import COVERED, covers, f32_bits, run
 
 MASK = 0xFFFFFFFF
 EDGES = [0, 1, -1, 2, 7, 31, 32, 33, -33, 2**31 - 1, -(2**31), 0x12345678, -0x789ABCD]
@@ -259,3 +261,94 @@ def test_configuration_registers():
     before = [pc for pc in range(0, 4 * len(m.obj.text), 4)
               if m.instruction_text(pc).startswith("csrrs x12, instret")][0] // 4
     assert r[7] == before
+
+
+@covers("lb", "lbu", "lh", "lhu", "sb", "sh", "mulh", "mulhsu", "mulhu", "auipc", "fence")
+def test_bytes_halfwords_high_products_and_auipc():
+    # Oracle: numpy's little-endian byte view of the same words, and Python's exact products.
+    words = np.array([0x8001F27F, 0x00000000], np.uint32)
+    src = f"""
+    .output "r", r, [12]
+        li x10, r
+        li x11, w
+        lb x1, 3(x11)
+        lbu x2, 3(x11)
+        lh x3, 2(x11)
+        lhu x4, 0(x11)
+        li x5, 0xAB
+        sb x5, 5(x11)
+        li x5, 0x1234
+        sh x5, 6(x11)
+        lw x6, 4(x11)
+        li x7, -7
+        li x8, 0x40000001
+        mulh x9, x7, x8
+        mulhsu x12, x7, x8
+        mulhu x13, x7, x8
+        fence
+    here:
+        auipc x14, 3
+        li x15, here
+        sub x14, x14, x15
+        sw x1, 0(x10)
+        sw x2, 4(x10)
+        sw x3, 8(x10)
+        sw x4, 12(x10)
+        sw x6, 16(x10)
+        sw x9, 20(x10)
+        sw x12, 24(x10)
+        sw x13, 28(x10)
+        sw x14, 32(x10)
+        halt
+    .data
+    w: .word {words[0]}, {words[1]}
+    r: .zero 48
+    """
+    _, out = run(src)
+    got = out["r"].view(np.uint32)[:9].tolist()
+    b = words.view(np.uint8)
+    mem2 = words.copy().view(np.uint8)
+    mem2[5] = 0xAB
+    mem2[6:8] = np.array([0x1234], "<u2").view(np.uint8)
+    a, c = -7, 0x40000001
+    want = [
+        int(b[3].view(np.int8)) & 0xFFFFFFFF, int(b[3]),
+        int(b[2:4].view("<i2")[0]) & 0xFFFFFFFF, int(b[0:2].view("<u2")[0]),
+        int(mem2[4:8].view("<u4")[0]),
+        ((a * c) >> 32) & 0xFFFFFFFF, ((a * c) >> 32) & 0xFFFFFFFF,
+        ((a & 0xFFFFFFFF) * c) >> 32, 3 << 12,
+    ]
+    assert got == want
+
+
+@covers("csrrc", "csrrsi", "csrrci")
+def test_csr_clear_and_immediate_set_clear():
+    src = """
+    .output "r", r, [4]
+        li x10, r
+        cfgi adcsh, 0x3f
+        li x1, 0x5
+        csrrc x2, adcsh, x1     # old 0x3f out, 0x3a left
+        csrrsi x3, adcsh, 0x4   # 0x3a -> 0x3e
+        csrrci x4, adcsh, 0x18  # 0x3e -> 0x26
+        csrr x5, adcsh
+        sw x2, 0(x10)
+        sw x3, 4(x10)
+        sw x4, 8(x10)
+        sw x5, 12(x10)
+        halt
+    .data
+    r: .zero 16
+    """
+    _, out = run(src)
+    assert out["r"].view(np.uint32).tolist() == [0x3F, 0x3A, 0x3A | 0x4, (0x3A | 0x4) & ~0x18]
+
+
+# ebreak traps, so it never retires and the machine's counts cannot show it ran (as @covers
+# checks); its trap message, naming the instruction at pc 0x4, shows it instead.
+COVERED.add("ebreak")
+
+
+def test_ebreak_stops_the_run_with_a_trap():
+    with pytest.raises(MachineTrap, match=r"pc 0x4 \(ebreak\): ebreak: a breakpoint"):
+        run("    addi x1, x0, 1\n    ebreak\n    halt\n")

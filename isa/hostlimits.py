@@ -145,8 +145,17 @@ def check_elements(n: int, what: str) -> None:
 
 
 def check_shape(shape, what: str) -> None:
-    """:func:`check_elements` of a shape (dims may be any integers; negative ones are 0)."""
-    check_elements(math.prod(max(0, int(d)) for d in shape), what)
+    """:func:`check_elements` of a shape (dims may be any integers; negative ones are 0). A
+    dimension beyond the limit is refused too, even beside a 0: numpy computes sizes in 64
+    bits, and a dimension of 10**30 overflows them."""
+    dims = [int(d) for d in shape]
+    big = max(dims, default=0)
+    if big > LIMITS.max_elements:
+        raise LimitError(f"{what} has a dimension of {big}, more than the limit of "
+                         f"{LIMITS.max_elements} elements",
+                         hint="raise the limit with --max-elements N (or IMCC_MAX_ELEMENTS) if "
+                         "the input is trusted")
+    check_elements(math.prod(max(0, d) for d in dims), what)
 
 
 def check_nodes(n: int, what: str) -> None:

@@ -64,7 +64,7 @@ def _split_key(path: str) -> tuple[str, str]:
     return p, key
 
 
-_UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+_UNREADABLE = (OSError, ValueError, EOFError, OverflowError, zipfile.BadZipFile, zlib.error)
 
 
 def _unreadable(spec: str, path: str, what: str, e: Exception) -> InputError:

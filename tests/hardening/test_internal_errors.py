@@ -184,3 +184,29 @@ def test_a_constants_external_data_of_the_wrong_length(tmp_path, length):
     r = imcc("compile", p, "-o", out)
     assert_user_error(r, f"tensor 'w': its external data 'w.bin' holds {length} bytes, and its "
                       "shape [3] needs 12", no_files=[out])
+
+
+# ---- data files ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(0, 10**30, 64), (0, 2**63)])
+def test_an_npy_header_dimension_numpy_cannot_count(tmp_path, shape):
+    """A dimension beside a 0 passed the element check (0 elements) and overflowed numpy's
+    64-bit size computation: OverflowError (found by the npy fuzzer, inside an .npz)."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": shape})
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("input.npy", member.getvalue() + bytes(16))
+    data = tmp_path / "x.npz"
+    data.write_bytes(archive.getvalue())
+    src = tmp_path / "p.s"
+    src.write_text('.text\nhalt\n.input "input", 0, [1, 64]\n')
+    r = imcc("run", src, "--input", data)
+    assert_user_error(r, "array 'input.npy' has a dimension of", "more than the limit of "
+                      "268435456 elements")

@@ -63,19 +63,22 @@ OP_TABLE: Mapping[str, OpInfo] = MappingProxyType({
              "Sum", "Mean", "Where", "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual",
              "Not", "And", "Or", "Xor", "Cast", "ReduceMean", "ReduceSum", "ReduceMax",
              "ReduceMin", "CumSum", "Concat", "Split", "Slice", "Reshape", "Transpose", "Expand",
-             "Gather", "Pad", "Resize", "Tile", "DepthToSpace", "SpaceToDepth"),
+             "Gather", "GatherElements", "Pad", "Resize", "Tile", "DepthToSpace",
+             "SpaceToDepth"),
 })
 
 #: Operators the frontend accepts that canonicalization removes (folded, renamed, rewritten).
 FRONTEND_OPS: Mapping[str, OpInfo] = MappingProxyType({
     **_table(OpClass.IMC, "conv", "ConvTranspose"),
     **_table(OpClass.IMC, "linear", "Einsum", "RNN", "GRU", "LSTM"),
-    **_table(_D, "activation", "PRelu", "Selu", "Celu", "Mish", "Softsign"),
+    **_table(_D, "activation", "PRelu", "Selu", "Celu", "Mish", "Softsign", "ThresholdedRelu",
+             "Shrink", "Hardmax"),
     **_table(_D, "normalization", "InstanceNormalization", "GroupNormalization",
              "LpNormalization"),
     **_table(_D, "other", "Identity", "Dropout", "Constant", "ConstantOfShape", "Shape", "Size",
              "Range", "Flatten", "Squeeze", "Unsqueeze", "IsNaN", "IsInf", "ReduceSumSquare",
-             "ReduceL1", "ReduceL2", "ReduceLogSumExp", "ArgMax", "ArgMin"),
+             "ReduceL1", "ReduceL2", "ReduceLogSumExp", "ReduceLogSum", "ArgMax", "ArgMin",
+             "CastLike", "Trilu"),
 })
 
 _MATRIX_PRODUCTS = frozenset({"Gemm", "MatMul", "Einsum"})
@@ -128,8 +131,7 @@ class Partition:
 _FLOAT = ("float16", "float64", "bfloat16")
 _CONST_OPERANDS = {"Reshape": (1,), "Expand": (1,), "Tile": (1,), "Slice": (1, 2, 3, 4),
                    "Pad": (1, 2, 3), "Split": (1,), "ReduceMean": (1,), "ReduceSum": (1,),
-                   "ReduceMax": (1,), "ReduceMin": (1,), "CumSum": (1,), "Resize": (1, 2, 3),
-                   "Clip": (1, 2)}
+                   "ReduceMax": (1,), "ReduceMin": (1,), "CumSum": (1,), "Resize": (1, 2, 3)}
 
 
 def _form_problem(node: Node, graph: Graph) -> str | None:
@@ -163,7 +165,8 @@ def _not_const(node: Node, graph: Graph, k: int, what: str) -> str | None:
     return f"its {what} ({t!r}) is not a constant" if t and not graph.is_const(t) else None
 
 
-_REDUCE_COMPOSITES = ("ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSumExp")
+_REDUCE_COMPOSITES = ("ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSumExp",
+                      "ReduceLogSum")
 
 
 def _frontend_problem(node: Node, graph: Graph) -> str:

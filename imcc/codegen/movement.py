@@ -194,6 +194,20 @@ def lower_gather(ctx: Ctx, node) -> None:
     _gather(ctx, y, table, index, data.strides[ax], data.shape[ax])
 
 
+@lowers("GatherElements")
+def lower_gather_elements(ctx: Ctx, node) -> None:
+    """``y[..., i, ...] = data[..., idx[..., i, ...], ...]`` along ``axis``: one ``vgather``
+    whose table walks ``data`` with the indices' shape and a zero stride along the axis (the
+    index supplies it; negative indices count from the end, as ``vgather`` takes them)."""
+    data = ctx.view(node.inputs[0])
+    idx = ctx.view(node.inputs[1])
+    y = ctx.view(node.outputs[0])
+    ax = _axis(int(node.attrs.get("axis", 0)), data.rank)
+    strides = tuple(0 if a == ax else s for a, s in enumerate(data.strides))
+    table = View(data.base, data.offset, y.shape, strides)
+    _gather(ctx, y, table, idx, data.strides[ax], data.shape[ax])
+
+
 def _regroup(v: View, ax: int, shape: tuple[int, ...]) -> View:
     """Reshape the gathered axis of a strided view to the indices' shape (rank may change)."""
     pre, post = v.shape[:ax], v.shape[ax + 1 :]

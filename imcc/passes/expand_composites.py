@@ -27,6 +27,7 @@ and from opset 18 for the others, an attribute before).
 from __future__ import annotations
 
 import numpy as np
+import onnx
 
 from imcc.ir import Graph, Node, TensorType
 from imcc.passes.normalize_operands import axes_are_input
@@ -97,9 +98,135 @@ def _reduce_axes(o: _Ops) -> tuple[list[int], int] | None:
     return axes, int(n.attrs.get("keepdims", 1))
 
 
+def _zero_like(o: _Ops) -> str:
+    return o.const(0)
+
+
+def _cast_like(o: _Ops) -> bool:
+    """``CastLike(x, like)`` is ``Cast(x, to=like's type)``: imcc knows every tensor's type."""
+    like = o.rw.type(o.n.inputs[1]).dtype
+    to = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(like)) if like in _NUMPY else None
+    if to is None:
+        return False
+    o.final("Cast", o.x, to=int(to), saturate=int(o.n.attrs.get("saturate", 1)))
+    return True
+
+
+def _trilu(o: _Ops) -> bool:
+    """``Trilu(x, k)``: ``Where(mask, x, 0)``, the mask of the kept triangle (``j - i >= k``
+    upper, ``j - i <= k`` lower) over the last two axes: a constant for a constant ``k``, else
+    the comparison of a constant ``j - i`` with ``k``."""
+    n = o.n
+    rows, cols = o.xt.shape[-2], o.xt.shape[-1]
+    diff = np.arange(cols)[None, :] - np.arange(rows)[:, None]
+    upper = int(n.attrs.get("upper", 1))
+    kname = n.inputs[1] if len(n.inputs) > 1 else ""
+    v = o.rw.value(kname) if kname else np.zeros((), np.int64)
+    if v is not None:
+        k = int(np.asarray(v).reshape(-1)[0])
+        keep = o.rw.const(f"{n.name}_mask", diff >= k if upper else diff <= k)
+    else:
+        kf = o.op("Cast", kname, shape=(), dtype="float32", to=int(onnx.TensorProto.FLOAT),
+                  saturate=1)
+        d = o.rw.const(f"{n.name}_diff", diff.astype(np.float32))
+        keep = o.op("GreaterOrEqual" if upper else "LessOrEqual", d, kf, shape=(rows, cols),
+                    dtype="bool")
+    o.final("Where", keep, o.x, _zero_like(o))
+    return True
+
+
+def _thresholded_relu(o: _Ops) -> bool:
+    alpha = float(o.n.attrs.get("alpha", 1.0))
+    above = o.op("Greater", o.x, o.const(alpha), dtype="bool")
+    o.final("Where", above, o.x, _zero_like(o))
+    return True
+
+
+def _shrink(o: _Ops) -> bool:
+    """``x - bias`` above ``lambd``, ``x + bias`` below ``-lambd``, 0 between."""
+    lambd, bias = float(o.n.attrs.get("lambd", 0.5)), float(o.n.attrs.get("bias", 0.0))
+    if o.xt.dtype not in ("float32", "float64"):
+        return False
+    below = o.op("Less", o.x, o.const(-lambd), dtype="bool")
+    above = o.op("Greater", o.x, o.const(lambd), dtype="bool")
+    inner = o.op("Where", above, o.op("Sub", o.x, o.const(bias)), _zero_like(o))
+    o.final("Where", below, o.op("Add", o.x, o.const(bias)), inner)
+    return True
+
+
+def _reduce_log_sum(o: _Ops) -> bool:
+    got = _reduce_axes(o)
+    if got is None or o.xt.dtype not in ("float32", "float64"):
+        return False
+    axes, keep = got
+    o.final("Log", o.reduce("ReduceSum", o.x, axes, keep))
+    return True
+
+
+def _hardmax(o: _Ops) -> bool:
+    """1 at the first maximum along ``axis``, 0 elsewhere: the ArgMax composite (the
+    extreme, ``Equal``, the smallest index where it is), then ``Equal`` with the index ramp."""
+    if o.xt.dtype not in ("float32", "float64"):
+        return False
+    axis = int(o.n.attrs.get("axis", -1)) % o.xt.rank
+    ext = o.reduce("ReduceMax", o.x, [axis], 1)
+    hit = o.op("Equal", o.x, ext, dtype="bool")
+    ramp_shape = [1] * o.xt.rank
+    ramp_shape[axis] = o.xt.shape[axis]
+    ramp = o.rw.const(f"{o.n.name}_index", np.arange(o.xt.shape[axis], dtype=np.float32)
+                      .reshape(ramp_shape))
+    miss = o.rw.const(f"{o.n.name}_miss", np.asarray(2.0**24, np.float32))
+    idx = o.op("Where", hit, ramp, miss, dtype="float32")
+    first = _Ops(o.rw, o.graph, o.n)
+    first.x, first.xt = idx, o.rw.type(idx)
+    chosen = first.reduce("ReduceMin", idx, [axis], 1)
+    one = o.op("Equal", ramp, chosen, dtype="bool")
+    o.final("Cast", one, to=int(onnx.helper.np_dtype_to_tensor_dtype(np.dtype(o.xt.dtype))),
+            saturate=1)
+    return True
+
+
+def _layer_norm_stats(o: _Ops) -> bool:
+    """``LayerNormalization`` whose ``Mean`` or ``InvStdDev`` output is read: the statistics
+    over the normalized axes (``keepdims``), ``Y = (x - mean) * inv_std * scale + B``. With
+    only ``Y`` read the node stays whole (the vector unit has ``vnorm``)."""
+    n = o.n
+    outs = list(n.outputs) + [""] * (3 - len(n.outputs))
+    if not any(outs[1:]) or o.xt.dtype != "float32":
+        return False
+    axis = int(n.attrs.get("axis", -1)) % o.xt.rank
+    eps = float(n.attrs.get("epsilon", 1e-5))
+    axes = list(range(axis, o.xt.rank))
+    mean = o.reduce("ReduceMean", o.x, axes, 1)
+    sshape = o.rw.type(mean).shape
+    d = o.op("Sub", o.x, mean)
+    var = o.reduce("ReduceMean", o.op("Mul", d, d), axes, 1)
+    inv = o.op("Reciprocal", o.op("Sqrt", o.op("Add", var, o.const(eps), shape=sshape),
+                                  shape=sshape), shape=sshape)
+    y = o.op("Mul", o.op("Mul", d, inv), n.inputs[1])
+    if len(n.inputs) > 2 and n.inputs[2]:
+        y = o.op("Add", y, n.inputs[2])
+    for src, dst in ((y, outs[0]), (mean, outs[1]), (inv, outs[2])):
+        if dst:
+            o.rw.alias(dst, src)
+    return True
+
+
+#: Expansions by op type, each ``(ops) -> bool`` (False: this form is not expanded here).
+EXPANSIONS = {
+    "CastLike": _cast_like, "Trilu": _trilu, "ThresholdedRelu": _thresholded_relu,
+    "Shrink": _shrink, "ReduceLogSum": _reduce_log_sum, "Hardmax": _hardmax,
+    "LayerNormalization": _layer_norm_stats,
+}
+_NUMPY = frozenset({"float32", "float64", "float16", "int8", "int16", "int32", "int64", "uint8",
+                    "uint16", "uint32", "uint64", "bool"})
+
+
 def _expand(rw: Rewriter, graph: Graph, n: Node) -> bool:
     """Emit the expansion of ``n``; False when it is not an operator (or form) expanded here."""
     op = n.op_type
+    if op in EXPANSIONS:
+        return EXPANSIONS[op](_Ops(rw, graph, n))
     if op == "PRelu":
         _prelu(rw, n, graph.types[n.outputs[0]])
         return True
@@ -231,7 +358,7 @@ def _expand(rw: Rewriter, graph: Graph, n: Node) -> bool:
 EXPANDED = frozenset({"PRelu", "Selu", "Celu", "Mish", "Softsign", "IsNaN", "IsInf",
                       "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSumExp",
                       "LpNormalization", "InstanceNormalization", "GroupNormalization",
-                      "ArgMax", "ArgMin"})
+                      "ArgMax", "ArgMin", *EXPANSIONS})
 
 
 def expand_composites(graph: Graph) -> Graph:

@@ -1,0 +1,103 @@
+"""Operators real exports use, added for onnx's backend suite (CastLike, Trilu,
+ThresholdedRelu, Shrink, ReduceLogSum, Hardmax, LayerNormalization's statistics outputs,
+GatherElements, Clip with runtime bounds), compiled for the ideal chip and run on the reference
+machine, against onnx's reference evaluator."""
+
+import numpy as np
+import pytest
+
+from tests.compiler.helpers import check, helper, make_model, reference, run_compiled
+
+F = np.float32
+R = np.random.default_rng(11)
+
+
+def _x(*shape):
+    return R.standard_normal(shape).astype(F)
+
+
+@pytest.mark.parametrize("like", [np.int32, np.bool_, np.float32])
+def test_castlike(like, tmp_path):
+    m = make_model([helper.make_node("CastLike", ["a", "l"], ["y"])],
+                   [("a", F, (3, 4)), ("l", like, (1,))], [("y", like, None)])
+    a = np.round(_x(3, 4) * 3)
+    a[0, 0] = 0.0
+    feeds = {"a": a, "l": np.zeros(1, like)}
+    (got,), _ = run_compiled(m, feeds, tmp_path)
+    np.testing.assert_array_equal(got, reference(m, feeds)[0])
+
+
+@pytest.mark.parametrize("upper", [0, 1])
+@pytest.mark.parametrize("k,runtime_k", [(None, False), (-1, False), (2, False), (-1, True),
+                                         (2, True)])
+def test_trilu(upper, k, runtime_k, tmp_path):
+    ins, inputs, inits, feeds = ["a"], [("a", F, (2, 4, 5))], {}, {"a": _x(2, 4, 5)}
+    if k is not None:
+        ins.append("k")
+        if runtime_k:
+            inputs.append(("k", np.int64, ()))
+            feeds["k"] = np.array(k, np.int64)
+        else:
+            inits["k"] = np.array(k, np.int64)
+    m = make_model([helper.make_node("Trilu", ins, ["y"], upper=upper)], inputs,
+                   [("y", F, None)], inits=inits)
+    check(m, feeds, tmp_path, tol=0)
+
+
+@pytest.mark.parametrize("node", [
+    helper.make_node("ThresholdedRelu", ["a"], ["y"], alpha=0.4),
+    helper.make_node("Shrink", ["a"], ["y"], lambd=0.6, bias=0.25),
+    helper.make_node("Hardmax", ["a"], ["y"], axis=1),
+    helper.make_node("Hardmax", ["a"], ["y"], axis=-1),
+], ids=["thresholded-relu", "shrink", "hardmax-1", "hardmax-last"])
+def test_elementwise_composites(node, tmp_path):
+    a = _x(2, 3, 4)
+    a[1, :, 2] = 1.5  # ties: Hardmax takes the first
+    m = make_model([node], [("a", F, (2, 3, 4))], [("y", F, None)])
+    check(m, {"a": a}, tmp_path, tol=0)
+
+
+@pytest.mark.parametrize("keepdims", [0, 1])
+def test_reduce_log_sum(keepdims, tmp_path):
+    m = make_model([helper.make_node("ReduceLogSum", ["a", "ax"], ["y"], keepdims=keepdims)],
+                   [("a", F, (2, 3, 4))], [("y", F, None)], inits={"ax": np.array([0, 2])})
+    check(m, {"a": np.abs(_x(2, 3, 4)) + 0.1}, tmp_path, tol=1e-5)
+
+
+@pytest.mark.parametrize("axis", [1, -1])
+def test_layer_norm_statistics_outputs(axis, tmp_path):
+    node = helper.make_node("LayerNormalization", ["a", "s", "b"], ["y", "mean", "inv"],
+                            axis=axis, epsilon=1e-3)
+    shape = (2, 3, 4)
+    norm = shape[axis:] if axis > 0 else shape[axis:]
+    m = make_model([node], [("a", F, shape)], [("y", F, None), ("mean", F, None),
+                                                ("inv", F, None)],
+                   inits={"s": _x(*norm), "b": _x(*norm)})
+    check(m, {"a": _x(*shape)}, tmp_path, tol=1e-5)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("const", [False, True])
+def test_gather_elements(axis, const, tmp_path):
+    data = _x(3, 4, 5)
+    ax = axis % 3
+    ishape = tuple(2 if a == ax else d for a, d in enumerate(data.shape))
+    idx = R.integers(-data.shape[ax], data.shape[ax], size=ishape).astype(np.int64)
+    node = helper.make_node("GatherElements", ["d", "i"], ["y"], axis=axis)
+    if const:
+        m = make_model([node], [("d", F, data.shape)], [("y", F, None)], inits={"i": idx})
+        feeds = {"d": data}
+    else:
+        m = make_model([node], [("d", F, data.shape), ("i", np.int64, ishape)],
+                       [("y", F, None)])
+        feeds = {"d": data, "i": idx}
+    (got,), _ = run_compiled(m, feeds, tmp_path)
+    # numpy is the oracle: onnx's reference refuses a negative axis (it slices shapes with it)
+    want = np.take_along_axis(data, np.where(idx < 0, idx + data.shape[ax], idx), axis=ax)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_clip_runtime_bounds(tmp_path):
+    m = make_model([helper.make_node("Clip", ["a", "lo", "hi"], ["y"])],
+                   [("a", F, (3, 4)), ("lo", F, ()), ("hi", F, ())], [("y", F, None)])
+    check(m, {"a": _x(3, 4), "lo": np.array(-0.5, F), "hi": np.array(0.7, F)}, tmp_path, tol=0)

@@ -23,6 +23,7 @@ import json
 import os
 import struct
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 
 from isa import hostlimits
 from isa.diagnostics import ObjectFileError
@@ -44,9 +45,13 @@ class Symbol:
     value: int
 
 
-#: Element types an input or output may declare (the host converts; memory is float32).
+#: Raw-bits element types: the memory words themselves, as int32 or uint32 (what ``sw`` stored),
+#: not float32 values converted (docs/assembly.md, ``.input``/``.output``).
+RAW_DTYPES = MappingProxyType({"i32bits": "int32", "u32bits": "uint32"})
+#: Element types an input or output may declare (the host converts float32 words, except the
+#: raw-bits types).
 IO_DTYPES = ("float32", "float16", "float64", "int64", "int32", "int16", "int8", "uint64",
-             "uint32", "uint16", "uint8", "bool")
+             "uint32", "uint16", "uint8", "bool", *RAW_DTYPES)
 #: Integer element types whose range is wider than the whole numbers float32 holds exactly
 #: (``-2**24 .. 2**24``): the machine refuses their values beyond it (docs/assembly.md).
 WIDE_INTEGERS = ("int64", "int32", "uint64", "uint32")

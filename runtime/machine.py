@@ -39,7 +39,7 @@ from isa import hostlimits
 from isa.assembler import Assembly
 from isa.diagnostics import ConfigError, InputError, MachineTrap, SourceSpan
 from isa.encoding import DecodeError, csr_name, decode, format_instr
-from isa.objfile import EXACT_INTEGER, IOTensor, ObjectFile
+from isa.objfile import EXACT_INTEGER, RAW_DTYPES, IOTensor, ObjectFile
 from isa.spec import Category
 from runtime.config import ChipConfig
 from runtime.cost import CostCounter, CostReport
@@ -56,26 +56,60 @@ def _raise(message: str) -> None:
 
 
 def _as_dtype(values: np.ndarray, dtype: str, name: str = "") -> np.ndarray:
-    """An output as its declared element type: float32 as it is; integers and booleans are
-    exact float32 values in memory (whole numbers up to 2**24), converted. An integer output
-    holding a finite value beyond 2**24 is refused: float32 words do not hold it exactly, so
-    the integer result would be silently wrong. (NaN and infinities come only from operations
-    ONNX leaves undefined on integers, such as a division by zero.)"""
+    """An output as its declared element type, from its memory words ``values`` (float32).
+
+    A raw-bits type (``i32bits``, ``u32bits``) is the words themselves, as the scalar unit
+    stored them. Every other type reads the words as float32 values (what the vector unit and
+    the compiled programs store): float32 as it is, ``bool`` "not zero", and an integer type
+    the whole numbers they hold. An integer output holding NaN, an infinity, a fraction or a
+    magnitude beyond 2**24 (the whole numbers a float32 word holds exactly) is a trap: its
+    integer value would be silently wrong."""
+    if dtype in RAW_DTYPES:
+        return values.view(np.uint32).astype(RAW_DTYPES[dtype])
     if dtype == "float32":
         return values.copy()
     if dtype == "bool":
         return np.asarray(values != 0)  # an array at rank 0 too (numpy gives a scalar)
     if dtype.startswith(("int", "uint")):
-        big = np.isfinite(values) & (np.abs(values) > EXACT_INTEGER)
-        if big.any():
-            raise MachineTrap(
-                f"output '{name}' ({dtype}) holds {values[big].flat[0]:g}, beyond the whole "
-                "numbers the machine's float32 words hold exactly (-2**24 .. 2**24)",
-                hint="integer tensors compute exactly only while every value stays within "
-                     "2**24 of zero")
-        with np.errstate(invalid="ignore"):
-            return np.asarray(np.rint(values).astype(dtype))
+        _check_integers(values, dtype, name)
+        return np.asarray(values.astype(dtype))
     return values.astype(dtype)
+
+
+def _raw_words(arr: np.ndarray, dtype: str, name: str) -> np.ndarray:
+    """The words of a raw-bits input (whole numbers in the range of int32 or uint32), viewed
+    as float32 so that the load copies them bit for bit."""
+    info = np.iinfo(RAW_DTYPES[dtype])
+    if arr.size and (arr.dtype.kind == "f" and not np.array_equal(arr, np.rint(arr))
+                     or arr.min() < info.min or arr.max() > info.max):
+        raise InputError(f"input '{name}' ({dtype}) must hold whole numbers in "
+                         f"{info.min} .. {info.max}")
+    return np.asarray(arr).astype(np.int64).astype(np.uint32).view(np.float32)
+
+
+def _check_integers(values: np.ndarray, dtype: str, name: str) -> None:
+    """Trap unless every float32 value is a whole number within 2**24 of zero."""
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values) | (np.abs(values) > EXACT_INTEGER) | (values != np.rint(values))
+    if not bad.any():
+        return
+    v = values[bad].flat[0]
+    where = f"output '{name}' ({dtype}) holds {v:g}"
+    if not np.isfinite(v):
+        raise MachineTrap(f"{where}, which is no integer",
+                          hint="NaN and infinities come from operations left undefined on "
+                               "integers (a division by zero), or are the words of negative "
+                               "integers stored with sw: an i32bits or u32bits output reads "
+                               "the raw words")
+    if abs(v) > EXACT_INTEGER:
+        raise MachineTrap(f"{where}, beyond the whole numbers the machine's float32 words hold "
+                          "exactly (-2**24 .. 2**24)",
+                          hint="integer tensors compute exactly only while every value stays "
+                               "within 2**24 of zero")
+    hint = ("the words look like integers stored with sw: declare the output i32bits or "
+            "u32bits to read the raw words" if 0 < abs(v) < 2.0**-126 else
+            "an integer output reads float32 values and takes whole numbers only")
+    raise MachineTrap(f"{where}, not a whole number", hint=hint)
 
 
 class Machine:
@@ -262,6 +296,9 @@ class Machine:
                 raise InputError(
                     f"input '{name}' ({t.dtype}) holds {np.abs(arr).max():g} in magnitude, beyond "
                     "the whole numbers the machine's float32 words hold exactly (-2**24 .. 2**24)")
+            if t.dtype in RAW_DTYPES:
+                out[name] = _raw_words(arr, t.dtype, name)
+                continue
             out[name] = np.asarray(arr, dtype=np.float32)
         return out
 

@@ -55,6 +55,8 @@ Error = ToolchainError
 
 #: Most instructions one run may execute before the machine traps (as ``imcc run``).
 DEFAULT_MAX_STEPS = 50_000_000
+#: Most vector elements and array cells one run may process (as ``imcc run``).
+DEFAULT_MAX_WORK = 10**12
 
 
 class TensorSpec(NamedTuple):
@@ -507,7 +509,8 @@ class Program:
     # ---- running -----------------------------------------------------------------------------
 
     def run(self, inputs=None, *, seed: int = 0, time: float = 0.0, backend: str = "numpy",
-            max_steps: int = DEFAULT_MAX_STEPS,
+            max_steps: int = DEFAULT_MAX_STEPS, max_work: int = DEFAULT_MAX_WORK,
+            max_seconds: float | None = None,
             progress: Callable[[int, int], None] | None = None,
             **unknown) -> dict[str, np.ndarray]:
         """Run the program on the reference machine and return its outputs by name (numpy
@@ -520,7 +523,9 @@ class Program:
         ``imcc run``). ``seed`` seeds the device nonidealities; ``time`` is the read time in
         seconds after programming, for conductance drift (0: no drift); ``backend``: ``numpy``,
         or ``cupy`` for the arrays on an NVIDIA GPU; ``max_steps`` stops a run that executes
-        more instructions with a trap. ``progress(done, total)`` is called after each chunk.
+        more instructions with a trap, ``max_work`` one that processes more vector elements and
+        array cells (docs/machine.md, "Limits"), ``max_seconds`` one (one chunk of a batch)
+        that takes longer (``None``: no time limit). ``progress(done, total)`` is called after each chunk.
         Wrong names, shapes or types raise :class:`isa.diagnostics.InputError`.
 
         >>> import numpy as np, imcc
@@ -533,9 +538,10 @@ class Program:
         """
         _reject_unknown("Program.run", unknown, _RUN_ARGS)
         return self._run(inputs, seed=seed, time=time, backend=backend, max_steps=max_steps,
-                         progress=progress)
+                         max_work=max_work, max_seconds=max_seconds, progress=progress)
 
     def _run(self, inputs, *, seed=0, time=0.0, backend="numpy", max_steps=DEFAULT_MAX_STEPS,
+             max_work=DEFAULT_MAX_WORK, max_seconds=None,
              progress=None, trace=None, trace_limit: int = 0) -> dict[str, np.ndarray]:
         """:meth:`run`, with ``imcc run --trace``'s ``trace(line)`` and ``trace_limit``."""
         from runtime.machine import run_batched
@@ -545,6 +551,11 @@ class Program:
         machine = self._machine_for(_integer("seed", seed, 0), _number("time", time, 0.0),
                                     _choice("backend", backend, ("numpy", "cupy")))
         machine.max_steps = _integer("max_steps", max_steps, 1)
+        machine.max_work = _integer("max_work", max_work, 1)
+        if max_seconds is not None and not _number("max_seconds", max_seconds, 0.0) > 0:
+            raise ConfigError(f"max_seconds = {max_seconds}: expected a number of seconds > 0, "
+                              "or None")
+        machine.max_seconds = max_seconds
         feeds = _feeds(inputs, self._obj.inputs)
         before = machine.cost
         try:
@@ -579,7 +590,8 @@ class Program:
 _COMPILE_ARGS = ("model", "chip", "priority", "precision", "calib", "batch", "input_shapes",
                  "dynamic", "calibration", "percentile", "time_limit", "seed", "workers",
                  "progress", "name", "set", "fit")
-_RUN_ARGS = ("inputs", "seed", "time", "backend", "max_steps", "progress")
+_RUN_ARGS = ("inputs", "seed", "time", "backend", "max_steps", "max_work", "max_seconds",
+             "progress")
 _LOAD_ARGS = ("path", "chip", "set")
 
 

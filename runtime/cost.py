@@ -20,16 +20,23 @@ serialize. A vector instruction whose destination is in tile ``t``'s buffer wait
 involved) and leaves them all at its end; ``barrier`` synchronizes every clock. The control unit
 issues one instruction per clock cycle, decoupled from the units, so a run's latency is the
 larger of the latest unit clock and the issue time of all its instructions.
+
+The counter also bounds a run's work (:meth:`CostCounter.limit`): the vector elements, the cells
+an MVM reads (vectors x input cycles x rows x columns), the cells programmed, the SRAM-IMC MACs
+and the words sent, and the wall-clock time, checked at every such event; past either bound the
+event raises :class:`runtime.state.Trap`.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from runtime.config import ChipConfig
 from runtime.crossbar import Precision
+from runtime.state import Trap
 
 ENERGY_KEYS = ("adc", "dac", "array", "program", "vector", "sram", "noc", "control")
 
@@ -98,7 +105,34 @@ class CostCounter:
         self.energy = dict.fromkeys(ENERGY_KEYS, 0.0)
         self.latency_ns = 0.0
         self.clock_ns = 1.0 / self.c.clock_ghz
+        self.work = 0
+        self.max_work: int | None = None
+        self.deadline: float | None = None
+        self.max_seconds: float | None = None
         self._reset_clocks()
+
+    # ---- bounds -------------------------------------------------------------------------------
+
+    def limit(self, max_work: int | None, max_seconds: float | None) -> None:
+        """Bound the work of the run that starts now (``None``: no bound)."""
+        self.work = 0
+        self.max_work = max_work
+        self.max_seconds = max_seconds
+        self.deadline = None if max_seconds is None else time.monotonic() + max_seconds
+
+    def charge(self, work: int) -> None:
+        """Count ``work`` (elements, cells, MACs or words); trap past the run's bounds."""
+        self.work += work
+        if self.max_work is not None and self.work > self.max_work:
+            raise Trap(f"work limit of {self.max_work} elements and cells per run reached",
+                       "a loop that never ends? raise the limit with --max-work")
+        self.check_clock()
+
+    def check_clock(self) -> None:
+        """Trap when the run has taken longer than its ``max_seconds``."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise Trap(f"time limit of {self.max_seconds:g} s reached",
+                       "a loop that never ends? raise the limit with --max-seconds")
 
     def _reset_clocks(self) -> None:
         self.arr = [0.0] * self.chip.total_arrays
@@ -131,6 +165,7 @@ class CostCounter:
     def mvm_apply(self, array: int, event: tuple) -> None:
         """Count an MVM on ``array`` described by :meth:`mvm_event`."""
         steps, dac, adc, e_adc, e_dac, e_array, busy = event
+        self.charge(dac * adc // steps if steps else 0)  # cells read: steps * h * w
         self.mvms += 1
         self.dac_cycles += steps
         self.dac_conversions += dac
@@ -145,10 +180,12 @@ class CostCounter:
         """The shift-and-add of an ``mvm`` with ``sablk > 1``: ``elements`` column outputs
         weighted and summed beside the array, as vector work (pipelined with the ADCs, so it
         adds energy and no time)."""
+        self.charge(elements)
         self.vector_elements += elements
         self.energy["vector"] += elements * self.c.vector_pj
 
     def program(self, array: int, h: int, w: int) -> None:
+        self.charge(h * w)
         self.cells_programmed += h * w
         self.energy["program"] += h * w * self.c.program_pj
         self._array_busy(array, h * self.c.program_ns)
@@ -164,6 +201,7 @@ class CostCounter:
     def vector(self, region: int, elements: int, *, macs: int = 0, sram: bool = False) -> None:
         """A vector-unit instruction writing memory ``region`` (0 global, 1 + t tile t)."""
         c = self.c
+        self.charge(elements + macs)
         self.vector_elements += elements
         if sram:
             self.sram_macs += macs
@@ -183,6 +221,7 @@ class CostCounter:
             self._finish(end)
 
     def send(self, src_region: int, dst_region: int, nbytes: int) -> None:
+        self.charge(nbytes // 4)
         self.bytes_sent += nbytes
         self.energy["noc"] += nbytes * self.c.noc_pj_per_byte
         tiles = {r - 1 for r in (src_region, dst_region) if r}

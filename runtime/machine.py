@@ -49,6 +49,10 @@ from runtime.ops.registry import handlers
 from runtime.state import CSR_BASE, SINK, Halt, MachineState, Trap
 
 DEFAULT_MAX_STEPS = 50_000_000
+#: Elements and cells a run may process (docs/machine.md, "Limits"): at the host's numpy speed,
+#: on the order of an hour; a compiled model's run does far less.
+DEFAULT_MAX_WORK = 10**12
+_CLOCK_STEPS = 1 << 14  # instructions between two looks at the clock in the dispatch loop
 
 
 def _raise(message: str) -> None:
@@ -127,6 +131,7 @@ class Machine:
 
     def __init__(self, config: ChipConfig, obj: ObjectFile, *, seed: int = 0,
                  time_s: float | None = None, max_steps: int = DEFAULT_MAX_STEPS,
+                 max_work: int = DEFAULT_MAX_WORK, max_seconds: float | None = None,
                  source: Assembly | None = None, crossbar: Crossbar | None = None):
         if obj.chip is not None and obj.chip[1] != config.program_hash:
             raise ConfigError(
@@ -136,12 +141,16 @@ class Machine:
                 "compensation",
                 hint="run it with the chip file it was compiled for (--config FILE or --chip), or "
                      "recompile; chips that differ only in noise or costs run the same program")
-        if seed < 0 or max_steps < 1:
-            raise ConfigError(f"seed = {seed}, max_steps = {max_steps}: need seed >= 0 and "
-                              "max_steps >= 1")
+        if seed < 0 or max_steps < 1 or max_work < 1 or \
+                max_seconds is not None and not max_seconds > 0:
+            raise ConfigError(f"seed = {seed}, max_steps = {max_steps}, max_work = {max_work}, "
+                              f"max_seconds = {max_seconds}: need seed >= 0, max_steps >= 1, "
+                              "max_work >= 1 and max_seconds > 0")
         self.config = config
         self.obj = obj
         self.max_steps = max_steps
+        self.max_work = max_work
+        self.max_seconds = max_seconds
         self.source = source
         global_bytes = config.global_mib << 20
         if obj.data_base + len(obj.data) > global_bytes:
@@ -336,6 +345,7 @@ class Machine:
             if rerun is not None:
                 self._setup_dirty = self.state.mem.take_dirty()
         self._counter.start_run()
+        self._counter.limit(self.max_work, self.max_seconds)
         try:
             with np.errstate(all="ignore"):
                 i = self._start_index(start)
@@ -379,18 +389,23 @@ class Machine:
 
     def _run_fast(self, i: int, budget: int) -> int:
         """The dispatch loop; returns the number of instructions retired."""
-        prog, hits = self._program, self._hits
-        n = -1
+        prog, hits, clock = self._program, self._hits, self._counter.check_clock
+        done = n = 0
         try:
-            for n in range(budget):
-                r = prog[i]()
-                hits[i] += 1
-                i = i + 1 if r is None else r
+            while done < budget:
+                chunk = min(budget - done, _CLOCK_STEPS)
+                for n in range(chunk):
+                    r = prog[i]()
+                    hits[i] += 1
+                    i = i + 1 if r is None else r
+                done += chunk
+                n = 0
+                clock()
         except Halt:
             hits[i] += 1
-            return n + 1
+            return done + n + 1
         except Trap as t:
-            raise self._trap(i, str(t)) from None
+            raise self._trap(i, str(t), t.hint) from None
         raise self._trap(i, f"step limit of {self.max_steps} instructions reached",
                          hint="a loop that never ends? raise the limit with --max-steps")
 
@@ -408,7 +423,7 @@ class Machine:
                 trace(f"{pc:#010x}  {self.instruction_text(pc)}")
                 return i, n + 1, True
             except Trap as t:
-                raise self._trap(i, str(t)) from None
+                raise self._trap(i, str(t), t.hint) from None
             hits[i] += 1
             changes = [f"x{k}={st.x[k]:#x}" for k in range(1, SINK) if st.x[k] != x0[k]]
             changes += [f"{_csr_name(k)}={st.csr[k]:#x}" for k in range(len(c0))

@@ -31,7 +31,12 @@ _IS_AGU = tuple(i in _AGU_SLOTS for i in range(CSR_SLOTS))
 
 
 class Trap(Exception):
-    """Raised by a handler on a trap condition; the machine adds pc, instruction and source."""
+    """Raised by a handler on a trap condition; the machine adds pc, instruction and source.
+    ``hint`` says what the user may do."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
 
 
 class Halt(Exception):

@@ -12,6 +12,7 @@ from imcc.commands._settings import set_option
 from runtime.config import preset_names
 
 DEFAULT_MAX_STEPS = 50_000_000  # as runtime.machine (imported when the command runs)
+DEFAULT_MAX_WORK = 10**12  # as runtime.machine
 
 
 @click.command("run")
@@ -41,6 +42,11 @@ DEFAULT_MAX_STEPS = 50_000_000  # as runtime.machine (imported when the command 
               help="read time after programming in seconds (conductance drift)")
 @click.option("--max-steps", type=click.IntRange(min=1), default=DEFAULT_MAX_STEPS,
               show_default=True, help="trap after this many instructions per run")
+@click.option("--max-work", type=click.IntRange(min=1), default=DEFAULT_MAX_WORK,
+              show_default=True, help="trap after this many vector elements and array cells "
+              "per run (docs/machine.md, \"Limits\")")
+@click.option("--max-seconds", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              metavar="S", help="trap when a run (one batch chunk) takes longer than S seconds")
 @click.option("--backend", type=click.Choice(["numpy", "cupy"]), default="numpy",
               show_default=True, help="where the crossbar arrays compute: numpy on the host, or "
               "CuPy on an NVIDIA GPU (needs CuPy)")
@@ -53,7 +59,8 @@ DEFAULT_MAX_STEPS = 50_000_000  # as runtime.machine (imported when the command 
               "outputs go to the file)")
 def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inputs: tuple,
             compare: Path | None, labels: str | None, output: Path | None, trace: int,
-            stats: bool, seed: int, time_s: float | None, max_steps: int, backend: str,
+            stats: bool, seed: int, time_s: float | None, max_steps: int, max_work: int,
+            max_seconds: float | None, backend: str,
             sets: tuple, html_path: Path | None, quiet: bool) -> None:
     """Run PROGRAM (.s or .imo) on the reference machine and print its outputs and cost.
     --set changes the chip's noise or costs (a setting the program was compiled for, such as
@@ -81,7 +88,8 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
         feeds = read_inputs(inputs, tuple(t.name for t in prog.inputs))
         bar.stage("running" + _samples(feeds, prog))
         outputs = prog._run(feeds, seed=seed, time=time_s or 0.0, backend=backend,
-                            max_steps=max_steps, progress=bar.batches,
+                            max_steps=max_steps, max_work=max_work, max_seconds=max_seconds,
+                            progress=bar.batches,
                             trace=bar.echo if not quiet else None, trace_limit=trace)
         y = read_array(labels, "--labels") if labels else None
         _check_labels(outputs, y)

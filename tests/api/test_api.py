@@ -173,9 +173,11 @@ def test_load_needs_chip_for_unknown_record(tmp_path):
 
 
 def test_default_step_limit_is_the_machines():
-    from runtime.machine import DEFAULT_MAX_STEPS
+    from imcc.commands import run
+    from runtime.machine import DEFAULT_MAX_STEPS, DEFAULT_MAX_WORK
 
-    assert imcc.api.DEFAULT_MAX_STEPS == DEFAULT_MAX_STEPS
+    assert imcc.api.DEFAULT_MAX_STEPS == run.DEFAULT_MAX_STEPS == DEFAULT_MAX_STEPS
+    assert imcc.api.DEFAULT_MAX_WORK == run.DEFAULT_MAX_WORK == DEFAULT_MAX_WORK
 
 
 def test_drift_time_and_seed_reach_the_machine():

@@ -25,6 +25,7 @@ from imcc.passes.normalize_gemm import normalize_gemm
 from imcc.passes.normalize_matmul import normalize_matmul
 from imcc.passes.normalize_operands import normalize_operands
 from imcc.passes.normalize_reshape import normalize_reshape
+from imcc.passes.operands_from_shapes import operands_from_shapes
 from imcc.passes.unroll_rnn import unroll_rnn
 from imcc.passes.upgrade_opset import upgrade_opset
 from imcc.verify import verify
@@ -51,6 +52,7 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("fold-constants", fold_constants),
     Pass("eliminate-identity", eliminate_identity),
     Pass("upgrade-opset", upgrade_opset),
+    Pass("operands-from-shapes", operands_from_shapes),
     Pass("lower-einsum", lower_einsum),
     Pass("unroll-rnn", unroll_rnn),
     Pass("expand-composites", expand_composites),
@@ -71,6 +73,7 @@ def pipeline(*, fold_bn: bool = True) -> tuple[Pass, ...]:
         "fold-constants",       # evaluate constant sub-graphs: shape chains, position ids
         "eliminate-identity",   # Identity / Dropout / no-op Cast only rename tensors
         "upgrade-opset",        # one operator version (21) for everything downstream
+        "operands-from-shapes",  # runtime Expand shapes, Tile repeats, Reduce axes the shapes fix
         "lower-einsum",         # Einsum -> Transpose/Reshape/MatMul, before those normalize
         "unroll-rnn",           # RNN/GRU/LSTM -> per-step MatMul and gate arithmetic
         "expand-composites",    # PRelu -> Less/Mul/Where

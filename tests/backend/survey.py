@@ -2,7 +2,7 @@
 by outcome and by reason (the groups of ``expected_failures.py``)::
 
     python -m tests.backend.survey            # counts by reason
-    python -m tests.backend.survey --list     # a fresh expected_failures.py on stdout
+    python -m tests.backend.survey --write    # and rewrite expected_failures.py's dict
     python -m tests.backend.survey -k gather  # only cases whose name matches
 
 A case passes, is refused (an :data:`imcc.Error`: its reason is derived from the message), is
@@ -102,10 +102,24 @@ def survey(pattern: str | None = None, progress: bool = True) -> dict[str, tuple
     return out
 
 
+def _write(groups: dict[str, list[str]]) -> None:
+    from pathlib import Path
+
+    path = Path(__file__).with_name("expected_failures.py")
+    head = path.read_text().split("EXPECTED_FAILURES: dict")[0]
+    lines = ["EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {"]
+    for why, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        lines.append(f"    {why!r}: (")
+        lines += [f"        {n!r}," for n in sorted(names)]
+        lines.append("    ),")
+    path.write_text(head + "\n".join(lines) + "\n}\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-k", dest="pattern", help="only cases whose name matches this regex")
-    ap.add_argument("--list", action="store_true", help="print a fresh expected_failures.py")
+    ap.add_argument("--write", action="store_true",
+                    help="rewrite the dict of expected_failures.py with the refusals found")
     args = ap.parse_args()
     t = time.perf_counter()
     res = survey(args.pattern)
@@ -113,13 +127,8 @@ def main() -> None:
     for name, (outcome, detail) in res.items():
         if outcome == "refused":
             groups[reason(detail)].append(name)
-    if args.list:
-        for why, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-            print(f"    {why!r}: (")
-            for n in sorted(names):
-                print(f"        {n!r},")
-            print("    ),")
-        return
+    if args.write:
+        _write(groups)
     counts = collections.Counter(o for o, _ in res.values())
     print(f"{len(res)} cases in {time.perf_counter() - t:.0f} s: "
           + ", ".join(f"{k} {v}" for k, v in counts.most_common()))

@@ -69,7 +69,7 @@ def test_layer_norm_statistics_outputs(axis, tmp_path):
     node = helper.make_node("LayerNormalization", ["a", "s", "b"], ["y", "mean", "inv"],
                             axis=axis, epsilon=1e-3)
     shape = (2, 3, 4)
-    norm = shape[axis:] if axis > 0 else shape[axis:]
+    norm = shape[axis:]
     m = make_model([node], [("a", F, shape)], [("y", F, None), ("mean", F, None),
                                                 ("inv", F, None)],
                    inits={"s": _x(*norm), "b": _x(*norm)})
@@ -101,3 +101,31 @@ def test_clip_runtime_bounds(tmp_path):
     m = make_model([helper.make_node("Clip", ["a", "lo", "hi"], ["y"])],
                    [("a", F, (3, 4)), ("lo", F, ()), ("hi", F, ())], [("y", F, None)])
     check(m, {"a": _x(3, 4), "lo": np.array(-0.5, F), "hi": np.array(0.7, F)}, tmp_path, tol=0)
+
+
+@pytest.mark.parametrize("op,keepdims,axes", [
+    ("ReduceSum", 1, [0, 2]), ("ReduceMean", 0, [1]), ("ReduceMax", 1, [-1]),
+    ("ReduceL2", 0, [0, 2]), ("ReduceLogSumExp", 1, [1])])
+def test_reduce_with_runtime_axes_the_shapes_fix(op, keepdims, axes, tmp_path):
+    a = _x(2, 3, 4)
+    shape = np.sum(a, axis=tuple(axes), keepdims=bool(keepdims)).shape
+    m = make_model([helper.make_node(op, ["a", "ax"], ["y"], keepdims=keepdims)],
+                   [("a", F, a.shape), ("ax", np.int64, (len(axes),))], [("y", F, shape)])
+    check(m, {"a": a, "ax": np.array(axes, np.int64)}, tmp_path, tol=1e-5)
+
+
+def test_reduce_axes_the_shapes_leave_open_are_refused(tmp_path):
+    import imcc
+
+    m = make_model([helper.make_node("ReduceSum", ["a", "ax"], ["y"], keepdims=0)],
+                   [("a", F, (3, 3)), ("ax", np.int64, (1,))], [("y", F, (3,))])
+    with pytest.raises(imcc.Error, match=r"operand 1 \('ax'\) is not a constant"):
+        imcc.compile(m)
+
+
+@pytest.mark.parametrize("op,operand,shape", [
+    ("Expand", np.array([2, 3, 4]), (2, 3, 4)), ("Tile", np.array([2, 1, 3]), (2, 3, 12))])
+def test_expand_and_tile_with_runtime_operands(op, operand, shape, tmp_path):
+    m = make_model([helper.make_node(op, ["a", "s"], ["y"])],
+                   [("a", F, (1, 3, 4)), ("s", np.int64, (3,))], [("y", F, shape)])
+    check(m, {"a": _x(1, 3, 4), "s": operand}, tmp_path, tol=0)

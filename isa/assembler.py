@@ -502,7 +502,8 @@ class _Assembler:
             self.check_fits(spec, o.field, off, op.offset.pos if op.offset else op.pos)
             if op.base not in REGISTER_NAMES:
                 got = f", got '{op.base}'" if op.base else ""
-                raise self.error(f"expected a base register (x0..x31){got}", op.base_pos)
+                raise self.error(f"expected a base register (x0..x31){got}", op.base_pos,
+                                 _register_hint(op.base))
             return off, REGISTER_NAMES[op.base]
         if isinstance(op, Mem | Str | ListOp):
             raise self.error(f"expected {kind.value} operand '{o.name}' for {spec.mnemonic}",
@@ -521,10 +522,16 @@ class _Assembler:
             csr = CSR_BY_NUMBER[num]
             if csr.readonly and spec.mnemonic in ("csrrw", "csrrwi", "cfgi"):
                 raise self.error(f"CSR '{csr.name}' is read-only", op.pos)
+
             self.check_fits(spec, o.field, num, op.pos)
             return (num,)
         value = self.eval_int(op, pc)
         if kind is OperandKind.TARGET:
+            d = self.defs.get(op.name) if isinstance(op, Sym) else None
+            if d is not None and d.section in ("data", "weights"):
+                raise self.error(f"branch or jump target '{op.name}' is a .{d.section} label, "
+                                 "not code", op.pos,
+                                 "branches and jumps go to labels in .text")
             value -= pc
         self.check_fits(spec, o.field, value, op.pos)
         return (value,)
@@ -532,7 +539,8 @@ class _Assembler:
     def register(self, op) -> int:
         if isinstance(op, Sym) and op.name in REGISTER_NAMES:
             return REGISTER_NAMES[op.name]
-        raise self.error("expected a register (x0..x31)", op.pos)
+        raise self.error("expected a register (x0..x31)", op.pos,
+                         _register_hint(op.name) if isinstance(op, Sym) else None)
 
     def check_fits(self, spec: InstrSpec, fname: str, value: int, pos: Pos) -> None:
         if not FIELDS[fname].fits(value):
@@ -542,9 +550,12 @@ class _Assembler:
         spec = BY_MNEMONIC.get(st.name)
         if spec is None:
             names = list(BY_MNEMONIC) + list(PSEUDO_BY_MNEMONIC)
-            close = difflib.get_close_matches(st.name, names, n=1)
-            raise self.error(f"unknown instruction '{st.name}'", st.name_pos,
-                             f"did you mean '{close[0]}'?" if close else None)
+            if st.name.lower() in names:
+                hint = f"mnemonics are lower case: '{st.name.lower()}'"
+            else:
+                close = difflib.get_close_matches(st.name, names, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else None
+            raise self.error(f"unknown instruction '{st.name}'", st.name_pos, hint)
         if len(st.operands) != len(spec.operands):
             want = ", ".join(o.name for o in spec.operands) or "none"
             raise self.error(
@@ -561,6 +572,12 @@ class _Assembler:
                 failed = True
         if failed:
             raise _Fail()
+        if spec.mnemonic == "cfgi" and args[1] and CSR_BY_NUMBER[args[0]].kind == "f32":
+            name = CSR_BY_NUMBER[args[0]].name
+            raise self.error(f"cfgi {name}, {args[1]}: CSR '{name}' holds float32 bits, and a "
+                             f"17-bit immediate is the denormal {_f32_of(args[1]):g}",
+                             st.operands[1].pos,
+                             f"write a float with li + csrw: li x5, %f32(0.5); csrw {name}, x5")
         return encode(Instr(spec.mnemonic, tuple(args)))
 
     def run(self) -> Assembly:
@@ -775,3 +792,24 @@ def assemble_file(path: str | Path) -> Assembly:
     except UnicodeDecodeError:
         raise AsmError(f"{path}: not a text file (assembly must be UTF-8)") from None
     return assemble(text, str(path), p.parent)
+
+
+#: RISC-V's ABI register names, which this assembler does not take (hints only).
+_ABI = {"zero": 0, "ra": 1, "sp": 2, "gp": 3, "tp": 4, "t0": 5, "t1": 6, "t2": 7, "fp": 8,
+        "s0": 8, "s1": 9, **{f"a{i}": 10 + i for i in range(8)},
+        **{f"s{i}": 16 + i for i in range(2, 12)}, **{f"t{i}": 25 + i for i in range(3, 7)}}
+
+
+def _register_hint(name: str | None) -> str | None:
+    """A hint for a register written as an ABI name or in upper case."""
+    if not name:
+        return None
+    if name in _ABI:
+        return f"registers are x0..x31: '{name}' is x{_ABI[name]} (ABI names are not taken)"
+    if name.lower() in REGISTER_NAMES:
+        return f"registers are lower case: '{name.lower()}'"
+    return None
+
+
+def _f32_of(bits: int) -> float:
+    return struct.unpack("<f", struct.pack("<I", bits))[0]

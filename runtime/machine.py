@@ -454,10 +454,22 @@ class Machine:
     def _trap(self, i: int, message: str, hint: str | None = None) -> MachineTrap:
         pc = 4 * i
         if i >= len(self.obj.text):
-            return MachineTrap(f"trap at pc {pc:#x}: {message}", hint=hint)
+            # Past the end: point at the last instruction, which neither halts nor jumps.
+            last = pc - 4
+            msg = f"trap at pc {pc:#x}: {message}"
+            if last >= 0:
+                place = self.where(last)
+                msg += (f", after the last instruction at pc {last:#x}"
+                        + (f" <{place}>" if place else "") + f" ({self.instruction_text(last)})")
+                hint = hint or "end the program with halt (or jump back)"
+            return self._at_source(last, msg, hint)
         place = self.where(pc)
         head = f"trap at pc {pc:#x}" + (f" <{place}>" if place else "")
         msg = f"{head} ({self.instruction_text(pc)}): {message}"
+        return self._at_source(pc, msg, hint)
+
+    def _at_source(self, pc: int, msg: str, hint: str | None) -> MachineTrap:
+        """A trap whose span is the source line of the instruction at ``pc``, when known."""
         src = self.source
         line = src.line_of_pc.get(pc) if src is not None else None
         if line is None:

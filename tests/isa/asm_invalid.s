@@ -162,3 +162,43 @@ b: .float 1e400
 # CHECK: case.s:1:22: error: .output element type must be one of float32, float16, float64, int64, int32, int16, int8, uint64, uint32, uint16, uint8, bool, i32bits, u32bits
 # CHECK:     .output "y", 0, [2], float128
 # CHECK:                          ^~~~~~~~
+# -----
+ADDI x1, x0, 1
+# CHECK: case.s:1:1: error: unknown instruction 'ADDI'
+# CHECK:     ADDI x1, x0, 1
+# CHECK:     ^~~~
+# CHECK:     hint: mnemonics are lower case: 'addi'
+# -----
+addi sp, sp, -16
+# CHECK: case.s:1:6: error: expected a register (x0..x31)
+# CHECK:     addi sp, sp, -16
+# CHECK:          ^~
+# CHECK:     hint: registers are x0..x31: 'sp' is x2 (ABI names are not taken)
+# CHECK: case.s:1:10: error: expected a register (x0..x31)
+# CHECK:     addi sp, sp, -16
+# CHECK:              ^~
+# CHECK:     hint: registers are x0..x31: 'sp' is x2 (ABI names are not taken)
+# -----
+lw X5, 0(a0)
+# CHECK: case.s:1:4: error: expected a register (x0..x31)
+# CHECK:     lw X5, 0(a0)
+# CHECK:        ^~
+# CHECK:     hint: registers are lower case: 'x5'
+# CHECK: case.s:1:10: error: expected a base register (x0..x31), got 'a0'
+# CHECK:     lw X5, 0(a0)
+# CHECK:              ^~
+# CHECK:     hint: registers are x0..x31: 'a0' is x10 (ABI names are not taken)
+# -----
+    j table
+.data
+table: .word 1
+# CHECK: case.s:1:7: error: branch or jump target 'table' is a .data label, not code
+# CHECK:         j table
+# CHECK:           ^~~~~
+# CHECK:     hint: branches and jumps go to labels in .text
+# -----
+cfgi iscale, 5
+# CHECK: case.s:1:14: error: cfgi iscale, 5: CSR 'iscale' holds float32 bits, and a 17-bit immediate is the denormal 7.00649e-45
+# CHECK:     cfgi iscale, 5
+# CHECK:                  ^
+# CHECK:     hint: write a float with li + csrw: li x5, %f32(0.5); csrw iscale, x5

@@ -130,7 +130,7 @@ GOLDEN_TABLE = {
     "csrrw x5, iscale, x6": 0x80b312f3,
     "csrrs x5, iscale, x6": 0x80b322f3,
     "csrrwi x5, iscale, 17": 0x80b8d2f3,
-    "cfgi iscale, 70000": 0x88b805fb,
+    "cfgi adcsh, 70000": 0x88b8077b,
     "vsetli -5": 0xffb0602b,
     "vsetl x6": 0x0003702b,
     # The rest of RV32I/M and Zicsr, from the RISC-V unprivileged specification's tables.

@@ -52,7 +52,9 @@ def instructions(draw, assemblable=False):
     for f in operand_fields(spec):
         if assemblable and f in csr_fields:
             writes = spec.mnemonic in ("csrrw", "csrrwi", "cfgi")
-            ok = [c.number for c in CSRS if FIELDS[f].fits(c.number) and not (writes and c.readonly)]
+            # cfgi's 17-bit immediate is refused for float32 CSRs (a denormal, not a float)
+            ok = [c.number for c in CSRS if FIELDS[f].fits(c.number) and not (writes and c.readonly)
+                  and not (spec.mnemonic == "cfgi" and c.kind == "f32")]
             args.append(draw(st.sampled_from(ok)))
         else:
             args.append(draw(_value(f)))

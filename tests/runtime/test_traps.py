@@ -223,3 +223,11 @@ def test_arithmetic_never_traps():
     y = out["y"]
     assert y[0] == np.inf and y[1] == -np.inf and np.isnan(y[2]) and y[3] == np.inf
     assert m.state.x[5] == 0xFFFFFFFF and m.state.x[6] == 5
+
+
+def test_running_past_the_end_names_the_last_instruction_and_its_line():
+    e = trap("start:\n    li x1, 2\n    addi x1, x1, 1   # no halt\n")
+    assert e.message == ("trap at pc 0x8: pc ran past the end of the text section, after the "
+                         "last instruction at pc 0x4 <start+4> (addi x1, x1, 1)")
+    assert render(e).splitlines()[0].startswith("t.s:3:5: error: trap at pc 0x8")
+    assert "halt" in e.hint

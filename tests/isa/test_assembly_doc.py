@@ -21,6 +21,7 @@ TEXT = DOC.read_text()
 BLOCKS = re.findall(r"^```(\w*)\n(.*?)^```$", TEXT, flags=re.MULTILINE | re.DOTALL)
 ASM = [body for tag, body in BLOCKS if tag == "asm"]
 EXAMPLE = next(b for b in ASM if b.startswith("# matvec.s"))
+SIGNED = next(b for b in ASM if b.startswith("# signed.s"))
 
 # The oracle of the complete example: its matrix and bias, written out independently.
 W = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]], np.float64)
@@ -107,3 +108,16 @@ def test_example_command_lines(tmp_path, monkeypatch):
         np.testing.assert_array_equal(z["y"], x @ W + BIAS)
     shown = next(b for tag, b in BLOCKS if tag == "text" and b.startswith("y: float32[2x3]"))
     assert shown in r.output
+
+
+def test_signed_bit_sliced_example_computes_x_at_w():
+    # The oracle: the signed weights the example's cells encode, written out independently.
+    w = np.array([[5, -3], [-7, 2], [1, 6]], np.float64)
+    x = np.array([[1, 2, 3], [-1, 0.5, 2]], np.float32)
+    y = Machine(preset("ideal"), assemble(SIGNED, "signed.s").obj).run({"x": x})["y"]
+    np.testing.assert_array_equal(y, x.astype(np.float64) @ w)
+    rng = np.random.default_rng(0)
+    xs = rng.integers(-8, 8, (2, 3)).astype(np.float32)
+    y = Machine(preset("ideal"), assemble(SIGNED, "signed.s").obj).run({"x": xs})["y"]
+    np.testing.assert_array_equal(y, xs.astype(np.float64) @ w)
+    assert "y = [[-6, 19], [-6.5, 16]]" in TEXT

@@ -74,6 +74,37 @@ MULH = (  # isa/rv32um/mulh.S
     (29, "ZERODEST", 33 << 20, 34 << 20),
 )
 
+# The source/destination, bypass and zero-register cases of mulhsu.S and mulhu.S are those of
+# mulh.S (same values), so they share them.
+_MUL_SHARED = tuple(c for c in MULH if c[0] < 7 or 8 <= c[0] <= 29)
+MULHSU = (  # isa/rv32ui/mulhsu.S (the rv32um cases in an earlier layout of the suite)
+    *_MUL_SHARED,
+    (7, "RR_OP", 0x80004000, 0x80000000, 0xFFFF8000),
+)
+MULHU = (  # isa/rv32ui/mulhu.S
+    *_MUL_SHARED,
+    (7, "RR_OP", 0x7FFFC000, 0x80000000, 0xFFFF8000),
+    (30, "RR_OP", 0x0001FEFE, 0xAAAAAAAB, 0x0002FE7D),
+    (31, "RR_OP", 0x0001FEFE, 0x0002FE7D, 0xAAAAAAAB),
+)
+# div.S and rem.S write their extreme operand as -1<<63, which MASK_XLEN makes 0 on RV32.
+DIV = (  # isa/rv32ui/div.S
+    (2, "RR_OP", 3, 20, 6), (3, "RR_OP", -3, -20, 6), (4, "RR_OP", -3, 20, -6),
+    (5, "RR_OP", 3, -20, -6), (6, "RR_OP", -1 << 63, -1 << 63, 1),
+    (7, "RR_OP", -1 << 63, -1 << 63, -1), (8, "RR_OP", -1, -1 << 63, 0),
+    (9, "RR_OP", -1, 1, 0), (10, "RR_OP", -1, 0, 0),
+)
+REM = (  # isa/rv32ui/rem.S
+    (2, "RR_OP", 2, 20, 6), (3, "RR_OP", -2, -20, 6), (4, "RR_OP", 2, 20, -6),
+    (5, "RR_OP", -2, -20, -6), (6, "RR_OP", 0, -1 << 63, 1), (7, "RR_OP", 0, -1 << 63, -1),
+    (8, "RR_OP", -1 << 63, -1 << 63, 0), (9, "RR_OP", 1, 1, 0), (10, "RR_OP", 0, 0, 0),
+)
+AUIPC = (  # isa/rv32ui/auipc.S: lla (auipc + addi) of 1f +- 10000, minus the address of 1f
+    *((n, d, (f".Lp{n}: auipc x14, %hi(.Lt{n} + {d} - .Lp{n})\n"
+               f" addi x14, x14, %lo(.Lt{n} + {d} - .Lp{n})\n jal x11, .Lt{n}\n"
+               f".Lt{n}: sub x14, x14, x11")) for n, d in ((2, 10000), (3, -10000))),
+)
+
 # Loads: (testnum, result, offset, base label); TEST_LD_OP / LD_DEST_BYPASS / LD_SRC1_BYPASS.
 LB = (  # isa/rv32ui/lb.S
     (2, 0xFFFFFFFF, 0, "tdat"), (3, 0x00000000, 1, "tdat"),
@@ -89,6 +120,21 @@ LB_CUSTOM = (  # lb.S tests 10 (negative base) and 11 (unaligned base): (testnum
 # .data holds words: the suite's bytes 0xff 0x00 0xf0 0x0f (tdat1..tdat4), little-endian.
 LB_DATA = "tdat:\ntdat1: .word 0x0ff000ff\n" + "".join(
     f".equ tdat{k}, tdat + {k - 1}\n" for k in (2, 3, 4))
+
+LHU = (  # isa/rv32ui/lhu.S
+    (2, 0x000000FF, 0, "tdat"), (3, 0x0000FF00, 2, "tdat"),
+    (4, 0x00000FF0, 4, "tdat"), (5, 0x0000F00F, 6, "tdat"),
+    (6, 0x000000FF, -6, "tdat4"), (7, 0x0000FF00, -4, "tdat4"),
+    (8, 0x00000FF0, -2, "tdat4"), (9, 0x0000F00F, 0, "tdat4"),
+    (12, 0x00000FF0, 2, "tdat2"), (13, 0x0000F00F, 2, "tdat3"), (14, 0x0000FF00, 2, "tdat1"),
+)
+LHU_CUSTOM = (  # lhu.S tests 10 and 11
+    (10, 0x000000FF, "li x1, tdat\n addi x1, x1, -32\n lhu x14, 32(x1)"),
+    (11, 0x0000FF00, "li x1, tdat\n addi x1, x1, -5\n lhu x14, 7(x1)"),
+)
+# The suite's halfwords 0x00ff 0xff00 0x0ff0 0xf00f (tdat1..tdat4).
+LHU_DATA = "tdat:\ntdat1: .word 0xff0000ff, 0xf00f0ff0\n" + "".join(
+    f".equ tdat{k}, tdat + {2 * (k - 1)}\n" for k in (2, 3, 4))
 
 # Stores: (testnum, load, result, offset, base); TEST_ST_OP / ST_SRC12_BYPASS / ST_SRC21_BYPASS.
 SH = (  # isa/rv32ui/sh.S
@@ -112,6 +158,28 @@ SH_CUSTOM = (  # sh.S tests 10, 11 and 24 (the upper half of the word is kept)
 # The suite's halfwords 0xbeef (tdat1..tdat10), then the word 0x12345678 (tdat11).
 SH_DATA = "tdat:\ntdat1: .word " + ", ".join(["0xbeefbeef"] * 5) + "\ntdat11: .word 0x12345678\n" \
     + "".join(f".equ tdat{k}, tdat + {2 * (k - 1)}\n" for k in range(2, 11))
+
+
+SB = (  # isa/rv32ui/sb.S (little-endian variant of test 4)
+    (2, "lb", 0xFFFFFFAA, 0, "tdat"), (3, "lb", 0x00000000, 1, "tdat"),
+    (4, "lh", 0xFFFFEFA0, 2, "tdat"), (5, "lb", 0x0000000A, 3, "tdat"),
+    (6, "lb", 0xFFFFFFAA, -3, "tdat8"), (7, "lb", 0x00000000, -2, "tdat8"),
+    (8, "lb", 0xFFFFFFA0, -1, "tdat8"), (9, "lb", 0x0000000A, 0, "tdat8"),
+    (12, "lb", 0xFFFFFFDD, 0, "tdat"), (13, "lb", 0xFFFFFFCD, 1, "tdat"),
+    (14, "lb", 0xFFFFFFCC, 2, "tdat"), (15, "lb", 0xFFFFFFBC, 3, "tdat"),
+    (16, "lb", 0xFFFFFFBB, 4, "tdat"), (17, "lb", 0xFFFFFFAB, 5, "tdat"),
+    (18, "lb", 0x33, 0, "tdat"), (19, "lb", 0x23, 1, "tdat"), (20, "lb", 0x22, 2, "tdat"),
+    (21, "lb", 0x12, 3, "tdat"), (22, "lb", 0x11, 4, "tdat"), (23, "lb", 0x01, 5, "tdat"),
+)
+SB_CUSTOM = (  # sb.S tests 10 and 11
+    (10, 0x78, ("li x1, tdat9\n li x2, 0x12345678\n addi x4, x1, -32\n sb x2, 32(x4)\n"
+                " lb x14, 0(x1)")),
+    (11, 0xFFFFFF98, ("li x1, tdat9\n li x2, 0x00003098\n addi x1, x1, -6\n sb x2, 7(x1)\n"
+                      " li x4, tdat10\n lb x14, 0(x4)")),
+)
+# The suite's bytes 0xef (tdat1..tdat10), in words.
+SB_DATA = "tdat:\ntdat1: .word 0xefefefef, 0xefefefef, 0xefefefef\n" + "".join(
+    f".equ tdat{k}, tdat + {k - 1}\n" for k in range(2, 11))
 
 
 # ---- the macro shim ------------------------------------------------------------------------------
@@ -168,6 +236,15 @@ def verdict(src: str) -> int:
 SUITES = {
     "rv32ui/add": program("".join(rr("add", c) for c in ADD)),
     "rv32um/mulh": program("".join(rr("mulh", c) for c in MULH)),
+    "rv32um/mulhsu": program("".join(rr("mulhsu", c) for c in MULHSU)),
+    "rv32um/mulhu": program("".join(rr("mulhu", c) for c in MULHU)),
+    "rv32um/div": program("".join(rr("div", c) for c in DIV)),
+    "rv32um/rem": program("".join(rr("rem", c) for c in REM)),
+    "rv32ui/auipc": program("".join(map(custom, AUIPC))),
+    "rv32ui/lhu": program("".join(ld("lhu", c) for c in LHU) + "".join(map(custom, LHU_CUSTOM)),
+                          LHU_DATA),
+    "rv32ui/sb": program("".join(st("sb", c) for c in SB) + "".join(map(custom, SB_CUSTOM)),
+                         SB_DATA),
     "rv32ui/lb": program("".join(ld("lb", c) for c in LB) + "".join(map(custom, LB_CUSTOM)),
                          LB_DATA),
     "rv32ui/sh": program("".join(st("sh", c) for c in SH) + "".join(map(custom, SH_CUSTOM)),

@@ -156,7 +156,8 @@ class NumpyCrossbar:
     conductances at the current read time ``time_s`` (seconds after programming; ``None``: right
     after programming, no drift): ``G_t = G * (t / t0) ** -nu`` for ``t > t0``, stuck cells
     excepted. :meth:`set_time` moves the read time (the machine does at a program's ``.rerun``
-    label). ``fast_path=False`` always runs the cycle loop (for tests that compare the two).
+    label). ``fast_path=False`` always runs the plain cycle loop (:meth:`_cycles`; for tests
+    that compare the two).
     """
 
     def __init__(self, config: ChipConfig, *, seed: int = 0, time_s: float | None = None,
@@ -506,9 +507,10 @@ class NumpyCrossbar:
 
     def _bit_serial(self, array: int, q: np.ndarray, gr: np.ndarray, p: Precision,
                     exact: bool, cycle_bound: float) -> np.ndarray:
-        """The cycle loop (:meth:`_cycles_exact` when every product is an exact integer and
-        there is a real ADC, else :meth:`_cycles`)."""
-        if exact and p.adcb:
+        """The cycle loop (:meth:`_cycles_exact` when every product is an exact integer, there
+        is a real ADC and the fast path is on, else :meth:`_cycles`, the plain loop that tests
+        compare it with)."""
+        if exact and p.adcb and self.fast_path:
             return self._cycles_exact(q, gr, p, cycle_bound)
         return self._cycles(array, q, gr, p, exact, cycle_bound)
 
@@ -527,13 +529,16 @@ class NumpyCrossbar:
         to :meth:`_cycles` with fewer passes over the data.
 
         Every product, ADC code and partial sum is then an exact integer (or an integer times a
-        power of two) in its dtype, which allows three rewrites that change no bit: the
+        power of two) in its dtype, which allows rewrites that change no bit: the
         ``2**-adcsh`` of the ADC is applied to the cells once per MVM instead of to every
         cycle's currents (``I_c / 2**adcsh = q_c @ (G / 2**adcsh)``); the shift-and-add runs
         from the most significant cycle down (Horner's scheme, ``y = 2**dacb * y + O_c``)
         instead of multiplying each cycle by ``2**(c*dacb)``; and the array rows whose digit is
         0 in every vector of a cycle are left out of that cycle's product (the high-order
-        digits of quantized activations are mostly zero)."""
+        digits of quantized activations are mostly zero). And the ADC's clip is left out where
+        the column range proves that no rounded current leaves its range (``|I_c| <=
+        cycle_bound``: a bound within ``[clo, chi]``, or nonnegative inputs and cells and a
+        bound up to ``chi``; ``chi`` is an integer, so rounding cannot pass it)."""
         cycles, dacb = p.cycles, p.dacb
         b = p.magnitude_bits
         itype = np.uint8 if b <= 8 else np.uint16 if b <= 16 else np.uint32
@@ -555,6 +560,9 @@ class NumpyCrossbar:
         y = self._buffer("y", out_shape, acc)
         mask = itype(min((1 << dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
         skip = shape[0] * gr.shape[1] >= _SKIP_MIN_WORK
+        bound = cycle_bound * 2.0**-p.adcsh  # |I_c| in ADC steps
+        signed = sgn is not None or gr.min(initial=0) < 0  # currents, codes may be negative
+        clip = not (bound <= chi and (bound <= -clo or not signed))
         pending = None  # y is 0 until the first nonzero cycle; then 2**dacb steps not yet applied
         for c in reversed(range(cycles)):
             if pending is not None:
@@ -575,7 +583,8 @@ class NumpyCrossbar:
             else:
                 continue  # every digit is 0: I = 0 and the ADC's code is 0
             np.rint(i, out=i)
-            np.clip(i, lo, hi, out=i)
+            if clip:
+                np.clip(i, lo, hi, out=i)
             if pending is None:
                 y[...] = i
                 pending = 0
@@ -587,6 +596,8 @@ class NumpyCrossbar:
         if pending is None:
             y[...] = 0
         else:
+            if signed:  # a code of -0.0 (a small negative current rounded) stays -0.0 in y;
+                y += 0.0  # the plain loop adds the codes to 0, which gives 0.0
             y *= 2.0 ** (pending + p.adcsh)
         return y
 

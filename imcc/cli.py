@@ -83,7 +83,7 @@ class _Group(click.Group):
               f"[default: {hostlimits.DEFAULT_MAX_ELEMENTS}, or IMCC_MAX_ELEMENTS]")
 @click.option("--max-total-mib", type=click.IntRange(min=1), metavar="N",
               help="refuse inputs that make imcc hold more than N MiB at once in values it "
-              "computes (folded constants, crossbar arrays, packing problems) "
+              "computes (constants folded together, the crossbar arrays of a run) "
               f"[default: {hostlimits.DEFAULT_MAX_TOTAL_MIB}, or IMCC_MAX_TOTAL_MIB]")
 @click.option("--max-nodes", type=click.IntRange(min=1), metavar="N",
               help="refuse models whose graph has, or grows while lowered (an RNN unrolled "

@@ -74,11 +74,12 @@ FRONTEND_OPS: Mapping[str, OpInfo] = MappingProxyType({
     **_table(_D, "activation", "PRelu", "Selu", "Celu", "Mish", "Softsign", "ThresholdedRelu",
              "Shrink", "Hardmax"),
     **_table(_D, "normalization", "InstanceNormalization", "GroupNormalization",
-             "LpNormalization"),
+             "LpNormalization", "LRN"),
     **_table(_D, "other", "Identity", "Dropout", "Constant", "ConstantOfShape", "Shape", "Size",
              "Range", "Flatten", "Squeeze", "Unsqueeze", "IsNaN", "IsInf", "ReduceSumSquare",
              "ReduceL1", "ReduceL2", "ReduceLogSumExp", "ReduceLogSum", "ArgMax", "ArgMin",
-             "CastLike", "Trilu"),
+             "CastLike", "Trilu", "OneHot", "Tan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
+             "Atan", "Asin", "Acos"),
 })
 
 _MATRIX_PRODUCTS = frozenset({"Gemm", "MatMul", "Einsum"})

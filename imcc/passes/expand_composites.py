@@ -30,6 +30,7 @@ import numpy as np
 import onnx
 
 from imcc.ir import Graph, Node, TensorType
+from imcc.passes.composite_math import EXPANSIONS as MATH_EXPANSIONS
 from imcc.passes.normalize_operands import axes_are_input
 from imcc.passes.rewrite import Rewriter
 
@@ -217,6 +218,7 @@ EXPANSIONS = {
     "CastLike": _cast_like, "Trilu": _trilu, "ThresholdedRelu": _thresholded_relu,
     "Shrink": _shrink, "ReduceLogSum": _reduce_log_sum, "Hardmax": _hardmax,
     "LayerNormalization": _layer_norm_stats,
+    **MATH_EXPANSIONS,
 }
 _NUMPY = frozenset({"float32", "float64", "float16", "int8", "int16", "int32", "int64", "uint8",
                     "uint16", "uint32", "uint64", "bool"})

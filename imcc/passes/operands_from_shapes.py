@@ -9,6 +9,7 @@ it at that value):
   broadcasting ``x`` to the output's shape gives the same tensor, so ``shape`` becomes the
   output's shape;
 * ``Tile(x, repeats)``: ``repeats[i] = out[i] / in[i]``;
+* ``ConstantOfShape(shape)``: the output's shape, so the node is a constant;
 * ``Reduce*(x, axes)`` with ``keepdims = 1``: the reduced axes are those where the output has 1
   and the input more (an axis of size 1 in the runtime ``axes`` reduces nothing); with
   ``keepdims = 0``, the axes whose removal gives the output's shape, when only one set does.
@@ -22,6 +23,7 @@ from itertools import combinations
 
 import numpy as np
 
+from imcc.frontend.evaluate import evaluate
 from imcc.ir import Graph, Node
 from imcc.passes.rewrite import Rewriter
 
@@ -57,15 +59,24 @@ def _constant_operand(graph: Graph, n: Node) -> list[int] | None:
 
 
 def operands_from_shapes(graph: Graph) -> Graph:
-    """Runtime ``Expand`` shapes, ``Tile`` repeats and ``Reduce*`` axes that the static shapes
-    determine become constants (see the module doc)."""
+    """Runtime ``Expand`` shapes, ``Tile`` repeats, ``Reduce*`` axes and ``ConstantOfShape``
+    shapes that the static shapes determine become constants (see the module doc)."""
     todo = {n.name for n in graph.nodes
             if (n.op_type in ("Expand", "Tile") or n.op_type in REDUCE)
             and len(n.inputs) > 1 and n.inputs[1] and not graph.is_const(n.inputs[1])}
+    fills = {n.name for n in graph.nodes
+             if n.op_type == "ConstantOfShape" and not graph.is_const(n.inputs[0])}
+    todo |= fills
     if not todo:
         return graph
     rw = Rewriter(graph)
     for n in graph.nodes:
+        if n.name in fills:
+            shape = np.asarray(graph.types[n.outputs[0]].shape, np.int64)
+            filled = evaluate([n.replace(inputs=("shape",))], {"shape": shape}, n.outputs,
+                              graph.opset, f"{n.name}: ")[n.outputs[0]]
+            rw.alias(n.outputs[0], rw.const(f"{n.name}_value", filled))
+            continue
         value = _constant_operand(graph, n) if n.name in todo else None
         if value is not None:
             c = rw.const(f"{n.name}_{'axes' if n.op_type in REDUCE else 'shape'}",

@@ -432,8 +432,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_constant_pad',
         'test_constant_pad_axes',
         'test_constant_pad_negative_axes',
-        'test_constantofshape_float_ones',
-        'test_constantofshape_int_zeros',
         'test_conv_with_autopad_same',
         'test_conv_with_strides_and_asymmetric_padding',
         'test_conv_with_strides_no_padding',
@@ -1098,13 +1096,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_col2im_pads',
         'test_col2im_strides',
     ),
-    'operator not implemented: OneHot': (
-        'test_onehot_negative_indices',
-        'test_onehot_out_of_range_indices',
-        'test_onehot_with_axis',
-        'test_onehot_with_negative_axis',
-        'test_onehot_without_axis',
-    ),
     'operator not implemented: AffineGrid': (
         'test_affine_grid_2d',
         'test_affine_grid_2d_align_corners',
@@ -1189,30 +1180,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_mod_int64_fmod',
         'test_mod_mixed_sign_float32',
     ),
-    'operator not implemented: Acos': (
-        'test_acos',
-        'test_acos_example',
-    ),
-    'operator not implemented: Acosh': (
-        'test_acosh',
-        'test_acosh_example',
-    ),
-    'operator not implemented: Asin': (
-        'test_asin',
-        'test_asin_example',
-    ),
-    'operator not implemented: Asinh': (
-        'test_asinh',
-        'test_asinh_example',
-    ),
-    'operator not implemented: Atan': (
-        'test_atan',
-        'test_atan_example',
-    ),
-    'operator not implemented: Atanh': (
-        'test_atanh',
-        'test_atanh_example',
-    ),
     'operator not implemented: BlackmanWindow': (
         'test_blackmanwindow',
         'test_blackmanwindow_symmetric',
@@ -1220,10 +1187,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     'operator not implemented: ConvInteger': (
         'test_convinteger_with_padding',
         'test_convinteger_without_padding',
-    ),
-    'operator not implemented: Cosh': (
-        'test_cosh',
-        'test_cosh_example',
     ),
     'operator not implemented: Det': (
         'test_det_2d',
@@ -1236,10 +1199,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     'operator not implemented: HannWindow': (
         'test_hannwindow',
         'test_hannwindow_symmetric',
-    ),
-    'operator not implemented: LRN': (
-        'test_lrn',
-        'test_lrn_default',
     ),
     'operator not implemented: MaxUnpool': (
         'test_maxunpool_export_with_output_shape',
@@ -1256,14 +1215,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     'operator not implemented: Scatter': (
         'test_scatter_with_axis',
         'test_scatter_without_axis',
-    ),
-    'operator not implemented: Sinh': (
-        'test_sinh',
-        'test_sinh_example',
-    ),
-    'operator not implemented: Tan': (
-        'test_tan',
-        'test_tan_example',
     ),
     'training mode': (
         'test_batchnorm_epsilon_training_mode',

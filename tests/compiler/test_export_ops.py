@@ -129,3 +129,60 @@ def test_expand_and_tile_with_runtime_operands(op, operand, shape, tmp_path):
     m = make_model([helper.make_node(op, ["a", "s"], ["y"])],
                    [("a", F, (1, 3, 4)), ("s", np.int64, (3,))], [("y", F, shape)])
     check(m, {"a": _x(1, 3, 4), "s": operand}, tmp_path, tol=0)
+
+
+# values where a naive formula loses float32 precision: near 0, large, the domain's ends
+_EDGES = np.array([0.0, 1e-7, -3e-4, 0.2, -0.3, 0.49, 0.51, 0.9, -0.999, 1.0, -1.0, 1.5, -7.0,
+                   30.0, 1e10, -3e19], F)
+
+
+@pytest.mark.parametrize("op,lo,hi", [
+    ("Tan", -1.5, 1.5), ("Sinh", -5, 5), ("Cosh", -5, 5), ("Asinh", -40, 40),
+    ("Acosh", 1, 40), ("Atanh", -0.99, 0.99), ("Atan", -40, 40), ("Asin", -1, 1),
+    ("Acos", -1, 1)])
+def test_trigonometric_and_hyperbolic(op, lo, hi, tmp_path):
+    x = np.concatenate([R.uniform(lo, hi, 48).astype(F), _EDGES])
+    m = make_model([helper.make_node(op, ["a"], ["y"])], [("a", F, x.shape)], [("y", F, None)])
+    (got,), _ = run_compiled(m, {"a": x}, tmp_path)
+    with np.errstate(all="ignore"):
+        want = getattr(np, {"Asinh": "arcsinh", "Acosh": "arccosh", "Atanh": "arctanh",
+                            "Atan": "arctan", "Asin": "arcsin", "Acos": "arccos"}.get(
+                                op, op.lower()))(x.astype(np.float64))
+    inside = np.isfinite(want) & (np.abs(want) < 1e30)
+    if op == "Tan":  # tan near pi/2 amplifies the argument's own rounding
+        inside &= np.abs(x) < 1.4
+    np.testing.assert_allclose(got[inside], want[inside], rtol=2e-6, atol=1e-7)
+    assert np.array_equal(np.isnan(got), np.isnan(want.astype(F)))
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+@pytest.mark.parametrize("itype", [np.int64, np.float32])
+def test_one_hot(axis, itype, tmp_path):
+    idx = np.array([[0, 3, -1], [2, -4, 1]], itype)
+    m = make_model([helper.make_node("OneHot", ["i", "d", "v"], ["y"], axis=axis)],
+                   [("i", itype, idx.shape), ("v", F, (2,))], [("y", F, None)],
+                   inits={"d": np.array(4, np.int64)})
+    feeds = {"i": idx, "v": np.array([-0.5, 2.0], F)}
+    check(m, feeds, tmp_path, tol=0)
+
+
+@pytest.mark.parametrize("size", [3, 4, 5])
+def test_lrn(size, tmp_path):
+    m = make_model([helper.make_node("LRN", ["a"], ["y"], size=size, alpha=2e-3, beta=0.8,
+                                     bias=1.5)], [("a", F, (2, 6, 3, 3))], [("y", F, None)])
+    x = _x(2, 6, 3, 3) * 4
+    (got,), _ = run_compiled(m, {"a": x}, tmp_path)
+    # numpy, by the spec's formula: onnx's reference sums the windows of the first N channels
+    # only (its loop runs over the batch axis)
+    lo, hi = (size - 1) // 2, size - 1 - (size - 1) // 2
+    sq = np.pad(x.astype(np.float64) ** 2, ((0, 0), (lo, hi), (0, 0), (0, 0)))
+    total = sum(sq[:, k : k + 6] for k in range(size))
+    np.testing.assert_allclose(got, x / (1.5 + 2e-3 / size * total) ** 0.8, rtol=1e-5)
+
+
+def test_constant_of_shape_with_a_runtime_shape(tmp_path):
+    """The graph declares the output's shape (an intermediate one would be unknown)."""
+    value = helper.make_tensor("v", 1, [1], [2.5])  # FLOAT
+    m = make_model([helper.make_node("ConstantOfShape", ["s"], ["y"], value=value)],
+                   [("s", np.int64, (2,))], [("y", F, (2, 3))])
+    check(m, {"s": np.array([2, 3], np.int64)}, tmp_path, tol=0)

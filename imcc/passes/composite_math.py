@@ -1,0 +1,194 @@
+"""Expansions of ``expand-composites`` for the trigonometric and hyperbolic functions, OneHot
+and LRN, over ops the machine has (each function takes the pass's node helper and returns False
+for a form it does not expand).
+
+The machine has ``exp``, ``log``, ``sqrt``, ``sin`` and ``cos``; the rest are their textbook
+identities, with the cancellations that lose float32 precision avoided:
+
+* ``sinh`` near 0 (``|x| < 0.5``), ``asinh`` and ``atanh`` near 0 (``|x| < 0.25``) by their
+  Taylor series (the first omitted term is below ``1e-8`` relative); elsewhere
+  ``(e^x - e^-x) / 2``, ``sign(x) log(|x| + sqrt(x^2 + 1))`` (``log(2|x|)`` beyond ``1e9``,
+  where ``x^2`` would overflow), ``log((1 + x) / (1 - x)) / 2``;
+* ``atan`` by halving the angle three times, ``t -> t / (1 + sqrt(1 + t^2))`` (``|t| <
+  tan(pi/16)``), then its series to ``t^15`` (``atan x = 8 atan t``; ``x`` clipped to
+  ``+-1e18``, whose arctangent is ``pi/2`` in float32); ``asin x = atan(x / sqrt(1 - x^2))``,
+  ``acos x = 2 atan(sqrt((1 - x) / (1 + x)))``; arguments outside the domain give NaN, as
+  numpy does;
+* ``OneHot(indices, depth, values)``: ``Where(Equal(index, ramp), on, off)`` with negative
+  indices counted from ``depth`` (the output's size along ``axis``);
+* ``LRN``: the squares summed over the channel window by ``size`` shifted ``Slice``s of a
+  zero-padded copy, then ``x / (bias + alpha / size * sum) ** beta``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnx
+
+
+def _poly_odd(o, x: str, coeffs) -> str:
+    """``x * (c0 + c1 x^2 + c2 x^4 + ...)`` by Horner's rule."""
+    u = o.op("Mul", x, x)
+    acc = o.const(coeffs[-1])
+    for c in reversed(coeffs[:-1]):
+        acc = o.op("Add", o.op("Mul", u, acc), o.const(c))
+    return o.op("Mul", acc, x)
+
+
+def _small(o, x: str, bound: float) -> str:
+    return o.op("Less", o.op("Abs", x), o.const(bound), dtype="bool")
+
+
+def _float32(o) -> bool:
+    return o.xt.dtype == "float32"
+
+
+def _tan(o) -> bool:
+    o.final("Div", o.op("Sin", o.x), o.op("Cos", o.x))
+    return True
+
+
+def _sinh(o) -> bool:
+    e, ei = o.op("Exp", o.x), o.op("Exp", o.op("Neg", o.x))
+    big = o.op("Mul", o.op("Sub", e, ei), o.const(0.5))
+    series = _poly_odd(o, o.x, [1.0 / math.factorial(k) for k in (1, 3, 5, 7, 9)])
+    o.final("Where", _small(o, o.x, 0.5), series, big)
+    return True
+
+
+def _cosh(o) -> bool:
+    e, ei = o.op("Exp", o.x), o.op("Exp", o.op("Neg", o.x))
+    o.final("Mul", o.op("Add", e, ei), o.const(0.5))
+    return True
+
+
+def _log_x_plus_root(o, a: str, sign: float) -> str:
+    """``log(a + sqrt(a^2 + sign))``, as ``log(2a)`` where ``a > 1e9``."""
+    root = o.op("Sqrt", o.op("Add", o.op("Mul", a, a), o.const(sign)))
+    huge = o.op("Greater", a, o.const(1e9), dtype="bool")
+    arg = o.op("Where", huge, o.op("Mul", a, o.const(2.0)), o.op("Add", a, root))
+    return o.op("Log", arg)
+
+
+def _asinh(o) -> bool:
+    big = o.op("Mul", o.op("Sign", o.x), _log_x_plus_root(o, o.op("Abs", o.x), 1.0))
+    series = _poly_odd(o, o.x, [1.0, -1 / 6, 3 / 40, -15 / 336, 105 / 3456, -945 / 42240])
+    o.final("Where", _small(o, o.x, 0.25), series, big)
+    return True
+
+
+def _acosh(o) -> bool:
+    below = o.op("Less", o.x, o.const(1.0), dtype="bool")  # outside the domain (x^2 may be inf)
+    o.final("Where", below, o.const(np.nan), _log_x_plus_root(o, o.x, -1.0))
+    return True
+
+
+def _atanh(o) -> bool:
+    ratio = o.op("Div", o.op("Add", o.const(1.0), o.x), o.op("Sub", o.const(1.0), o.x))
+    big = o.op("Mul", o.op("Log", ratio), o.const(0.5))
+    series = _poly_odd(o, o.x, [1.0 / k for k in (1, 3, 5, 7, 9, 11, 13)])
+    o.final("Where", _small(o, o.x, 0.25), series, big)
+    return True
+
+
+def _atan_of(o, x: str) -> str:
+    t = o.op("Clip", x, o.const(-1e18), o.const(1e18))
+    for _ in range(3):
+        root = o.op("Sqrt", o.op("Add", o.op("Mul", t, t), o.const(1.0)))
+        t = o.op("Div", t, o.op("Add", root, o.const(1.0)))
+    series = _poly_odd(o, t, [(-1.0) ** k / (2 * k + 1) for k in range(8)])
+    return o.op("Mul", series, o.const(8.0))
+
+
+def _atan(o) -> bool:
+    o.rw.alias(o.n.outputs[0], _atan_of(o, o.x))
+    return True
+
+
+def _asin(o) -> bool:
+    root = o.op("Sqrt", o.op("Sub", o.const(1.0), o.op("Mul", o.x, o.x)))
+    o.rw.alias(o.n.outputs[0], _atan_of(o, o.op("Div", o.x, root)))
+    return True
+
+
+def _acos(o) -> bool:
+    ratio = o.op("Div", o.op("Sub", o.const(1.0), o.x), o.op("Add", o.const(1.0), o.x))
+    o.final("Mul", _atan_of(o, o.op("Sqrt", ratio)), o.const(2.0))
+    return True
+
+
+def _one_hot(o) -> bool:
+    n, rw = o.n, o.rw
+    y = o.graph.types[n.outputs[0]]
+    axis = int(n.attrs.get("axis", -1)) % len(y.shape)
+    depth = y.shape[axis]
+    shape = list(o.xt.shape)
+    shape.insert(axis, 1)
+    idx = n.inputs[0]
+    if o.xt.dtype.startswith("float"):  # the spec casts float indices to integers
+        idx = o.op("Cast", idx, dtype="int64", to=int(onnx.TensorProto.INT64), saturate=1)
+    it = rw.type(idx).dtype
+    depth_c = rw.const(f"{n.name}_depth", np.asarray(depth, it))
+    neg = o.op("Less", idx, rw.const(f"{n.name}_zero", np.asarray(0, it)), dtype="bool")
+    idx = o.op("Where", neg, o.op("Add", idx, depth_c, dtype=it), idx, dtype=it)
+    idx = o.op("Reshape", idx, rw.shape_const(f"{n.name}_shape", shape), shape=shape, dtype=it)
+    ramp_shape = [1] * len(y.shape)
+    ramp_shape[axis] = depth
+    ramp = rw.const(f"{n.name}_ramp", np.arange(depth, dtype=it).reshape(ramp_shape))
+    hit = o.op("Equal", idx, ramp, shape=y.shape, dtype="bool")
+    vt = rw.type(n.inputs[2])
+    pick = {}
+    for k, what in ((0, "off"), (1, "on")):
+        pick[what] = o.op("Gather", n.inputs[2], rw.const(f"{n.name}_{what}",
+                                                           np.asarray(k, np.int64)),
+                          shape=(), dtype=vt.dtype, axis=0)
+    o.final("Where", hit, pick["on"], pick["off"])
+    return True
+
+
+def _lrn(o) -> bool:
+    if o.xt.rank < 3:
+        return False
+    n, rw = o.n, o.rw
+    size = int(n.attrs["size"])
+    alpha, beta = float(n.attrs.get("alpha", 1e-4)), float(n.attrs.get("beta", 0.75))
+    bias = float(n.attrs.get("bias", 1.0))
+    c = o.xt.shape[1]
+    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+    rank = o.xt.rank
+    pads = [0] * (2 * rank)
+    pads[1], pads[rank + 1] = before, after
+    sq = o.op("Mul", o.x, o.x)
+    pshape = list(o.xt.shape)
+    pshape[1] += size - 1
+    padded = o.op("Pad", sq, rw.shape_const(f"{n.name}_pads", pads), shape=pshape,
+                  mode="constant")
+    total = None
+    for k in range(size):
+        part = o.op("Slice", padded, rw.shape_const(f"{n.name}_start", [k]),
+                    rw.shape_const(f"{n.name}_end", [k + c]),
+                    rw.shape_const(f"{n.name}_axis", [1]))
+        total = part if total is None else o.op("Add", total, part)
+    base = o.op("Add", o.op("Mul", total, o.const(alpha / size)), o.const(bias))
+    o.final("Div", o.x, o.op("Pow", base, o.const(beta)))
+    return True
+
+
+def _float32_only(expand):
+    """``expand`` for float32 inputs (the machine computes float32); False for the others."""
+
+    def run(o) -> bool:
+        return _float32(o) and expand(o)
+
+    return run
+
+
+#: Op type -> expansion (merged into ``expand_composites.EXPANSIONS``).
+EXPANSIONS = {
+    **{op: _float32_only(f) for op, f in (
+        ("Tan", _tan), ("Sinh", _sinh), ("Cosh", _cosh), ("Asinh", _asinh), ("Acosh", _acosh),
+        ("Atanh", _atanh), ("Atan", _atan), ("Asin", _asin), ("Acos", _acos), ("LRN", _lrn))},
+    "OneHot": _one_hot,
+}

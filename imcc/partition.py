@@ -79,7 +79,7 @@ FRONTEND_OPS: Mapping[str, OpInfo] = MappingProxyType({
              "Range", "Flatten", "Squeeze", "Unsqueeze", "IsNaN", "IsInf", "ReduceSumSquare",
              "ReduceL1", "ReduceL2", "ReduceLogSumExp", "ReduceLogSum", "ArgMax", "ArgMin",
              "CastLike", "Trilu", "OneHot", "Tan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
-             "Atan", "Asin", "Acos"),
+             "Atan", "Asin", "Acos", "GatherND"),
 })
 
 _MATRIX_PRODUCTS = frozenset({"Gemm", "MatMul", "Einsum"})
@@ -203,6 +203,8 @@ def _frontend_problem(node: Node, graph: Graph) -> str:
     if op in _REDUCE_COMPOSITES:
         return (_not_const(node, graph, 1, "axes input")
                 or "noop_with_empty_axes = 1 with empty axes is not supported")
+    if op == "GatherND" and int(a.get("batch_dims", 0)):
+        return "batch_dims > 0 (only 0 is supported)"
     if op == "LpNormalization" and int(a.get("p", 2)) not in (1, 2):
         return f"p = {a.get('p')} (1 and 2 are supported)"
     if x and graph.types[x].dtype not in ("float32", "float64"):

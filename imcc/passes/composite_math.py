@@ -16,6 +16,7 @@ identities, with the cancellations that lose float32 precision avoided:
   numpy does;
 * ``OneHot(indices, depth, values)``: ``Where(Equal(index, ramp), on, off)`` with negative
   indices counted from ``depth`` (the output's size along ``axis``);
+* ``GatherND``: a ``Gather`` of the flat indices from a reshaped ``data``;
 * ``LRN``: the squares summed over the channel window by ``size`` shifted ``Slice``s of a
   zero-padded copy, then ``x / (bias + alpha / size * sum) ** beta``.
 """
@@ -176,6 +177,36 @@ def _lrn(o) -> bool:
     return True
 
 
+def _gather_nd(o) -> bool:
+    """``GatherND`` (``batch_dims = 0``): the flat index of each index tuple into the leading
+    ``k`` axes (negative entries counted from the end), ``sum(idx * strides)``, then a
+    ``Gather`` along axis 0 of ``data`` reshaped to ``[d0 * ... * d(k-1), rest...]``."""
+    n, rw = o.n, o.rw
+    if int(n.attrs.get("batch_dims", 0)):
+        return False
+    data = o.xt
+    it = rw.type(n.inputs[1])
+    k = it.shape[-1]
+    lead, rest = data.shape[:k], data.shape[k:]
+    strides = [int(np.prod(lead[j + 1:], dtype=np.int64)) for j in range(k)]
+    idx = n.inputs[1]
+    dims = rw.const(f"{n.name}_dims", np.asarray(lead, np.int64))
+    neg = o.op("Less", idx, rw.const(f"{n.name}_zero", np.asarray(0, np.int64)),
+               shape=it.shape, dtype="bool")
+    idx = o.op("Where", neg, o.op("Add", idx, dims, shape=it.shape, dtype="int64"), idx,
+               shape=it.shape, dtype="int64")
+    scaled = o.op("Mul", idx, rw.const(f"{n.name}_strides", np.asarray(strides, np.int64)),
+                  shape=it.shape, dtype="int64")
+    sub = type(o)(rw, o.graph, n)
+    sub.x, sub.xt = scaled, rw.type(scaled)
+    flat = sub.reduce("ReduceSum", scaled, [len(it.shape) - 1], 0)
+    table_shape = [int(np.prod(lead, dtype=np.int64)), *rest]
+    table = o.op("Reshape", n.inputs[0], rw.shape_const(f"{n.name}_table", table_shape),
+                 shape=table_shape)
+    o.final("Gather", table, flat, axis=0)
+    return True
+
+
 def _float32_only(expand):
     """``expand`` for float32 inputs (the machine computes float32); False for the others."""
 
@@ -190,5 +221,5 @@ EXPANSIONS = {
     **{op: _float32_only(f) for op, f in (
         ("Tan", _tan), ("Sinh", _sinh), ("Cosh", _cosh), ("Asinh", _asinh), ("Acosh", _acosh),
         ("Atanh", _atanh), ("Atan", _atan), ("Asin", _asin), ("Acos", _acos), ("LRN", _lrn))},
-    "OneHot": _one_hot,
+    "OneHot": _one_hot, "GatherND": _gather_nd,
 }

@@ -1162,11 +1162,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_eyelike_with_dtype',
         'test_eyelike_without_dtype',
     ),
-    'operator not implemented: GatherND': (
-        'test_gathernd_example_float32',
-        'test_gathernd_example_int32',
-        'test_gathernd_example_int32_batch_dim1',
-    ),
     'operator not implemented: RoiAlign': (
         'test_roialign_aligned_false',
         'test_roialign_aligned_true',
@@ -1219,6 +1214,9 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     'training mode': (
         'test_batchnorm_epsilon_training_mode',
         'test_batchnorm_example_training_mode',
+    ),
+    'GatherND with batch_dims > 0': (
+        'test_gathernd_example_int32_batch_dim1',
     ),
     'operator not implemented: MatMulInteger': (
         'test_matmulinteger',

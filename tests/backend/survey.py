@@ -49,6 +49,7 @@ RULES = (
     (r"has dtype (u?int4|float8\w*); expected numbers", "float 8 and 4-bit integer inputs"),
     (r"Indices output", "MaxPool's Indices output"),
     (r"fmod=1", "Mod with fmod = 1"),
+    (r"batch_dims > 0", "GatherND with batch_dims > 0"),
     (r"ONNX shape inference fails", "models onnx's own shape inference rejects"),
     (r"the (\w+) node writing '[^']*'(?: \(as \w+\))?;",
      "operator not implemented: {0}"),

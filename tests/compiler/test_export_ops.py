@@ -186,3 +186,21 @@ def test_constant_of_shape_with_a_runtime_shape(tmp_path):
     m = make_model([helper.make_node("ConstantOfShape", ["s"], ["y"], value=value)],
                    [("s", np.int64, (2,))], [("y", F, (2, 3))])
     check(m, {"s": np.array([2, 3], np.int64)}, tmp_path, tol=0)
+
+
+@pytest.mark.parametrize("ishape", [(2, 2), (3, 1), (2, 2, 3)])
+@pytest.mark.parametrize("const", [False, True])
+def test_gather_nd(ishape, const, tmp_path):
+    data = _x(3, 4, 5)
+    k = ishape[-1]
+    idx = np.stack([R.integers(-data.shape[j], data.shape[j], size=ishape[:-1])
+                    for j in range(k)], axis=-1).astype(np.int64)
+    node = helper.make_node("GatherND", ["d", "i"], ["y"])
+    if const:
+        m = make_model([node], [("d", F, data.shape)], [("y", F, None)], inits={"i": idx})
+        feeds = {"d": data}
+    else:
+        m = make_model([node], [("d", F, data.shape), ("i", np.int64, ishape)],
+                       [("y", F, None)])
+        feeds = {"d": data, "i": idx}
+    check(m, feeds, tmp_path, tol=0)

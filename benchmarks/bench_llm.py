@@ -123,10 +123,14 @@ def build_tinyllama(folder: str, layers: int | None) -> None:
 
 def scale(args) -> None:
     """The measurement, in this (fresh) process."""
+    import onnx
+
     import imcc
     from imcc.llm import compile_decoder
 
-    weights = os.path.getsize(os.path.join(args.scale, "weights.bin"))
+    graph = onnx.load(os.path.join(args.scale, "model.onnx"), load_external_data=False).graph
+    weights = sum(4 * int(np.prod(t.dims)) for t in graph.initializer)  # float32 bytes
+    del graph
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t = time.perf_counter()
     p = compile_decoder(args.scale, args.scale_chip, context=args.scale_prompt + args.scale_new,

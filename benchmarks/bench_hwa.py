@@ -34,12 +34,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "samples" / "digits"))
 
-import torch  # noqa: E402
-import train_hwa as hwa  # noqa: E402
-from train import load_split  # noqa: E402
+import torch
+import train_hwa as hwa
+from train import load_split
 
-import imcc.torch as itorch  # noqa: E402
-from runtime.config import preset  # noqa: E402
+import imcc.torch as itorch
+from runtime.config import preset
 
 WEIGHTS9 = ROOT / "samples" / "digits" / "weights9.toml"
 TIMES = hwa.DRIFT_TIMES
@@ -110,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             rows = [("neither", lambda: model, off),
                     ("compensation (global)", lambda: model, pcm),
                     ("compensation (per-column)", lambda: model, col),
-                    ("training", lambda: tuned(off, prec, PCM_TRAIN_TIME), off),
-                    ("both (global)", lambda: tuned(pcm, prec, PCM_TRAIN_TIME), pcm),
-                    ("both (per-column)", lambda: tuned(col, prec, PCM_TRAIN_TIME), col)]
+                    ("training", lambda p=prec: tuned(off, p, PCM_TRAIN_TIME), off),
+                    ("both (global)", lambda p=prec: tuned(pcm, p, PCM_TRAIN_TIME), pcm),
+                    ("both (per-column)", lambda p=prec: tuned(col, p, PCM_TRAIN_TIME), col)]
             if weights == "8-bit":  # the preset as it comes: the two ends only
                 rows = [rows[0], rows[4]]
             for label, make, chip in rows:

@@ -2,7 +2,8 @@
 
     python samples/digits/train_hwa.py [--chip rram|pcm|FILE] [--precision FILE]
                                        [--epochs 60] [--finetune-epochs 60] [--seeds 10]
-                                       [--times 0,3600,86400,31536000] [--out DIR]
+                                       [--times 0,3600,86400,31536000] [--train-time 86400]
+                                       [--out DIR]
 
 1. Train the float CNN in PyTorch on scikit-learn's 8x8 digits (the split of ``train.py``).
 2. Fold its BatchNorms into the convolutions (what the compiler does to the ONNX graph).
@@ -150,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=10, help="simulated chips per point [10]")
     parser.add_argument("--times", help="read times in seconds, comma-separated [0, or "
                         "0,3600,86400,31536000 for a chip whose cells drift]")
+    parser.add_argument("--train-time", type=float, default=86400.0,
+                        help="read time in seconds that fine-tuning trains against, on a chip "
+                        "whose cells drift [86400: one day]")
     parser.add_argument("--seed", type=int, default=0, help="seed of the training runs")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()),
                         help="folder for cnn_hwa.onnx [the system's temporary folder]")
@@ -185,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     analog = hardware_aware(model, chip, xt, yt, epochs=args.finetune_epochs, lr=args.lr,
                             precision=args.precision, seed=args.seed, log=say,
-                            train_time=max(times) if chip.nonideal.has_drift else 0.0)
+                            train_time=args.train_time if chip.nonideal.has_drift else 0.0)
     print(f"fine-tuned with the chip's noise for {args.finetune_epochs} epochs "
           f"({time.perf_counter() - t0:.1f} s)")
     after = itorch.compile(analog, example, chip=chip, precision=args.precision,

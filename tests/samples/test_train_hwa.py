@@ -5,6 +5,7 @@ bundled test split (the sample's own training images need scikit-learn)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -13,16 +14,16 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from click.testing import CliRunner  # noqa: E402
+from click.testing import CliRunner
 
-import imcc  # noqa: E402
-import imcc.torch as itorch  # noqa: E402
-from imcc.cli import cli  # noqa: E402
-from runtime.config import NonIdeal, preset  # noqa: E402
+import imcc
+import imcc.torch as itorch
+from imcc.cli import cli
+from runtime.config import NonIdeal, preset
 
 DIGITS = Path(__file__).resolve().parents[2] / "samples" / "digits"
 sys.path.insert(0, str(DIGITS))
-import train_hwa as hwa  # noqa: E402
+import train_hwa as hwa
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def test_convert_finetune_compile_run(model, data, tmp_path):
 
     # On the chip without its noise the program and the simulation agree bit for bit (rram
     # is integer-exact), so the flow hands the compiler exactly what was trained.
-    clean = __import__("dataclasses").replace(preset("rram"), nonideal=NonIdeal())
+    clean = dataclasses.replace(preset("rram"), nonideal=NonIdeal())
     sim = itorch.convert(itorch.to_float(tuned), clean)
     itorch.calibrate(sim, torch.tensor(x))
     prog = itorch.compile(sim, torch.tensor(xs[:16]), chip=clean, calib=x)

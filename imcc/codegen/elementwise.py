@@ -51,14 +51,21 @@ def lower_div(ctx: Ctx, node) -> None:
     For integers ``|a|, |b| < 2**24`` (every value the machine's float32 words hold exactly)
     the rounded float32 quotient never crosses an integer, so truncating it is exact: a
     non-integer ``a / b`` lies at least ``1 / |b|`` below the next integer, more than half an
-    ulp of the quotient."""
+    ulp of the quotient. An integer division by zero, which ONNX leaves undefined, gives 0 (an
+    integer output cannot hold the NaN or infinity of the float quotient)."""
     (a, b), y = _io(ctx, node)
-    ctx.binary("vdiv", y, a, b)
     kind = np.dtype(ctx.graph.types[node.outputs[0]].dtype).kind
+    zero = None
+    if kind in "iu":  # ONNX leaves an integer division by zero undefined: imcc gives 0
+        zero = ctx.tmp(y.shape)
+        ctx.binary("vcmpeq", zero, b, ctx.scalar(0.0))
+    ctx.binary("vdiv", y, a, b)
     if kind == "u":
         ctx.unary("vfloor", y, y)
     elif kind == "i":
         trunc(ctx, y, y)
+    if zero is not None:
+        ctx.ternary("vsel", y, zero, ctx.scalar(0.0), y)
 
 
 @lowers("Xor")

@@ -204,3 +204,12 @@ def test_gather_nd(ishape, const, tmp_path):
                        [("y", F, None)])
         feeds = {"d": data, "i": idx}
     check(m, feeds, tmp_path, tol=0)
+
+
+def test_integer_division_by_zero_gives_zero(tmp_path):
+    """ONNX leaves it undefined; imcc gives 0, where the float quotient is NaN or infinite."""
+    m = make_model([helper.make_node("Div", ["a", "b"], ["y"])],
+                   [("a", np.int32, (4,)), ("b", np.int32, (4,))], [("y", np.int32, None)])
+    (got,), _ = run_compiled(m, {"a": np.array([7, -7, 0, 5]), "b": np.array([2, 0, 0, -2])},
+                             tmp_path)
+    np.testing.assert_array_equal(got, [3, 0, 0, -2])

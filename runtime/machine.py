@@ -44,6 +44,7 @@ from isa.spec import Category
 from runtime.config import ChipConfig
 from runtime.cost import CostCounter, CostReport
 from runtime.crossbar import Crossbar, NumpyCrossbar
+from runtime.iodtypes import output_as, raw_input_words
 from runtime.memory import Memory
 from runtime.ops.registry import handlers
 from runtime.state import CSR_BASE, SINK, Halt, MachineState, Trap
@@ -57,63 +58,6 @@ _CLOCK_STEPS = 1 << 14  # instructions between two looks at the clock in the dis
 
 def _raise(message: str) -> None:
     raise Trap(message)
-
-
-def _as_dtype(values: np.ndarray, dtype: str, name: str = "") -> np.ndarray:
-    """An output as its declared element type, from its memory words ``values`` (float32).
-
-    A raw-bits type (``i32bits``, ``u32bits``) is the words themselves, as the scalar unit
-    stored them. Every other type reads the words as float32 values (what the vector unit and
-    the compiled programs store): float32 as it is, ``bool`` "not zero", and an integer type
-    the whole numbers they hold. An integer output holding NaN, an infinity, a fraction or a
-    magnitude beyond 2**24 (the whole numbers a float32 word holds exactly) is a trap: its
-    integer value would be silently wrong."""
-    if dtype in RAW_DTYPES:
-        return values.view(np.uint32).astype(RAW_DTYPES[dtype])
-    if dtype == "float32":
-        return values.copy()
-    if dtype == "bool":
-        return np.asarray(values != 0)  # an array at rank 0 too (numpy gives a scalar)
-    if dtype.startswith(("int", "uint")):
-        _check_integers(values, dtype, name)
-        return np.asarray(values.astype(dtype))
-    return values.astype(dtype)
-
-
-def _raw_words(arr: np.ndarray, dtype: str, name: str) -> np.ndarray:
-    """The words of a raw-bits input (whole numbers in the range of int32 or uint32), viewed
-    as float32 so that the load copies them bit for bit."""
-    info = np.iinfo(RAW_DTYPES[dtype])
-    if arr.size and (arr.dtype.kind == "f" and not np.array_equal(arr, np.rint(arr))
-                     or arr.min() < info.min or arr.max() > info.max):
-        raise InputError(f"input '{name}' ({dtype}) must hold whole numbers in "
-                         f"{info.min} .. {info.max}")
-    return np.asarray(arr).astype(np.int64).astype(np.uint32).view(np.float32)
-
-
-def _check_integers(values: np.ndarray, dtype: str, name: str) -> None:
-    """Trap unless every float32 value is a whole number within 2**24 of zero."""
-    with np.errstate(invalid="ignore"):
-        bad = ~np.isfinite(values) | (np.abs(values) > EXACT_INTEGER) | (values != np.rint(values))
-    if not bad.any():
-        return
-    v = values[bad].flat[0]
-    where = f"output '{name}' ({dtype}) holds {v:g}"
-    if not np.isfinite(v):
-        raise MachineTrap(f"{where}, which is no integer",
-                          hint="NaN and infinities come from operations left undefined on "
-                               "integers (a division by zero), or are the words of negative "
-                               "integers stored with sw: an i32bits or u32bits output reads "
-                               "the raw words")
-    if abs(v) > EXACT_INTEGER:
-        raise MachineTrap(f"{where}, beyond the whole numbers the machine's float32 words hold "
-                          "exactly (-2**24 .. 2**24)",
-                          hint="integer tensors compute exactly only while every value stays "
-                               "within 2**24 of zero")
-    hint = ("the words look like integers stored with sw: declare the output i32bits or "
-            "u32bits to read the raw words" if 0 < abs(v) < 2.0**-126 else
-            "an integer output reads float32 values and takes whole numbers only")
-    raise MachineTrap(f"{where}, not a whole number", hint=hint)
 
 
 class Machine:
@@ -306,7 +250,7 @@ class Machine:
                     f"input '{name}' ({t.dtype}) holds {np.abs(arr).max():g} in magnitude, beyond "
                     "the whole numbers the machine's float32 words hold exactly (-2**24 .. 2**24)")
             if t.dtype in RAW_DTYPES:
-                out[name] = _raw_words(arr, t.dtype, name)
+                out[name] = raw_input_words(arr, t.dtype, name)
                 continue
             out[name] = np.asarray(arr, dtype=np.float32)
         return out
@@ -314,7 +258,8 @@ class Machine:
     # ---- running ------------------------------------------------------------------------------
 
     def run(self, inputs: dict[str, np.ndarray], *, trace: Callable[[str], None] | None = None,
-            trace_limit: int = 0, resident: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+            trace_limit: int = 0, resident: tuple[str, ...] = (),
+            outputs: bool = True) -> dict[str, np.ndarray]:
         """Run once: load ``.data`` and ``inputs``, start at ``.entry`` (first run) or
         ``.rerun`` (after a completed run, when declared), stop at ``halt``, return the
         outputs. With ``trace``, the first ``trace_limit`` instructions are reported to it, one
@@ -323,7 +268,9 @@ class Machine:
         ``resident`` names inputs this rerun does not write: their words hold what the previous
         run left at their addresses (a program that writes its next state there, such as a
         decoder's KV cache, keeps it in the machine's memory between runs; docs/llm.md). Only a
-        rerun of a program with ``.rerun`` after a completed run may leave inputs resident."""
+        rerun of a program with ``.rerun`` after a completed run may leave inputs resident.
+        With ``outputs=False`` the run is for its cost only and returns no outputs (a cost
+        estimate on zero inputs, where an integer 0 / 0 leaves NaN in an integer output)."""
         names = {t.name: t for t in self.obj.inputs}
         for name in resident:
             if name not in names:
@@ -363,8 +310,10 @@ class Machine:
                 self._setup_dirty = None
         self._counter.end_run(steps)
         self.runs += 1
+        if not outputs:
+            return {}
         f32 = self.state.mem.f32[0]
-        return {t.name: _as_dtype(f32[t.addr >> 2 : (t.addr + t.nbytes) >> 2].reshape(t.shape),
+        return {t.name: output_as(f32[t.addr >> 2 : (t.addr + t.nbytes) >> 2].reshape(t.shape),
                                   t.dtype, t.name)
                 for t in self.obj.outputs}
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from isa.diagnostics import InputError, MachineTrap
-from tests.runtime.helpers import f32_bits, run
+from tests.runtime.helpers import f32_bits, machine, run
 
 STORED = [-5, 7, -(2**31), 2**31 - 1]
 
@@ -62,3 +62,19 @@ def test_raw_bits_input_is_written_word_for_word():
     assert out["y"].tolist() == [-(2**31) + 1, 123456789]
     with pytest.raises(InputError, match=r"input 'a' \(i32bits\) must hold whole numbers"):
         run(src, {"a": np.array([2**31, 0])})
+
+
+def test_integer_output_out_of_its_range_is_a_trap():
+    src = f'.output "y", y, [1], uint8\n    vsetli 1\n    li x1, y\n    li x2, ' \
+          f"{f32_bits(-1.0)}\n    vfill x1, x2\n    halt\n.data\ny: .zero 4\n"
+    with pytest.raises(MachineTrap, match=r"holds -1, outside its range 0 \.\. 255"):
+        run(src)
+
+
+def test_a_run_for_its_cost_only_converts_no_output():
+    # imcc compile's estimate runs on zero inputs, where an integer 0 / 0 leaves NaN.
+    m = machine('.output "y", y, [1], int32\n    vsetli 1\n    li x1, y\n    li x2, '
+                f"{f32_bits(float('nan'))}\n    vfill x1, x2\n    halt\n.data\ny: .zero 4\n")
+    assert m.run({}, outputs=False) == {}
+    with pytest.raises(MachineTrap, match="holds nan"):
+        m.run({})

@@ -76,7 +76,7 @@ def test_not_onnx(tmp_path):
 
 def test_unsupported_ops_listed_together(tmp_path):
     nodes = [helper.make_node("Det", ["a"], ["d"], name="det1"),
-             helper.make_node("Shrink", ["a"], ["n"], name="nz1"),
+             helper.make_node("RandomUniformLike", ["a"], ["n"], name="nz1"),
              helper.make_node("Relu", ["a"], ["y"], name="ok")]
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("a", 1, [3, 3])],
                           [helper.make_tensor_value_info(o, t, s) for o, t, s in

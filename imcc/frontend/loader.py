@@ -508,8 +508,9 @@ def _fill_output_shapes(skel: onnx.ModelProto) -> list[str]:
 
 
 def _static_numel(tp: onnx.TypeProto) -> int | None:
+    """The element count of a tensor type of known element type and static shape, or None."""
     tt = tp.tensor_type
-    if not tp.HasField("tensor_type") or not tt.HasField("shape"):
+    if not tp.HasField("tensor_type") or not tt.elem_type or not tt.HasField("shape"):
         return None
     n = 1
     for d in tt.shape.dim:
@@ -561,7 +562,7 @@ def _strict_inference(skel: onnx.ModelProto, where: str) -> onnx.ModelProto:
         raise OnnxImportError(f"{where}: ONNX shape inference fails on a name that is not valid "
                               "UTF-8; the file is corrupt") from None
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError,
-            RuntimeError) as e:
+            RuntimeError, ValueError) as e:
         raise OnnxImportError(f"{where}: ONNX shape inference fails: {_first_line(e)}; the "
                               "model is inconsistent") from None
 

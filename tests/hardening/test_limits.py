@@ -185,8 +185,8 @@ def test_data_file_arrays_checked_from_their_headers(tmp_path):
     np.save(tmp_path / "big.npy", np.zeros(5000, F))
     np.savez_compressed(tmp_path / "bomb.npz", x=np.zeros(2**22, F))  # 16 MiB in 16 KiB
     assert (tmp_path / "bomb.npz").stat().st_size < 100_000
-    for spec, needle in [(f"x={tmp_path / 'big.npy'}", "would have 5000 elements"),
-                         (f"x={tmp_path / 'bomb.npz'}:x", "array 'x.npy' would have 4194304")]:
+    for spec, needle in [(f"x={tmp_path / 'big.npy'}", "has a dimension of 5000"),
+                         (f"x={tmp_path / 'bomb.npz'}:x", "array 'x.npy' has a dimension of 4194304")]:
         r = imcc("--max-elements", 1000, "run", src, "--input", spec)
         assert_user_error(r, needle, "more than the limit of 1000")
 

@@ -76,6 +76,17 @@ def test_layer_norm_statistics_outputs(axis, tmp_path):
     check(m, {"a": _x(*shape)}, tmp_path, tol=1e-5)
 
 
+def _gather_model(node, data, idx, const):
+    """A one-node model of ``node`` (inputs ``d``, ``i``; output ``y``) with the index tensor
+    ``i`` a constant initializer or a runtime input, and its feeds."""
+    if const:
+        return (make_model([node], [("d", F, data.shape)], [("y", F, None)], inits={"i": idx}),
+                {"d": data})
+    return (make_model([node], [("d", F, data.shape), ("i", np.int64, idx.shape)],
+                       [("y", F, None)]),
+            {"d": data, "i": idx})
+
+
 @pytest.mark.parametrize("axis", [0, 1, -1])
 @pytest.mark.parametrize("const", [False, True])
 def test_gather_elements(axis, const, tmp_path):
@@ -84,13 +95,7 @@ def test_gather_elements(axis, const, tmp_path):
     ishape = tuple(2 if a == ax else d for a, d in enumerate(data.shape))
     idx = R.integers(-data.shape[ax], data.shape[ax], size=ishape).astype(np.int64)
     node = helper.make_node("GatherElements", ["d", "i"], ["y"], axis=axis)
-    if const:
-        m = make_model([node], [("d", F, data.shape)], [("y", F, None)], inits={"i": idx})
-        feeds = {"d": data}
-    else:
-        m = make_model([node], [("d", F, data.shape), ("i", np.int64, ishape)],
-                       [("y", F, None)])
-        feeds = {"d": data, "i": idx}
+    m, feeds = _gather_model(node, data, idx, const)
     (got,), _ = run_compiled(m, feeds, tmp_path)
     # numpy is the oracle: onnx's reference refuses a negative axis (it slices shapes with it)
     want = np.take_along_axis(data, np.where(idx < 0, idx + data.shape[ax], idx), axis=ax)
@@ -196,13 +201,7 @@ def test_gather_nd(ishape, const, tmp_path):
     idx = np.stack([R.integers(-data.shape[j], data.shape[j], size=ishape[:-1])
                     for j in range(k)], axis=-1).astype(np.int64)
     node = helper.make_node("GatherND", ["d", "i"], ["y"])
-    if const:
-        m = make_model([node], [("d", F, data.shape)], [("y", F, None)], inits={"i": idx})
-        feeds = {"d": data}
-    else:
-        m = make_model([node], [("d", F, data.shape), ("i", np.int64, ishape)],
-                       [("y", F, None)])
-        feeds = {"d": data, "i": idx}
+    m, feeds = _gather_model(node, data, idx, const)
     check(m, feeds, tmp_path, tol=0)
 
 

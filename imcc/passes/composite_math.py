@@ -1,6 +1,6 @@
 """Expansions of ``expand-composites`` for the trigonometric and hyperbolic functions, OneHot
-and LRN, over ops the machine has (each function takes the pass's node helper and returns False
-for a form it does not expand).
+and LRN, over ops the machine has (each registered with
+:func:`~imcc.passes.composite_registry.composite`).
 
 The machine has ``exp``, ``log``, ``sqrt``, ``sin`` and ``cos``; the rest are their textbook
 identities, with the cancellations that lose float32 precision avoided:
@@ -28,6 +28,8 @@ import math
 import numpy as np
 import onnx
 
+from imcc.passes.composite_registry import FLOAT32, composite
+
 
 def _poly_odd(o, x: str, coeffs) -> str:
     """``x * (c0 + c1 x^2 + c2 x^4 + ...)`` by Horner's rule."""
@@ -42,16 +44,16 @@ def _small(o, x: str, bound: float) -> str:
     return o.op("Less", o.op("Abs", x), o.const(bound), dtype="bool")
 
 
-def _float32(o) -> bool:
-    return o.xt.dtype == "float32"
-
-
+@composite("Tan", dtypes=FLOAT32)
 def _tan(o) -> bool:
+    """``tan(x) = sin(x) / cos(x)``."""
     o.final("Div", o.op("Sin", o.x), o.op("Cos", o.x))
     return True
 
 
+@composite("Sinh", dtypes=FLOAT32)
 def _sinh(o) -> bool:
+    """``sinh(x) = (e^x - e^-x) / 2``; its Taylor series for ``|x| < 0.5``."""
     e, ei = o.op("Exp", o.x), o.op("Exp", o.op("Neg", o.x))
     big = o.op("Mul", o.op("Sub", e, ei), o.const(0.5))
     series = _poly_odd(o, o.x, [1.0 / math.factorial(k) for k in (1, 3, 5, 7, 9)])
@@ -59,7 +61,9 @@ def _sinh(o) -> bool:
     return True
 
 
+@composite("Cosh", dtypes=FLOAT32)
 def _cosh(o) -> bool:
+    """``cosh(x) = (e^x + e^-x) / 2``."""
     e, ei = o.op("Exp", o.x), o.op("Exp", o.op("Neg", o.x))
     o.final("Mul", o.op("Add", e, ei), o.const(0.5))
     return True
@@ -73,20 +77,27 @@ def _log_x_plus_root(o, a: str, sign: float) -> str:
     return o.op("Log", arg)
 
 
+@composite("Asinh", dtypes=FLOAT32)
 def _asinh(o) -> bool:
+    """``asinh(x) = sign(x) log(|x| + sqrt(x^2 + 1))``; its Taylor series for
+    ``|x| < 0.25``."""
     big = o.op("Mul", o.op("Sign", o.x), _log_x_plus_root(o, o.op("Abs", o.x), 1.0))
     series = _poly_odd(o, o.x, [1.0, -1 / 6, 3 / 40, -15 / 336, 105 / 3456, -945 / 42240])
     o.final("Where", _small(o, o.x, 0.25), series, big)
     return True
 
 
+@composite("Acosh", dtypes=FLOAT32)
 def _acosh(o) -> bool:
+    """``acosh(x) = log(x + sqrt(x^2 - 1))``, NaN below 1."""
     below = o.op("Less", o.x, o.const(1.0), dtype="bool")  # outside the domain (x^2 may be inf)
     o.final("Where", below, o.const(np.nan), _log_x_plus_root(o, o.x, -1.0))
     return True
 
 
+@composite("Atanh", dtypes=FLOAT32)
 def _atanh(o) -> bool:
+    """``atanh(x) = log((1 + x) / (1 - x)) / 2``; its Taylor series for ``|x| < 0.25``."""
     ratio = o.op("Div", o.op("Add", o.const(1.0), o.x), o.op("Sub", o.const(1.0), o.x))
     big = o.op("Mul", o.op("Log", ratio), o.const(0.5))
     series = _poly_odd(o, o.x, [1.0 / k for k in (1, 3, 5, 7, 9, 11, 13)])
@@ -103,24 +114,33 @@ def _atan_of(o, x: str) -> str:
     return o.op("Mul", series, o.const(8.0))
 
 
+@composite("Atan", dtypes=FLOAT32)
 def _atan(o) -> bool:
+    """``atan(x) = 8 atan(t)``, ``t`` the angle halved three times."""
     o.rw.alias(o.n.outputs[0], _atan_of(o, o.x))
     return True
 
 
+@composite("Asin", dtypes=FLOAT32)
 def _asin(o) -> bool:
+    """``asin(x) = atan(x / sqrt(1 - x^2))``."""
     root = o.op("Sqrt", o.op("Sub", o.const(1.0), o.op("Mul", o.x, o.x)))
     o.rw.alias(o.n.outputs[0], _atan_of(o, o.op("Div", o.x, root)))
     return True
 
 
+@composite("Acos", dtypes=FLOAT32)
 def _acos(o) -> bool:
+    """``acos(x) = 2 atan(sqrt((1 - x) / (1 + x)))``."""
     ratio = o.op("Div", o.op("Sub", o.const(1.0), o.x), o.op("Add", o.const(1.0), o.x))
     o.final("Mul", _atan_of(o, o.op("Sqrt", ratio)), o.const(2.0))
     return True
 
 
+@composite("OneHot")
 def _one_hot(o) -> bool:
+    """``OneHot(indices, depth, values) = Where(Equal(index, ramp), on, off)``, negative
+    indices counted from ``depth`` (the output's size along ``axis``)."""
     n, rw = o.n, o.rw
     y = o.graph.types[n.outputs[0]]
     axis = int(n.attrs.get("axis", -1)) % len(y.shape)
@@ -149,7 +169,10 @@ def _one_hot(o) -> bool:
     return True
 
 
+@composite("LRN", dtypes=FLOAT32)
 def _lrn(o) -> bool:
+    """``LRN(x) = x / (bias + alpha / size * square_sum) ** beta``, the squares summed
+    over the channel window by ``size`` shifted ``Slice``s of a zero-padded copy."""
     if o.xt.rank < 3:
         return False
     n, rw = o.n, o.rw
@@ -177,6 +200,7 @@ def _lrn(o) -> bool:
     return True
 
 
+@composite("GatherND")
 def _gather_nd(o) -> bool:
     """``GatherND`` (``batch_dims = 0``): the flat index of each index tuple into the leading
     ``k`` axes (negative entries counted from the end), ``sum(idx * strides)``, then a
@@ -205,21 +229,3 @@ def _gather_nd(o) -> bool:
                  shape=table_shape)
     o.final("Gather", table, flat, axis=0)
     return True
-
-
-def _float32_only(expand):
-    """``expand`` for float32 inputs (the machine computes float32); False for the others."""
-
-    def run(o) -> bool:
-        return _float32(o) and expand(o)
-
-    return run
-
-
-#: Op type -> expansion (merged into ``expand_composites.EXPANSIONS``).
-EXPANSIONS = {
-    **{op: _float32_only(f) for op, f in (
-        ("Tan", _tan), ("Sinh", _sinh), ("Cosh", _cosh), ("Asinh", _asinh), ("Acosh", _acosh),
-        ("Atanh", _atanh), ("Atan", _atan), ("Asin", _asin), ("Acos", _acos), ("LRN", _lrn))},
-    "OneHot": _one_hot, "GatherND": _gather_nd,
-}

@@ -51,7 +51,7 @@ MAX_TILES = (2**32 - TILE_BASE) // TILE_STRIDE
 # Element formats of the weight memory read by ``wprog`` (CSR ``wfmt``).
 WEIGHT_FORMATS = MappingProxyType({0: "uint8", 1: "uint16", 2: "float32"})
 
-_FORMATS_TEXT = ", ".join(f"{k} {v}" for k, v in WEIGHT_FORMATS.items())
+WEIGHT_FORMATS_TEXT = ", ".join(f"{k} {v}" for k, v in WEIGHT_FORMATS.items())
 #: ``wfmt`` of each weight element type (the inverse of WEIGHT_FORMATS).
 WFMT = MappingProxyType({v: k for k, v in WEIGHT_FORMATS.items()})
 
@@ -150,7 +150,7 @@ def _csrs() -> tuple[CsrSpec, ...]:
         CsrSpec("xbcol", base + 0x05, "first column of the array region"),
         CsrSpec("xbh", base + 0x06, "rows in the array region (input vector length)", reset=1),
         CsrSpec("xbw", base + 0x07, "columns in the array region (output length)", reset=1),
-        CsrSpec("wfmt", base + 0x08, "wprog source format: " + _FORMATS_TEXT),
+        CsrSpec("wfmt", base + 0x08, "wprog source format: " + WEIGHT_FORMATS_TEXT),
         CsrSpec("ibits", base + 0x09, "input bits of mvm/smm/vquant; 0 = unquantized"),
         CsrSpec("isgn", base + 0x0A, "1 if inputs are signed (sign-magnitude DAC)"),
         CsrSpec("iscale", base + 0x0B, "input quantization step (float32 bits)", "f32", 0x3F800000),

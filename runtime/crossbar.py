@@ -36,6 +36,7 @@ from typing import Protocol
 import numpy as np
 
 from isa import hostlimits
+from isa.spec import dac_cycles
 from runtime.config import ChipConfig
 
 F32_EXACT = 2**24  # every integer of magnitude <= 2**24 is a float32
@@ -60,10 +61,8 @@ class Precision:
 
     @property
     def cycles(self) -> int:
-        """DAC cycles per input vector: ``ceil(B / dacb)``, or 1 with an ideal DAC."""
-        if self.ibits == 0:
-            return 1
-        return -(-self.magnitude_bits // self.dacb)
+        """DAC cycles per input vector (:func:`isa.spec.dac_cycles`)."""
+        return dac_cycles(self.ibits, self.isgn, self.dacb)
 
     @property
     def input_range(self) -> tuple[int, int]:

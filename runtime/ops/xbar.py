@@ -17,6 +17,7 @@ import struct
 
 import numpy as np
 
+from isa.spec import WEIGHT_FORMATS, WEIGHT_FORMATS_TEXT
 from runtime.crossbar import Precision
 from runtime.ops import kernels
 from runtime.ops.registry import semantics
@@ -29,7 +30,7 @@ _VL, _XS, _YS = CSR_INDEX["vl"], CSR_INDEX["xs"], CSR_INDEX["ys"]
 _IBITS, _ISGN, _ISCALE = CSR_INDEX["ibits"], CSR_INDEX["isgn"], CSR_INDEX["iscale"]
 _DACB, _ADCB, _ADCSH = CSR_INDEX["dacb"], CSR_INDEX["adcb"], CSR_INDEX["adcsh"]
 _SABLK, _CELLB, _WSCH = CSR_INDEX["sablk"], CSR_INDEX["cellb"], CSR_INDEX["wsch"]
-_WEIGHT_DTYPES = {0: np.dtype("<u1"), 1: np.dtype("<u2"), 2: np.dtype("<f4")}
+_WEIGHT_DTYPES = {k: np.dtype(v).newbyteorder("<") for k, v in WEIGHT_FORMATS.items()}
 MAX_INPUT_BITS = 24  # quantized inputs stay exact float32 integers
 
 
@@ -93,13 +94,13 @@ def _scratch(s, shape: tuple[int, int], name: str = "mvm") -> np.ndarray:
 @semantics("wprog")
 def wprog(s, rs1):
     """program region (xbarr, xbrow, xbcol, xbh x xbw) with xbh*xbw row-major elements of
-    format wfmt (0 uint8, 1 uint16, 2 float32) from weight memory at byte offset rs1; integer
+    format wfmt (isa.spec.WEIGHT_FORMATS) from weight memory at byte offset rs1; integer
     levels must be <= 2**cell_bits - 1, float32 values (float-cell chips only) finite and >= 0"""
     a, row, col, h, w = region(s)
     fmt = s.csr[_FMT]
     dtype = _WEIGHT_DTYPES.get(fmt)
     if dtype is None:
-        raise Trap(f"invalid wfmt = {fmt} (0 uint8, 1 uint16, 2 float32)")
+        raise Trap(f"invalid wfmt = {fmt} ({WEIGHT_FORMATS_TEXT})")
     off, n = s.x[rs1], h * w
     if off % dtype.itemsize:
         raise Trap(f"weight offset {off:#x} is not aligned to {dtype.itemsize} bytes")
@@ -107,7 +108,7 @@ def wprog(s, rs1):
         raise Trap(f"{n} weights of {dtype.itemsize} bytes at offset {off:#x} run past the end "
                    f"of weight memory ({len(s.weights)} bytes)")
     vals = np.frombuffer(s.weights, dtype, n, off).reshape(h, w)
-    if fmt == 2:
+    if dtype.kind == "f":
         if not s.chip.float_cells:
             raise Trap(f"float32 weights need a float-cell chip (weight_bits = 0); chip "
                        f"'{s.chip.name}' stores {s.chip.cell_bits}-bit levels")

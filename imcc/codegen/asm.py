@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import struct
 
-from isa.spec import CSR_BY_NAME
+from isa.spec import BY_MNEMONIC, CSR_BY_NAME, PSEUDO_BY_MNEMONIC
 
 CFGI_MAX = (1 << 17) - 1
 TMP = "x9"  # scratch register for CSR values that do not fit cfgi
@@ -24,6 +24,19 @@ def symbol(prefix: str, name: str) -> str:
     """A valid assembly symbol derived from an ONNX name (``/layer1/Conv_output_0`` ...)."""
     s = _NAME_OK.sub("_", name)
     return f"{prefix}{s}"
+
+
+def arity(mnemonic: str) -> tuple[int, str]:
+    """The operand count and syntax of an instruction or pseudo-instruction of the ISA table;
+    ``ValueError`` for a mnemonic the table does not have."""
+    spec = BY_MNEMONIC.get(mnemonic)
+    if spec is not None:
+        return len(spec.operands), spec.syntax
+    pseudo = PSEUDO_BY_MNEMONIC.get(mnemonic)
+    if pseudo is not None:
+        return len(pseudo.params), pseudo.syntax
+    raise ValueError(f"AsmWriter.op: '{mnemonic}' is not an instruction or pseudo-instruction "
+                     "of isa/spec.py")
 
 
 def printable(text: str) -> str:
@@ -66,6 +79,12 @@ class AsmWriter:
         self._csrs.clear()
 
     def op(self, mnemonic: str, *operands: object, note: str | None = None) -> None:
+        """One instruction; a mnemonic the ISA table lacks, or the wrong number of operands,
+        raises ``ValueError`` here, at the generator's call, not later in the assembler."""
+        n, syntax = arity(mnemonic)
+        if len(operands) != n:
+            raise ValueError(f"AsmWriter.op: {mnemonic} takes {n} operand(s) ({syntax}), got "
+                             f"{len(operands)}: {operands!r}")
         text = f"    {mnemonic} {', '.join(str(o) for o in operands)}".rstrip()
         if note:
             text = f"{text:<40} # {printable(note)}"

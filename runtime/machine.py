@@ -123,6 +123,8 @@ class Machine:
         self._categories: list[str | None] = []
         self._program = self._predecode()
         self._labels = sorted((s.value, s.name) for s in obj.symbols if s.section == "text")
+        self._data_words = _data_words(obj)
+        self._data_intact = False  # .data as the last load wrote it, unwritten since
         self.runs = 0
         # Memory the code before .rerun wrote, as it was at .rerun (region, lo, hi, words): a
         # rerun starts from it. _setup_dirty: the words written before the setup started, while
@@ -151,6 +153,9 @@ class Machine:
                               f"'{self.config.name}'")
         by_cat = self._by_category()
         self._before = {k: v + self._before.get(k, 0) for k, v in by_cat.items()}
+        mem = self.state.mem
+        old = self.obj.data_base >> 2
+        mem.touch(0, old, old + self._data_words.size)  # zeroed by the next load, or rewritten
         self.obj, self.source = obj, source
         retired = sum(self._hits)
         self._hits = [0] * (len(obj.text) + 1)
@@ -158,6 +163,7 @@ class Machine:
         self.state.hits = self._hits
         self.state.n_text = len(obj.text)
         self.state.weights = memoryview(obj.weights).toreadonly()
+        self._data_words, self._data_intact = _data_words(obj), False
         self._categories = []
         self._program = self._predecode()
         self._labels = sorted((s.value, s.name) for s in obj.symbols if s.section == "text")
@@ -195,24 +201,26 @@ class Machine:
               resident: tuple[IOTensor, ...] = ()) -> None:
         """Zero the memory, then write ``.data``, the ``kept`` words (what the code before
         ``.rerun`` wrote, on a rerun) and the inputs; the words of the ``resident`` inputs are
-        left as the previous run left them."""
+        left as the previous run left them. ``.data`` is written only where the last load of
+        this program wrote it and nothing has written its words since (they are not in the
+        memory's record of written words: loading does not add them)."""
         mem = self.state.mem
-        data = self.obj.data
-        base = self.obj.data_base >> 2
-        nwords = -(-len(data) // 4)
-        spans = [(0, base, base + nwords)] + [(0, t.addr >> 2, (t.addr + t.nbytes) >> 2)
-                                              for t in self.obj.inputs]
+        base, words = self.obj.data_base >> 2, self._data_words
+        end = base + words.size
+        d = mem.dirty[0]
+        fresh = not self._data_intact or d is not None and d[0] < end and d[1] > base
+        spans = [(0, t.addr >> 2, (t.addr + t.nbytes) >> 2) for t in self.obj.inputs]
         spans += [(r, lo, hi) for r, lo, hi, _ in kept]
         held = [(t.addr >> 2, mem.u32[0][t.addr >> 2 : (t.addr + t.nbytes) >> 2].copy())
                 for t in resident]
-        mem.reset(overwritten=tuple(spans))
-        if data:
-            mem.u32[0][base : base + nwords] = np.frombuffer(data + bytes(-len(data) % 4),
-                                                             np.uint32)
-        for r, lo, hi, words in kept:
-            mem.u32[r][lo:hi] = words
-        for a, words in held:  # over .data and the setup's words too
-            mem.u32[0][a : a + words.size] = words
+        mem.reset(overwritten=((0, base, end), *spans) if fresh else tuple(spans))
+        if fresh:
+            mem.u32[0][base:end] = words
+            self._data_intact = True
+        for r, lo, hi, w in kept:
+            mem.u32[r][lo:hi] = w
+        for a, w in held:  # over .data and the setup's words too
+            mem.u32[0][a : a + w.size] = w
         for t in self.obj.inputs:
             if t.name not in inputs:  # resident
                 continue
@@ -458,6 +466,14 @@ class Machine:
         """The ``top`` most executed instructions: ``(pc, count, text)``."""
         ranked = sorted(((n, i) for i, n in enumerate(self._hits[:-1]) if n), reverse=True)
         return [(4 * i, n, self.instruction_text(4 * i)) for n, i in ranked[:top]]
+
+
+def _data_words(obj: ObjectFile) -> np.ndarray:
+    """The ``.data`` section as the words :meth:`Machine._load` writes (read-only)."""
+    data = obj.data
+    w = np.frombuffer(bytes(data) + bytes(-len(data) % 4), np.uint32)
+    w.flags.writeable = False
+    return w
 
 
 def _enter_inference(machine: Machine, handler: Callable):

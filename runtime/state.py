@@ -8,7 +8,8 @@ is computed from the retired-instruction counts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import operator
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from isa.spec import AGU_RANK, CSRS
@@ -28,6 +29,10 @@ _NRED = CSR_INDEX["nred"]
 _AGU_SLOTS = frozenset(_AGU_N) | {k for _, ks in _AGU_S for k in ks} | {_NRED}
 #: CSR slot -> True for the address generator's registers (a write invalidates the cached Agu).
 _IS_AGU = tuple(i in _AGU_SLOTS for i in range(CSR_SLOTS))
+#: The address generator's CSR contents, in one tuple: the key of its :class:`Agu`.
+_AGU_RAW = operator.itemgetter(*_AGU_N, *(k for _, ks in _AGU_S for k in ks), _NRED)
+#: Settings kept at most (a loop walking through sizes makes a new one per iteration).
+AGU_LIMIT = 1 << 12
 
 
 class Trap(Exception):
@@ -50,18 +55,31 @@ def signed(v: int) -> int:
 
 @dataclass(frozen=True)
 class Agu:
-    """The vector unit's address generator settings (sizes, per-operand strides, nred)."""
+    """The vector unit's address generator settings (sizes, per-operand strides, nred).
+
+    One object per distinct setting (:meth:`MachineState.agu` interns them), so what a handler
+    derives from a setting and its operand addresses (views, checks) can be kept in
+    :attr:`plans` for the next instruction with the same setting."""
 
     n: tuple[int, ...]
     strides: MappingProxyType  # operand letter ('d', 'a', 'b', 'c') -> 6 signed strides
     nred: int
+    elements: int = field(init=False)
+    plans: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
-    @property
-    def elements(self) -> int:
+    def __post_init__(self):
         total = 1
         for k in self.n:
             total *= k
-        return total
+        object.__setattr__(self, "elements", total)
+
+    @staticmethod
+    def from_csrs(raw: tuple[int, ...]) -> Agu:
+        """The setting of the CSR contents ``raw`` (in :data:`_AGU_RAW`'s order)."""
+        r = len(_AGU_N)
+        strides = MappingProxyType({op: tuple(signed(v) for v in raw[r * (k + 1) : r * (k + 2)])
+                                    for k, (op, _) in enumerate(_AGU_S)})
+        return Agu(tuple(raw[:r]), strides, raw[-1])
 
     def dims(self, op: str, dims: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Shape and strides of operand ``op`` over the AGU dimensions ``dims``."""
@@ -73,7 +91,7 @@ class MachineState:
     """Registers, CSRs, memory, crossbar, weight memory, cost counters and retired counts."""
 
     __slots__ = ("x", "csr", "mem", "xbar", "chip", "weights", "n_text", "cost", "hits",
-                 "_agu", "memo", "scratch")
+                 "_agu", "_agus", "memo", "scratch")
 
     def __init__(self, chip, mem, xbar, weights, n_text: int, cost, hits: list[int]):
         self.x = [0] * (SINK + 1)
@@ -89,6 +107,7 @@ class MachineState:
         self.cost = cost
         self.hits = hits
         self._agu: Agu | None = None
+        self._agus: dict[tuple[int, ...], Agu] = {}  # CSR contents -> their interned Agu
         self.memo: dict = {}  # values derived from CSR contents by handlers (e.g. Precision)
         self.scratch: dict = {}  # handler temporaries reused across instructions
 
@@ -110,11 +129,15 @@ class MachineState:
         return signed(self.csr[index])
 
     def agu(self) -> Agu:
-        """The current AGU settings (cached until the next CSR write)."""
+        """The current AGU settings (cached until the next CSR write; one object per distinct
+        setting)."""
         a = self._agu
         if a is None:
-            c = self.csr
-            n = tuple(c[k] for k in _AGU_N)
-            strides = MappingProxyType({op: tuple(signed(c[k]) for k in ks) for op, ks in _AGU_S})
-            a = self._agu = Agu(n, strides, c[_NRED])
+            raw = _AGU_RAW(self.csr)
+            a = self._agus.get(raw)
+            if a is None:
+                if len(self._agus) >= AGU_LIMIT:
+                    self._agus.clear()
+                a = self._agus[raw] = Agu.from_csrs(raw)
+            self._agu = a
         return a

@@ -27,6 +27,8 @@ SHORT_RUN = 8
 LOOP_MAX = 64
 #: ... and the fewest elements each looped operation must still cover.
 MIN_BLOCK = 1024
+#: Fewer elements than this are never looped over (numpy alone is fast enough).
+LOOP_MIN_ELEMENTS = LOOP_MAX * MIN_BLOCK // 4
 
 
 def _inner_run(shape: Sequence[int], strides: Sequence[Sequence[int]]) -> int:
@@ -49,7 +51,7 @@ def loop_axes(shape: Sequence[int], strides: Sequence[Sequence[int]]) -> tuple[i
 
     ``strides`` are the element strides of every operand over ``shape``."""
     total = math.prod(shape)
-    if total < LOOP_MAX * MIN_BLOCK // 4 or _inner_run(shape, strides) >= SHORT_RUN:
+    if total < LOOP_MIN_ELEMENTS or _inner_run(shape, strides) >= SHORT_RUN:
         return ()
     axes: list[int] = []
     count = 1
@@ -91,6 +93,9 @@ def independent(dst: np.ndarray, src: np.ndarray) -> bool:
 
 def copy(dst: np.ndarray, src: np.ndarray) -> None:
     """``dst[...] = src`` (numpy buffers an overlapping source first)."""
+    if dst.size < LOOP_MIN_ELEMENTS:
+        dst[...] = src
+        return
     axes = loop_axes(dst.shape, (_strides(dst), _strides(src)))
     if axes and independent(dst, src):
         for idx in _positions(dst.shape, axes):
@@ -102,6 +107,9 @@ def copy(dst: np.ndarray, src: np.ndarray) -> None:
 def ufunc(f: Callable, dst: np.ndarray, *srcs, **kw) -> None:
     """``f(*srcs, out=dst)`` for a numpy ufunc ``f``; sources are views of ``dst``'s shape or
     scalars (numpy buffers overlapping inputs)."""
+    if dst.size < LOOP_MIN_ELEMENTS:
+        f(*srcs, out=dst, **kw)
+        return
     views = [a for a in srcs if isinstance(a, np.ndarray) and a.ndim]
     axes = loop_axes(dst.shape, (_strides(dst), *(_strides(a) for a in views)))
     if axes and all(independent(dst, a) for a in views):

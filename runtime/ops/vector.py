@@ -44,21 +44,44 @@ def _limit(shape: tuple[int, ...]) -> None:
                    f"{AGU_ELEMENT_LIMIT}")
 
 
+#: Operands kept per AGU setting (a loop walking through addresses makes a new one per
+#: iteration).
+PLAN_LIMIT = 1 << 10
+
+
+def operand(s, agu, op: str, addr: int, dims=ALL) -> tuple[int, np.ndarray, int, int]:
+    """``(region, view, lo, hi)`` of operand ``op`` ('d', 'a', 'b', 'c') at byte address
+    ``addr`` over the AGU ``dims`` (:meth:`runtime.memory.Memory.extent`), checked; kept in
+    ``agu.plans``: the same setting and address give the same view (memory buffers live as
+    long as the machine)."""
+    key = (op, addr, dims)
+    plan = agu.plans.get(key)
+    if plan is None:
+        shape, strides = agu.dims(op, dims)
+        _limit(shape)
+        if op == "d":
+            for k, n, st in zip(dims, shape, strides):
+                if st == 0 and n > 1:
+                    raise Trap(f"destination stride sd{k} = 0 in dimension {k} of size {n}")
+        plan = s.mem.extent(addr, shape, strides)
+        if len(agu.plans) >= PLAN_LIMIT:
+            agu.plans.clear()
+        agu.plans[key] = plan
+    return plan
+
+
 def src(s, reg: int, op: str, agu, dims=ALL) -> np.ndarray:
     """Source operand ``op`` ('a', 'b', 'c') at register ``reg`` over the AGU ``dims``."""
-    shape, strides = agu.dims(op, dims)
-    _limit(shape)
-    return s.mem.view(s.x[reg], shape, strides)[1]
+    return operand(s, agu, op, s.x[reg], dims)[1]
 
 
 def dest(s, reg: int, agu, dims=ALL) -> tuple[int, np.ndarray]:
-    """``(region, view)`` of the destination at register ``reg`` over ``dims``."""
-    shape, strides = agu.dims("d", dims)
-    _limit(shape)
-    for k, n, st in zip(dims, shape, strides):
-        if st == 0 and n > 1:
-            raise Trap(f"destination stride sd{k} = 0 in dimension {k} of size {n}")
-    return s.mem.view(s.x[reg], shape, strides, write=True)
+    """``(region, view)`` of the destination at register ``reg`` over ``dims``; its words are
+    recorded as written."""
+    region, view, lo, hi = operand(s, agu, "d", s.x[reg], dims)
+    if hi > lo:
+        s.mem.touch(region, lo, hi)
+    return region, view
 
 
 def store(s, reg: int, agu, result, dims=ALL, *, work: int | None = None, macs: int = 0,

@@ -3,8 +3,11 @@
 * ``local``: ``--workers 1`` runs in this process; more workers are a ``ProcessPoolExecutor``
   of spawned processes (spawned, not forked: the parent has onnxruntime and BLAS threads).
 * ``dask``: the executor of a ``dask.distributed.Client`` connected to ``--scheduler ADDRESS``
-  (a running Dask cluster; its workers need imcc installed). Only the parent writes the results
-  file, so resuming works the same way. Dask is not a dependency: install ``distributed``.
+  (a running Dask cluster; its workers need imcc installed and read the model file at the path
+  the client gives). Only the client writes the results file, so resuming works the same way;
+  a worker that dies has its tasks run again by the scheduler on the others
+  (:mod:`imcc.explore.engine` says what a lost task does). Dask is not a dependency of the
+  core: install ``distributed`` (the ``cluster`` extra).
 
 Any other engine with a ``concurrent.futures``-style executor plugs in the same way (for Ray,
 ``ray.util.ActorPool`` or ``ray.util.multiprocessing.Pool`` wrap the same two task functions).
@@ -48,7 +51,12 @@ def executor(backend: str = "local", workers: int = 2,
                               hint="pip install distributed") from None
         if not scheduler:
             raise ConfigError("--backend dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler)
+        except (OSError, ValueError) as e:  # no scheduler there, or not an address
+            raise ConfigError(f"--scheduler {scheduler}: {str(e).splitlines()[0]}",
+                              hint="start one with `dask scheduler` and give the address "
+                                   "it prints (tcp://HOST:8786)") from None
         try:
             yield client.get_executor(pure=False)
         finally:

@@ -6,6 +6,14 @@ compiled). Any :class:`concurrent.futures.Executor` runs them: :class:`InlineExe
 process, a ``ProcessPoolExecutor`` for local workers, or a cluster engine's executor (see
 :mod:`imcc.explore.backends`). Records are appended to the store in completion order; a task
 that raises becomes an error record for its points and the sweep goes on.
+
+A task the executor *loses* is not a result of its points: a future cancelled outside the sweep
+(a Dask client that lost its scheduler), or a broken pool (a local worker process killed). No
+record is written for it; the sweep finishes the tasks it still has and then stops with one
+:class:`~isa.diagnostics.ToolchainError` line, so a rerun evaluates exactly the missing keys. A
+Dask worker that dies is not a loss: the scheduler runs its tasks again on the other workers
+(a task that kills ``distributed.scheduler.allowed-failures`` + 1 workers, 4 by default, fails
+with ``KilledWorker``: recorded as the point's error, like any task that raises).
 """
 
 from __future__ import annotations
@@ -64,6 +72,11 @@ def _message(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}{where}".splitlines()[0]
 
 
+def _lost(f: cf.Future, e: BaseException) -> bool:
+    """Whether a failed future is work the executor lost rather than the point's error."""
+    return f.cancelled() or isinstance(e, (cf.CancelledError, cf.BrokenExecutor))
+
+
 def _compile_task(study: Study, point: Point):
     return compile_point(study, point)
 
@@ -79,7 +92,6 @@ def evaluate(study: Study, items: list[tuple[Point, int]], store: ResultStore, *
     """Evaluate every ``(point, seed)`` of ``items`` whose key the store lacks; returns the
     number evaluated. ``data`` replaces the study's evaluation part (its fingerprint and
     ``tag`` then enter the keys: the auto search scores on a search split)."""
-    ex = executor or InlineExecutor()
     fp = study_key(study, data, tag)
     todo = [(p, s) for p, s in dict.fromkeys(items)
             if not store.done(result_key(fp, p, s), retry_errors)]
@@ -88,67 +100,91 @@ def evaluate(study: Study, items: list[tuple[Point, int]], store: ResultStore, *
     by_ck: dict[str, list[tuple[Point, int]]] = {}
     for p, s in todo:
         by_ck.setdefault(compile_key_or_error(study, p), []).append((p, s))
-    state = {"compiled": 0, "done": 0, "errors": 0}
+    run = _Sweep(study, data, fp, store, executor or InlineExecutor(), len(by_ck), len(todo),
+                 progress)
+    for ck, group in by_ck.items():
+        if ck.startswith("!"):  # the point's chip or precision is invalid
+            run.compiled += 1
+            for p, s in group:
+                run.record(p, s, None, ck[1:])
+            continue
+        run.submit(("compile", group), _compile_task, study, group[0][0])
+    run.drain()
+    if run.lost:
+        from isa.diagnostics import ToolchainError
 
-    def record(p: Point, s: int, result: dict | None, error: str | None) -> None:
-        rec = {"schema": SCHEMA, "key": result_key(fp, p, s), "study": fp,
+        where = "" if store.path is None else f" (in {store.path})"
+        raise ToolchainError(
+            f"the executor lost {run.lost} of {len(todo)} evaluations (its worker pool broke "
+            f"or its cluster went away); the {run.done} finished are kept{where}",
+            hint="run the same command again: it evaluates only the missing ones")
+    return len(todo)
+
+
+class _Sweep:
+    """The tasks of one :func:`evaluate` call in flight, and the records they become."""
+
+    def __init__(self, study: Study, data: Dataset | None, fp: str, store: ResultStore,
+                 ex: cf.Executor, to_compile: int, total: int,
+                 progress: Callable[[Progress], None] | None):
+        self.study, self.data, self.fp, self.store, self.ex = study, data, fp, store, ex
+        self.to_compile, self.total, self.progress = to_compile, total, progress
+        self.compiled = self.done = self.errors = self.lost = 0
+        self.pending: dict[cf.Future, tuple] = {}
+
+    def record(self, p: Point, s: int, result: dict | None, error: str | None) -> None:
+        rec = {"schema": SCHEMA, "key": result_key(self.fp, p, s), "study": self.fp,
                "point": p.to_json(), "seed": s, "error": error}
         if result is not None:
             rec.update(result)
-        store.append(rec)
-        state["done"] += 1
-        state["errors"] += error is not None
-        if progress is not None:
-            progress(Progress(state["compiled"], len(by_ck), state["done"], len(todo),
-                              state["errors"], p.label()))
+        self.store.append(rec)
+        self.done += 1
+        self.errors += error is not None
+        if self.progress is not None:
+            self.progress(Progress(self.compiled, self.to_compile, self.done, self.total,
+                                   self.errors, p.label()))
 
-    pending: dict[cf.Future, tuple] = {}
-
-    def submit(info: tuple, fn, *args) -> None:
-        f = ex.submit(fn, *args)
+    def submit(self, info: tuple, fn, *args) -> None:
+        try:
+            f = self.ex.submit(fn, *args)
+        except cf.BrokenExecutor:
+            self.lost += 1 if info[0] == "run" else len(info[1])
+            return
         if f.done():  # an in-process executor: record at once, so a kill loses nothing
-            finish(f, info)
+            self.finish(f, info)
         else:
-            pending[f] = info
+            self.pending[f] = info
 
-    def finish(f: cf.Future, info: tuple) -> None:
-        if info[0] == "compile":
-            _, group = info
-            state["compiled"] += 1
-            try:
-                compiled = f.result()
-            except Exception as e:  # noqa: BLE001 (recorded for the points, the sweep goes on)
-                for p, s in group:
-                    record(p, s, None, "compile: " + _message(e))
+    def finish(self, f: cf.Future, info: tuple) -> None:
+        points = info[1] if info[0] == "compile" else [info[1:]]
+        self.compiled += info[0] == "compile"
+        try:
+            result = f.result()
+        except Exception as e:  # noqa: BLE001 (recorded for the points, the sweep goes on)
+            if _lost(f, e):
+                self.lost += len(points)
                 return
-            for p, s in group:
-                submit(("run", p, s), _run_task, study, p, s, compiled, data)
-        else:
-            _, p, s = info
-            try:
-                result = f.result()
-            except Exception as e:  # noqa: BLE001
-                record(p, s, None, _message(e))
-            else:
-                record(p, s, result, None)
+            prefix = "compile: " if info[0] == "compile" else ""
+            for p, s in points:
+                self.record(p, s, None, prefix + _message(e))
+            return
+        if info[0] == "run":
+            self.record(info[1], info[2], result, None)
+            return
+        for p, s in points:
+            self.submit(("run", p, s), _run_task, self.study, p, s, result, self.data)
 
-    for ck, group in by_ck.items():
-        if ck.startswith("!"):  # the point's chip or precision is invalid
-            state["compiled"] += 1
-            for p, s in group:
-                record(p, s, None, ck[1:])
-            continue
-        submit(("compile", group), _compile_task, study, group[0][0])
-    try:
-        while pending:
-            finished, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
-            for f in finished:
-                finish(f, pending.pop(f))
-    except BaseException:
-        for f in pending:
-            f.cancel()
-        raise
-    return len(todo)
+    def drain(self) -> None:
+        """Wait for every task (and the run tasks that compiled programs start)."""
+        try:
+            while self.pending:
+                finished, _ = cf.wait(list(self.pending), return_when=cf.FIRST_COMPLETED)
+                for f in finished:
+                    self.finish(f, self.pending.pop(f))
+        except BaseException:
+            for f in self.pending:
+                f.cancel()
+            raise
 
 
 def compile_key_or_error(study: Study, point: Point) -> str:

@@ -169,11 +169,31 @@ class Compiled:
         return chip.derive(dict(self.grown), where="--fit") if self.grown else chip
 
 
+def model_here(study: Study) -> None:
+    """Check that the model file this process (a worker, maybe on another machine) reads at the
+    study's path is the one the study was made from."""
+    import socket
+
+    from isa.diagnostics import InputError
+
+    hint = ("workers read the model (and its external data) at the path the client gives: "
+            "put it on a file system every worker sees, at the same path")
+    where = f"{study.model} on {socket.gethostname()}"
+    try:
+        blob = Path(study.model).read_bytes()
+    except OSError as e:
+        raise InputError(f"{where}: cannot read the model ({e.strerror})", hint=hint) from None
+    if hashlib.sha256(blob).hexdigest()[:16] != study.model_sha:
+        raise InputError(f"{where}: not the model file the sweep started with (it changed, or "
+                         "this machine has another file at that path)", hint=hint)
+
+
 def compile_point(study: Study, point: Point) -> Compiled:
     """Compile the model for a point (calibrating on the study's calibration part)."""
     from imcc.compiler import compile_model
 
     t = time.perf_counter()
+    model_here(study)
     _, cchip, prec, _ = chips(study, point)
     res = compile_model(study.model, cchip, precision=prec, calib=dict(study.data.calib),
                         options=study.compile_options())

@@ -1,5 +1,5 @@
-"""Executors: local worker processes and Dask give the same results as the in-process run.
-The Dask test runs only where ``distributed`` is installed (it is not a dependency)."""
+"""Executors: local worker processes and Dask give the same results as the in-process run
+(``distributed`` comes with the test extra; a worker killed mid-sweep: test_dask.py)."""
 
 import pytest
 
@@ -40,7 +40,8 @@ def test_worker_processes_match_in_process(study):
 
 
 def test_dask_matches_in_process(study):
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     with executor("local", 1) as ex:
         inline = results(study, ex)
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as c:
@@ -57,3 +58,34 @@ def test_backend_errors():
     with pytest.raises(ConfigError, match="unknown backend"):
         with executor("ray", 2):
             pass
+
+
+def test_no_scheduler_at_the_address_is_one_line():
+    import dask
+
+    from isa.diagnostics import ConfigError
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(ConfigError, match=r"--scheduler tcp://127.0.0.1:9: .*connect") as e:
+            with executor("dask", scheduler="tcp://127.0.0.1:9"):
+                pass
+    assert "dask scheduler" in e.value.hint
+
+
+@pytest.mark.parametrize("case", ["missing", "changed"])
+def test_a_worker_that_reads_another_model_file_fails_its_points(study, tmp_path, case):
+    """Workers read the model at the client's path; a missing or different file there is the
+    points' error, not a result of another model."""
+    import dataclasses
+
+    other = tmp_path / "linear.onnx"
+    if case == "changed":
+        other.write_bytes((DIGITS / "linear.onnx").read_bytes() + b"\0")
+    s = dataclasses.replace(study, model=str(other))
+    store = ResultStore(None)
+    evaluate(s, ITEMS, store)
+    errors = {r["error"] for r in store.records.values()}
+    assert len(store.records) == len(ITEMS) and len(errors) == 1
+    (error,) = errors
+    assert error.startswith("compile: ") and str(other) in error
+    assert ("cannot read the model" if case == "missing" else "not the model file") in error

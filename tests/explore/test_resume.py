@@ -146,3 +146,66 @@ def test_killed_command_resumes(tmp_path):
     evaluated_now = int(r.stdout.split("(")[1].split(" evaluated now")[0])
     assert evaluated_now == 42 - done or evaluated_now == 42 - done + 1  # a cut line is redone
     assert out.with_name("k.csv").read_text().count("\n") == 22
+
+
+class Losing(engine.InlineExecutor):
+    """Runs tasks in this process, but loses the run tasks whose number is in ``lose`` (a
+    future cancelled outside the sweep, as a Dask client that lost its scheduler sees) and
+    breaks (``BrokenExecutor`` on submit, as a pool whose worker died) from task ``broken``."""
+
+    def __init__(self, lose=(), broken=None):
+        self.lose, self.broken, self.runs = set(lose), broken, 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        if fn is engine._run_task:
+            self.runs += 1
+            if self.broken is not None and self.runs >= self.broken:
+                raise engine.cf.BrokenExecutor("a worker died")
+            if self.runs in self.lose:
+                f = engine.cf.Future()
+                f.cancel()
+                return f
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.mark.parametrize("ex", [Losing(lose=(3, 7)), Losing(broken=10)],
+                         ids=["cancelled", "broken"])
+def test_lost_work_is_not_a_result_and_a_rerun_does_it(study, tmp_path, ex):
+    from isa.diagnostics import ToolchainError
+
+    f = tmp_path / "r.jsonl"
+    store = ResultStore(f)
+    with pytest.raises(ToolchainError, match=r"lost (2|3) of 12 evaluations") as e:
+        evaluate(study, items(), store, executor=ex)
+    store.close()
+    assert "run the same command again" in e.value.hint
+    recs = lines(f)
+    lost = 12 - len(recs)
+    assert lost == (2 if ex.lose else 3) and all(r["error"] is None for r in recs)
+    assert f"the {len(recs)} finished are kept (in {f})" in e.value.message
+    store = ResultStore(f)
+    assert evaluate(study, items(), store) == lost
+    store.close()
+    assert len(lines(f)) == 12 and len({r["key"] for r in lines(f)}) == 12
+
+
+def test_a_local_worker_killed_mid_sweep_stops_the_sweep_and_a_rerun_finishes(study, tmp_path):
+    """``--workers 2``: a worker process that dies breaks the pool; what finished is kept."""
+    from imcc.explore.backends import executor
+    from isa.diagnostics import ToolchainError
+
+    f = tmp_path / "r.jsonl"
+    store = ResultStore(f)
+    with pytest.raises(ToolchainError, match="lost"):
+        with executor("local", 2) as ex:
+            def kill_one(p):
+                if p.done == 1:
+                    os.kill(next(iter(ex._processes)), signal.SIGKILL)
+            evaluate(study, items(), store, executor=ex, progress=kill_one)
+    store.close()
+    kept = len(lines(f))
+    assert 1 <= kept < 12
+    store = ResultStore(f)
+    assert evaluate(study, items(), store) == 12 - kept
+    store.close()
+    assert len(lines(f)) == 12 and len({r["key"] for r in lines(f)}) == 12

@@ -22,42 +22,36 @@
 >>> m.run({})["y"]
 array([[ 7., 10.]], dtype=float32)
 
-The program is pre-decoded once into a list of bound handlers (:mod:`runtime.ops`); the dispatch
-loop then calls one per instruction and counts retirements per instruction, from which the
-categories of the cost report and ``instret`` are derived.
+The program is pre-decoded once and run by the dispatch loop of :mod:`runtime.dispatch`;
+:mod:`runtime.batched` runs a batch larger than the program's.
 """
 
 from __future__ import annotations
 
 import bisect
-from functools import partial
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from isa import hostlimits
 from isa.assembler import Assembly
 from isa.diagnostics import ConfigError, InputError, MachineTrap, SourceSpan
-from isa.encoding import DecodeError, csr_name, decode, format_instr
+from isa.encoding import DecodeError, decode, format_instr
 from isa.objfile import EXACT_INTEGER, RAW_DTYPES, IOTensor, ObjectFile
 from isa.spec import Category
+from runtime.batched import _shape, run_batched  # noqa: F401  (run_batched: public here too)
 from runtime.config import ChipConfig
 from runtime.cost import CostCounter, CostReport
 from runtime.crossbar import Crossbar, NumpyCrossbar
+from runtime.dispatch import count_by_category, predecode, run_fast, run_traced
 from runtime.iodtypes import output_as, raw_input_words
 from runtime.memory import Memory
-from runtime.ops.registry import handlers
-from runtime.state import CSR_BASE, SINK, Halt, MachineState, Trap
+from runtime.state import MachineState
 
 DEFAULT_MAX_STEPS = 50_000_000
 #: Elements and cells a run may process (docs/machine.md, "Limits"): at the host's numpy speed,
 #: on the order of an hour; a compiled model's run does far less.
 DEFAULT_MAX_WORK = 10**12
-_CLOCK_STEPS = 1 << 14  # instructions between two looks at the clock in the dispatch loop
-
-
-def _raise(message: str) -> None:
-    raise Trap(message)
 
 
 class Machine:
@@ -120,8 +114,7 @@ class Machine:
         weights = memoryview(obj.weights).toreadonly()  # read by wprog, never copied
         self.state = MachineState(config, mem, self.xbar, weights, len(obj.text), self._counter,
                                   self._hits)
-        self._categories: list[str | None] = []
-        self._program = self._predecode()
+        self._program = predecode(self.state, obj, self._enter_inference)
         self._labels = sorted((s.value, s.name) for s in obj.symbols if s.section == "text")
         self._data_words = _data_words(obj)
         self._data_intact = False  # .data as the last load wrote it, unwritten since
@@ -164,37 +157,11 @@ class Machine:
         self.state.n_text = len(obj.text)
         self.state.weights = memoryview(obj.weights).toreadonly()
         self._data_words, self._data_intact = _data_words(obj), False
-        self._categories = []
-        self._program = self._predecode()
+        self._program = predecode(self.state, obj, self._enter_inference)
         self._labels = sorted((s.value, s.name) for s in obj.symbols if s.section == "text")
         self._kept = ()
 
     # ---- loading ------------------------------------------------------------------------------
-
-    def _predecode(self) -> list[Callable]:
-        """Bind every instruction word to its handler once (no decoding in the run loop)."""
-        table = handlers()
-        prog: list[Callable] = []
-        for i, word in enumerate(self.obj.text):
-            try:
-                ins = decode(word)
-            except DecodeError:
-                prog.append(partial(_raise, f"unknown instruction word {word:#010x}"))
-                self._categories.append(None)
-                continue
-            h = table[ins.mnemonic]
-            args = list(ins.args)
-            for p in h.dest_positions:
-                if args[p] == 0:
-                    args[p] = SINK
-            pre = (self.state, 4 * i) if h.needs_pc else (self.state,)
-            prog.append(partial(h.fn, *pre, *args))
-            self._categories.append(ins.spec.category.value)
-        prog.append(partial(_raise, "pc ran past the end of the text section"))
-        rerun = self.obj.rerun
-        if rerun is not None and rerun % 4 == 0 and 0 <= rerun < 4 * len(self.obj.text):
-            prog[rerun >> 2] = partial(_enter_inference, self, prog[rerun >> 2])
-        return prog
 
     def _load(self, inputs: dict[str, np.ndarray],
               kept: tuple[tuple[int, int, int, np.ndarray], ...] = (),
@@ -306,12 +273,15 @@ class Machine:
                 i = self._start_index(start)
                 steps, budget = 0, self.max_steps
                 if trace is not None and trace_limit > 0:
-                    i, steps, halted = self._run_traced(i, min(trace_limit, budget), trace)
+                    i, steps, halted = run_traced(self._program, self._hits, self.state, i,
+                                                  min(trace_limit, budget), trace,
+                                                  self.instruction_text, self._trap)
                     budget -= steps
                 else:
                     halted = False
                 if not halted:
-                    steps += self._run_fast(i, budget)
+                    steps += run_fast(self._program, self._hits, self._counter.check_clock, i,
+                                      budget, self.max_steps, self._trap)
         finally:
             if self._setup_dirty is not None:  # .rerun never reached
                 self.state.mem.merge_dirty(self._setup_dirty)
@@ -343,52 +313,6 @@ class Machine:
         if start % 4 or not 0 <= start < 4 * len(self.obj.text):
             raise MachineTrap(f"start address {start:#x} is outside the text section")
         return start >> 2
-
-    def _run_fast(self, i: int, budget: int) -> int:
-        """The dispatch loop; returns the number of instructions retired."""
-        prog, hits, clock = self._program, self._hits, self._counter.check_clock
-        done = n = 0
-        try:
-            while done < budget:
-                chunk = min(budget - done, _CLOCK_STEPS)
-                for n in range(chunk):
-                    r = prog[i]()
-                    hits[i] += 1
-                    i = i + 1 if r is None else r
-                done += chunk
-                n = 0
-                clock()
-        except Halt:
-            hits[i] += 1
-            return done + n + 1
-        except Trap as t:
-            raise self._trap(i, str(t), t.hint) from None
-        raise self._trap(i, f"step limit of {self.max_steps} instructions reached",
-                         hint="a loop that never ends? raise the limit with --max-steps")
-
-    def _run_traced(self, i: int, limit: int, trace: Callable[[str], None]):
-        """Run up to ``limit`` instructions, reporting each; returns (next index, steps,
-        halted)."""
-        prog, hits, st = self._program, self._hits, self.state
-        for n in range(limit):
-            x0, c0 = list(st.x), list(st.csr)
-            pc = 4 * i
-            try:
-                r = prog[i]()
-            except Halt:
-                hits[i] += 1
-                trace(f"{pc:#010x}  {self.instruction_text(pc)}")
-                return i, n + 1, True
-            except Trap as t:
-                raise self._trap(i, str(t), t.hint) from None
-            hits[i] += 1
-            changes = [f"x{k}={st.x[k]:#x}" for k in range(1, SINK) if st.x[k] != x0[k]]
-            changes += [f"{_csr_name(k)}={st.csr[k]:#x}" for k in range(len(c0))
-                        if st.csr[k] != c0[k]]
-            text = self.instruction_text(pc)
-            trace(f"{pc:#010x}  {text:<32} {' '.join(changes)}".rstrip())
-            i = i + 1 if r is None else r
-        return i, limit, False
 
     # ---- reporting -----------------------------------------------------------------------------
 
@@ -439,9 +363,7 @@ class Machine:
 
     def _by_category(self) -> dict[str, int]:
         by_cat = {c.value: 0 for c in Category}
-        for cat, n in zip(self._categories, self._hits):
-            if n and cat is not None:
-                by_cat[cat] += n
+        count_by_category(self._program, self._hits, by_cat)
         return by_cat
 
     @property
@@ -476,77 +398,5 @@ def _data_words(obj: ObjectFile) -> np.ndarray:
     return w
 
 
-def _enter_inference(machine: Machine, handler: Callable):
-    """The handler of the instruction at ``.rerun``, after :meth:`Machine._enter_inference`."""
-    machine._enter_inference()
-    return handler()
-
-
-def _csr_name(index: int) -> str:
-    return csr_name(index + CSR_BASE)
-
-
-def _shape(shape) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
 def _names(tensors: tuple[IOTensor, ...]) -> str:
     return ", ".join(f"'{t.name}' {_shape(t.shape)}" for t in tensors) or "no inputs"
-
-
-def run_batched(machine: Machine, inputs: dict[str, np.ndarray], *,
-                progress: Callable[[int, int], None] | None = None,
-                trace: Callable[[str], None] | None = None,
-                trace_limit: int = 0) -> dict[str, np.ndarray]:
-    """Run a batch larger than the program's: inputs whose leading dimension ``N`` differs from
-    the declared leading dimension ``B`` are split into chunks of ``B`` (the last zero-padded),
-    run one by one, and the outputs concatenated and trimmed to ``N``. Inputs of exactly the
-    declared shape are passed to every chunk. ``progress(done, total)`` is called per chunk;
-    ``trace`` and ``trace_limit`` apply to the first chunk."""
-    declared = {t.name: t for t in machine.obj.inputs}
-    batched: dict[str, np.ndarray] = {}
-    n_total = None
-    for name, arr in inputs.items():
-        t = declared.get(name)
-        arr = np.asarray(arr)
-        if t is None or arr.shape == t.shape:
-            continue
-        if arr.ndim != len(t.shape) or arr.shape[1:] != t.shape[1:]:
-            raise InputError(f"input '{name}' has shape {_shape(arr.shape)}; the program "
-                             f"declares {_shape(t.shape)} (a batch may differ only in the "
-                             "leading dimension)")
-        if n_total is not None and arr.shape[0] != n_total:
-            raise InputError(f"input '{name}' has a batch of {arr.shape[0]}, another input "
-                             f"{n_total}")
-        if arr.shape[0] == 0:
-            raise InputError(f"input '{name}' has a batch of 0 rows (shape "
-                             f"{_shape(arr.shape)}); give at least one sample")
-        n_total = arr.shape[0]
-        batched[name] = arr
-    if not batched:
-        return machine.run(inputs, trace=trace, trace_limit=trace_limit)
-    sizes = {declared[k].shape[0] for k in batched}
-    if len(sizes) != 1:
-        raise InputError("batched inputs declare different leading dimensions "
-                         f"({', '.join(map(str, sorted(sizes)))})")
-    b = sizes.pop()
-    for t in machine.obj.outputs:
-        if not t.shape or t.shape[0] != b:
-            raise InputError(f"output '{t.name}' {_shape(t.shape)} does not have the batch "
-                             f"dimension {b} of the inputs, so a batch cannot be split")
-    chunks = -(-n_total // b)
-    results: dict[str, list[np.ndarray]] = {t.name: [] for t in machine.obj.outputs}
-    for k in range(chunks):
-        feed = dict(inputs)
-        for name, arr in batched.items():
-            part = arr[k * b : (k + 1) * b]
-            if len(part) < b:
-                pad = np.zeros((b - len(part), *part.shape[1:]), part.dtype)
-                part = np.concatenate([part, pad])
-            feed[name] = part
-        limit = trace_limit if k == 0 else 0
-        for name, out in machine.run(feed, trace=trace, trace_limit=limit).items():
-            results[name].append(out)
-        if progress is not None:
-            progress(k + 1, chunks)
-    return {name: np.concatenate(parts)[:n_total] for name, parts in results.items()}

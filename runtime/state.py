@@ -90,8 +90,8 @@ class Agu:
 class MachineState:
     """Registers, CSRs, memory, crossbar, weight memory, cost counters and retired counts."""
 
-    __slots__ = ("x", "csr", "mem", "xbar", "chip", "weights", "n_text", "cost", "hits",
-                 "_agu", "_agus", "memo", "scratch")
+    __slots__ = ("_agu", "_agus", "chip", "cost", "csr", "hits", "mem", "memo", "n_text",
+                 "scratch", "weights", "x", "xbar")
 
     def __init__(self, chip, mem, xbar, weights, n_text: int, cost, hits: list[int]):
         self.x = [0] * (SINK + 1)

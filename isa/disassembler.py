@@ -8,8 +8,10 @@ given; otherwise they are left out with a comment (and the listing says it is in
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
+from isa.directives import raw_directive
 from isa.encoding import DecodeError, decode, format_instr
 from isa.objfile import IOTensor, ObjectFile
 from isa.spec import OperandKind
@@ -57,12 +59,17 @@ def _io(kind: str, t: IOTensor) -> str:
     return f".{kind} {_quote(t.name)}, {t.addr:#x}, [{', '.join(map(str, t.shape))}]{dtype}"
 
 
-def _inline(blob: bytes, section: str) -> list[str]:
-    """Exact text for a run of bytes: ``.word`` in data (whole words), ``.u8`` in weights."""
-    if section == "data":
+def _inline(blob: bytes, section: str, start: int) -> list[str]:
+    """Exact text for a run of bytes at offset ``start`` of its section: whole aligned words of
+    ``.data`` as ``.word``, any other bytes with the section's byte directive
+    (:func:`isa.directives.raw_directive`)."""
+    unit = 4 if section == "data" and start % 4 == 0 and len(blob) % 4 == 0 else 1
+    name = raw_directive(section, unit)
+    if unit == 4:
         words = [f"{int.from_bytes(blob[k:k + 4], 'little'):#010x}" for k in range(0, len(blob), 4)]
-        return ["    .word " + ", ".join(words[k : k + 8]) for k in range(0, len(words), 8)]
-    return ["    .u8 " + ", ".join(str(b) for b in blob[k : k + 16]) for k in range(0, len(blob), 16)]
+        return [f"    {name} " + ", ".join(words[k : k + 8]) for k in range(0, len(words), 8)]
+    return [f"    {name} " + ", ".join(str(b) for b in blob[k : k + 16])
+            for k in range(0, len(blob), 16)]
 
 
 def _blob(lines, side, blob: bytes, labels: dict[int, list[str]], base_name: str | None,
@@ -77,7 +84,7 @@ def _blob(lines, side, blob: bytes, labels: dict[int, list[str]], base_name: str
         lines.append(f"    # {len(blob)} bytes of {section} left out: disassemble with -o to "
                      "write them beside the listing")
         return False
-    for j, (a, b) in enumerate(zip(bounds, bounds[1:])):
+    for j, (a, b) in enumerate(itertools.pairwise(bounds)):
         if a:
             lines.extend(f"{n}:" for n in labels[a])
         if b == a:
@@ -88,7 +95,7 @@ def _blob(lines, side, blob: bytes, labels: dict[int, list[str]], base_name: str
             side[fname] = blob[a:b]
             lines.append(f"    .incbin {_quote(fname.rsplit('/', 1)[-1])}")
         else:
-            lines.extend(_inline(blob[a:b], section))
+            lines.extend(_inline(blob[a:b], section, a))
     if len(blob):
         lines.extend(f"{n}:" for n in labels.get(len(blob), []))
     return True

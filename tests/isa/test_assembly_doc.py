@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from imcc.cli import cli
 from isa.assembler import assemble
 from isa.diagnostics import ErrorList, render
+from isa.directives import DIRECTIVES
 from runtime.config import preset
 from runtime.machine import Machine, run_batched
 
@@ -50,10 +51,7 @@ def test_asm_block_assembles(body, tmp_path):
 def test_every_directive_has_an_example():
     statement = re.compile(r"^\s*(?:\w+:\s*)*(\.[a-z0-9]+)", re.MULTILINE)
     used = {m for body in ASM for m in statement.findall(body)}
-    directives = {".text", ".data", ".weights", ".equ", ".set", ".word", ".float", ".zero", ".u8",
-                  ".u16", ".f32", ".align", ".npy", ".incbin", ".entry", ".rerun", ".input",
-                  ".output", ".chip", ".map"}
-    assert directives <= used, directives - used
+    assert set(DIRECTIVES) <= used, set(DIRECTIVES) - used
 
 
 def test_chip_example_names_the_current_rram_hash():

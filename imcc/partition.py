@@ -1,38 +1,29 @@
-"""IMC / dynamic / digital partition of a canonical graph, and the table of supported operators.
+"""IMC / dynamic / digital partition of a canonical graph, and the operator tables it reads.
 
 As the seed paper's heterogeneous system proposes, matrix products with a constant weight operand
 (Conv, Gemm, MatMul with a constant [K, N] right operand) run on the memristive crossbars (IMC);
 products of two activations (attention's Q*K^T and P*V) run on an SRAM-IMC unit or the digital
 unit (DYNAMIC, selectable); everything else runs on the digital vector unit (DIGITAL).
 
-:data:`OP_TABLE` lists every operator a canonical graph may contain; the code generator has one
-lowering per entry. :data:`FRONTEND_OPS` lists operators the frontend accepts that
-canonicalization always removes or rewrites (they never reach the code generator). Each entry
-also names the statistics category ``imcc stats`` counts the operator under.
+:data:`OP_TABLE` lists every operator a canonical graph may contain (the code generator has one
+lowering per entry) and :data:`FRONTEND_OPS` the operators the frontend accepts that
+canonicalization always removes or rewrites; both are views of the operator records
+(:data:`imcc.opdefs.OPS`), as is each entry's statistics category.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from imcc.ir import Graph, Node, describe
+from imcc.opdefs import CATEGORIES, OPS, OpClass, OpDef
+from imcc.opdefs import forms as F
 from isa.diagnostics import UnsupportedOpError
 
-
-class OpClass(enum.Enum):
-    """Where an operator executes."""
-
-    IMC = "imc"          # memristive crossbar: constant weights programmed once
-    DYNAMIC = "dynamic"  # activation x activation product: SRAM-IMC or digital
-    DIGITAL = "digital"  # digital vector unit
-
-
-#: Statistics categories, in the order ``imcc stats`` prints them (the seed's Table I classes).
-CATEGORIES = ("conv", "linear", "matmul", "batchnorm", "activation", "pooling",
-              "normalization", "other")
+__all__ = ["CATEGORIES", "FRONTEND_OPS", "OP_TABLE", "OpClass", "OpInfo", "Partition",
+           "classify", "op_info", "partition"]
 
 
 @dataclass(frozen=True)
@@ -43,44 +34,14 @@ class OpInfo:
     category: str
 
 
-def _table(cls: OpClass, category: str, *ops: str) -> dict[str, OpInfo]:
-    return {op: OpInfo(cls, category) for op in ops}
-
-
-_D = OpClass.DIGITAL
 #: Every operator type a canonical graph may contain. ``MatMul``/``Gemm`` are IMC with a constant
 #: [K, N] right operand and DYNAMIC (category ``matmul``) otherwise; see :func:`classify`.
-OP_TABLE: Mapping[str, OpInfo] = MappingProxyType({
-    **_table(OpClass.IMC, "conv", "Conv"),
-    **_table(OpClass.IMC, "linear", "Gemm", "MatMul"),
-    **_table(_D, "batchnorm", "BatchNormalization"),
-    **_table(_D, "activation", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu", "Erf",
-             "HardSigmoid", "HardSwish", "Softplus", "Elu", "Clip", "Softmax", "LogSoftmax"),
-    **_table(_D, "pooling", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"),
-    **_table(_D, "normalization", "LayerNormalization"),
-    **_table(_D, "other", "Add", "Sub", "Mul", "Div", "Pow", "Mod", "Sqrt", "Reciprocal", "Exp",
-             "Log", "Neg", "Abs", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Max", "Min",
-             "Sum", "Mean", "Where", "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual",
-             "Not", "And", "Or", "Xor", "Cast", "ReduceMean", "ReduceSum", "ReduceMax",
-             "ReduceMin", "CumSum", "Concat", "Split", "Slice", "Reshape", "Transpose", "Expand",
-             "Gather", "GatherElements", "Pad", "Resize", "Tile", "DepthToSpace",
-             "SpaceToDepth"),
-})
+OP_TABLE: Mapping[str, OpInfo] = MappingProxyType(
+    {op: OpInfo(d.cls, d.category) for op, d in OPS.items() if d.lowered})
 
 #: Operators the frontend accepts that canonicalization removes (folded, renamed, rewritten).
-FRONTEND_OPS: Mapping[str, OpInfo] = MappingProxyType({
-    **_table(OpClass.IMC, "conv", "ConvTranspose"),
-    **_table(OpClass.IMC, "linear", "Einsum", "RNN", "GRU", "LSTM"),
-    **_table(_D, "activation", "PRelu", "Selu", "Celu", "Mish", "Softsign", "ThresholdedRelu",
-             "Shrink", "Hardmax"),
-    **_table(_D, "normalization", "InstanceNormalization", "GroupNormalization",
-             "LpNormalization", "LRN"),
-    **_table(_D, "other", "Identity", "Dropout", "Constant", "ConstantOfShape", "Shape", "Size",
-             "Range", "Flatten", "Squeeze", "Unsqueeze", "IsNaN", "IsInf", "ReduceSumSquare",
-             "ReduceL1", "ReduceL2", "ReduceLogSumExp", "ReduceLogSum", "ArgMax", "ArgMin",
-             "CastLike", "Trilu", "OneHot", "Tan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
-             "Atan", "Asin", "Acos", "GatherND"),
-})
+FRONTEND_OPS: Mapping[str, OpInfo] = MappingProxyType(
+    {op: OpInfo(d.cls, d.category) for op, d in OPS.items() if not d.lowered})
 
 _MATRIX_PRODUCTS = frozenset({"Gemm", "MatMul", "Einsum"})
 
@@ -130,88 +91,23 @@ class Partition:
 
 
 _FLOAT = ("float16", "float64", "bfloat16")
-_CONST_OPERANDS = {"Reshape": (1,), "Expand": (1,), "Tile": (1,), "Slice": (1, 2, 3, 4),
-                   "Pad": (1, 2, 3), "Split": (1,), "ReduceMean": (1,), "ReduceSum": (1,),
-                   "ReduceMax": (1,), "ReduceMin": (1,), "CumSum": (1,), "Resize": (1, 2, 3)}
 
 
-def _form_problem(node: Node, graph: Graph) -> str | None:
-    """Why a node of a supported type is still not compilable, or None."""
+def _problem(node: Node, graph: Graph, d: OpDef) -> str | None:
+    """Why a node of a supported type is still not compilable, or None: a tensor type the
+    machine does not compute, an operand that must be constant and is not, or the form its
+    record's check refuses. A node of an operator canonicalization removes is always a form
+    the rewrite does not take."""
     for t in node.inputs + node.outputs:
         if t and graph.types[t].dtype in _FLOAT:
             return f"{graph.types[t].dtype} tensor {t!r} (only float32 is supported)"
-    op = node.op_type
-    for k in _CONST_OPERANDS.get(op, ()):
+    if not d.lowered:
+        return ((d.check and d.check(node, graph)) or F.float_input(node, graph)
+                or "this form is not supported")
+    for k in d.const_operands:
         if k < len(node.inputs) and node.inputs[k] and not graph.is_const(node.inputs[k]):
             return f"operand {k} ({node.inputs[k]!r}) is not a constant"
-    if op == "Conv":
-        if graph.types[node.inputs[0]].rank != 4:
-            return "only 2-D convolution is supported"
-        if not graph.is_const(node.inputs[1]):
-            return "the weight is not a constant"
-    if op in ("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"):
-        if graph.types[node.inputs[0]].rank != 4:
-            return "only 2-D pooling is supported"
-        if len(node.outputs) > 1 and node.outputs[1] and graph.consumers(node.outputs[1]):
-            return "the Indices output is not supported"
-    if op == "Resize" and node.attrs.get("mode") not in ("nearest", "linear", "cubic"):
-        return f"mode {node.attrs.get('mode')!r} (nearest, linear and cubic are supported)"
-    if op == "BatchNormalization" and node.attrs.get("training_mode", 0):
-        return "training mode"
-    return None
-
-
-def _not_const(node: Node, graph: Graph, k: int, what: str) -> str | None:
-    t = node.inputs[k] if k < len(node.inputs) else ""
-    return f"its {what} ({t!r}) is not a constant" if t and not graph.is_const(t) else None
-
-
-_REDUCE_COMPOSITES = ("ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSumExp",
-                      "ReduceLogSum")
-
-
-def _frontend_problem(node: Node, graph: Graph) -> str:
-    """Why a node of an operator canonicalization rewrites (:data:`FRONTEND_OPS`) is still
-    there: the form it has is one the rewrite does not take."""
-    op, a = node.op_type, node.attrs
-    x = node.inputs[0] if node.inputs else ""
-    for t in node.inputs + node.outputs:
-        if t and graph.types[t].dtype in _FLOAT:
-            return f"{graph.types[t].dtype} tensor {t!r} (only float32 is supported)"
-    if op == "ConvTranspose":
-        return _not_const(node, graph, 1, "weight") or "this form is not supported"
-    if op == "Dropout":
-        return (_not_const(node, graph, 2, "training_mode input")
-                or "training mode (random; imcc compiles inference, training_mode = false)")
-    if op == "Einsum":
-        eq = str(a.get("equation", "")).replace(" ", "")
-        terms = eq.split("->")[0].split(",")
-        if len(node.inputs) > 2:
-            return f"{len(node.inputs)} operands (one or two are supported)"
-        if "..." in eq:
-            return "an ellipsis ('...') in the equation"
-        if any(len(set(t)) < len(t) for t in terms):
-            return "a letter repeated within one operand (a diagonal)"
-        return "this equation is not supported"
-    if op == "ConstantOfShape":
-        return _not_const(node, graph, 0, "shape input") or "this form is not supported"
-    if op == "Range":
-        for k, what in enumerate(("start", "limit", "delta")):
-            why = _not_const(node, graph, k, what)
-            if why:
-                return why + ": the output's length would depend on the data"
-    if op in _REDUCE_COMPOSITES:
-        return (_not_const(node, graph, 1, "axes input")
-                or "noop_with_empty_axes = 1 with empty axes is not supported")
-    if op == "GatherND" and int(a.get("batch_dims", 0)):
-        return "batch_dims > 0 (only 0 is supported)"
-    if op == "LpNormalization" and int(a.get("p", 2)) not in (1, 2):
-        return f"p = {a.get('p')} (1 and 2 are supported)"
-    if x and graph.types[x].dtype not in ("float32", "float64"):
-        return f"{graph.types[x].dtype} input {x!r} (this operator is supported on float32)"
-    if op == "GroupNormalization":
-        return "num_groups must divide the channels, with one scale and bias per channel"
-    return "this form is not supported"
+    return d.check(node, graph) if d.check else None
 
 
 def partition(graph: Graph, dynamic: str = "sram") -> Partition:
@@ -226,12 +122,10 @@ def partition(graph: Graph, dynamic: str = "sram") -> Partition:
     categories: dict[str, str] = {}
     problems: dict[object, str] = {}  # one per node of the model (the first of its parts)
     for n in graph.nodes:
+        d = OPS.get(n.op_type)
         info = classify(n, graph.is_const, lambda t: graph.types[t].shape) \
-            if n.op_type in OP_TABLE else None
-        if info is None:
-            why = _frontend_problem(n, graph) if n.op_type in FRONTEND_OPS else None
-        else:
-            why = _form_problem(n, graph)
+            if d is not None and d.lowered else None
+        why = _problem(n, graph, d) if d is not None else None
         if info is None or why:
             problems.setdefault(graph.origins.get(n.name, n.name),
                                 describe(graph, n, why, noun=False))

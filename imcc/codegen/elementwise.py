@@ -15,7 +15,7 @@ UNARY = {
     "Relu": "vrelu", "Sigmoid": "vsigm", "Tanh": "vtanh", "Erf": "verf", "Exp": "vexp",
     "Log": "vlog", "Sqrt": "vsqrt", "Reciprocal": "vrecip", "Neg": "vneg", "Abs": "vabs",
     "Floor": "vfloor", "Ceil": "vceil", "Round": "vround", "Sign": "vsign", "Sin": "vsin",
-    "Cos": "vcos", "Not": "vnot", "Identity": "vcopy",
+    "Cos": "vcos", "Not": "vnot",
 }
 BINARY = {
     "Add": "vadd", "Sub": "vsub", "Mul": "vmul", "Pow": "vpow",
@@ -31,8 +31,6 @@ def _io(ctx: Ctx, node):
 @lowers(*UNARY)
 def lower_unary(ctx: Ctx, node) -> None:
     (x,), y = _io(ctx, node)
-    if node.op_type == "Identity" and x == y:
-        return
     ctx.unary(UNARY[node.op_type], y, x)
 
 

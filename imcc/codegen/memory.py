@@ -27,6 +27,7 @@ import numpy as np
 
 from imcc.codegen.asm import symbol
 from imcc.codegen.views import View
+from imcc.opdefs import OPS, Layout
 from isa.diagnostics import ConfigError
 
 ALIGN = 64
@@ -94,18 +95,14 @@ class Buffer:
 
 # Ops whose lowerings take operands of any strides (elementwise, windows, reductions, concat):
 # the only producers and consumers a tensor placed in a non-contiguous slice may have.
-STRIDED_OPS = frozenset({
-    "Relu", "Sigmoid", "Tanh", "Erf", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Add",
-    "Sub", "Mul", "Div", "Clip", "LeakyRelu", "HardSigmoid", "HardSwish", "Max", "Min", "Sum",
-    "Mean", "BatchNormalization", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool",
-    "GlobalMaxPool", "Concat"})
-
-
+STRIDED_OPS = frozenset(op for op, d in OPS.items() if d.layout is not Layout.ROW_MAJOR)
 # Ops that read and write 4-D tensors element by element or window by window, through strides,
 # with their output in the layout of their input: a chain of them between convolutions keeps
 # one layout. (Conv reads and writes any layout; the global pools read any.)
-LAYOUT_FREE = STRIDED_OPS - {"Conv", "Concat", "GlobalAveragePool", "GlobalMaxPool"}
-_READS_ANY = frozenset({"Conv", "GlobalAveragePool", "GlobalMaxPool"})
+LAYOUT_FREE = frozenset(op for op, d in OPS.items() if d.layout is Layout.ELEMENTWISE)
+_WRITES_ANY = frozenset(op for op, d in OPS.items() if d.layout is Layout.ANY)
+_READS_ANY = frozenset(op for op, d in OPS.items()
+                       if d.layout in (Layout.ANY, Layout.READS_ANY))
 
 
 def channels_last_tensors(graph, keep: set[str]) -> set[str]:
@@ -143,7 +140,8 @@ def channels_last_tensors(graph, keep: set[str]) -> set[str]:
     def fits(t: str) -> bool:
         prod = graph.producer(t)
         return (len(graph.types[t].shape) == 4 and t not in io and t not in keep
-                and prod is not None and (prod.op_type in LAYOUT_FREE or prod.op_type == "Conv")
+                and prod is not None
+                and (prod.op_type in LAYOUT_FREE or prod.op_type in _WRITES_ANY)
                 and all(c.op_type in LAYOUT_FREE or c.op_type in _READS_ANY
                         for c in graph.consumers(t)))
 

@@ -36,7 +36,7 @@ def _ints(ctx: Ctx, node, i: int, what: str) -> list[int] | None:
     return [int(v) for v in np.asarray(c).ravel()]
 
 
-@lowers("Reshape", "Flatten", "Squeeze", "Unsqueeze")
+@lowers("Reshape")
 def lower_reshape(ctx: Ctx, node) -> None:
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])

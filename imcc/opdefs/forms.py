@@ -1,0 +1,101 @@
+"""Form checks: why a node of a supported operator is still not compilable (a form its lowering,
+or the canonicalization pass that removes it, does not take), or None. The operator records
+(:mod:`imcc.opdefs.table`) name the check each operator takes; :func:`imcc.partition.partition`
+runs them."""
+
+from __future__ import annotations
+
+from imcc.ir import Graph, Node
+
+
+def not_const(node: Node, graph: Graph, k: int, what: str) -> str | None:
+    """Why operand ``k`` (``what``) disqualifies the node: it is given and not a constant."""
+    t = node.inputs[k] if k < len(node.inputs) else ""
+    return f"its {what} ({t!r}) is not a constant" if t and not graph.is_const(t) else None
+
+
+def float_input(node: Node, graph: Graph) -> str | None:
+    """The first input is not float (the operator is supported on float32)."""
+    x = node.inputs[0] if node.inputs else ""
+    if x and graph.types[x].dtype not in ("float32", "float64"):
+        return f"{graph.types[x].dtype} input {x!r} (this operator is supported on float32)"
+    return None
+
+
+def conv(node: Node, graph: Graph) -> str | None:
+    if graph.types[node.inputs[0]].rank != 4:
+        return "only 2-D convolution is supported"
+    if not graph.is_const(node.inputs[1]):
+        return "the weight is not a constant"
+    return None
+
+
+def pool(node: Node, graph: Graph) -> str | None:
+    if graph.types[node.inputs[0]].rank != 4:
+        return "only 2-D pooling is supported"
+    if len(node.outputs) > 1 and node.outputs[1] and graph.consumers(node.outputs[1]):
+        return "the Indices output is not supported"
+    return None
+
+
+def resize(node: Node, graph: Graph) -> str | None:
+    if node.attrs.get("mode") not in ("nearest", "linear", "cubic"):
+        return f"mode {node.attrs.get('mode')!r} (nearest, linear and cubic are supported)"
+    return None
+
+
+def batchnorm(node: Node, graph: Graph) -> str | None:
+    return "training mode" if node.attrs.get("training_mode", 0) else None
+
+
+def conv_transpose(node: Node, graph: Graph) -> str:
+    return not_const(node, graph, 1, "weight") or "this form is not supported"
+
+
+def dropout(node: Node, graph: Graph) -> str:
+    return (not_const(node, graph, 2, "training_mode input")
+            or "training mode (random; imcc compiles inference, training_mode = false)")
+
+
+def einsum(node: Node, graph: Graph) -> str:
+    eq = str(node.attrs.get("equation", "")).replace(" ", "")
+    terms = eq.split("->")[0].split(",")
+    if len(node.inputs) > 2:
+        return f"{len(node.inputs)} operands (one or two are supported)"
+    if "..." in eq:
+        return "an ellipsis ('...') in the equation"
+    if any(len(set(t)) < len(t) for t in terms):
+        return "a letter repeated within one operand (a diagonal)"
+    return "this equation is not supported"
+
+
+def constant_of_shape(node: Node, graph: Graph) -> str:
+    return not_const(node, graph, 0, "shape input") or "this form is not supported"
+
+
+def range_(node: Node, graph: Graph) -> str | None:
+    for k, what in enumerate(("start", "limit", "delta")):
+        why = not_const(node, graph, k, what)
+        if why:
+            return why + ": the output's length would depend on the data"
+    return None
+
+
+def reduce_composite(node: Node, graph: Graph) -> str:
+    return (not_const(node, graph, 1, "axes input")
+            or "noop_with_empty_axes = 1 with empty axes is not supported")
+
+
+def gather_nd(node: Node, graph: Graph) -> str | None:
+    return "batch_dims > 0 (only 0 is supported)" if int(node.attrs.get("batch_dims", 0)) \
+        else None
+
+
+def lp_normalization(node: Node, graph: Graph) -> str | None:
+    p = node.attrs.get("p", 2)
+    return f"p = {p} (1 and 2 are supported)" if int(p) not in (1, 2) else None
+
+
+def group_normalization(node: Node, graph: Graph) -> str:
+    return (float_input(node, graph)
+            or "num_groups must divide the channels, with one scale and bias per channel")

@@ -1,0 +1,147 @@
+"""One record per ONNX operator imcc accepts (data).
+
+Adding an operator is one :class:`~imcc.opdefs.record.OpDef` here, plus its lowering
+(``@lowers`` in :mod:`imcc.codegen`) or the pass that rewrites it (``@composite`` in
+:mod:`imcc.passes.expand_composites` for exact compositions). Everything else is derived from
+these records: the partition's operator table and constant operands (:mod:`imcc.partition`),
+the layouts the code generator may place operands in (:mod:`imcc.codegen.memory`), attribute
+completion at import (:mod:`imcc.frontend.attributes`), and docs/frontend.md's operator table
+(``python -m imcc.opdefs.gen_docs``). tests/frontend/test_opdefs.py checks that every lowered
+operator has a lowering, every lowering an operator it lowers, and every rewritten operator its
+rewrite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from imcc.opdefs import attrs as A
+from imcc.opdefs import forms as F
+from imcc.opdefs.record import CATEGORIES, Layout, OpClass, OpDef
+
+_IMC, _D = OpClass.IMC, OpClass.DIGITAL
+_E = Layout.ELEMENTWISE
+_X = "expand-composites"
+_SPATIAL_2D = "2-D (4-D tensors)"
+
+
+def _act(name: str, **kw) -> OpDef:
+    return OpDef(name, _D, "activation", **kw)
+
+
+def _op(name: str, **kw) -> OpDef:
+    return OpDef(name, _D, "other", **kw)
+
+
+def _math(name: str, notes: str = "") -> OpDef:
+    return _op(name, removed_by=_X, notes=notes or "float32")
+
+
+_RECORDS = (
+    # -- lowered: the code generator has one lowering for each ---------------------------------
+    OpDef("Conv", _IMC, "conv", layout=Layout.ANY, attrs=A.conv, check=F.conv,
+          notes=f"{_SPATIAL_2D}, constant weight"),
+    OpDef("Gemm", _IMC, "linear", notes="IMC with a constant [K, N] right operand, DYNAMIC "
+          "(category matmul) otherwise"),
+    OpDef("MatMul", _IMC, "linear", notes="IMC with a constant [K, N] right operand, DYNAMIC "
+          "(category matmul) otherwise"),
+    OpDef("BatchNormalization", _D, "batchnorm", layout=_E, check=F.batchnorm,
+          notes="inference mode; folded into the Conv before it where there is one"),
+    _act("Relu", layout=_E), _act("LeakyRelu", layout=_E), _act("Sigmoid", layout=_E),
+    _act("Tanh", layout=_E), _act("Gelu"), _act("Erf", layout=_E),
+    _act("HardSigmoid", layout=_E), _act("HardSwish", layout=_E), _act("Softplus"),
+    _act("Elu"), _act("Clip", layout=_E, notes="bounds constant or runtime"),
+    _act("Softmax", attrs=A.axis), _act("LogSoftmax", attrs=A.axis),
+    OpDef("MaxPool", _D, "pooling", layout=_E, attrs=A.pool, check=F.pool,
+          notes=f"{_SPATIAL_2D}; the Indices output unread"),
+    OpDef("AveragePool", _D, "pooling", layout=_E, attrs=A.pool, check=F.pool,
+          notes=_SPATIAL_2D),
+    OpDef("GlobalAveragePool", _D, "pooling", layout=Layout.READS_ANY, check=F.pool,
+          notes=_SPATIAL_2D),
+    OpDef("GlobalMaxPool", _D, "pooling", layout=Layout.READS_ANY, check=F.pool,
+          notes=_SPATIAL_2D),
+    OpDef("LayerNormalization", _D, "normalization", attrs=A.axis,
+          notes="with Mean or InvStdDev read: expanded (expand-composites)"),
+    *(_op(name, layout=_E) for name in (
+        "Add", "Sub", "Mul", "Div", "Sqrt", "Reciprocal", "Exp", "Log", "Neg", "Abs")),
+    _op("Pow"), _op("Mod"),
+    *(_op(name) for name in ("Floor", "Ceil", "Round", "Sign", "Sin", "Cos")),
+    *(_op(name, layout=_E) for name in ("Max", "Min", "Sum", "Mean")),
+    *(_op(name) for name in (
+        "Where", "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Not", "And",
+        "Or", "Xor", "Cast")),
+    *(_op(name, const_operands=(1,), attrs=A.reduce_axes) for name in (
+        "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin")),
+    _op("CumSum", const_operands=(1,)),
+    _op("Concat", layout=Layout.STRIDED, attrs=A.axis),
+    _op("Split", const_operands=(1,), attrs=A.axis),
+    _op("Slice", const_operands=(1, 2, 3, 4)),
+    _op("Reshape", const_operands=(1,)),
+    _op("Transpose", attrs=A.transpose),
+    _op("Expand", const_operands=(1,)),
+    _op("Gather", attrs=A.axis), _op("GatherElements", attrs=A.axis),
+    _op("Pad", const_operands=(1, 2, 3)),
+    _op("Resize", const_operands=(1, 2, 3), check=F.resize,
+        notes="modes nearest, linear, cubic"),
+    _op("Tile", const_operands=(1,)),
+    _op("DepthToSpace"), _op("SpaceToDepth"),
+    # -- rewritten by canonicalization into the operators above ---------------------------------
+    OpDef("ConvTranspose", _IMC, "conv", removed_by="lower-convtranspose",
+          attrs=A.conv_transpose, check=F.conv_transpose, notes="constant weight"),
+    OpDef("Einsum", _IMC, "linear", removed_by="lower-einsum", check=F.einsum,
+          notes="one or two operands, no ellipsis, no diagonal"),
+    *(OpDef(name, _IMC, "linear", removed_by="unroll-rnn") for name in ("RNN", "GRU", "LSTM")),
+    _act("PRelu", removed_by=_X),
+    *(_act(name, removed_by=_X, notes="float32") for name in (
+        "Selu", "Celu", "Softsign", "Shrink")),
+    _act("Mish", removed_by=_X, notes="float32 (opset 18)"),
+    _act("ThresholdedRelu", removed_by=_X),
+    _act("Hardmax", removed_by=_X, attrs=A.axis, notes="float32"),
+    OpDef("InstanceNormalization", _D, "normalization", removed_by=_X, notes="float32"),
+    OpDef("GroupNormalization", _D, "normalization", removed_by=_X,
+          check=F.group_normalization,
+          notes="float32; one scale and bias per channel (opset 21's form)"),
+    OpDef("LpNormalization", _D, "normalization", removed_by=_X, check=F.lp_normalization,
+          notes="p = 1 or 2"),
+    OpDef("LRN", _D, "normalization", removed_by=_X, notes="float32"),
+    _op("Identity", removed_by="eliminate-identity"),
+    _op("Dropout", removed_by="eliminate-identity", check=F.dropout, notes="inference mode"),
+    _op("Constant", removed_by="fold-constants"),
+    _op("ConstantOfShape", removed_by="fold-constants", check=F.constant_of_shape,
+        notes="a constant shape, or one the output's shape fixes (operands-from-shapes)"),
+    _op("Shape", removed_by="fold-constants"), _op("Size", removed_by="fold-constants"),
+    _op("Range", removed_by="fold-constants", check=F.range_, notes="constant operands"),
+    _op("Flatten", removed_by="normalize-reshape", attrs=A.flatten),
+    _op("Squeeze", removed_by="normalize-reshape"),
+    _op("Unsqueeze", removed_by="normalize-reshape"),
+    _math("IsNaN"), _math("IsInf"),
+    *(_op(name, removed_by=_X, attrs=A.reduce_axes, check=F.reduce_composite,
+          notes="float32; constant axes") for name in (
+        "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSumExp", "ReduceLogSum")),
+    _op("ArgMax", removed_by=_X, attrs=A.axis), _op("ArgMin", removed_by=_X, attrs=A.axis),
+    _op("CastLike", removed_by=_X), _op("Trilu", removed_by=_X),
+    _op("OneHot", removed_by=_X),
+    *(_math(name) for name in (
+        "Tan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Atan", "Asin", "Acos")),
+    _op("GatherND", removed_by=_X, check=F.gather_nd, notes="batch_dims = 0"),
+    OpDef("RMSNormalization", _D, "normalization", removed_by=_X, notes="float32 (opset 23)"),
+    _op("RotaryEmbedding", removed_by=_X, notes="float32 (opset 23)"),
+    OpDef("Attention", OpClass.DYNAMIC, "matmul", removed_by=_X,
+          notes="float32 (opset 23): its products of two activations are DYNAMIC"),
+)
+
+
+def _index(records) -> Mapping[str, OpDef]:
+    out: dict[str, OpDef] = {}
+    for d in records:
+        if d.name in out:
+            raise ValueError(f"two records of {d.name}")
+        if d.category not in CATEGORIES:
+            raise ValueError(f"{d.name}: unknown category {d.category!r}")
+        out[d.name] = d
+    return MappingProxyType(out)
+
+
+#: Op type -> its record, in the order of the table above.
+OPS: Mapping[str, OpDef] = _index(_RECORDS)

@@ -130,10 +130,8 @@ def search(study: Study, start: Point, seeds: tuple[int, ...], budget: Budget,
                           executor=executor, data=data, tag=tag, progress=progress)
         return summarize(study_key(study, data, tag), points, seeds, store)
 
-    run_chip, cchip, prec, _ = chips(study, start)
     layers = compile_point(study, start).layers
-    precs, _ = resolve(cchip, prec, list(layers))
-    adc_ref = run_chip.cost.adc_ref_bits
+    ladder = _Ladder(study, start, layers)
     first = score([start], part, "search")[0]
     if first.score is None:
         raise ConfigError(f"--auto: the starting point cannot be evaluated: "
@@ -146,70 +144,95 @@ def search(study: Study, start: Point, seeds: tuple[int, ...], budget: Budget,
     if cur.score < t_search:
         notes.append("the starting point misses the budget on the search part")
     open_ = {(layer, k) for layer in layers for k in knobs}
-    probes: dict[Point, float] = {}
-
-    def energy(p: Point) -> float:
-        if p not in probes:
-            probes[p] = probe_energy(study, p)
-        return probes[p]
-
-    def step(layer: str, k: str) -> tuple[int, int] | None:
-        """(current value, next value that lowers the energy), or None."""
-        v = cur.point.layer_value(layer, k, getattr(precs[layer], k))
-        if k == "input_bits" and v == 0:  # an ideal DAC stays ideal
-            return None
-        e0, nv = energy(cur.point), v
-        while (nv := next_value(k, nv, precs[layer].dac_bits, adc_ref)) is not None:
-            if energy(cur.point.with_layer(layer, k, nv)) < e0 * (1 - 1e-12):
-                return v, nv
-        return None
-
     while open_ and cur.score >= t_search:
         cands = []
         for layer, k in sorted(open_):
-            st = step(layer, k)
+            st = ladder.step(cur.point, layer, k)
             if st is None:
                 open_.discard((layer, k))
                 continue
-            v, nv = st
-            cands.append(((layer, k, v, nv), cur.point.with_layer(layer, k, nv)))
+            cands.append(((layer, k, *st), cur.point.with_layer(layer, k, st[1])))
         if not cands:
             break
-        sums = score([p for _, p in cands], part, "search")
-        best = None
-        for (layer, k, v, nv), s in zip([c for c, _ in cands], sums):
-            if s.score is None or s.score < t_search:
-                open_.discard((layer, k))
-                continue
-            saving = cur.energy_pj - s.energy_pj
-            if saving <= 0:
-                continue
-            loss = cur.score - s.score
-            rank = (loss <= 0, saving if loss <= 0 else saving / loss)
-            if best is None or rank > best[0]:
-                best = (rank, Step(s.point, s.score, s.energy_pj, f"{layer}: {k} {v} -> {nv}"))
+        best = _pick(cur, cands, score([p for _, p in cands], part, "search"), t_search, open_)
         if best is None:
             break
-        cur = best[1]
+        cur = best
         path.append(cur)
         say(f"{cur.change}: score {_show(cur.score)}, energy {cur.energy_pj:.4g} pJ")
-    chosen = cur
     start_held = score([start], held, "holdout")[0]
-    held_sum = score([chosen.point], held, "holdout")[0]
-    ok = held_sum.score is not None and held_sum.score >= t_held
+    chosen, held_sum, ok = _validate(path, lambda p: score([p], held, "holdout")[0], t_held,
+                                     notes)
+    return AutoResult(tuple(layers), t_search, t_held, tuple(path), chosen, held_sum, start_held,
+                      ok, evals, tuple(notes))
+
+
+class _Ladder:
+    """Steps down the knobs' ladders to the next value that lowers the energy (probed once per
+    point: :func:`~imcc.explore.evaluate.probe_energy`)."""
+
+    def __init__(self, study: Study, start: Point, layers: tuple[str, ...]):
+        run_chip, cchip, prec, _ = chips(study, start)
+        self.study = study
+        self.precs, _ = resolve(cchip, prec, list(layers))
+        self.adc_ref = run_chip.cost.adc_ref_bits
+        self.probes: dict[Point, float] = {}
+
+    def energy(self, p: Point) -> float:
+        if p not in self.probes:
+            self.probes[p] = probe_energy(self.study, p)
+        return self.probes[p]
+
+    def step(self, point: Point, layer: str, k: str) -> tuple[int, int] | None:
+        """(current value, next value that lowers the energy), or None."""
+        v = point.layer_value(layer, k, getattr(self.precs[layer], k))
+        if k == "input_bits" and v == 0:  # an ideal DAC stays ideal
+            return None
+        e0, nv = self.energy(point), v
+        while (nv := next_value(k, nv, self.precs[layer].dac_bits, self.adc_ref)) is not None:
+            if self.energy(point.with_layer(layer, k, nv)) < e0 * (1 - 1e-12):
+                return v, nv
+        return None
+
+
+def _pick(cur: Step, cands: list, sums: list[Summary], threshold: float,
+          open_: set) -> Step | None:
+    """The candidate that meets the budget with the most energy saved per point of score lost
+    (one that loses nothing first); a (layer, knob) whose step broke the budget is closed."""
+    best = None
+    for (layer, k, v, nv), s in zip([c for c, _ in cands], sums):
+        if s.score is None or s.score < threshold:
+            open_.discard((layer, k))
+            continue
+        saving = cur.energy_pj - s.energy_pj
+        if saving <= 0:
+            continue
+        loss = cur.score - s.score
+        rank = (loss <= 0, saving if loss <= 0 else saving / loss)
+        if best is None or rank > best[0]:
+            best = (rank, Step(s.point, s.score, s.energy_pj, f"{layer}: {k} {v} -> {nv}"))
+    return None if best is None else best[1]
+
+
+def _validate(path: list[Step], held_score: Callable[[Point], Summary], threshold: float,
+              notes: list[str]) -> tuple[Step, Summary, bool]:
+    """The last step of ``path`` that meets the budget on the held-out part (walking back), its
+    held-out summary and whether it meets the budget (notes say what was undone)."""
+    chosen = path[-1]
+    held_sum = held_score(chosen.point)
+    ok = held_sum.score is not None and held_sum.score >= threshold
     i = len(path) - 1
     while not ok and i > 0:
         i -= 1
         chosen = path[i]
-        held_sum = score([chosen.point], held, "holdout")[0]
-        ok = held_sum.score is not None and held_sum.score >= t_held
+        held_sum = held_score(chosen.point)
+        ok = held_sum.score is not None and held_sum.score >= threshold
         if ok:
             notes.append(f"the last {len(path) - 1 - i} step(s) missed the budget on the "
                          "held-out part and were undone")
     if not ok:
         notes.append("even the starting point misses the budget on the held-out part")
-    return AutoResult(tuple(layers), t_search, t_held, tuple(path), chosen, held_sum, start_held,
-                      ok, evals, tuple(notes))
+    return chosen, held_sum, ok
 
 
 def _show(score: float) -> str:

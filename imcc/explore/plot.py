@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from imcc.explore.results import Summary
@@ -96,91 +97,120 @@ def _series(summaries: list[Summary], color_by: str | None):
     return pts, acc, y, key
 
 
+# The SVG's size and margins (left, right for the legend, top, bottom) and the plot area.
+W, H, L, R, T, B = 760, 500, 80, 170, 40, 60
+PW, PH = W - L - R, H - T - B
+
+
 def to_svg(summaries: list[Summary], color_by: str | None = None, title: str = "") -> str:
     """The plot as SVG text (every point with a tooltip naming its settings)."""
     pts, acc, y, key = _series(summaries, color_by)
-    W, H, L, R, T, B = 760, 500, 80, 170, 40, 60
-    pw, ph = W - L - R, H - T - B
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
            f'viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">',
            f'<rect width="{W}" height="{H}" fill="white"/>',
-           f'<text x="{L + pw / 2}" y="22" text-anchor="middle" font-size="14">'
+           f'<text x="{L + PW / 2}" y="22" text-anchor="middle" font-size="14">'
            f'{html.escape(title)}</text>']
     if not pts:
         out.append(f'<text x="{W / 2}" y="{H / 2}" text-anchor="middle">no results</text>')
         return "\n".join(out + ["</svg>"]) + "\n"
-    es = [s.energy_pj for s in pts]
     ys = [y(s) for s in pts]
-    e_lo, e_hi = min(es), max(es)
-    log = e_lo > 0 and e_hi / e_lo > 20
-    if log:
-        x_lo, x_hi = math.log10(e_lo) - 0.05, math.log10(e_hi) + 0.05
-        xt = _log_ticks(e_lo / 1.1, e_hi * 1.1)
-    else:
-        pad = (e_hi - e_lo) * 0.05 or e_hi * 0.05 or 1.0
-        x_lo, x_hi = e_lo - pad, e_hi + pad
-        xt = _nice_ticks(x_lo, x_hi)
-    y_lo = min(m - s for m, s in ys)
-    y_hi = max(m + s for m, s in ys)
-    ypad = (y_hi - y_lo) * 0.05 or 1.0
-    y_lo, y_hi = y_lo - ypad, y_hi + ypad
-    if acc:
-        y_hi = min(y_hi, 100 + ypad)
-
-    def px(e: float) -> float:
-        v = math.log10(e) if log else e
-        return L + (v - x_lo) / (x_hi - x_lo) * pw
-
-    def py(v: float) -> float:
-        return T + ph - (v - y_lo) / (y_hi - y_lo) * ph
-
-    out.append(f'<rect x="{L}" y="{T}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>')
-    for t in xt:
-        x = px(t)
-        if L <= x <= L + pw:
-            out.append(f'<line x1="{x:.1f}" y1="{T}" x2="{x:.1f}" y2="{T + ph}" stroke="#eee"/>')
-            out.append(f'<text x="{x:.1f}" y="{T + ph + 16}" text-anchor="middle">{_si(t)}'
-                       '</text>')
-    for t in _nice_ticks(y_lo, y_hi):
-        yy = py(t)
-        if T <= yy <= T + ph:
-            out.append(f'<line x1="{L}" y1="{yy:.1f}" x2="{L + pw}" y2="{yy:.1f}" '
-                       'stroke="#eee"/>')
-            out.append(f'<text x="{L - 6}" y="{yy + 4:.1f}" text-anchor="end">{t:g}</text>')
-    xlab = "energy per inference (pJ" + (", log scale)" if log else ")")
-    ylab = "accuracy (%)" if acc else "relative output error vs float"
-    out.append(f'<text x="{L + pw / 2}" y="{H - 18}" text-anchor="middle">{xlab}</text>')
-    out.append(f'<text transform="translate(20,{T + ph / 2}) rotate(-90)" '
-               f'text-anchor="middle">{ylab}</text>')
+    sc = _Scale.fit([s.energy_pj for s in pts], ys, acc)
+    out += _axes(sc, acc)
     front = sorted((s for s in pts if s.pareto), key=lambda s: s.energy_pj)
     if len(front) > 1:
-        path = []
-        for i, s in enumerate(front):
-            x, yy = px(s.energy_pj), py(y(s)[0])
-            if i:
-                path.append(f"H{x:.1f} V{yy:.1f}")
-            else:
-                path.append(f"M{x:.1f} {yy:.1f}")
+        xy = [(sc.px(s.energy_pj), sc.py(y(s)[0])) for s in front]
+        path = [f"H{x:.1f} V{yy:.1f}" if i else f"M{x:.1f} {yy:.1f}"
+                for i, (x, yy) in enumerate(xy)]
         out.append(f'<path d="{" ".join(path)}" fill="none" stroke="#555" '
                    'stroke-dasharray="4 3"/>')
     cols, legend = colours(key)
     for s, (m, sd), c in zip(pts, ys, cols):
-        x, yy = px(s.energy_pj), py(m)
-        tip = html.escape(f"{s.point.label()}: {'accuracy' if acc else 'error'} {m:.4g} "
-                          f"+- {sd:.2g}, energy {s.energy_pj:.4g} pJ"
-                          + (", Pareto" if s.pareto else ""))
-        out.append("<g>")
-        out.append(f"<title>{tip}</title>")
-        if sd > 0:
-            out.append(f'<line x1="{x:.1f}" y1="{py(m - sd):.1f}" x2="{x:.1f}" '
-                       f'y2="{py(m + sd):.1f}" stroke="{c}" stroke-opacity="0.6"/>')
-        out.append(f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="4.5" fill="{c}" '
-                   'fill-opacity="0.85"/>')
-        if s.pareto:
-            out.append(f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="7.5" fill="none" '
-                       'stroke="black" stroke-width="1.5"/>')
-        out.append("</g>")
-    lx, ly = L + pw + 18, T + 10
+        out += _marker(s, m, sd, c, acc, sc)
+    return "\n".join(out + _legend(color_by, legend) + ["</svg>"]) + "\n"
+
+
+@dataclass(frozen=True)
+class _Scale:
+    """Data to pixels: energy on x (logarithmic when it spans more than 20x), score on y."""
+
+    log: bool
+    x_lo: float
+    x_hi: float
+    y_lo: float
+    y_hi: float
+    x_ticks: tuple[float, ...]
+
+    @staticmethod
+    def fit(es: list[float], ys: list[tuple[float, float]], acc: bool) -> _Scale:
+        e_lo, e_hi = min(es), max(es)
+        log = e_lo > 0 and e_hi / e_lo > 20
+        if log:
+            x_lo, x_hi = math.log10(e_lo) - 0.05, math.log10(e_hi) + 0.05
+            xt = _log_ticks(e_lo / 1.1, e_hi * 1.1)
+        else:
+            pad = (e_hi - e_lo) * 0.05 or e_hi * 0.05 or 1.0
+            x_lo, x_hi = e_lo - pad, e_hi + pad
+            xt = _nice_ticks(x_lo, x_hi)
+        y_lo = min(m - s for m, s in ys)
+        y_hi = max(m + s for m, s in ys)
+        ypad = (y_hi - y_lo) * 0.05 or 1.0
+        y_lo, y_hi = y_lo - ypad, y_hi + ypad
+        if acc:
+            y_hi = min(y_hi, 100 + ypad)
+        return _Scale(log, x_lo, x_hi, y_lo, y_hi, tuple(xt))
+
+    def px(self, e: float) -> float:
+        v = math.log10(e) if self.log else e
+        return L + (v - self.x_lo) / (self.x_hi - self.x_lo) * PW
+
+    def py(self, v: float) -> float:
+        return T + PH - (v - self.y_lo) / (self.y_hi - self.y_lo) * PH
+
+
+def _axes(sc: _Scale, acc: bool) -> list[str]:
+    """The frame, grid lines, tick labels and axis titles."""
+    out = [f'<rect x="{L}" y="{T}" width="{PW}" height="{PH}" fill="none" stroke="#333"/>']
+    for t in sc.x_ticks:
+        x = sc.px(t)
+        if L <= x <= L + PW:
+            out.append(f'<line x1="{x:.1f}" y1="{T}" x2="{x:.1f}" y2="{T + PH}" stroke="#eee"/>')
+            out.append(f'<text x="{x:.1f}" y="{T + PH + 16}" text-anchor="middle">{_si(t)}'
+                       '</text>')
+    for t in _nice_ticks(sc.y_lo, sc.y_hi):
+        yy = sc.py(t)
+        if T <= yy <= T + PH:
+            out.append(f'<line x1="{L}" y1="{yy:.1f}" x2="{L + PW}" y2="{yy:.1f}" '
+                       'stroke="#eee"/>')
+            out.append(f'<text x="{L - 6}" y="{yy + 4:.1f}" text-anchor="end">{t:g}</text>')
+    xlab = "energy per inference (pJ" + (", log scale)" if sc.log else ")")
+    ylab = "accuracy (%)" if acc else "relative output error vs float"
+    out.append(f'<text x="{L + PW / 2}" y="{H - 18}" text-anchor="middle">{xlab}</text>')
+    out.append(f'<text transform="translate(20,{T + PH / 2}) rotate(-90)" '
+               f'text-anchor="middle">{ylab}</text>')
+    return out
+
+
+def _marker(s: Summary, m: float, sd: float, c: str, acc: bool, sc: _Scale) -> list[str]:
+    """One point: its tooltip, error bar, marker and (on the Pareto front) ring."""
+    x, yy = sc.px(s.energy_pj), sc.py(m)
+    tip = html.escape(f"{s.point.label()}: {'accuracy' if acc else 'error'} {m:.4g} "
+                      f"+- {sd:.2g}, energy {s.energy_pj:.4g} pJ"
+                      + (", Pareto" if s.pareto else ""))
+    out = ["<g>", f"<title>{tip}</title>"]
+    if sd > 0:
+        out.append(f'<line x1="{x:.1f}" y1="{sc.py(m - sd):.1f}" x2="{x:.1f}" '
+                   f'y2="{sc.py(m + sd):.1f}" stroke="{c}" stroke-opacity="0.6"/>')
+    out.append(f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="4.5" fill="{c}" fill-opacity="0.85"/>')
+    if s.pareto:
+        out.append(f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="7.5" fill="none" '
+                   'stroke="black" stroke-width="1.5"/>')
+    return out + ["</g>"]
+
+
+def _legend(color_by: str | None, legend: list[tuple[str, str]]) -> list[str]:
+    """The colour key (with a swept parameter) and what the ring and the bars mean."""
+    lx, ly = L + PW + 18, T + 10
+    out = []
     if color_by:
         out.append(f'<text x="{lx}" y="{ly}" font-weight="bold">{html.escape(color_by)}</text>')
         for i, (lab, c) in enumerate(legend):
@@ -193,7 +223,7 @@ def to_svg(summaries: list[Summary], color_by: str | None = None, title: str = "
     out.append(f'<text x="{lx + 18}" y="{ly + 4}">Pareto front</text>')
     out.append(f'<text x="{lx}" y="{ly + 24}" fill="#555">bars: mean +- std</text>')
     out.append(f'<text x="{lx}" y="{ly + 40}" fill="#555">over seeds</text>')
-    return "\n".join(out + ["</svg>"]) + "\n"
+    return out
 
 
 def to_png(summaries: list[Summary], path: str | Path, color_by: str | None = None,

@@ -72,9 +72,8 @@ def batched_input_shapes(model: str | os.PathLike | onnx.ModelProto,
         dims = vi.type.tensor_type.shape.dim
         if not dims:
             continue
-        rest = [d.dim_value for d in dims[1:] if d.HasField("dim_value") and d.dim_value > 0]
-        first = dims[0]
-        symbolic = not (first.HasField("dim_value") and first.dim_value > 0)
+        rest = [d.dim_value for d in dims[1:] if d.HasField("dim_value")]
+        symbolic = not dims[0].HasField("dim_value")  # a fixed 0 is no symbol: an empty input
         if len(rest) == len(dims) - 1 and symbolic:
             shapes[vi.name] = (batch or 1, *rest)
     return shapes

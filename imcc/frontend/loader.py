@@ -602,16 +602,25 @@ def _dims_text(tt: onnx.TypeProto.Tensor) -> str:
                            for d in tt.shape.dim) + "]"
 
 
-def check_nonempty_inputs(model: onnx.ModelProto, where: str) -> None:
-    """A graph input whose shape the model fixes with a dimension of size 0 is empty: that is
-    the model's shape, not a symbolic one, so no ``--input-shape`` can help."""
+def empty_inputs_to_constants(model: onnx.ModelProto, where: str) -> None:
+    """A graph input whose shape the model fixes with a dimension of size 0 is empty: it holds
+    no value, so it is the constant of that shape (an initializer, modified in place), and the
+    program does not read it. One with a symbolic dimension too has no shape to give the
+    constant: refused (that is the model's shape, so no ``--input-shape`` can help)."""
     for vi in _graph_inputs(model):
         tt = vi.type.tensor_type
-        if vi.type.HasField("tensor_type") and any(
+        if not vi.type.HasField("tensor_type") or not any(
                 d.HasField("dim_value") and d.dim_value <= 0 for d in tt.shape.dim):
+            continue
+        if not all(d.HasField("dim_value") for d in tt.shape.dim) or \
+                tt.elem_type == onnx.TensorProto.STRING:
             raise UnsupportedOpError(
                 f"{where}: input {vi.name!r} has shape {_dims_text(tt)}, a dimension of size 0: "
-                "it is empty, and imcc compiles tensors with at least one element")
+                "imcc compiles an empty input as the constant of its shape and element type, "
+                "and this one has " + ("strings" if tt.elem_type == onnx.TensorProto.STRING
+                                       else "a symbolic dimension too; give every one a size"))
+        model.graph.initializer.append(helper.make_tensor(
+            vi.name, tt.elem_type, [max(d.dim_value, 0) for d in tt.shape.dim], []))
 
 
 def check_static_inputs(model: onnx.ModelProto, where: str) -> None:
@@ -671,7 +680,7 @@ def check_model(model: onnx.ModelProto, where: str,
                    for o in n.output[:1] if (op := written.get(o)) and op != n.op_type}
     check_domains(model, where)
     sort_nodes(model, where)
-    check_nonempty_inputs(model, where)  # before the overrides, which cannot change a fixed 0
+    empty_inputs_to_constants(model, where)  # before the overrides, which cannot change a 0
     if input_shapes:
         apply_input_shapes(model, input_shapes, where)
     check_static_inputs(model, where)

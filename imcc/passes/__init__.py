@@ -15,6 +15,7 @@ from typing import Protocol
 from imcc.ir import Graph
 from imcc.passes.dead_code import dead_code
 from imcc.passes.eliminate_identity import eliminate_identity
+from imcc.passes.empty_tensors import empty_tensors
 from imcc.passes.expand_composites import expand_composites
 from imcc.passes.fold_batchnorm import fold_batchnorm
 from imcc.passes.fold_constants import fold_constants
@@ -53,6 +54,7 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("eliminate-identity", eliminate_identity),
     Pass("upgrade-opset", upgrade_opset),
     Pass("operands-from-shapes", operands_from_shapes),
+    Pass("empty-tensors", empty_tensors),
     Pass("lower-einsum", lower_einsum),
     Pass("unroll-rnn", unroll_rnn),
     Pass("expand-composites", expand_composites),
@@ -74,6 +76,7 @@ def pipeline(*, fold_bn: bool = True) -> tuple[Pass, ...]:
         "eliminate-identity",   # Identity / Dropout / no-op Cast only rename tensors
         "upgrade-opset",        # one operator version (21) for everything downstream
         "operands-from-shapes",  # runtime Expand shapes, Tile repeats, Reduce axes the shapes fix
+        "empty-tensors",        # size-0 tensors are constants; reductions of them fold
         "lower-einsum",         # Einsum -> Transpose/Reshape/MatMul, before those normalize
         "unroll-rnn",           # RNN/GRU/LSTM -> per-step MatMul and gate arithmetic
         "expand-composites",    # PRelu -> Less/Mul/Where

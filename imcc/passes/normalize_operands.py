@@ -4,7 +4,11 @@
   and ``steps``; for positive steps ``0 <= start <= end <= dim``.
 * ``Pad``: constant ``pads`` for every axis (the optional ``axes`` input resolved).
 * ``Reduce*``: explicit, sorted, non-negative axes (all axes when none are given;
-  ``noop_with_empty_axes`` with no axes makes the node a no-op, which is removed).
+  ``noop_with_empty_axes`` with no axes reduces nothing: the plain reductions are removed, and
+  the others become their formula without the reduction, as onnx's function bodies and
+  reference evaluator compute them: ``ReduceL1`` ``|x|``, ``ReduceL2`` ``sqrt(x * x)``,
+  ``ReduceSumSquare`` ``x * x``, ``ReduceLogSum`` ``log(x)``, ``ReduceLogSumExp``
+  ``log(exp(x))``).
 * ``Split``: constant ``split`` sizes.
 
 Operands that are not constants stay as they are (the partitioner reports them).
@@ -20,6 +24,19 @@ from imcc.passes.rewrite import Rewriter
 REDUCE_OPS = frozenset({
     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
     "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
+
+
+#: The elementwise steps of a Reduce* that reduces nothing (``Mul`` squares); none: identity.
+_NO_REDUCTION = {"ReduceL1": ("Abs",), "ReduceL2": ("Mul", "Sqrt"), "ReduceSumSquare": ("Mul",),
+                 "ReduceLogSum": ("Log",), "ReduceLogSumExp": ("Exp", "Log")}
+
+
+def _no_reduction(rw: Rewriter, n: Node) -> str:
+    """The tensor a Reduce* node that reduces nothing gives (module doc)."""
+    v = n.inputs[0]
+    for op in _NO_REDUCTION.get(n.op_type, ()):
+        v = rw.add(op, (v, v) if op == "Mul" else (v,), rw.type(v), f"{n.name}_{op.lower()}")
+    return v
 
 
 def _ints(v: np.ndarray) -> list[int]:
@@ -117,7 +134,7 @@ def normalize_operands(graph: Graph) -> Graph:
         elif n.op_type in REDUCE_OPS:
             r = _reduce(rw, graph, n)
             if r is None:
-                rw.alias(n.outputs[0], n.inputs[0])
+                rw.alias(n.outputs[0], _no_reduction(rw, n))
                 continue
             n = r
         rw.emit(n)

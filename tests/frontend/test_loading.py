@@ -400,11 +400,12 @@ def test_nonfinite_weights_are_refused(tmp_path):
 
 @pytest.mark.parametrize("shape", [[1, 0], [0, 3]])
 def test_empty_input_dimension(shape, tmp_path):
-    """A dimension the model fixes at 0 is an empty tensor, not a symbolic one: the message says
-    so, and does not point to --input-shape (which cannot change a fixed dimension)."""
+    """A dimension the model fixes at 0 is an empty tensor, not a symbolic one: the input is the
+    constant of its shape, and the message names the empty output that follows, not
+    --input-shape (which cannot change a fixed dimension)."""
     m = _tiny([helper.make_node("Relu", ["x"], ["y"])], [_fvi("x", shape)], [_fvi("y", None)])
     for r in (_stats(str(_save(tmp_path, m))), _compile(tmp_path, m)[0]):
-        text = _one_line_error(r, f"input 'x' has shape {shape}, a dimension of size 0",
+        text = _one_line_error(r, f"graph output 'y' is empty (shape {shape})",
                                "at least one element")
         assert "--input-shape" not in text
 

@@ -27,63 +27,20 @@ array([[-2., -2.]], dtype=float32)
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from isa import hostlimits
-from isa.spec import dac_cycles
+from runtime.bitserial import cycles_exact, cycles_plain
 from runtime.config import ChipConfig
+from runtime.converters import F32_EXACT, Precision, adc_values, lossless_adc, quantize
 
-F32_EXACT = 2**24  # every integer of magnitude <= 2**24 is a float32
+__all__ = ["F32_EXACT", "Crossbar", "ExactKernel", "NumpyCrossbar", "Precision"]
+
 _PURPOSES = {"program": 1, "read": 2, "stuck": 3, "drift": 4}
-
-
-@dataclass(frozen=True)
-class Precision:
-    """The converter settings of one ``mvm`` (CSRs ``ibits isgn iscale dacb adcb adcsh``)."""
-
-    ibits: int
-    isgn: int
-    iscale: float
-    dacb: int
-    adcb: int
-    adcsh: int
-
-    @property
-    def magnitude_bits(self) -> int:
-        """``B = ibits - isgn``: bits of ``|q|``."""
-        return self.ibits - self.isgn
-
-    @property
-    def cycles(self) -> int:
-        """DAC cycles per input vector (:func:`isa.spec.dac_cycles`)."""
-        return dac_cycles(self.ibits, self.isgn, self.dacb)
-
-    @property
-    def input_range(self) -> tuple[int, int]:
-        """``(lo, hi)`` of the quantized input ``q``."""
-        if self.isgn:
-            m = (1 << (self.ibits - 1)) - 1
-            return -m, m
-        return 0, (1 << self.ibits) - 1
-
-    @functools.cached_property
-    def quantizer(self) -> tuple[np.float32, np.float32, np.float32]:
-        """``(iscale, lo, hi)`` of step 1 as float32 scalars."""
-        lo, hi = self.input_range
-        return np.float32(self.iscale), np.float32(lo), np.float32(hi)
-
-    @property
-    def adc_range(self) -> tuple[int, int]:
-        """``(clo, chi)`` of the ADC output code."""
-        if self.isgn:
-            return -(1 << (self.adcb - 1)), (1 << (self.adcb - 1)) - 1
-        return 0, (1 << self.adcb) - 1
 
 
 class Crossbar(Protocol):
@@ -155,7 +112,7 @@ class NumpyCrossbar:
     conductances at the current read time ``time_s`` (seconds after programming; ``None``: right
     after programming, no drift): ``G_t = G * (t / t0) ** -nu`` for ``t > t0``, stuck cells
     excepted. :meth:`set_time` moves the read time (the machine does at a program's ``.rerun``
-    label). ``fast_path=False`` always runs the plain cycle loop (:meth:`_cycles`; for tests
+    label). ``fast_path=False`` always runs the plain cycle loop (:func:`~runtime.bitserial.cycles_plain`; for tests
     that compare the two).
     """
 
@@ -352,7 +309,7 @@ class NumpyCrossbar:
             return None
         colsum = self._max_colsum(array, row, col, h, w, gr)
         qmax = (1 << p.magnitude_bits) - 1
-        if not _lossless_adc(p, colsum):
+        if not lossless_adc(p, colsum):
             return None
         if coef is None:
             g, bound = gr, qmax * colsum
@@ -374,13 +331,12 @@ class NumpyCrossbar:
             return f(_apart(x, out), out)
         gr = self._cells(array)[row : row + h, col : col + w]
         if p.ibits == 0:  # ideal DAC: one cycle with the inputs as they are
-            y = self._adc(self._analog(array, np.asarray(x, dtype=np.float32), gr), p)
+            y = adc_values(self._analog(array, np.asarray(x, dtype=np.float32), gr), p)
             return np.asarray(y, dtype=np.float32)
         q = self._quantized(x, p)
         colsum = self._max_colsum(array, row, col, h, w, gr)
-        qmax = (1 << p.magnitude_bits) - 1
         exact = self._exact[array] and not self.config.nonideal.read_noise
-        y = self._bit_serial(array, q, gr, p, exact, min(qmax, (1 << p.dacb) - 1) * colsum)
+        y = self._bit_serial(array, q, gr, p, exact, p.digit_max * colsum)
         if out is None:
             return y.astype(np.float32)  # a copy: y is a scratch buffer
         out[...] = y
@@ -394,10 +350,10 @@ class NumpyCrossbar:
             n = (x.shape[0] - 1) * xs + x.shape[1]
             span = np.lib.stride_tricks.as_strided(x, (n,), (x.itemsize,), writeable=False)
             q = np.empty(n, np.float32) if fresh else self._buffer("q", (n,), np.float32)
-            qf = self._quantize(span, p, q)
+            qf = quantize(span, p, q)
             return np.lib.stride_tricks.as_strided(qf, x.shape, (4 * xs, 4), writeable=False)
         q = np.empty(x.shape, np.float32) if fresh else self._buffer("q", x.shape, np.float32)
-        return self._quantize(x, p, q)
+        return quantize(x, p, q)
 
     def mvm_combined(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
                      p: Precision, coef: np.ndarray,
@@ -464,22 +420,6 @@ class NumpyCrossbar:
             out += tmp
         return out
 
-    @staticmethod
-    def _quantize(x: np.ndarray, p: Precision, q: np.ndarray) -> np.ndarray:
-        """``q = clip(rint(X / iscale), lo, hi)`` in float32 (round half to even), into ``q``."""
-        iscale, lo, hi = p.quantizer
-        if iscale != 1.0:
-            np.divide(x, iscale, out=q)
-            np.rint(q, out=q)
-        else:
-            np.rint(x, out=q)
-        if q.size <= _SMALL_CLIP:  # the same bits: on a tie (a signed zero) both keep q
-            np.maximum(lo, q, out=q)
-            np.minimum(hi, q, out=q)
-        else:
-            np.clip(q, lo, hi, out=q)
-        return q
-
     def _analog(self, array: int, qc: np.ndarray, gr: np.ndarray,
                 out: np.ndarray | None = None) -> np.ndarray:
         """``I = qc @ G`` plus read noise ``N(0, (read_noise * Gmax * ||qc||_2)^2)``."""
@@ -491,187 +431,19 @@ class NumpyCrossbar:
             i += noise.astype(i.dtype, copy=False)
         return i
 
-    @staticmethod
-    def _adc(i: np.ndarray, p: Precision) -> np.ndarray:
-        """``O = clip(rint(I / 2**adcsh), clo, chi) * 2**adcsh`` (identity when ``adcb = 0``)."""
-        if p.adcb == 0:
-            return i
-        clo, chi = p.adc_range
-        o = i * (2.0 ** -p.adcsh) if p.adcsh else np.array(i)  # exact: a power of two
-        np.rint(o, out=o)
-        np.clip(o, clo, chi, out=o)
-        if p.adcsh:
-            o *= 2.0**p.adcsh
-        return o
-
     def _bit_serial(self, array: int, q: np.ndarray, gr: np.ndarray, p: Precision,
                     exact: bool, cycle_bound: float) -> np.ndarray:
-        """The cycle loop (:meth:`_cycles_exact` when every product is an exact integer, there
-        is a real ADC and the fast path is on, else :meth:`_cycles`, the plain loop that tests
-        compare it with)."""
+        """The cycle loop (:mod:`runtime.bitserial`): :func:`cycles_exact` when every product
+        is an exact integer, there is a real ADC and the fast path is on, else
+        :func:`cycles_plain`, the plain loop that tests compare it with."""
         if exact and p.adcb and self.fast_path:
-            return self._cycles_exact(q, gr, p, cycle_bound)
-        return self._cycles(array, q, gr, p, exact, cycle_bound)
+            return cycles_exact(self._buffer, q, gr, p, cycle_bound)
+        return cycles_plain(self._buffer, lambda qc, g, out: self._analog(array, qc, g, out),
+                            q, gr, p, exact, cycle_bound)
 
-    def _signs(self, q: np.ndarray, dtype) -> np.ndarray:
-        """``-1`` where ``q < 0``, else ``1``: a digit times it is ``sign(q) * digit`` (a
-        multiplication is far faster than numpy's masked ``negative(where=)``)."""
-        neg = np.less(q, 0, out=self._buffer("neg", q.shape, np.bool_))
-        sgn = self._buffer("sgn", q.shape, dtype)
-        sgn.fill(1)
-        np.copyto(sgn, -1, where=neg)
-        return sgn
-
-    def _cycles_exact(self, q: np.ndarray, gr: np.ndarray, p: Precision,
-                      cycle_bound: float) -> np.ndarray:
-        """The cycle loop for exact integer cells, no read noise and a real ADC, bit-identical
-        to :meth:`_cycles` with fewer passes over the data.
-
-        Every product, ADC code and partial sum is then an exact integer (or an integer times a
-        power of two) in its dtype, which allows rewrites that change no bit: the
-        ``2**-adcsh`` of the ADC is applied to the cells once per MVM instead of to every
-        cycle's currents (``I_c / 2**adcsh = q_c @ (G / 2**adcsh)``); the shift-and-add runs
-        from the most significant cycle down (Horner's scheme, ``y = 2**dacb * y + O_c``)
-        instead of multiplying each cycle by ``2**(c*dacb)``; and the array rows whose digit is
-        0 in every vector of a cycle are left out of that cycle's product (the high-order
-        digits of quantized activations are mostly zero). And the ADC's clip is left out where
-        the column range proves that no rounded current leaves its range (``|I_c| <=
-        cycle_bound``: a bound within ``[clo, chi]``, or nonnegative inputs and cells and a
-        bound up to ``chi``; ``chi`` is an integer, so rounding cannot pass it)."""
-        cycles, dacb = p.cycles, p.dacb
-        b = p.magnitude_bits
-        itype = np.uint8 if b <= 8 else np.uint16 if b <= 16 else np.uint32
-        shape, out_shape = q.shape, (q.shape[0], gr.shape[1])
-        dtype = np.float32 if cycle_bound <= F32_EXACT else np.float64
-        clo, chi = p.adc_range
-        top = float(max(-clo, chi))
-        weight_sum = sum(1 << (c * dacb) for c in range(cycles))
-        acc = np.float32 if top * weight_sum <= F32_EXACT else np.float64
-        g = self._buffer("gs", gr.shape, dtype)
-        np.multiply(gr, 2.0**-p.adcsh, out=g)
-        mag = self._buffer("mag", shape, itype)
-        mag[...] = np.abs(q) if p.isgn else q
-        sgn = self._signs(q, dtype) if p.isgn else None
-        lo, hi = dtype(clo), dtype(chi)
-        bits = self._buffer("bits", shape, itype)
-        qc = self._buffer("qc", shape, dtype)
-        i = self._buffer("i", out_shape, dtype)
-        y = self._buffer("y", out_shape, acc)
-        mask = itype(min((1 << dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
-        skip = shape[0] * gr.shape[1] >= _SKIP_MIN_WORK
-        bound = cycle_bound * 2.0**-p.adcsh  # |I_c| in ADC steps
-        signed = sgn is not None or gr.min(initial=0) < 0  # currents, codes may be negative
-        clip = not (bound <= chi and (bound <= -clo or not signed))
-        pending = None  # y is 0 until the first nonzero cycle; then 2**dacb steps not yet applied
-        for c in reversed(range(cycles)):
-            if pending is not None:
-                pending += dacb
-            np.right_shift(mag, itype(c * dacb), out=bits)
-            np.bitwise_and(bits, mask, out=bits)
-            rows = _live_rows(bits) if skip else None
-            if rows is None:
-                qc[...] = bits
-                if sgn is not None:
-                    qc *= sgn
-                np.matmul(qc, g, out=i)
-            elif rows.size:
-                qs = bits[:, rows].astype(dtype)
-                if sgn is not None:
-                    qs *= sgn[:, rows]
-                np.matmul(qs, g[rows], out=i)
-            else:
-                continue  # every digit is 0: I = 0 and the ADC's code is 0
-            np.rint(i, out=i)
-            if clip:
-                np.clip(i, lo, hi, out=i)
-            if pending is None:
-                y[...] = i
-                pending = 0
-                continue
-            if pending:
-                y *= float(1 << pending)
-            pending = 0
-            np.add(y, i, out=y, casting="unsafe")
-        if pending is None:
-            y[...] = 0
-        else:
-            if signed:  # a code of -0.0 (a small negative current rounded) stays -0.0 in y;
-                y += 0.0  # the plain loop adds the codes to 0, which gives 0.0
-            y *= 2.0 ** (pending + p.adcsh)
-        return y
-
-    def _cycles(self, array: int, q: np.ndarray, gr: np.ndarray, p: Precision,
-                exact: bool, cycle_bound: float) -> np.ndarray:
-        """The cycle loop: one matrix product per DAC cycle, the ADC on each, shift-and-add.
-
-        ``cycle_bound`` bounds ``|I_c|``. Products run in float32 when the cells are exact
-        integers and every partial sum stays below ``2**24`` (or when the cells are not exact
-        anyway), else in float64. The shift-and-add sums ADC codes times ``2**(c*dacb)`` and
-        applies the common factor ``2**adcsh`` once at the end (a power of two: exact); it runs
-        in float32 when that sum is bounded by ``2**24``, so exact settings give exact
-        integers."""
-        cycles, dacb = p.cycles, p.dacb
-        b = p.magnitude_bits
-        itype = np.uint8 if b <= 8 else np.uint16 if b <= 16 else np.uint32
-        shape, out_shape = q.shape, (q.shape[0], gr.shape[1])
-        mag = self._buffer("mag", shape, itype)
-        mag[...] = np.abs(q) if p.isgn else q
-        dtype = np.float32 if not exact or cycle_bound <= F32_EXACT else np.float64
-        sgn = self._signs(q, dtype) if p.isgn else None
-        g = gr.astype(dtype, copy=False)
-        weight_sum = sum(1 << (c * dacb) for c in range(cycles))
-        if p.adcb:
-            clo, chi = p.adc_range
-            top = float(max(-clo, chi))
-        else:
-            top = cycle_bound if exact else 0.0
-        acc = np.float32 if top * weight_sum <= F32_EXACT else np.float64
-        y = self._buffer("y", out_shape, acc)
-        y[...] = 0
-        bits = self._buffer("bits", shape, itype)
-        qc = self._buffer("qc", shape, dtype)
-        i = self._buffer("i", out_shape, dtype)
-        mask = itype(min((1 << dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
-        for c in range(cycles):
-            np.right_shift(mag, itype(c * dacb), out=bits)
-            np.bitwise_and(bits, mask, out=bits)
-            qc[...] = bits
-            if sgn is not None:
-                qc *= sgn
-            self._analog(array, qc, g, out=i)
-            if p.adcb:  # the ADC's code; its 2**adcsh step is applied after the sum
-                if p.adcsh:
-                    i *= 2.0**-p.adcsh
-                np.rint(i, out=i)
-                np.clip(i, clo, chi, out=i)
-            if c:
-                i *= float(1 << (c * dacb))
-            np.add(y, i, out=y, casting="unsafe")
-        if p.adcb and p.adcsh:
-            y *= 2.0**p.adcsh
-        return y
-
-
-#: Leave out zero input rows only for products of at least this many outputs (vectors x
-#: columns); below it, gathering the rows costs more than it saves.
-_SKIP_MIN_WORK = 1 << 14
-#: ... and only when at most this share of the rows is live.
-_SKIP_MAX_LIVE = 0.9
-
-
-#: Up to this many inputs, step 1 clips with maximum and minimum: numpy's clip costs a
-#: microsecond more per call, though its loop is several times faster on large arrays.
-_SMALL_CLIP = 2048
 
 #: Narrower bands than this (a conv on a few input channels) are slower than numpy's copy.
 _BAND_MIN = 32
-
-
-def _lossless_adc(p: Precision, colsum: float) -> bool:
-    """The ADC never rounds or clips: it is ideal, or ``adcsh = 0`` and the largest current of
-    one cycle (``min(2**dacb - 1, 2**B - 1)`` times the largest column sum) fits its range."""
-    cyc_max = min((1 << p.magnitude_bits) - 1, (1 << p.dacb) - 1)
-    return p.adcb == 0 or (p.adcsh == 0 and cyc_max * colsum <= p.adc_range[1])
 
 
 def _apart(x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
@@ -690,10 +462,3 @@ def _overlap(x: np.ndarray) -> int:
     if s1 != item or s0 % item or not 0 < s0 < x.shape[1] * item:
         return 0
     return s0 // item
-
-
-def _live_rows(bits: np.ndarray) -> np.ndarray | None:
-    """Indices of the array rows (input elements) with a nonzero digit in some vector, or None
-    when too many are live for leaving the others out to pay."""
-    live = np.flatnonzero(bits.any(axis=0))
-    return live if live.size <= _SKIP_MAX_LIVE * bits.shape[1] else None

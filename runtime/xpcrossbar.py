@@ -35,14 +35,16 @@ import numpy as np
 
 from isa.diagnostics import ConfigError
 from runtime.config import ChipConfig
-from runtime.crossbar import (
+from runtime.converters import (
     F32_EXACT,
-    Crossbar,
-    NumpyCrossbar,
     Precision,
-    _lossless_adc,
-    _overlap,
+    accumulator_dtype,
+    adc_c,
+    adc_codes,
+    adc_values,
+    lossless_adc,
 )
+from runtime.crossbar import Crossbar, NumpyCrossbar, _overlap
 
 BACKENDS = ("numpy", "cupy")
 #: Most elements of one stacked digit matrix (``cycles x rows x h``); larger MVMs are computed
@@ -151,18 +153,17 @@ class ArrayCrossbar(NumpyCrossbar):
         read_noise = self.config.nonideal.read_noise
         if p.ibits == 0:  # ideal DAC: one cycle with the inputs as they are
             i = self._noisy(array, xp.matmul(xd, gr)[None], xd[None], np.float32)[0]
-            return self._download(self._adc_xp(i, p), out)
+            return self._download(adc_values(i, p, xp), out)
         q = self._quantize_xp(xd, p)
         host_region = self._cells(array)[row : row + h, col : col + w]
         colsum = self._max_colsum(array, row, col, h, w, host_region)
         qmax = (1 << p.magnitude_bits) - 1
-        cyc_max = min(qmax, (1 << p.dacb) - 1)
         exact = self._exact[array] and not read_noise
-        if self.fast_path and exact and _lossless_adc(p, colsum):  # Y = q @ G, as the reference
+        if self.fast_path and exact and lossless_adc(p, colsum):  # Y = q @ G, as the reference
             if qmax * colsum <= F32_EXACT:
                 return self._download(xp.matmul(q, gr), out)
             return self._download(xp.matmul(q.astype(xp.float64), gr.astype(xp.float64)), out)
-        vl, bound = q.shape[0], cyc_max * colsum
+        vl, bound = q.shape[0], p.digit_max * colsum
         step = max(1, self.stack_elements // (p.cycles * max(h, w)))
         if step >= vl:
             return self._download(self._stacked(array, q, gr, p, exact, bound), out)
@@ -211,16 +212,6 @@ class ArrayCrossbar(NumpyCrossbar):
         noise = xp.asarray(draw) * sigma[:, :, None]
         return i + noise.astype(dtype)
 
-    def _adc_xp(self, i, p: Precision):
-        """``O = clip(rint(I / 2**adcsh), clo, chi) * 2**adcsh`` (identity when ``adcb = 0``)."""
-        if p.adcb == 0:
-            return i
-        xp = self.xp
-        clo, chi = p.adc_range
-        o = i * (2.0 ** -p.adcsh) if p.adcsh else i
-        o = xp.clip(xp.rint(o), clo, chi)
-        return o * (2.0**p.adcsh) if p.adcsh else o
-
     def _stacked(self, array: int, q, gr, p: Precision, exact: bool, cycle_bound: float,
                  draw: np.ndarray | None = None):
         """The DAC cycles of ``q`` (``vl x h``) as one stacked product (module docstring);
@@ -245,18 +236,15 @@ class ArrayCrossbar(NumpyCrossbar):
             top = float(max(-clo, chi))
         else:
             top = cycle_bound if exact else 0.0
-        weight_sum = sum(1 << (c * dacb) for c in range(cycles))
-        acc = xp.float32 if top * weight_sum <= F32_EXACT else xp.float64
+        acc = accumulator_dtype(p, top)
         if self._k is not None:  # ADC and shift-and-add in one pass (Horner's scheme)
             y = xp.empty((vl, w), acc)
             lo, hi = p.adc_range if p.adcb else (0, 0)
-            self._k.adc_sum(i, np.int32(cycles), np.int64(vl * w), 2.0**-p.adcsh, float(lo),
+            self._k.adc_sum(i, np.int32(cycles), np.int64(vl * w), p.adc_down, float(lo),
                             float(hi), float(1 << dacb), bool(p.adcb), y)
             return y * (2.0**p.adcsh) if p.adcb and p.adcsh else y
         if p.adcb:
-            if p.adcsh:
-                i *= 2.0**-p.adcsh
-            i = xp.clip(xp.rint(i), clo, chi)
+            i = adc_codes(i, p.adc_down, clo, chi, xp)
         y = i[0].astype(acc)
         for c in range(1, cycles):
             y += (i[c] * float(1 << (c * dacb))).astype(acc)
@@ -265,12 +253,24 @@ class ArrayCrossbar(NumpyCrossbar):
         return y
 
 
+#: The body of the fused ADC-and-sum kernel: each cycle's ADC code (the rule of
+#: :func:`runtime.converters.adc_c`) summed from the top cycle down, ``y = base * y + code``.
+ADC_SUM_CUDA = f"""
+        double acc = 0;
+        for (int c = cycles - 1; c >= 0; --c) {{
+            double v = (double)cur[(long long)c * n + i];
+            if (adc) {{ v = {adc_c("v", "down", "lo", "hi")}; }}
+            acc = (double)(A)(acc * base + v);
+        }}
+        y = (A)acc;
+        """
+
+
 def _cuda_kernels(xp):
     """CuPy's fused kernels for the stacked cycles, or None for a module without them:
-    ``digits`` (``sign(q) * ((|q| >> shift) & mask)``, per cycle) and ``adc_sum`` (each cycle's
-    ADC code, ``clip(rint(I * down), lo, hi)``, summed from the top cycle down as ``y = base *
-    y + code``). Every value is an exact integer (times a power of two) where the reference's
-    is, so the results are the same."""
+    ``digits`` (``sign(q) * ((|q| >> shift) & mask)``, per cycle) and ``adc_sum``
+    (:data:`ADC_SUM_CUDA`). Every value is an exact integer (times a power of two) where the
+    reference's is, so the results are the same."""
     if not hasattr(xp, "ElementwiseKernel"):
         return None
     from types import SimpleNamespace
@@ -281,16 +281,7 @@ def _cuda_kernels(xp):
         "imcc_digits")
     adc_sum = xp.ElementwiseKernel(
         "raw T cur, int32 cycles, int64 n, float64 down, float64 lo, float64 hi, "
-        "float64 base, bool adc", "A y",
-        """
-        double acc = 0;
-        for (int c = cycles - 1; c >= 0; --c) {
-            double v = (double)cur[(long long)c * n + i];
-            if (adc) { v = fmin(fmax(rint(v * down), lo), hi); }
-            acc = (double)(A)(acc * base + v);
-        }
-        y = (A)acc;
-        """, "imcc_adc_sum")
+        "float64 base, bool adc", "A y", ADC_SUM_CUDA, "imcc_adc_sum")
     return SimpleNamespace(digits=digits, adc_sum=adc_sum)
 
 

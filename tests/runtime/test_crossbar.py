@@ -1,11 +1,15 @@
 """The crossbar model against independent integer oracles (plain numpy int64 arithmetic)."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runtime.converters import adc_c, adc_codes, quantize
 from runtime.crossbar import NumpyCrossbar, Precision
+from runtime.xpcrossbar import ADC_SUM_CUDA
 from tests.runtime.helpers import chip
 
 
@@ -118,6 +122,29 @@ def test_adc_clips_and_rounds_by_the_stated_formula():
     assert y.ravel().tolist() == [-4.0]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("adcsh", [0, 1, 3])
+@pytest.mark.parametrize("signed", [0, 1])
+def test_the_cuda_adc_expression_is_the_adc_rule(dtype, adcsh, signed):
+    # The C expression the CUDA kernels are generated from (converters.adc_c), evaluated with
+    # numpy's functions of the same IEEE semantics, against adc_codes and the doc's formula in
+    # exact rational arithmetic (ties to even, clip): one rule in three spellings.
+    p = Precision(8, signed, 1.0, 1, 4, adcsh)
+    lo, hi = p.adc_range
+    steps = np.arange(-40, 41) / 2  # every half step: ties, and values past both ends
+    i = (steps * 2.0**adcsh).astype(dtype)
+    expr = adc_c("v", "down", "lo", "hi")
+    c_value = eval(expr, {"fmin": np.minimum, "fmax": np.maximum, "rint": np.rint},
+                   {"v": i.astype(np.float64), "down": 2.0**-adcsh, "lo": float(lo),
+                    "hi": float(hi)})
+    got = adc_codes(i.copy(), p.adc_down, lo, hi)
+    expect = [min(max(round(Fraction(float(v)) / 2**adcsh), lo), hi) for v in i]  # half-even
+    assert got.dtype == dtype
+    assert got.tolist() == expect
+    assert c_value.tolist() == expect
+    assert expr in ADC_SUM_CUDA
+
+
 def test_input_quantization_rounds_half_to_even_and_clips():
     xb = _xbar(chip("ideal-int8"))
     xb.program(0, 0, 0, np.eye(6, dtype=np.float32))
@@ -139,7 +166,7 @@ def test_input_quantization_bits_match_numpy_clip(isgn, iscale, n):
     p = Precision(8, isgn, iscale, 8, 0, 0)
     lo, hi = p.input_range
     want = np.clip(np.rint(x / np.float32(iscale)) if iscale != 1.0 else np.rint(x), lo, hi)
-    got = NumpyCrossbar._quantize(x, p, np.empty_like(x))
+    got = quantize(x, p, np.empty_like(x))
     assert np.array_equal(got.view(np.uint32), want.astype(np.float32).view(np.uint32))
 
 

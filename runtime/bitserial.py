@@ -1,0 +1,180 @@
+"""The DAC cycle loop of an MVM (docs/machine.md, "Crossbar arrays", steps 2 to 5) for
+:class:`~runtime.crossbar.NumpyCrossbar`: one matrix product per cycle, the ADC on each,
+shift-and-add.
+
+:func:`cycles_plain` is the loop as the doc states it, with read noise; :func:`cycles_exact` the
+same for exact integer cells, no read noise and a real ADC, rewritten for speed with no bit
+changed (tests/runtime/test_crossbar.py compares the two and an int64 oracle bit for bit).
+``buffer(name, shape, dtype)`` gives scratch arrays (the crossbar's, reused across MVMs); the
+results are scratch views too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from runtime.converters import (
+    F32_EXACT,
+    Precision,
+    accumulator_dtype,
+    adc_codes,
+    magnitude_dtype,
+)
+
+Buffer = Callable[[str, tuple, type], np.ndarray]
+
+#: Leave out zero input rows only for products of at least this many outputs (vectors x
+#: columns); below it, gathering the rows costs more than it saves.
+SKIP_MIN_WORK = 1 << 14
+#: ... and only when at most this share of the rows is live.
+SKIP_MAX_LIVE = 0.9
+
+
+def signs(buffer: Buffer, q: np.ndarray, dtype) -> np.ndarray:
+    """``-1`` where ``q < 0``, else ``1``: a digit times it is ``sign(q) * digit`` (a
+    multiplication is far faster than numpy's masked ``negative(where=)``)."""
+    neg = np.less(q, 0, out=buffer("neg", q.shape, np.bool_))
+    sgn = buffer("sgn", q.shape, dtype)
+    sgn.fill(1)
+    np.copyto(sgn, -1, where=neg)
+    return sgn
+
+
+def magnitudes(buffer: Buffer, q: np.ndarray, p: Precision) -> np.ndarray:
+    """``|q|`` as :func:`~runtime.converters.magnitude_dtype` (a scratch view)."""
+    mag = buffer("mag", q.shape, magnitude_dtype(p))
+    if p.isgn:
+        mag[...] = np.abs(q, out=buffer("absq", q.shape, q.dtype))
+    else:
+        mag[...] = q  # q >= 0: the input range of isgn = 0
+    return mag
+
+
+def cycles_exact(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precision,
+                 cycle_bound: float) -> np.ndarray:
+    """The cycle loop for exact integer cells, no read noise and a real ADC, bit-identical to
+    :func:`cycles_plain` with fewer passes over the data.
+
+    Every product, ADC code and partial sum is then an exact integer (or an integer times a
+    power of two) in its dtype, which allows rewrites that change no bit: the ``2**-adcsh`` of
+    the ADC is applied to the cells once per MVM instead of to every cycle's currents
+    (``I_c / 2**adcsh = q_c @ (G / 2**adcsh)``); the shift-and-add runs from the most
+    significant cycle down (Horner's scheme, ``y = 2**dacb * y + O_c``) instead of multiplying
+    each cycle by ``2**(c*dacb)``; and the array rows whose digit is 0 in every vector of a
+    cycle are left out of that cycle's product (the high-order digits of quantized activations
+    are mostly zero; one OR over the vectors finds them for every cycle at once, and the live
+    rows' magnitudes are gathered before their digits are taken). And the ADC's clip is left
+    out where the column range proves that no rounded current leaves its range (``|I_c| <=
+    cycle_bound``: a bound within ``[clo, chi]``, or nonnegative inputs and cells and a bound
+    up to ``chi``; ``chi`` is an integer, so rounding cannot pass it)."""
+    dacb = p.dacb
+    shape, out_shape = q.shape, (q.shape[0], gr.shape[1])
+    dtype = np.float32 if cycle_bound <= F32_EXACT else np.float64
+    clo, chi = p.adc_range
+    acc = accumulator_dtype(p, float(max(-clo, chi)))
+    g = np.multiply(gr, p.adc_down, out=buffer("gs", gr.shape, dtype))
+    mag = magnitudes(buffer, q, p)
+    sgn = signs(buffer, q, dtype) if p.isgn else None
+    itype = mag.dtype.type
+    mask = itype(min((1 << dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
+    live = np.bitwise_or.reduce(mag, axis=0) if shape[0] * gr.shape[1] >= SKIP_MIN_WORK \
+        else None
+    i = buffer("i", out_shape, dtype)
+    y = buffer("y", out_shape, acc)
+    bound = cycle_bound * p.adc_down  # |I_c| in ADC steps
+    signed = sgn is not None or gr.min(initial=0) < 0  # currents, codes may be negative
+    clip = not (bound <= chi and (bound <= -clo or not signed))
+    pending = None  # y is 0 until the first nonzero cycle; then 2**dacb steps not yet applied
+    for c in reversed(range(p.cycles)):
+        if pending is not None:
+            pending += dacb
+        shift = itype(c * dacb)
+        rows = _live_rows(live, shift, mask) if live is not None else None
+        if rows is None:
+            bits = np.right_shift(mag, shift, out=buffer("bits", shape, itype))
+            qc = buffer("qc", shape, dtype)
+            qc[...] = np.bitwise_and(bits, mask, out=bits)
+            if sgn is not None:
+                qc *= sgn
+            np.matmul(qc, g, out=i)
+        elif rows.size:
+            bits = mag[:, rows]
+            np.right_shift(bits, shift, out=bits)
+            qs = np.bitwise_and(bits, mask, out=bits).astype(dtype)
+            if sgn is not None:
+                qs *= sgn[:, rows]
+            np.matmul(qs, g[rows], out=i)
+        else:
+            continue  # every digit is 0: I = 0 and the ADC's code is 0
+        adc_codes(i, 1.0, clo, chi, clip=clip)  # 2**-adcsh is in g
+        if pending is None:
+            y[...] = i
+            pending = 0
+            continue
+        if pending:
+            y *= float(1 << pending)
+        pending = 0
+        np.add(y, i, out=y, casting="unsafe")
+    if pending is None:
+        y[...] = 0
+    else:
+        if signed:  # a code of -0.0 (a small negative current rounded) stays -0.0 in y;
+            y += 0.0  # the plain loop adds the codes to 0, which gives 0.0
+        y *= 2.0 ** (pending + p.adcsh)
+    return y
+
+
+def _live_rows(live: np.ndarray, shift, mask) -> np.ndarray | None:
+    """Indices of the rows whose digit at ``shift`` is nonzero in some vector (``live``: the OR
+    of the magnitudes over the vectors), or None when too many are live for leaving the others
+    out to pay."""
+    rows = np.flatnonzero((live >> shift) & mask)
+    return rows if rows.size <= SKIP_MAX_LIVE * live.size else None
+
+
+def cycles_plain(buffer: Buffer, analog: Callable, q: np.ndarray, gr: np.ndarray,
+                 p: Precision, exact: bool, cycle_bound: float) -> np.ndarray:
+    """The cycle loop: one matrix product per DAC cycle (``analog(qc, g, out)``: the product
+    and the read noise), the ADC on each, shift-and-add.
+
+    ``cycle_bound`` bounds ``|I_c|``. Products run in float32 when the cells are exact
+    integers and every partial sum stays below ``2**24`` (or when the cells are not exact
+    anyway), else in float64. The shift-and-add sums ADC codes times ``2**(c*dacb)`` and
+    applies the common factor ``2**adcsh`` once at the end (a power of two: exact); it runs
+    in float32 when that sum is bounded by ``2**24``, so exact settings give exact
+    integers."""
+    dacb = p.dacb
+    shape, out_shape = q.shape, (q.shape[0], gr.shape[1])
+    mag = magnitudes(buffer, q, p)
+    itype = mag.dtype.type
+    dtype = np.float32 if not exact or cycle_bound <= F32_EXACT else np.float64
+    sgn = signs(buffer, q, dtype) if p.isgn else None
+    g = gr.astype(dtype, copy=False)
+    if p.adcb:
+        clo, chi = p.adc_range
+        top = float(max(-clo, chi))
+    else:
+        top = cycle_bound if exact else 0.0
+    y = buffer("y", out_shape, accumulator_dtype(p, top))
+    y[...] = 0
+    bits = buffer("bits", shape, itype)
+    qc = buffer("qc", shape, dtype)
+    i = buffer("i", out_shape, dtype)
+    mask = itype(min((1 << dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
+    for c in range(p.cycles):
+        np.right_shift(mag, itype(c * dacb), out=bits)
+        np.bitwise_and(bits, mask, out=bits)
+        qc[...] = bits
+        if sgn is not None:
+            qc *= sgn
+        analog(qc, g, i)
+        if p.adcb:  # the ADC's code; its 2**adcsh step is applied after the sum
+            adc_codes(i, p.adc_down, clo, chi)
+        if c:
+            i *= float(1 << (c * dacb))
+        np.add(y, i, out=y, casting="unsafe")
+    if p.adcb and p.adcsh:
+        y *= 2.0**p.adcsh
+    return y

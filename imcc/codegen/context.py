@@ -15,7 +15,8 @@ import numpy as np
 from imcc.codegen.asm import AsmWriter, f32_bits
 from imcc.codegen.memory import Buffer, ConstPool, Scratch
 from imcc.codegen.views import View, emit
-from imcc.ir import describe
+from imcc.ir import Graph, describe
+from imcc.options import CompileOptions, Tuning
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
 
 LOWERINGS: dict[str, Callable] = {}
@@ -38,13 +39,15 @@ def lowers(*op_types: str):
 class Ctx:
     """Per-compile state shared by the lowerings (created fresh for every compile)."""
 
-    graph: object
+    graph: Graph
     w: AsmWriter
     consts: ConstPool
     buffers: dict[str, Buffer]
     scratch: Scratch
-    imc: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
-    options: object = None
+    imc: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # layer ->
+    # ImcLayer (imcc/codegen/imc.py)
+    options: CompileOptions = CompileOptions()
+    tuning: Tuning = Tuning()
     arrays_per_tile: int = 1
     tile_scratch: dict = field(default_factory=dict)  # chip tile -> Scratch (staging for sends)
     # layer -> its drift-compensated dequantization scales [N] (imcc/codegen/drift.py)

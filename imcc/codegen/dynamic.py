@@ -7,9 +7,10 @@ default the chip's input bits, so an ideal chip's SRAM unit is exact) or on the 
 
 from __future__ import annotations
 
+import itertools
+
 from imcc.codegen.context import Ctx
-from imcc.codegen.imc import emit_matmul_dynamic
-from imcc.codegen.views import View
+from imcc.codegen.views import View, emit_raw
 
 
 def _as_matrix_operands(a: View, b: View):
@@ -26,10 +27,9 @@ def _as_matrix_operands(a: View, b: View):
 
 def lower_dynamic(ctx: Ctx, node) -> None:
     opts = ctx.options
-    mnemonic = "smm" if getattr(opts, "dynamic", "sram") == "sram" else "vmm"
+    mnemonic = "smm" if opts.dynamic == "sram" else "vmm"
     if mnemonic == "smm":
-        bits = getattr(opts, "sram_bits", None)
-        ctx.w.csr("ibits", 8 if bits is None else bits)
+        ctx.w.csr("ibits", 8 if opts.sram_bits is None else opts.sram_bits)
     a = ctx.view(node.inputs[0])
     b = ctx.view(node.inputs[1])
     y = ctx.view(node.outputs[0])
@@ -63,3 +63,36 @@ def _broadcast(s1: tuple[int, ...], s2: tuple[int, ...]) -> tuple[int, ...]:
     s1 = (1,) * (n - len(s1)) + s1
     s2 = (1,) * (n - len(s2)) + s2
     return tuple(max(x, y) for x, y in zip(s1, s2))
+
+
+def emit_matmul_dynamic(ctx: Ctx, mnemonic: str, out: View, a: View, b: View) -> None:
+    """``out[..., m, n] = sum_k a[..., m, k] * b[..., k, n]`` with numpy batch broadcasting,
+    on the digital unit (``vmm``) or the SRAM-IMC unit (``smm``)."""
+    batch = out.shape[:-2]
+    M, N = out.shape[-2:]
+    K = a.shape[-1]
+    a = a.broadcast_to(batch + (M, K))
+    b = b.broadcast_to(batch + (K, N))
+    nb = len(batch)
+    if nb > 3:  # fold leading batch dims into a loop of instructions
+        for idx in itertools.product(*(range(s) for s in batch[: nb - 3])):
+            sub = lambda v: _index_many(v, idx)  # noqa: E731
+            emit_matmul_dynamic(ctx, mnemonic, sub(out), sub(a), sub(b))
+        return
+    pad = 3 - nb
+    bsz = (1,) * pad + tuple(batch)
+
+    def st(v, axes):
+        return (0,) * pad + tuple(v.strides[:nb]) + axes
+
+    emit_raw(ctx.w, mnemonic, bsz + (M, N, K),
+             {"d": st(out, (out.strides[-2], out.strides[-1], None)),
+              "a": st(a, (a.strides[-2], None, a.strides[-1])),
+              "b": st(b, (None, b.strides[-1], b.strides[-2]))},
+             {"d": out.addr(), "a": a.addr(), "b": b.addr()})
+
+
+def _index_many(v: View, idx) -> View:
+    for i in idx:
+        v = v.index(0, i)
+    return v

@@ -24,16 +24,12 @@ import numpy as np
 
 from imcc.codegen.asm import f32_bits
 from imcc.codegen.context import Ctx, lowers
+from imcc.codegen.dynamic import lower_dynamic
 from imcc.codegen.views import View, emit_raw
 from imcc.mapping import TilePlacement
 from imcc.tiling import LayerPlan, LayerWeights, tile_cells
 
 WEIGHTS = "weights"
-# Largest im2col patch (and product) of one convolution chunk, in elements: 8 MB of float32
-# scratch, well inside the reference machine's per-operand limit (docs/runtime.md). A chunk whose
-# patch and products stay in the host's caches between the copy and the MVMs runs 15 % to 25 %
-# faster at batch 8 than one of 64 MB (docs/performance.md).
-PATCH_ELEMENTS = 1 << 21
 WFMT = {"uint8": 0, "uint16": 1, "float32": 2}
 
 
@@ -132,6 +128,23 @@ def _split(m: int, r: int) -> list[tuple[int, int]]:
     return out
 
 
+def _precision_csrs(ctx: Ctx, L: ImcLayer) -> None:
+    """A comment saying the layer's precision, and the CSRs that set it."""
+    w, prec = ctx.w, L.plan.precision
+    spec = prec.slice_spec
+    if prec.input_bits:
+        sign = "signed" if L.in_signed else "unsigned"
+        adc = f"{prec.adc_bits}-bit ADC" if prec.adc_bits else "ideal ADC"
+        w.comment(f"precision: {prec.weight_bits}-bit weights on {spec.cell_bits}-bit cells "
+                  f"({spec.blocks} blocks per column), {prec.input_bits}-bit {sign} inputs "
+                  f"(step {L.in_scale:.6g}), {prec.dac_bits}-bit DAC, {adc}")
+    else:
+        w.comment("precision: float cells, unquantized inputs, ideal converters")
+    w.csrs(ibits=prec.input_bits, isgn=int(L.in_signed), dacb=prec.dac_bits,
+           adcb=prec.adc_bits, cellb=max(1, spec.cell_bits), wsch=int(spec.polarities == 2))
+    w.csr("iscale", f32_bits(L.in_scale))
+
+
 def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View,
                 local: dict[int, View] | None = None, *, out_global: bool = False,
                 kseg: tuple[int, int] | None = None) -> None:
@@ -145,82 +158,86 @@ def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View,
     are runs of ``length`` elements, each ``jump`` elements after the previous one (``a``'s
     address of element ``k`` is ``m * xs + (k // length) * jump + k % length``); a tile
     spanning two runs is read as two sub-regions of its rows, the second accumulating."""
-    local = local or {}
-    w = ctx.w
-    plan, prec = L.plan, L.plan.precision
-    spec = prec.slice_spec
-    M = a.shape[0]
-    xs = a.strides[0]
     assert a.strides[1] == 1
     by_range: dict[tuple[int, int, int, int], dict[tuple[int, ...], list[TilePlacement]]] = {}
     for pl in L.placements:
         t = pl.tile
         key = (pl.replica, t.block, t.n0, t.n1)
         by_range.setdefault(key, {}).setdefault(t.parts, []).append(pl)
-    chunks = _split(M, L.replicas)
-    if prec.input_bits:
-        sign = "signed" if L.in_signed else "unsigned"
-        adc = f"{prec.adc_bits}-bit ADC" if prec.adc_bits else "ideal ADC"
-        w.comment(f"precision: {prec.weight_bits}-bit weights on {spec.cell_bits}-bit cells "
-                  f"({spec.blocks} blocks per column), {prec.input_bits}-bit {sign} inputs "
-                  f"(step {L.in_scale:.6g}), {prec.dac_bits}-bit DAC, {adc}")
-    else:
-        w.comment("precision: float cells, unquantized inputs, ideal converters")
-    w.csrs(ibits=prec.input_bits, isgn=int(L.in_signed), dacb=prec.dac_bits,
-           adcb=prec.adc_bits, cellb=max(1, spec.cell_bits), wsch=int(spec.polarities == 2))
-    w.csr("iscale", f32_bits(L.in_scale))
+    chunks = _split(a.shape[0], L.replicas)
+    _precision_csrs(ctx, L)
     for (rep, bi, n0, n1), by_parts in sorted(by_range.items()):
-        if rep >= len(chunks):
-            continue
-        m0, m1 = chunks[rep]
-        rows = m1 - m0
-        block = plan.blocks[bi]
-        any_tile = next(iter(by_parts.values()))[0].tile
-        pw = any_tile.part_width
-        nparts = spec.blocks
-        ncol = n1 - n0
-        dst = out.slice(0, m0, m1, 1).slice(1, block.n_offset + n0, block.n_offset + n1, 1)
-        # Every tile of the range holds all the slice/polarity blocks side by side: the mvm
-        # shift-and-adds them itself (sablk), writing pw columns instead of nparts * pw.
-        combine = nparts > 1 and list(by_parts) == [tuple(range(nparts))]
-        width = pw if combine else nparts * pw
-        straight = (out_global and (nparts == 1 or combine) and not any_tile.ref
-                    and pw == ncol and dst.strides[1] == 1 and dst.strides[0] >= ncol)
-        ps = dst if straight else ctx.tmp((rows, width))
-        w.comment(f"{plan.layer} block {bi} cols {block.n_offset + n0}:{block.n_offset + n1} "
-                  f"rows {m0}:{m1} (replica {rep})")
-        w.csrs(vl=rows, xs=xs, ys=dst.strides[0] if straight else width,
-               sablk=nparts if combine else 1)
-        for parts, pls in sorted(by_parts.items()):
-            first = True
-            for pl in sorted(pls, key=lambda p: p.tile.k0):
-                t = pl.tile
-                src = local.get(pl.array // ctx.arrays_per_tile, a)
-                for k0, k1 in _runs(block.k_offset + t.k0, block.k_offset + t.k1, kseg):
-                    w.csrs(xbarr=pl.array, xbrow=pl.row + k0 - block.k_offset - t.k0,
-                           xbcol=pl.col, xbh=k1 - k0, xbw=t.w,
-                           adcsh=adc_shift(L.col_max[t.id], prec, L.in_signed))
-                    at = k0 if kseg is None else k0 // kseg[0] * kseg[1] + k0 % kseg[0]
-                    w.li("x6", src.addr(m0 * xs + at))
-                    w.li("x5", ps.addr(parts[0] * pw))
-                    w.op("mvm" if first else "mvm.acc", "x5", "x6",
-                         note=f"{t.id} on array {pl.array}" if k1 - k0 == t.h else
-                         f"{t.id} rows {k0 - block.k_offset - t.k0}:"
-                         f"{k1 - block.k_offset - t.k0} on array {pl.array}")
-                    first = False
-        if straight:
-            continue
-        if combine:
-            tmp = ps
-        else:
-            ctx.w.comment(f"shift-and-add {nparts} slice/polarity blocks -> output columns")
-            tmp = ctx.tmp((rows, pw)) if any_tile.ref else dst
-            _sadd(ctx, tmp, ps, rows, pw if any_tile.ref else ncol, nparts, pw)
-        if any_tile.ref:
-            ref = tmp.slice(1, ncol, ncol + 1, 1)
-            ctx.binary("vsub", dst, tmp.slice(1, 0, ncol, 1), ref)
-        elif combine:
-            ctx.unary("vcopy", dst, tmp.slice(1, 0, ncol, 1))
+        if rep < len(chunks):
+            _product_range(ctx, L, a, out, local or {}, out_global, kseg, (rep, bi, n0, n1),
+                           chunks[rep], by_parts)
+
+
+def _product_range(ctx: Ctx, L: ImcLayer, a: View, out: View, local: dict[int, View],
+                   out_global: bool, kseg: tuple[int, int] | None,
+                   key: tuple[int, int, int, int], chunk: tuple[int, int],
+                   by_parts: dict[tuple[int, ...], list[TilePlacement]]) -> None:
+    """One replica's rows ``chunk`` of one column range ``n0:n1`` of matrix block ``bi``:
+    the MVMs of its tiles into partial sums, then their shift-and-add into ``out``."""
+    w, plan = ctx.w, L.plan
+    rep, bi, n0, n1 = key
+    m0, m1 = chunk
+    rows, xs = m1 - m0, a.strides[0]
+    block = plan.blocks[bi]
+    any_tile = next(iter(by_parts.values()))[0].tile
+    pw = any_tile.part_width
+    nparts = plan.precision.slice_spec.blocks
+    ncol = n1 - n0
+    dst = out.slice(0, m0, m1, 1).slice(1, block.n_offset + n0, block.n_offset + n1, 1)
+    # Every tile of the range holds all the slice/polarity blocks side by side: the mvm
+    # shift-and-adds them itself (sablk), writing pw columns instead of nparts * pw.
+    combine = nparts > 1 and list(by_parts) == [tuple(range(nparts))]
+    width = pw if combine else nparts * pw
+    straight = (out_global and (nparts == 1 or combine) and not any_tile.ref
+                and pw == ncol and dst.strides[1] == 1 and dst.strides[0] >= ncol)
+    ps = dst if straight else ctx.tmp((rows, width))
+    w.comment(f"{plan.layer} block {bi} cols {block.n_offset + n0}:{block.n_offset + n1} "
+              f"rows {m0}:{m1} (replica {rep})")
+    w.csrs(vl=rows, xs=xs, ys=dst.strides[0] if straight else width,
+           sablk=nparts if combine else 1)
+    for parts, pls in sorted(by_parts.items()):
+        _mvms(ctx, L, a, local, ps.addr(parts[0] * pw), m0 * xs, block.k_offset, kseg, pls)
+    if straight:
+        return
+    if combine:
+        tmp = ps
+    else:
+        ctx.w.comment(f"shift-and-add {nparts} slice/polarity blocks -> output columns")
+        tmp = ctx.tmp((rows, pw)) if any_tile.ref else dst
+        _sadd(ctx, tmp, ps, rows, pw if any_tile.ref else ncol, nparts, pw)
+    if any_tile.ref:
+        ref = tmp.slice(1, ncol, ncol + 1, 1)
+        ctx.binary("vsub", dst, tmp.slice(1, 0, ncol, 1), ref)
+    elif combine:
+        ctx.unary("vcopy", dst, tmp.slice(1, 0, ncol, 1))
+
+
+def _mvms(ctx: Ctx, L: ImcLayer, a: View, local: dict[int, View], dst: str, row0: int,
+          k_offset: int, kseg: tuple[int, int] | None, pls: list[TilePlacement]) -> None:
+    """The ``mvm`` of the first K-tile of ``pls`` and the ``mvm.acc`` of the others into
+    ``dst``, reading the inputs from element ``row0`` of ``a`` (or its copy in the tile's
+    buffer); a tile spanning two runs of ``kseg`` is read as two sub-regions of its rows."""
+    w, prec = ctx.w, L.plan.precision
+    first = True
+    for pl in sorted(pls, key=lambda p: p.tile.k0):
+        t = pl.tile
+        src = local.get(pl.array // ctx.arrays_per_tile, a)
+        for k0, k1 in _runs(k_offset + t.k0, k_offset + t.k1, kseg):
+            w.csrs(xbarr=pl.array, xbrow=pl.row + k0 - k_offset - t.k0,
+                   xbcol=pl.col, xbh=k1 - k0, xbw=t.w,
+                   adcsh=adc_shift(L.col_max[t.id], prec, L.in_signed))
+            at = k0 if kseg is None else k0 // kseg[0] * kseg[1] + k0 % kseg[0]
+            w.li("x6", src.addr(row0 + at))
+            w.li("x5", dst)
+            w.op("mvm" if first else "mvm.acc", "x5", "x6",
+                 note=f"{t.id} on array {pl.array}" if k1 - k0 == t.h else
+                 f"{t.id} rows {k0 - k_offset - t.k0}:"
+                 f"{k1 - k_offset - t.k0} on array {pl.array}")
+            first = False
 
 
 def _runs(k0: int, k1: int, kseg: tuple[int, int] | None) -> list[tuple[int, int]]:
@@ -271,180 +288,6 @@ def dequantize(ctx: Ctx, L: ImcLayer, out: View, src: View, channel_axis: int,
         ctx.ternary("vfma", out, src, sv, bv)
 
 
-@lowers("Conv")
-def lower_conv(ctx: Ctx, node) -> None:
-    """Conv (2-D, NCHW shapes; a tensor may be stored channels-last). An ungrouped conv copies
-    its input, padded, into a channels-last image (or reads an unpadded channels-last input in
-    place); a stride-1 conv then reads its kernel rows in place (shifted windows), any other
-    through an im2col patch of that image. A grouped conv pads (in its input's layout) and takes
-    its im2col patch. The products are dequantized into the output's layout."""
-    L = ctx.imc[node.name]
-    if L.plan.groups == 1:
-        _conv_channels_last(ctx, node, L)
-    else:
-        _conv_grouped(ctx, node, L)
-
-
-def _geometry(node):
-    kh, kw = node.attrs["kernel_shape"]
-    return (kh, kw), node.attrs["strides"], node.attrs["dilations"], node.attrs["pads"]
-
-
-def _bias(ctx: Ctx, node) -> np.ndarray | None:
-    return ctx.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
-
-
-def _conv_grouped(ctx: Ctx, node, L: ImcLayer) -> None:
-    """Pad (in the input's layout), im2col block by block (each block's patch columns in the
-    order (kh, kw, channel) of its rows, imcc/tiling.py), IMC product, dequantize to NCHW."""
-    x = ctx.view(node.inputs[0])
-    y = ctx.view(node.outputs[0])
-    nb, c, h, wd = x.shape
-    oh, ow = y.shape[2:]
-    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = _geometry(node)
-    src = x
-    if any((pt, pl, pb, pr)):
-        ctx.w.comment(f"pad top/left/bottom/right {pt}/{pl}/{pb}/{pr} with zeros")
-        xp = ctx.tmp_like(x, (nb, c, h + pt + pb, wd + pl + pr))
-        ctx.fill(xp, 0.0)
-        ctx.copy(xp.slice(2, pt, pt + h).slice(3, pl, pl + wd), x)
-        src = xp
-    sN, sC, sH, sW = src.strides
-    cin_g = c // L.plan.groups
-    windows = []  # (first patch column, [nb, oh, ow, blocks, kh, kw, channels] window)
-    blocks = L.plan.blocks
-    i = 0
-    while i < len(blocks):  # consecutive blocks of one size: one window with a block axis
-        j = i
-        while j < len(blocks) and blocks[j].K == blocks[i].K:
-            j += 1
-        cb = blocks[i].groups * cin_g
-        first = blocks[i].k_offset // (kh * kw)  # the block's first input channel
-        windows.append((blocks[i].k_offset, View(
-            src.base, src.offset + first * sC, (nb, oh, ow, j - i, kh, kw, cb),
-            (sN, sh * sH, sw * sW, cb * sC, dh * sH, dw * sW, sC))))
-        i = j
-    _im2col_product(ctx, L, windows, y, _bias(ctx, node))
-
-
-def _im2col_product(ctx: Ctx, L: ImcLayer, windows: list[tuple[int, View]], y: View,
-                    bias) -> None:
-    """Copy the windows [nb, oh, ow, k...] into patches [rows, K] (each window from its first
-    patch column on), multiply, and dequantize into ``y`` (NCHW); cut into chunks of at most
-    ``PATCH_ELEMENTS``."""
-    nb, oh, ow = windows[0][1].shape[:3]
-    K = L.plan.K
-    cout = y.shape[1]
-    chunks = conv_chunks(nb, oh, ow * max(K, cout))
-    rows_max = max((b1 - b0) * (r1 - r0) * ow for b0, b1, r0, r1 in chunks)
-    patch_all = ctx.tmp((rows_max, K))
-    yt_all = ctx.tmp((rows_max, cout))
-    y3 = y.reshape((nb, cout, oh * ow))
-    mark = ctx.scratch.top  # each chunk's partial sums reuse the same scratch
-    for b0, b1, r0, r1 in chunks:
-        ctx.scratch.reset(mark)
-        g, nr = b1 - b0, r1 - r0
-        rows = g * nr * ow
-        patch = patch_all.slice(0, 0, rows)
-        yt = yt_all.slice(0, 0, rows)
-        part = "" if len(chunks) == 1 else f" (images {b0}:{b1}, output rows {r0}:{r1})"
-        for k0, window in windows:
-            shape = window.shape[3:]
-            ctx.w.comment(f"im2col: {g}x{nr}x{ow} windows of {'x'.join(map(str, shape))}"
-                          f"{part}")
-            cols = patch.slice(1, k0, k0 + math.prod(shape))
-            ctx.copy(cols.reshape((g, nr, ow) + shape), window.slice(0, b0, b1).slice(1, r0, r1))
-        imc_product(ctx, L, patch, yt, out_global=True)  # yt is scratch: global memory
-        src_nchw = yt.reshape((g, nr * ow, cout)).permute((0, 2, 1))
-        dequantize(ctx, L, y3.slice(0, b0, b1).slice(2, r0 * ow, r1 * ow), src_nchw, 1, bias)
-
-
-# A stride-1 conv computes its outputs at every position of the padded image (those beyond the
-# last kernel position are discarded): shifted windows when that costs at most this factor of
-# the products (small images, where the border is a large share, take the im2col copy instead).
-SHIFTED_WASTE = 1.4
-
-
-def _conv_channels_last(ctx: Ctx, node, L: ImcLayer) -> None:
-    """An ungrouped conv on a channels-last copy ``xp`` [nb, Hp, Wp, C] of its padded input.
-
-    Stride 1 (dilation 1): the weight rows of kernel row ``dy`` ((kh, kw, c) order) are the
-    ``kw * C`` elements of ``xp`` from pixel ``p + dy * Wp`` on, where ``p`` is the output's
-    pixel in the padded image, so row ``p`` of the input matrix is ``xp`` at ``p * C`` with a
-    jump of ``Wp * C`` per kernel row: the MVMs read ``xp`` in place (a tile that spans two
-    kernel rows is read as two sub-regions) and produce an output for every pixel ``p``, of
-    which those with ``y < oh``, ``x < ow`` are kept. Otherwise: im2col of ``xp``."""
-    x = ctx.view(node.inputs[0])
-    y = ctx.view(node.outputs[0])
-    nb, c, h, wd = x.shape
-    _, cout, oh, ow = y.shape
-    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = _geometry(node)
-    hp, wp = h + pt + pb, wd + pl + pr
-    bias = _bias(ctx, node)
-    xl = x.permute((0, 2, 3, 1))
-    if not any((pt, pl, pb, pr)) and xl.is_contiguous() and ctx.tile_of(node.inputs[0]) is None:
-        xp = View.of(xl.base, xl.shape, xl.offset)  # stored channels-last: read in place
-    else:
-        xp = ctx.tmp((nb, hp, wp, c))
-        if any((pt, pl, pb, pr)):
-            ctx.w.comment(f"pad top/left/bottom/right {pt}/{pl}/{pb}/{pr} with zeros, "
-                          "channels last")
-            ctx.fill(xp, 0.0)
-        else:
-            ctx.w.comment("channels last")
-        ctx.copy(xp.slice(1, pt, pt + h).slice(2, pl, pl + wd), xl)
-    per_image = hp * wp
-    shifted = ((sh, sw, dh, dw) == (1, 1, 1, 1) and per_image <= SHIFTED_WASTE * oh * ow
-               and per_image * max(c, cout) <= PATCH_ELEMENTS and _can_split(L, kw * c))
-    if not shifted:
-        window = View(xp.base, xp.offset, (nb, oh, ow, kh, kw, c),
-                      (per_image * c, sh * wp * c, sw * c, dh * wp * c, dw * c, 1))
-        _im2col_product(ctx, L, [(0, window)], y, bias)
-        return
-    g_max = max(1, PATCH_ELEMENTS // (per_image * max(c, cout)))
-    prod_all = ctx.tmp((min(g_max, nb) * per_image, cout))
-    mark = ctx.scratch.top
-    for b0 in range(0, nb, g_max):
-        ctx.scratch.reset(mark)
-        b1 = min(nb, b0 + g_max)
-        g = b1 - b0
-        rows = (g - 1) * per_image + (oh - 1) * wp + ow  # through the last kept pixel
-        part = "" if g == nb else f" (images {b0}:{b1})"
-        ctx.w.comment(f"shifted windows: {rows} pixels of {kh}x{kw}x{c}{part}")
-        a = View(xp.base, xp.offset + b0 * per_image * c, (rows, L.plan.K), (c, 1))
-        prod = prod_all.slice(0, 0, rows)
-        imc_product(ctx, L, a, prod, out_global=True, kseg=(kw * c, wp * c))
-        kept = View(prod.base, prod.offset, (g, cout, oh, ow),
-                    (per_image * cout, 1, wp * cout, cout))
-        dequantize(ctx, L, y.slice(0, b0, b1), kept, 1, bias)
-
-
-def _can_split(L: ImcLayer, seg: int) -> bool:
-    """Whether every tile of ``L`` can be read in place with kernel rows of ``seg`` inputs: a
-    tile that spans two kernel rows becomes two MVMs on sub-regions of its rows, which is exact
-    only with an ideal ADC (a real one would convert each part separately)."""
-    if L.plan.precision.adc_bits == 0:
-        return True
-    return all(t.k0 // seg == (t.k1 - 1) // seg for t in L.plan.tiles)
-
-
-def conv_chunks(nb: int, oh: int, row_elems: int,
-                budget: int | None = None) -> list[tuple[int, int, int, int]]:
-    """Cut a convolution's output into (image start, image stop, output-row start, stop) chunks
-    whose im2col patch (``row_elems`` elements per output row) stays within ``budget``
-    elements: whole images together where an image fits, bands of output rows where not. The
-    program grows only for convolutions too large for one patch."""
-    budget = PATCH_ELEMENTS if budget is None else budget
-    per_image = oh * row_elems
-    if nb * per_image <= budget:
-        return [(0, nb, 0, oh)]
-    if per_image <= budget:
-        g = budget // per_image
-        return [(b, min(b + g, nb), 0, oh) for b in range(0, nb, g)]
-    band = max(1, budget // row_elems)
-    return [(b, b + 1, r, min(r + band, oh)) for b in range(nb) for r in range(0, oh, band)]
-
-
 def _rows(v: View) -> View:
     """A row-major tensor [..., K] as [M, K]."""
     return v.reshape((math.prod(v.shape[:-1]), v.shape[-1]))
@@ -479,46 +322,9 @@ def lower_linear(ctx: Ctx, node) -> None:
     dequantize(ctx, L, y, y, 1, bias)
 
 
-def emit_matmul_dynamic(ctx: Ctx, mnemonic: str, out: View, a: View, b: View) -> None:
-    """``out[..., m, n] = sum_k a[..., m, k] * b[..., k, n]`` with numpy batch broadcasting,
-    on the digital unit (``vmm``) or the SRAM-IMC unit (``smm``)."""
-    batch = out.shape[:-2]
-    M, N = out.shape[-2:]
-    K = a.shape[-1]
-    a = a.broadcast_to(batch + (M, K))
-    b = b.broadcast_to(batch + (K, N))
-    nb = len(batch)
-    if nb > 3:  # fold leading batch dims into a loop of instructions
-        import itertools
-
-        for idx in itertools.product(*(range(s) for s in batch[: nb - 3])):
-            sub = lambda v: _index_many(v, idx)  # noqa: E731
-            emit_matmul_dynamic(ctx, mnemonic, sub(out), sub(a), sub(b))
-        return
-    pad = 3 - nb
-    bsz = (1,) * pad + tuple(batch)
-
-    def st(v, axes):
-        return (0,) * pad + tuple(v.strides[:nb]) + axes
-
-    emit_raw(ctx.w, mnemonic, bsz + (M, N, K),
-             {"d": st(out, (out.strides[-2], out.strides[-1], None)),
-              "a": st(a, (a.strides[-2], None, a.strides[-1])),
-              "b": st(b, (None, b.strides[-1], b.strides[-2]))},
-             {"d": out.addr(), "a": a.addr(), "b": b.addr()})
-
-
-def _index_many(v: View, idx) -> View:
-    for i in idx:
-        v = v.index(0, i)
-    return v
-
-
 @lowers("Gemm", "MatMul")
 def lower_gemm_matmul(ctx: Ctx, node) -> None:
     if node.name in ctx.imc:
         lower_linear(ctx, node)
-        return
-    from imcc.codegen.dynamic import lower_dynamic
-
-    lower_dynamic(ctx, node)
+    else:
+        lower_dynamic(ctx, node)

@@ -17,6 +17,7 @@ from onnx import helper
 from onnx.reference import ReferenceEvaluator
 
 from imcc.codegen.context import Ctx, lowers
+from imcc.codegen.dynamic import emit_matmul_dynamic
 from imcc.codegen.views import View, emit
 from imcc.frontend.evaluate import evaluate
 from imcc.ir import Node, describe
@@ -324,8 +325,6 @@ def resize_matrices(node, consts: dict, in_shape: tuple[int, ...],
 def _resize_separable(ctx: Ctx, node) -> None:
     """Linear or cubic Resize: one ``vmm`` per resized axis with that axis's interpolation
     matrix (a constant), through views that put the axis in the product's K position."""
-    from imcc.codegen.imc import emit_matmul_dynamic
-
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])
     consts = {t: ctx.const(t) for t in node.inputs[1:] if t}

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 # Importing the lowering modules registers their ops.
-from imcc.codegen import dynamic, elementwise, movement, nn  # noqa: F401
+from imcc.codegen import conv, dynamic, elementwise, movement, nn  # noqa: F401
 from imcc.codegen.asm import AsmWriter, printable
 from imcc.codegen.context import Ctx, lower_node
 from imcc.codegen.drift import REGION, emit_compensation, emit_programmed, plan_drift
 from imcc.codegen.imc import ImcLayer, program_weights
 from imcc.codegen.memory import ALIGN, CONSTS, SCRATCH, ConstPool, Scratch, plan_buffers
 from imcc.codegen.views import View
+from imcc.options import CompileOptions, Tuning
 from isa.diagnostics import ConfigError
 from isa.objfile import IO_DTYPES
 from isa.spec import TILE_BASE, TILE_STRIDE
@@ -52,33 +53,8 @@ def _quote(s: str) -> str:
     return '"' + s.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
 
 
-def generate(
-    graph,
-    imc: dict[str, ImcLayer],
-    *,
-    chip,
-    options,
-    base_name: str,
-    weights_blob: bytes,
-    map_json: bytes | None,
-    header: list[str] = (),
-    classes: dict[str, str] | None = None,
-    tile_pref: dict[str, int] | None = None,
-) -> Program:
-    """Emit the program. ``chip`` provides name, hash, global memory size (``global_mib``),
-    ``arrays_per_tile`` and ``buffer_kib``; ``tile_pref`` names tensors to keep in a chip
-    tile's buffer (outputs of IMC layers whose arrays sit on that tile)."""
-    w = AsmWriter()
-    consts = ConstPool()
-    scratch = Scratch()
-    half = int(chip.buffer_kib) * 1024 // 2
-    buffers, act_end = plan_buffers(graph, 0, tile_pref, half)
-    layers = [imc[n.name] for n in graph.nodes if n.name in imc]
-    drift = plan_drift(getattr(chip, "drift_compensation", "none"), layers)
-    ctx = Ctx(graph=graph, w=w, consts=consts, buffers=buffers, scratch=scratch,
-              imc=MappingProxyType(imc), options=options,
-              arrays_per_tile=int(chip.arrays_per_tile),
-              drift_scales=drift.scales if drift is not None else MappingProxyType({}))
+def _io_directives(w: AsmWriter, graph, chip, buffers, header) -> None:
+    """The header comments, ``.chip`` and every ``.input`` / ``.output``."""
     for line in header:  # ONNX names in it may hold line breaks: one comment per line
         for part in line.splitlines() or [""]:
             w.raw(f"# {printable(part)}" if part else "#")
@@ -96,6 +72,11 @@ def generate(
         w.raw(f".output {_quote(t)}, {buffers[t].symbol}, {list(graph.types[t].shape)}"
               f"{dtype(t)}")
     w.blank()
+
+
+def _text(ctx: Ctx, layers: list[ImcLayer], drift, classes) -> None:
+    """The text section: programming, then one commented block per node, then ``halt``."""
+    w, graph = ctx.w, ctx.graph
     w.raw(".text")
     w.label("start")
     program_weights(ctx, layers)
@@ -107,7 +88,7 @@ def generate(
     if drift is not None:
         emit_compensation(ctx, drift)
     for node in graph.nodes:
-        scratch.reset()
+        ctx.scratch.reset()
         for sc in ctx.tile_scratch.values():
             sc.reset()
         w.blank()
@@ -119,10 +100,16 @@ def generate(
     for t in graph.outputs:  # constant outputs (e.g. a shape that folded away)
         if graph.is_const(t):
             w.comment(f"constant output {t}")
-            ctx.copy(View.of(buffers[t].symbol, graph.types[t].shape), ctx.view(t))
+            ctx.copy(View.of(ctx.buffers[t].symbol, graph.types[t].shape), ctx.view(t))
     w.blank()
     w.op("halt")
     w.raw(".rerun infer")
+
+
+def _sections(w: AsmWriter, consts: ConstPool, base_name: str, weights_blob: bytes,
+              map_json: bytes | None) -> dict[str, bytes]:
+    """The data and weight sections and the storage map, included from side files: the side
+    files by name."""
     data_name = f"{base_name}.data.bin"
     weights_name = f"{base_name}.weights.bin"
     includes = {data_name: consts.blob()}
@@ -137,12 +124,18 @@ def generate(
         map_name = f"{base_name}.map.json"
         includes[map_name] = map_json
         w.raw(f".map {_quote(map_name)}")
+    return includes
+
+
+def _layout(ctx: Ctx, chip, act_end: int, half: int, drift) -> int:
+    """Check that the program fits the chip's memories and write the memory layout (an
+    ``.equ`` per region and buffer); returns the bytes of global memory it needs."""
+    w, consts, scratch, buffers = ctx.w, ctx.consts, ctx.scratch, ctx.buffers
     acts = -(-consts.size // ALIGN) * ALIGN
     scratch_at = acts + act_end
     drift_at = -(-(scratch_at + scratch.peak) // ALIGN) * ALIGN
     total = scratch_at + scratch.peak if drift is None else drift_at + drift.nbytes
-    limit = int(chip.global_mib) * 2**20
-    if total > limit:
+    if total > int(chip.global_mib) * 2**20:
         raise ConfigError(
             f"the program needs {total / 2**20:.1f} MiB of global memory (constants "
             f"{consts.size / 2**20:.1f}, activations {act_end / 2**20:.1f}, scratch "
@@ -169,5 +162,39 @@ def generate(
                                                           kv[1].symbol)):
         base = ACTS if b.tile is None else f"tile{b.tile}"
         w.raw(f".equ {b.symbol}, {base} + {b.addr:#x}    # {printable(name)} "
-              f"{list(graph.types[name].shape)}")
+              f"{list(ctx.graph.types[name].shape)}")
+    return total
+
+
+def generate(
+    graph,
+    imc: dict[str, ImcLayer],
+    *,
+    chip,
+    options: CompileOptions,
+    base_name: str,
+    weights_blob: bytes,
+    map_json: bytes | None,
+    header: list[str] = (),
+    classes: dict[str, str] | None = None,
+    tile_pref: dict[str, int] | None = None,
+    tuning: Tuning = Tuning(),
+) -> Program:
+    """Emit the program. ``chip`` provides name, hash, global memory size (``global_mib``),
+    ``arrays_per_tile`` and ``buffer_kib``; ``tile_pref`` names tensors to keep in a chip
+    tile's buffer (outputs of IMC layers whose arrays sit on that tile); ``tuning`` sizes the
+    chunks large work is cut into."""
+    w = AsmWriter()
+    half = int(chip.buffer_kib) * 1024 // 2
+    buffers, act_end = plan_buffers(graph, 0, tile_pref, half)
+    layers = [imc[n.name] for n in graph.nodes if n.name in imc]
+    drift = plan_drift(getattr(chip, "drift_compensation", "none"), layers)
+    ctx = Ctx(graph=graph, w=w, consts=ConstPool(), buffers=buffers, scratch=Scratch(),
+              imc=MappingProxyType(imc), options=options, tuning=tuning,
+              arrays_per_tile=int(chip.arrays_per_tile),
+              drift_scales=drift.scales if drift is not None else MappingProxyType({}))
+    _io_directives(w, graph, chip, buffers, header)
+    _text(ctx, layers, drift, classes)
+    includes = _sections(w, ctx.consts, base_name, weights_blob, map_json)
+    total = _layout(ctx, chip, act_end, half, drift)
     return Program(w.text(), MappingProxyType(includes), total, MappingProxyType(dict(w.counts)))

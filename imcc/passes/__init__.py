@@ -2,7 +2,9 @@
 
 Each pass lives in its own module. :data:`PASSES` names them; :func:`canonicalize` runs them in a
 fixed order, calling ``hooks.before(pass, graph)`` / ``hooks.after(pass, graph)`` around each
-(for dumping or timing) and :func:`~imcc.verify.verify` after each when ``verify_each`` is set.
+(for dumping or timing; :class:`DumpAfter` writes the graph after the passes it names, as
+``imcc compile --dump-after`` does) and :func:`~imcc.verify.verify` after each when
+``verify_each`` is set.
 The normal forms the result satisfies are listed in docs/frontend.md.
 """
 
@@ -30,6 +32,7 @@ from imcc.passes.operands_from_shapes import operands_from_shapes
 from imcc.passes.unroll_rnn import unroll_rnn
 from imcc.passes.upgrade_opset import upgrade_opset
 from imcc.verify import verify
+from isa.diagnostics import ConfigError
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,32 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("normalize-operands", normalize_operands),
     Pass("dead-code", dead_code),
 )}
+
+
+def pass_names(names, option: str = "--dump-after") -> frozenset[str]:
+    """``names`` as a set of pass names, or a one-line error naming the passes there are."""
+    names = frozenset(names)
+    unknown = sorted(names - set(PASSES))
+    if unknown:
+        raise ConfigError(f"{option} {unknown[0]!r}: no such pass; the passes are "
+                          + ", ".join(PASSES))
+    return names
+
+
+@dataclass(frozen=True)
+class DumpAfter:
+    """Hooks that write the graph (:func:`~imcc.ir.format_graph`) after each pass in
+    ``names`` (a pass that runs twice is written twice)."""
+
+    names: frozenset[str]
+    write: Callable[[str], None]
+
+    def before(self, p: Pass, graph: Graph) -> None:
+        pass
+
+    def after(self, p: Pass, graph: Graph) -> None:
+        if p.name in self.names:
+            self.write(f"# after pass {p.name}\n{graph}\n")
 
 
 def pipeline(*, fold_bn: bool = True) -> tuple[Pass, ...]:

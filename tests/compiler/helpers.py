@@ -10,6 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from imcc.compiler import CompileOptions, compile_model
+from imcc.options import Tuning
 from runtime.config import preset
 from runtime.machine import Machine
 
@@ -38,8 +39,9 @@ def reference(model: onnx.ModelProto, feeds: dict) -> list[np.ndarray]:
 
 
 def run_compiled(model: onnx.ModelProto, feeds: dict, tmp_path: Path, *, chip="ideal",
-                 calib=None, precision: str | None = None, **opts):
-    """Compile (``precision``: text of a precision file) and run one batch."""
+                 calib=None, precision: str | None = None, tuning: Tuning = Tuning(), **opts):
+    """Compile (``precision``: text of a precision file; ``tuning``: the code generator's chunk
+    sizes) and run one batch."""
     from imcc.precision import load_precision
 
     path = tmp_path / "m.onnx"
@@ -49,7 +51,8 @@ def run_compiled(model: onnx.ModelProto, feeds: dict, tmp_path: Path, *, chip="i
     if precision is not None:
         (tmp_path / "p.toml").write_text(precision)
         prec = load_precision(tmp_path / "p.toml", cfg.cell_bits)
-    res = compile_model(path, cfg, calib=calib, precision=prec, options=CompileOptions(**opts))
+    res = compile_model(path, cfg, calib=calib, precision=prec, options=CompileOptions(**opts),
+                        tuning=tuning)
     m = Machine(cfg, res.obj)
     outs = m.run({k: np.asarray(v, dtype=np.float32) for k, v in feeds.items()})
     return [outs[o.name] for o in model.graph.output], res

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imcc.options import Tuning
 from runtime.config import config_from_dict
 from tests.compiler.helpers import check, helper, make_model, reference, run_compiled
 
@@ -198,14 +199,14 @@ def _conv_oracle(m, x: np.ndarray, bits: int = 8) -> np.ndarray:
 
 
 @pytest.mark.parametrize("budget", [None, 300])  # one patch; bands of output rows
-def test_conv_quantized_lossless(budget, tmp_path, monkeypatch):
-    import imcc.codegen.imc as imc
-
-    if budget:
-        monkeypatch.setattr(imc, "PATCH_ELEMENTS", budget)
+def test_conv_quantized_lossless(budget, tmp_path):
+    tuning = Tuning(patch_elements=budget) if budget else Tuning()
     m, feeds = conv_model(cin=6, cout=7, k=3, pads=[1, 1, 1, 1], strides=[2, 1])
     cfg = chip(weight_bits=8, cell_bits=4, input_bits=8, dac_bits=4)
-    got, res = run_compiled(m, feeds, tmp_path, chip=cfg, calib=feeds)
+    got, res = run_compiled(m, feeds, tmp_path, chip=cfg, calib=feeds, tuning=tuning)
+    # 2 images of 5 x 8 outputs, K = 54: 432 patch elements per output row, over 300: a chunk
+    # per output row
+    assert res.asm.count("im2col: ") == (1 if budget is None else 10)
     want = _conv_oracle(m, feeds["a"])
     assert np.abs(got[0] - want).max() <= 1e-5 * np.abs(want).max()
 
@@ -224,12 +225,10 @@ SHIFTED = [
 @pytest.mark.parametrize("signed", ["differential", "direct"])
 @pytest.mark.parametrize("priority", ["efficiency", "resource"])
 @pytest.mark.parametrize("cfg", SHIFTED, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
-def test_conv_shifted_windows_float(cfg, priority, signed, tmp_path, monkeypatch):
-    import imcc.codegen.imc as imc
-
-    monkeypatch.setattr(imc, "SHIFTED_WASTE", 100.0)  # small images: the border is large
+def test_conv_shifted_windows_float(cfg, priority, signed, tmp_path):
     res = check(*conv_model(**cfg), tmp_path, tol=1e-5, chip=chip(signed=signed),
-                priority=priority)
+                priority=priority,
+                tuning=Tuning(shifted_waste=100.0))  # small images: the border is large
     assert "shifted windows" in res.asm and "im2col" not in res.asm
     k = cfg.get("k", 3)
     kh, kw = (k, k) if isinstance(k, int) else k
@@ -240,18 +239,14 @@ def test_conv_shifted_windows_float(cfg, priority, signed, tmp_path, monkeypatch
 
 @pytest.mark.parametrize("images,budget", [(2, None), (3, 2000)])  # one chunk; one per image
 @pytest.mark.parametrize("dac_bits,adc_bits", [(4, 0), (1, 0), (8, 16)])
-def test_conv_shifted_windows_quantized_lossless(images, budget, dac_bits, adc_bits, tmp_path,
-                                                 monkeypatch):
+def test_conv_shifted_windows_quantized_lossless(images, budget, dac_bits, adc_bits, tmp_path):
     """Bit-serial inputs with an ideal ADC: a tile spanning two kernel rows is two exact
     integer MVMs. A real ADC (``adc_bits = 16``: wide enough to be lossless) converts each MVM
     on its own, so tiles that span kernel rows take the im2col copy instead."""
-    import imcc.codegen.imc as imc
-
-    if budget:
-        monkeypatch.setattr(imc, "PATCH_ELEMENTS", budget)
+    tuning = Tuning(patch_elements=budget) if budget else Tuning()
     m, feeds = conv_model(cin=6, cout=7, k=3, pads=[1, 1, 1, 1], image=(images, 12, 12))
     cfg = chip(weight_bits=8, cell_bits=4, input_bits=8, dac_bits=dac_bits, adc_bits=adc_bits)
-    got, res = run_compiled(m, feeds, tmp_path, chip=cfg, calib=feeds)
+    got, res = run_compiled(m, feeds, tmp_path, chip=cfg, calib=feeds, tuning=tuning)
     want = _conv_oracle(m, feeds["a"])
     assert np.abs(got[0] - want).max() <= 1e-5 * np.abs(want).max()
     assert ("shifted windows" in res.asm) == (adc_bits == 0)
@@ -317,7 +312,7 @@ def test_layers_on_different_tiles_communicate_with_send(tmp_path):
 @pytest.mark.parametrize("nb,oh,row,budget", [(4, 7, 10, 1000), (4, 7, 10, 140), (4, 7, 10, 139),
                                              (3, 7, 10, 25), (2, 5, 10, 5), (1, 1, 3, 1)])
 def test_conv_chunks_cover_every_output_row_once_within_budget(nb, oh, row, budget):
-    from imcc.codegen.imc import conv_chunks
+    from imcc.codegen.conv import conv_chunks
 
     seen = np.zeros((nb, oh), dtype=int)
     for b0, b1, r0, r1 in conv_chunks(nb, oh, row, budget):
@@ -332,14 +327,11 @@ def test_conv_chunks_cover_every_output_row_once_within_budget(nb, oh, row, budg
 @pytest.mark.parametrize("priority,signed", [("efficiency", "differential"),
                                              ("resource", "differential"),
                                              ("efficiency", "direct")])
-def test_conv_too_large_for_one_patch_is_cut_into_chunks(budget, priority, signed, tmp_path,
-                                                         monkeypatch):
-    import imcc.codegen.imc as imc
-
+def test_conv_too_large_for_one_patch_is_cut_into_chunks(budget, priority, signed, tmp_path):
     # 2 images of 5 x 8 output positions, K = 27: a patch of 2,160 elements, 216 per output row.
-    monkeypatch.setattr(imc, "PATCH_ELEMENTS", budget)
     m, feeds = conv_model(cin=3, cout=5, k=3, strides=[2, 1], pads=[1, 1, 1, 1])
-    res = check(m, feeds, tmp_path, tol=1e-5, chip=chip(signed=signed), priority=priority)
+    res = check(m, feeds, tmp_path, tol=1e-5, chip=chip(signed=signed), priority=priority,
+                tuning=Tuning(patch_elements=budget))
     # the differential pair's columns are subtracted by the mvm itself (sablk 2); signed float
     # cells need no shift-and-add at all
     assert "vsadd" not in res.asm
@@ -348,15 +340,13 @@ def test_conv_too_large_for_one_patch_is_cut_into_chunks(budget, priority, signe
     assert res.asm.count("im2col: ") == chunks
 
 
-def test_chunked_conv_memory_is_one_chunk_of_scratch(tmp_path, monkeypatch):
-    import imcc.codegen.imc as imc
-
+def test_chunked_conv_memory_is_one_chunk_of_scratch(tmp_path):
     w = R.standard_normal((16, 8, 3, 3)).astype(F)
     m = make_model([helper.make_node("Conv", ["a", "w"], ["y"], pads=[1, 1, 1, 1])],
                    [("a", F, (4, 8, 32, 32))], [("y", F, None)], inits={"w": w})
     feeds = {"a": R.standard_normal((4, 8, 32, 32)).astype(F)}
-    monkeypatch.setattr(imc, "PATCH_ELEMENTS", 3000)  # 128 chunks of one output row
-    res = check(m, feeds, tmp_path, tol=1e-5)
+    res = check(m, feeds, tmp_path, tol=1e-5,
+                tuning=Tuning(patch_elements=3000))  # 128 chunks of one output row
     assert res.asm.count("im2col: ") == 128
     # Input, padded input and output, float32; a chunk's patch, products and partial sums are
     # a few KiB. Stacking every chunk's partial sums would add the whole product again (1 MiB).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -92,14 +93,26 @@ def _categories(words) -> Counter:
                    "layers, storage map, cost charts, comparison with the float model on a few "
                    "samples")
 @click.option("-q", "--quiet", is_flag=True, help="print only errors")
+@click.option("--dump-after", multiple=True, metavar="PASS",
+              help="print the graph after this canonicalization pass (repeatable; to stderr, or "
+                   "--dump-file)")
+@click.option("--dump-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the --dump-after graphs to this file instead of stderr")
+@click.option("--verify-each", is_flag=True,
+              help="run the IR verifier after every canonicalization pass")
 @common_compile_options
 def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, percentile, json_path,
-                estimate, html_path, quiet, priority, precision_path, batch, input_shape, dynamic,
-                time_limit, seed, workers, config_path, chip_name, sets, fit):
+                estimate, html_path, quiet, dump_after, dump_file, verify_each, priority,
+                precision_path, batch, input_shape, dynamic, time_limit, seed, workers,
+                config_path, chip_name, sets, fit):
     """Compile an ONNX MODEL into a program for the IMC machine."""
-    from imcc.api import _compile
+    from imcc.api import _compile, _pass_checks
     from imcc.settings import apply_sets, parse_sets
 
+    checks = _pass_checks(dump_after, verify_each, "--dump-after")
+    dumps: list[str] = []
+    if dump_file is not None:
+        checks = replace(checks, write=dumps.append)
     chip = load_chip(config_path, chip_name)
     pairs = parse_sets(sets)
     prec = load_precision(precision_path, chip.cell_bits) if precision_path else None
@@ -113,7 +126,7 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
                         dynamic=dynamic, calibration=calibration, percentile=percentile,
                         time_limit=time_limit, seed=seed, workers=workers,
                         progress=bar.stage if bar.enabled else None, name=None,
-                        base_name=out.stem, fit=fit)
+                        base_name=out.stem, fit=fit, checks=checks)
         if estimate:
             bar.stage("estimating energy and latency (two runs on zero inputs)")
             rep = prog.report
@@ -126,7 +139,6 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
 
             bar.stage("report: running the program and the float model on a few samples")
             page = render(compile_page(prog, model, rep, calib=calib_data)).encode()
-    given, chip = chip, prog.chip
     obj, smap = prog._obj, prog._storage_map
     files = Outputs({out: obj})
     if asm:
@@ -137,18 +149,27 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
         files[map_path] = storagemap.to_json(smap)
     if svg_path:
         files[svg_path] = storagemap.to_svg(smap).encode()
-    cost = rep.get("estimate")
     if json_path:
         files[json_path] = (json.dumps(rep, indent=1, sort_keys=True) + "\n").encode()
     if page is not None:
         files[html_path] = page
+    if dump_file is not None:
+        files[dump_file] = "".join(dumps).encode()
     write_files(files)
-    if quiet:
-        return
+    if not quiet:
+        _print_summary(model, out, prog, rep, chip, files, changed=bool(pairs or fit), fit=fit)
+
+
+def _print_summary(model, out, prog, rep: dict, given, files, *, changed: bool,
+                   fit: bool) -> None:
+    """What ``imcc compile`` prints: warnings on stderr, then the chip, the partition, the
+    storage map's summary, the program's size, the cost estimate and the times."""
+    chip, obj, smap = prog.chip, prog._obj, prog._storage_map
+    cost = rep.get("estimate")
     for w in rep["warnings"]:
         click.echo(f"imcc: warning: {escape(w)}", err=True)
     click.echo(f"compiled {model} for chip {chip.name} ({chip.program_hash}) -> {out}")
-    if pairs or fit:
+    if changed:
         click.echo("  " + chip_line(chip, given if fit else None))
     part = ", ".join(f"{v} {k}" for k, v in rep["partition"].items())
     click.echo(f"  partition: {rep['nodes']} nodes: {part}")

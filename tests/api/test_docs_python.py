@@ -1,5 +1,6 @@
-"""docs/python.md and the docstrings of imcc/api.py: every example runs (doctest), every public
-name is documented with an example, and the page names every public name."""
+"""docs/python.md and the docstrings of the Python interface (imcc/api.py and the modules it
+is split into): every example runs (doctest), every public name is documented with an example,
+and the page names every public name."""
 
 import doctest
 import inspect
@@ -10,6 +11,8 @@ import pytest
 
 import imcc
 import imcc.api
+import imcc.api_checks
+import imcc.api_program
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "python.md"
@@ -26,6 +29,8 @@ def test_page_examples_run(monkeypatch):
 def _docstring_tests():
     finder = doctest.DocTestFinder()
     tests = finder.find(imcc.api, "imcc.api")
+    tests += finder.find(imcc.api_program, "imcc.api_program")
+    tests += finder.find(imcc.api_checks, "imcc.api_checks")
     tests += finder.find(imcc.Error, "imcc.Error")
     return [t for t in tests if t.examples]
 

@@ -3,6 +3,13 @@
 The program is pre-decoded once into a list of bound handlers (:mod:`runtime.ops`); the dispatch
 loop then calls one per instruction and counts retirements per instruction, from which the
 categories of the cost report and ``instret`` are derived.
+
+A run of consecutive straight-line instructions (:func:`runtime.ops.scalar.straight`: no trap,
+no jump, no read of ``instret``; a compiled program's ``li`` and ``cfgi`` settings before each
+vector or array instruction) is also bound as one *block*, which calls their handlers in order
+and counts each retirement: the fast loop runs a block in one step, and a jump into the middle
+of one finds the instruction's own handler there. The traced loop, and the fast loop within a
+chunk of the step limit, run one instruction a step.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from functools import partial
 from isa.encoding import DecodeError, csr_name, decode
 from isa.objfile import ObjectFile
 from runtime.ops.registry import handlers
+from runtime.ops.scalar import straight
 from runtime.state import CSR_BASE, SINK, Halt, MachineState, Trap
 
 CLOCK_STEPS = 1 << 14  # instructions between two looks at the clock in the dispatch loop
@@ -29,26 +37,35 @@ def _raise(message: str) -> None:
 @dataclass
 class Decoded:
     """A pre-decoded program: one bound handler per instruction (and one past the end, which
-    traps), the category of each (None for a word that does not decode), and the instruction
-    indices of each category."""
+    traps), the category of each (None for a word that does not decode), the instruction
+    indices of each category, the handlers with each block in place of its first instruction's
+    (``blocks``), the most instructions a block holds (``span``) and the count of instructions
+    the blocks retired beyond their first (``extra[0]``)."""
 
     handlers: list[Callable]
     categories: list[str | None]
     by_category: tuple[tuple[str, tuple[int, ...]], ...]
+    blocks: list[Callable]
+    span: int
+    extra: list[int]
 
 
-def predecode(state: MachineState, obj: ObjectFile, enter: Callable[[], None]) -> Decoded:
+def predecode(state: MachineState, obj: ObjectFile, hits: list[int],
+              enter: Callable[[], None]) -> Decoded:
     """Bind every instruction word of ``obj`` to its handler once (no decoding in the run loop);
-    ``enter()`` runs before the instruction at the ``.rerun`` label."""
+    ``enter()`` runs before the instruction at the ``.rerun`` label; blocks count their
+    retirements in ``hits``."""
     table = handlers()
     prog: list[Callable] = []
     categories: list[str | None] = []
+    plain: list[bool] = []  # straight-line
     for i, word in enumerate(obj.text):
         try:
             ins = decode(word)
         except DecodeError:
             prog.append(partial(_raise, f"unknown instruction word {word:#010x}"))
             categories.append(None)
+            plain.append(False)
             continue
         h = table[ins.mnemonic]
         args = list(ins.args)
@@ -58,15 +75,53 @@ def predecode(state: MachineState, obj: ObjectFile, enter: Callable[[], None]) -
         pre = (state, 4 * i) if h.needs_pc else (state,)
         prog.append(partial(h.fn, *pre, *args))
         categories.append(ins.spec.category.value)
+        plain.append(straight(ins.mnemonic, ins.args))
     prog.append(partial(_raise, "pc ran past the end of the text section"))
     rerun = obj.rerun
     if rerun is not None and rerun % 4 == 0 and 0 <= rerun < 4 * len(obj.text):
         prog[rerun >> 2] = partial(_entering, enter, prog[rerun >> 2])
+        plain[rerun >> 2] = False
     groups: dict[str, list[int]] = {}
     for i, cat in enumerate(categories):
         if cat is not None:
             groups.setdefault(cat, []).append(i)
-    return Decoded(prog, categories, tuple((c, tuple(ix)) for c, ix in groups.items()))
+    extra = [0]
+    blocks, span = _blocks(prog, plain, hits, extra)
+    return Decoded(prog, categories, tuple((c, tuple(ix)) for c, ix in groups.items()),
+                   blocks, span, extra)
+
+
+def _blocks(prog: list[Callable], plain: list[bool], hits: list[int], extra: list[int]
+            ) -> tuple[list[Callable], int]:
+    """``prog`` with each maximal run of two or more straight-line instructions bound as one
+    block at its first instruction, and the longest run's length (1 without any)."""
+    out, span, i, n = list(prog), 1, 0, len(plain)
+    while i < n:
+        j = i
+        while j < n and plain[j]:
+            j += 1
+        if j - i > 1:
+            out[i] = _block(tuple(prog[i:j]), hits, range(i + 1, j), j, extra)
+            span = max(span, j - i)
+        i = j + 1
+    return out, span
+
+
+def _block(steps: tuple[Callable, ...], hits: list[int], rest: range, after: int,
+           extra: list[int]) -> Callable[[], int]:
+    """Run ``steps`` in order; count the retirements of the instructions ``rest`` (the loop
+    counts the first); continue at ``after``."""
+    more = len(rest)
+
+    def block() -> int:
+        for step in steps:
+            step()
+        for k in rest:
+            hits[k] += 1
+        extra[0] += more
+        return after
+
+    return block
 
 
 def _entering(enter: Callable[[], None], handler: Callable):
@@ -85,23 +140,31 @@ def count_by_category(decoded: Decoded, hits: list[int], into: dict[str, int]) -
 def run_fast(decoded: Decoded, hits: list[int], clock: Callable[[], None], i: int, budget: int,
              max_steps: int, trap: TrapFactory) -> int:
     """Run from instruction ``i`` until ``halt``; returns the number of instructions retired.
-    ``clock()`` is called every :data:`CLOCK_STEPS` instructions; past ``budget`` instructions
-    the run traps with the step limit ``max_steps``."""
-    prog = decoded.handlers
-    done = n = 0
+    ``clock()`` is called at least every :data:`CLOCK_STEPS` instructions; past ``budget``
+    instructions the run traps with the step limit ``max_steps``. Blocks run as one step while
+    a chunk of steps cannot pass the budget, single instructions after that."""
+    extra = decoded.extra
+    extra[0] = 0
+    loops = n = 0  # steps of the loop: the instructions retired, less the blocks' extra
     try:
-        while done < budget:
-            chunk = min(budget - done, CLOCK_STEPS)
+        while True:
+            left = budget - loops - extra[0]
+            if left <= 0:
+                break
+            if left >= CLOCK_STEPS:  # the chunk retires at most CLOCK_STEPS instructions
+                prog, chunk = decoded.blocks, CLOCK_STEPS // decoded.span
+            else:
+                prog, chunk = decoded.handlers, left
             for n in range(chunk):
                 r = prog[i]()
                 hits[i] += 1
                 i = i + 1 if r is None else r
-            done += chunk
+            loops += chunk
             n = 0
             clock()
     except Halt:
         hits[i] += 1
-        return done + n + 1
+        return loops + n + 1 + extra[0]
     except Trap as t:
         raise trap(i, str(t), t.hint) from None
     raise trap(i, f"step limit of {max_steps} instructions reached",

@@ -114,7 +114,7 @@ class Machine:
         weights = memoryview(obj.weights).toreadonly()  # read by wprog, never copied
         self.state = MachineState(config, mem, self.xbar, weights, len(obj.text), self._counter,
                                   self._hits)
-        self._program = predecode(self.state, obj, self._enter_inference)
+        self._program = predecode(self.state, obj, self._hits, self._enter_inference)
         self._labels = sorted((s.value, s.name) for s in obj.symbols if s.section == "text")
         self._data_words = _data_words(obj)
         self._data_intact = False  # .data as the last load wrote it, unwritten since
@@ -157,7 +157,7 @@ class Machine:
         self.state.n_text = len(obj.text)
         self.state.weights = memoryview(obj.weights).toreadonly()
         self._data_words, self._data_intact = _data_words(obj), False
-        self._program = predecode(self.state, obj, self._enter_inference)
+        self._program = predecode(self.state, obj, self._hits, self._enter_inference)
         self._labels = sorted((s.value, s.name) for s in obj.symbols if s.section == "text")
         self._kept = ()
 

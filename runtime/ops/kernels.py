@@ -148,17 +148,19 @@ def _flat_pair(dst: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray] 
     return d.reshape(-1), x.reshape(-1)
 
 
-def extremum(f: Callable, dst: np.ndarray, a: np.ndarray, b) -> None:
+def extremum(f: Callable, dst: np.ndarray, a: np.ndarray, b, *,
+             block_elements: int = EXTREMUM_BLOCK) -> None:
     """``f(a, b, out=dst)`` for ``f`` = ``np.maximum`` or ``np.minimum``. numpy's loop for a
     second operand that is one value (a ReLU's 0, a clip's bound) runs at a third of the speed
     of its loop over two arrays, with the same comparison per element (signed zeros and NaN
     payloads included). Where ``b`` is one value and ``dst`` and ``a`` are contiguous, the
     operation runs over blocks of ``a`` against a block filled with that value (element by
     element in memory order: channels-last activations are contiguous views in another axis
-    order)."""
+    order); ``block_elements`` per step."""
+    step = block_elements
     c = _single_value(b)
     flat = None
-    if c is not None and dst.size >= EXTREMUM_BLOCK and independent(dst, a):
+    if c is not None and dst.size >= step and independent(dst, a):
         flat = _flat_pair(dst, a)
     if flat is None:
         ufunc(f, dst, a, b)
@@ -166,14 +168,14 @@ def extremum(f: Callable, dst: np.ndarray, a: np.ndarray, b) -> None:
     d, x = flat
     key = int(np.float32(c).view(np.uint32))
     block = _filled.get(key)
-    if block is None or len(block) != EXTREMUM_BLOCK:
+    if block is None or len(block) != step:
         if len(_filled) >= 64:
             _filled.clear()
-        block = _filled[key] = np.full(EXTREMUM_BLOCK, c, np.float32)
+        block = _filled[key] = np.full(step, c, np.float32)
     n = d.size
-    for i in range(0, n - EXTREMUM_BLOCK + 1, EXTREMUM_BLOCK):
-        f(x[i : i + EXTREMUM_BLOCK], block, out=d[i : i + EXTREMUM_BLOCK])
-    rest = n % EXTREMUM_BLOCK
+    for i in range(0, n - step + 1, step):
+        f(x[i : i + step], block, out=d[i : i + step])
+    rest = n % step
     if rest:
         f(x[n - rest :], block[:rest], out=d[n - rest :])
 
@@ -186,6 +188,9 @@ def weighted_sum(dst: np.ndarray, a: np.ndarray, coef: np.ndarray) -> None:
     One differential slice (``a0 - a1``, the float path) is subtracted in float32: rounding the
     float64 difference of two float32 numbers to float32 gives the float32 difference itself
     (double rounding is innocuous when 53 >= 2 * 24 + 2; Figueroa, SIGNUM 1995)."""
+    if a.shape[-1] == 1 and coef[0] in (1.0, -1.0):  # the one product, rounded once: exact
+        ufunc(np.multiply, dst, a[..., 0], np.float32(coef[0]))
+        return
     parts = [a[..., b] for b in range(a.shape[-1])]
     if len(parts) == 2 and coef[0] == 1.0 and coef[1] == -1.0:
         ufunc(np.subtract, dst, parts[0], parts[1])

@@ -461,3 +461,21 @@ def csrrci(s, rd, csr, imm):
 def cfgi(s, csr, imm):
     """csr = imm (0..131071)"""
     _write_csr(s, csr, imm)
+
+
+# ---- straight-line instructions (runtime/dispatch.py) -----------------------------------------
+
+#: Instructions that never trap, jump or read ``instret``, whatever their operands: the
+#: dispatcher may run a run of them as one step of its loop.
+STRAIGHT = frozenset({
+    "add", "sub", "sll", "slt", "sltu", "xor", "srl", "sra", "or", "and", "mul", "mulh",
+    "mulhsu", "mulhu", "div", "divu", "rem", "remu", "addi", "slti", "sltiu", "xori", "ori",
+    "andi", "slli", "srli", "srai", "lui", "auipc", "fence"})
+
+
+def straight(mnemonic: str, args: tuple[int, ...]) -> bool:
+    """True when the instruction ``mnemonic`` with operands ``args`` never traps, jumps or
+    reads ``instret``: one of :data:`STRAIGHT`, or ``cfgi`` of a writable CSR."""
+    if mnemonic == "cfgi":
+        return args[0] != INSTRET and args[0] - CSR_BASE in CSR_KIND
+    return mnemonic in STRAIGHT

@@ -283,8 +283,13 @@ def vnorm(s, d, a):
 
 def shift_add_coefficients(s, blocks: int) -> np.ndarray:
     """``c_b = 2**(cellb * (b // p)) * (-1 if wsch and b odd else 1)``, ``p = 1 + wsch``, for
-    ``b < blocks`` (float64, exact): the weights of ``vsadd`` and of ``mvm`` with ``sablk``."""
+    ``b < blocks`` (float64, exact, read-only; memoized per machine): the weights of ``vsadd``
+    and of ``mvm`` with ``sablk``."""
     wsch, cellb = s.csr[_WSCH], s.csr[_CELLB]
+    key = ("shift-add", wsch, cellb, blocks)
+    coef = s.memo.get(key)
+    if coef is not None:
+        return coef
     if wsch > 1 or cellb > 32:
         raise Trap(f"invalid shift-and-add setting wsch = {wsch}, cellb = {cellb} "
                    "(wsch 0 or 1, cellb <= 32)")
@@ -292,6 +297,8 @@ def shift_add_coefficients(s, blocks: int) -> np.ndarray:
     coef = np.ldexp(1.0, cellb * (b // (1 + wsch)))
     if wsch:
         coef[1::2] *= -1.0
+    coef.flags.writeable = False
+    s.memo[key] = coef
     return coef
 
 
@@ -420,12 +427,17 @@ def vquant(s, d, a, b):
 # ---- address generator setup ------------------------------------------------------------------
 
 
+#: vsetli's settings: ``(CSR slot, value)``, the value ``None`` where it is the length.
+_LENGTH_SETTING = tuple(
+    [(CSR_INDEX[f"n{k}"], None if k == AGU_RANK - 1 else 1) for k in range(AGU_RANK)]
+    + [(CSR_INDEX[f"s{op}{k}"], 1 if k == AGU_RANK - 1 else 0)
+       for k in range(AGU_RANK) for op in "dabc"]
+    + [(_NRED, 1)])
+
+
 def _set_length(s, n: int) -> None:
-    for k in range(AGU_RANK):
-        s.write_csr(CSR_INDEX[f"n{k}"], n if k == AGU_RANK - 1 else 1)
-        for op in "dabc":
-            s.write_csr(CSR_INDEX[f"s{op}{k}"], 1 if k == AGU_RANK - 1 else 0)
-    s.write_csr(_NRED, 1)
+    for slot, value in _LENGTH_SETTING:
+        s.write_csr(slot, n if value is None else value)
 
 
 @semantics("vsetli")

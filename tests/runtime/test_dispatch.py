@@ -1,0 +1,86 @@
+"""The dispatch loop runs runs of straight-line instructions as blocks (runtime/dispatch.py):
+the step limit, the retired counts, ``instret`` and jumps into the middle of a block are those
+of one instruction at a time, counted here from the programs' structure."""
+
+import numpy as np
+import pytest
+
+from isa.diagnostics import MachineTrap
+from runtime.dispatch import CLOCK_STEPS
+from tests.runtime.helpers import machine
+
+# x1 counts down from N; each iteration: 8 straight-line instructions, then the branch
+LOOP = """
+.output "y", y, [2]
+.equ y, 0x400
+    li x1, {n}
+loop:
+    addi x2, x2, 1
+    addi x3, x3, 2
+    lui x4, 1
+    add x5, x2, x3
+    cfgi vl, 3
+    xori x6, x5, 7
+    slli x7, x6, 1
+    addi x1, x1, -1
+    bne x1, x0, loop
+    li x8, 0x400
+    sw x2, 0(x8)
+    sw x5, 4(x8)
+    halt
+"""
+N = 3 * CLOCK_STEPS // 8  # enough iterations for the loop to run blocks
+BODY = 9  # instructions per iteration
+HEAD = 2  # li x1, N (above 2047): lui, addi
+# the last four: li x8, 0x400 (below 2048: one addi), two sw, halt
+TOTAL = HEAD + BODY * N + 4
+
+
+def test_a_block_loop_retires_exactly_and_computes_what_single_steps_do():
+    m = machine(LOOP.format(n=N), max_steps=TOTAL)
+    y = m.run({})["y"].view(np.uint32)
+    assert y.tolist() == [N, N + 2 * N]
+    assert m.cost.instructions == TOTAL
+    counts = m.mnemonic_counts()
+    assert counts["bne"] == N and counts["lui"] == N + 1 and counts["cfgi"] == N
+    assert counts["addi"] == 3 * N + 2 and counts["sw"] == 2
+
+
+@pytest.mark.parametrize("short", [1, 5, BODY * 100 + 3])
+def test_the_step_limit_traps_at_the_exact_instruction(short):
+    limit = TOTAL - short
+    m = machine(LOOP.format(n=N), max_steps=limit)
+    with pytest.raises(MachineTrap, match=f"step limit of {limit} instructions") as e:
+        m.run({})
+    # the instruction after the limit: where the limit falls in the program's order
+    k = limit - HEAD  # instructions retired after the head; the trap names the next one
+    pc = 4 * (HEAD + (k % BODY if k < BODY * N else BODY + k - BODY * N))
+    assert f"trap at pc {pc:#x} " in str(e.value)
+
+
+def test_a_jump_into_a_block_and_instret_count_single_instructions():
+    src = """
+    .output "y", y, [3]
+    .equ y, 0x400
+        jal x0, middle
+        addi x2, x0, 100
+        addi x3, x0, 200
+    middle:
+        addi x4, x0, 7
+        addi x5, x4, 1
+        csrr x6, instret
+        addi x9, x9, 1
+        addi x10, x0, 1
+        beq x9, x10, middle
+        li x8, 0x400
+        sw x2, 0(x8)
+        sw x5, 4(x8)
+        sw x6, 8(x8)
+        halt
+    """
+    m = machine(src)
+    y = m.run({})["y"].view(np.uint32).tolist()
+    # x2 never set; instret read in the second pass: jal + 3 (first pass) + 3 + 2 (to csrr)
+    assert y[0] == 0 and y[1] == 8 and y[2] == 1 + 6 + 2
+    counts = m.mnemonic_counts()
+    assert counts["addi"] == 2 * 4 + 1 and counts["csrrs"] == 2

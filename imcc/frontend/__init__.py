@@ -12,18 +12,21 @@ from pathlib import Path
 
 import onnx
 
+from imcc.frontend.external_data import load_external_data
 from imcc.frontend.importer import import_model
-from imcc.frontend.loader import (
-    MAX_OPSET,
-    MIN_OPSET,
-    check_model,
-    load_external_data,
-    read_model_file,
-)
+from imcc.frontend.loader import check_model, read_model_file
+from imcc.frontend.opsets import MAX_OPSET, MIN_OPSET
 from imcc.ir import Graph
 
-__all__ = ["batched_input_shapes", "fixed_batches", "load_model", "load_model_proto",
-           "parse_input_shape", "MIN_OPSET", "MAX_OPSET"]
+__all__ = [
+    "MAX_OPSET",
+    "MIN_OPSET",
+    "batched_input_shapes",
+    "fixed_batches",
+    "load_model",
+    "load_model_proto",
+    "parse_input_shape",
+]
 
 
 def load_model(path: str | os.PathLike,

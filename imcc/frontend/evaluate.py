@@ -18,6 +18,7 @@ from onnx import helper
 from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
 
+from imcc.frontend.opsets import newer_defaults
 from imcc.ir import IR_VERSION, Node, node_to_proto, onnx_elem_type
 from isa.diagnostics import OnnxImportError
 from isa.hostlimits import check_elements
@@ -112,6 +113,15 @@ def _value_info(name: str, arr: np.ndarray) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, onnx_elem_type(arr.dtype.name), list(arr.shape))
 
 
+def _as_base(n: Node, opset: int) -> Node:
+    """``n`` without the attributes of versions after opset 21 that it holds at their default
+    (:func:`imcc.frontend.opsets.newer_defaults`)."""
+    new = newer_defaults(n.op_type, opset)
+    if not new:
+        return n
+    return n.replace(attrs={k: v for k, v in n.attrs.items() if k not in new or v != new[k]})
+
+
 def evaluate(nodes: Sequence[Node], feeds: Mapping[str, np.ndarray], outputs: Sequence[str],
              opset: int, where: str = "",
              label: Callable[[Node], str] | None = None) -> dict[str, np.ndarray]:
@@ -125,7 +135,7 @@ def evaluate(nodes: Sequence[Node], feeds: Mapping[str, np.ndarray], outputs: Se
     used = {i for n in nodes for i in n.inputs if i}
     inputs = [k for k in feeds if k in used]
     graph = helper.make_graph(
-        [node_to_proto(n, opset) for n in nodes], "fold",
+        [node_to_proto(_as_base(n, opset), opset) for n in nodes], "fold",
         [_value_info(k, np.asarray(feeds[k])) for k in inputs],
         [helper.make_empty_tensor_value_info(o) for o in outputs])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])

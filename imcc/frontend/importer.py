@@ -18,7 +18,8 @@ from onnx.shape_inference import InferenceError, infer_node_outputs
 
 from imcc.frontend.attributes import complete_attrs
 from imcc.frontend.evaluate import NONDETERMINISTIC, evaluate
-from imcc.frontend.loader import SMALL_TENSOR, CheckedModel, read_external
+from imcc.frontend.external_data import SMALL_TENSOR, read_external
+from imcc.frontend.loader import CheckedModel
 from imcc.ir import Graph, Node, Origin, TensorType, node_to_proto, onnx_elem_type
 from isa import hostlimits
 from isa.diagnostics import OnnxImportError, UnsupportedOpError

@@ -1,5 +1,6 @@
-"""Reading and validating an ONNX file: parsing, external data, opset and domain checks, cycles,
-``onnx.checker`` and ONNX shape inference (with data propagation).
+"""Reading and validating an ONNX file: parsing, external data (:mod:`.external_data`), the
+opset (:mod:`.opsets`), domain checks, cycles, ``onnx.checker`` and ONNX shape inference (with
+data propagation).
 
 Every defect a user can cause becomes one :class:`OnnxImportError` (or
 :class:`UnsupportedOpError`) line naming the file, the tensor, node or input concerned, and what
@@ -11,25 +12,29 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import external_data_helper, helper, version_converter
+from onnx import helper
 
+from imcc.frontend.external_data import (
+    SMALL_TENSOR,
+    ExternalData,
+    load_external_data,
+    materialize,
+)
+from imcc.frontend.opsets import (
+    MIN_OPSET,
+    STD_DOMAINS,
+    declared_opset,
+    first_line,
+    read_opset,
+)
 from isa import hostlimits
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
-
-#: The default-domain opsets imcc reads.
-MIN_OPSET, MAX_OPSET = 13, 21
-#: Initializers with at most this many elements keep their values during checking and shape
-#: inference (shape operands); larger ones are checked by type only, which keeps big models cheap.
-SMALL_TENSOR = 4096
-_STD_DOMAINS = ("", "ai.onnx")
 
 
 @dataclass(frozen=True)
@@ -86,230 +91,6 @@ def parse_model_bytes(blob: bytes, where: str) -> onnx.ModelProto:
     return model
 
 
-def _attribute_tensors(graph: onnx.GraphProto):
-    """The tensors held in node attributes, subgraphs' initializers included."""
-    for node in graph.node:
-        for a in node.attribute:
-            if a.type == onnx.AttributeProto.TENSOR:
-                yield a.t
-            elif a.type == onnx.AttributeProto.TENSORS:
-                yield from a.tensors
-            elif a.type == onnx.AttributeProto.GRAPH:
-                yield from a.g.initializer
-                yield from _attribute_tensors(a.g)
-            elif a.type == onnx.AttributeProto.GRAPHS:
-                for g in a.graphs:
-                    yield from g.initializer
-                    yield from _attribute_tensors(g)
-
-
-@dataclass(frozen=True)
-class ExternalData:
-    """A large initializer's checked external data, read straight into an array when the model
-    is imported (:func:`read_external`): the bytes are then held once, not in the protobuf and
-    again in the array."""
-
-    path: Path
-    offset: int
-    length: int
-
-
-#: Element types whose external bytes are a little-endian numpy array as they are (deferred).
-_PLAIN_TYPES = frozenset({
-    onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
-    onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT16,
-    onnx.TensorProto.UINT16, onnx.TensorProto.INT32, onnx.TensorProto.UINT32,
-    onnx.TensorProto.INT64, onnx.TensorProto.UINT64})
-
-
-def _numel(t: onnx.TensorProto) -> int:
-    n = 1
-    for d in t.dims:
-        n *= d
-    return n
-
-
-def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str, *,
-                       defer: bool = False) -> dict[str, ExternalData]:
-    """Read every tensor's external data, accepting only files inside ``base_dir``, after
-    checking every reference and the total size against the host limits.
-
-    With ``defer``, the graph's large initializers (more than ``SMALL_TENSOR`` elements, of a
-    plain numeric type) are checked but not read: they are returned by name, for
-    :func:`read_external`, and stay external in ``model``.
-    """
-    todo = []
-    deferred: dict[str, ExternalData] = {}
-    total = model.ByteSize()
-    plain = defer and sys.byteorder == "little"
-    tensors = [(t, True) for t in model.graph.initializer]
-    tensors += [(t, False) for t in _attribute_tensors(model.graph)]
-    for t, top in tensors:
-        if t.data_location != onnx.TensorProto.EXTERNAL:
-            continue
-        info = {e.key: e.value for e in t.external_data}
-        loc = info.get("location", "")
-        if base_dir is None:
-            raise OnnxImportError(
-                f"{where}: tensor {t.name!r} keeps its data in external file {loc!r}, and no "
-                "model folder is known; load the model from its file path")
-        if "\x00" in loc:
-            raise OnnxImportError(f"{where}: tensor {t.name!r}: external data path {loc!r} "
-                                  "contains a NUL byte; the file is corrupt")
-        if not loc or os.path.isabs(loc) or loc.startswith(("/", "\\")) or (
-                len(loc) > 1 and loc[1] == ":"):
-            raise OnnxImportError(
-                f"{where}: tensor {t.name!r}: external data path {loc!r} is absolute; "
-                "external data must be a relative path inside the model's folder")
-        parts = Path(loc.replace("\\", "/")).parts
-        try:
-            base = base_dir.resolve()
-            target = (base / loc).resolve()
-        except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13)
-            raise OnnxImportError(f"{where}: tensor {t.name!r}: external data path {loc!r} is a "
-                                  "symlink loop; the model's folder is damaged") from None
-        if ".." in parts or not target.is_relative_to(base):
-            raise OnnxImportError(
-                f"{where}: tensor {t.name!r}: external data path {loc!r} leaves the model's "
-                "folder; external data must stay inside it")
-        if not target.is_file():
-            what = "is not a regular file" if target.exists() else "is missing"
-            raise OnnxImportError(
-                f"{where}: tensor {t.name!r}: external data file {loc!r} {what}; "
-                "put the data file beside the model")
-        st = target.stat()
-        hostlimits.note_read(st)  # an input: no output of the command may replace it
-        size = st.st_size
-        try:
-            offset = int(info.get("offset", 0))
-            length = int(info["length"]) if "length" in info else size - offset
-        except ValueError:
-            raise OnnxImportError(f"{where}: tensor {t.name!r}: bad external data offset or "
-                                  "length") from None
-        if offset < 0 or length < 0 or offset + length > size:
-            raise OnnxImportError(
-                f"{where}: tensor {t.name!r}: external data {loc!r} is too short "
-                f"(needs bytes {offset}..{offset + length}, file has {size})")
-        total += length
-        if plain and top and t.data_type in _PLAIN_TYPES and _numel(t) > SMALL_TENSOR:
-            itemsize = helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
-            if length != _numel(t) * itemsize:
-                raise OnnxImportError(
-                    f"{where}: initializer {t.name!r}: its external data holds {length} bytes, "
-                    f"and its shape {list(t.dims)} needs {_numel(t) * itemsize}; the model and "
-                    "its data file do not belong together")
-            deferred[t.name] = ExternalData(target, offset, length)
-        else:
-            todo.append((t, loc, base))
-    hostlimits.check_file_bytes(total, f"{where}: the model with its external data")
-    for t, loc, base in todo:
-        try:
-            external_data_helper.load_external_data_for_tensor(t, str(base))
-        except (OSError, ValueError, onnx.checker.ValidationError) as e:
-            raise OnnxImportError(f"{where}: tensor {t.name!r}: cannot read external data "
-                                  f"{loc!r}: {e}") from None
-        if t.data_type in _PLAIN_TYPES:
-            need = _numel(t) * helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
-            if len(t.raw_data) != need:
-                raise OnnxImportError(
-                    f"{where}: tensor {t.name!r}: its external data {loc!r} holds "
-                    f"{len(t.raw_data)} bytes, and its shape {list(t.dims)} needs {need}; the "
-                    "model and its data file do not belong together")
-    return deferred
-
-
-def read_external(t: onnx.TensorProto, ref: ExternalData, where: str) -> np.ndarray:
-    """The array of initializer ``t``, whose bytes ``ref`` locates (see :func:`load_external_data`),
-    read from its file into the array's own memory."""
-    dtype = helper.tensor_dtype_to_np_dtype(t.data_type)
-    arr = np.empty(tuple(t.dims), dtype)
-    try:
-        with open(ref.path, "rb") as f:
-            f.seek(ref.offset)
-            got = f.readinto(arr.reshape(-1).view(np.uint8)) if arr.size else 0
-    except OSError as e:
-        raise OnnxImportError(f"{where}: initializer {t.name!r}: cannot read its external data "
-                              f"{ref.path.name!r}: {e.strerror}") from None
-    if got != ref.length:
-        raise OnnxImportError(f"{where}: initializer {t.name!r}: its external data file "
-                              f"{ref.path.name!r} became shorter while it was read")
-    return arr
-
-
-def materialize(model: onnx.ModelProto, deferred: Mapping[str, ExternalData],
-                where: str) -> None:
-    """Put the data of the ``deferred`` initializers into ``model`` (for code that needs a
-    self-contained protobuf)."""
-    for t in model.graph.initializer:
-        ref = deferred.get(t.name)
-        if ref is not None and t.data_location == onnx.TensorProto.EXTERNAL:
-            t.raw_data = read_external(t, ref, where).tobytes()
-            del t.external_data[:]
-            t.data_location = onnx.TensorProto.DEFAULT
-
-
-def declared_opset(model: onnx.ModelProto, where: str) -> int:
-    """The default-domain opset ``model`` imports."""
-    versions = [o.version for o in model.opset_import if o.domain in _STD_DOMAINS]
-    if not versions:
-        raise OnnxImportError(f"{where}: the model imports no version of the standard ONNX "
-                              "domain; re-export it with an opset between "
-                              f"{MIN_OPSET} and {MAX_OPSET}")
-    return max(versions)
-
-
-def default_opset(model: onnx.ModelProto, where: str) -> int:
-    """The model's default-domain opset. A model outside the supported range is converted
-    (in place) to the nearest supported opset by ``onnx.version_converter``: the ONNX model
-    zoo's opset 7 to 12 models, and exports newer than opset 21."""
-    v = declared_opset(model, where)
-    if not MIN_OPSET <= v <= MAX_OPSET:
-        target = min(max(v, MIN_OPSET), MAX_OPSET)
-        try:  # onnx's own converter; it knows every operator's changes between opsets
-            converted = version_converter.convert_version(model, target)
-        except Exception as e:  # noqa: BLE001 - the converter raises several kinds
-            raise OnnxImportError(
-                f"{where}: opset {v} is outside the opsets imcc reads ({MIN_OPSET} to "
-                f"{MAX_OPSET}) and onnx.version_converter cannot convert it to {target}: "
-                f"{_converter_reason(e, v)}; re-export the model at an opset from "
-                f"{MIN_OPSET} to {MAX_OPSET}") from None
-        model.CopyFrom(converted)
-        return target
-    return v
-
-
-def _converter_reason(e: Exception, opset: int) -> str:
-    """Why ``onnx.version_converter`` refused a model, in words: its C++ assertions read
-    ``file.h:48: adapt: Assertion `...` failed: <what>``, and ``<what>`` names an operator with
-    no older form or an element type an older opset lacks by number."""
-    text = _first_line(e)
-    text = re.sub(r"^.*?Assertion `.*?` failed:\s*", "", text)
-    m = re.search(r"No Previous Version of (\w+) exists", text)
-    if m:
-        op = m.group(1)
-        try:
-            since = onnx.defs.get_schema(op, opset, "").since_version
-        except onnx.defs.SchemaError:
-            since = None
-        first = f" (it first appears in opset {since})" if since else ""
-        return (f"operator {op!r} has no form before the opset that introduced it{first}")
-    m = re.search(r"DataType \((\d+)\) of (?:Input or Output|input) of operator '(\w+)' is "
-                  r"(?:unallowed for|not supported in) Opset Version (\d+)", text)
-    if m:
-        try:
-            dtype = helper.tensor_dtype_to_string(int(m.group(1))).removeprefix(
-                "TensorProto.")
-        except (KeyError, ValueError):
-            dtype = f"element type {m.group(1)}"
-        return (f"operator {m.group(2)!r} uses element type {dtype}, which it does not take "
-                f"at opset {m.group(3)} or before")
-    m = re.search(r"No Adapter From Version \$?(\d+) for (\w+)", text)
-    if m:
-        return (f"the converter has no adapter to take operator {m.group(2)!r} below opset "
-                f"{m.group(1)}")
-    return text.rstrip(".")
-
-
 def _node_label(i: int, n: onnx.NodeProto) -> str:
     op = f"{n.domain + '.' if n.domain else ''}{n.op_type}"
     if n.name:
@@ -329,7 +110,7 @@ def check_attributes(model: onnx.ModelProto, where: str) -> None:
     before they see the model: an Einsum equation with two ellipses in one term (``......``)
     makes shape inference loop forever."""
     for i, n in enumerate(model.graph.node):
-        if n.op_type != "Einsum" or n.domain not in _STD_DOMAINS:
+        if n.op_type != "Einsum" or n.domain not in STD_DOMAINS:
             continue
         for a in n.attribute:
             if a.name == "equation" and a.type == onnx.AttributeProto.STRING:
@@ -344,7 +125,7 @@ def check_attributes(model: onnx.ModelProto, where: str) -> None:
 def check_domains(model: onnx.ModelProto, where: str) -> None:
     """Reject nodes of non-standard domains and control flow with subgraphs, all in one error."""
     foreign = [_node_label(i, n) for i, n in enumerate(model.graph.node)
-               if n.domain not in _STD_DOMAINS]
+               if n.domain not in STD_DOMAINS]
     if foreign:
         raise OnnxImportError(
             f"{where}: {len(foreign)} node(s) use an unknown operator domain: {_list(foreign)}; "
@@ -479,12 +260,6 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     return skel
 
 
-def _first_line(e: Exception) -> str:
-    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
-    text = " ".join(lines[:2]) if lines else type(e).__name__
-    return text if len(text) < 400 else text[:400] + "..."
-
-
 def _fill_output_shapes(skel: onnx.ModelProto) -> list[str]:
     """Graph outputs declared without a shape (the checker requires one; onnxruntime and many
     exporters do not) get the shape ONNX's inference finds. Return the ones still without."""
@@ -563,7 +338,7 @@ def _strict_inference(skel: onnx.ModelProto, where: str) -> onnx.ModelProto:
                               "UTF-8; the file is corrupt") from None
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError,
             RuntimeError, ValueError) as e:
-        raise OnnxImportError(f"{where}: ONNX shape inference fails: {_first_line(e)}; the "
+        raise OnnxImportError(f"{where}: ONNX shape inference fails: {first_line(e)}; the "
                               "model is inconsistent") from None
 
 
@@ -582,9 +357,9 @@ def check_and_infer(model: onnx.ModelProto, where: str) -> dict[str, onnx.TypePr
             _strict_inference(skel, where)  # a model it rejects: its reason is the better one
             raise OnnxImportError(
                 f"{where}: graph output {shapeless[0]!r} has no shape and ONNX shape inference "
-                f"finds none ({_first_line(e)}); give the output a shape (symbolic dims are "
+                f"finds none ({first_line(e)}); give the output a shape (symbolic dims are "
                 "fine) when exporting") from None
-        raise OnnxImportError(f"{where}: invalid ONNX model: {_first_line(e)}") from None
+        raise OnnxImportError(f"{where}: invalid ONNX model: {first_line(e)}") from None
     inferred = _strict_inference(skel, where)
     types: dict[str, onnx.TypeProto] = {}
     ig = inferred.graph
@@ -670,12 +445,12 @@ def check_model(model: onnx.ModelProto, where: str,
     hostlimits.check_nodes(len(model.graph.node), f"{where}: the model's graph")
     check_attributes(model, where)
     external = dict(external or {})
-    if external and not MIN_OPSET <= declared_opset(model, where) <= MAX_OPSET:
+    if external and declared_opset(model, where) < MIN_OPSET:
         # onnx's version converter rebuilds the graph: give it the data, not references.
         materialize(model, external, where)
         external = {}
     written = {next((o for o in n.output if o), ""): n.op_type for n in model.graph.node}
-    opset = default_opset(model, where)
+    opset = read_opset(model, where, _node_label)
     written_ops = {o: op for n in model.graph.node
                    for o in n.output[:1] if (op := written.get(o)) and op != n.op_type}
     check_domains(model, where)

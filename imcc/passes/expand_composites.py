@@ -16,7 +16,12 @@ import numpy as np
 import onnx
 
 from imcc.ir import Graph, Node, TensorType
-from imcc.passes import composite_math  # noqa: F401  (registers its expansions)
+from imcc.passes import (  # noqa: F401  (each registers its expansions)
+    composite_math,
+    composite_newer,
+    expand_attention,
+)
+from imcc.passes import composite_index  # noqa: F401  (registers its expansions)
 from imcc.passes.composite_registry import EXPANSIONS, FLOATS, Ops, composite, reduce_axes
 from imcc.passes.rewrite import Rewriter
 

@@ -25,7 +25,9 @@ from tests.backend.conftest import KINDS
 #: (pattern of the message, reason); the first that matches names the group.
 RULES = (
     (r"opset \d+ is outside the opsets imcc reads",
-     "opset 22 and later: an operator onnx.version_converter cannot take down to opset 21"),
+     "opsets imcc does not read (newer than onnx knows, or old ones onnx's converter refuses)"),
+    (r"\(new at opset \d+\) is not supported",
+     "an attribute a newer opset added, at a value that changes the operator's meaning"),
     (r"(has shape \[[\d, ]*\], a dimension of size 0|is empty \(shape)",
      "empty (size-0) tensors"),
     (r"\b(float16|bfloat16|float64) (tensor|input)",

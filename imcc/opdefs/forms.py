@@ -86,6 +86,14 @@ def reduce_composite(node: Node, graph: Graph) -> str:
             or "noop_with_empty_axes = 1 with empty axes is not supported")
 
 
+def cumprod(node: Node, graph: Graph) -> str:
+    x = node.inputs[0]
+    if graph.types[x].dtype not in ("float32", "float64", "int32", "int64"):
+        return f"{graph.types[x].dtype} input {x!r} (supported on float32, int32 and int64)"
+    return (not_const(node, graph, 1, "axis input")
+            or "an axis too long to unroll (one Mul per element)")
+
+
 def gather_nd(node: Node, graph: Graph) -> str | None:
     return "batch_dims > 0 (only 0 is supported)" if int(node.attrs.get("batch_dims", 0)) \
         else None

@@ -129,6 +129,10 @@ _RECORDS = (
     _op("RotaryEmbedding", removed_by=_X, notes="float32 (opset 23)"),
     OpDef("Attention", OpClass.DYNAMIC, "matmul", removed_by=_X,
           notes="float32 (opset 23): its products of two activations are DYNAMIC"),
+    _act("Swish", removed_by=_X, notes="float32 (opset 24)"),
+    _act("SwiGLU", removed_by=_X, notes="float32 (opset 28); both inputs of one shape"),
+    _op("CumProd", removed_by=_X, check=F.cumprod,
+        notes="constant axis; one Mul per element along it (opset 26)"),
 )
 
 

@@ -134,6 +134,16 @@ def _scalar_and_agu() -> list[str]:
         "`x % 0 = x`, and `-2**31 / -1 = -2**31` with remainder 0 (the overflow gives the "
         "dividend, no trap)."),
         "",
+        ("Every case of the RISC-V unprivileged test suite's 46 files for these instructions "
+         "(riscv-tests `isa/rv32ui` and `isa/rv32um`: the ALU, shift, compare, `lui`, `auipc`, "
+         "load, store, branch, `jal`, `jalr`, multiply and divide files, and `simple`) runs on "
+         "the reference machine through a shim for the suite's macros "
+         "(tests/runtime/test_rv32_suite.py); its pipeline-bypass variants run as their plain "
+         "form, since this machine has no pipeline. Left out of those directories: the A "
+         "extension's files (`amo*_w`, `lrsc`), `fence_i` (no Zifencei), `ma_data` (a "
+         "misaligned data access traps here), the RV64-only files and `ld_st`/`st_ld`, which "
+         "combine the load and store files ported here."),
+        "",
         "## Wide constants",
         "",
         ("`li rd, value` loads any 32-bit constant: a literal that fits 12 signed bits becomes one "

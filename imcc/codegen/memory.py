@@ -236,47 +236,28 @@ class Scratch:
         self.top = mark
 
 
-def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
-                 tile_capacity: int = 0) -> tuple[dict[str, Buffer], int]:
-    """Assign every non-constant tensor an address: in the tile ``tile_pref`` names when its
-    storage fits that tile's ``tile_capacity`` bytes (under liveness), else in global memory.
-    Return (tensor -> Buffer, end of the global activations)."""
-    tile_pref = dict(tile_pref or {})
-    nodes = graph.nodes
-    n = len(nodes)
-    # Aliases: a Reshape's output shares its input's storage.
-    root: dict[str, str] = {}
+def _find(root: dict[str, str], t: str) -> str:
+    """The tensor whose storage ``t`` shares (itself when none)."""
+    while t in root:
+        t = root[t]
+    return t
 
-    def find(t: str) -> str:
-        while t in root:
-            t = root[t]
-        return t
 
-    for node in nodes:
-        if node.op_type == "Reshape" and not graph.is_const(node.inputs[0]):
-            root[node.outputs[0]] = find(node.inputs[0])
-    # Tensors that share their buffer with a Reshape are not placed inside a Concat's output;
-    # tensors that are (and the output) live in global memory, even if a tile would hold them:
-    # writing them in place saves the copy that would take them there.
-    inside = place_concats(graph, set(root) | set(root.values()))
-    nhwc = channels_last_tensors(graph, set(root) | set(root.values()) | set(inside)
-                                 | {r for r, _ in inside.values()})
-    for t, (r, _) in inside.items():
-        root[t] = r
-        tile_pref.pop(t, None)
-        tile_pref.pop(r, None)
+def _live_ranges(graph, root: dict[str, str]) -> tuple[dict[str, int], dict[str, int]]:
+    """First and last node index at which each storage root is used (-1: a graph input,
+    ``len(nodes)``: a graph output)."""
     start: dict[str, int] = {}
     end: dict[str, int] = {}
 
     def touch(t: str, i: int) -> None:
-        r = find(t)
+        r = _find(root, t)
         start[r] = min(start.get(r, i), i)
         end[r] = max(end.get(r, i), i)
 
     for t in graph.inputs:
         if not graph.is_const(t):
             touch(t, -1)
-    for i, node in enumerate(nodes):
+    for i, node in enumerate(graph.nodes):
         for t in node.inputs:
             if t and not graph.is_const(t):
                 touch(t, i)
@@ -284,12 +265,21 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
             if t:
                 touch(t, i)
     for t in graph.outputs:  # constant outputs too: the program copies them out at the end
-        touch(t, n)
+        touch(t, len(graph.nodes))
+    return start, end
+
+
+def _allocate(graph, root, inside, start, end, act_base: int, tile_pref: dict[str, int],
+              tile_capacity: int):
+    """An address for every storage root, under liveness: in its preferred tile's buffer when
+    it fits there (graph inputs and outputs never), else in global memory. Returns
+    ``(root -> address, root -> tile or None, end of the global activations)``."""
     size = {}
     for t in list(start):
-        members = [t] + [m for m in root if find(m) == t and m not in inside]
+        members = [t] + [m for m in root if _find(root, m) == t and m not in inside]
         size[t] = max(4 * max(1, math.prod(graph.types[m].shape)) for m in members)
-    io = {find(t) for t in graph.inputs if not graph.is_const(t)} | {find(t) for t in graph.outputs}
+    io = ({_find(root, t) for t in graph.inputs if not graph.is_const(t)}
+          | {_find(root, t) for t in graph.outputs})
     arenas: dict[int | None, _Arena] = {None: _Arena(act_base, None)}
     addr: dict[str, int] = {}
     where: dict[str, int | None] = {}
@@ -305,6 +295,33 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
                 addr[r], where[r] = got, tile
                 continue
         addr[r], where[r] = arenas[None].take(need, end[r], r), None
+    return addr, where, arenas[None].top
+
+
+def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
+                 tile_capacity: int = 0) -> tuple[dict[str, Buffer], int]:
+    """Assign every non-constant tensor an address: in the tile ``tile_pref`` names when its
+    storage fits that tile's ``tile_capacity`` bytes (under liveness), else in global memory.
+    Return (tensor -> Buffer, end of the global activations)."""
+    tile_pref = dict(tile_pref or {})
+    # Aliases: a Reshape's output shares its input's storage.
+    root: dict[str, str] = {}
+    for node in graph.nodes:
+        if node.op_type == "Reshape" and not graph.is_const(node.inputs[0]):
+            root[node.outputs[0]] = _find(root, node.inputs[0])
+    # Tensors that share their buffer with a Reshape are not placed inside a Concat's output;
+    # tensors that are (and the output) live in global memory, even if a tile would hold them:
+    # writing them in place saves the copy that would take them there.
+    inside = place_concats(graph, set(root) | set(root.values()))
+    nhwc = channels_last_tensors(graph, set(root) | set(root.values()) | set(inside)
+                                 | {r for r, _ in inside.values()})
+    for t, (r, _) in inside.items():
+        root[t] = r
+        tile_pref.pop(t, None)
+        tile_pref.pop(r, None)
+    start, end = _live_ranges(graph, root)
+    addr, where, act_end = _allocate(graph, root, inside, start, end, act_base, tile_pref,
+                                     tile_capacity)
     out: dict[str, Buffer] = {}
     used_syms: set[str] = set()
     for node_t in list(start) + [m for m in root]:
@@ -312,14 +329,14 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
         while sym in used_syms:
             sym += "_"
         used_syms.add(sym)
-        out[node_t] = Buffer(sym, addr[find(node_t)],
+        out[node_t] = Buffer(sym, addr[_find(root, node_t)],
                              4 * max(1, math.prod(graph.types[node_t].shape)),
-                             where[find(node_t)], channels_last=node_t in nhwc)
+                             where[_find(root, node_t)], channels_last=node_t in nhwc)
     for t, (r, off) in inside.items():
         b = out[t]
         out[t] = Buffer(b.symbol, b.addr + 4 * off, b.nbytes, b.tile,
                         (out[r].symbol, off, _row_major(graph.types[r].shape)))
-    return out, arenas[None].top
+    return out, act_end
 
 
 class _Arena:

@@ -13,6 +13,8 @@ inputs of MVMs) are dropped as soon as a write may reach those words.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from isa.spec import TILE_BASE, TILE_STRIDE
@@ -21,15 +23,21 @@ from runtime.state import Trap
 _TILE_SHIFT = TILE_STRIDE.bit_length() - 1
 assert 1 << _TILE_SHIFT == TILE_STRIDE
 
-#: Bytes of derived values kept at most (counted as the words they were computed from); one
-#: more empties the store first.
-DERIVED_BYTES = 1 << 22
+@dataclass(frozen=True)
+class MemoryLimits:
+    """How much the memory keeps beside its words (tests shrink it)."""
+
+    #: Bytes of derived values kept at most (counted as the words they were computed from);
+    #: one more empties the store first.
+    derived_bytes: int = 1 << 22
 
 
 class Memory:
     """The machine's data memory, all zero after :meth:`reset`."""
 
-    def __init__(self, global_bytes: int, tiles: int, buffer_bytes: int):
+    def __init__(self, global_bytes: int, tiles: int, buffer_bytes: int,
+                 limits: MemoryLimits = MemoryLimits()):
+        self.limits = limits
         self.global_bytes = global_bytes
         self.tiles = tiles
         self.buffer_bytes = buffer_bytes
@@ -69,9 +77,10 @@ class Memory:
         the memory is reset; return it. The store keeps one extent of watched words per region,
         so a write anywhere between two remembered operands drops both."""
         n = 4 * (hi - lo)
-        if self._derived_bytes + n > DERIVED_BYTES:
+        cap = self.limits.derived_bytes
+        if self._derived_bytes + n > cap:
             self.forget()
-            if n > DERIVED_BYTES:
+            if n > cap:
                 return value
         self.derived[key] = value
         self._derived_bytes += n

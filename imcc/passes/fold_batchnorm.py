@@ -10,6 +10,8 @@ graph output, and the BN's four parameters are constants in inference mode. Othe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from imcc.ir import Graph, Node
@@ -41,19 +43,26 @@ def _foldable(graph: Graph, bn: Node) -> Node | None:
     return src
 
 
-#: Rows of a weight scaled at a time: the float64 temporaries stay small however large the
-#: weight is (the folded model's weights are held beside the original ones already).
-_CHUNK = 1 << 18
+@dataclass(frozen=True)
+class FoldOptions:
+    """How the folding works through a weight; the folded values are the same whatever they
+    are (tests shrink them to exercise the cut path)."""
+
+    #: Elements of a weight scaled at a time (whole rows): the float64 temporaries stay small
+    #: however large the weight is (the folded model's weights are held beside the original
+    #: ones already).
+    chunk_elements: int = 1 << 18
 
 
-def _scaled(w: np.ndarray, s: np.ndarray, conv: bool) -> np.ndarray:
+def _scaled(w: np.ndarray, s: np.ndarray, conv: bool,
+            options: FoldOptions = FoldOptions()) -> np.ndarray:
     """``w * s`` in float64, rounded once to float32: ``s`` scales axis 0 of a Conv weight
     and the columns of a Gemm weight."""
     w = np.asarray(w)
     out = np.empty(w.shape, np.float32)
     if w.size == 0:
         return out
-    rows = max(1, _CHUNK // max(1, w.size // w.shape[0]))
+    rows = max(1, options.chunk_elements // max(1, w.size // w.shape[0]))
     for r in range(0, w.shape[0], rows):
         blk = w[r:r + rows].astype(np.float64)
         if conv:
@@ -64,7 +73,7 @@ def _scaled(w: np.ndarray, s: np.ndarray, conv: bool) -> np.ndarray:
     return out
 
 
-def fold_batchnorm(graph: Graph) -> Graph:
+def fold_batchnorm(graph: Graph, options: FoldOptions = FoldOptions()) -> Graph:
     """Fold every legal Conv/Gemm -> BatchNormalization pair (see the module doc)."""
     targets: dict[str, Node] = {}
     for n in graph.nodes:
@@ -89,7 +98,8 @@ def fold_batchnorm(graph: Graph) -> Graph:
         has_bias = len(n.inputs) > 2 and n.inputs[2]
         b = c[n.inputs[2]].astype(np.float64) if has_bias else np.zeros(s.shape)
         bias = (b - mean) * s + beta
-        wname = rw.const(f"{n.name}_W_bn", _scaled(c[n.inputs[1]], s, n.op_type == "Conv"))
+        wname = rw.const(f"{n.name}_W_bn", _scaled(c[n.inputs[1]], s, n.op_type == "Conv",
+                                                          options))
         bname = rw.const(f"{n.name}_B_bn", bias.astype(np.float32))
         rw.emit(n.replace(inputs=(n.inputs[0], wname, bname), outputs=bn.outputs))
     return rw.finish()

@@ -221,12 +221,10 @@ def test_batchnorm_folds_into_gemm():
 
 
 @pytest.mark.parametrize("conv", [True, False])
-def test_batchnorm_fold_in_chunks_rounds_like_one_product(monkeypatch, conv):
+def test_batchnorm_fold_in_chunks_rounds_like_one_product(conv):
     # The folded weight is scaled a few rows at a time; each element must still be the float64
     # product rounded once to float32, whatever the chunk size.
-    import importlib
-
-    fb = importlib.import_module("imcc.passes.fold_batchnorm")  # the module, not the pass
+    from imcc.passes.fold_batchnorm import FoldOptions, _scaled
 
     rng = np.random.default_rng(3)
     w = rng.standard_normal((7, 3, 2, 2) if conv else (11, 7)).astype(np.float32)
@@ -234,8 +232,7 @@ def test_batchnorm_fold_in_chunks_rounds_like_one_product(monkeypatch, conv):
     shape = (-1, 1, 1, 1) if conv else (1, -1)
     want = (w.astype(np.float64) * s.reshape(shape)).astype(np.float32)
     for chunk in (1, 5, 12, 1 << 18):
-        monkeypatch.setattr(fb, "_CHUNK", chunk)
-        got = fb._scaled(w, s, conv)
+        got = _scaled(w, s, conv, FoldOptions(chunk_elements=chunk))
         assert got.dtype == np.float32
         np.testing.assert_array_equal(got, want)
 

@@ -257,7 +257,7 @@ def test_a_trapped_run_does_not_count_and_the_next_run_starts_over():
     assert m.run({"x": np.zeros(1)})["y"].tolist() == [5.0]  # from .rerun: no trap
 
 
-def test_memory_keeps_derived_values_until_their_words_are_written(monkeypatch):
+def test_memory_keeps_derived_values_until_their_words_are_written():
     import runtime.memory as memory
 
     mem = memory.Memory(1 << 16, 2, 4096)
@@ -272,7 +272,8 @@ def test_memory_keeps_derived_values_until_their_words_are_written(monkeypatch):
     mem.remember("a", 0, 10, 20, a)
     mem.reset()
     assert mem.derived == {}
-    monkeypatch.setattr(memory, "DERIVED_BYTES", 4 * 15)  # a (10 words) fits, a and c do not
+    # a store of 15 words: a (10 words) fits, a and c do not
+    mem = memory.Memory(1 << 16, 2, 4096, memory.MemoryLimits(derived_bytes=4 * 15))
     mem.remember("a", 0, 10, 20, a)
     mem.remember("c", 0, 40, 45, b)
     assert list(mem.derived) == ["a", "c"]

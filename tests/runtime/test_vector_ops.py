@@ -423,13 +423,12 @@ _SPECIAL_BITS = [0x80000000, 0, 0x7FC00000, 0xFFC00000, 0x7FC00001, 0x7F800001, 
 
 @pytest.mark.parametrize("n", [12, 64, 64 + 7, 100, 16 * 9 + 1])
 @pytest.mark.parametrize("f", [np.maximum, np.minimum])
-def test_extremum_against_one_value_matches_numpy_bit_for_bit(monkeypatch, f, n):
+def test_extremum_against_one_value_matches_numpy_bit_for_bit(f, n):
     # vmax/vmin/vrelu against one value run over blocks against a filled block: the bits must
     # be numpy's, signed zeros and NaN payloads included, in place or not, for a scalar or an
     # all-zero-stride view.
     from runtime.ops import kernels
 
-    monkeypatch.setattr(kernels, "EXTREMUM_BLOCK", 16)
     rng = np.random.default_rng(n)
     special = np.array(_SPECIAL_BITS, np.uint32).view(np.float32)
     a = np.where(rng.random(n) < 0.5, rng.choice(special, n),
@@ -439,20 +438,21 @@ def test_extremum_against_one_value_matches_numpy_bit_for_bit(monkeypatch, f, n)
         for b in (c, np.lib.stride_tricks.as_strided(one, a.shape, (0,))):
             want = f(a, c).view(np.uint32)
             out = np.empty_like(a)
-            kernels.extremum(f, out, a, b)
+            kernels.extremum(f, out, a, b, block_elements=16)
             assert np.array_equal(out.view(np.uint32), want)
             inplace = a.copy()
-            kernels.extremum(f, inplace, inplace, b)
+            kernels.extremum(f, inplace, inplace, b, block_elements=16)
             assert np.array_equal(inplace.view(np.uint32), want)
     t = a[: n - n % 4].reshape(-1, 4).T  # a contiguous array seen in another axis order
     out = np.empty((4, len(a) // 4), np.float32).T.T  # the same layout, written through .T
     outv = np.empty_like(t.T).T
-    kernels.extremum(f, outv, t, np.float32(0.0))
+    kernels.extremum(f, outv, t, np.float32(0.0), block_elements=16)
     assert np.array_equal(outv.view(np.uint32), f(t, np.float32(0.0)).view(np.uint32))
-    kernels.extremum(f, out, t, np.float32(0.0))  # other strides than the source: numpy's loop
+    # other strides than the source: numpy's loop
+    kernels.extremum(f, out, t, np.float32(0.0), block_elements=16)
     assert np.array_equal(out.view(np.uint32), f(t, np.float32(0.0)).view(np.uint32))
     shifted = np.concatenate([a, a])  # overlapping, not the same view: numpy's own loop
-    kernels.extremum(f, shifted[1 : n + 1], shifted[:n], np.float32(0.5))
+    kernels.extremum(f, shifted[1 : n + 1], shifted[:n], np.float32(0.5), block_elements=16)
     want = f(np.concatenate([a, a])[:n], np.float32(0.5))
     assert np.array_equal(shifted[1 : n + 1].view(np.uint32), want.view(np.uint32))
 

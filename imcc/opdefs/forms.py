@@ -86,6 +86,12 @@ def reduce_composite(node: Node, graph: Graph) -> str:
             or "noop_with_empty_axes = 1 with empty axes is not supported")
 
 
+def reduce_prod(node: Node, graph: Graph) -> str:
+    if 0 in graph.types[node.inputs[0]].shape:
+        return "an empty input (a dimension of size 0)"
+    return float_input(node, graph) or reduce_composite(node, graph)
+
+
 def cumprod(node: Node, graph: Graph) -> str:
     x = node.inputs[0]
     if graph.types[x].dtype not in ("float32", "float64", "int32", "int64"):

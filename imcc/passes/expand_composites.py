@@ -21,6 +21,7 @@ from imcc.passes import (  # noqa: F401  (each registers its expansions)
     composite_newer,
     expand_attention,
 )
+from imcc.passes import composite_index  # noqa: F401  (registers its expansions)
 from imcc.passes.composite_registry import EXPANSIONS, FLOATS, Ops, composite, reduce_axes
 from imcc.passes.rewrite import Rewriter
 

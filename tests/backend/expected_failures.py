@@ -312,6 +312,8 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_reduce_mean_do_not_keepdims_random',
         'test_reduce_min_do_not_keepdims_example',
         'test_reduce_min_do_not_keepdims_random',
+        'test_reduce_prod_do_not_keepdims_example',
+        'test_reduce_prod_do_not_keepdims_random',
         'test_reduce_sum_do_not_keepdims_example',
         'test_reduce_sum_do_not_keepdims_random',
         'test_reduce_sum_square_do_not_keepdims_example',
@@ -857,16 +859,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_qlinearmatmul_3D_uint8_float16',
         'test_qlinearmatmul_3D_uint8_float32',
     ),
-    'operator not implemented: ReduceProd': (
-        'test_reduce_prod_default_axes_keepdims_example',
-        'test_reduce_prod_default_axes_keepdims_random',
-        'test_reduce_prod_do_not_keepdims_example',
-        'test_reduce_prod_do_not_keepdims_random',
-        'test_reduce_prod_keepdims_example',
-        'test_reduce_prod_keepdims_random',
-        'test_reduce_prod_negative_axes_keepdims_example',
-        'test_reduce_prod_negative_axes_keepdims_random',
-    ),
     'float 8 and 4-bit integer inputs': (
         'test_cast_FLOAT8E4M3FNUZ_to_FLOAT',
         'test_cast_FLOAT8E4M3FN_to_FLOAT',
@@ -876,24 +868,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_cast_UINT4_to_FLOAT',
         'test_cast_UINT4_to_UINT8',
     ),
-    'operator not implemented: ScatterElements': (
-        'test_scatter_elements_with_axis',
-        'test_scatter_elements_with_duplicate_indices',
-        'test_scatter_elements_with_negative_indices',
-        'test_scatter_elements_with_reduction_max',
-        'test_scatter_elements_with_reduction_min',
-        'test_scatter_elements_with_reduction_mul',
-        'test_scatter_elements_without_axis',
-    ),
-    'operator not implemented: ScatterND': (
-        'test_scatternd',
-        'test_scatternd_add',
-        'test_scatternd_max',
-        'test_scatternd_max_with_element_indices',
-        'test_scatternd_min',
-        'test_scatternd_min_with_element_indices',
-        'test_scatternd_multiply',
-    ),
     'operator not implemented: TfIdfVectorizer': (
         'test_tfidfvectorizer_tf_batch_onlybigrams_skip0',
         'test_tfidfvectorizer_tf_batch_onlybigrams_skip5',
@@ -902,15 +876,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_tfidfvectorizer_tf_onlybigrams_levelempty',
         'test_tfidfvectorizer_tf_onlybigrams_skip5',
         'test_tfidfvectorizer_tf_uniandbigrams_skip5',
-    ),
-    'operator not implemented: TopK': (
-        'test_top_k',
-        'test_top_k_negative_axis',
-        'test_top_k_same_values',
-        'test_top_k_same_values_2d',
-        'test_top_k_same_values_largest',
-        'test_top_k_smallest',
-        'test_top_k_uint64',
     ),
     'operator not implemented: CenterCropPad': (
         'test_center_crop_pad_crop',
@@ -1044,10 +1009,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     'operator not implemented: STFT': (
         'test_stft',
         'test_stft_with_window',
-    ),
-    'operator not implemented: Scatter': (
-        'test_scatter_with_axis',
-        'test_scatter_without_axis',
     ),
     'training mode': (
         'test_batchnorm_epsilon_training_mode',

@@ -1,0 +1,230 @@
+"""Expansions of ``expand-composites`` for the operators that order or place elements by runtime
+values: ``ReduceProd``, ``TopK``, ``ScatterElements`` and ``ScatterND``, over the comparisons,
+``Where``, reductions, ``Slice`` and ``Mul`` the digital unit has.
+
+The machine has no sort and no scatter: ``TopK`` ranks every element by comparing it with every
+other along the axis, and the scatters compare every index with every position they may write.
+These are dense (``n * n`` comparisons per line for ``TopK``, ``updates * positions`` for the
+scatters); they suit the short axes these operators have in exported models (top-k of logits
+along a vocabulary of tens of thousands would not fit). Indices are compared as int64 values
+the machine holds in float32 words (exact below ``2**24``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from imcc.passes.composite_registry import FLOAT32, Ops, composite, reduce_axes
+
+_REDUCTIONS = ("none", "add", "mul", "max", "min")
+_FLOAT = int(onnx.TensorProto.FLOAT)
+
+
+def _shape(o: Ops, t: str) -> tuple[int, ...]:
+    return tuple(o.rw.type(t).shape)
+
+
+def _bin(o: Ops, op_type: str, a: str, b: str, dtype: str | None = None) -> str:
+    shape = np.broadcast_shapes(_shape(o, a), _shape(o, b))
+    return o.op(op_type, a, b, shape=shape, dtype=dtype or o.rw.type(a).dtype)
+
+
+def _where(o: Ops, cond: str, a: str, b: str) -> str:
+    shape = np.broadcast_shapes(_shape(o, cond), _shape(o, a), _shape(o, b))
+    return o.op("Where", cond, a, b, shape=shape, dtype=o.rw.type(a).dtype)
+
+
+def _const(o: Ops, hint: str, value, dtype) -> str:
+    return o.rw.const(f"{o.n.name}_{hint}", np.asarray(value, dtype))
+
+
+def _reshape(o: Ops, t: str, shape) -> str:
+    shape = tuple(int(d) for d in shape)
+    return o.op("Reshape", t, o.rw.shape_const(f"{o.n.name}_shape", shape), shape=shape,
+                dtype=o.rw.type(t).dtype)
+
+
+def _reduce(o: Ops, op_type: str, t: str, axis: int, keep: int) -> str:
+    return o.on(t).reduce(op_type, t, [axis], keep)
+
+
+def _cast(o: Ops, t: str, dtype: str, to: int) -> str:
+    return o.op("Cast", t, shape=_shape(o, t), dtype=dtype, to=to, saturate=1)
+
+
+def _slice(o: Ops, t: str, axis: int, start: int, end: int) -> str:
+    shape = list(_shape(o, t))
+    shape[axis] = end - start
+    sc, name = o.rw.shape_const, o.n.name
+    return o.op("Slice", t, sc(f"{name}_starts", [start]), sc(f"{name}_ends", [end]),
+                sc(f"{name}_axes", [axis]), shape=shape, dtype=o.rw.type(t).dtype)
+
+
+def _pad_end(o: Ops, t: str, extra, value) -> str:
+    """``t`` padded at the end of each axis by ``extra[axis]`` elements of ``value``."""
+    shape = _shape(o, t)
+    pads = [0] * len(shape) + [int(e) for e in extra]
+    dtype = o.rw.type(t).dtype
+    return o.op("Pad", t, o.rw.shape_const(f"{o.n.name}_pads", pads),
+                _const(o, "pad_value", value, dtype),
+                shape=[d + int(e) for d, e in zip(shape, extra)], dtype=dtype, mode="constant")
+
+
+def _product(o: Ops, t: str, axis: int) -> str:
+    """The product of ``t`` along ``axis`` (kept, of size 1): the two halves multiplied until
+    one element is left (an odd length padded with a 1), ``log2(n)`` ``Mul`` in all."""
+    n = _shape(o, t)[axis]
+    while n > 1:
+        if n % 2:
+            extra = [0] * len(_shape(o, t))
+            extra[axis] = 1
+            t, n = _pad_end(o, t, extra, 1), n + 1
+        t = _bin(o, "Mul", _slice(o, t, axis, 0, n // 2), _slice(o, t, axis, n // 2, n))
+        n //= 2
+    return t
+
+
+@composite("ReduceProd", dtypes=FLOAT32)
+def _reduce_prod(o: Ops) -> bool:
+    """``ReduceProd(x)``: the product over ``axes``, one axis after the other, each by
+    :func:`_product` (pairwise ``Mul`` of halves), then ``Reshape`` to the output's shape."""
+    got = reduce_axes(o)
+    if got is None:
+        return False
+    rank = o.xt.rank
+    axes = sorted({a % rank for a in got[0]}) if rank else []
+    if any(o.xt.shape[a] == 0 for a in axes):
+        return False
+    t = o.x
+    for a in axes:
+        t = _product(o, t, a)
+    o.final("Reshape", t, o.rw.shape_const(f"{o.n.name}_out",
+                                           o.graph.types[o.n.outputs[0]].shape))
+    return True
+
+
+def _scatter(o: Ops, data: str, rows: str, upd: str, reduction: str) -> str:
+    """``data`` ``[M, *rest]`` with ``upd`` ``[K, 1, *rest]`` written at the rows ``rows``
+    (int64, ``[K, 1, *rest]`` or broadcastable; a row outside ``0..M-1`` writes nothing),
+    combined with what is there by ``reduction``; ``none``: the last update to a row wins."""
+    k, m = _shape(o, upd)[0], _shape(o, data)[0]
+    rank = len(_shape(o, upd))
+    ramp_m = _const(o, "rows", np.arange(m).reshape([1, m] + [1] * (rank - 2)), np.int64)
+    hit = _bin(o, "Equal", rows, ramp_m, dtype="bool")  # [K, M, ...]: update k writes row m
+    dt = o.rw.type(data).dtype
+    if reduction == "add":
+        zero = _const(o, "zero", 0, dt)
+        return _bin(o, "Add", data, _reduce(o, "ReduceSum", _where(o, hit, upd, zero), 0, 0))
+    if reduction == "mul":
+        prod = _product(o, _where(o, hit, upd, _const(o, "one", 1, dt)), 0)
+        return _bin(o, "Mul", data, _reshape(o, prod, _shape(o, prod)[1:]))
+    written = _reduce(o, "ReduceMax", _cast(o, hit, "float32", _FLOAT), 0, 0)
+    written = _bin(o, "Greater", written, _const(o, "zero", 0, np.float32), dtype="bool")
+    if reduction in ("max", "min"):
+        big = _const(o, "none", -np.inf if reduction == "max" else np.inf, dt)
+        ext = _reduce(o, f"Reduce{reduction.title()}", _where(o, hit, upd, big), 0, 0)
+        return _where(o, written, _bin(o, reduction.title(), data, ext), data)
+    ramp_k = _const(o, "updates", np.arange(k).reshape([k] + [1] * (rank - 1)), np.float32)
+    last = _reduce(o, "ReduceMax", _where(o, hit, ramp_k, _const(o, "no", -1, np.float32)), 0, 1)
+    chosen = _bin(o, "And", hit, _bin(o, "Equal", ramp_k, last, dtype="bool"), dtype="bool")
+    val = _reduce(o, "ReduceSum", _where(o, chosen, upd, _const(o, "zero", 0, dt)), 0, 0)
+    return _where(o, written, val, data)
+
+
+def _from_end(o: Ops, idx: str, dims) -> str:
+    """Negative indices counted from the end of their axis (``dims``, broadcast)."""
+    neg = _bin(o, "Less", idx, _const(o, "zero", 0, np.int64), dtype="bool")
+    return _where(o, neg, _bin(o, "Add", idx, _const(o, "dims", dims, np.int64)), idx)
+
+
+@composite("ScatterElements", dtypes=FLOAT32)
+def _scatter_elements(o: Ops) -> bool:
+    """``ScatterElements(data, indices, updates)``: ``out[..., indices[i, j, ...], ...] =
+    updates[i, j, ...]`` along ``axis`` (``reduction``: combined with ``data``). The axis is
+    moved first (``Transpose``), the indices and updates padded to the data's other extents
+    (with an index no row has), and each index compared with every position of the axis."""
+    n = o.n
+    reduction = str(n.attrs.get("reduction", "none"))
+    idx, upd = n.inputs[1], n.inputs[2]
+    d, s = o.xt.shape, _shape(o, idx)
+    rank = len(d)
+    if reduction not in _REDUCTIONS or rank == 0 or 0 in s:
+        return False
+    a = int(n.attrs.get("axis", 0)) % rank
+    perm = [a] + [i for i in range(rank) if i != a]
+    rest_d, rest_s = [d[i] for i in perm[1:]], [s[i] for i in perm[1:]]
+    it = o.op("Transpose", _from_end(o, idx, d[a]), shape=[s[i] for i in perm], dtype="int64",
+              perm=tuple(perm))
+    ut = o.op("Transpose", upd, shape=[s[i] for i in perm], perm=tuple(perm))
+    extra = [0] + [x - y for x, y in zip(rest_d, rest_s)]
+    if any(extra):
+        it, ut = _pad_end(o, it, extra, d[a]), _pad_end(o, ut, extra, 0)
+    data = o.op("Transpose", o.x, shape=[d[i] for i in perm], perm=tuple(perm))
+    rows = _reshape(o, it, [s[a], 1, *rest_d])
+    out = _scatter(o, data, rows, _reshape(o, ut, [s[a], 1, *rest_d]), reduction)
+    o.final("Transpose", out, perm=tuple(int(i) for i in np.argsort(perm)))
+    return True
+
+
+@composite("ScatterND", dtypes=FLOAT32)
+def _scatter_nd(o: Ops) -> bool:
+    """``ScatterND(data, indices, updates)``: ``out[indices[i]] = updates[i]`` for each index
+    tuple (``reduction``: combined with ``data``). The data is viewed as ``[rows, rest]``
+    (rows: the product of the first ``q`` axes an index tuple addresses), each tuple becomes
+    its flat row (``sum(index * strides)``) and is compared with every row."""
+    n = o.n
+    reduction = str(n.attrs.get("reduction", "none"))
+    idx, upd = n.inputs[1], n.inputs[2]
+    d, s = o.xt.shape, _shape(o, idx)
+    q = s[-1] if s else 0
+    if reduction not in _REDUCTIONS or not 0 < q <= len(d) or 0 in s:
+        return False
+    lead, rest = d[:q], d[q:]
+    m, r, k = int(np.prod(lead)), int(np.prod(rest)), int(np.prod(s[:-1]))
+    strides = [int(np.prod(lead[j + 1:])) for j in range(q)]
+    scaled = _bin(o, "Mul", _from_end(o, idx, lead), _const(o, "strides", strides, np.int64))
+    flat = _reduce(o, "ReduceSum", scaled, len(s) - 1, 0)
+    out = _scatter(o, _reshape(o, o.x, [m, r]), _reshape(o, flat, [k, 1, 1]),
+                   _reshape(o, upd, [k, 1, r]), reduction)
+    o.final("Reshape", out, o.rw.shape_const(f"{n.name}_out", d))
+    return True
+
+
+@composite("TopK")
+def _top_k(o: Ops) -> bool:
+    """``TopK(x, K)``: the ``K`` largest (``largest = 0``: smallest) elements along ``axis``
+    and their indices, in order, the lower index first among equal values. An element's rank
+    is the number of elements that come before it (greater, or equal at a lower index);
+    output ``r`` is the element of rank ``r``, a ``Where`` over ``Equal(rank, r)`` summed along
+    the axis. ``K`` is the outputs' length along the axis (their shape fixes it). Integer
+    inputs are compared as the machine holds them (exact below ``2**24``)."""
+    n = o.n
+    d, rank = o.xt.shape, o.xt.rank
+    outs = [t for t in n.outputs if t]
+    if rank == 0 or not outs:
+        return False
+    a = int(n.attrs.get("axis", -1)) % rank
+    size, k = d[a], o.graph.types[outs[0]].shape[a]
+    post = [1] * (rank - a - 1)
+    xi = _reshape(o, o.x, [*d[:a + 1], 1, *d[a + 1:]])  # element i along axis a
+    xj = _reshape(o, o.x, [*d[:a], 1, *d[a:]])  # element j along axis a + 1
+    ahead = _bin(o, "Greater" if int(n.attrs.get("largest", 1)) else "Less", xj, xi,
+                 dtype="bool")
+    lower = np.arange(size)[None, :] < np.arange(size)[:, None]  # [i, j]: j < i
+    tie = _bin(o, "And", _bin(o, "Equal", xj, xi, dtype="bool"),
+               _const(o, "lower", lower.reshape([1] * a + [size, size] + post), np.bool_),
+               dtype="bool")
+    before = _cast(o, _bin(o, "Or", ahead, tie, dtype="bool"), "float32", _FLOAT)
+    ranks = _reshape(o, _reduce(o, "ReduceSum", before, a + 1, 0), [*d[:a], 1, *d[a:]])
+    wanted = _const(o, "ranks", np.arange(k).reshape([1] * a + [k, 1] + post), np.float32)
+    pick = _bin(o, "Equal", ranks, wanted, dtype="bool")  # [..., K, n, ...]
+    values = _reduce(o, "ReduceSum", _where(o, pick, xj, _const(o, "zero", 0, o.xt.dtype)),
+                     a + 1, 0)
+    ramp = _const(o, "index", np.arange(size).reshape([1] * a + [1, size] + post), np.int64)
+    index = _reduce(o, "ReduceSum", _where(o, pick, ramp, _const(o, "zero", 0, np.int64)),
+                    a + 1, 0)
+    for src, dst in zip((values, index), n.outputs):
+        if dst:
+            o.rw.alias(dst, src)
+    return True

@@ -9,7 +9,8 @@ no jump, no read of ``instret``; a compiled program's ``li`` and ``cfgi`` settin
 vector or array instruction) is also bound as one *block*, which calls their handlers in order
 and counts each retirement: the fast loop runs a block in one step, and a jump into the middle
 of one finds the instruction's own handler there. The traced loop, and the fast loop within a
-chunk of the step limit, run one instruction a step.
+chunk of the step limit, run one instruction a step. Element-wise vector instructions are bound
+by :data:`runtime.ops.vector.BINDERS`: each keeps the operand views of its last execution.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from isa.encoding import DecodeError, csr_name, decode
 from isa.objfile import ObjectFile
 from runtime.ops.registry import handlers
 from runtime.ops.scalar import straight
+from runtime.ops.vector import BINDERS
 from runtime.state import CSR_BASE, SINK, Halt, MachineState, Trap
 
 CLOCK_STEPS = 1 << 14  # instructions between two looks at the clock in the dispatch loop
@@ -72,8 +74,12 @@ def predecode(state: MachineState, obj: ObjectFile, hits: list[int],
         for p in h.dest_positions:
             if args[p] == 0:
                 args[p] = SINK
-        pre = (state, 4 * i) if h.needs_pc else (state,)
-        prog.append(partial(h.fn, *pre, *args))
+        bind = BINDERS.get(ins.mnemonic)
+        if bind is not None:
+            prog.append(bind(state, *args))
+        else:
+            pre = (state, 4 * i) if h.needs_pc else (state,)
+            prog.append(partial(h.fn, *pre, *args))
         categories.append(ins.spec.category.value)
         plain.append(straight(ins.mnemonic, ins.args))
     prog.append(partial(_raise, "pc ran past the end of the text section"))

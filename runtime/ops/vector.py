@@ -13,7 +13,9 @@ and ``vcumsum`` accumulate in float64 and round once to float32.
 from __future__ import annotations
 
 import math
+import operator
 import struct
+from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -174,6 +176,7 @@ def _binary(mnemonic: str, f):
         if agu.elements:
             compute_into(s, d, agu, kernel, src(s, a, "a", agu), src(s, b, "b", agu))
 
+    BINDERS[mnemonic] = partial(_bind_into, kernel, "ab")
     return _document(handler, mnemonic)
 
 
@@ -183,7 +186,39 @@ def _unary_into(mnemonic: str, fn):
         if agu.elements:
             compute_into(s, d, agu, fn, src(s, a, "a", agu))
 
+    BINDERS[mnemonic] = partial(_bind_into, fn, "a")
     return _document(handler, mnemonic)
+
+
+#: Mnemonic -> ``bind(state, *operands)``: the instruction bound for the dispatcher
+#: (runtime/dispatch.py), computing what its handler computes.
+BINDERS: dict[str, Callable] = {}
+
+
+def _bind_into(fn, ops: str, s, d: int, *regs: int) -> Callable[[], None]:
+    """An element-wise instruction ``D = fn(A[, B])`` (as :func:`compute_into`), bound: it
+    keeps the operands of its last execution while its AGU setting and its registers' values
+    stay the same (so does :func:`operand`; this skips the look-ups)."""
+    x, touch, vector = s.x, s.mem.touch, s.cost.vector
+    values = operator.itemgetter(d, *regs)
+    last: list = [None, None]  # (setting, register values), (destination, sources, elements)
+
+    def run() -> None:
+        agu = s.agu()
+        key = (agu, values(x))
+        if key != last[0]:
+            if not agu.elements:
+                return
+            srcs = tuple(operand(s, agu, op, x[r])[1] for op, r in zip(ops, regs))
+            last[1] = (operand(s, agu, "d", x[d]), srcs, agu.elements)
+            last[0] = key
+        (region, dv, lo, hi), srcs, n = last[1]
+        if hi > lo:
+            touch(region, lo, hi)
+        fn(dv, *srcs)
+        vector(region, n)
+
+    return run
 
 
 def _unary(mnemonic: str, f):

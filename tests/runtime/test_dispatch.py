@@ -84,3 +84,44 @@ def test_a_jump_into_a_block_and_instret_count_single_instructions():
     assert y[0] == 0 and y[1] == 8 and y[2] == 1 + 6 + 2
     counts = m.mnemonic_counts()
     assert counts["addi"] == 2 * 4 + 1 and counts["csrrs"] == 2
+
+
+def test_a_vector_instruction_rerun_with_other_registers_and_settings_reads_them():
+    # one vadd executed for each of 4 rows (its address registers change), then again over
+    # rows of 2 elements (its AGU setting changes): each execution reads its own operands
+    src = """
+    .input "a", a, [4, 4]
+    .input "b", b, [4, 4]
+    .output "y", y, [2, 4, 4]
+    .equ a, 0x1000
+    .equ b, 0x1100
+    .equ y, 0x1200
+        li x9, 0
+        vsetli 4
+    pass:
+        li x5, y
+        slli x10, x9, 6
+        add x5, x5, x10
+        li x6, a
+        li x7, b
+        li x1, 4
+    row:
+        vadd x5, x6, x7
+        addi x5, x5, 16
+        addi x6, x6, 16
+        addi x7, x7, 16
+        addi x1, x1, -1
+        bne x1, x0, row
+        addi x9, x9, 1
+        vsetli 2
+        li x11, 2
+        bne x9, x11, pass
+        halt
+    """
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((4, 4)).astype(np.float32) for _ in range(2))
+    y = machine(src).run({"a": a, "b": b})["y"]
+    np.testing.assert_array_equal(y[0], a + b)
+    half = np.zeros((4, 4), np.float32)
+    half[:, :2] = (a + b)[:, :2]
+    np.testing.assert_array_equal(y[1], half)

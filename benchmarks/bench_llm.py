@@ -6,9 +6,11 @@
   (``imcc.generate``, batched prefill); the tokens against onnxruntime running the same decoder
   with its own cache (the prompt in one call, then one token a call), and the largest logit
   difference over the steps relative to the step's largest logit.
-* **speed**: the median wall time of a decode step on the interpreter (``ideal-signed``)
-  against onnxruntime's decode step of the same model at the same cache lengths, and their
-  ratio, measured in the same run.
+* **speed**: the median wall time of a decode step on the interpreter against onnxruntime's
+  decode step of the same model at the same cache lengths, and their ratio, measured in the
+  same run: ``--repeats`` runs of each, alternating (the programs are compiled once); each run's
+  ratio of median step times, and the median and range of those ratios (the host's load moves
+  both).
 * ``--scale DIR``: a decoder folder (``--build-tinyllama DIR`` writes a TinyLlama-1.1B-shaped
   one, random weights in an external-data file) compiled for ``--scale-chip`` in a fresh
   process (decode step and a prefill of ``--scale-prompt`` tokens): compile time, peak
@@ -87,25 +89,35 @@ def _timed_generate(model, prompt, n, chip, program=None):
 
 
 def agreement(args) -> None:
+    from imcc.llm import compile_decoder
     from imcc.models import build
 
     prompt = list(range(1, args.prompt + 1))
     print(f"agreement: {args.new_tokens} greedy tokens after {args.prompt}, hidden "
-          f"{args.hidden}, {args.layers} layers, vocabulary {args.vocab}")
+          f"{args.hidden}, {args.layers} layers, vocabulary {args.vocab}; decode-step times: "
+          f"medians of {args.repeats} alternating runs of onnxruntime and the interpreter")
     print(f"{'model':<16}{'chip':<14}{'tokens equal':>14}{'max rel logit diff':>20}"
-          f"{'step imcc ms':>14}{'step ort ms':>13}{'ratio':>7}")
-    for name in ("llama-tiny", "qwen2-tiny", "gpt2-past-tiny"):
+          f"{'step imcc ms':>14}{'step ort ms':>13}{'ratio':>7}{'  ratios (min..max)':>20}")
+    for name in args.models.split(","):
         kv = {"llama-tiny": 2, "qwen2-tiny": 1, "gpt2-past-tiny": None}[name]
         m = build(name, batch=1, hidden=args.hidden, layers=args.layers, vocab=args.vocab,
                   heads=args.hidden // 32, kv_heads=kv, intermediate=args.hidden * 3)
-        ref, ref_logits, ort_times = _oracle(m, prompt, args.new_tokens)
-        for chip in ("ideal", "ideal-signed"):
-            gen, times = _timed_generate(m, prompt, args.new_tokens, chip)
-            scale = np.abs(ref_logits).max(axis=1)
-            rel = float((np.abs(gen.logits - ref_logits).max(axis=1) / scale).max())
-            a, b = np.median(times) * 1e3, np.median(ort_times) * 1e3
-            print(f"{name:<16}{chip:<14}{str(gen.tokens == ref):>14}{rel:>20.2e}{a:>14.2f}"
-                  f"{b:>13.3f}{a / b:>7.1f}", flush=True)
+        for chip in args.chips.split(","):
+            program = compile_decoder(m, chip, context=args.prompt + args.new_tokens - 1,
+                                      prompt=args.prompt, calib_ids=prompt)
+            equal, rel, mine, theirs = True, 0.0, [], []
+            for _ in range(args.repeats):
+                ref, ref_logits, ort_times = _oracle(m, prompt, args.new_tokens)
+                gen, times = _timed_generate(m, prompt, args.new_tokens, chip, program)
+                scale = np.abs(ref_logits).max(axis=1)
+                rel = max(rel, float((np.abs(gen.logits - ref_logits).max(axis=1) / scale).max()))
+                equal = equal and gen.tokens == ref
+                mine.append(np.median(times) * 1e3)
+                theirs.append(np.median(ort_times) * 1e3)
+            ratios = np.array(mine) / np.array(theirs)
+            print(f"{name:<16}{chip:<14}{equal!s:>14}{rel:>20.2e}{np.median(mine):>14.2f}"
+                  f"{np.median(theirs):>13.3f}{np.median(ratios):>7.1f}"
+                  f"{f'{ratios.min():.1f}..{ratios.max():.1f}':>20}", flush=True)
 
 
 def build_tinyllama(folder: str, layers: int | None) -> None:
@@ -165,6 +177,12 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=2000)
     ap.add_argument("--prompt", type=int, default=8)
     ap.add_argument("--new-tokens", type=int, default=32)
+    ap.add_argument("--models", default="llama-tiny,qwen2-tiny,gpt2-past-tiny",
+                    help="builders of the agreement and speed parts, comma-separated")
+    ap.add_argument("--chips", default="ideal,ideal-signed", help="chips, comma-separated")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="alternating runs of onnxruntime and the interpreter per model and "
+                         "chip (the times are their medians)")
     ap.add_argument("--build-tinyllama", metavar="DIR")
     ap.add_argument("--tinyllama-layers", type=int, help="fewer layers than TinyLlama's 22")
     ap.add_argument("--scale", metavar="DIR")

@@ -30,6 +30,7 @@ from imcc.precision import LayerPrecision, PrecisionConfig, resolve
 from imcc.settings import fit_arrays, shape_for
 from imcc.tiling import LayerPlan, divide_layer
 from isa.diagnostics import ConfigError, OnnxImportError
+from isa.spec import dac_cycles
 
 
 @dataclass(frozen=True)
@@ -181,8 +182,7 @@ def divide_layers(graph: Graph, imc_nodes: tuple[Node, ...],
         plans.append(divide_layer(n.name, n.op_type, tuple(w.shape), groups, p, chip.rows,
                                   chip.cols))
         signed[n.name] = not nonnegative(graph, n.inputs[0], memo)
-        bits = p.input_bits - (1 if signed[n.name] else 0) if p.input_bits else 0
-        cycles = max(1, -(-bits // p.dac_bits)) if bits else 1
+        cycles = dac_cycles(p.input_bits, int(signed[n.name]), p.dac_bits)
         work[n.name] = _layer_work(graph, n, cycles)
     return plans, signed, work
 

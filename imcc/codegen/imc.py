@@ -28,9 +28,9 @@ from imcc.codegen.dynamic import lower_dynamic
 from imcc.codegen.views import View, emit_raw
 from imcc.mapping import TilePlacement
 from imcc.tiling import LayerPlan, LayerWeights, tile_cells
+from isa.spec import WFMT, dac_cycles
 
 WEIGHTS = "weights"
-WFMT = {"uint8": 0, "uint16": 1, "float32": 2}
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,7 @@ class ImcLayer:
     @property
     def cycles(self) -> int:
         p = self.plan.precision
-        if p.input_bits == 0:
-            return 1
-        return max(1, -(-(p.input_bits - int(self.in_signed)) // p.dac_bits))
+        return dac_cycles(p.input_bits, int(self.in_signed), p.dac_bits)
 
 
 def cell_format(plan: LayerPlan) -> str:

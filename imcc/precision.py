@@ -22,6 +22,7 @@ tables whose ``match`` is a glob on ONNX node names (later tables win)::
 from __future__ import annotations
 
 import fnmatch
+import glob
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,25 @@ def precision_from_dict(doc: dict, where: str, chip_cell_bits: int = 11) -> Prec
         rules.append((t["match"], table(at, t, True)))
     return PrecisionConfig(default, tuple(rules), where)
 
+
+
+def point_precision(base: PrecisionConfig | None, default: tuple,
+                    layers: tuple) -> PrecisionConfig | None:
+    """The base precision file with the point's ``[default]`` entries and one rule per layer
+    setting (appended last, so it wins; layer names are matched literally): the precision of
+    an exploration point or of ``--set`` precision names."""
+    if base is None and not default and not layers:
+        return None
+    base = base or PrecisionConfig(source="explore")
+    d = dict(base.default)
+    d.update(default)
+    per: dict[str, dict] = {}
+    for layer, k, v in layers:
+        per.setdefault(layer, {})[k] = v
+    tables = [dict(kv, match=pat) for pat, kv in base.rules]
+    tables += [dict(kv, match=glob.escape(layer)) for layer, kv in sorted(per.items())]
+    # the same checks as a precision file's (ranges, names), naming the source
+    return precision_from_dict({"default": d, "layer": tables}, base.source)
 
 def chip_default(chip) -> LayerPrecision:
     """The chip file's precision (any object with the chip config's attribute names)."""

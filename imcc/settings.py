@@ -80,8 +80,8 @@ def apply_sets(chip, precision, sets: tuple[tuple[str, Any], ...], *, command: s
     (None stays None when nothing is set), and the read time ``time`` gives (None if absent).
     ``command`` is ``compile`` (``time`` refused), ``run`` (``slices`` refused) or ``chips``
     (both refused)."""
-    from imcc.explore.evaluate import point_precision
     from imcc.explore.params import apply
+    from imcc.precision import point_precision
 
     if not sets:
         return chip, precision, None

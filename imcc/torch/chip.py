@@ -153,26 +153,8 @@ def program_layer(plan: LayerPlan, w: np.ndarray, chip, *, signed: bool, seed: i
                         g0[:, p, cols] = gp[:, i * pw : (i + 1) * pw]
                     shift[p, cols] = sh
                     gmax[p, cols] = tmax
-            flat = g.reshape(h, parts * width)
-            exact = bool(np.array_equal(flat, np.rint(flat)))
-            acc = np.einsum("hpw,p->hw", g.astype(np.float64), coefficients(spec).astype(
-                np.float64))
-            comb = acc.astype(np.float32)
-            if exact and not np.array_equal(comb, acc):
-                comb = None
-            mags = np.abs(flat) if chip.signed_cells else flat
-            chunks.append(Chunk(
-                k0=k0, k1=k0 + h,
-                g=torch.from_numpy(flat).to(device),
-                g0=None if g0 is None else torch.from_numpy(g0.reshape(h, -1)).to(device),
-                down=torch.from_numpy(2.0 ** -shift.reshape(-1)).float().to(device),
-                up=torch.from_numpy(2.0 ** shift.reshape(-1)).float().to(device),
-                gmax=torch.from_numpy(gmax.reshape(-1)).float().to(device),
-                exact=exact,
-                colsum=float(mags.sum(axis=0, dtype=np.float64).max(initial=0.0)),
-                lossless=lossless or prec.adc_bits == 0,
-                comb=None if comb is None else torch.from_numpy(comb).to(device),
-                comb_colsum=float(np.abs(acc).sum(axis=0).max(initial=0.0))))
+            chunks.append(_chunk(k0, g, g0, shift, gmax, lossless or prec.adc_bits == 0,
+                                 coefficients(spec), bool(chip.signed_cells), device))
         cols = refs = None
         if ref:  # range j's columns n0..n1 lie at n0 + j .. n1 + j, its reference at n1 + j
             c, r = np.zeros(b.N, np.int64), np.zeros(b.N, np.int64)
@@ -184,6 +166,33 @@ def program_layer(plan: LayerPlan, w: np.ndarray, chip, *, signed: bool, seed: i
                             chunks))
     layer = LayerChip(blocks, prec.slices == "columns", float(chip.nonideal.read_noise))
     return layer, lw.scale
+
+
+def _chunk(k0: int, g: np.ndarray, g0: np.ndarray | None, shift: np.ndarray, gmax: np.ndarray,
+           lossless: bool, coef: np.ndarray, signed_cells: bool, device: torch.device) -> Chunk:
+    """One K-range of a block: its programmed conductances ``g`` [h, parts, width] (and ``g0``,
+    the noiseless ones), ADC shifts and ranges per column, on ``device``; with the parts
+    combined by ``coef`` in float32 (``comb``) where that is exact."""
+    h, parts, width = g.shape
+    flat = g.reshape(h, parts * width)
+    exact = bool(np.array_equal(flat, np.rint(flat)))
+    acc = np.einsum("hpw,p->hw", g.astype(np.float64), coef.astype(np.float64))
+    comb = acc.astype(np.float32)
+    if exact and not np.array_equal(comb, acc):
+        comb = None
+    mags = np.abs(flat) if signed_cells else flat
+    return Chunk(
+        k0=k0, k1=k0 + h,
+        g=torch.from_numpy(flat).to(device),
+        g0=None if g0 is None else torch.from_numpy(g0.reshape(h, -1)).to(device),
+        down=torch.from_numpy(2.0 ** -shift.reshape(-1)).float().to(device),
+        up=torch.from_numpy(2.0 ** shift.reshape(-1)).float().to(device),
+        gmax=torch.from_numpy(gmax.reshape(-1)).float().to(device),
+        exact=exact,
+        colsum=float(mags.sum(axis=0, dtype=np.float64).max(initial=0.0)),
+        lossless=lossless,
+        comb=None if comb is None else torch.from_numpy(comb).to(device),
+        comb_colsum=float(np.abs(acc).sum(axis=0).max(initial=0.0)))
 
 
 # ---- forward numerics ------------------------------------------------------------------------

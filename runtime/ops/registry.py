@@ -55,7 +55,7 @@ def semantics(mnemonic: str):
 
 
 def handlers() -> MappingProxyType:
-    """Mnemonic -> :class:`Handler` for every registered instruction."""
-    import runtime.ops  # noqa: F401  (imports every handler module)
-
+    """Mnemonic -> :class:`Handler` for every registered instruction. Every handler module is
+    registered by then: Python runs the package (``runtime/ops/__init__.py``, which imports
+    them all) before this module."""
     return MappingProxyType(dict(_HANDLERS))

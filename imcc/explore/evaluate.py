@@ -21,6 +21,7 @@ import dataclasses
 import glob
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,9 @@ class Study:
         sha = hashlib.sha256(Path(model).read_bytes()).hexdigest()[:16]
         chip = base_chip.to_dict() if hasattr(base_chip, "to_dict") else dict(base_chip)
         chip.pop("description", None)  # free text: changes no result (nor the chip's hash)
-        return Study(str(model), sha, chip, precision, tuple(sorted(opts.items())), time_s, data)
+        # absolute: a worker (another process, maybe another machine) reads it from there
+        return Study(os.path.abspath(model), sha, chip, precision, tuple(sorted(opts.items())),
+                     time_s, data)
 
     def compile_options(self) -> CompileOptions:
         d = dict(self.options)

@@ -65,10 +65,10 @@ def test_no_scheduler_at_the_address_is_one_line():
 
     from isa.diagnostics import ConfigError
 
-    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
-        with pytest.raises(ConfigError, match=r"--scheduler tcp://127.0.0.1:9: .*connect") as e:
-            with executor("dask", scheduler="tcp://127.0.0.1:9"):
-                pass
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), \
+            pytest.raises(ConfigError, match=r"--scheduler tcp://127.0.0.1:9: .*connect") as e, \
+            executor("dask", scheduler="tcp://127.0.0.1:9"):
+        pass
     assert "dask scheduler" in e.value.hint
 
 

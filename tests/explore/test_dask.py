@@ -36,7 +36,7 @@ SEEDS = (0, 1)
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=None) as c, distributed.Client(c) as client:
+                                  dashboard_address=":0") as c, distributed.Client(c) as client:
         yield c, client
 
 
@@ -156,7 +156,7 @@ def test_an_interrupted_dask_sweep_resumes(cluster, files, tmp_path):
     c, client = cluster
     client.wait_for_workers(2, timeout=DEADLINE_S)
     model, _, _ = files
-    (a, av), (n, nv) = SWEEP
+    (a, av), (_, nv) = SWEEP
     out = tmp_path / "k"
     cmd = [sys.executable, "-m", "imcc", "explore", str(model), "--data",
            str(model.with_name("d.npz")), "--input-key", "x", "--label-key", "y",
@@ -183,9 +183,51 @@ def test_an_interrupted_dask_sweep_resumes(cluster, files, tmp_path):
     done = len(complete_lines(jsonl))  # a line cut short by the interrupt is dropped
     total = len(av) * len(nv) * len(SEEDS)
     assert 4 <= done < total
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=DEADLINE_S)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=DEADLINE_S, check=False)
     assert r.returncode == 0, r.stderr
     recs = lines(jsonl)
     assert len(recs) == total and len({x["key"] for x in recs}) == total
     assert all(x["error"] is None for x in recs)
     assert f"({total - done} evaluated now, {done} from {jsonl})" in r.stdout
+
+
+def test_a_scheduler_that_goes_away_stops_the_sweep_and_a_rerun_finishes(study, inline,
+                                                                         tmp_path):
+    """The client's tasks are cancelled: no record is written for them, the sweep stops with one
+    line, and the same sweep on another cluster evaluates only what is missing."""
+    from isa.diagnostics import ToolchainError
+
+    f = tmp_path / "r.jsonl"
+    store = ResultStore(f)
+    c = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                 dashboard_address=":0")
+    closing: list = []
+
+    def close_the_cluster(p) -> None:
+        if p.done == 2 and not closing:
+            closing.append(threading.Thread(target=c.close, daemon=True))
+            closing[0].start()
+
+    def sweep():
+        with executor("dask", scheduler=c.scheduler_address) as ex:
+            return evaluate(study, items(), store, executor=ex, progress=close_the_cluster)
+
+    try:
+        with pytest.raises(ToolchainError, match="the executor lost") as e:
+            within_deadline(sweep)
+    finally:
+        store.close()
+        c.close()
+    kept = len(lines(f))
+    assert 2 <= kept < len(items())
+    assert f"lost {len(items()) - kept} of {len(items())}" in e.value.message
+    with distributed.LocalCluster(n_workers=1, processes=True, threads_per_worker=1,
+                                  dashboard_address=":0") as c2:
+        store = ResultStore(f)
+        try:
+            with executor("dask", scheduler=c2.scheduler_address) as ex:
+                assert within_deadline(lambda: evaluate(study, items(), store, executor=ex)) \
+                    == len(items()) - kept
+        finally:
+            store.close()
+    same_results(lines(f), inline)

@@ -196,12 +196,11 @@ def test_a_local_worker_killed_mid_sweep_stops_the_sweep_and_a_rerun_finishes(st
 
     f = tmp_path / "r.jsonl"
     store = ResultStore(f)
-    with pytest.raises(ToolchainError, match="lost"):
-        with executor("local", 2) as ex:
-            def kill_one(p):
-                if p.done == 1:
-                    os.kill(next(iter(ex._processes)), signal.SIGKILL)
-            evaluate(study, items(), store, executor=ex, progress=kill_one)
+    with pytest.raises(ToolchainError, match="lost"), executor("local", 2) as ex:
+        def kill_one(p):
+            if p.done == 1:
+                os.kill(next(iter(ex._processes)), signal.SIGKILL)
+        evaluate(study, items(), store, executor=ex, progress=kill_one)
     store.close()
     kept = len(lines(f))
     assert 1 <= kept < 12

@@ -30,7 +30,9 @@ DATA_BASE = 0
 #: ``global_mib`` is at most 2048); ``wprog`` addresses the weight memory with 32 bits.
 MAX_DATA_BYTES = TILE_BASE
 MAX_WEIGHT_BYTES = 2**32 - 1
-_WEIGHT_DTYPES = {"uint8": "<u1", "uint16": "<u2", "float32": "<f4"}
+#: The element types of weight memory (isa.spec.WEIGHT_FORMATS) as little-endian dtypes.
+_WEIGHT_DTYPES = {v: np.dtype(v).newbyteorder("<").str for v in WEIGHT_FORMATS.values()}
+_WEIGHT_NAMES = ", ".join(list(_WEIGHT_DTYPES)[:-1]) + " or " + list(_WEIGHT_DTYPES)[-1]
 
 
 class Chunks(list):
@@ -163,7 +165,7 @@ def _npy(asm, st, section, offset):
     arr = asm.read_path(st.operands[0], st.name)
     if arr.dtype.name not in _WEIGHT_DTYPES:
         raise asm.error(f"unsupported dtype {arr.dtype.name} in '{st.operands[0].value}'",
-                        st.operands[0].pos, "weights must be uint8, uint16 or float32")
+                        st.operands[0].pos, "weights must be " + _WEIGHT_NAMES)
     blob = np.ascontiguousarray(arr, dtype=_WEIGHT_DTYPES[arr.dtype.name]).tobytes()
     return len(blob), blob
 
@@ -322,7 +324,6 @@ _TABLE = (
     Directive(".map", (), '`"file.json"`', "embed a storage map", _nothing, _emit_map),
 )
 DIRECTIVES: MappingProxyType[str, Directive] = MappingProxyType({d.name: d for d in _TABLE})
-assert {d.kind for d in _TABLE if d.emit is _emit_weight} == set(WEIGHT_FORMATS.values())
 
 
 def allowed(d: Directive) -> str:

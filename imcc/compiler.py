@@ -221,10 +221,10 @@ def emit_program(m: Mapped, graph: Graph, imc: dict[str, ImcLayer], blob: memory
     tile_pref = tile_preferences(graph, imc, int(chip.arrays_per_tile))
 
     def emit(chip) -> tuple[dict, Program]:
-        header = [f"{name} compiled by imcc for chip {chip.name} ({chip.program_hash}), "
-                  f"{options.priority} priority",
-                  f"{len(m.imc_nodes)} IMC layers on {mapping.arrays_used} arrays "
-                  f"(lower bound {mapping.base.lower_bound}), {len(graph.nodes)} nodes"]
+        header = [(f"{name} compiled by imcc for chip {chip.name} ({chip.program_hash}), "
+                   f"{options.priority} priority"),
+                  (f"{len(m.imc_nodes)} IMC layers on {mapping.arrays_used} arrays "
+                   f"(lower bound {mapping.base.lower_bound}), {len(graph.nodes)} nodes")]
         smap = storagemap.build(mapping, model=name, chip=chip)
         return smap, generate(graph, imc, chip=chip, options=options, tuning=tuning,
                               base_name=base, weights_blob=blob,

@@ -76,8 +76,7 @@ def emit_matmul_dynamic(ctx: Ctx, mnemonic: str, out: View, a: View, b: View) ->
     nb = len(batch)
     if nb > 3:  # fold leading batch dims into a loop of instructions
         for idx in itertools.product(*(range(s) for s in batch[: nb - 3])):
-            sub = lambda v: _index_many(v, idx)  # noqa: E731
-            emit_matmul_dynamic(ctx, mnemonic, sub(out), sub(a), sub(b))
+            emit_matmul_dynamic(ctx, mnemonic, *(_index_many(v, idx) for v in (out, a, b)))
         return
     pad = 3 - nb
     bsz = (1,) * pad + tuple(batch)

@@ -14,20 +14,14 @@ import numpy as np
 import onnx
 
 from imcc.ir import Graph, to_onnx
+from imcc.opdefs import OPS, Sign
 from imcc.reference import runner
 from isa.diagnostics import InputError
 
-_NONNEG_SOURCES = {"Relu", "Sigmoid", "Softmax", "Exp", "Abs", "Sqrt", "HardSigmoid",
-                   "Softplus"}
-_NONNEG_IF_INPUTS = {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Reshape",
-                     "Transpose", "Concat", "Slice", "Split", "Expand", "Tile", "Identity",
-                     "ReduceMax", "ReduceMean", "ReduceSum", "ReduceMin", "Resize", "Add", "Mul",
-                     "Max", "Min", "Gather", "Pad", "Flatten", "Squeeze", "Unsqueeze",
-                     "DepthToSpace", "SpaceToDepth"}
-
 
 def nonnegative(graph: Graph, tensor: str, memo: dict | None = None) -> bool:
-    """True when ``tensor`` can be proven >= 0 from the ops that produce it."""
+    """True when ``tensor`` can be proven >= 0 from the ops that produce it (their records'
+    :attr:`~imcc.opdefs.OpDef.sign`; a Clip whose lower bound is a constant >= 0)."""
     memo = {} if memo is None else memo
     if tensor in memo:
         return memo[tensor]
@@ -37,22 +31,17 @@ def nonnegative(graph: Graph, tensor: str, memo: dict | None = None) -> bool:
         res = bool(c.size == 0 or (c.dtype != np.bool_ and np.all(c >= 0)) or c.dtype == np.bool_)
     else:
         node = graph.producer(tensor)
-        if node is None:
-            res = False
-        elif node.op_type in _NONNEG_SOURCES:
-            res = True
-        elif node.op_type == "Clip":
+        d = OPS.get(node.op_type) if node is not None else None
+        sign = d.sign if d is not None else Sign.UNKNOWN
+        if node is not None and node.op_type == "Clip":
             lo = node.inputs[1] if len(node.inputs) > 1 else ""
             res = bool(lo and graph.is_const(lo) and float(np.asarray(graph.constants[lo])) >= 0)
-        elif node.op_type in ("Gather",):
+        elif sign is Sign.FIRST:
             res = nonnegative(graph, node.inputs[0], memo)
-        elif node.op_type in ("Pad", "Slice", "Reshape", "Expand", "Tile", "Resize", "Split",
-                              "Squeeze", "Unsqueeze"):
-            res = nonnegative(graph, node.inputs[0], memo)
-        elif node.op_type in _NONNEG_IF_INPUTS:
+        elif sign is Sign.ALL:
             res = all(nonnegative(graph, t, memo) for t in node.inputs if t)
         else:
-            res = False
+            res = sign is Sign.NONNEG
     memo[tensor] = res
     return res
 

@@ -41,6 +41,16 @@ class Layout(enum.Enum):
     ANY = "any"               # reads and writes any layout (Conv)
 
 
+class Sign(enum.Enum):
+    """What is known of the sign of an operator's output (:func:`imcc.calibrate.nonnegative`
+    proves IMC inputs non-negative with it, so they quantize unsigned)."""
+
+    UNKNOWN = "unknown"
+    NONNEG = "nonneg"   # never negative (Relu, Exp, Softmax...)
+    FIRST = "first"     # non-negative where its first input is (Reshape, Slice, Gather...)
+    ALL = "all"         # non-negative where all its inputs are (Add, Mul, Concat, pooling...)
+
+
 #: An attribute rule: (attributes with schema defaults, input types, where) -> attributes with
 #: every shape-dependent default explicit (:mod:`imcc.opdefs.attrs`).
 AttrRule = Callable[[dict[str, Any], Sequence[TensorType | None], str], dict[str, Any]]
@@ -57,7 +67,8 @@ class OpDef:
     are the input positions that must be constants by the time the partition runs;
     ``attrs`` completes the node's attributes at import; ``check`` says why a node of this
     operator is still not compilable (a form the lowering or the rewrite does not take);
-    ``notes`` is what docs/frontend.md says of the supported forms and opsets."""
+    ``sign`` what the output's sign follows from; ``notes`` is what docs/frontend.md says of
+    the supported forms and opsets."""
 
     name: str
     cls: OpClass
@@ -67,6 +78,7 @@ class OpDef:
     layout: Layout = Layout.ROW_MAJOR
     attrs: AttrRule | None = None
     check: FormCheck | None = None
+    sign: Sign = Sign.UNKNOWN
     notes: str = ""
 
     @property

@@ -18,10 +18,11 @@ from types import MappingProxyType
 
 from imcc.opdefs import attrs as A
 from imcc.opdefs import forms as F
-from imcc.opdefs.record import CATEGORIES, Layout, OpClass, OpDef
+from imcc.opdefs.record import CATEGORIES, Layout, OpClass, OpDef, Sign
 
 _IMC, _D = OpClass.IMC, OpClass.DIGITAL
 _E = Layout.ELEMENTWISE
+_NONNEG, _FIRST, _ALL = Sign.NONNEG, Sign.FIRST, Sign.ALL
 _X = "expand-composites"
 _SPATIAL_2D = "2-D (4-D tensors)"
 
@@ -48,44 +49,48 @@ _RECORDS = (
           "(category matmul) otherwise"),
     OpDef("BatchNormalization", _D, "batchnorm", layout=_E, check=F.batchnorm,
           notes="inference mode; folded into the Conv before it where there is one"),
-    _act("Relu", layout=_E), _act("LeakyRelu", layout=_E), _act("Sigmoid", layout=_E),
-    _act("Tanh", layout=_E), _act("Gelu"), _act("Erf", layout=_E),
-    _act("HardSigmoid", layout=_E), _act("HardSwish", layout=_E), _act("Softplus"),
-    _act("Elu"), _act("Clip", layout=_E, notes="bounds constant or runtime"),
-    _act("Softmax", attrs=A.axis), _act("LogSoftmax", attrs=A.axis),
-    OpDef("MaxPool", _D, "pooling", layout=_E, attrs=A.pool, check=F.pool,
+    _act("Relu", layout=_E, sign=_NONNEG), _act("LeakyRelu", layout=_E),
+    _act("Sigmoid", layout=_E, sign=_NONNEG), _act("Tanh", layout=_E), _act("Gelu"),
+    _act("Erf", layout=_E), _act("HardSigmoid", layout=_E, sign=_NONNEG),
+    _act("HardSwish", layout=_E), _act("Softplus", sign=_NONNEG), _act("Elu"),
+    _act("Clip", layout=_E, notes="bounds constant or runtime"),
+    _act("Softmax", attrs=A.axis, sign=_NONNEG), _act("LogSoftmax", attrs=A.axis),
+    OpDef("MaxPool", _D, "pooling", layout=_E, attrs=A.pool, check=F.pool, sign=_ALL,
           notes=f"{_SPATIAL_2D}; the Indices output unread"),
-    OpDef("AveragePool", _D, "pooling", layout=_E, attrs=A.pool, check=F.pool,
+    OpDef("AveragePool", _D, "pooling", layout=_E, attrs=A.pool, check=F.pool, sign=_ALL,
           notes=_SPATIAL_2D),
     OpDef("GlobalAveragePool", _D, "pooling", layout=Layout.READS_ANY, check=F.pool,
-          notes=_SPATIAL_2D),
-    OpDef("GlobalMaxPool", _D, "pooling", layout=Layout.READS_ANY, check=F.pool,
+          sign=_ALL, notes=_SPATIAL_2D),
+    OpDef("GlobalMaxPool", _D, "pooling", layout=Layout.READS_ANY, check=F.pool, sign=_ALL,
           notes=_SPATIAL_2D),
     OpDef("LayerNormalization", _D, "normalization", attrs=A.axis,
           notes="with Mean or InvStdDev read: expanded (expand-composites)"),
-    *(_op(name, layout=_E) for name in (
-        "Add", "Sub", "Mul", "Div", "Sqrt", "Reciprocal", "Exp", "Log", "Neg", "Abs")),
+    _op("Add", layout=_E, sign=_ALL), _op("Sub", layout=_E), _op("Mul", layout=_E, sign=_ALL),
+    _op("Div", layout=_E), _op("Sqrt", layout=_E, sign=_NONNEG), _op("Reciprocal", layout=_E),
+    _op("Exp", layout=_E, sign=_NONNEG), _op("Log", layout=_E), _op("Neg", layout=_E),
+    _op("Abs", layout=_E, sign=_NONNEG),
     _op("Pow"), _op("Mod"),
     *(_op(name) for name in ("Floor", "Ceil", "Round", "Sign", "Sin", "Cos")),
-    *(_op(name, layout=_E) for name in ("Max", "Min", "Sum", "Mean")),
+    _op("Max", layout=_E, sign=_ALL), _op("Min", layout=_E, sign=_ALL),
+    _op("Sum", layout=_E), _op("Mean", layout=_E),
     *(_op(name) for name in (
         "Where", "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Not", "And",
         "Or", "Xor", "Cast")),
-    *(_op(name, const_operands=(1,), attrs=A.reduce_axes) for name in (
+    *(_op(name, const_operands=(1,), attrs=A.reduce_axes, sign=_ALL) for name in (
         "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin")),
     _op("CumSum", const_operands=(1,)),
-    _op("Concat", layout=Layout.STRIDED, attrs=A.axis),
-    _op("Split", const_operands=(1,), attrs=A.axis),
-    _op("Slice", const_operands=(1, 2, 3, 4)),
-    _op("Reshape", const_operands=(1,)),
-    _op("Transpose", attrs=A.transpose),
-    _op("Expand", const_operands=(1,)),
-    _op("Gather", attrs=A.axis), _op("GatherElements", attrs=A.axis),
-    _op("Pad", const_operands=(1, 2, 3)),
-    _op("Resize", const_operands=(1, 2, 3), check=F.resize,
+    _op("Concat", layout=Layout.STRIDED, attrs=A.axis, sign=_ALL),
+    _op("Split", const_operands=(1,), attrs=A.axis, sign=_FIRST),
+    _op("Slice", const_operands=(1, 2, 3, 4), sign=_FIRST),
+    _op("Reshape", const_operands=(1,), sign=_FIRST),
+    _op("Transpose", attrs=A.transpose, sign=_ALL),
+    _op("Expand", const_operands=(1,), sign=_FIRST),
+    _op("Gather", attrs=A.axis, sign=_FIRST), _op("GatherElements", attrs=A.axis),
+    _op("Pad", const_operands=(1, 2, 3), sign=_ALL),  # the data and the constant value
+    _op("Resize", const_operands=(1, 2, 3), check=F.resize, sign=_FIRST,
         notes="modes nearest, linear, cubic"),
-    _op("Tile", const_operands=(1,)),
-    _op("DepthToSpace"), _op("SpaceToDepth"),
+    _op("Tile", const_operands=(1,), sign=_FIRST),
+    _op("DepthToSpace", sign=_ALL), _op("SpaceToDepth", sign=_ALL),
     # -- rewritten by canonicalization into the operators above ---------------------------------
     OpDef("ConvTranspose", _IMC, "conv", removed_by="lower-convtranspose",
           attrs=A.conv_transpose, check=F.conv_transpose, notes="constant weight"),

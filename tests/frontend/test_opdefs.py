@@ -8,14 +8,21 @@ from __future__ import annotations
 import inspect
 import re
 
+import numpy as np
 import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
 
+from imcc.calibrate import nonnegative
 from imcc.codegen import memory, program  # program registers every lowering
 from imcc.codegen.context import LOWERINGS
-from imcc.opdefs import CATEGORIES, OPS, Layout, gen_docs
+from imcc.frontend import load_model_proto
+from imcc.opdefs import CATEGORIES, OPS, Layout, Sign, gen_docs
 from imcc.partition import FRONTEND_OPS, OP_TABLE
-from imcc.passes import PASSES
+from imcc.passes import PASSES, canonicalize
 from imcc.passes.expand_composites import EXPANSIONS
+from tests.frontend import test_operators as _operators
 
 LOWERED = {op for op, d in OPS.items() if d.lowered}
 assert program  # imported for its registrations
@@ -63,3 +70,65 @@ def test_docs_operator_table_is_generated_from_the_records():
     rows = [ln for ln in doc.splitlines() if ln.startswith("| ") and ln.count("|") == 8]
     assert [r.split("|")[1].strip() for r in rows[1:]] == list(OPS)
 
+
+
+SIGNED = sorted(op for op, d in OPS.items() if d.lowered and d.sign is not Sign.UNKNOWN)
+
+
+def _after_relu(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` with every float input and initializer made non-negative: each float graph
+    input read through a Relu, each float initializer replaced by its absolute value."""
+    g = model.graph
+    floats = [i.name for i in g.input if i.type.tensor_type.elem_type == TensorProto.FLOAT]
+    for node in g.node:
+        node.input[:] = [f"{t}_pos" if t in floats else t for t in node.input]
+    relus = [helper.make_node("Relu", [t], [f"{t}_pos"]) for t in floats]
+    nodes = relus + list(g.node)
+    del g.node[:]
+    g.node.extend(nodes)
+    for init in g.initializer:
+        a = numpy_helper.to_array(init)
+        if a.dtype == np.float32:
+            init.CopyFrom(numpy_helper.from_array(np.abs(a), init.name))
+    return model
+
+
+@pytest.mark.parametrize("op", SIGNED)
+def test_sign_records_are_sound(op):
+    """Where a record says an output cannot be negative (NONNEG: whatever its inputs; FIRST,
+    ALL: from non-negative inputs), calibrate.nonnegative proves it and onnx's reference
+    evaluator never gives a negative value (signed inputs where the claim needs none)."""
+    model = _operators._model(op, 21)
+    if OPS[op].sign is not Sign.NONNEG:
+        model = _after_relu(model)
+    graph = canonicalize(load_model_proto(model))
+    out = graph.outputs[0]
+    assert nonnegative(graph, out), op
+    rng = np.random.default_rng(3)
+    feeds = {}
+    for i in model.graph.input:
+        shape = [d.dim_value for d in i.type.tensor_type.shape.dim]
+        kind = i.type.tensor_type.elem_type
+        if kind == TensorProto.FLOAT:
+            feeds[i.name] = (rng.standard_normal(shape) * 3).astype(np.float32)
+        elif kind == TensorProto.INT64:
+            feeds[i.name] = rng.integers(0, 2, shape).astype(np.int64)
+        else:
+            feeds[i.name] = rng.integers(0, 2, shape).astype(np.bool_)
+    got = np.asarray(ReferenceEvaluator(model).run(None, feeds)[0], np.float64)
+    assert np.nanmin(got) >= 0, op
+
+
+def test_pad_with_a_negative_value_is_not_proven_nonnegative():
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Pad", ["r", "p", "v"], ["y"], mode="constant")]
+    inits = [numpy_helper.from_array(np.array([0, 1, 0, 1], np.int64), "p"),
+             numpy_helper.from_array(np.array(-1.0, np.float32), "v")]
+    m = helper.make_model(helper.make_graph(nodes, "g", [x], [y], initializer=inits),
+                          opset_imports=[helper.make_opsetid("", 21)])
+    m.ir_version = 10
+    graph = canonicalize(load_model_proto(m))
+    got = ReferenceEvaluator(m).run(None, {"x": np.ones((2, 3), np.float32)})[0]
+    assert got.min() < 0 and not nonnegative(graph, graph.outputs[0])

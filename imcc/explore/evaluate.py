@@ -18,7 +18,6 @@ that run's energy divided by its batch size; ``latency_ns`` is that run's latenc
 from __future__ import annotations
 
 import dataclasses
-import glob
 import hashlib
 import json
 import os
@@ -33,7 +32,7 @@ import numpy as np
 from imcc.compiler import CompileOptions
 from imcc.explore.data import Dataset, scores
 from imcc.explore.params import apply
-from imcc.precision import PrecisionConfig, precision_from_dict
+from imcc.precision import PrecisionConfig, point_precision
 
 SCHEMA = "imcc.explore/1"
 
@@ -117,24 +116,6 @@ def result_key(study_fp: str, point: Point, seed: int) -> str:
     """The key of one (point, seed) result in the results file."""
     blob = json.dumps([study_fp, point.to_json(), seed], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def point_precision(base: PrecisionConfig | None, default: tuple,
-                    layers: tuple) -> PrecisionConfig | None:
-    """The base precision file with the point's ``[default]`` entries and one rule per layer
-    setting (appended last, so it wins; layer names are matched literally)."""
-    if base is None and not default and not layers:
-        return None
-    base = base or PrecisionConfig(source="explore")
-    d = dict(base.default)
-    d.update(default)
-    per: dict[str, dict] = {}
-    for layer, k, v in layers:
-        per.setdefault(layer, {})[k] = v
-    tables = [dict(kv, match=pat) for pat, kv in base.rules]
-    tables += [dict(kv, match=glob.escape(layer)) for layer, kv in sorted(per.items())]
-    # the same checks as a precision file's (ranges, names), naming the source
-    return precision_from_dict({"default": d, "layer": tables}, base.source)
 
 
 def chips(study: Study, point: Point):

@@ -1,17 +1,19 @@
 """The imcc instruction set: ONE declarative table from which everything else is derived.
 
 The encoder and decoder (:mod:`isa.encoding`), the assembler's operand matching
-(:mod:`isa.assembler`), the disassembler, ``docs/isa.md`` (:mod:`isa.gen_docs`), the reference
-interpreter's dispatch (:mod:`runtime.interpreter`) and the round-trip tests read this module.
-No opcode is written anywhere else.
+(:mod:`isa.asm_instr`), the disassembler, ``docs/isa.md`` (:mod:`isa.gen_docs`), the reference
+machine's dispatch (:mod:`runtime.ops.registry`), the code generator's instruction writer
+(:mod:`imcc.codegen.asm`) and the round-trip tests read this module. No opcode is written
+anywhere else; the types of the table, its row builder and its checker are :mod:`isa.model`.
 
 Layout of the table, in the style of riscv-opcodes and TableGen:
 
 * :data:`FIELDS` — bit fields of a 32-bit word, including split immediates;
 * :data:`FORMATS` — which fields make up each format (every bit belongs to exactly one field);
 * :data:`CSRS` — the configuration registers the array, vector and precision units read;
-* :data:`INSTRUCTIONS` — each instruction names a format, binds constant fields (opcode,
-  funct3, funct7...) and maps its assembly operands onto the remaining fields.
+* :data:`INSTRUCTIONS` — built from the literal rows of ``_TABLE``: each instruction names a
+  format, binds constant fields (opcode, funct3, funct7...) and maps its assembly operands onto
+  the remaining fields.
 
 The scalar subset is encoded exactly as RV32IM (so ``addi x1, x0, 1`` is ``0x00100093``); the
 in-memory-computing instructions live in RISC-V's four custom major opcodes. This follows the

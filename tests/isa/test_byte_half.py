@@ -80,3 +80,16 @@ def test_byte_granular_data_disassembles_exactly():
     assert listing.complete
     again = assemble(listing.text).obj
     assert again.data == obj.data and again.symbols == obj.symbols
+
+
+def test_byte_granular_data_goes_to_side_files_exactly(tmp_path):
+    # Over the inline limit, .data is cut at its labels into .incbin files: a piece of an odd
+    # number of bytes is fine there too.
+    src = ".data\nodd: .byte 1, 2, 3\nrest: .zero 70000\n"
+    obj = assemble(src).obj
+    listing = disassemble(obj, base_name=str(tmp_path / "re"))
+    assert listing.complete and len(listing.side_files) == 2
+    for name, blob in listing.side_files.items():
+        (tmp_path / name.rsplit("/", 1)[-1]).write_bytes(blob)
+    again = assemble(listing.text, base_dir=tmp_path).obj
+    assert again.data == obj.data and again.symbols == obj.symbols

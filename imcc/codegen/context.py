@@ -16,6 +16,7 @@ from imcc.codegen.asm import AsmWriter, f32_bits
 from imcc.codegen.memory import Buffer, ConstPool, Scratch
 from imcc.codegen.views import View, emit
 from imcc.ir import Graph, describe
+from imcc.opdefs import OPS
 from imcc.options import CompileOptions, Tuning
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
 
@@ -23,12 +24,17 @@ LOWERINGS: dict[str, Callable] = {}
 
 
 def lowers(*op_types: str):
-    """Register a lowering for ``op_types`` (at import; one function per op or op family)."""
+    """Register a lowering for ``op_types`` (at import; one function per op or op family).
+    Each must have a record the code generator lowers (:data:`imcc.opdefs.OPS`): a lowering
+    of an operator canonicalization always removes could never run."""
 
     def deco(fn):
         for op in op_types:
             if op in LOWERINGS:
                 raise RuntimeError(f"two lowerings for {op}")
+            if op not in OPS or not OPS[op].lowered:
+                raise RuntimeError(f"a lowering of {op}, which no canonical graph has (its "
+                                   "record in imcc/opdefs/table.py)")
             LOWERINGS[op] = fn
         return fn
 

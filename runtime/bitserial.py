@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from runtime.blocks import Groups
 from runtime.converters import (
     F32_EXACT,
     Precision,
@@ -25,6 +26,11 @@ from runtime.converters import (
 
 Buffer = Callable[[str, tuple, type], np.ndarray]
 
+#: Bytes of one cycle's float32 digits and currents in one chunk of :func:`cycles_exact`
+#: (within a core's 2 MiB L2 cache beside the chunk's other temporaries) ...
+CHUNK_BYTES = 1 << 20
+#: ... and the fewest vectors in a chunk.
+CHUNK_MIN = 64
 #: Leave out zero input rows only for products of at least this many outputs (vectors x
 #: columns); below it, gathering the rows costs more than it saves.
 SKIP_MIN_WORK = 1 << 14
@@ -53,7 +59,23 @@ def magnitudes(buffer: Buffer, q: np.ndarray, p: Precision) -> np.ndarray:
 
 
 def cycles_exact(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precision,
-                 cycle_bound: float) -> np.ndarray:
+                 cycle_bound: float, groups: Groups | None = None) -> np.ndarray:
+    """:func:`cycles_exact_block` over chunks of at most :data:`CHUNK_BYTES` of digits and
+    currents per cycle, so that a chunk's temporaries stay in the core's cache through all its
+    cycles (each vector's outputs depend on that vector only: the same bits)."""
+    vl, w = q.shape[0], gr.shape[1]
+    step = max(CHUNK_MIN, CHUNK_BYTES // (4 * (q.shape[1] + w)))
+    if groups is not None or vl < 2 * step:
+        return cycles_exact_block(buffer, q, gr, p, cycle_bound, groups)
+    clo, chi = p.adc_range
+    y = buffer("ychunks", (vl, w), accumulator_dtype(p, float(max(-clo, chi))))
+    for m in range(0, vl, step):
+        y[m : m + step] = cycles_exact_block(buffer, q[m : m + step], gr, p, cycle_bound)
+    return y
+
+
+def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precision,
+                       cycle_bound: float, groups: Groups | None = None) -> np.ndarray:
     """The cycle loop for exact integer cells, no read noise and a real ADC, bit-identical to
     :func:`cycles_plain` with fewer passes over the data.
 
@@ -68,9 +90,16 @@ def cycles_exact(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precision,
     rows' magnitudes are gathered before their digits are taken). And the ADC's clip is left
     out where the column range proves that no rounded current leaves its range (``|I_c| <=
     cycle_bound``: a bound within ``[clo, chi]``, or nonnegative inputs and cells and a bound
-    up to ``chi``; ``chi`` is an integer, so rounding cannot pass it)."""
+    up to ``chi``; ``chi`` is an integer, so rounding cannot pass it). With ``groups`` (the
+    region's cells block-diagonal, :mod:`runtime.blocks`) every cycle multiplies the diagonal
+    blocks only, in block-major layout (the same exact integers)."""
     dacb = p.dacb
-    shape, out_shape = q.shape, (q.shape[0], gr.shape[1])
+    vl = q.shape[0]
+    if groups is not None:
+        q_shape, _ = groups.shape(vl)
+        q = groups.gather(q, buffer("gq", q_shape, q.dtype))
+        gr = groups.cells
+    shape, out_shape = q.shape, (*q.shape[:-1], gr.shape[-1])
     dtype = np.float32 if cycle_bound <= F32_EXACT else np.float64
     clo, chi = p.adc_range
     acc = accumulator_dtype(p, float(max(-clo, chi)))
@@ -79,8 +108,8 @@ def cycles_exact(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precision,
     sgn = signs(buffer, q, dtype) if p.isgn else None
     itype = mag.dtype.type
     mask = itype(min((1 << dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
-    live = np.bitwise_or.reduce(mag, axis=0) if shape[0] * gr.shape[1] >= SKIP_MIN_WORK \
-        else None
+    live = np.bitwise_or.reduce(mag, axis=0) \
+        if groups is None and vl * gr.shape[1] >= SKIP_MIN_WORK else None
     i = buffer("i", out_shape, dtype)
     y = buffer("y", out_shape, acc)
     bound = cycle_bound * p.adc_down  # |I_c| in ADC steps
@@ -123,6 +152,8 @@ def cycles_exact(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precision,
         if signed:  # a code of -0.0 (a small negative current rounded) stays -0.0 in y;
             y += 0.0  # the plain loop adds the codes to 0, which gives 0.0
         y *= 2.0 ** (pending + p.adcsh)
+    if groups is not None:
+        return groups.scatter(y, buffer("ys", (vl, groups.w), acc))
     return y
 
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from isa import hostlimits
 from runtime.bitserial import cycles_exact, cycles_plain
+from runtime.blocks import Groups, find_groups
 from runtime.config import ChipConfig
 from runtime.converters import F32_EXACT, Precision, adc_values, lossless_adc, quantize
 
@@ -112,16 +113,18 @@ class NumpyCrossbar:
     conductances at the current read time ``time_s`` (seconds after programming; ``None``: right
     after programming, no drift): ``G_t = G * (t / t0) ** -nu`` for ``t > t0``, stuck cells
     excepted. :meth:`set_time` moves the read time (the machine does at a program's ``.rerun``
-    label). ``fast_path=False`` always runs the plain cycle loop (:func:`~runtime.bitserial.cycles_plain`; for tests
-    that compare the two).
+    label). ``fast_path=False`` always runs the plain cycle loop
+    (:func:`~runtime.bitserial.cycles_plain`; for tests that compare the two), and
+    ``grouped=False`` always the full product of a block-diagonal region (:mod:`runtime.blocks`).
     """
 
     def __init__(self, config: ChipConfig, *, seed: int = 0, time_s: float | None = None,
-                 fast_path: bool = True):
+                 fast_path: bool = True, grouped: bool = True):
         self.config = config
         self.seed = seed
         self.time_s = time_s
         self.fast_path = fast_path
+        self.grouped = grouped
         self._drift_t = self._drift_time(time_s)  # the read time drift applies at, or None
         self._gp: dict[int, np.ndarray] = {}  # array -> programmed conductances, float32
         self._g: dict[int, np.ndarray] = {}  # array -> read conductances (_gp without drift)
@@ -130,6 +133,7 @@ class NumpyCrossbar:
         self._gmax: dict[int, float] = {}  # array -> Gmax (float cells: largest programmed)
         self._colsum: dict[tuple[int, int, int, int, int], float] = {}
         self._comb: dict[tuple, tuple[np.ndarray | None, float]] = {}  # mvm_combined's cells
+        self._groups: dict[tuple, Groups | None] = {}  # block-diagonal regions (_grouped)
         self._rngs: dict[tuple[int, str], np.random.Generator] = {}
         self._cell_props: dict[int, tuple] = {}
         self._scratch: dict[str, np.ndarray] = {}  # reused temporaries, never returned
@@ -201,7 +205,7 @@ class NumpyCrossbar:
         """The read conductances of ``array`` changed: kernels, column sums and combined cells
         computed from them are stale."""
         self.versions[array] = self.versions.get(array, 0) + 1
-        for cache in (self._colsum, self._comb):
+        for cache in (self._colsum, self._comb, self._groups):
             for key in [k for k in cache if k[0] == array]:
                 del cache[key]
 
@@ -320,6 +324,8 @@ class NumpyCrossbar:
             if g is None or qmax * csum >= 2.0**53:
                 return None
             bound = qmax * csum
+        if bound <= F32_EXACT:  # exact in any order: the diagonal blocks only where grouped
+            g = self._grouped((array, row, col, h, w, coef), g)
         return ExactKernel(self, p, g, bound)
 
     def mvm(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
@@ -336,7 +342,8 @@ class NumpyCrossbar:
         q = self._quantized(x, p)
         colsum = self._max_colsum(array, row, col, h, w, gr)
         exact = self._exact[array] and not self.config.nonideal.read_noise
-        y = self._bit_serial(array, q, gr, p, exact, p.digit_max * colsum)
+        y = self._bit_serial((array, row, col, h, w, None), q, gr, p, exact,
+                             p.digit_max * colsum)
         if out is None:
             return y.astype(np.float32)  # a copy: y is a scratch buffer
         out[...] = y
@@ -410,6 +417,8 @@ class NumpyCrossbar:
         BLAS takes, and numpy would copy them whole; their product is summed over bands of
         ``xs`` columns instead, each an ordinary strided matrix. (Integer products below
         ``2**24`` stay exact in any order.)"""
+        if isinstance(g, Groups):
+            return self._group_product(x, g, out)
         xs = _overlap(x)
         if xs < _BAND_MIN:
             return np.matmul(x, g, out=out)
@@ -419,6 +428,17 @@ class NumpyCrossbar:
             np.matmul(x[:, j : j + xs], g[j : j + xs], out=tmp)
             out += tmp
         return out
+
+    def _group_product(self, x: np.ndarray, groups: Groups,
+                       out: np.ndarray | None) -> np.ndarray:
+        """``x @ G`` for grouped cells: the inputs in block-major layout, one batched product of
+        the diagonal blocks, the outputs back (float32)."""
+        xs, ys = groups.shape(x.shape[0])
+        xb = groups.gather(x, self._buffer("gx", xs, np.float32))
+        yb = np.matmul(xb, groups.cells, out=self._buffer("gy", ys, np.float32))
+        if out is None:
+            out = np.empty((x.shape[0], groups.w), np.float32)
+        return groups.scatter(yb, out)
 
     def _analog(self, array: int, qc: np.ndarray, gr: np.ndarray,
                 out: np.ndarray | None = None) -> np.ndarray:
@@ -431,15 +451,30 @@ class NumpyCrossbar:
             i += noise.astype(i.dtype, copy=False)
         return i
 
-    def _bit_serial(self, array: int, q: np.ndarray, gr: np.ndarray, p: Precision,
+    def _bit_serial(self, region: tuple, q: np.ndarray, gr: np.ndarray, p: Precision,
                     exact: bool, cycle_bound: float) -> np.ndarray:
-        """The cycle loop (:mod:`runtime.bitserial`): :func:`cycles_exact` when every product
-        is an exact integer, there is a real ADC and the fast path is on, else
+        """The cycle loop (:mod:`runtime.bitserial`) of ``region`` (``(array, row, col, h, w,
+        None)``): :func:`cycles_exact` when every product is an exact integer, there is a real
+        ADC and the fast path is on (on the diagonal blocks of grouped cells), else
         :func:`cycles_plain`, the plain loop that tests compare it with."""
         if exact and p.adcb and self.fast_path:
-            return cycles_exact(self._buffer, q, gr, p, cycle_bound)
-        return cycles_plain(self._buffer, lambda qc, g, out: self._analog(array, qc, g, out),
+            groups = self._grouped(region, gr)
+            return cycles_exact(self._buffer, q, gr, p, cycle_bound,
+                                groups if isinstance(groups, Groups) else None)
+        return cycles_plain(self._buffer, lambda qc, g, out: self._analog(region[0], qc, g, out),
                             q, gr, p, exact, cycle_bound)
+
+    def _grouped(self, region: tuple, g: np.ndarray) -> np.ndarray | Groups:
+        """The :class:`~runtime.blocks.Groups` of the cells ``g`` of ``region`` (``(array, row,
+        col, h, w, coef or None)``) where they are block-diagonal (and grouping is on), else
+        ``g``; cached until the array is programmed again."""
+        if not self.grouped:
+            return g
+        key = region[:5] + (None if region[5] is None else region[5].tobytes(),)
+        hit = self._groups.get(key, False)
+        if hit is False:
+            hit = self._groups[key] = find_groups(g)
+        return g if hit is None else hit
 
 
 #: Narrower bands than this (a conv on a few input channels) are slower than numpy's copy.

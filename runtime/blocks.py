@@ -1,0 +1,99 @@
+"""Grouped regions: the cells of a grouped or depthwise convolution's super-block are
+block-diagonal, and a product with them can skip the zero cells off the diagonal.
+
+The code generator lays out a grouped convolution's super-block with rows in the order (kernel
+tap, group, channel) and columns in the order (column block, group, output channel)
+(docs/compiler.md): row ``r`` belongs to group ``(r mod G*nr) div nr`` and column ``c`` to group
+``(c mod G*nc) div nc``. :func:`find_groups` recognizes that pattern in a region's cells (every
+nonzero cell's row and column in the same group) and :class:`Groups` computes ``X @ G`` as
+``B`` products of the groups' rows and columns only, batched in one ``matmul``: the inputs are
+copied into a block-major layout (a strided copy, no gather) and the outputs back.
+
+The products are the same as the full one's, term for term less the zero cells. The crossbar
+uses them only where every partial sum is an exact integer below ``2**24`` (quantized inputs on
+exact integer cells, no read noise): float32 sums are then exact in any order, so the result is
+bit-identical (tests/runtime/test_crossbar_groups.py). On float cells BLAS sums the full
+product's terms in an order of its own, which the smaller product does not reproduce (measured:
+outputs differ in the last bits), so float cells keep the full product; so do regions where the
+zero cells are not zero (programming noise, stuck cells) or decide the result (read noise
+depends on every row's input).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Regions whose cells are at least this dense are never grouped (no zero cells to skip).
+MAX_DENSITY = 0.5
+#: Smallest output width of one batched block: narrower products run far below BLAS's speed.
+MIN_BLOCK_COLUMNS = 8
+
+
+class Groups:
+    """A region's cells as ``B`` diagonal blocks of ``gs`` groups each: block ``b`` multiplies
+    the rows and columns of groups ``b*gs .. (b+1)*gs - 1``. ``cells`` is ``(B, K, N)`` with
+    ``K = A * gs * nr`` rows (tap-major) and ``N = C * gs * nc`` columns (column block major)."""
+
+    __slots__ = ("a", "b", "c", "cells", "h", "w")
+
+    def __init__(self, g: np.ndarray, a: int, c: int, blocks: int):
+        self.h, self.w = g.shape
+        self.a, self.c, self.b = a, c, blocks
+        rows = np.arange(self.h).reshape(a, blocks, -1)  # block b: rows[:, b], tap-major
+        cols = np.arange(self.w).reshape(c, blocks, -1)
+        self.cells = np.stack([g[np.ix_(rows[:, k].ravel(), cols[:, k].ravel())]
+                               for k in range(blocks)])
+
+    def gather(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``x`` (``vl x h``) in block-major layout, ``(B, vl, K)``, into ``out``."""
+        vl = x.shape[0]
+        src = x.reshape(vl, self.a, self.b, -1).transpose(2, 0, 1, 3)
+        out.reshape(self.b, vl, self.a, -1)[...] = src
+        return out
+
+    def scatter(self, yb: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The block-major outputs ``yb`` (``(B, vl, N)``) as ``vl x w``, into ``out`` (any
+        float dtype; converted on the way)."""
+        vl = yb.shape[1]
+        dst = out.reshape(vl, self.c, self.b, -1).transpose(2, 0, 1, 3)
+        dst[...] = yb.reshape(self.b, vl, self.c, -1)
+        return out
+
+    def shape(self, vl: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """The block-major shapes of ``vl`` input and output vectors."""
+        k, n = self.cells.shape[1:]
+        return (self.b, vl, k), (self.b, vl, n)
+
+
+def find_groups(g: np.ndarray) -> Groups | None:
+    """The :class:`Groups` of region cells ``g`` (``h x w``), or None where the nonzero cells
+    do not follow the grouped layout of the module docstring with at least two blocks. The
+    layout is searched for (the most groups first: every ``G`` dividing ``h`` and ``w``, every
+    ``nr`` and ``nc``), so any region whose nonzero cells fit one is grouped, whatever made it."""
+    h, w = g.shape
+    nz = g != 0
+    if h < 2 or w < 2 or nz.mean() >= MAX_DENSITY:
+        return None
+    r, c = np.nonzero(nz)
+    for groups in _divisors(math.gcd(h, w))[::-1]:
+        if groups < 2:
+            break
+        for nr in _divisors(h // groups):
+            rg = (r % (groups * nr)) // nr
+            for nc in _divisors(w // groups):
+                if np.array_equal(rg, (c % (groups * nc)) // nc):
+                    return _blocks(g, groups, h // (groups * nr), w // (groups * nc), nc)
+    return None
+
+
+def _blocks(g: np.ndarray, groups: int, a: int, c: int, nc: int) -> Groups | None:
+    """:class:`Groups` of ``groups`` groups in blocks of the fewest groups whose products are
+    at least :data:`MIN_BLOCK_COLUMNS` wide; None where that is one block."""
+    gs = next(d for d in _divisors(groups) if d * nc * c >= MIN_BLOCK_COLUMNS or d == groups)
+    return None if gs == groups else Groups(g, a, c, groups // gs)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]

@@ -87,11 +87,20 @@ class Agu:
         return tuple(self.n[k] for k in dims), tuple(s[k] for k in dims)
 
 
+@dataclass(frozen=True)
+class MemoLimits:
+    """How much the handlers keep in :attr:`MachineState.memo` (tests shrink it)."""
+
+    #: Prepared mvms kept before the memo is emptied (a loop walking through addresses makes a
+    #: new one per iteration).
+    plans: int = 1 << 14
+
+
 class MachineState:
     """Registers, CSRs, memory, crossbar, weight memory, cost counters and retired counts."""
 
-    __slots__ = ("_agu", "_agus", "chip", "cost", "csr", "hits", "mem", "memo", "n_text",
-                 "scratch", "weights", "x", "xbar")
+    __slots__ = ("_agu", "_agus", "chip", "cost", "csr", "hits", "mem", "memo", "memo_limits",
+                 "n_text", "scratch", "weights", "x", "xbar")
 
     def __init__(self, chip, mem, xbar, weights, n_text: int, cost, hits: list[int]):
         self.x = [0] * (SINK + 1)
@@ -109,6 +118,7 @@ class MachineState:
         self._agu: Agu | None = None
         self._agus: dict[tuple[int, ...], Agu] = {}  # CSR contents -> their interned Agu
         self.memo: dict = {}  # values derived from CSR contents by handlers (e.g. Precision)
+        self.memo_limits = MemoLimits()
         self.scratch: dict = {}  # handler temporaries reused across instructions
 
     def jump(self, target: int) -> int:

@@ -134,9 +134,6 @@ _MVM_CSRS = operator.itemgetter(_ARR, _ROW, _COL, _H, _W, _VL, _XS, _YS, _IBITS,
 #: Largest input (in words) whose quantized values are kept for the next MVM on it: above it the
 #: three passes of quantizing cost less than keeping the result outside the caches.
 _KEEP_QUANTIZED = 1 << 16
-#: Plans kept before the memo is emptied (a loop walking through addresses makes a new one per
-#: iteration).
-_PLAN_LIMIT = 1 << 14
 
 
 def _plan(s, key: tuple, d: int, x: int) -> tuple:
@@ -184,7 +181,7 @@ def _plan(s, key: tuple, d: int, x: int) -> tuple:
             if apart and xhi - xlo <= _KEEP_QUANTIZED and hasattr(kernel, "quantize") else None
         plan = (a, row, col, h, w, p, coef, xv, yv, ry, lo, hi, kernel, xbar.versions.get(a, 0),
                 apart, s.cost.mvm_event(vl, h, w, p), qkey)
-    if len(s.memo) >= _PLAN_LIMIT:
+    if len(s.memo) >= s.memo_limits.plans:
         s.memo.clear()
     s.memo[key] = plan
     return plan

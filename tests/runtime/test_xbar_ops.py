@@ -378,12 +378,11 @@ def test_mvm_after_reprogramming_and_across_runs(adcb):
 
 
 @covers("mvm")
-def test_mvm_in_a_loop_over_addresses(monkeypatch):
+def test_mvm_in_a_loop_over_addresses():
     # A loop whose mvm writes a new address each iteration: one prepared mvm per address, the
     # memo emptied whenever it is full (here every 3), each result still right.
-    from runtime.ops import xbar
+    from runtime.state import MemoLimits
 
-    monkeypatch.setattr(xbar, "_PLAN_LIMIT", 3)
     rng = np.random.default_rng(12)
     h, w, n = 16, 6, 8
     g = rng.integers(0, 256, (h, w))
@@ -414,7 +413,9 @@ def test_mvm_in_a_loop_over_addresses(monkeypatch):
     W:
     {_u(g)}
     """
-    m, out = run(src, {"x": x})
+    m = machine(src)
+    m.state.memo_limits = MemoLimits(plans=3)
+    out = m.run({"x": x})
     scale = np.abs(x).astype(np.float64) @ g
     assert np.all(np.abs(out["y"] - x.astype(np.float64) @ g) <= 1e-6 * scale)
     assert len(m.state.memo) <= 3

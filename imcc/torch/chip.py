@@ -215,8 +215,9 @@ def columns(a: torch.Tensor, ch: Chunk, g: torch.Tensor, p: Precision, read_nois
             gen: torch.Generator | None) -> torch.Tensor:
     """The raw physical columns (float32 ``[M, parts * width]``) of MVMs of ``a`` (quantized
     inputs ``q``, or ``X`` with an ideal DAC) on the chunk's cells ``g``: DAC cycles, analog
-    products and read noise, the ADC, shift-and-add over cycles (NumpyCrossbar._cycles: the
-    same steps, float precisions and bounds, so exact integer cells give its bits)."""
+    products and read noise, the ADC, shift-and-add over cycles
+    (runtime.bitserial.cycles_plain: the same steps, float precisions and bounds, so exact
+    integer cells give its bits)."""
     adcb = p.adcb
     if adcb:
         clo, chi = p.adc_range

@@ -138,7 +138,7 @@ class Machine:
                              "(it programs the arrays) before switching")
         if obj.rerun is None:
             raise InputError("switch: the program has no .rerun label to start from")
-        if bytes(obj.weights) != bytes(self.obj.weights):
+        if not _same_bytes(obj.weights, self.obj.weights):
             raise InputError("switch: the program's weights section differs from the cells "
                              "programmed on this machine")
         if obj.chip is not None and obj.chip[1] != self.config.program_hash:
@@ -390,10 +390,25 @@ class Machine:
         return [(4 * i, n, self.instruction_text(4 * i)) for n, i in ranked[:top]]
 
 
+def _same_bytes(a, b, chunk: int = 1 << 24) -> bool:
+    """Whether two bytes-like objects hold the same bytes, compared a chunk at a time (a
+    model's weights section may be gigabytes: no copy of either)."""
+    a, b = memoryview(a).cast("B"), memoryview(b).cast("B")
+    if a.nbytes != b.nbytes:
+        return False
+    for i in range(0, a.nbytes, chunk):
+        n = min(chunk, a.nbytes - i)
+        if not np.array_equal(np.frombuffer(a, np.uint8, n, i), np.frombuffer(b, np.uint8, n, i)):
+            return False
+    return True
+
+
 def _data_words(obj: ObjectFile) -> np.ndarray:
     """The ``.data`` section as the words :meth:`Machine._load` writes (read-only)."""
     data = obj.data
-    w = np.frombuffer(bytes(data) + bytes(-len(data) % 4), np.uint32)
+    if len(data) % 4:
+        data = bytes(data) + bytes(-len(data) % 4)
+    w = np.frombuffer(data, np.uint32)  # a view of the section where it is whole words
     w.flags.writeable = False
     return w
 

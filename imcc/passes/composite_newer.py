@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 
 from imcc.passes.composite_registry import FLOATS, Ops, composite
 
@@ -70,3 +71,60 @@ def _cumprod(o: Ops) -> bool:
             out[k] = running
     o.final("Concat", *(out[k] for k in range(length)), axis=axis)
     return True
+
+
+_SHIFT_TYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                          "uint64"})
+
+
+@composite("BitShift", dtypes=_SHIFT_TYPES)
+def _bitshift(o: Ops) -> bool:
+    """``BitShift(x, y)`` of ``w``-bit integers: ``LEFT`` is ``x * 2**y`` wrapped to its low
+    ``w`` bits (two's complement for a signed type), ``RIGHT`` is ``floor(x / 2**y)`` (an arithmetic
+    shift); a shift outside ``0 .. w - 1`` gives 0 (``RIGHT`` of a negative ``x``: -1), as
+    opset 28 defines it for the signed types. ``2**y`` is read from a constant table, so every
+    step is exact in float32."""
+    n = o.n
+    dtype = o.xt.dtype
+    width = np.dtype(dtype).itemsize * 8
+    y = n.inputs[1]
+    shape = o.graph.types[n.outputs[0]].shape
+    yshape = o.rw.type(y).shape
+    xf = o.op("Cast", o.x, dtype="float32", to=1, saturate=1)
+    yf = o.op("Cast", y, shape=yshape, dtype="float32", to=1, saturate=1)
+    inside = o.op("And", o.op("GreaterOrEqual", yf, o.const(0.0, "float32"), shape=yshape,
+                              dtype="bool"),
+                  o.op("Less", yf, o.const(float(width), "float32"), shape=yshape,
+                       dtype="bool"), shape=yshape, dtype="bool")
+    index = o.op("Cast", o.op("Clip", yf, o.const(0.0, "float32"),
+                              o.const(float(width - 1), "float32"), shape=yshape,
+                              dtype="float32"), shape=yshape, dtype="int64", to=7, saturate=1)
+    powers = o.rw.const(f"{n.name}_powers", np.exp2(np.arange(width)).astype(np.float32))
+    scale = o.op("Gather", powers, index, shape=yshape, dtype="float32", axis=0)
+    if str(n.attrs.get("direction", "")).upper() == "LEFT":
+        shifted = o.op("Mul", xf, scale, shape=shape, dtype="float32")
+        # the low w bits: v - 2**w * floor((v + offset) / 2**w), offset 2**(w - 1) for a
+        # signed type (exact: v is at most 24 significant bits times a power of two)
+        signed = np.dtype(dtype).kind == "i"
+        low = o.op("Add", shifted, o.const(2.0 ** (width - 1), "float32"), shape=shape,
+                   dtype="float32") if signed else shifted
+        wraps = o.op("Floor", o.op("Mul", low, o.const(2.0 ** -width, "float32"), shape=shape,
+                                   dtype="float32"), shape=shape, dtype="float32")
+        wrapped = o.op("Sub", shifted, o.op("Mul", wraps, o.const(2.0 ** width, "float32"),
+                                            shape=shape, dtype="float32"),
+                       shape=shape, dtype="float32")
+        result = o.op("Where", inside, wrapped, o.const(0.0, "float32"), shape=shape,
+                      dtype="float32")
+        o.final("Cast", result, to=_onnx_type(dtype), saturate=1)
+        return True
+    quotient = o.op("Floor", o.op("Div", xf, scale, shape=shape, dtype="float32"), shape=shape,
+                    dtype="float32")
+    fill = o.op("Where", o.op("Less", xf, o.const(0.0, "float32"), dtype="bool"),
+                o.const(-1.0, "float32"), o.const(0.0, "float32"), dtype="float32")
+    o.final("Cast", o.op("Where", inside, quotient, fill, shape=shape, dtype="float32"),
+            to=_onnx_type(dtype), saturate=1)
+    return True
+
+
+def _onnx_type(dtype: str) -> int:
+    return int(onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))

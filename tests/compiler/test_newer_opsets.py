@@ -231,3 +231,25 @@ def test_cumprod_with_a_constant_axis(axis, exclusive, reverse, tmp_path):
     m = make_model([node], [("x", F, (3, 4))], [("y", F, None)],
                    {"axis": np.array(axis, np.int64)}, opset=26)
     check(m, {"x": rng.uniform(0.5, 2.0, (3, 4)).astype(F)}, tmp_path, tol=1e-5)
+
+
+@pytest.mark.parametrize("dtype,direction,opset", [
+    (np.int8, "LEFT", 28), (np.int8, "RIGHT", 28), (np.int16, "LEFT", 28),
+    (np.int32, "RIGHT", 28), (np.uint8, "LEFT", 11), (np.uint16, "RIGHT", 11)])
+def test_bitshift(dtype, direction, opset, tmp_path):
+    """Overflowing left shifts keep the low bits; right shifts of negative numbers are
+    arithmetic; shifts outside 0 .. width - 1 (negative ones too, for a signed type) give 0, or
+    -1 for a negative number shifted right."""
+    info = np.iinfo(dtype)
+    width = info.bits
+    top, bottom = min(info.max, 2**24), max(info.min, -(2**24))  # the machine's exact integers
+    x = np.array([1, 3, top, bottom, 5, 100, top // 3, 7], dtype)
+    shifts = [0, 1, 1, 2, width - 1, width, 3, width + 5]
+    if info.min < 0:
+        x[4:6] = [-5, -100]
+        shifts[6] = -1
+    y = np.array(shifts, dtype)
+    node = helper.make_node("BitShift", ["x", "y"], ["z"], direction=direction)
+    m = make_model([node], [("x", dtype, (8,)), ("y", dtype, (8,))], [("z", dtype, None)],
+                   opset=opset)
+    check(m, {"x": x, "y": y}, tmp_path, tol=0)

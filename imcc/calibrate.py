@@ -21,7 +21,8 @@ from isa.diagnostics import InputError
 
 def nonnegative(graph: Graph, tensor: str, memo: dict | None = None) -> bool:
     """True when ``tensor`` can be proven >= 0 from the ops that produce it (their records'
-    :attr:`~imcc.opdefs.OpDef.sign`; a Clip whose lower bound is a constant >= 0)."""
+    :attr:`~imcc.opdefs.OpDef.sign`; a Clip whose lower bound is a constant >= 0; never a cubic
+    Resize)."""
     memo = {} if memo is None else memo
     if tensor in memo:
         return memo[tensor]
@@ -36,6 +37,8 @@ def nonnegative(graph: Graph, tensor: str, memo: dict | None = None) -> bool:
         if node is not None and node.op_type == "Clip":
             lo = node.inputs[1] if len(node.inputs) > 1 else ""
             res = bool(lo and graph.is_const(lo) and float(np.asarray(graph.constants[lo])) >= 0)
+        elif node.op_type == "Resize" and node.attrs.get("mode") == "cubic":
+            res = False  # cubic interpolation overshoots: 0, 0, 5, 0 resized has -0.5
         elif sign is Sign.FIRST:
             res = nonnegative(graph, node.inputs[0], memo)
         elif sign is Sign.ALL:

@@ -119,16 +119,28 @@ def test_sign_records_are_sound(op):
     assert np.nanmin(got) >= 0, op
 
 
-def test_pad_with_a_negative_value_is_not_proven_nonnegative():
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])
-    nodes = [helper.make_node("Relu", ["x"], ["r"]),
-             helper.make_node("Pad", ["r", "p", "v"], ["y"], mode="constant")]
-    inits = [numpy_helper.from_array(np.array([0, 1, 0, 1], np.int64), "p"),
-             numpy_helper.from_array(np.array(-1.0, np.float32), "v")]
-    m = helper.make_model(helper.make_graph(nodes, "g", [x], [y], initializer=inits),
-                          opset_imports=[helper.make_opsetid("", 21)])
+def _relu_then(node, inits, out_shape):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 1, 6])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)
+    m = helper.make_model(helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]), node], "g", [x], [y],
+        initializer=[numpy_helper.from_array(v, k) for k, v in inits.items()]),
+        opset_imports=[helper.make_opsetid("", 21)])
     m.ir_version = 10
+    return m
+
+
+@pytest.mark.parametrize("case", ["pad with -1", "cubic resize"])
+def test_forms_that_turn_nonnegative_inputs_negative_are_not_proven_nonnegative(case):
+    if case == "pad with -1":
+        node = helper.make_node("Pad", ["r", "p", "v"], ["y"], mode="constant")
+        inits = {"p": np.array([0, 0, 0, 1, 0, 0, 0, 1], np.int64),
+                 "v": np.array(-1.0, np.float32)}
+        m = _relu_then(node, inits, [1, 1, 1, 8])
+    else:
+        node = helper.make_node("Resize", ["r", "", "s"], ["y"], mode="cubic")
+        m = _relu_then(node, {"s": np.array([1, 1, 1, 2], np.float32)}, [1, 1, 1, 12])
+    x = np.array([0, 0, 5, 0, 0, 0], np.float32).reshape(1, 1, 1, 6)
+    assert ReferenceEvaluator(m).run(None, {"x": x})[0].min() < 0
     graph = canonicalize(load_model_proto(m))
-    got = ReferenceEvaluator(m).run(None, {"x": np.ones((2, 3), np.float32)})[0]
-    assert got.min() < 0 and not nonnegative(graph, graph.outputs[0])
+    assert not nonnegative(graph, graph.outputs[0])

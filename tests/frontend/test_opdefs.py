@@ -49,6 +49,11 @@ def test_every_rewritten_operator_names_a_pass_that_rewrites_it():
         assert op in OPS, f"expansion of {op}, an operator without a record"
 
 
+def test_every_expansion_states_its_formula():
+    for op, fn in EXPANSIONS.items():
+        assert len((fn.__doc__ or "").strip()) > 10, f"the expansion of {op} has no docstring"
+
+
 def test_records_are_onnx_operators_with_known_categories():
     for op, d in OPS.items():
         onnx.defs.get_schema(op, onnx.defs.onnx_opset_version(), "")

@@ -123,6 +123,9 @@ def ufunc(f: Callable, dst: np.ndarray, *srcs, **kw) -> None:
 #: Elements per step of :func:`extremum`'s blocked loop (its block of one value is 64 KB).
 EXTREMUM_BLOCK = 1 << 14
 _filled: dict[int, np.ndarray] = {}  # float32 bits -> a block of that value
+#: Below this many destination elements, :func:`copy`, :func:`ufunc` and :func:`extremum` are
+#: one plain numpy call (``dst[...] = src``, ``f(*srcs, out=dst)``).
+PLAIN_BELOW = min(LOOP_MIN_ELEMENTS, EXTREMUM_BLOCK)
 
 
 def _single_value(b) -> np.float32 | None:

@@ -127,25 +127,42 @@ _BINARY = {
 
 _ZERO = np.float32(0.0)
 
-#: Unary operations computed straight into the destination view: ``fn(dst, a)``.
+#: Unary operations that are one numpy ufunc: ``(f, before, after)`` computes
+#: ``f(*before, A, *after)``.
+_UNARY_UFUNC = {
+    "vtanh": (np.tanh, (), ()),
+    "verf": (special.erf, (), ()),
+    "vexp": (np.exp, (), ()),
+    "vlog": (np.log, (), ()),
+    "vsqrt": (np.sqrt, (), ()),
+    "vrecip": (np.divide, (_F1,), ()),
+    "vneg": (np.negative, (), ()),
+    "vabs": (np.abs, (), ()),
+    "vfloor": (np.floor, (), ()),
+    "vceil": (np.ceil, (), ()),
+    "vround": (np.rint, (), ()),
+    "vsign": (np.sign, (), ()),
+    "vsin": (np.sin, (), ()),
+    "vcos": (np.cos, (), ()),
+    "vnot": (np.equal, (), (_ZERO,)),
+}
+
+
+def _unary_ufunc(f, before, after, d, a) -> None:
+    kernels.ufunc(f, d, *before, a, *after)
+
+
+#: Unary operations computed straight into the destination view: ``fn(dst, a)``, and what
+#: they are on a destination of fewer than ``kernels.PLAIN_BELOW`` elements, bound to its
+#: views: ``small(dst, a)`` returns that call.
 _UNARY_INTO = {
-    "vcopy": kernels.copy,
-    "vrelu": lambda d, a: kernels.extremum(np.maximum, d, a, _ZERO),
-    "vtanh": lambda d, a: kernels.ufunc(np.tanh, d, a),
-    "verf": lambda d, a: kernels.ufunc(special.erf, d, a),
-    "vexp": lambda d, a: kernels.ufunc(np.exp, d, a),
-    "vlog": lambda d, a: kernels.ufunc(np.log, d, a),
-    "vsqrt": lambda d, a: kernels.ufunc(np.sqrt, d, a),
-    "vrecip": lambda d, a: kernels.ufunc(np.divide, d, _F1, a),
-    "vneg": lambda d, a: kernels.ufunc(np.negative, d, a),
-    "vabs": lambda d, a: kernels.ufunc(np.abs, d, a),
-    "vfloor": lambda d, a: kernels.ufunc(np.floor, d, a),
-    "vceil": lambda d, a: kernels.ufunc(np.ceil, d, a),
-    "vround": lambda d, a: kernels.ufunc(np.rint, d, a),
-    "vsign": lambda d, a: kernels.ufunc(np.sign, d, a),
-    "vsin": lambda d, a: kernels.ufunc(np.sin, d, a),
-    "vcos": lambda d, a: kernels.ufunc(np.cos, d, a),
-    "vnot": lambda d, a: kernels.ufunc(np.equal, d, a, _ZERO),
+    "vcopy": (kernels.copy, lambda d, a: partial(np.copyto, d, a)),
+    "vrelu": (lambda d, a: kernels.extremum(np.maximum, d, a, _ZERO),
+              lambda d, a: partial(np.maximum, a, _ZERO, out=d)),
+    **{mn: (partial(_unary_ufunc, f, before, after),
+            partial(lambda f, before, after, d, a: partial(f, *before, a, *after, out=d),
+                    f, before, after))
+       for mn, (f, before, after) in _UNARY_UFUNC.items()},
 }
 
 #: Unary operations of several numpy steps: computed, then stored.
@@ -176,17 +193,19 @@ def _binary(mnemonic: str, f):
         if agu.elements:
             compute_into(s, d, agu, kernel, src(s, a, "a", agu), src(s, b, "b", agu))
 
-    BINDERS[mnemonic] = partial(_bind_into, kernel, "ab")
+    # on a small destination both kernels are f(A, B, out=D)
+    BINDERS[mnemonic] = partial(_bind_into, kernel, lambda d, a, b: partial(f, a, b, out=d),
+                                "ab")
     return _document(handler, mnemonic)
 
 
-def _unary_into(mnemonic: str, fn):
+def _unary_into(mnemonic: str, fn, small):
     def handler(s, d, a):
         agu = s.agu()
         if agu.elements:
             compute_into(s, d, agu, fn, src(s, a, "a", agu))
 
-    BINDERS[mnemonic] = partial(_bind_into, fn, "a")
+    BINDERS[mnemonic] = partial(_bind_into, fn, small, "a")
     return _document(handler, mnemonic)
 
 
@@ -195,13 +214,14 @@ def _unary_into(mnemonic: str, fn):
 BINDERS: dict[str, Callable] = {}
 
 
-def _bind_into(fn, ops: str, s, d: int, *regs: int) -> Callable[[], None]:
+def _bind_into(fn, small, ops: str, s, d: int, *regs: int) -> Callable[[], None]:
     """An element-wise instruction ``D = fn(A[, B])`` (as :func:`compute_into`), bound: it
     keeps the operands of its last execution while its AGU setting and its registers' values
-    stay the same (so does :func:`operand`; this skips the look-ups)."""
+    stay the same (so does :func:`operand`; this skips the look-ups), as one call of ``fn``, or
+    on a destination too small for the kernels' loops the numpy call ``small(D, A[, B])``."""
     x, touch, vector = s.x, s.mem.touch, s.cost.vector
     values = operator.itemgetter(d, *regs)
-    last: list = [None, None]  # (setting, register values), (destination, sources, elements)
+    last: list = [None, None]  # (setting, register values), (destination, call, elements)
 
     def run() -> None:
         agu = s.agu()
@@ -210,12 +230,16 @@ def _bind_into(fn, ops: str, s, d: int, *regs: int) -> Callable[[], None]:
             if not agu.elements:
                 return
             srcs = tuple(operand(s, agu, op, x[r])[1] for op, r in zip(ops, regs))
-            last[1] = (operand(s, agu, "d", x[d]), srcs, agu.elements)
+            dest = operand(s, agu, "d", x[d])
+            dv = dest[1]
+            call = small(dv, *srcs) if dv.size < kernels.PLAIN_BELOW else \
+                partial(fn, dv, *srcs)
+            last[1] = (dest, call, agu.elements)
             last[0] = key
-        (region, dv, lo, hi), srcs, n = last[1]
+        (region, _, lo, hi), call, n = last[1]
         if hi > lo:
             touch(region, lo, hi)
-        fn(dv, *srcs)
+        call()
         vector(region, n)
 
     return run
@@ -232,8 +256,8 @@ def _unary(mnemonic: str, f):
 
 for _mn, _f in _BINARY.items():
     _binary(_mn, _f)
-for _mn, _f in _UNARY_INTO.items():
-    _unary_into(_mn, _f)
+for _mn, (_f, _small) in _UNARY_INTO.items():
+    _unary_into(_mn, _f, _small)
 for _mn, _f in _UNARY.items():
     _unary(_mn, _f)
 

@@ -34,7 +34,9 @@ def nonnegative(graph: Graph, tensor: str, memo: dict | None = None) -> bool:
         node = graph.producer(tensor)
         d = OPS.get(node.op_type) if node is not None else None
         sign = d.sign if d is not None else Sign.UNKNOWN
-        if node is not None and node.op_type == "Clip":
+        if node is None:  # a graph input
+            res = False
+        elif node.op_type == "Clip":
             lo = node.inputs[1] if len(node.inputs) > 1 else ""
             res = bool(lo and graph.is_const(lo) and float(np.asarray(graph.constants[lo])) >= 0)
         elif node.op_type == "Resize" and node.attrs.get("mode") == "cubic":

@@ -149,3 +149,5 @@ def test_forms_that_turn_nonnegative_inputs_negative_are_not_proven_nonnegative(
     assert ReferenceEvaluator(m).run(None, {"x": x})[0].min() < 0
     graph = canonicalize(load_model_proto(m))
     assert not nonnegative(graph, graph.outputs[0])
+    assert not nonnegative(graph, graph.inputs[0])  # a graph input can be anything
+    assert nonnegative(graph, graph.nodes[0].outputs[0])  # the Relu

@@ -19,11 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from imcc.ir import Graph, Node
+from imcc.opdefs import REDUCTIONS
 from imcc.passes.rewrite import Rewriter
 
-REDUCE_OPS = frozenset({
-    "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
+REDUCE_OPS = REDUCTIONS
 
 
 #: The elementwise steps of a Reduce* that reduces nothing (``Mul`` squares); none: identity.

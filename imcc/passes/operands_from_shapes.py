@@ -25,11 +25,10 @@ import numpy as np
 
 from imcc.frontend.evaluate import evaluate
 from imcc.ir import Graph, Node
+from imcc.opdefs import REDUCTIONS
 from imcc.passes.rewrite import Rewriter
 
-REDUCE = frozenset({"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
-                    "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum",
-                    "ReduceLogSumExp"})
+REDUCE = REDUCTIONS
 
 
 def _reduce_axes(xs: tuple[int, ...], ys: tuple[int, ...], keepdims: int) -> list[int] | None:

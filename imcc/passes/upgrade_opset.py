@@ -18,6 +18,7 @@ import onnx
 
 from imcc.frontend.attributes import schema_defaults
 from imcc.ir import Graph, Node
+from imcc.opdefs import REDUCTIONS
 from imcc.passes.rewrite import Rewriter
 
 TARGET_OPSET = 21
@@ -31,9 +32,7 @@ _COMPATIBLE = frozenset({
     "Mish", "ScatterND", "ScatterElements", "IsNaN", "IsInf", "LayerNormalization", "Gelu",
     "Split", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
     "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
-_REDUCE_ATTR_AXES = frozenset({
-    "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
-    "ReduceLogSumExp", "ReduceSumSquare"})
+_REDUCE_ATTR_AXES = REDUCTIONS - {"ReduceSum"}  # ReduceSum's axes are an input from opset 13
 
 
 def _upgradable(graph: Graph) -> bool:

@@ -6,9 +6,10 @@ node's attributes and emits instructions through helpers that take :class:`View`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from imcc.ir import Graph, describe
 from imcc.opdefs import OPS
 from imcc.options import CompileOptions, Tuning
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
+
+if TYPE_CHECKING:  # for annotations only: imc.py imports this module
+    from imcc.codegen.imc import ImcLayer
 
 LOWERINGS: dict[str, Callable] = {}
 
@@ -50,14 +54,14 @@ class Ctx:
     consts: ConstPool
     buffers: dict[str, Buffer]
     scratch: Scratch
-    imc: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # layer ->
-    # ImcLayer (imcc/codegen/imc.py)
+    imc: Mapping[str, ImcLayer] = field(default_factory=lambda: MappingProxyType({}))
     options: CompileOptions = CompileOptions()
     tuning: Tuning = Tuning()
     arrays_per_tile: int = 1
-    tile_scratch: dict = field(default_factory=dict)  # chip tile -> Scratch (staging for sends)
+    # chip tile -> Scratch (staging for sends)
+    tile_scratch: dict[int, Scratch] = field(default_factory=dict)
     # layer -> its drift-compensated dequantization scales [N] (imcc/codegen/drift.py)
-    drift_scales: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    drift_scales: Mapping[str, View] = field(default_factory=lambda: MappingProxyType({}))
 
     # -- tensors -------------------------------------------------------------------------------
 

@@ -128,3 +128,48 @@ def _bitshift(o: Ops) -> bool:
 
 def _onnx_type(dtype: str) -> int:
     return int(onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
+
+
+@composite("TensorScatter", dtypes=FLOATS)
+def _tensor_scatter(o: Ops) -> bool:
+    """``TensorScatter(past, update[, write_indices])`` (opset 24): the cache ``past`` with
+    ``update``'s ``S`` entries along ``axis`` written from position ``write_indices[b]`` of each
+    batch ``b`` (0 without them; ``circular``: modulo the cache length ``M``). Position ``p``
+    takes ``update[b, .., t, ..]`` where ``t = p - write_indices[b]`` (modulo ``M``) is in
+    ``0 .. S - 1``: a ``GatherElements`` at the clipped ``t``, then ``Where``."""
+    n = o.n
+    past, update = n.inputs[0], n.inputs[1]
+    rank = o.xt.rank
+    axis = int(n.attrs.get("axis", -2)) % rank
+    if axis == 0:
+        return False  # the batch axis indexes write_indices
+    b, m, s = o.xt.shape[0], o.xt.shape[axis], o.rw.type(update).shape[axis]
+    grid = [1] * rank
+    grid[0], grid[axis] = b, m
+    pos = np.arange(m, dtype=np.float32).reshape([1] * axis + [m] + [1] * (rank - axis - 1))
+    t = o.rw.const(f"{n.name}_positions", pos)
+    if len(n.inputs) > 2 and n.inputs[2]:
+        start = o.op("Cast", n.inputs[2], shape=(b,), dtype="float32", to=1, saturate=1)
+        start = o.op("Reshape", start, o.rw.shape_const(f"{n.name}_shape", [b] + [1] * (rank - 1)),
+                     shape=[b] + [1] * (rank - 1), dtype="float32")
+        t = o.op("Sub", t, start, shape=grid, dtype="float32")
+    if str(n.attrs.get("mode", "linear")) == "circular":
+        turns = o.op("Floor", o.op("Mul", t, o.const(1.0 / m, "float32"), dtype="float32",
+                                   shape=o.rw.type(t).shape), dtype="float32",
+                     shape=o.rw.type(t).shape)
+        t = o.op("Sub", t, o.op("Mul", turns, o.const(float(m), "float32"), dtype="float32",
+                                shape=o.rw.type(t).shape), dtype="float32",
+                 shape=o.rw.type(t).shape)
+    tshape = o.rw.type(t).shape
+    inside = o.op("And", o.op("GreaterOrEqual", t, o.const(0.0, "float32"), shape=tshape,
+                              dtype="bool"),
+                  o.op("Less", t, o.const(float(s), "float32"), shape=tshape, dtype="bool"),
+                  shape=tshape, dtype="bool")
+    clipped = o.op("Clip", t, o.const(0.0, "float32"), o.const(float(s - 1), "float32"),
+                   shape=tshape, dtype="float32")
+    index = o.op("Cast", o.op("Expand", clipped, o.rw.shape_const(f"{n.name}_full",
+                                                                   o.xt.shape),
+                              dtype="float32"), dtype="int64", to=7, saturate=1)
+    taken = o.op("GatherElements", update, index, axis=axis)
+    o.final("Where", inside, taken, past)
+    return True

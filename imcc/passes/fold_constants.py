@@ -2,7 +2,8 @@
 
 ``Constant`` nodes, ``Shape``/``Size`` of statically typed tensors, and everything computed only
 from constants (PyTorch's ``Shape -> Gather -> Unsqueeze -> Concat -> Reshape`` chains, ``Range``
-and ``CumSum`` position ids, ``ConstantOfShape`` weights, transposed weights) are evaluated with
+and ``CumSum`` position ids, ``ConstantOfShape`` weights, transposed weights, a ``CastLike`` of a
+constant, which reads only its second input's type) are evaluated with
 ``onnx.reference.ReferenceEvaluator`` in one batch and removed. Random operators are never folded.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from imcc.frontend.evaluate import NONDETERMINISTIC, evaluate
-from imcc.ir import Graph, Node, describe
+from imcc.ir import Graph, Node, describe, onnx_elem_type
 from isa.hostlimits import check_total_bytes
 
 
@@ -22,6 +23,14 @@ def _shape_value(node: Node, graph: Graph) -> np.ndarray:
     start = int(node.attrs.get("start", 0))
     end = node.attrs.get("end")
     return np.array(t.shape[start:] if end is None else t.shape[start:int(end)], np.int64)
+
+
+def _cast_to_type_of(node: Node, graph: Graph) -> Node:
+    """``CastLike(x, like)`` as the ``Cast`` of ``x`` to ``like``'s element type."""
+    attrs = {"to": onnx_elem_type(graph.types[node.inputs[1]].dtype)}
+    if "saturate" in node.attrs:  # (opset 19)
+        attrs["saturate"] = int(node.attrs["saturate"])
+    return Node(node.name, "Cast", node.inputs[:1], node.outputs, attrs)
 
 
 def fold_constants(graph: Graph) -> Graph:
@@ -36,6 +45,9 @@ def fold_constants(graph: Graph) -> Graph:
             known.add(n.outputs[0])
         elif n.op_type not in NONDETERMINISTIC and all(i in known for i in n.inputs if i):
             folded.append(n)
+            known.update(o for o in n.outputs if o)
+        elif n.op_type == "CastLike" and n.inputs[0] in known:
+            folded.append(_cast_to_type_of(n, graph))  # reads only its second input's type
             known.update(o for o in n.outputs if o)
         else:
             kept.append(n)

@@ -253,3 +253,31 @@ def test_bitshift(dtype, direction, opset, tmp_path):
     m = make_model([node], [("x", dtype, (8,)), ("y", dtype, (8,))], [("z", dtype, None)],
                    opset=opset)
     check(m, {"x": x, "y": y}, tmp_path, tol=0)
+
+
+def test_castlike_of_a_constant_is_a_constant(tmp_path):
+    """ONNX's function bodies (Attention's) pad with ``CastLike(-inf, Q)``: it reads only Q's
+    type, so Pad's constant_value is a constant."""
+    nodes = [helper.make_node("CastLike", ["neg", "x"], ["fill"]),
+             helper.make_node("Pad", ["x", "pads", "fill"], ["y"])]
+    m = make_model(nodes, [("x", F, (2, 3))], [("y", F, None)],
+                   {"neg": np.array(-np.inf, np.float64), "pads": np.array([0, 1, 0, 2])},
+                   opset=23)
+    check(m, {"x": _rng(9).standard_normal((2, 3)).astype(F)}, tmp_path, tol=0)
+
+
+@pytest.mark.parametrize("mode,starts", [("linear", [0, 3]), ("circular", [4, 5])])
+@pytest.mark.parametrize("axis", [-2, 1])
+def test_tensor_scatter_writes_the_update_at_runtime_positions(mode, starts, axis, tmp_path):
+    rng = _rng(10)
+    past_shape = (2, 6, 3) if axis == 1 else (2, 2, 6, 3)
+    update_shape = list(past_shape)
+    update_shape[axis] = 2
+    node = helper.make_node("TensorScatter", ["past", "update", "at"], ["present"], mode=mode,
+                            axis=axis)
+    m = make_model([node], [("past", F, past_shape), ("update", F, tuple(update_shape)),
+                            ("at", np.int64, (2,))], [("present", F, None)], opset=24)
+    feeds = {"past": rng.standard_normal(past_shape).astype(F),
+             "update": rng.standard_normal(update_shape).astype(F),
+             "at": np.array(starts, np.int64)}
+    check(m, feeds, tmp_path, tol=0)

@@ -12,6 +12,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -40,14 +41,14 @@ class Mapped:
     graph: Graph
     partition: Partition
     imc_nodes: tuple[Node, ...]
-    precisions: MappingProxyType  # layer -> LayerPrecision
-    signed: MappingProxyType  # layer -> whether its inputs can be negative
-    work: MappingProxyType  # layer -> LayerWork
+    precisions: MappingOf[str, LayerPrecision]
+    signed: MappingOf[str, bool]  # layer -> whether its inputs can be negative
+    work: MappingOf[str, LayerWork]
     plans: tuple[LayerPlan, ...]
-    mapping: Mapping
+    mapping: Mapping  # the placement (imcc.mapping.Mapping)
     storage_map: dict
     warnings: tuple[str, ...]
-    times: MappingProxyType  # stage -> seconds
+    times: MappingOf[str, float]  # stage -> seconds
     chip: Any  # a runtime.config.ChipConfig: the one given, or with --fit the one grown to fit
 
 

@@ -33,23 +33,16 @@ from onnx.backend.base import Backend, BackendRep, Device, DeviceType
 
 from isa.diagnostics import ConfigError, InputError
 
-#: Element types the machine returns as float32 holding their values.
-_NARROW = frozenset({onnx.TensorProto.FLOAT8E4M3FN, onnx.TensorProto.FLOAT8E4M3FNUZ,
-                     onnx.TensorProto.FLOAT8E5M2, onnx.TensorProto.FLOAT8E5M2FNUZ,
-                     onnx.TensorProto.INT4, onnx.TensorProto.UINT4})
-
 __all__ = ["ImccBackend", "ImccRep", "prepare", "run_model", "run_node", "supports_device"]
 
 
 class ImccRep(BackendRep):
     """A compiled model: :attr:`program` is the :class:`imcc.Program`; :meth:`run` runs it."""
 
-    def __init__(self, program, input_names: Sequence[str], run_args: Mapping[str, Any],
-                 output_types: Mapping[str, int] | None = None):
+    def __init__(self, program, input_names: Sequence[str], run_args: Mapping[str, Any]):
         self.program = program
         self._inputs = tuple(input_names)
         self._run_args = dict(run_args)
-        self._types = dict(output_types or {})
 
     def run(self, inputs: Any, **kwargs: Any) -> tuple[np.ndarray, ...]:
         """Run on ``inputs`` (a list of arrays in the order of the model's graph inputs, a dict
@@ -69,15 +62,7 @@ class ImccRep(BackendRep):
         # an input the compiled program does not read (nothing in the model depends on it)
         feeds = {k: v for k, v in feeds.items() if k in declared}
         out = self.program.run(feeds, **{**self._run_args, **kwargs})
-        return tuple(self._typed(t.name, out[t.name]) for t in self.program.outputs)
-
-    def _typed(self, name: str, value: np.ndarray) -> np.ndarray:
-        """A float 8 or 4-bit integer output (which the machine returns as float32 holding
-        values of that type, docs/compiler.md) in the model's declared type: exact."""
-        elem = self._types.get(name)
-        if elem in _NARROW and value.dtype == np.float32:
-            return value.astype(onnx.helper.tensor_dtype_to_np_dtype(elem))
-        return value
+        return tuple(out[t.name] for t in self.program.outputs)
 
 
 class ImccBackend(Backend):
@@ -111,8 +96,7 @@ class ImccBackend(Backend):
         program = api.compile(model, chip, **options)
         inits = {t.name for t in model.graph.initializer}
         names = [i.name for i in model.graph.input if i.name not in inits]
-        types = {o.name: o.type.tensor_type.elem_type for o in model.graph.output}
-        return ImccRep(program, names, run_args, types)
+        return ImccRep(program, names, run_args)
 
     @classmethod
     def run_model(cls, model: onnx.ModelProto, inputs: Any, device: str = "CPU",

@@ -98,9 +98,10 @@ def _problem(node: Node, graph: Graph, d: OpDef) -> str | None:
     machine does not compute, an operand that must be constant and is not, or the form its
     record's check refuses. A node of an operator canonicalization removes is always a form
     the rewrite does not take."""
-    for t in node.inputs + node.outputs:
+    for t in node.inputs + node.outputs if node.op_type != "Cast" else ():  # Cast converts
         if t and graph.types[t].dtype in _FLOAT:
-            return f"{graph.types[t].dtype} tensor {t!r} (only float32 is supported)"
+            return (f"{graph.types[t].dtype} tensor {t!r} (the machine computes float32: such "
+                    "a tensor is converted at the model's inputs and outputs and by Cast)")
     if not d.lowered:
         return ((d.check and d.check(node, graph)) or F.float_input(node, graph)
                 or "this form is not supported")

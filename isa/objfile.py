@@ -48,10 +48,13 @@ class Symbol:
 #: Raw-bits element types: the memory words themselves, as int32 or uint32 (what ``sw`` stored),
 #: not float32 values converted (docs/assembly.md, ``.input``/``.output``).
 RAW_DTYPES = MappingProxyType({"i32bits": "int32", "u32bits": "uint32"})
+#: Element types numpy holds through ml_dtypes: every value of theirs is a float32 exactly.
+NARROW_DTYPES = ("bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2",
+                 "float8_e5m2fnuz", "int4", "uint4")
 #: Element types an input or output may declare (the host converts float32 words, except the
 #: raw-bits types).
 IO_DTYPES = ("float32", "float16", "float64", "int64", "int32", "int16", "int8", "uint64",
-             "uint32", "uint16", "uint8", "bool", *RAW_DTYPES)
+             "uint32", "uint16", "uint8", "bool", *RAW_DTYPES, *NARROW_DTYPES)
 #: Integer element types whose range is wider than the whole numbers float32 holds exactly
 #: (``-2**24 .. 2**24``): the machine refuses their values beyond it (docs/assembly.md).
 WIDE_INTEGERS = ("int64", "int32", "uint64", "uint32")

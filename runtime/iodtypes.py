@@ -2,7 +2,9 @@
 (docs/assembly.md, ``.input``/``.output``).
 
 The rule: every declared type but the raw-bits ones is a float32 value in memory, converted by
-the host (what the vector unit and compiled programs store); ``i32bits`` and ``u32bits`` are the
+the host (what the vector unit and compiled programs store): float16, bfloat16 and float64
+outputs are rounded to nearest even from the float32 words, the float 8 and 4-bit types (numpy
+holds them through ml_dtypes) are exact both ways; ``i32bits`` and ``u32bits`` are the
 words themselves, as the scalar unit's ``lw``/``sw`` see them. A conversion that would give a
 wrong number (NaN, an infinity, a fraction or a value out of the type's range to an integer
 type) is an error, never silent.
@@ -10,10 +12,11 @@ type) is an error, never silent.
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 from isa.diagnostics import InputError, MachineTrap
-from isa.objfile import EXACT_INTEGER, RAW_DTYPES
+from isa.objfile import EXACT_INTEGER, NARROW_DTYPES, RAW_DTYPES
 
 
 def output_as(values: np.ndarray, dtype: str, name: str = "") -> np.ndarray:
@@ -32,6 +35,24 @@ def output_as(values: np.ndarray, dtype: str, name: str = "") -> np.ndarray:
     return values.astype(dtype)
 
 
+def input_values(arr: np.ndarray, dtype: str, name: str) -> np.ndarray:
+    """An input array as numbers: a numpy number type, or the declared type ``dtype`` when that
+    is one ml_dtypes holds (bfloat16, float 8, 4-bit integers), which float32 holds exactly. A
+    finite float beyond float32's range (a float64 input) is an error: it would become an
+    infinity."""
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and arr.size:
+        with np.errstate(invalid="ignore"):
+            big = np.isfinite(arr) & (np.abs(arr) > np.finfo(np.float32).max)
+        if big.any():
+            raise InputError(f"input '{name}' ({arr.dtype}) holds {arr[big].flat[0]:g}, beyond "
+                             "float32's range (3.4e38): the machine computes float32")
+    if arr.dtype.kind in "biuf":
+        return arr
+    if arr.dtype.name == dtype and dtype in NARROW_DTYPES:
+        return arr.astype(np.float32)
+    raise InputError(f"input '{name}' has dtype {arr.dtype}; expected numbers")
+
+
 def raw_input_words(arr: np.ndarray, dtype: str, name: str) -> np.ndarray:
     """The words of a raw-bits input (whole numbers in the range of int32 or uint32), viewed
     as float32 so that the load copies them bit for bit."""
@@ -46,8 +67,8 @@ def raw_input_words(arr: np.ndarray, dtype: str, name: str) -> np.ndarray:
 def check_integers(values: np.ndarray, dtype: str, name: str) -> None:
     """Trap unless every float32 value is a whole number within 2**24 of zero and in the range
     of ``dtype``."""
-    info = np.iinfo(dtype)
-    lo, hi = max(info.min, -EXACT_INTEGER), min(info.max, EXACT_INTEGER)
+    info = ml_dtypes.iinfo(dtype) if dtype in NARROW_DTYPES else np.iinfo(dtype)
+    lo, hi = max(int(info.min), -EXACT_INTEGER), min(int(info.max), EXACT_INTEGER)
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(values) | (values < lo) | (values > hi) | (values != np.rint(values))
     if not bad.any():

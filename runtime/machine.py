@@ -44,7 +44,7 @@ from runtime.config import ChipConfig
 from runtime.cost import CostCounter, CostReport
 from runtime.crossbar import Crossbar, NumpyCrossbar
 from runtime.dispatch import count_by_category, predecode, run_fast, run_traced
-from runtime.iodtypes import output_as, raw_input_words
+from runtime.iodtypes import input_values, output_as, raw_input_words
 from runtime.memory import Memory
 from runtime.state import MachineState
 
@@ -213,9 +213,7 @@ class Machine:
                              "was not given", hint="pass it, e.g. --input NAME=file.npy")
         out = {}
         for name, t in declared.items():
-            arr = np.asarray(inputs[name])
-            if arr.dtype.kind not in "biuf":
-                raise InputError(f"input '{name}' has dtype {arr.dtype}; expected numbers")
+            arr = input_values(np.asarray(inputs[name]), t.dtype, name)
             if arr.shape != t.shape:
                 raise InputError(f"input '{name}' has shape {_shape(arr.shape)}; the program "
                                  f"declares {_shape(t.shape)}")

@@ -11,21 +11,28 @@ rounding, wrapping or saturation the destination type applies, computed in float
   ``saturate=1`` (the default) values beyond the largest finite value (and infinities) become
   it, with ``saturate=0`` they overflow to infinity (e5m2) or NaN (the others), as onnx's
   reference does;
-* anything else (float to float32, from 4-bit or float 8 types, widening integers): a copy, the
-  values are already exact.
+* to ``float16`` or ``bfloat16``: round to nearest even on the type's mantissa, subnormals
+  included, overflow to infinity; that holds also where ``compute-float32`` made the output
+  float32 (the node's ``to`` names the type it rounds to);
+* anything else (float to float32 or float64, from 4-bit or float 8 types, widening integers): a
+  copy, the values are already exact.
 """
 
 from __future__ import annotations
 
 import ml_dtypes
 import numpy as np
+import onnx
 
 from imcc.codegen.context import Ctx, lowers
 from imcc.ir import describe
 from isa.diagnostics import UnsupportedOpError
 
 FLOAT8 = ("float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz")
+HALF = ("float16", "bfloat16")
 INT4 = ("int4", "uint4")
+#: The narrow float types whose overflow (without saturation) is an infinity, not NaN.
+_INF_OVERFLOW = ("float8_e5m2", *HALF)
 
 
 def trunc(ctx: Ctx, y, x) -> None:
@@ -63,37 +70,63 @@ def _wrap(ctx: Ctx, y, x, lo: int, bits: int) -> None:
         ctx.ternary("vfma", y, m, ctx.scalar(-(2.0**bits)), y)
 
 
-def _float8(ctx: Ctx, y, x, dtype: str, saturate: bool) -> None:
-    """Round float32 ``x`` to the float 8 type ``dtype`` (module docstring). Normal values are
-    rounded by Veltkamp's splitting (``g = c x``, ``y = g + (x - g)`` with
-    ``c = 2**(24 - p) + 1`` keeps the ``p`` leading bits of a float32, rounded to nearest even),
-    subnormals by rounding ``x`` to a multiple of the smallest subnormal; the bound applied first
-    keeps ``c x`` finite."""
+def _scale(ctx: Ctx, y, x, e: int) -> None:
+    """``y = x * 2**e`` in steps of at most 2**100 (2**e itself may be no float32)."""
+    while True:
+        k = max(-100, min(100, e))
+        ctx.binary("vmul", y, x, ctx.scalar(2.0**k))
+        x, e = y, e - k
+        if e == 0:
+            return
+
+
+def _round_float(ctx: Ctx, y, x, dtype: str, saturate: bool) -> None:
+    """Round float32 ``x`` to the float type ``dtype`` (a float 8 type, float16 or bfloat16;
+    module docstring). Normal values are rounded by Veltkamp's splitting (``g = c x``,
+    ``y = g + (x - g)`` with ``c = 2**(24 - p) + 1`` keeps the ``p`` leading bits of a float32,
+    rounded to nearest even), on ``x`` scaled down by 2**-32 where ``c x`` could overflow
+    (bfloat16's range is float32's); subnormals by rounding ``x`` to a multiple of the smallest
+    subnormal. The bound applied first keeps ``c x`` finite."""
     fi = ml_dtypes.finfo(dtype)
-    top, tiny, step = float(fi.max), float(fi.smallest_normal), float(fi.smallest_subnormal)
+    top, tiny = float(fi.max), float(fi.smallest_normal)
+    sub = int(np.log2(float(fi.smallest_subnormal)))  # exact: a power of two
     p = int(fi.nmant) + 1
     # saturate: clip to the largest finite value; else to the power of two above it, which
-    # rounds to itself and so overflows below
-    bound = top if saturate else 2.0 ** (int(fi.maxexp))
+    # rounds to itself and so overflows below (for bfloat16, to float32's largest value, which
+    # rounds up to infinity)
+    bound = top if saturate else min(2.0 ** int(fi.maxexp), float(np.finfo(np.float32).max))
     s = ctx.tmp(y.shape)
     ctx.binary("vmax", s, x, ctx.scalar(-bound))
     ctx.binary("vmin", s, s, ctx.scalar(bound))
+    big = int(fi.maxexp) + 25 - p > 127  # c x overflows float32 near the top of the range
+    v = s
+    if big:
+        v = ctx.tmp(y.shape)
+        _scale(ctx, v, s, -32)
     g = ctx.tmp(y.shape)
-    ctx.binary("vmul", g, s, ctx.scalar(2.0 ** (24 - p) + 1))
+    ctx.binary("vmul", g, v, ctx.scalar(2.0 ** (24 - p) + 1))
     d = ctx.tmp(y.shape)
-    ctx.binary("vsub", d, s, g)
-    ctx.binary("vadd", g, g, d)  # g: s rounded to p significant bits
-    ctx.binary("vmul", d, s, ctx.scalar(1.0 / step))  # exact: a power of two
-    ctx.unary("vround", d, d)
-    ctx.binary("vmul", d, d, ctx.scalar(step))  # d: s rounded to a multiple of the subnormal step
+    ctx.binary("vsub", d, v, g)
+    ctx.binary("vadd", g, g, d)  # g: v rounded to p significant bits
     m = ctx.tmp(y.shape)
+    if big:  # below 2**-64 the scaled value could be subnormal: round s itself there
+        _scale(ctx, g, g, 32)
+        ctx.binary("vmul", d, s, ctx.scalar(2.0 ** (24 - p) + 1))
+        ctx.binary("vsub", m, s, d)
+        ctx.binary("vadd", d, d, m)
+        ctx.unary("vabs", m, s)
+        ctx.binary("vcmplt", m, m, ctx.scalar(2.0**64))
+        ctx.ternary("vsel", g, m, d, g)
+    _scale(ctx, d, s, -sub)
+    ctx.unary("vround", d, d)
+    _scale(ctx, d, d, sub)  # d: s rounded to a multiple of the subnormal step
     ctx.unary("vabs", m, s)
     ctx.binary("vcmplt", m, m, ctx.scalar(tiny))
     ctx.ternary("vsel", y, m, d, g)
     if not saturate:
         ctx.unary("vabs", m, y)
         ctx.binary("vcmplt", m, ctx.scalar(top), m)
-        if dtype == "float8_e5m2":  # overflow to a signed infinity
+        if dtype in _INF_OVERFLOW:  # overflow to a signed infinity
             ctx.binary("vmul", d, y, ctx.scalar(np.inf))
             ctx.ternary("vsel", y, m, d, y)
         else:
@@ -102,19 +135,32 @@ def _float8(ctx: Ctx, y, x, dtype: str, saturate: bool) -> None:
         ctx.binary("vadd", y, y, ctx.scalar(0.0))
 
 
+def _target(ctx: Ctx, node) -> str:
+    """The element type a Cast converts to: its ``to``, which is the output's type except
+    where ``compute-float32`` made a float16 or bfloat16 output float32 (the rounding stays)."""
+    to = node.attrs.get("to")
+    if to is None:
+        return ctx.graph.types[node.outputs[0]].dtype
+    return onnx.helper.tensor_dtype_to_np_dtype(int(to)).name
+
+
 @lowers("Cast")
 def lower_cast(ctx: Ctx, node) -> None:
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])
+    if not y.shape:  # a scalar: as one element, which the scalar constants broadcast over
+        x, y = x.reshape((1,)), y.reshape((1,))
     src = ctx.graph.types[node.inputs[0]].dtype
-    dst = ctx.graph.types[node.outputs[0]].dtype
-    src_kind = "f" if src in FLOAT8 else "i" if src in INT4 else np.dtype(src).kind
+    dst = _target(ctx, node)
+    src_kind = "f" if src in FLOAT8 + HALF else "i" if src in INT4 else np.dtype(src).kind
     if dst == "bool":
         ctx.unary("vnot", y, x)
         ctx.unary("vnot", y, y)
     elif dst in FLOAT8:  # integers and booleans too: float32 holds them exactly
-        _float8(ctx, y, x, dst, bool(node.attrs.get("saturate", 1)))
-    elif dst in INT4 or (dst not in ("float16", "bfloat16") and np.dtype(dst).kind in "iu"):
+        _round_float(ctx, y, x, dst, bool(node.attrs.get("saturate", 1)))
+    elif dst in HALF:  # no saturate: overflow gives infinity
+        _round_float(ctx, y, x, dst, False)
+    elif dst in INT4 or np.dtype(dst).kind in "iu":
         lo, hi, bits = _int_range(dst)
         if src_kind == "f":
             trunc(ctx, y, x)
@@ -124,7 +170,7 @@ def lower_cast(ctx: Ctx, node) -> None:
             _wrap(ctx, y, x, lo, bits)
         else:
             ctx.copy(y, x)
-    elif src_kind in "fiub" and np.dtype(dst).kind == "f":
+    elif src_kind in "fiub" and np.dtype(dst).kind == "f":  # to float32 or float64: exact
         ctx.copy(y, x)
     else:
         raise UnsupportedOpError(f"{describe(ctx.graph, node)}: Cast from {src} to {dst} is not "

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from imcc.ir import Graph
+from imcc.passes.compute_float32 import compute_float32
 from imcc.passes.dead_code import dead_code
 from imcc.passes.eliminate_identity import eliminate_identity
 from imcc.passes.empty_tensors import empty_tensors
@@ -56,6 +57,7 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("fold-constants", fold_constants),
     Pass("eliminate-identity", eliminate_identity),
     Pass("upgrade-opset", upgrade_opset),
+    Pass("compute-float32", compute_float32),
     Pass("operands-from-shapes", operands_from_shapes),
     Pass("empty-tensors", empty_tensors),
     Pass("lower-einsum", lower_einsum),
@@ -104,6 +106,7 @@ def pipeline(*, fold_bn: bool = True) -> tuple[Pass, ...]:
         "fold-constants",       # evaluate constant sub-graphs: shape chains, position ids
         "eliminate-identity",   # Identity / Dropout / no-op Cast only rename tensors
         "upgrade-opset",        # one operator version (21) for everything downstream
+        "compute-float32",      # float16/bfloat16/float64 as float32, converted at the edges
         "operands-from-shapes",  # runtime Expand shapes, Tile repeats, Reduce axes the shapes fix
         "empty-tensors",        # size-0 tensors are constants; reductions of them fold
         "lower-einsum",         # Einsum -> Transpose/Reshape/MatMul, before those normalize

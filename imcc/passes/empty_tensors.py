@@ -10,8 +10,8 @@ This pass runs after ``operands-from-shapes``, which makes the axes of a reducti
 when the shapes fix them.
 
 What is left reading an empty tensor: ``Concat`` drops it (it adds nothing); an operator that
-reads an empty tensor as a parameter (a ``Reshape`` shape ``[]``, ``Resize`` scales ``[]``)
-keeps it; any other node whose data operand is empty and whose output is not (a ``MatMul``
+reads an empty tensor as a parameter (a ``Reshape`` shape ``[]``, ``Resize`` scales ``[]``,
+the ``like`` of ``CastLike``, of which only the element type counts) keeps it; any other node whose data operand is empty and whose output is not (a ``MatMul``
 over an inner dimension of 0 with a runtime operand) is refused, never computed from memory
 that holds nothing.
 """
@@ -30,7 +30,8 @@ _PARAMETERS = {"Reshape": (1,), "Resize": (1, 2, 3), "Pad": (1, 2, 3), "Slice": 
                "Tile": (1,), "Expand": (1,), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1,),
                "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "ReduceMin": (1,),
                "ReduceProd": (1,), "ReduceL1": (1,), "ReduceL2": (1,), "ReduceSumSquare": (1,),
-               "ReduceLogSum": (1,), "ReduceLogSumExp": (1,), "ConstantOfShape": (0,)}
+               "ReduceLogSum": (1,), "ReduceLogSumExp": (1,), "ConstantOfShape": (0,),
+               "CastLike": (1,)}  # CastLike reads only the element type of its ``like``
 
 
 def _empty(graph: Graph, t: str) -> bool:

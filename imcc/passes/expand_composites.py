@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from imcc.ir import Graph, Node, TensorType
+from imcc.ir import Graph, Node, TensorType, onnx_elem_type
 from imcc.passes import (  # noqa: F401  (each registers its expansions)
     composite_math,
     composite_newer,
@@ -302,17 +302,11 @@ def _shrink(o: Ops) -> bool:
     return True
 
 
-_NUMPY = frozenset({"float32", "float64", "float16", "int8", "int16", "int32", "int64", "uint8",
-                    "uint16", "uint32", "uint64", "bool"})
-
-
 @composite("CastLike")
 def _cast_like(o: Ops) -> bool:
-    """``CastLike(x, like) = Cast(x, to=like's type)``: imcc knows every tensor's type."""
-    like = o.rw.type(o.n.inputs[1]).dtype
-    if like not in _NUMPY:
-        return False
-    to = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(like))
+    """``CastLike(x, like) = Cast(x, to=like's type)``: imcc knows every tensor's type (the
+    float 8 and 4-bit ones too: numpy names them through ml_dtypes)."""
+    to = onnx_elem_type(o.rw.type(o.n.inputs[1]).dtype)
     o.final("Cast", o.x, to=int(to), saturate=int(o.n.attrs.get("saturate", 1)))
     return True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 from runtime.config import config_from_dict, preset
 
 DIGITS = Path(__file__).resolve().parents[2] / "samples" / "digits"
+DEADLINE_S = 120  # the longest a test waits for a sweep on worker processes or a cluster
 
 
 def gemm_model(path: Path, W: np.ndarray, b: np.ndarray) -> Path:
@@ -43,3 +45,26 @@ def chip(base: str = "ideal-int8", **fields):
 def digits(key: str = "x"):
     data = np.load(DIGITS / "test.npz", allow_pickle=False)
     return data[key].astype(np.float32), data["y"]
+
+
+def within_deadline(fn):
+    """``fn()`` in a thread; the test fails if it takes longer than DEADLINE_S (a lost task
+    fails the test instead of hanging it)."""
+    import pytest
+
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 (re-raised in the test's thread)
+            box["error"] = e
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(DEADLINE_S)
+    if t.is_alive():
+        pytest.fail(f"the sweep did not finish within {DEADLINE_S} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

@@ -10,7 +10,7 @@ from imcc.explore.engine import evaluate
 from imcc.explore.evaluate import Point, Study
 from imcc.explore.results import ResultStore
 
-from .helpers import DIGITS, chip, digits
+from .helpers import DIGITS, chip, digits, within_deadline
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ ITEMS = [(Point((("nonideal.program_noise", n),)), s) for n in (0.0, 0.05) for s
 
 def results(study, ex):
     store = ResultStore(None)
-    assert evaluate(study, ITEMS, store, executor=ex) == len(ITEMS)
+    assert within_deadline(lambda: evaluate(study, ITEMS, store, executor=ex)) == len(ITEMS)
     return {k: (r["accuracy"], r["energy_pj"], r["error"]) for k, r in store.records.items()}
 
 

@@ -25,9 +25,8 @@ from imcc.explore.engine import evaluate
 from imcc.explore.evaluate import Point, Study
 from imcc.explore.results import ResultStore
 
-from .helpers import chip, gemm_model
+from .helpers import DEADLINE_S, chip, gemm_model, within_deadline
 
-DEADLINE_S = 120
 SAMPLES = 2000  # about 0.1 s per run on the tiny model: a sweep lasts long enough to be hit
 SWEEP = ("adc_bits", (4, 5, 6, 7, 8, 9)), ("nonideal.program_noise", (0.0, 0.02))
 SEEDS = (0, 1)
@@ -71,26 +70,6 @@ def inline(study):
     store = ResultStore(None)
     evaluate(study, items(), store)
     return store.records
-
-
-def within_deadline(fn):
-    """``fn()`` in a thread, failing the test if it takes longer than DEADLINE_S."""
-    box: dict = {}
-
-    def target():
-        try:
-            box["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 (re-raised in the test's thread)
-            box["error"] = e
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(DEADLINE_S)
-    if t.is_alive():
-        pytest.fail(f"the sweep did not finish within {DEADLINE_S} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def lines(path):

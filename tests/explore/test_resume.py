@@ -19,7 +19,7 @@ from imcc.explore.engine import evaluate
 from imcc.explore.evaluate import Point, Study
 from imcc.explore.results import ResultStore, summarize
 
-from .helpers import DIGITS, chip, gemm_model
+from .helpers import DIGITS, chip, gemm_model, within_deadline
 
 SEEDS = (0, 1)
 
@@ -200,7 +200,7 @@ def test_a_local_worker_killed_mid_sweep_stops_the_sweep_and_a_rerun_finishes(st
         def kill_one(p):
             if p.done == 1:
                 os.kill(next(iter(ex._processes)), signal.SIGKILL)
-        evaluate(study, items(), store, executor=ex, progress=kill_one)
+        within_deadline(lambda: evaluate(study, items(), store, executor=ex, progress=kill_one))
     store.close()
     kept = len(lines(f))
     assert 1 <= kept < 12

@@ -281,3 +281,59 @@ def test_tensor_scatter_writes_the_update_at_runtime_positions(mode, starts, axi
              "update": rng.standard_normal(update_shape).astype(F),
              "at": np.array(starts, np.int64)}
     check(m, feeds, tmp_path, tol=0)
+
+
+def test_dynamo_export_of_a_llama_layer_reads_positions_with_gather_nd(tmp_path):
+    """PyTorch's dynamo exporter at opset 18 reads a Llama's rotary caches at the runtime
+    ``position_ids`` with GatherND; the exported layer (RMSNorm, rotary embeddings, grouped-query
+    causal attention) compiles and computes what onnx's reference computes."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    import onnx
+
+    d, heads, kv_heads, seq = 16, 4, 2, 6
+    size = d // heads
+
+    class Layer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = torch.nn.Parameter(1 + 0.1 * torch.randn(d))
+            self.q = torch.nn.Linear(d, d, bias=False)
+            self.k = torch.nn.Linear(d, kv_heads * size, bias=False)
+            self.v = torch.nn.Linear(d, kv_heads * size, bias=False)
+            self.o = torch.nn.Linear(d, d, bias=False)
+            freq = 1.0 / (10000 ** (torch.arange(0, size, 2).float() / size))
+            angles = torch.outer(torch.arange(32).float(), freq)
+            angles = torch.cat([angles, angles], -1)
+            self.register_buffer("cos_cached", angles.cos())
+            self.register_buffer("sin_cached", angles.sin())
+
+        def forward(self, x, position_ids):
+            b, s, _ = x.shape
+            h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * self.norm
+            q = self.q(h).view(b, s, heads, size).transpose(1, 2)
+            k = self.k(h).view(b, s, kv_heads, size).transpose(1, 2)
+            v = self.v(h).view(b, s, kv_heads, size).transpose(1, 2)
+            cos = self.cos_cached[position_ids].unsqueeze(1)
+            sin = self.sin_cached[position_ids].unsqueeze(1)
+
+            def rotated(t):
+                return torch.cat([-t[..., size // 2:], t[..., : size // 2]], -1)
+
+            q, k = q * cos + rotated(q) * sin, k * cos + rotated(k) * sin
+            k = k.repeat_interleave(heads // kv_heads, dim=1)
+            v = v.repeat_interleave(heads // kv_heads, dim=1)
+            a = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return x + self.o(a.transpose(1, 2).reshape(b, s, d))
+
+    torch.manual_seed(0)
+    x = torch.randn(1, seq, d)
+    positions = torch.arange(2, 2 + seq).unsqueeze(0)
+    path = tmp_path / "layer.onnx"
+    torch.onnx.export(Layer().eval(), (x, positions), dynamo=True, opset_version=18).save(path)
+    model = onnx.load(path)
+    assert "GatherND" in {n.op_type for n in model.graph.node}
+    feeds = {"x": x.numpy(), "position_ids": positions.numpy()}
+    want = reference(model, feeds)
+    got, _ = run_compiled(model, feeds, tmp_path)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-5)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -191,13 +192,25 @@ def weighted_sum(dst: np.ndarray, a: np.ndarray, coef: np.ndarray) -> None:
     One differential slice (``a0 - a1``, the float path) is subtracted in float32: rounding the
     float64 difference of two float32 numbers to float32 gives the float32 difference itself
     (double rounding is innocuous when 53 >= 2 * 24 + 2; Figueroa, SIGNUM 1995)."""
+    weighted_sum_call(dst, a, coef)()
+
+
+def weighted_sum_call(dst: np.ndarray, a: np.ndarray, coef: np.ndarray) -> Callable[[], None]:
+    """:func:`weighted_sum` of these operands as a call without arguments (for a caller that
+    repeats it on the same views: on a small destination, the one numpy call it makes)."""
+    small = dst.size < PLAIN_BELOW
     if a.shape[-1] == 1 and coef[0] in (1.0, -1.0):  # the one product, rounded once: exact
-        ufunc(np.multiply, dst, a[..., 0], np.float32(coef[0]))
-        return
+        c = np.float32(coef[0])
+        return partial(np.multiply, a[..., 0], c, out=dst) if small else \
+            partial(ufunc, np.multiply, dst, a[..., 0], c)
+    if a.shape[-1] == 2 and coef[0] == 1.0 and coef[1] == -1.0:
+        return partial(np.subtract, a[..., 0], a[..., 1], out=dst) if small else \
+            partial(ufunc, np.subtract, dst, a[..., 0], a[..., 1])
+    return partial(_weighted_sum64, dst, a, coef)
+
+
+def _weighted_sum64(dst: np.ndarray, a: np.ndarray, coef: np.ndarray) -> None:
     parts = [a[..., b] for b in range(a.shape[-1])]
-    if len(parts) == 2 and coef[0] == 1.0 and coef[1] == -1.0:
-        ufunc(np.subtract, dst, parts[0], parts[1])
-        return
     acc = np.multiply(parts[0], coef[0], dtype=np.float64)
     for p, c in zip(parts[1:], coef[1:]):
         acc += np.multiply(p, c, dtype=np.float64)

@@ -373,6 +373,35 @@ def vsadd(s, d, a):
         s.cost.vector(region, agu.elements)
 
 
+def _bind_vsadd(s, d: int, a: int) -> Callable[[], None]:
+    """``vsadd`` bound (as :func:`_bind_into`): it keeps its operands and coefficients while
+    its AGU setting, registers and shift-and-add CSRs stay the same."""
+    x, csr, touch, vector = s.x, s.csr, s.mem.touch, s.cost.vector
+    last: list = [None, None]
+
+    def run() -> None:
+        agu = s.agu()
+        key = (agu, x[d], x[a], csr[_WSCH], csr[_CELLB])
+        if key != last[0]:
+            coef = shift_add_coefficients(s, agu.n[5] if agu.elements else 0)  # checks them
+            if not agu.elements:
+                return
+            dest = operand(s, agu, "d", x[d], _OUTER5)
+            av = operand(s, agu, "a", x[a])[1]
+            last[1] = (dest, kernels.weighted_sum_call(dest[1], av, coef), agu.elements)
+            last[0] = key
+        (region, _, lo, hi), call, n = last[1]
+        if hi > lo:
+            touch(region, lo, hi)
+        call()
+        vector(region, n)
+
+    return run
+
+
+BINDERS["vsadd"] = _bind_vsadd
+
+
 @semantics("vcumsum")
 def vcumsum(s, d, a):
     """D = inclusive cumulative sum of A along dim 5"""

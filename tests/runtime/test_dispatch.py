@@ -125,3 +125,33 @@ def test_a_vector_instruction_rerun_with_other_registers_and_settings_reads_them
     half = np.zeros((4, 4), np.float32)
     half[:, :2] = (a + b)[:, :2]
     np.testing.assert_array_equal(y[1], half)
+
+
+def test_a_vsadd_rerun_with_other_shift_and_add_settings_uses_them():
+    # one vsadd over 2 blocks run twice on the same registers: cellb = 0 (c = 1, 1), then
+    # cellb = 2 (c = 1, 4); the second writes the output
+    src = """
+    .input "a", a, [4, 2]
+    .output "y", y, [4]
+    .equ a, 0x1000
+    .equ y, 0x1100
+        cfgi wsch, 0
+        cfgi cellb, 0
+        cfgi n4, 4
+        cfgi n5, 2
+        cfgi sd4, 1
+        cfgi sa4, 2
+        cfgi sa5, 1
+        li x5, y
+        li x6, a
+        li x9, 2
+    again:
+        vsadd x5, x6
+        cfgi cellb, 2
+        addi x9, x9, -1
+        bne x9, x0, again
+        halt
+    """
+    a = np.arange(8, dtype=np.float32).reshape(4, 2)
+    y = machine(src).run({"a": a})["y"]
+    np.testing.assert_array_equal(y, a[:, 0] + 4 * a[:, 1])

@@ -217,6 +217,16 @@ def _weighted_sum64(dst: np.ndarray, a: np.ndarray, coef: np.ndarray) -> None:
     dst[...] = acc
 
 
+def _mean64(a: np.ndarray, axes: tuple[int, ...], window: int):
+    """``a.mean(axes, dtype=np.float64)`` for ``window > 0`` elements per mean, as numpy
+    computes it (the float64 sum divided by the count) without its Python-level wrapper."""
+    total = np.add.reduce(a, axis=axes, dtype=np.float64)
+    count = np.intp(window)
+    if isinstance(total, np.ndarray):
+        return np.true_divide(total, count, out=total, casting="unsafe", subok=False)
+    return total.dtype.type(total / count)
+
+
 def reduce_window(kind: str, a: np.ndarray, nred: int) -> np.ndarray:
     """``a`` reduced over its ``nred`` innermost axes: ``max``, ``min`` (float32), ``sum`` or
     ``mean`` (accumulated in float64), as ``a.max(axes)`` ... ``a.mean(axes, dtype=float64)``
@@ -228,6 +238,8 @@ def reduce_window(kind: str, a: np.ndarray, nred: int) -> np.ndarray:
     if window <= 1 or window > LOOP_MAX or outer < MIN_BLOCK or run >= SHORT_RUN:
         if kind in ("max", "min"):
             return getattr(a, kind)(axes)
+        if kind == "mean" and window:
+            return _mean64(a, axes, window)
         return getattr(a, kind)(axes, dtype=np.float64)
     pieces = (a[(Ellipsis, *pos)] for pos in np.ndindex(*(a.shape[k] for k in axes)))
     if kind in ("max", "min"):

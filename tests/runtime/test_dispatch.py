@@ -155,3 +155,35 @@ def test_a_vsadd_rerun_with_other_shift_and_add_settings_uses_them():
     a = np.arange(8, dtype=np.float32).reshape(4, 2)
     y = machine(src).run({"a": a})["y"]
     np.testing.assert_array_equal(y, a[:, 0] + 4 * a[:, 1])
+
+
+def _random_bits(rng, shape) -> np.ndarray:
+    """float32 values of random bit patterns: NaNs, infinities, subnormals, signed zeros."""
+    n = int(np.prod(shape))
+    return rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32).view(np.float32) \
+        .reshape(shape)
+
+
+@pytest.mark.parametrize("shape, axes", [((1, 1, 1, 1, 1, 256), (5,)),
+                                         ((2, 3, 1, 4, 5, 7), (4, 5)),
+                                         ((2, 2, 2, 2, 2, 2), (0, 1, 2, 3, 4, 5))])
+def test_the_kernels_mean_and_shift_add_are_numpys_bit_for_bit(shape, axes):
+    from runtime.ops import kernels
+
+    rng = np.random.default_rng(0)
+    with np.errstate(all="ignore"):
+        for a in (_random_bits(rng, shape), rng.standard_normal(shape).astype(np.float32)):
+            nred = len(axes)
+            want = np.asarray(a.mean(axes, dtype=np.float64))
+            got = np.asarray(kernels.reduce_window("mean", a, nred))
+            assert got.shape == want.shape
+            np.testing.assert_array_equal(got.view(np.uint64), want.view(np.uint64))
+            # vsadd of one block (+-1) and of a differential pair: the float64 sum rounded once
+            for coef in ([1.0], [-1.0], [1.0, -1.0]):
+                c = np.array(coef)
+                blocks = a.reshape(-1, len(c))
+                dst = np.empty(blocks.shape[0], np.float32)
+                kernels.weighted_sum(dst, blocks, c)
+                exact = sum(blocks[:, b].astype(np.float64) * c[b] for b in range(len(c)))
+                np.testing.assert_array_equal(dst.view(np.uint32),
+                                              exact.astype(np.float32).view(np.uint32))

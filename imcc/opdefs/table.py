@@ -150,6 +150,8 @@ _RECORDS = (
         notes="integers (within -2**24 .. 2**24); LEFT keeps the low bits"),
     _op("TensorScatter", removed_by=_X, check=F.float_input,
         notes="float32 cache; write positions constant or runtime (opset 24)"),
+    _op("CausalConvWithState", removed_by=_X, check=F.float_input,
+        notes="float32; one Mul per tap, weights constant or runtime (opset 27)"),
 )
 
 

@@ -173,3 +173,51 @@ def _tensor_scatter(o: Ops) -> bool:
     taken = o.op("GatherElements", update, index, axis=axis)
     o.final("Where", inside, taken, past)
     return True
+
+
+@composite("CausalConvWithState", dtypes=FLOATS)
+def _causal_conv_with_state(o: Ops) -> bool:
+    """``CausalConvWithState(x, w[, bias, past_state])`` (opset 27): ``padded = Concat(past_state
+    (zeros without it), x)`` along the length; ``y[b, c, t] = sum_j w[c, 0, j] * padded[b, c, t +
+    j] + bias[c]`` (a depthwise causal convolution, one ``Mul`` per tap), then ``y *
+    sigmoid(y)`` for ``activation`` ``silu`` or ``swish``; ``present_state`` is the last ``k - 1``
+    positions of ``padded``."""
+    n = o.n
+    ins = list(n.inputs) + [""] * (4 - len(n.inputs))
+    w, bias, past = ins[1:4]
+    if o.xt.rank != 3 or o.rw.type(w).rank != 3:
+        return False
+    b, c, length = o.xt.shape
+    k = o.rw.type(w).shape[2]
+    activation = str(n.attrs.get("activation", "none"))
+    if activation not in ("none", "silu", "swish") or o.rw.type(w).shape[:2] != (c, 1):
+        return False
+    sc = o.rw.shape_const
+    if k > 1:
+        pad = past or o.rw.const(f"{n.name}_zeros", np.zeros((b, c, k - 1), o.xt.dtype))
+        padded = o.op("Concat", pad, o.x, shape=(b, c, length + k - 1), axis=2)
+    else:
+        padded = o.x
+
+    def window(t: str, start: int, size: int, shape) -> str:
+        return o.op("Slice", t, sc(f"{n.name}_start", [start]), sc(f"{n.name}_end", [start + size]),
+                    sc(f"{n.name}_axes", [2]), shape=shape)
+
+    y = None
+    for j in range(k):
+        tap = o.op("Reshape", window(w, j, 1, (c, 1, 1)), sc(f"{n.name}_tap", [1, c, 1]),
+                   shape=(1, c, 1))
+        term = o.op("Mul", window(padded, j, length, (b, c, length)), tap)
+        y = term if y is None else o.op("Add", y, term)
+    if bias:
+        y = o.op("Add", y, o.op("Reshape", bias, sc(f"{n.name}_bias", [1, c, 1]),
+                                shape=(1, c, 1)))
+    if activation != "none":
+        y = o.op("Mul", y, o.op("Sigmoid", y))
+    outs = list(n.outputs) + [""]
+    o.rw.alias(outs[0], y)
+    if outs[1]:
+        state = window(padded, length, k - 1, (b, c, k - 1)) if k > 1 else \
+            o.rw.const(f"{n.name}_state", np.zeros((b, c, 0), o.xt.dtype))
+        o.rw.alias(outs[1], state)
+    return True

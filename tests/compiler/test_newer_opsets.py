@@ -337,3 +337,22 @@ def test_dynamo_export_of_a_llama_layer_reads_positions_with_gather_nd(tmp_path)
     want = reference(model, feeds)
     got, _ = run_compiled(model, feeds, tmp_path)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["none", "silu"])
+@pytest.mark.parametrize("with_state", [True, False])
+def test_causal_conv_with_state(activation, with_state, tmp_path):
+    rng = _rng(11)
+    b, c, length, k = 2, 3, 5, 4
+    names = ["x", "w", "bias"] + ["past"] * with_state
+    node = helper.make_node("CausalConvWithState", names, ["y", "present"],
+                            activation=activation)
+    inputs = [("x", F, (b, c, length)), ("w", F, (c, 1, k))]
+    inputs += [("past", F, (b, c, k - 1))] * with_state
+    m = make_model([node], inputs, [("y", F, None), ("present", F, None)],
+                   {"bias": rng.standard_normal(c).astype(F)}, opset=27)
+    feeds = {"x": rng.standard_normal((b, c, length)).astype(F),
+             "w": rng.standard_normal((c, 1, k)).astype(F)}
+    if with_state:
+        feeds["past"] = rng.standard_normal((b, c, k - 1)).astype(F)
+    check(m, feeds, tmp_path, tol=1e-5)

@@ -15,6 +15,7 @@ it at that value):
   ``keepdims = 0``, the axes whose removal gives the output's shape, when only one set does.
   When input and output shapes are equal (empty axes with ``noop_with_empty_axes``, or only
   size-1 axes), nothing is decided here and the node keeps its runtime operand.
+* ``CumSum(x, axis)`` of a 1-D ``x``: the only axis there is, ``0`` (``-1`` names it too).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def _constant_operand(graph: Graph, n: Node) -> list[int] | None:
     xs, ys = graph.types[n.inputs[0]].shape, graph.types[n.outputs[0]].shape
     if n.op_type == "Expand":
         return list(ys)
+    if n.op_type == "CumSum":
+        return [0] if len(xs) == 1 else None
     if n.op_type == "Tile":
         if len(xs) != len(ys) or any(x == 0 or y % x for x, y in zip(xs, ys, strict=True)):
             return None
@@ -61,7 +64,7 @@ def operands_from_shapes(graph: Graph) -> Graph:
     """Runtime ``Expand`` shapes, ``Tile`` repeats, ``Reduce*`` axes and ``ConstantOfShape``
     shapes that the static shapes determine become constants (see the module doc)."""
     todo = {n.name for n in graph.nodes
-            if (n.op_type in ("Expand", "Tile") or n.op_type in REDUCE)
+            if (n.op_type in ("Expand", "Tile", "CumSum") or n.op_type in REDUCE)
             and len(n.inputs) > 1 and n.inputs[1] and not graph.is_const(n.inputs[1])}
     fills = {n.name for n in graph.nodes
              if n.op_type == "ConstantOfShape" and not graph.is_const(n.inputs[0])}
@@ -78,8 +81,10 @@ def operands_from_shapes(graph: Graph) -> Graph:
             continue
         value = _constant_operand(graph, n) if n.name in todo else None
         if value is not None:
-            c = rw.const(f"{n.name}_{'axes' if n.op_type in REDUCE else 'shape'}",
-                         np.asarray(value, np.int64))
+            given = graph.types[n.inputs[1]].shape  # CumSum's axis may be a scalar
+            c = rw.const(f"{n.name}_{'shape' if n.op_type in ('Expand', 'Tile') else 'axes'}",
+                         np.asarray(value, np.int64).reshape(given if n.op_type == "CumSum"
+                                                             else (-1,)))
             n = n.replace(inputs=(n.inputs[0], c, *n.inputs[2:]))
         rw.emit(n)
     return rw.finish()

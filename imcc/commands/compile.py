@@ -17,7 +17,7 @@ from imcc.commands._settings import chip_line, fit_option, set_option
 from imcc.compiler import CompileOptions, map_model, smallest_chips
 from imcc.frontend import parse_input_shape
 from imcc.precision import load_precision
-from isa.diagnostics import escape
+from isa.diagnostics import ConfigError, escape
 from isa.encoding import DecodeError, decode
 
 
@@ -112,6 +112,9 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
     checks = _pass_checks(dump_after, verify_each, "--dump-after")
     dumps: list[str] = []
     if dump_file is not None:
+        if not dump_after:
+            raise ConfigError(f"--dump-file {escape(str(dump_file))}: nothing to write into it; "
+                              "name the passes to print with --dump-after PASS")
         checks = replace(checks, write=dumps.append)
     chip = load_chip(config_path, chip_name)
     pairs = parse_sets(sets)

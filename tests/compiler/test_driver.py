@@ -57,6 +57,15 @@ def test_a_pass_that_runs_twice_is_dumped_twice_into_the_dump_file(tmp_path):
     assert [name for name, _ in _dumps(out.read_text())] == ["normalize-reshape"] * runs
 
 
+def test_a_dump_file_without_passes_to_dump_is_an_error(tmp_path):
+    r = _compile(tmp_path, "--dump-file", tmp_path / "passes.txt")
+    assert r.exit_code == 2
+    assert r.stderr.splitlines() == [f"imcc: error: --dump-file {tmp_path / 'passes.txt'}: "
+                                     "nothing to write into it; name the passes to print with "
+                                     "--dump-after PASS"]
+    assert not (tmp_path / "passes.txt").exists() and not (tmp_path / "cnn.imo").exists()
+
+
 def test_an_unknown_pass_is_one_error_line_listing_the_passes(tmp_path):
     r = _compile(tmp_path, "--dump-after", "fold-constant")
     assert r.exit_code == 2

@@ -9,9 +9,8 @@ no jump, no read of ``instret``; a compiled program's ``li`` and ``cfgi`` settin
 vector or array instruction) is also bound as one *block*, which calls their handlers in order
 and counts each retirement: the fast loop runs a block in one step, and a jump into the middle
 of one finds the instruction's own handler there. The traced loop, and the fast loop within a
-chunk of the step limit, run one instruction a step. Some instructions are bound by a binder of
-their unit (:data:`BINDERS`): ``lui`` and ``cfgi`` as one call, the element-wise vector
-instructions keeping the operand views of their last execution.
+chunk of the step limit, run one instruction a step. Some instructions are bound more tightly
+(:mod:`runtime.ops.bind`).
 """
 
 from __future__ import annotations
@@ -22,12 +21,11 @@ from functools import partial
 
 from isa.encoding import DecodeError, csr_name, decode
 from isa.objfile import ObjectFile
-from runtime.ops import scalar, vector
+from runtime.ops import scalar
+from runtime.ops.bind import BINDERS
 from runtime.ops.registry import handlers
 from runtime.state import CSR_BASE, SINK, Halt, MachineState, Trap
 
-#: Mnemonic -> ``bind(state, *operands)``, where binding is more than a partial of the handler.
-BINDERS = {**scalar.BINDERS, **vector.BINDERS}
 CLOCK_STEPS = 1 << 14  # instructions between two looks at the clock in the dispatch loop
 
 #: ``trap(index, message, hint)``: the machine's exception for a trap at instruction ``index``.

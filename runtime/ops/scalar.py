@@ -7,8 +7,6 @@ little-endian (byte ``a`` is bits ``8 * (a % 4)`` up of the word at ``a - a % 4`
 
 from __future__ import annotations
 
-from functools import partial
-
 from runtime.ops.registry import semantics
 from runtime.state import CSR_BASE, CSR_KIND, INSTRET, MASK, Halt, Trap, signed
 
@@ -219,14 +217,15 @@ def srai(s, rd, rs1, shamt):
     x[rd] = (signed(x[rs1]) >> shamt) & MASK
 
 
-def _upper(imm: int) -> int:
+def upper(imm: int) -> int:
+    """``lui``'s value: ``imm << 12`` in 32 bits."""
     return (imm << 12) & MASK
 
 
 @semantics("lui")
 def lui(s, rd, imm):
     """rd = imm << 12"""
-    s.x[rd] = _upper(imm)
+    s.x[rd] = upper(imm)
 
 
 @semantics("auipc")
@@ -483,24 +482,10 @@ def straight(mnemonic: str, args: tuple[int, ...]) -> bool:
     """True when the instruction ``mnemonic`` with operands ``args`` never traps, jumps or
     reads ``instret``: one of :data:`STRAIGHT`, or ``cfgi`` of a writable CSR."""
     if mnemonic == "cfgi":
-        return _writable(args[0])
+        return writable(args[0])
     return mnemonic in STRAIGHT
 
 
-def _writable(csr: int) -> bool:
+def writable(csr: int) -> bool:
+    """Whether ``csr`` is a CSR an instruction may write."""
     return csr != INSTRET and csr - CSR_BASE in CSR_KIND
-
-
-def _bind_lui(s, rd: int, imm: int):
-    return partial(s.x.__setitem__, rd, _upper(imm))
-
-
-def _bind_cfgi(s, csr: int, imm: int):
-    if not _writable(csr):
-        return partial(cfgi, s, csr, imm)  # traps when it runs
-    return partial(s.write_csr, csr - CSR_BASE, imm)
-
-
-#: Mnemonic -> ``bind(state, *operands)``: the instruction bound for the dispatcher, computing
-#: what its handler computes with fewer calls.
-BINDERS = {"lui": _bind_lui, "cfgi": _bind_cfgi}

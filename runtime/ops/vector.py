@@ -13,7 +13,6 @@ and ``vcumsum`` accumulate in float64 and round once to float32.
 from __future__ import annotations
 
 import math
-import operator
 import struct
 from collections.abc import Callable
 from functools import partial
@@ -194,8 +193,7 @@ def _binary(mnemonic: str, f):
             compute_into(s, d, agu, kernel, src(s, a, "a", agu), src(s, b, "b", agu))
 
     # on a small destination both kernels are f(A, B, out=D)
-    BINDERS[mnemonic] = partial(_bind_into, kernel, lambda d, a, b: partial(f, a, b, out=d),
-                                "ab")
+    ELEMENTWISE[mnemonic] = (kernel, lambda d, a, b: partial(f, a, b, out=d), "ab")
     return _document(handler, mnemonic)
 
 
@@ -205,44 +203,15 @@ def _unary_into(mnemonic: str, fn, small):
         if agu.elements:
             compute_into(s, d, agu, fn, src(s, a, "a", agu))
 
-    BINDERS[mnemonic] = partial(_bind_into, fn, small, "a")
+    ELEMENTWISE[mnemonic] = (fn, small, "a")
     return _document(handler, mnemonic)
 
 
-#: Mnemonic -> ``bind(state, *operands)``: the instruction bound for the dispatcher
-#: (runtime/dispatch.py), computing what its handler computes.
-BINDERS: dict[str, Callable] = {}
-
-
-def _bind_into(fn, small, ops: str, s, d: int, *regs: int) -> Callable[[], None]:
-    """An element-wise instruction ``D = fn(A[, B])`` (as :func:`compute_into`), bound: it
-    keeps the operands of its last execution while its AGU setting and its registers' values
-    stay the same (so does :func:`operand`; this skips the look-ups), as one call of ``fn``, or
-    on a destination too small for the kernels' loops the numpy call ``small(D, A[, B])``."""
-    x, touch, vector = s.x, s.mem.touch, s.cost.vector
-    values = operator.itemgetter(d, *regs)
-    last: list = [None, None]  # (setting, register values), (destination, call, elements)
-
-    def run() -> None:
-        agu = s.agu()
-        key = (agu, values(x))
-        if key != last[0]:
-            if not agu.elements:
-                return
-            srcs = tuple(operand(s, agu, op, x[r])[1] for op, r in zip(ops, regs))
-            dest = operand(s, agu, "d", x[d])
-            dv = dest[1]
-            call = small(dv, *srcs) if dv.size < kernels.PLAIN_BELOW else \
-                partial(fn, dv, *srcs)
-            last[1] = (dest, call, agu.elements)
-            last[0] = key
-        (region, _, lo, hi), call, n = last[1]
-        if hi > lo:
-            touch(region, lo, hi)
-        call()
-        vector(region, n)
-
-    return run
+#: Mnemonic -> ``(fn, small, operands)`` of each element-wise instruction: it computes
+#: ``fn(D, A[, B])`` (as :func:`compute_into`), on a destination of fewer than
+#: ``kernels.PLAIN_BELOW`` elements the call ``small(D, A[, B])`` returns, over the source
+#: operands ``operands`` ('a' or 'ab'); :mod:`runtime.ops.bind` binds them.
+ELEMENTWISE: dict[str, tuple[Callable, Callable, str]] = {}
 
 
 def _unary(mnemonic: str, f):
@@ -371,35 +340,6 @@ def vsadd(s, d, a):
         region, dv = dest(s, d, agu, _OUTER5)
         kernels.weighted_sum(dv, src(s, a, "a", agu), coef)
         s.cost.vector(region, agu.elements)
-
-
-def _bind_vsadd(s, d: int, a: int) -> Callable[[], None]:
-    """``vsadd`` bound (as :func:`_bind_into`): it keeps its operands and coefficients while
-    its AGU setting, registers and shift-and-add CSRs stay the same."""
-    x, csr, touch, vector = s.x, s.csr, s.mem.touch, s.cost.vector
-    last: list = [None, None]
-
-    def run() -> None:
-        agu = s.agu()
-        key = (agu, x[d], x[a], csr[_WSCH], csr[_CELLB])
-        if key != last[0]:
-            coef = shift_add_coefficients(s, agu.n[5] if agu.elements else 0)  # checks them
-            if not agu.elements:
-                return
-            dest = operand(s, agu, "d", x[d], _OUTER5)
-            av = operand(s, agu, "a", x[a])[1]
-            last[1] = (dest, kernels.weighted_sum_call(dest[1], av, coef), agu.elements)
-            last[0] = key
-        (region, _, lo, hi), call, n = last[1]
-        if hi > lo:
-            touch(region, lo, hi)
-        call()
-        vector(region, n)
-
-    return run
-
-
-BINDERS["vsadd"] = _bind_vsadd
 
 
 @semantics("vcumsum")

@@ -211,17 +211,16 @@ def _top_k(o: Ops) -> bool:
     xj = _reshape(o, o.x, [*d[:a], 1, *d[a:]])  # element j along axis a + 1
     ahead = _bin(o, "Greater" if int(n.attrs.get("largest", 1)) else "Less", xj, xi,
                  dtype="bool")
-    lower = np.arange(size)[None, :] < np.arange(size)[:, None]  # [i, j]: j < i
-    tie = _bin(o, "And", _bin(o, "Equal", xj, xi, dtype="bool"),
-               _const(o, "lower", lower.reshape([1] * a + [size, size] + post), np.bool_),
-               dtype="bool")
+    ramp_i = _const(o, "index", np.arange(size).reshape([1] * a + [size, 1] + post), np.int64)
+    ramp = _const(o, "index", np.arange(size).reshape([1] * a + [1, size] + post), np.int64)
+    lower = _bin(o, "Less", ramp, ramp_i, dtype="bool")  # [i, j]: j < i
+    tie = _bin(o, "And", _bin(o, "Equal", xj, xi, dtype="bool"), lower, dtype="bool")
     before = _cast(o, _bin(o, "Or", ahead, tie, dtype="bool"), "float32", _FLOAT)
     ranks = _reshape(o, _reduce(o, "ReduceSum", before, a + 1, 0), [*d[:a], 1, *d[a:]])
     wanted = _const(o, "ranks", np.arange(k).reshape([1] * a + [k, 1] + post), np.float32)
     pick = _bin(o, "Equal", ranks, wanted, dtype="bool")  # [..., K, n, ...]
     values = _reduce(o, "ReduceSum", _where(o, pick, xj, _const(o, "zero", 0, o.xt.dtype)),
                      a + 1, 0)
-    ramp = _const(o, "index", np.arange(size).reshape([1] * a + [1, size] + post), np.int64)
     index = _reduce(o, "ReduceSum", _where(o, pick, ramp, _const(o, "zero", 0, np.int64)),
                     a + 1, 0)
     for src, dst in zip((values, index), n.outputs):

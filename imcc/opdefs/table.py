@@ -142,6 +142,8 @@ _RECORDS = (
     _op("RotaryEmbedding", removed_by=_X, notes="float32 (opset 23)"),
     OpDef("Attention", OpClass.DYNAMIC, "matmul", removed_by=_X,
           notes="float32 (opset 23): its products of two activations are DYNAMIC"),
+    OpDef("LinearAttention", OpClass.DYNAMIC, "matmul", removed_by=_X,
+          notes="float32 (opset 27): unrolled over the sequence, one state update per step"),
     _act("Swish", removed_by=_X, notes="float32 (opset 24)"),
     _act("SwiGLU", removed_by=_X, notes="float32 (opset 28); both inputs of one shape"),
     _op("CumProd", removed_by=_X, check=F.cumprod,

@@ -296,3 +296,82 @@ def _attention(o: Ops) -> bool:
         o.rw.alias(outs[3], {2: biased, 3: probs}.get(mode, scores))
     o.rw.alias(outs[0], y)
     return True
+
+
+def _per_step(o: Ops, t: str | None, heads: int, width: int) -> str | None:
+    """A [batch, seq, heads * width] (or [batch, seq, heads]: ``width`` 1) input of
+    LinearAttention as [batch, heads, seq, width]."""
+    if not t:
+        return None
+    b, s, last = o.rw.type(t).shape
+    if last == heads * width and width > 1:
+        return _heads(o, t, heads)
+    if last not in (heads, 1):
+        return None
+    split = _reshape(o, t, (b, s, last, 1))
+    return o.op("Transpose", split, shape=(b, last, s, 1), perm=(0, 2, 1, 3),
+                dtype=o.rw.type(t).dtype)
+
+
+def _sum_keys(o: Ops, t: str) -> str:
+    """The sum of a [batch, heads, d_k, d_v] tensor over d_k, keeping the axis."""
+    return o.on(t).reduce("ReduceSum", t, [2], 1)
+
+
+def _column(o: Ops, t: str, step: int) -> str:
+    """Step ``step`` of a [batch, heads, seq, width] tensor as [batch, heads, width, 1]."""
+    b, h, _, w = o.rw.type(t).shape
+    return _reshape(o, _slice(o, t, 2, step, step + 1), (b, h, w, 1))
+
+
+@composite("LinearAttention", dtypes=FLOATS)
+def _linear_attention(o: Ops) -> bool:
+    """``LinearAttention(query, key, value[, past_state, decay, beta])`` (opset 27), unrolled
+    over the sequence: per step ``t``, ``S *= exp(decay_t)`` (``gated`` rules), ``v_t =
+    beta_t * (v_t - S^T k_t)`` (``delta`` rules), ``S += k_t v_t^T``, and the output
+    ``scale * q_t^T S`` with each key-value head's state read by its group of query heads;
+    ``scale`` 0 means ``1 / sqrt(d_k)``; ``present_state`` is the last ``S``."""
+    n, a = o.n, o.n.attrs
+    ins = list(n.inputs) + [""] * (6 - len(n.inputs))
+    rule = str(a.get("update_rule", "gated_delta"))
+    hq, hk = int(a.get("q_num_heads", 0)), int(a.get("kv_num_heads", 0))
+    gated, delta = rule in ("gated", "gated_delta"), rule in ("delta", "gated_delta")
+    if rule not in ("linear", "gated", "delta", "gated_delta") or o.xt.rank != 3 or hk <= 0 \
+            or hq % hk or gated != bool(ins[4]) or delta != bool(ins[5]):
+        return False
+    q, k, v = (_heads(o, t, h) for t, h in ((ins[0], hq), (ins[1], hk), (ins[2], hk)))
+    if None in (q, k, v):
+        return False
+    b, _, steps, dk = o.rw.type(q).shape
+    dv = o.rw.type(v).shape[3]
+    decay = _per_step(o, ins[4], hk, dk)
+    beta = _per_step(o, ins[5], hk, 1)
+    if (gated and decay is None) or (delta and beta is None):
+        return False
+    state = ins[3] or o.rw.const(f"{n.name}_state", np.zeros((b, hk, dk, dv), o.xt.dtype))
+    if decay:
+        decay = o.op("Exp", decay, shape=o.rw.type(decay).shape)
+    scale = float(a.get("scale", 0.0) or 0.0) or 1 / math.sqrt(dk)
+    heads = o.rw.const(f"{n.name}_heads", np.repeat(np.arange(hk), hq // hk))
+    outs = []
+    for t in range(steps):
+        kt = _column(o, k, t)
+        vt = _slice(o, v, 2, t, t + 1)  # [b, hk, 1, dv]
+        if decay:
+            state = _binary(o, "Mul", state, _column(o, decay, t))
+        if beta:
+            got = _sum_keys(o, _binary(o, "Mul", state, kt))
+            vt = _binary(o, "Mul", _slice(o, beta, 2, t, t + 1), _binary(o, "Sub", vt, got))
+        state = _binary(o, "Add", state, _binary(o, "Mul", kt, vt))
+        read = state if hq == hk else o.op("Gather", state, heads, shape=(b, hq, dk, dv),
+                                           axis=1)
+        prod = _binary(o, "Mul", read, _column(o, q, t))
+        outs.append(_binary(o, "Mul", _sum_keys(o, prod), o.const(scale)))
+    y = _concat(o, outs, 2) if len(outs) > 1 else outs[0]
+    y = _reshape(o, o.op("Transpose", y, shape=(b, steps, hq, dv), perm=(0, 2, 1, 3)),
+                 (b, steps, hq * dv))
+    names = list(n.outputs) + [""]
+    o.rw.alias(names[0], y)
+    if names[1]:
+        o.rw.alias(names[1], state)
+    return True

@@ -356,3 +356,35 @@ def test_causal_conv_with_state(activation, with_state, tmp_path):
     if with_state:
         feeds["past"] = rng.standard_normal((b, c, k - 1)).astype(F)
     check(m, feeds, tmp_path, tol=1e-5)
+
+
+@pytest.mark.parametrize("rule,decay_width,past", [
+    ("linear", None, False), ("gated", 1, True), ("delta", None, True),
+    ("gated_delta", 4, False), ("gated_delta", 1, True)])
+def test_linear_attention_recurrence(rule, decay_width, past, tmp_path):
+    """Each update rule over 4 steps, grouped query heads (4 query, 2 key-value), the decay per
+    head or per key feature, with and without a past state."""
+    rng = _rng(12)
+    b, steps, hq, hk, dk, dv = 2, 4, 4, 2, 4, 3
+    names = ["q", "k", "v", "past" if past else "", "", ""]
+    shapes = {"q": (b, steps, hq * dk), "k": (b, steps, hk * dk), "v": (b, steps, hk * dv),
+              "past": (b, hk, dk, dv)}
+    if rule in ("gated", "gated_delta"):
+        names[4] = "decay"
+        shapes["decay"] = (b, steps, hk * decay_width)
+    if rule in ("delta", "gated_delta"):
+        names[5] = "beta"
+        shapes["beta"] = (b, steps, hk)
+    while not names[-1]:
+        names.pop()
+    node = helper.make_node("LinearAttention", names, ["y", "state"], update_rule=rule,
+                            q_num_heads=hq, kv_num_heads=hk)
+    used = [x for x in names if x]
+    m = make_model([node], [(x, F, shapes[x]) for x in used],
+                   [("y", F, None), ("state", F, None)], opset=27)
+    feeds = {x: (0.5 * rng.standard_normal(shapes[x])).astype(F) for x in used}
+    if "decay" in feeds:
+        feeds["decay"] = -np.abs(feeds["decay"])
+    if "beta" in feeds:
+        feeds["beta"] = rng.uniform(0, 1, shapes["beta"]).astype(F)
+    check(m, feeds, tmp_path, tol=1e-5)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from isa.directives import DIRECTIVES
 from isa.gen_docs import HEADER, assembly_md, render
-from isa.spec import CSRS, INSTRUCTIONS
+from isa.spec import CSRS, INSTRUCTIONS, WEIGHT_FORMATS_TEXT
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "isa.md"
 ASM_DOC = DOC.parent / "assembly.md"
@@ -33,3 +33,7 @@ def test_every_directive_has_its_own_section_in_assembly_md():
     headings = [ln for ln in ASM_DOC.read_text().splitlines() if ln.startswith("### ")]
     for name in DIRECTIVES:
         assert any(f"`{name} " in h or f"`{name}`" in h for h in headings), name
+
+
+def test_assembly_md_names_the_wfmt_codes_of_the_table():
+    assert f"formats of `wprog` ({WEIGHT_FORMATS_TEXT})" in ASM_DOC.read_text()

@@ -100,6 +100,16 @@ def cumprod(node: Node, graph: Graph) -> str:
             or "an axis too long to unroll (one Mul per element)")
 
 
+def bitcast(node: Node, graph: Graph) -> str:
+    from imcc.passes.composite_newer import bitcast_kinds  # (the passes import the records)
+
+    src, dst = graph.types[node.inputs[0]].dtype, graph.types[node.outputs[0]].dtype
+    if not bitcast_kinds(src, dst):
+        return (f"a bit pattern from {src} to {dst}: the machine holds values, not bits "
+                "(integers of one width are supported)")
+    return "this form is not supported"
+
+
 def gather_nd(node: Node, graph: Graph) -> str | None:
     return "batch_dims > 0 (only 0 is supported)" if int(node.attrs.get("batch_dims", 0)) \
         else None

@@ -221,3 +221,31 @@ def _causal_conv_with_state(o: Ops) -> bool:
             o.rw.const(f"{n.name}_state", np.zeros((b, c, 0), o.xt.dtype))
         o.rw.alias(outs[1], state)
     return True
+
+
+def bitcast_kinds(src: str, dst: str) -> bool:
+    """Whether ``BitCast`` from element type ``src`` to ``dst`` is one imcc computes: between
+    integer types (bool included) of one width, a change of sign convention only."""
+    a, b = np.dtype(src), np.dtype(dst)
+    return a.itemsize == b.itemsize and a.kind in "biu" and b.kind in "biu"
+
+
+@composite("BitCast")
+def _bitcast(o: Ops) -> bool:
+    """``BitCast(x, to)`` (opset 26) between integer types of one width: the same bits read in
+    the other sign convention, ``x + 2**w`` for a negative ``x`` read as unsigned,
+    ``x - 2**w`` for an ``x`` of ``2**(w - 1)`` or more read as signed (a bool is 0 or 1)."""
+    dst = o.graph.types[o.n.outputs[0]].dtype
+    if not bitcast_kinds(o.xt.dtype, dst):
+        return False
+    width = np.dtype(dst).itemsize * 8
+    x = o.op("Cast", o.x, dtype="float32", to=1, saturate=1)
+    if np.dtype(dst).kind == "u":
+        wrap = o.op("Less", x, o.const(0.0, "float32"), dtype="bool")
+        moved = o.op("Add", x, o.const(2.0 ** width, "float32"), dtype="float32")
+    else:
+        wrap = o.op("GreaterOrEqual", x, o.const(2.0 ** (width - 1), "float32"), dtype="bool")
+        moved = o.op("Sub", x, o.const(2.0 ** width, "float32"), dtype="float32")
+    o.final("Cast", o.op("Where", wrap, moved, x, dtype="float32"), to=_onnx_type(dst),
+            saturate=1)
+    return True

@@ -10,14 +10,11 @@ not listed must pass. ``python -m tests.backend.survey`` prints the groups as th
 EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     'opset 22 and later: element types the machine lacks (float16, bfloat16, 2-bit, FLOAT4, FLOAT8E8M0), empty tensors, and operators imcc does not implement (BitShift, BitCast, LinearAttention, CausalConvWithState, TensorScatter...)': (
         'test_bitcast_2d_float32_to_int32',
-        'test_bitcast_bool_to_uint8',
         'test_bitcast_float32_to_int32',
         'test_bitcast_float64_to_int64',
         'test_bitcast_int32_to_float32',
         'test_bitcast_int64_to_float64',
-        'test_bitcast_int8_to_uint8',
         'test_bitcast_scalar_float32_to_int32',
-        'test_bitcast_uint16_to_int16',
         'test_bitcast_uint32_to_int32',
         'test_bitshift_left_int32_overflow',
         'test_bitshift_right_int32_negative_input',

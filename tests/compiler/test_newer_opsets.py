@@ -388,3 +388,30 @@ def test_linear_attention_recurrence(rule, decay_width, past, tmp_path):
     if "beta" in feeds:
         feeds["beta"] = rng.uniform(0, 1, shapes["beta"]).astype(F)
     check(m, feeds, tmp_path, tol=1e-5)
+
+
+@pytest.mark.parametrize("src,dst", [(np.int8, np.uint8), (np.uint16, np.int16),
+                                     (np.bool_, np.uint8), (np.int32, np.uint32)])
+def test_bitcast_between_integers_of_one_width(src, dst, tmp_path):
+    values = {np.int8: [-128, -1, 0, 127], np.uint16: [0, 1, 32768, 65535],
+              np.bool_: [True, False, True, True], np.int32: [-5, 0, 7, -(2**20)]}[src]
+    node = helper.make_node("BitCast", ["x"], ["y"],
+                            to=helper.np_dtype_to_tensor_dtype(np.dtype(dst)))
+    m = make_model([node], [("x", src, (4,))], [("y", dst, None)], opset=26)
+    if dst == np.uint32:  # -5 reads as 2**32 - 5, beyond the machine's exact integers
+        import imcc
+
+        with pytest.raises(imcc.Error, match="2\\*\\*24"):
+            check(m, {"x": np.array(values, src)}, tmp_path, tol=0)
+        return
+    check(m, {"x": np.array(values, src)}, tmp_path, tol=0)
+
+
+def test_bitcast_between_float_and_integer_is_refused_in_words(tmp_path):
+    import imcc
+
+    node = helper.make_node("BitCast", ["x"], ["y"], to=helper.np_dtype_to_tensor_dtype(
+        np.dtype(np.int32)))
+    m = make_model([node], [("x", F, (3,))], [("y", np.int32, None)], opset=26)
+    with pytest.raises(imcc.Error, match="float32 to int32: the machine holds values"):
+        run_compiled(m, {"x": np.ones(3, F)}, tmp_path)

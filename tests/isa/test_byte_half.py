@@ -7,6 +7,7 @@ import pytest
 
 from isa.assembler import assemble
 from isa.diagnostics import ErrorList
+from isa.directives import DIRECTIVES
 from isa.disassembler import disassemble
 from runtime.config import preset
 from runtime.machine import Machine
@@ -93,3 +94,13 @@ def test_byte_granular_data_goes_to_side_files_exactly(tmp_path):
         (tmp_path / name.rsplit("/", 1)[-1]).write_bytes(blob)
     again = assemble(listing.text, base_dir=tmp_path).obj
     assert again.data == obj.data and again.symbols == obj.symbols
+
+
+@pytest.mark.parametrize("name", [n for n, d in DIRECTIVES.items() if d.sections])
+def test_each_directive_is_refused_outside_its_sections(name):
+    d = DIRECTIVES[name]
+    for section in {"text", "data", "weights"} - set(d.sections):
+        with pytest.raises(ErrorList) as e:
+            assemble(f".{section}\n{name} 1\n")
+        (err,) = e.value.errors
+        assert err.message.startswith(f"{name} is not allowed in .{section}"), err.message

@@ -85,32 +85,25 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
     (``I_c / 2**adcsh = q_c @ (G / 2**adcsh)``); the shift-and-add runs from the most
     significant cycle down (Horner's scheme, ``y = 2**dacb * y + O_c``) instead of multiplying
     each cycle by ``2**(c*dacb)``; and the array rows whose digit is 0 in every vector of a
-    cycle are left out of that cycle's product (the high-order digits of quantized activations
-    are mostly zero; one OR over the vectors finds them for every cycle at once, and the live
-    rows' magnitudes are gathered before their digits are taken). And the ADC's clip is left
+    cycle are left out of that cycle's product (:func:`_currents`). And the ADC's clip is left
     out where the column range proves that no rounded current leaves its range (``|I_c| <=
     cycle_bound``: a bound within ``[clo, chi]``, or nonnegative inputs and cells and a bound
     up to ``chi``; ``chi`` is an integer, so rounding cannot pass it). With ``groups`` (the
     region's cells block-diagonal, :mod:`runtime.blocks`) every cycle multiplies the diagonal
     blocks only, in block-major layout (the same exact integers)."""
-    dacb = p.dacb
     vl = q.shape[0]
     if groups is not None:
-        q_shape, _ = groups.shape(vl)
-        q = groups.gather(q, buffer("gq", q_shape, q.dtype))
+        q = groups.gather(q, buffer("gq", groups.shape(vl)[0], q.dtype))
         gr = groups.cells
-    shape, out_shape = q.shape, (*q.shape[:-1], gr.shape[-1])
+    out_shape = (*q.shape[:-1], gr.shape[-1])
     dtype = np.float32 if cycle_bound <= F32_EXACT else np.float64
     clo, chi = p.adc_range
     acc = accumulator_dtype(p, float(max(-clo, chi)))
     g = np.multiply(gr, p.adc_down, out=buffer("gs", gr.shape, dtype))
     mag = magnitudes(buffer, q, p)
     sgn = signs(buffer, q, dtype) if p.isgn else None
-    itype = mag.dtype.type
-    mask = itype(min((1 << dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
     live = np.bitwise_or.reduce(mag, axis=0) \
         if groups is None and vl * gr.shape[1] >= SKIP_MIN_WORK else None
-    i = buffer("i", out_shape, dtype)
     y = buffer("y", out_shape, acc)
     bound = cycle_bound * p.adc_down  # |I_c| in ADC steps
     signed = sgn is not None or gr.min(initial=0) < 0  # currents, codes may be negative
@@ -118,24 +111,9 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
     pending = None  # y is 0 until the first nonzero cycle; then 2**dacb steps not yet applied
     for c in reversed(range(p.cycles)):
         if pending is not None:
-            pending += dacb
-        shift = itype(c * dacb)
-        rows = _live_rows(live, shift, mask) if live is not None else None
-        if rows is None:
-            bits = np.right_shift(mag, shift, out=buffer("bits", shape, itype))
-            qc = buffer("qc", shape, dtype)
-            qc[...] = np.bitwise_and(bits, mask, out=bits)
-            if sgn is not None:
-                qc *= sgn
-            np.matmul(qc, g, out=i)
-        elif rows.size:
-            bits = mag[:, rows]
-            np.right_shift(bits, shift, out=bits)
-            qs = np.bitwise_and(bits, mask, out=bits).astype(dtype)
-            if sgn is not None:
-                qs *= sgn[:, rows]
-            np.matmul(qs, g[rows], out=i)
-        else:
+            pending += p.dacb
+        i = _currents(buffer, mag, sgn, live, g, c * p.dacb, p.dacb, dtype)
+        if i is None:
             continue  # every digit is 0: I = 0 and the ADC's code is 0
         adc_codes(i, 1.0, clo, chi, clip=clip)  # 2**-adcsh is in g
         if pending is None:
@@ -155,6 +133,35 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
     if groups is not None:
         return groups.scatter(y, buffer("ys", (vl, groups.w), acc))
     return y
+
+
+def _currents(buffer: Buffer, mag: np.ndarray, sgn: np.ndarray | None,
+              live: np.ndarray | None, g: np.ndarray, shift: int, dacb: int,
+              dtype) -> np.ndarray | None:
+    """One cycle's currents ``q_c @ g`` (a scratch array), None where every digit is 0. The
+    array rows whose digit is 0 in every vector are left out of the product (the high-order
+    digits of quantized activations are mostly zero; ``live``, the OR of the magnitudes over
+    the vectors, finds them, and the live rows' magnitudes are gathered before their digits
+    are taken)."""
+    itype = mag.dtype.type
+    mask = itype(min((1 << dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
+    rows = _live_rows(live, itype(shift), mask) if live is not None else None
+    if rows is None:
+        bits = np.right_shift(mag, itype(shift), out=buffer("bits", mag.shape, itype))
+        qc = buffer("qc", mag.shape, dtype)
+        qc[...] = np.bitwise_and(bits, mask, out=bits)
+        if sgn is not None:
+            qc *= sgn
+    elif rows.size:
+        bits = mag[:, rows]
+        np.right_shift(bits, itype(shift), out=bits)
+        qc = np.bitwise_and(bits, mask, out=bits).astype(dtype)
+        if sgn is not None:
+            qc *= sgn[:, rows]
+    else:
+        return None
+    i = buffer("i", (*mag.shape[:-1], g.shape[-1]), dtype)
+    return np.matmul(qc, g if rows is None else g[rows], out=i)
 
 
 def _live_rows(live: np.ndarray, shift, mask) -> np.ndarray | None:

@@ -324,8 +324,6 @@ class NumpyCrossbar:
             if g is None or qmax * csum >= 2.0**53:
                 return None
             bound = qmax * csum
-        if bound <= F32_EXACT:  # exact in any order: the diagonal blocks only where grouped
-            g = self._grouped((array, row, col, h, w, coef), g)
         return ExactKernel(self, p, g, bound)
 
     def mvm(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
@@ -417,8 +415,6 @@ class NumpyCrossbar:
         BLAS takes, and numpy would copy them whole; their product is summed over bands of
         ``xs`` columns instead, each an ordinary strided matrix. (Integer products below
         ``2**24`` stay exact in any order.)"""
-        if isinstance(g, Groups):
-            return self._group_product(x, g, out)
         xs = _overlap(x)
         if xs < _BAND_MIN:
             return np.matmul(x, g, out=out)
@@ -428,17 +424,6 @@ class NumpyCrossbar:
             np.matmul(x[:, j : j + xs], g[j : j + xs], out=tmp)
             out += tmp
         return out
-
-    def _group_product(self, x: np.ndarray, groups: Groups,
-                       out: np.ndarray | None) -> np.ndarray:
-        """``x @ G`` for grouped cells: the inputs in block-major layout, one batched product of
-        the diagonal blocks, the outputs back (float32)."""
-        xs, ys = groups.shape(x.shape[0])
-        xb = groups.gather(x, self._buffer("gx", xs, np.float32))
-        yb = np.matmul(xb, groups.cells, out=self._buffer("gy", ys, np.float32))
-        if out is None:
-            out = np.empty((x.shape[0], groups.w), np.float32)
-        return groups.scatter(yb, out)
 
     def _analog(self, array: int, qc: np.ndarray, gr: np.ndarray,
                 out: np.ndarray | None = None) -> np.ndarray:

@@ -152,6 +152,9 @@ _RECORDS = (
         notes="integers (within -2**24 .. 2**24); LEFT keeps the low bits"),
     _op("BitCast", removed_by=_X, check=F.bitcast,
         notes="between integer types of one width (opset 26)"),
+    *(_op(name, removed_by=_X, notes="integers (within -2**24 .. 2**24), bit by bit")
+      for name in ("BitwiseAnd", "BitwiseOr", "BitwiseXor")),
+    _op("BitwiseNot", removed_by=_X, notes="integers (within -2**24 .. 2**24)"),
     _op("TensorScatter", removed_by=_X, check=F.float_input,
         notes="float32 cache; write positions constant or runtime (opset 24)"),
     _op("CausalConvWithState", removed_by=_X, check=F.float_input,

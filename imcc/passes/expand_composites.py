@@ -17,6 +17,7 @@ import onnx
 
 from imcc.ir import Graph, Node, TensorType, onnx_elem_type
 from imcc.passes import (  # noqa: F401  (each registers its expansions)
+    composite_bits,
     composite_math,
     composite_newer,
     expand_attention,

@@ -32,7 +32,7 @@ _IS_AGU = tuple(i in _AGU_SLOTS for i in range(CSR_SLOTS))
 #: The address generator's CSR contents, in one tuple: the key of its :class:`Agu`.
 _AGU_RAW = operator.itemgetter(*_AGU_N, *(k for _, ks in _AGU_S for k in ks), _NRED)
 #: Settings kept at most (a loop walking through sizes makes a new one per iteration).
-AGU_LIMIT = 1 << 12
+AGU_LIMIT = 1 << 9
 
 
 class Trap(Exception):

@@ -46,8 +46,9 @@ def _limit(shape: tuple[int, ...]) -> None:
 
 
 #: Operands kept per AGU setting (a loop walking through addresses makes a new one per
-#: iteration).
-PLAN_LIMIT = 1 << 10
+#: iteration); with ``runtime.state.AGU_LIMIT`` settings, at most some 130,000 views (a
+#: compiled decoder step has 130 settings and 900 operands).
+PLAN_LIMIT = 1 << 8
 
 
 def operand(s, agu, op: str, addr: int, dims=ALL) -> tuple[int, np.ndarray, int, int]:

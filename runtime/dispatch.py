@@ -39,13 +39,12 @@ def _raise(message: str) -> None:
 @dataclass
 class Decoded:
     """A pre-decoded program: one bound handler per instruction (and one past the end, which
-    traps), the category of each (None for a word that does not decode), the instruction
-    indices of each category, the handlers with each block in place of its first instruction's
-    (``blocks``), the most instructions a block holds (``span``) and the count of instructions
-    the blocks retired beyond their first (``extra[0]``)."""
+    traps), the instruction indices of each category (a word that does not decode has none),
+    the handlers with each block in place of its first instruction's (``blocks``), the most
+    instructions a block holds (``span``) and the count of instructions the blocks retired
+    beyond their first (``extra[0]``)."""
 
     handlers: list[Callable]
-    categories: list[str | None]
     by_category: tuple[tuple[str, tuple[int, ...]], ...]
     blocks: list[Callable]
     span: int
@@ -93,8 +92,7 @@ def predecode(state: MachineState, obj: ObjectFile, hits: list[int],
             groups.setdefault(cat, []).append(i)
     extra = [0]
     blocks, span = _blocks(prog, plain, hits, extra)
-    return Decoded(prog, categories, tuple((c, tuple(ix)) for c, ix in groups.items()),
-                   blocks, span, extra)
+    return Decoded(prog, tuple((c, tuple(ix)) for c, ix in groups.items()), blocks, span, extra)
 
 
 def _blocks(prog: list[Callable], plain: list[bool], hits: list[int], extra: list[int]

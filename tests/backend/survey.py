@@ -32,6 +32,8 @@ RULES = (
      "BitCast between float and integer types (the machine holds values, not bits)"),
     (r"beyond the whole numbers the machine's float32 words hold exactly",
      "integers beyond 2**24 (the machine's float32 words hold them exactly up to there)"),
+    (r"Cast from \w+ to \w+ is not supported",
+     "Cast to or from a type the machine does not convert (2-bit, FLOAT4, FLOAT8E8M0)"),
     (r"(has shape \[[\d, ]*\], a dimension of size 0|is empty \(shape)",
      "empty (size-0) tensors"),
     (r"\b(float16|bfloat16|float64) (tensor|input)",

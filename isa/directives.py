@@ -260,8 +260,9 @@ def _emit_io(asm, out, section, addr, st, payload):
     if not isinstance(shp, ListOp):
         raise asm.error(f"{name} expects a shape like [1, 3, 32, 32] ([] for a scalar)", shp.pos)
     dims = tuple(asm.eval_int(d, None) for d in shp.items)
-    if any(not 1 <= d < 2**32 for d in dims):
-        raise asm.error(f"{name} shape dimensions must be in 1..2**32-1", shp.pos)
+    if any(not 0 <= d < 2**32 for d in dims):
+        raise asm.error(f"{name} shape dimensions must be in 0..2**32-1 (0: an empty tensor)",
+                        shp.pos)
     key = name[1:] + "s"
     if any(t.name == tname for t in out.meta[key]):
         raise asm.error(f"{name} '{tname}' declared twice", nm.pos)

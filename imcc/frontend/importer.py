@@ -207,11 +207,6 @@ class _Importer:
                 outputs.pop()
             nodes.append(Node(name, node.op_type, tuple(node.input), tuple(outputs), attrs))
         outputs = [o.name for o in g.output]
-        for o in outputs:
-            if o in self.types and 0 in self.types[o].shape:
-                raise OnnxImportError(f"{self.where}: graph output {o!r} is empty (shape "
-                                      f"{list(self.types[o].shape)}); imcc computes outputs "
-                                      "with at least one element")
         return Graph(name=g.name or "model", nodes=tuple(nodes), inputs=tuple(self.inputs),
                      outputs=tuple(outputs), types=self.types, constants=self.constants,
                      opset=self.c.opset, origins=origins)

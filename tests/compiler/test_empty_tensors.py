@@ -51,7 +51,7 @@ def test_boolean_reduction_over_an_empty_set(op):
     _check(model, {"data": np.zeros((2, 0, 4), bool), "axes": np.array([1], np.int64)})
 
 
-@pytest.mark.parametrize("op", [r for r in REDUCTIONS if r != "ReduceProd"])  # not lowered
+@pytest.mark.parametrize("op", REDUCTIONS)
 @pytest.mark.parametrize("noop", (0, 1))
 def test_empty_axes_input_reduces_all_or_nothing(op, noop):
     """An empty ``axes`` input (shape [0]) holds no value, so it is a constant: all axes are
@@ -98,3 +98,22 @@ def test_a_runtime_product_over_an_empty_inner_dimension_is_refused():
     g = g.replace(inputs=("x", "e"))
     with pytest.raises(imcc.Error, match=r"operand 'x' is empty \(shape \[2, 0\]\)"):
         empty_tensors(g)
+
+
+@pytest.mark.parametrize("node, shape, inits", [
+    (helper.make_node("Slice", ["x", "s", "e"], ["y"]), [4, 3],
+     {"s": np.array([5], np.int64), "e": np.array([9], np.int64)}),  # starts beyond the end
+    (helper.make_node("Split", ["x", "s"], ["y", "z"], axis=0), [4, 3],
+     {"s": np.array([4, 0], np.int64)}),  # a part of size 0
+    (helper.make_node("Shape", ["x"], ["y"], start=1, end=0), [4, 3], {}),
+])
+def test_empty_outputs(node, shape, inits):
+    """Outputs of size 0: declared with a 0 dimension, returned empty, of the model's type."""
+    outs = [helper.make_tensor_value_info(o, TensorProto.INT64 if node.op_type == "Shape"
+                                          else TensorProto.FLOAT, None) for o in node.output]
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                      shape)], outs,
+                          initializer=[helper.make_tensor(k, TensorProto.INT64, v.shape, v)
+                                       for k, v in inits.items()])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    _check(model, {"x": np.arange(12, dtype=np.float32).reshape(shape)})

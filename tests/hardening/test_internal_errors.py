@@ -27,7 +27,7 @@ SOURCES = {
     "negative-equ-beyond-32-bits": (".equ neg, -0x80000001\n",
                                     "1:6: error: symbol 'neg' = -2147483649 doesn't fit"),
     "input-dim-beyond-32-bits": ('.input "x", 0, [4294967296]\n',
-                                 "1:16: error: .input shape dimensions must be in 1..2**32-1"),
+                                 "1:16: error: .input shape dimensions must be in 0..2**32-1"),
 }
 
 

@@ -88,8 +88,14 @@ def _product(o: Ops, t: str, axis: int) -> str:
 @composite("ReduceProd", dtypes=FLOAT32)
 def _reduce_prod(o: Ops) -> bool:
     """``ReduceProd(x)``: the product over ``axes``, one axis after the other, each by
-    :func:`_product` (pairwise ``Mul`` of halves), then ``Reshape`` to the output's shape."""
+    :func:`_product` (pairwise ``Mul`` of halves), then ``Reshape`` to the output's shape;
+    ``x`` itself for empty ``axes`` with ``noop_with_empty_axes``."""
     got = reduce_axes(o)
+    yshape = o.graph.types[o.n.outputs[0]].shape
+    if got is None and yshape == o.xt.shape and len(o.n.inputs) > 1 and o.n.inputs[1] \
+            and o.rw.value(o.n.inputs[1]) is not None:  # noop_with_empty_axes: x itself
+        o.final("Reshape", o.x, o.rw.shape_const(f"{o.n.name}_out", yshape))
+        return True
     if got is None:
         return False
     rank = o.xt.rank
@@ -99,8 +105,7 @@ def _reduce_prod(o: Ops) -> bool:
     t = o.x
     for a in axes:
         t = _product(o, t, a)
-    o.final("Reshape", t, o.rw.shape_const(f"{o.n.name}_out",
-                                           o.graph.types[o.n.outputs[0]].shape))
+    o.final("Reshape", t, o.rw.shape_const(f"{o.n.name}_out", yshape))
     return True
 
 

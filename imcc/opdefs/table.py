@@ -147,7 +147,7 @@ _RECORDS = (
     _act("Swish", removed_by=_X, notes="float32 (opset 24)"),
     _act("SwiGLU", removed_by=_X, notes="float32 (opset 28); both inputs of one shape"),
     _op("CumProd", removed_by=_X, check=F.cumprod,
-        notes="constant axis; one Mul per element along it (opset 26)"),
+        notes="one Mul per element along the axis (every axis for a runtime one; opset 26)"),
     _op("BitShift", removed_by=_X,
         notes="integers (within -2**24 .. 2**24); LEFT keeps the low bits"),
     _op("BitCast", removed_by=_X, check=F.bitcast,

@@ -37,20 +37,11 @@ def _swiglu(o: Ops) -> bool:
     return True
 
 
-@composite("CumProd", dtypes=_CUMPROD_TYPES)
-def _cumprod(o: Ops) -> bool:
-    """``CumProd(x, axis)``: ``y[k] = x[0] * ... * x[k]`` along ``axis`` (``exclusive``: up to
-    ``x[k - 1]``, 1 for ``k = 0``; ``reverse``: from the other end), unrolled as one ``Mul``
-    per element of the axis, so integer products stay exact (opset 26)."""
+def _cumprod_along(o: Ops, axis: int) -> str:
+    """The cumulative product of the node's input along ``axis``, one ``Mul`` per element."""
     n = o.n
-    v = o.rw.value(n.inputs[1])
-    if v is None or o.xt.rank == 0:
-        return False
-    axis = int(np.asarray(v).reshape(-1)[0]) % o.xt.rank
-    length = o.xt.shape[axis]
-    if length > CUMPROD_MAX_LENGTH:
-        return False
     exclusive, reverse = int(n.attrs.get("exclusive", 0)), int(n.attrs.get("reverse", 0))
+    length = o.xt.shape[axis]
     part = list(o.xt.shape)
     part[axis] = 1
     sc = o.rw.shape_const
@@ -69,7 +60,37 @@ def _cumprod(o: Ops) -> bool:
         running = x if running is None else o.op("Mul", running, x, shape=part)
         if not exclusive:
             out[k] = running
-    o.final("Concat", *(out[k] for k in range(length)), axis=axis)
+    parts = [out[k] for k in range(length)]
+    return o.op("Concat", *parts, axis=axis) if len(parts) > 1 else parts[0]
+
+
+@composite("CumProd", dtypes=_CUMPROD_TYPES)
+def _cumprod(o: Ops) -> bool:
+    """``CumProd(x, axis)``: ``y[k] = x[0] * ... * x[k]`` along ``axis`` (``exclusive``: up to
+    ``x[k - 1]``, 1 for ``k = 0``; ``reverse``: from the other end), unrolled as one ``Mul``
+    per element of the axis, so integer products stay exact (opset 26). A runtime ``axis``
+    computes the product along every axis and selects the one ``axis`` names (``Where`` of
+    ``Equal``): the output's shape is the input's whichever it is."""
+    n = o.n
+    rank = o.xt.rank
+    if rank == 0 or max(o.xt.shape) > CUMPROD_MAX_LENGTH:
+        return False
+    v = o.rw.value(n.inputs[1])
+    if v is not None:
+        o.rw.alias(n.outputs[0], _cumprod_along(o, int(np.asarray(v).reshape(-1)[0]) % rank))
+        return True
+    given = o.op("Cast", n.inputs[1], shape=o.rw.type(n.inputs[1]).shape, dtype="float32",
+                 to=1, saturate=1)
+    shape = o.rw.type(given).shape
+    axis = o.op("Where", o.op("Less", given, o.const(0.0, "float32"), shape=shape,
+                              dtype="bool"),
+                o.op("Add", given, o.const(float(rank), "float32"), shape=shape,
+                     dtype="float32"), given, shape=shape, dtype="float32")
+    y = _cumprod_along(o, rank - 1)
+    for a in range(rank - 2, -1, -1):
+        pick = o.op("Equal", axis, o.const(float(a), "float32"), shape=shape, dtype="bool")
+        y = o.op("Where", pick, _cumprod_along(o, a), y)
+    o.rw.alias(n.outputs[0], y)
     return True
 
 

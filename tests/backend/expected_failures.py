@@ -8,7 +8,7 @@ not listed must pass. ``python -m tests.backend.survey`` prints the groups as th
 """
 
 EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
-    'opset 22 and later: 2-bit, FLOAT4 and FLOAT8E8M0 types, BitCast between float and integer, integers beyond 2**24, CumProd with a runtime axis, and other refusals of cases new in opsets 22 to 28': (
+    'opset 22 and later: 2-bit, FLOAT4 and FLOAT8E8M0 types, BitCast between float and integer, integers beyond 2**24, and other refusals of cases new in opsets 22 to 28': (
         'test_bitcast_2d_float32_to_int32',
         'test_bitcast_float32_to_int32',
         'test_bitcast_float64_to_int64',
@@ -65,15 +65,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_castlike_UINT2_to_UINT8',
         'test_castlike_UINT2_to_UINT8_expanded',
         'test_compress_bfloat16',
-        'test_cumprod_1d',
-        'test_cumprod_1d_exclusive',
-        'test_cumprod_1d_int32_exclusive',
-        'test_cumprod_1d_reverse',
-        'test_cumprod_1d_reverse_exclusive',
-        'test_cumprod_2d_axis_0',
-        'test_cumprod_2d_axis_1',
-        'test_cumprod_2d_int32',
-        'test_cumprod_2d_negative_axis',
         'test_dequantizelinear_float4e2m1',
         'test_dequantizelinear_int2',
         'test_dequantizelinear_uint2',

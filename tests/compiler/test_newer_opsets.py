@@ -415,3 +415,14 @@ def test_bitcast_between_float_and_integer_is_refused_in_words(tmp_path):
     m = make_model([node], [("x", F, (3,))], [("y", np.int32, None)], opset=26)
     with pytest.raises(imcc.Error, match="float32 to int32: the machine holds values"):
         run_compiled(m, {"x": np.ones(3, F)}, tmp_path)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, -2])
+def test_cumprod_with_a_runtime_axis(axis, tmp_path):
+    """The axis a graph input: the product along every axis, the one it names selected."""
+    rng = _rng(13)
+    node = helper.make_node("CumProd", ["x", "axis"], ["y"], exclusive=1)
+    m = make_model([node], [("x", np.int32, (3, 4)), ("axis", np.int64, ())],
+                   [("y", np.int32, None)], opset=26)
+    check(m, {"x": rng.integers(-3, 4, (3, 4)).astype(np.int32),
+              "axis": np.array(axis, np.int64)}, tmp_path, tol=0)

@@ -4,7 +4,10 @@ Each expansion is one function registered with :func:`~imcc.passes.composite_reg
 whose docstring gives the ONNX specification's formula it emits, so the code generator needs no
 lowering of its own for it. This module holds the activations, normalizations, reductions and
 index functions; :mod:`imcc.passes.composite_math` the trigonometric and hyperbolic functions,
-OneHot, GatherND and LRN. A new module of expansions registers by being imported below.
+OneHot, GatherND and LRN; :mod:`imcc.passes.composite_index` ReduceProd, TopK and the
+scatters; the other modules imported below the operators of later opsets. A new module of
+expansions registers by being imported below; each operator it expands needs its record in
+imcc/opdefs/table.py (``removed_by="expand-composites"``).
 
 Reductions are emitted in the form of the graph's opset (``axes`` as an input for ``ReduceSum``
 and from opset 18 for the others, an attribute before).
@@ -18,11 +21,11 @@ import onnx
 from imcc.ir import Graph, Node, TensorType, onnx_elem_type
 from imcc.passes import (  # noqa: F401  (each registers its expansions)
     composite_bits,
+    composite_index,
     composite_math,
     composite_newer,
     expand_attention,
 )
-from imcc.passes import composite_index  # noqa: F401  (registers its expansions)
 from imcc.passes.composite_registry import EXPANSIONS, FLOATS, Ops, composite, reduce_axes
 from imcc.passes.rewrite import Rewriter
 

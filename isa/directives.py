@@ -129,7 +129,8 @@ def _values(asm, st, section, offset):
         raise asm.error(f"{st.name} expects at least one value", st.pos)
     if section == "data" and offset % d.unit:
         raise asm.error(f"{st.name} at .data offset {offset} is not {d.unit}-byte aligned", st.pos,
-                        f"put .align {d.unit} before it (lw/lh read aligned words/halfwords)")
+                        f"put .align {d.unit} before it: loads and vector operands read "
+                        f"{d.unit}-byte values at multiples of {d.unit}")
     return d.unit * len(st.operands), None
 
 

@@ -1,5 +1,7 @@
-"""Operators of opsets 24 and later as compositions of operators the machine has: ``Swish``,
-``SwiGLU`` and ``CumProd``, each as onnx's specification defines it."""
+"""Operators of opsets 24 and later as compositions of operators the machine has (``Swish``,
+``SwiGLU``, ``CumProd``, ``BitShift``, ``BitCast``, ``TensorScatter``,
+``CausalConvWithState``), each as onnx's specification defines it; and ``CumSum`` with a
+runtime axis, which ``CumProd`` shares."""
 
 from __future__ import annotations
 
@@ -34,6 +36,41 @@ def _swiglu(o: Ops) -> bool:
     if o.rw.type(b).shape != o.xt.shape:
         return False
     o.final("Mul", o.op("Mul", o.x, _gate(o)), b)
+    return True
+
+
+def _select_axis(o: Ops, along) -> str:
+    """``along(a)`` for the axis ``a`` that the node's runtime axis input (rank 0, negative
+    counted from the end) names: every axis computed, then ``Where`` of ``Equal``."""
+    rank = o.xt.rank
+    given = o.op("Cast", o.n.inputs[1], shape=o.rw.type(o.n.inputs[1]).shape,
+                 dtype="float32", to=1, saturate=1)
+    shape = o.rw.type(given).shape
+    axis = o.op("Where", o.op("Less", given, o.const(0.0, "float32"), shape=shape,
+                              dtype="bool"),
+                o.op("Add", given, o.const(float(rank), "float32"), shape=shape,
+                     dtype="float32"), given, shape=shape, dtype="float32")
+    y = along(rank - 1)
+    for a in range(rank - 2, -1, -1):
+        pick = o.op("Equal", axis, o.const(float(a), "float32"), shape=shape, dtype="bool")
+        y = o.op("Where", pick, along(a), y)
+    return y
+
+
+@composite("CumSum")
+def _cumsum_runtime_axis(o: Ops) -> bool:
+    """``CumSum(x, axis)`` with a runtime ``axis``: the ``CumSum`` along every axis (each
+    lowered as it is with a constant axis), the one ``axis`` names selected. A constant axis
+    is left to the lowering."""
+    n = o.n
+    if o.rw.is_const(n.inputs[1]) or o.xt.rank == 0:
+        return False
+
+    def along(a: int) -> str:
+        return o.op("CumSum", o.x, o.rw.const(f"{n.name}_axis", np.array(a, np.int64)),
+                    **{k: v for k, v in n.attrs.items()})
+
+    o.rw.alias(n.outputs[0], _select_axis(o, along))
     return True
 
 
@@ -79,18 +116,7 @@ def _cumprod(o: Ops) -> bool:
     if v is not None:
         o.rw.alias(n.outputs[0], _cumprod_along(o, int(np.asarray(v).reshape(-1)[0]) % rank))
         return True
-    given = o.op("Cast", n.inputs[1], shape=o.rw.type(n.inputs[1]).shape, dtype="float32",
-                 to=1, saturate=1)
-    shape = o.rw.type(given).shape
-    axis = o.op("Where", o.op("Less", given, o.const(0.0, "float32"), shape=shape,
-                              dtype="bool"),
-                o.op("Add", given, o.const(float(rank), "float32"), shape=shape,
-                     dtype="float32"), given, shape=shape, dtype="float32")
-    y = _cumprod_along(o, rank - 1)
-    for a in range(rank - 2, -1, -1):
-        pick = o.op("Equal", axis, o.const(float(a), "float32"), shape=shape, dtype="bool")
-        y = o.op("Where", pick, _cumprod_along(o, a), y)
-    o.rw.alias(n.outputs[0], y)
+    o.rw.alias(n.outputs[0], _select_axis(o, lambda a: _cumprod_along(o, a)))
     return True
 
 

@@ -426,3 +426,15 @@ def test_cumprod_with_a_runtime_axis(axis, tmp_path):
                    [("y", np.int32, None)], opset=26)
     check(m, {"x": rng.integers(-3, 4, (3, 4)).astype(np.int32),
               "axis": np.array(axis, np.int64)}, tmp_path, tol=0)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("exclusive,reverse", [(0, 0), (1, 1)])
+def test_cumsum_with_a_runtime_axis(axis, exclusive, reverse, tmp_path):
+    rng = _rng(14)
+    node = helper.make_node("CumSum", ["x", "axis"], ["y"], exclusive=exclusive,
+                            reverse=reverse)
+    m = make_model([node], [("x", F, (3, 4)), ("axis", np.int64, ())], [("y", F, None)],
+                   opset=18)
+    check(m, {"x": rng.standard_normal((3, 4)).astype(F), "axis": np.array(axis, np.int64)},
+          tmp_path, tol=1e-6)

@@ -50,7 +50,8 @@ class Symbol:
 RAW_DTYPES = MappingProxyType({"i32bits": "int32", "u32bits": "uint32"})
 #: Element types numpy holds through ml_dtypes: every value of theirs is a float32 exactly.
 NARROW_DTYPES = ("bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2",
-                 "float8_e5m2fnuz", "int4", "uint4")
+                 "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn", "int4", "uint4", "int2",
+                 "uint2")
 #: Element types an input or output may declare (the host converts float32 words, except the
 #: raw-bits types).
 IO_DTYPES = ("float32", "float16", "float64", "int64", "int32", "int16", "int8", "uint64",

@@ -3,7 +3,7 @@ rounding, wrapping or saturation the destination type applies, computed in float
 
 * to ``bool``: "not zero";
 * float to an integer type: truncation toward zero (out of range is undefined in ONNX; for the
-  4-bit types onnx's reference gives 0 there, and so does imcc);
+  4-bit and 2-bit types onnx's reference gives 0 there, and so does imcc);
 * integer to a narrower integer type: the low bits, two's complement (``200`` int16 -> ``-56``
   int8);
 * float to a float 8 type (``float8e4m3fn``, ``float8e4m3fnuz``, ``float8e5m2``,
@@ -11,6 +11,9 @@ rounding, wrapping or saturation the destination type applies, computed in float
   ``saturate=1`` (the default) values beyond the largest finite value (and infinities) become
   it, with ``saturate=0`` they overflow to infinity (e5m2) or NaN (the others), as onnx's
   reference does;
+* to ``float4e2m1``: round to nearest even, always saturating to +-6 (the type has no infinity
+  and no NaN: NaN becomes 0, as onnx's reference gives);
+* from ``float8e8m0`` (powers of two): a copy; to it: refused;
 * to ``float16`` or ``bfloat16``: round to nearest even on the type's mantissa, subnormals
   included, overflow to infinity; that holds also where ``compute-float32`` made the output
   float32 (the node's ``to`` names the type it rounds to);
@@ -29,8 +32,10 @@ from imcc.ir import describe
 from isa.diagnostics import UnsupportedOpError
 
 FLOAT8 = ("float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz")
+FLOAT4 = ("float4_e2m1fn",)  # always saturates; no NaN (NaN becomes 0, as onnx's reference)
+E8M0 = ("float8_e8m0fnu",)  # powers of two: read exactly, never written (rounding modes)
 HALF = ("float16", "bfloat16")
-INT4 = ("int4", "uint4")
+INT4 = ("int4", "uint4", "int2", "uint2")
 #: The narrow float types whose overflow (without saturation) is an infinity, not NaN.
 _INF_OVERFLOW = ("float8_e5m2", *HALF)
 
@@ -152,7 +157,8 @@ def lower_cast(ctx: Ctx, node) -> None:
         x, y = x.reshape((1,)), y.reshape((1,))
     src = ctx.graph.types[node.inputs[0]].dtype
     dst = _target(ctx, node)
-    src_kind = "f" if src in FLOAT8 + HALF else "i" if src in INT4 else np.dtype(src).kind
+    src_kind = "f" if src in FLOAT8 + FLOAT4 + E8M0 + HALF else "i" if src in INT4 else \
+        np.dtype(src).kind
     if dst == "bool":
         ctx.unary("vnot", y, x)
         ctx.unary("vnot", y, y)
@@ -160,6 +166,14 @@ def lower_cast(ctx: Ctx, node) -> None:
         _round_float(ctx, y, x, dst, bool(node.attrs.get("saturate", 1)))
     elif dst in HALF:  # no saturate: overflow gives infinity
         _round_float(ctx, y, x, dst, False)
+    elif dst in FLOAT4:
+        _round_float(ctx, y, x, dst, True)
+        m = ctx.tmp(y.shape)
+        ctx.binary("vcmpeq", m, x, x)  # 0 for NaN
+        ctx.ternary("vsel", y, m, y, ctx.scalar(0.0))
+    elif dst in E8M0:
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: Cast to {dst} is not supported "
+                                 "(its rounding modes are not implemented); a cast from it is")
     elif dst in INT4 or np.dtype(dst).kind in "iu":
         lo, hi, bits = _int_range(dst)
         if src_kind == "f":

@@ -117,3 +117,31 @@ def test_float64_input_beyond_float32_is_refused():
     rep = imcc.backend.prepare(model, time_limit=0.1, workers=1)
     with pytest.raises(imcc.Error, match=r"input 'x' \(float64\) holds 1e\+300, beyond float32"):
         rep.run({"x": np.array([1.0, 1e300])})
+
+
+@pytest.mark.parametrize("to", [TensorProto.FLOAT4E2M1, TensorProto.INT2, TensorProto.UINT2])
+def test_cast_to_4_bit_float_and_2_bit_integers_inside_a_graph(to):
+    """float4e2m1 rounds to nearest even and saturates at +-6 (NaN gives 0); int2 and uint2
+    truncate, 0 out of range: as onnx's reference computes them, kept inside a float32 graph."""
+    x = np.array([0.3, 0.75, 1.25, 2.5, 3.5, 5, 6, 7, 100, -100, np.inf, -np.inf, np.nan, -0.0,
+                  0.24, 0.26, -1.5, -2.7, 1.9], np.float32)
+    nodes = [helper.make_node("Cast", ["x"], ["h"], to=to),
+             helper.make_node("Cast", ["h"], ["y"], to=TensorProto.FLOAT)]
+    model = _model(nodes, [("x", TensorProto.FLOAT, [x.size])],
+                   [("y", TensorProto.FLOAT, [x.size])], opset=25)
+    (got,), (want,) = _run(model, {"x": x})
+    np.testing.assert_array_equal(got, want)
+
+
+def test_float8e8m0_input_is_read_exactly_and_cast_to_it_is_refused():
+    x = np.exp2(np.array([-127, -3, 0, 5, 127], np.float32)).astype("float8_e8m0fnu")
+    read = _model([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)],
+                  [("x", TensorProto.FLOAT8E8M0, [5])], [("y", TensorProto.FLOAT, [5])],
+                  opset=25)
+    (got,), (want,) = _run(read, {"x": x})
+    np.testing.assert_array_equal(got, want)
+    write = _model([helper.make_node("Cast", ["y"], ["x"], to=TensorProto.FLOAT8E8M0)],
+                   [("y", TensorProto.FLOAT, [5])], [("x", TensorProto.FLOAT8E8M0, [5])],
+                   opset=25)
+    with pytest.raises(imcc.Error, match="Cast to float8_e8m0fnu is not supported"):
+        imcc.backend.prepare(write, time_limit=0.1, workers=1)

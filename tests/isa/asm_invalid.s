@@ -159,7 +159,7 @@ b: .float 1e400
 # CHECK:                    ^
 # -----
 .output "y", 0, [2], float128
-# CHECK: case.s:1:22: error: .output element type must be one of float32, float16, float64, int64, int32, int16, int8, uint64, uint32, uint16, uint8, bool, i32bits, u32bits, bfloat16, float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz, int4, uint4
+# CHECK: case.s:1:22: error: .output element type must be one of float32, float16, float64, int64, int32, int16, int8, uint64, uint32, uint16, uint8, bool, i32bits, u32bits, bfloat16, float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz, float8_e8m0fnu, float4_e2m1fn, int4, uint4, int2, uint2
 # CHECK:     .output "y", 0, [2], float128
 # CHECK:                          ^~~~~~~~
 # -----

@@ -18,6 +18,7 @@ import onnx
 from imcc.passes.composite_registry import FLOAT32, Ops, composite, reduce_axes
 
 _REDUCTIONS = ("none", "add", "mul", "max", "min")
+_ROUNDS = 64  # TopK extracts at most this many elements one by one (each round is 6 nodes)
 _FLOAT = int(onnx.TensorProto.FLOAT)
 
 
@@ -196,26 +197,15 @@ def _scatter_nd(o: Ops) -> bool:
     return True
 
 
-@composite("TopK")
-def _top_k(o: Ops) -> bool:
-    """``TopK(x, K)``: the ``K`` largest (``largest = 0``: smallest) elements along ``axis``
-    and their indices, in order, the lower index first among equal values. An element's rank
-    is the number of elements that come before it (greater, or equal at a lower index);
-    output ``r`` is the element of rank ``r``, a ``Where`` over ``Equal(rank, r)`` summed along
-    the axis. ``K`` is the outputs' length along the axis (their shape fixes it). Integer
-    inputs are compared as the machine holds them (exact below ``2**24``)."""
-    n = o.n
+def _ranked(o: Ops, a: int, k: int, largest: int) -> tuple[str, str]:
+    """TopK by ranks: an element's rank is the number of elements that come before it
+    (greater, or equal at a lower index); output ``r`` is the element of rank ``r``, a
+    ``Where`` over ``Equal(rank, r)`` summed along the axis (``n * n`` comparisons)."""
     d, rank = o.xt.shape, o.xt.rank
-    outs = [t for t in n.outputs if t]
-    if rank == 0 or not outs:
-        return False
-    a = int(n.attrs.get("axis", -1)) % rank
-    size, k = d[a], o.graph.types[outs[0]].shape[a]
-    post = [1] * (rank - a - 1)
+    size, post = d[a], [1] * (rank - a - 1)
     xi = _reshape(o, o.x, [*d[:a + 1], 1, *d[a + 1:]])  # element i along axis a
     xj = _reshape(o, o.x, [*d[:a], 1, *d[a:]])  # element j along axis a + 1
-    ahead = _bin(o, "Greater" if int(n.attrs.get("largest", 1)) else "Less", xj, xi,
-                 dtype="bool")
+    ahead = _bin(o, "Greater" if largest else "Less", xj, xi, dtype="bool")
     ramp_i = _const(o, "index", np.arange(size).reshape([1] * a + [size, 1] + post), np.int64)
     ramp = _const(o, "index", np.arange(size).reshape([1] * a + [1, size] + post), np.int64)
     lower = _bin(o, "Less", ramp, ramp_i, dtype="bool")  # [i, j]: j < i
@@ -228,6 +218,57 @@ def _top_k(o: Ops) -> bool:
                      a + 1, 0)
     index = _reduce(o, "ReduceSum", _where(o, pick, ramp, _const(o, "zero", 0, np.int64)),
                     a + 1, 0)
+    return values, index
+
+
+def _extracted(o: Ops, a: int, k: int, largest: int) -> tuple[str, str]:
+    """TopK by ``K`` rounds (float32): the extreme of the elements not yet taken
+    (``ReduceMax`` over them, the others read as ``-inf``), the lowest index holding it, then
+    that index taken (``k * n`` comparisons)."""
+    d, rank = o.xt.shape, o.xt.rank
+    size = d[a]
+    ramp = _const(o, "index", np.arange(size, dtype=np.float32)
+                  .reshape([1] * a + [size] + [1] * (rank - a - 1)), np.float32)
+    none = _const(o, "none", size, np.float32)
+    far = _const(o, "far", -np.inf if largest else np.inf, np.float32)
+    cur, avail, values, index = o.x, None, [], []
+    for r in range(k):
+        ext = _reduce(o, "ReduceMax" if largest else "ReduceMin", cur, a, 1)
+        hit = _bin(o, "Equal", o.x, ext, dtype="bool")
+        if avail is not None:
+            hit = _bin(o, "And", hit, avail, dtype="bool")
+        first = _reduce(o, "ReduceMin", _where(o, hit, ramp, none), a, 1)
+        values.append(ext)
+        index.append(first)
+        if r + 1 < k:
+            taken = _bin(o, "Equal", ramp, first, dtype="bool")
+            free = o.op("Not", taken, shape=_shape(o, taken), dtype="bool")
+            avail = free if avail is None else _bin(o, "And", avail, free, dtype="bool")
+            cur = _where(o, avail, o.x, far)
+    out = [*d[:a], k, *d[a + 1:]]
+    both = [o.op("Concat", *parts, shape=out, dtype=dt, axis=a) if len(parts) > 1 else parts[0]
+            for parts, dt in ((values, "float32"), (index, "float32"))]
+    return both[0], _cast(o, both[1], "int64", int(onnx.TensorProto.INT64))
+
+
+@composite("TopK")
+def _top_k(o: Ops) -> bool:
+    """``TopK(x, K)``: the ``K`` largest (``largest = 0``: smallest) elements along ``axis``
+    and their indices, in order, the lower index first among equal values: by ``K`` rounds of
+    extraction (:func:`_extracted`) for float32 and a small ``K``, else by ranks
+    (:func:`_ranked`). ``K`` is the outputs' length along the axis (their shape fixes it).
+    Integer inputs are compared as the machine holds them (exact below ``2**24``)."""
+    n = o.n
+    outs = [t for t in n.outputs if t]
+    if o.xt.rank == 0 or not outs:
+        return False
+    a = int(n.attrs.get("axis", -1)) % o.xt.rank
+    size, k = o.xt.shape[a], o.graph.types[outs[0]].shape[a]
+    largest = int(n.attrs.get("largest", 1))
+    if o.xt.dtype == "float32" and 0 < k <= min(_ROUNDS, size // 2):
+        values, index = _extracted(o, a, k, largest)
+    else:
+        values, index = _ranked(o, a, k, largest)
     for src, dst in zip((values, index), n.outputs):
         if dst:
             o.rw.alias(dst, src)

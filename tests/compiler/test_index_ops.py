@@ -34,10 +34,13 @@ def _topk_model(shape, k, axis, largest, dtype):
 
 
 @pytest.mark.parametrize("dtype", [F, I64])
-@pytest.mark.parametrize("shape,k,axis,largest", [((3, 7), 3, 1, 1), ((3, 7), 7, -1, 0),
-                                                  ((4, 5, 2), 2, 1, 1), ((6,), 1, 0, 0)])
+@pytest.mark.parametrize("shape,k,axis,largest", [
+    ((3, 7), 3, 1, 1), ((3, 7), 7, -1, 0), ((4, 5, 2), 2, 1, 1), ((6,), 1, 0, 0),
+    ((2, 40), 5, 1, 1), ((9, 3), 4, 0, 0)])  # float32 with K <= n / 2: rounds of extraction
 def test_top_k_with_a_runtime_k(shape, k, axis, largest, dtype, tmp_path):
     x = R.integers(-3, 4, shape).astype(dtype)  # many ties: the lower index comes first
+    if dtype == F:
+        x.flat[::5] = -np.inf if largest else np.inf  # taken elements read as these too
     m = _topk_model(shape, k, axis, largest, dtype)
     feeds = {"x": x, "k": np.array([k], I64)}
     want = reference(m, feeds)
@@ -86,3 +89,21 @@ def test_scatter_nd(reduction, dshape, ishape, tmp_path):
     feeds = {"d": R.standard_normal(dshape).astype(F), "i": idx.astype(I64),
              "u": R.standard_normal(ushape).astype(F)}
     check(m, feeds, tmp_path)
+
+
+def test_top_k_extraction_past_the_finite_values(tmp_path):
+    """Rounds of extraction (one ReduceMax each) where the elements left are all -inf: the
+    taken ones, read as -inf too, are not taken twice."""
+    from imcc.frontend import load_model_proto
+    from imcc.passes import canonicalize
+
+    x = np.full((2, 8), -np.inf, F)
+    x[0, [0, 4]], x[1, 7] = [1.0, 2.0], 3.0
+    m = _topk_model(x.shape, 4, 1, 1, F)
+    kinds = [n.op_type for n in canonicalize(load_model_proto(m)).nodes]
+    assert kinds.count("ReduceMax") == 4
+    feeds = {"x": x, "k": np.array([4], I64)}
+    want = reference(m, feeds)
+    got, _ = run_compiled(m, feeds, tmp_path)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])

@@ -133,7 +133,8 @@ _RECORDS = (
     _op("ReduceProd", removed_by=_X, attrs=A.reduce_axes, check=F.reduce_prod,
         notes="float32; constant axes"),
     _op("TopK", removed_by=_X, attrs=A.axis,
-        notes="float32 or integer; dense: n * n comparisons along the axis"),
+        notes="float32 or integer; K rounds of extraction (float32, K <= 64 and n / 2), "
+        "else n * n comparisons along the axis"),
     _op("ScatterElements", removed_by=_X, attrs=A.axis, check=F.float_input,
         notes="float32 data; every reduction; dense: updates * positions comparisons"),
     _op("ScatterND", removed_by=_X, check=F.float_input,

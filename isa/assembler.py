@@ -76,7 +76,7 @@ class Assembler(Instructions):
                 items.append((section, base + offset[section], st, payload, emit))
             offset[section] += size
         try:  # an object imcc could not read back is not written
-            hostlimits.check_file_bytes(4 * offset["text"] + offset["data"] + offset["weights"],
+            hostlimits.check_file_bytes(offset["text"] + offset["data"] + offset["weights"],
                                         f"{self.src.file}: the object it assembles into")
         except hostlimits.LimitError as e:
             self.errors.append(e)

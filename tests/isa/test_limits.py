@@ -31,3 +31,19 @@ def test_the_object_records_the_chip(tmp_path):
     assert read_object(out).chip == ("rram", preset("rram").program_hash)
     r = CliRunner().invoke(cli, ["asm", str(src), "-o", str(out)])
     assert read_object(out).chip is None  # without a chip, nothing is recorded
+
+
+def test_the_object_size_limit_counts_text_bytes_once(tmp_path):
+    """The assembler refuses an object over --max-file-mib before writing it; .text's size is
+    counted in bytes (4 a word) like the other sections. 10,000 instructions (40,000 bytes)
+    beside 1 MiB less 50,000 bytes of data fit in 1 MiB; counted four times over they would not."""
+    src = tmp_path / "p.s"
+    data = 2**20 - 50_000
+    src.write_text(f".data\n.zero {data}\n.text\n" + "nop\n" * 9_999 + "halt\n")
+    out = tmp_path / "p.imo"
+    r = CliRunner().invoke(cli, ["--max-file-mib", "1", "asm", str(src), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert len(read_object(out).text) == 10_000
+    src.write_text(f".data\n.zero {data + 20_000}\n.text\n" + "nop\n" * 9_999 + "halt\n")
+    r = CliRunner().invoke(cli, ["--max-file-mib", "1", "asm", str(src), "-o", str(out)])
+    assert r.exit_code == 2 and "more than the limit of 1 MiB" in r.output, r.output

@@ -37,3 +37,8 @@ def test_every_directive_has_its_own_section_in_assembly_md():
 
 def test_assembly_md_names_the_wfmt_codes_of_the_table():
     assert f"formats of `wprog` ({WEIGHT_FORMATS_TEXT})" in ASM_DOC.read_text()
+
+
+def test_machine_md_names_the_wfmt_codes_of_the_table():
+    doc = (ASM_DOC.parent / "machine.md").read_text()
+    assert f"of format `wfmt` ({WEIGHT_FORMATS_TEXT})" in doc

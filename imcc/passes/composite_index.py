@@ -113,7 +113,8 @@ def _reduce_prod(o: Ops) -> bool:
 def _scatter(o: Ops, data: str, rows: str, upd: str, reduction: str) -> str:
     """``data`` ``[M, *rest]`` with ``upd`` ``[K, 1, *rest]`` written at the rows ``rows``
     (int64, ``[K, 1, *rest]`` or broadcastable; a row outside ``0..M-1`` writes nothing),
-    combined with what is there by ``reduction``; ``none``: the last update to a row wins."""
+    combined with what is there by ``reduction``; ``none``: the last update to a row wins
+    (where no update writes, ``data`` stays: the update read there is never used)."""
     k, m = _shape(o, upd)[0], _shape(o, data)[0]
     rank = len(_shape(o, upd))
     ramp_m = _const(o, "rows", np.arange(m).reshape([1, m] + [1] * (rank - 2)), np.int64)
@@ -131,10 +132,16 @@ def _scatter(o: Ops, data: str, rows: str, upd: str, reduction: str) -> str:
         big = _const(o, "none", -np.inf if reduction == "max" else np.inf, dt)
         ext = _reduce(o, f"Reduce{reduction.title()}", _where(o, hit, upd, big), 0, 0)
         return _where(o, written, _bin(o, reduction.title(), data, ext), data)
+    # none: the last update that writes a row, read back by GatherElements (k * m comparisons,
+    # not k * m * rest products)
     ramp_k = _const(o, "updates", np.arange(k).reshape([k] + [1] * (rank - 1)), np.float32)
-    last = _reduce(o, "ReduceMax", _where(o, hit, ramp_k, _const(o, "no", -1, np.float32)), 0, 1)
-    chosen = _bin(o, "And", hit, _bin(o, "Equal", ramp_k, last, dtype="bool"), dtype="bool")
-    val = _reduce(o, "ReduceSum", _where(o, chosen, upd, _const(o, "zero", 0, dt)), 0, 0)
+    last = _reduce(o, "ReduceMax", _where(o, hit, ramp_k, _const(o, "zero", 0, np.float32)), 0, 0)
+    index = _cast(o, last, "int64", int(onnx.TensorProto.INT64))
+    full = _shape(o, data)
+    if _shape(o, index) != full:
+        index = o.op("Expand", index, o.rw.shape_const(f"{o.n.name}_full", full), shape=full,
+                     dtype="int64")
+    val = o.op("GatherElements", _reshape(o, upd, [k, *full[1:]]), index, shape=full, axis=0)
     return _where(o, written, val, data)
 
 

@@ -69,13 +69,24 @@ def cycles_exact(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precision,
         return cycles_exact_block(buffer, q, gr, p, cycle_bound, groups)
     clo, chi = p.adc_range
     y = buffer("ychunks", (vl, w), accumulator_dtype(p, float(max(-clo, chi))))
+    cells = _scaled(buffer, "gchunks", gr, p, cycle_bound)  # once for all chunks
     for m in range(0, vl, step):
-        y[m : m + step] = cycles_exact_block(buffer, q[m : m + step], gr, p, cycle_bound)
+        y[m : m + step] = cycles_exact_block(buffer, q[m : m + step], gr, p, cycle_bound,
+                                             cells=cells)
     return y
 
 
+def _scaled(buffer: Buffer, name: str, gr: np.ndarray, p: Precision,
+            cycle_bound: float) -> tuple[np.ndarray, bool]:
+    """The cells times ``2**-adcsh`` in the loop's dtype, and whether any is negative."""
+    dtype = np.float32 if cycle_bound <= F32_EXACT else np.float64
+    return np.multiply(gr, p.adc_down, out=buffer(name, gr.shape, dtype)), \
+        bool(gr.min(initial=0) < 0)
+
+
 def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precision,
-                       cycle_bound: float, groups: Groups | None = None) -> np.ndarray:
+                       cycle_bound: float, groups: Groups | None = None,
+                       cells: tuple[np.ndarray, bool] | None = None) -> np.ndarray:
     """The cycle loop for exact integer cells, no read noise and a real ADC, bit-identical to
     :func:`cycles_plain` with fewer passes over the data.
 
@@ -90,7 +101,8 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
     cycle_bound``: a bound within ``[clo, chi]``, or nonnegative inputs and cells and a bound
     up to ``chi``; ``chi`` is an integer, so rounding cannot pass it). With ``groups`` (the
     region's cells block-diagonal, :mod:`runtime.blocks`) every cycle multiplies the diagonal
-    blocks only, in block-major layout (the same exact integers)."""
+    blocks only, in block-major layout (the same exact integers). ``cells``: :func:`_scaled`
+    of ``gr``, where the caller has it."""
     vl = q.shape[0]
     if groups is not None:
         q = groups.gather(q, buffer("gq", groups.shape(vl)[0], q.dtype))
@@ -99,14 +111,14 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
     dtype = np.float32 if cycle_bound <= F32_EXACT else np.float64
     clo, chi = p.adc_range
     acc = accumulator_dtype(p, float(max(-clo, chi)))
-    g = np.multiply(gr, p.adc_down, out=buffer("gs", gr.shape, dtype))
+    g, negative = cells or _scaled(buffer, "gs", gr, p, cycle_bound)
     mag = magnitudes(buffer, q, p)
     sgn = signs(buffer, q, dtype) if p.isgn else None
     live = np.bitwise_or.reduce(mag, axis=0) \
         if groups is None and vl * gr.shape[1] >= SKIP_MIN_WORK else None
     y = buffer("y", out_shape, acc)
     bound = cycle_bound * p.adc_down  # |I_c| in ADC steps
-    signed = sgn is not None or gr.min(initial=0) < 0  # currents, codes may be negative
+    signed = sgn is not None or negative  # currents, codes may be negative
     clip = not (bound <= chi and (bound <= -clo or not signed))
     pending = None  # y is 0 until the first nonzero cycle; then 2**dacb steps not yet applied
     for c in reversed(range(p.cycles)):

@@ -5,6 +5,8 @@ runs them."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from imcc.ir import Graph, Node
 
 
@@ -99,9 +101,14 @@ def cumprod(node: Node, graph: Graph) -> str:
     return "an axis too long to unroll (one Mul per element)"
 
 
-def bitcast(node: Node, graph: Graph) -> str:
-    from imcc.passes.composite_newer import bitcast_kinds  # (the passes import the records)
+def bitcast_kinds(src: str, dst: str) -> bool:
+    """Whether ``BitCast`` from element type ``src`` to ``dst`` is one imcc computes: between
+    integer types (bool included) of one width, a change of sign convention only."""
+    a, b = np.dtype(src), np.dtype(dst)
+    return a.itemsize == b.itemsize and a.kind in "biu" and b.kind in "biu"
 
+
+def bitcast(node: Node, graph: Graph) -> str:
     src, dst = graph.types[node.inputs[0]].dtype, graph.types[node.outputs[0]].dtype
     if not bitcast_kinds(src, dst):
         return (f"a bit pattern from {src} to {dst}: the machine holds values, not bits "

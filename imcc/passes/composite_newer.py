@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
+from imcc.opdefs.forms import bitcast_kinds
 from imcc.passes.composite_registry import FLOATS, Ops, composite
 
 #: The longest axis ``CumProd`` is unrolled along (one ``Mul`` per element of it).
@@ -268,13 +269,6 @@ def _causal_conv_with_state(o: Ops) -> bool:
             o.rw.const(f"{n.name}_state", np.zeros((b, c, 0), o.xt.dtype))
         o.rw.alias(outs[1], state)
     return True
-
-
-def bitcast_kinds(src: str, dst: str) -> bool:
-    """Whether ``BitCast`` from element type ``src`` to ``dst`` is one imcc computes: between
-    integer types (bool included) of one width, a change of sign convention only."""
-    a, b = np.dtype(src), np.dtype(dst)
-    return a.itemsize == b.itemsize and a.kind in "biu" and b.kind in "biu"
 
 
 @composite("BitCast")

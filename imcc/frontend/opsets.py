@@ -98,8 +98,8 @@ def _refusal(n: onnx.NodeProto, opset: int) -> str | None:
     """Why node ``n`` of an opset above ``BASE_OPSET`` does not mean what its opset-21 form
     means, or None when it does (or its operator is newer than that)."""
     op, version = n.op_type, _version(n.op_type, opset)
-    if version is None:
-        return None  # not an operator at this opset: onnx's checker says so
+    if version is None or op not in CHANGES:
+        return None  # not an operator at this opset (onnx's checker says so), or unchanged
     given = {a.name: helper.get_attribute_value(a) for a in n.attribute}
     for v, added in CHANGES.get(op, ()):
         if v > version:

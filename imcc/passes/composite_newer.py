@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 
 from imcc.opdefs.forms import bitcast_kinds
-from imcc.passes.composite_registry import FLOATS, Ops, composite
+from imcc.passes.composite_registry import FLOAT32, FLOATS, Ops, composite
 
 #: The longest axis ``CumProd`` is unrolled along (one ``Mul`` per element of it).
 CUMPROD_MAX_LENGTH = 256
@@ -178,7 +178,7 @@ def _onnx_type(dtype: str) -> int:
     return int(onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
 
 
-@composite("TensorScatter", dtypes=FLOATS)
+@composite("TensorScatter", dtypes=FLOAT32)
 def _tensor_scatter(o: Ops) -> bool:
     """``TensorScatter(past, update[, write_indices])`` (opset 24): the cache ``past`` with
     ``update``'s ``S`` entries along ``axis`` written from position ``write_indices[b]`` of each

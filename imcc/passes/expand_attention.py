@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from imcc.passes.composite_registry import FLOATS, Ops, composite
+from imcc.passes.composite_registry import FLOAT32, FLOATS, Ops, composite
 
 _NEG_INF = np.float32(-np.inf)
 
@@ -237,7 +237,7 @@ def _attention_inputs(o: Ops) -> tuple[str, str, str] | None:
     return None if None in parts else parts
 
 
-@composite("Attention", dtypes=FLOATS)
+@composite("Attention", dtypes=FLOAT32)
 def _attention(o: Ops) -> bool:
     """``Attention(Q, K, V[, attn_mask, past_key, past_value, nonpad_kv_seqlen])``:
     ``present_key = Concat(past_key, K)`` (and the values alike) along the sequence;

@@ -168,9 +168,9 @@ class Machine:
               resident: tuple[IOTensor, ...] = ()) -> None:
         """Zero the memory, then write ``.data``, the ``kept`` words (what the code before
         ``.rerun`` wrote, on a rerun) and the inputs; the words of the ``resident`` inputs are
-        left as the previous run left them. ``.data`` is written only where the last load of
-        this program wrote it and nothing has written its words since (they are not in the
-        memory's record of written words: loading does not add them)."""
+        left as the previous run left them. ``.data`` is not written again where the last load
+        of this program wrote it and nothing has written its words since (loading does not add
+        them to the memory's record of written words, so a write by a run shows there)."""
         mem = self.state.mem
         base, words = self.obj.data_base >> 2, self._data_words
         end = base + words.size

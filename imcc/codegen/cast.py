@@ -172,8 +172,9 @@ def lower_cast(ctx: Ctx, node) -> None:
         ctx.binary("vcmpeq", m, x, x)  # 0 for NaN
         ctx.ternary("vsel", y, m, y, ctx.scalar(0.0))
     elif dst in E8M0:
-        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: Cast to {dst} is not supported "
-                                 "(its rounding modes are not implemented); a cast from it is")
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: Cast from {src} to {dst} is not "
+                                 "supported (its rounding modes are not implemented; a cast "
+                                 "from it is)")
     elif dst in INT4 or np.dtype(dst).kind in "iu":
         lo, hi, bits = _int_range(dst)
         if src_kind == "f":

@@ -1,8 +1,8 @@
 """Instructions bound for the dispatcher (:mod:`runtime.dispatch`) more tightly than a partial
 of their handler, computing what the handler computes: ``lui`` and ``cfgi`` of a writable CSR
-as one register or CSR write; the element-wise vector instructions and ``vsadd`` keeping the
-operands of their last execution (views, coefficients, the numpy call) while their AGU setting
-and registers, and ``vsadd``'s shift-and-add CSRs, stay the same.
+as one register or CSR write; the element-wise vector instructions, the reductions and
+``vsadd`` keeping the operands of their last execution (views, coefficients, the numpy call)
+while their AGU setting and registers, and ``vsadd``'s shift-and-add CSRs, stay the same.
 """
 
 from __future__ import annotations
@@ -11,9 +11,20 @@ import operator
 from collections.abc import Callable
 from functools import partial
 
+from isa.spec import AGU_RANK
 from runtime.ops import kernels
 from runtime.ops.scalar import cfgi, upper, writable
-from runtime.ops.vector import _CELLB, _OUTER5, _WSCH, ELEMENTWISE, operand, shift_add_coefficients
+from runtime.ops.vector import (
+    _CELLB,
+    _OUTER5,
+    _WSCH,
+    ALL,
+    ELEMENTWISE,
+    REDUCTIONS,
+    operand,
+    reduced_dims,
+    shift_add_coefficients,
+)
 from runtime.state import CSR_BASE
 
 
@@ -27,28 +38,22 @@ def _bind_cfgi(s, csr: int, imm: int):
     return partial(s.write_csr, csr - CSR_BASE, imm)
 
 
-def _bind_into(fn, small, ops: str, s, d: int, *regs: int) -> Callable[[], None]:
-    """An element-wise instruction ``D = fn(A[, B])`` (as :func:`compute_into`), bound: it
-    keeps the operands of its last execution while its AGU setting and its registers' values
-    stay the same (so does :func:`operand`; this skips the look-ups), as one call of ``fn``, or
-    on a destination too small for the kernels' loops the numpy call ``small(D, A[, B])``."""
-    x, touch, vector = s.x, s.mem.touch, s.cost.vector
-    values = operator.itemgetter(d, *regs)
-    last: list = [None, None]  # (setting, register values), (destination, call, elements)
+def _bound(s, key: Callable[[], tuple], plan: Callable[[], tuple | None]) -> Callable[[], None]:
+    """A vector instruction that keeps what ``plan()`` prepared, ``(destination, call,
+    elements)`` with the destination as :func:`runtime.ops.vector.operand` gives it, while
+    ``key()`` is unchanged (``plan()`` gives None, and the instruction does nothing, when the
+    AGU setting has no elements); a run records the destination's words as written, makes the
+    call and counts the work, as the handler does."""
+    touch, vector = s.mem.touch, s.cost.vector
+    last: list = [None, None]  # key, plan
 
     def run() -> None:
-        agu = s.agu()
-        key = (agu, values(x))
-        if key != last[0]:
-            if not agu.elements:
+        k = key()
+        if k != last[0]:
+            p = plan()
+            if p is None:
                 return
-            srcs = tuple(operand(s, agu, op, x[r])[1] for op, r in zip(ops, regs))
-            dest = operand(s, agu, "d", x[d])
-            dv = dest[1]
-            call = small(dv, *srcs) if dv.size < kernels.PLAIN_BELOW else \
-                partial(fn, dv, *srcs)
-            last[1] = (dest, call, agu.elements)
-            last[0] = key
+            last[0], last[1] = k, p
         (region, _, lo, hi), call, n = last[1]
         if hi > lo:
             touch(region, lo, hi)
@@ -56,35 +61,65 @@ def _bind_into(fn, small, ops: str, s, d: int, *regs: int) -> Callable[[], None]
         vector(region, n)
 
     return run
+
+
+def _bind_into(fn, small, ops: str, s, d: int, *regs: int) -> Callable[[], None]:
+    """An element-wise instruction ``D = fn(A[, B])`` (as
+    :func:`runtime.ops.vector.compute_into`), its operands kept while its AGU setting and its
+    registers' values stay the same; on a destination too small for the kernels' loops the
+    call is the numpy call ``small(D, A[, B])``."""
+    x = s.x
+    values = operator.itemgetter(d, *regs)
+
+    def plan():
+        agu = s.agu()
+        if not agu.elements:
+            return None
+        srcs = tuple(operand(s, agu, op, x[r])[1] for op, r in zip(ops, regs))
+        dest = operand(s, agu, "d", x[d])
+        dv = dest[1]
+        call = small(dv, *srcs) if dv.size < kernels.PLAIN_BELOW else partial(fn, dv, *srcs)
+        return dest, call, agu.elements
+
+    return _bound(s, lambda: (s.agu(), values(x)), plan)
 
 
 def _bind_vsadd(s, d: int, a: int) -> Callable[[], None]:
-    """``vsadd`` bound (as :func:`_bind_into`): it keeps its operands and coefficients while
-    its AGU setting, registers and shift-and-add CSRs stay the same."""
-    x, csr, touch, vector = s.x, s.csr, s.mem.touch, s.cost.vector
-    last: list = [None, None]
+    """``vsadd``, its operands and coefficients kept while its AGU setting, registers and
+    shift-and-add CSRs stay the same."""
+    x, csr = s.x, s.csr
 
-    def run() -> None:
+    def plan():
         agu = s.agu()
-        key = (agu, x[d], x[a], csr[_WSCH], csr[_CELLB])
-        if key != last[0]:
-            coef = shift_add_coefficients(s, agu.n[5] if agu.elements else 0)  # checks them
-            if not agu.elements:
-                return
-            dest = operand(s, agu, "d", x[d], _OUTER5)
-            av = operand(s, agu, "a", x[a])[1]
-            last[1] = (dest, kernels.weighted_sum_call(dest[1], av, coef), agu.elements)
-            last[0] = key
-        (region, _, lo, hi), call, n = last[1]
-        if hi > lo:
-            touch(region, lo, hi)
-        call()
-        vector(region, n)
+        coef = shift_add_coefficients(s, agu.n[5] if agu.elements else 0)  # checks them
+        if not agu.elements:
+            return None
+        dest = operand(s, agu, "d", x[d], _OUTER5)
+        av = operand(s, agu, "a", x[a])[1]
+        return dest, kernels.weighted_sum_call(dest[1], av, coef), agu.elements
 
-    return run
+    return _bound(s, lambda: (s.agu(), x[d], x[a], csr[_WSCH], csr[_CELLB]), plan)
+
+
+def _bind_reduction(kind: str, s, d: int, a: int) -> Callable[[], None]:
+    """A reduction (``vrsum`` ... ``vrmean``), its operands kept while its AGU setting (with
+    ``nred``) and registers stay the same."""
+    x = s.x
+
+    def plan():
+        agu = s.agu()
+        k = reduced_dims(s, agu)  # checks nred
+        if not agu.elements:
+            return None
+        av = operand(s, agu, "a", x[a])[1]
+        dest = operand(s, agu, "d", x[d], ALL[: AGU_RANK - k])
+        return dest, kernels.reduce_window_call(kind, dest[1], av, k), agu.elements
+
+    return _bound(s, lambda: (s.agu(), x[d], x[a]), plan)
 
 
 #: Mnemonic -> ``bind(state, *operands)``: the instruction bound for the dispatcher.
 BINDERS: dict[str, Callable] = {
     "lui": _bind_lui, "cfgi": _bind_cfgi, "vsadd": _bind_vsadd,
-    **{mn: partial(_bind_into, fn, small, ops) for mn, (fn, small, ops) in ELEMENTWISE.items()}}
+    **{mn: partial(_bind_into, fn, small, ops) for mn, (fn, small, ops) in ELEMENTWISE.items()},
+    **{mn: partial(_bind_reduction, kind) for mn, kind in REDUCTIONS.items()}}

@@ -227,15 +227,46 @@ def _mean64(a: np.ndarray, axes: tuple[int, ...], window: int):
     return total.dtype.type(total / count)
 
 
+def _mean64_into(dst: np.ndarray, a: np.ndarray, axes: tuple[int, ...], count: np.intp,
+                 total: np.ndarray) -> None:
+    """``dst[...] = _mean64(a, axes, count)``, the sum kept in ``total`` (float64, ``dst``'s
+    shape)."""
+    np.add.reduce(a, axis=axes, dtype=np.float64, out=total)
+    np.true_divide(total, count, out=total, casting="unsafe", subok=False)
+    dst[...] = total
+
+
+def _plain_window(a: np.ndarray, axes: tuple[int, ...], window: int) -> bool:
+    """Whether :func:`reduce_window` reduces ``axes`` in one numpy call (not by its loop)."""
+    outer = a.size // window if window else 0
+    run = _inner_run([a.shape[k] for k in axes], [[_strides(a)[k] for k in axes]])
+    return window <= 1 or window > LOOP_MAX or outer < MIN_BLOCK or run >= SHORT_RUN
+
+
+def reduce_window_call(kind: str, dst: np.ndarray, a: np.ndarray, nred: int
+                       ) -> Callable[[], None]:
+    """``dst[...] = reduce_window(kind, a, nred)`` as a call without arguments (for a caller
+    that repeats it on the same views: a small mean is numpy's sum and division into a buffer
+    kept with the call)."""
+    axes = tuple(range(a.ndim - nred, a.ndim))
+    window = math.prod(a.shape[k] for k in axes)
+    if kind == "mean" and window and _plain_window(a, axes, window):
+        return partial(_mean64_into, dst, a, axes, np.intp(window),
+                       np.empty(dst.shape, np.float64))
+    return partial(_assign, dst, partial(reduce_window, kind, a, nred))
+
+
+def _assign(dst: np.ndarray, value: Callable[[], np.ndarray]) -> None:
+    dst[...] = value()
+
+
 def reduce_window(kind: str, a: np.ndarray, nred: int) -> np.ndarray:
     """``a`` reduced over its ``nred`` innermost axes: ``max``, ``min`` (float32), ``sum`` or
     ``mean`` (accumulated in float64), as ``a.max(axes)`` ... ``a.mean(axes, dtype=float64)``
     compute them."""
     axes = tuple(range(a.ndim - nred, a.ndim))
     window = math.prod(a.shape[k] for k in axes)
-    outer = a.size // window if window else 0
-    run = _inner_run([a.shape[k] for k in axes], [[_strides(a)[k] for k in axes]])
-    if window <= 1 or window > LOOP_MAX or outer < MIN_BLOCK or run >= SHORT_RUN:
+    if _plain_window(a, axes, window):
         if kind in ("max", "min"):
             return getattr(a, kind)(axes)
         if kind == "mean" and window:

@@ -261,20 +261,23 @@ def vfill(s, d, a):
 # ---- reductions and row operations ------------------------------------------------------------
 
 
-def _nred(s, agu) -> int:
+def reduced_dims(s, agu) -> int:
+    """``nred``, the innermost AGU dimensions a reduction or row operation spans; trap unless
+    it is 1 to 6."""
     k = agu.nred
     if not 1 <= k <= AGU_RANK:
         raise Trap(f"invalid nred = {k} (1..{AGU_RANK})")
     return k
 
 
-_REDUCE = {"vrsum": "sum", "vrmax": "max", "vrmin": "min", "vrmean": "mean"}
+#: Reduction mnemonic -> what :func:`kernels.reduce_window` computes.
+REDUCTIONS = {"vrsum": "sum", "vrmax": "max", "vrmin": "min", "vrmean": "mean"}
 
 
 def _reduction(mnemonic: str, kind: str):
     def handler(s, d, a):
         agu = s.agu()
-        k = _nred(s, agu)
+        k = reduced_dims(s, agu)
         if agu.elements:
             result = kernels.reduce_window(kind, src(s, a, "a", agu), k)
             store(s, d, agu, result, ALL[: AGU_RANK - k])
@@ -282,7 +285,7 @@ def _reduction(mnemonic: str, kind: str):
     return _document(handler, mnemonic)
 
 
-for _mn, _f in _REDUCE.items():
+for _mn, _f in REDUCTIONS.items():
     _reduction(_mn, _f)
 
 
@@ -290,7 +293,7 @@ for _mn, _f in _REDUCE.items():
 def vsoftmax(s, d, a):
     """D = exp(A - max) / sum(exp(A - max)) over the innermost nred dims"""
     agu = s.agu()
-    axes = ALL[AGU_RANK - _nred(s, agu):]
+    axes = ALL[AGU_RANK - reduced_dims(s, agu):]
     if agu.elements:
         x = src(s, a, "a", agu).astype(np.float64)
         e = np.exp(x - x.max(axes, keepdims=True))
@@ -301,7 +304,7 @@ def vsoftmax(s, d, a):
 def vnorm(s, d, a):
     """D = (A - mean) / sqrt(var + eps) over the innermost nred dims (biased variance)"""
     agu = s.agu()
-    axes = ALL[AGU_RANK - _nred(s, agu):]
+    axes = ALL[AGU_RANK - reduced_dims(s, agu):]
     if agu.elements:
         x = src(s, a, "a", agu).astype(np.float64)
         centered = x - x.mean(axes, keepdims=True)

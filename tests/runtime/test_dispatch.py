@@ -167,7 +167,7 @@ def _random_bits(rng, shape) -> np.ndarray:
 @pytest.mark.parametrize("shape, axes", [((1, 1, 1, 1, 1, 256), (5,)),
                                          ((2, 3, 1, 4, 5, 7), (4, 5)),
                                          ((2, 2, 2, 2, 2, 2), (0, 1, 2, 3, 4, 5))])
-def test_the_kernels_mean_and_shift_add_are_numpys_bit_for_bit(shape, axes):
+def test_the_kernels_reductions_and_shift_add_are_numpys_bit_for_bit(shape, axes):
     from runtime.ops import kernels
 
     rng = np.random.default_rng(0)
@@ -178,6 +178,13 @@ def test_the_kernels_mean_and_shift_add_are_numpys_bit_for_bit(shape, axes):
             got = np.asarray(kernels.reduce_window("mean", a, nred))
             assert got.shape == want.shape
             np.testing.assert_array_equal(got.view(np.uint64), want.view(np.uint64))
+            for kind in ("mean", "sum", "max"):  # the bound form, as the machine stores it
+                dst = np.empty(want.shape, np.float32)
+                kernels.reduce_window_call(kind, dst, a, nred)()
+                ref = np.asarray(getattr(a, kind)(axes, **({} if kind == "max" else
+                                                          {"dtype": np.float64})))
+                np.testing.assert_array_equal(dst.view(np.uint32),
+                                              ref.astype(np.float32).view(np.uint32))
             # vsadd of one block (+-1) and of a differential pair: the float64 sum rounded once
             for coef in ([1.0], [-1.0], [1.0, -1.0]):
                 c = np.array(coef)
@@ -187,3 +194,33 @@ def test_the_kernels_mean_and_shift_add_are_numpys_bit_for_bit(shape, axes):
                 exact = sum(blocks[:, b].astype(np.float64) * c[b] for b in range(len(c)))
                 np.testing.assert_array_equal(dst.view(np.uint32),
                                               exact.astype(np.float32).view(np.uint32))
+
+
+def test_a_reduction_rerun_with_another_nred_reduces_over_it():
+    # one vrmean run twice on the same registers: over the rows' 4 elements (nred = 1), then
+    # over the whole 2 x 4 (nred = 2); the second writes the output's first word
+    src = """
+    .input "a", a, [2, 4]
+    .output "y", y, [2]
+    .equ a, 0x1000
+    .equ y, 0x1100
+        cfgi n4, 2
+        cfgi n5, 4
+        cfgi sa4, 4
+        cfgi sa5, 1
+        cfgi sd4, 1
+        cfgi nred, 1
+        li x5, y
+        li x6, a
+        li x9, 2
+    again:
+        vrmean x5, x6
+        cfgi nred, 2
+        addi x9, x9, -1
+        bne x9, x0, again
+        halt
+    """
+    a = np.arange(8, dtype=np.float32).reshape(2, 4) ** 2
+    y = machine(src).run({"a": a})["y"]
+    # the second run's one mean over everything, then the first's second row mean
+    assert y.tolist() == [np.float32(a.mean(dtype=np.float64)), np.float32(a[1].mean())]

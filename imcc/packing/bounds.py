@@ -24,6 +24,7 @@ reported beside a solution.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
 
@@ -82,15 +83,20 @@ def l2_bound(sizes: Sequence[int], cap: int) -> int:
     if not sizes:
         return 0
     s = sorted(sizes)
-    best = _ceil_div(sum(s), cap)
-    half_sizes = sorted({x for x in s if 2 * x <= cap} | {0})
-    big = [x for x in s if 2 * x > cap]
-    for a in half_sizes:
-        j1 = [x for x in big if x > cap - a]
-        j2 = [x for x in big if x <= cap - a]
-        j3 = sum(x for x in s if a <= x and 2 * x <= cap)
-        free = len(j2) * cap - sum(j2)
-        best = max(best, len(j1) + len(j2) + max(0, _ceil_div(j3 - free, cap)))
+    n = len(s)
+    prefix = [0]
+    for x in s:
+        prefix.append(prefix[-1] + x)
+    best = _ceil_div(prefix[-1], cap)
+    nbig = n - bisect_right(s, cap // 2)          # items above cap/2: s[n - nbig:]
+    lo_half = n - nbig                            # items up to cap/2: s[:lo_half]
+    for a in sorted({x for x in s[:lo_half]} | {0}):
+        # big items above cap - a (alone) and the other big ones; all sorted, so by bisection
+        cut = max(bisect_right(s, cap - a), lo_half)
+        j2_count, j2_sum = cut - lo_half, prefix[cut] - prefix[lo_half]
+        j3 = prefix[lo_half] - prefix[bisect_left(s, a)]
+        free = j2_count * cap - j2_sum
+        best = max(best, nbig + max(0, _ceil_div(j3 - free, cap)))
     return best
 
 
@@ -184,10 +190,32 @@ def dff_table(cap: int, sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _dff_bound(sizes: Counter, W: int, H: int) -> int:
+    """The best area bound over every pair of a width and a height function.
+
+    ``sum_k count_k f(w_k) g(h_k)`` for every pair ``(f, g)`` is ``F @ V``, ``F`` the width
+    functions on the distinct widths and ``V`` per distinct width the counted sum of the height
+    functions over its kinds: linear in the kinds, not in their square."""
     kinds = sorted(sizes)
     counts = np.asarray([sizes[k] for k in kinds], dtype=np.int64)
-    fw, fW = dff_table(W, [w for w, _ in kinds])
-    gh, gH = dff_table(H, [h for _, h in kinds])
-    num = (fw * counts) @ gh.T
+    widths = sorted({w for w, _ in kinds})
+    heights = sorted({h for _, h in kinds})
+    fw, fW = dff_table(W, widths)
+    gh, gH = dff_table(H, heights)
+    wi = np.searchsorted(widths, [w for w, _ in kinds])
+    hi = np.searchsorted(heights, [h for _, h in kinds])
+    # the sums are exact in float64 below 2**53 (BLAS), else in int64 below 2**63, else objects
+    top = int(fw.max()) * int(gh.max()) * int(counts.sum())
+    dtype = np.float64 if top < 2 ** 53 else np.int64 if top < 2 ** 63 else object
+    if len(widths) * len(heights) <= 4 * len(kinds) + 65536:   # a dense width x height table
+        C = np.zeros((len(widths), len(heights)), dtype=dtype)
+        C[wi, hi] = counts
+        V = C @ gh.T.astype(dtype)
+    else:  # kinds are sorted by width: one run of rows per distinct width
+        starts = np.flatnonzero(np.r_[True, wi[1:] != wi[:-1]])
+        V = np.add.reduceat(gh[:, hi].T.astype(dtype) * counts[:, None].astype(dtype),
+                            starts, axis=0)
+    num = fw.astype(dtype) @ V
+    if dtype is np.float64:
+        num = np.rint(num).astype(np.int64)
     den = np.outer(fW, gH)
     return int(np.max(-(-num // den)))

@@ -16,12 +16,14 @@ from __future__ import annotations
 import random
 
 from imcc.packing.effort import Effort
+from imcc.packing.fitindex import FitIndex
 from imcc.packing.maxrects import BinSpace
 from imcc.packing.problem import Instance
 
 Layout = list[list[tuple[int, int, int]]]
 
 SORT_KEYS = ("area", "height", "width", "perimeter", "maxside")
+STAIR_UNITS = 2  # units per node of the fit index looked at or updated
 
 
 def sort_key(inst: Instance, how: str, i: int) -> tuple:
@@ -57,42 +59,60 @@ def noisy_order(inst: Instance, how: str, rng: random.Random, noise: float) -> l
 
 
 def first_fit(inst: Instance, items: list[int], scorer: str = "bssf",
-              effort: Effort | None = None) -> Layout:
+              effort: Effort | None = None, abort_at: int | None = None) -> Layout | None:
     """Each item into the first open bin where it fits, at that bin's best-scoring spot.
 
     Bins only fill up, so a kind of rect that did not fit in bin ``k`` never will: each kind
-    remembers where to start looking, which keeps thousands of equal tiles fast.
+    remembers where to start looking, which keeps thousands of equal tiles fast; a
+    :class:`~imcc.packing.fitindex.FitIndex` skips the bins without room, which keeps
+    thousands of distinct rects fast (near-linear instead of items x bins). None when
+    ``effort`` reaches ``abort_at`` before the end.
     """
     spaces: list[BinSpace] = []
-    cap = inst.bin_w * inst.bin_h
+    index = FitIndex(inst.bin_w)
     start: dict[tuple[int, int, int], int] = {}
-    steps = 0
-    for i in items:
+    work = [0]  # elementary steps, charged as they happen
+
+    def fits(k: int) -> bool:
+        s = spaces[k]
+        before = s.ops
+        b = s.best(scorer, w, h, g)
+        work[0] += s.ops - before
+        if b is not None:
+            spot[:] = b[1:]
+        return b is not None
+
+    for n, i in enumerate(items):
         w, h, g = inst.ws[i], inst.hs[i], _group(inst, i)
         kind = inst.key(i)
-        k = start.get(kind, 0)
-        while k < len(spaces):
-            s = spaces[k]
-            steps += 1
-            if cap - s.used_area >= w * h:
-                b = s.best(scorer, w, h, g)
-                if b is not None:
-                    s.place(i, b[1], b[2], w, h, g)
-                    break
-            k += 1
-        else:
-            s = BinSpace(inst.bin_w, inst.bin_h)
-            s.place(i, 0, 0, w, h, g)
-            spaces.append(s)
+        spot = [0, 0]
+        visits = index.visits
+        k = index.first(start.get(kind, 0), w, h, fits)
+        if k < 0:
+            spaces.append(BinSpace(inst.bin_w, inst.bin_h))
             k = len(spaces) - 1
+            index.append([])
+            spot = [0, 0]
+        s = spaces[k]
+        before = s.ops
+        s.place(i, spot[0], spot[1], w, h, g)
+        index.update(k, s.free)
+        work[0] += s.ops - before + len(s.free) + STAIR_UNITS * (index.visits - visits + 16)
         start[kind] = k
-    _charge(effort, spaces, steps)
+        if effort is not None and (n & 63 == 63 or n == len(items) - 1):
+            effort.charge(work[0])
+            work[0] = 0
+            if abort_at is not None and effort.spent >= abort_at and n < len(items) - 1:
+                return None
     return _layout(spaces)
 
 
 def global_best_fit(inst: Instance, items: list[int], scorer: str = "contact",
-                    effort: Effort | None = None) -> Layout:
-    """Each item at the best-scoring position over all open bins (fullest bin on ties)."""
+                    effort: Effort | None = None, abort_at: int | None = None) -> Layout:
+    """Each item at the best-scoring position over all open bins (fullest bin on ties).
+
+    Quadratic, so only for small instances; ``abort_at`` is accepted for the builders' common
+    signature and not used."""
     spaces: list[BinSpace] = []
     cap = inst.bin_w * inst.bin_h
     for i in items:
@@ -117,14 +137,16 @@ def global_best_fit(inst: Instance, items: list[int], scorer: str = "contact",
 
 
 def fill_bins(inst: Instance, items: list[int], rng: random.Random, trials: int,
-              effort: Effort | None = None, stop_at: int | None = None) -> Layout:
+              effort: Effort | None = None, stop_at: int | None = None,
+              abort_at: int | None = None) -> Layout | None:
     """One bin at a time: ``trials`` seeded first-fit fills of the bin from all remaining
     items (random sort key, score and perturbation; the first trial unperturbed by area), and
     the fill that covers the most area is kept. Strong when many small rects share a bin.
 
     Works on kinds of equal rects (a fill takes as many copies of a kind as fit), so thousands
     of equal tiles cost no more than one. Once ``effort`` reaches ``stop_at``, each further bin
-    gets the first trial only."""
+    gets the first trial only; at ``abort_at`` the fill gives up (None): each bin looks at every
+    kind left, so with thousands of distinct rects the whole fill is quadratic."""
     left: dict[tuple[int, int, int], list[int]] = {}
     for i in sorted(items, key=lambda i: sort_key(inst, "area", i)):
         left.setdefault(inst.key(i), []).append(i)
@@ -132,6 +154,8 @@ def fill_bins(inst: Instance, items: list[int], rng: random.Random, trials: int,
     spaces: list[BinSpace] = []
     cap = inst.bin_w * inst.bin_h
     while left:
+        if effort is not None and abort_at is not None and effort.spent >= abort_at:
+            return None
         best = None
         hurry = effort is not None and stop_at is not None and effort.spent >= stop_at
         for t in range(1 if hurry else max(1, trials)):

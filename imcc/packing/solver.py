@@ -42,6 +42,7 @@ from imcc.packing.spread import spread
 EXACT_MAX_ITEMS = 40         # whole-instance CP-SAT only below this many (non-lonely) rects
 GLOBAL_FIT_MAX_ITEMS = 400   # the all-bins best-fit builder is quadratic; skip it above this
 FILL_TRIALS = 30             # seeded fills tried per bin by the bin-at-a-time builder
+FILL_UNITS = 4               # effort per kind left and bin of a hurried bin-at-a-time fill
 
 
 def pack(rects: Sequence[Rect], bin_w: int, bin_h: int, *, priority: str = "resource",
@@ -176,42 +177,53 @@ def _score(inst: Instance, layout: Layout) -> tuple[int, int]:
 
 def _construct(inst: Instance, items: list[int], need: int, effort: Effort,
                rng: random.Random) -> Layout:
-    """Best layout over the builders within a fifth of the budget (at least one always runs).
+    """Best layout over the builders within a fifth of the budget (the first always runs).
 
-    First fit by decreasing area, then bin-at-a-time fills, then the other sort keys and
-    scores, then seeded perturbations; stops early at ``need`` bins (the lower bound)."""
+    First fit by decreasing area (near-linear, so even 100,000 distinct rects get a packing),
+    then bin-at-a-time fills, then the other sort keys and scores, then seeded perturbations;
+    stops early at ``need`` bins (the lower bound). A build still running at twice that
+    effort gives up, and a bin-at-a-time fill that would cost more than the fifth (it looks
+    at every kind left per bin) is not started."""
     if not items:
         return []
     stop_at = effort.limit // 5
+    abort_at = 2 * stop_at
     member = set(items)
+    kinds = len({inst.key(i) for i in items})
 
     def ordered(key: str) -> list[int]:
         return [i for i in order(inst, key) if i in member]
+
+    def fill() -> Layout | None:
+        if FILL_UNITS * kinds * max(need, 1) > stop_at - effort.spent:
+            return None
+        return fill_bins(inst, items, rng, FILL_TRIALS, effort, stop_at, abort_at)
 
     rules = [(first_fit, key, sc) for sc in SCORERS for key in SORT_KEYS]
     if len(items) <= GLOBAL_FIT_MAX_ITEMS:
         rules += [(global_best_fit, key, sc) for sc in ("bssf", "baf", "contact")
                   for key in SORT_KEYS]
-    builds = [lambda: first_fit(inst, ordered("area"), "bssf", effort),
-              lambda: fill_bins(inst, items, rng, FILL_TRIALS, effort, stop_at)]
-    builds += [lambda r=r: r[0](inst, ordered(r[1]), r[2], effort) for r in rules[1:]]
-    best = None
+    best = first_fit(inst, ordered("area"), "bssf", effort)
+    builds = [fill] + [lambda r=r: r[0](inst, ordered(r[1]), r[2], effort, abort_at)
+                       for r in rules[1:]]
     for build in builds:
-        lay = build()
-        if best is None or _score(inst, lay) < _score(inst, best):
-            best = lay
         if len(best) <= need or effort.spent >= stop_at:
             return best
+        lay = build()
+        if lay is not None and _score(inst, lay) < _score(inst, best):
+            best = lay
     rounds = 0
     while effort.spent < stop_at and len(best) > need:
         rounds += 1
         if rounds % 2:
-            lay = fill_bins(inst, items, rng, FILL_TRIALS, effort, stop_at)
+            lay = fill()
+            if lay is None:
+                continue
         else:
             build, key, sc = rng.choice(rules)
             lay = build(inst, [i for i in noisy_order(inst, key, rng, 0.3) if i in member],
-                        sc, effort)
-        if _score(inst, lay) < _score(inst, best):
+                        sc, effort, abort_at)
+        if lay is not None and _score(inst, lay) < _score(inst, best):
             best = lay
     return best
 

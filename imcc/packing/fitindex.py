@@ -84,18 +84,22 @@ class FitIndex:
         -1 when there is none."""
         t = bisect_right(self.steps, w) - 1
         a = w * h
-        stack = [(1, 0, self.size)]
-        big, stair = self.big, self.stair
+        big, stair, size, n = self.big, self.stair, self.size, self.n
+        top = size.bit_length()  # a node c at depth c.bit_length() - 1 spans 2**(top - it)
+        if start >= n or big[1] < a or stair[1][t] < h:
+            return -1
+        stack = [1]  # nodes whose room allows the rect, the leftmost on top
         while stack:
-            v, lo, hi = stack.pop()
+            v = stack.pop()
             self.visits += 1
-            if hi <= start or lo >= self.n or big[v] < a or stair[v][t] < h:
+            if v >= size:
+                if fits(v - size):
+                    return v - size
                 continue
-            if hi - lo == 1:
-                if fits(lo):
-                    return lo
-                continue
-            mid = (lo + hi) // 2
-            stack.append((2 * v + 1, mid, hi))
-            stack.append((2 * v, lo, mid))
+            for c in (2 * v + 1, 2 * v):
+                # the node's leaves: [(c << d) - size, ((c + 1) << d) - size), d its height
+                d = top - c.bit_length()
+                if ((c + 1) << d) - size > start and (c << d) - size < n \
+                        and big[c] >= a and stair[c][t] >= h:
+                    stack.append(c)
         return -1

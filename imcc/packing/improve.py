@@ -41,6 +41,7 @@ MAX_CHECKS = 150   # feasibility checks per tabu step
 MAX_BINS = 60      # bins a tabu step looks at (all of them in smaller instances)
 TENURE = 5         # iterations an item stays tabu (plus a random 0..TENURE-1)
 STEP_UNITS = 200   # effort charged per step on top of the work it does
+SORT_UNITS = 16    # effort per bin of sorting the bins by load
 WEIGHT_SPAN = 1.0  # pool weight = area x (1 + WEIGHT_SPAN x largest side fraction)
 
 
@@ -128,12 +129,17 @@ class PoolSearch:
         return self.oracle.pack(items, exact=exact, scratch=scratch, base=base) is not None
 
     def _insert(self, state: Bins, loads: list[int], pool: list[int]) -> bool:
+        """Pool items (heaviest first) into the fullest bin that takes them."""
         done = False
+        fullest: list[int] = []
         for p in sorted(pool, key=lambda i: -self.weight[i]):
             if self.effort.spent >= self.stop_at:
                 break
+            if not fullest:  # sorted again after each move (sorting is most of a step's work
+                fullest = sorted(range(len(state)), key=lambda k: -loads[k])  # on big inputs)
+                self.effort.charge(SORT_UNITS * len(state))
             self.effort.charge(4 * len(state))
-            for k in sorted(range(len(state)), key=lambda k: -loads[k]):
+            for k in fullest:
                 if loads[k] + self.area[p] <= self.cap and \
                         self._fits(state[k] + [p], False, state[k]):
                     state[k].append(p)
@@ -141,6 +147,7 @@ class PoolSearch:
                     pool.remove(p)
                     self.stats["moves"] += 1
                     done = True
+                    fullest = []
                     break
         return done
 
@@ -164,6 +171,7 @@ class PoolSearch:
         cands = []
         ks = list(range(len(state)))
         if len(ks) > MAX_BINS:  # large instances: the emptiest bins and a seeded sample
+            self.effort.charge(SORT_UNITS * len(ks))
             roomy = sorted(ks, key=lambda k: (loads[k], k))[:MAX_BINS // 2]
             taken = set(roomy)
             others = [k for k in ks if k not in taken]
@@ -223,7 +231,9 @@ class PoolSearch:
         """Re-solve a few bins together with the pool (maximising the weight placed); True if
         the pool got lighter."""
         nb = min(len(state), 2 + self.rng.randrange(3))
-        if nb == 0:
+        # a repack never runs past the step's budget: at most half of what is left of it
+        det = min(REPACK_DET, self.effort.det_seconds(self.stop_at - self.effort.spent) / 2)
+        if nb == 0 or det < REPACK_DET / 10:
             return False
         weights = [self.cap - loads[k] + 1 for k in range(len(state))]
         chosen: list[int] = []
@@ -238,7 +248,7 @@ class PoolSearch:
             pos = self.oracle.pack(state[k])
             hint += [(i, j, x, y) for i, x, y in pos or ()]
         self.stats["repacks"] += 1
-        res = cpsat.solve(self.inst, items, nb, optional=items, hint=hint, det_limit=REPACK_DET,
+        res = cpsat.solve(self.inst, items, nb, optional=items, hint=hint, det_limit=det,
                           weights={i: self.weight[i] for i in items},
                           seed=self.rng.randrange(1 << 30))
         self.effort.charge_cpsat(res.det_time, res.literals)

@@ -79,7 +79,8 @@ class BinOracle:
             if pos is None:
                 pos = _HEURISTIC_FAILED
             self.cache[sig] = pos
-        if pos is _HEURISTIC_FAILED and exact and self.cpsat_limit > 0:
+        if pos is _HEURISTIC_FAILED and exact and self.cpsat_limit > 0 \
+                and self.effort.cpsat_seconds_left() >= self.cpsat_limit / 5:
             pos = self._exact(ordered)
             self.cache[sig] = pos
         if pos is None or pos is _HEURISTIC_FAILED:
@@ -159,7 +160,9 @@ class BinOracle:
 
     def _exact(self, items: Sequence[int]) -> list[tuple[int, int]] | None:
         self.cpsat_calls += 1
-        res = cpsat.solve(self.inst, items, 1, det_limit=self.cpsat_limit, seed=self.seed)
+        # never past the budget: at most half of what is left of it
+        det = min(self.cpsat_limit, self.effort.cpsat_seconds_left() / 2)
+        res = cpsat.solve(self.inst, items, 1, det_limit=det, seed=self.seed)
         self.effort.charge_cpsat(res.det_time, res.literals)
         if res.status == "infeasible":
             self.cpsat_proofs += 1

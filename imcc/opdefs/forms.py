@@ -129,3 +129,30 @@ def lp_normalization(node: Node, graph: Graph) -> str | None:
 def group_normalization(node: Node, graph: Graph) -> str:
     return (float_input(node, graph)
             or "num_groups must divide the channels, with one scale and bias per channel")
+
+
+#: The integer types a quantized tensor may have, and the range each saturates to.
+INT_RANGES = {"uint8": (0, 255), "int8": (-128, 127), "uint16": (0, 65535),
+              "int16": (-32768, 32767), "uint4": (0, 15), "int4": (-8, 7), "uint2": (0, 3),
+              "int2": (-2, 1)}
+FLOAT8 = frozenset({"float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz"})
+FLOAT4 = "float4_e2m1fn"
+
+
+def quant(node: Node, graph: Graph) -> str:
+    """Why ``expand-composites`` left a quantized node (imcc/passes/composite_quant.py)."""
+    if node.op_type == "QuantizeLinear":
+        out = graph.types[node.outputs[0]].dtype
+        if out not in INT_RANGES and out not in FLOAT8 and out != FLOAT4:
+            return f"output type {out} (integer, float 8 and float4e2m1 are supported)"
+    if node.op_type in ("QLinearConv", "ConvInteger"):
+        w = node.inputs[3 if node.op_type == "QLinearConv" else 1]
+        if not graph.is_const(w):
+            return (f"its weight ({w!r}) is not a constant (a convolution's weights are "
+                    "programmed into the arrays)")
+        if graph.types[node.inputs[0]].rank != 4:
+            return "only 2-D convolution is supported"
+    if node.op_type == "MatMulInteger" and len(node.inputs) > 2 and node.inputs[2] and \
+            graph.types[node.inputs[2]].numel > 1:
+        return "a zero point per row of A (a scalar one is supported)"
+    return "this form is not supported"

@@ -160,6 +160,21 @@ _RECORDS = (
         notes="float32 cache; write positions constant or runtime (opset 24)"),
     _op("CausalConvWithState", removed_by=_X, check=F.float_input,
         notes="float32; one Mul per tap, weights constant or runtime (opset 27)"),
+    _op("QuantizeLinear", removed_by=_X, check=F.quant,
+        notes="float32 input; per tensor, per axis or blocked; to integers (round half to "
+        "even, saturated), float 8 and float4e2m1"),
+    _op("DynamicQuantizeLinear", removed_by=_X, check=F.float_input,
+        notes="float32 input; to uint8, as QuantizeLinear with the scale its range gives"),
+    _op("DequantizeLinear", removed_by=_X, check=F.quant,
+        notes="per tensor, per axis or blocked; folded into a constant weight"),
+    OpDef("QLinearMatMul", _IMC, "linear", removed_by=_X, check=F.quant,
+          notes="integer MatMul of the centred operands in float32, rescaled and requantized"),
+    OpDef("MatMulInteger", _IMC, "linear", removed_by=_X, check=F.quant,
+          notes="integer MatMul of the centred operands in float32; a scalar zero point of A"),
+    OpDef("QLinearConv", _IMC, "conv", removed_by=_X, check=F.quant,
+          notes=f"{_SPATIAL_2D}, constant weight; as QLinearMatMul"),
+    OpDef("ConvInteger", _IMC, "conv", removed_by=_X, check=F.quant,
+          notes=f"{_SPATIAL_2D}, constant weight; as MatMulInteger"),
 )
 
 

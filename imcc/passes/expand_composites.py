@@ -24,6 +24,7 @@ from imcc.passes import (  # noqa: F401  (each registers its expansions)
     composite_index,
     composite_math,
     composite_newer,
+    composite_quant,
     expand_attention,
 )
 from imcc.passes.composite_registry import EXPANSIONS, FLOATS, Ops, composite, reduce_axes

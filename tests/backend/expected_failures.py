@@ -21,12 +21,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_cast_e8m0_FLOAT16_to_FLOAT8E8M0',
         'test_cast_e8m0_FLOAT_to_FLOAT8E8M0',
         'test_compress_bfloat16',
-        'test_dequantizelinear_float4e2m1',
-        'test_dequantizelinear_int2',
-        'test_dequantizelinear_uint2',
-        'test_quantizelinear_float4e2m1',
-        'test_quantizelinear_int2',
-        'test_quantizelinear_uint2',
         'test_range_bfloat16_type_positive_delta',
         'test_range_float16_type_positive_delta',
         'test_reversesequence_bfloat16',
@@ -44,6 +38,8 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_conv_with_strides_and_asymmetric_padding',
         'test_conv_with_strides_no_padding',
         'test_conv_with_strides_padding',
+        'test_convinteger_with_padding',
+        'test_convinteger_without_padding',
         'test_convtranspose',
         'test_convtranspose_1d',
         'test_convtranspose_3d',
@@ -68,6 +64,7 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_lstm_reverse',
         'test_lstm_with_initial_bias',
         'test_lstm_with_peepholes',
+        'test_qlinearconv',
         'test_reduce_l1_do_not_keepdims_example',
         'test_reduce_l1_do_not_keepdims_example_expanded',
         'test_reduce_l1_do_not_keepdims_random',
@@ -473,34 +470,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_gridsample_volumetric_nearest_align_corners_1',
         'test_gridsample_zeros_padding',
     ),
-    'operator not implemented: QuantizeLinear': (
-        'test_dynamicquantizelinear_expanded',
-        'test_dynamicquantizelinear_max_adjusted_expanded',
-        'test_dynamicquantizelinear_min_adjusted_expanded',
-        'test_quantizelinear',
-        'test_quantizelinear_axis',
-        'test_quantizelinear_blocked_asymmetric',
-        'test_quantizelinear_blocked_symmetric',
-        'test_quantizelinear_e4m3fn',
-        'test_quantizelinear_e5m2',
-        'test_quantizelinear_int16',
-        'test_quantizelinear_int4',
-        'test_quantizelinear_uint16',
-        'test_quantizelinear_uint4',
-    ),
-    'operator not implemented: DequantizeLinear': (
-        'test_dequantizelinear',
-        'test_dequantizelinear_axis',
-        'test_dequantizelinear_blocked',
-        'test_dequantizelinear_e4m3fn',
-        'test_dequantizelinear_e4m3fn_float16',
-        'test_dequantizelinear_e4m3fn_zero_point',
-        'test_dequantizelinear_e5m2',
-        'test_dequantizelinear_int16',
-        'test_dequantizelinear_int4',
-        'test_dequantizelinear_uint16',
-        'test_dequantizelinear_uint4',
-    ),
     'operator not implemented: DFT': (
         'test_dft',
         'test_dft_axis',
@@ -545,16 +514,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_lppool_2d_same_upper',
         'test_lppool_2d_strides',
         'test_lppool_3d_default',
-    ),
-    'operator not implemented: QLinearMatMul': (
-        'test_qlinearmatmul_2D_int8_float16',
-        'test_qlinearmatmul_2D_int8_float32',
-        'test_qlinearmatmul_2D_uint8_float16',
-        'test_qlinearmatmul_2D_uint8_float32',
-        'test_qlinearmatmul_3D_int8_float16',
-        'test_qlinearmatmul_3D_int8_float32',
-        'test_qlinearmatmul_3D_uint8_float16',
-        'test_qlinearmatmul_3D_uint8_float32',
     ),
     'operator not implemented: TfIdfVectorizer': (
         'test_tfidfvectorizer_tf_batch_onlybigrams_skip0',
@@ -629,11 +588,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_bernoulli_double',
         'test_bernoulli_seed',
     ),
-    'operator not implemented: DynamicQuantizeLinear': (
-        'test_dynamicquantizelinear',
-        'test_dynamicquantizelinear_max_adjusted',
-        'test_dynamicquantizelinear_min_adjusted',
-    ),
     'operator not implemented: EyeLike': (
         'test_eyelike_populate_off_main_diagonal',
         'test_eyelike_with_dtype',
@@ -657,10 +611,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     'operator not implemented: BlackmanWindow': (
         'test_blackmanwindow',
         'test_blackmanwindow_symmetric',
-    ),
-    'operator not implemented: ConvInteger': (
-        'test_convinteger_with_padding',
-        'test_convinteger_without_padding',
     ),
     'operator not implemented: Det': (
         'test_det_2d',
@@ -693,9 +643,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     'GatherND with batch_dims > 0': (
         'test_gathernd_example_int32_batch_dim1',
     ),
-    'operator not implemented: MatMulInteger': (
-        'test_matmulinteger',
-    ),
     'operator not implemented: MelWeightMatrix': (
         'test_melweightmatrix',
     ),
@@ -704,9 +651,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     ),
     'operator not implemented: OptionalGetElement': (
         'test_optional_get_element_tensor',
-    ),
-    'operator not implemented: QLinearConv': (
-        'test_qlinearconv',
     ),
     'operator not implemented: RandomUniformLike': (
         'test_bernoulli_double_expanded',

@@ -5,21 +5,22 @@ The code generator lays out a grouped convolution's super-block with rows in the
 tap, group, channel) and columns in the order (column block, group, output channel)
 (docs/compiler.md): row ``r`` belongs to group ``(r mod G*nr) div nr`` and column ``c`` to group
 ``(c mod G*nc) div nc``. :func:`find_groups` recognizes that pattern in a region's cells (every
-nonzero cell's row and column in the same group) and :class:`Groups` computes ``X @ G`` as
-``B`` products of the groups' rows and columns only, batched in one ``matmul``: the inputs are
-copied into a block-major layout (a strided copy, no gather) and the outputs back.
+nonzero cell's row and column in the same group), and :class:`Groups` holds the diagonal blocks
+for ``X @ G`` as ``B`` products of the groups' rows and columns only, batched in one ``matmul``:
+the inputs are copied into a block-major layout (a strided copy, no gather) and the outputs
+back.
 
 The products are the same as the full one's, term for term less the zero cells. The crossbar
 uses them in the bit-serial loop on exact integer cells without read noise
 (:func:`runtime.bitserial.cycles_exact`): every partial sum is an exact integer there, float32
 sums are exact in any order, and the result is bit-identical
 (tests/runtime/test_crossbar_groups.py); the block-major copy of the inputs is made once per
-MVM and serves all its DAC cycles. Not used:
-on float cells, whose full product BLAS sums in an order of its own that the smaller products do
-not reproduce (measured: outputs differ in the last bits); for the single product of a lossless
-integer MVM, where the copy in and out costs more than the zero cells (measured 0.6x on
-MobileNetV2's 252 x 56 depthwise regions); and where the zero cells are not zero (programming
-noise, stuck cells) or decide the result (read noise depends on every row's input).
+MVM and serves all its DAC cycles. Not used: on float cells, whose full product BLAS sums in
+an order of its own that the smaller products do not reproduce (measured: outputs differ in the
+last bits); for the single product of a lossless integer MVM, where the copy in and out costs
+more than the zero cells (measured 0.6x on MobileNetV2's 252 x 56 depthwise regions); and where
+the zero cells are not zero (programming noise, stuck cells) or decide the result (read noise
+depends on every row's input).
 """
 
 from __future__ import annotations
@@ -80,15 +81,20 @@ def find_groups(g: np.ndarray) -> Groups | None:
     if h < 2 or w < 2 or nz.mean() >= MAX_DENSITY:
         return None
     r, c = np.nonzero(nz)
+    rs, cs = r[:: max(1, r.size // 64)], c[:: max(1, c.size // 64)]  # a sample sieves first
     for groups in _divisors(math.gcd(h, w))[::-1]:
         if groups < 2:
             break
         for nr in _divisors(h // groups):
-            rg = (r % (groups * nr)) // nr
             for nc in _divisors(w // groups):
-                if np.array_equal(rg, (c % (groups * nc)) // nc):
+                if _same_groups(rs, cs, groups, nr, nc) and _same_groups(r, c, groups, nr, nc):
                     return _blocks(g, groups, h // (groups * nr), w // (groups * nc), nc)
     return None
+
+
+def _same_groups(r: np.ndarray, c: np.ndarray, groups: int, nr: int, nc: int) -> bool:
+    """Every cell ``(r[k], c[k])`` has its row and its column in the same group."""
+    return bool(np.array_equal((r % (groups * nr)) // nr, (c % (groups * nc)) // nc))
 
 
 def _blocks(g: np.ndarray, groups: int, a: int, c: int, nc: int) -> Groups | None:

@@ -178,15 +178,19 @@ class Machine:
         fresh = not self._data_intact or d is not None and d[0] < end and d[1] > base
         spans = [(0, t.addr >> 2, (t.addr + t.nbytes) >> 2) for t in self.obj.inputs]
         spans += [(r, lo, hi) for r, lo, hi, _ in kept]
-        held = [(t.addr >> 2, mem.u32[0][t.addr >> 2 : (t.addr + t.nbytes) >> 2].copy())
-                for t in resident]
+        # inputs are not zeroed (they are in spans); the resident ones under words this load
+        # rewrites (.data, the setup's) are kept aside and written back
+        rewritten = [(lo, hi) for r, lo, hi, _ in kept if r == 0] + ([(base, end)] if fresh else [])
+        held = [(a, mem.u32[0][a:b].copy())
+                for a, b in ((t.addr >> 2, (t.addr + t.nbytes) >> 2) for t in resident)
+                if any(lo < b and a < hi for lo, hi in rewritten)]
         mem.reset(overwritten=((0, base, end), *spans) if fresh else tuple(spans))
         if fresh:
             mem.u32[0][base:end] = words
             self._data_intact = True
         for r, lo, hi, w in kept:
             mem.u32[r][lo:hi] = w
-        for a, w in held:  # over .data and the setup's words too
+        for a, w in held:
             mem.u32[0][a : a + w.size] = w
         for t in self.obj.inputs:
             if t.name not in inputs:  # resident

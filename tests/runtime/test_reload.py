@@ -90,3 +90,37 @@ def test_a_switch_to_a_shorter_data_section_leaves_zeros_past_it():
     m.switch(short)
     for _ in range(2):
         assert m.run({})["c"].tolist() == [9, 10, 0, 0, 0, 0, 0, 0]
+
+
+# s <- s + c (c in .data); the run also overwrites c's copy d in .data, so every load writes
+# .data again; s lies outside .data and is left resident
+OUTSIDE = """
+.input "s", s, [4]
+.output "y", y, [4]
+.equ s, 0x2000
+.equ y, 0x2010
+    nop
+infer:
+    vsetli 4
+    li x5, s
+    li x6, c
+    vadd x5, x5, x6
+    li x7, y
+    vcopy x7, x5
+    li x8, d
+    vcopy x8, x5
+    halt
+.rerun infer
+.data
+c: .float 1, 2, 3, 4
+d: .zero 16
+"""
+
+
+def test_a_resident_input_outside_data_keeps_its_words_when_data_is_written_again():
+    m = machine(OUTSIDE)
+    s0 = np.array([10, 20, 30, 40], np.float32)
+    c = np.array([1, 2, 3, 4], np.float32)
+    assert m.run({"s": s0})["y"].tolist() == (s0 + c).tolist()
+    for k in range(2, 5):
+        assert m.run({}, resident=("s",))["y"].tolist() == (s0 + k * c).tolist()

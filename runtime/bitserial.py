@@ -31,6 +31,9 @@ Buffer = Callable[[str, tuple, type], np.ndarray]
 CHUNK_BYTES = 1 << 20
 #: ... and the fewest vectors in a chunk.
 CHUNK_MIN = 64
+#: Small MVMs (no rows left out) with at most this many vectors x cycles run as one stacked
+#: product.
+STACK_MAX_ROWS = 4096
 #: Leave out zero input rows only for products of at least this many outputs (vectors x
 #: columns); below it, gathering the rows costs more than it saves.
 SKIP_MIN_WORK = 1 << 14
@@ -120,6 +123,8 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
     bound = cycle_bound * p.adc_down  # |I_c| in ADC steps
     signed = sgn is not None or negative  # currents, codes may be negative
     clip = not (bound <= chi and (bound <= -clo or not signed))
+    if live is None and groups is None and vl * p.cycles <= STACK_MAX_ROWS:
+        return _stacked(buffer, mag, sgn, g, p, dtype, y, clip, signed)
     pending = None  # y is 0 until the first nonzero cycle; then 2**dacb steps not yet applied
     for c in reversed(range(p.cycles)):
         if pending is not None:
@@ -144,6 +149,33 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
         y *= 2.0 ** (pending + p.adcsh)
     if groups is not None:
         return groups.scatter(y, buffer("ys", (vl, groups.w), acc))
+    return y
+
+
+def _stacked(buffer: Buffer, mag: np.ndarray, sgn: np.ndarray | None, g: np.ndarray,
+             p: Precision, dtype, y: np.ndarray, clip: bool, signed: bool) -> np.ndarray:
+    """The cycle loop of a small MVM (no rows left out) as one product: every cycle's digits
+    stacked (``cycles x vl`` rows), one ``matmul``, the ADC on all currents at once, and the
+    shift-and-add as one product of the codes with the weights ``2**(c*dacb)`` (integers whose
+    sums stay exact in the accumulator's dtype in any order, as in the loop)."""
+    cycles, itype = p.cycles, mag.dtype.type
+    mask = itype(min((1 << p.dacb) - 1, np.iinfo(itype).max))
+    shifts = (np.arange(cycles, dtype=itype) * itype(p.dacb))[:, None, None]
+    shape = (cycles, *mag.shape)
+    bits = np.right_shift(mag[None], shifts, out=buffer("sbits", shape, itype))
+    qc = buffer("sqc", shape, dtype)
+    qc[...] = np.bitwise_and(bits, mask, out=bits)
+    if sgn is not None:
+        qc *= sgn
+    i = np.matmul(qc.reshape(-1, mag.shape[1]), g,
+                  out=buffer("si", (cycles * mag.shape[0], g.shape[1]), dtype))
+    adc_codes(i, 1.0, *p.adc_range, clip=clip)  # 2**-adcsh is in g
+    weights = np.ldexp(1.0, np.arange(cycles) * p.dacb).astype(y.dtype)
+    np.matmul(weights, i.reshape(cycles, -1).astype(y.dtype, copy=False),
+              out=y.reshape(-1))
+    if signed:  # -0.0 codes give -0.0 where every code is 0; the plain loop gives 0.0
+        y += 0.0
+    y *= 2.0**p.adcsh
     return y
 
 

@@ -31,9 +31,9 @@ Buffer = Callable[[str, tuple, type], np.ndarray]
 CHUNK_BYTES = 1 << 20
 #: ... and the fewest vectors in a chunk.
 CHUNK_MIN = 64
-#: Small MVMs (no rows left out) with at most this many vectors x cycles run as one stacked
-#: product.
-STACK_MAX_ROWS = 4096
+#: Small MVMs (no rows left out) whose digits of all cycles are at most this many elements run
+#: as one stacked product.
+STACK_ELEMENTS = 1 << 20
 #: Leave out zero input rows only for products of at least this many outputs (vectors x
 #: columns); below it, gathering the rows costs more than it saves.
 SKIP_MIN_WORK = 1 << 14
@@ -123,7 +123,7 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
     bound = cycle_bound * p.adc_down  # |I_c| in ADC steps
     signed = sgn is not None or negative  # currents, codes may be negative
     clip = not (bound <= chi and (bound <= -clo or not signed))
-    if live is None and groups is None and vl * p.cycles <= STACK_MAX_ROWS:
+    if live is None and groups is None and vl * p.cycles * q.shape[-1] <= STACK_ELEMENTS:
         return _stacked(buffer, mag, sgn, g, p, dtype, y, clip, signed)
     pending = None  # y is 0 until the first nonzero cycle; then 2**dacb steps not yet applied
     for c in reversed(range(p.cycles)):
@@ -154,7 +154,7 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
 
 def _stacked(buffer: Buffer, mag: np.ndarray, sgn: np.ndarray | None, g: np.ndarray,
              p: Precision, dtype, y: np.ndarray, clip: bool, signed: bool) -> np.ndarray:
-    """The cycle loop of a small MVM (no rows left out) as one product: every cycle's digits
+    """The cycle loop of a small MVM (no rows left out) as one product: all cycles' digits
     stacked (``cycles x vl`` rows), one ``matmul``, the ADC on all currents at once, and the
     shift-and-add as one product of the codes with the weights ``2**(c*dacb)`` (integers whose
     sums stay exact in the accumulator's dtype in any order, as in the loop)."""

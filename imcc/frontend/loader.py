@@ -20,6 +20,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import helper
 
+from imcc.frontend.control_flow import inline_static_control_flow
 from imcc.frontend.external_data import (
     SMALL_TENSOR,
     ExternalData,
@@ -453,6 +454,7 @@ def check_model(model: onnx.ModelProto, where: str,
     opset = read_opset(model, where, _node_label)
     written_ops = {o: op for n in model.graph.node
                    for o in n.output[:1] if (op := written.get(o)) and op != n.op_type}
+    inline_static_control_flow(model)  # If and Loop known at compile time
     check_domains(model, where)
     sort_nodes(model, where)
     empty_inputs_to_constants(model, where)  # before the overrides, which cannot change a 0

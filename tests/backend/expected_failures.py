@@ -210,6 +210,8 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_sce_sum_log_prob_expanded',
     ),
     'output shapes that depend on input data': (
+        'test_affine_grid_2d_expanded',
+        'test_affine_grid_3d_expanded',
         'test_blackmanwindow_expanded',
         'test_blackmanwindow_symmetric_expanded',
         'test_center_crop_pad_crop_and_pad_expanded',
@@ -262,9 +264,7 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     ),
     'control flow (If, Loop, Scan, SequenceMap)': (
         'test_affine_grid_2d_align_corners_expanded',
-        'test_affine_grid_2d_expanded',
         'test_affine_grid_3d_align_corners_expanded',
-        'test_affine_grid_3d_expanded',
         'test_if',
         'test_if_opt',
         'test_if_seq',

@@ -1,0 +1,197 @@
+"""Static control flow, resolved before import: an ``If`` whose condition is known at compile
+time becomes the nodes of the branch it takes, and a ``Loop`` with a constant trip count (at
+most :data:`MAX_UNROLL`) whose condition stays true becomes that many copies of its body.
+
+"Known at compile time" is what small constants give: initializers and ``Constant`` nodes,
+``Shape``/``Size`` of a graph input whose dimensions are fixed, and every node computed from
+those alone (each evaluated with onnx's reference evaluator, up to :data:`MAX_ELEMENTS`
+elements). A spliced subgraph's own tensors are renamed under the node's name (its outer-scope
+names stay); its outputs become ``Identity`` nodes writing the node's outputs. What is left
+(a condition or trip count that depends on the data, a Loop whose condition the body computes,
+``Scan``) is refused by the loader as before.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+#: The most iterations a Loop is unrolled to.
+MAX_UNROLL = 64
+#: The largest constant (elements) evaluated while looking for conditions and trip counts.
+MAX_ELEMENTS = 4096
+_RANDOM = frozenset({"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike",
+                     "Multinomial", "Bernoulli", "Dropout"})
+_GRAPH_ATTRS = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+
+
+def _has_subgraph(n: onnx.NodeProto) -> bool:
+    return any(a.type in _GRAPH_ATTRS for a in n.attribute)
+
+
+def _small(v: np.ndarray) -> bool:
+    return v.size <= MAX_ELEMENTS
+
+
+def _known(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    """The small values the graph's constants determine (module doc)."""
+    g = model.graph
+    vals: dict[str, np.ndarray] = {}
+    for t in g.initializer:
+        if not t.HasField("data_location") or t.data_location != onnx.TensorProto.EXTERNAL:
+            n = int(np.prod(t.dims)) if t.dims else 1
+            if n <= MAX_ELEMENTS:
+                vals[t.name] = numpy_helper.to_array(t)
+    for i in g.input:
+        dims = i.type.tensor_type.shape.dim
+        if i.type.HasField("tensor_type") and i.type.tensor_type.HasField("shape") and \
+                all(d.HasField("dim_value") for d in dims):
+            vals.setdefault(f"\0shape:{i.name}", np.array([d.dim_value for d in dims], np.int64))
+    opset = [o for o in model.opset_import]
+    for n in g.node:
+        if n.op_type in _RANDOM or _has_subgraph(n) or n.domain not in ("", "ai.onnx"):
+            continue
+        if n.op_type in ("Shape", "Size") and f"\0shape:{n.input[0]}" in vals:
+            shape = vals[f"\0shape:{n.input[0]}"]
+            if n.op_type == "Size":
+                vals[n.output[0]] = np.array(int(np.prod(shape)), np.int64)
+            else:
+                a = {x.name: helper.get_attribute_value(x) for x in n.attribute}
+                vals[n.output[0]] = shape[a.get("start", 0):a.get("end", len(shape))]
+            continue
+        if not all(x in vals for x in n.input if x):
+            continue
+        try:
+            out = _run_node(n, vals, opset)
+        except Exception:  # noqa: BLE001, S112 - what cannot be evaluated here is not known
+            continue
+        vals.update({o: v for o, v in zip(n.output, out, strict=False)
+                     if o and isinstance(v, np.ndarray) and _small(v)})
+    return vals
+
+
+def _run_node(n: onnx.NodeProto, vals: dict[str, np.ndarray], opset) -> list:
+    from onnx.reference import ReferenceEvaluator
+
+    ins = [x for x in n.input if x]
+    graph = helper.make_graph(
+        [n], "eval", [helper.make_tensor_value_info(x, helper.np_dtype_to_tensor_dtype(
+            vals[x].dtype), vals[x].shape) for x in ins],
+        [helper.make_empty_tensor_value_info(o) for o in n.output if o])
+    model = helper.make_model(graph, opset_imports=opset)
+    return ReferenceEvaluator(model).run(None, {x: vals[x] for x in ins})
+
+
+def _splice(g: onnx.GraphProto, prefix: str, bind: dict[str, str]) -> tuple[list, list[str]]:
+    """The nodes of subgraph ``g`` with its own tensors renamed under ``prefix`` (its formal
+    inputs to ``bind``'s names; its initializers as Constant nodes), and the names its outputs
+    then have. Outer-scope names are left as they are."""
+    own = {t.name for t in g.initializer} | {o for n in g.node for o in n.output if o}
+    rename = {x: f"{prefix}/{x}" for x in own} | dict(bind)
+    nodes = [helper.make_node("Constant", [], [rename[t.name]], value=t,
+                              name=f"{prefix}/{t.name}") for t in g.initializer]
+    for n in g.node:
+        c = onnx.NodeProto()
+        c.CopyFrom(n)
+        c.name = f"{prefix}/{n.name or n.op_type}"
+        c.input[:] = [rename.get(x, x) if x else x for x in n.input]
+        c.output[:] = [rename.get(x, x) if x else x for x in n.output]
+        nodes.append(c)
+    return nodes, [rename.get(o.name, o.name) for o in g.output]
+
+
+def _outputs(node: onnx.NodeProto, names: list[str], prefix: str) -> list:
+    return [helper.make_node("Identity", [src], [dst], name=f"{prefix}/out{k}")
+            for k, (src, dst) in enumerate(zip(names, node.output, strict=False)) if dst]
+
+
+def _attr(n: onnx.NodeProto, name: str):
+    return next(helper.get_attribute_value(a) for a in n.attribute if a.name == name)
+
+
+def _nested(g: onnx.GraphProto) -> bool:
+    return any(_has_subgraph(n) for n in g.node)
+
+
+def _inline_if(n: onnx.NodeProto, vals, prefix: str) -> list | None:
+    if n.input[0] not in vals:
+        return None
+    branch = _attr(n, "then_branch" if bool(np.asarray(vals[n.input[0]]).reshape(-1)[0])
+                   else "else_branch")
+    if _nested(branch):
+        return None
+    nodes, outs = _splice(branch, prefix, {})
+    return nodes + _outputs(n, outs, prefix)
+
+
+def _unroll_loop(n: onnx.NodeProto, vals, prefix: str) -> list | None:
+    """A Loop with a constant trip count whose condition stays true (module doc); None for
+    any other."""
+    trip = n.input[0] if n.input else ""
+    cond = n.input[1] if len(n.input) > 1 else ""
+    if not trip or trip not in vals or (cond and (cond not in vals or
+                                                  not bool(np.asarray(vals[cond]).all()))):
+        return None
+    count = int(np.asarray(vals[trip]).reshape(-1)[0])
+    body = _attr(n, "body")
+    if count < 0 or count > MAX_UNROLL or _nested(body):
+        return None
+    b_in, b_out = [i.name for i in body.input], [o.name for o in body.output]
+    # the body's condition must be its input condition passed through, or a constant true
+    passthrough = {nd.output[0]: nd.input[0] for nd in body.node if nd.op_type == "Identity"}
+    if passthrough.get(b_out[0], b_out[0]) != b_in[1]:
+        return None
+    states = list(n.input[2:])
+    n_state = len(states)
+    nodes: list = []
+    scans: list[list[str]] = [[] for _ in b_out[1 + n_state:]]
+    for i in range(count):
+        p = f"{prefix}/{i}"
+        it, c = f"{p}/iteration", f"{p}/condition"
+        nodes += [helper.make_node("Constant", [], [it], value=numpy_helper.from_array(
+                      np.array(i, np.int64), it), name=it),
+                  helper.make_node("Constant", [], [c], value=numpy_helper.from_array(
+                      np.array(True), c), name=c)]
+        body_nodes, outs = _splice(body, p, {b_in[0]: it, b_in[1]: c, **dict(zip(
+            b_in[2:], states, strict=True))})
+        nodes += body_nodes
+        states = outs[1:1 + n_state]
+        for k, s in enumerate(outs[1 + n_state:]):
+            u = f"{p}/scan{k}"
+            nodes.append(helper.make_node("Unsqueeze", [s, f"{prefix}/axis0"], [u], name=u))
+            scans[k].append(u)
+    if scans and (count == 0 or not all(scans)):
+        return None
+    if scans:
+        nodes.insert(0, helper.make_node("Constant", [], [f"{prefix}/axis0"], name=f"{prefix}/a",
+                                         value=numpy_helper.from_array(np.array([0], np.int64))))
+        stacked = []
+        for k, parts in enumerate(scans):
+            s = f"{prefix}/stacked{k}"
+            nodes.append(helper.make_node("Concat", parts, [s], axis=0, name=s))
+            stacked.append(s)
+    else:
+        stacked = []
+    return nodes + _outputs(n, states + stacked, prefix)
+
+
+def inline_static_control_flow(model: onnx.ModelProto) -> None:
+    """Replace each ``If`` and ``Loop`` the module doc describes by the nodes it runs (in
+    place), until none is left that can be."""
+    for _ in range(MAX_UNROLL):
+        g = model.graph
+        if not any(n.op_type in ("If", "Loop") for n in g.node):
+            return
+        vals = _known(model)
+        for k, n in enumerate(g.node):
+            prefix = n.name or f"{n.op_type}_{k}"
+            new = (_inline_if(n, vals, prefix) if n.op_type == "If" else
+                   _unroll_loop(n, vals, prefix) if n.op_type == "Loop" else None)
+            if new is not None:
+                rest = list(g.node[k + 1:])
+                del g.node[k:]
+                g.node.extend(new + rest)
+                break
+        else:
+            return

@@ -1,0 +1,87 @@
+"""Static control flow (imcc/frontend/control_flow.py): an ``If`` whose condition is known at
+compile time compiles as the branch it takes, a ``Loop`` with a constant trip count as its
+unrolled body; compiled for the ideal chip and run on the reference machine, against onnx's
+reference evaluator. A condition or trip count that depends on the data is still refused."""
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import imcc
+from tests.compiler.helpers import make_model, reference
+
+F = np.float32
+R = np.random.default_rng(3)
+
+
+def _branch(name, nodes, out, shape, inits=()):
+    return helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(out, 1, shape)],
+                             initializer=list(inits))
+
+
+def _run(model, feeds):
+    prog = imcc.compile(model, "ideal", time_limit=0.1, workers=1)
+    out = prog.run(feeds)
+    return [out[o.name] for o in model.graph.output]
+
+
+def _if_model(cond_nodes, cond_inits, cond_inputs=()):
+    """``y = If(c, then: Relu(x) * w, else: x - 1)``, ``w`` an initializer of the branch, ``x``
+    read from the outer scope."""
+    then = _branch("then", [helper.make_node("Relu", ["x"], ["r"]),
+                            helper.make_node("Mul", ["r", "w"], ["t"])], "t", (2, 3),
+                   [numpy_helper.from_array(np.full((3,), 2.0, F), "w")])
+    other = _branch("else", [helper.make_node("Sub", ["x", "one"], ["e"])], "e", (2, 3))
+    node = helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)
+    return make_model(cond_nodes + [node], [("x", F, (2, 3)), *cond_inputs], [("y", F, (2, 3))],
+                      inits={"one": np.array(1.0, F), **cond_inits}, opset=17)
+
+
+@pytest.mark.parametrize("cond", [True, False])
+def test_if_with_a_constant_condition_takes_its_branch(cond):
+    m = _if_model([], {"c": np.array(cond)})
+    x = R.standard_normal((2, 3)).astype(F)
+    np.testing.assert_allclose(_run(m, {"x": x})[0], reference(m, {"x": x})[0], rtol=1e-6)
+
+
+def test_if_on_the_rank_of_an_input():
+    """The exporters' form: the condition computed from a shape (``Size(Shape(x)) == 2``)."""
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Size", ["s"], ["n"]),
+             helper.make_node("Equal", ["n", "two"], ["c"])]
+    m = _if_model(nodes, {"two": np.array(2, np.int64)})
+    x = R.standard_normal((2, 3)).astype(F)
+    got = _run(m, {"x": x})[0]
+    np.testing.assert_allclose(got, reference(m, {"x": x})[0], rtol=1e-6)
+    np.testing.assert_allclose(got, np.maximum(x, 0) * 2, rtol=1e-6)
+
+
+def test_loop_with_a_constant_trip_count_is_unrolled():
+    """``for i in range(4): s = s * 0.5 + x * i``, each ``s`` also a scan output."""
+    body = helper.make_graph(
+        [helper.make_node("Cast", ["i"], ["fi"], to=TensorProto.FLOAT),
+         helper.make_node("Mul", ["x", "fi"], ["xi"]),
+         helper.make_node("Mul", ["s_in", "half"], ["h"]),
+         helper.make_node("Add", ["h", "xi"], ["s_out"]),
+         helper.make_node("Identity", ["c_in"], ["c_out"]),
+         helper.make_node("Identity", ["s_out"], ["scan"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_in", 1, (3,))],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_out", 1, (3,)),
+         helper.make_tensor_value_info("scan", 1, (3,))])
+    node = helper.make_node("Loop", ["n", "go", "s0"], ["s", "all"], body=body)
+    m = make_model([node], [("x", F, (3,)), ("s0", F, (3,))],
+                   [("s", F, (3,)), ("all", F, (4, 3))],
+                   inits={"n": np.array(4, np.int64), "go": np.array(True),
+                          "half": np.array(0.5, F)}, opset=17)
+    feeds = {"x": R.standard_normal(3).astype(F), "s0": R.standard_normal(3).astype(F)}
+    for got, want in zip(_run(m, feeds), reference(m, feeds), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_if_on_a_runtime_condition_is_refused():
+    m = _if_model([], {}, [("c", np.bool_, ())])
+    with pytest.raises(imcc.Error, match="control flow with subgraphs is not supported"):
+        imcc.compile(m, "ideal", time_limit=0.1, workers=1)

@@ -447,7 +447,7 @@ def run_table(rows: list[dict]) -> str:
         lines.append(
             f"{r['model']:<13} {r['mode']:<6} {b:>5} {r['imcc_s'] / b * 1e3:7.1f}ms "
             f"{r['ort_s'] / b * 1e3:7.1f}ms {r['ratio']:6.1f}x {r['target']:5.0f}x {ok:<4}"
-            f"{r['floor_s'] / b * 1e3:7.1f}ms {fl:6.2f}x {fok:<4}"
+            f"{r['floor_s'] / b * 1e3:7.1f}ms {fl:6.2f}x {fok:<4} "
             f"{r['max_rel_err']:7.1e} {r['mvms']:>6} {_mib(r['rss_machine']):>5} MiB")
     return "\n".join(lines)
 

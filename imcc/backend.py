@@ -108,7 +108,7 @@ class ImccBackend(Backend):
                  outputs_info=None, **kwargs: Any) -> tuple[np.ndarray, ...]:
         """Run one node: a model of that node alone, its inputs typed from ``inputs`` (arrays
         in the node's input order) and its outputs from ``outputs_info`` (dtype, shape) when
-        given, at ``opset_version`` (default: onnx's newest)."""
+        given, else by onnx's shape inference, at ``opset_version`` (default: onnx's newest)."""
         from onnx import helper
 
         opset = kwargs.pop("opset_version", None)
@@ -132,6 +132,11 @@ class ImccBackend(Backend):
         opsets = [helper.make_opsetid(node.domain, opset)] if opset else None
         model = helper.make_model(graph, opset_imports=opsets) if opsets else \
             helper.make_model(graph)
+        if any(not o.type.HasField("tensor_type") for o in model.graph.output):
+            # the outputs outputs_info leaves untyped: the types onnx's inference gives them
+            inferred = onnx.shape_inference.infer_shapes(model)
+            del model.graph.output[:]
+            model.graph.output.extend(inferred.graph.output)
         return cls.prepare(model, device, **kwargs).run(arrays)
 
 

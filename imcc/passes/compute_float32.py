@@ -7,9 +7,11 @@ machine's edge (an input when the machine reads it, an output when it is handed 
 * a graph input ``x`` of such a type is read through ``Cast(x, to=FLOAT)`` (a copy: its words
   are already the float32 values), and a graph output ``y`` is written by ``Cast(y', to=y's
   type)``, which rounds the float32 result ``y'`` to ``y``'s precision on the machine (a
-  ``Cast`` that already writes ``y`` is left as it is);
+  ``Cast`` that already writes ``y`` is left as it is, and what reads ``y`` inside reads it
+  through ``Cast(y, to=FLOAT)``);
 * every other tensor of such a type becomes float32, and so do constants of those types
-  (float64 constants are rounded to float32);
+  (float64 constants are rounded to float32; one that is a graph output keeps its type, and
+  what reads it inside reads a float32 copy);
 * ``Cast`` keeps its ``to``: one to float16 or bfloat16 still rounds to that precision (the
   code generator reads ``to``), one to float64 is a copy; ``CastLike`` to such a type becomes
   that ``Cast``.
@@ -61,24 +63,35 @@ def compute_float32(graph: Graph) -> Graph:
     used = set(types) | {n.name for n in nodes}
     edge_in = [x for x in graph.inputs if x not in graph.constants and types[x].dtype in WIDENED]
     produced = {o: n for n in nodes for o in n.outputs if o}
-    edge_out = [y for y in dict.fromkeys(graph.outputs) if y in produced
-                and types[y].dtype in WIDENED and y not in graph.inputs
-                and not (produced[y].op_type == "Cast" and len(produced[y].outputs) == 1)]
+    outs = [y for y in dict.fromkeys(graph.outputs) if y in produced
+            and types[y].dtype in WIDENED and y not in graph.inputs]
+    cast_out = [y for y in outs if produced[y].op_type == "Cast" and len(produced[y].outputs) == 1]
+    edge_out = [y for y in outs if y not in cast_out]
+    keep = set(graph.inputs) | set(graph.outputs)
     rename = {}
-    for t in edge_in + edge_out:
+    for t in edge_in + edge_out + cast_out:
         rename[t] = _fresh(used, f"{t}_float32")
         types[rename[t]] = TensorType(types[t].shape, "float32")
     out_rename = {y: rename[y] for y in edge_out}
+    constants = {k: (v.astype(np.float32) if v.dtype.name in WIDENED and k not in keep else v)
+                 for k, v in graph.constants.items()}
+    for c in graph.outputs:  # a constant output read inside too: the readers read a float32 copy
+        if c in graph.constants and types[c].dtype in WIDENED and c not in rename:
+            rename[c] = _fresh(used, f"{c}_float32")
+            types[rename[c]] = TensorType(types[c].shape, "float32")
+            constants[rename[c]] = np.asarray(graph.constants[c], np.float32)
     head = [Node(_fresh(used, f"{x}_to_float32"), "Cast", (x,), (rename[x],),
                  {"to": int(onnx.TensorProto.FLOAT)}) for x in edge_in]
     tail = [Node(_fresh(used, f"{y}_to_{types[y].dtype}"), "Cast", (rename[y],), (y,),
                  {"to": int(onnx_elem_type(types[y].dtype))}) for y in edge_out]
-    body = [n.replace(inputs=tuple(rename.get(i, i) for i in n.inputs),
-                      outputs=tuple(out_rename.get(o, o) for o in n.outputs)) for n in nodes]
-    keep = set(graph.inputs) | set(graph.outputs)
+    body = []
+    for n in nodes:
+        body.append(n.replace(inputs=tuple(rename.get(i, i) for i in n.inputs),
+                              outputs=tuple(out_rename.get(o, o) for o in n.outputs)))
+        # a Cast writing an output that is read inside too: the readers read it as float32
+        body += [Node(_fresh(used, f"{y}_to_float32"), "Cast", (y,), (rename[y],),
+                      {"to": int(onnx.TensorProto.FLOAT)}) for y in n.outputs if y in cast_out]
     for name, t in list(types.items()):
         if t.dtype in WIDENED and name not in keep:
             types[name] = TensorType(t.shape, "float32")
-    constants = {k: (v.astype(np.float32) if v.dtype.name in WIDENED and k not in keep else v)
-                 for k, v in graph.constants.items()}
     return graph.replace(nodes=tuple(head + body + tail), types=types, constants=constants)

@@ -145,3 +145,29 @@ def test_float8e8m0_input_is_read_exactly_and_cast_to_it_is_refused():
                    opset=25)
     with pytest.raises(imcc.Error, match="Cast from float32 to float8_e8m0fnu is not supported"):
         imcc.backend.prepare(write, time_limit=0.1, workers=1)
+
+
+def test_declared_outputs_read_inside_too():
+    """A float64 graph output that a Cast writes, or that is a constant, and that the graph
+    also reads: the output keeps its type, the readers read it as float32 (an Einsum lowered
+    to MatMul here)."""
+    nodes = [helper.make_node("Cast", ["a"], ["d"], to=TensorProto.DOUBLE),
+             helper.make_node("Einsum", ["d", "c"], ["z"], equation="i,i->")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [5])],
+                          [helper.make_tensor_value_info(n, TensorProto.DOUBLE, s)
+                           for n, s in (("d", [5]), ("c", [5]), ("z", []))],
+                          [helper.make_tensor("c", TensorProto.DOUBLE, [5], [1, -2, 3, 0.5, 4])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    got, want = _run(model, {"a": np.array([1.5, 2, -3, 4, 0.25], np.float32)})
+    for g_, w in zip(got, want, strict=True):
+        assert g_.dtype == w.dtype == np.float64 and g_.shape == w.shape
+        np.testing.assert_allclose(g_, w, rtol=1e-6)
+
+
+def test_float16_input_passed_through_to_an_output():
+    model = _model([helper.make_node("Identity", ["x"], ["y"])],
+                   [("x", TensorProto.FLOAT16, [3])], [("y", TensorProto.FLOAT16, [3])])
+    x = np.array([1.5, -65504, 6e-8], np.float16)
+    (got,), _ = _run(model, {"x": x})
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(got, x)

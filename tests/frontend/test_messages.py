@@ -87,18 +87,6 @@ def test_a_node_canonicalization_made_is_reported_as_the_models_node(name, want)
     assert "_zeros" not in msg and "_interleave" not in msg
 
 
-def test_a_float64_tensor_left_inside_is_one_problem_in_the_models_terms():
-    """compute-float32 converts float64 at the edges and in Cast; a Cast's float64 output that
-    is a graph output and read inside too stays float64 there: refused, naming the reader."""
-    nodes = [helper.make_node("Cast", ["a"], ["d"], to=TensorProto.DOUBLE),
-             helper.make_node("Einsum", ["d", "d"], ["z"], equation="i,i->")]
-    vi = [_vi("a", [5])]
-    msg = _error(_model(nodes, vi, [_vi("d", [5], TensorProto.DOUBLE),
-                                    _vi("z", [], TensorProto.DOUBLE)]))
-    assert "1 unsupported node(s): the Einsum node writing 'z' (as " in msg
-    assert "float64 tensor 'd'" in msg and "Einsum_0" not in msg
-
-
 @pytest.mark.parametrize("node,outputs,want", [
     (helper.make_node("Mod", ["x", "x"], ["y"], fmod=1), ["y"],
      "the Mod node writing 'y': fmod=1 is not supported"),

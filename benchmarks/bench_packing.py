@@ -20,6 +20,7 @@ Run::
 
     python benchmarks/bench_packing.py bpp2d [--classes 1,3] [--limit 2] [--time-limit 10]
     python benchmarks/bench_packing.py models [--time-limit 30]
+    python benchmarks/bench_packing.py large [--time-limit 10]
 
 ``--limit N`` keeps the first N instances of every (class, n) group. The full bpp2d run takes
 about an hour on one core at the default limit (most instances stop early, at the bound).
@@ -248,9 +249,76 @@ def run_models(args: argparse.Namespace) -> list[dict]:
     return out
 
 
+# --------------------------------------------------------------------------- large inputs
+
+
+def tinyllama_layers() -> list[tuple[str, int, int]]:
+    """(matrix, K, N) of ``imcc.models.llama``'s ``tinyllama-1.1b`` preset: per layer the
+    query, key, value (grouped: 4 KV heads), output, gate, up and down projections; the LM
+    head."""
+    from imcc.models.llama import config
+
+    p = config("tinyllama-1.1b")
+    d, f = p["hidden"], p["intermediate"]
+    kv = d // p["heads"] * p["kv_heads"]
+    mats = [(f"l{i}.{name}", K, N) for i in range(p["layers"])
+            for name, K, N in (("q", d, d), ("k", d, kv), ("v", d, kv), ("o", d, d),
+                               ("gate", d, f), ("up", d, f), ("down", f, d))]
+    return mats + [("lm_head", d, p["vocab"])]
+
+
+def tinyllama_tiles(chip_name: str = "ideal-signed") -> tuple[list[Rect], int, int]:
+    """TinyLlama-1.1B's tile set as the mapper cuts it (:func:`imcc.tiling.divide_layer` with
+    the chip's precision), without building the model: the rects, array columns and rows."""
+    from imcc.precision import chip_default
+    from imcc.tiling import divide_layer
+    from runtime.config import preset
+
+    chip = preset(chip_name)
+    prec = chip_default(chip)
+    rects = [Rect(t.id, t.w, t.h, t.layer) for name, K, N in tinyllama_layers()
+             for t in divide_layer(name, "MatMul", (K, N), 1, prec, chip.rows, chip.cols).tiles]
+    return rects, chip.cols, chip.rows
+
+
+def run_large(args: argparse.Namespace) -> list[dict]:
+    """Elapsed time over the budget on 20,000 distinct random rects (sides 1..256 in 256x256
+    bins), and TinyLlama-1.1B's tile set (the chip's, and cut for 3-bit cells: ragged)."""
+    import random
+
+    rng = random.Random(args.seed)
+    cases = [("random 20,000 distinct", [Rect(i, rng.randint(1, 256), rng.randint(1, 256))
+                                         for i in range(20_000)], 256, 256, ("resource",))]
+    rects, cols, rows = tinyllama_tiles()
+    cases.append(("TinyLlama-1.1B, ideal-signed", rects, cols, rows,
+                  ("resource", "efficiency")))
+    cases.append(("TinyLlama-1.1B, 3-bit cells", cut_tiles(tinyllama_layers(), 256, 256, 8, 3),
+                  256, 256, ("resource", "efficiency")))
+    out = []
+    print(f"{'input':30} {'rects':>6} {'priority':>10} {'bins':>6} {'lower':>6} "
+          f"{'time s':>7} {'budget s':>8} {'ratio':>6}")
+    for name, rects, W, H, prios in cases:
+        for prio in prios:
+            res = pack(rects, W, H, priority=prio, time_limit=args.time_limit, seed=args.seed,
+                       workers=args.workers)
+            errs = check_packing(rects, W, H, res.placements, priority=prio,
+                                 bins_used=res.bins_used)
+            if errs:
+                raise SystemExit(f"{name} {prio}: invalid: {errs[0]}")
+            ratio = res.solve_time_s / args.time_limit
+            out.append({"input": name, "rects": len(rects), "priority": prio,
+                        "bins": res.bins_used, "lower": res.lower_bound,
+                        "time_s": res.solve_time_s, "ratio": ratio})
+            print(f"{name:30} {len(rects):6d} {prio:>10} {res.bins_used:6d} "
+                  f"{res.lower_bound:6d} {res.solve_time_s:7.1f} {args.time_limit:8.1f} "
+                  f"{ratio:6.2f}")
+    print("ratio: elapsed time over the time limit (the effort budget; target at most 1.5)")
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("suite", choices=("bpp2d", "models", "all"))
+    ap.add_argument("suite", choices=("bpp2d", "models", "large", "all"))
     ap.add_argument("--instances", type=Path, default=BPP2D,
                     help="bpp2d problem file: the shared JSON (default), another collection, or "
                     "2BP / 2DPackLib text (any format imcc pack reads)")
@@ -267,6 +335,8 @@ def main(argv: list[str] | None = None) -> None:
         report["bpp2d"] = run_bpp2d(args)
     if args.suite in ("models", "all"):
         report["models"] = run_models(args)
+    if args.suite in ("large", "all"):
+        report["large"] = run_large(args)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, sort_keys=True))
 

@@ -14,6 +14,7 @@ A *layout* is a list of bins; each bin is a list of ``(item, x, y)``. Three buil
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 from imcc.packing.effort import Effort
 from imcc.packing.fitindex import FitIndex
@@ -44,18 +45,22 @@ def sort_key(inst: Instance, how: str, i: int) -> tuple:
     return tuple(-v for v in k) + (i,)
 
 
-def order(inst: Instance, how: str) -> list[int]:
-    """Items sorted by decreasing ``how`` (one of :data:`SORT_KEYS`)."""
-    return sorted(range(inst.n), key=lambda i: sort_key(inst, how, i))
+def order(inst: Instance, how: str, items: list[int] | None = None) -> list[int]:
+    """``items`` (default: all) sorted by decreasing ``how`` (one of :data:`SORT_KEYS`)."""
+    return sorted(range(inst.n) if items is None else items,
+                  key=lambda i: sort_key(inst, how, i))
 
 
-def noisy_order(inst: Instance, how: str, rng: random.Random, noise: float) -> list[int]:
-    """``order(inst, how)`` with each item's primary key scaled by a seeded factor."""
-    keys = []
-    for i in range(inst.n):
+def noisy_order(inst: Instance, how: str, rng: random.Random, noise: float,
+                items: list[int] | None = None) -> list[int]:
+    """``order(inst, how, items)`` with each item's primary key scaled by a seeded factor
+    (one draw per item of the instance, whatever ``items``: the same draws either way)."""
+    draws = [rng.random() for _ in range(inst.n)]
+    keys = {}
+    for i in range(inst.n) if items is None else items:
         k = sort_key(inst, how, i)
-        keys.append((k[0] * (1.0 + noise * rng.random()),) + k[1:])
-    return sorted(range(inst.n), key=lambda i: keys[i])
+        keys[i] = (k[0] * (1.0 + noise * draws[i]),) + k[1:]
+    return sorted(keys, key=keys.__getitem__)
 
 
 def first_fit(inst: Instance, items: list[int], scorer: str = "bssf",
@@ -151,6 +156,7 @@ def fill_bins(inst: Instance, items: list[int], rng: random.Random, trials: int,
     for i in sorted(items, key=lambda i: sort_key(inst, "area", i)):
         left.setdefault(inst.key(i), []).append(i)
     rep = {k: v[0] for k, v in left.items()}  # a representative item of each kind
+    head = dict.fromkeys(left, 0)               # left[k][head[k]:] are still to place
     spaces: list[BinSpace] = []
     cap = inst.bin_w * inst.bin_h
     while left:
@@ -168,7 +174,9 @@ def fill_bins(inst: Instance, items: list[int], rng: random.Random, trials: int,
             for k in sorted(left, key=keys.__getitem__):
                 w, h = k[0], k[1]
                 g = _group(inst, rep[k])
-                for i in left[k]:
+                lst = left[k]
+                for j in range(head[k], len(lst)):
+                    i = lst[j]
                     if cap - s.used_area < w * h:
                         break
                     b = s.best(scorer, w, h, g)
@@ -182,12 +190,10 @@ def fill_bins(inst: Instance, items: list[int], rng: random.Random, trials: int,
             if best.used_area == cap:
                 break
         spaces.append(best)
-        inside = {p[0] for p in best.placed}
-        for k in list(left):
-            rest = [i for i in left[k] if i not in inside]
-            if rest:
-                left[k] = rest
-            else:
+        # a fill takes a prefix of each kind's list: move the kind's head past it
+        for k, c in Counter(inst.key(p[0]) for p in best.placed).items():
+            head[k] += c
+            if head[k] == len(left[k]):
                 del left[k]
     return _layout(spaces)
 

@@ -151,11 +151,38 @@ class PoolSearch:
                     break
         return done
 
-    def _gain(self, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[int, int]:
-        a_in = sum(self.weight[i] for i in ins)
-        a_out = sum(self.weight[i] for i in out)
-        return (a_in - a_out, sum(self.weight[i] ** 2 for i in ins)
-                - sum(self.weight[i] ** 2 for i in out))
+    def _candidates(self, state: Bins, loads: list[int], ins_sets: list[tuple[int, ...]],
+                    ks: list[int], tabu: dict[tuple[int, int], int], it: int) -> list[tuple]:
+        """Every admissible swap ``(gain, tie, bin, ins, out)``: ``ins`` enters bin ``k`` and
+        ``out`` (nothing, one or a sampled pair of its movable items) leaves it, the bin's area
+        permitting; ``gain`` is how much lighter the pool gets (weight, weight squared).
+        Each bin's outs and their sums are listed once per step, not once per pool item."""
+        area, wt = self.area, self.weight
+        outs_of = {}
+        for k in ks:
+            movable = [i for i in state[k] if tabu.get((i, -1), 0) <= it]
+            singles = [(area[i], (i,), wt[i], wt[i] ** 2) for i in movable]
+            pairs = [(area[a] + area[b], (a, b), wt[a] + wt[b], wt[a] ** 2 + wt[b] ** 2)
+                     for a, b in combinations(movable, 2)]
+            outs_of[k] = singles, pairs
+        cands = []
+        for ins in ins_sets:
+            a_in = sum(area[i] for i in ins)
+            w_in, w2_in = sum(wt[i] for i in ins), sum(wt[i] ** 2 for i in ins)
+            for k in ks:
+                if any(tabu.get((i, k), 0) > it for i in ins):
+                    continue
+                need = loads[k] + a_in - self.cap  # area that must leave the bin
+                singles, pairs = outs_of[k]
+                outs = [((), 0, 0)] if need <= 0 else []
+                outs += [(o, w, w2) for a, o, w, w2 in singles if a >= need]
+                fit = [(o, w, w2) for a, o, w, w2 in pairs if a >= need]
+                if len(fit) > MAX_PAIRS:
+                    fit = self.rng.sample(fit, MAX_PAIRS)
+                outs += fit
+                for out, w, w2 in outs:
+                    cands.append(((w_in - w, w2_in - w2), self.rng.random(), k, ins, out))
+        return cands
 
     def _tabu_step(self, state: Bins, loads: list[int], pool: list[int],
                    tabu: dict[tuple[int, int], int], it: int) -> bool:
@@ -168,7 +195,6 @@ class PoolSearch:
         ins_sets: list[tuple[int, ...]] = [(p,) for p in pool]
         if len(pool) <= 8:
             ins_sets += list(combinations(pool, 2))
-        cands = []
         ks = list(range(len(state)))
         if len(ks) > MAX_BINS:  # large instances: the emptiest bins and a seeded sample
             self.effort.charge(SORT_UNITS * len(ks))
@@ -177,23 +203,7 @@ class PoolSearch:
             others = [k for k in ks if k not in taken]
             ks = roomy + self.rng.sample(others, MAX_BINS - len(roomy))
         self.effort.charge(4 * len(ins_sets) * len(ks))
-        for ins in ins_sets:
-            a_in = sum(self.area[i] for i in ins)
-            for k in ks:
-                b = state[k]
-                if any(tabu.get((i, k), 0) > it for i in ins):
-                    continue
-                need = loads[k] + a_in - self.cap  # area that must leave the bin
-                movable = [i for i in b if tabu.get((i, -1), 0) <= it]
-                outs: list[tuple[int, ...]] = [()] if need <= 0 else []
-                outs += [(i,) for i in movable if self.area[i] >= need]
-                pairs = [q for q in combinations(movable, 2)
-                         if self.area[q[0]] + self.area[q[1]] >= need]
-                if len(pairs) > MAX_PAIRS:
-                    pairs = self.rng.sample(pairs, MAX_PAIRS)
-                outs += pairs
-                for out in outs:
-                    cands.append((self._gain(ins, out), self.rng.random(), k, ins, out))
+        cands = self._candidates(state, loads, ins_sets, ks, tabu, it)
         self.effort.charge(4 * len(cands))
         cands.sort(key=lambda c: (c[0], c[1]), reverse=True)
         good = [c for c in cands if c[0] > (0, 0)][:MAX_CHECKS // 2]

@@ -188,11 +188,10 @@ def _construct(inst: Instance, items: list[int], need: int, effort: Effort,
         return []
     stop_at = effort.limit // 5
     abort_at = 2 * stop_at
-    member = set(items)
     kinds = len({inst.key(i) for i in items})
 
     def ordered(key: str) -> list[int]:
-        return [i for i in order(inst, key) if i in member]
+        return order(inst, key, items)
 
     def fill() -> Layout | None:
         if FILL_UNITS * kinds * max(need, 1) > stop_at - effort.spent:
@@ -221,8 +220,7 @@ def _construct(inst: Instance, items: list[int], need: int, effort: Effort,
                 continue
         else:
             build, key, sc = rng.choice(rules)
-            lay = build(inst, [i for i in noisy_order(inst, key, rng, 0.3) if i in member],
-                        sc, effort, abort_at)
+            lay = build(inst, noisy_order(inst, key, rng, 0.3, items), sc, effort, abort_at)
         if lay is not None and _score(inst, lay) < _score(inst, best):
             best = lay
     return best

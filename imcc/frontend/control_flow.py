@@ -1,6 +1,8 @@
-"""Static control flow, resolved before import: an ``If`` whose condition is known at compile
-time becomes the nodes of the branch it takes, and a ``Loop`` with a constant trip count (at
-most :data:`MAX_UNROLL`) whose condition stays true becomes that many copies of its body.
+"""Static control flow, resolved before import (at the model's own opset): an ``If`` whose
+condition is known at compile time becomes the nodes of the branch it takes, a ``Loop`` with a
+constant trip count (at most :data:`MAX_UNROLL`) whose condition stays true becomes that many
+copies of its body, and a ``Scan`` (opset 9 and later) over a length shape inference fixes (at
+most :data:`MAX_UNROLL`) one copy per step.
 
 "Known at compile time" is what small constants give: initializers and ``Constant`` nodes,
 ``Shape``/``Size`` of a graph input whose dimensions are fixed, and every node computed from
@@ -8,7 +10,7 @@ those alone (each evaluated with onnx's reference evaluator, up to :data:`MAX_EL
 elements). A spliced subgraph's own tensors are renamed under the node's name (its outer-scope
 names stay); its outputs become ``Identity`` nodes writing the node's outputs. What is left
 (a condition or trip count that depends on the data, a Loop whose condition the body computes,
-``Scan``) is refused by the loader as before.
+opset 8's Scan, a subgraph holding another) is refused by the loader as before.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ MAX_UNROLL = 64
 MAX_ELEMENTS = 4096
 _RANDOM = frozenset({"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike",
                      "Multinomial", "Bernoulli", "Dropout"})
+#: Scan's form without a batch axis and sequence lengths (opset 8's) dates from opset 9.
+_OPSET_SCAN = 9
 _GRAPH_ATTRS = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+
+
+def _opset(model: onnx.ModelProto) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
 def _has_subgraph(n: onnx.NodeProto) -> bool:
@@ -110,6 +118,16 @@ def _attr(n: onnx.NodeProto, name: str):
     return next(helper.get_attribute_value(a) for a in n.attribute if a.name == name)
 
 
+def _unsqueeze(x: str, axis: int, out: str, opset: int) -> list:
+    """``Unsqueeze(x)`` at ``axis``, in the form of ``opset`` (axes an input from 13)."""
+    if opset < 13:
+        return [helper.make_node("Unsqueeze", [x], [out], axes=[axis], name=out)]
+    ax = f"{out}_axes"
+    return [helper.make_node("Constant", [], [ax], name=ax,
+                             value=numpy_helper.from_array(np.array([axis], np.int64))),
+            helper.make_node("Unsqueeze", [x, ax], [out], name=out)]
+
+
 def _nested(g: onnx.GraphProto) -> bool:
     return any(_has_subgraph(n) for n in g.node)
 
@@ -125,7 +143,7 @@ def _inline_if(n: onnx.NodeProto, vals, prefix: str) -> list | None:
     return nodes + _outputs(n, outs, prefix)
 
 
-def _unroll_loop(n: onnx.NodeProto, vals, prefix: str) -> list | None:
+def _unroll_loop(n: onnx.NodeProto, vals, prefix: str, opset: int) -> list | None:
     """A Loop with a constant trip count whose condition stays true (module doc); None for
     any other."""
     trip = n.input[0] if n.input else ""
@@ -159,13 +177,11 @@ def _unroll_loop(n: onnx.NodeProto, vals, prefix: str) -> list | None:
         states = outs[1:1 + n_state]
         for k, s in enumerate(outs[1 + n_state:]):
             u = f"{p}/scan{k}"
-            nodes.append(helper.make_node("Unsqueeze", [s, f"{prefix}/axis0"], [u], name=u))
+            nodes += _unsqueeze(s, 0, u, opset)
             scans[k].append(u)
     if scans and (count == 0 or not all(scans)):
         return None
     if scans:
-        nodes.insert(0, helper.make_node("Constant", [], [f"{prefix}/axis0"], name=f"{prefix}/a",
-                                         value=numpy_helper.from_array(np.array([0], np.int64))))
         stacked = []
         for k, parts in enumerate(scans):
             s = f"{prefix}/stacked{k}"
@@ -176,18 +192,89 @@ def _unroll_loop(n: onnx.NodeProto, vals, prefix: str) -> list | None:
     return nodes + _outputs(n, states + stacked, prefix)
 
 
+def _shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
+    """The static shapes onnx's shape inference finds (tensors with every dimension fixed)."""
+    try:
+        typed = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception:  # noqa: BLE001 - the loader reports inference failures itself
+        return {}
+    out = {}
+    for v in [*typed.graph.input, *typed.graph.value_info, *typed.graph.output]:
+        tt = v.type.tensor_type
+        if v.type.HasField("tensor_type") and tt.HasField("shape") and \
+                all(d.HasField("dim_value") for d in tt.shape.dim):
+            out[v.name] = tuple(d.dim_value for d in tt.shape.dim)
+    return out
+
+
+def _unroll_scan(n: onnx.NodeProto, shapes, prefix: str, opset: int) -> list | None:
+    """A Scan (opset 9 and later) over static lengths: one copy of its body per step, each
+    reading the step's slice of every scan input (``Gather`` at that index along its axis, in
+    its direction), the scan outputs stacked along their axes (``Unsqueeze``, ``Concat``)."""
+    a = {x.name: x for x in n.attribute}
+    body = helper.get_attribute_value(a["body"])
+    m = int(helper.get_attribute_value(a["num_scan_inputs"]))
+    states, scanned = list(n.input[:len(n.input) - m]), list(n.input[len(n.input) - m:])
+    if _nested(body) or not all(x in shapes for x in scanned):
+        return None
+
+    def ints(name: str, k: int) -> list[int]:
+        return list(helper.get_attribute_value(a[name])) if name in a else [0] * k
+
+    in_axes, in_dirs = ints("scan_input_axes", m), ints("scan_input_directions", m)
+    in_axes = [ax + len(shapes[x]) if ax < 0 else ax for ax, x in zip(in_axes, scanned,
+                                                                       strict=True)]
+    steps = {shapes[x][ax] for x, ax in zip(scanned, in_axes, strict=True)}
+    k_out = len(body.output) - len(states)
+    out_axes, out_dirs = ints("scan_output_axes", k_out), ints("scan_output_directions", k_out)
+    count = steps.pop() if len(steps) == 1 else 0
+    if not 0 < count <= MAX_UNROLL or any(ax < 0 for ax in out_axes):
+        return None
+    b_in = [i.name for i in body.input]
+    nodes: list = []
+    parts: list[list[str]] = [[] for _ in range(k_out)]
+    for t in range(count):
+        p = f"{prefix}/{t}"
+        bind = dict(zip(b_in[:len(states)], states, strict=True))
+        for j, (x, ax, d) in enumerate(zip(scanned, in_axes, in_dirs, strict=True)):
+            idx, sl = f"{p}/index{j}", f"{p}/slice{j}"
+            nodes += [helper.make_node("Constant", [], [idx], name=idx,
+                                       value=numpy_helper.from_array(np.array(
+                                           count - 1 - t if d else t, np.int64))),
+                      helper.make_node("Gather", [x, idx], [sl], axis=ax, name=sl)]
+            bind[b_in[len(states) + j]] = sl
+        body_nodes, outs = _splice(body, p, bind)
+        nodes += body_nodes
+        states = outs[:len(states)]
+        for j, o in enumerate(outs[len(states):]):
+            u = f"{p}/scan{j}"
+            nodes += _unsqueeze(o, out_axes[j], u, opset)
+            parts[j].append(u)
+    stacked = []
+    for j, ps in enumerate(parts):
+        st = f"{prefix}/stacked{j}"
+        nodes.append(helper.make_node("Concat", ps[::-1] if out_dirs[j] else ps, [st],
+                                      axis=out_axes[j], name=st))
+        stacked.append(st)
+    return nodes + _outputs(n, states + stacked, prefix)
+
+
 def inline_static_control_flow(model: onnx.ModelProto) -> None:
-    """Replace each ``If`` and ``Loop`` the module doc describes by the nodes it runs (in
-    place), until none is left that can be."""
+    """Replace each ``If``, ``Loop`` and ``Scan`` the module doc describes by the nodes it runs
+    (in place; up to :data:`MAX_UNROLL` of them), until none is left that can be."""
     for _ in range(MAX_UNROLL):
         g = model.graph
-        if not any(n.op_type in ("If", "Loop") for n in g.node):
+        if not any(n.op_type in ("If", "Loop", "Scan") for n in g.node):
             return
         vals = _known(model)
+        opset = _opset(model)
+        scan = _OPSET_SCAN <= opset and any(n.op_type == "Scan" for n in g.node)
+        shapes = _shapes(model) if scan else {}
         for k, n in enumerate(g.node):
             prefix = n.name or f"{n.op_type}_{k}"
             new = (_inline_if(n, vals, prefix) if n.op_type == "If" else
-                   _unroll_loop(n, vals, prefix) if n.op_type == "Loop" else None)
+                   _unroll_loop(n, vals, prefix, opset) if n.op_type == "Loop" else
+                   _unroll_scan(n, shapes, prefix, opset) if n.op_type == "Scan" and scan else None)
             if new is not None:
                 rest = list(g.node[k + 1:])
                 del g.node[k:]

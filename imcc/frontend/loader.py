@@ -450,11 +450,11 @@ def check_model(model: onnx.ModelProto, where: str,
         # onnx's version converter rebuilds the graph: give it the data, not references.
         materialize(model, external, where)
         external = {}
+    inline_static_control_flow(model)  # If, Loop, Scan known at compile time (its opset)
     written = {next((o for o in n.output if o), ""): n.op_type for n in model.graph.node}
     opset = read_opset(model, where, _node_label)
     written_ops = {o: op for n in model.graph.node
                    for o in n.output[:1] if (op := written.get(o)) and op != n.op_type}
-    inline_static_control_flow(model)  # If and Loop known at compile time
     check_domains(model, where)
     sort_nodes(model, where)
     empty_inputs_to_constants(model, where)  # before the overrides, which cannot change a 0

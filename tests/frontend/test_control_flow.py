@@ -1,7 +1,8 @@
 """Static control flow (imcc/frontend/control_flow.py): an ``If`` whose condition is known at
-compile time compiles as the branch it takes, a ``Loop`` with a constant trip count as its
-unrolled body; compiled for the ideal chip and run on the reference machine, against onnx's
-reference evaluator. A condition or trip count that depends on the data is still refused."""
+compile time compiles as the branch it takes, a ``Loop`` with a constant trip count and a
+``Scan`` as their unrolled bodies; compiled for the ideal chip and run on the reference
+machine, against onnx's reference evaluator (onnxruntime for a Scan along another axis or
+reversed). A condition or trip count that depends on the data is still refused."""
 
 import numpy as np
 import pytest
@@ -85,3 +86,29 @@ def test_if_on_a_runtime_condition_is_refused():
     m = _if_model([], {}, [("c", np.bool_, ())])
     with pytest.raises(imcc.Error, match="control flow with subgraphs is not supported"):
         imcc.compile(m, "ideal", time_limit=0.1, workers=1)
+
+
+@pytest.mark.parametrize("opset", [11, 17])  # Unsqueeze's axes an attribute, then an input
+@pytest.mark.parametrize("direction", [0, 1])
+def test_scan_over_a_static_length_is_unrolled(opset, direction):
+    """A running sum over the rows of ``x`` (axis 1), forward or reversed, each partial sum a
+    scan output stacked along axis 1."""
+    body = helper.make_graph(
+        [helper.make_node("Add", ["acc_in", "row"], ["acc_out"]),
+         helper.make_node("Identity", ["acc_out"], ["each"])],
+        "body",
+        [helper.make_tensor_value_info("acc_in", 1, (2,)),
+         helper.make_tensor_value_info("row", 1, (2,))],
+        [helper.make_tensor_value_info("acc_out", 1, (2,)),
+         helper.make_tensor_value_info("each", 1, (2,))])
+    node = helper.make_node("Scan", ["init", "x"], ["total", "sums"], body=body,
+                            num_scan_inputs=1, scan_input_axes=[1],
+                            scan_input_directions=[direction], scan_output_axes=[1])
+    m = make_model([node], [("init", F, (2,)), ("x", F, (2, 5))],
+                   [("total", F, (2,)), ("sums", F, (2, 5))], opset=opset)
+    feeds = {"init": R.standard_normal(2).astype(F), "x": R.standard_normal((2, 5)).astype(F)}
+    # onnx's reference evaluator scans along axis 0 forward only: onnxruntime is the oracle
+    ort = pytest.importorskip("onnxruntime")
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    for got, want in zip(_run(m, feeds), sess.run(None, feeds), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -5,7 +5,8 @@ whose docstring gives the ONNX specification's formula it emits, so the code gen
 lowering of its own for it. This module holds the activations, normalizations, reductions and
 index functions; :mod:`imcc.passes.composite_math` the trigonometric and hyperbolic functions,
 OneHot, GatherND and LRN; :mod:`imcc.passes.composite_index` ReduceProd, TopK and the
-scatters; the other modules imported below the operators of later opsets. A new module of
+scatters; :mod:`imcc.passes.composite_quant` the quantized operators; the other modules
+imported below the operators of later opsets. A new module of
 expansions registers by being imported below; each operator it expands needs its record in
 imcc/opdefs/table.py (``removed_by="expand-composites"``).
 

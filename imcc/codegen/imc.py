@@ -150,9 +150,10 @@ def imc_product(ctx: Ctx, L: ImcLayer, a: View, out: View,
 
     ``a`` is [M, K] with contiguous rows; ``out`` is [M, N] (any strides). ``local`` gives, for
     some chip tiles, a copy of ``a`` in that tile's buffer: arrays there read it instead.
-    ``out_global`` says ``out`` is in global memory, where every array may write: a layer of
-    one block per column (signed float cells) then writes its MVM results straight into
-    ``out``, without partial sums to recombine. ``kseg = (length, jump)``: row ``m``'s inputs
+    ``out_global`` says every array of the layer may write ``out`` (it is in global memory, or
+    in the buffer of the tile that holds all of them): a layer of one block per column (signed
+    float cells) then writes its MVM results straight into ``out``, without partial sums to
+    recombine. ``kseg = (length, jump)``: row ``m``'s inputs
     are runs of ``length`` elements, each ``jump`` elements after the previous one (``a``'s
     address of element ``k`` is ``m * xs + (k // length) * jump + k % length``); a tile
     spanning two runs is read as two sub-regions of its rows, the second accumulating."""
@@ -312,8 +313,10 @@ def lower_linear(ctx: Ctx, node) -> None:
     L = ctx.imc[node.name]
     a = _rows(ctx.view(node.inputs[0]))
     y = _rows(ctx.view(node.outputs[0]))
+    tile = ctx.tile_of(node.outputs[0])
     imc_product(ctx, L, a, y, _send_inputs(ctx, L, node.inputs[0], a),
-                out_global=ctx.tile_of(node.outputs[0]) is None)
+                out_global=tile is None or all(pl.array // ctx.arrays_per_tile == tile
+                                               for pl in L.placements))
     bias = None
     if node.op_type == "Gemm" and len(node.inputs) > 2 and node.inputs[2]:
         bias = ctx.const(node.inputs[2])

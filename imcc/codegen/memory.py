@@ -8,8 +8,9 @@
 
 Every tensor lives in one buffer from the node that defines it to its last use; graph outputs
 live to the end. A ``Reshape`` of a row-major tensor is free: its output shares its input's
-buffer. A ``Concat`` is free where its inputs can be computed in place: an input defined by a
-node, used by no Reshape, is placed in its slice of the output's buffer (a strided view when
+buffer (and so does a ``Transpose`` that moves only size-1 dims). A ``Concat`` is free where
+its inputs can be computed in place: an input defined by a node, used by no Reshape, is
+placed in its slice of the output's buffer (a strided view when
 the slice is not contiguous: batch > 1 along the channel axis), and a concatenation of inputs
 that already lie side by side (DenseNet's growing concatenations, each the prefix of the next)
 is placed where they lie; the shared buffer lives as long as any tensor in it. Buffers are
@@ -155,6 +156,17 @@ def channels_last_tensors(graph, keep: set[str]) -> set[str]:
         if members and all(fits(t) for t in members) and any(touches_conv(t) for t in members):
             out.update(members)
     return out
+
+
+def is_reshape_transpose(graph, node) -> bool:
+    """Whether ``node`` is a Transpose that keeps the order of its input's dims of size above
+    1: its output is its input's row-major elements in the same order (a reshape)."""
+    if node.op_type != "Transpose" or not node.inputs or graph.is_const(node.inputs[0]):
+        return False
+    shape = tuple(graph.types[node.inputs[0]].shape)
+    perm = node.attrs.get("perm") or list(range(len(shape)))[::-1]
+    kept = [int(p) for p in perm if shape[int(p)] != 1]
+    return kept == sorted(kept)
 
 
 def _row_major(shape) -> tuple[int, ...]:
@@ -304,10 +316,12 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
     storage fits that tile's ``tile_capacity`` bytes (under liveness), else in global memory.
     Return (tensor -> Buffer, end of the global activations)."""
     tile_pref = dict(tile_pref or {})
-    # Aliases: a Reshape's output shares its input's storage.
+    # Aliases: a Reshape's output shares its input's storage, and so does a Transpose's that
+    # moves only size-1 dims (a head split or merge at one position), of a computed tensor.
     root: dict[str, str] = {}
     for node in graph.nodes:
-        if node.op_type == "Reshape" and not graph.is_const(node.inputs[0]):
+        if node.op_type == "Reshape" and not graph.is_const(node.inputs[0]) or (
+                is_reshape_transpose(graph, node) and graph.producer(node.inputs[0]) is not None):
             root[node.outputs[0]] = _find(root, node.inputs[0])
     # Tensors that share their buffer with a Reshape are not placed inside a Concat's output;
     # tensors that are (and the output) live in global memory, even if a tile would hold them:

@@ -41,14 +41,27 @@ def _ints(ctx: Ctx, node, i: int, what: str) -> list[int] | None:
 def lower_reshape(ctx: Ctx, node) -> None:
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])
-    if x.base == y.base and x.offset == y.offset:
+    if (x.base == y.base and x.offset == y.offset) or _same_storage(ctx, *node.inputs[:1],
+                                                                     node.outputs[0]):
         return  # the output shares the input's buffer
     ctx.copy(y, x.reshape(y.shape))
+
+
+def _same_storage(ctx: Ctx, a: str, b: str) -> bool:
+    """Whether tensors ``a`` and ``b`` are one row-major buffer under two symbols (a Reshape's
+    output aliases its input's storage, and so may a Transpose's:
+    :func:`~imcc.codegen.memory.plan_buffers`)."""
+    ba, bb = ctx.buffers.get(a), ctx.buffers.get(b)
+    return (ba is not None and bb is not None and ba.addr == bb.addr and ba.tile == bb.tile
+            and ba.inside is None and bb.inside is None
+            and not ba.channels_last and not bb.channels_last)
 
 
 @lowers("Transpose")
 def lower_transpose(ctx: Ctx, node) -> None:
     x = ctx.view(node.inputs[0])
+    if _same_storage(ctx, node.inputs[0], node.outputs[0]):
+        return  # only size-1 dims move: the output shares the input's buffer
     perm = node.attrs.get("perm") or list(range(x.rank))[::-1]
     ctx.copy(ctx.view(node.outputs[0]), x.permute(tuple(int(p) for p in perm)))
 

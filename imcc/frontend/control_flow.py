@@ -2,15 +2,16 @@
 condition is known at compile time becomes the nodes of the branch it takes, a ``Loop`` with a
 constant trip count (at most :data:`MAX_UNROLL`) whose condition stays true becomes that many
 copies of its body, and a ``Scan`` (opset 9 and later) over a length shape inference fixes (at
-most :data:`MAX_UNROLL`) one copy per step.
+most :data:`MAX_UNROLL`) one copy per step. An ``If`` on a runtime condition whose branches give
+tensors of the same fixed types is both branches and a ``Where`` per output.
 
 "Known at compile time" is what small constants give: initializers and ``Constant`` nodes,
 ``Shape``/``Size`` of a graph input whose dimensions are fixed, and every node computed from
 those alone (each evaluated with onnx's reference evaluator, up to :data:`MAX_ELEMENTS`
 elements). A spliced subgraph's own tensors are renamed under the node's name (its outer-scope
 names stay); its outputs become ``Identity`` nodes writing the node's outputs. What is left
-(a condition or trip count that depends on the data, a Loop whose condition the body computes,
-opset 8's Scan, a subgraph holding another) is refused by the loader as before.
+(branches of other types, a trip count that depends on the data, a Loop whose condition the
+body computes, opset 8's Scan, a subgraph holding another) is refused by the loader as before.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _RANDOM = frozenset({"RandomNormal", "RandomNormalLike", "RandomUniform", "Rando
                      "Multinomial", "Bernoulli", "Dropout"})
 #: Scan's form without a batch axis and sequence lengths (opset 8's) dates from opset 9.
 _OPSET_SCAN = 9
+#: Reshape's shape is an input from opset 5 (a runtime If's condition is made a scalar).
+_OPSET_RESHAPE = 5
 _GRAPH_ATTRS = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
 
 
@@ -132,9 +135,38 @@ def _nested(g: onnx.GraphProto) -> bool:
     return any(_has_subgraph(n) for n in g.node)
 
 
-def _inline_if(n: onnx.NodeProto, vals, prefix: str) -> list | None:
-    if n.input[0] not in vals:
+def _static_type(v: onnx.ValueInfoProto):
+    """(element type, dims) of a tensor type with every dimension fixed, else None."""
+    tt = v.type.tensor_type
+    if not v.type.HasField("tensor_type") or not tt.HasField("shape") or \
+            not all(d.HasField("dim_value") for d in tt.shape.dim):
         return None
+    return tt.elem_type, tuple(d.dim_value for d in tt.shape.dim)
+
+
+def _select_if(n: onnx.NodeProto, prefix: str, opset: int) -> list | None:
+    """An ``If`` on a runtime condition whose branches give tensors of the same fixed types:
+    both branches, each output a ``Where`` of the condition (a scalar) between them."""
+    then, other = _attr(n, "then_branch"), _attr(n, "else_branch")
+    types = [_static_type(v) for v in then.output]
+    if opset < _OPSET_RESHAPE or _nested(then) or _nested(other) or None in types or \
+            types != [_static_type(v) for v in other.output]:
+        return None
+    t_nodes, t_outs = _splice(then, f"{prefix}/then", {})
+    e_nodes, e_outs = _splice(other, f"{prefix}/else", {})
+    c, dims = f"{prefix}/condition", f"{prefix}/scalar"
+    nodes = [*t_nodes, *e_nodes,
+             helper.make_node("Constant", [], [dims], name=dims,
+                              value=numpy_helper.from_array(np.zeros(0, np.int64))),
+             helper.make_node("Reshape", [n.input[0], dims], [c], name=c)]
+    return nodes + [helper.make_node("Where", [c, t, e], [y], name=f"{prefix}/select{k}")
+                    for k, (t, e, y) in enumerate(zip(t_outs, e_outs, n.output, strict=False))
+                    if y]
+
+
+def _inline_if(n: onnx.NodeProto, vals, prefix: str, opset: int) -> list | None:
+    if n.input[0] not in vals:
+        return _select_if(n, prefix, opset)
     branch = _attr(n, "then_branch" if bool(np.asarray(vals[n.input[0]]).reshape(-1)[0])
                    else "else_branch")
     if _nested(branch):
@@ -272,7 +304,7 @@ def inline_static_control_flow(model: onnx.ModelProto) -> None:
         shapes = _shapes(model) if scan else {}
         for k, n in enumerate(g.node):
             prefix = n.name or f"{n.op_type}_{k}"
-            new = (_inline_if(n, vals, prefix) if n.op_type == "If" else
+            new = (_inline_if(n, vals, prefix, opset) if n.op_type == "If" else
                    _unroll_loop(n, vals, prefix, opset) if n.op_type == "Loop" else
                    _unroll_scan(n, shapes, prefix, opset) if n.op_type == "Scan" and scan else None)
             if new is not None:

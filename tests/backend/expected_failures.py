@@ -265,7 +265,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     'control flow (If, Loop, Scan, SequenceMap)': (
         'test_affine_grid_2d_align_corners_expanded',
         'test_affine_grid_3d_align_corners_expanded',
-        'test_if',
         'test_if_opt',
         'test_if_seq',
         'test_loop11',

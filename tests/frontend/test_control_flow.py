@@ -2,7 +2,8 @@
 compile time compiles as the branch it takes, a ``Loop`` with a constant trip count and a
 ``Scan`` as their unrolled bodies; compiled for the ideal chip and run on the reference
 machine, against onnx's reference evaluator (onnxruntime for a Scan along another axis or
-reversed). A condition or trip count that depends on the data is still refused."""
+reversed). An If on a runtime condition computes both branches and selects; a trip count that
+depends on the data is still refused."""
 
 import numpy as np
 import pytest
@@ -82,8 +83,19 @@ def test_loop_with_a_constant_trip_count_is_unrolled():
         np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
-def test_if_on_a_runtime_condition_is_refused():
+@pytest.mark.parametrize("cond", [True, False])
+def test_if_on_a_runtime_condition_computes_both_branches_and_selects(cond):
     m = _if_model([], {}, [("c", np.bool_, ())])
+    feeds = {"x": R.standard_normal((2, 3)).astype(F), "c": np.array(cond)}
+    np.testing.assert_allclose(_run(m, feeds)[0], reference(m, feeds)[0], rtol=1e-6)
+
+
+def test_if_on_a_runtime_condition_with_branches_of_other_shapes_is_refused():
+    then = _branch("then", [helper.make_node("Relu", ["x"], ["t"])], "t", (2, 3))
+    other = _branch("else", [helper.make_node("Transpose", ["x"], ["e"])], "e", (3, 2))
+    node = helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)
+    m = make_model([node], [("x", F, (2, 3)), ("c", np.bool_, ())], [("y", F, ("a", "b"))],
+                   opset=11)
     with pytest.raises(imcc.Error, match="control flow with subgraphs is not supported"):
         imcc.compile(m, "ideal", time_limit=0.1, workers=1)
 

@@ -29,7 +29,7 @@ import onnx
 
 from imcc.ir import Node, onnx_elem_type
 from imcc.opdefs.attrs import conv as conv_attrs
-from imcc.opdefs.forms import FLOAT8, INT_RANGES
+from imcc.opdefs.forms import FLOAT4, FLOAT8, INT_RANGES
 from imcc.opdefs.forms import quant as why_not
 from imcc.passes.composite_registry import Ops, composite
 
@@ -121,7 +121,7 @@ def _dequantize(o: Ops) -> bool:
     axis, block = _axis_block(o, o.xt.rank)
     x = _f32(o, o.x)
     zp = n.inputs[2] if len(n.inputs) > 2 and n.inputs[2] else ""
-    if zp and o.xt.dtype in INT_RANGES:
+    if zp and o.xt.dtype not in FLOAT8 and o.xt.dtype != FLOAT4:  # as onnx's reference
         x = o.op("Sub", x, _broadcast(o, zp, shape, axis, block), dtype="float32")
     scale = _broadcast(o, n.inputs[1], shape, axis, block)
     if o.graph.types[n.outputs[0]].dtype == "float32":

@@ -87,3 +87,14 @@ def test_quantize_with_a_float16_precision_is_refused():
                    inits={"s": np.array(0.1, F)}, opset=25)
     with pytest.raises(imcc.Error, match="attribute precision=10 of QuantizeLinear"):
         imcc.compile(m, "ideal", time_limit=0.1, workers=1)
+
+
+@pytest.mark.parametrize("dtype", [I32, np.int16, U8])
+def test_dequantize_per_axis_with_a_zero_point(dtype):
+    """(x - zp) * scale per channel, for every integer type (int32: a bias's)."""
+    x = R.integers(-1000 if dtype != U8 else 0, 256, (2, 3, 4)).astype(dtype)
+    node = helper.make_node("DequantizeLinear", ["x", "s", "z"], ["y"], axis=1)
+    inits = {"s": np.array([0.5, 0.25, 2.0], F), "z": np.array([3, 0, 7], dtype)}
+    m = make_model([node], [("x", dtype, x.shape)], [("y", F, None)], inits=inits, opset=21)
+    (got,), _ = _compiled(m, {"x": x})
+    np.testing.assert_array_equal(got, reference(m, {"x": x})[0])

@@ -24,8 +24,13 @@ from onnx import helper, numpy_helper
 MAX_UNROLL = 64
 #: The largest constant (elements) evaluated while looking for conditions and trip counts.
 MAX_ELEMENTS = 4096
-_RANDOM = frozenset({"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike",
-                     "Multinomial", "Bernoulli", "Dropout"})
+#: The operators evaluated while looking for conditions and trip counts: the arithmetic of
+#: flags and shapes, none whose output can be much larger than its inputs.
+_EVALUATED = frozenset({
+    "Constant", "Identity", "Cast", "CastLike", "Equal", "Less", "LessOrEqual", "Greater",
+    "GreaterOrEqual", "Not", "And", "Or", "Xor", "Add", "Sub", "Mul", "Div", "Mod", "Neg", "Abs",
+    "Min", "Max", "Where", "Gather", "Slice", "Concat", "Squeeze", "Unsqueeze", "Reshape",
+    "Flatten", "ReduceProd", "ReduceSum", "ReduceMin", "ReduceMax", "Floor", "Ceil"})
 #: Scan's form without a batch axis and sequence lengths (opset 8's) dates from opset 9.
 _OPSET_SCAN = 9
 #: Reshape's shape is an input from opset 5 (a runtime If's condition is made a scalar).
@@ -61,7 +66,8 @@ def _known(model: onnx.ModelProto) -> dict[str, np.ndarray]:
             vals.setdefault(f"\0shape:{i.name}", np.array([d.dim_value for d in dims], np.int64))
     opset = [o for o in model.opset_import]
     for n in g.node:
-        if n.op_type in _RANDOM or _has_subgraph(n) or n.domain not in ("", "ai.onnx"):
+        if n.op_type not in _EVALUATED and n.op_type not in ("Shape", "Size") or \
+                n.domain not in ("", "ai.onnx"):
             continue
         if n.op_type in ("Shape", "Size") and f"\0shape:{n.input[0]}" in vals:
             shape = vals[f"\0shape:{n.input[0]}"]
@@ -71,7 +77,7 @@ def _known(model: onnx.ModelProto) -> dict[str, np.ndarray]:
                 a = {x.name: helper.get_attribute_value(x) for x in n.attribute}
                 vals[n.output[0]] = shape[a.get("start", 0):a.get("end", len(shape))]
             continue
-        if not all(x in vals for x in n.input if x):
+        if not all(x in vals for x in n.input if x) or _too_large(n, vals):
             continue
         try:
             out = _run_node(n, vals, opset)
@@ -80,6 +86,18 @@ def _known(model: onnx.ModelProto) -> dict[str, np.ndarray]:
         vals.update({o: v for o, v in zip(n.output, out, strict=False)
                      if o and isinstance(v, np.ndarray) and _small(v)})
     return vals
+
+
+def _too_large(n: onnx.NodeProto, vals: dict[str, np.ndarray]) -> bool:
+    """Whether an elementwise node's broadcast output would exceed :data:`MAX_ELEMENTS`."""
+    if n.op_type in ("Gather", "Slice", "Concat", "Squeeze", "Unsqueeze", "Reshape", "Flatten") \
+            or n.op_type.startswith("Reduce"):
+        return False
+    try:
+        shape = np.broadcast_shapes(*(vals[x].shape for x in n.input if x))
+    except ValueError:
+        return False  # the evaluator reports it
+    return int(np.prod(shape)) > MAX_ELEMENTS
 
 
 def _run_node(n: onnx.NodeProto, vals: dict[str, np.ndarray], opset) -> list:
@@ -304,9 +322,13 @@ def inline_static_control_flow(model: onnx.ModelProto) -> None:
         shapes = _shapes(model) if scan else {}
         for k, n in enumerate(g.node):
             prefix = n.name or f"{n.op_type}_{k}"
-            new = (_inline_if(n, vals, prefix, opset) if n.op_type == "If" else
-                   _unroll_loop(n, vals, prefix, opset) if n.op_type == "Loop" else
-                   _unroll_scan(n, shapes, prefix, opset) if n.op_type == "Scan" and scan else None)
+            try:
+                new = (_inline_if(n, vals, prefix, opset) if n.op_type == "If" else
+                       _unroll_loop(n, vals, prefix, opset) if n.op_type == "Loop" else
+                       _unroll_scan(n, shapes, prefix, opset) if n.op_type == "Scan" and scan
+                       else None)
+            except (IndexError, KeyError, StopIteration, TypeError, ValueError):
+                new = None  # a malformed node: left to the checks that name what is wrong
             if new is not None:
                 rest = list(g.node[k + 1:])
                 del g.node[k:]

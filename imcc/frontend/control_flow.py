@@ -6,9 +6,9 @@ most :data:`MAX_UNROLL`) one copy per step. An ``If`` on a runtime condition who
 tensors of the same fixed types is both branches and a ``Where`` per output.
 
 "Known at compile time" is what small constants give: initializers and ``Constant`` nodes,
-``Shape``/``Size`` of a graph input whose dimensions are fixed, and every node computed from
-those alone (each evaluated with onnx's reference evaluator, up to :data:`MAX_ELEMENTS`
-elements). A spliced subgraph's own tensors are renamed under the node's name (its outer-scope
+``Shape``/``Size`` of a graph input whose dimensions are fixed, and what the arithmetic of
+flags and shapes (:data:`_EVALUATED`) computes from those alone (each node evaluated with onnx's
+reference evaluator, up to :data:`MAX_ELEMENTS` elements). A spliced subgraph's own tensors are renamed under the node's name (its outer-scope
 names stay); its outputs become ``Identity`` nodes writing the node's outputs. What is left
 (branches of other types, a trip count that depends on the data, a Loop whose condition the
 body computes, opset 8's Scan, a subgraph holding another) is refused by the loader as before.

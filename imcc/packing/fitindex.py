@@ -42,9 +42,19 @@ class FitIndex:
 
     def room(self, free: Sequence[tuple[int, int, int, int]]) -> tuple[int, tuple[int, ...]]:
         """The numbers kept for a bin whose free rectangles are ``free`` (x, y, w, h)."""
-        big = max((f[2] * f[3] for f in free), default=0)
-        stair = tuple(max((f[3] for f in free if f[2] >= t), default=0) for t in self.steps)
-        return big, stair
+        steps = self.steps
+        top = [0] * len(steps)  # top[t]: tallest free rect whose width reaches step t, not t+1
+        big = 0
+        for f in free:
+            w, h = f[2], f[3]
+            big = max(big, w * h)
+            t = bisect_right(steps, w) - 1
+            if t >= 0 and h > top[t]:
+                top[t] = h
+        for t in range(len(steps) - 2, -1, -1):  # a rect reaching step t + 1 reaches t
+            if top[t + 1] > top[t]:
+                top[t] = top[t + 1]
+        return big, tuple(top)
 
     def append(self, free: Sequence[tuple[int, int, int, int]]) -> None:
         """Open a bin (number ``n``) with these free rectangles."""

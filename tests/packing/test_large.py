@@ -39,3 +39,17 @@ def test_large_instance_stays_within_its_budget():
     spent = res.stats["effort_units"]
     assert 0.5 * limit * UNITS_PER_SECOND < spent <= 1.1 * limit * UNITS_PER_SECOND
     assert res.lower_bound <= res.bins_used <= 1.02 * res.lower_bound + 1
+
+
+def test_ranked_candidates_match_a_stable_sort():
+    from imcc.packing.improve import _ranked
+
+    rng = random.Random(4)
+    for big in (False, True):
+        cands = []
+        for k in range(400):
+            scale = 1 << 70 if big else 1
+            gain = (rng.randint(-3, 3) * scale, rng.randint(-2, 2))
+            cands.append((gain, rng.choice([0.25, 0.5, 0.75]), k, (k,), ()))
+        expect = sorted(cands, key=lambda c: (c[0], c[1]), reverse=True)
+        assert _ranked(list(cands)) == expect

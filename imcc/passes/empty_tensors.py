@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from imcc.ir import Graph, describe
+from imcc.opdefs import REDUCTIONS
 from imcc.passes.fold_constants import fold_constants
 from isa.diagnostics import UnsupportedOpError
 
@@ -28,10 +29,9 @@ from isa.diagnostics import UnsupportedOpError
 #: by input index: an empty one is a valid value there, not data.
 _PARAMETERS = {"Reshape": (1,), "Resize": (1, 2, 3), "Pad": (1, 2, 3), "Slice": (1, 2, 3, 4),
                "Tile": (1,), "Expand": (1,), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1,),
-               "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "ReduceMin": (1,),
-               "ReduceProd": (1,), "ReduceL1": (1,), "ReduceL2": (1,), "ReduceSumSquare": (1,),
-               "ReduceLogSum": (1,), "ReduceLogSumExp": (1,), "ConstantOfShape": (0,),
-               "CastLike": (1,)}  # CastLike reads only the element type of its ``like``
+               "ConstantOfShape": (0,),
+               "CastLike": (1,),  # CastLike reads only the element type of its ``like``
+               **{op: (1,) for op in REDUCTIONS}}  # the axes
 
 
 def _empty(graph: Graph, t: str) -> bool:

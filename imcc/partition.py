@@ -20,6 +20,7 @@ from types import MappingProxyType
 from imcc.ir import Graph, Node, describe
 from imcc.opdefs import CATEGORIES, OPS, OpClass, OpDef
 from imcc.opdefs import forms as F
+from imcc.passes.compute_float32 import WIDENED
 from isa.diagnostics import UnsupportedOpError
 
 __all__ = ["CATEGORIES", "FRONTEND_OPS", "OP_TABLE", "OpClass", "OpInfo", "Partition",
@@ -90,7 +91,6 @@ class Partition:
         return tuple(n for n, c in self.classes.items() if c is cls)
 
 
-_FLOAT = ("float16", "float64", "bfloat16")
 
 
 def _problem(node: Node, graph: Graph, d: OpDef) -> str | None:
@@ -99,7 +99,7 @@ def _problem(node: Node, graph: Graph, d: OpDef) -> str | None:
     record's check refuses. A node of an operator canonicalization removes is always a form
     the rewrite does not take."""
     for t in node.inputs + node.outputs if node.op_type != "Cast" else ():  # Cast converts
-        if t and graph.types[t].dtype in _FLOAT:
+        if t and graph.types[t].dtype in WIDENED:
             return (f"{graph.types[t].dtype} tensor {t!r} (the machine computes float32: such "
                     "a tensor is converted at the model's inputs and outputs and by Cast)")
     if not d.lowered:

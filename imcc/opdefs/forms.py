@@ -147,11 +147,12 @@ def quant(node: Node, graph: Graph) -> str:
             return f"output type {out} (integer, float 8 and float4e2m1 are supported)"
     if node.op_type in ("QLinearConv", "ConvInteger"):
         w = node.inputs[3 if node.op_type == "QLinearConv" else 1]
-        if not graph.is_const(w):
-            return (f"its weight ({w!r}) is not a constant (a convolution's weights are "
-                    "programmed into the arrays)")
         if graph.types[node.inputs[0]].rank != 4:
             return "only 2-D convolution is supported"
+        if not graph.is_const(w):
+            return (f"its weight ({w!r}) is not a constant, and the convolution has groups or "
+                    "more than 1024 taps times input channels (a runtime weight is multiplied "
+                    "tap by tap)")
     if node.op_type == "MatMulInteger" and len(node.inputs) > 2 and node.inputs[2] and \
             graph.types[node.inputs[2]].numel > 1:
         return "a zero point per row of A (a scalar one is supported)"

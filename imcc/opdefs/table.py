@@ -172,9 +172,9 @@ _RECORDS = (
     OpDef("MatMulInteger", _IMC, "linear", removed_by=_X, check=F.quant,
           notes="integer MatMul of the centred operands in float32; a scalar zero point of A"),
     OpDef("QLinearConv", _IMC, "conv", removed_by=_X, check=F.quant,
-          notes=f"{_SPATIAL_2D}, constant weight; as QLinearMatMul"),
+          notes=f"{_SPATIAL_2D}; as QLinearMatMul; a runtime weight tap by tap"),
     OpDef("ConvInteger", _IMC, "conv", removed_by=_X, check=F.quant,
-          notes=f"{_SPATIAL_2D}, constant weight; as MatMulInteger"),
+          notes=f"{_SPATIAL_2D}; as MatMulInteger; a runtime weight tap by tap"),
 )
 
 

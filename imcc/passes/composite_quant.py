@@ -9,7 +9,7 @@ onnx's reference (:mod:`onnx.reference.ops`) computes it:
   ``float4e2m1`` input is not read);
 * ``QLinearMatMul`` and ``QLinearConv``: the integer product of the centred operands
   ``(a - a_zp) @ (b - b_zp)`` (a ``MatMul`` or ``Conv`` of float32 holding those integers,
-  plus the int32 bias of ``QLinearConv``), times ``a_s * b_s / y_s``, plus ``y_zp``, rounded
+  plus the int32 bias of ``QLinearConv``; a runtime convolution weight tap by tap), times ``a_s * b_s / y_s``, plus ``y_zp``, rounded
   and saturated as ``QuantizeLinear``; ``MatMulInteger`` and ``ConvInteger``: the integer
   product alone, as int32.
 
@@ -197,7 +197,51 @@ def _qlinear_matmul(o: Ops) -> bool:
     return True
 
 
+#: The most taps times input channels (``C * kh * kw``) of a runtime weight: its convolution
+#: is one product of two activations per tap.
+RUNTIME_WEIGHT_TAPS = 1024
 _CONV_ATTRS = ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides")
+
+
+def _conv_by_taps(o: Ops, x: str, w: str, attrs, out_shape) -> str:
+    """The 2-D convolution of ``x`` [N, C, H, W] by the runtime weight ``w`` [M, C, kh, kw]
+    (one group): for each tap ``(i, j)`` the strided slice of the padded input it reads,
+    channels last, times ``w[:, :, i, j]`` transposed (a product of two activations), summed
+    over the taps."""
+    name = o.n.name
+    nb, c, _, _ = o.rw.type(x).shape
+    m, _, kh, kw = o.rw.type(w).shape
+    oh, ow = out_shape[2:]
+    (sh, sw), (dh, dw), pads = attrs["strides"], attrs["dilations"], list(attrs["pads"])
+    if any(pads):
+        shape = list(o.rw.type(x).shape)
+        shape[2] += pads[0] + pads[2]
+        shape[3] += pads[1] + pads[3]
+        x = o.op("Pad", x, o.rw.shape_const(f"{name}_pads", [0, 0, pads[0], pads[1], 0, 0,
+                                                              pads[2], pads[3]]),
+                 shape=shape, dtype="float32")
+    total = None
+    for i in range(kh):
+        for j in range(kw):
+            tap = o.op("Slice", x, o.rw.shape_const(f"{name}_starts", [i * dh, j * dw]),
+                       o.rw.shape_const(f"{name}_ends", [i * dh + (oh - 1) * sh + 1,
+                                                         j * dw + (ow - 1) * sw + 1]),
+                       o.rw.shape_const(f"{name}_axes", [2, 3]),
+                       o.rw.shape_const(f"{name}_steps", [sh, sw]),
+                       shape=(nb, c, oh, ow), dtype="float32")
+            tap = o.op("Transpose", tap, shape=(nb, oh, ow, c), dtype="float32",
+                       perm=(0, 2, 3, 1))
+            wt = o.op("Slice", w, o.rw.shape_const(f"{name}_starts", [i, j]),
+                      o.rw.shape_const(f"{name}_ends", [i + 1, j + 1]),
+                      o.rw.shape_const(f"{name}_axes", [2, 3]), shape=(m, c, 1, 1),
+                      dtype="float32")
+            wt = o.op("Reshape", wt, o.rw.shape_const(f"{name}_dims", [m, c]), shape=(m, c),
+                      dtype="float32")
+            wt = o.op("Transpose", wt, shape=(c, m), dtype="float32", perm=(1, 0))
+            y = o.op("MatMul", tap, wt, shape=(nb, oh, ow, m), dtype="float32")
+            total = y if total is None else o.op("Add", total, y, shape=(nb, oh, ow, m),
+                                                 dtype="float32")
+    return o.op("Transpose", total, shape=tuple(out_shape), dtype="float32", perm=(0, 3, 1, 2))
 
 
 @composite("QLinearConv", "ConvInteger")
@@ -207,16 +251,26 @@ def _qlinear_conv(o: Ops) -> bool:
     n = o.n
     q = n.op_type == "QLinearConv"
     w = n.inputs[3] if q else n.inputs[1]
-    if not o.rw.is_const(w) or o.xt.rank != 4:
+    if o.xt.rank != 4:
         return False
     x_zp, w_zp = (n.inputs[2], _opt(n, 5)) if q else (_opt(n, 2), _opt(n, 3))
     attrs = conv_attrs({k: v for k, v in n.attrs.items() if k in _CONV_ATTRS},
                        [o.xt, o.rw.type(w)], n.name)
-    inputs = [_centred(o, o.x, x_zp), _centred(o, w, w_zp, per_channel=True)]
-    if q and _opt(n, 8):
-        inputs.append(_f32(o, n.inputs[8]))
+    xc, wc = _centred(o, o.x, x_zp), _centred(o, w, w_zp, per_channel=True)
+    bias = _f32(o, n.inputs[8]) if q and _opt(n, 8) else ""
     out_shape = o.graph.types[n.outputs[0]].shape
-    c = o.op("Conv", *inputs, shape=out_shape, dtype="float32", **attrs)
+    if o.rw.is_const(w):
+        c = o.op("Conv", xc, wc, *([bias] if bias else []), shape=out_shape, dtype="float32",
+                 **attrs)
+    elif int(attrs.get("group", 1)) == 1 and o.rw.type(w).numel // o.rw.type(w).shape[0] \
+            <= RUNTIME_WEIGHT_TAPS:
+        c = _conv_by_taps(o, xc, wc, attrs, out_shape)
+        if bias:
+            c = o.op("Add", c, o.op("Reshape", bias, o.rw.shape_const(
+                f"{n.name}_dims", (1, -1, 1, 1)), shape=(1, out_shape[1], 1, 1),
+                dtype="float32"), shape=out_shape, dtype="float32")
+    else:
+        return False
     if q:
         _rescale(o, c, (n.inputs[1], n.inputs[4], n.inputs[6]), _opt(n, 7), out_shape, 1)
     else:

@@ -1,7 +1,8 @@
 """Quantized operators (imcc/passes/composite_quant.py) with constant weights, the form QDQ and
 QOperator exports have, compiled for the ideal chip and run on the reference machine, against
-onnx's reference evaluator; each case's product of a constant weight runs on the arrays. (The
-ONNX backend suite covers every operand as a runtime input: tests/backend.)"""
+onnx's reference evaluator; each case's product of a constant weight runs on the arrays, a
+runtime convolution weight's on the digital unit. (The ONNX backend suite covers every operand
+as a runtime input: tests/backend.)"""
 
 import numpy as np
 import pytest
@@ -98,3 +99,18 @@ def test_dequantize_per_axis_with_a_zero_point(dtype):
     m = make_model([node], [("x", dtype, x.shape)], [("y", F, None)], inits=inits, opset=21)
     (got,), _ = _compiled(m, {"x": x})
     np.testing.assert_array_equal(got, reference(m, {"x": x})[0])
+
+
+@pytest.mark.parametrize("pads,strides", [((0, 0, 0, 0), (1, 1)), ((1, 0, 2, 1), (2, 1))])
+def test_conv_integer_with_a_runtime_weight(pads, strides):
+    """A runtime weight: one product of two activations per tap (no arrays)."""
+    x = R.integers(0, 256, (1, 3, 6, 5)).astype(U8)
+    w = R.integers(0, 256, (2, 3, 3, 2)).astype(U8)
+    node = helper.make_node("ConvInteger", ["x", "w", "xz", "wz"], ["y"], pads=list(pads),
+                            strides=list(strides))
+    inits = {"xz": np.array(100, U8), "wz": np.array([3, 200], U8)}
+    m = make_model([node], [("x", U8, x.shape), ("w", U8, w.shape)], [("y", I32, None)],
+                   inits=inits, opset=10)
+    (got,), part = _compiled(m, {"x": x, "w": w})
+    assert part.get("imc", 0) == 0
+    np.testing.assert_array_equal(got, reference(m, {"x": x, "w": w})[0])

@@ -37,9 +37,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from imcc.packing import Rect, check_packing, pack
+from imcc.packing.baselines import finite_first_fit, one_per_bin, skyline
 from imcc.packing.instances import Instance, read_instances
 from isa.diagnostics import ConfigError
-from imcc.packing.baselines import finite_first_fit, one_per_bin, skyline
 
 REPO = Path(__file__).resolve().parent.parent
 BPP2D = REPO.parent / "shared" / "benchmarks" / "bpp2d" / "instances_cl01_10.json"

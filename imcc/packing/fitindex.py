@@ -52,8 +52,7 @@ class FitIndex:
             if t >= 0 and h > top[t]:
                 top[t] = h
         for t in range(len(steps) - 2, -1, -1):  # a rect reaching step t + 1 reaches t
-            if top[t + 1] > top[t]:
-                top[t] = top[t + 1]
+            top[t] = max(top[t], top[t + 1])
         return big, tuple(top)
 
     def append(self, free: Sequence[tuple[int, int, int, int]]) -> None:

@@ -147,26 +147,33 @@ def _exact(inst: Instance, items: list[int], layout: Layout, need: int, effort: 
 
 
 def _lonely(inst: Instance) -> set[int]:
-    """Items that fit with no other item (each needs a bin of its own)."""
+    """Items that fit with no other item (each needs a bin of its own).
+
+    Item ``a`` has a partner when another item is at most ``H - h_a`` tall (they stack) or at
+    most ``W - w_a`` wide and free to share its rows (side by side). The shortest two items,
+    and the narrowest two free items and narrowest items of the two narrowest groups, decide
+    it for every item: linear, where comparing all pairs of kinds was quadratic."""
     W, H = inst.bin_w, inst.bin_h
-    kinds: dict[tuple[int, int, int], list[int]] = {}
-    for i in range(inst.n):
-        kinds.setdefault(inst.key(i), []).append(i)
-    keys = list(kinds)
+    n = inst.n
+    low = sorted(range(n), key=lambda i: (inst.hs[i], i))[:2]
+    free: list[int] = []             # the narrowest two items that share rows with anyone
+    narrowest: dict[int, int] = {}   # per group, its narrowest item
+    for i in range(n):
+        if inst.rows_disjoint and inst.groups[i] >= 0:
+            g = inst.groups[i]
+            if g not in narrowest or inst.ws[i] < inst.ws[narrowest[g]]:
+                narrowest[g] = i
+        else:
+            free = sorted(free + [i], key=lambda j: (inst.ws[j], j))[:2]
+    by_group = sorted(narrowest.values(), key=lambda j: (inst.ws[j], j))[:2]
     out: set[int] = set()
-    for a in keys:
-        ia = kinds[a][0]
-        alone = True
-        for b in keys:
-            if a == b and len(kinds[a]) < 2:
-                continue
-            ib = kinds[b][0] if a != b else kinds[a][1]
-            if inst.hs[ia] + inst.hs[ib] <= H or (
-                    inst.ws[ia] + inst.ws[ib] <= W and not inst.conflict(ia, ib)):
-                alone = False
-                break
-        if alone:
-            out.update(kinds[a])
+    for a in range(n):
+        if any(j != a and inst.hs[a] + inst.hs[j] <= H for j in low):
+            continue
+        if any(j != a and inst.ws[a] + inst.ws[j] <= W and not inst.conflict(a, j)
+               for j in free + by_group):
+            continue
+        out.add(a)
     return out
 
 

@@ -53,3 +53,26 @@ def test_ranked_candidates_match_a_stable_sort():
             cands.append((gain, rng.choice([0.25, 0.5, 0.75]), k, (k,), ()))
         expect = sorted(cands, key=lambda c: (c[0], c[1]), reverse=True)
         assert _ranked(list(cands)) == expect
+
+
+def test_lonely_rects_found_in_linear_time_match_all_pairs():
+    # every pair of rects over half the bin in both sides clashes: the old all-pairs test
+    # looked at every pair of kinds; the answer is checked against all pairs on small cases
+    from imcc.packing.solver import _lonely
+
+    rng = random.Random(2)
+    for _ in range(300):
+        W, H = rng.randint(2, 9), rng.randint(2, 9)
+        rects = [Rect(i, rng.randint(1, W), rng.randint(1, H), rng.choice([None, "a", "b"]))
+                 for i in range(rng.randint(1, 7))]
+        for priority in ("resource", "efficiency"):
+            inst = make_instance(rects, W, H, priority)
+            pairs = {a for a in range(inst.n)
+                     if not any(inst.hs[a] + inst.hs[b] <= H or (
+                         inst.ws[a] + inst.ws[b] <= W and not inst.conflict(a, b))
+                                for b in range(inst.n) if b != a)}
+            assert _lonely(inst) == pairs
+    big = _distinct(3000)
+    big = [Rect(r.id, 128 + (r.w + 1) // 2, 128 + (r.h + 1) // 2) for r in big]
+    res = pack(big, 256, 256, time_limit=0.5)
+    assert res.bins_used == 3000 and res.stats["effort_units"] == 0

@@ -10,7 +10,8 @@ machine's edge (an input when the machine reads it, an output when it is handed 
   ``Cast`` that already writes ``y`` is left as it is, and what reads ``y`` inside reads it
   through ``Cast(y, to=FLOAT)``);
 * every other tensor of such a type becomes float32, and so do constants of those types
-  (float64 constants are rounded to float32; one that is a graph output keeps its type, and
+  (float64 constants are rounded to float32, and one beyond float32's range is refused; one
+  that is a graph output keeps its type, and
   what reads it inside reads a float32 copy);
 * ``Cast`` keeps its ``to``: one to float16 or bfloat16 still rounds to that precision (the
   code generator reads ``to``), one to float64 is a copy; ``CastLike`` to such a type becomes
@@ -27,6 +28,7 @@ import numpy as np
 import onnx
 
 from imcc.ir import Graph, Node, TensorType, onnx_elem_type
+from isa.diagnostics import UnsupportedOpError
 
 #: The float types the machine computes as float32.
 WIDENED = frozenset({"float16", "bfloat16", "float64"})
@@ -44,6 +46,19 @@ def _cast_likes(graph: Graph) -> list[Node]:
     return nodes
 
 
+def _check_range(graph: Graph) -> None:
+    """A float64 constant float32 cannot hold would become an infinity: refused."""
+    top = float(np.finfo(np.float32).max)
+    for k, v in graph.constants.items():
+        if v.dtype == np.float64 and v.size:
+            with np.errstate(invalid="ignore"):
+                big = np.isfinite(v) & (np.abs(v) > top)
+            if big.any():
+                raise UnsupportedOpError(
+                    f"{graph.name}: constant {k!r} (float64) holds {v[big].flat[0]:g}, beyond "
+                    "float32's range (3.4e38): the machine computes float32")
+
+
 def _fresh(used: set[str], hint: str) -> str:
     name, k = hint, 0
     while name in used:
@@ -58,6 +73,7 @@ def compute_float32(graph: Graph) -> Graph:
     the module doc)."""
     if not any(t.dtype in WIDENED for t in graph.types.values()):
         return graph
+    _check_range(graph)
     nodes = _cast_likes(graph)
     types = dict(graph.types)
     used = set(types) | {n.name for n in nodes}

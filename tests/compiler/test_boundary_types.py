@@ -171,3 +171,11 @@ def test_float16_input_passed_through_to_an_output():
     (got,), _ = _run(model, {"x": x})
     assert got.dtype == np.float16
     np.testing.assert_array_equal(got, x)
+
+
+def test_float64_constant_beyond_float32_is_refused():
+    model = _model([helper.make_node("Mul", ["x", "c"], ["y"])], [("x", TensorProto.DOUBLE, [2])],
+                   [("y", TensorProto.DOUBLE, [2])])
+    model.graph.initializer.append(helper.make_tensor("c", TensorProto.DOUBLE, [2], [1.0, 1e300]))
+    with pytest.raises(imcc.Error, match=r"constant 'c' \(float64\) holds 1e\+300, beyond float32"):
+        imcc.backend.prepare(model, time_limit=0.1, workers=1)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imcc.codegen.asm import symbol
-from imcc.codegen.views import View
+from imcc.codegen.views import View, node_view
 from imcc.opdefs import OPS, Layout
 from isa.diagnostics import ConfigError
 
@@ -167,6 +167,35 @@ def is_reshape_transpose(graph, node) -> bool:
     perm = node.attrs.get("perm") or list(range(len(shape)))[::-1]
     kept = [int(p) for p in perm if shape[int(p)] != 1]
     return kept == sorted(kept)
+
+
+# Ops whose lowerings read their operands through views of any strides (zero strides too),
+# element by element, so an operand may be a view of another tensor (:func:`plan_views`) with
+# the same result. (Not a product of two activations: the interpreter's float32 product of a
+# transposed operand may round otherwise than that of its copy.)
+_VIEW_READERS = (LAYOUT_FREE - {"AveragePool", "MaxPool"}) | {"Concat", "Transpose", "Slice",
+                                                              "Expand"}
+
+
+def plan_views(graph, root: dict[str, str]) -> dict[str, str]:
+    """The outputs of ``Transpose``, ``Slice`` and ``Expand`` that are read in place, as a
+    view of their input (:func:`~imcc.codegen.views.node_view`), instead of copied: tensor ->
+    its input. Such a tensor has no buffer of its own; it is not a graph output, not aliased
+    by a Reshape (``root``), and read only by ops that take views (:data:`_VIEW_READERS`)."""
+    io = set(graph.inputs) | set(graph.outputs)
+    views: dict[str, str] = {}
+    for node in graph.nodes:
+        if node.op_type not in ("Transpose", "Slice", "Expand") or not node.outputs:
+            continue
+        t, x = node.outputs[0], node.inputs[0]
+        readers = graph.consumers(t)
+        if (not t or t in io or t in root or graph.is_const(x) or not readers
+                or math.prod(graph.types[t].shape) == 0
+                or not all(c.op_type in _VIEW_READERS for c in readers)):
+            continue
+        if node_view(graph, node, View.of("", tuple(graph.types[x].shape))) is not None:
+            views[t] = x
+    return views
 
 
 def _row_major(shape) -> tuple[int, ...]:
@@ -326,16 +355,20 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
     # Tensors that share their buffer with a Reshape are not placed inside a Concat's output;
     # tensors that are (and the output) live in global memory, even if a tile would hold them:
     # writing them in place saves the copy that would take them there.
-    inside = place_concats(graph, set(root) | set(root.values()))
+    views = plan_views(graph, root)
+    inside = place_concats(graph, set(root) | set(root.values()) | set(views))
     nhwc = channels_last_tensors(graph, set(root) | set(root.values()) | set(inside)
-                                 | {r for r, _ in inside.values()})
+                                 | {r for r, _ in inside.values()} | set(views))
     for t, (r, _) in inside.items():
         root[t] = r
         tile_pref.pop(t, None)
         tile_pref.pop(r, None)
+    for t, x in views.items():  # a view keeps the tensor it reads alive while it is read
+        root[t] = x
+        tile_pref.pop(t, None)
     start, end = _live_ranges(graph, root)
-    addr, where, act_end = _allocate(graph, root, inside, start, end, act_base, tile_pref,
-                                     tile_capacity)
+    addr, where, act_end = _allocate(graph, root, set(inside) | set(views), start, end,
+                                     act_base, tile_pref, tile_capacity)
     out: dict[str, Buffer] = {}
     used_syms: set[str] = set()
     for node_t in list(start) + [m for m in root]:
@@ -350,6 +383,12 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
         b = out[t]
         out[t] = Buffer(b.symbol, b.addr + 4 * off, b.nbytes, b.tile,
                         (out[r].symbol, off, _row_major(graph.types[r].shape)))
+    for node in graph.nodes:  # in graph order: a view of a view reads the first one's view
+        if node.outputs and node.outputs[0] in views:
+            t, x = node.outputs[0], node.inputs[0]
+            v = node_view(graph, node, out[x].view(tuple(graph.types[x].shape)))
+            b = out[t]
+            out[t] = Buffer(b.symbol, b.addr, b.nbytes, b.tile, (v.base, v.offset, v.strides))
     return out, act_end
 
 

@@ -18,7 +18,7 @@ from onnx.reference import ReferenceEvaluator
 
 from imcc.codegen.context import Ctx, lowers
 from imcc.codegen.dynamic import emit_matmul_dynamic
-from imcc.codegen.views import View, emit
+from imcc.codegen.views import View, emit, node_view
 from imcc.frontend.evaluate import evaluate
 from imcc.ir import Node, describe
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
@@ -59,11 +59,10 @@ def _same_storage(ctx: Ctx, a: str, b: str) -> bool:
 
 @lowers("Transpose")
 def lower_transpose(ctx: Ctx, node) -> None:
-    x = ctx.view(node.inputs[0])
     if _same_storage(ctx, node.inputs[0], node.outputs[0]):
         return  # only size-1 dims move: the output shares the input's buffer
-    perm = node.attrs.get("perm") or list(range(x.rank))[::-1]
-    ctx.copy(ctx.view(node.outputs[0]), x.permute(tuple(int(p) for p in perm)))
+    # (an output read in place is that view itself: ctx.copy emits nothing)
+    ctx.copy(ctx.view(node.outputs[0]), node_view(ctx.graph, node, ctx.view(node.inputs[0])))
 
 
 @lowers("Concat")
@@ -96,27 +95,16 @@ def lower_split(ctx: Ctx, node) -> None:
 
 @lowers("Slice")
 def lower_slice(ctx: Ctx, node) -> None:
-    x = ctx.view(node.inputs[0])
-    y = ctx.view(node.outputs[0])
-    starts = _ints(ctx, node, 1, "starts")
-    ends = _ints(ctx, node, 2, "ends")
-    axes = _ints(ctx, node, 3, "axes") or list(range(len(starts)))
-    steps = _ints(ctx, node, 4, "steps") or [1] * len(starts)
-    v = x
-    for s, e, a, st in zip(starts, ends, axes, steps):
-        a = _axis(a, x.rank)
-        idx = range(x.shape[a])[slice(s, e, st)]
-        if len(idx):
-            v = v.slice(a, idx.start, idx.stop, idx.step)
-        else:
-            return
-    ctx.copy(y, v)
+    for i, what in enumerate(("starts", "ends", "axes", "steps"), 1):
+        _ints(ctx, node, i, what)  # an operand that is not constant is one error
+    v = node_view(ctx.graph, node, ctx.view(node.inputs[0]))
+    if v is not None:  # None: an empty output
+        ctx.copy(ctx.view(node.outputs[0]), v)
 
 
 @lowers("Expand")
 def lower_expand(ctx: Ctx, node) -> None:
-    y = ctx.view(node.outputs[0])
-    ctx.copy(y, ctx.view(node.inputs[0]).broadcast_to(y.shape))
+    ctx.copy(ctx.view(node.outputs[0]), node_view(ctx.graph, node, ctx.view(node.inputs[0])))
 
 
 @lowers("Tile")

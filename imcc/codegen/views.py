@@ -120,6 +120,37 @@ class View:
         return View(self.base, self.offset, shape, strides)
 
 
+def node_view(graph, node, x: View) -> View | None:
+    """The output of a ``Transpose``, ``Slice`` or ``Expand`` node as a view of its input ``x``
+    (what its lowering copies; the code generator may read it in place instead:
+    :func:`~imcc.codegen.memory.plan_views`). None for another op, a Slice with operands that
+    are not constant, or an empty output."""
+    if node.op_type == "Transpose":
+        perm = node.attrs.get("perm") or list(range(x.rank))[::-1]
+        return x.permute(tuple(int(p) for p in perm))
+    if node.op_type == "Expand":
+        return x.broadcast_to(tuple(graph.types[node.outputs[0]].shape))
+    if node.op_type != "Slice":
+        return None
+    operands = []
+    for i in (1, 2, 3, 4):
+        t = node.inputs[i] if len(node.inputs) > i else ""
+        if t and not graph.is_const(t):
+            return None
+        operands.append([int(v) for v in graph.constants[t].ravel()] if t else None)
+    starts, ends, axes, steps = operands
+    axes = axes or list(range(len(starts)))
+    steps = steps or [1] * len(starts)
+    v = x
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        a = a + x.rank if a < 0 else a
+        idx = range(x.shape[a])[slice(s, e, st)]
+        if not len(idx):
+            return None
+        v = v.slice(a, idx.start, idx.stop, idx.step)
+    return v
+
+
 def _nocopy_strides(old_shape, old_strides, new_shape) -> tuple[int, ...] | None:
     """Strides of ``new_shape`` over the elements of a (non-empty) strided view, or None when
     a run of old dims that must merge is not contiguous."""

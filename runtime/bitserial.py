@@ -104,7 +104,8 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
     cycle_bound``: a bound within ``[clo, chi]``, or nonnegative inputs and cells and a bound
     up to ``chi``; ``chi`` is an integer, so rounding cannot pass it). With ``groups`` (the
     region's cells block-diagonal, :mod:`runtime.blocks`) every cycle multiplies the diagonal
-    blocks only, in block-major layout (the same exact integers). ``cells``: :func:`_scaled`
+    blocks only, in block-major layout (the same exact integers); an MVM too small to leave
+    rows out runs all its cycles as one product (:func:`_stacked`). ``cells``: :func:`_scaled`
     of ``gr``, where the caller has it."""
     vl = q.shape[0]
     if groups is not None:

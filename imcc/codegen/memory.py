@@ -244,9 +244,8 @@ def place_concats(graph, keep: set[str]) -> dict[str, tuple[str, int]]:
             if ok and movable(out, spots[0][1], strides, root):
                 place[out] = (root, spots[0][1])
                 continue
+        # (the output may be read through a Reshape: the alias reads its whole buffer)
         root, base = place.get(out, (out, 0))
-        if root in keep:
-            continue
         strides = _row_major(graph.types[root].shape)
         pos = 0
         for t in ins:

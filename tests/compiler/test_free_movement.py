@@ -110,3 +110,20 @@ def test_views_not_read_element_by_element_are_copied(tmp_path):
     res = check(m, {"x": R.standard_normal((3, 5)).astype(F)}, tmp_path, tol=1e-5)
     ops = node_ops(res.asm)
     assert ops["t_mm"] == ops["t_sm"] == ops["t_out"] == ["vcopy"]
+
+
+def test_a_concat_read_through_a_reshape_has_its_inputs_written_in_place(tmp_path):
+    """A decoder's cache: ``present = Concat(past, new key)``, a graph output also read through
+    a Reshape (repeat_kv's Unsqueeze). The new key (a strided slice: two heads) is computed in
+    place; only the past, a graph input, is copied."""
+    nodes = [helper.make_node("Neg", ["k"], ["kn"], name="key"),
+             helper.make_node("Concat", ["past", "kn"], ["present"], axis=2, name="cat"),
+             helper.make_node("Reshape", ["present", "shape"], ["flat"], name="unsqueeze"),
+             helper.make_node("Relu", ["flat"], ["y"])]
+    m = make_model(nodes, [("past", F, (1, 2, 3, 4)), ("k", F, (1, 2, 1, 4))],
+                   [("present", F, None), ("y", F, None)],
+                   inits={"shape": np.array([1, 2, 1, 16])})
+    res = check(m, {"past": R.standard_normal((1, 2, 3, 4)).astype(F),
+                    "k": R.standard_normal((1, 2, 1, 4)).astype(F)}, tmp_path, tol=0)
+    ops = node_ops(res.asm)
+    assert ops["cat"] == ["vcopy"] and ops["unsqueeze"] == [] and ops["key"] == ["vneg"]

@@ -8,7 +8,8 @@
 
 Every tensor lives in one buffer from the node that defines it to its last use; graph outputs
 live to the end. A ``Reshape`` of a row-major tensor is free: its output shares its input's
-buffer (and so does a ``Transpose`` that moves only size-1 dims). A ``Concat`` is free where
+buffer (and so does a ``Transpose`` that moves only size-1 dims, and a ``Split``'s part that is
+a contiguous run of its input, at its offset). A ``Concat`` is free where
 its inputs can be computed in place: an input defined by a node, used by no Reshape, is
 placed in its slice of the output's buffer (a strided view when
 the slice is not contiguous: batch > 1 along the channel axis), and a concatenation of inputs
@@ -198,6 +199,24 @@ def plan_views(graph, root: dict[str, str]) -> dict[str, str]:
     return views
 
 
+def split_runs(graph, node) -> dict[str, int]:
+    """The outputs of a Split ``node`` that are contiguous runs of its input, not graph
+    outputs: output -> element offset of its run."""
+    shape = tuple(graph.types[node.inputs[0]].shape)
+    ax = int(node.attrs.get("axis", 0)) % len(shape)
+    io = set(graph.outputs)
+    runs, pos = {}, 0
+    for t in node.outputs:
+        if not t:
+            continue
+        d = graph.types[t].shape[ax]
+        part = View.of("", shape).slice(ax, pos, pos + d)
+        if t not in io and d and part.is_contiguous():
+            runs[t] = part.offset
+        pos += d
+    return runs
+
+
 def _row_major(shape) -> tuple[int, ...]:
     return View.of("", tuple(shape)).strides
 
@@ -346,11 +365,19 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
     tile_pref = dict(tile_pref or {})
     # Aliases: a Reshape's output shares its input's storage, and so does a Transpose's that
     # moves only size-1 dims (a head split or merge at one position), of a computed tensor.
+    # A Split's part that is a contiguous run of its computed input is an alias at an offset.
     root: dict[str, str] = {}
+    shift: dict[str, int] = {}  # alias -> element offset into its root's buffer
     for node in graph.nodes:
-        if node.op_type == "Reshape" and not graph.is_const(node.inputs[0]) or (
-                is_reshape_transpose(graph, node) and graph.producer(node.inputs[0]) is not None):
-            root[node.outputs[0]] = _find(root, node.inputs[0])
+        x = node.inputs[0] if node.inputs else ""
+        if node.op_type == "Reshape" and not graph.is_const(x) or (
+                is_reshape_transpose(graph, node) and graph.producer(x) is not None):
+            root[node.outputs[0]] = _find(root, x)
+            shift[node.outputs[0]] = shift.get(x, 0)
+        elif node.op_type == "Split" and graph.producer(x) is not None:
+            for t, off in split_runs(graph, node).items():
+                root[t] = _find(root, x)
+                shift[t] = shift.get(x, 0) + off
     # Tensors that share their buffer with a Reshape are not placed inside a Concat's output;
     # tensors that are (and the output) live in global memory, even if a tile would hold them:
     # writing them in place saves the copy that would take them there.
@@ -375,7 +402,7 @@ def plan_buffers(graph, act_base: int, tile_pref: dict[str, int] | None = None,
         while sym in used_syms:
             sym += "_"
         used_syms.add(sym)
-        out[node_t] = Buffer(sym, addr[_find(root, node_t)],
+        out[node_t] = Buffer(sym, addr[_find(root, node_t)] + 4 * shift.get(node_t, 0),
                              4 * max(1, math.prod(graph.types[node_t].shape)),
                              where[_find(root, node_t)], channels_last=node_t in nhwc)
     for t, (r, off) in inside.items():

@@ -89,7 +89,12 @@ def lower_split(ctx: Ctx, node) -> None:
             continue
         y = ctx.view(t)
         d = y.shape[ax]
-        ctx.copy(y, x.slice(ax, off, off + d))
+        part = x.slice(ax, off, off + d)
+        bx, by = ctx.buffers.get(node.inputs[0]), ctx.buffers.get(t)
+        if not (bx is not None and by is not None and bx.inside is None and by.inside is None
+                and by.tile == bx.tile and by.addr == bx.addr + 4 * part.offset
+                and part.is_contiguous()):  # else: a run of the input's buffer (plan_buffers)
+            ctx.copy(y, part)
         off += d
 
 

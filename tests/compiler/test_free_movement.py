@@ -127,3 +127,28 @@ def test_a_concat_read_through_a_reshape_has_its_inputs_written_in_place(tmp_pat
                     "k": R.standard_normal((1, 2, 1, 4)).astype(F)}, tmp_path, tol=0)
     ops = node_ops(res.asm)
     assert ops["cat"] == ["vcopy"] and ops["unsqueeze"] == [] and ops["key"] == ["vneg"]
+
+
+def test_contiguous_parts_of_a_split_are_aliases(tmp_path):
+    """GPT-2's fused projection split into Q, K and V along the last axis of [1, 1, 3 d]:
+    each part is a run of the input's buffer, read in place (through Reshapes too); parts
+    along an inner axis of a batch of 2 are not runs and are copied."""
+    w = R.standard_normal((16, 48)).astype(F)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["qkv"]),
+             helper.make_node("Split", ["qkv", "sizes"], ["q", "k", "v"], axis=2, name="split"),
+             helper.make_node("Reshape", ["k", "heads"], ["kh"]),
+             helper.make_node("Mul", ["q", "v"], ["qv"]),
+             helper.make_node("Relu", ["kh"], ["y"]),
+             helper.make_node("Relu", ["b"], ["br"]),
+             helper.make_node("Split", ["br", "sizes"], ["b0", "b1", "b2"], axis=2, name="inner"),
+             helper.make_node("Add", ["b0", "b2"], ["b02"]),
+             helper.make_node("Mul", ["b02", "b1"], ["z"])]
+    m = make_model(nodes, [("x", F, (1, 1, 16)), ("b", F, (2, 1, 48))],
+                   [("qv", F, None), ("y", F, None), ("z", F, None)],
+                   inits={"w": w, "sizes": np.array([16, 16, 16]),
+                          "heads": np.array([1, 1, 2, 8])})
+    res = check(m, {"x": R.standard_normal((1, 1, 16)).astype(F),
+                    "b": R.standard_normal((2, 1, 48)).astype(F)}, tmp_path, tol=1e-5,
+                chip="ideal-signed")
+    ops = node_ops(res.asm)
+    assert ops["split"] == [] and ops["inner"] == ["vcopy"] * 3

@@ -14,7 +14,9 @@ its inputs can be computed in place: an input defined by a node, used by no Resh
 placed in its slice of the output's buffer (a strided view when
 the slice is not contiguous: batch > 1 along the channel axis), and a concatenation of inputs
 that already lie side by side (DenseNet's growing concatenations, each the prefix of the next)
-is placed where they lie; the shared buffer lives as long as any tensor in it. Buffers are
+is placed where they lie; the shared buffer lives as long as any tensor in it. A
+``Transpose``, ``Slice`` or ``Expand`` read only element by element is a view of its input
+(``plan_views``): no buffer, no copy, its input kept alive while it is read. Buffers are
 64-byte aligned. All values are float32 (int64 and bool tensors included:
 exact below 2**24). Graph inputs and outputs always live in global memory.
 """

@@ -25,6 +25,7 @@ Layout = list[list[tuple[int, int, int]]]
 
 SORT_KEYS = ("area", "height", "width", "perimeter", "maxside")
 STAIR_UNITS = 2  # units per node of the fit index looked at or updated
+SCAN_MAX_ITEMS = 1000  # first fit scans the bins up to this many items, uses the index above
 
 
 def sort_key(inst: Instance, how: str, i: int) -> tuple:
@@ -73,6 +74,8 @@ def first_fit(inst: Instance, items: list[int], scorer: str = "bssf",
     thousands of distinct rects fast (near-linear instead of items x bins). None when
     ``effort`` reaches ``abort_at`` before the end.
     """
+    if len(items) <= SCAN_MAX_ITEMS:
+        return _scan_first_fit(inst, items, scorer, effort)
     spaces: list[BinSpace] = []
     index = FitIndex(inst.bin_w)
     start: dict[tuple[int, int, int], int] = {}
@@ -109,6 +112,37 @@ def first_fit(inst: Instance, items: list[int], scorer: str = "bssf",
             work[0] = 0
             if abort_at is not None and effort.spent >= abort_at and n < len(items) - 1:
                 return None
+    return _layout(spaces)
+
+
+def _scan_first_fit(inst: Instance, items: list[int], scorer: str,
+                    effort: Effort | None) -> Layout:
+    """:func:`first_fit` by scanning the open bins in order (small instances: the index does
+    not pay there, and the scan's effort is the one the search was tuned with)."""
+    spaces: list[BinSpace] = []
+    cap = inst.bin_w * inst.bin_h
+    start: dict[tuple[int, int, int], int] = {}
+    steps = 0
+    for i in items:
+        w, h, g = inst.ws[i], inst.hs[i], _group(inst, i)
+        kind = inst.key(i)
+        k = start.get(kind, 0)
+        while k < len(spaces):
+            s = spaces[k]
+            steps += 1
+            if cap - s.used_area >= w * h:
+                b = s.best(scorer, w, h, g)
+                if b is not None:
+                    s.place(i, b[1], b[2], w, h, g)
+                    break
+            k += 1
+        else:
+            s = BinSpace(inst.bin_w, inst.bin_h)
+            s.place(i, 0, 0, w, h, g)
+            spaces.append(s)
+            k = len(spaces) - 1
+        start[kind] = k
+    _charge(effort, spaces, steps)
     return _layout(spaces)
 
 

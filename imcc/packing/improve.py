@@ -243,8 +243,8 @@ class PoolSearch:
         """Re-solve a few bins together with the pool (maximising the weight placed); True if
         the pool got lighter."""
         nb = min(len(state), 2 + self.rng.randrange(3))
-        # a repack never runs past the step's budget: at most half of what is left of it
-        det = min(REPACK_DET, self.effort.det_seconds(self.stop_at - self.effort.spent) / 2)
+        # a repack never runs past the budget: at most half of what is left of it
+        det = min(REPACK_DET, self.effort.cpsat_seconds_left() / 2)
         if nb == 0 or det < REPACK_DET / 10:
             return False
         weights = [self.cap - loads[k] + 1 for k in range(len(state))]

@@ -190,7 +190,7 @@ def _construct(inst: Instance, items: list[int], need: int, effort: Effort,
     then bin-at-a-time fills, then the other sort keys and scores, then seeded perturbations;
     stops early at ``need`` bins (the lower bound). A build still running at twice that
     effort gives up, and a bin-at-a-time fill that would cost more than the fifth (it looks
-    at every kind left per bin) is not started."""
+    at every kind left per bin) is never started."""
     if not items:
         return []
     stop_at = effort.limit // 5
@@ -201,7 +201,7 @@ def _construct(inst: Instance, items: list[int], need: int, effort: Effort,
         return order(inst, key, items)
 
     def fill() -> Layout | None:
-        if FILL_UNITS * kinds * max(need, 1) > stop_at - effort.spent:
+        if FILL_UNITS * kinds * max(need, 1) > stop_at:
             return None
         return fill_bins(inst, items, rng, FILL_TRIALS, effort, stop_at, abort_at)
 

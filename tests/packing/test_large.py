@@ -25,9 +25,9 @@ def _first_fit_units(n: int) -> int:
 
 
 def test_first_fit_work_is_near_linear():
-    # a scan of every open bin per rect would grow 16-fold from 1,000 to 4,000 rects
+    # a scan of every open bin per rect would grow 16-fold from 1,500 to 6,000 rects
     # (bins grow with the rects); the fit index keeps it within a log factor of 4-fold
-    small, large = _first_fit_units(1000), _first_fit_units(4000)
+    small, large = _first_fit_units(1500), _first_fit_units(6000)
     assert large < 8 * small, (small, large)
 
 

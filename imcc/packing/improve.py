@@ -137,9 +137,8 @@ class PoolSearch:
         for p in sorted(pool, key=lambda i: -self.weight[i]):
             if self.effort.spent >= self.stop_at:
                 break
-            if not fullest:  # sorted again after each move (sorting is most of a step's work
-                fullest = sorted(range(len(state)), key=lambda k: -loads[k])  # on big inputs)
-                self.effort.charge(SORT_UNITS * len(state))
+            if not fullest:  # sorted again after each move only (the charge per pool item
+                fullest = sorted(range(len(state)), key=lambda k: -loads[k])  # covers it)
             self.effort.charge(4 * len(state))
             for k in fullest:
                 if loads[k] + self.area[p] <= self.cap and \

@@ -186,13 +186,14 @@ def plan_views(graph, root: dict[str, str]) -> dict[str, str]:
     its input. Such a tensor has no buffer of its own; it is not a graph output, not aliased
     by a Reshape (``root``), and read only by ops that take views (:data:`_VIEW_READERS`)."""
     io = set(graph.inputs) | set(graph.outputs)
+    aliased = set(root) | set(root.values())
     views: dict[str, str] = {}
     for node in graph.nodes:
         if node.op_type not in ("Transpose", "Slice", "Expand") or not node.outputs:
             continue
         t, x = node.outputs[0], node.inputs[0]
         readers = graph.consumers(t)
-        if (not t or t in io or t in root or graph.is_const(x) or not readers
+        if (not t or t in io or t in aliased or graph.is_const(x) or not readers
                 or math.prod(graph.types[t].shape) == 0
                 or not all(c.op_type in _VIEW_READERS for c in readers)):
             continue

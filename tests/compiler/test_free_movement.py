@@ -152,3 +152,31 @@ def test_contiguous_parts_of_a_split_are_aliases(tmp_path):
                 chip="ideal-signed")
     ops = node_ops(res.asm)
     assert ops["split"] == [] and ops["inner"] == ["vcopy"] * 3
+
+
+
+def test_a_slice_that_a_reshape_aliases_is_not_a_view(tmp_path):
+    """A Reshape shares its input's buffer, so a Slice it reads must have a buffer of its own
+    in row-major order: read as a strided view of the sliced tensor, the Reshape (and the
+    Transpose and MatMul after it) read the elements around the slice. The graph is a 2x2
+    convolution tap by tap, as ConvInteger's expansion writes one with a runtime weight."""
+    i64 = lambda v: np.array(v, np.int64)  # noqa: E731
+    nodes, inits, terms = [], {"ax": i64([2, 3]), "st": i64([1, 1]), "mc": i64([1, 1])}, []
+    for i in range(2):
+        for j in range(2):
+            t = f"t{i}{j}"
+            inits |= {f"s{t}": i64([i, j]), f"e{t}": i64([i + 2, j + 2]),
+                      f"ws{t}": i64([i, j]), f"we{t}": i64([i + 1, j + 1])}
+            nodes += [helper.make_node("Slice", ["x", f"s{t}", f"e{t}", "ax", "st"], [t + "x"]),
+                      helper.make_node("Transpose", [t + "x"], [t + "xt"], perm=[0, 2, 3, 1]),
+                      helper.make_node("Slice", ["w", f"ws{t}", f"we{t}", "ax"], [t + "w"]),
+                      helper.make_node("Reshape", [t + "w", "mc"], [t + "wr"]),
+                      helper.make_node("Transpose", [t + "wr"], [t + "wt"], perm=[1, 0]),
+                      helper.make_node("MatMul", [t + "xt", t + "wt"], [t + "y"])]
+            terms.append(t + "y")
+    nodes += [helper.make_node("Sum", terms, ["s"]),
+              helper.make_node("Transpose", ["s"], ["y"], perm=[0, 3, 1, 2])]
+    m = make_model(nodes, [("x", F, [1, 1, 3, 3]), ("w", F, [1, 1, 2, 2])], [("y", F, None)],
+                   inits)
+    check(m, {"x": np.arange(1, 10, dtype=F).reshape(1, 1, 3, 3),
+              "w": R.standard_normal((1, 1, 2, 2)).astype(F)}, tmp_path, tol=1e-6)

@@ -11,9 +11,9 @@ instruction (from :meth:`runtime.state.MachineState.jump`). Its docstring states
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Callable
 
 from isa.encoding import operand_fields
 from isa.spec import BY_MNEMONIC

@@ -205,6 +205,12 @@ def quantize_inputs(x: torch.Tensor, p: Precision, iscale: torch.Tensor) -> torc
     return q.clamp_(lo, hi)
 
 
+def adc_codes(i: torch.Tensor, down, lo: float, hi: float) -> torch.Tensor:
+    """runtime.converters.adc_codes in torch: ``clip(rint(I * down), lo, hi)`` (round half
+    to even; ``down`` a power of two, per column here), a new tensor."""
+    return torch.round(i * down).clamp_(lo, hi)
+
+
 def _noise(shape, sigma: torch.Tensor, gen: torch.Generator | None, dtype) -> torch.Tensor:
     """``N(0, sigma^2)`` draws (``sigma`` broadcast to ``shape``) in ``dtype``."""
     z = torch.randn(shape, generator=gen, device=sigma.device, dtype=torch.float32)
@@ -227,7 +233,7 @@ def columns(a: torch.Tensor, ch: Chunk, g: torch.Tensor, p: Precision, read_nois
             sigma = read_noise * torch.linalg.vector_norm(a, dim=1, keepdim=True)
             i = i + _noise(i.shape, sigma * ch.gmax, gen, i.dtype)
         if adcb:  # adcsh = 0 without quantized inputs (adc_shift)
-            i = torch.round(i).clamp_(clo, chi)
+            i = adc_codes(i, 1.0, clo, chi)
         return i.float()
     cycles, dacb = p.cycles, p.dacb
     qmax = (1 << p.magnitude_bits) - 1
@@ -252,7 +258,7 @@ def columns(a: torch.Tensor, ch: Chunk, g: torch.Tensor, p: Precision, read_nois
             sigma = read_noise * torch.linalg.vector_norm(d.float(), dim=1, keepdim=True)
             i = i + _noise(i.shape, sigma * ch.gmax, gen, dtype)
         if adcb:  # the ADC's code; its 2**adcsh step is applied after the sum
-            i = torch.round(i * down).clamp_(clo, chi)
+            i = adc_codes(i, down, clo, chi)
         i = i.to(acc)
         if c:
             i = i * float(1 << (c * dacb))

@@ -75,3 +75,22 @@ def test_compile_of_a_converted_model_is_the_interpreters_program():
     (want,) = interpreter(net, test[:2], chip, calib, test, precision=CASES["rram"])
     np.testing.assert_array_equal(got, want)
     assert [t.name for t in prog.inputs] == ["x"]
+
+
+def test_the_adc_rule_in_torch_is_the_machines():
+    """imcc.torch.chip.adc_codes against runtime.converters.adc_codes (the rule the reference
+    machine and the CUDA kernel apply): ties at every half code, both clip ends, per-column
+    steps, in float32 and float64."""
+    from imcc.torch.chip import adc_codes as torch_codes
+    from runtime.converters import adc_codes
+
+    rng = np.random.default_rng(5)
+    down = 2.0 ** -rng.integers(0, 4, 16)
+    ties = (np.arange(-300, 300)[:, None] + 0.5) / down  # I * down = k + 0.5 exactly
+    for dtype in (np.float32, np.float64):
+        cur = np.concatenate([ties, rng.uniform(-2000, 2000, (600, 16))]).astype(dtype)
+        for col, d in enumerate(down):
+            want = adc_codes(cur[:, col].copy(), float(d), -128.0, 127.0)
+            got = torch_codes(torch.from_numpy(cur), torch.from_numpy(down.astype(dtype)),
+                              -128.0, 127.0)[:, col].numpy()
+            np.testing.assert_array_equal(got, want)

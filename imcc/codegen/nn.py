@@ -113,7 +113,7 @@ def lower_global_pool(ctx: Ctx, node) -> None:
     ctx.reduce(op, y.reshape((n, c)), x.reshape((n, c, hw)), 1)
 
 
-def _pool_geometry(node, x: View, y: View):
+def _pool_geometry(ctx: Ctx, node, x: View, y: View):
     k = list(node.attrs["kernel_shape"])
     nd = len(k)
     s = list(node.attrs.get("strides") or [1] * nd)
@@ -133,7 +133,7 @@ def lower_pool(ctx: Ctx, node) -> None:
                                  "supported")
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])
-    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = _pool_geometry(node, x, y)
+    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = _pool_geometry(ctx, node, x, y)
     n, c, h, w = x.shape
     oh, ow = y.shape[2:]
     # ceil_mode may need windows past the explicit padding: extend with more (ignored) padding

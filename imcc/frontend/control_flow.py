@@ -8,8 +8,9 @@ tensors of the same fixed types is both branches and a ``Where`` per output.
 "Known at compile time" is what small constants give: initializers and ``Constant`` nodes,
 ``Shape``/``Size`` of a graph input whose dimensions are fixed, and what the arithmetic of
 flags and shapes (:data:`_EVALUATED`) computes from those alone (each node evaluated with onnx's
-reference evaluator, up to :data:`MAX_ELEMENTS` elements). A spliced subgraph's own tensors are renamed under the node's name (its outer-scope
-names stay); its outputs become ``Identity`` nodes writing the node's outputs. What is left
+reference evaluator, up to :data:`MAX_ELEMENTS` elements). A spliced subgraph's own tensors are
+renamed under the node's name (its outer-scope names stay); its outputs become ``Identity``
+nodes writing the node's outputs. What is left
 (branches of other types, a trip count that depends on the data, a Loop whose condition the
 body computes, opset 8's Scan, a subgraph holding another) is refused by the loader as before.
 """

@@ -4,7 +4,6 @@
 not imcc's idea of one)."""
 
 import os
-import pty
 import select
 import subprocess
 import sys

@@ -35,7 +35,7 @@ import numpy as np
 
 from isa import hostlimits
 from runtime.bitserial import cycles_exact, cycles_plain
-from runtime.blocks import Groups, find_groups
+from runtime.blocks import Diagonal, Groups, find_diagonal, find_groups
 from runtime.config import ChipConfig
 from runtime.converters import F32_EXACT, Precision, adc_values, lossless_adc, quantize
 
@@ -82,11 +82,14 @@ class ExactKernel:
     """The kernel of an MVM with quantized inputs on exact integer cells through an ADC that
     never rounds or clips: ``f(x, out) = q(x) @ G``, exact. :meth:`quantize` and
     :meth:`product` are its two halves, for a caller that keeps the ``q`` of an input it knows
-    to be unchanged (the interpreter does, until a write reaches the input's words)."""
+    to be unchanged (the interpreter does, until a write reaches the input's words). A
+    depthwise region's product is its diagonals' only (:class:`~runtime.blocks.Diagonal`) where
+    float32 sums are exact, the same bits."""
 
     __slots__ = ("_bound", "_g", "_p", "_xbar")
 
-    def __init__(self, xbar: NumpyCrossbar, p: Precision, g: np.ndarray, bound: float):
+    def __init__(self, xbar: NumpyCrossbar, p: Precision, g: np.ndarray | Diagonal,
+                 bound: float):
         self._xbar, self._p, self._g, self._bound = xbar, p, g, bound
 
     def __call__(self, x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
@@ -324,6 +327,8 @@ class NumpyCrossbar:
             if g is None or qmax * csum >= 2.0**53:
                 return None
             bound = qmax * csum
+        if bound <= F32_EXACT:
+            g = self._grouped((array, row, col, h, w, coef, "diagonal"), g)
         return ExactKernel(self, p, g, bound)
 
     def mvm(self, array: int, row: int, col: int, h: int, w: int, x: np.ndarray,
@@ -381,8 +386,11 @@ class NumpyCrossbar:
     def _exact_product(self, q: np.ndarray, g: np.ndarray, bound: float,
                        out: np.ndarray | None) -> np.ndarray:
         """``q @ g`` for integer operands whose partial sums are bounded by ``bound``: in
-        float32 when that is at most ``2**24`` (exact in any order), else in float64 (exact
-        below ``2**53``) rounded once to float32."""
+        float32 when that is at most ``2**24`` (exact in any order; ``g`` may then be a
+        :class:`~runtime.blocks.Diagonal`), else in float64 (exact below ``2**53``) rounded once
+        to float32."""
+        if isinstance(g, Diagonal):
+            return g.product(q, out)
         if bound <= F32_EXACT:
             return self._matmul(q, g, out)
         y = q.astype(np.float64) @ g.astype(np.float64)
@@ -449,16 +457,17 @@ class NumpyCrossbar:
         return cycles_plain(self._buffer, lambda qc, g, out: self._analog(region[0], qc, g, out),
                             q, gr, p, exact, cycle_bound)
 
-    def _grouped(self, region: tuple, g: np.ndarray) -> np.ndarray | Groups:
+    def _grouped(self, region: tuple, g: np.ndarray) -> np.ndarray | Groups | Diagonal:
         """The :class:`~runtime.blocks.Groups` of the cells ``g`` of ``region`` (``(array, row,
-        col, h, w, coef or None)``) where they are block-diagonal (and grouping is on), else
-        ``g``; cached until the array is programmed again."""
+        col, h, w, coef or None)``; with a seventh item, their
+        :class:`~runtime.blocks.Diagonal`) where they are block-diagonal (depthwise) and
+        grouping is on, else ``g``; cached until the array is programmed again."""
         if not self.grouped:
             return g
-        key = region[:5] + (None if region[5] is None else region[5].tobytes(),)
+        key = region[:5] + (None if region[5] is None else region[5].tobytes(), *region[6:])
         hit = self._groups.get(key, False)
         if hit is False:
-            hit = self._groups[key] = find_groups(g)
+            hit = self._groups[key] = (find_diagonal if region[6:] else find_groups)(g)
         return g if hit is None else hit
 
 

@@ -11,7 +11,11 @@
   same run: ``--repeats`` runs of each, alternating (the programs are compiled once); each run's
   ratio of median step times, and the median and range of those ratios (the host's load moves
   both; ``--clock cpu`` times the steps in the process's CPU time instead of wall time, which
-  other work on the host's cores does not stretch).
+  other work on the host's cores does not stretch). Both run on one thread: onnxruntime's
+  session with ``intra_op_num_threads = 1``, numpy's BLAS (the interpreter's products) through
+  ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` set to 1 before numpy
+  is imported (unless the environment sets them), and ``threadpoolctl`` where it is installed
+  (the line before the table says which limits held).
 * ``--scale DIR``: a decoder folder (``--build-tinyllama DIR`` writes a TinyLlama-1.1B-shaped
   one, random weights in an external-data file) compiled for ``--scale-chip`` in a fresh
   process (decode step and a prefill of ``--scale-prompt`` tokens): compile time, peak
@@ -26,15 +30,20 @@ takes what the model takes (the numbers of a run are in docs/llm.md, "Measured")
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import resource
-import subprocess
-import sys
-import time
 
-import numpy as np
+# One thread for numpy's BLAS as for onnxruntime's session (set before numpy is imported).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 #: The clock of the step times: wall time, or with --clock cpu the process's CPU time (what the
 #: step computes, whatever else the host's cores run meanwhile).
@@ -93,6 +102,18 @@ def _timed_generate(model, prompt, n, chip, program=None):
     return gen, times[len(times) - (n - 1):]
 
 
+def _blas_threads() -> str:
+    """Pin numpy's BLAS to one thread with threadpoolctl where it is installed; what holds."""
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        return "BLAS threads: " + ", ".join(
+            f"{v}={os.environ.get(v)}" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))
+    threadpool_limits(1)
+    pools = [f"{p.get('internal_api')} {p.get('num_threads')}" for p in threadpool_info()]
+    return "BLAS threads (threadpoolctl): " + (", ".join(pools) or "no pool found")
+
+
 def agreement(args) -> None:
     from imcc.llm import compile_decoder
     from imcc.models import build
@@ -102,6 +123,7 @@ def agreement(args) -> None:
           f"{args.hidden}, {args.layers} layers, vocabulary {args.vocab}; decode-step times "
           f"({args.clock} clock): medians of {args.repeats} alternating runs of onnxruntime and "
           "the interpreter")
+    print(f"onnxruntime: intra_op_num_threads 1; {_blas_threads()}")
     print(f"{'model':<16}{'chip':<14}{'tokens equal':>14}{'max rel logit diff':>20}"
           f"{'step imcc ms':>14}{'step ort ms':>13}{'ratio':>7}{'  ratios (min..max)':>20}")
     for name in args.models.split(","):

@@ -62,7 +62,8 @@ def compile(model, chip="ideal", *, priority: str = "efficiency", precision=None
             calibration: str = "minmax", percentile: float = 99.99, time_limit: float = 10.0,
             seed: int = 0, workers: int = 2, progress: Callable[[str], None] | None = None,
             name: str | None = None, set: Mapping[str, Any] | None = None, fit: bool = False,
-            dump_after=(), verify_each: bool = False, **unknown) -> Program:
+            dump_after=(), verify_each: bool = False, constants: Mapping[str, Any] | None = None,
+            **unknown) -> Program:
     """Compile an ONNX model for a chip (what ``imcc compile`` does) and return the
     :class:`Program`.
 
@@ -84,8 +85,12 @@ def compile(model, chip="ideal", *, priority: str = "efficiency", precision=None
     :attr:`Program.chip` is the chip used, named after its changes
     (``ideal+arrays_per_tile=13``). ``dump_after``: names of canonicalization passes after
     which the graph is written to standard error (``--dump-after``); ``verify_each=True`` runs
-    the IR verifier after every pass (``--verify-each``). The same arguments give the same
-    program, byte for byte.
+    the IR verifier after every pass (``--verify-each``). ``constants``: graph inputs bound to
+    values (a dict name -> array, ``--const NAME=FILE.npy``), compiled in as constants: what a
+    static-shape program needs of an input that sets a shape (a Pad's pads, a Slice's starts,
+    a Resize's scales); the program is right for those values only and no longer takes those
+    inputs. A refusal that binding would lift names the inputs in its hint. The same arguments
+    give the same program, byte for byte.
 
     >>> import imcc
     >>> prog = imcc.compile("samples/digits/cnn.onnx", "ideal", priority="resource")
@@ -110,7 +115,7 @@ def compile(model, chip="ideal", *, priority: str = "efficiency", precision=None
                     batch=batch, input_shapes=input_shapes, dynamic=dynamic,
                     calibration=calibration, percentile=percentile, time_limit=time_limit,
                     seed=seed, workers=workers, progress=progress, name=name, sets=set,
-                    fit=fit, checks=_pass_checks(dump_after, verify_each))
+                    fit=fit, checks=_pass_checks(dump_after, verify_each), constants=constants)
 
 
 def _pass_checks(dump_after, verify_each, option: str = "dump_after"):
@@ -136,10 +141,10 @@ def _pass_checks(dump_after, verify_each, option: str = "dump_after"):
 def _compile(model, chip, *, priority, precision, calib, batch, input_shapes, dynamic,
              calibration, percentile, time_limit, seed, workers, progress, name,
              base_name: str | None = None, sets=None, fit: bool = False,
-             checks=None) -> Program:
+             checks=None, constants=None) -> Program:
     """:func:`compile`, with ``base_name`` for the assembly's side files (``imcc compile -o``);
     ``sets`` is a dict (the interface's ``set``) or parsed ``--set`` pairs; ``checks`` are the
-    :class:`imcc.options.PassChecks`."""
+    :class:`imcc.options.PassChecks`; ``constants`` the graph inputs to bind."""
     from imcc.compiler import CompileOptions, PassChecks, compile_model
     from imcc.settings import apply_sets, sets_from_mapping
 
@@ -166,6 +171,8 @@ def _compile(model, chip, *, priority, precision, calib, batch, input_shapes, dy
     cfg, prec, _ = apply_sets(cfg, prec, pairs, command="compile",
                               what="set" if isinstance(sets, Mapping) else "--set")
     src = _model(model, name)
+    if constants is not None:
+        src, name = _bound(src, name, constants)
     samples = _calib(calib, src)
     res = compile_model(src, cfg, precision=prec, calib=samples, options=options,
                         base_name=base_name, progress=progress, name=name,
@@ -178,9 +185,22 @@ def _compile(model, chip, *, priority, precision, calib, batch, input_shapes, dy
     return prog
 
 
+def _bound(src, name, constants):
+    """The model ``src`` (a path or a proto) with ``constants`` bound, as a proto, and its name
+    (a file's name stays the model's name)."""
+    from pathlib import Path
+
+    from imcc.frontend.bind_constants import bind_constants
+    from imcc.frontend.loader import read_model_file
+
+    if not isinstance(src, Path):
+        return bind_constants(src, constants, name or "model.onnx"), name
+    return bind_constants(read_model_file(src), constants, str(src)), name or src.name
+
+
 _COMPILE_ARGS = ("model", "chip", "priority", "precision", "calib", "batch", "input_shapes",
                  "dynamic", "calibration", "percentile", "time_limit", "seed", "workers",
-                 "progress", "name", "set", "fit", "dump_after", "verify_each")
+                 "progress", "name", "set", "fit", "dump_after", "verify_each", "constants")
 _LOAD_ARGS = ("path", "chip", "set")
 
 

@@ -20,11 +20,38 @@ array([[0., 0., 1.],
 
 Every model imcc cannot compile raises :data:`imcc.Error` from ``prepare`` (one line saying
 why); a result is never returned for a model imcc cannot compute.
+
+A model whose shapes (or parameters imcc fixes at compile time) depend on graph inputs, such as a
+Pad whose pads are an input, is compiled for each run's values of exactly those inputs: the
+compiler's refusal names them (:class:`imcc.frontend.bind_constants.NeedsConstants`),
+``prepare`` remembers them, and ``run`` compiles a program with them bound as constants
+(``imcc.compile(..., constants=...)``). The programs are cached per values (the inputs' dtype,
+shape and a SHA-256 of their bytes; the 16 most recent): a run with the values of an earlier one
+reuses its program, a run with other values compiles another. Inputs the refusal does not name
+are never bound.
+
+>>> pad = helper.make_node("Pad", ["x", "pads"], ["y"])
+>>> graph = helper.make_graph([pad], "pad",
+...     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2]),
+...      helper.make_tensor_value_info("pads", TensorProto.INT64, [4])],
+...     [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+>>> rep = imcc.backend.prepare(helper.make_model(graph))
+>>> rep.constant_inputs
+('pads',)
+>>> x = np.array([[1, 2]], np.float32)
+>>> rep.run([x, np.array([0, 1, 0, 0])])[0]
+array([[0., 1., 2.]], dtype=float32)
+>>> rep.run([x, np.array([1, 0, 0, 1])])[0]
+array([[0., 0., 0.],
+       [1., 2., 0.]], dtype=float32)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,12 +64,23 @@ __all__ = ["ImccBackend", "ImccRep", "prepare", "run_model", "run_node", "suppor
 
 
 class ImccRep(BackendRep):
-    """A compiled model: :attr:`program` is the :class:`imcc.Program`; :meth:`run` runs it."""
+    """A compiled model: :attr:`program` is the :class:`imcc.Program`; :meth:`run` runs it.
 
-    def __init__(self, program, input_names: Sequence[str], run_args: Mapping[str, Any]):
+    For a model compiled per run (:attr:`constant_inputs` not empty: the graph inputs bound to
+    each run's values), :attr:`program` is the program of the latest run (None before the
+    first)."""
+
+    #: How many specialized programs a rep keeps (the most recently used).
+    CACHE = 16
+
+    def __init__(self, program, input_names: Sequence[str], run_args: Mapping[str, Any], *,
+                 compile: Callable[..., Any] | None = None, constant_inputs: Sequence[str] = ()):
         self.program = program
         self._inputs = tuple(input_names)
         self._run_args = dict(run_args)
+        self._compile = compile
+        self.constant_inputs = tuple(constant_inputs)
+        self._programs: OrderedDict[tuple, Any] = OrderedDict()
 
     def run(self, inputs: Any, **kwargs: Any) -> tuple[np.ndarray, ...]:
         """Run on ``inputs`` (a list of arrays in the order of the model's graph inputs, a dict
@@ -58,11 +96,44 @@ class ImccRep(BackendRep):
                 raise InputError(f"{len(inputs)} input(s) given; the model takes "
                                  f"{len(self._inputs)} ({', '.join(self._inputs) or 'none'})")
             feeds = dict(zip(self._inputs, inputs, strict=True))
+        if self.constant_inputs:
+            self.program = self._specialized(feeds)
         declared = {t.name for t in self.program.inputs}
-        # an input the compiled program does not read (nothing in the model depends on it)
+        # an input the compiled program does not read (nothing in the model depends on it, or
+        # it is compiled in as a constant)
         feeds = {k: v for k, v in feeds.items() if k in declared}
         out = self.program.run(feeds, **{**self._run_args, **kwargs})
         return tuple(out[t.name] for t in self.program.outputs)
+
+    def _specialized(self, feeds: Mapping[str, Any]):
+        """The program for the values ``feeds`` gives the constant inputs: cached, or compiled
+        with them bound (and with any further input a compile refusal names as needed)."""
+        from imcc.frontend.bind_constants import NeedsConstants
+
+        while True:
+            missing = [n for n in self.constant_inputs if n not in feeds]
+            if missing:
+                raise InputError(f"input {missing[0]!r} is not given; the model is compiled for "
+                                 "its value")
+            values = {n: np.asarray(feeds[n]) for n in self.constant_inputs}
+            key = tuple((n, v.dtype.str, v.shape,
+                         hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest())
+                        for n, v in values.items())
+            if key in self._programs:
+                self._programs.move_to_end(key)
+                return self._programs[key]
+            try:
+                prog = self._compile(constants=values)
+            except NeedsConstants as e:
+                more = [n for n in e.names if n in self._inputs and n not in values]
+                if not more:
+                    raise
+                self.constant_inputs += tuple(more)
+                continue
+            self._programs[key] = prog
+            while len(self._programs) > self.CACHE:
+                self._programs.popitem(last=False)
+            return prog
 
 
 class ImccBackend(Backend):
@@ -84,6 +155,7 @@ class ImccBackend(Backend):
     def prepare(cls, model: onnx.ModelProto, device: str = "CPU", chip: str = "ideal",
                 **options: Any) -> ImccRep:
         from imcc import api
+        from imcc.frontend.bind_constants import NeedsConstants
 
         if not cls.supports_device(device):
             raise ConfigError(f"device {device!r}: imcc's backend runs on CPU only")
@@ -93,9 +165,16 @@ class ImccBackend(Backend):
         run_args = {k: options.pop(k) for k in ("time", "max_steps", "backend") if k in options}
         for k in ("rtol", "atol"):  # the test runner's tolerances, for its own comparison
             options.pop(k, None)
-        program = api.compile(model, chip, **options)
         inits = {t.name for t in model.graph.initializer}
         names = [i.name for i in model.graph.input if i.name not in inits]
+        try:
+            program = api.compile(model, chip, **options)
+        except NeedsConstants as e:
+            bind = [n for n in e.names if n in names]
+            if not bind:
+                raise
+            return ImccRep(None, names, run_args, constant_inputs=bind,
+                           compile=functools.partial(api.compile, model, chip, **options))
         return ImccRep(program, names, run_args)
 
     @classmethod

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from imcc.frontend.bind_constants import NeedsConstants, const_hint, inputs_behind
 from imcc.ir import Graph, Node, describe
 from imcc.opdefs import CATEGORIES, OPS, OpClass, OpDef
 from imcc.opdefs import forms as F
@@ -107,8 +108,27 @@ def _problem(node: Node, graph: Graph, d: OpDef) -> str | None:
                 or "this form is not supported")
     for k in d.const_operands:
         if k < len(node.inputs) and node.inputs[k] and not graph.is_const(node.inputs[k]):
-            return f"operand {k} ({node.inputs[k]!r}) is not a constant"
+            return F.NotConstant(f"operand {k} ({node.inputs[k]!r}) is not a constant",
+                                 node.inputs[k])
     return d.check(node, graph) if d.check else None
+
+
+def _refusal(graph: Graph, problems: dict[object, str],
+             runtime: list[str]) -> UnsupportedOpError:
+    """The error listing ``problems``; a :class:`NeedsConstants` naming the graph inputs to bind
+    when every problem is an operand (in ``runtime``) that binding graph inputs makes constant."""
+    text = (f"{graph.name}: {len(problems)} unsupported node(s): "
+            f"{', '.join(problems.values())}; docs/frontend.md lists the supported operators")
+
+    def behind(tensors: list[str]) -> tuple[str, ...]:
+        return inputs_behind(
+            tensors, lambda t: (p.op_type, p.name) if (p := graph.producer(t)) else None,
+            lambda n: graph.node(n).inputs, graph.inputs)
+
+    names = behind(runtime)
+    if names and len(runtime) == len(problems) and all(behind([t]) for t in runtime):
+        return NeedsConstants(text, names)
+    return UnsupportedOpError(text, hint=const_hint(names) if names else None)
 
 
 def partition(graph: Graph, dynamic: str = "sram") -> Partition:
@@ -122,20 +142,20 @@ def partition(graph: Graph, dynamic: str = "sram") -> Partition:
     classes: dict[str, OpClass] = {}
     categories: dict[str, str] = {}
     problems: dict[object, str] = {}  # one per node of the model (the first of its parts)
+    runtime: list[str] = []  # the operands that must be constants, of the problems
     for n in graph.nodes:
         d = OPS.get(n.op_type)
         info = classify(n, graph.is_const, lambda t: graph.types[t].shape) \
             if d is not None and d.lowered else None
         why = _problem(n, graph, d) if d is not None else None
         if info is None or why:
-            problems.setdefault(graph.origins.get(n.name, n.name),
-                                describe(graph, n, why, noun=False))
+            key = graph.origins.get(n.name, n.name)
+            if key not in problems and isinstance(why, F.NotConstant):
+                runtime.append(why.tensor)
+            problems.setdefault(key, describe(graph, n, why, noun=False))
             continue
         classes[n.name] = info.cls
         categories[n.name] = info.category
     if problems:
-        raise UnsupportedOpError(
-            f"{graph.name}: {len(problems)} unsupported node(s): "
-            f"{', '.join(problems.values())}; "
-            "docs/frontend.md lists the supported operators")
+        raise _refusal(graph, problems, runtime)
     return Partition(MappingProxyType(classes), MappingProxyType(categories), dynamic)

@@ -81,6 +81,10 @@ def _categories(words) -> Counter:
               help="write a picture of the arrays' occupancy (SVG)")
 @click.option("--calib", multiple=True, metavar="[NAME=]FILE[:KEY]",
               help="calibration inputs (.npy, or .npz with :KEY) for activation scales")
+@click.option("--const", "consts", multiple=True, metavar="NAME=FILE.npy",
+              help="compile the graph input NAME in as this constant value (.npy, or .npz with "
+                   ":KEY); for inputs that set shapes: Pad's pads, Slice's starts, Resize's "
+                   "scales (repeatable)")
 @click.option("--calibration", type=click.Choice(["minmax", "percentile"]), default="minmax",
               show_default=True)
 @click.option("--percentile", type=click.FloatRange(50, 100), default=99.99, show_default=True)
@@ -101,13 +105,14 @@ def _categories(words) -> Counter:
 @click.option("--verify-each", is_flag=True,
               help="run the IR verifier after every canonicalization pass")
 @common_compile_options
-def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, percentile, json_path,
-                estimate, html_path, quiet, dump_after, dump_file, verify_each, priority,
+def compile_cmd(model, output, asm, map_path, svg_path, calib, consts, calibration, percentile,
+                json_path, estimate, html_path, quiet, dump_after, dump_file, verify_each, priority,
                 precision_path, batch, input_shape, dynamic, time_limit, seed, workers,
                 config_path, chip_name, sets, fit):
     """Compile an ONNX MODEL into a program for the IMC machine."""
     from imcc.api import _compile, _pass_checks
     from imcc.settings import apply_sets, parse_sets
+    from runtime.launch import read_inputs
 
     checks = _pass_checks(dump_after, verify_each, "--dump-after")
     dumps: list[str] = []
@@ -122,6 +127,7 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
     chip, prec, _ = apply_sets(chip, prec, pairs, command="compile")
     out = output or model.with_suffix(".imo")
     calib_data = _calib(model, calib) if calib else None
+    constants = read_inputs(tuple(consts), (), "--const") if consts else None
     stages = COMPILE_STAGES + (("report",) if html_path else ())
     with Progress("compile", quiet=quiet, stages=stages) as bar:
         prog = _compile(model, chip, priority=priority, precision=prec, calib=calib_data,
@@ -129,7 +135,7 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, calibration, perc
                         dynamic=dynamic, calibration=calibration, percentile=percentile,
                         time_limit=time_limit, seed=seed, workers=workers,
                         progress=bar.stage if bar.enabled else None, name=None,
-                        base_name=out.stem, fit=fit, checks=checks)
+                        base_name=out.stem, fit=fit, checks=checks, constants=constants)
         if estimate:
             bar.stage("estimating energy and latency (two runs on zero inputs)")
             rep = prog.report

@@ -17,6 +17,7 @@ from onnx import numpy_helper
 from onnx.shape_inference import InferenceError, infer_node_outputs
 
 from imcc.frontend.attributes import complete_attrs
+from imcc.frontend.bind_constants import NeedsConstants, inputs_behind
 from imcc.frontend.evaluate import NONDETERMINISTIC, evaluate
 from imcc.frontend.external_data import SMALL_TENSOR, read_external
 from imcc.frontend.loader import CheckedModel
@@ -147,15 +148,19 @@ class _Importer:
         dims = t.shape[start:] if end is None else t.shape[start:int(end)]
         return {node.outputs[0]: np.array(dims, np.int64)}
 
-    def _infer(self, node: onnx.NodeProto, ir_node: Node, have: dict[str, TensorType]):
+    def _infer(self, node: onnx.NodeProto, ir_node: Node, have: dict[str, TensorType],
+               values: dict[str, np.ndarray] | None = None):
+        """The static types ONNX's per-node inference gives the outputs not in ``have``, with
+        the input values known (``values``, default those known now)."""
+        values = self.values if values is None else values
         try:
             schema = onnx.defs.get_schema(node.op_type, self.c.opset, "")
         except onnx.defs.SchemaError:
             raise UnsupportedOpError(f"{self.where}: {node.op_type} is not an ONNX operator at "
                                      f"opset {self.c.opset}") from None
         in_tp = {i: _type_proto(self.types[i]) for i in node.input if i and i in self.types}
-        data = {i: numpy_helper.from_array(np.array(self.values[i], order="C"), i)
-                for i in node.input if i in self.values and self.values[i].size <= SMALL_TENSOR}
+        data = {i: numpy_helper.from_array(np.array(values[i], order="C"), i)
+                for i in node.input if i in values and values[i].size <= SMALL_TENSOR}
         try:
             inferred = infer_node_outputs(
                 schema, node_to_proto(ir_node, self.c.opset), in_tp, input_data=data,
@@ -169,6 +174,38 @@ class _Importer:
                 if t is not None:
                     out[o] = t
         return out
+
+    def _dynamic_shape(self, node: onnx.NodeProto, ir_node: Node, o: str,
+                       where: str) -> OnnxImportError | UnsupportedOpError:
+        """The refusal of an output ``o`` without a static shape: a :class:`NeedsConstants`
+        naming the graph inputs whose values would fix it, where there are such."""
+        text = (f"{where}: the shape of its output {o!r} cannot be determined statically (it "
+                "depends on input data); imcc compiles static-shape models only")
+        # the operands whose values fix the shape: those ONNX's inference needs (tried with
+        # ones, then 1, 2, 3... in their place), and whose values come from graph inputs
+        unknown = [i for i in node.input if i and i not in self.values and i in self.types
+                   and self.types[i].numel <= SMALL_TENSOR]
+
+        def typed(given: list[str]) -> bool:
+            for fill in (np.ones, lambda s, d: np.arange(1, np.prod(s) + 1).reshape(s)):
+                trial = {i: fill(self.types[i].shape, self.types[i].dtype).astype(
+                    self.types[i].dtype) for i in given}
+                if o in self._infer(node, ir_node, {}, {**self.values, **trial}):
+                    return True
+            return False
+
+        if not unknown or not typed(unknown):
+            return OnnxImportError(text)
+        need = list(unknown)
+        for i in unknown:
+            if typed([j for j in need if j != i]):
+                need.remove(i)
+        writers = {t: n for n in self.c.proto.graph.node for t in n.output if t}
+        names = inputs_behind(
+            need,
+            lambda t: None if t in self.values or t not in writers else
+            (writers[t].op_type, t), lambda t: writers[t].input, self.inputs)
+        return NeedsConstants(text, names) if names else OnnxImportError(text)
 
     def run(self) -> Graph:
         g = self.c.proto.graph
@@ -189,10 +226,9 @@ class _Importer:
             for o in node.output:
                 if o and o not in out:
                     if o in consumed:
-                        raise OnnxImportError(
-                            f"{where}: the shape of its output {o!r} cannot be determined "
-                            "statically (it depends on input data); imcc compiles static-shape "
-                            "models only")
+                        raise self._dynamic_shape(
+                            node, Node(name, node.op_type, tuple(node.input),
+                                       tuple(node.output), attrs), o, where)
                     o = ""  # an unused optional output ONNX cannot type: drop it
                 if o:
                     _check_size(out[o], o, where)

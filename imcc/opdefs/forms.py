@@ -10,10 +10,23 @@ import numpy as np
 from imcc.ir import Graph, Node
 
 
-def not_const(node: Node, graph: Graph, k: int, what: str) -> str | None:
+class NotConstant(str):
+    """A check's answer that the node needs operand :attr:`tensor` to be a constant (the str is
+    the message): :func:`imcc.partition.partition` names the graph inputs behind it."""
+
+    tensor: str
+
+    def __new__(cls, text: str, tensor: str) -> NotConstant:
+        s = super().__new__(cls, text)
+        s.tensor = tensor
+        return s
+
+
+def not_const(node: Node, graph: Graph, k: int, what: str) -> NotConstant | None:
     """Why operand ``k`` (``what``) disqualifies the node: it is given and not a constant."""
     t = node.inputs[k] if k < len(node.inputs) else ""
-    return f"its {what} ({t!r}) is not a constant" if t and not graph.is_const(t) else None
+    return NotConstant(f"its {what} ({t!r}) is not a constant", t) \
+        if t and not graph.is_const(t) else None
 
 
 def float_input(node: Node, graph: Graph) -> str | None:
@@ -28,7 +41,7 @@ def conv(node: Node, graph: Graph) -> str | None:
     if graph.types[node.inputs[0]].rank != 4:
         return "only 2-D convolution is supported"
     if not graph.is_const(node.inputs[1]):
-        return "the weight is not a constant"
+        return NotConstant("the weight is not a constant", node.inputs[1])
     return None
 
 
@@ -79,7 +92,7 @@ def range_(node: Node, graph: Graph) -> str | None:
     for k, what in enumerate(("start", "limit", "delta")):
         why = not_const(node, graph, k, what)
         if why:
-            return why + ": the output's length would depend on the data"
+            return NotConstant(why + ": the output's length would depend on the data", why.tensor)
     return None
 
 

@@ -9,6 +9,7 @@ from imcc.codegen.context import Ctx, lowers
 from imcc.codegen.views import View, emit
 from imcc.ir import describe
 from isa.diagnostics import UnsupportedOpError
+from isa.spec import AGU_RANK
 
 
 def _axis(a: int, rank: int) -> int:
@@ -114,57 +115,90 @@ def lower_global_pool(ctx: Ctx, node) -> None:
 
 
 def _pool_geometry(ctx: Ctx, node, x: View, y: View):
-    k = list(node.attrs["kernel_shape"])
-    nd = len(k)
-    s = list(node.attrs.get("strides") or [1] * nd)
-    d = list(node.attrs.get("dilations") or [1] * nd)
-    pads = list(node.attrs.get("pads") or [0] * (2 * nd))
+    """(kernel, strides, dilations, pads before, pads after, padded extents), one entry per
+    spatial axis. The padded extent is the explicit padding's, or more where ``ceil_mode``'s
+    last windows reach past it (that extension is ignored padding too)."""
+    nd = x.rank - 2
+    k = tuple(int(v) for v in node.attrs["kernel_shape"])
+    s = tuple(int(v) for v in node.attrs.get("strides") or (1,) * nd)
+    d = tuple(int(v) for v in node.attrs.get("dilations") or (1,) * nd)
+    pads = tuple(int(v) for v in node.attrs.get("pads") or (0,) * (2 * nd))
     if node.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID", b"NOTSET", b"VALID"):
         raise UnsupportedOpError(f"{describe(ctx.graph, node)}: auto_pad must be resolved to pads")
-    if nd != 2:
-        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: only 2-D pooling is supported")
-    return k, s, d, pads
+    if nd < 1 or len(k) != nd:
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: kernel_shape {list(k)} for a "
+                                 f"rank-{x.rank} input (N, C and {len(k)} spatial axes expected)")
+    before, after = pads[:nd], pads[nd:]
+    for a, (n, o, kk, st, dd, b) in enumerate(zip(x.shape[2:], y.shape[2:], k, s, d, before)):
+        taps = np.arange(o)[:, None] * st + np.arange(kk)[None, :] * dd
+        empty = np.flatnonzero(~((taps >= b) & (taps < b + n)).any(axis=1))
+        if empty.size:
+            raise UnsupportedOpError(
+                f"{describe(ctx.graph, node)}: its window {int(empty[0])} along spatial axis "
+                f"{a} covers only padding (pads as large as the kernel, or a ceil_mode window "
+                "past the input, which onnx's shape inference counts and its reference drops)",
+                hint="use pads smaller than the kernel, or ceil_mode = 0")
+    ext = tuple(max(n + b + a, (o - 1) * st + (kk - 1) * dd + 1) for n, o, kk, st, dd, b, a in
+                zip(x.shape[2:], y.shape[2:], k, s, d, before, after))
+    return k, s, d, before, after, ext
+
+
+def _interior(v: View, begins, sizes) -> View:
+    """The unpadded part of a padded (N, C, spatial...) view."""
+    for i, (b, n) in enumerate(zip(begins, sizes)):
+        v = v.slice(2 + i, b, b + n)
+    return v
 
 
 @lowers("MaxPool", "AveragePool")
 def lower_pool(ctx: Ctx, node) -> None:
+    """Max or sum over each window of the padded input (any number of spatial axes), then for
+    AveragePool the division by each window's count. With one or two spatial axes every window
+    is one view ([N, C, out..., kernel...]) reduced at once; with more (a view past the AGU's six
+    dimensions) the reduction runs one axis at a time, each pass a window along one axis (the
+    maximum and the sum over a box are those along each of its axes in turn)."""
     if len([o for o in node.outputs if o]) > 1:
         raise UnsupportedOpError(f"{describe(ctx.graph, node)}: its Indices output is not "
                                  "supported")
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])
-    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = _pool_geometry(ctx, node, x, y)
-    n, c, h, w = x.shape
-    oh, ow = y.shape[2:]
-    # ceil_mode may need windows past the explicit padding: extend with more (ignored) padding
-    hp = max(h + pt + pb, (oh - 1) * sh + (kh - 1) * dh + 1)
-    wp = max(w + pl + pr, (ow - 1) * sw + (kw - 1) * dw + 1)
+    k, s, d, before, after, ext = _pool_geometry(ctx, node, x, y)
+    nc, sp, osp = x.shape[:2], x.shape[2:], y.shape[2:]
     is_max = node.op_type == "MaxPool"
     src = x
-    if (hp, wp) != (h, w):
-        xp = ctx.tmp_like(x, (n, c, hp, wp))
+    if ext != sp:
+        xp = ctx.tmp_like(x, nc + ext)
         ctx.fill(xp, float("-inf") if is_max else 0.0)
-        ctx.copy(xp.slice(2, pt, pt + h).slice(3, pl, pl + w), x)
+        ctx.copy(_interior(xp, before, sp), x)
         src = xp
-    sN, sC, sH, sW = src.strides
-    win = View(src.base, src.offset, (n, c, oh, ow, kh, kw),
-               (sN, sC, sh * sH, sw * sW, dh * sH, dw * sW))
-    if is_max:
-        ctx.reduce("vrmax", y, win, 2)
-        return
-    ctx.reduce("vrsum", y, win, 2)
-    # Divide by the number of elements each window counts (ONNX: padding counts only with
-    # count_include_pad; the ceil_mode extension never counts).
-    mask = np.zeros((hp, wp))
-    if node.attrs.get("count_include_pad", 0):
-        mask[: h + pt + pb, : w + pl + pr] = 1
+    op = "vrmax" if is_max else "vrsum"
+    if 2 + 2 * len(k) <= AGU_RANK:
+        st = src.strides[2:]
+        win = View(src.base, src.offset, nc + osp + k, src.strides[:2]
+                   + tuple(a * b for a, b in zip(s, st)) + tuple(a * b for a, b in zip(d, st)))
+        ctx.reduce(op, y, win, len(k))
     else:
-        mask[pt : pt + h, pl : pl + w] = 1
-    counts = np.zeros((oh, ow))
-    for i in range(kh):
-        for j in range(kw):
-            counts += mask[i * dh : i * dh + (oh - 1) * sh + 1 : sh,
-                           j * dw : j * dw + (ow - 1) * sw + 1 : sw]
+        for a in range(len(k)):
+            shape = nc + osp[: a + 1] + ext[a + 1 :]
+            dst = y if a == len(k) - 1 else ctx.tmp(shape)
+            strides = list(src.strides)
+            sa = strides[2 + a]
+            strides[2 + a] = s[a] * sa
+            ctx.reduce(op, dst, View(src.base, src.offset, shape + (k[a],),
+                                     tuple(strides) + (d[a] * sa,)), 1)
+            src = dst
+    if is_max:
+        return
+    # Divide by the number of elements each window counts (ONNX: padding counts only with
+    # count_include_pad; the ceil_mode extension never counts). The counted positions are a
+    # box, so a window's count is the product of its counts along each axis.
+    counts = np.ones(osp)
+    include_pad = bool(node.attrs.get("count_include_pad", 0))
+    for i, (n, o, kk, st, dd, b, e) in enumerate(zip(sp, osp, k, s, d, before, after)):
+        starts = np.arange(o)[:, None] * st + np.arange(kk)[None, :] * dd
+        lo, hi = (0, n + b + e) if include_pad else (b, b + n)
+        along = ((starts >= lo) & (starts < hi)).sum(axis=1)
+        counts = counts * along.reshape((o,) + (1,) * (len(osp) - 1 - i))
     ctx.binary("vmul", y, y, ctx.array(1.0 / np.maximum(counts, 1), f"{node.name} counts"))
 
 

@@ -163,13 +163,23 @@ def _cell_levels(graph: Graph, plans: tuple[LayerPlan, ...],
     return wb, scales
 
 
-def quantize_weights(m: Mapped, in_scale: dict[str, float]
-                     ) -> tuple[Graph, dict[str, ImcLayer], memoryview]:
-    """Quantize and slice every crossbar weight into cell levels: the graph (its crossbar-only
-    weights now zero-stride stand-ins of the same shape and type, so the compile never holds
-    the model's weights and their cells at once), each IMC layer as the code generator sees
-    it, and the weight section's bytes."""
+def take_imc_weights(m: Mapped) -> tuple[Mapped, dict[str, np.ndarray]]:
+    """``m`` whose graph no longer holds the crossbar-only weights (zero-stride stand-ins of
+    the same shape and type), and those weights by name (:func:`quantize_weights` drops each
+    once its cells are written). The caller keeps only the returned ``Mapped``: the one it
+    gave would keep every weight alive until the compile ends."""
     graph, imc_weights = _take_imc_weights(m.graph, m.plans)
+    return replace(m, graph=graph), imc_weights
+
+
+def quantize_weights(m: Mapped, in_scale: dict[str, float],
+                     imc_weights: dict[str, np.ndarray]
+                     ) -> tuple[dict[str, ImcLayer], memoryview]:
+    """Quantize and slice every crossbar weight into cell levels (``m`` and ``imc_weights``
+    from :func:`take_imc_weights`; the weights are popped from ``imc_weights`` as their cells
+    are written, so the compile never holds the model's weights and their cells at once):
+    each IMC layer as the code generator sees it, and the weight section's bytes."""
+    graph = m.graph
     wb, scales = _cell_levels(graph, m.plans, imc_weights)
     blob = wb.finish()
     imc = {}
@@ -182,7 +192,7 @@ def quantize_weights(m: Mapped, in_scale: dict[str, float]
             weight_offset=MappingProxyType({t.id: wb.offsets[t.id] for t in p.tiles}),
             wfmt=cell_format(p),
             col_max=MappingProxyType({t.id: wb.col_max[t.id] for t in p.tiles}))
-    return graph, imc, blob
+    return imc, blob
 
 
 # ---- stage 8: generate, assemble, report -------------------------------------------------------
@@ -320,7 +330,9 @@ def compile_model(
     in_scale = input_scales(m, calib, options, warnings, say)
     t = lap("calibrate", t)
     say("quantizing weights")
-    graph, imc, blob = quantize_weights(m, in_scale)
+    m, imc_weights = take_imc_weights(m)
+    imc, blob = quantize_weights(m, in_scale, imc_weights)
+    graph = m.graph
     t = lap("quantize", t)
     say("generating code")
     smap, prog, chip = emit_program(m, graph, imc, blob, options=options, tuning=tuning,

@@ -17,6 +17,8 @@ shifted windows, or an im2col patch matrix):
 from __future__ import annotations
 
 import math
+import mmap
+import tempfile
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -28,6 +30,7 @@ from imcc.codegen.dynamic import lower_dynamic
 from imcc.codegen.views import View, emit_raw
 from imcc.mapping import TilePlacement
 from imcc.tiling import LayerPlan, LayerWeights, tile_cells
+from isa.diagnostics import OutputError
 from isa.spec import WFMT, dac_cycles
 
 WEIGHTS = "weights"
@@ -59,10 +62,12 @@ def cell_format(plan: LayerPlan) -> str:
 
 
 class WeightBlob:
-    """The weight section: every tile's cell values at a 4-byte aligned offset, in one buffer
-    allocated once and zeroed lazily (its pages take memory as tiles are written into them);
-    layers are written one tile at a time, so a layer's slice levels never exist all at once.
-    :meth:`finish` hands the buffer out, read-only, without a copy."""
+    """The weight section: every tile's cell values at a 4-byte aligned offset, written one tile
+    at a time (a layer's slice levels never exist all at once) into an unnamed temporary file
+    (:func:`tempfile.TemporaryFile`, in ``TMPDIR``), so the section never takes the compiling
+    process's memory: :meth:`finish` maps the file read-only and hands out that view, which
+    the object writer copies and the machine reads page by page. Where no temporary file can
+    be made, the section is a buffer in memory, zeroed lazily."""
 
     def __init__(self, plans: list[LayerPlan]) -> None:
         self.offsets: dict[str, int] = {}
@@ -73,20 +78,54 @@ class WeightBlob:
             for t in plan.tiles:
                 self.offsets[t.id] = top
                 top += -(-(t.h * t.w * size) // 4) * 4
-        self.data = np.zeros(top, np.uint8)  # calloc: untouched pages cost nothing
+        self.size = top
+        self._file = _spill_file() if top else None
+        self.data = None if self._file is not None else np.zeros(top, np.uint8)  # calloc
 
     def add_layer(self, plan: LayerPlan, lw: LayerWeights) -> None:
         dt = np.dtype(cell_format(plan)).newbyteorder("<")
         for t in plan.tiles:
             cells = np.ascontiguousarray(tile_cells(t, lw), dtype=dt)
-            self.col_max[t.id] = float(np.abs(cells.astype(np.float64)).sum(axis=0).max())
+            mags = cells if dt.kind == "u" else np.abs(cells)
+            self.col_max[t.id] = float(mags.sum(axis=0, dtype=np.float64).max())
             off = self.offsets[t.id]
-            self.data[off : off + cells.nbytes] = cells.reshape(-1).view(np.uint8)
+            if self._file is None:
+                self.data[off : off + cells.nbytes] = cells.reshape(-1).view(np.uint8)
+                continue
+            try:
+                self._file.seek(off)
+                self._file.write(cells.reshape(-1).view(np.uint8).data)
+            except OSError as e:
+                raise OutputError(f"cannot write the weight section to a temporary file in "
+                                  f"{tempfile.gettempdir()}: {e.strerror}",
+                                  hint="free space there, or point TMPDIR at a folder with "
+                                       f"{self.size >> 20} MiB free") from None
 
     def finish(self) -> memoryview:
-        """The section's bytes (a read-only view of the buffer)."""
-        self.data.flags.writeable = False
-        return memoryview(self.data)
+        """The section's bytes (a read-only view of the mapped file, or of the buffer)."""
+        if self._file is None:
+            if self.data is None:
+                return memoryview(b"")
+            self.data.flags.writeable = False
+            return memoryview(self.data)
+        f, self._file = self._file, None
+        try:
+            f.truncate(self.size)  # the alignment after the last tile reads as zeros
+            f.flush()
+            return memoryview(mmap.mmap(f.fileno(), self.size, access=mmap.ACCESS_READ))
+        except OSError as e:
+            raise OutputError(f"cannot map the weight section's temporary file in "
+                              f"{tempfile.gettempdir()}: {e.strerror}") from None
+        finally:
+            f.close()  # the map keeps the (unnamed) file until the view is dropped
+
+
+def _spill_file():
+    """An unnamed temporary file for the weight section, or None where none can be made."""
+    try:
+        return tempfile.TemporaryFile()
+    except OSError:
+        return None
 
 
 def adc_shift(colmax: float, prec, signed: bool) -> int:

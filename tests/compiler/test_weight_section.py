@@ -1,0 +1,65 @@
+"""The weight section of a compiled model is written to an unnamed temporary file and mapped
+read-only: the same bytes as the section built in memory, and a full disk is one error line."""
+
+import mmap
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imcc.codegen import imc
+from imcc.compiler import CompileOptions, compile_model
+from isa.diagnostics import OutputError
+from isa.objfile import from_bytes, to_bytes
+from runtime.config import preset
+from runtime.machine import Machine
+
+MODEL = Path(__file__).resolve().parents[2] / "samples" / "models" / "lenet.onnx"
+
+
+def _compile(chip="ideal"):
+    return compile_model(MODEL, preset(chip), options=CompileOptions(priority="resource"))
+
+
+@pytest.mark.parametrize("chip", ["ideal", "ideal-int8"])
+def test_mapped_section_equals_the_section_built_in_memory(chip, monkeypatch):
+    mapped = _compile(chip)
+    w = mapped.obj.weights
+    assert isinstance(w, memoryview) and w.readonly and isinstance(w.obj, mmap.mmap)
+    monkeypatch.setattr(imc, "_spill_file", lambda: None)  # no temporary file: in memory
+    kept = _compile(chip)
+    assert not isinstance(kept.obj.weights.obj, mmap.mmap)
+    assert to_bytes(mapped.obj) == to_bytes(kept.obj)
+    assert mapped.asm == kept.asm
+
+
+def test_mapped_section_pickles_and_runs():
+    res = _compile()
+    back = pickle.loads(pickle.dumps(res.obj))
+    assert type(back.weights) is bytes and to_bytes(back) == to_bytes(res.obj)
+    x = np.random.default_rng(0).standard_normal((1, 1, 28, 28)).astype(np.float32)
+    name = res.obj.inputs[0].name
+    a = Machine(res.chip, res.obj).run({name: x})
+    b = Machine(res.chip, from_bytes(to_bytes(res.obj))).run({name: x})
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+class _FullDisk:
+    def seek(self, off):
+        return off
+
+    def write(self, data):
+        raise OSError(28, "No space left on device")
+
+    def close(self):
+        pass
+
+
+def test_a_full_disk_is_one_error_line(monkeypatch):
+    monkeypatch.setattr(imc, "_spill_file", _FullDisk)
+    with pytest.raises(OutputError, match="cannot write the weight section to a temporary "
+                                          "file in .*: No space left on device") as e:
+        _compile()
+    assert "TMPDIR" in e.value.hint and "\n" not in e.value.message

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from imcc.frontend.bind_constants import NeedsConstants, const_hint, inputs_behind
+from imcc.frontend.bind_constants import NeedsConstants, const_hint, graph_inputs_behind
 from imcc.ir import Graph, Node, describe
 from imcc.opdefs import CATEGORIES, OPS, OpClass, OpDef
 from imcc.opdefs import forms as F
@@ -119,14 +119,9 @@ def _refusal(graph: Graph, problems: dict[object, str],
     when every problem is an operand (in ``runtime``) that binding graph inputs makes constant."""
     text = (f"{graph.name}: {len(problems)} unsupported node(s): "
             f"{', '.join(problems.values())}; docs/frontend.md lists the supported operators")
-
-    def behind(tensors: list[str]) -> tuple[str, ...]:
-        return inputs_behind(
-            tensors, lambda t: (p.op_type, p.name) if (p := graph.producer(t)) else None,
-            lambda n: graph.node(n).inputs, graph.inputs)
-
-    names = behind(runtime)
-    if names and len(runtime) == len(problems) and all(behind([t]) for t in runtime):
+    names = graph_inputs_behind(graph, runtime)
+    if names and len(runtime) == len(problems) and all(
+            graph_inputs_behind(graph, [t]) for t in runtime):
         return NeedsConstants(text, names)
     return UnsupportedOpError(text, hint=const_hint(names) if names else None)
 

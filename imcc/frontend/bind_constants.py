@@ -32,7 +32,8 @@ from onnx import numpy_helper
 
 from isa.diagnostics import ConfigError, UnsupportedOpError
 
-__all__ = ["NeedsConstants", "bind_constants", "const_hint", "inputs_behind"]
+__all__ = ["NeedsConstants", "bind_constants", "const_hint", "graph_inputs_behind",
+           "inputs_behind"]
 
 #: Operators whose output depends on the shape of their input, not on its values.
 SHAPE_ONLY = frozenset({"Shape", "Size"})
@@ -81,6 +82,13 @@ def inputs_behind(tensors: Iterable[str], producer: Callable[[str], tuple[str, s
         if p is not None and p[0] not in SHAPE_ONLY:
             todo.extend(i for i in node_inputs(p[1]) if i)
     return tuple(n for n in order if n in found)
+
+
+def graph_inputs_behind(graph, tensors: Iterable[str]) -> tuple[str, ...]:
+    """:func:`inputs_behind` in an IR :class:`~imcc.ir.Graph`."""
+    return inputs_behind(
+        tensors, lambda t: (p.op_type, p.name) if (p := graph.producer(t)) else None,
+        lambda n: graph.node(n).inputs, graph.inputs)
 
 
 def _value(name: str, value: Any, vi: onnx.ValueInfoProto, where: str) -> np.ndarray:

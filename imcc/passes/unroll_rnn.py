@@ -8,8 +8,9 @@ the gate activations element-wise. Per direction (``forward``, ``reverse``, or b
 ``Y_c`` for LSTM) the last one. ``layout = 1`` (batch first) is handled with transposes;
 ``clip``, LSTM's ``input_forget`` and peepholes, GRU's ``linear_before_reset``, initial states,
 and the activation functions that are ONNX operators (with ``activation_alpha`` /
-``activation_beta``) are supported. Refused with a clear message: weights that are not
-constants, and ``sequence_lens`` other than the full length.
+``activation_beta``) are supported. Weights, biases and peepholes that are runtime tensors are
+sliced, transposed and added by nodes, and their products run on the dynamic unit (products of
+two activations). Refused with a clear message: ``sequence_lens`` other than the full length.
 
 Unrolling costs one IMC layer of ``R`` per time step: the recurrent weights are programmed
 ``T`` times (docs/frontend.md).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from imcc.frontend.bind_constants import NeedsConstants, graph_inputs_behind
 from imcc.ir import Graph, Node, TensorType, describe
 from imcc.passes.rewrite import Rewriter
 from isa.diagnostics import LimitError, UnsupportedOpError
@@ -34,6 +36,58 @@ _ACTS = {"Relu": ("Relu", 0, None, None), "Tanh": ("Tanh", 0, None, None),
          "LeakyRelu": ("LeakyRelu", 1, 0.01, None), "ThresholdedRelu": ("ThresholdedRelu", 1, 1.0,
                                                                        None),
          "Elu": ("Elu", 1, 1.0, None), "HardSigmoid": ("HardSigmoid", 2, 0.2, 0.5)}
+
+
+class _Val:
+    """A weight of a recurrent node: a constant array (sliced and added here, and programmed
+    into the arrays by its products) or a runtime tensor (sliced and added by nodes; its
+    products are then products of two activations, on the dynamic unit)."""
+
+    def __init__(self, cell: _Cell, value: np.ndarray | None = None, tensor: str = ""):
+        self.cell, self.value, self.tensor = cell, value, tensor
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape if self.value is not None else self.cell.rw.type(self.tensor).shape
+
+    def _new(self, value=None, tensor: str = "") -> _Val:
+        return _Val(self.cell, value, tensor)
+
+    def __getitem__(self, key: int | slice) -> _Val:
+        """An index or a slice along the first axis."""
+        if self.value is not None:
+            return self._new(self.value[key])
+        c, n = self.cell, self.shape[0]
+        start, stop, _ = (slice(key, key + 1) if isinstance(key, int) else key).indices(n)
+        t = c.slice(self.tensor, 0, start, stop)
+        if isinstance(key, int):
+            rest = self.shape[1:]
+            t = c.op("Reshape", (t, c.rw.shape_const(f"{c.n.name}_s", rest)), rest)
+        return self._new(tensor=t)
+
+    @property
+    def T(self) -> _Val:
+        if self.value is not None:
+            return self._new(self.value.T.copy())
+        a, b = self.shape
+        return self._new(tensor=self.cell.op("Transpose", (self.tensor,), (b, a), perm=(1, 0)))
+
+    def __add__(self, other: _Val) -> _Val:
+        if self.value is not None and other.value is not None:
+            return self._new(self.value + other.value)
+        return self._new(tensor=self.cell.op("Add", (self.name(), other.name()), self.shape))
+
+    def concat(self, other: _Val) -> _Val:
+        """``self`` and ``other`` joined along the first (only) axis."""
+        if self.value is not None and other.value is not None:
+            return self._new(np.concatenate([self.value, other.value]))
+        shape = (self.shape[0] + other.shape[0],)
+        return self._new(tensor=self.cell.op("Concat", (self.name(), other.name()), shape,
+                                             axis=0))
+
+    def name(self) -> str:
+        """The tensor holding it (a new constant for a constant)."""
+        return self.cell.const(self.value) if self.value is not None else self.tensor
 
 
 class _Cell:
@@ -77,14 +131,10 @@ class _Cell:
         x, w_in, r_in, b_in, seq = ins[0], ins[1], ins[2], ins[3], ins[4]
         h0, c0 = ins[5], ins[6] if self.kind == "LSTM" else ""
         p_in = ins[7] if self.kind == "LSTM" else ""
-        W, R = rw.value(w_in), rw.value(r_in)
-        if W is None or R is None:
-            raise self.fail("its weights W and R must be constants (initializers) to be "
-                            "programmed into the arrays")
-        B = rw.value(b_in) if b_in else np.zeros((W.shape[0], 2 * W.shape[1]), W.dtype)
-        P = rw.value(p_in) if p_in else None
-        if (b_in and B is None) or (p_in and P is None):
-            raise self.fail("its bias and peephole weights must be constants")
+        W, R = self.weight(w_in), self.weight(r_in)
+        B = self.weight(b_in) if b_in else _Val(self, np.zeros(
+            (W.shape[0], 2 * W.shape[1]), self.dtype))
+        P = self.weight(p_in) if p_in else None
         layout = int(a.get("layout", 0))
         xt = rw.type(x)
         if layout:
@@ -98,6 +148,10 @@ class _Cell:
                       if s else s for s in (h0, c0))
         if seq:
             lens = rw.value(seq)
+            names = graph_inputs_behind(rw.graph, [seq]) if lens is None else ()
+            if names:
+                raise NeedsConstants(f"{self.where}: its sequence_lens ({seq!r}) is not a "
+                                     "constant (the steps unrolled depend on it)", names)
             if lens is None or not np.all(np.asarray(lens) == T):
                 raise self.fail("sequence_lens other than the full length of every sequence "
                                 f"({T}) are not supported; export without packed sequences")
@@ -141,6 +195,10 @@ class _Cell:
             cs.append(c)
         self.outputs(ys, hs, cs, layout, T, batch, hidden)
 
+    def weight(self, t: str) -> _Val:
+        v = self.rw.value(t)
+        return _Val(self, np.asarray(v, self.dtype)) if v is not None else _Val(self, tensor=t)
+
     def state0(self, init: str, d: int) -> str | None:
         """Direction ``d``'s initial state [1, B, H], or None for the zero state."""
         if not init:
@@ -157,15 +215,15 @@ class _Cell:
         G = _GATES[self.kind]
         wb, rb = B[: G * hidden], B[G * hidden:]
         # input projection of every step at once: X [T, B, I] @ W^T + Wb (+ Rb where it adds)
-        bias = wb + rb if self.kind != "GRU" else np.concatenate(
-            [wb[: 2 * hidden] + rb[: 2 * hidden], wb[2 * hidden:]])
-        xw = self.op("MatMul", (x, self.const(W.T.copy())), (T, batch, G * hidden))
-        xw = self.op("Add", (xw, self.const(bias)), (T, batch, G * hidden))
+        bias = wb + rb if self.kind != "GRU" else (
+            wb[: 2 * hidden] + rb[: 2 * hidden]).concat(wb[2 * hidden:])
+        xw = self.op("MatMul", (x, W.T.name()), (T, batch, G * hidden))
+        xw = self.op("Add", (xw, bias.name()), (T, batch, G * hidden))
         # H[t-1] @ R^T; GRU without linear_before_reset multiplies its third block by r * H
         self.lbr = int(self.n.attrs.get("linear_before_reset", 0))
         split = self.kind == "GRU" and not self.lbr
-        RT = self.const((R[: 2 * hidden] if split else R).T.copy())
-        self.RhT = self.const(R[2 * hidden:].T.copy()) if split else None
+        RT = (R[: 2 * hidden] if split else R).T.name()
+        self.RhT = R[2 * hidden:].T.name() if split else None
         width = (2 if split else G) * hidden
         h = self.state0(h0, d)  # None: zero, so the first step skips R
         c = self.state0(c0, d) if self.kind == "LSTM" else None
@@ -197,7 +255,7 @@ class _Cell:
         f, g = fns
         z = self.gate_act(f, self._plus(gates(xt, 0), gates(hr, 0), shape))
         r = self.gate_act(f, self._plus(gates(xt, 1), gates(hr, 1), shape))
-        rbh = self.const(rb[2 * hidden:])
+        rbh = rb[2 * hidden:].name()
         if h is None:  # zero state: (r * 0) @ Rh^T and r * (0 @ Rh^T) are both 0
             cand = self.op("Mul", (r, rbh), shape) if self.lbr else rbh
         elif self.lbr:  # r * (H @ Rh^T + Rbh)
@@ -217,7 +275,7 @@ class _Cell:
         pre = self._plus(xt, hr, (shape[0], shape[1], 4 * hidden))
         gi, go, gf, gc = (self.slice(pre, 2, k * hidden, (k + 1) * hidden) for k in range(4))
         pi, po, pf = ((None,) * 3 if P is None else
-                      tuple(self.const(P[k * hidden:(k + 1) * hidden]) for k in range(3)))
+                      tuple(P[k * hidden:(k + 1) * hidden].name() for k in range(3)))
         if pi is not None and c is not None:
             gi = self.op("Add", (gi, self.op("Mul", (pi, c), shape)), shape)
         i = self.gate_act(f, gi)

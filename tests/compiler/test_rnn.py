@@ -209,15 +209,8 @@ def _has_ort() -> bool:
     return True
 
 
-def test_dynamic_weights_and_partial_sequences_are_refused(tmp_path):
-    m, feeds = _model("LSTM")
-    g = m.graph
-    w = [t for t in g.initializer if t.name == "W"][0]
-    g.input.append(helper.make_tensor_value_info("W", onnx.TensorProto.FLOAT, list(w.dims)))
-    g.initializer.remove(w)
-    feeds["W"] = np.zeros(tuple(w.dims), F)
-    with pytest.raises(UnsupportedOpError, match="weights W and R must be constants"):
-        run_compiled(m, feeds, tmp_path)
+def test_partial_sequences_are_refused(tmp_path):
+    """(Runtime weights compile: tests/compiler/test_runtime_weights.py.)"""
     m, feeds = _model("GRU")
     node = m.graph.node[0]
     node.input.extend([""] * (5 - len(node.input)))

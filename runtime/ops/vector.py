@@ -237,8 +237,19 @@ def vfma(s, d, a, b, c):
     """D = A * B + C (float32, product and sum rounded separately)"""
     agu = s.agu()
     if agu.elements:
-        prod = src(s, a, "a", agu) * src(s, b, "b", agu)
-        compute_into(s, d, agu, partial(kernels.ufunc, np.add), prod, src(s, c, "c", agu))
+        compute_into(s, d, agu, _fma, src(s, a, "a", agu), src(s, b, "b", agu),
+                     src(s, c, "c", agu))
+
+
+def _fma(dst: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:
+    """``dst = a * b + c``: the product rounded to float32 into ``dst`` itself, then ``c``
+    added in place (no temporary of the operand's size), where ``c`` does not share ``dst``'s
+    memory; else through a temporary product."""
+    if np.may_share_memory(dst, c):
+        kernels.ufunc(np.add, dst, a * b, c)
+        return
+    kernels.ufunc(np.multiply, dst, a, b)
+    kernels.ufunc(np.add, dst, dst, c)
 
 
 @semantics("vsel")

@@ -1,16 +1,17 @@
 """Matrix division: each IMC layer's weights become K x N matrices cut into array-sized tiles.
 
 - Gemm / MatMul with a constant weight: one matrix ``B`` [K, N].
-- Conv: per group ``g`` the matrix ``W[g]`` reshaped to [Cin/g * kh * kw, Cout/g]. An ungrouped
-  conv's rows are in the order (kh, kw, channel): a kernel row's ``kw * Cin`` inputs then lie
-  side by side in a channels-last image, so the code generator reads them in place (shifted
-  windows) instead of copying an im2col patch. Small groups (depthwise convs above all) are
-  merged *block-diagonally* into super-blocks that fit one array: one MVM then serves many
-  groups, at the price of the zero cells off the diagonal. A grouped conv's patch is
-  block after block, each block's rows in the order (kh, kw, group, channel): a kernel
-  position's inputs are then the block's channels side by side, copied in runs from a
-  channels-last image. A group too large for that is its own block, as the issue asks
-  ("grouped convs become independent blocks").
+- Conv (any spatial rank): per group ``g`` the matrix ``W[g]`` reshaped to
+  [Cin/g * prod(kernel), Cout/g] (``kh * kw`` below for a 2-D kernel; a 3-D one adds ``kd`` in
+  front). An ungrouped conv's rows are in the order (kh, kw, channel): a kernel row's
+  ``kw * Cin`` inputs then lie side by side in a channels-last image, so the code generator
+  reads them in place (shifted windows) instead of copying an im2col patch. Small groups
+  (depthwise convs above all) are merged *block-diagonally* into super-blocks that fit one
+  array: one MVM then serves many groups, at the price of the zero cells off the diagonal. A
+  grouped conv's patch is block after block, each block's rows in the order (kh, kw, group,
+  channel): a kernel position's inputs are then the block's channels side by side, copied in
+  runs from a channels-last image. A group too large for that is its own block, as the issue
+  asks ("grouped convs become independent blocks").
 
 Cuts: rows are cut into chunks of at most ``rows`` (max-size plus remainder, not balanced: full
 tiles fill whole arrays and the small remainders pack together, while balanced cuts such as
@@ -22,6 +23,7 @@ with ``"arrays"`` each block is its own rectangle (one slice per array, the seed
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +82,7 @@ class LayerPlan:
 
     layer: str
     op: str
-    K: int  # input vector length of the whole layer (Cin * kh * kw for a conv)
+    K: int  # input vector length of the whole layer (Cin * prod(kernel) for a conv)
     N: int  # outputs (Cout)
     groups: int
     precision: LayerPrecision
@@ -93,16 +95,21 @@ class LayerPlan:
 
 
 def group_matrix(w4: np.ndarray, groups: int, g0: int, count: int) -> np.ndarray:
-    """Block-diagonal [count*Kg, count*Ng] matrix of conv groups ``g0 .. g0+count-1``, its rows
-    in the order (kh, kw, group, channel): a kernel position's ``count * Cin/g`` inputs are the
-    block's channels side by side, as in a channels-last image."""
-    cout, cin_g, kh, kw = w4.shape
+    """Block-diagonal [count*Kg, count*Ng] matrix of conv groups ``g0 .. g0+count-1`` (``w4``
+    [Cout, Cin/g, *kernel], any spatial rank), its rows in the order (kernel position, group,
+    channel): a kernel position's ``count * Cin/g`` inputs are the block's channels side by
+    side, as in a channels-last image."""
+    cout, cin_g = w4.shape[:2]
+    kern = tuple(w4.shape[2:])
+    ns = len(kern)
     ng = cout // groups
-    out = np.zeros((kh, kw, count, cin_g, count, ng), dtype=w4.dtype)
+    taps = int(np.prod(kern, dtype=np.int64))
+    out = np.zeros((taps, count, cin_g, count, ng), dtype=w4.dtype)
     for i in range(count):
         g = g0 + i
-        out[:, :, i, :, i, :] = w4[g * ng : (g + 1) * ng].transpose(2, 3, 1, 0)
-    return out.reshape(kh * kw * count * cin_g, count * ng)
+        wg = w4[g * ng : (g + 1) * ng].transpose(tuple(range(2, 2 + ns)) + (1, 0))
+        out[:, i, :, i, :] = wg.reshape(taps, cin_g, ng)
+    return out.reshape(taps * count * cin_g, count * ng)
 
 
 def _blocks(layer: str, op: str, shape: tuple[int, ...], groups: int, rows: int,
@@ -110,8 +117,8 @@ def _blocks(layer: str, op: str, shape: tuple[int, ...], groups: int, rows: int,
     if op != "Conv":
         K, N = shape
         return [MatrixBlock(layer, 0, 0, 0, K, N)]
-    cout, cin_g = shape[0], shape[1]
-    kg = cin_g * shape[2] * shape[3]
+    cout = shape[0]
+    kg = math.prod(shape[1:])  # Cin/g * prod(kernel)
     ng = cout // groups
     if groups == 1:
         return [MatrixBlock(layer, 0, 0, 0, kg, ng)]
@@ -152,7 +159,7 @@ def divide_layer(layer: str, op: str, weight_shape: tuple[int, ...], groups: int
                     for p in range(parts):
                         tiles.append(Tile(f"{base}:p{p}", layer, b.index, k0, k1, n0, n1, (p,), ref))
     if op == "Conv":
-        K = weight_shape[1] * groups * weight_shape[2] * weight_shape[3]
+        K = groups * math.prod(weight_shape[1:])
         N = weight_shape[0]
     else:
         K, N = weight_shape
@@ -171,14 +178,15 @@ class LayerWeights:
 
 
 def quantize_layer(plan: LayerPlan, w: np.ndarray) -> LayerWeights:
-    """Quantize ``w`` (Gemm/MatMul [K, N]; Conv [Cout, Cin/g, kh, kw]) per output channel and
+    """Quantize ``w`` (Gemm/MatMul [K, N]; Conv [Cout, Cin/g, *kernel]) per output channel and
     slice every block of ``plan`` onto cell values."""
     spec = plan.precision.slice_spec
     pct = plan.precision.weight_percentile if plan.precision.weight_scale == "percentile" \
         else None
     if plan.op == "Conv":
         cout = w.shape[0]
-        rows = w.transpose(0, 2, 3, 1) if plan.groups == 1 else w  # (kh, kw, c) | (c, kh, kw)
+        # rows (kernel position, channel) | (channel, kernel position)
+        rows = w.transpose((0,) + tuple(range(2, w.ndim)) + (1,)) if plan.groups == 1 else w
         q = quantize(rows.reshape(cout, -1).T, spec.w_bits, pct)
         if plan.groups == 1:  # the [K, N] matrix is the one block
             mats = [q.values]

@@ -1,7 +1,8 @@
-"""Lowering of Conv onto the crossbars: a channels-last copy of the padded input read in place
-by shifted windows, or an im2col patch matrix, multiplied by :func:`imcc.codegen.imc.imc_product`
-and dequantized into the output's layout (docs/compiler.md, "Code generation"). Large
-convolutions are cut into chunks of images or output rows (:class:`imcc.options.Tuning`)."""
+"""Lowering of Conv (any spatial rank) onto the crossbars: a channels-last copy of the padded
+input read in place by shifted windows, or an im2col patch matrix, multiplied by
+:func:`imcc.codegen.imc.imc_product` and dequantized into the output's layout (docs/compiler.md,
+"Code generation"). Large convolutions are cut into chunks of images or output rows
+(:class:`imcc.options.Tuning`)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from imcc.codegen.views import View
 
 @lowers("Conv")
 def lower_conv(ctx: Ctx, node) -> None:
-    """Conv (2-D, NCHW shapes; a tensor may be stored channels-last). An ungrouped conv copies
-    its input, padded, into a channels-last image (or reads an unpadded channels-last input in
-    place); a stride-1 conv then reads its kernel rows in place (shifted windows), any other
-    through an im2col patch of that image. A grouped conv pads (in its input's layout) and takes
-    its im2col patch. The products are dequantized into the output's layout."""
+    """Conv (NC + any spatial rank; a 4-D tensor may be stored channels-last). An ungrouped
+    conv copies its input, padded, into a channels-last image (or reads an unpadded
+    channels-last input in place); a 2-D stride-1 conv then reads its kernel rows in place
+    (shifted windows), any other through an im2col patch of that image. A grouped conv pads (in
+    its input's layout) and takes its im2col patch. The products are dequantized into the
+    output's layout."""
     L = ctx.imc[node.name]
     if L.plan.groups == 1:
         _conv_channels_last(ctx, node, L)
@@ -29,32 +31,49 @@ def lower_conv(ctx: Ctx, node) -> None:
 
 
 def _geometry(node):
-    kh, kw = node.attrs["kernel_shape"]
-    return (kh, kw), node.attrs["strides"], node.attrs["dilations"], node.attrs["pads"]
+    """(kernel, strides, dilations, pads begin, pads end), one entry per spatial axis."""
+    k = tuple(node.attrs["kernel_shape"])
+    p = tuple(node.attrs["pads"])
+    return (k, tuple(node.attrs["strides"]), tuple(node.attrs["dilations"]), p[:len(k)],
+            p[len(k):])
 
 
 def _bias(ctx: Ctx, node) -> np.ndarray | None:
-    return ctx.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+    b = node.inputs[2] if len(node.inputs) > 2 else ""
+    # normalize-conv makes a runtime bias an Add after the Conv
+    assert not b or ctx.graph.is_const(b), f"{node.name}: runtime bias {b!r} reached the Conv"
+    return ctx.const(b)
+
+
+def _pad_slice(v: View, first: int, begins, sizes) -> View:
+    """The unpadded interior of ``v``: spatial axes from ``first`` on, from ``begins``."""
+    for i, (b, n) in enumerate(zip(begins, sizes)):
+        v = v.slice(first + i, b, b + n)
+    return v
 
 
 def _conv_grouped(ctx: Ctx, node, L: ImcLayer) -> None:
     """Pad (in the input's layout), im2col block by block (each block's patch columns in the
-    order (kh, kw, channel) of its rows, imcc/tiling.py), IMC product, dequantize to NCHW."""
+    order (kernel position, channel) of its rows, imcc/tiling.py), IMC product, dequantize to
+    NC + spatial."""
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])
-    nb, c, h, wd = x.shape
-    oh, ow = y.shape[2:]
-    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = _geometry(node)
+    nb, c = x.shape[:2]
+    sp = x.shape[2:]
+    osp = y.shape[2:]
+    k, s, d, pb, pe = _geometry(node)
     src = x
-    if any((pt, pl, pb, pr)):
-        ctx.w.comment(f"pad top/left/bottom/right {pt}/{pl}/{pb}/{pr} with zeros")
-        xp = ctx.tmp_like(x, (nb, c, h + pt + pb, wd + pl + pr))
+    if any(pb + pe):
+        ctx.w.comment(f"pad before/after {list(pb)}/{list(pe)} with zeros")
+        xp = ctx.tmp_like(x, (nb, c) + tuple(n + a + b for n, a, b in zip(sp, pb, pe)))
         ctx.fill(xp, 0.0)
-        ctx.copy(xp.slice(2, pt, pt + h).slice(3, pl, pl + wd), x)
+        ctx.copy(_pad_slice(xp, 2, pb, sp), x)
         src = xp
-    sN, sC, sH, sW = src.strides
+    sN, sC = src.strides[:2]
+    sS = src.strides[2:]
     cin_g = c // L.plan.groups
-    windows = []  # (first patch column, [nb, oh, ow, blocks, kh, kw, channels] window)
+    taps = math.prod(k)
+    windows = []  # (first patch column, [nb, *out, blocks, *kernel, channels] window)
     blocks = L.plan.blocks
     i = 0
     while i < len(blocks):  # consecutive blocks of one size: one window with a block axis
@@ -62,50 +81,55 @@ def _conv_grouped(ctx: Ctx, node, L: ImcLayer) -> None:
         while j < len(blocks) and blocks[j].K == blocks[i].K:
             j += 1
         cb = blocks[i].groups * cin_g
-        first = blocks[i].k_offset // (kh * kw)  # the block's first input channel
+        first = blocks[i].k_offset // taps  # the block's first input channel
         windows.append((blocks[i].k_offset, View(
-            src.base, src.offset + first * sC, (nb, oh, ow, j - i, kh, kw, cb),
-            (sN, sh * sH, sw * sW, cb * sC, dh * sH, dw * sW, sC))))
+            src.base, src.offset + first * sC, (nb,) + osp + (j - i,) + k + (cb,),
+            (sN,) + tuple(a * b for a, b in zip(s, sS)) + (cb * sC,)
+            + tuple(a * b for a, b in zip(d, sS)) + (sC,))))
         i = j
     _im2col_product(ctx, L, windows, y, _bias(ctx, node))
 
 
 def _im2col_product(ctx: Ctx, L: ImcLayer, windows: list[tuple[int, View]], y: View,
                     bias) -> None:
-    """Copy the windows [nb, oh, ow, k...] into patches [rows, K] (each window from its first
-    patch column on), multiply, and dequantize into ``y`` (NCHW); cut into chunks of at most
-    ``ctx.tuning.patch_elements``."""
-    nb, oh, ow = windows[0][1].shape[:3]
+    """Copy the windows [nb, *out, k...] into patches [rows, K] (each window from its first
+    patch column on), multiply, and dequantize into ``y`` (NC + spatial); cut into chunks of at
+    most ``ctx.tuning.patch_elements`` (whole images, or bands along the first output axis)."""
+    nb, cout = y.shape[:2]
+    osp = y.shape[2:]
+    ns = len(osp)
+    oh, rest = osp[0], math.prod(osp[1:])  # rest: output elements per step of the first axis
     K = L.plan.K
-    cout = y.shape[1]
-    chunks = conv_chunks(nb, oh, ow * max(K, cout), ctx.tuning.patch_elements)
-    rows_max = max((b1 - b0) * (r1 - r0) * ow for b0, b1, r0, r1 in chunks)
+    chunks = conv_chunks(nb, oh, rest * max(K, cout), ctx.tuning.patch_elements)
+    rows_max = max((b1 - b0) * (r1 - r0) * rest for b0, b1, r0, r1 in chunks)
     patch_all = ctx.tmp((rows_max, K))
     yt_all = ctx.tmp((rows_max, cout))
-    y3 = y.reshape((nb, cout, oh * ow))
+    y3 = y.reshape((nb, cout, oh * rest))
     mark = ctx.scratch.top  # each chunk's partial sums reuse the same scratch
     for b0, b1, r0, r1 in chunks:
         ctx.scratch.reset(mark)
         g, nr = b1 - b0, r1 - r0
-        rows = g * nr * ow
+        rows = g * nr * rest
         patch = patch_all.slice(0, 0, rows)
         yt = yt_all.slice(0, 0, rows)
         part = "" if len(chunks) == 1 else f" (images {b0}:{b1}, output rows {r0}:{r1})"
         for k0, window in windows:
-            shape = window.shape[3:]
-            ctx.w.comment(f"im2col: {g}x{nr}x{ow} windows of {'x'.join(map(str, shape))}"
-                          f"{part}")
+            shape = window.shape[1 + ns:]
+            ctx.w.comment(f"im2col: {'x'.join(map(str, (g, nr) + osp[1:]))} windows of "
+                          f"{'x'.join(map(str, shape))}{part}")
             cols = patch.slice(1, k0, k0 + math.prod(shape))
-            ctx.copy(cols.reshape((g, nr, ow) + shape), window.slice(0, b0, b1).slice(1, r0, r1))
+            ctx.copy(cols.reshape((g, nr) + osp[1:] + shape),
+                     window.slice(0, b0, b1).slice(1, r0, r1))
         imc_product(ctx, L, patch, yt, out_global=True)  # yt is scratch: global memory
-        src_nchw = yt.reshape((g, nr * ow, cout)).permute((0, 2, 1))
-        dequantize(ctx, L, y3.slice(0, b0, b1).slice(2, r0 * ow, r1 * ow), src_nchw, 1, bias)
+        src_nchw = yt.reshape((g, nr * rest, cout)).permute((0, 2, 1))
+        dequantize(ctx, L, y3.slice(0, b0, b1).slice(2, r0 * rest, r1 * rest), src_nchw, 1,
+                   bias)
 
 
 def _conv_channels_last(ctx: Ctx, node, L: ImcLayer) -> None:
-    """An ungrouped conv on a channels-last copy ``xp`` [nb, Hp, Wp, C] of its padded input.
+    """An ungrouped conv on a channels-last copy ``xp`` [nb, *padded, C] of its padded input.
 
-    Stride 1 (dilation 1): the weight rows of kernel row ``dy`` ((kh, kw, c) order) are the
+    2-D, stride 1 (dilation 1): the weight rows of kernel row ``dy`` ((kh, kw, c) order) are the
     ``kw * C`` elements of ``xp`` from pixel ``p + dy * Wp`` on, where ``p`` is the output's
     pixel in the padded image, so row ``p`` of the input matrix is ``xp`` at ``p * C`` with a
     jump of ``Wp * C`` per kernel row: the MVMs read ``xp`` in place (a tile that spans two
@@ -113,33 +137,37 @@ def _conv_channels_last(ctx: Ctx, node, L: ImcLayer) -> None:
     which those with ``y < oh``, ``x < ow`` are kept. Otherwise: im2col of ``xp``."""
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])
-    nb, c, h, wd = x.shape
-    _, cout, oh, ow = y.shape
-    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = _geometry(node)
-    hp, wp = h + pt + pb, wd + pl + pr
+    nb, c = x.shape[:2]
+    sp = x.shape[2:]
+    cout = y.shape[1]
+    osp = y.shape[2:]
+    k, s, d, pb, pe = _geometry(node)
+    padded = tuple(n + a + b for n, a, b in zip(sp, pb, pe))
     bias = _bias(ctx, node)
-    xl = x.permute((0, 2, 3, 1))
-    if not any((pt, pl, pb, pr)) and xl.is_contiguous() and ctx.tile_of(node.inputs[0]) is None:
+    xl = x.permute((0,) + tuple(range(2, x.rank)) + (1,))
+    if not any(pb + pe) and xl.is_contiguous() and ctx.tile_of(node.inputs[0]) is None:
         xp = View.of(xl.base, xl.shape, xl.offset)  # stored channels-last: read in place
     else:
-        xp = ctx.tmp((nb, hp, wp, c))
-        if any((pt, pl, pb, pr)):
-            ctx.w.comment(f"pad top/left/bottom/right {pt}/{pl}/{pb}/{pr} with zeros, "
-                          "channels last")
+        xp = ctx.tmp((nb,) + padded + (c,))
+        if any(pb + pe):
+            ctx.w.comment(f"pad before/after {list(pb)}/{list(pe)} with zeros, channels last")
             ctx.fill(xp, 0.0)
         else:
             ctx.w.comment("channels last")
-        ctx.copy(xp.slice(1, pt, pt + h).slice(2, pl, pl + wd), xl)
-    per_image = hp * wp
+        ctx.copy(_pad_slice(xp, 1, pb, sp), xl)
+    per_image = math.prod(padded)
     budget = ctx.tuning.patch_elements
-    shifted = ((sh, sw, dh, dw) == (1, 1, 1, 1)
-               and per_image <= ctx.tuning.shifted_waste * oh * ow
-               and per_image * max(c, cout) <= budget and _can_split(L, kw * c))
+    shifted = (len(k) == 2 and s + d == (1, 1, 1, 1)
+               and per_image <= ctx.tuning.shifted_waste * math.prod(osp)
+               and per_image * max(c, cout) <= budget and _can_split(L, k[1] * c))
     if not shifted:
-        window = View(xp.base, xp.offset, (nb, oh, ow, kh, kw, c),
-                      (per_image * c, sh * wp * c, sw * c, dh * wp * c, dw * c, 1))
+        xs = xp.strides
+        window = View(xp.base, xp.offset, (nb,) + osp + k + (c,),
+                      (xs[0],) + tuple(a * b for a, b in zip(s, xs[1:-1]))
+                      + tuple(a * b for a, b in zip(d, xs[1:-1])) + (xs[-1],))
         _im2col_product(ctx, L, [(0, window)], y, bias)
         return
+    (kh, kw), (oh, ow), wp = k, osp, padded[1]
     g_max = max(1, budget // (per_image * max(c, cout)))
     prod_all = ctx.tmp((min(g_max, nb) * per_image, cout))
     mark = ctx.scratch.top

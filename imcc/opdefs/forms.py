@@ -38,8 +38,6 @@ def float_input(node: Node, graph: Graph) -> str | None:
 
 
 def conv(node: Node, graph: Graph) -> str | None:
-    if graph.types[node.inputs[0]].rank != 4:
-        return "only 2-D convolution is supported"
     if not graph.is_const(node.inputs[1]):
         return NotConstant("the weight is not a constant", node.inputs[1])
     return None

@@ -42,7 +42,7 @@ def _math(name: str, notes: str = "") -> OpDef:
 _RECORDS = (
     # -- lowered: the code generator has one lowering for each ---------------------------------
     OpDef("Conv", _IMC, "conv", layout=Layout.ANY, attrs=A.conv, check=F.conv,
-          notes=f"{_SPATIAL_2D}, constant weight"),
+          notes="any spatial rank (1-D, 2-D, 3-D, ...), constant weight"),
     OpDef("Gemm", _IMC, "linear", notes="IMC with a constant [K, N] right operand, DYNAMIC "
           "(category matmul) otherwise"),
     OpDef("MatMul", _IMC, "linear", notes="IMC with a constant [K, N] right operand, DYNAMIC "

@@ -1,10 +1,11 @@
-"""``Conv`` normal form: 2-D (N, C, H, W) with explicit attributes and constant weights.
+"""``Conv`` normal form: 2-D (N, C, H, W), or 3-D and higher, with explicit attributes and
+constant weights.
 
 Attributes are already explicit (the frontend resolves ``auto_pad`` and fills ``strides``,
 ``dilations``, ``pads`` and ``kernel_shape``). A 1-D convolution becomes a 2-D one between two
 ``Reshape`` nodes (height 1); a non-constant bias becomes a following ``Add``. ``MaxPool`` and
 ``AveragePool`` over 1-D inputs get the same treatment, so every convolution and pooling window
-the code generator sees is 2-D.
+the code generator sees is 2-D or higher (3-D ones stay as they are).
 """
 
 from __future__ import annotations
@@ -59,17 +60,21 @@ def normalize_conv(graph: Graph) -> Graph:
             rw.emit(n)
             continue
         y = graph.types[n.outputs[0]]
-        if y.rank == 3 and (n.op_type == "Conv" or len(n.outputs) == 1):
-            _conv_1d(rw, n, y)
-            continue
         bias = n.inputs[2] if n.op_type == "Conv" and len(n.inputs) > 2 else ""
-        if bias and not rw.is_const(bias):
+        if bias and not rw.is_const(bias):  # the Conv without it (made 2-D if 1-D), then Add
             mid = rw.tensor(f"{n.name}_nobias", y)
-            rw.emit(n.replace(inputs=n.inputs[:2], outputs=(mid,)))
+            _emit(rw, n.replace(inputs=n.inputs[:2], outputs=(mid,)), y)
             shape = (1, y.shape[1]) + (1,) * (y.rank - 2)
             b = _reshape(rw, bias, shape, f"{n.name}_bias")
             rw.emit(Node(rw.fresh(f"{n.name}_add_bias"), "Add", (mid, b), n.outputs))
             continue
-        rw.emit(n)
+        _emit(rw, n, y)
     return rw.finish()
+
+
+def _emit(rw: Rewriter, n: Node, y: TensorType) -> None:
+    if y.rank == 3 and (n.op_type == "Conv" or len(n.outputs) == 1):
+        _conv_1d(rw, n, y)
+    else:
+        rw.emit(n)
 

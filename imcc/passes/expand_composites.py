@@ -26,6 +26,7 @@ from imcc.passes import (  # noqa: F401  (each registers its expansions)
     composite_math,
     composite_newer,
     composite_quant,
+    composite_runtime,
     expand_attention,
 )
 from imcc.passes.composite_registry import EXPANSIONS, FLOATS, Ops, composite, reduce_axes

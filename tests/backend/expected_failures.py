@@ -9,8 +9,6 @@ not listed must pass. ``python -m tests.backend.survey`` prints the groups as th
 
 EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     'a runtime tensor where imcc needs a constant (weights, shapes, axes, parameters)': (
-        'test_batchnorm_epsilon',
-        'test_batchnorm_example',
         'test_training_dropout',
         'test_training_dropout_default',
         'test_training_dropout_default_mask',

@@ -58,3 +58,35 @@ def test_recurrent_weights_given_at_run_time(op, direction, extra):
     m = _model([node], list(shapes.items()), outs, opset=14)
     feeds = {k: (rng.standard_normal(s) * 0.5).astype(F) for k, s in shapes.items()}
     _check(m, feeds)
+
+
+@pytest.mark.parametrize("attrs, group", [
+    ({}, 1),
+    ({"pads": [1, 0, 2, 1], "strides": [2, 1]}, 1),
+    ({"dilations": [2, 1], "auto_pad": "SAME_UPPER"}, 1),
+    ({"pads": [1, 1, 1, 1]}, 2),
+])
+def test_conv_weight_given_at_run_time(attrs, group):
+    rng = np.random.default_rng(1)
+    shapes = {"x": (2, 4, 6, 5), "w": (6, 4 // group, 3, 2), "b": (6,)}
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], group=group, **attrs)
+    m = _model([node], list(shapes.items()), ["y"])
+    feeds = {k: rng.standard_normal(s).astype(F) for k, s in shapes.items()}
+    prog = _check(m, feeds)
+    assert "imc" not in prog.report["partition"]  # no crossbar: the products are dynamic
+
+
+@pytest.mark.parametrize("const", [(), ("scale", "bias"), ("mean", "var")])
+def test_batchnorm_parameters_given_at_run_time(const):
+    rng = np.random.default_rng(2)
+    c = 3
+    values = {"scale": rng.standard_normal(c), "bias": rng.standard_normal(c),
+              "mean": rng.standard_normal(c), "var": rng.random(c) + 0.5}
+    feeds = {"x": rng.standard_normal((2, c, 4, 4)).astype(F)}
+    feeds.update({k: v.astype(F) for k, v in values.items() if k not in const})
+    inits = [helper.make_tensor(k, TensorProto.FLOAT, [c], values[k].astype(F)) for k in const]
+    node = helper.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["y"],
+                            epsilon=0.01)
+    m = _model([node], [(k, feeds[k].shape) for k in feeds], ["y"])
+    m.graph.initializer.extend(inits)
+    _check(m, feeds)

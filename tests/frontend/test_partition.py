@@ -83,10 +83,12 @@ def test_every_unsupported_node_in_one_error():
              helper.make_node("Add", ["c", "dg"], ["cd2"], name="add"),
              helper.make_node("MatMul", ["cd2", "x2"], ["e"], name="mm"),
              helper.make_node("Conv", ["v", "w3"], ["v3"], name="conv3d"),
+             # a runtime weight too large to multiply tap by tap (tests/compiler/
+             # test_runtime_weights.py: smaller ones compile)
              helper.make_node("Conv", ["im", "wd"], ["cd"], name="dynamic_weight"),
              helper.make_node("Relu", ["e"], ["y"], name="fine")]
     m = _model(nodes, [_fvi("x", (2, 2)), _fvi("x2", (2, 3)), _fvi("v", (1, 2, 2, 2, 2)),
-                       _fvi("im", (1, 2, 4, 4)), _fvi("wd", (3, 2, 1, 1))],
+                       _fvi("im", (1, 1100, 4, 4)), _fvi("wd", (3, 1100, 1, 1))],
                [_fvi("y", (2, 3)), _fvi("v3", (1, 2, 2, 2, 2)), _fvi("cd", (1, 3, 4, 4))], [w3])
     g = canonicalize(load_model_proto(m))
     with pytest.raises(UnsupportedOpError) as e:

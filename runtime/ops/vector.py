@@ -306,9 +306,10 @@ def vsoftmax(s, d, a):
     agu = s.agu()
     axes = ALL[AGU_RANK - reduced_dims(s, agu):]
     if agu.elements:
-        x = src(s, a, "a", agu).astype(np.float64)
-        e = np.exp(x - x.max(axes, keepdims=True))
-        store(s, d, agu, e / e.sum(axes, keepdims=True))
+        e = src(s, a, "a", agu).astype(np.float64)  # one float64 array, worked in place
+        np.subtract(e, e.max(axes, keepdims=True), out=e)
+        np.exp(e, out=e)
+        store(s, d, agu, np.divide(e, e.sum(axes, keepdims=True), out=e))
 
 
 @semantics("vnorm")
@@ -317,11 +318,11 @@ def vnorm(s, d, a):
     agu = s.agu()
     axes = ALL[AGU_RANK - reduced_dims(s, agu):]
     if agu.elements:
-        x = src(s, a, "a", agu).astype(np.float64)
-        centered = x - x.mean(axes, keepdims=True)
-        var = np.mean(centered * centered, axes, keepdims=True)
+        c = src(s, a, "a", agu).astype(np.float64)  # centered in place
+        np.subtract(c, c.mean(axes, keepdims=True), out=c)
+        var = np.mean(c * c, axes, keepdims=True)
         eps = np.float64(np.float32(_bits_to_f32(s.csr[_EPS])))
-        store(s, d, agu, centered / np.sqrt(var + eps))
+        store(s, d, agu, np.divide(c, np.sqrt(var + eps), out=c))
 
 
 def shift_add_coefficients(s, blocks: int) -> np.ndarray:

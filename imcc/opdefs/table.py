@@ -25,6 +25,7 @@ _E = Layout.ELEMENTWISE
 _NONNEG, _FIRST, _ALL = Sign.NONNEG, Sign.FIRST, Sign.ALL
 _X = "expand-composites"
 _SPATIAL_2D = "2-D (4-D tensors)"
+_SPATIAL_ANY = "any spatial rank (1-D, 2-D, 3-D, ...)"
 
 
 def _act(name: str, **kw) -> OpDef:
@@ -56,20 +57,21 @@ _RECORDS = (
     _act("Clip", layout=_E, notes="bounds constant or runtime"),
     _act("Softmax", attrs=A.axis, sign=_NONNEG), _act("LogSoftmax", attrs=A.axis),
     OpDef("MaxPool", _D, "pooling", layout=_E, attrs=A.pool, check=F.pool, sign=_ALL,
-          notes=f"{_SPATIAL_2D}; the Indices output unread"),
+          notes=f"{_SPATIAL_ANY}; the Indices output unread"),
     OpDef("AveragePool", _D, "pooling", layout=_E, attrs=A.pool, check=F.pool, sign=_ALL,
-          notes=_SPATIAL_2D),
+          notes=_SPATIAL_ANY),
     OpDef("GlobalAveragePool", _D, "pooling", layout=Layout.READS_ANY, check=F.pool,
-          sign=_ALL, notes=_SPATIAL_2D),
+          sign=_ALL, notes=_SPATIAL_ANY),
     OpDef("GlobalMaxPool", _D, "pooling", layout=Layout.READS_ANY, check=F.pool, sign=_ALL,
-          notes=_SPATIAL_2D),
+          notes=_SPATIAL_ANY),
     OpDef("LayerNormalization", _D, "normalization", attrs=A.axis,
           notes="with Mean or InvStdDev read: expanded (expand-composites)"),
     _op("Add", layout=_E, sign=_ALL), _op("Sub", layout=_E), _op("Mul", layout=_E, sign=_ALL),
     _op("Div", layout=_E), _op("Sqrt", layout=_E, sign=_NONNEG), _op("Reciprocal", layout=_E),
     _op("Exp", layout=_E, sign=_NONNEG), _op("Log", layout=_E), _op("Neg", layout=_E),
     _op("Abs", layout=_E, sign=_NONNEG),
-    _op("Pow"), _op("Mod"),
+    _op("Pow"), _op("Mod", notes="fmod = 1 expanded to Sign(a) * Mod(Abs(a), "
+                    "Abs(b)) (expand-composites)"),
     *(_op(name) for name in ("Floor", "Ceil", "Round", "Sign", "Sin", "Cos")),
     _op("Max", layout=_E, sign=_ALL), _op("Min", layout=_E, sign=_ALL),
     _op("Sum", layout=_E), _op("Mean", layout=_E),
@@ -110,6 +112,8 @@ _RECORDS = (
     OpDef("LpNormalization", _D, "normalization", removed_by=_X, check=F.lp_normalization,
           notes="p = 1 or 2"),
     OpDef("LRN", _D, "normalization", removed_by=_X, notes="float32"),
+    OpDef("LpPool", _D, "pooling", removed_by=_X, attrs=A.pool, check=F.float_input,
+          notes=f"float32; {_SPATIAL_ANY}; an AveragePool of Abs(x)^p times the kernel's size"),
     _op("Identity", removed_by="eliminate-identity"),
     _op("Dropout", removed_by="eliminate-identity", check=F.dropout, notes="inference mode"),
     _op("Constant", removed_by="fold-constants"),

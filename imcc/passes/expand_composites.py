@@ -5,10 +5,11 @@ whose docstring gives the ONNX specification's formula it emits, so the code gen
 lowering of its own for it. This module holds the activations, normalizations, reductions and
 index functions; :mod:`imcc.passes.composite_math` the trigonometric and hyperbolic functions,
 OneHot, GatherND and LRN; :mod:`imcc.passes.composite_index` ReduceProd, TopK and the
-scatters; :mod:`imcc.passes.composite_quant` the quantized operators; the other modules
-imported below the operators of later opsets. A new module of
-expansions registers by being imported below; each operator it expands needs its record in
-imcc/opdefs/table.py (``removed_by="expand-composites"``).
+scatters; :mod:`imcc.passes.composite_quant` the quantized operators;
+:mod:`imcc.passes.composite_pool` LpPool and Mod with ``fmod = 1``; the other modules imported
+below the operators of later opsets. A new module of expansions registers by being imported
+below; each operator it expands needs its record in imcc/opdefs/table.py
+(``removed_by="expand-composites"``).
 
 Reductions are emitted in the form of the graph's opset (``axes`` as an input for ``ReduceSum``
 and from opset 18 for the others, an attribute before).
@@ -25,6 +26,7 @@ from imcc.passes import (  # noqa: F401  (each registers its expansions)
     composite_index,
     composite_math,
     composite_newer,
+    composite_pool,
     composite_quant,
     composite_runtime,
     expand_attention,

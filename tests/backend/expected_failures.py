@@ -288,16 +288,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_image_decoder_decode_tiff_rgb',
         'test_image_decoder_decode_webp_rgb',
     ),
-    'operator not implemented: LpPool': (
-        'test_lppool_1d_default',
-        'test_lppool_2d_default',
-        'test_lppool_2d_dilations',
-        'test_lppool_2d_pads',
-        'test_lppool_2d_same_lower',
-        'test_lppool_2d_same_upper',
-        'test_lppool_2d_strides',
-        'test_lppool_3d_default',
-    ),
     'operator not implemented: TfIdfVectorizer': (
         'test_tfidfvectorizer_tf_batch_onlybigrams_skip0',
         'test_tfidfvectorizer_tf_batch_onlybigrams_skip5',
@@ -343,12 +333,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_compress_bfloat16',
         'test_compress_default_axis',
         'test_compress_negative_axis',
-    ),
-    'Mod with fmod = 1': (
-        'test_mod_int64_fmod',
-        'test_mod_mixed_sign_float16',
-        'test_mod_mixed_sign_float32',
-        'test_mod_mixed_sign_float64',
     ),
     "float64 values beyond float32's range (the machine computes float32)": (
         'test_operator_add_broadcast',

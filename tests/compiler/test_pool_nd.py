@@ -148,3 +148,16 @@ def test_window_of_padding_only_is_refused(attrs, tmp_path):
     x = np.zeros((1, 1, 2, 3, 3), F)
     with pytest.raises(UnsupportedOpError, match="covers only padding"):
         run_compiled(_model("MaxPool", attrs, x), {"a": x}, tmp_path)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5), (2, 3, 3, 4, 2)])
+@pytest.mark.parametrize("op", ["GlobalMaxPool", "GlobalAveragePool"])
+def test_global_pool_any_spatial_rank(op, shape, tmp_path):
+    """Against numpy (onnx's reference evaluator keeps an extra axis of a 3-D GlobalMaxPool)."""
+    x = np.random.default_rng(7).uniform(-2, 2, shape).astype(F)
+    m = make_model([helper.make_node(op, ["a"], ["y"])], [("a", F, shape)], [("y", F, None)])
+    axes = tuple(range(2, len(shape)))
+    want = x.max(axis=axes, keepdims=True) if op == "GlobalMaxPool" else \
+        x.astype(np.float64).mean(axis=axes, keepdims=True)
+    (got,), _ = run_compiled(m, {"a": x}, tmp_path)
+    assert got.shape == want.shape and rel_err(got, want) <= 1e-6

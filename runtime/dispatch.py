@@ -8,8 +8,11 @@ A run of consecutive straight-line instructions (:func:`runtime.ops.scalar.strai
 no jump, no read of ``instret``; a compiled program's ``li`` and ``cfgi`` settings before each
 vector or array instruction) is also bound as one *block*, which calls their handlers in order
 and counts each retirement: the fast loop runs a block in one step, and a jump into the middle
-of one finds the instruction's own handler there. The traced loop, and the fast loop within a
-chunk of the step limit, run one instruction a step. Some instructions are bound more tightly
+of one finds the instruction's own handler there. A block of ``lui``, ``addi`` and ``cfgi``
+whose ``addi`` read only registers the block set before (or ``x0``), the settings a compiled
+program makes before each vector or array instruction, writes the same values every time: it is
+bound as those final register and CSR writes. The traced loop, and the fast loop within a chunk
+of the step limit, run one instruction a step. Some instructions are bound more tightly
 (:mod:`runtime.ops.bind`).
 """
 
@@ -24,7 +27,7 @@ from isa.objfile import ObjectFile
 from runtime.ops import scalar
 from runtime.ops.bind import BINDERS
 from runtime.ops.registry import handlers
-from runtime.state import CSR_BASE, SINK, Halt, MachineState, Trap
+from runtime.state import _IS_AGU, CSR_BASE, MASK, SINK, Halt, MachineState, Trap
 
 CLOCK_STEPS = 1 << 14  # instructions between two looks at the clock in the dispatch loop
 
@@ -60,6 +63,7 @@ def predecode(state: MachineState, obj: ObjectFile, hits: list[int],
     prog: list[Callable] = []
     categories: list[str | None] = []
     plain: list[bool] = []  # straight-line
+    specs: list[tuple | None] = []  # (mnemonic, operands) of the straight-line instructions
     for i, word in enumerate(obj.text):
         try:
             ins = decode(word)
@@ -67,6 +71,7 @@ def predecode(state: MachineState, obj: ObjectFile, hits: list[int],
             prog.append(partial(_raise, f"unknown instruction word {word:#010x}"))
             categories.append(None)
             plain.append(False)
+            specs.append(None)
             continue
         h = table[ins.mnemonic]
         args = list(ins.args)
@@ -81,6 +86,7 @@ def predecode(state: MachineState, obj: ObjectFile, hits: list[int],
             prog.append(partial(h.fn, *pre, *args))
         categories.append(ins.spec.category.value)
         plain.append(scalar.straight(ins.mnemonic, ins.args))
+        specs.append((ins.mnemonic, tuple(args)))
     prog.append(partial(_raise, "pc ran past the end of the text section"))
     rerun = obj.rerun
     if rerun is not None and rerun % 4 == 0 and 0 <= rerun < 4 * len(obj.text):
@@ -91,12 +97,12 @@ def predecode(state: MachineState, obj: ObjectFile, hits: list[int],
         if cat is not None:
             groups.setdefault(cat, []).append(i)
     extra = [0]
-    blocks, span = _blocks(prog, plain, hits, extra)
+    blocks, span = _blocks(prog, plain, hits, extra, state, specs)
     return Decoded(prog, tuple((c, tuple(ix)) for c, ix in groups.items()), blocks, span, extra)
 
 
-def _blocks(prog: list[Callable], plain: list[bool], hits: list[int], extra: list[int]
-            ) -> tuple[list[Callable], int]:
+def _blocks(prog: list[Callable], plain: list[bool], hits: list[int], extra: list[int],
+            state: MachineState, specs: list[tuple | None]) -> tuple[list[Callable], int]:
     """``prog`` with each maximal run of two or more straight-line instructions bound as one
     block at its first instruction, and the longest run's length (1 without any)."""
     out, span, i, n = list(prog), 1, 0, len(plain)
@@ -105,10 +111,58 @@ def _blocks(prog: list[Callable], plain: list[bool], hits: list[int], extra: lis
         while j < n and plain[j]:
             j += 1
         if j - i > 1:
-            out[i] = _block(tuple(prog[i:j]), hits, range(i + 1, j), j, extra)
+            writes = _constant_writes(specs[i:j])
+            if writes is None:
+                out[i] = _block(tuple(prog[i:j]), hits, range(i + 1, j), j, extra)
+            else:
+                out[i] = _writes_block(state, *writes, hits, range(i + 1, j), j, extra)
             span = max(span, j - i)
         i = j + 1
     return out, span
+
+
+def _constant_writes(specs: list[tuple | None]) -> tuple[tuple, tuple, bool] | None:
+    """The final register and CSR writes of a run of ``lui``, ``addi`` and ``cfgi`` whose
+    values do not depend on the machine's state (each ``addi`` reads ``x0`` or a register the
+    run set before), and whether an AGU CSR is among them; None for any other run."""
+    regs: dict[int, int] = {0: 0}
+    csrs: dict[int, int] = {}
+    for spec in specs:
+        if spec is None:
+            return None
+        mnemonic, args = spec
+        if mnemonic == "lui":
+            regs[args[0]] = scalar.upper(args[1])
+        elif mnemonic == "addi" and args[1] in regs:
+            regs[args[0]] = (regs[args[1]] + args[2]) & MASK
+        elif mnemonic == "cfgi" and scalar.writable(args[0]):
+            csrs[args[0] - CSR_BASE] = args[1] & MASK
+        else:
+            return None
+    regs.pop(0)
+    return (tuple(regs.items()), tuple(csrs.items()),
+            any(_IS_AGU[k] for k in csrs))
+
+
+def _writes_block(state: MachineState, regs: tuple, csrs: tuple, agu: bool, hits: list[int],
+                  rest: range, after: int, extra: list[int]) -> Callable[[], int]:
+    """A block of constant writes (:func:`_constant_writes`): what its instructions' handlers
+    would leave, its retirements counted as :func:`_block` counts them."""
+    more, x, csr = len(rest), state.x, state.csr
+
+    def block() -> int:
+        for k, v in regs:
+            x[k] = v
+        for k, v in csrs:
+            csr[k] = v
+        if agu:
+            state._agu = None
+        for k in rest:
+            hits[k] += 1
+        extra[0] += more
+        return after
+
+    return block
 
 
 def _block(steps: tuple[Callable, ...], hits: list[int], rest: range, after: int,

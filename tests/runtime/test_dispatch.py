@@ -224,3 +224,58 @@ def test_a_reduction_rerun_with_another_nred_reduces_over_it():
     y = machine(src).run({"a": a})["y"]
     # the second run's one mean over everything, then the first's second row mean
     assert y.tolist() == [np.float32(a.mean(dtype=np.float64)), np.float32(a[1].mean())]
+
+
+def test_a_block_of_constant_settings_leaves_what_its_instructions_leave():
+    # a block of lui / addi (from x0 or a register it set) / cfgi, constant, then a vadd
+    # reading the addresses and the AGU setting it made; then a block that sets other values
+    # (another row, two elements) and adds to a register set before it (not constant). The
+    # traced loop runs one instruction a step.
+    src = """
+    .input "a", a, [2, 4]
+    .input "b", b, [2, 4]
+    .output "y", y, [2, 4]
+    .output "r", r, [3]
+    .equ a, 0x1000
+    .equ b, 0x1100
+    .equ y, 0x1200
+    .equ r, 0x1300
+        li x5, y
+        li x6, a
+        li x7, b
+        addi x12, x0, 7
+        cfgi n5, 4
+        cfgi sd5, 1
+        cfgi sa5, 1
+        cfgi sb5, 1
+        vadd x5, x6, x7
+        li x5, y + 16
+        li x6, a + 16
+        li x7, b + 16
+        addi x12, x12, 5
+        addi x13, x0, 0x123
+        cfgi n5, 2
+        vadd x5, x6, x7
+        li x8, r
+        sw x12, 0(x8)
+        sw x13, 4(x8)
+        csrr x14, n5
+        sw x14, 8(x8)
+        halt
+    """
+    rng = np.random.default_rng(1)
+    a, b = (rng.standard_normal((2, 4)).astype(np.float32) for _ in range(2))
+    fast, traced = machine(src), machine(src)
+    lines = []
+    out = fast.run({"a": a, "b": b})
+    ref = traced.run({"a": a, "b": b}, trace=lines.append, trace_limit=10_000)
+    assert lines and fast.cost.instructions == traced.cost.instructions == len(lines)
+    assert fast.mnemonic_counts() == traced.mnemonic_counts()
+    for k in out:
+        np.testing.assert_array_equal(out[k], ref[k])
+    y = np.zeros((2, 4), np.float32)
+    y[0], y[1, :2] = a[0] + b[0], a[1, :2] + b[1, :2]
+    np.testing.assert_array_equal(out["y"], y)
+    assert out["r"].view(np.uint32).tolist() == [12, 0x123, 2]
+    kinds = {getattr(b, "__qualname__", "").split(".")[0] for b in fast._program.blocks}
+    assert {"_writes_block", "_block"} <= kinds  # both kinds of block ran

@@ -90,3 +90,27 @@ def test_batchnorm_parameters_given_at_run_time(const):
     m = _model([node], [(k, feeds[k].shape) for k in feeds], ["y"])
     m.graph.initializer.extend(inits)
     _check(m, feeds)
+
+
+@pytest.mark.parametrize("op, shapes", [
+    ("Clip", {"x": (3, 4), "lo": (), "hi": ()}),
+    ("Pow", {"x": (3, 4), "e": (4,)}),
+    ("Where", {"c": (3, 4), "x": (3, 4), "y": (1, 4)}),
+])
+def test_elementwise_operands_given_at_run_time(op, shapes):
+    rng = np.random.default_rng(3)
+    feeds = {k: rng.standard_normal(s).astype(F) for k, s in shapes.items()}
+    if op == "Pow":
+        feeds["x"] = np.abs(feeds["x"]) + 0.5
+    if op == "Clip":
+        feeds["lo"], feeds["hi"] = np.array(-0.3, F), np.array(0.6, F)
+    ins = list(shapes)
+    inputs = [(k, s) for k, s in shapes.items()]
+    if op == "Where":  # a boolean condition
+        c = helper.make_tensor_value_info("c", TensorProto.BOOL, shapes["c"])
+        feeds["c"] = feeds["c"] > 0
+        inputs = inputs[1:]
+    m = _model([helper.make_node(op, ins, ["out"])], inputs, ["out"])
+    if op == "Where":
+        m.graph.input.insert(0, c)
+    _check(m, feeds)

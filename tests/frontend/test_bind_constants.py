@@ -160,3 +160,21 @@ def test_cli_refusal_suggests_const(tmp_path):
     res = CliRunner().invoke(cli, ["compile", str(path), "-q", "-o", str(tmp_path / "p.imo")])
     assert res.exit_code == 2
     assert "--const pads=FILE.npy" in res.output
+
+
+def test_backend_binds_expand_shape_and_tile_repeats():
+    x = np.arange(3, dtype=np.float32).reshape(3, 1)
+    cases = [
+        (_model([helper.make_node("Expand", ["x", "shape"], ["y"])],
+                [("x", F, [3, 1]), ("shape", I64, [3])], [("y", F, list("abc"))]),
+         "shape", [np.array([2, 1, 4]), np.array([1, 3, 2])]),
+        (_model([helper.make_node("Tile", ["x", "rep"], ["y"])],
+                [("x", F, [3, 1]), ("rep", I64, [2])], [("y", F, list("ab"))]),
+         "rep", [np.array([2, 3]), np.array([1, 1])]),
+    ]
+    for m, name, values in cases:
+        rep = imcc.backend.prepare(m)
+        assert rep.constant_inputs == (name,)
+        for v in values:
+            feeds = {"x": x, name: v}
+            np.testing.assert_array_equal(rep.run(feeds)[0], _expect(m, feeds)[0])

@@ -21,6 +21,7 @@ from google.protobuf.message import DecodeError
 from onnx import helper
 
 from imcc.frontend.control_flow import inline_static_control_flow
+from imcc.frontend.embedded import read_embedded
 from imcc.frontend.external_data import (
     SMALL_TENSOR,
     ExternalData,
@@ -65,8 +66,10 @@ def read_model_file(path: str | os.PathLike, *, external_data: bool = True) -> o
     """Parse the ONNX file at ``path`` and (unless ``external_data`` is False) load its
     external data from the model's folder."""
     path = Path(path)
-    try:
-        blob = hostlimits.read_bytes(path, f"{path}: the model")
+    try:  # large weights inside the file stay there, read later like external data
+        blob = read_embedded(path, f"{path}: the model")
+        if blob is None:
+            blob = hostlimits.read_bytes(path, f"{path}: the model")
     except OSError as e:
         raise OnnxImportError(f"{path}: cannot read model: {e.strerror}") from None
     model = parse_model_bytes(blob, str(path))

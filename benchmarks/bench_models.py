@@ -43,6 +43,10 @@ Crossbar backends: ``--backends numpy,cupy`` runs each model on one machine per 
 same process (CuPy on an NVIDIA GPU; docs/runtime.md, "Crossbar backends") and adds a table of
 the other backends against the first: time per inference, speedup, the share of each run spent in
 the crossbar's ``mvm`` (transfers included), and the largest difference of the outputs.
+``numpy-full`` is the numpy crossbar with every region's full product (no grouped blocks in the
+bit-serial loop, no depthwise diagonals on lossless integer MVMs): ``--backends
+numpy-full,numpy`` times those paths against the full products in one run (diff 0: the same
+bits).
 
 Threads: ``--threads T`` (default 1) sets the BLAS threads of the worker processes
 (``OPENBLAS_NUM_THREADS`` and friends, read when numpy loads) and onnxruntime's intra-op
@@ -180,7 +184,7 @@ def work_run(args) -> dict:
 
     from isa.objfile import read_object
     from runtime.machine import Machine
-    from runtime.xpcrossbar import device_name, make_crossbar
+    from runtime.xpcrossbar import device_name
 
     path = Path(args.workdir) / args.model / "model.onnx"
     chip = _chip(args.model, args.mode, args.headroom)
@@ -188,7 +192,7 @@ def work_run(args) -> dict:
     feeds = _inputs(path, args.batch, seed=0)
     m_in = {k: v.astype(np.float32) for k, v in feeds.items()}
     backends = args.backends.split(",")
-    machines = {b: Machine(chip, obj, crossbar=make_crossbar(b, chip)) for b in backends}
+    machines = {b: Machine(chip, obj, crossbar=_crossbar(b, chip)) for b in backends}
     machine = machines[backends[0]]
     in_mvm = {b: _time_mvms(m.xbar) for b, m in machines.items()}
     del obj
@@ -244,6 +248,18 @@ def work_run(args) -> dict:
             "mvm_share": in_mvm[b][0] / sum(times[b]),
             "numpy_mvm_share": in_mvm[backends[0]][0] / sum(t_imcc)}}
     return res
+
+
+def _crossbar(backend: str, chip):
+    """The crossbar of ``--backends`` name ``backend``: ``numpy-full`` is the numpy reference
+    without its grouped and depthwise products (every region's full product, as
+    ``NumpyCrossbar(grouped=False)``), for timing those paths against it in one run."""
+    from runtime.crossbar import NumpyCrossbar
+    from runtime.xpcrossbar import make_crossbar
+
+    if backend == "numpy-full":
+        return NumpyCrossbar(chip, grouped=False)
+    return make_crossbar(backend, chip)
 
 
 class _Tap:
@@ -486,8 +502,9 @@ def main() -> None:
     ap.add_argument("--headroom", type=float, default=1.25,
                     help="chip arrays as a multiple of what the model needs")
     ap.add_argument("--backends", default="numpy",
-                    help="crossbar backends of the run table, comma-separated (numpy, cupy); "
-                         "the first is compared with onnxruntime, the others with the first")
+                    help="crossbar backends of the run table, comma-separated (numpy, cupy, "
+                         "numpy-full: numpy without grouped or depthwise products); the first "
+                         "is compared with onnxruntime, the others with the first")
     ap.add_argument("--skip-compile", action="store_true", help="no compile table")
     ap.add_argument("--skip-run", action="store_true", help="no interpreter table")
     ap.add_argument("--workdir", default=None, help="keep the built models here")

@@ -8,6 +8,8 @@ product before it (``BatchNormalization``).
 
 from __future__ import annotations
 
+import numpy as np
+
 from imcc.opdefs.attrs import conv as conv_attrs
 from imcc.passes.composite_quant import _CONV_ATTRS, RUNTIME_WEIGHT_TAPS, _conv_by_taps
 from imcc.passes.composite_registry import FLOATS, Ops, composite
@@ -40,7 +42,7 @@ def _batchnorm_runtime(o: Ops) -> bool:
 
 
 @composite("Conv", dtypes=FLOATS)
-def _conv_runtime_weight(o: Ops) -> bool:
+def conv_runtime_weight(o: Ops) -> bool:
     """``Conv(x, W, B)`` (2-D) with a runtime weight ``W``: per group, the sum over the kernel's
     taps ``(i, j)`` of the strided slice of the padded input that tap reads, channels last,
     times ``W[:, :, i, j]^T`` (a product of two activations), plus ``B``. A weight with more
@@ -48,7 +50,7 @@ def _conv_runtime_weight(o: Ops) -> bool:
     n = o.n
     w = n.inputs[1]
     wt = o.rw.type(w)
-    if o.rw.is_const(w) or o.xt.rank != 4 or wt.numel // wt.shape[0] > RUNTIME_WEIGHT_TAPS:
+    if o.rw.is_const(w) or not runtime_weight_fits(o.xt.rank, wt.shape):
         return False
     attrs = conv_attrs({k: v for k, v in n.attrs.items() if k in _CONV_ATTRS},
                        [o.xt, wt], n.name)
@@ -68,6 +70,13 @@ def _conv_runtime_weight(o: Ops) -> bool:
     else:
         o.final("Reshape", y, o.rw.shape_const(f"{n.name}_dims", out_shape))
     return True
+
+
+def runtime_weight_fits(rank: int, w_shape: tuple[int, ...]) -> bool:
+    """Whether :func:`conv_runtime_weight` takes a runtime weight of shape ``w_shape`` [M, C/group,
+    k...] for an input of rank ``rank``: 2-D, at most ``RUNTIME_WEIGHT_TAPS`` taps times input
+    channels per group."""
+    return rank == 4 and int(np.prod(w_shape[1:])) <= RUNTIME_WEIGHT_TAPS
 
 
 def _channels(o: Ops, t: str, axis: int, start: int, count: int) -> str:

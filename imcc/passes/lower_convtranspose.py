@@ -7,6 +7,11 @@ input with ``s - 1`` zeros inserted between neighbours, padded by ``d*(k-1) - p0
 ``d*(k-1) - p1 + op`` after, with weights ``W'[g*Cog + o, i] = W[g*Cig + i, o]`` flipped in
 every spatial axis. Zero insertion is ``Reshape`` to [N, C, H, 1, W, 1], ``Pad`` of ``s - 1``
 after each inserted axis, ``Reshape`` to [N, C, H*s, W*s]; negative pads become a ``Slice``.
+
+A runtime weight (2-D, within the taps :func:`~imcc.passes.composite_runtime.conv_runtime_weight`
+takes) is regrouped, swapped and flipped by ``Reshape``, ``Transpose`` and a ``Slice`` with
+steps -1, and the ``Conv`` by it is expanded as that function expands one (products of two
+activations, on the dynamic unit). Other runtime weights stay, refused.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from imcc.ir import Graph, Node, TensorType
+from imcc.passes.composite_registry import FLOATS, Ops
+from imcc.passes.composite_runtime import conv_runtime_weight, runtime_weight_fits
 from imcc.passes.rewrite import Rewriter
 
 
@@ -24,6 +31,29 @@ def _flip_weight(w: np.ndarray, group: int) -> np.ndarray:
     wg = np.swapaxes(wg, 1, 2)
     wg = wg[(Ellipsis,) + (slice(None, None, -1),) * len(k)]
     return np.ascontiguousarray(wg.reshape((group * cog, cin // group) + k))
+
+
+def _flip_runtime_weight(rw: Rewriter, w: str, group: int, hint: str) -> str:
+    """:func:`_flip_weight` of the runtime tensor ``w``, by nodes."""
+    t = rw.type(w)
+    cin, cog, k = t.shape[0], t.shape[1], t.shape[2:]
+    n_sp = len(k)
+
+    def add(op: str, inputs, shape, name: str, **attrs) -> str:
+        return rw.add(op, inputs, TensorType(tuple(shape), t.dtype), f"{hint}_{name}", **attrs)
+
+    grouped = (group, cin // group, cog) + k
+    r = add("Reshape", (w, rw.shape_const(f"{hint}_wshape", grouped)), grouped, "wgroups",
+            allowzero=0)
+    swapped = (group, cog, cin // group) + k
+    r = add("Transpose", (r,), swapped, "wswap", perm=(0, 2, 1) + tuple(range(3, 3 + n_sp)))
+    r = add("Slice", (r, rw.shape_const(f"{hint}_starts", [-1] * n_sp),
+                      rw.shape_const(f"{hint}_ends", [-(v + 1) for v in k]),
+                      rw.shape_const(f"{hint}_axes", list(range(3, 3 + n_sp))),
+                      rw.shape_const(f"{hint}_steps", [-1] * n_sp)), swapped, "wflip")
+    out = (group * cog, cin // group) + k
+    return add("Reshape", (r, rw.shape_const(f"{hint}_wshape", out)), out, "wflipped",
+               allowzero=0)
 
 
 def _zero_insert(rw: Rewriter, x: str, strides: tuple[int, ...], hint: str) -> str:
@@ -55,7 +85,7 @@ def _crop(rw: Rewriter, x: str, begins: list[int], ends: list[int], hint: str) -
                   TensorType(out, t.dtype), f"{hint}_crop")
 
 
-def _lower(rw: Rewriter, n: Node, y: TensorType) -> None:
+def _lower(rw: Rewriter, graph: Graph, n: Node) -> None:
     w = rw.value(n.inputs[1])
     a = n.attrs
     s, d, k = tuple(a["strides"]), tuple(a["dilations"]), tuple(a["kernel_shape"])
@@ -72,18 +102,32 @@ def _lower(rw: Rewriter, n: Node, y: TensorType) -> None:
         begins = [max(0, v) for v in begins]
         ends = [max(0, v) for v in ends]
     group = int(a["group"])
-    inputs = (x, rw.const(f"{n.name}_W", _flip_weight(w, group))) + tuple(n.inputs[2:3])
+    wf = rw.const(f"{n.name}_W", _flip_weight(w, group)) if w is not None else \
+        _flip_runtime_weight(rw, n.inputs[1], group, n.name)
     attrs = {"auto_pad": "NOTSET", "dilations": d, "group": group, "kernel_shape": k,
              "pads": tuple(begins + ends), "strides": (1,) * n_sp}
-    rw.emit(Node(n.name, "Conv", inputs, n.outputs, attrs))
+    conv = Node(n.name, "Conv", (x, wf) + tuple(n.inputs[2:3]), n.outputs, attrs)
+    if w is not None:
+        rw.emit(conv)
+    elif not conv_runtime_weight(Ops(rw, graph, conv)):
+        raise AssertionError(f"{n.name}: a runtime weight runtime_weight_fits accepts")
+
+
+def _runtime_fits(rw: Rewriter, n: Node) -> bool:
+    """Whether the runtime weight of ConvTranspose ``n`` is lowered (module doc)."""
+    t = rw.type(n.inputs[1])
+    group = int(n.attrs["group"])
+    flipped = (t.shape[1] * group, t.shape[0] // group) + t.shape[2:]
+    return t.dtype in FLOATS and runtime_weight_fits(rw.type(n.inputs[0]).rank, flipped)
 
 
 def lower_convtranspose(graph: Graph) -> Graph:
-    """Replace every constant-weight ConvTranspose by zero insertion + Conv (module doc)."""
+    """Replace every ConvTranspose with a constant weight (or a runtime one that fits) by zero
+    insertion + Conv (module doc)."""
     rw = Rewriter(graph)
     for n in graph.nodes:
-        if n.op_type == "ConvTranspose" and rw.is_const(n.inputs[1]):
-            _lower(rw, n, graph.types[n.outputs[0]])
+        if n.op_type == "ConvTranspose" and (rw.is_const(n.inputs[1]) or _runtime_fits(rw, n)):
+            _lower(rw, graph, n)
         else:
             rw.emit(n)
     return rw.finish()

@@ -114,3 +114,27 @@ def test_elementwise_operands_given_at_run_time(op, shapes):
     if op == "Where":
         m.graph.input.insert(0, c)
     _check(m, feeds)
+
+
+@pytest.mark.parametrize("attrs, group, w_shape", [
+    ({}, 1, (4, 3, 3, 3)),
+    ({"strides": [2, 1], "pads": [1, 0, 0, 1], "output_padding": [1, 0]}, 1, (4, 3, 3, 2)),
+    ({"auto_pad": "SAME_UPPER", "strides": [2, 2], "dilations": [1, 2]}, 1, (4, 3, 3, 3)),
+    ({"strides": [2, 2]}, 2, (4, 2, 2, 3)),
+])
+def test_convtranspose_weight_given_at_run_time(attrs, group, w_shape):
+    """onnxruntime is the oracle where installed (onnx's reference evaluator fails on
+    group > 1)."""
+    rng = np.random.default_rng(4)
+    shapes = {"x": (2, 4, 5, 4), "w": w_shape, "b": (w_shape[1] * group,)}
+    node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], group=group, **attrs)
+    m = _model([node], list(shapes.items()), ["y"])
+    feeds = {k: rng.standard_normal(s).astype(F) for k, s in shapes.items()}
+    if group > 1:
+        ort = pytest.importorskip("onnxruntime")
+        prog = imcc.compile(m, time_limit=0.1, workers=1)
+        want = ort.InferenceSession(m.SerializeToString()).run(None, feeds)[0]
+        assert rel_err(prog.run(feeds)["y"], want) <= 1e-5
+    else:
+        prog = _check(m, feeds)
+    assert "imc" not in prog.report["partition"]

@@ -28,6 +28,7 @@ from imcc.mapping import LayerWork, Mapping, map_layers, pack_base
 from imcc.options import CompileOptions, PassChecks
 from imcc.partition import Partition
 from imcc.precision import LayerPrecision, PrecisionConfig, resolve
+from imcc.qdq import apply_qdq, qdq_weights
 from imcc.settings import fit_arrays, shape_for
 from imcc.tiling import LayerPlan, divide_layer
 from isa.diagnostics import ConfigError, OnnxImportError
@@ -265,12 +266,15 @@ def map_model(
     return_freed_memory()  # the parsed protobuf, as large as the weights, is garbage now
     clock.lap("load")
     say("canonicalizing")
+    qdq = qdq_weights(graph)
     graph = canonical_graph(graph, checks)
     return_freed_memory(collect=False)  # e.g. the weights BatchNorm folding replaced
     clock.lap("canonicalize")
     part = partition(graph, dynamic=options.dynamic)
     imc_nodes = tuple(n for n in graph.nodes if part.classes[n.name] == OpClass.IMC)
     precs, warnings = resolve(chip, precision, [n.name for n in imc_nodes])
+    precs, qdq_warnings = apply_qdq(graph, imc_nodes, precs, qdq)
+    warnings += qdq_warnings
     plans, signed, work = divide_layers(graph, imc_nodes, precs, chip)
     clock.lap("divide")
     say(f"packing {sum(len(p.tiles) for p in plans)} tiles onto arrays")

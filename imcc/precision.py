@@ -43,8 +43,11 @@ class LayerPrecision:
     adc_bits: int
     signed: str = "differential"
     slices: str = "columns"
-    weight_scale: str = "max"  # or "percentile"
+    weight_scale: str = "max"  # or "percentile"; "qdq": the model's (imcc/qdq.py)
     weight_percentile: float = 99.9
+    #: With ``weight_scale = "qdq"``: the scale of each output channel, fixed by the model's
+    #: ``DequantizeLinear`` (not a precision-file key).
+    weight_scales: tuple[float, ...] = ()
 
     @property
     def slice_spec(self) -> SliceSpec:
@@ -55,7 +58,7 @@ class LayerPrecision:
         return self.weight_bits == 0
 
 
-_KEYS = {f.name for f in fields(LayerPrecision)}
+_KEYS = {f.name for f in fields(LayerPrecision)} - {"weight_scales"}
 
 
 @dataclass(frozen=True)

@@ -75,12 +75,14 @@ class Quantized:
     scale: np.ndarray  # float32 [N]: W ~= values * scale
 
 
-def quantize(W: np.ndarray, w_bits: int, percentile: float | None = None) -> Quantized:
+def quantize(W: np.ndarray, w_bits: int, percentile: float | None = None,
+             scale: np.ndarray | None = None) -> Quantized:
     """Symmetric per-output-column quantization to ``w_bits`` signed bits (round half to even).
 
     ``scale[n] = r[n] / (2**(w_bits-1) - 1)`` with ``r[n] = max |W[:, n]|``, or, given a
     ``percentile``, that percentile of ``|W[:, n]|`` (larger weights are clipped: fewer levels
-    go to rare outliers); a column with ``r = 0`` gets scale 1.
+    go to rare outliers); a column with ``r = 0`` gets scale 1. A given ``scale`` (the model's,
+    imcc/qdq.py) is used as it is where every ``rint(W / scale)`` fits ``w_bits``.
     """
     W = np.asarray(W, dtype=np.float32)
     if w_bits == 0:
@@ -88,6 +90,11 @@ def quantize(W: np.ndarray, w_bits: int, percentile: float | None = None) -> Qua
     if w_bits < 2:
         raise ValueError("w_bits must be 0 (float) or >= 2")
     qmax = (1 << (w_bits - 1)) - 1
+    if scale is not None:
+        s = np.asarray(scale, dtype=np.float32)
+        q = np.rint(np.divide(W, s, dtype=np.float32))
+        if np.abs(q).max(initial=0) <= qmax:
+            return Quantized(q.astype(np.int32), s)
     if percentile is None or percentile >= 100:
         amax = np.abs(W).max(axis=0)
     else:

@@ -183,11 +183,13 @@ def quantize_layer(plan: LayerPlan, w: np.ndarray) -> LayerWeights:
     spec = plan.precision.slice_spec
     pct = plan.precision.weight_percentile if plan.precision.weight_scale == "percentile" \
         else None
+    given = np.asarray(plan.precision.weight_scales, dtype=np.float32) \
+        if plan.precision.weight_scale == "qdq" else None
     if plan.op == "Conv":
         cout = w.shape[0]
         # rows (kernel position, channel) | (channel, kernel position)
         rows = w.transpose((0,) + tuple(range(2, w.ndim)) + (1,)) if plan.groups == 1 else w
-        q = quantize(rows.reshape(cout, -1).T, spec.w_bits, pct)
+        q = quantize(rows.reshape(cout, -1).T, spec.w_bits, pct, given)
         if plan.groups == 1:  # the [K, N] matrix is the one block
             mats = [q.values]
         else:
@@ -195,7 +197,7 @@ def quantize_layer(plan: LayerPlan, w: np.ndarray) -> LayerWeights:
             mats = [group_matrix(values4, plan.groups, b.n_offset // (cout // plan.groups),
                                  b.groups) for b in plan.blocks]
     else:
-        q = quantize(w, spec.w_bits, pct)
+        q = quantize(w, spec.w_bits, pct, given)
         mats = [q.values]
     return LayerWeights(q.scale, tuple(mats), spec)
 

@@ -67,7 +67,9 @@ def conv_transpose(node: Node, graph: Graph) -> str:
 
 def dropout(node: Node, graph: Graph) -> str:
     return (not_const(node, graph, 2, "training_mode input")
-            or "training mode (random; imcc compiles inference, training_mode = false)")
+            or not_const(node, graph, 1, "ratio (training mode copies the input at ratio 0)")
+            or "training mode (random; imcc compiles inference, training_mode = false, or "
+            "training mode at ratio 0)")
 
 
 def einsum(node: Node, graph: Graph) -> str:

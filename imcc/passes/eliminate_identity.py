@@ -1,7 +1,8 @@
 """Remove operators that only copy their input at inference time.
 
-``Identity``; ``Dropout`` in inference mode (no ``training_mode`` input, or a constant false one;
-a used ``mask`` output becomes a constant all-true tensor); ``Cast`` to the dtype the input
+``Identity``; ``Dropout`` in inference mode (no ``training_mode`` input, or a constant false one)
+or in training mode with a constant ratio of 0 (a used ``mask`` output becomes a constant
+all-true tensor); ``Cast`` to the dtype the input
 already has. Readers of the output read the input instead.
 """
 
@@ -14,10 +15,17 @@ from imcc.passes.rewrite import Rewriter
 
 
 def _inference_dropout(rw: Rewriter, inputs: tuple[str, ...]) -> bool:
+    """Whether the Dropout copies its input: inference mode, or training mode with a constant
+    ratio of 0 (no element is dropped, and the scale ``1 / (1 - ratio)`` is 1)."""
     if len(inputs) < 3 or not inputs[2]:
         return True
     v = rw.value(inputs[2])
-    return v is not None and not bool(np.asarray(v).reshape(-1)[0])
+    if v is None:
+        return False
+    if not bool(np.asarray(v).reshape(-1)[0]):
+        return True
+    ratio = rw.value(inputs[1]) if len(inputs) > 1 and inputs[1] else None
+    return ratio is not None and float(np.asarray(ratio).reshape(-1)[0]) == 0.0
 
 
 def eliminate_identity(graph: Graph) -> Graph:

@@ -8,14 +8,6 @@ not listed must pass. ``python -m tests.backend.survey`` prints the groups as th
 """
 
 EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
-    'a runtime tensor where imcc needs a constant (weights, shapes, axes, parameters)': (
-        'test_training_dropout',
-        'test_training_dropout_default',
-        'test_training_dropout_default_mask',
-        'test_training_dropout_mask',
-        'test_training_dropout_zero_ratio',
-        'test_training_dropout_zero_ratio_mask',
-    ),
     'output shapes that depend on input data': (
         'test_sequence_model1',
         'test_sequence_model2',
@@ -421,6 +413,10 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     'training mode': (
         'test_batchnorm_epsilon_training_mode',
         'test_batchnorm_example_training_mode',
+        'test_training_dropout',
+        'test_training_dropout_default',
+        'test_training_dropout_default_mask',
+        'test_training_dropout_mask',
     ),
     "Einsum with an ellipsis ('...') in its equation": (
         'test_einsum_batch_diagonal',

@@ -178,3 +178,16 @@ def test_backend_binds_expand_shape_and_tile_repeats():
         for v in values:
             feeds = {"x": x, name: v}
             np.testing.assert_array_equal(rep.run(feeds)[0], _expect(m, feeds)[0])
+
+
+def test_training_dropout_at_ratio_zero_copies_and_other_ratios_are_refused():
+    node = helper.make_node("Dropout", ["x", "r", "t"], ["y", "mask"], seed=0)
+    m = _model([node], [("x", F, [2, 3]), ("r", F, []), ("t", TensorProto.BOOL, [])],
+               [("y", F, [2, 3]), ("mask", TensorProto.BOOL, [2, 3])])
+    rep = imcc.backend.prepare(m)
+    feeds = {"x": X, "r": np.array(0.0, np.float32), "t": np.array(True)}
+    for got, want in zip(rep.run(feeds), _expect(m, feeds), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert set(rep.constant_inputs) == {"r", "t"}
+    with pytest.raises(imcc.Error, match="training mode"):
+        rep.run({**feeds, "r": np.array(0.5, np.float32)})

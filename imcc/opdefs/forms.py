@@ -139,6 +139,10 @@ def lp_normalization(node: Node, graph: Graph) -> str | None:
     return f"p = {p} (1 and 2 are supported)" if int(p) not in (1, 2) else None
 
 
+def lp_pool(node: Node, graph: Graph) -> str:
+    return float_input(node, graph) or f"p = {node.attrs.get('p', 2)} (p >= 1 is supported)"
+
+
 def group_normalization(node: Node, graph: Graph) -> str:
     return (float_input(node, graph)
             or "num_groups must divide the channels, with one scale and bias per channel")

@@ -112,7 +112,7 @@ _RECORDS = (
     OpDef("LpNormalization", _D, "normalization", removed_by=_X, check=F.lp_normalization,
           notes="p = 1 or 2"),
     OpDef("LRN", _D, "normalization", removed_by=_X, notes="float32"),
-    OpDef("LpPool", _D, "pooling", removed_by=_X, attrs=A.pool, check=F.float_input,
+    OpDef("LpPool", _D, "pooling", removed_by=_X, attrs=A.pool, check=F.lp_pool,
           notes=f"float32; {_SPATIAL_ANY}; an AveragePool of Abs(x)^p times the kernel's size"),
     _op("Identity", removed_by="eliminate-identity"),
     _op("Dropout", removed_by="eliminate-identity", check=F.dropout,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
+import imcc
 import imcc.backend
 from tests.compiler.helpers import make_model, reference, rel_err
 from tests.compiler.test_pool_nd import _case
@@ -80,6 +81,13 @@ def test_lppool_ceil_mode_matches_onnxruntime(attrs):
                                    providers=["CPUExecutionProvider"]).run(None, {"a": x})
     (got,) = _run(m, {"a": x})
     assert got.shape == want.shape and rel_err(got, want) <= 2e-6
+
+
+def test_lppool_p_below_1_is_refused_by_name():
+    m = make_model([helper.make_node("LpPool", ["a"], ["y"], p=0, kernel_shape=[2, 2])],
+                   [("a", F, (1, 1, 4, 4))], [("y", F, None)], opset=18)
+    with pytest.raises(imcc.Error, match=r"LpPool node writing 'y' \(p = 0 \(p >= 1 is"):
+        imcc.backend.prepare(m)
 
 
 def _fmod_model(dtype, sa, sb):

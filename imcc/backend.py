@@ -28,7 +28,8 @@ compiler's refusal names them (:class:`imcc.frontend.bind_constants.NeedsConstan
 (``imcc.compile(..., constants=...)``). The programs are cached per values (the inputs' dtype,
 shape and a SHA-256 of their bytes; the 16 most recent): a run with the values of an earlier one
 reuses its program, a run with other values compiles another. Inputs the refusal does not name
-are never bound.
+are never bound. For such a model, a refusal of the values given (a Pad's negative pads beyond
+the input, a training-mode Dropout's nonzero ratio) is raised by ``run``.
 
 >>> pad = helper.make_node("Pad", ["x", "pads"], ["y"])
 >>> graph = helper.make_graph([pad], "pad",

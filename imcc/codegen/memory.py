@@ -174,17 +174,26 @@ def is_reshape_transpose(graph, node) -> bool:
 
 # Ops whose lowerings read their operands through views of any strides (zero strides too),
 # element by element, so an operand may be a view of another tensor (:func:`plan_views`) with
-# the same result. (Not a product of two activations: the interpreter's float32 product of a
-# transposed operand may round otherwise than that of its copy.)
+# the same result.
 _VIEW_READERS = (LAYOUT_FREE - {"AveragePool", "MaxPool"}) | {"Concat", "Transpose", "Slice",
                                                               "Expand"}
+
+
+def _reads_views(graph, node) -> bool:
+    """Whether ``node`` may read its operands as views: :data:`_VIEW_READERS`, and a product
+    of two activations (``smm``/``vmm`` take strided operands; attention's ``K^T``). The
+    interpreter's float32 product of a transposed operand may round otherwise than that of its
+    copy (BLAS sums in another order): a few ulps, not bit for bit."""
+    if node.op_type in _VIEW_READERS:
+        return True
+    return node.op_type == "MatMul" and not any(graph.is_const(t) for t in node.inputs[:2])
 
 
 def plan_views(graph, root: dict[str, str]) -> dict[str, str]:
     """The outputs of ``Transpose``, ``Slice`` and ``Expand`` that are read in place, as a
     view of their input (:func:`~imcc.codegen.views.node_view`), instead of copied: tensor ->
     its input. Such a tensor has no buffer of its own; it is not a graph output, not aliased
-    by a Reshape (``root``), and read only by ops that take views (:data:`_VIEW_READERS`)."""
+    by a Reshape (``root``), and read only by ops that take views (:func:`_reads_views`)."""
     io = set(graph.inputs) | set(graph.outputs)
     aliased = set(root) | set(root.values())
     views: dict[str, str] = {}
@@ -195,7 +204,7 @@ def plan_views(graph, root: dict[str, str]) -> dict[str, str]:
         readers = graph.consumers(t)
         if (not t or t in io or t in aliased or graph.is_const(x) or not readers
                 or math.prod(graph.types[t].shape) == 0
-                or not all(c.op_type in _VIEW_READERS for c in readers)):
+                or not all(_reads_views(graph, c) for c in readers)):
             continue
         if node_view(graph, node, View.of("", tuple(graph.types[x].shape))) is not None:
             views[t] = x

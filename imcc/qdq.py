@@ -36,7 +36,8 @@ class QdqWeight:
 
     source: str  # the DequantizeLinear, as diagnostics name it
     dtype: str  # the codes' integer type
-    scale: np.ndarray | None  # float32, one per output channel; None: not per output channel
+    scale: np.ndarray | None  # float32: one per output channel, or one (per tensor); None:
+    # along another axis
 
 
 def _type_bits(dtype: str) -> int:
@@ -58,23 +59,21 @@ def _out_axis(consumer: Node, rank: int, transposed: bool) -> int | None:
 
 
 def _channel_scales(graph: Graph, dq: Node, consumer: Node, transposed: bool) -> np.ndarray | None:
-    """The scale of each output channel of ``consumer``, or None (scaled along another axis)."""
+    """The scale of each output channel of ``consumer`` (a 0-d array: one for all), or None
+    (scaled along another axis)."""
     q = graph.types[dq.inputs[0]]
     s = np.asarray(graph.constants[dq.inputs[1]], dtype=np.float32).reshape(-1)
+    if s.size == 1:
+        return s.reshape(())
     axis = _out_axis(consumer, q.rank, transposed)
     if axis is None:
         return None
-    n = q.shape[axis]
-    if s.size == 1:
-        per = np.full(n, s[0], dtype=np.float32)
-    else:
-        a = int(dq.attrs.get("axis", 1))
-        if (a + q.rank if a < 0 else a) != axis or s.size != n:
-            return None
-        per = s
+    a = int(dq.attrs.get("axis", 1))
+    if (a + q.rank if a < 0 else a) != axis or s.size != q.shape[axis]:
+        return None
     if consumer.op_type == "ConvTranspose":  # W [Cin, Cout/g, ...]: channel g*Cog + o is o
-        per = np.tile(per, int(consumer.attrs.get("group", 1)))
-    return per
+        return np.tile(s, int(consumer.attrs.get("group", 1)))
+    return s
 
 
 def qdq_weights(graph: Graph) -> dict[str, QdqWeight]:
@@ -111,13 +110,19 @@ def qdq_weights(graph: Graph) -> dict[str, QdqWeight]:
     return out
 
 
+def _column_scales(w: np.ndarray, op: str, scale: np.ndarray) -> np.ndarray | None:
+    """The scale of each output column of the canonical weight ``w`` (Conv [Cout, ...], else
+    [K, N]), or None where ``scale`` does not have one per column."""
+    n = w.shape[0] if op == "Conv" else w.shape[-1]
+    if scale.ndim == 0:
+        return np.full(n, scale, dtype=np.float32)
+    return scale if scale.shape == (n,) else None
+
+
 def _codes(w: np.ndarray, op: str, scale: np.ndarray) -> np.ndarray | None:
     """``rint(w / s)`` per output channel when ``w`` is exactly those integers times ``s``."""
-    if op == "Conv":
-        shaped = scale.reshape((-1,) + (1,) * (w.ndim - 1))
-    else:
-        shaped = scale.reshape(1, -1)
-    if np.broadcast_shapes(shaped.shape, w.shape) != w.shape or not np.all(scale > 0):
+    shaped = scale.reshape((-1,) + (1,) * (w.ndim - 1)) if op == "Conv" else scale.reshape(1, -1)
+    if not np.all(scale > 0):
         return None
     v = np.rint(np.divide(w, shaped, dtype=np.float32))
     return v if np.array_equal(np.multiply(v, shaped, dtype=np.float32), w) else None
@@ -140,7 +145,9 @@ def apply_qdq(graph: Graph, imc_nodes, precs: dict[str, LayerPrecision],
             warnings.append(f"{where}: {info.source} scales its {info.dtype} weight along "
                             f"another axis than the output channels; {fallback}")
             continue
-        v = _codes(np.asarray(graph.constants[n.inputs[1]]), n.op_type, info.scale)
+        w = np.asarray(graph.constants[n.inputs[1]])
+        scale = _column_scales(w, n.op_type, info.scale)
+        v = None if scale is None else _codes(w, n.op_type, scale)
         if v is None:
             warnings.append(f"{where}: its weight is no longer {info.source}'s codes times "
                             f"its scale (a BatchNormalization or Gemm's alpha folded into it); "
@@ -153,5 +160,5 @@ def apply_qdq(graph: Graph, imc_nodes, precs: dict[str, LayerPrecision],
                             f"weight_bits = {bits} for it in a precision file to keep the codes)")
             continue
         out[n.name] = replace(p, weight_bits=bits, weight_scale="qdq",
-                              weight_scales=tuple(float(x) for x in info.scale))
+                              weight_scales=tuple(float(x) for x in scale))
     return out, warnings

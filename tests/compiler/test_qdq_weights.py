@@ -138,6 +138,20 @@ def test_gemm_transposed_per_channel(tmp_path):
     assert np.array_equal(programmed_codes(res, machine), q.T)
 
 
+def test_matmul_of_a_transposed_per_channel_weight(tmp_path):
+    q = _codes((6, 10))  # [N, K] scaled along axis 0, transposed to the MatMul's [K, N]
+    s = (R.random(6) * 0.05 + 0.01).astype(F)
+    m = make_model([helper.make_node("DequantizeLinear", ["wq", "ws"], ["wt"], axis=0),
+                    helper.make_node("Transpose", ["wt"], ["w"], perm=[1, 0]),
+                    helper.make_node("MatMul", ["a", "w"], ["y"], name="layer")],
+                   [("a", F, (3, 10))], [("y", F, None)], inits={"wq": q, "ws": s}, opset=21)
+    feeds = {"a": R.standard_normal((3, 10)).astype(F)}
+    got, res, machine = compile_and_run(m, feeds, lossless(), tmp_path)
+    assert rel_err(got, ort_run(m, feeds)) <= 1e-6
+    assert np.array_equal(programmed_codes(res, machine), q.T)
+    assert not res.report["warnings"]
+
+
 def test_int4_codes_set_four_bit_weights(tmp_path):
     q = _codes((16, 5), -7, 7, np.int8)
     m, feeds = qdq_model("MatMul", q.shape, q, (R.random(5) * 0.05 + 0.01).astype(F),
@@ -164,6 +178,16 @@ def test_fewer_weight_bits_than_the_codes_is_one_warning(tmp_path):
     assert not res.report["warnings"]
     assert res.storage_map["layers"][0]["precision"]["weight_bits"] == 8
     assert rel_err(got[0], ort_run(m, feeds)) <= 1e-6
+
+
+def test_scales_along_the_inputs_are_one_warning(tmp_path):
+    q = _codes((12, 7))  # MatMul [K, N] scaled per row (input), not per output column
+    m, feeds = qdq_model("MatMul", q.shape, q, (R.random(12) * 0.05 + 0.01).astype(F), axis=0,
+                         xshape=(4, 12), bias=False)
+    got, res, _ = compile_and_run(m, feeds, lossless(), tmp_path)
+    (w,) = res.report["warnings"]
+    assert "'layer'" in w and "another axis than the output channels" in w
+    assert rel_err(got, ort_run(m, feeds)) <= 1e-2  # requantized to 8 bits per column
 
 
 def test_a_weight_changed_by_a_folded_batchnorm_is_one_warning(tmp_path):

@@ -8,10 +8,12 @@ product before it (``BatchNormalization``).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from imcc.opdefs.attrs import conv as conv_attrs
-from imcc.passes.composite_quant import _CONV_ATTRS, RUNTIME_WEIGHT_TAPS, _conv_by_taps
+from imcc.passes.composite_quant import _CONV_ATTRS, RUNTIME_WEIGHT_TAPS
 from imcc.passes.composite_registry import FLOATS, Ops, composite
 
 
@@ -43,9 +45,9 @@ def _batchnorm_runtime(o: Ops) -> bool:
 
 @composite("Conv", dtypes=FLOATS)
 def conv_runtime_weight(o: Ops) -> bool:
-    """``Conv(x, W, B)`` (2-D) with a runtime weight ``W``: per group, the sum over the kernel's
-    taps ``(i, j)`` of the strided slice of the padded input that tap reads, channels last,
-    times ``W[:, :, i, j]^T`` (a product of two activations), plus ``B``. A weight with more
+    """``Conv(x, W, B)`` (any spatial rank) with a runtime weight ``W``: per group, the sum over
+    the kernel's taps ``t`` of the strided slice of the padded input that tap reads, channels
+    last, times ``W[:, :, t]^T`` (a product of two activations), plus ``B``. A weight with more
     than ``RUNTIME_WEIGHT_TAPS`` taps times input channels per group stays (refused)."""
     n = o.n
     w = n.inputs[1]
@@ -66,17 +68,50 @@ def conv_runtime_weight(o: Ops) -> bool:
         parts.append(_conv_by_taps(o, xg, wg, attrs, (*out_shape[:1], mg, *out_shape[2:])))
     y = parts[0] if groups == 1 else o.op("Concat", *parts, shape=out_shape, axis=1)
     if len(n.inputs) > 2 and n.inputs[2]:
-        o.final("Add", y, _per_channel(o, n.inputs[2], (1, out_shape[1], 1, 1)))
+        o.final("Add", y, _per_channel(o, n.inputs[2], (1, out_shape[1]) + (1,) * (o.xt.rank - 2)))
     else:
         o.final("Reshape", y, o.rw.shape_const(f"{n.name}_dims", out_shape))
     return True
 
 
+def _conv_by_taps(o: Ops, x: str, w: str, attrs, out_shape) -> str:
+    """The convolution of ``x`` [N, C, spatial...] by the runtime weight ``w`` [M, C, k...]
+    (one group): per tap, the input's strided slice it reads, channels last, times that tap's
+    [C, M] weights; summed over the taps, channels first again."""
+    sc = o.rw.shape_const
+    name = o.n.name
+    xt, m, k = o.rw.type(x), o.rw.type(w).shape[0], o.rw.type(w).shape[2:]
+    (nb, c), sp, outs = xt.shape[:2], len(k), tuple(out_shape[2:])
+    axes = list(range(2, 2 + sp))
+    strides, dil, pads = attrs["strides"], attrs["dilations"], list(attrs["pads"])
+    if any(pads):
+        shape = [d + (pads[i - 2] + pads[sp + i - 2] if i >= 2 else 0)
+                 for i, d in enumerate(xt.shape)]
+        x = o.op("Pad", x, sc(f"{name}_pads", [0, 0, *pads[:sp], 0, 0, *pads[sp:]]),
+                 shape=shape)
+    total = None
+    for tap in itertools.product(*(range(v) for v in k)):
+        starts = [t * d for t, d in zip(tap, dil, strict=True)]
+        ends = [s + (n - 1) * st + 1 for s, n, st in zip(starts, outs, strides, strict=True)]
+        xs = o.op("Slice", x, sc(f"{name}_starts", starts), sc(f"{name}_ends", ends),
+                  sc(f"{name}_axes", axes), sc(f"{name}_steps", list(strides)),
+                  shape=(nb, c, *outs))
+        xs = o.op("Transpose", xs, shape=(nb, *outs, c), perm=(0, *axes, 1))
+        wk = o.op("Slice", w, sc(f"{name}_starts", list(tap)),
+                  sc(f"{name}_ends", [t + 1 for t in tap]), sc(f"{name}_axes", axes),
+                  shape=(m, c) + (1,) * sp)
+        wk = o.op("Reshape", wk, sc(f"{name}_dims", [m, c]), shape=(m, c))
+        wk = o.op("Transpose", wk, shape=(c, m), perm=(1, 0))
+        y = o.op("MatMul", xs, wk, shape=(nb, *outs, m))
+        total = y if total is None else o.op("Add", total, y, shape=(nb, *outs, m))
+    return o.op("Transpose", total, shape=tuple(out_shape), perm=(0, 1 + sp, *range(1, 1 + sp)))
+
+
 def runtime_weight_fits(rank: int, w_shape: tuple[int, ...]) -> bool:
     """Whether :func:`conv_runtime_weight` takes a runtime weight of shape ``w_shape`` [M, C/group,
-    k...] for an input of rank ``rank``: 2-D, at most ``RUNTIME_WEIGHT_TAPS`` taps times input
-    channels per group."""
-    return rank == 4 and int(np.prod(w_shape[1:])) <= RUNTIME_WEIGHT_TAPS
+    k...] for an input of rank ``rank``: a spatial axis or more, at most
+    ``RUNTIME_WEIGHT_TAPS`` taps times input channels per group."""
+    return rank >= 3 and int(np.prod(w_shape[1:])) <= RUNTIME_WEIGHT_TAPS
 
 
 def _channels(o: Ops, t: str, axis: int, start: int, count: int) -> str:

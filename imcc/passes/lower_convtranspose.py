@@ -8,7 +8,7 @@ input with ``s - 1`` zeros inserted between neighbours, padded by ``d*(k-1) - p0
 every spatial axis. Zero insertion is ``Reshape`` to [N, C, H, 1, W, 1], ``Pad`` of ``s - 1``
 after each inserted axis, ``Reshape`` to [N, C, H*s, W*s]; negative pads become a ``Slice``.
 
-A runtime weight (2-D, within the taps :func:`~imcc.passes.composite_runtime.conv_runtime_weight`
+A runtime weight (within the taps :func:`~imcc.passes.composite_runtime.conv_runtime_weight`
 takes) is regrouped, swapped and flipped by ``Reshape``, ``Transpose`` and a ``Slice`` with
 steps -1, and the ``Conv`` by it is expanded as that function expands one (products of two
 activations, on the dynamic unit). Other runtime weights stay, refused.

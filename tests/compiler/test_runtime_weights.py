@@ -138,3 +138,19 @@ def test_convtranspose_weight_given_at_run_time(attrs, group, w_shape):
     else:
         prog = _check(m, feeds)
     assert "imc" not in prog.report["partition"]
+
+
+@pytest.mark.parametrize("op, x_shape, w_shape, attrs", [
+    ("Conv", (2, 3, 7), (4, 3, 3), {"pads": [1, 2], "strides": [2]}),
+    ("Conv", (1, 2, 4, 5, 3), (3, 2, 2, 3, 2), {"pads": [1, 0, 1, 0, 1, 1],
+                                                 "dilations": [1, 2, 1]}),
+    ("ConvTranspose", (2, 3, 5), (3, 2, 3), {"strides": [2], "output_padding": [1]}),
+    ("ConvTranspose", (1, 2, 3, 2, 3), (2, 2, 2, 2, 2), {"strides": [2, 1, 2]}),
+])
+def test_1d_and_3d_weights_given_at_run_time(op, x_shape, w_shape, attrs):
+    rng = np.random.default_rng(5)
+    shapes = {"x": x_shape, "w": w_shape}
+    m = _model([helper.make_node(op, ["x", "w"], ["y"], **attrs)], list(shapes.items()), ["y"])
+    feeds = {k: rng.standard_normal(s).astype(F) for k, s in shapes.items()}
+    prog = _check(m, feeds)
+    assert "imc" not in prog.report["partition"]

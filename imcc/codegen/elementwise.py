@@ -1,8 +1,16 @@
-"""Element-wise ONNX ops on the digital vector unit (numpy broadcasting through AGU strides)."""
+"""Element-wise ONNX ops on the digital vector unit (numpy broadcasting through AGU strides).
+
+A float32 ``Mul`` whose output only the ``Add`` right after it reads (no graph output) is
+computed with that ``Add`` as one ``vfma`` (``D = A * B + C``, the product and the sum rounded
+separately, as the two nodes round: the same bits): attention's scale and mask, the rotary
+embedding's second product and its sum, a layer norm's scale and bias. ``Pow`` by a constant 2
+is ``vmul`` of the base with itself (the correctly rounded square).
+"""
 
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -34,13 +42,53 @@ def lower_unary(ctx: Ctx, node) -> None:
     ctx.unary(UNARY[node.op_type], y, x)
 
 
+#: graph -> (the Mul nodes computed by the Add after them, Add name -> that Mul)
+_FMA: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def fma_pairs(graph) -> tuple[frozenset[str], dict]:
+    """The ``Mul`` -> ``Add`` pairs lowered as one ``vfma`` (the module docstring): the Mul's
+    names, and each Add's name -> its Mul."""
+    hit = _FMA.get(graph)
+    if hit is None:
+        outputs, adds = set(graph.outputs), {}
+        for m, a in zip(graph.nodes, graph.nodes[1:]):
+            if m.op_type != "Mul" or a.op_type != "Add" or len(m.outputs) != 1:
+                continue
+            t = m.outputs[0]
+            if t in outputs or graph.consumers(t) != (a,) or list(a.inputs).count(t) != 1:
+                continue
+            if all(graph.types[x].dtype == "float32" for x in (*m.inputs, *a.inputs, *a.outputs)):
+                adds[a.name] = m
+        hit = _FMA[graph] = (frozenset(m.name for m in adds.values()), adds)
+    return hit
+
+
 @lowers(*BINARY, *SWAPPED)
 def lower_binary(ctx: Ctx, node) -> None:
+    if node.op_type in ("Mul", "Add"):
+        muls, adds = fma_pairs(ctx.graph)
+        if node.name in muls:
+            ctx.w.comment("computed with the Add after it (vfma)")
+            return
+        mul = adds.get(node.name)
+        if mul is not None:
+            c = next(t for t in node.inputs if t != mul.outputs[0])
+            ctx.ternary("vfma", ctx.view(node.outputs[0]), ctx.view(mul.inputs[0]),
+                        ctx.view(mul.inputs[1]), ctx.view(c))
+            return
     (a, b), y = _io(ctx, node)
     if node.op_type in SWAPPED:
         ctx.binary(SWAPPED[node.op_type], y, b, a)
+    elif node.op_type == "Pow" and _scalar_value(ctx, node.inputs[1]) == 2.0:
+        ctx.binary("vmul", y, a, a)
     else:
         ctx.binary(BINARY[node.op_type], y, a, b)
+
+
+def _scalar_value(ctx: Ctx, t: str) -> float | None:
+    v = ctx.const(t)
+    return float(v.reshape(-1)[0]) if v is not None and v.size == 1 else None
 
 
 @lowers("Div")

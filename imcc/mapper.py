@@ -23,7 +23,7 @@ import onnx
 
 from imcc import storagemap
 from imcc.calibrate import nonnegative
-from imcc.ir import Graph, Node
+from imcc.ir import Graph, Node, describe
 from imcc.mapping import LayerWork, Mapping, map_layers, pack_base
 from imcc.options import CompileOptions, PassChecks
 from imcc.partition import Partition
@@ -161,13 +161,14 @@ def _layer_work(graph: Graph, node: Node, cycles: int) -> LayerWork:
     return LayerWork(max(1, vectors), cycles)
 
 
-def _finite_weight(node: Node, w: np.ndarray) -> None:
-    """Refuse a weight no crossbar cell can store (``map`` refuses what ``compile`` would)."""
+def _finite_weight(graph: Graph, node: Node, w: np.ndarray) -> None:
+    """Refuse a weight no crossbar cell can store (``map`` refuses what ``compile`` would),
+    naming the layer as the model does (the weight may be one canonicalization made)."""
     if w.dtype.kind == "f" and not np.isfinite(w).all():
         bad = int(np.size(w) - np.count_nonzero(np.isfinite(w)))
-        raise OnnxImportError(f"layer {node.name!r}: its weight {node.inputs[1]!r} holds {bad} "
-                              "NaN or infinite value(s), which no crossbar cell can store; fix "
-                              "the model's weights")
+        raise OnnxImportError(f"{describe(graph, node)}: its weight holds {bad} NaN or infinite "
+                              "value(s), which no crossbar cell can store; fix the model's "
+                              "weights")
 
 
 def divide_layers(graph: Graph, imc_nodes: tuple[Node, ...],
@@ -179,7 +180,7 @@ def divide_layers(graph: Graph, imc_nodes: tuple[Node, ...],
     for n in imc_nodes:
         p = precs[n.name]
         w = np.asarray(graph.constants[n.inputs[1]])
-        _finite_weight(n, w)
+        _finite_weight(graph, n, w)
         groups = int(n.attrs.get("group", 1)) if n.op_type == "Conv" else 1
         plans.append(divide_layer(n.name, n.op_type, tuple(w.shape), groups, p, chip.rows,
                                   chip.cols))

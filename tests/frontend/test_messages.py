@@ -76,16 +76,19 @@ def test_unnamed_nodes_are_named_by_the_tensor_they_write():
 
 
 @pytest.mark.parametrize("name,want", [
-    ("up", "'up' (ConvTranspose, as Conv: only 2-D convolution is supported)"),
-    ("", "the ConvTranspose node writing 'y' (as Conv: only 2-D convolution is supported)")])
+    ("up", "node 'up' (ConvTranspose, as Conv): its weight holds 1 NaN"),
+    ("", "the ConvTranspose node writing 'y' (as Conv): its weight holds 1 NaN")])
 def test_a_node_canonicalization_made_is_reported_as_the_models_node(name, want):
-    """A 3-D ConvTranspose is rewritten as zero insertion + a 3-D Conv (which is then refused):
-    the message names the ConvTranspose, once, not the nodes imcc made from it."""
+    """A 3-D ConvTranspose is rewritten as zero insertion + a 3-D Conv with a flipped weight
+    (which is then refused: it holds a NaN): the message names the ConvTranspose, once, not the
+    nodes or the weight imcc made from it."""
     w = np.ones((2, 3, 2, 2, 2), np.float32)
+    w[1, 2, 0, 1, 1] = np.nan
     node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2, 2], name=name)
     msg = _error(_model([node], [_vi("x", [1, 2, 3, 3, 3])], [_vi("y", None)], [_const("w", w)]))
-    assert "1 unsupported node(s): " + want in msg
-    assert "_zeros" not in msg and "_interleave" not in msg
+    assert msg.startswith(want)
+    assert "_zeros" not in msg and "_interleave" not in msg and "_W" not in msg
+    assert "ConvTranspose_0" not in msg
 
 
 @pytest.mark.parametrize("node,outputs,want", [

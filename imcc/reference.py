@@ -42,8 +42,12 @@ def _check(model: onnx.ModelProto, path, shapes: dict[str, tuple[int, ...]]) -> 
 
     if any(0 in s for s in shapes.values()):
         raise InputError(f"{path}: an input has no rows ({shapes}); give at least one sample")
+    from imcc.frontend.bind_constants import NeedsConstants
+
     try:
         load_model_proto(model, shapes, base_dir=Path(path).parent, where=str(path))
+    except NeedsConstants:  # shapes set by input values: the engine is given them
+        return
     except OnnxImportError as e:
         if "--input-shape" not in e.message:
             raise

@@ -58,10 +58,10 @@ def compare_samples(prog, model: Path, calib: dict | None) -> tuple[dict, str]:
 
 
 def compile_page(prog, model: Path, rep: dict, *, calib: dict | None,
-                 compare: bool = True) -> dict:
+                 compare: bool = True, constants: dict | None = None) -> dict:
     """The page of ``imcc compile --html``: partition, layers, storage map, the cost model's
     estimate (in ``rep``, the compile report, unless ``--no-estimate``) and, on a few samples,
-    the comparison with the float model."""
+    the comparison with the float model (given ``constants``, the inputs ``--const`` bound)."""
     from imcc.reference import evaluate
 
     chip = prog.chip
@@ -95,7 +95,7 @@ def compile_page(prog, model: Path, rep: dict, *, calib: dict | None,
         feeds, what = compare_samples(prog, model, calib)
         if feeds:
             outs = prog.run(feeds)
-            ref, engine = evaluate(model, feeds)
+            ref, engine = evaluate(model, {**feeds, **(constants or {})})
             n = len(next(iter(feeds.values())))
             data["compare"] = {"engine": engine, "samples": n,
                                "outputs": output_errors(outs, ref),

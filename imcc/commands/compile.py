@@ -147,7 +147,8 @@ def compile_cmd(model, output, asm, map_path, svg_path, calib, consts, calibrati
             from imcc.report import render
 
             bar.stage("report: running the program and the float model on a few samples")
-            page = render(compile_page(prog, model, rep, calib=calib_data)).encode()
+            page = render(compile_page(prog, model, rep, calib=calib_data,
+                                       constants=constants)).encode()
     obj, smap = prog._obj, prog._storage_map
     files = Outputs({out: obj})
     if asm:

@@ -129,12 +129,15 @@ def test_cli_const(tmp_path):
     path = tmp_path / "pad.onnx"
     onnx.save(_pad(), path)
     np.save(tmp_path / "pads.npy", np.array([0, 1, 0, 1]))
-    out = tmp_path / "pad.imo"
+    out, page = tmp_path / "pad.imo", tmp_path / "pad.html"
     res = CliRunner().invoke(cli, ["compile", str(path), "-q", "--no-estimate", "-o", str(out),
-                                   "--const", f"pads={tmp_path / 'pads.npy'}"])
+                                   "--const", f"pads={tmp_path / 'pads.npy'}",
+                                   "--html", str(page)])
     assert res.exit_code == 0, res.output
     got = imcc.load(out).run({"x": X})["y"]
     np.testing.assert_allclose(got, _expect(_pad(), {"x": X, "pads": np.array([0, 1, 0, 1])})[0])
+    # the page's comparison feeds the float model the bound value too
+    assert '"outputs":[{"name":"y","max_abs":0.0' in page.read_text()
 
 
 @pytest.mark.parametrize("spec", ["pads={d}/missing.npy", "nope={d}/pads.npy",

@@ -164,8 +164,9 @@ def quant(node: Node, graph: Graph) -> str:
             return f"output type {out} (integer, float 8 and float4e2m1 are supported)"
     if node.op_type in ("QLinearConv", "ConvInteger"):
         w = node.inputs[3 if node.op_type == "QLinearConv" else 1]
-        if graph.types[node.inputs[0]].rank != 4:
-            return "only 2-D convolution is supported"
+        if graph.types[node.inputs[0]].rank != 4 and not graph.is_const(w):
+            return (f"its weight ({w!r}) is not a constant and the convolution is not 2-D (a "
+                    "runtime weight is multiplied tap by tap in 2-D)")
         if not graph.is_const(w):
             return (f"its weight ({w!r}) is not a constant, and the convolution has groups or "
                     "more than 1024 taps times input channels (a runtime weight is multiplied "

@@ -24,7 +24,6 @@ _IMC, _D = OpClass.IMC, OpClass.DIGITAL
 _E = Layout.ELEMENTWISE
 _NONNEG, _FIRST, _ALL = Sign.NONNEG, Sign.FIRST, Sign.ALL
 _X = "expand-composites"
-_SPATIAL_2D = "2-D (4-D tensors)"
 _SPATIAL_ANY = "any spatial rank (1-D, 2-D, 3-D, ...)"
 
 
@@ -43,7 +42,7 @@ def _math(name: str, notes: str = "") -> OpDef:
 _RECORDS = (
     # -- lowered: the code generator has one lowering for each ---------------------------------
     OpDef("Conv", _IMC, "conv", layout=Layout.ANY, attrs=A.conv, check=F.conv,
-          notes="any spatial rank (1-D, 2-D, 3-D, ...), constant weight"),
+          notes=f"{_SPATIAL_ANY}, constant weight"),
     OpDef("Gemm", _IMC, "linear", notes="IMC with a constant [K, N] right operand, DYNAMIC "
           "(category matmul) otherwise"),
     OpDef("MatMul", _IMC, "linear", notes="IMC with a constant [K, N] right operand, DYNAMIC "
@@ -177,9 +176,9 @@ _RECORDS = (
     OpDef("MatMulInteger", _IMC, "linear", removed_by=_X, check=F.quant,
           notes="integer MatMul of the centred operands in float32; a scalar zero point of A"),
     OpDef("QLinearConv", _IMC, "conv", removed_by=_X, check=F.quant,
-          notes=f"{_SPATIAL_2D}; as QLinearMatMul; a runtime weight tap by tap"),
+          notes="as QLinearMatMul, any spatial rank; a runtime weight tap by tap (2-D)"),
     OpDef("ConvInteger", _IMC, "conv", removed_by=_X, check=F.quant,
-          notes=f"{_SPATIAL_2D}; as MatMulInteger; a runtime weight tap by tap"),
+          notes="as MatMulInteger, any spatial rank; a runtime weight tap by tap (2-D)"),
 )
 
 

@@ -251,7 +251,7 @@ def _qlinear_conv(o: Ops) -> bool:
     n = o.n
     q = n.op_type == "QLinearConv"
     w = n.inputs[3] if q else n.inputs[1]
-    if o.xt.rank != 4:
+    if o.xt.rank != 4 and not o.rw.is_const(w):  # a constant weight: a Conv of any rank
         return False
     x_zp, w_zp = (n.inputs[2], _opt(n, 5)) if q else (_opt(n, 2), _opt(n, 3))
     attrs = conv_attrs({k: v for k, v in n.attrs.items() if k in _CONV_ATTRS},

@@ -128,3 +128,29 @@ def test_conv_transpose_nd_float(cfg, tmp_path):
                                 providers=["CPUExecutionProvider"]).run(None, feeds)[0]
     got, _ = run_compiled(m, feeds, tmp_path, chip=chip())
     assert got[0].shape == want.shape and rel_err(got[0], want) <= 1e-5
+
+
+@pytest.mark.parametrize("op,image,k", [("QLinearConv", (1, 4, 5, 3), (2, 2, 2)),
+                                        ("ConvInteger", (2, 7), (3,)),
+                                        ("ConvInteger", (1, 3, 4, 4), (2, 1, 2))])
+def test_quantized_convs_of_any_rank_with_constant_weights(op, image, k, tmp_path):
+    xshape = (image[0], 3) + image[1:]
+    u8 = np.uint8
+    x = R.integers(0, 256, xshape).astype(u8)
+    w = R.integers(0, 256, (4, 3) + k).astype(u8)
+    pads = [1] * 2 * len(k)
+    if op == "QLinearConv":
+        inits = {"xs": np.float32(0.02), "xz": u8(120), "w": w, "ws": np.float32(0.01),
+                 "wz": u8(128), "ys": np.float32(0.05), "yz": u8(100)}
+        node = helper.make_node(op, ["a", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"],
+                                pads=pads)
+    else:
+        inits = {"w": w, "xz": u8(120), "wz": u8(128)}
+        node = helper.make_node(op, ["a", "w", "xz", "wz"], ["y"], pads=pads)
+    m = make_model([node], [("a", u8, xshape)], [("y", u8 if op == "QLinearConv" else
+                                                       np.int32, None)], inits=inits)
+    want = reference(m, {"a": x})[0]
+    got, _ = run_compiled(m, {"a": x}, tmp_path, chip=chip())
+    assert got[0].shape == want.shape
+    assert np.abs(got[0].astype(np.int64) - want.astype(np.int64)).max() <= \
+        (1 if op == "QLinearConv" else 0)  # float32 rescale before the rounding (docs)

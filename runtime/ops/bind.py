@@ -1,8 +1,9 @@
 """Instructions bound for the dispatcher (:mod:`runtime.dispatch`) more tightly than a partial
 of their handler, computing what the handler computes: ``lui`` and ``cfgi`` of a writable CSR
-as one register or CSR write; the element-wise vector instructions, the reductions and
-``vsadd`` keeping the operands of their last execution (views, coefficients, the numpy call)
-while their AGU setting and registers, and ``vsadd``'s shift-and-add CSRs, stay the same.
+as one register or CSR write; the element-wise vector instructions (``vfma`` among them), the
+reductions, ``vnorm`` and ``vsadd`` keeping the operands of their last execution (views,
+coefficients, the numpy call) while their AGU setting and registers, and ``vsadd``'s
+shift-and-add and ``vnorm``'s ``eps`` CSRs, stay the same.
 """
 
 from __future__ import annotations
@@ -11,17 +12,22 @@ import operator
 from collections.abc import Callable
 from functools import partial
 
+import numpy as np
+
 from isa.spec import AGU_RANK
 from runtime.ops import kernels
 from runtime.ops.scalar import cfgi, upper, writable
 from runtime.ops.vector import (
     _CELLB,
+    _EPS,
     _OUTER5,
     _WSCH,
     ALL,
     ELEMENTWISE,
     REDUCTIONS,
     operand,
+    _bits_to_f32,
+    _fma,
     reduced_dims,
     shift_add_coefficients,
 )
@@ -118,8 +124,53 @@ def _bind_reduction(kind: str, s, d: int, a: int) -> Callable[[], None]:
     return _bound(s, lambda: (s.agu(), x[d], x[a]), plan)
 
 
+def _fma_call(dst, a, b, c) -> Callable[[], None]:
+    """The numpy calls :func:`runtime.ops.vector._fma` makes on a small destination: the
+    product into ``dst``, then ``c`` added in place (through a temporary product where ``c``
+    shares ``dst``'s memory)."""
+    if np.may_share_memory(dst, c):
+        return partial(_fma, dst, a, b, c)
+    mul, add = partial(np.multiply, a, b, out=dst), partial(np.add, dst, c, out=dst)
+
+    def call() -> None:
+        mul()
+        add()
+
+    return call
+
+
+def _normalized(dst, a, axes: tuple[int, ...], n: int, eps) -> None:
+    """``vnorm``'s float64 computation (:func:`runtime.ops.vector.vnorm`; a mean is the sum
+    divided by the count, as ``np.mean`` computes it), rounded once into ``dst``."""
+    c = a.astype(np.float64)
+    np.subtract(c, np.divide(np.add.reduce(c, axes, keepdims=True), n), out=c)
+    var = np.divide(np.add.reduce(c * c, axes, keepdims=True), n)
+    dst[...] = np.divide(c, np.sqrt(var + eps), out=c)
+
+
+def _bind_vnorm(s, d: int, a: int) -> Callable[[], None]:
+    """``vnorm``, its operands kept while its AGU setting (with ``nred``), registers and
+    ``eps`` stay the same."""
+    x, csr = s.x, s.csr
+
+    def plan():
+        agu = s.agu()
+        k = reduced_dims(s, agu)  # checks nred
+        if not agu.elements:
+            return None
+        av = operand(s, agu, "a", x[a])[1]
+        dest = operand(s, agu, "d", x[d])
+        axes = ALL[AGU_RANK - k:]
+        n = int(np.prod([av.shape[i] for i in axes]))
+        eps = np.float64(np.float32(_bits_to_f32(csr[_EPS])))
+        return dest, partial(_normalized, dest[1], av, axes, n, eps), agu.elements
+
+    return _bound(s, lambda: (s.agu(), x[d], x[a], csr[_EPS]), plan)
+
+
 #: Mnemonic -> ``bind(state, *operands)``: the instruction bound for the dispatcher.
 BINDERS: dict[str, Callable] = {
-    "lui": _bind_lui, "cfgi": _bind_cfgi, "vsadd": _bind_vsadd,
+    "lui": _bind_lui, "cfgi": _bind_cfgi, "vsadd": _bind_vsadd, "vnorm": _bind_vnorm,
+    "vfma": partial(_bind_into, _fma, _fma_call, "abc"),
     **{mn: partial(_bind_into, fn, small, ops) for mn, (fn, small, ops) in ELEMENTWISE.items()},
     **{mn: partial(_bind_reduction, kind) for mn, kind in REDUCTIONS.items()}}

@@ -132,7 +132,7 @@ def test_conv_transpose_nd_float(cfg, tmp_path):
 
 @pytest.mark.parametrize("op,image,k", [("QLinearConv", (1, 4, 5, 3), (2, 2, 2)),
                                         ("ConvInteger", (2, 7), (3,)),
-                                        ("ConvInteger", (1, 3, 4, 4), (2, 1, 2))])
+                                        ("ConvInteger", (1, 2, 3, 4, 3), (2, 1, 2, 2))])
 def test_quantized_convs_of_any_rank_with_constant_weights(op, image, k, tmp_path):
     xshape = (image[0], 3) + image[1:]
     u8 = np.uint8

@@ -231,8 +231,8 @@ class Program:
     # ---- running -----------------------------------------------------------------------------
 
     def run(self, inputs=None, *, seed: int = 0, time: float = 0.0, backend: str = "numpy",
-            max_steps: int = DEFAULT_MAX_STEPS, max_work: int = DEFAULT_MAX_WORK,
-            max_seconds: float | None = None,
+            accumulate: str = "float32", max_steps: int = DEFAULT_MAX_STEPS,
+            max_work: int = DEFAULT_MAX_WORK, max_seconds: float | None = None,
             progress: Callable[[int, int], None] | None = None,
             **unknown) -> dict[str, np.ndarray]:
         """Run the program on the reference machine and return its outputs by name (numpy
@@ -244,7 +244,9 @@ class Program:
         compiled batch ``B`` (the last chunk zero-padded) and the outputs keep ``N`` rows (as
         ``imcc run``). ``seed`` seeds the device nonidealities; ``time`` is the read time in
         seconds after programming, for conductance drift (0: no drift); ``backend``: ``numpy``,
-        or ``cupy`` for the arrays on an NVIDIA GPU; ``max_steps`` stops a run that executes
+        or ``cupy`` for the arrays on an NVIDIA GPU; ``accumulate``: ``float32``, or
+        ``float64`` for the crossbar's float products summed in float64 and rounded once
+        (numpy backend; docs/runtime.md, "Float sums"); ``max_steps`` stops a run that executes
         more instructions with a trap, ``max_work`` one that processes more vector elements and
         array cells (docs/machine.md, "Limits"), ``max_seconds`` one (one chunk of a batch)
         that takes longer (``None``: no time limit). ``progress(done, total)`` is called after
@@ -259,11 +261,12 @@ class Program:
         3
         """
         _reject_unknown("Program.run", unknown, _RUN_ARGS)
-        return self._run(inputs, seed=seed, time=time, backend=backend, max_steps=max_steps,
-                         max_work=max_work, max_seconds=max_seconds, progress=progress)
+        return self._run(inputs, seed=seed, time=time, backend=backend, accumulate=accumulate,
+                         max_steps=max_steps, max_work=max_work, max_seconds=max_seconds,
+                         progress=progress)
 
-    def _run(self, inputs, *, seed=0, time=0.0, backend="numpy", max_steps=DEFAULT_MAX_STEPS,
-             max_work=DEFAULT_MAX_WORK, max_seconds=None,
+    def _run(self, inputs, *, seed=0, time=0.0, backend="numpy", accumulate="float32",
+             max_steps=DEFAULT_MAX_STEPS, max_work=DEFAULT_MAX_WORK, max_seconds=None,
              progress=None, trace=None, trace_limit: int = 0) -> dict[str, np.ndarray]:
         """:meth:`run`, with ``imcc run --trace``'s ``trace(line)`` and ``trace_limit``."""
         from runtime.machine import run_batched
@@ -271,7 +274,8 @@ class Program:
         if progress is not None and not callable(progress):
             raise ConfigError("progress: expected a function (done, total), or None")
         machine = self._machine_for(_integer("seed", seed, 0), _number("time", time, 0.0),
-                                    _choice("backend", backend, ("numpy", "cupy")))
+                                    _choice("backend", backend, ("numpy", "cupy")),
+                                    accumulate)
         machine.max_steps = _integer("max_steps", max_steps, 1)
         machine.max_work = _integer("max_work", max_work, 1)
         if max_seconds is not None and not _number("max_seconds", max_seconds, 0.0) > 0:
@@ -293,24 +297,25 @@ class Program:
         self._cost = machine.cost if before.runs == 0 else _difference(machine.cost, before)
         return outputs
 
-    def _machine_for(self, seed: int, time: float, backend: str):
+    def _machine_for(self, seed: int, time: float, backend: str, accumulate: str = "float32"):
         """The machine for these settings: the kept one, or a fresh one replacing it."""
         from runtime.machine import Machine
         from runtime.xpcrossbar import make_crossbar
 
-        settings = (seed, time, backend)
+        settings = (seed, time, backend, accumulate)
         if self._machine is None or self._settings != settings:
             self._machine = self._settings = None
             time_s = time or None
-            xbar = make_crossbar(backend, self._chip, seed=seed, time_s=time_s)
+            xbar = make_crossbar(backend, self._chip, seed=seed, time_s=time_s,
+                                 accumulate=accumulate)
             self._machine = Machine(self._chip, self._obj, seed=seed, time_s=time_s,
                                     source=self._source, crossbar=xbar)
             self._settings = settings
         return self._machine
 
 
-_RUN_ARGS = ("inputs", "seed", "time", "backend", "max_steps", "max_work", "max_seconds",
-             "progress")
+_RUN_ARGS = ("inputs", "seed", "time", "backend", "accumulate", "max_steps", "max_work",
+             "max_seconds", "progress")
 
 
 def _difference(after, before):

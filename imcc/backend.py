@@ -142,8 +142,11 @@ class ImccBackend(Backend):
 
     ``prepare(model, device="CPU", chip="ideal", **options)``: ``options`` are
     :func:`imcc.compile`'s keyword arguments (``priority``, ``time_limit``, ``set``...) and
-    :meth:`imcc.Program.run`'s ``time``, ``max_steps`` and ``backend``, kept for every ``run``
-    (``seed`` is the compiler's; the run's is an argument of ``run``)."""
+    :meth:`imcc.Program.run`'s ``time``, ``max_steps``, ``backend`` and ``accumulate``, kept
+    for every ``run`` (``seed`` is the compiler's; the run's is an argument of ``run``).
+    ``accumulate`` is ``float64`` unless given (with the numpy backend): the crossbar's float
+    products are summed in float64 and rounded once, so that equal sums give equal results as in
+    onnx's reference (docs/runtime.md, "Float sums")."""
 
     @classmethod
     def supports_device(cls, device: str) -> bool:
@@ -163,7 +166,10 @@ class ImccBackend(Backend):
         if not isinstance(model, onnx.ModelProto):
             raise ConfigError(f"prepare: expected an onnx.ModelProto, got "
                               f"{type(model).__name__}")
-        run_args = {k: options.pop(k) for k in ("time", "max_steps", "backend") if k in options}
+        run_args = {k: options.pop(k) for k in ("time", "max_steps", "backend", "accumulate")
+                    if k in options}
+        if run_args.get("backend", "numpy") == "numpy":
+            run_args.setdefault("accumulate", "float64")
         for k in ("rtol", "atol"):  # the test runner's tolerances, for its own comparison
             options.pop(k, None)
         inits = {t.name for t in model.graph.initializer}

@@ -435,14 +435,19 @@ class NumpyCrossbar:
 
     def _analog(self, array: int, qc: np.ndarray, gr: np.ndarray,
                 out: np.ndarray | None = None) -> np.ndarray:
-        """``I = qc @ G`` plus read noise ``N(0, (read_noise * Gmax * ||qc||_2)^2)``."""
-        i = np.matmul(qc, gr, out=out)
+        """``I = qc @ G`` (:meth:`_sums`) plus read noise ``N(0, (read_noise * Gmax *
+        ||qc||_2)^2)``."""
+        i = self._sums(qc, gr, out)
         rn = self.config.nonideal.read_noise
         if rn:
             sigma = rn * self._gmax[array] * np.linalg.norm(qc.astype(np.float64), axis=1)
             noise = self._rng(array, "read").standard_normal(i.shape) * sigma[:, None]
             i += noise.astype(i.dtype, copy=False)
         return i
+
+    def _sums(self, qc: np.ndarray, gr: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        """``qc @ gr`` in float32 (:class:`runtime.widesums.Float64Sums` sums in float64)."""
+        return np.matmul(qc, gr, out=out)
 
     def _bit_serial(self, region: tuple, q: np.ndarray, gr: np.ndarray, p: Precision,
                     exact: bool, cycle_bound: float) -> np.ndarray:

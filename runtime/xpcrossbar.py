@@ -45,6 +45,7 @@ from runtime.converters import (
     lossless_adc,
 )
 from runtime.crossbar import Crossbar, NumpyCrossbar, _overlap
+from runtime.widesums import ACCUMULATE, Float64Sums
 
 BACKENDS = ("numpy", "cupy")
 #: Most elements of one stacked digit matrix (``cycles x rows x h``); larger MVMs are computed
@@ -53,9 +54,19 @@ STACK_ELEMENTS = 1 << 27
 
 
 def make_crossbar(backend: str, config: ChipConfig, *, seed: int = 0,
-                  time_s: float | None = None) -> Crossbar:
-    """The crossbar backend named ``backend`` (``numpy`` or ``cupy``) for ``config``; a
-    :class:`~isa.diagnostics.ConfigError` when CuPy or a GPU is missing."""
+                  time_s: float | None = None, accumulate: str = "float32") -> Crossbar:
+    """The crossbar backend named ``backend`` (``numpy`` or ``cupy``) for ``config``, its float
+    products summed in ``accumulate`` (``float32``, or ``float64`` on numpy:
+    :mod:`runtime.widesums`); a :class:`~isa.diagnostics.ConfigError` when CuPy or a GPU is
+    missing."""
+    if accumulate not in ACCUMULATE:
+        raise ConfigError(f"accumulate {accumulate!r}: the crossbar sums in "
+                          f"{' or '.join(ACCUMULATE)}")
+    if accumulate == "float64":
+        if backend != "numpy":
+            raise ConfigError(f"accumulate float64 runs on the numpy backend, not {backend!r}",
+                              hint="use backend numpy, or accumulate float32")
+        return Float64Sums(config, seed=seed, time_s=time_s)
     if backend == "numpy":
         return NumpyCrossbar(config, seed=seed, time_s=time_s)
     if backend != "cupy":

@@ -10,6 +10,7 @@ import numpy as np
 from imcc.commands._progress import Progress
 from imcc.commands._settings import set_option
 from runtime.config import preset_names
+from runtime.widesums import ACCUMULATE
 
 DEFAULT_MAX_STEPS = 50_000_000  # as runtime.machine (imported when the command runs)
 DEFAULT_MAX_WORK = 10**12  # as runtime.machine
@@ -50,6 +51,10 @@ DEFAULT_MAX_WORK = 10**12  # as runtime.machine
 @click.option("--backend", type=click.Choice(["numpy", "cupy"]), default="numpy",
               show_default=True, help="where the crossbar arrays compute: numpy on the host, or "
               "CuPy on an NVIDIA GPU (needs CuPy)")
+@click.option("--accumulate", type=click.Choice(ACCUMULATE), default="float32",
+              show_default=True, help="what the crossbar sums float products in: float32, or "
+              "float64 rounded once (equal sums give equal results; slower products, numpy "
+              "backend; docs/runtime.md, \"Float sums\")")
 @set_option
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="write a report page (one self-contained HTML file): cost charts, the "
@@ -60,7 +65,7 @@ DEFAULT_MAX_WORK = 10**12  # as runtime.machine
 def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inputs: tuple,
             compare: Path | None, labels: str | None, output: Path | None, trace: int,
             stats: bool, seed: int, time_s: float | None, max_steps: int, max_work: int,
-            max_seconds: float | None, backend: str,
+            max_seconds: float | None, backend: str, accumulate: str,
             sets: tuple, html_path: Path | None, quiet: bool) -> None:
     """Run PROGRAM (.s or .imo) on the reference machine and print its outputs and cost.
     --set changes the chip's noise or costs (a setting the program was compiled for, such as
@@ -88,6 +93,7 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
         feeds = read_inputs(inputs, tuple(t.name for t in prog.inputs))
         bar.stage("running" + _samples(feeds, prog))
         outputs = prog._run(feeds, seed=seed, time=time_s or 0.0, backend=backend,
+                            accumulate=accumulate,
                             max_steps=max_steps, max_work=max_work, max_seconds=max_seconds,
                             progress=bar.batches,
                             trace=bar.echo if not quiet else None, trace_limit=trace)

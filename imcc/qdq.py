@@ -3,20 +3,21 @@ precision and per-output-channel scales, so the model's integer codes are progra
 arrays as they are instead of being requantized (docs/precision.md, "QDQ weights").
 
 Before canonicalization, :func:`qdq_weights` finds every ``DequantizeLinear(q, s, zp)`` whose
-inputs are constants, ``q`` an integer type, scaled per tensor or per slice along the axis of
-the consumer's output channels, and feeding the weight of a ``Conv``, ``ConvTranspose``,
-``Gemm`` or ``MatMul`` (directly, or a 2-D one through a ``Transpose``): one scale per output
-channel of that layer. After canonicalization (``fold-constants`` has made the weight the
-float32 ``(q - zp) * s``), :func:`apply_qdq` checks, layer by layer, that the weight the arrays
-get is still exactly ``v * s`` per output column with integers ``v`` (``rint(w / s)``; equal in
+inputs are constants, ``q`` an integer type, feeding the weight of a ``Conv``,
+``ConvTranspose``, ``Gemm`` or ``MatMul`` (directly, or a 2-D one through a ``Transpose``): one
+scale per output channel of that layer where ``s`` is per tensor or per slice along the output
+channels' axis. After canonicalization (``fold-constants`` has made the weight the float32
+``(q - zp) * s``), :func:`apply_qdq` checks, layer by layer, that the weight the arrays get is
+still exactly ``v * s`` per output column with integers ``v`` (``rint(w / s)``; equal in
 float32, bit for bit): then the layer's codes are ``v = q - zp`` (the zero point folded into
 signed codes), its weight scale is ``s`` and its ``weight_bits`` the bits ``v`` needs (at least
 the type's: 8 for int8, 4 for int4; one more where ``v`` reaches ``-2**(bits-1)``, as the
 symmetric codes need). On a lossless chip the layer then computes what the float
 ``DequantizeLinear -> Conv`` computes. A layer whose precision is float (an ideal chip) keeps
 the float weight, which is already exact. Where the codes cannot be kept (the layer stores
-fewer bits, or canonicalization changed the weight, e.g. a BatchNormalization folded into it),
-the compile says so in one warning naming the layer and quantizes the weight as any other.
+fewer bits, the scale runs in blocks or along the inputs, or canonicalization changed the
+weight, e.g. a BatchNormalization folded into it), the compile says so in one warning naming
+the layer and quantizes the weight as any other.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class QdqWeight:
     source: str  # the DequantizeLinear, as diagnostics name it
     dtype: str  # the codes' integer type
     scale: np.ndarray | None  # float32: one per output channel, or one (per tensor); None:
-    # along another axis
+    # in blocks or along another axis
 
 
 def _type_bits(dtype: str) -> int:
@@ -80,8 +81,9 @@ def qdq_weights(graph: Graph) -> dict[str, QdqWeight]:
     """Layer (node) name -> its QDQ weight, for the graph as loaded (module doc)."""
     out: dict[str, QdqWeight] = {}
     for dq in graph.nodes:
-        if dq.op_type != "DequantizeLinear" or int(dq.attrs.get("block_size", 0) or 0):
+        if dq.op_type != "DequantizeLinear":
             continue
+        blocked = bool(int(dq.attrs.get("block_size", 0) or 0))
         ins = [t for t in dq.inputs if t]
         if not all(graph.is_const(t) for t in ins) or \
                 graph.types[dq.inputs[0]].dtype not in INT_RANGES:
@@ -106,7 +108,7 @@ def qdq_weights(graph: Graph) -> dict[str, QdqWeight]:
                 continue
             out[c.name] = QdqWeight(describe(graph, dq, noun=True),
                                     graph.types[dq.inputs[0]].dtype,
-                                    _channel_scales(graph, dq, c, transposed))
+                                    None if blocked else _channel_scales(graph, dq, c, transposed))
     return out
 
 
@@ -142,8 +144,8 @@ def apply_qdq(graph: Graph, imc_nodes, precs: dict[str, LayerPrecision],
         where = f"layer {describe(graph, n, noun=False)}"
         fallback = f"its weight is quantized to {p.weight_bits} bits like any other"
         if info.scale is None:
-            warnings.append(f"{where}: {info.source} scales its {info.dtype} weight along "
-                            f"another axis than the output channels; {fallback}")
+            warnings.append(f"{where}: {info.source} scales its {info.dtype} weight in "
+                            f"blocks or along another axis than the output channels; {fallback}")
             continue
         w = np.asarray(graph.constants[n.inputs[1]])
         scale = _column_scales(w, n.op_type, info.scale)

@@ -180,14 +180,30 @@ def test_fewer_weight_bits_than_the_codes_is_one_warning(tmp_path):
     assert rel_err(got[0], ort_run(m, feeds)) <= 1e-6
 
 
-def test_scales_along_the_inputs_are_one_warning(tmp_path):
-    q = _codes((12, 7))  # MatMul [K, N] scaled per row (input), not per output column
-    m, feeds = qdq_model("MatMul", q.shape, q, (R.random(12) * 0.05 + 0.01).astype(F), axis=0,
-                         xshape=(4, 12), bias=False)
+@pytest.mark.parametrize("blocked", [False, True])
+def test_scales_along_the_inputs_or_in_blocks_are_one_warning(blocked, tmp_path):
+    q = _codes((12, 7))  # MatMul [K, N] scaled per row (input), or per block of 4 rows
+    scale = (R.random((3, 7) if blocked else 12) * 0.05 + 0.01).astype(F)
+    m, feeds = qdq_model("MatMul", q.shape, q, scale, axis=0, xshape=(4, 12), bias=False)
+    if blocked:
+        m.graph.node[0].attribute.append(helper.make_attribute("block_size", 4))
     got, res, _ = compile_and_run(m, feeds, lossless(), tmp_path)
     (w,) = res.report["warnings"]
-    assert "'layer'" in w and "another axis than the output channels" in w
+    assert "'layer'" in w and "in blocks or along another axis" in w
     assert rel_err(got, ort_run(m, feeds)) <= 1e-2  # requantized to 8 bits per column
+
+
+@pytest.mark.parametrize("chip_bits,kept", [(9, True), (8, False)])
+def test_an_int8_code_of_minus_128_needs_nine_bits(chip_bits, kept, tmp_path):
+    q = _codes((12, 7))
+    q[3, 2] = -128  # symmetric codes: 8 magnitude bits, 9 with the sign
+    m, feeds = qdq_model("MatMul", q.shape, q, np.array(0.03, F), xshape=(4, 12), bias=False)
+    got, res, machine = compile_and_run(m, feeds, lossless(weight_bits=chip_bits), tmp_path)
+    assert res.storage_map["layers"][0]["precision"]["weight_bits"] == chip_bits
+    assert np.array_equal(programmed_codes(res, machine), q) == kept
+    assert bool(res.report["warnings"]) != kept
+    if kept:
+        assert rel_err(got, ort_run(m, feeds)) <= 1e-6
 
 
 def test_a_weight_changed_by_a_folded_batchnorm_is_one_warning(tmp_path):

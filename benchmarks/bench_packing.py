@@ -19,6 +19,7 @@ per array (PUMA, PIMCOMP), and a skyline bottom-left heuristic (the OpenCIMTC st
 Run::
 
     python benchmarks/bench_packing.py bpp2d [--classes 1,3] [--limit 2] [--time-limit 10]
+    python benchmarks/bench_packing.py bpp2d --only cl04_060_03,cl06_100_02 -v
     python benchmarks/bench_packing.py models [--time-limit 30]
     python benchmarks/bench_packing.py large [--time-limit 10]
 
@@ -84,9 +85,15 @@ def run_bpp2d(args: argparse.Namespace) -> dict:
     instances, best = load_bpp2d(args.instances)
     classes = {int(c) for c in args.classes.split(",")} if args.classes else None
     rows: dict[str, dict] = defaultdict(lambda: defaultdict(float))
+    only = set(args.only.split(",")) if args.only else None
     picked = [ins for ins in instances
               if (classes is None or ins.cls in classes)
-              and (args.limit is None or ins.index is None or ins.index <= args.limit)]
+              and (args.limit is None or ins.index is None or ins.index <= args.limit)
+              and (only is None or ins.name in only)]
+    if only and len(picked) < len(only):
+        missing = sorted(only - {ins.name for ins in picked})
+        raise SystemExit(f"bench_packing: --only: no instance named {', '.join(missing)} "
+                         f"in {args.instances} (names look like cl04_060_03)")
     t_all = time.perf_counter()
     worst = 0.0
     for k, ins in enumerate(picked):
@@ -98,6 +105,9 @@ def run_bpp2d(args: argparse.Namespace) -> dict:
         if errs:
             raise SystemExit(f"{ins.name}: invalid packing: {errs[0]}")
         fff, _ = finite_first_fit(rects, W, H)
+        if args.verbose:
+            print(f"{ins.name}: {res.bins_used} bins, lower {res.lower_bound}, "
+                  f"{res.solve_time_s:.1f} s", flush=True)
         g = rows[_group(ins)]
         g["instances"] += 1
         g["bins"] += res.bins_used
@@ -327,11 +337,13 @@ def main(argv: list[str] | None = None) -> None:
                     "2BP / 2DPackLib text (any format imcc pack reads)")
     ap.add_argument("--classes", help="comma-separated classes (1-10) of bpp2d")
     ap.add_argument("--limit", type=int, help="first N instances of every bpp2d group")
+    ap.add_argument("--only", help="comma-separated bpp2d instance names (cl04_060_03,...)")
     ap.add_argument("--time-limit", type=float, default=10.0, help="per instance (seconds of "
                     "effort budget, see imcc/packing/effort.py)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--json", type=Path, help="also write the numbers here")
+    ap.add_argument("-v", "--verbose", action="store_true", help="a line per bpp2d instance")
     args = ap.parse_args(argv)
     report = {}
     if args.suite in ("bpp2d", "all"):

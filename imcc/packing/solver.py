@@ -8,10 +8,12 @@
    (a nearly empty bin is the easiest to remove).
 4. On small instances, ask CP-SAT for one bin fewer on the whole instance: it finds that
    packing or proves that none exists (then the answer is optimal).
-5. Remove bins with the pool search (:mod:`imcc.packing.improve`), CP-SAT repacking a few bins
+5. When the rects fill the bound's bins almost fully (a puzzle with little room for waste),
+   search the packings into exactly that many bins (:mod:`imcc.packing.perfect`).
+6. Remove bins with the pool search (:mod:`imcc.packing.improve`), CP-SAT repacking a few bins
    at a time: large problems are decomposed into small models instead of one giant one.
-6. On small instances still above the bound, the rest of the budget goes to CP-SAT again.
-7. Under the ``efficiency`` priority, spread each group over the bins (fewer of its rects
+7. On small instances still above the bound, the rest of the budget goes to CP-SAT again.
+8. Under the ``efficiency`` priority, spread each group over the bins (fewer of its rects
    per bin means fewer read steps), keeping the number of bins.
 """
 
@@ -36,9 +38,11 @@ from imcc.packing.effort import Effort
 from imcc.packing.improve import PoolSearch
 from imcc.packing.maxrects import SCORERS
 from imcc.packing.oracle import BinOracle
+from imcc.packing.perfect import perfect_search, worth_trying
 from imcc.packing.problem import Instance, PackResult, Placement, Rect, make_instance
 from imcc.packing.spread import spread
 
+PERFECT_SHARE = 0.5         # of the budget left after the constructions, at most
 EXACT_MAX_ITEMS = 40         # whole-instance CP-SAT only below this many (non-lonely) rects
 GLOBAL_FIT_MAX_ITEMS = 400   # the all-bins best-fit builder is quadratic; skip it above this
 FILL_TRIALS = 30             # seeded fills tried per bin by the bin-at-a-time builder
@@ -88,7 +92,10 @@ def pack(rects: Sequence[Rect], bin_w: int, bin_h: int, *, priority: str = "reso
                                 seed)
         say(f"CP-SAT: {len(layout) + len(own)} bins" + (" (proven optimal)" if proven else ""))
 
-    # 5. pool search
+    # 5. nearly full bins: search the packings into exactly the bound's bins
+    layout = layout if proven else _near_perfect(inst, rest, layout, need, effort, seed, say)
+
+    # 6. pool search
     oracle = BinOracle(inst, effort, cpsat_limit=0.05 if use_cpsat else 0.0, seed=seed)
     if len(layout) > need and not proven and not effort.exhausted:
         search = PoolSearch(inst, oracle, effort, rng, use_cpsat=use_cpsat, seed=seed)
@@ -104,14 +111,14 @@ def pack(rects: Sequence[Rect], bin_w: int, bin_h: int, *, priority: str = "reso
     if use_cpsat and (oracle.cpsat_calls or stats.get("repacks")):
         status = "feasible"
 
-    # 6. small instances: the rest of the budget goes to CP-SAT again
+    # 7. small instances: the rest of the budget goes to CP-SAT again
     if small and len(layout) > need and not proven:
         layout, proven = _exact(inst, rest, layout, need, effort, effort.left, seed)
         say(f"CP-SAT: {len(layout) + len(own)} bins" + (" (proven optimal)" if proven else ""))
     if proven:
         bounds["cpsat"] = len(layout) + len(own)
 
-    # 7. efficiency: spread each group over the bins it already has (secondary objective)
+    # 8. efficiency: spread each group over the bins it already has (secondary objective)
     layout = spread(inst, layout)
 
     full = own + layout
@@ -122,6 +129,19 @@ def pack(rects: Sequence[Rect], bin_w: int, bin_h: int, *, priority: str = "reso
     stats.update({"effort_units": effort.spent, "oracle_cpsat_calls": oracle.cpsat_calls})
     return PackResult(len(full), placements, lower, bounds, status,
                       time.perf_counter() - t0, stats)
+
+
+def _near_perfect(inst: Instance, items: list[int], layout: Layout, need: int, effort: Effort,
+                  seed: int, say: Callable[[str], None]) -> Layout:
+    """``layout``, or a packing of ``items`` into ``need`` bins found within
+    :data:`PERFECT_SHARE` of the budget left, when it is above ``need`` and the rects nearly
+    fill ``need`` bins."""
+    if len(layout) <= need or not worth_trying(inst, items, need):
+        return layout
+    lay = perfect_search(inst, items, need, effort,
+                         effort.spent + int(effort.left * PERFECT_SHARE), seed)
+    say(f"near-perfect fill: {'found' if lay else 'none'} in {need} bins (besides the lonely)")
+    return layout if lay is None else lay
 
 
 def _exact(inst: Instance, items: list[int], layout: Layout, need: int, effort: Effort,

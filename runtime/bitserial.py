@@ -39,6 +39,9 @@ STACK_ELEMENTS = 1 << 20
 SKIP_MIN_WORK = 1 << 14
 #: ... and only when at most this share of the rows is live.
 SKIP_MAX_LIVE = 0.9
+#: Vectors per block of the transposing copy into rows x vectors layout (:func:`_transposed`;
+#: numpy's strided copy of a whole transposed matrix is several times slower).
+TRANSPOSE_BLOCK = 64
 
 
 def signs(buffer: Buffer, q: np.ndarray, dtype) -> np.ndarray:
@@ -99,7 +102,8 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
     (``I_c / 2**adcsh = q_c @ (G / 2**adcsh)``); the shift-and-add runs from the most
     significant cycle down (Horner's scheme, ``y = 2**dacb * y + O_c``) instead of multiplying
     each cycle by ``2**(c*dacb)``; and the array rows whose digit is 0 in every vector of a
-    cycle are left out of that cycle's product (:func:`_currents`). And the ADC's clip is left
+    cycle are left out of that cycle's product (:func:`_live_currents`: the digits are taken
+    in rows x vectors layout, where a live row is one contiguous copy). And the ADC's clip is left
     out where the column range proves that no rounded current leaves its range (``|I_c| <=
     cycle_bound``: a bound within ``[clo, chi]``, or nonnegative inputs and cells and a bound
     up to ``chi``; ``chi`` is an integer, so rounding cannot pass it). With ``groups`` (the
@@ -116,21 +120,28 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
     clo, chi = p.adc_range
     acc = accumulator_dtype(p, float(max(-clo, chi)))
     g, negative = cells or _scaled(buffer, "gs", gr, p, cycle_bound)
-    mag = magnitudes(buffer, q, p)
-    sgn = signs(buffer, q, dtype) if p.isgn else None
-    live = np.bitwise_or.reduce(mag, axis=0) \
-        if groups is None and vl * gr.shape[1] >= SKIP_MIN_WORK else None
+    if groups is None and vl * gr.shape[1] >= SKIP_MIN_WORK:  # rows left out, rows x vectors
+        mag, sgn = _transposed(buffer, q, p, dtype)
+        live = np.bitwise_or.reduce(mag, axis=1)
+    else:
+        mag = magnitudes(buffer, q, p)
+        sgn = signs(buffer, q, dtype) if p.isgn else None
+        live = None
     y = buffer("y", out_shape, acc)
     bound = cycle_bound * p.adc_down  # |I_c| in ADC steps
     signed = sgn is not None or negative  # currents, codes may be negative
     clip = not (bound <= chi and (bound <= -clo or not signed))
     if live is None and groups is None and vl * p.cycles * q.shape[-1] <= STACK_ELEMENTS:
         return _stacked(buffer, mag, sgn, g, p, dtype, y, clip, signed)
+    itype = mag.dtype.type
+    mask = itype(min((1 << p.dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
     pending = None  # y is 0 until the first nonzero cycle; then 2**dacb steps not yet applied
     for c in reversed(range(p.cycles)):
         if pending is not None:
             pending += p.dacb
-        i = _currents(buffer, mag, sgn, live, g, c * p.dacb, p.dacb, dtype)
+        shift = itype(c * p.dacb)
+        i = _currents(buffer, mag, sgn, g, shift, mask, dtype) if live is None \
+            else _live_currents(buffer, mag, sgn, live, g, shift, mask, dtype)
         if i is None:
             continue  # every digit is 0: I = 0 and the ADC's code is 0
         adc_codes(i, 1.0, clo, chi, clip=clip)  # 2**-adcsh is in g
@@ -180,33 +191,63 @@ def _stacked(buffer: Buffer, mag: np.ndarray, sgn: np.ndarray | None, g: np.ndar
     return y
 
 
-def _currents(buffer: Buffer, mag: np.ndarray, sgn: np.ndarray | None,
-              live: np.ndarray | None, g: np.ndarray, shift: int, dacb: int,
-              dtype) -> np.ndarray | None:
-    """One cycle's currents ``q_c @ g`` (a scratch array), None where every digit is 0. The
-    array rows whose digit is 0 in every vector are left out of the product (the high-order
-    digits of quantized activations are mostly zero; ``live``, the OR of the magnitudes over
-    the vectors, finds them, and the live rows' magnitudes are gathered before their digits
-    are taken)."""
-    itype = mag.dtype.type
-    mask = itype(min((1 << dacb) - 1, np.iinfo(itype).max))  # |q| has no higher bits
-    rows = _live_rows(live, itype(shift), mask) if live is not None else None
+def _currents(buffer: Buffer, mag: np.ndarray, sgn: np.ndarray | None, g: np.ndarray,
+              shift, mask, dtype) -> np.ndarray:
+    """One cycle's currents ``q_c @ g`` (a scratch array), every row in the product."""
+    bits = np.right_shift(mag, shift, out=buffer("bits", mag.shape, mag.dtype))
+    qc = buffer("qc", mag.shape, dtype)
+    qc[...] = np.bitwise_and(bits, mask, out=bits)
+    if sgn is not None:
+        qc *= sgn
+    return np.matmul(qc, g, out=buffer("i", (*mag.shape[:-1], g.shape[-1]), dtype))
+
+
+def _transposed(buffer: Buffer, q: np.ndarray, p: Precision,
+                dtype) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`magnitudes` and :func:`signs` of ``q`` (``vl x h``) in rows x vectors layout
+    (``h x vl``, scratch arrays), copied in blocks of :data:`TRANSPOSE_BLOCK` vectors."""
+    if p.isgn:
+        qt = _transpose(buffer, "qt", q)
+        return magnitudes(buffer, qt, p), signs(buffer, qt, dtype)
+    return _transpose(buffer, "magt", magnitudes(buffer, q, p)), None
+
+
+def _transpose(buffer: Buffer, name: str, a: np.ndarray) -> np.ndarray:
+    out = buffer(name, a.shape[::-1], a.dtype)
+    for j in range(0, a.shape[0], TRANSPOSE_BLOCK):
+        np.copyto(out[:, j : j + TRANSPOSE_BLOCK], a[j : j + TRANSPOSE_BLOCK].T)
+    return out
+
+
+def _live_currents(buffer: Buffer, magt: np.ndarray, sgnt: np.ndarray | None,
+                   live: np.ndarray, g: np.ndarray, shift, mask, dtype) -> np.ndarray | None:
+    """One cycle's currents ``q_c @ g`` (a scratch array, ``vl x w``) from the magnitudes and
+    signs in rows x vectors layout (``magt``, ``sgnt``: ``h x vl``), None where every digit is
+    0. The array rows whose digit is 0 in every vector are left out of the product (the
+    high-order digits of quantized activations are mostly zero; ``live``, the OR of the
+    magnitudes over the vectors, finds them): the live rows of the magnitudes, the signs and
+    the cells are gathered (each a contiguous row) before the digits are taken, and the
+    product reads the digits transposed (BLAS takes either layout)."""
+    rows = _live_rows(live, shift, mask)
+    vl = magt.shape[1]
     if rows is None:
-        bits = np.right_shift(mag, itype(shift), out=buffer("bits", mag.shape, itype))
-        qc = buffer("qc", mag.shape, dtype)
-        qc[...] = np.bitwise_and(bits, mask, out=bits)
-        if sgn is not None:
-            qc *= sgn
+        bits = np.right_shift(magt, shift, out=buffer("tbits", magt.shape, magt.dtype))
+        gm, sg = g, sgnt
     elif rows.size:
-        bits = mag[:, rows]
-        np.right_shift(bits, itype(shift), out=bits)
-        qc = np.bitwise_and(bits, mask, out=bits).astype(dtype)
-        if sgn is not None:
-            qc *= sgn[:, rows]
+        bits = np.take(magt, rows, axis=0, mode="clip",
+                       out=buffer("tbits", (rows.size, vl), magt.dtype))
+        np.right_shift(bits, shift, out=bits)
+        gm = np.take(g, rows, axis=0, mode="clip",
+                     out=buffer("tcells", (rows.size, g.shape[1]), g.dtype))
+        sg = None if sgnt is None else np.take(sgnt, rows, axis=0, mode="clip",
+                                               out=buffer("tsgn", bits.shape, sgnt.dtype))
     else:
         return None
-    i = buffer("i", (*mag.shape[:-1], g.shape[-1]), dtype)
-    return np.matmul(qc, g if rows is None else g[rows], out=i)
+    qc = buffer("tqc", bits.shape, dtype)
+    qc[...] = np.bitwise_and(bits, mask, out=bits)
+    if sg is not None:
+        qc *= sg
+    return np.matmul(qc.T, gm, out=buffer("i", (vl, g.shape[1]), dtype))
 
 
 def _live_rows(live: np.ndarray, shift, mask) -> np.ndarray | None:

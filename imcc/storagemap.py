@@ -43,9 +43,12 @@ def build(mapping: Mapping, *, model: str, chip) -> dict:
     entries = []
     cells: dict[int, int] = defaultdict(int)
     layers_in: dict[int, set] = defaultdict(set)
+    plan_of: dict[str, object] = {}
+    for p in mapping.plans:
+        plan_of.setdefault(p.layer, p)
     for pl in mapping.placements:
         t = pl.tile
-        plan = next(p for p in mapping.plans if p.layer == t.layer)
+        plan = plan_of[t.layer]
         spec = plan.precision.slice_spec
         block = plan.blocks[t.block]
         for j, part in enumerate(t.parts):
@@ -101,8 +104,63 @@ def build(mapping: Mapping, *, model: str, chip) -> dict:
 
 
 def to_json(smap: dict) -> bytes:
-    """Canonical JSON bytes (sorted keys), so the same map always gives the same bytes."""
-    return (json.dumps(smap, sort_keys=True, indent=1) + "\n").encode()
+    """Canonical JSON bytes (sorted keys), so the same map always gives the same bytes: those of
+    ``json.dumps(smap, sort_keys=True, indent=1)`` and a newline, written by :func:`_indented`
+    (json's own indenting encoder is pure Python and yields every piece through each level)."""
+    out: list[str] = []
+    try:
+        _indented(smap, out, "\n")
+    except _NotPlain:
+        return (json.dumps(smap, sort_keys=True, indent=1) + "\n").encode()
+    out.append("\n")
+    return "".join(out).encode()
+
+
+class _NotPlain(Exception):
+    """A value :func:`_indented` leaves to json (a non-str key, a subclass, another type)."""
+
+
+_JSON_STR = json.encoder.encode_basestring_ascii
+_JSON_CONST = {True: "true", False: "false", None: "null"}
+
+
+def _indented(v, out: list[str], nl: str) -> None:
+    """Append ``v`` as ``json.dumps(v, sort_keys=True, indent=1)`` writes it, ``nl`` being the
+    newline and indent of its own level."""
+    t = type(v)
+    if t is str:
+        out.append(_JSON_STR(v))
+    elif t is int:
+        out.append(int.__repr__(v))
+    elif t is float:
+        out.append(float.__repr__(v) if v == v and abs(v) != float("inf")
+                   else "NaN" if v != v else "Infinity" if v > 0 else "-Infinity")
+    elif t is bool or v is None:
+        out.append(_JSON_CONST[v])
+    elif t is dict or t is list or t is tuple:
+        if not v:
+            out.append("{}" if t is dict else "[]")
+            return
+        inner = nl + " "
+        sep = "," + inner
+        if t is dict:
+            out.append("{")
+            for i, (k, x) in enumerate(sorted(v.items())):
+                if type(k) is not str:
+                    raise _NotPlain
+                out.append(inner if i == 0 else sep)
+                out.append(_JSON_STR(k))
+                out.append(": ")
+                _indented(x, out, inner)
+            out.append(nl + "}")
+        else:
+            out.append("[")
+            for i, x in enumerate(v):
+                out.append(inner if i == 0 else sep)
+                _indented(x, out, inner)
+            out.append(nl + "]")
+    else:
+        raise _NotPlain
 
 
 def summary(smap: dict, *, layers: bool = True) -> str:

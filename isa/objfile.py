@@ -165,11 +165,35 @@ def object_pieces(obj: ObjectFile):
         table.append(_ENTRY.pack(_SECTION_KINDS[name], 0, offset, len(blob)))
         offset += len(blob)
     h = hashlib.sha256()
-    for piece in (_HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(sections)), *table,
-                  *(blob for _, blob in sections)):
+    for piece in (_HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(sections)), *table):
         h.update(piece)
         yield piece
+    for _, blob in sections:
+        for piece in _mapped_pieces(blob):
+            h.update(piece)
+            yield piece
     yield h.digest()
+
+
+#: Bytes of a mapped section read at a time (:func:`_mapped_pieces`).
+_MAPPED_PIECE = 64 << 20
+
+
+def _mapped_pieces(blob):
+    """``blob`` in pieces; a view of a mapped file (a compiled model's weight section) piece by
+    piece, each piece's pages let go of once it is written, so writing the object never makes
+    the whole section resident in the writing process."""
+    import mmap
+
+    mm = blob.obj if isinstance(blob, memoryview) else None
+    if not isinstance(mm, mmap.mmap) or len(blob) <= _MAPPED_PIECE \
+            or not hasattr(mmap, "MADV_DONTNEED") or len(blob) != len(mm):
+        yield blob
+        return
+    for start in range(0, len(blob), _MAPPED_PIECE):
+        stop = min(start + _MAPPED_PIECE, len(blob))
+        yield blob[start:stop]
+        mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
 
 
 def to_bytes(obj: ObjectFile) -> bytes:

@@ -63,3 +63,16 @@ def test_a_full_disk_is_one_error_line(monkeypatch):
                                           "file in .*: No space left on device") as e:
         _compile()
     assert "TMPDIR" in e.value.hint and "\n" not in e.value.message
+
+
+def test_object_written_piece_by_piece_from_the_mapped_section(tmp_path, monkeypatch):
+    from isa import objfile
+    from isa.objfile import read_object, write_object
+
+    res = _compile()
+    whole = to_bytes(res.obj)
+    monkeypatch.setattr(objfile, "_MAPPED_PIECE", 4096)  # many pieces, each let go of
+    assert len(list(objfile._mapped_pieces(memoryview(res.obj.weights)))) > 2
+    write_object(res.obj, tmp_path / "m.imo")
+    assert (tmp_path / "m.imo").read_bytes() == whole
+    assert bytes(res.obj.weights) == bytes(read_object(tmp_path / "m.imo").weights)

@@ -26,7 +26,7 @@ from imcc.frontend.external_data import _PLAIN_TYPES, SMALL_TENSOR
 from isa import hostlimits
 
 #: Files smaller than this are parsed whole: the walk pays only for large weights.
-SCAN_BYTES = 16 << 20
+SCAN_BYTES = 1 << 20
 
 _MODEL_GRAPH, _GRAPH_INITIALIZER, _TENSOR_RAW_DATA = 7, 5, 9
 _TENSOR_SEGMENT, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 3, 13, 14

@@ -44,13 +44,14 @@ SKIP_MAX_LIVE = 0.9
 TRANSPOSE_BLOCK = 64
 
 
-def signs(buffer: Buffer, q: np.ndarray, dtype) -> np.ndarray:
-    """``-1`` where ``q < 0``, else ``1``: a digit times it is ``sign(q) * digit`` (a
-    multiplication is far faster than numpy's masked ``negative(where=)``)."""
+def signs(buffer: Buffer, q: np.ndarray, dtype, one: float = 1.0) -> np.ndarray:
+    """``-one`` where ``q < 0``, else ``one``: a digit times it is ``sign(q) * digit * one`` (a
+    multiplication is far faster than numpy's masked ``negative(where=)``; ``one``, a power of
+    two, scales the digits exactly)."""
     neg = np.less(q, 0, out=buffer("neg", q.shape, np.bool_))
     sgn = buffer("sgn", q.shape, dtype)
-    sgn.fill(1)
-    np.copyto(sgn, -1, where=neg)
+    sgn.fill(one)
+    np.copyto(sgn, -one, where=neg)
     return sgn
 
 
@@ -84,10 +85,14 @@ def cycles_exact(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precision,
 
 def _scaled(buffer: Buffer, name: str, gr: np.ndarray, p: Precision,
             cycle_bound: float) -> tuple[np.ndarray, bool]:
-    """The cells times ``2**-adcsh`` in the loop's dtype, and whether any is negative."""
+    """The cells in the loop's dtype, times ``2**-adcsh`` for unsigned inputs (signed inputs'
+    digits carry it: their :func:`signs` are ``+-2**-adcsh``, and the cells are used as they
+    are), and whether any is negative."""
     dtype = np.float32 if cycle_bound <= F32_EXACT else np.float64
-    return np.multiply(gr, p.adc_down, out=buffer(name, gr.shape, dtype)), \
-        bool(gr.min(initial=0) < 0)
+    negative = bool(gr.min(initial=0) < 0)
+    if p.isgn:
+        return (gr if gr.dtype == dtype else gr.astype(dtype)), negative
+    return np.multiply(gr, p.adc_down, out=buffer(name, gr.shape, dtype)), negative
 
 
 def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precision,
@@ -99,7 +104,8 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
     Every product, ADC code and partial sum is then an exact integer (or an integer times a
     power of two) in its dtype, which allows rewrites that change no bit: the ``2**-adcsh`` of
     the ADC is applied to the cells once per MVM instead of to every cycle's currents
-    (``I_c / 2**adcsh = q_c @ (G / 2**adcsh)``); the shift-and-add runs from the most
+    (``I_c / 2**adcsh = q_c @ (G / 2**adcsh)``), or for signed inputs to the signs their
+    digits are multiplied with anyway (:func:`_scaled`); the shift-and-add runs from the most
     significant cycle down (Horner's scheme, ``y = 2**dacb * y + O_c``) instead of multiplying
     each cycle by ``2**(c*dacb)``; and the array rows whose digit is 0 in every vector of a
     cycle are left out of that cycle's product (:func:`_live_currents`: the digits are taken
@@ -125,7 +131,7 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
         live = np.bitwise_or.reduce(mag, axis=1)
     else:
         mag = magnitudes(buffer, q, p)
-        sgn = signs(buffer, q, dtype) if p.isgn else None
+        sgn = signs(buffer, q, dtype, p.adc_down) if p.isgn else None
         live = None
     y = buffer("y", out_shape, acc)
     bound = cycle_bound * p.adc_down  # |I_c| in ADC steps
@@ -144,7 +150,7 @@ def cycles_exact_block(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precisi
             else _live_currents(buffer, mag, sgn, live, g, shift, mask, dtype)
         if i is None:
             continue  # every digit is 0: I = 0 and the ADC's code is 0
-        adc_codes(i, 1.0, clo, chi, clip=clip)  # 2**-adcsh is in g
+        adc_codes(i, 1.0, clo, chi, clip=clip)  # 2**-adcsh is in g or in the signs
         if pending is None:
             y[...] = i
             pending = 0
@@ -181,7 +187,7 @@ def _stacked(buffer: Buffer, mag: np.ndarray, sgn: np.ndarray | None, g: np.ndar
         qc *= sgn
     i = np.matmul(qc.reshape(-1, mag.shape[1]), g,
                   out=buffer("si", (cycles * mag.shape[0], g.shape[1]), dtype))
-    adc_codes(i, 1.0, *p.adc_range, clip=clip)  # 2**-adcsh is in g
+    adc_codes(i, 1.0, *p.adc_range, clip=clip)  # 2**-adcsh is in g or in the signs
     weights = np.ldexp(1.0, np.arange(cycles) * p.dacb).astype(y.dtype)
     np.matmul(weights, i.reshape(cycles, -1).astype(y.dtype, copy=False),
               out=y.reshape(-1))
@@ -208,7 +214,7 @@ def _transposed(buffer: Buffer, q: np.ndarray, p: Precision,
     (``h x vl``, scratch arrays), copied in blocks of :data:`TRANSPOSE_BLOCK` vectors."""
     if p.isgn:
         qt = _transpose(buffer, "qt", q)
-        return magnitudes(buffer, qt, p), signs(buffer, qt, dtype)
+        return magnitudes(buffer, qt, p), signs(buffer, qt, dtype, p.adc_down)
     return _transpose(buffer, "magt", magnitudes(buffer, q, p)), None
 
 

@@ -154,3 +154,16 @@ def test_1d_and_3d_weights_given_at_run_time(op, x_shape, w_shape, attrs):
     feeds = {k: rng.standard_normal(s).astype(F) for k, s in shapes.items()}
     prog = _check(m, feeds)
     assert "imc" not in prog.report["partition"]
+
+
+@pytest.mark.parametrize("trans_b", [0, 1])
+def test_gemm_and_matmul_weights_given_at_run_time(trans_b):
+    rng = np.random.default_rng(6)
+    shapes = {"a": (3, 4), "b": (5, 4) if trans_b else (4, 5), "c": (5,), "w": (5, 2)}
+    nodes = [helper.make_node("Gemm", ["a", "b", "c"], ["g"], transB=trans_b, alpha=0.5,
+                              beta=2.0),
+             helper.make_node("MatMul", ["g", "w"], ["y"])]
+    m = _model(nodes, list(shapes.items()), ["y"])
+    feeds = {k: rng.standard_normal(s).astype(F) for k, s in shapes.items()}
+    prog = _check(m, feeds)
+    assert "imc" not in prog.report["partition"]

@@ -92,8 +92,8 @@ def pack(rects: Sequence[Rect], bin_w: int, bin_h: int, *, priority: str = "reso
                                 seed)
         say(f"CP-SAT: {len(layout) + len(own)} bins" + (" (proven optimal)" if proven else ""))
 
-    # 5. nearly full bins: search the packings into exactly the bound's bins
-    layout = layout if proven else _near_perfect(inst, rest, layout, need, effort, seed, say)
+    # 5. nearly full bins: search the packings into exactly the bound's bins (CP-SAT: small)
+    layout = layout if small else _near_perfect(inst, rest, layout, need, effort, seed, say)
 
     # 6. pool search
     oracle = BinOracle(inst, effort, cpsat_limit=0.05 if use_cpsat else 0.0, seed=seed)

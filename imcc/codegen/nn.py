@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 
 from imcc.codegen.asm import f32_bits
@@ -153,13 +156,8 @@ def _interior(v: View, begins, sizes) -> View:
 @lowers("MaxPool", "AveragePool")
 def lower_pool(ctx: Ctx, node) -> None:
     """Max or sum over each window of the padded input (any number of spatial axes), then for
-    AveragePool the division by each window's count. With one or two spatial axes every window
-    is one view ([N, C, out..., kernel...]) reduced at once; with more (a view past the AGU's six
-    dimensions) the reduction runs one axis at a time, each pass a window along one axis (the
-    maximum and the sum over a box are those along each of its axes in turn)."""
-    if len([o for o in node.outputs if o]) > 1:
-        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: its Indices output is not "
-                                 "supported")
+    AveragePool the division by each window's count, and for MaxPool's Indices output the
+    position of each window's maximum."""
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])
     k, s, d, before, after, ext = _pool_geometry(ctx, node, x, y)
@@ -171,23 +169,10 @@ def lower_pool(ctx: Ctx, node) -> None:
         ctx.fill(xp, float("-inf") if is_max else 0.0)
         ctx.copy(_interior(xp, before, sp), x)
         src = xp
-    op = "vrmax" if is_max else "vrsum"
-    if 2 + 2 * len(k) <= AGU_RANK:
-        st = src.strides[2:]
-        win = View(src.base, src.offset, nc + osp + k, src.strides[:2]
-                   + tuple(a * b for a, b in zip(s, st)) + tuple(a * b for a, b in zip(d, st)))
-        ctx.reduce(op, y, win, len(k))
-    else:
-        for a in range(len(k)):
-            shape = nc + osp[: a + 1] + ext[a + 1 :]
-            dst = y if a == len(k) - 1 else ctx.tmp(shape)
-            strides = list(src.strides)
-            sa = strides[2 + a]
-            strides[2 + a] = s[a] * sa
-            ctx.reduce(op, dst, View(src.base, src.offset, shape + (k[a],),
-                                     tuple(strides) + (d[a] * sa,)), 1)
-            src = dst
+    _window_reduce(ctx, "vrmax" if is_max else "vrsum", src, y, k, s, d, ext)
     if is_max:
+        if len(node.outputs) > 1 and node.outputs[1]:
+            _max_indices(ctx, node, src, x, y, (k, s, d, before))
         return
     # Divide by the number of elements each window counts (ONNX: padding counts only with
     # count_include_pad; the ceil_mode extension never counts). The counted positions are a
@@ -200,6 +185,71 @@ def lower_pool(ctx: Ctx, node) -> None:
         along = ((starts >= lo) & (starts < hi)).sum(axis=1)
         counts = counts * along.reshape((o,) + (1,) * (len(osp) - 1 - i))
     ctx.binary("vmul", y, y, ctx.array(1.0 / np.maximum(counts, 1), f"{node.name} counts"))
+
+
+def _window_reduce(ctx: Ctx, op: str, src: View, y: View, k, s, d, ext) -> None:
+    """``y`` = ``op`` over each window of the padded ``src``. With one or two spatial axes
+    every window is one view ([N, C, out..., kernel...]) reduced at once; with more (a view past
+    the AGU's six dimensions) one axis at a time, each pass a window along one axis (the
+    maximum and the sum over a box are those along each of its axes in turn)."""
+    nc, osp = y.shape[:2], y.shape[2:]
+    if 2 + 2 * len(k) <= AGU_RANK:
+        st = src.strides[2:]
+        win = View(src.base, src.offset, nc + osp + k, src.strides[:2]
+                   + tuple(a * b for a, b in zip(s, st)) + tuple(a * b for a, b in zip(d, st)))
+        ctx.reduce(op, y, win, len(k))
+        return
+    for a in range(len(k)):
+        shape = nc + osp[: a + 1] + ext[a + 1 :]
+        dst = y if a == len(k) - 1 else ctx.tmp(shape)
+        strides = list(src.strides)
+        sa = strides[2 + a]
+        strides[2 + a] = s[a] * sa
+        ctx.reduce(op, dst, View(src.base, src.offset, shape + (k[a],),
+                                 tuple(strides) + (d[a] * sa,)), 1)
+        src = dst
+
+
+def _max_indices(ctx: Ctx, node, src: View, x: View, y: View, geometry) -> None:
+    """MaxPool's Indices: each window's first input element (in the window's row-major order)
+    equal to its maximum, as its flat index into the input (N, C, then the spatial axes
+    row-major, or with ``storage_order = 1`` column-major, as onnx's reference). The taps are
+    visited last to first, each one's index selected where its value (in the padded ``src``)
+    equals the maximum and it lies in the input."""
+    k, s, d, before = geometry
+    nc, sp, osp = x.shape[:2], x.shape[2:], y.shape[2:]
+    if x.size >= 1 << 24:
+        raise UnsupportedOpError(f"{describe(ctx.graph, node)}: its Indices output over "
+                                 f"{x.size} input elements (the machine's float32 words hold "
+                                 "indices exactly below 2**24)")
+    axes = range(len(sp))
+    order = axes if int(node.attrs.get("storage_order", 0)) else reversed(axes)
+    step, acc = [0] * len(sp), 1
+    for a in order:
+        step[a], acc = acc, acc * sp[a]
+    base = ctx.array((np.arange(nc[0] * nc[1]) * math.prod(sp)).reshape(nc + (1,) * len(sp)),
+                     f"{node.name} index base")
+    ind = ctx.view(node.outputs[1])
+    mask, value = ctx.tmp(y.shape), ctx.tmp(y.shape)
+    first = True
+    for tap in reversed(list(itertools.product(*(range(v) for v in k)))):
+        pos = [np.arange(o) * st + t * dd - b for o, st, t, dd, b in zip(osp, s, tap, d, before)]
+        inside = [(p >= 0) & (p < n) for p, n in zip(pos, sp)]
+        if not all(v.any() for v in inside):
+            continue  # this tap is padding for every window
+        flat = sum(g * st for g, st in zip(np.ix_(*pos), step))
+        valid = np.ones(osp, bool)
+        for i, v in enumerate(inside):
+            valid = valid & v.reshape((-1,) + (1,) * (len(sp) - 1 - i))
+        tapv = View(src.base, src.offset + sum(t * dd * st for t, dd, st in
+                                               zip(tap, d, src.strides[2:])),
+                    y.shape, src.strides[:2] + tuple(a * b for a, b in zip(s, src.strides[2:])))
+        ctx.binary("vcmpeq", mask, tapv, y)
+        if not valid.all():
+            ctx.binary("vmul", mask, mask, ctx.array(valid, f"{node.name} tap inside"))
+        ctx.binary("vadd", value, base, ctx.array(flat, f"{node.name} tap index"))
+        ctx.ternary("vsel", ind, mask, value, ctx.scalar(-1.0) if first else ind)
+        first = False
 
 
 @lowers("CumSum")

@@ -46,8 +46,6 @@ def conv(node: Node, graph: Graph) -> str | None:
 def pool(node: Node, graph: Graph) -> str | None:
     if graph.types[node.inputs[0]].rank < 3:
         return "pooling needs an (N, C, spatial...) input of rank 3 or more"
-    if len(node.outputs) > 1 and node.outputs[1] and graph.consumers(node.outputs[1]):
-        return "the Indices output is not supported"
     return None
 
 

@@ -56,7 +56,7 @@ _RECORDS = (
     _act("Clip", layout=_E, notes="bounds constant or runtime"),
     _act("Softmax", attrs=A.axis, sign=_NONNEG), _act("LogSoftmax", attrs=A.axis),
     OpDef("MaxPool", _D, "pooling", layout=_E, attrs=A.pool, check=F.pool, sign=_ALL,
-          notes=f"{_SPATIAL_ANY}; the Indices output unread"),
+          notes=f"{_SPATIAL_ANY}; the Indices output below 2**24 input elements"),
     OpDef("AveragePool", _D, "pooling", layout=_E, attrs=A.pool, check=F.pool, sign=_ALL,
           notes=_SPATIAL_ANY),
     OpDef("GlobalAveragePool", _D, "pooling", layout=Layout.READS_ANY, check=F.pool,

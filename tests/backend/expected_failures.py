@@ -378,10 +378,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_cast_e8m0_FLOAT16_to_FLOAT8E8M0',
         'test_cast_e8m0_FLOAT_to_FLOAT8E8M0',
     ),
-    "MaxPool's Indices output": (
-        'test_maxpool_with_argmax_2d_precomputed_pads',
-        'test_maxpool_with_argmax_2d_precomputed_strides',
-    ),
     'empty (size-0) tensors': (
         'test_regex_full_match_empty',
         'test_string_split_empty_tensor',

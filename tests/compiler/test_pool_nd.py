@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import pytest
 
-from tests.compiler.helpers import check, helper, make_model, rel_err, run_compiled
+from tests.compiler.helpers import check, helper, make_model, reference, rel_err, run_compiled
 
 F = np.float32
 
@@ -161,3 +161,48 @@ def test_global_pool_any_spatial_rank(op, shape, tmp_path):
         x.astype(np.float64).mean(axis=axes, keepdims=True)
     (got,), _ = run_compiled(m, {"a": x}, tmp_path)
     assert got.shape == want.shape and rel_err(got, want) <= 1e-6
+
+
+def _brute_indices(x: np.ndarray, attrs: dict, out_shape, storage_order: int) -> np.ndarray:
+    """Each window's first input element (row-major over the window) holding its maximum, as
+    a flat index: N and C, then the spatial axes row-major (column-major with
+    ``storage_order = 1``)."""
+    nd = x.ndim - 2
+    k, s, d, pads = attrs["kernel_shape"], attrs["strides"], attrs["dilations"], attrs["pads"]
+    sp = x.shape[2:]
+    out = np.zeros(tuple(out_shape), np.int64)
+    for n, c in np.ndindex(*x.shape[:2]):
+        for o in np.ndindex(*out_shape[2:]):
+            best, where = None, None
+            for t in itertools.product(*(range(v) for v in k)):
+                pos = [o[i] * s[i] + t[i] * d[i] - pads[i] for i in range(nd)]
+                if all(0 <= q < sp[i] for i, q in enumerate(pos)):
+                    v = x[(n, c) + tuple(pos)]
+                    if best is None or v > best:
+                        best, where = v, pos
+            dims = list(zip(where, sp))
+            flat = 0
+            for q, size in (dims[::-1] if storage_order else dims):
+                flat = flat * size + q
+            out[(n, c) + o] = (n * x.shape[1] + c) * int(np.prod(sp)) + flat
+    return out
+
+
+@pytest.mark.parametrize("storage_order", [0, 1])
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_maxpool_indices(nd, seed, storage_order, tmp_path):
+    """Random windows over inputs with many ties (values in 0..3): the first maximum's index,
+    against the brute force and, where it computes the case, onnx's reference."""
+    attrs, x = _case(700 + 10 * nd + seed, nd, "MaxPool")
+    x = np.floor(x + 2).astype(F)
+    m = make_model([helper.make_node("MaxPool", ["a"], ["y", "i"], storage_order=storage_order,
+                                     **attrs)], [("a", F, x.shape)],
+                   [("y", F, None), ("i", np.int64, None)], opset=19)
+    out = [v.dim_value for v in m.graph.output[0].type.tensor_type.shape.dim]
+    (y, i), _ = run_compiled(m, {"a": x}, tmp_path)
+    want = _brute_indices(x, attrs, out, storage_order)
+    np.testing.assert_array_equal(i, want)
+    np.testing.assert_array_equal(y, _brute("MaxPool", x, attrs, out))
+    if nd == 2:
+        np.testing.assert_array_equal(reference(m, {"a": x})[1], want)

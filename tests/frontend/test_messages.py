@@ -91,12 +91,13 @@ def test_a_node_canonicalization_made_is_reported_as_the_models_node(name, want)
     assert "ConvTranspose_0" not in msg
 
 
-@pytest.mark.parametrize("node,outputs,want", [
-    (helper.make_node("Mod", ["x", "x"], ["y"], fmod=1), ["y"],
-     "the Mod node writing 'y': fmod=1 is not supported"),
+@pytest.mark.parametrize("node,shape,outputs,want", [
+    (helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[1, 1], pads=[1, 0, 0, 0]),
+     [1, 1, 2, 2], ["y"], "the MaxPool node writing 'y': its window 0 along spatial axis 0 "
+     "covers only padding"),
 ])
-def test_code_generation_names_unnamed_nodes_by_their_output(node, outputs, want):
-    m = _model([node], [_vi("x", [2, 3])], [_vi(o, None) for o in outputs],
+def test_code_generation_names_unnamed_nodes_by_their_output(node, shape, outputs, want):
+    m = _model([node], [_vi("x", shape)], [_vi(o, None) for o in outputs],
                [_const("s", np.ones(3, np.float32))])
     assert _error(m).startswith(want)
 

@@ -246,6 +246,8 @@ def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = N
     ``imcc.Program`` whose ``_decoder`` and ``_context`` say what it is. With ``prompt`` (a
     length below ``context``), also the prefill program for prompts of that length (its
     ``_prefill``): the same cells, placed the same way, and the same cache region."""
+    from isa.objfile import same_bytes
+
     model = resolve_model(model)
     dec = decoder_interface(model)
     if context < 2:
@@ -262,7 +264,7 @@ def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = N
             and step.chip.drift_compensation == "none":
         pre = _compile_step(model, dec, step.chip, context, prompt, **{
             **kw, "set": None, "progress": labelled(f"compiling the prefill of {prompt} tokens")})
-        if pre._obj.weights != step._obj.weights \
+        if not same_bytes(pre._obj.weights, step._obj.weights) \
                 or pre.storage_map["entries"] != step.storage_map["entries"]:
             pre = None  # placed differently: the prefill runs as decode steps
     used = max(int(p._compile_report()["memory_bytes"]) for p in (step, pre) if p is not None)

@@ -179,21 +179,55 @@ def object_pieces(obj: ObjectFile):
 _MAPPED_PIECE = 64 << 20
 
 
+def _mapping(blob):
+    """The file map ``blob`` views from its start to its end (a compiled model's weight
+    section), whose pages can be let go of; else None."""
+    import mmap
+
+    mm = blob.obj if isinstance(blob, memoryview) else None
+    if not isinstance(mm, mmap.mmap) or not hasattr(mmap, "MADV_DONTNEED") \
+            or len(blob) != len(mm) or memoryview(blob).nbytes != len(mm):
+        return None
+    return mm
+
+
+def _let_go(mm, start: int, stop: int) -> None:
+    import mmap
+
+    if mm is not None:
+        mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
+
+
 def _mapped_pieces(blob):
     """``blob`` in pieces; a view of a mapped file (a compiled model's weight section) piece by
     piece, each piece's pages let go of once it is written, so writing the object never makes
     the whole section resident in the writing process."""
-    import mmap
-
-    mm = blob.obj if isinstance(blob, memoryview) else None
-    if not isinstance(mm, mmap.mmap) or len(blob) <= _MAPPED_PIECE \
-            or not hasattr(mmap, "MADV_DONTNEED") or len(blob) != len(mm):
+    mm = _mapping(blob)
+    if mm is None or len(blob) <= _MAPPED_PIECE:
         yield blob
         return
     for start in range(0, len(blob), _MAPPED_PIECE):
         stop = min(start + _MAPPED_PIECE, len(blob))
         yield blob[start:stop]
-        mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
+        _let_go(mm, start, stop)
+
+
+def same_bytes(a, b) -> bool:
+    """Whether two sections (bytes-like) hold the same bytes, compared piece by piece, the pages
+    of a mapped one let go of after each piece: comparing two compiled models' weight sections
+    never makes both resident."""
+    ma, mb = _mapping(a), _mapping(b)
+    a, b = memoryview(a).cast("B"), memoryview(b).cast("B")
+    if a.nbytes != b.nbytes:
+        return False
+    for start in range(0, a.nbytes, _MAPPED_PIECE):
+        stop = min(start + _MAPPED_PIECE, a.nbytes)
+        same = a[start:stop] == b[start:stop]
+        _let_go(ma, start, stop)
+        _let_go(mb, start, stop)
+        if not same:
+            return False
+    return True
 
 
 def to_bytes(obj: ObjectFile) -> bytes:

@@ -76,3 +76,15 @@ def test_object_written_piece_by_piece_from_the_mapped_section(tmp_path, monkeyp
     write_object(res.obj, tmp_path / "m.imo")
     assert (tmp_path / "m.imo").read_bytes() == whole
     assert bytes(res.obj.weights) == bytes(read_object(tmp_path / "m.imo").weights)
+
+
+def test_sections_compared_piece_by_piece(monkeypatch):
+    from isa import objfile
+
+    a, b = _compile().obj.weights, _compile().obj.weights
+    monkeypatch.setattr(objfile, "_MAPPED_PIECE", 4096)
+    assert objfile.same_bytes(a, b) and objfile.same_bytes(a, bytes(b))
+    changed = bytearray(b)
+    changed[len(changed) // 2] ^= 1
+    assert not objfile.same_bytes(a, changed) and not objfile.same_bytes(a, bytes(b)[:-4])
+    assert bytes(a) == bytes(b)  # still readable after its pages were let go of

@@ -31,7 +31,8 @@ any summation order gives the full product's bits. Measured on MobileNetV2's 252
 (one thread): 1.6x to 2.4x faster than the full product at 49 to 3,136 vectors, 1.3x to 5x with
 two column blocks; slower where each group has several input channels or output channels per
 column block (0.02x to 0.3x: einsum's inner loop then runs over a few elements), and with fewer
-groups, so those keep the full product. Float cells keep it too (see above).
+than :data:`MIN_DIAGONAL_GROUPS` groups, so those keep the full product. Float cells keep it too
+(see above).
 """
 
 from __future__ import annotations
@@ -83,8 +84,11 @@ class Groups:
 
 
 #: Fewest groups of a :class:`Diagonal`: its einsum costs about ten times BLAS's time per
-#: product term, and the full product spends ``groups`` terms on each of its one.
-MIN_DIAGONAL_GROUPS = 16
+#: product term, and the full product spends ``groups`` terms on each of its one. Measured
+#: (9 taps, one thread; full product's time over the einsum's at 49, 196 and 3,136 vectors):
+#: 8 groups 0.35x to 0.58x, 16 groups 0.67x to 1.11x, 20 groups 1.12x to 1.64x, 28 groups
+#: 1.55x to 3.97x.
+MIN_DIAGONAL_GROUPS = 20
 
 
 class Diagonal:

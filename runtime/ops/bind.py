@@ -1,9 +1,10 @@
 """Instructions bound for the dispatcher (:mod:`runtime.dispatch`) more tightly than a partial
 of their handler, computing what the handler computes: ``lui`` and ``cfgi`` of a writable CSR
 as one register or CSR write; the element-wise vector instructions (``vfma`` among them), the
-reductions, ``vnorm`` and ``vsadd`` keeping the operands of their last execution (views,
-coefficients, the numpy call) while their AGU setting and registers, and ``vsadd``'s
-shift-and-add and ``vnorm``'s ``eps`` CSRs, stay the same.
+reductions, ``vnorm``, ``vgather`` and ``vsadd`` keeping the operands of their last execution
+(views, coefficients, source offsets, the numpy call) while their AGU setting and registers,
+and ``vsadd``'s shift-and-add, ``vnorm``'s ``eps`` and ``vgather``'s ``glen`` and
+``gstride`` CSRs, stay the same.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from runtime.ops.scalar import cfgi, upper, writable
 from runtime.ops.vector import (
     _CELLB,
     _EPS,
+    _GLEN,
+    _GSTRIDE,
     _OUTER5,
     _WSCH,
     ALL,
@@ -30,8 +33,9 @@ from runtime.ops.vector import (
     _fma,
     reduced_dims,
     shift_add_coefficients,
+    vgather,
 )
-from runtime.state import CSR_BASE
+from runtime.state import CSR_BASE, Trap
 
 
 def _bind_lui(s, rd: int, imm: int):
@@ -168,9 +172,63 @@ def _bind_vnorm(s, d: int, a: int) -> Callable[[], None]:
     return _bound(s, lambda: (s.agu(), x[d], x[a], csr[_EPS]), plan)
 
 
+def _bind_vgather(s, d: int, a: int, b: int) -> Callable[[], None]:
+    """``vgather``, its index and destination views and the source offsets of its AGU
+    setting kept while the setting, registers, ``glen`` and ``gstride`` stay the same; an
+    index that is not finite or out of range, a source outside memory, or operands whose
+    views trap, run the handler (:func:`runtime.ops.vector.vgather`: its trap)."""
+    x, csr, mem, vector = s.x, s.csr, s.mem, s.cost.vector
+    handler = partial(vgather, s, d, a, b)
+    last: list = [None, None]  # key, plan
+
+    def plan():
+        agu = s.agu()
+        kv = operand(s, agu, "b", x[b])[1]
+        dest = operand(s, agu, "d", x[d])
+        pos, sa = 0, agu.strides["a"]
+        for dim in range(AGU_RANK):
+            shape = [1] * AGU_RANK
+            shape[dim] = agu.n[dim]
+            pos = pos + (np.arange(agu.n[dim], dtype=np.int64) * sa[dim]).reshape(shape)
+        return kv, dest, pos, csr[_GLEN], s.stride(_GSTRIDE), x[a], agu.elements
+
+    def run() -> None:
+        key = (s.agu(), x[d], x[a], x[b], csr[_GLEN], csr[_GSTRIDE])
+        if key != last[0]:
+            if not key[0].elements:
+                return
+            try:
+                last[1] = plan()
+            except Trap:
+                return handler()
+            last[0] = key
+        kv, (region, dv, lo_d, hi_d), pos, glen, gstride, base, n = last[1]
+        if not np.isfinite(kv).all():
+            return handler()
+        k = np.trunc(kv).astype(np.int64)
+        k = np.where(k < 0, k + glen, k)
+        if ((k < 0) | (k >= glen)).any():
+            return handler()
+        off = gstride * k + pos
+        lo, hi = int(off.min()), int(off.max())
+        first = base + 4 * lo
+        if base & 3 or first < 0:
+            return handler()
+        r, i0 = mem.locate(first)
+        words = mem.f32[r]
+        if i0 + (hi - lo) >= len(words):
+            return handler()
+        if hi_d > lo_d:
+            mem.touch(region, lo_d, hi_d)
+        dv[...] = words[i0 - lo + off]
+        vector(region, n)
+
+    return run
+
+
 #: Mnemonic -> ``bind(state, *operands)``: the instruction bound for the dispatcher.
 BINDERS: dict[str, Callable] = {
     "lui": _bind_lui, "cfgi": _bind_cfgi, "vsadd": _bind_vsadd, "vnorm": _bind_vnorm,
-    "vfma": partial(_bind_into, _fma, _fma_call, "abc"),
+    "vfma": partial(_bind_into, _fma, _fma_call, "abc"), "vgather": _bind_vgather,
     **{mn: partial(_bind_into, fn, small, ops) for mn, (fn, small, ops) in ELEMENTWISE.items()},
     **{mn: partial(_bind_reduction, kind) for mn, kind in REDUCTIONS.items()}}

@@ -34,7 +34,9 @@ def _gemm_const_b(rw: Rewriter, n: Node, b: np.ndarray, y: TensorType) -> None:
     w = b.T if n.attrs["transB"] else b
     if alpha != 1.0:
         w = w * np.float32(alpha)
-    inputs = [a, rw.const(f"{n.name}_B", np.ascontiguousarray(w, dtype=np.float32))]
+    # transB keeps the transposed view: a copy would hold the layer's weights twice until the
+    # pass returns (AlexNet's classifier: 221 of its 233 MB); constants may be views
+    inputs = [a, rw.const(f"{n.name}_B", np.asarray(w, dtype=np.float32))]
     c_name = n.inputs[2] if len(n.inputs) > 2 else ""
     add_after = None
     if c_name and beta != 0.0:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from types import MappingProxyType
 
 
@@ -45,24 +46,24 @@ class Field:
     bias: int = 0
     doc: str = ""
 
-    @property
+    @cached_property  # the assembler asks for every operand
     def width(self) -> int:
         """Number of value bits, implicit low zeros included."""
         return max(vlsb + msb - lsb + 1 for msb, lsb, vlsb in self.segments)
 
-    @property
+    @cached_property  # the assembler asks for every operand
     def align(self) -> int:
         """Values must be multiples of this (2 ** number of implicit low zero bits)."""
         return 1 << min(vlsb for _, _, vlsb in self.segments)
 
-    @property
+    @cached_property  # the assembler asks for every operand
     def word_mask(self) -> int:
         m = 0
         for msb, lsb, _ in self.segments:
             m |= ((1 << (msb - lsb + 1)) - 1) << lsb
         return m
 
-    @property
+    @cached_property  # the assembler asks for every operand
     def value_range(self) -> tuple[int, int]:
         """Smallest and largest representable value (bias included)."""
         if self.signed:

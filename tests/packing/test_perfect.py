@@ -119,3 +119,13 @@ def test_finds_two_bins_of_cut_rects_with_some_taken_away(seed):
     assert sorted(where) == items
     assert paint([(w, h, -1) for w, h in sizes], [where[i] for i in items], 100, 100,
                  rows_rule=False) == []
+
+
+def test_worth_trying_only_when_nearly_full_and_few():
+    # two rects filling 95, 96 or 100 of the 100 cells of a 100x1 bin: 96 % is enough
+    for cells, want in {95: False, 96: True, 100: True}.items():
+        inst = make_instance([Rect(0, 50, 1), Rect(1, cells - 50, 1)], 100, 1, "resource")
+        assert worth_trying(inst, [0, 1], 1) is want
+    many = make_instance([Rect(i, 1, 1) for i in range(301)], 301, 1, "resource")
+    assert worth_trying(many, list(range(300)), 1) is True    # 300 rects, 99.7 % full
+    assert worth_trying(many, list(range(301)), 1) is False   # 301 rects: too many

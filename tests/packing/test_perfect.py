@@ -41,7 +41,7 @@ def _cut(W, H, k, pieces, rng):
 @settings(max_examples=60, deadline=None)
 @given(st.integers(4, 12), st.integers(4, 12), st.integers(1, 3),
        st.lists(st.tuples(st.integers(1, 12), st.integers(1, 12)), min_size=1, max_size=14),
-       st.sampled_from(["first", "flat", "tail"]), st.randoms(use_true_random=False))
+       st.sampled_from(["order", "first", "flat", "tail"]), st.randoms(use_true_random=False))
 def test_decoder_places_validly_and_counts_waste(W, H, k, sizes, rule, rnd):
     sizes = [(min(w, W), min(h, H)) for w, h in sizes]
     inst = make_instance([Rect(i, w, h) for i, (w, h) in enumerate(sizes)], W, H, "resource")

@@ -29,6 +29,9 @@ DEFAULT_MAX_WORK = 10**12  # as runtime.machine
 @click.option("--compare", "compare", type=click.Path(dir_okay=False, path_type=Path),
               metavar="MODEL.onnx", help="also run the float ONNX model on the same inputs and "
               "print the difference")
+@click.option("--const", "consts", multiple=True, metavar="NAME=FILE.npy",
+              help="for --compare: the value of a graph input the program was compiled with "
+                   "(imcc compile --const), fed to the float model (repeatable)")
 @click.option("--labels", metavar="FILE[:KEY]", help="integer class labels (.npy, or .npz:KEY): "
               "print top-1 accuracy (and the float model's with --compare)")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -63,7 +66,7 @@ DEFAULT_MAX_WORK = 10**12  # as runtime.machine
 @click.option("-q", "--quiet", is_flag=True, help="print only errors (with --output, the "
               "outputs go to the file)")
 def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inputs: tuple,
-            compare: Path | None, labels: str | None, output: Path | None, trace: int,
+            compare: Path | None, consts: tuple, labels: str | None, output: Path | None, trace: int,
             stats: bool, seed: int, time_s: float | None, max_steps: int, max_work: int,
             max_seconds: float | None, backend: str, accumulate: str,
             sets: tuple, html_path: Path | None, quiet: bool) -> None:
@@ -77,6 +80,10 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
 
     if config_path is not None and chip_name is not None:
         raise ConfigError("give either --config FILE or --chip NAME, not both")
+    if consts and compare is None:
+        raise ConfigError("--const gives the float model of --compare the values the program "
+                          "was compiled with: give --compare MODEL.onnx too")
+    bound = read_inputs(consts, (), "--const") if consts else {}
     pairs = parse_sets(sets)
     if any(k == "time" for k, _ in pairs):
         if time_s is not None:
@@ -99,11 +106,11 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
                             trace=bar.echo if not quiet else None, trace_limit=trace)
         y = read_array(labels, "--labels") if labels else None
         _check_labels(outputs, y)
-        ref = _reference(compare, feeds, bar)
+        ref = _reference(compare, {**feeds, **bound}, bar)
         page = None
         if html_path is not None:
             bar.stage("report")
-            page = _page(prog, program, outputs, feeds, compare, ref, y)
+            page = _page(prog, program, outputs, compare, ref, y, bound)
     machine = prog._machine
     echo(describe_outputs(outputs))
     _compare_and_score(outputs, compare, ref, y, echo)
@@ -127,9 +134,10 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
         echo(f"{html_path}: report written")
 
 
-def _page(prog, program: Path, outputs: dict, feeds: dict, compare: Path | None, ref,
-          y) -> bytes:
-    """The --html page (imcc.report): the partition graph comes from --compare's model."""
+def _page(prog, program: Path, outputs: dict, compare: Path | None, ref, y,
+          bound: dict) -> bytes:
+    """The --html page (imcc.report): the partition graph comes from --compare's model (with
+    the graph inputs of ``bound``, ``--const``, bound as the program was compiled)."""
     from imcc.commands._html import run_page
     from imcc.report import node_summary, render
 
@@ -148,7 +156,13 @@ def _page(prog, program: Path, outputs: dict, feeds: dict, compare: Path | None,
         from imcc.compiler import CompileOptions, partition_model
 
         shapes = {t.name: tuple(t.shape) for t in prog.inputs}
-        graph, classes = partition_model(compare, CompileOptions(
+        model = compare
+        if bound:
+            from imcc.frontend.bind_constants import bind_constants
+            from imcc.frontend.loader import read_model_file
+
+            model = bind_constants(read_model_file(compare), bound, str(compare))
+        graph, classes = partition_model(model, CompileOptions(
             input_shapes=MappingProxyType(shapes)))
         nodes = node_summary(graph, classes)
     return render(run_page(prog, program, outputs=outputs, compare=compare, reference=ref,

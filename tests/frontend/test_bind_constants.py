@@ -194,3 +194,25 @@ def test_training_dropout_at_ratio_zero_copies_and_other_ratios_are_refused():
     assert set(rep.constant_inputs) == {"r", "t"}
     with pytest.raises(imcc.Error, match="training mode"):
         rep.run({**feeds, "r": np.array(0.5, np.float32)})
+
+
+def test_cli_run_compare_feeds_the_bound_values(tmp_path):
+    path, pads = tmp_path / "pad.onnx", tmp_path / "pads.npy"
+    onnx.save(_pad(), path)
+    np.save(pads, np.array([0, 1, 0, 1]))
+    np.save(tmp_path / "x.npy", X)
+    out, page = tmp_path / "pad.imo", tmp_path / "run.html"
+    res = CliRunner().invoke(cli, ["compile", str(path), "-q", "--no-estimate", "-o", str(out),
+                                   "--const", f"pads={pads}"])
+    assert res.exit_code == 0, res.output
+    run = ["run", str(out), "--input", f"x={tmp_path / 'x.npy'}", "--compare", str(path)]
+    # without the bound value the float model lacks an input: one error line
+    res = CliRunner().invoke(cli, run)
+    assert res.exit_code == 2 and "pads" in res.output, res.output
+    res = CliRunner().invoke(cli, run + ["--const", f"pads={pads}", "--html", str(page)])
+    assert res.exit_code == 0, res.output
+    assert "y: max abs error 0," in res.output, res.output
+    assert page.exists()
+    res = CliRunner().invoke(cli, ["run", str(out), "--input", f"x={tmp_path / 'x.npy'}",
+                                   "--const", f"pads={pads}"])
+    assert res.exit_code == 2 and "--compare" in res.output

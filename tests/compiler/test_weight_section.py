@@ -88,3 +88,24 @@ def test_sections_compared_piece_by_piece(monkeypatch):
     changed[len(changed) // 2] ^= 1
     assert not objfile.same_bytes(a, changed) and not objfile.same_bytes(a, bytes(b)[:-4])
     assert bytes(a) == bytes(b)  # still readable after its pages were let go of
+
+
+def test_crossbar_weights_are_let_go_of_once_written():
+    """After take_imc_weights the mapped graph holds stand-ins, and quantizing drops each
+    crossbar-only weight: nothing of the compile keeps the model's weights alive."""
+    import gc
+    import weakref
+
+    from imcc.compiler import input_scales, quantize_weights, take_imc_weights
+    from imcc.mapper import map_model
+
+    m = map_model(MODEL, preset("ideal"), options=CompileOptions(priority="resource"))
+    in_scale = input_scales(m, None, CompileOptions(), [], lambda _m: None)
+    names = {m.graph.node(p.layer).inputs[1] for p in m.plans}
+    refs = [weakref.ref(m.graph.constants[w]) for w in names]
+    m, weights = take_imc_weights(m)
+    assert set(weights) == names
+    assert all(m.graph.constants[w].strides == (0,) * m.graph.constants[w].ndim for w in names)
+    quantize_weights(m, in_scale, weights)
+    gc.collect()
+    assert not weights and all(r() is None for r in refs)

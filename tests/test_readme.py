@@ -17,7 +17,7 @@ def test_two_commands_at_the_top():
     first, second = _commands()
     assert "pip install -e ." in first and "imcc compile" in first and "imcc run" in first
     assert "--labels" in first and "--compare" in first
-    assert "pip install -e '.[test]'" in second and second.endswith("pytest -q")
+    assert "pip install -e '.[test]'" in second and second.endswith("pytest -q -n auto")
 
 
 def test_ci_runs_the_readme_test_command():

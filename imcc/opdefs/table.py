@@ -111,6 +111,11 @@ _RECORDS = (
     OpDef("LpNormalization", _D, "normalization", removed_by=_X, check=F.lp_normalization,
           notes="p = 1 or 2"),
     OpDef("LRN", _D, "normalization", removed_by=_X, notes="float32"),
+    _op("NegativeLogLikelihoodLoss", removed_by=_X,
+        notes="float32; GatherElements of each target's class, weights by Gather, "
+              "ignore_index by Where"),
+    _op("SoftmaxCrossEntropyLoss", removed_by=_X,
+        notes="float32; NegativeLogLikelihoodLoss of LogSoftmax over axis 1"),
     OpDef("LpPool", _D, "pooling", removed_by=_X, attrs=A.pool, check=F.lp_pool,
           notes=f"float32; {_SPATIAL_ANY}; an AveragePool of Abs(x)^p times the kernel's size"),
     _op("Identity", removed_by="eliminate-identity"),

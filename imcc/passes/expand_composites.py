@@ -6,7 +6,8 @@ lowering of its own for it. This module holds the activations, normalizations, r
 index functions; :mod:`imcc.passes.composite_math` the trigonometric and hyperbolic functions,
 OneHot, GatherND and LRN; :mod:`imcc.passes.composite_index` ReduceProd, TopK and the
 scatters; :mod:`imcc.passes.composite_quant` the quantized operators;
-:mod:`imcc.passes.composite_pool` LpPool and Mod with ``fmod = 1``; the other modules imported
+:mod:`imcc.passes.composite_pool` LpPool and Mod with ``fmod = 1``;
+:mod:`imcc.passes.composite_loss` NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss; the other modules imported
 below the operators of later opsets. A new module of expansions registers by being imported
 below; each operator it expands needs its record in imcc/opdefs/table.py
 (``removed_by="expand-composites"``).
@@ -24,6 +25,7 @@ from imcc.ir import Graph, Node, TensorType, onnx_elem_type
 from imcc.passes import (  # noqa: F401  (each registers its expansions)
     composite_bits,
     composite_index,
+    composite_loss,
     composite_math,
     composite_newer,
     composite_pool,

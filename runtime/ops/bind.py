@@ -111,17 +111,25 @@ def _bind_vsadd(s, d: int, a: int) -> Callable[[], None]:
     return _bound(s, lambda: (s.agu(), x[d], x[a], csr[_WSCH], csr[_CELLB]), plan)
 
 
+def _reduced_operand(s, addr: int):
+    """The AGU setting, the count of reduced trailing dims (``nred``, checked) and the source
+    operand at ``addr`` of a row operation; ``(None, 0, None)`` when it has no elements."""
+    agu = s.agu()
+    k = reduced_dims(s, agu)  # checks nred
+    if not agu.elements:
+        return None, 0, None
+    return agu, k, operand(s, agu, "a", addr)[1]
+
+
 def _bind_reduction(kind: str, s, d: int, a: int) -> Callable[[], None]:
     """A reduction (``vrsum`` ... ``vrmean``), its operands kept while its AGU setting (with
     ``nred``) and registers stay the same."""
     x = s.x
 
     def plan():
-        agu = s.agu()
-        k = reduced_dims(s, agu)  # checks nred
-        if not agu.elements:
+        agu, k, av = _reduced_operand(s, x[a])
+        if agu is None:
             return None
-        av = operand(s, agu, "a", x[a])[1]
         dest = operand(s, agu, "d", x[d], ALL[: AGU_RANK - k])
         return dest, kernels.reduce_window_call(kind, dest[1], av, k), agu.elements
 
@@ -158,11 +166,9 @@ def _bind_vnorm(s, d: int, a: int) -> Callable[[], None]:
     x, csr = s.x, s.csr
 
     def plan():
-        agu = s.agu()
-        k = reduced_dims(s, agu)  # checks nred
-        if not agu.elements:
+        agu, k, av = _reduced_operand(s, x[a])
+        if agu is None:
             return None
-        av = operand(s, agu, "a", x[a])[1]
         dest = operand(s, agu, "d", x[d])
         axes = ALL[AGU_RANK - k:]
         n = int(np.prod([av.shape[i] for i in axes]))

@@ -94,6 +94,15 @@ def range_(node: Node, graph: Graph) -> str | None:
     return None
 
 
+def constant_operands(node: Node, graph: Graph) -> str | None:
+    """An operator computed only when folded: every operand must be a constant."""
+    for k, t in enumerate(node.inputs):
+        why = not_const(node, graph, k, f"input {k}")
+        if why:
+            return NotConstant(why + ": the operator is computed from constants only", t)
+    return None
+
+
 def reduce_composite(node: Node, graph: Graph) -> str:
     return (not_const(node, graph, 1, "axes input")
             or "noop_with_empty_axes = 1 with empty axes is not supported")

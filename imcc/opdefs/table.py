@@ -126,6 +126,9 @@ _RECORDS = (
         notes="a constant shape, or one the output's shape fixes (operands-from-shapes)"),
     _op("Shape", removed_by="fold-constants"), _op("Size", removed_by="fold-constants"),
     _op("Range", removed_by="fold-constants", check=F.range_, notes="constant operands"),
+    *(_op(name, removed_by="fold-constants", check=F.constant_operands,
+          notes="constant operands (a graph input bound as a constant: `--const`)")
+      for name in ("HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix")),
     _op("Flatten", removed_by="normalize-reshape", attrs=A.flatten),
     _op("Squeeze", removed_by="normalize-reshape"),
     _op("Unsqueeze", removed_by="normalize-reshape"),

@@ -3,8 +3,10 @@
 ``Constant`` nodes, ``Shape``/``Size`` of statically typed tensors, and everything computed only
 from constants (PyTorch's ``Shape -> Gather -> Unsqueeze -> Concat -> Reshape`` chains, ``Range``
 and ``CumSum`` position ids, ``ConstantOfShape`` weights, transposed weights, a ``CastLike`` of a
-constant, which reads only its second input's type) are evaluated with
-``onnx.reference.ReferenceEvaluator`` in one batch and removed. Random operators are never folded.
+constant, which reads only its second input's type, and the operators computed from constants
+only: ``HannWindow``, ``HammingWindow``, ``BlackmanWindow`` and ``MelWeightMatrix`` of a size bound
+with ``--const``) are evaluated with ``onnx.reference.ReferenceEvaluator`` in one batch and removed.
+Random operators are never folded.
 """
 
 from __future__ import annotations

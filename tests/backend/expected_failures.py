@@ -298,21 +298,9 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_regex_full_match_empty',
         'test_string_split_empty_tensor',
     ),
-    'operator not implemented: BlackmanWindow': (
-        'test_blackmanwindow',
-        'test_blackmanwindow_symmetric',
-    ),
     'operator not implemented: Det': (
         'test_det_2d',
         'test_det_nd',
-    ),
-    'operator not implemented: HammingWindow': (
-        'test_hammingwindow',
-        'test_hammingwindow_symmetric',
-    ),
-    'operator not implemented: HannWindow': (
-        'test_hannwindow',
-        'test_hannwindow_symmetric',
     ),
     'operator not implemented: MaxUnpool': (
         'test_maxunpool_export_with_output_shape',
@@ -330,9 +318,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     ),
     "models onnx's own shape inference rejects": (
         'test_mvn',
-    ),
-    'operator not implemented: MelWeightMatrix': (
-        'test_melweightmatrix',
     ),
     'operator not implemented: NonZero': (
         'test_nonzero_example',

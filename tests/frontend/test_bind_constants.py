@@ -216,3 +216,18 @@ def test_cli_run_compare_feeds_the_bound_values(tmp_path):
     res = CliRunner().invoke(cli, ["run", str(out), "--input", f"x={tmp_path / 'x.npy'}",
                                    "--const", f"pads={pads}"])
     assert res.exit_code == 2 and "--compare" in res.output
+
+
+@pytest.mark.parametrize("op", ["HannWindow", "HammingWindow", "BlackmanWindow"])
+def test_window_functions_fold_once_their_size_is_bound(op):
+    model = _model([helper.make_node(op, ["n"], ["w"], periodic=0)], [("n", I64, [])],
+                   [("w", F, ["N"])], opset=17)
+    with pytest.raises(NeedsConstants) as e:
+        imcc.compile(model)
+    assert e.value.names == ("n",)
+    for n in (1, 7, 10):
+        prog = imcc.compile(model, constants={"n": np.array(n)})
+        got = prog.run({})["w"]
+        np.testing.assert_allclose(got, _expect(model, {"n": np.array(n)})[0], rtol=1e-6,
+                                   atol=1e-7)
+        assert got.shape == (n,)

@@ -125,6 +125,8 @@ _RECORDS = (
     _op("ConstantOfShape", removed_by="fold-constants", check=F.constant_of_shape,
         notes="a constant shape, or one the output's shape fixes (operands-from-shapes)"),
     _op("Shape", removed_by="fold-constants"), _op("Size", removed_by="fold-constants"),
+    _op("EyeLike", removed_by="fold-constants",
+        notes="the identity of the input's (static) shape, shifted by k"),
     _op("Range", removed_by="fold-constants", check=F.range_, notes="constant operands"),
     *(_op(name, removed_by="fold-constants", check=F.constant_operands,
           notes="constant operands (a graph input bound as a constant: `--const`)")

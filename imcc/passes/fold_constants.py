@@ -1,6 +1,6 @@
 """Constant folding: every node whose inputs are all constants becomes a constant.
 
-``Constant`` nodes, ``Shape``/``Size`` of statically typed tensors, and everything computed only
+``Constant`` nodes, ``Shape``/``Size``/``EyeLike`` of statically typed tensors, and everything computed only
 from constants (PyTorch's ``Shape -> Gather -> Unsqueeze -> Concat -> Reshape`` chains, ``Range``
 and ``CumSum`` position ids, ``ConstantOfShape`` weights, transposed weights, a ``CastLike`` of a
 constant, which reads only its second input's type, and the operators computed from constants
@@ -20,6 +20,10 @@ from isa.hostlimits import check_total_bytes
 
 def _shape_value(node: Node, graph: Graph) -> np.ndarray:
     t = graph.types[node.inputs[0]]
+    if node.op_type == "EyeLike":  # ones on the k-th diagonal, the output's element type
+        rows, cols = t.shape
+        return np.eye(rows, cols, int(node.attrs.get("k", 0)),
+                      dtype=graph.types[node.outputs[0]].dtype)
     if node.op_type == "Size":
         return np.array(t.numel, np.int64)
     start = int(node.attrs.get("start", 0))
@@ -42,7 +46,7 @@ def fold_constants(graph: Graph) -> Graph:
     shape_values: dict[str, np.ndarray] = {}
     kept: list[Node] = []
     for n in graph.nodes:
-        if n.op_type in ("Shape", "Size"):
+        if n.op_type in ("Shape", "Size", "EyeLike"):  # read only their input's type
             shape_values[n.outputs[0]] = _shape_value(n, graph)
             known.add(n.outputs[0])
         elif n.op_type not in NONDETERMINISTIC and all(i in known for i in n.inputs if i):

@@ -270,11 +270,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_bernoulli_double',
         'test_bernoulli_seed',
     ),
-    'operator not implemented: EyeLike': (
-        'test_eyelike_populate_off_main_diagonal',
-        'test_eyelike_with_dtype',
-        'test_eyelike_without_dtype',
-    ),
     'operator not implemented: RandomUniformLike': (
         'test_bernoulli_double_expanded',
         'test_bernoulli_expanded',

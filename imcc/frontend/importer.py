@@ -173,6 +173,10 @@ class _Importer:
                 t = tensor_type(inferred.get(o))
                 if t is not None:
                     out[o] = t
+        if node.op_type == "Compress" and node.output[0] not in out | have:
+            t = _compress_type(ir_node, in_tp, values)
+            if t is not None:
+                out[node.output[0]] = t
         return out
 
     def _dynamic_shape(self, node: onnx.NodeProto, ir_node: Node, o: str,
@@ -251,3 +255,21 @@ class _Importer:
 def import_model(checked: CheckedModel) -> Graph:
     """The IR of a checked model (see the module doc)."""
     return _Importer(checked).run()
+
+
+def _compress_type(node: Node, in_tp: dict, values: dict) -> TensorType | None:
+    """``Compress``'s output type for a known condition (ONNX's inference does not read it):
+    the input's, its axis (or the flattened input) as long as the condition's nonzero entries
+    within it."""
+    x, cond = node.inputs[0], node.inputs[1]
+    t = tensor_type(in_tp.get(x))
+    if t is None or cond not in values:
+        return None
+    axis = node.attrs.get("axis")
+    c = np.asarray(values[cond]).reshape(-1).astype(bool)
+    if axis is None:
+        return TensorType((int(c[:t.numel].sum()),), t.dtype)
+    axis = int(axis) % t.rank
+    shape = list(t.shape)
+    shape[axis] = int(c[:shape[axis]].sum())
+    return TensorType(tuple(shape), t.dtype)

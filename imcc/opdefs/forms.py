@@ -103,6 +103,12 @@ def constant_operands(node: Node, graph: Graph) -> str | None:
     return None
 
 
+def compress(node: Node, graph: Graph) -> str | None:
+    why = not_const(node, graph, 1, "condition")
+    return NotConstant(why + ": the output's length would depend on the data", why.tensor) \
+        if why else None
+
+
 def reduce_composite(node: Node, graph: Graph) -> str:
     return (not_const(node, graph, 1, "axes input")
             or "noop_with_empty_axes = 1 with empty axes is not supported")

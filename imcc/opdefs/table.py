@@ -111,6 +111,9 @@ _RECORDS = (
     OpDef("LpNormalization", _D, "normalization", removed_by=_X, check=F.lp_normalization,
           notes="p = 1 or 2"),
     OpDef("LRN", _D, "normalization", removed_by=_X, notes="float32"),
+    _op("Compress", removed_by=_X, check=F.compress,
+        notes="a constant condition (or one bound with `--const`): a Gather of its nonzero "
+              "positions"),
     _op("NegativeLogLikelihoodLoss", removed_by=_X,
         notes="float32; GatherElements of each target's class, weights by Gather, "
               "ignore_index by Where"),

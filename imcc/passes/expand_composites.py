@@ -346,6 +346,28 @@ def _trilu(o: Ops) -> bool:
     return True
 
 
+@composite("Compress")
+def _compress(o: Ops) -> bool:
+    """``Compress(x, condition, axis) = Gather(x, nonzero(condition), axis)`` for a constant
+    ``condition`` (entries past the axis's length select nothing); without ``axis``, of the
+    flattened ``x``."""
+    n = o.n
+    cond = o.rw.value(n.inputs[1])
+    if cond is None:
+        return False
+    axis = n.attrs.get("axis")
+    x, length = o.x, o.xt.numel
+    if axis is not None:
+        axis = int(axis) % o.xt.rank
+        length = o.xt.shape[axis]
+    else:
+        axis = 0
+        x = o.op("Reshape", x, o.rw.shape_const(f"{n.name}_flat", (length,)), shape=(length,))
+    picked = np.flatnonzero(np.asarray(cond).reshape(-1)[:length].astype(bool))
+    o.final("Gather", x, o.rw.const(f"{n.name}_idx", picked.astype(np.int64)), axis=axis)
+    return True
+
+
 def expand_composites(graph: Graph) -> Graph:
     """Rewrite the operators registered in EXPANSIONS (PRelu, Selu, IsNaN, ReduceL2,
     LpNormalization, ArgMax, the trigonometric functions, ...) into supported operators."""

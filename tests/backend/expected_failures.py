@@ -235,13 +235,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_col2im_pads',
         'test_col2im_strides',
     ),
-    'operator not implemented: Compress': (
-        'test_compress_0',
-        'test_compress_1',
-        'test_compress_bfloat16',
-        'test_compress_default_axis',
-        'test_compress_negative_axis',
-    ),
     "float64 values beyond float32's range (the machine computes float32)": (
         'test_operator_add_broadcast',
         'test_operator_add_size1_right_broadcast',

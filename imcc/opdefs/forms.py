@@ -109,6 +109,12 @@ def compress(node: Node, graph: Graph) -> str | None:
         if why else None
 
 
+def center_crop_pad(node: Node, graph: Graph) -> str | None:
+    why = not_const(node, graph, 1, "shape")
+    return NotConstant(why + ": the output's shape would depend on the data", why.tensor) \
+        if why else None
+
+
 def reduce_composite(node: Node, graph: Graph) -> str:
     return (not_const(node, graph, 1, "axes input")
             or "noop_with_empty_axes = 1 with empty axes is not supported")

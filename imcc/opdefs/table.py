@@ -111,6 +111,8 @@ _RECORDS = (
     OpDef("LpNormalization", _D, "normalization", removed_by=_X, check=F.lp_normalization,
           notes="p = 1 or 2"),
     OpDef("LRN", _D, "normalization", removed_by=_X, notes="float32"),
+    _op("CenterCropPad", removed_by=_X, check=F.center_crop_pad,
+        notes="a constant shape (or one bound with `--const`): a Slice and a zero Pad"),
     _op("Compress", removed_by=_X, check=F.compress,
         notes="a constant condition (or one bound with `--const`): a Gather of its nonzero "
               "positions"),

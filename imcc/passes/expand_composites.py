@@ -368,6 +368,37 @@ def _compress(o: Ops) -> bool:
     return True
 
 
+@composite("CenterCropPad")
+def _center_crop_pad(o: Ops) -> bool:
+    """``CenterCropPad(x, shape, axes)``: along each axis, a ``Slice`` of the centred ``shape``
+    elements where the axis is longer (from ``(dim - target) // 2``), then a zero ``Pad``
+    where it is shorter (``(target - dim) // 2`` before, the rest after); ``shape`` a
+    constant."""
+    n = o.n
+    target = o.rw.value(n.inputs[1])
+    if target is None:
+        return False
+    rank, dims = o.xt.rank, list(o.xt.shape)
+    axes = [int(a) % rank for a in (n.attrs.get("axes") or range(rank))]
+    starts, ends = [0] * rank, list(dims)
+    before, after = [0] * rank, [0] * rank
+    for a, want in zip(axes, np.asarray(target).reshape(-1).tolist(), strict=False):
+        d = int(want) - dims[a]
+        if d < 0:
+            starts[a], ends[a] = -d // 2, -d // 2 + int(want)
+        else:
+            before[a], after[a] = d // 2, d - d // 2
+    cut = tuple(e - b for b, e in zip(starts, ends, strict=True))
+    slice_in = (o.x, o.rw.shape_const(f"{n.name}_starts", starts),
+                o.rw.shape_const(f"{n.name}_ends", ends))
+    if not any(before + after):
+        o.final("Slice", *slice_in)
+        return True
+    y = o.op("Slice", *slice_in, shape=cut) if cut != tuple(dims) else o.x
+    o.final("Pad", y, o.rw.shape_const(f"{n.name}_pads", before + after), mode="constant")
+    return True
+
+
 def expand_composites(graph: Graph) -> Graph:
     """Rewrite the operators registered in EXPANSIONS (PRelu, Selu, IsNaN, ReduceL2,
     LpNormalization, ArgMax, the trigonometric functions, ...) into supported operators."""

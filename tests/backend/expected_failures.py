@@ -205,14 +205,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_bitcast_int64_to_float64',
         'test_bitcast_scalar_float32_to_int32',
     ),
-    'operator not implemented: CenterCropPad': (
-        'test_center_crop_pad_crop',
-        'test_center_crop_pad_crop_and_pad',
-        'test_center_crop_pad_crop_axes_chw',
-        'test_center_crop_pad_crop_axes_hwc',
-        'test_center_crop_pad_crop_negative_axes_hwc',
-        'test_center_crop_pad_pad',
-    ),
     'training mode': (
         'test_batchnorm_epsilon_training_mode',
         'test_batchnorm_example_training_mode',

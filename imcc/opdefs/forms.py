@@ -115,6 +115,10 @@ def center_crop_pad(node: Node, graph: Graph) -> str | None:
         if why else None
 
 
+def reverse_sequence(node: Node, graph: Graph) -> str | None:
+    return not_const(node, graph, 1, "sequence_lens")
+
+
 def reduce_composite(node: Node, graph: Graph) -> str:
     return (not_const(node, graph, 1, "axes input")
             or "noop_with_empty_axes = 1 with empty axes is not supported")

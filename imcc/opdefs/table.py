@@ -113,6 +113,9 @@ _RECORDS = (
     OpDef("LRN", _D, "normalization", removed_by=_X, notes="float32"),
     _op("CenterCropPad", removed_by=_X, check=F.center_crop_pad,
         notes="a constant shape (or one bound with `--const`): a Slice and a zero Pad"),
+    _op("ReverseSequence", removed_by=_X, check=F.reverse_sequence,
+        notes="constant sequence_lens (or bound with `--const`): a GatherElements along the "
+              "time axis"),
     _op("Compress", removed_by=_X, check=F.compress,
         notes="a constant condition (or one bound with `--const`): a Gather of its nonzero "
               "positions"),

@@ -399,6 +399,30 @@ def _center_crop_pad(o: Ops) -> bool:
     return True
 
 
+@composite("ReverseSequence")
+def _reverse_sequence(o: Ops) -> bool:
+    """``ReverseSequence(x, sequence_lens)``: each batch entry's first ``sequence_lens[b]``
+    steps along the time axis in reverse order, the rest as they are; for constant lengths, a
+    ``GatherElements`` along the time axis with the constant index of each element's source."""
+    n = o.n
+    lens = o.rw.value(n.inputs[1])
+    if lens is None:
+        return False
+    t_ax, b_ax = int(n.attrs.get("time_axis", 0)), int(n.attrs.get("batch_axis", 1))
+    shape = o.xt.shape
+    steps = np.arange(shape[t_ax])
+    src = np.empty((shape[b_ax], shape[t_ax]), np.int64)
+    for b, k in enumerate(np.asarray(lens).reshape(-1).tolist()):
+        k = min(max(int(k), 0), shape[t_ax])
+        src[b] = np.where(steps < k, k - 1 - steps, steps)
+    view = [1] * o.xt.rank
+    view[b_ax], view[t_ax] = shape[b_ax], shape[t_ax]
+    index = np.broadcast_to((src if b_ax < t_ax else src.T).reshape(view), shape)
+    o.final("GatherElements", o.x, o.rw.const(f"{n.name}_src", np.ascontiguousarray(index)),
+            axis=t_ax)
+    return True
+
+
 def expand_composites(graph: Graph) -> Graph:
     """Rewrite the operators registered in EXPANSIONS (PRelu, Selu, IsNaN, ReduceL2,
     LpNormalization, ArgMax, the trigonometric functions, ...) into supported operators."""

@@ -260,11 +260,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_bernoulli_expanded',
         'test_bernoulli_seed_expanded',
     ),
-    'operator not implemented: ReverseSequence': (
-        'test_reversesequence_batch',
-        'test_reversesequence_bfloat16',
-        'test_reversesequence_time',
-    ),
     'operator not implemented: RoiAlign': (
         'test_roialign_aligned_false',
         'test_roialign_aligned_true',

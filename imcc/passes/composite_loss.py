@@ -21,13 +21,9 @@ def _nll(o: Ops, x: str, target: str, weight: str | None) -> bool:
     """Emit ``NegativeLogLikelihoodLoss(x, target, weight)`` with the node's attributes, the last
     node through ``o.final``; False (nothing emitted) for a form it does not take."""
     a = o.n.attrs
-    reduction = a.get("reduction", "mean")
-    if isinstance(reduction, bytes):
-        reduction = reduction.decode()
+    reduction = _reduction(o)
     xt, tt = o.rw.type(x), o.rw.type(target)
-    if reduction not in _REDUCTIONS or xt.rank < 2 or tt.rank != xt.rank - 1:
-        return False
-    if any(not isinstance(d, int) for d in xt.shape):
+    if not _takes(o, xt, tt):
         return False
     tshape = tuple(tt.shape)
     ignore = a.get("ignore_index")
@@ -69,6 +65,18 @@ def _nll(o: Ops, x: str, target: str, weight: str | None) -> bool:
     return True
 
 
+def _reduction(o: Ops) -> str:
+    r = o.n.attrs.get("reduction", "mean")
+    return r.decode() if isinstance(r, bytes) else r
+
+
+def _takes(o: Ops, xt, tt) -> bool:
+    """Whether the expansion takes this node: a known reduction, scores of rank 2 or more with
+    static dims, targets of one rank less."""
+    return (_reduction(o) in _REDUCTIONS and xt.rank >= 2 and tt.rank == xt.rank - 1
+            and all(isinstance(d, int) for d in xt.shape))
+
+
 def _scalar(v, t) -> np.ndarray:
     return np.asarray(v, dtype=t.dtype)
 
@@ -90,7 +98,7 @@ def _softmax_cross_entropy_loss(o: Ops) -> bool:
     ``LogSoftmax``."""
     ins = list(o.n.inputs) + [""] * 3
     xt = o.xt
-    if xt.rank < 2:
+    if not _takes(o, xt, o.rw.type(ins[1])):  # checked before anything is emitted
         return False
     outs = list(o.n.outputs) + [""]
     named = {"name": f"{o.n.name}_log_prob", "out": outs[1]} if outs[1] else None

@@ -22,10 +22,13 @@ class NotConstant(str):
         return s
 
 
-def not_const(node: Node, graph: Graph, k: int, what: str) -> NotConstant | None:
-    """Why operand ``k`` (``what``) disqualifies the node: it is given and not a constant."""
+def not_const(node: Node, graph: Graph, k: int, what: str,
+              because: str = "") -> NotConstant | None:
+    """Why operand ``k`` (``what``) disqualifies the node: it is given and not a constant
+    (``because``, what a runtime value would do, is added to the message)."""
     t = node.inputs[k] if k < len(node.inputs) else ""
-    return NotConstant(f"its {what} ({t!r}) is not a constant", t) \
+    return NotConstant(f"its {what} ({t!r}) is not a constant" + (f": {because}" if because
+                                                                   else ""), t) \
         if t and not graph.is_const(t) else None
 
 
@@ -86,33 +89,34 @@ def constant_of_shape(node: Node, graph: Graph) -> str:
     return not_const(node, graph, 0, "shape input") or "this form is not supported"
 
 
+#: What a runtime operand that sets an output's length would do.
+_LENGTH = "the output's length would depend on the data"
+
+
 def range_(node: Node, graph: Graph) -> str | None:
     for k, what in enumerate(("start", "limit", "delta")):
-        why = not_const(node, graph, k, what)
+        why = not_const(node, graph, k, what, _LENGTH)
         if why:
-            return NotConstant(why + ": the output's length would depend on the data", why.tensor)
+            return why
     return None
 
 
 def constant_operands(node: Node, graph: Graph) -> str | None:
     """An operator computed only when folded: every operand must be a constant."""
-    for k, t in enumerate(node.inputs):
-        why = not_const(node, graph, k, f"input {k}")
+    for k in range(len(node.inputs)):
+        why = not_const(node, graph, k, f"input {k}",
+                        "the operator is computed from constants only")
         if why:
-            return NotConstant(why + ": the operator is computed from constants only", t)
+            return why
     return None
 
 
 def compress(node: Node, graph: Graph) -> str | None:
-    why = not_const(node, graph, 1, "condition")
-    return NotConstant(why + ": the output's length would depend on the data", why.tensor) \
-        if why else None
+    return not_const(node, graph, 1, "condition", _LENGTH)
 
 
 def center_crop_pad(node: Node, graph: Graph) -> str | None:
-    why = not_const(node, graph, 1, "shape")
-    return NotConstant(why + ": the output's shape would depend on the data", why.tensor) \
-        if why else None
+    return not_const(node, graph, 1, "shape", "the output's shape would depend on the data")
 
 
 def reverse_sequence(node: Node, graph: Graph) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import logging
 import multiprocessing
 from collections.abc import Iterator
 
@@ -24,6 +25,23 @@ from imcc.explore.engine import InlineExecutor
 from isa.diagnostics import ConfigError
 
 BACKENDS = ("local", "dask")
+#: The loggers through which Dask's client reports the connections its own close cuts (a sweep
+#: interrupted with Ctrl-C printed a tornado traceback for each).
+_TEARDOWN_LOGGERS = ("tornado.application", "distributed")
+
+
+@contextlib.contextmanager
+def _quiet(names: tuple[str, ...]) -> Iterator[None]:
+    """Only CRITICAL records of the loggers ``names`` while the block runs."""
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -60,6 +78,7 @@ def executor(backend: str = "local", workers: int = 2,
         try:
             yield client.get_executor(pure=False)
         finally:
-            client.close()
+            with _quiet(_TEARDOWN_LOGGERS):  # connections this close cuts are not errors
+                client.close()
         return
     raise ConfigError(f"unknown backend {backend!r}; backends: {', '.join(BACKENDS)}")

@@ -194,7 +194,8 @@ def scale(args) -> None:
            "tokens": gen.tokens, "programming": gen.programming, "prefill": gen.prefill,
            "per_token": gen.per_token}
     if args.scale_oracle:
-        del p  # the program's arrays, before onnxruntime loads its own copy of the weights
+        gen.program = None  # the program's arrays, before onnxruntime loads its own weights
+        del p
         gc.collect()
         ref, _, _ = _oracle(os.path.join(args.scale, "model.onnx"), prompt, args.scale_new)
         doc["onnxruntime_tokens"] = ref

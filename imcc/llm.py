@@ -146,8 +146,9 @@ class _Session:
         return f
 
     def run(self, inputs: dict, resident: bool = False) -> dict:
-        """The outputs of one run (the past inputs ``resident`` or given)."""
-        return self.machine.run(inputs, resident=self.past if resident else ())
+        """The logits of one run (the past inputs ``resident`` or given)."""
+        return self.machine.run(inputs, resident=self.past if resident else (),
+                                outputs=("logits",))
 
     def programming(self, width: int) -> dict:
         """Program the arrays by a first run (on an empty cache and a fully masked step); a

@@ -29,7 +29,7 @@ The program is pre-decoded once and run by the dispatch loop of :mod:`runtime.di
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import numpy as np
 
@@ -118,6 +118,7 @@ class Machine:
         self._labels = sorted((s.value, s.name) for s in obj.symbols if s.section == "text")
         self._data_words = _data_words(obj)
         self._data_intact = False  # .data as the last load wrote it, unwritten since
+        self._io = _IoPlan(obj)
         self.runs = 0
         # Memory the code before .rerun wrote, as it was at .rerun (region, lo, hi, words): a
         # rerun starts from it. _setup_dirty: the words written before the setup started, while
@@ -157,6 +158,7 @@ class Machine:
         self.state.n_text = len(obj.text)
         self.state.weights = memoryview(obj.weights).toreadonly()
         self._data_words, self._data_intact = _data_words(obj), False
+        self._io = _IoPlan(obj)
         self._program = predecode(self.state, obj, self._hits, self._enter_inference)
         self._labels = sorted((s.value, s.name) for s in obj.symbols if s.section == "text")
         self._kept = ()
@@ -171,20 +173,19 @@ class Machine:
         left as the previous run left them. ``.data`` is not written again where the last load
         of this program wrote it and nothing has written its words since (loading does not add
         them to the memory's record of written words, so a write by a run shows there)."""
-        mem = self.state.mem
+        mem, io = self.state.mem, self._io
         base, words = self.obj.data_base >> 2, self._data_words
         end = base + words.size
         d = mem.dirty[0]
         fresh = not self._data_intact or d is not None and d[0] < end and d[1] > base
-        spans = [(0, t.addr >> 2, (t.addr + t.nbytes) >> 2) for t in self.obj.inputs]
-        spans += [(r, lo, hi) for r, lo, hi, _ in kept]
+        spans = io.spans + tuple((r, lo, hi) for r, lo, hi, _ in kept)
         # inputs are not zeroed (they are in spans); the resident ones under words this load
         # rewrites (.data, the setup's) are kept aside and written back
         rewritten = [(lo, hi) for r, lo, hi, _ in kept if r == 0] + ([(base, end)] if fresh else [])
         held = [(a, mem.u32[0][a:b].copy())
                 for a, b in ((t.addr >> 2, (t.addr + t.nbytes) >> 2) for t in resident)
-                if any(lo < b and a < hi for lo, hi in rewritten)]
-        mem.reset(overwritten=((0, base, end), *spans) if fresh else tuple(spans))
+                if any(lo < b and a < hi for lo, hi in rewritten)] if rewritten else ()
+        mem.reset(overwritten=((0, base, end), *spans) if fresh else spans)
         if fresh:
             mem.u32[0][base:end] = words
             self._data_intact = True
@@ -192,26 +193,26 @@ class Machine:
             mem.u32[r][lo:hi] = w
         for a, w in held:
             mem.u32[0][a : a + w.size] = w
-        for t in self.obj.inputs:
-            if t.name not in inputs:  # resident
-                continue
-            a = t.addr >> 2
-            mem.f32[0][a : a + inputs[t.name].size] = inputs[t.name].reshape(-1)
-        for region, lo, hi in spans:
+        f32 = mem.f32[0]
+        for name, a, n in io.words:
+            v = inputs.get(name)
+            if v is not None:  # else resident
+                f32[a : a + n] = v.reshape(-1)
+        for region, lo, hi in (*io.hull, *((r, lo, hi) for r, lo, hi, _ in kept)):
             mem.touch(region, lo, hi)
 
     def check_inputs(self, inputs: dict[str, np.ndarray],
                      resident: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
         """Inputs converted to float32; raise :class:`InputError` unless they match the
         declared names and shapes exactly (the ``resident`` ones are not given)."""
-        declared = {t.name: t for t in self.obj.inputs if t.name not in resident}
-        unknown = sorted(set(inputs) - set(declared))
+        declared = self._io.declared(resident)
+        unknown = sorted(set(inputs) - declared.keys()) if inputs.keys() != declared.keys() else ()
         if unknown:
             if unknown[0] in resident:
                 raise InputError(f"input '{unknown[0]}' is both given and resident")
             raise InputError(f"unknown input '{unknown[0]}'; the program declares "
                              f"{_names(self.obj.inputs)}")
-        missing = sorted(set(declared) - set(inputs))
+        missing = sorted(declared.keys() - set(inputs))
         if missing:
             raise InputError(f"input '{missing[0]}' ({_shape(declared[missing[0]].shape)}) "
                              "was not given", hint="pass it, e.g. --input NAME=file.npy")
@@ -236,7 +237,7 @@ class Machine:
 
     def run(self, inputs: dict[str, np.ndarray], *, trace: Callable[[str], None] | None = None,
             trace_limit: int = 0, resident: tuple[str, ...] = (),
-            outputs: bool = True) -> dict[str, np.ndarray]:
+            outputs: bool | Collection[str] = True) -> dict[str, np.ndarray]:
         """Run once: load ``.data`` and ``inputs``, start at ``.entry`` (first run) or
         ``.rerun`` (after a completed run, when declared), stop at ``halt``, return the
         outputs. With ``trace``, the first ``trace_limit`` instructions are reported to it, one
@@ -247,8 +248,10 @@ class Machine:
         decoder's KV cache, keeps it in the machine's memory between runs; docs/llm.md). Only a
         rerun of a program with ``.rerun`` after a completed run may leave inputs resident.
         With ``outputs=False`` the run is for its cost only and returns no outputs (a cost
-        estimate on zero inputs, where an integer 0 / 0 leaves NaN in an integer output)."""
-        names = {t.name: t for t in self.obj.inputs}
+        estimate on zero inputs, where an integer 0 / 0 leaves NaN in an integer output); a
+        collection of output names returns those alone (a decoder's step reads its logits, not
+        the cache it leaves in memory)."""
+        names = self._io.by_name
         for name in resident:
             if name not in names:
                 raise InputError(f"resident input '{name}' is not an input of the program; it "
@@ -260,6 +263,8 @@ class Machine:
                              "rerun (after a completed run of a program with .rerun) finds "
                              "the memory of the run before it",
                              hint="give every input on the machine's first run")
+        wanted = () if not outputs else self.obj.outputs if outputs is True \
+            else self._io.outputs(outputs)
         keep = frozenset(resident)
         arrays = self.check_inputs(inputs, keep)
         self._load(arrays, self._kept if again else (), tuple(names[n] for n in resident))
@@ -295,7 +300,7 @@ class Machine:
         f32 = self.state.mem.f32[0]
         return {t.name: output_as(f32[t.addr >> 2 : (t.addr + t.nbytes) >> 2].reshape(t.shape),
                                   t.dtype, t.name)
-                for t in self.obj.outputs}
+                for t in wanted}
 
     def _enter_inference(self) -> None:
         """Execution reaches ``.rerun``: the arrays are read at ``time_s`` from here on; on the
@@ -390,6 +395,43 @@ class Machine:
         """The ``top`` most executed instructions: ``(pc, count, text)``."""
         ranked = sorted(((n, i) for i, n in enumerate(self._hits[:-1]) if n), reverse=True)
         return [(4 * i, n, self.instruction_text(4 * i)) for n, i in ranked[:top]]
+
+
+class _IoPlan:
+    """What every run of one program needs to know of its inputs and outputs, worked out once:
+    the inputs by name, each one's word address and size (``words``), their word ranges in
+    global memory (``spans``) and the range covering them all (``hull``)."""
+
+    def __init__(self, obj: ObjectFile):
+        self.obj = obj
+        self.by_name = {t.name: t for t in obj.inputs}
+        self.words = tuple((t.name, t.addr >> 2, t.nbytes >> 2) for t in obj.inputs)
+        self.spans = tuple((0, a, a + n) for _, a, n in self.words)
+        self.hull = ((0, min(s[1] for s in self.spans), max(s[2] for s in self.spans)),) \
+            if self.spans else ()
+        self._declared: dict[frozenset, dict[str, IOTensor]] = {}
+        self._outputs: dict[tuple, tuple[IOTensor, ...]] = {}
+
+    def declared(self, resident: frozenset[str]) -> dict[str, IOTensor]:
+        """The inputs a run with ``resident`` inputs is given, by name."""
+        d = self._declared.get(resident)
+        if d is None:
+            d = self._declared[resident] = {t.name: t for t in self.obj.inputs
+                                            if t.name not in resident}
+        return d
+
+    def outputs(self, names: Collection[str]) -> tuple[IOTensor, ...]:
+        """The outputs ``names``, in the program's order; an unknown name is an error."""
+        key = (names,) if isinstance(names, str) else tuple(names)
+        got = self._outputs.get(key)
+        if got is None:
+            have = {t.name for t in self.obj.outputs}
+            bad = [n for n in key if n not in have]
+            if bad:
+                raise InputError(f"output '{bad[0]}' is not an output of the program; it "
+                                 f"declares {_names(self.obj.outputs)}")
+            got = self._outputs[key] = tuple(t for t in self.obj.outputs if t.name in key)
+        return got
 
 
 def _same_bytes(a, b, chunk: int = 1 << 24) -> bool:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from runtime import intcycles
 from runtime.blocks import Groups
 from runtime.converters import (
     F32_EXACT,
@@ -66,10 +67,19 @@ def magnitudes(buffer: Buffer, q: np.ndarray, p: Precision) -> np.ndarray:
 
 
 def cycles_exact(buffer: Buffer, q: np.ndarray, gr: np.ndarray, p: Precision,
-                 cycle_bound: float, groups: Groups | None = None) -> np.ndarray:
-    """:func:`cycles_exact_block` over chunks of at most :data:`CHUNK_BYTES` of digits and
+                 cycle_bound: float, groups: Groups | None = None,
+                 cache: tuple[dict, tuple] | None = None) -> np.ndarray:
+    """The cycle loop for exact integer cells, no read noise and a real ADC, bit-identical to
+    :func:`cycles_plain`: on integer products (:func:`runtime.intcycles.cycles_int`, the full
+    product even for grouped cells) where they are available and the cells are int8 (``cache``:
+    where to keep the int8 cells, :func:`runtime.intcycles.int_cells`), else in float:
+    :func:`cycles_exact_block` over chunks of at most :data:`CHUNK_BYTES` of digits and
     currents per cycle, so that a chunk's temporaries stay in the core's cache through all its
     cycles (each vector's outputs depend on that vector only: the same bits)."""
+    if intcycles.usable(p, cycle_bound):
+        g8, negative = intcycles.int_cells(gr, cache)
+        if g8 is not None:
+            return intcycles.cycles_int(buffer, q, g8, p, cycle_bound, negative)
     vl, w = q.shape[0], gr.shape[1]
     step = max(CHUNK_MIN, CHUNK_BYTES // (4 * (q.shape[1] + w)))
     if groups is not None or vl < 2 * step:

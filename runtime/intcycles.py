@@ -1,0 +1,128 @@
+"""The DAC cycle loop of an MVM on integer products (:mod:`runtime.intgemm`): all cycles' digits
+of a block of vectors stacked into one ``(cycles * m) x h`` uint8 matrix, one exact integer
+product with the int8 cells, the ADC on all its currents, and the shift-and-add as one product
+of the codes with the cycle weights.
+
+It computes what :func:`runtime.bitserial.cycles_plain` computes for exact integer cells without
+read noise and a real ADC, bit for bit: every current is an exact integer in both (int32 here,
+float32 or float64 below ``2**24`` or ``2**53`` there), the ADC's rule
+(:func:`runtime.converters.adc_codes`) is applied to the same values in the same float dtype, and
+the shift-and-add sums exact integers (in any order, as the stacked float loop does). Signed
+digits ride on the product's zero point: a digit ``s * d`` (``d`` in ``[0, 2**dacb)``) is stored
+as ``mask + s * d`` with ``mask = 2**dacb - 1`` and the product subtracts ``mask``; for a negative
+input that is ``~|q|``'s digit (``mask - d``; in 16 bits where the top cycle's digit reaches
+past bit 7), for the others ``d + mask``, so one complement of the magnitudes per MVM serves
+every cycle. Cycles above the highest set bit of every
+magnitude are left out (their digits are 0, so are their currents and codes).
+
+:func:`usable` says where this loop applies; :func:`int_cells` gives the cells as int8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from runtime import intgemm
+from runtime.converters import F32_EXACT, Precision, accumulator_dtype, adc_codes
+
+Buffer = Callable[[str, tuple, type], np.ndarray]
+
+#: Digits x columns (the int32 currents) of one block of vectors: the block's currents and
+#: codes stay in the core's L2 cache between the product, the ADC and the shift-and-add ...
+BLOCK_CURRENTS = 1 << 18
+#: ... and the fewest vectors in a block (a product call costs about 10 us).
+BLOCK_MIN = 16
+
+
+def usable(p: Precision, cycle_bound: float) -> bool:
+    """Whether :func:`cycles_int` runs ``p``'s loop with currents bounded by ``cycle_bound``:
+    integer products are available, the magnitudes fit uint8, a stored digit (digit plus zero
+    point) fits :data:`~runtime.intgemm.A_MAX`, and the product's sums (up to twice the bound
+    with the zero point) fit int32."""
+    mask = (1 << p.dacb) - 1
+    return (p.magnitude_bits <= 8 and mask * (1 + p.isgn) <= intgemm.A_MAX
+            and 2 * cycle_bound <= intgemm.SUM_MAX and intgemm.available())
+
+
+def int_cells(gr: np.ndarray, cache: tuple[dict, tuple] | None) -> tuple[np.ndarray | None, bool]:
+    """The cells ``gr`` (exact integers) as int8 (None where one is outside int8) and whether
+    any is negative; with ``cache`` (``(store, key)``: a dict the caller empties of a region's
+    keys, which start with the array, when its cells change), kept there under ``(*key,
+    "int8")``."""
+    if cache is None:
+        return intgemm.int8(gr), bool(gr.min(initial=0) < 0)
+    store, key = cache
+    key = (*key, "int8")
+    hit = store.get(key)
+    if hit is None:
+        hit = store[key] = (intgemm.int8(gr), bool(gr.min(initial=0) < 0))
+    return hit
+
+
+def cycles_int(buffer: Buffer, q: np.ndarray, g8: np.ndarray, p: Precision,
+               cycle_bound: float, negative: bool) -> np.ndarray:
+    """The cycle loop of ``q`` (``vl x h`` quantized inputs) on the int8 cells ``g8`` (``h x
+    w``): ``y = 2**adcsh * sum_c 2**(c*dacb) * code(I_c)`` (a scratch view, the accumulator's
+    dtype), in blocks of vectors. ``cycle_bound`` bounds ``|I_c|``; ``negative``: some cell is
+    negative."""
+    vl, h = q.shape
+    w = g8.shape[1]
+    clo, chi = p.adc_range
+    y = buffer("y", (vl, w), accumulator_dtype(p, float(max(-clo, chi))))
+    mag = np.abs(q, out=buffer("absq", q.shape, q.dtype)) if p.isgn else q
+    top = int(mag.max(initial=0))
+    cycles = min(p.cycles, -(-top.bit_length() // p.dacb))
+    if cycles == 0:  # every digit is 0: so is every code
+        y[...] = 0
+        return y
+    mask = (1 << p.dacb) - 1
+    # ~|q|'s bits must reach the top cycle's: 16 of them where the cycles span more than 8
+    mag8 = buffer("mag8", q.shape, np.uint16 if p.isgn and cycles * p.dacb > 8 else np.uint8)
+    mag8[...] = mag
+    if p.isgn:  # digits of ~|q| for negative inputs, plus mask for the others
+        neg = np.less(q, 0, out=buffer("neg", q.shape, np.bool_))
+        np.invert(mag8, out=mag8, where=neg)
+        plus = np.multiply(np.logical_not(neg, out=neg), np.uint8(mask),
+                           out=buffer("plus", q.shape, np.uint8))
+    else:
+        plus = None
+    bound = cycle_bound * p.adc_down  # |I_c| in ADC steps
+    signed = bool(p.isgn) or negative  # currents, codes may be negative
+    clip = not (bound <= chi and (bound <= -clo or not signed))
+    dtype = np.float32 if cycle_bound <= F32_EXACT else np.float64
+    weights = np.ldexp(1.0, np.arange(cycles) * p.dacb).astype(y.dtype)
+    shifts = (np.arange(cycles, dtype=np.uint8) * np.uint8(p.dacb))[:, None, None]
+    step = max(BLOCK_MIN, BLOCK_CURRENTS // (cycles * w))
+    for m in range(0, vl, step):
+        n = min(step, vl - m)
+        a = buffer("digits", (cycles, n, h), np.uint8)
+        np.right_shift(mag8[None, m : m + n], shifts, out=a, casting="unsafe")  # low 8 bits
+        np.bitwise_and(a, np.uint8(mask), out=a)
+        if plus is not None:
+            np.add(a, plus[None, m : m + n], out=a)
+        codes = _currents(buffer, a.reshape(cycles * n, h), g8, mask if plus is not None else 0,
+                          p.adc_down, dtype)  # in ADC steps: I_c * 2**-adcsh
+        if p.adcsh or clip:  # else every code is its current, an integer in range
+            adc_codes(codes, 1.0, clo, chi, clip=clip)
+        np.matmul(weights, codes.reshape(cycles, -1).astype(y.dtype, copy=False),
+                  out=y[m : m + n].reshape(-1))
+    if signed:  # -0.0 codes give -0.0 where every code is 0; the plain loop gives 0.0
+        y += 0.0
+    if p.adcsh:
+        y *= 2.0**p.adcsh
+    return y
+
+
+def _currents(buffer: Buffer, a: np.ndarray, g8: np.ndarray, za: int, down: float,
+              dtype) -> np.ndarray:
+    """``((a - za) @ g8) * down`` in ``dtype``: float32 where every current is at most
+    ``2**24`` (converted and scaled in the product's output pass), else float64 from the int32
+    sums; exact either way (``down`` is a power of two)."""
+    if dtype == np.float32:
+        return intgemm.matmul_scaled(a, g8, za, down)
+    i = intgemm.matmul(a, g8, za)
+    codes = buffer("codes", i.shape, dtype)
+    np.multiply(i, down, out=codes)
+    return codes

@@ -458,7 +458,8 @@ class NumpyCrossbar:
         if exact and p.adcb and self.fast_path:
             groups = self._grouped(region, gr)
             return cycles_exact(self._buffer, q, gr, p, cycle_bound,
-                                groups if isinstance(groups, Groups) else None)
+                                groups if isinstance(groups, Groups) else None,
+                                cache=(self._groups, region[:5]))  # emptied by _changed
         return cycles_plain(self._buffer, lambda qc, g, out: self._analog(region[0], qc, g, out),
                             q, gr, p, exact, cycle_bound)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from imcc.kv_slots import region_bytes, slot_cache
 from isa.diagnostics import ConfigError, InputError, OnnxImportError, UnsupportedOpError
 
 _PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
@@ -34,9 +35,9 @@ class Decoder:
     position_ids: bool
 
     def cache_bytes(self, context: int) -> int:
-        """Bytes of the KV cache resident between steps (past keys and values of every
-        layer, ``context - 1`` positions) in float32 words."""
-        return 2 * self.layers * self.kv_heads * (context - 1) * self.head_dim * 4
+        """Bytes of the KV cache resident between steps (keys and values of every layer,
+        ``context`` rows) in float32 words."""
+        return 2 * self.layers * self.kv_heads * context * self.head_dim * 4
 
 
 # ---- the model ---------------------------------------------------------------------------------
@@ -214,7 +215,7 @@ def _compile_step(model, dec: Decoder, chip, context: int, tokens: int, *, prior
             raise ConfigError(
                 f"a context of {context} tokens does not fit: its KV cache takes "
                 f"{cache / 2**20:.2f} MiB ({dec.layers} layers x key and value x "
-                f"{dec.kv_heads} heads x {context - 1} positions x {dec.head_dim}, float32), "
+                f"{dec.kv_heads} heads x {context} positions x {dec.head_dim}, float32), "
                 f"and the step's program for it needs {e.message[len('the program needs '):]}",
                 hint="shorten the prompt or --max-new-tokens, or give the chip more global "
                      "memory (--set global_mib=N, or --fit)") from None
@@ -270,29 +271,38 @@ def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = N
     used = max(int(p._compile_report()["memory_bytes"]) for p in (step, pre) if p is not None)
     base = -(-used // 64) * 64
     cache = dec.cache_bytes(context)
+    region = region_bytes(dec, context)
     if fit:  # one chip for both programs, its memory grown to hold the cache too
         from imcc.settings import fit_memory
 
         roomy = max((p.chip for p in (step, pre) if p is not None), key=lambda c: c.global_mib)
-        final = fit_memory(roomy, base + cache)
+        final = fit_memory(roomy, base + region)
         again = {**kw, "set": None, "fit": False}
         if final.program_hash != step.chip.program_hash:
             step = _compile_step(model, dec, final, context, 1, **again)
         if pre is not None and final.program_hash != pre.chip.program_hash:
             pre = _compile_step(model, dec, final, context, prompt, **again)
     limit = int(step.chip.global_mib) << 20
-    if base + cache > limit:
+    if base + region > limit:
         raise ConfigError(
             f"a context of {context} tokens does not fit: its KV cache takes "
             f"{cache / 2**20:.2f} MiB ({dec.layers} layers x key and value x {dec.kv_heads} "
-            f"heads x {context - 1} positions x {dec.head_dim}, float32) beside the program's "
+            f"heads x {context} positions x {dec.head_dim}, float32) beside the program's "
             f"{base / 2**20:.2f} MiB, and chip {step.chip.name!r} has {step.chip.global_mib} MiB",
             hint="shorten the prompt or --max-new-tokens, or give the chip more global memory "
                  "(--set global_mib=N)")
-    out = _finish(step, _with_cache(step.asm, dec, context, base, move_past=True))
+    text = slot_cache(step.asm, dec, context, base, decode=True)
+    pre_text = None if pre is None else slot_cache(pre.asm, dec, context, base, decode=False)
+    slots = text is not None and (pre is None or pre_text is not None)
+    if not slots:  # the cache copied into present and shifted back each step
+        text = _with_cache(step.asm, dec, context, base, move_past=True)
+        if pre is not None:
+            pre_text = _with_cache(pre.asm, dec, context, base, move_past=False)
+    out = _finish(step, text)
     out._decoder, out._context, out._kv_cache_bytes = dec, context, cache
+    out._slots = slots  # the cache written in place (imcc.kv_slots)
     out._prefill = None
     if pre is not None:
-        out._prefill = _finish(pre, _with_cache(pre.asm, dec, context, base, move_past=False))
+        out._prefill = _finish(pre, pre_text)
         out._prefill._tokens = prompt
     return out

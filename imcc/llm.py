@@ -6,19 +6,22 @@
 :mod:`imcc.models.llama`) for a fixed context of ``C`` tokens, twice, onto the same cells and
 placement: a prefill of the prompt's ``P`` tokens (a past of ``C - P`` empty positions) and a
 decode step of one token (a past of ``C - 1``); both take an ``attention_mask`` of ``C``. Each
-program gets one more block before its ``halt``: it copies each layer's ``present`` (the past
-with this run's keys and values appended) less its oldest position into a cache region no
-other tensor uses, where the decode step's past inputs sit, so the next step finds the cache
-shifted by one position in the machine's memory. The machine runs the prefill once, switches
-to the decode step (:meth:`runtime.machine.Machine.switch`) and reruns it with the past inputs
-*resident* (:meth:`runtime.machine.Machine.run`): the host writes three small inputs (the
-token, its position, the mask) and reads the logits; the cache never leaves the chip and the
+layer's ``present`` lives in a cache region no other tensor uses (:mod:`imcc.kv_slots`): the
+prefill writes it there (its ``C - P`` empty rows, then the prompt's), and the decode step
+reads all ``C`` rows as its past and writes its own key and value at one row the host names,
+the rows after the prompt's in turn (wrapping to row 0); the mask marks the rows that hold
+tokens. The machine runs the prefill once, switches to the decode step
+(:meth:`runtime.machine.Machine.switch`) and reruns it with the past inputs *resident*
+(:meth:`runtime.machine.Machine.run`): the host writes four small inputs (the token, its
+position, the mask, the row) and reads the logits; the cache never leaves the chip and the
 weights are programmed into the arrays once.
 
-The cache is aligned to its newest position: with ``n`` tokens cached, its last ``n`` slots
-hold them and the mask hides the ``C - 1 - n`` slots before them (their scores get the float32
-minimum, so their softmax weights are exactly 0). ``prefill="steps"`` runs the prompt through
-the decode step instead, a token a run.
+Where the rewrite does not take a program, each program instead copies ``present`` less its
+oldest position into the cache region before its ``halt``, and the decode step's past inputs
+sit there: the cache is aligned to its newest position (with ``n`` tokens cached, its last
+``n`` slots hold them and the mask hides the ``C - 1 - n`` slots before them; their scores get
+the float32 minimum, so their softmax weights are exactly 0). ``prefill="steps"`` runs the
+prompt through the decode step instead, a token a run.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from imcc.decoder import (  # noqa: F401  (public here too)
     resolve_model,
     step_shapes,
 )
+from imcc.kv_slots import SLOT_INPUT, slot_mask
 from isa.diagnostics import InputError
 
 
@@ -129,20 +133,31 @@ class _Session:
         self.machine = Machine(program.chip, (pre or program)._obj)
         self.past = tuple(f"past_key_values.{i}.{k}" for i in range(self.dec.layers)
                           for k in ("key", "value"))
+        # the cache written in place: the decode step's rows, from the first after the prompt's
+        self.slots = getattr(program, "_slots", False)
+        self.first = self.ctx - pre._tokens if pre is not None else 0
 
-    def feed(self, toks: list[int], n: int, *, empty_past: int = 0) -> dict:
-        """Tokens ``toks`` at positions ``n ..``, after ``n`` cached ones; with
-        ``empty_past``, the past inputs too (an empty cache for a program taking that many
-        tokens a run)."""
+    def feed(self, toks: list[int], n: int, *, past: bool = False) -> dict:
+        """Tokens ``toks`` at positions ``n ..``, after ``n`` cached ones; with ``past``, the
+        past inputs too (an empty cache). One token a run is the decode step: with the cache
+        in place (:mod:`imcc.kv_slots`) its mask marks the rows that hold tokens and it gets
+        the row to write; else the cache's last ``n`` rows hold them."""
         dec, ctx = self.dec, self.ctx
         mask = np.zeros((1, ctx), np.int64)
-        mask[0, ctx - len(toks) - n:] = 1
+        in_place = self.slots and len(toks) == 1
+        if in_place:
+            mask[0, slot_mask(ctx, self.first, n)] = 1
+        else:
+            mask[0, ctx - len(toks) - n:] = 1
         f = {"input_ids": np.array([toks], np.int64), "attention_mask": mask}
         if dec.position_ids:
             f["position_ids"] = np.arange(n, n + len(toks), dtype=np.int64)[None]
-        if empty_past:
-            f.update((p, np.zeros((1, dec.kv_heads, ctx - empty_past, dec.head_dim),
-                                  np.float32)) for p in self.past)
+        if in_place:
+            f[SLOT_INPUT] = np.array([(self.first + n) % ctx * dec.head_dim * 4], np.uint32)
+        if past:
+            rows = ctx if in_place else ctx - len(toks)
+            f.update((p, np.zeros((1, dec.kv_heads, rows, dec.head_dim), np.float32))
+                     for p in self.past)
         return f
 
     def run(self, inputs: dict, resident: bool = False) -> dict:
@@ -153,7 +168,7 @@ class _Session:
     def programming(self, width: int) -> dict:
         """Program the arrays by a first run (on an empty cache and a fully masked step); a
         second such run costs one run alone, so their difference is the programming."""
-        blank = self.feed([0] * width, 0, empty_past=width)
+        blank = self.feed([0] * width, 0, past=True)
         blank["attention_mask"][:] = 0
         start = self.machine.cost
         self.run(blank)
@@ -210,11 +225,11 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
     say(f"prefill: {len(ids)} prompt tokens")
     before = session.machine.cost
     if pre is not None:  # the prompt in one run, then the decode program on the same machine
-        out = session.run(session.feed(ids, 0, empty_past=len(ids)))
+        out = session.run(session.feed(ids, 0, past=True))
         session.machine.switch(program._obj)
     else:  # the prompt through the decode program, a token a run
         for n, tok in enumerate(ids):
-            out = session.run(session.feed([tok], n, empty_past=int(n == 0)), resident=n > 0)
+            out = session.run(session.feed([tok], n, past=n == 0), resident=n > 0)
     prefill_cost = {"tokens": len(ids), "runs": 1 if pre is not None else len(ids),
                     **_cost(session.machine.cost, before)}
     rng = np.random.default_rng(seed)

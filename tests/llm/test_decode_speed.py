@@ -42,3 +42,57 @@ def test_a_run_returns_the_outputs_it_names():
     np.testing.assert_array_equal(m.run({"x": x}, outputs="y")["y"], x + x)
     with pytest.raises(InputError, match="output 'w' is not an output of the program"):
         m.run({"x": x}, outputs=("w",))
+
+
+def test_the_rows_a_step_attends_to_are_the_rows_written():
+    """slot_mask against a brute-force fill: a prompt of P tokens at the last P rows, then a
+    token a step at the next row, wrapping to row 0."""
+    from imcc.kv_slots import slot_mask
+
+    for context, prompt in ((7, 3), (5, 1), (4, 4)):
+        rows: dict[int, int] = {}
+        first = context - prompt if prompt > 1 else 0
+        for pos in range(context):
+            row = context - prompt + pos if pos < prompt and prompt > 1 else \
+                (pos - prompt if prompt > 1 else pos)
+            assert row not in rows
+            rows[row] = pos
+            assert slot_mask(context, first, pos) == sorted(rows)
+
+
+def _decoder(name):
+    from imcc.models import build
+
+    return build(name, batch=1)
+
+
+@pytest.mark.parametrize("name", ["llama-tiny", "gpt2-past-tiny"])
+def test_the_decode_step_writes_one_row_and_never_reads_the_past(name):
+    """The decode step's program in place: no copy from the past inputs, no shift before its
+    halt; a row written at the slot register's offset for each layer's key and value."""
+    from imcc.llm import compile_decoder
+
+    prog = compile_decoder(_decoder(name), context=8, prompt=3)
+    code = [ln.split("#")[0].strip() for ln in prog.asm.split("\n") if ln.startswith("    ")]
+    assert prog._slots and prog._prefill is not None
+    assert not any(ln.startswith("li") and "t_past_key_values" in ln for ln in code)
+    assert sum(ln.startswith("add") and ln.endswith("x31") for ln in code) == 2 * 2
+
+
+@pytest.mark.parametrize("name", ["llama-tiny", "gpt2-past-tiny"])
+def test_a_program_the_rewrite_does_not_take_keeps_the_shifted_cache(monkeypatch, name):
+    """Where the in-place rewrite declines, the cache is copied and shifted as before, and
+    generation still equals onnxruntime's."""
+    import imcc
+    import imcc.decoder
+    from tests.llm.test_generate import ort_generate
+
+    m = _decoder(name)
+    monkeypatch.setattr(imcc.decoder, "slot_cache", lambda *a, **k: None)
+    for prefill in ("batched", "steps"):
+        gen = imcc.generate(m, [1, 2, 3], 6, prefill=prefill)
+        assert not gen.program._slots
+        tokens, logits = ort_generate(m, [1, 2, 3], 6)
+        assert gen.tokens == tokens
+        scale = np.abs(logits).max(axis=1, keepdims=True)
+        assert np.all(np.abs(gen.logits - logits) <= 1e-4 * scale)

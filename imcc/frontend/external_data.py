@@ -2,12 +2,14 @@
 folder, a regular file, long enough), the total checked against the host limits, then the bytes
 read, as raw bytes only.
 
-Large initializers can be deferred (:func:`load_external_data` with ``defer``): they are then
-read straight into their arrays on import (:func:`read_external`), so their bytes are held once.
+Large initializers can be deferred (:func:`load_external_data` with ``defer``): their arrays
+are then mapped from the file on import (:func:`read_external`), so their bytes are held once,
+as the page cache's pages, and read only when used.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 from collections.abc import Mapping
@@ -179,21 +181,31 @@ def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str
 
 
 def read_external(t: onnx.TensorProto, ref: ExternalData, where: str) -> np.ndarray:
-    """The array of initializer ``t``, whose bytes ``ref`` locates (see :func:`load_external_data`),
-    read from its file into the array's own memory."""
-    dtype = helper.tensor_dtype_to_np_dtype(t.data_type)
-    arr = np.empty(tuple(t.dims), dtype)
+    """The array of initializer ``t``, whose bytes ``ref`` locates (see :func:`load_external_data`):
+    a private copy-on-write mapping of its file, so the bytes are neither copied nor read until
+    used, and their pages are the page cache's (the system may drop them under pressure and
+    read them again); writing to the array copies the pages it touches. The mapping lives as
+    long as the array and its views. A file cut short after this check ends the process
+    (``SIGBUS``), as for any mapped file."""
+    dtype = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type))
+    shape = tuple(t.dims)
+    if not ref.length:
+        return np.empty(shape, dtype)
+    start = ref.offset - ref.offset % mmap.ALLOCATIONGRANULARITY
     try:
         with open(ref.path, "rb") as f:
-            f.seek(ref.offset)
-            got = f.readinto(arr.reshape(-1).view(np.uint8)) if arr.size else 0
+            if os.fstat(f.fileno()).st_size < ref.offset + ref.length:
+                raise OnnxImportError(f"{where}: initializer {t.name!r}: its external data "
+                                      f"file {ref.path.name!r} became shorter while it was read")
+            view = mmap.mmap(f.fileno(), ref.offset + ref.length - start,
+                             access=mmap.ACCESS_COPY, offset=start)
     except OSError as e:
         raise OnnxImportError(f"{where}: initializer {t.name!r}: cannot read its external data "
                               f"{ref.path.name!r}: {e.strerror}") from None
-    if got != ref.length:
-        raise OnnxImportError(f"{where}: initializer {t.name!r}: its external data file "
-                              f"{ref.path.name!r} became shorter while it was read")
-    return arr
+    arr = np.frombuffer(view, dtype, ref.length // dtype.itemsize, ref.offset - start)
+    if (ref.offset - start) % dtype.alignment:  # an unaligned array: copied, aligned
+        arr = arr.copy()
+    return arr.reshape(shape)
 
 
 def materialize(model: onnx.ModelProto, deferred: Mapping[str, ExternalData],

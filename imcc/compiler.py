@@ -42,7 +42,7 @@ from imcc.options import CompileOptions, PassChecks, Tuning
 from imcc.precision import PrecisionConfig
 from imcc.settings import fit_memory
 from imcc.tiling import LayerPlan, quantize_layer
-from isa.assembler import assemble
+from isa.assembler import assemble, collector_paused
 from isa.diagnostics import ConfigError
 from isa.objfile import ObjectFile
 
@@ -235,7 +235,8 @@ def emit_program(m: Mapped, graph: Graph, imc: dict[str, ImcLayer], blob: memory
                    f"{options.priority} priority"),
                   (f"{len(m.imc_nodes)} IMC layers on {mapping.arrays_used} arrays "
                    f"(lower bound {mapping.base.lower_bound}), {len(graph.nodes)} nodes")]
-        smap = storagemap.build(mapping, model=name, chip=chip)
+        smap = m.storage_map if chip is m.chip else storagemap.build(mapping, model=name,
+                                                                      chip=chip)
         return smap, generate(graph, imc, chip=chip, options=options, tuning=tuning,
                               base_name=base, weights_blob=blob,
                               map_json=storagemap.to_json(smap), header=header,
@@ -313,6 +314,15 @@ def compile_model(
     the report and the assembly (:func:`model_name`); ``base_name`` names the assembly's side
     files (default: ``name`` without its suffix); ``checks`` dump and verify the graph around
     the canonicalization passes; ``tuning`` sizes the code generator's chunks."""
+    with collector_paused():
+        return _compile(model, chip, precision=precision, calib=calib, options=options,
+                        base_name=base_name, progress=progress, name=name, checks=checks,
+                        tuning=tuning)
+
+
+def _compile(model, chip, *, precision, calib, options, base_name, progress, name, checks,
+             tuning) -> CompileResult:
+    """:func:`compile_model`'s stages."""
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
     name = model_name(model, name)

@@ -115,15 +115,18 @@ def coefficients(spec: SliceSpec) -> np.ndarray:
 
 
 def slice_blocks(values: np.ndarray, spec: SliceSpec,
-                 blocks: tuple[int, ...] | None = None) -> np.ndarray:
+                 blocks: tuple[int, ...] | None = None, out: np.ndarray | None = None
+                 ) -> np.ndarray:
     """Blocks of cell values, shape ``[blocks, K, N]``: uint16 levels, or float32 on the float
     path. ``sum_b coefficients[b] * blocks[b]`` equals ``values`` (offset: ``values + offset``).
-    ``blocks`` picks some of them, in that order (default: all)."""
+    ``blocks`` picks some of them, in that order (default: all); ``out`` is an array of that
+    shape (any strides, a type that holds the levels) to write them into, and is returned."""
     picks = tuple(range(spec.blocks)) if blocks is None else tuple(blocks)
     p = spec.polarities
     if spec.is_float:
         v = np.asarray(values, dtype=np.float32)
-        out = np.empty((len(picks), *v.shape), dtype=np.float32)
+        if out is None:
+            out = np.empty((len(picks), *v.shape), dtype=np.float32)
         for i, b in enumerate(picks):
             if spec.scheme == "direct":
                 out[i] = v
@@ -134,7 +137,8 @@ def slice_blocks(values: np.ndarray, spec: SliceSpec,
         raise ValueError(f"unknown signed-weight scheme {spec.scheme!r}")
     v = np.asarray(values, dtype=np.int32)
     mask = spec.max_level
-    out = np.empty((len(picks), *v.shape), dtype=np.uint16)
+    if out is None:
+        out = np.empty((len(picks), *v.shape), dtype=np.uint16)
     mags: dict[int, np.ndarray] = {}
     for i, b in enumerate(picks):
         pol, sl = b % p, b // p

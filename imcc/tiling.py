@@ -202,11 +202,18 @@ def quantize_layer(plan: LayerPlan, w: np.ndarray) -> LayerWeights:
     return LayerWeights(q.scale, tuple(mats), spec)
 
 
-def tile_cells(tile: Tile, weights: LayerWeights) -> np.ndarray:
+def tile_cells(tile: Tile, weights: LayerWeights, out: np.ndarray | None = None) -> np.ndarray:
     """The cell values of ``tile`` ([h, w]): its parts side by side, each the tile's rows and
     columns of one slice-block (plus the block's reference column, if any: the slices of a
-    weight 0, whose recombined value is the offset)."""
+    weight 0, whose recombined value is the offset). ``out``: a C-contiguous [h, w] array (of
+    a type that holds the levels) to write them into, and return; by default a new one."""
     sub = weights.values[tile.block][tile.k0 : tile.k1, tile.n0 : tile.n1]
+    spec, n, pw = weights.spec, tile.n1 - tile.n0, tile.part_width
+    if out is None:
+        out = np.empty((tile.h, tile.w), np.float32 if spec.is_float else np.uint16)
+    assert out.shape == (tile.h, tile.w) and out.flags.c_contiguous
+    parts = out.reshape(tile.h, len(tile.parts), pw).transpose(1, 0, 2)  # [part, h, pw]
+    slice_blocks(sub, spec, tile.parts, out=parts[:, :, :n])
     if tile.ref:
-        sub = np.concatenate([sub, np.zeros((sub.shape[0], 1), sub.dtype)], axis=1)
-    return np.concatenate(slice_blocks(sub, weights.spec, tile.parts), axis=1)
+        slice_blocks(np.zeros((tile.h, 1), sub.dtype), spec, tile.parts, out=parts[:, :, n:])
+    return out

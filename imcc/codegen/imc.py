@@ -48,7 +48,8 @@ class ImcLayer:
     in_signed: bool
     weight_offset: MappingProxyType  # tile id -> byte offset in the weight blob
     wfmt: str  # "uint8" | "uint16" | "float32"
-    col_max: MappingProxyType  # tile id -> largest column sum of its cell values
+    col_max: MappingProxyType  # tile id -> largest column sum of its cell values (0 where
+    # the layer's ADC range does not depend on it: adc_ranged)
 
     @property
     def cycles(self) -> int:
@@ -81,20 +82,32 @@ class WeightBlob:
         self.size = top
         self._file = _spill_file() if top else None
         self.data = None if self._file is not None else np.zeros(top, np.uint8)  # calloc
+        self._buf = np.empty(0, np.uint8)  # one tile's cells on their way to the file
 
     def add_layer(self, plan: LayerPlan, lw: LayerWeights) -> None:
+        """Write the cells of ``plan``'s tiles, each made in place: in the section's buffer,
+        or in one reused buffer that is then written to the file. Each tile's largest column
+        sum is kept where the layer's ADC range needs it (:func:`adc_shift`), else 0."""
         dt = np.dtype(cell_format(plan)).newbyteorder("<")
+        ranged = adc_ranged(plan.precision)
         for t in plan.tiles:
-            cells = np.ascontiguousarray(tile_cells(t, lw), dtype=dt)
-            mags = cells if dt.kind == "u" else np.abs(cells)
-            self.col_max[t.id] = float(mags.sum(axis=0, dtype=np.float64).max())
-            off = self.offsets[t.id]
+            off, size = self.offsets[t.id], t.h * t.w * dt.itemsize
             if self._file is None:
-                self.data[off : off + cells.nbytes] = cells.reshape(-1).view(np.uint8)
+                cells = self.data[off : off + size].view(dt).reshape(t.h, t.w)
+            else:
+                if self._buf.size < size:
+                    self._buf = np.empty(size, np.uint8)
+                cells = self._buf[:size].view(dt).reshape(t.h, t.w)
+            tile_cells(t, lw, cells)
+            self.col_max[t.id] = 0.0
+            if ranged:
+                mags = cells if dt.kind == "u" else np.abs(cells)
+                self.col_max[t.id] = float(mags.sum(axis=0, dtype=np.float64).max())
+            if self._file is None:
                 continue
             try:
                 self._file.seek(off)
-                self._file.write(cells.reshape(-1).view(np.uint8).data)
+                self._file.write(self._buf[:size].data)
             except OSError as e:
                 raise OutputError(f"cannot write the weight section to a temporary file in "
                                   f"{tempfile.gettempdir()}: {e.strerror}",
@@ -128,11 +141,17 @@ def _spill_file():
         return None
 
 
+def adc_ranged(prec) -> bool:
+    """Whether a layer of precision ``prec`` sets its ADC's range from its column sums
+    (:func:`adc_shift`): a converter of ``adc_bits`` behind quantized inputs."""
+    return bool(prec.adc_bits and prec.input_bits)
+
+
 def adc_shift(colmax: float, prec, signed: bool) -> int:
     """ADC LSB (power of two) so the largest possible column current of one cycle (``colmax``
     = largest column sum of the region's levels) fits the converter: lossless whenever
     ``adc_bits`` suffices for this region."""
-    if prec.adc_bits == 0 or prec.input_bits == 0:
+    if not adc_ranged(prec):
         return 0
     imax = ((1 << prec.dac_bits) - 1) * colmax
     need = max(1, math.ceil(math.log2(imax + 1))) + (1 if signed else 0)

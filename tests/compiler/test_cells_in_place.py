@@ -1,0 +1,112 @@
+"""The weight section's cells are made in place, tile by tile (imcc/codegen/imc.py,
+``WeightBlob``): every tile's bytes are those of its slice-blocks cut from the quantized layer
+and put side by side, a reference column of zero weights after each block where the scheme has
+one, as numpy builds them here; each tile's largest column sum is kept exactly where the
+layer's ADC range depends on it. The compile around it is checked to give the same object with
+Python's cycle collector running as with it paused."""
+
+import gc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imcc.codegen import imc
+from imcc.codegen.imc import adc_ranged, cell_format
+from imcc.compiler import (
+    CompileOptions,
+    compile_model,
+    map_model,
+    quantize_weights,
+    take_imc_weights,
+)
+from imcc.precision import precision_from_dict
+from imcc.quant import slice_blocks
+from imcc.tiling import quantize_layer
+from isa import assembler
+from isa.objfile import to_bytes
+from runtime.config import derive, preset
+
+MODELS = Path(__file__).resolve().parents[2] / "samples" / "models"
+CHIPS = {
+    "ideal": lambda: preset("ideal"),  # float differential: two blocks per weight
+    "ideal-signed": lambda: preset("ideal-signed"),  # float direct: one block
+    "ideal-int8": lambda: preset("ideal-int8"),  # 8-bit cells, ideal ADC
+    "rram": lambda: preset("rram"),  # 2-bit cells, 8-bit ADC: column sums kept
+    "rram-offset": lambda: derive(preset("rram"), {"signed": "offset"}),  # reference columns
+    "pcm-arrays": lambda: preset("pcm"),  # with ARRAYS: a block per array
+}
+ARRAYS = precision_from_dict({"default": {"slices": "arrays"}}, "test")
+
+
+def _expected_tile(t, lw, dtype) -> np.ndarray:
+    """A tile's cells as numpy puts them together: its rows and columns of the quantized
+    matrix, a zero column after them for a reference column, cut into the tile's slice-blocks
+    and laid side by side."""
+    sub = lw.values[t.block][t.k0:t.k1, t.n0:t.n1]
+    if t.ref:
+        sub = np.concatenate([sub, np.zeros((sub.shape[0], 1), sub.dtype)], axis=1)
+    blocks = slice_blocks(sub, lw.spec, t.parts)
+    return np.concatenate(list(blocks), axis=1).astype(dtype)
+
+
+@pytest.mark.parametrize("chip", sorted(CHIPS))
+@pytest.mark.parametrize("model", ["lenet.onnx", "depthwise_separable.onnx"])
+def test_section_cells_are_the_sliced_tiles(chip, model):
+    m = map_model(MODELS / model, CHIPS[chip](), options=CompileOptions(priority="resource"),
+                  precision=ARRAYS if chip == "pcm-arrays" else None)
+    layers = {p.layer: np.array(m.graph.constants[m.graph.node(p.layer).inputs[1]])
+              for p in m.plans}
+    m, taken = take_imc_weights(m)
+    imc_layers, blob = quantize_weights(m, {p.layer: 0.5 for p in m.plans}, taken)
+    section = np.frombuffer(blob, np.uint8)
+    seen_ranged = False
+    for p in m.plans:
+        lw = quantize_layer(p, layers[p.layer])
+        dt = np.dtype(cell_format(p)).newbyteorder("<")
+        L = imc_layers[p.layer]
+        for t in p.tiles:
+            want = _expected_tile(t, lw, dt)
+            off = L.weight_offset[t.id]
+            got = section[off:off + want.nbytes].view(dt).reshape(want.shape)
+            np.testing.assert_array_equal(got, want)
+            assert got.tobytes() == want.tobytes()  # signed zeros and all
+            if adc_ranged(p.precision):
+                seen_ranged = True
+                sums = np.abs(want.astype(np.float64)).sum(axis=0)
+                assert L.col_max[t.id] == float(sums.max())
+            else:
+                assert L.col_max[t.id] == 0.0
+    assert seen_ranged == (chip in ("rram", "rram-offset", "pcm-arrays"))
+
+
+def test_section_in_memory_is_built_in_place_too(monkeypatch):
+    chip = derive(preset("rram"), {"signed": "offset"})
+    opts = CompileOptions(priority="resource")
+    mapped = compile_model(MODELS / "lenet.onnx", chip, options=opts)
+    monkeypatch.setattr(imc, "_spill_file", lambda: None)
+    kept = compile_model(MODELS / "lenet.onnx", chip, options=opts)
+    assert bytes(mapped.obj.weights) == bytes(kept.obj.weights)
+    assert to_bytes(mapped.obj) == to_bytes(kept.obj) and mapped.asm == kept.asm
+
+
+def test_collector_paused_gives_the_same_object(monkeypatch):
+    opts = CompileOptions(priority="resource")
+    paused = compile_model(MODELS / "lenet.onnx", preset("rram"), options=opts)
+    assert gc.isenabled()  # given back as it was
+    monkeypatch.setattr(assembler, "collector_paused", _running)
+    monkeypatch.setattr("imcc.compiler.collector_paused", _running)
+    running = compile_model(MODELS / "lenet.onnx", preset("rram"), options=opts)
+    assert to_bytes(paused.obj) == to_bytes(running.obj) and paused.asm == running.asm
+
+
+class _running:
+    """A stand-in for ``collector_paused`` that collects all along, and often."""
+
+    def __enter__(self):
+        self.was = gc.get_threshold()
+        gc.set_threshold(10, 2, 2)
+        assert gc.isenabled()
+
+    def __exit__(self, *exc):
+        gc.set_threshold(*self.was)

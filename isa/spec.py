@@ -342,6 +342,9 @@ _TABLE = (
     ("vcos", "compute", "R", "rd rs1", "opcode=VEC funct3=1 funct7=0x11", "D = cos(A)"),
     ("vnot", "compute", "R", "rd rs1", "opcode=VEC funct3=1 funct7=0x12",
      "D = 1.0 if A == 0 else 0.0"),
+    ("vgelut", "compute", "R", "rd rs1", "opcode=VEC funct3=1 funct7=0x13",
+     ("D = (A * 0.5) * (tanh((A ** 3 * 0.044715 + A) * 0.7978846) + 1), GELU's tanh form, "
+      "each operation rounded to float32 (A ** 3 once, from float64)")),
     ("vrsum", "compute", "R", "rd rs1", "opcode=VEC funct3=2 funct7=0",
      "D = sum of A over the innermost nred dims"),
     ("vrmax", "compute", "R", "rd rs1", "opcode=VEC funct3=2 funct7=1",

@@ -9,7 +9,6 @@ is ``vmul`` of the base with itself (the correctly rounded square).
 
 from __future__ import annotations
 
-import math
 import weakref
 
 import numpy as np
@@ -219,16 +218,8 @@ def lower_elu(ctx: Ctx, node) -> None:
 
 @lowers("Gelu")
 def lower_gelu(ctx: Ctx, node) -> None:
+    """``vgelu`` (the erf form), or ``vgelut`` (the tanh form: one instruction for the seven
+    steps of ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``)."""
     (x,), y = _io(ctx, node)
-    if node.attrs.get("approximate", "none") == "none":
-        ctx.unary("vgelu", y, x)
-        return
-    # tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-    t = ctx.tmp(y.shape)
-    ctx.binary("vmul", t, x, x)
-    ctx.ternary("vfma", t, t, ctx.scalar(0.044715), ctx.scalar(1.0))
-    ctx.binary("vmul", t, t, x)
-    ctx.binary("vmul", t, t, ctx.scalar(math.sqrt(2.0 / math.pi)))
-    ctx.unary("vtanh", t, t)
-    ctx.ternary("vfma", t, t, ctx.scalar(0.5), ctx.scalar(0.5))
-    ctx.binary("vmul", y, x, t)
+    tanh = node.attrs.get("approximate", "none") != "none"
+    ctx.unary("vgelut" if tanh else "vgelu", y, x)

@@ -3,6 +3,7 @@
 import tests.runtime.test_scalar_ops  # noqa: F401  (import the modules whose tests claim
 import tests.runtime.test_vector_ops  # noqa: F401   coverage, so the claims are registered)
 import tests.runtime.test_xbar_ops  # noqa: F401
+import tests.llm.test_fused_ops  # noqa: F401
 from isa.spec import INSTRUCTIONS
 from tests.runtime.helpers import COVERED
 

@@ -285,6 +285,9 @@ class StructureError(ValueError):
 
 
 _NEST_TOKENS = re.compile(rb'"(?:[^"\\\n]|\\.)*"?|\'[^\'\n]*\'?|#[^\n]*|[\[\]{}]')
+_NEST_STEP = np.zeros(256, np.int8)
+_NEST_STEP[[ord("["), ord("{")]] = 1
+_NEST_STEP[[ord("]"), ord("}")]] = -1
 
 
 def check_nesting(text: str | bytes, limit: int = MAX_NESTING) -> None:
@@ -306,18 +309,51 @@ def check_nesting(text: str | bytes, limit: int = MAX_NESTING) -> None:
             depth = max(0, depth - 1)
 
 
+def _valid_json_depth(data: bytes) -> int:
+    """The deepest bracket of ``data``, text that ``json.loads`` accepted: its strings are the
+    spans between unescaped quotes (a quote after an even run of backslashes), and nothing
+    outside them is a quote, a backslash, a comment or a newline inside a string, so the
+    brackets between them are what :func:`check_nesting` counts (without its Python loop)."""
+    b = np.frombuffer(data, np.uint8)
+    quotes = np.flatnonzero(b == ord('"'))
+    run = np.zeros(quotes.size, np.int64)  # backslashes just before each quote
+    more = np.ones(quotes.size, bool)
+    while True:
+        run += more
+        more &= quotes >= run
+        i = np.flatnonzero(more)
+        more[i] = b[quotes[i] - run[i]] == ord("\\")
+        if not more.any():
+            break
+    run -= 1
+    edges = quotes[run % 2 == 0]
+    brackets = np.flatnonzero(_NEST_STEP[b])
+    outside = np.searchsorted(edges, brackets) % 2 == 0
+    steps = _NEST_STEP[b[brackets[outside]]]
+    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+
+
 def parse_json(text: str | bytes):
     """``json.loads`` bounded: nesting beyond :data:`MAX_NESTING` and integers of more digits
     than Python converts raise :class:`StructureError` (a ``ValueError``), as malformed JSON
     raises ``json.JSONDecodeError`` (also a ``ValueError``). NaN and infinity are accepted as
-    ``json`` accepts them."""
-    check_nesting(text)
+    ``json`` accepts them. ``json.loads`` runs first (it stops at Python's recursion limit on
+    its own); the nesting is then measured on the accepted text, and a document that ``json``
+    refused is checked for nesting first, so a too-deep document gives the same error either
+    way."""
     try:
-        return json.loads(text)
+        doc = json.loads(text)
     except json.JSONDecodeError:
+        check_nesting(text)
         raise
     except (ValueError, RecursionError) as e:  # an integer of thousands of digits
+        check_nesting(text)
         raise StructureError(_why(e)) from None
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    if data.count(b"[") + data.count(b"{") > MAX_NESTING \
+            and _valid_json_depth(data) > MAX_NESTING:
+        check_nesting(data)  # raises, naming the first bracket too deep
+    return doc
 
 
 def parse_toml(text: str):

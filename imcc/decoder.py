@@ -235,7 +235,7 @@ def _finish(prog, text: str):
     report = prog._compile_report()
     asm = assemble(text, f"{Path(str(report['model'])).stem}.s", includes=dict(prog._side_files))
     return Program(asm.obj, prog.chip, asm=text, side_files=prog._side_files, report=report,
-                   storage_map=prog.storage_map)
+                   storage_map=prog._storage_map)  # shared, not copied: nothing edits it
 
 
 def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = None,
@@ -266,7 +266,7 @@ def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = N
         pre = _compile_step(model, dec, step.chip, context, prompt, **{
             **kw, "set": None, "progress": labelled(f"compiling the prefill of {prompt} tokens")})
         if not same_bytes(pre._obj.weights, step._obj.weights) \
-                or pre.storage_map["entries"] != step.storage_map["entries"]:
+                or pre._storage_map["entries"] != step._storage_map["entries"]:
             pre = None  # placed differently: the prefill runs as decode steps
     used = max(int(p._compile_report()["memory_bytes"]) for p in (step, pre) if p is not None)
     base = -(-used // 64) * 64

@@ -38,8 +38,10 @@ from runtime.bitserial import cycles_exact, cycles_plain
 from runtime.blocks import Diagonal, Groups, find_diagonal, find_groups
 from runtime.config import ChipConfig
 from runtime.converters import F32_EXACT, Precision, adc_values, lossless_adc, quantize
+from runtime.products import ExactKernel, FloatKernel, _apart, _overlap, banded_matmul
 
-__all__ = ["F32_EXACT", "Crossbar", "ExactKernel", "NumpyCrossbar", "Precision"]
+__all__ = ["F32_EXACT", "Crossbar", "ExactKernel", "FloatKernel", "NumpyCrossbar", "Precision",
+           "_overlap"]
 
 _PURPOSES = {"program": 1, "read": 2, "stuck": 3, "drift": 4}
 
@@ -75,35 +77,9 @@ class Crossbar(Protocol):
         """``f(x, out)`` computing what ``mvm`` (``coef`` None) or ``mvm_combined`` computes
         for this region and precision, or None (the interpreter then calls those). An ``f``
         with methods ``quantize(x) -> q`` and ``product(q, out)`` (:class:`ExactKernel`)
-        lets the interpreter reuse the quantized inputs of an unchanged operand."""
-
-
-class ExactKernel:
-    """The kernel of an MVM with quantized inputs on exact integer cells through an ADC that
-    never rounds or clips: ``f(x, out) = q(x) @ G``, exact. :meth:`quantize` and
-    :meth:`product` are its two halves, for a caller that keeps the ``q`` of an input it knows
-    to be unchanged (the interpreter does, until a write reaches the input's words). A
-    depthwise region's product is its diagonals' only (:class:`~runtime.blocks.Diagonal`) where
-    float32 sums are exact, the same bits."""
-
-    __slots__ = ("_bound", "_g", "_p", "_xbar")
-
-    def __init__(self, xbar: NumpyCrossbar, p: Precision, g: np.ndarray | Diagonal,
-                 bound: float):
-        self._xbar, self._p, self._g, self._bound = xbar, p, g, bound
-
-    def __call__(self, x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-        xbar = self._xbar
-        return xbar._exact_product(xbar._quantized(x, self._p), self._g, self._bound, out)
-
-    def quantize(self, x: np.ndarray) -> np.ndarray:
-        """``q`` for the inputs ``x``, in an array of its own."""
-        return self._xbar._quantized(x, self._p, fresh=True)
-
-    def product(self, q: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-        """``q @ G`` for ``q`` from :meth:`quantize` (of this or another kernel of the same
-        precision)."""
-        return self._xbar._exact_product(q, self._g, self._bound, out)
+        lets the interpreter reuse the quantized inputs of an unchanged operand; one with
+        ``bind(x, out)`` gives the call on two fixed views as a call without arguments
+        (:mod:`runtime.products`), which the interpreter keeps for a repeated MVM."""
 
 
 class NumpyCrossbar:
@@ -311,7 +287,7 @@ class NumpyCrossbar:
             g = gr if coef is None else self._combined(array, row, col, h, w, coef, gr)[0]
             if g is None:
                 return None
-            return lambda x, out: self._matmul(np.asarray(x, dtype=np.float32), g, out)
+            return FloatKernel(g, self._buffer)
         if not (self.fast_path and self._exact[array]):
             return None
         colsum = self._max_colsum(array, row, col, h, w, gr)
@@ -418,20 +394,9 @@ class NumpyCrossbar:
         return hit
 
     def _matmul(self, x: np.ndarray, g: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-        """``x @ g`` (into ``out`` when given). Inputs whose rows overlap (a convolution's
-        shifted windows: row ``m + 1`` starts ``xs < h`` elements after row ``m``) are no matrix
-        BLAS takes, and numpy would copy them whole; their product is summed over bands of
-        ``xs`` columns instead, each an ordinary strided matrix. (Integer products below
-        ``2**24`` stay exact in any order.)"""
-        xs = _overlap(x)
-        if xs < _BAND_MIN:
-            return np.matmul(x, g, out=out)
-        out = np.matmul(x[:, :xs], g[:xs], out=out)
-        tmp = self._buffer("band", out.shape, out.dtype)
-        for j in range(xs, x.shape[1], xs):
-            np.matmul(x[:, j : j + xs], g[j : j + xs], out=tmp)
-            out += tmp
-        return out
+        """``x @ g`` (into ``out`` when given), overlapping input rows in bands
+        (:func:`~runtime.products.banded_matmul`)."""
+        return banded_matmul(x, g, out, self._buffer)
 
     def _analog(self, array: int, qc: np.ndarray, gr: np.ndarray,
                 out: np.ndarray | None = None) -> np.ndarray:
@@ -476,24 +441,3 @@ class NumpyCrossbar:
             hit = self._groups[key] = (find_diagonal if region[6:] else find_groups)(g)
         return g if hit is None else hit
 
-
-#: Narrower bands than this (a conv on a few input channels) are slower than numpy's copy.
-_BAND_MIN = 32
-
-
-def _apart(x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-    """``x``, or a copy of it where it overlaps ``out`` (a product written over its own
-    inputs)."""
-    return x if out is None or not np.may_share_memory(x, out) else np.array(x)
-
-
-def _overlap(x: np.ndarray) -> int:
-    """The row stride ``xs`` (in elements) of a 2-D view of contiguous rows that overlap (``0 <
-    xs < h``), else 0."""
-    if x.ndim != 2 or x.shape[0] < 2:
-        return 0
-    s0, s1 = x.strides
-    item = x.itemsize
-    if s1 != item or s0 % item or not 0 < s0 < x.shape[1] * item:
-        return 0
-    return s0 // item

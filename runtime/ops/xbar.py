@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import operator
 import struct
+from functools import partial
 
 import numpy as np
 
@@ -139,7 +140,8 @@ _KEEP_QUANTIZED = 1 << 16
 def _plan(s, key: tuple, d: int, x: int) -> tuple:
     """Check an mvm's operands and settings and prepare it: ``(array, row, col, h, w, p, coef,
     input view, output view, output region, first word, end word, kernel, array version,
-    input apart from output, cost event, key of its quantized input or None)``, or ``()`` for
+    input apart from output, cost event, key of its quantized input or None, prepared calls
+    (:func:`_prepared`) of mvm and mvm.acc or None)``, or ``()`` for
     ``vl = 0``. Memoized by the caller under ``key``: the same CSRs and addresses give the same
     plan (the views stay valid, memory buffers live as long as the machine; the kernel while
     the array's version is the same)."""
@@ -180,7 +182,7 @@ def _plan(s, key: tuple, d: int, x: int) -> tuple:
         qkey = (rx, xlo, xhi, xv.shape, xv.strides, p.quantizer) \
             if apart and xhi - xlo <= _KEEP_QUANTIZED and hasattr(kernel, "quantize") else None
         plan = (a, row, col, h, w, p, coef, xv, yv, ry, lo, hi, kernel, xbar.versions.get(a, 0),
-                apart, s.cost.mvm_event(vl, h, w, p), qkey)
+                apart, s.cost.mvm_event(vl, h, w, p), qkey, [None, None])
     if len(s.memo) >= s.memo_limits.plans:
         s.memo.clear()
     s.memo[key] = plan
@@ -194,9 +196,26 @@ def _mvm(s, d: int, x: int, accumulate: bool) -> None:
         plan = _plan(s, key, d, x)
     if not plan:
         return
-    a, row, col, h, w, p, coef, xv, yv, ry, lo, hi, kernel, version, apart, event, qkey = plan
+    a, _, _, _, w, _, coef, _, yv, ry, lo, hi, _, version, _, event, _, calls = plan
+    s.mem.touch(ry, lo, hi)
+    call = calls[accumulate]
+    if call is not None and s.xbar.versions.get(a, 0) == version \
+            and (not accumulate or call[1] is s.scratch.get("mvm")):
+        call[0]()
+    else:
+        _compute(s, key, plan, accumulate)
+    if coef is not None:
+        s.cost.shift_add(len(yv) * w)
+    s.cost.mvm_apply(a, event)
+
+
+def _compute(s, key: tuple, plan: tuple, accumulate: bool) -> None:
+    """An mvm of ``plan`` (:func:`_plan`) through its kernel or the crossbar's entry points;
+    where it is one kernel call on the plan's views, that call (with the accumulation) is
+    kept in the plan for the next execution (:func:`_mvm`)."""
+    a, row, col, h, w, p, coef, xv, yv, ry, lo, hi, kernel, version, apart, event, qkey, \
+        calls = plan
     mem = s.mem
-    mem.touch(ry, lo, hi)
     vl, wo = yv.shape
     dst = _scratch(s, (vl, wo)) if accumulate else yv
     xbar = s.xbar
@@ -209,7 +228,9 @@ def _mvm(s, d: int, x: int, accumulate: bool) -> None:
             q = mem.remember(qkey, qkey[0], qkey[1], qkey[2], kernel.quantize(xv))
         y = kernel.product(q, dst)
     elif kernel is not None and (accumulate or apart):
-        y = kernel(xv, dst)
+        calls[accumulate] = _prepared(s, kernel, xv, yv, dst, accumulate)
+        calls[accumulate][0]()
+        return
     elif coef is None:
         y = xbar.mvm(a, row, col, h, w, xv, p, out=dst)
     else:
@@ -218,13 +239,29 @@ def _mvm(s, d: int, x: int, accumulate: bool) -> None:
             cols = xbar.mvm(a, row, col, h, w, xv, p, out=_scratch(s, (vl, w), "sablk"))
             kernels.weighted_sum(dst, cols.reshape(vl, len(coef), wo).transpose(0, 2, 1), coef)
             y = dst
-    if coef is not None:
-        s.cost.shift_add(vl * w)
     if accumulate:
         np.add(yv, y, out=yv)
     elif y is not yv:
         yv[...] = y
-    s.cost.mvm_apply(a, event)
+
+
+def _prepared(s, kernel, xv: np.ndarray, yv: np.ndarray, dst: np.ndarray,
+              accumulate: bool) -> tuple:
+    """``(call, scratch buffer or None)``: the kernel's product of ``xv`` into ``dst`` (the
+    output view ``yv``, or with ``accumulate`` a view of the machine's ``mvm`` scratch buffer,
+    then added to ``yv``) as a call without arguments, valid while the kernel is and, with
+    ``accumulate``, while that buffer is the machine's (it only grows)."""
+    bind = getattr(kernel, "bind", None)
+    product = bind(xv, dst) if bind is not None else partial(kernel, xv, dst)
+    if not accumulate:
+        return product, None
+    add = partial(np.add, yv, dst, out=yv)
+
+    def call() -> None:
+        product()
+        add()
+
+    return call, s.scratch["mvm"]
 
 
 @semantics("mvm")

@@ -1,0 +1,112 @@
+"""The single products the crossbar's lossless MVMs reduce to (:meth:`runtime.crossbar.NumpyCrossbar.kernel`).
+
+A *kernel* ``f(x, out)`` computes one MVM's outputs for inputs ``x`` (``vl x h``) into ``out``:
+:class:`FloatKernel` is ``X @ G`` (ideal DAC and ADC), :class:`ExactKernel` is ``q(X) @ G`` on
+exact integer cells through an ADC that never rounds or clips. ``f.bind(x, out)`` is the same
+computation on these two operands as a call without arguments, for a caller that repeats it on
+the same views (the interpreter's prepared MVMs): on a float kernel whose inputs are an ordinary
+matrix, that is numpy's ``matmul`` itself, with no Python step between the instruction and the
+product.
+
+:func:`banded_matmul` is the product of inputs whose rows overlap (a convolution's shifted
+windows), which BLAS does not take as one matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import numpy as np
+
+#: Narrower bands than this (a conv on a few input channels) are slower than numpy's copy.
+_BAND_MIN = 32
+
+
+def _apart(x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``x``, or a copy of it where it overlaps ``out`` (a product written over its own
+    inputs)."""
+    return x if out is None or not np.may_share_memory(x, out) else np.array(x)
+
+
+def _overlap(x: np.ndarray) -> int:
+    """The row stride ``xs`` (in elements) of a 2-D view of contiguous rows that overlap (``0 <
+    xs < h``), else 0."""
+    if x.ndim != 2 or x.shape[0] < 2:
+        return 0
+    s0, s1 = x.strides
+    item = x.itemsize
+    if s1 != item or s0 % item or not 0 < s0 < x.shape[1] * item:
+        return 0
+    return s0 // item
+
+
+def banded_matmul(x: np.ndarray, g: np.ndarray, out: np.ndarray | None,
+                  buffer: Callable[[str, tuple[int, ...], type], np.ndarray]) -> np.ndarray:
+    """``x @ g`` (into ``out`` when given). Inputs whose rows overlap (a convolution's shifted
+    windows: row ``m + 1`` starts ``xs < h`` elements after row ``m``) are no matrix BLAS
+    takes, and numpy would copy them whole; their product is summed over bands of ``xs``
+    columns instead, each an ordinary strided matrix, the partial products in ``buffer("band",
+    shape, dtype)``. (Integer products below ``2**24`` stay exact in any order.)"""
+    xs = _overlap(x)
+    if xs < _BAND_MIN:
+        return np.matmul(x, g, out=out)
+    out = np.matmul(x[:, :xs], g[:xs], out=out)
+    tmp = buffer("band", out.shape, out.dtype)
+    for j in range(xs, x.shape[1], xs):
+        np.matmul(x[:, j : j + xs], g[j : j + xs], out=tmp)
+        out += tmp
+    return out
+
+
+class FloatKernel:
+    """The kernel of an MVM through an ideal DAC and ADC: ``f(x, out) = x @ G`` in float32
+    (:func:`banded_matmul`), ``G`` the region's cells or its combined cells."""
+
+    __slots__ = ("_buffer", "_g")
+
+    def __init__(self, g: np.ndarray, buffer: Callable):
+        self._g, self._buffer = g, buffer
+
+    def __call__(self, x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        return banded_matmul(np.asarray(x, dtype=np.float32), self._g, out, self._buffer)
+
+    def bind(self, x: np.ndarray, out: np.ndarray) -> Callable[[], np.ndarray]:
+        """``self(x, out)`` as a call without arguments: numpy's ``matmul`` of the two views
+        where that is what :func:`banded_matmul` calls (float32 inputs whose rows do not
+        overlap in bands)."""
+        if x.dtype == np.float32 and _overlap(x) < _BAND_MIN:
+            return partial(np.matmul, x, self._g, out=out)
+        return partial(self, x, out)
+
+
+class ExactKernel:
+    """The kernel of an MVM with quantized inputs on exact integer cells through an ADC that
+    never rounds or clips: ``f(x, out) = q(x) @ G``, exact. :meth:`quantize` and
+    :meth:`product` are its two halves, for a caller that keeps the ``q`` of an input it knows
+    to be unchanged (the interpreter does, until a write reaches the input's words). A
+    depthwise region's product is its diagonals' only (:class:`~runtime.blocks.Diagonal`) where
+    float32 sums are exact, the same bits. ``xbar`` is the
+    :class:`~runtime.crossbar.NumpyCrossbar` whose quantizer and exact product it calls."""
+
+    __slots__ = ("_bound", "_g", "_p", "_xbar")
+
+    def __init__(self, xbar, p, g, bound: float):
+        self._xbar, self._p, self._g, self._bound = xbar, p, g, bound
+
+    def __call__(self, x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        xbar = self._xbar
+        return xbar._exact_product(xbar._quantized(x, self._p), self._g, self._bound, out)
+
+    def bind(self, x: np.ndarray, out: np.ndarray) -> Callable[[], np.ndarray]:
+        """``self(x, out)`` as a call without arguments."""
+        return partial(self, x, out)
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """``q`` for the inputs ``x``, in an array of its own."""
+        return self._xbar._quantized(x, self._p, fresh=True)
+
+    def product(self, q: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        """``q @ G`` for ``q`` from :meth:`quantize` (of this or another kernel of the same
+        precision)."""
+        return self._xbar._exact_product(q, self._g, self._bound, out)

@@ -202,10 +202,36 @@ def read_external(t: onnx.TensorProto, ref: ExternalData, where: str) -> np.ndar
     except OSError as e:
         raise OnnxImportError(f"{where}: initializer {t.name!r}: cannot read its external data "
                               f"{ref.path.name!r}: {e.strerror}") from None
+    # Inside an .onnx file (embedded.py) the data may start at any byte: numpy reads such an
+    # unaligned array as it is, at the price of buffering in its loops.
     arr = np.frombuffer(view, dtype, ref.length // dtype.itemsize, ref.offset - start)
-    if (ref.offset - start) % dtype.alignment:  # an unaligned array: copied, aligned
-        arr = arr.copy()
     return arr.reshape(shape)
+
+
+#: madvise(2)'s MADV_PAGEOUT (Linux 5.4 on; Python's mmap names it from 3.12 only).
+_PAGEOUT = getattr(mmap, "MADV_PAGEOUT", 21 if sys.platform.startswith("linux") else None)
+
+
+def let_go(arr: np.ndarray) -> None:
+    """Give back the resident pages of ``arr`` where it is mapped from its file
+    (:func:`read_external`), for a pass that has made a new array out of it (BatchNorm
+    folding), so the two are not held together: pages never written leave the process (the
+    file is read again if they are used), written ones stay. A no-op for an array of the
+    process's own memory, or where the system cannot."""
+    base = arr
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, memoryview):  # np.frombuffer's view of the map
+        base = base.obj
+    if _PAGEOUT is None or not isinstance(base, mmap.mmap) or not arr.size:
+        return
+    origin = np.frombuffer(base, np.uint8).ctypes.data
+    lo, hi = np.lib.array_utils.byte_bounds(arr)
+    start = (lo - origin) // mmap.PAGESIZE * mmap.PAGESIZE
+    try:
+        base.madvise(_PAGEOUT, start, hi - origin - start)
+    except (OSError, ValueError):  # an older kernel: the pages stay
+        pass
 
 
 def materialize(model: onnx.ModelProto, deferred: Mapping[str, ExternalData],

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imcc.frontend.external_data import let_go
 from imcc.ir import Graph, Node
 from imcc.passes.rewrite import Rewriter
 
@@ -100,6 +101,7 @@ def fold_batchnorm(graph: Graph, options: FoldOptions = FoldOptions()) -> Graph:
         bias = (b - mean) * s + beta
         wname = rw.const(f"{n.name}_W_bn", _scaled(c[n.inputs[1]], s, n.op_type == "Conv",
                                                           options))
+        let_go(c[n.inputs[1]])  # a weight mapped from its file leaves memory, layer by layer
         bname = rw.const(f"{n.name}_B_bn", bias.astype(np.float32))
         rw.emit(n.replace(inputs=(n.inputs[0], wname, bname), outputs=bn.outputs))
     return rw.finish()

@@ -362,6 +362,9 @@ _TABLE = (
      "2**(cellb * (b // p)) * (-1 if wsch and b odd else 1), p = 1 + wsch")),
     ("vcumsum", "compute", "R", "rd rs1", "opcode=VEC funct3=2 funct7=7",
      "D = inclusive cumulative sum of A along dim 5"),
+    ("vrmsnorm", "compute", "R", "rd rs1", "opcode=VEC funct3=2 funct7=8",
+     ("D = A * (1 / sqrt(mean(A * A) + eps)) over the innermost nred dims, each step rounded to "
+      "float32 (the mean accumulated in float64): RMSNorm without its scale")),
     ("vmm", "compute", "R", "rd rs1 rs2", "opcode=VEC funct3=3 funct7=0",
      ("digital matmul: D[.., m, n] = sum_k A[.., m, k] * B[.., k, n]; m, n, k are AGU dims 3, "
      "4, 5; dims 0..2 are batch")),

@@ -13,8 +13,10 @@ import weakref
 
 import numpy as np
 
+from imcc.codegen.asm import f32_bits
 from imcc.codegen.cast import trunc  # importing it also registers Cast's lowering
 from imcc.codegen.context import Ctx, lowers
+from imcc.codegen.nn import _row_op
 from imcc.ir import describe
 from isa.diagnostics import UnsupportedOpError
 
@@ -223,3 +225,17 @@ def lower_gelu(ctx: Ctx, node) -> None:
     (x,), y = _io(ctx, node)
     tanh = node.attrs.get("approximate", "none") != "none"
     ctx.unary("vgelut" if tanh else "vgelu", y, x)
+
+
+@lowers("RMSNormalization")
+def lower_rms_normalization(ctx: Ctx, node) -> None:
+    """``vrmsnorm`` over the axes from ``axis`` on (``x / sqrt(mean(x * x) + epsilon)``, one
+    instruction for the six steps), then ``vmul`` by the scale."""
+    x, y = ctx.view(node.inputs[0]), ctx.view(node.outputs[0])
+    ax = int(node.attrs.get("axis", -1))
+    ax = ax + x.rank if ax < 0 else ax
+    inner = int(np.prod(x.shape[ax:]))
+    ctx.w.csr("eps", f32_bits(float(node.attrs.get("epsilon", 1e-5))))
+    _row_op(ctx, "vrmsnorm", y.reshape(x.shape[:ax] + (inner,)),
+            x.reshape(x.shape[:ax] + (inner,)), 1)
+    ctx.binary("vmul", y, y, ctx.view(node.inputs[1]))

@@ -161,7 +161,7 @@ _RECORDS = (
         notes="float32 data; every reduction; dense: updates * positions comparisons"),
     _op("ScatterND", removed_by=_X, check=F.float_input,
         notes="float32 data; every reduction; dense: updates * rows comparisons"),
-    OpDef("RMSNormalization", _D, "normalization", removed_by=_X, notes="float32 (opset 23)"),
+    OpDef("RMSNormalization", _D, "normalization", notes="float32 (opset 23)"),
     _op("RotaryEmbedding", removed_by=_X, notes="float32 (opset 23)"),
     OpDef("Attention", OpClass.DYNAMIC, "matmul", removed_by=_X,
           notes="float32 (opset 23): its products of two activations are DYNAMIC"),

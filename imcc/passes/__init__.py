@@ -25,6 +25,7 @@ from imcc.passes.fold_constants import fold_constants
 from imcc.passes.fold_repeat_kv import fold_repeat_kv
 from imcc.passes.fuse_gelu import fuse_gelu
 from imcc.passes.fuse_layernorm import fuse_layernorm
+from imcc.passes.fuse_rmsnorm import fuse_rmsnorm
 from imcc.passes.lower_convtranspose import lower_convtranspose
 from imcc.passes.lower_einsum import lower_einsum
 from imcc.passes.normalize_conv import normalize_conv
@@ -74,6 +75,7 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("fold-batchnorm", fold_batchnorm),
     Pass("normalize-operands", normalize_operands),
     Pass("fuse-layernorm", fuse_layernorm),
+    Pass("fuse-rmsnorm", fuse_rmsnorm),
     Pass("fuse-gelu", fuse_gelu),
     Pass("fold-repeat-kv", fold_repeat_kv),
     Pass("dead-code", dead_code),
@@ -126,6 +128,7 @@ def pipeline(*, fold_bn: bool = True) -> tuple[Pass, ...]:
         "fold-batchnorm",       # needs normal-form Conv/Gemm weights to scale
         "normalize-operands",   # explicit Slice/Pad/Reduce/Split operands
         "fuse-layernorm",       # decomposed layer norms -> LayerNormalization (vnorm)
+        "fuse-rmsnorm",         # RMS norms written out -> RMSNormalization (vrmsnorm)
         "fuse-gelu",            # GELU's tanh form written out -> Gelu (one vgelut)
         "fold-repeat-kv",       # grouped-query attention reads each K/V head once
         "normalize-reshape",    # merge the Reshape chains the rewrites above created

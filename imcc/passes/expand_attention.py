@@ -1,5 +1,6 @@
 """The transformer operators of opsets 23 and later as compositions of operators the machine has:
-``RMSNormalization``, ``RotaryEmbedding`` and ``Attention``.
+``RotaryEmbedding`` and ``Attention`` (``RMSNormalization`` is one ``vrmsnorm`` and a ``vmul``:
+:mod:`imcc.codegen.elementwise`).
 
 Each follows onnx's definition (the specification and its reference implementation, which the
 backend tests check): the heads of a 3-D input are split with ``Reshape``/``Transpose``, the
@@ -46,22 +47,6 @@ def _concat(o: Ops, parts: list[str], axis: int) -> str:
 def _binary(o: Ops, op_type: str, a: str, b: str, dtype: str | None = None) -> str:
     shape = np.broadcast_shapes(o.rw.type(a).shape, o.rw.type(b).shape)
     return o.op(op_type, a, b, shape=shape, dtype=dtype or o.rw.type(a).dtype)
-
-
-@composite("RMSNormalization", dtypes=FLOATS)
-def _rms_normalization(o: Ops) -> bool:
-    """``RMSNormalization(x, scale) = x / sqrt(ReduceMean(x * x) + epsilon) * scale``, the mean
-    over the axes from ``axis`` to the last (computed in float32 whatever ``stash_type``)."""
-    rank = o.xt.rank
-    axis = int(o.n.attrs.get("axis", -1))
-    axis = axis + rank if axis < 0 else axis
-    eps = float(o.n.attrs.get("epsilon", 1e-5))
-    ms = o.reduce("ReduceMean", o.op("Mul", o.x, o.x), list(range(axis, rank)), 1)
-    shape = o.rw.type(ms).shape
-    rms = o.op("Sqrt", o.op("Add", ms, o.const(eps), shape=shape), shape=shape)
-    normed = o.op("Mul", o.x, o.op("Reciprocal", rms, shape=shape))
-    o.final("Mul", normed, o.n.inputs[1])
-    return True
 
 
 @composite("RotaryEmbedding", dtypes=FLOATS)

@@ -9,8 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from isa.fused import GELU_CUBE, GELU_HALF, GELU_ONE, GELU_SCALE
+from runtime.ops import kernels
 from runtime.ops.registry import semantics
-from runtime.ops.vector import src, store
+from runtime.ops.vector import _EPS, _bits_to_f32, reduced_dims, src, store
+
+_ONE = np.float32(1.0)
 
 
 def gelu_tanh(a: np.ndarray) -> np.ndarray:
@@ -34,3 +37,23 @@ def vgelut(s, d, a):
     agu = s.agu()
     if agu.elements:
         store(s, d, agu, gelu_tanh(src(s, a, "a", agu)))
+
+
+def rms_normalized(a: np.ndarray, nred: int, eps: np.float32) -> np.ndarray:
+    """``a * (1 / sqrt(mean(a * a) + eps))`` over the ``nred`` innermost axes in float32, step by
+    step as ``vmul``, ``vrmean`` (accumulated in float64, rounded once), ``vadd``, ``vsqrt``,
+    ``vdiv`` (or ``vrecip``) and ``vmul`` compute it."""
+    mean = kernels.reduce_window("mean", np.multiply(a, a), nred).astype(np.float32)
+    inv = np.divide(_ONE, np.sqrt(np.add(mean, eps)))
+    return np.multiply(a, inv.reshape(inv.shape + (1,) * nred))
+
+
+@semantics("vrmsnorm")
+def vrmsnorm(s, d, a):
+    """D = A * (1 / sqrt(mean(A * A) + eps)) over the innermost nred dims, each step rounded to
+    float32 (the mean accumulated in float64): RMSNorm without its scale"""
+    agu = s.agu()
+    k = reduced_dims(s, agu)
+    if agu.elements:
+        eps = np.float32(_bits_to_f32(s.csr[_EPS]))
+        store(s, d, agu, rms_normalized(src(s, a, "a", agu), k, eps))

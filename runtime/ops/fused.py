@@ -6,6 +6,8 @@ one per step."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from isa.fused import GELU_CUBE, GELU_HALF, GELU_ONE, GELU_SCALE
@@ -39,11 +41,34 @@ def vgelut(s, d, a):
         store(s, d, agu, gelu_tanh(src(s, a, "a", agu)))
 
 
+#: Shape and nred -> (axes, window) where :func:`runtime.ops.kernels.reduce_window` takes the
+#: mean in one numpy call, else False (at most _MEANS_KEPT kept).
+_MEANS: dict[tuple, tuple | bool] = {}
+_MEANS_KEPT = 1 << 8
+
+
+def _row_mean(sq: np.ndarray, nred: int) -> np.ndarray:
+    """``kernels.reduce_window("mean", sq, nred)`` for a contiguous ``sq``, with the choice of
+    its computation (one numpy call or its loop) made once per shape."""
+    key = (sq.shape, nred)
+    plan = _MEANS.get(key)
+    if plan is None:
+        axes = tuple(range(sq.ndim - nred, sq.ndim))
+        window = math.prod(sq.shape[k] for k in axes)
+        plan = window > 0 and kernels._plain_window(sq, axes, window) and (axes, window)
+        if len(_MEANS) >= _MEANS_KEPT:
+            _MEANS.clear()
+        _MEANS[key] = plan
+    if plan:
+        return kernels._mean64(sq, *plan)
+    return kernels.reduce_window("mean", sq, nred)
+
+
 def rms_normalized(a: np.ndarray, nred: int, eps: np.float32) -> np.ndarray:
     """``a * (1 / sqrt(mean(a * a) + eps))`` over the ``nred`` innermost axes in float32, step by
     step as ``vmul``, ``vrmean`` (accumulated in float64, rounded once), ``vadd``, ``vsqrt``,
     ``vdiv`` (or ``vrecip``) and ``vmul`` compute it."""
-    mean = kernels.reduce_window("mean", np.multiply(a, a), nred).astype(np.float32)
+    mean = _row_mean(np.multiply(a, a), nred).astype(np.float32)
     inv = np.divide(_ONE, np.sqrt(np.add(mean, eps)))
     return np.multiply(a, inv.reshape(inv.shape + (1,) * nred))
 

@@ -230,8 +230,9 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
     else:  # the prompt through the decode program, a token a run
         for n, tok in enumerate(ids):
             out = session.run(session.feed([tok], n, past=n == 0), resident=n > 0)
+    after = session.machine.cost  # read once a run: each run's cost is the difference
     prefill_cost = {"tokens": len(ids), "runs": 1 if pre is not None else len(ids),
-                    **_cost(session.machine.cost, before)}
+                    **_cost(after, before)}
     rng = np.random.default_rng(seed)
     tokens, logits, steps = [], [], []
     last = out["logits"][0, -1]
@@ -243,10 +244,10 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
         if k == max_new_tokens - 1:
             break
         say(f"generating: token {k + 2} of {max_new_tokens}")
-        before = session.machine.cost
+        before = after
         out = session.run(session.feed([tokens[-1]], len(ids) + k), resident=True)
-        steps.append({"position": len(ids) + k, "token": None,
-                      **_cost(session.machine.cost, before)})
+        after = session.machine.cost
+        steps.append({"position": len(ids) + k, "token": None, **_cost(after, before)})
         last = out["logits"][0, -1]
     return Generation(prompt=ids, tokens=tokens, logits=np.stack(logits), context=program._context,
                       chip=program.chip.name, program=program, programming=programming,

@@ -16,8 +16,10 @@ Layout of the text (a person reads it; ``imcc compile -S`` writes it)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 # Importing the lowering modules registers their ops.
 from imcc.codegen import conv, dynamic, elementwise, movement, nn  # noqa: F401
@@ -53,12 +55,16 @@ def _quote(s: str) -> str:
     return '"' + s.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
 
 
-def _io_directives(w: AsmWriter, graph, chip, buffers, header) -> None:
-    """The header comments, ``.chip`` and every ``.input`` / ``.output``."""
+def _stamp(w: AsmWriter, chip, header) -> None:
+    """The header comments and ``.chip``: the only lines that name the chip."""
     for line in header:  # ONNX names in it may hold line breaks: one comment per line
         for part in line.splitlines() or [""]:
             w.raw(f"# {printable(part)}" if part else "#")
     w.raw(f".chip {_quote(chip.name)}, {_quote(chip.program_hash)}")
+
+
+def _io_directives(w: AsmWriter, graph, buffers) -> None:
+    """Every ``.input`` / ``.output``."""
 
     def dtype(t: str) -> str:  # the element type the host sees, when it is not float32
         d = graph.types[t].dtype
@@ -121,10 +127,22 @@ def _sections(w: AsmWriter, consts: ConstPool, base_name: str, weights_blob: byt
         w.raw(".weights")
         w.raw(f"weights: .incbin {_quote(weights_name)}")
     if map_json is not None:
-        map_name = f"{base_name}.map.json"
-        includes[map_name] = map_json
-        w.raw(f".map {_quote(map_name)}")
+        includes[_map_name(base_name)] = map_json
+        w.raw(f".map {_quote(_map_name(base_name))}")
     return includes
+
+
+def _map_name(base_name: str) -> str:
+    return f"{base_name}.map.json"
+
+
+def _global_bytes(ctx: Ctx, act_end: int, drift) -> int:
+    """The bytes of global memory the program needs (constants, activations, scratch, drift
+    references: the layout :func:`_layout` writes)."""
+    scratch_at = -(-ctx.consts.size // ALIGN) * ALIGN + act_end
+    if drift is None:
+        return scratch_at + ctx.scratch.peak
+    return -(-(scratch_at + ctx.scratch.peak) // ALIGN) * ALIGN + drift.nbytes
 
 
 def _layout(ctx: Ctx, chip, act_end: int, half: int, drift) -> int:
@@ -134,7 +152,7 @@ def _layout(ctx: Ctx, chip, act_end: int, half: int, drift) -> int:
     acts = -(-consts.size // ALIGN) * ALIGN
     scratch_at = acts + act_end
     drift_at = -(-(scratch_at + scratch.peak) // ALIGN) * ALIGN
-    total = scratch_at + scratch.peak if drift is None else drift_at + drift.nbytes
+    total = _global_bytes(ctx, act_end, drift)
     if total > int(chip.global_mib) * 2**20:
         raise ConfigError(
             f"the program needs {total / 2**20:.1f} MiB of global memory (constants "
@@ -179,11 +197,16 @@ def generate(
     classes: dict[str, str] | None = None,
     tile_pref: dict[str, int] | None = None,
     tuning: Tuning = Tuning(),
+    refit: Callable[[int], tuple[Any, list[str], bytes | None]] | None = None,
 ) -> Program:
     """Emit the program. ``chip`` provides name, hash, global memory size (``global_mib``),
     ``arrays_per_tile`` and ``buffer_kib``; ``tile_pref`` names tensors to keep in a chip
     tile's buffer (outputs of IMC layers whose arrays sit on that tile); ``tuning`` sizes the
-    chunks large work is cut into."""
+    chunks large work is cut into. ``refit`` (``--fit``), given the bytes of global memory the
+    program needs when ``chip`` has fewer, returns ``(chip, header, map_json)`` for the chip
+    grown to hold them: only the global memory may differ, which nothing but the header, the
+    ``.chip`` line, the storage map and the memory check depend on, so the program is emitted
+    once."""
     w = AsmWriter()
     half = int(chip.buffer_kib) * 1024 // 2
     buffers, act_end = plan_buffers(graph, 0, tile_pref, half)
@@ -193,8 +216,20 @@ def generate(
               imc=MappingProxyType(imc), options=options, tuning=tuning,
               arrays_per_tile=int(chip.arrays_per_tile),
               drift_scales=drift.scales if drift is not None else MappingProxyType({}))
-    _io_directives(w, graph, chip, buffers, header)
+    _stamp(w, chip, header)
+    stamped = len(w.lines)
+    _io_directives(w, graph, buffers)
     _text(ctx, layers, drift, classes)
     includes = _sections(w, ctx.consts, base_name, weights_blob, map_json)
+    need = _global_bytes(ctx, act_end, drift)
+    if refit is not None and need > int(chip.global_mib) * 2**20:
+        grown, header, map_json = refit(need)
+        if (grown.arrays_per_tile, grown.buffer_kib) != (chip.arrays_per_tile, chip.buffer_kib):
+            raise AssertionError("refit may only grow the global memory")
+        chip, again = grown, AsmWriter()
+        _stamp(again, chip, header)
+        w.lines[:stamped] = again.lines
+        if map_json is not None and _map_name(base_name) in includes:
+            includes[_map_name(base_name)] = map_json
     total = _layout(ctx, chip, act_end, half, drift)
     return Program(w.text(), MappingProxyType(includes), total, MappingProxyType(dict(w.counts)))

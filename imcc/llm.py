@@ -161,9 +161,11 @@ class _Session:
         return f
 
     def run(self, inputs: dict, resident: bool = False) -> dict:
-        """The logits of one run (the past inputs ``resident`` or given)."""
+        """The logits of one run (the past inputs ``resident`` or given). A step over the
+        cache in place leaves the memory the last run wrote as it is (``clear=False``): the
+        step writes every word it reads but its inputs and constants."""
         return self.machine.run(inputs, resident=self.past if resident else (),
-                                outputs=("logits",))
+                                outputs=("logits",), clear=not (resident and self.slots))
 
     def programming(self, width: int) -> dict:
         """Program the arrays by a first run (on an empty cache and a fully masked step); a

@@ -167,12 +167,13 @@ class Machine:
 
     def _load(self, inputs: dict[str, np.ndarray],
               kept: tuple[tuple[int, int, int, np.ndarray], ...] = (),
-              resident: tuple[IOTensor, ...] = ()) -> None:
-        """Zero the memory, then write ``.data``, the ``kept`` words (what the code before
-        ``.rerun`` wrote, on a rerun) and the inputs; the words of the ``resident`` inputs are
-        left as the previous run left them. ``.data`` is not written again where the last load
-        of this program wrote it and nothing has written its words since (loading does not add
-        them to the memory's record of written words, so a write by a run shows there)."""
+              resident: tuple[IOTensor, ...] = (), clear: bool = True) -> None:
+        """Zero the memory (unless not ``clear``), then write ``.data``, the ``kept`` words
+        (what the code before ``.rerun`` wrote, on a rerun) and the inputs; the words of the
+        ``resident`` inputs are left as the previous run left them. ``.data`` is not written
+        again where the last load of this program wrote it and nothing has written its words
+        since (loading does not add them to the memory's record of written words, so a write
+        by a run shows there)."""
         mem, io = self.state.mem, self._io
         base, words = self.obj.data_base >> 2, self._data_words
         end = base + words.size
@@ -185,10 +186,14 @@ class Machine:
         held = [(a, mem.u32[0][a:b].copy())
                 for a, b in ((t.addr >> 2, (t.addr + t.nbytes) >> 2) for t in resident)
                 if any(lo < b and a < hi for lo, hi in rewritten)] if rewritten else ()
-        mem.reset(overwritten=((0, base, end), *spans) if fresh else spans)
+        if clear:
+            mem.reset(overwritten=((0, base, end), *spans) if fresh else spans)
         if fresh:
             mem.u32[0][base:end] = words
             self._data_intact = True
+            d = mem.dirty[0]
+            if not clear and d is not None and d[0] >= base:  # .data's words are fresh now
+                mem.dirty[0] = (end, d[1]) if d[1] > end else None
         for r, lo, hi, w in kept:
             mem.u32[r][lo:hi] = w
         for a, w in held:
@@ -237,7 +242,8 @@ class Machine:
 
     def run(self, inputs: dict[str, np.ndarray], *, trace: Callable[[str], None] | None = None,
             trace_limit: int = 0, resident: tuple[str, ...] = (),
-            outputs: bool | Collection[str] = True) -> dict[str, np.ndarray]:
+            outputs: bool | Collection[str] = True, clear: bool = True
+            ) -> dict[str, np.ndarray]:
         """Run once: load ``.data`` and ``inputs``, start at ``.entry`` (first run) or
         ``.rerun`` (after a completed run, when declared), stop at ``halt``, return the
         outputs. With ``trace``, the first ``trace_limit`` instructions are reported to it, one
@@ -250,7 +256,12 @@ class Machine:
         With ``outputs=False`` the run is for its cost only and returns no outputs (a cost
         estimate on zero inputs, where an integer 0 / 0 leaves NaN in an integer output); a
         collection of output names returns those alone (a decoder's step reads its logits, not
-        the cache it leaves in memory)."""
+        the cache it leaves in memory). With ``clear=False`` a rerun does not zero the words the
+        runs before it wrote (they stay on the record, for the next run that does): for a
+        program that reads no word of its memory in a run before writing it there, but for its
+        inputs, ``.data`` and the words kept from its setup, the same results without the cost
+        of zeroing (a decoder's step: :func:`imcc.generate`, which tests/llm check against
+        runs that find those words NaN)."""
         names = self._io.by_name
         for name in resident:
             if name not in names:
@@ -267,7 +278,8 @@ class Machine:
             else self._io.outputs(outputs)
         keep = frozenset(resident)
         arrays = self.check_inputs(inputs, keep)
-        self._load(arrays, self._kept if again else (), tuple(names[n] for n in resident))
+        self._load(arrays, self._kept if again else (), tuple(names[n] for n in resident),
+                   clear or not again)
         start = rerun if again else self.obj.entry
         if not again:  # the setup runs right after programming; without .rerun, all at time_s
             self.xbar.set_time(None if rerun is not None else self.time_s)

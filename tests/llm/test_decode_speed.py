@@ -96,3 +96,78 @@ def test_a_program_the_rewrite_does_not_take_keeps_the_shifted_cache(monkeypatch
         assert gen.tokens == tokens
         scale = np.abs(logits).max(axis=1, keepdims=True)
         assert np.all(np.abs(gen.logits - logits) <= 1e-4 * scale)
+
+
+@pytest.mark.parametrize("name", ["llama-tiny", "qwen2-tiny", "gpt2-past-tiny"])
+@pytest.mark.parametrize("prefill", ["batched", "steps"])
+def test_a_step_reads_no_word_it_did_not_write(monkeypatch, name, prefill):
+    """Decode steps run without zeroing the memory (clear=False) read none of the words the
+    runs before them left: with every such word NaN before each step (all the memory the
+    runs wrote but the inputs, the resident cache among them, and the constants), the tokens
+    and logits are bit for bit those of runs on zeroed memory."""
+    import imcc
+    from runtime.machine import Machine
+
+    m = _decoder(name)
+    real, poisoned = Machine.run, []
+
+    def zeroed(self, inputs, **kw):
+        return real(self, inputs, **{**kw, "clear": True})
+
+    monkeypatch.setattr(Machine, "run", zeroed)
+    want = imcc.generate(m, [1, 2, 3], 6, prefill=prefill)
+
+    def poison_first(self, inputs, **kw):
+        if kw.get("clear", True) is False:
+            mem, keep = self.state.mem, []
+            base = self.obj.data_base >> 2
+            spans = [(0, base, base + (len(self.obj.data) + 3) // 4)]
+            spans += [(0, t.addr >> 2, (t.addr + t.nbytes) >> 2) for t in self.obj.inputs]
+            spans += [(r, lo, hi) for r, lo, hi, _ in self._kept]
+            keep = [(r, lo, mem.u32[r][lo:hi].copy()) for r, lo, hi in spans]
+            for r, extent in enumerate(mem.dirty):
+                if extent is not None:
+                    mem.f32[r][extent[0]:extent[1]] = np.nan
+            for r, lo, w in keep:
+                mem.u32[r][lo:lo + w.size] = w
+            poisoned.append(1)
+        return real(self, inputs, **kw)
+
+    monkeypatch.setattr(Machine, "run", poison_first)
+    got = imcc.generate(m, [1, 2, 3], 6, prefill=prefill)
+    assert len(poisoned) == 5 + (2 if prefill == "steps" else 0)
+    assert got.tokens == want.tokens
+    np.testing.assert_array_equal(got.logits, want.logits)
+
+
+_LEFT = '''
+.input "x", x, [2]
+.output "y", y, [2]
+.rerun start
+start:
+    cfgi n5, 2
+    cfgi sd5, 1
+    cfgi sa5, 1
+    li x5, y
+    li x6, s
+    vcopy x5, x6
+    li x5, s
+    li x6, x
+    vcopy x5, x6
+    halt
+.equ s, 0x1000    # beyond .data, which each load restores where a run wrote it
+.data
+x:  .zero 8
+y:  .zero 8
+'''
+
+
+def test_a_rerun_that_does_not_clear_finds_what_the_last_run_wrote():
+    """y is the word s before the run writes x there: 0 on zeroed memory, the last run's x
+    on a rerun with clear=False; a later clearing run zeroes it again."""
+    m = Machine(preset("ideal"), assemble(_LEFT).obj)
+    a, b, c = (np.array(v, np.float32) for v in ([1, 2], [3, 4], [5, 6]))
+    np.testing.assert_array_equal(m.run({"x": a})["y"], [0, 0])
+    np.testing.assert_array_equal(m.run({"x": b}, clear=False)["y"], a)
+    np.testing.assert_array_equal(m.run({"x": c}, clear=False)["y"], b)
+    np.testing.assert_array_equal(m.run({"x": a})["y"], [0, 0])

@@ -230,7 +230,9 @@ def emit_program(m: Mapped, graph: Graph, imc: dict[str, ImcLayer], blob: memory
         options = replace(options, sram_bits=int(chip.input_bits))
     tile_pref = tile_preferences(graph, imc, int(chip.arrays_per_tile))
 
-    def stamp(chip) -> tuple[list[str], dict]:
+    stamped: list = []  # the chip the program was emitted for (--fit grows it) and its map
+
+    def stamp(chip) -> tuple[list[str], bytes]:
         """The header and storage map of the program for ``chip``."""
         header = [(f"{name} compiled by imcc for chip {chip.name} ({chip.program_hash}), "
                    f"{options.priority} priority"),
@@ -238,30 +240,23 @@ def emit_program(m: Mapped, graph: Graph, imc: dict[str, ImcLayer], blob: memory
                    f"(lower bound {mapping.base.lower_bound}), {len(graph.nodes)} nodes")]
         smap = m.storage_map if chip is m.chip else storagemap.build(mapping, model=name,
                                                                       chip=chip)
-        return header, smap
-
-    grown: list = []  # --fit: the chip whose global memory just holds the program, its map
+        stamped[:] = [chip, smap]
+        return header, storagemap.to_json(smap)
 
     def refit(need: int):
-        """``--fit``: the chip grown to hold ``need`` bytes (the largest one, which the memory
-        check then refuses, past it)."""
-        fitted = fit_memory(chip, min(need, chip.maximum("global_mib") * 2**20))
-        header, smap = stamp(fitted)
-        grown[:] = [fitted, smap]
-        return fitted, header, storagemap.to_json(smap)
+        """``--fit``: the chip grown to hold ``need`` bytes (past the largest one, that one,
+        which the memory check then refuses)."""
+        return fit_memory(chip, min(need, chip.maximum("global_mib") * 2**20))
 
-    header, smap = stamp(chip)
     try:
         prog = generate(graph, imc, chip=chip, options=options, tuning=tuning,
-                        base_name=base, weights_blob=blob, map_json=storagemap.to_json(smap),
-                        header=header, classes=classes, tile_pref=tile_pref,
-                        refit=refit if options.fit else None)
+                        base_name=base, weights_blob=blob, stamp=stamp, classes=classes,
+                        tile_pref=tile_pref, refit=refit if options.fit else None)
     except ConfigError as e:
         if not options.fit and e.message.startswith("the program needs"):  # global memory
             raise ConfigError(e.message, hint=f"{e.hint}; or --fit") from None
         raise
-    if grown:
-        chip, smap = grown
+    chip, smap = stamped
     return smap, prog, chip
 
 

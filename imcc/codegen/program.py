@@ -112,10 +112,10 @@ def _text(ctx: Ctx, layers: list[ImcLayer], drift, classes) -> None:
     w.raw(".rerun infer")
 
 
-def _sections(w: AsmWriter, consts: ConstPool, base_name: str, weights_blob: bytes,
-              map_json: bytes | None) -> dict[str, bytes]:
-    """The data and weight sections and the storage map, included from side files: the side
-    files by name."""
+def _sections(w: AsmWriter, consts: ConstPool, base_name: str,
+              weights_blob: bytes) -> dict[str, bytes]:
+    """The data and weight sections, included from side files: the side files by name (the
+    storage map follows them, once the chip is known)."""
     data_name = f"{base_name}.data.bin"
     weights_name = f"{base_name}.weights.bin"
     includes = {data_name: consts.blob()}
@@ -126,14 +126,7 @@ def _sections(w: AsmWriter, consts: ConstPool, base_name: str, weights_blob: byt
         includes[weights_name] = weights_blob
         w.raw(".weights")
         w.raw(f"weights: .incbin {_quote(weights_name)}")
-    if map_json is not None:
-        includes[_map_name(base_name)] = map_json
-        w.raw(f".map {_quote(_map_name(base_name))}")
     return includes
-
-
-def _map_name(base_name: str) -> str:
-    return f"{base_name}.map.json"
 
 
 def _global_bytes(ctx: Ctx, act_end: int, drift) -> int:
@@ -192,21 +185,21 @@ def generate(
     options: CompileOptions,
     base_name: str,
     weights_blob: bytes,
-    map_json: bytes | None,
-    header: list[str] = (),
+    stamp: Callable[[Any], tuple[list[str], bytes | None]],
     classes: dict[str, str] | None = None,
     tile_pref: dict[str, int] | None = None,
     tuning: Tuning = Tuning(),
-    refit: Callable[[int], tuple[Any, list[str], bytes | None]] | None = None,
+    refit: Callable[[int], Any] | None = None,
 ) -> Program:
     """Emit the program. ``chip`` provides name, hash, global memory size (``global_mib``),
     ``arrays_per_tile`` and ``buffer_kib``; ``tile_pref`` names tensors to keep in a chip
     tile's buffer (outputs of IMC layers whose arrays sit on that tile); ``tuning`` sizes the
-    chunks large work is cut into. ``refit`` (``--fit``), given the bytes of global memory the
-    program needs when ``chip`` has fewer, returns ``(chip, header, map_json)`` for the chip
-    grown to hold them: only the global memory may differ, which nothing but the header, the
-    ``.chip`` line, the storage map and the memory check depend on, so the program is emitted
-    once."""
+    chunks large work is cut into. ``stamp(chip)`` gives the header comment lines and the
+    storage map's JSON (None: no map) of the program for the chip it is emitted for: with
+    ``refit`` (``--fit``), given the bytes of global memory the program needs when ``chip`` has
+    fewer, the chip grown to hold them. Only the global memory may differ, and nothing but the
+    header, the ``.chip`` line, the storage map and the memory check depend on it, so the
+    program is emitted once and stamped for its chip at the end."""
     w = AsmWriter()
     half = int(chip.buffer_kib) * 1024 // 2
     buffers, act_end = plan_buffers(graph, 0, tile_pref, half)
@@ -216,20 +209,23 @@ def generate(
               imc=MappingProxyType(imc), options=options, tuning=tuning,
               arrays_per_tile=int(chip.arrays_per_tile),
               drift_scales=drift.scales if drift is not None else MappingProxyType({}))
-    _stamp(w, chip, header)
-    stamped = len(w.lines)
     _io_directives(w, graph, buffers)
     _text(ctx, layers, drift, classes)
-    includes = _sections(w, ctx.consts, base_name, weights_blob, map_json)
+    includes = _sections(w, ctx.consts, base_name, weights_blob)
+    map_at = len(w.lines)
     need = _global_bytes(ctx, act_end, drift)
     if refit is not None and need > int(chip.global_mib) * 2**20:
-        grown, header, map_json = refit(need)
+        grown = refit(need)
         if (grown.arrays_per_tile, grown.buffer_kib) != (chip.arrays_per_tile, chip.buffer_kib):
             raise AssertionError("refit may only grow the global memory")
-        chip, again = grown, AsmWriter()
-        _stamp(again, chip, header)
-        w.lines[:stamped] = again.lines
-        if map_json is not None and _map_name(base_name) in includes:
-            includes[_map_name(base_name)] = map_json
+        chip = grown
+    header, map_json = stamp(chip)
+    if map_json is not None:
+        map_name = f"{base_name}.map.json"
+        includes[map_name] = map_json
+        w.lines.insert(map_at, f".map {_quote(map_name)}")
+    first = AsmWriter()
+    _stamp(first, chip, header)
+    w.lines[:0] = first.lines
     total = _layout(ctx, chip, act_end, half, drift)
     return Program(w.text(), MappingProxyType(includes), total, MappingProxyType(dict(w.counts)))

@@ -1,4 +1,4 @@
-"""The single products the crossbar's lossless MVMs reduce to (:meth:`runtime.crossbar.NumpyCrossbar.kernel`).
+"""The single products the crossbar's lossless MVMs reduce to (``NumpyCrossbar.kernel``).
 
 A *kernel* ``f(x, out)`` computes one MVM's outputs for inputs ``x`` (``vl x h``) into ``out``:
 :class:`FloatKernel` is ``X @ G`` (ideal DAC and ADC), :class:`ExactKernel` is ``q(X) @ G`` on

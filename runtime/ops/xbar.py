@@ -213,8 +213,7 @@ def _compute(s, key: tuple, plan: tuple, accumulate: bool) -> None:
     """An mvm of ``plan`` (:func:`_plan`) through its kernel or the crossbar's entry points;
     where it is one kernel call on the plan's views, that call (with the accumulation) is
     kept in the plan for the next execution (:func:`_mvm`)."""
-    a, row, col, h, w, p, coef, xv, yv, ry, lo, hi, kernel, version, apart, event, qkey, \
-        calls = plan
+    a, row, col, h, w, p, coef, xv, yv, _, _, _, kernel, version, apart, _, qkey, calls = plan
     mem = s.mem
     vl, wo = yv.shape
     dst = _scratch(s, (vl, wo)) if accumulate else yv

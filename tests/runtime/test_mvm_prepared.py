@@ -74,7 +74,6 @@ def _program(prec: str) -> str:
 @pytest.mark.parametrize("case", ["float", "float64 sums", "int8", "int8 kept inputs"])
 def test_prepared_mvms_give_the_oracle_on_every_run(case):
     rng = np.random.default_rng(3)
-    g1 = np.arange(H * W).reshape(H, W) % 7
     g2 = np.arange(H * W).reshape(H, W) % 5
     prec, cfg, crossbar = "", chip("ideal"), NumpyCrossbar
     if case.startswith("int8"):

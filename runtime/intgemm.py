@@ -1,8 +1,8 @@
 """Integer matrix products ``(A - za) @ B`` with ``A`` uint8, ``B`` int8 and int32 results, for
 the bit-serial loop (:mod:`runtime.bitserial`): every product and sum is an exact integer, so
 the result is the float products' result wherever those are exact, in a fraction of the time
-(the 8-bit integer units of x86's VNNI and AMX: about 8x numpy's float32 product of the same
-bit-serial shapes on the machine of docs/performance.md, one thread).
+(8-bit integer kernels: about 8x numpy's float32 product of the same bit-serial shapes on the
+machine of docs/performance.md, one thread, a Xeon with AVX-512 VNNI and AMX).
 
 numpy has no integer BLAS; the products run through onnxruntime's ``MatMulInteger`` (its MLAS
 kernels) where onnxruntime is installed, a dependency this module adds only as an option:
@@ -19,7 +19,6 @@ Ranges, so that no kernel saturates: ``A`` in ``[0, 127]`` (x86 kernels without 
 
 from __future__ import annotations
 
-import functools
 import os
 
 import numpy as np
@@ -54,10 +53,21 @@ def _model(scaled: bool):
     return model.SerializeToString()
 
 
-@functools.cache
+#: Sessions by (process id, scaled): a forked child makes its own and never touches (nor
+#: destroys) its parent's, whose thread pool did not survive the fork.
+_SESSIONS: dict[tuple[int, bool], object] = {}
+
+
 def _session(scaled: bool = False):
-    """The session of :func:`_model`, or None where onnxruntime cannot be imported or does not
-    run the graph."""
+    """The session of :func:`_model` for this process, or None where onnxruntime cannot be
+    imported or does not run the graph."""
+    key = (os.getpid(), scaled)
+    if key not in _SESSIONS:
+        _SESSIONS[key] = _new_session(scaled)
+    return _SESSIONS[key]
+
+
+def _new_session(scaled: bool):
     try:
         import onnxruntime as ort
     except ImportError:

@@ -2,6 +2,10 @@
 plain loop (runtime/bitserial.cycles_plain) and the int64 oracle, bit for bit."""
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +19,7 @@ from tests.runtime.helpers import chip
 from tests.runtime.test_crossbar_groups import _oracle
 
 pytestmark = pytest.mark.skipif(not intgemm.available(), reason="onnxruntime not installed")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _buffer():
@@ -171,3 +176,22 @@ def test_no_integer_products_falls_back_to_the_float_loop(monkeypatch):
     xb = NumpyCrossbar(chip("ideal-int8", dac_bits=1, adc_bits=8))
     xb.program(0, 0, 0, g)
     assert np.array_equal(xb.mvm(0, 0, 0, 64, 32, x, p), _oracle(x, g, p).astype(np.float32))
+
+
+def test_a_forked_child_runs_its_own_products():
+    # onnxruntime's intra-op threads do not survive a fork: a child that used (or destroyed)
+    # its parent's session would wait on them forever. Default threads (no OMP_NUM_THREADS),
+    # in a subprocess with a timeout, so that a hang fails instead of blocking the suite.
+    script = (
+        "import os, numpy as np\n"
+        "from runtime import intgemm\n"
+        "a, b = np.ones((4, 3), np.uint8), np.ones((3, 2), np.int8)\n"
+        "assert (intgemm.matmul(a, b) == 3).all()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0 if (intgemm.matmul_scaled(a, b, 1, 0.5) == 0).all() else 1)\n"
+        "assert os.waitpid(pid, 0)[1] == 0\n")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    env["PYTHONPATH"] = str(ROOT)
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)

@@ -107,14 +107,14 @@ def _digit_source(buffer: Buffer, q: np.ndarray,
                   p: Precision) -> tuple[np.ndarray, np.ndarray | None, int]:
     """What the digits are taken from (scratch arrays), and the largest ``|q|``: unsigned
     inputs, ``q`` as uint8, no zero point; signed ones, ``~|q|`` for negative inputs (``q - 1``
-    in two's complement) and ``q`` for the others, as the unsigned type of 8 bits (16 where the
-    cycles' digits reach past bit 7), and ``plus``: the zero point ``2**dacb - 1`` for
+    in two's complement) and ``q`` for the others, as the unsigned type of 8 bits (16 where
+    ``|q|`` has 8 bits or the cycles' digits reach past bit 7), and ``plus``: the zero point ``2**dacb - 1`` for
     nonnegative inputs, 0 for negative ones (uint8)."""
     if not p.isgn:
         src = buffer("mag8", q.shape, np.uint8)
         src[...] = q
         return src, None, int(src.max(initial=0))
-    itype = np.int16 if p.cycles * p.dacb > 8 else np.int8
+    itype = np.int16 if p.magnitude_bits > 7 or p.cycles * p.dacb > 8 else np.int8
     qi = buffer("qi", q.shape, itype)
     qi[...] = q
     top = max(int(qi.max(initial=0)), -int(qi.min(initial=0)))

@@ -1,19 +1,21 @@
-"""A KV cache the decode step writes in place: one row a step, no copy of the cache (docs/llm.md,
-"The cache on the machine").
+"""A KV cache the decode step writes in place: one move of a row a step, no copy of the cache
+(docs/llm.md, "How the cache lives on the machine").
 
 :func:`slot_cache` rewrites a compiled decoder's program text (a decode step or a prefill,
 :mod:`imcc.decoder`) so that each layer's ``present`` key and value (``[1, kv_heads, C,
 head_dim]``) live in the cache region, memory no other tensor uses, and stay there between
 runs. The decode step then declares each ``past_key_values`` input as that region, all ``C``
-rows of it (the machine keeps it *resident*), drops the copy of the past into ``present`` (it
-is there already) and writes its own key and value row at the row the host names in the input
-``imcc.cache_slot`` (the row's byte offset, as a ``u32bits`` word the step loads into ``x31``)
-instead of the last row. Attention reads all ``C`` rows; the host's ``attention_mask`` marks
-the rows that hold tokens (:func:`slot_mask`). Keys are rotated by their position before they
-are cached, and attention's scores and weighted sum do not depend on the order of the rows, so
-a row's place in the cache is free. A prefill of ``P`` tokens writes its present as compiled
-(the past rows, zeros, then the prompt's rows ``C - P .. C - 1``) into the same region, and
-the decode steps that follow fill rows ``0, 1, ...``.
+rows of it (the machine keeps it *resident*), and drops the copy of the past into ``present``
+(it is there already). It still writes its own key and value at the last row, as compiled;
+rows ``0 .. C - 2`` hold the earlier tokens in any order. Its first instruction moves the
+last step's row, every layer's key and value in one ``vcopy``, to the row the host names in
+the input ``imcc.cache_slot`` (the row's byte offset, a ``u32bits`` word the step loads into
+``x31``): one instruction a step at an address that changes, the rest of the program as
+compiled. Attention reads all ``C`` rows; the host's ``attention_mask`` marks the rows that
+hold tokens (:func:`cached_rows`). Keys are rotated by their position before they are cached,
+and attention's scores and weighted sum do not depend on the order of the rows, so a row's
+place in the cache is free. A prefill of ``P`` tokens writes its present as compiled (the
+past rows, zeros, then the prompt's rows ``C - P .. C - 1``) into the same region.
 
 The rewrite reads what it needs from the text: the ``.equ`` addresses and the tensors their
 comments name, and the nodes' ``in:``/``out:`` comments. Where the program is not the shape
@@ -35,12 +37,6 @@ _NODE = re.compile(r"^ +# (.+): (\w+) \[\w+\]$")
 _IO = re.compile(r"^ +#   (in|out): +(.*)$")
 _LI = re.compile(r"^( +)li (x\d+), ([^\s#+]+)(?: \+ (\d+))?\s*(#.*)?$")
 _INPUT = re.compile(r'^\.input "((?:[^"\\]|\\.)*)", *([^,\s]+), *\[[^\]]*\](.*)$')
-
-
-def slot_mask(context: int, first: int, n: int) -> list[int]:
-    """The rows of the cache that hold tokens once the token at position ``n`` is written:
-    positions ``0 .. n`` at rows ``(first + k) % context``."""
-    return sorted({(first + k) % context for k in range(n + 1)})
 
 
 def _value(expr: str, env: dict[str, int]) -> int | None:
@@ -151,7 +147,7 @@ def slot_cache(asm: str, dec, context: int, base: int, *, decode: bool) -> str |
             out.append(lines[k])
             k += 1
             continue
-        indent, reg, sym, off = m.group(1), m.group(2), m.group(3), int(m.group(4) or 0)
+        reg, sym, off = m.group(2), m.group(3), int(m.group(4) or 0)
         if sym in pasts:
             return None  # the past read anywhere but in the copy below
         if sym not in owner:
@@ -167,11 +163,8 @@ def slot_cache(asm: str, dec, context: int, base: int, *, decode: bool) -> str |
                 k += 3
                 uses += 1
                 continue
-        if rel == 0:  # attention reads every row
+        if rel == 0 or (rel // row) % context == context - 1:  # every row, or this step's
             out.append(lines[k])
-        elif (rel // row) % context == context - 1:  # this step's row: at the host's slot
-            out.append(f"{indent}li {reg}, {sym} + {off - (context - 1) * row}")
-            out.append(f"{indent}add {reg}, {reg}, {_SLOT_REG}    # + the cache slot's offset")
         else:
             return None
         k += 1
@@ -202,11 +195,42 @@ def _declare(lines: list[str], dec, context: int, base: int, places, decode: boo
         last_in = max(k for k, ln in enumerate(lines) if ln.startswith(".input "))
         lines.insert(last_in + 1, f'.input "{SLOT_INPUT}", {_SLOT_SYM}, [1], u32bits')
         at = lines.index(f"{label}:")
-        lines[at + 1:at + 1] = ["    # the row of the KV cache this step writes (its byte offset)",
-                                f"    li {_SLOT_REG}, {_SLOT_SYM}",
-                                f"    lw {_SLOT_REG}, 0({_SLOT_REG})"]
-        lines.append(f".equ {_SLOT_SYM}, {slot_at:#x}    # the KV cache's write slot")
+        lines[at + 1:at + 1] = _move(dec, context, base)
+        lines.append(f".equ {_SLOT_SYM}, {slot_at:#x}    # the row the last step's moves to")
     return "\n".join(lines)
+
+
+def _move(dec, context: int, base: int) -> list[str]:
+    """The code that starts a decode step: every layer's key and value of the last token, at
+    the last row, copied to the row the host gives (one ``vcopy`` over tensors x heads x
+    ``head_dim``); the program's own settings follow it."""
+    rows = dec.kv_heads * context * dec.head_dim  # words of one tensor
+    out = ["    # the last token's keys and values, every layer's, to their row in the cache",
+           f"    li {_SLOT_REG}, {_SLOT_SYM}", f"    lw {_SLOT_REG}, 0({_SLOT_REG})"]
+    for csr, v in (("n0", 1), ("n1", 1), ("n2", 1), ("n3", 2 * dec.layers),
+                   ("n4", dec.kv_heads), ("n5", dec.head_dim), ("sd3", rows), ("sa3", rows),
+                   ("sd4", context * dec.head_dim), ("sa4", context * dec.head_dim),
+                   ("sd5", 1), ("sa5", 1)):
+        out += [f"    cfgi {csr}, {v}"] if v < 1 << 17 else [f"    li x5, {v}",
+                                                        f"    csrw {csr}, x5"]
+    return out + [f"    li x5, {base:#x}", f"    add x5, x5, {_SLOT_REG}",
+                  f"    li x6, {base + (context - 1) * dec.head_dim * 4:#x}",
+                  "    vcopy x5, x6"]
+
+
+def cached_rows(context: int, prompt: int, n: int) -> tuple[list[int], int]:
+    """For the decode step of the token at position ``n``: the rows of the cache that hold
+    tokens (those of positions ``0 .. n - 1`` and the step's own, the last row) and the row
+    the step moves position ``n - 1`` to (row 0 at ``n = 0``, a row the mask hides). After a
+    batched prefill of ``prompt`` tokens positions ``0 .. prompt - 2`` are at rows
+    ``context - prompt ..`` and the later ones at rows ``0, 1, ...``; without one (``prompt =
+    0``) position ``m`` is at row ``m``."""
+    def row(m: int) -> int:
+        if prompt > 1:
+            return context - prompt + m if m < prompt - 1 else m - prompt + 1
+        return m
+
+    return sorted({row(m) for m in range(n)} | {context - 1}), row(n - 1) if n else 0
 
 
 def region_bytes(dec, context: int) -> int:

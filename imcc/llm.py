@@ -40,7 +40,7 @@ from imcc.decoder import (  # noqa: F401  (public here too)
     resolve_model,
     step_shapes,
 )
-from imcc.kv_slots import SLOT_INPUT, slot_mask
+from imcc.kv_slots import SLOT_INPUT, cached_rows
 from isa.diagnostics import InputError
 
 
@@ -133,27 +133,29 @@ class _Session:
         self.machine = Machine(program.chip, (pre or program)._obj)
         self.past = tuple(f"past_key_values.{i}.{k}" for i in range(self.dec.layers)
                           for k in ("key", "value"))
-        # the cache written in place: the decode step's rows, from the first after the prompt's
+        # the cache in place (imcc.kv_slots): where a batched prefill left the prompt's rows
         self.slots = getattr(program, "_slots", False)
-        self.first = self.ctx - pre._tokens if pre is not None else 0
+        self.prompt = pre._tokens if pre is not None else 0
 
     def feed(self, toks: list[int], n: int, *, past: bool = False) -> dict:
         """Tokens ``toks`` at positions ``n ..``, after ``n`` cached ones; with ``past``, the
         past inputs too (an empty cache). One token a run is the decode step: with the cache
         in place (:mod:`imcc.kv_slots`) its mask marks the rows that hold tokens and it gets
-        the row to write; else the cache's last ``n`` rows hold them."""
+        the row the last token's keys and values move to; else the cache's last ``n`` rows
+        hold them."""
         dec, ctx = self.dec, self.ctx
         mask = np.zeros((1, ctx), np.int64)
         in_place = self.slots and len(toks) == 1
         if in_place:
-            mask[0, slot_mask(ctx, self.first, n)] = 1
+            rows, move = cached_rows(ctx, self.prompt, n)
+            mask[0, rows] = 1
         else:
             mask[0, ctx - len(toks) - n:] = 1
         f = {"input_ids": np.array([toks], np.int64), "attention_mask": mask}
         if dec.position_ids:
             f["position_ids"] = np.arange(n, n + len(toks), dtype=np.int64)[None]
         if in_place:
-            f[SLOT_INPUT] = np.array([(self.first + n) % ctx * dec.head_dim * 4], np.uint32)
+            f[SLOT_INPUT] = np.array([move * dec.head_dim * 4], np.uint32)
         if past:
             rows = ctx if in_place else ctx - len(toks)
             f.update((p, np.zeros((1, dec.kv_heads, rows, dec.head_dim), np.float32))

@@ -45,19 +45,22 @@ def test_a_run_returns_the_outputs_it_names():
 
 
 def test_the_rows_a_step_attends_to_are_the_rows_written():
-    """slot_mask against a brute-force fill: a prompt of P tokens at the last P rows, then a
-    token a step at the next row, wrapping to row 0."""
-    from imcc.kv_slots import slot_mask
+    """cached_rows against a brute-force fill: a batched prefill of P tokens leaves positions
+    0 .. P - 2 at rows C - P .. C - 2 and P - 1 at the last row (token by token, none); each
+    step moves the token at the last row to the lowest row no token holds and attends to the
+    rows that hold tokens and its own, the last."""
+    from imcc.kv_slots import cached_rows
 
-    for context, prompt in ((7, 3), (5, 1), (4, 4)):
-        rows: dict[int, int] = {}
-        first = context - prompt if prompt > 1 else 0
-        for pos in range(context):
-            row = context - prompt + pos if pos < prompt and prompt > 1 else \
-                (pos - prompt if prompt > 1 else pos)
-            assert row not in rows
-            rows[row] = pos
-            assert slot_mask(context, first, pos) == sorted(rows)
+    for context, prompt in ((7, 3), (5, 0), (9, 2), (6, 5)):
+        held = {context - prompt + m: m for m in range(prompt - 1)} if prompt else {}
+        for n in range(prompt, context):
+            rows, move = cached_rows(context, prompt, n)
+            if n > 0:
+                free = min(r for r in range(context - 1) if r not in held)
+                assert move == free, (context, prompt, n)
+                held[free] = n - 1
+            assert rows == sorted({*held, context - 1}), (context, prompt, n)
+            assert sorted(held.values()) == list(range(n))
 
 
 def _decoder(name):
@@ -69,14 +72,14 @@ def _decoder(name):
 @pytest.mark.parametrize("name", ["llama-tiny", "gpt2-past-tiny"])
 def test_the_decode_step_writes_one_row_and_never_reads_the_past(name):
     """The decode step's program in place: no copy from the past inputs, no shift before its
-    halt; a row written at the slot register's offset for each layer's key and value."""
+    halt; one instruction at an address the slot register moves: the last token's row."""
     from imcc.llm import compile_decoder
 
     prog = compile_decoder(_decoder(name), context=8, prompt=3)
     code = [ln.split("#")[0].strip() for ln in prog.asm.split("\n") if ln.startswith("    ")]
     assert prog._slots and prog._prefill is not None
     assert not any(ln.startswith("li") and "t_past_key_values" in ln for ln in code)
-    assert sum(ln.startswith("add") and ln.endswith("x31") for ln in code) == 2 * 2
+    assert sum(ln.startswith("add") and ln.endswith("x31") for ln in code) == 1  # the move
 
 
 @pytest.mark.parametrize("name", ["llama-tiny", "gpt2-past-tiny"])

@@ -208,6 +208,7 @@ def read_external(t: onnx.TensorProto, ref: ExternalData, where: str) -> np.ndar
     return arr.reshape(shape)
 
 
+_byte_bounds = getattr(np.lib, "array_utils", np).byte_bounds  # numpy 2, numpy 1.26
 #: madvise(2)'s MADV_PAGEOUT (Linux 5.4 on; Python's mmap names it from 3.12 only).
 _PAGEOUT = getattr(mmap, "MADV_PAGEOUT", 21 if sys.platform.startswith("linux") else None)
 
@@ -226,7 +227,7 @@ def let_go(arr: np.ndarray) -> None:
     if _PAGEOUT is None or not isinstance(base, mmap.mmap) or not arr.size:
         return
     origin = np.frombuffer(base, np.uint8).ctypes.data
-    lo, hi = np.lib.array_utils.byte_bounds(arr)
+    lo, hi = _byte_bounds(arr)
     start = (lo - origin) // mmap.PAGESIZE * mmap.PAGESIZE
     try:
         base.madvise(_PAGEOUT, start, hi - origin - start)

@@ -108,7 +108,17 @@ def from_env() -> HostLimits:
                       _env_int("IMCC_MAX_NODES", DEFAULT_MAX_NODES))
 
 
-LIMITS = HostLimits()
+def _at_import() -> HostLimits:
+    """The environment's limits for library callers (``import imcc`` and on); a value that is
+    not a positive integer leaves the defaults here, and :func:`configure` (the command line)
+    reports it."""
+    try:
+        return from_env()
+    except ConfigError:
+        return HostLimits()
+
+
+LIMITS = _at_import()
 
 
 def configure(*, max_file_mib: int | None = None, max_elements: int | None = None,

@@ -100,6 +100,34 @@ def test_environment_sets_the_limit(tmp_path):
     assert r.exit_code == 0, r.output  # the command line wins
 
 
+@pytest.mark.parametrize("env, refused", [({"IMCC_MAX_FILE_MIB": "1"}, True),
+                                          ({"IMCC_MAX_FILE_MIB": "16"}, False),
+                                          ({"IMCC_MAX_FILE_MIB": "lots"}, False)])
+def test_the_environment_holds_for_the_python_interface(tmp_path, env, refused):
+    """imcc.compile in a fresh interpreter with the variable set (a bad value leaves the
+    default there: only the command line reports it)."""
+    import os
+    import subprocess
+    import sys
+
+    p = tmp_path / "big.onnx"
+    onnx.save(_mlp(1024, 320), p)  # 1.25 MiB of weights
+    code = ("import imcc\n"
+            "try:\n"
+            f"    imcc.compile({str(p)!r})\n"
+            "except imcc.Error as e:\n"
+            "    print('refused:', e.message)\n"
+            "else:\n"
+            "    print('compiled')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, **env}, timeout=300)
+    assert r.returncode == 0, r.stderr
+    if refused:
+        assert r.stdout.startswith("refused:") and "more than the limit of 1 MiB" in r.stdout
+    else:
+        assert r.stdout.strip() == "compiled"
+
+
 # ---- --max-elements --------------------------------------------------------------------------
 
 def _save(tmp_path, nodes, inputs, outputs, inits=(), name="m"):

@@ -38,7 +38,10 @@ from imcc.packing.problem import Instance
 Layout = list[list[tuple[int, int, int]]]
 
 RULES = ("flat", "first", "flat", "tail")   # the restarts cycle through these
-MIN_FILL = 0.96        # search only when the rects fill the k bins at least this much
+MIN_FILL = 0.92        # search only when the rects fill the k bins at least this much
+FULL_FILL = 0.96       # from this fill on the search gets FULL_SHARE of the budget left
+FULL_SHARE = 0.5       # of the budget left after the constructions, at most
+NEAR_SHARE = 0.25      # the same below FULL_FILL (the pool search keeps more)
 MAX_ITEMS = 300        # a decode scans the rects left per placement: quadratic
 STALL = 1000           # a climb restarts after this many moves without a lower waste
 NOISE = 0.3            # relative noise on the sort keys of the later restarts
@@ -47,16 +50,25 @@ UNITS_PER_DECODE = 100  # effort per decode (the copies of the order and the sky
 
 
 def worth_trying(inst: Instance, items: list[int], k: int) -> bool:
-    """Whether the search for ``k`` bins is worth a share of the budget: the rects fill the
-    ``k`` bins to at least :data:`MIN_FILL` (and no more than fully), and they are few. The
-    decoder knows nothing of the row rule, so rects in groups under it are left out."""
+    """Whether the search for ``k`` bins is worth a share of the budget (see
+    :func:`budget_share`)."""
+    return budget_share(inst, items, k) > 0
+
+
+def budget_share(inst: Instance, items: list[int], k: int) -> float:
+    """The share of the budget left that the search for ``k`` bins gets: :data:`FULL_SHARE`
+    when the rects fill the ``k`` bins to at least :data:`FULL_FILL` (and no more than
+    fully), :data:`NEAR_SHARE` from :data:`MIN_FILL`, else 0; 0 as well when they are many.
+    The decoder knows nothing of the row rule, so rects in groups under it are left out."""
     if k < 1 or not items or len(items) > MAX_ITEMS:
-        return False
+        return 0.0
     if inst.rows_disjoint and any(inst.groups[i] >= 0 for i in items):
-        return False
+        return 0.0
     area = sum(inst.ws[i] * inst.hs[i] for i in items)
     cap = k * inst.bin_w * inst.bin_h
-    return MIN_FILL * cap <= area <= cap
+    if not MIN_FILL * cap <= area <= cap:
+        return 0.0
+    return FULL_SHARE if area >= FULL_FILL * cap else NEAR_SHARE
 
 
 def skyline_fill(inst: Instance, order: list[int], k: int, rule: str,

@@ -38,11 +38,10 @@ from imcc.packing.effort import Effort
 from imcc.packing.improve import PoolSearch
 from imcc.packing.maxrects import SCORERS
 from imcc.packing.oracle import BinOracle
-from imcc.packing.perfect import perfect_search, worth_trying
+from imcc.packing.perfect import budget_share, perfect_search
 from imcc.packing.problem import Instance, PackResult, Placement, Rect, make_instance
 from imcc.packing.spread import spread
 
-PERFECT_SHARE = 0.5         # of the budget left after the constructions, at most
 EXACT_MAX_ITEMS = 40         # whole-instance CP-SAT only below this many (non-lonely) rects
 GLOBAL_FIT_MAX_ITEMS = 400   # the all-bins best-fit builder is quadratic; skip it above this
 FILL_TRIALS = 30             # seeded fills tried per bin by the bin-at-a-time builder
@@ -133,13 +132,14 @@ def pack(rects: Sequence[Rect], bin_w: int, bin_h: int, *, priority: str = "reso
 
 def _near_perfect(inst: Instance, items: list[int], layout: Layout, need: int, effort: Effort,
                   seed: int, say: Callable[[str], None]) -> Layout:
-    """``layout``, or a packing of ``items`` into ``need`` bins found within
-    :data:`PERFECT_SHARE` of the budget left, when it is above ``need`` and the rects nearly
-    fill ``need`` bins."""
-    if len(layout) <= need or not worth_trying(inst, items, need):
+    """``layout``, or a packing of ``items`` into ``need`` bins found within a share of the
+    budget left (:func:`~imcc.packing.perfect.budget_share`: the fuller the bins, the larger),
+    when it is above ``need`` and the rects nearly fill ``need`` bins."""
+    share = budget_share(inst, items, need) if len(layout) > need else 0.0
+    if share <= 0:
         return layout
-    lay = perfect_search(inst, items, need, effort,
-                         effort.spent + int(effort.left * PERFECT_SHARE), seed)
+    lay = perfect_search(inst, items, need, effort, effort.spent + int(effort.left * share),
+                         seed)
     say(f"near-perfect fill: {'found' if lay else 'none'} in {need} bins (besides the lonely)")
     return layout if lay is None else lay
 

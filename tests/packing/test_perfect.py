@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from imcc.packing import Rect
 from imcc.packing.effort import Effort
-from imcc.packing.perfect import perfect_search, skyline_fill, worth_trying
+from imcc.packing.perfect import budget_share, perfect_search, skyline_fill, worth_trying
 from imcc.packing.problem import make_instance
 from tests.packing.brute import paint
 
@@ -122,10 +122,12 @@ def test_finds_two_bins_of_cut_rects_with_some_taken_away(seed):
 
 
 def test_worth_trying_only_when_nearly_full_and_few():
-    # two rects filling 95, 96 or 100 of the 100 cells of a 100x1 bin: 96 % is enough
-    for cells, want in {95: False, 96: True, 100: True}.items():
+    # two rects filling 91 to 100 of the 100 cells of a 100x1 bin: 92 % is enough, and from
+    # 96 % on the search gets half of the budget left instead of a quarter
+    for cells, share in {91: 0.0, 92: 0.25, 95: 0.25, 96: 0.5, 100: 0.5}.items():
         inst = make_instance([Rect(0, 50, 1), Rect(1, cells - 50, 1)], 100, 1, "resource")
-        assert worth_trying(inst, [0, 1], 1) is want
+        assert worth_trying(inst, [0, 1], 1) is (share > 0)
+        assert budget_share(inst, [0, 1], 1) == share
     many = make_instance([Rect(i, 1, 1) for i in range(301)], 301, 1, "resource")
     assert worth_trying(many, list(range(300)), 1) is True    # 300 rects, 99.7 % full
     assert worth_trying(many, list(range(301)), 1) is False   # 301 rects: too many

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from imcc.ir import Graph, Node
-from imcc.passes.rewrite import Rewriter
+from imcc.passes.rewrite import fuse_matches
 from isa.fused import GELU_CUBE, GELU_CUBE_POWER, GELU_HALF, GELU_ONE, GELU_SCALE
 
 
@@ -86,22 +86,9 @@ def _match(graph: Graph, tanh: Node) -> tuple[list[Node], str] | None:
 
 def fuse_gelu(graph: Graph) -> Graph:
     """Eight-node GELU tanh forms -> ``Gelu(approximate="tanh")`` (see the module doc)."""
-    found: dict[str, tuple[Node, str]] = {}  # the name of each pattern's last node
-    fused: set[str] = set()
-    for n in graph.nodes:
-        hit = _match(graph, n)
-        if hit is not None and not fused.intersection(k.name for k in hit[0]):
-            nodes, x = hit
-            fused.update(k.name for k in nodes)
-            found[nodes[-1].name] = (nodes[-1], x)
-    if not found:
-        return graph
-    rw = Rewriter(graph)
-    for n in graph.nodes:
-        if n.name in found:
-            last, x = found[n.name]
-            rw.emit(Node(rw.fresh(f"{last.name}_gelu"), "Gelu", (x,), last.outputs,
-                         {"approximate": "tanh"}))
-        elif n.name not in fused:
-            rw.emit(n)
-    return rw.finish()
+
+    def replace(rw, last, x):
+        return Node(rw.fresh(f"{last.name}_gelu"), "Gelu", (x,), last.outputs,
+                    {"approximate": "tanh"})
+
+    return fuse_matches(graph, _match, replace)

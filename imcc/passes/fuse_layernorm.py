@@ -19,7 +19,7 @@ the decomposed one (which rounds after each step), not bit for bit the same.
 from __future__ import annotations
 
 from imcc.ir import Graph, Node
-from imcc.passes.rewrite import Rewriter
+from imcc.passes.rewrite import Rewriter, fuse_matches
 
 
 def _scalar(graph: Graph, t: str) -> float | None:
@@ -135,24 +135,11 @@ def _match(graph: Graph, sub: Node) -> tuple[list[Node], dict] | None:
 
 def fuse_layernorm(graph: Graph) -> Graph:
     """Nine-node decomposed layer norms -> ``LayerNormalization`` (see the module doc)."""
-    found: dict[str, tuple[Node, dict]] = {}  # the name of each pattern's last node
-    fused: set[str] = set()
-    for n in graph.nodes:
-        hit = _match(graph, n)
-        if hit is not None and not fused.intersection(k.name for k in hit[0]):
-            nodes, ops = hit
-            fused.update(k.name for k in nodes)
-            found[nodes[-1].name] = (nodes[-1], ops)
-    if not found:
-        return graph
-    rw = Rewriter(graph)
-    for n in graph.nodes:
-        if n.name in found:
-            last, ops = found[n.name]
-            inputs = (ops["x"], *(_trimmed(rw, ops[k], ops["axis"]) for k in ("scale", "bias")
-                                   if ops[k]))
-            rw.emit(Node(rw.fresh(f"{last.name}_layernorm"), "LayerNormalization", inputs,
-                         last.outputs, {"axis": ops["axis"], "epsilon": ops["epsilon"]}))
-        elif n.name not in fused:
-            rw.emit(n)
-    return rw.finish()
+
+    def replace(rw, last, ops):
+        inputs = (ops["x"], *(_trimmed(rw, ops[k], ops["axis"]) for k in ("scale", "bias")
+                               if ops[k]))
+        return Node(rw.fresh(f"{last.name}_layernorm"), "LayerNormalization", inputs,
+                    last.outputs, {"axis": ops["axis"], "epsilon": ops["epsilon"]})
+
+    return fuse_matches(graph, _match, replace)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from imcc.ir import Graph, Node
 from imcc.passes.fuse_layernorm import _affine, _only, _other, _scalar, _trailing_axes, _trimmed
-from imcc.passes.rewrite import Rewriter
+from imcc.passes.rewrite import fuse_matches
 
 
 def _square_of(graph: Graph, t: str) -> str | None:
@@ -80,23 +80,10 @@ def _match(graph: Graph, mean: Node) -> tuple[list[Node], dict] | None:
 
 def fuse_rmsnorm(graph: Graph) -> Graph:
     """Seven-node RMS norms -> ``RMSNormalization`` (see the module doc)."""
-    found: dict[str, tuple[Node, dict]] = {}  # the name of each pattern's last node
-    fused: set[str] = set()
-    for n in graph.nodes:
-        hit = _match(graph, n)
-        if hit is not None and not fused.intersection(k.name for k in hit[0]):
-            nodes, ops = hit
-            fused.update(k.name for k in nodes)
-            found[nodes[-1].name] = (nodes[-1], ops)
-    if not found:
-        return graph
-    rw = Rewriter(graph)
-    for n in graph.nodes:
-        if n.name in found:
-            last, ops = found[n.name]
-            rw.emit(Node(rw.fresh(f"{last.name}_rmsnorm"), "RMSNormalization",
-                         (ops["x"], _trimmed(rw, ops["scale"], ops["axis"])), last.outputs,
-                         {"axis": ops["axis"], "epsilon": ops["epsilon"]}))
-        elif n.name not in fused:
-            rw.emit(n)
-    return rw.finish()
+
+    def replace(rw, last, ops):
+        return Node(rw.fresh(f"{last.name}_rmsnorm"), "RMSNormalization",
+                    (ops["x"], _trimmed(rw, ops["scale"], ops["axis"])), last.outputs,
+                    {"axis": ops["axis"], "epsilon": ops["epsilon"]})
+
+    return fuse_matches(graph, _match, replace)

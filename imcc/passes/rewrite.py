@@ -11,6 +11,9 @@ A Rewriter is local to one run of one pass; it is the only mutable object passes
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from imcc.ir import Graph, Node, Origin, TensorType
@@ -154,3 +157,28 @@ class Rewriter:
             if o is not None:
                 out[n.name] = o
         return out
+
+
+def fuse_matches(graph: Graph, match: Callable[[Graph, Node], tuple[list[Node], Any] | None],
+                 replace: Callable[[Rewriter, Node, Any], Node]) -> Graph:
+    """A fusion pass: every group of nodes ``match(graph, node)`` finds (``(nodes, found)``,
+    the group's last node the one whose outputs the fused node takes over), no two groups
+    sharing a node, replaced by the node ``replace(rewriter, last, found)`` builds, in the last
+    node's place; ``graph`` itself when there is none."""
+    found: dict[str, tuple[Node, Any]] = {}  # the name of each group's last node
+    fused: set[str] = set()
+    for n in graph.nodes:
+        hit = match(graph, n)
+        if hit is not None and not fused.intersection(k.name for k in hit[0]):
+            nodes, what = hit
+            fused.update(k.name for k in nodes)
+            found[nodes[-1].name] = (nodes[-1], what)
+    if not found:
+        return graph
+    rw = Rewriter(graph)
+    for n in graph.nodes:
+        if n.name in found:
+            rw.emit(replace(rw, *found[n.name]))
+        elif n.name not in fused:
+            rw.emit(n)
+    return rw.finish()

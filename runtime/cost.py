@@ -163,9 +163,12 @@ class CostCounter:
                 steps * cycle_ns)
 
     def mvm_apply(self, array: int, event: tuple) -> None:
-        """Count an MVM on ``array`` described by :meth:`mvm_event`."""
+        """Count an MVM on ``array`` described by :meth:`mvm_event` (:meth:`charge` and
+        :meth:`_array_busy` written out: this runs for every MVM)."""
         steps, dac, adc, e_adc, e_dac, e_array, busy = event
-        self.charge(dac * adc // steps if steps else 0)  # cells read: steps * h * w
+        self.work += dac * adc // steps if steps else 0  # cells read: steps * h * w
+        if self.max_work is not None or self.deadline is not None:
+            self.charge(0)
         self.mvms += 1
         self.dac_cycles += steps
         self.dac_conversions += dac
@@ -174,7 +177,14 @@ class CostCounter:
         e["adc"] += e_adc
         e["dac"] += e_dac
         e["array"] += e_array
-        self._array_busy(array, busy)
+        t = array // self.apt
+        arr, tile = self.arr, self.tile
+        end = max(arr[array], tile[t], self.host, self.floor) + busy
+        arr[array] = end
+        if end > self.arr_peak[t]:
+            self.arr_peak[t] = end
+        if end > self.peak:
+            self.peak = end
 
     def shift_add(self, elements: int) -> None:
         """The shift-and-add of an ``mvm`` with ``sablk > 1``: ``elements`` column outputs
@@ -201,24 +211,25 @@ class CostCounter:
     def vector(self, region: int, elements: int, *, macs: int = 0, sram: bool = False) -> None:
         """A vector-unit instruction writing memory ``region`` (0 global, 1 + t tile t)."""
         c = self.c
-        self.charge(elements + macs)
+        work = elements + macs
+        self.work += work  # charge(work), written out: this runs for every vector instruction
+        if self.max_work is not None or self.deadline is not None:
+            self.charge(0)
         self.vector_elements += elements
         if sram:
             self.sram_macs += macs
             self.energy["sram"] += macs * c.sram_mac_pj
             dur = macs / c.sram_macs_per_ns
         else:
-            work = elements + macs
             self.energy["vector"] += work * c.vector_pj
             dur = math.ceil(work / c.vector_lanes) * self.clock_ns
         if region == 0:
-            self.host = max(self.peak, self.floor) + dur
-            self._finish(self.host)
+            end = self.host = max(self.peak, self.floor) + dur
         else:
             t = region - 1
-            end = max(self.tile[t], self.arr_peak[t], self.host, self.floor) + dur
-            self.tile[t] = end
-            self._finish(end)
+            end = self.tile[t] = max(self.tile[t], self.arr_peak[t], self.host, self.floor) + dur
+        if end > self.peak:
+            self.peak = end
 
     def send(self, src_region: int, dst_region: int, nbytes: int) -> None:
         self.charge(nbytes // 4)

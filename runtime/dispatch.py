@@ -30,6 +30,7 @@ from runtime.ops.registry import handlers
 from runtime.state import _IS_AGU, CSR_BASE, MASK, SINK, Halt, MachineState, Trap
 
 CLOCK_STEPS = 1 << 14  # instructions between two looks at the clock in the dispatch loop
+_AGU_AFTER = 8  # AGU settings a block of constant writes keeps the setting it leaves for
 
 #: ``trap(index, message, hint)``: the machine's exception for a trap at instruction ``index``.
 TrapFactory = Callable[[int, str, "str | None"], Exception]
@@ -149,6 +150,7 @@ def _writes_block(state: MachineState, regs: tuple, csrs: tuple, agu: bool, hits
     """A block of constant writes (:func:`_constant_writes`): what its instructions' handlers
     would leave, its retirements counted as :func:`_block` counts them."""
     more, x, csr = len(rest), state.x, state.csr
+    after_agu: dict[int, tuple] = {}  # id of the setting before -> (it, the setting after)
 
     def block() -> int:
         for k, v in regs:
@@ -156,7 +158,18 @@ def _writes_block(state: MachineState, regs: tuple, csrs: tuple, agu: bool, hits
         for k, v in csrs:
             csr[k] = v
         if agu:
-            state._agu = None
+            # The same setting before gives the same setting after (the writes are constant):
+            # the one state.agu() gave after the block's last run from it.
+            prev = state._agu
+            seen = after_agu.get(id(prev)) if prev is not None else None
+            if seen is not None and seen[0] is prev:
+                state._agu = seen[1]
+            else:
+                state._agu = None
+                if prev is not None:
+                    if len(after_agu) >= _AGU_AFTER:
+                        after_agu.clear()
+                    after_agu[id(prev)] = (prev, state.agu())
         for k in rest:
             hits[k] += 1
         extra[0] += more

@@ -9,6 +9,7 @@ and ``vsadd``'s shift-and-add, ``vnorm``'s ``eps`` and ``vgather``'s ``glen`` an
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from functools import partial
@@ -35,6 +36,8 @@ from runtime.ops.vector import (
     shift_add_coefficients,
     vgather,
 )
+from runtime.ops.noc import bind_send
+from runtime.ops.xbar import bind_mvm
 from runtime.state import CSR_BASE, Trap
 
 
@@ -160,6 +163,15 @@ def _normalized(dst, a, axes: tuple[int, ...], n: int, eps) -> None:
     dst[...] = np.divide(c, np.sqrt(var + eps), out=c)
 
 
+def _normalized_row(dst, a, axes: tuple[int, ...], n: int, eps) -> None:
+    """:func:`_normalized` of one row (the reduced axes hold every element): its mean,
+    variance and root as Python floats (IEEE double operations, the bits of numpy's)."""
+    c = a.astype(np.float64)
+    np.subtract(c, np.add.reduce(c, axes).item() / n, out=c)
+    r = np.add.reduce(np.multiply(c, c), axes).item() / n + eps
+    dst[...] = np.divide(c, math.sqrt(r) if r >= 0 else np.sqrt(r), out=c)  # NaN: numpy's
+
+
 def _bind_vnorm(s, d: int, a: int) -> Callable[[], None]:
     """``vnorm``, its operands kept while its AGU setting (with ``nred``), registers and
     ``eps`` stay the same."""
@@ -173,9 +185,24 @@ def _bind_vnorm(s, d: int, a: int) -> Callable[[], None]:
         axes = ALL[AGU_RANK - k:]
         n = int(np.prod([av.shape[i] for i in axes]))
         eps = np.float64(np.float32(_bits_to_f32(csr[_EPS])))
-        return dest, partial(_normalized, dest[1], av, axes, n, eps), agu.elements
+        how = _normalized_row if n == agu.elements else _normalized
+        return dest, partial(how, dest[1], av, axes, n, eps), agu.elements
 
     return _bound(s, lambda: (s.agu(), x[d], x[a], csr[_EPS]), plan)
+
+
+_EXACT = 2.0**62  # indices below this in magnitude truncate to an int64 as numpy's do
+
+
+def _one_row(kv: np.ndarray, pos: np.ndarray, n: int) -> int | None:
+    """The first source offset of a gather whose index operand is one word (every dimension
+    of more than one element has stride 0) and whose source offsets ``pos`` are consecutive in
+    the destination's order (it copies a row of ``n`` words), else None."""
+    if any(st and k > 1 for st, k in zip(kv.strides, kv.shape)):
+        return None
+    flat = np.broadcast_to(pos, kv.shape).ravel()
+    first = int(flat[0])
+    return first if np.array_equal(flat, np.arange(first, first + n)) else None
 
 
 def _bind_vgather(s, d: int, a: int, b: int) -> Callable[[], None]:
@@ -196,7 +223,8 @@ def _bind_vgather(s, d: int, a: int, b: int) -> Callable[[], None]:
             shape = [1] * AGU_RANK
             shape[dim] = agu.n[dim]
             pos = pos + (np.arange(agu.n[dim], dtype=np.int64) * sa[dim]).reshape(shape)
-        return kv, dest, pos, csr[_GLEN], s.stride(_GSTRIDE), x[a], agu.elements
+        return (kv, dest, pos, csr[_GLEN], s.stride(_GSTRIDE), x[a], agu.elements,
+                _one_row(kv, pos, agu.elements))
 
     def run() -> None:
         key = (s.agu(), x[d], x[a], x[b], csr[_GLEN], csr[_GSTRIDE])
@@ -208,7 +236,28 @@ def _bind_vgather(s, d: int, a: int, b: int) -> Callable[[], None]:
             except Trap:
                 return handler()
             last[0] = key
-        kv, (region, dv, lo_d, hi_d), pos, glen, gstride, base, n = last[1]
+        kv, (region, dv, lo_d, hi_d), pos, glen, gstride, base, n, row = last[1]
+        if row is not None:  # one index: a row of n words, copied as a slice
+            v = kv.item(0)
+            if not abs(v) < _EXACT:  # not finite (or beyond glen anyway): the handler's trap
+                return handler()
+            k = int(v)  # truncated, as np.trunc
+            if k < 0:
+                k += glen
+            if k < 0 or k >= glen:
+                return handler()
+            first = base + 4 * (gstride * k + row)
+            if base & 3 or first < 0:
+                return handler()
+            r, i0 = mem.locate(first)
+            words = mem.f32[r]
+            if i0 + n > len(words):
+                return handler()
+            if hi_d > lo_d:
+                mem.touch(region, lo_d, hi_d)
+            dv[...] = words[i0 : i0 + n].reshape(dv.shape)
+            vector(region, n)
+            return
         if not np.isfinite(kv).all():
             return handler()
         k = np.trunc(kv).astype(np.int64)
@@ -236,5 +285,6 @@ def _bind_vgather(s, d: int, a: int, b: int) -> Callable[[], None]:
 BINDERS: dict[str, Callable] = {
     "lui": _bind_lui, "cfgi": _bind_cfgi, "vsadd": _bind_vsadd, "vnorm": _bind_vnorm,
     "vfma": partial(_bind_into, _fma, _fma_call, "abc"), "vgather": _bind_vgather,
+    "mvm": partial(bind_mvm, False), "mvm.acc": partial(bind_mvm, True), "send": bind_send,
     **{mn: partial(_bind_into, fn, small, ops) for mn, (fn, small, ops) in ELEMENTWISE.items()},
     **{mn: partial(_bind_reduction, kind) for mn, kind in REDUCTIONS.items()}}

@@ -209,6 +209,36 @@ def _mvm(s, d: int, x: int, accumulate: bool) -> None:
     s.cost.mvm_apply(a, event)
 
 
+def bind_mvm(accumulate: bool, s, d: int, x: int):
+    """``mvm`` (``mvm.acc`` with ``accumulate``) bound for the dispatcher: the plan of its
+    last execution kept while its CSRs and address registers are the same; where that plan
+    has a prepared call (:func:`_prepared`) still valid, the call, the written words and the
+    cost as :func:`_mvm` counts them, else :func:`_mvm` itself."""
+    xs, csr, scratch, touch, cost = s.x, s.csr, s.scratch, s.mem.touch, s.cost
+    last: list = [None, None, None]  # key, plan, call
+
+    def run() -> None:
+        key = ("mvm", xs[d], xs[x], *_MVM_CSRS(csr))
+        if key == last[0]:
+            plan, call = last[1], last[2]
+            if call is not None and s.xbar.versions.get(plan[0], 0) == plan[13] \
+                    and (not accumulate or call[1] is scratch.get("mvm")):
+                touch(plan[9], plan[10], plan[11])
+                call[0]()
+                if plan[6] is not None:
+                    cost.shift_add(len(plan[8]) * plan[4])
+                cost.mvm_apply(plan[0], plan[15])
+                return
+        _mvm(s, d, x, accumulate)
+        plan = s.memo.get(key)
+        if plan:
+            last[0], last[1], last[2] = key, plan, plan[17][accumulate]
+        else:
+            last[0] = None
+
+    return run
+
+
 def _compute(s, key: tuple, plan: tuple, accumulate: bool) -> None:
     """An mvm of ``plan`` (:func:`_plan`) through its kernel or the crossbar's entry points;
     where it is one kernel call on the plan's views, that call (with the accumulation) is

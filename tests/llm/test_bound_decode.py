@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from runtime import dispatch
-from runtime.ops import bind
 from runtime.cost import CostCounter
+from runtime.ops import bind
 
 DIGITS = Path(__file__).resolve().parents[2] / "samples" / "digits"
 

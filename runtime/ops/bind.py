@@ -36,9 +36,12 @@ from runtime.ops.vector import (
     shift_add_coefficients,
     vgather,
 )
+from runtime.ops.fused import rms_normalized
 from runtime.ops.noc import bind_send
 from runtime.ops.xbar import bind_mvm
 from runtime.state import CSR_BASE, Trap
+
+_ONE32 = np.float32(1.0)
 
 
 def _bind_lui(s, rd: int, imm: int):
@@ -191,6 +194,42 @@ def _bind_vnorm(s, d: int, a: int) -> Callable[[], None]:
     return _bound(s, lambda: (s.agu(), x[d], x[a], csr[_EPS]), plan)
 
 
+def _rms_row(dst, a, sq, axes: tuple[int, ...], window: int, eps) -> None:
+    """:func:`runtime.ops.fused.rms_normalized` of one row whose mean numpy takes in one call
+    (the reduced axes hold every element): the mean as a Python float rounded once to
+    float32, the other steps float32 scalars (numpy's float32 operations, the same bits)."""
+    np.multiply(a, a, out=sq)
+    mean = np.float32(np.add.reduce(sq, axis=axes, dtype=np.float64).item() / window)
+    np.multiply(a, _ONE32 / np.sqrt(mean + eps), out=dst)
+
+
+def _rms_rows(dst, a, k: int, eps) -> None:
+    dst[...] = rms_normalized(a, k, eps)
+
+
+def _bind_vrmsnorm(s, d: int, a: int) -> Callable[[], None]:
+    """``vrmsnorm``, its operands kept while its AGU setting (with ``nred``), registers and
+    ``eps`` stay the same."""
+    x, csr = s.x, s.csr
+
+    def plan():
+        agu, k, av = _reduced_operand(s, x[a])
+        if agu is None:
+            return None
+        dest = operand(s, agu, "d", x[d])
+        eps = np.float32(_bits_to_f32(csr[_EPS]))
+        axes = ALL[AGU_RANK - k:]
+        sq = np.empty(av.shape, np.float32)
+        if math.prod(av.shape[i] for i in axes) == agu.elements \
+                and kernels._plain_window(sq, axes, agu.elements):
+            call = partial(_rms_row, dest[1], av, sq, axes, agu.elements, eps)
+        else:
+            call = partial(_rms_rows, dest[1], av, k, eps)
+        return dest, call, agu.elements
+
+    return _bound(s, lambda: (s.agu(), x[d], x[a], csr[_EPS]), plan)
+
+
 _EXACT = 2.0**62  # indices below this in magnitude truncate to an int64 as numpy's do
 
 
@@ -284,6 +323,7 @@ def _bind_vgather(s, d: int, a: int, b: int) -> Callable[[], None]:
 #: Mnemonic -> ``bind(state, *operands)``: the instruction bound for the dispatcher.
 BINDERS: dict[str, Callable] = {
     "lui": _bind_lui, "cfgi": _bind_cfgi, "vsadd": _bind_vsadd, "vnorm": _bind_vnorm,
+    "vrmsnorm": _bind_vrmsnorm,
     "vfma": partial(_bind_into, _fma, _fma_call, "abc"), "vgather": _bind_vgather,
     "mvm": partial(bind_mvm, False), "mvm.acc": partial(bind_mvm, True), "send": bind_send,
     **{mn: partial(_bind_into, fn, small, ops) for mn, (fn, small, ops) in ELEMENTWISE.items()},

@@ -18,26 +18,30 @@ import numpy as np
 
 from isa.spec import AGU_RANK
 from runtime.ops import kernels
+from runtime.ops.fused import gelu_tanh, rms_normalized
+from runtime.ops.matmul import _MM_A, _MM_B, _MM_D, check_ibits, sram_product
+from runtime.ops.noc import bind_send
 from runtime.ops.scalar import cfgi, upper, writable
 from runtime.ops.vector import (
     _CELLB,
     _EPS,
     _GLEN,
     _GSTRIDE,
+    _IBITS,
     _OUTER5,
+    _UNARY,
     _WSCH,
     ALL,
     ELEMENTWISE,
     REDUCTIONS,
-    operand,
     _bits_to_f32,
     _fma,
+    operand,
     reduced_dims,
     shift_add_coefficients,
+    softmax,
     vgather,
 )
-from runtime.ops.fused import rms_normalized
-from runtime.ops.noc import bind_send
 from runtime.ops.xbar import bind_mvm
 from runtime.state import CSR_BASE, Trap
 
@@ -230,6 +234,69 @@ def _bind_vrmsnorm(s, d: int, a: int) -> Callable[[], None]:
     return _bound(s, lambda: (s.agu(), x[d], x[a], csr[_EPS]), plan)
 
 
+def _assigned(dst, fn: Callable, *args) -> None:
+    dst[...] = fn(*args)
+
+
+def _bind_result(fn: Callable, s, d: int, a: int) -> Callable[[], None]:
+    """An instruction that stores ``fn(A)`` (``vgelut``, ``vsigm``, ``vgelu``), its operands
+    kept while its AGU setting and registers stay the same."""
+    x = s.x
+
+    def plan():
+        agu = s.agu()
+        if not agu.elements:
+            return None
+        av = operand(s, agu, "a", x[a])[1]
+        dest = operand(s, agu, "d", x[d])
+        return dest, partial(_assigned, dest[1], fn, av), agu.elements
+
+    return _bound(s, lambda: (s.agu(), x[d], x[a]), plan)
+
+
+def _bind_vsoftmax(s, d: int, a: int) -> Callable[[], None]:
+    """``vsoftmax``, its operands kept while its AGU setting (with ``nred``) and registers stay
+    the same."""
+    x = s.x
+
+    def plan():
+        agu, k, av = _reduced_operand(s, x[a])
+        if agu is None:
+            return None
+        dest = operand(s, agu, "d", x[d])
+        return dest, partial(_assigned, dest[1], softmax, av, ALL[AGU_RANK - k:]), agu.elements
+
+    return _bound(s, lambda: (s.agu(), x[d], x[a]), plan)
+
+
+def _bind_smm(s, d: int, a: int, b: int) -> Callable[[], None]:
+    """``smm``, its operands kept while its AGU setting, registers and ``ibits`` stay the
+    same; a run records the destination's words as written, stores the product and counts
+    the SRAM work, as the handler does."""
+    x, csr, touch, vector = s.x, s.csr, s.mem.touch, s.cost.vector
+    last: list = [None, None]  # key, plan
+
+    def run() -> None:
+        key = (s.agu(), x[d], x[a], x[b], csr[_IBITS])
+        if key != last[0]:
+            agu = key[0]
+            if not agu.elements:
+                return
+            check_ibits(key[4])
+            xv = operand(s, agu, "a", key[2], _MM_A)[1]
+            wv = operand(s, agu, "b", key[3], _MM_B)[1]
+            last[1] = (operand(s, agu, "d", key[1], _MM_D), xv, wv, key[4], agu.n[5],
+                       math.prod(agu.n[:5]), agu.elements)
+            last[0] = key
+        (region, dv, lo, hi), xv, wv, ibits, k, work, macs = last[1]
+        if hi > lo:
+            touch(region, lo, hi)
+        dv[...] = sram_product(xv, wv, ibits, k)
+        vector(region, work, macs=macs, sram=True)
+
+    return run
+
+
 _EXACT = 2.0**62  # indices below this in magnitude truncate to an int64 as numpy's do
 
 
@@ -323,7 +390,9 @@ def _bind_vgather(s, d: int, a: int, b: int) -> Callable[[], None]:
 #: Mnemonic -> ``bind(state, *operands)``: the instruction bound for the dispatcher.
 BINDERS: dict[str, Callable] = {
     "lui": _bind_lui, "cfgi": _bind_cfgi, "vsadd": _bind_vsadd, "vnorm": _bind_vnorm,
-    "vrmsnorm": _bind_vrmsnorm,
+    "vrmsnorm": _bind_vrmsnorm, "vsoftmax": _bind_vsoftmax, "smm": _bind_smm,
+    "vgelut": partial(_bind_result, gelu_tanh),
+    **{mn: partial(_bind_result, fn) for mn, fn in _UNARY.items()},
     "vfma": partial(_bind_into, _fma, _fma_call, "abc"), "vgather": _bind_vgather,
     "mvm": partial(bind_mvm, False), "mvm.acc": partial(bind_mvm, True), "send": bind_send,
     **{mn: partial(_bind_into, fn, small, ops) for mn, (fn, small, ops) in ELEMENTWISE.items()},

@@ -306,10 +306,15 @@ def vsoftmax(s, d, a):
     agu = s.agu()
     axes = ALL[AGU_RANK - reduced_dims(s, agu):]
     if agu.elements:
-        e = src(s, a, "a", agu).astype(np.float64)  # one float64 array, worked in place
-        np.subtract(e, e.max(axes, keepdims=True), out=e)
-        np.exp(e, out=e)
-        store(s, d, agu, np.divide(e, e.sum(axes, keepdims=True), out=e))
+        store(s, d, agu, softmax(src(s, a, "a", agu), axes))
+
+
+def softmax(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """``vsoftmax``'s float64 result over ``axes`` (one array, worked in place)."""
+    e = a.astype(np.float64)
+    np.subtract(e, e.max(axes, keepdims=True), out=e)
+    np.exp(e, out=e)
+    return np.divide(e, e.sum(axes, keepdims=True), out=e)
 
 
 @semantics("vnorm")
@@ -366,53 +371,7 @@ def vcumsum(s, d, a):
         store(s, d, agu, np.cumsum(src(s, a, "a", agu), axis=5, dtype=np.float64))
 
 
-# ---- matrix products, gather, quantize ------------------------------------------------------
-
-_MM_A, _MM_B, _MM_D = (0, 1, 2, 3, 5), (0, 1, 2, 5, 4), (0, 1, 2, 3, 4)
-
-
-@semantics("vmm")
-def vmm(s, d, a, b):
-    """D[.., m, n] = sum_k A[.., m, k] * B[.., k, n] in float32; m, n, k are AGU dims 3, 4, 5
-    and dims 0..2 are batch"""
-    agu = s.agu()
-    if agu.elements:
-        prod = np.matmul(src(s, a, "a", agu, _MM_A), src(s, b, "b", agu, _MM_B))
-        store(s, d, agu, prod, _MM_D, work=prod.size, macs=agu.elements)
-
-
-def _per_tensor(x: np.ndarray, qmax: int) -> tuple[np.ndarray, float]:
-    top = float(np.max(np.abs(x), initial=0.0))
-    if top == 0.0:
-        return np.zeros(x.shape, np.float64), 0.0
-    scale = top / qmax
-    return np.rint(x.astype(np.float64) / scale), scale
-
-
-@semantics("smm")
-def smm(s, d, a, b):
-    """SRAM-IMC matmul: as vmm with A and B quantized per tensor to ibits signed bits
-    (scale = max|.| / (2**(ibits-1) - 1)), multiplied exactly as integers and rescaled;
-    with ibits = 0 it equals vmm"""
-    agu = s.agu()
-    if not agu.elements:
-        return
-    ibits = s.csr[_IBITS]
-    if ibits == 1 or ibits > 24:
-        raise Trap(f"invalid ibits = {ibits} for smm (0, or 2..24)")
-    x, w = src(s, a, "a", agu, _MM_A), src(s, b, "b", agu, _MM_B)
-    if ibits == 0:
-        prod = np.matmul(x, w)
-    else:
-        qmax = (1 << (ibits - 1)) - 1
-        (qa, sa), (qb, sb) = _per_tensor(x, qmax), _per_tensor(w, qmax)
-        if agu.n[5] * qmax * qmax < 2**53:
-            ints = np.matmul(qa, qb)  # float64 holds every partial sum exactly
-        else:
-            ints = np.matmul(qa.astype(np.int64), qb.astype(np.int64)).astype(np.float64)
-        prod = ints * (sa * sb)
-    store(s, d, agu, prod, _MM_D, work=math.prod(agu.n[:5]), macs=agu.elements, sram=True)
-
+# ---- gather, quantize (the matrix products: runtime/ops/matmul.py) -------------------------
 
 @semantics("vgather")
 def vgather(s, d, a, b):

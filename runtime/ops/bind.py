@@ -58,23 +58,27 @@ def _bind_cfgi(s, csr: int, imm: int):
     return partial(s.write_csr, csr - CSR_BASE, imm)
 
 
-def _bound(s, key: Callable[[], tuple], plan: Callable[[], tuple | None]) -> Callable[[], None]:
+def _bound(s, values: Callable[[], tuple], plan: Callable[[], tuple | None]
+           ) -> Callable[[], None]:
     """A vector instruction that keeps what ``plan()`` prepared, ``(destination, call,
     elements)`` with the destination as :func:`runtime.ops.vector.operand` gives it, while
-    ``key()`` is unchanged (``plan()`` gives None, and the instruction does nothing, when the
-    AGU setting has no elements); a run records the destination's words as written, makes the
-    call and counts the work, as the handler does."""
+    the AGU setting and ``values()`` (its registers' values and the CSRs it reads) are
+    unchanged (``plan()`` gives None, and the instruction does nothing, when the AGU setting
+    has no elements); a run records the destination's words as written, makes the call and
+    counts the work, as the handler does."""
     touch, vector = s.mem.touch, s.cost.vector
-    last: list = [None, None]  # key, plan
+    agu = kept = region = lo = hi = call = n = None
 
     def run() -> None:
-        k = key()
-        if k != last[0]:
+        nonlocal agu, kept, region, lo, hi, call, n
+        now = s._agu or s.agu()  # the setting, as s.agu() gives it
+        v = values()
+        if now is not agu or v != kept:
             p = plan()
             if p is None:
                 return
-            last[0], last[1] = k, p
-        (region, _, lo, hi), call, n = last[1]
+            agu, kept = now, v
+            (region, _, lo, hi), call, n = p
         if hi > lo:
             touch(region, lo, hi)
         call()
@@ -101,7 +105,7 @@ def _bind_into(fn, small, ops: str, s, d: int, *regs: int) -> Callable[[], None]
         call = small(dv, *srcs) if dv.size < kernels.PLAIN_BELOW else partial(fn, dv, *srcs)
         return dest, call, agu.elements
 
-    return _bound(s, lambda: (s.agu(), values(x)), plan)
+    return _bound(s, partial(values, x), plan)
 
 
 def _bind_vsadd(s, d: int, a: int) -> Callable[[], None]:
@@ -118,7 +122,7 @@ def _bind_vsadd(s, d: int, a: int) -> Callable[[], None]:
         av = operand(s, agu, "a", x[a])[1]
         return dest, kernels.weighted_sum_call(dest[1], av, coef), agu.elements
 
-    return _bound(s, lambda: (s.agu(), x[d], x[a], csr[_WSCH], csr[_CELLB]), plan)
+    return _bound(s, lambda: (x[d], x[a], csr[_WSCH], csr[_CELLB]), plan)
 
 
 def _reduced_operand(s, addr: int):
@@ -143,7 +147,7 @@ def _bind_reduction(kind: str, s, d: int, a: int) -> Callable[[], None]:
         dest = operand(s, agu, "d", x[d], ALL[: AGU_RANK - k])
         return dest, kernels.reduce_window_call(kind, dest[1], av, k), agu.elements
 
-    return _bound(s, lambda: (s.agu(), x[d], x[a]), plan)
+    return _bound(s, lambda: (x[d], x[a]), plan)
 
 
 def _fma_call(dst, a, b, c) -> Callable[[], None]:
@@ -195,7 +199,7 @@ def _bind_vnorm(s, d: int, a: int) -> Callable[[], None]:
         how = _normalized_row if n == agu.elements else _normalized
         return dest, partial(how, dest[1], av, axes, n, eps), agu.elements
 
-    return _bound(s, lambda: (s.agu(), x[d], x[a], csr[_EPS]), plan)
+    return _bound(s, lambda: (x[d], x[a], csr[_EPS]), plan)
 
 
 def _rms_row(dst, a, sq, axes: tuple[int, ...], window: int, eps) -> None:
@@ -231,7 +235,7 @@ def _bind_vrmsnorm(s, d: int, a: int) -> Callable[[], None]:
             call = partial(_rms_rows, dest[1], av, k, eps)
         return dest, call, agu.elements
 
-    return _bound(s, lambda: (s.agu(), x[d], x[a], csr[_EPS]), plan)
+    return _bound(s, lambda: (x[d], x[a], csr[_EPS]), plan)
 
 
 def _assigned(dst, fn: Callable, *args) -> None:
@@ -251,7 +255,7 @@ def _bind_result(fn: Callable, s, d: int, a: int) -> Callable[[], None]:
         dest = operand(s, agu, "d", x[d])
         return dest, partial(_assigned, dest[1], fn, av), agu.elements
 
-    return _bound(s, lambda: (s.agu(), x[d], x[a]), plan)
+    return _bound(s, lambda: (x[d], x[a]), plan)
 
 
 def _bind_vsoftmax(s, d: int, a: int) -> Callable[[], None]:
@@ -266,7 +270,7 @@ def _bind_vsoftmax(s, d: int, a: int) -> Callable[[], None]:
         dest = operand(s, agu, "d", x[d])
         return dest, partial(_assigned, dest[1], softmax, av, ALL[AGU_RANK - k:]), agu.elements
 
-    return _bound(s, lambda: (s.agu(), x[d], x[a]), plan)
+    return _bound(s, lambda: (x[d], x[a]), plan)
 
 
 def _bind_smm(s, d: int, a: int, b: int) -> Callable[[], None]:

@@ -141,10 +141,11 @@ def _pass_checks(dump_after, verify_each, option: str = "dump_after"):
 def _compile(model, chip, *, priority, precision, calib, batch, input_shapes, dynamic,
              calibration, percentile, time_limit, seed, workers, progress, name,
              base_name: str | None = None, sets=None, fit: bool = False,
-             checks=None, constants=None) -> Program:
+             checks=None, constants=None, reserve_bytes: int = 0) -> Program:
     """:func:`compile`, with ``base_name`` for the assembly's side files (``imcc compile -o``);
     ``sets`` is a dict (the interface's ``set``) or parsed ``--set`` pairs; ``checks`` are the
-    :class:`imcc.options.PassChecks`; ``constants`` the graph inputs to bind."""
+    :class:`imcc.options.PassChecks`; ``constants`` the graph inputs to bind;
+    ``reserve_bytes`` the memory ``fit`` keeps free after the program's."""
     from imcc.compiler import CompileOptions, PassChecks, compile_model
     from imcc.settings import apply_sets, sets_from_mapping
 
@@ -166,7 +167,7 @@ def _compile(model, chip, *, priority, precision, calib, batch, input_shapes, dy
         time_limit=_number("time_limit", time_limit, 0.1),
         seed=_integer("seed", seed),
         workers=_integer("workers", workers, 1),
-        fit=fit)
+        fit=fit, reserve_bytes=reserve_bytes)
     prec = _precision(precision, cfg)
     cfg, prec, _ = apply_sets(cfg, prec, pairs, command="compile",
                               what="set" if isinstance(sets, Mapping) else "--set")

@@ -28,6 +28,7 @@ import onnx
 from imcc import storagemap
 from imcc.calibrate import activation_ranges
 from imcc.codegen.imc import ImcLayer, WeightBlob, cell_format
+from imcc.codegen.memory import ALIGN
 from imcc.codegen.program import Program, generate
 from imcc.ir import Graph
 from imcc.mapper import (
@@ -244,9 +245,12 @@ def emit_program(m: Mapped, graph: Graph, imc: dict[str, ImcLayer], blob: memory
         return header, storagemap.to_json(smap)
 
     def refit(need: int):
-        """``--fit``: the chip grown to hold ``need`` bytes (past the largest one, that one,
-        which the memory check then refuses)."""
-        return fit_memory(chip, min(need, chip.maximum("global_mib") * 2**20))
+        """``--fit``: the chip grown to hold ``need`` bytes and the reserve after them (past the
+        largest one, that one, which the memory check then refuses); ``chip`` itself where it
+        holds them."""
+        want = -(-need // ALIGN) * ALIGN + options.reserve_bytes if options.reserve_bytes \
+            else need
+        return fit_memory(chip, min(want, chip.maximum("global_mib") * 2**20))
 
     try:
         prog = generate(graph, imc, chip=chip, options=options, tuning=tuning,

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from imcc.codegen.memory import ALIGN
 from imcc.kv_slots import region_bytes, slot_cache
 from isa.diagnostics import ConfigError, InputError, OnnxImportError, UnsupportedOpError
 
@@ -200,7 +201,7 @@ def _calibration(dec: Decoder, context: int, tokens: int, ids: list[int] | None)
 
 
 def _compile_step(model, dec: Decoder, chip, context: int, tokens: int, *, priority, name,
-                  set, fit, seed, time_limit, progress, calib_ids=None):
+                  set, fit, seed, time_limit, progress, calib_ids=None, reserve: int = 0):
     from imcc.api import _compile
 
     try:
@@ -208,7 +209,8 @@ def _compile_step(model, dec: Decoder, chip, context: int, tokens: int, *, prior
                         calib=_calibration(dec, context, tokens, calib_ids), batch=1,
                         input_shapes=step_shapes(dec, context, tokens), dynamic="sram",
                         calibration="minmax", percentile=99.99, time_limit=time_limit,
-                        seed=seed, workers=2, progress=progress, name=name, sets=set, fit=fit)
+                        seed=seed, workers=2, progress=progress, name=name, sets=set, fit=fit,
+                        reserve_bytes=reserve if fit else 0)
     except ConfigError as e:
         if e.message.startswith("the program needs"):
             cache = dec.cache_bytes(context)
@@ -258,20 +260,31 @@ def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = N
     def labelled(what):
         return None if progress is None else (lambda m: progress(f"{what}: {m}"))
 
-    step = _compile_step(model, dec, chip, context, 1, **{**kw, "progress": labelled(
-        "compiling the decode step")})
-    pre = None
-    if prompt is not None and 1 < prompt < context \
-            and step.chip.drift_compensation == "none":
-        pre = _compile_step(model, dec, step.chip, context, prompt, **{
-            **kw, "set": None, "progress": labelled(f"compiling the prefill of {prompt} tokens")})
-        if not same_bytes(pre._obj.weights, step._obj.weights) \
-                or pre._storage_map["entries"] != step._storage_map["entries"]:
-            pre = None  # placed differently: the prefill runs as decode steps
-    used = max(int(p._compile_report()["memory_bytes"]) for p in (step, pre) if p is not None)
-    base = -(-used // 64) * 64
-    cache = dec.cache_bytes(context)
     region = region_bytes(dec, context)
+    step_kw = {**kw, "progress": labelled("compiling the decode step")}
+    pre_kw = {**kw, "progress": labelled(f"compiling the prefill of {prompt} tokens")}
+    wants_pre = prompt is not None and 1 < prompt < context
+    pre = step = None
+    if fit and wants_pre:
+        # the prefill (the larger program) first, on a chip grown to hold the cache region
+        # after it: the decode step then fits that chip as it is, and neither is compiled again
+        pre = _compile_step(model, dec, chip, context, prompt, **pre_kw, reserve=region)
+        if pre.chip.drift_compensation == "none":
+            step = _compile_step(model, dec, pre.chip, context, 1, **{**step_kw, "set": None},
+                                 reserve=region)
+        else:  # a chip with drift references runs no prefill program
+            pre = None
+    if step is None:
+        step = _compile_step(model, dec, chip, context, 1, **step_kw,
+                             reserve=0 if wants_pre else region)
+        if wants_pre and step.chip.drift_compensation == "none":
+            pre = _compile_step(model, dec, step.chip, context, prompt, **{**pre_kw, "set": None})
+    if pre is not None and (not same_bytes(pre._obj.weights, step._obj.weights)
+                            or pre._storage_map["entries"] != step._storage_map["entries"]):
+        pre = None  # placed differently: the prefill runs as decode steps
+    used = max(int(p._compile_report()["memory_bytes"]) for p in (step, pre) if p is not None)
+    base = -(-used // ALIGN) * ALIGN
+    cache = dec.cache_bytes(context)
     if fit:  # one chip for both programs, its memory grown to hold the cache too
         from imcc.settings import fit_memory
 

@@ -25,6 +25,9 @@ class CompileOptions:
     seed: int = 0
     workers: int = 2
     fit: bool = False  # grow the chip until the model fits (imcc.settings)
+    # with fit: global memory kept free after the program's (from its next 64-byte boundary):
+    # a decoder's KV cache region, so that the chip the program is emitted for holds it too
+    reserve_bytes: int = 0
 
 
 @dataclass(frozen=True)

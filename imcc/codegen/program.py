@@ -196,8 +196,8 @@ def generate(
     tile's buffer (outputs of IMC layers whose arrays sit on that tile); ``tuning`` sizes the
     chunks large work is cut into. ``stamp(chip)`` gives the header comment lines and the
     storage map's JSON (None: no map) of the program for the chip it is emitted for: with
-    ``refit`` (``--fit``), given the bytes of global memory the program needs when ``chip`` has
-    fewer, the chip grown to hold them. Only the global memory may differ, and nothing but the
+    ``refit`` (``--fit``), given the bytes of global memory the program needs, that chip grown
+    to hold them (``chip`` itself where it does). Only the global memory may differ, and nothing but the
     header, the ``.chip`` line, the storage map and the memory check depend on it, so the
     program is emitted once and stamped for its chip at the end."""
     w = AsmWriter()
@@ -214,7 +214,7 @@ def generate(
     includes = _sections(w, ctx.consts, base_name, weights_blob)
     map_at = len(w.lines)
     need = _global_bytes(ctx, act_end, drift)
-    if refit is not None and need > int(chip.global_mib) * 2**20:
+    if refit is not None:
         grown = refit(need)
         if (grown.arrays_per_tile, grown.buffer_kib) != (chip.arrays_per_tile, chip.buffer_kib):
             raise AssertionError("refit may only grow the global memory")

@@ -200,6 +200,28 @@ def test_a_cache_larger_than_the_chip_memory_is_one_error():
         imcc.generate(m, PROMPT, 4000, set={"global_mib": 2})
 
 
+def test_fit_compiles_the_prefill_and_the_step_once_for_the_chip_that_holds_the_cache(
+        monkeypatch):
+    """With fit, the prefill is compiled first on a chip grown for its memory and the cache
+    region after it, the decode step on that chip, and neither again; both programs are those a
+    plain compile for the final chip gives."""
+    from imcc import decoder
+
+    m = build("llama-tiny", batch=1)
+    calls = []
+    real = decoder._compile_step
+    monkeypatch.setattr(decoder, "_compile_step",
+                        lambda *a, **k: calls.append(a[4]) or real(*a, **k))
+    prog = compile_decoder(m, "ideal-signed", context=2000, prompt=30, fit=True,
+                           set={"global_mib": 1})
+    assert calls == [30, 1]
+    assert prog.chip.global_mib > 1 and prog._prefill.chip.name == prog.chip.name
+    monkeypatch.setattr(decoder, "_compile_step", real)
+    plain = compile_decoder(m, prog.chip, context=2000, prompt=30)
+    assert plain.to_bytes() == prog.to_bytes()
+    assert plain._prefill.to_bytes() == prog._prefill.to_bytes()
+
+
 def test_a_model_without_past_is_refused():
     with pytest.raises(OnnxImportError, match="not a decoder with past"):
         imcc.generate(build("gpt2", layers=1, hidden=32, heads=2, ffn=64, vocab=50, max_pos=16,

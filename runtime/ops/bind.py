@@ -180,7 +180,7 @@ def _normalized_row(dst, a, axes: tuple[int, ...], n: int, eps) -> None:
     c = a.astype(np.float64)
     np.subtract(c, np.add.reduce(c, axes).item() / n, out=c)
     r = np.add.reduce(np.multiply(c, c), axes).item() / n + eps
-    dst[...] = np.divide(c, math.sqrt(r) if r >= 0 else np.sqrt(r), out=c)  # NaN: numpy's
+    np.divide(c, math.sqrt(r) if r >= 0 else np.sqrt(r), out=dst)  # NaN: numpy's; rounded once
 
 
 def _bind_vnorm(s, d: int, a: int) -> Callable[[], None]:

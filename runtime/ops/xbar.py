@@ -215,26 +215,26 @@ def bind_mvm(accumulate: bool, s, d: int, x: int):
     has a prepared call (:func:`_prepared`) still valid, the call, the written words and the
     cost as :func:`_mvm` counts them, else :func:`_mvm` itself."""
     xs, csr, scratch, touch, cost = s.x, s.csr, s.scratch, s.mem.touch, s.cost
-    last: list = [None, None, None]  # key, plan, call
+    kd = kx = kcsrs = plan = call = None  # the last execution's registers, CSRs, plan, call
 
     def run() -> None:
-        key = ("mvm", xs[d], xs[x], *_MVM_CSRS(csr))
-        if key == last[0]:
-            plan, call = last[1], last[2]
-            if call is not None and s.xbar.versions.get(plan[0], 0) == plan[13] \
-                    and (not accumulate or call[1] is scratch.get("mvm")):
-                touch(plan[9], plan[10], plan[11])
-                call[0]()
-                if plan[6] is not None:
-                    cost.shift_add(len(plan[8]) * plan[4])
-                cost.mvm_apply(plan[0], plan[15])
-                return
+        nonlocal kd, kx, kcsrs, plan, call
+        csrs = _MVM_CSRS(csr)
+        if csrs == kcsrs and xs[d] == kd and xs[x] == kx and call is not None \
+                and s.xbar.versions.get(plan[0], 0) == plan[13] \
+                and (not accumulate or call[1] is scratch.get("mvm")):
+            touch(plan[9], plan[10], plan[11])
+            call[0]()
+            if plan[6] is not None:
+                cost.shift_add(len(plan[8]) * plan[4])
+            cost.mvm_apply(plan[0], plan[15])
+            return
         _mvm(s, d, x, accumulate)
-        plan = s.memo.get(key)
+        plan = s.memo.get(("mvm", xs[d], xs[x], *csrs))
         if plan:
-            last[0], last[1], last[2] = key, plan, plan[17][accumulate]
+            kd, kx, kcsrs, call = xs[d], xs[x], csrs, plan[17][accumulate]
         else:
-            last[0] = None
+            kcsrs = call = None
 
     return run
 

@@ -1,14 +1,15 @@
 """The row paths of bound instructions (runtime/ops/bind.py, runtime/ops/noc.py): a ``vgather``
-of one index copies its row as a slice and a ``send`` run again with the same registers copies
-its kept views; both give their handlers' results bit for bit (and numpy's), again with other
-indices and data, and trap as the handlers do."""
+of one index copies its row as a slice, a ``send`` run again with the same registers copies
+its kept views and a ``vnorm`` of one row takes its mean and variance as floats; they give
+their handlers' results bit for bit (and numpy's), again with other indices and data, and
+trap as the handlers do."""
 
 import numpy as np
 import pytest
 
 from isa.diagnostics import MachineTrap
 from runtime.ops import bind
-from tests.runtime.helpers import machine
+from tests.runtime.helpers import f32_bits, machine
 
 ONE_ROW = """
 .input "t", t, [4, 8]
@@ -58,8 +59,24 @@ loop:
 """
 
 
+NORM = """
+.input "x", x, [8]
+.output "y", y, [8]
+.equ x, 0x1000
+.equ y, 0x1100
+    li x5, y
+    li x6, x
+    vsetli 8
+    cfgi nred, 1
+    li x10, {eps}
+    csrw eps, x10
+    vnorm x5, x6
+    halt
+"""
+
+
 def _machine(src, bound: bool):
-    saved = {k: bind.BINDERS.pop(k) for k in ("vgather", "send")} if not bound else {}
+    saved = {k: bind.BINDERS.pop(k) for k in ("vgather", "send", "vnorm")} if not bound else {}
     try:
         return machine(src)
     finally:
@@ -100,3 +117,18 @@ def test_a_send_run_again_is_its_handler_and_numpy():
             z[1:9] = a[0:8]
         np.testing.assert_array_equal(out["z"], z)
         assert fast.cost == plain.cost
+
+
+@pytest.mark.parametrize("eps", [1e-5, -100.0])  # -100: var + eps < 0, a NaN row
+def test_a_one_row_vnorm_is_its_handler_and_numpy(eps):
+    src = NORM.format(eps=f32_bits(eps))
+    fast, plain = _machine(src, True), _machine(src, False)
+    for seed in (1, 2):
+        x = (np.random.default_rng(seed).standard_normal(8) * 3 + 1).astype(np.float32)
+        y = fast.run({"x": x})["y"]
+        np.testing.assert_array_equal(y, plain.run({"x": x})["y"])
+        c = x.astype(np.float64) - x.astype(np.float64).mean()
+        with np.errstate(invalid="ignore"):
+            ref = (c / np.sqrt((c * c).mean() + np.float64(np.float32(eps)))).astype(np.float32)
+        np.testing.assert_array_equal(y, ref)
+        assert np.isnan(y).all() == (eps < 0)

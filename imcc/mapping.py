@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from imcc.packing import PackResult, Rect, pack
+from imcc.packing import PackResult, Rect, pack, problem
 from imcc.tiling import LayerPlan, Tile
 from isa.diagnostics import ConfigError
 
@@ -95,6 +95,13 @@ def pack_base(plans: list[LayerPlan], *, rows: int, cols: int, priority: str = "
     rects = _rects(plans, 0, priority == "efficiency")
     if not rects:
         return None
+    if len(rects) > problem.MAX_RECTS:
+        raise ConfigError(
+            f"the model's weights cut into {len(rects):,} tiles of at most {rows}x{cols} cells, "
+            f"more than the {problem.MAX_RECTS:,} the packer places",
+            hint="program fewer cells per weight (fewer weight bits or more bits per cell: "
+                 "--precision, --set weight_bits=N, --set cell_bits=N) or use larger arrays "
+                 "(--set rows=N --set cols=N)")
     return pack(rects, cols, rows, priority=priority, time_limit=time_limit, seed=seed,
                 workers=workers, progress=progress)
 

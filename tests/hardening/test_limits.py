@@ -246,3 +246,16 @@ def test_machine_memory_is_bounded_by_the_chip(tmp_path):
         "global_mib = 64", "global_mib = 1000000"))
     assert "global_mib = 1000000" in chip.read_text()
     assert_user_error(imcc("run", src, "--config", chip), "global_mib")
+
+
+# ---- the packer's rects per instance ---------------------------------------------------------
+
+def test_a_model_with_more_tiles_than_the_packer_places(tmp_path, monkeypatch):
+    """The limit is fixed (100,000); lowered here so a small model passes it."""
+    from imcc.packing import problem
+
+    monkeypatch.setattr(problem, "MAX_RECTS", 2)
+    out = tmp_path / "cnn.imo"
+    r = imcc("compile", SAMPLES / "digits" / "cnn.onnx", "--chip", "rram", "-o", out)
+    assert_user_error(r, "tiles of at most 256x256 cells, more than the 2 the packer places",
+                      "--set cell_bits=N", no_files=[out])

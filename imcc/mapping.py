@@ -17,6 +17,7 @@ of the layer's tiles on one array.
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -95,15 +96,41 @@ def pack_base(plans: list[LayerPlan], *, rows: int, cols: int, priority: str = "
     rects = _rects(plans, 0, priority == "efficiency")
     if not rects:
         return None
+    kw = {"priority": priority, "time_limit": time_limit, "seed": seed, "workers": workers,
+          "progress": progress}
     if len(rects) > problem.MAX_RECTS:
+        return _pack_with_whole_arrays(rects, cols, rows, kw)
+    return pack(rects, cols, rows, **kw)
+
+
+def _pack_with_whole_arrays(rects: list[Rect], cols: int, rows: int, kw: dict) -> PackResult:
+    """More tiles than the packer places: the tiles that fill a whole array take one each, in
+    their order (as the packer places such tiles: first), and the others are packed after
+    them. Whole-array tiles share with nothing, so the bounds add and an optimal packing of the
+    others is an optimal packing of all."""
+    t0 = time.perf_counter()
+    whole = [r for r in rects if (r.w, r.h) == (cols, rows)]
+    rest = [r for r in rects if (r.w, r.h) != (cols, rows)]
+    if len(rest) > problem.MAX_RECTS:
         raise ConfigError(
             f"the model's weights cut into {len(rects):,} tiles of at most {rows}x{cols} cells, "
-            f"more than the {problem.MAX_RECTS:,} the packer places",
+            f"{len(rest):,} of them smaller than an array: more than the "
+            f"{problem.MAX_RECTS:,} the packer places",
             hint="program fewer cells per weight (fewer weight bits or more bits per cell: "
                  "--precision, --set weight_bits=N, --set cell_bits=N) or use larger arrays "
                  "(--set rows=N --set cols=N)")
-    return pack(rects, cols, rows, priority=priority, time_limit=time_limit, seed=seed,
-                workers=workers, progress=progress)
+    at = {r.id: problem.Placement(r.id, b, 0, 0) for b, r in enumerate(whole)}
+    sub = pack(rest, cols, rows, **kw) if rest else None
+    if sub is not None:
+        at.update((p.id, problem.Placement(p.id, p.bin + len(whole), p.x, p.y))
+                  for p in sub.placements)
+    bounds = {k: v + len(whole) for k, v in sub.lower_bounds.items()} if sub is not None \
+        else {"whole_arrays": len(whole)}
+    return PackResult(bins_used=len(whole) + (sub.bins_used if sub is not None else 0),
+                      placements=tuple(at[r.id] for r in rects), lower_bound=max(bounds.values()),
+                      lower_bounds=bounds, status=sub.status if sub is not None else "optimal",
+                      solve_time_s=time.perf_counter() - t0,
+                      stats=dict(sub.stats) if sub is not None else {})
 
 
 def map_layers(

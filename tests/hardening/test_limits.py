@@ -257,5 +257,33 @@ def test_a_model_with_more_tiles_than_the_packer_places(tmp_path, monkeypatch):
     monkeypatch.setattr(problem, "MAX_RECTS", 2)
     out = tmp_path / "cnn.imo"
     r = imcc("compile", SAMPLES / "digits" / "cnn.onnx", "--chip", "rram", "-o", out)
-    assert_user_error(r, "tiles of at most 256x256 cells, more than the 2 the packer places",
-                      "--set cell_bits=N", no_files=[out])
+    assert_user_error(r, "tiles of at most 256x256 cells", "smaller than an array: more than "
+                      "the 2 the packer places", "--set cell_bits=N", no_files=[out])
+
+
+def test_whole_array_tiles_beyond_the_packer_limit_take_an_array_each(monkeypatch):
+    """Past the packer's limit the tiles that fill a whole array are placed one an array, the
+    others packed: the same program as the packer's own placement (which also puts them first),
+    and a model whose smaller tiles alone pass the limit is still refused."""
+    import imcc
+    from imcc.packing import problem
+
+    rng = np.random.default_rng(0)
+    w1, w2 = rng.standard_normal((512, 512)).astype(F), rng.standard_normal((512, 10)).astype(F)
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("MatMul", ["r", "w2"], ["y"])], "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 512])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    plain = imcc.compile(model, "ideal-signed")
+    monkeypatch.setattr(problem, "MAX_RECTS", 3)  # 4 whole-array tiles and 2 smaller ones
+    limited = imcc.compile(model, "ideal-signed")
+    assert limited.asm == plain.asm  # the same placements, so the same program
+    assert limited.storage_map["entries"] == plain.storage_map["entries"]
+    assert limited.report["arrays_used"] == plain.report["arrays_used"] == 6
+    assert limited.report["lower_bound"] == plain.report["lower_bound"]
+    monkeypatch.setattr(problem, "MAX_RECTS", 1)
+    with pytest.raises(hostlimits.ConfigError, match="2 of them smaller than an array"):
+        imcc.compile(model, "ideal-signed")

@@ -30,7 +30,8 @@ from imcc.codegen.dynamic import lower_dynamic
 from imcc.codegen.views import View, emit_raw
 from imcc.mapping import TilePlacement
 from imcc.tiling import LayerPlan, LayerWeights, tile_cells
-from isa.diagnostics import OutputError
+from isa.diagnostics import ConfigError, OutputError
+from isa.directives import MAX_WEIGHT_BYTES
 from isa.spec import WFMT, dac_cycles
 
 WEIGHTS = "weights"
@@ -79,6 +80,14 @@ class WeightBlob:
             for t in plan.tiles:
                 self.offsets[t.id] = top
                 top += -(-(t.h * t.w * size) // 4) * 4
+        if top > MAX_WEIGHT_BYTES:  # before a byte of it is written
+            tiles = sum(len(p.tiles) for p in plans)
+            raise ConfigError(
+                f"the model's cells take {top / 2**30:.2f} GiB ({tiles:,} tiles), more than the "
+                f"{(MAX_WEIGHT_BYTES + 1) >> 30} GiB weight section wprog's 32-bit addresses "
+                "reach",
+                hint="program fewer cells per weight: fewer weight bits or more bits per cell "
+                     "(--precision, --set weight_bits=N, --set cell_bits=N)")
         self.size = top
         self._file = _spill_file() if top else None
         self.data = None if self._file is not None else np.zeros(top, np.uint8)  # calloc

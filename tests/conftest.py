@@ -1,5 +1,6 @@
 """Shared test fixtures."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,16 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _host_limits():
+    """Each test leaves the process's host limits as it found them: the command line sets them
+    for its process (``--max-file-mib``, ``IMCC_MAX_*``), and a test that invokes it in this one
+    would otherwise pass its limits on to the tests after it."""
+    from isa import hostlimits
+
+    saved = dataclasses.replace(hostlimits.LIMITS)
+    yield
+    for f in dataclasses.fields(saved):
+        setattr(hostlimits.LIMITS, f.name, getattr(saved, f.name))

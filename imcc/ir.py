@@ -349,6 +349,25 @@ def node_to_proto(node: Node, opset: int) -> onnx.NodeProto:
     return proto
 
 
+def node_schema(op_type: str, opset: int):
+    """The ONNX schema of ``op_type`` at ``opset``; for an operator the passes write from a
+    later opset than the graph's (``RMSNormalization``, opset 23, in an opset-21 graph), its
+    first version."""
+    try:
+        return onnx.defs.get_schema(op_type, opset, "")
+    except onnx.defs.SchemaError:
+        return onnx.defs.get_schema(op_type, onnx.defs.onnx_opset_version(), "")
+
+
+def export_opset(graph: Graph) -> int:
+    """The opset that defines every operator of ``graph``: its own, or the first that has an
+    operator the passes wrote from a later one (the operators imcc supports read the same at
+    both: newer opsets added types)."""
+    return max([graph.opset] + [node_schema(t, graph.opset).since_version
+                                for t in {n.op_type for n in graph.nodes}
+                                if not onnx.defs.has(t, graph.opset, "")])
+
+
 def to_onnx(graph: Graph, *, value_infos: bool = True) -> onnx.ModelProto:
     """An ONNX model equal in meaning to ``graph``: constants become initializers, every tensor
     keeps its static type. Run it with ``onnx.reference.ReferenceEvaluator`` to check a pass."""
@@ -359,15 +378,16 @@ def to_onnx(graph: Graph, *, value_infos: bool = True) -> onnx.ModelProto:
     if value_infos:
         vis = [value_info(t, graph.types[t]) for t in graph.types
                if t in produced and t not in graph.outputs]
+    opset = export_opset(graph)
     g = helper.make_graph(
-        [node_to_proto(n, graph.opset) for n in graph.nodes],
+        [node_to_proto(n, opset) for n in graph.nodes],
         graph.name,
         [value_info(i, graph.types[i]) for i in graph.inputs],
         [value_info(o, graph.types[o]) for o in graph.outputs],
         initializer=inits,
         value_info=vis,
     )
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", graph.opset)],
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="imcc")
     model.ir_version = IR_VERSION
     return model

@@ -15,7 +15,9 @@ import onnx
 from onnx import numpy_helper
 from onnx.shape_inference import InferenceError, infer_node_outputs
 
-from imcc.ir import Graph, Node, TensorType, format_graph, node_to_proto, onnx_elem_type
+from imcc.ir import (Graph, Node, TensorType, format_graph, node_schema, node_to_proto,
+                     onnx_elem_type)
+from imcc.opdefs import OPS
 from isa.diagnostics import VerifyError
 
 #: Constant inputs up to this many elements are given to ONNX shape inference as values (shape
@@ -74,10 +76,14 @@ def _check_structure(graph: Graph) -> None:
 
 def _check_node_types(graph: Graph, n: Node, tps: dict[str, onnx.TypeProto]) -> None:
     try:
-        schema = onnx.defs.get_schema(n.op_type, graph.opset, "")
+        schema = node_schema(n.op_type, graph.opset)
     except onnx.defs.SchemaError:
         raise _fail(graph, f"node {n.name!r}: {n.op_type} is not an ONNX operator at opset "
                            f"{graph.opset}", n) from None
+    if schema.since_version > graph.opset and n.op_type not in OPS:
+        raise _fail(graph, f"node {n.name!r}: {n.op_type} is not an ONNX operator at opset "
+                           f"{graph.opset}", n)
+    opset = max(graph.opset, schema.since_version)
     data = {}
     for i in n.inputs:
         if i and i not in tps:
@@ -87,8 +93,8 @@ def _check_node_types(graph: Graph, n: Node, tps: dict[str, onnx.TypeProto]) -> 
             data[i] = numpy_helper.from_array(np.array(arr), i)
     try:
         inferred = infer_node_outputs(
-            schema, node_to_proto(n, graph.opset), {i: tps[i] for i in n.inputs if i},
-            input_data=data, opset_imports=[onnx.helper.make_opsetid("", graph.opset)])
+            schema, node_to_proto(n, opset), {i: tps[i] for i in n.inputs if i},
+            input_data=data, opset_imports=[onnx.helper.make_opsetid("", opset)])
     except (InferenceError, RuntimeError, UnicodeError) as e:
         raise _fail(graph, f"node {n.name!r} ({n.op_type}): ONNX shape inference rejects it: "
                            f"{str(e).strip().splitlines()[-1]}", n) from None

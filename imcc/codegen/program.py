@@ -197,9 +197,9 @@ def generate(
     chunks large work is cut into. ``stamp(chip)`` gives the header comment lines and the
     storage map's JSON (None: no map) of the program for the chip it is emitted for: with
     ``refit`` (``--fit``), given the bytes of global memory the program needs, that chip grown
-    to hold them (``chip`` itself where it does). Only the global memory may differ, and nothing but the
-    header, the ``.chip`` line, the storage map and the memory check depend on it, so the
-    program is emitted once and stamped for its chip at the end."""
+    to hold them (``chip`` itself where it does). Only the global memory may differ, and
+    nothing but the header, the ``.chip`` line, the storage map and the memory check depend on
+    it, so the program is emitted once and stamped for its chip at the end."""
     w = AsmWriter()
     half = int(chip.buffer_kib) * 1024 // 2
     buffers, act_end = plan_buffers(graph, 0, tile_pref, half)

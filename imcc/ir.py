@@ -352,7 +352,7 @@ def node_to_proto(node: Node, opset: int) -> onnx.NodeProto:
 def node_schema(op_type: str, opset: int):
     """The ONNX schema of ``op_type`` at ``opset``; for an operator the passes write from a
     later opset than the graph's (``RMSNormalization``, opset 23, in an opset-21 graph), its
-    first version."""
+    schema at the newest opset onnx knows."""
     try:
         return onnx.defs.get_schema(op_type, opset, "")
     except onnx.defs.SchemaError:
@@ -360,9 +360,9 @@ def node_schema(op_type: str, opset: int):
 
 
 def export_opset(graph: Graph) -> int:
-    """The opset that defines every operator of ``graph``: its own, or the first that has an
-    operator the passes wrote from a later one (the operators imcc supports read the same at
-    both: newer opsets added types)."""
+    """The opset that defines every operator of ``graph``: its own, or the version of the
+    newest schema of an operator the passes wrote from a later one (the operators imcc supports
+    read the same at both: newer opsets added types)."""
     return max([graph.opset] + [node_schema(t, graph.opset).since_version
                                 for t in {n.op_type for n in graph.nodes}
                                 if not onnx.defs.has(t, graph.opset, "")])

@@ -274,6 +274,7 @@ def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = N
                                  reserve=region)
         else:  # a chip with drift references runs no prefill program
             pre = None
+            step = _compile_step(model, dec, chip, context, 1, **step_kw, reserve=region)
     if step is None:
         step = _compile_step(model, dec, chip, context, 1, **step_kw,
                              reserve=0 if wants_pre else region)

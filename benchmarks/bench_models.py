@@ -310,7 +310,9 @@ def _record_products(machine, inputs) -> list[tuple[int, int, int]]:
     """The matrix products ``(m, k, n)`` one run of ``machine`` asks of its crossbar, one per
     MVM: ``m`` vectors of ``k`` inputs on ``n`` output columns (after the ``sablk``
     shift-and-add where the crossbar combines the blocks). Run with the crossbar's entry points
-    wrapped and the machine's prepared MVMs dropped before and after (they hold kernels)."""
+    wrapped and the machine's prepared MVMs dropped before and after (they hold kernels: the
+    memo's plans, and the calls the bound instructions keep while their array's version
+    stands)."""
     xbar, shapes = machine.xbar, []
     names = ("kernel", "mvm", "mvm_combined")
     inner = {n: getattr(xbar, n) for n in names}
@@ -332,8 +334,13 @@ def _record_products(machine, inputs) -> list[tuple[int, int, int]]:
             shapes.append((x.shape[0], h, y.shape[1]))
         return y
 
+    def forget() -> None:  # the plans and the calls the bound MVMs keep, by array version
+        machine.state.memo.clear()
+        for a in list(xbar.versions):
+            xbar.versions[a] += 1
+
     xbar.kernel, xbar.mvm, xbar.mvm_combined = kernel, mvm, mvm_combined
-    machine.state.memo.clear()
+    forget()
     try:
         machine.run(inputs)
     finally:
@@ -342,7 +349,7 @@ def _record_products(machine, inputs) -> list[tuple[int, int, int]]:
                 setattr(xbar, n, own[n])
             else:
                 delattr(xbar, n)  # the class's method again
-        machine.state.memo.clear()
+        forget()
     return shapes
 
 

@@ -31,7 +31,8 @@
   them, with the chip's nonidealities off (the cost model counts the same events whatever the
   cells hold: tests/llm/test_generate_cost.py), and each figure taken as ``one layer + 21 x
   (two layers - one layer)``. On ``ideal-signed``, where the full model runs, this gives the
-  measured per-token energy within 1 % (docs/llm.md, "Measured").
+  measured per-token energy within 1 % (docs/llm.md, "Measured"). On ``rram`` the two-layer
+  decoder programs 4.6 GiB of arrays: run it with ``IMCC_MAX_TOTAL_MIB=8192``.
 
 ``python benchmarks/bench_llm.py`` runs the first two (a minute on two cores); the scale part
 takes what the model takes (the numbers of a run are in docs/llm.md, "Measured").

@@ -37,7 +37,7 @@ from isa import hostlimits
 from isa.assembler import Assembly
 from isa.diagnostics import ConfigError, InputError, MachineTrap, SourceSpan
 from isa.encoding import DecodeError, decode, format_instr
-from isa.objfile import EXACT_INTEGER, RAW_DTYPES, IOTensor, ObjectFile
+from isa.objfile import EXACT_INTEGER, RAW_DTYPES, IOTensor, ObjectFile, same_bytes
 from isa.spec import Category
 from runtime.batched import _shape, run_batched  # noqa: F401  (run_batched: public here too)
 from runtime.config import ChipConfig
@@ -139,7 +139,7 @@ class Machine:
                              "(it programs the arrays) before switching")
         if obj.rerun is None:
             raise InputError("switch: the program has no .rerun label to start from")
-        if not _same_bytes(obj.weights, self.obj.weights):
+        if not same_bytes(obj.weights, self.obj.weights):  # mapped pages let go as it reads
             raise InputError("switch: the program's weights section differs from the cells "
                              "programmed on this machine")
         if obj.chip is not None and obj.chip[1] != self.config.program_hash:
@@ -444,19 +444,6 @@ class _IoPlan:
                                  f"declares {_names(self.obj.outputs)}")
             got = self._outputs[key] = tuple(t for t in self.obj.outputs if t.name in key)
         return got
-
-
-def _same_bytes(a, b, chunk: int = 1 << 24) -> bool:
-    """Whether two bytes-like objects hold the same bytes, compared a chunk at a time (a
-    model's weights section may be gigabytes: no copy of either)."""
-    a, b = memoryview(a).cast("B"), memoryview(b).cast("B")
-    if a.nbytes != b.nbytes:
-        return False
-    for i in range(0, a.nbytes, chunk):
-        n = min(chunk, a.nbytes - i)
-        if not np.array_equal(np.frombuffer(a, np.uint8, n, i), np.frombuffer(b, np.uint8, n, i)):
-            return False
-    return True
 
 
 def _data_words(obj: ObjectFile) -> np.ndarray:

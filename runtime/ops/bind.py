@@ -183,9 +183,10 @@ def _normalized_row(dst, a, axes: tuple[int, ...], n: int, eps) -> None:
     np.divide(c, math.sqrt(r) if r >= 0 else np.sqrt(r), out=dst)  # NaN: numpy's; rounded once
 
 
-def _bind_vnorm(s, d: int, a: int) -> Callable[[], None]:
-    """``vnorm``, its operands kept while its AGU setting (with ``nred``), registers and
-    ``eps`` stay the same."""
+def _bind_row_norm(s, d: int, a: int, call_for: Callable) -> Callable[[], None]:
+    """A row normalization (``vnorm``, ``vrmsnorm``) bound for the dispatcher: its operands
+    kept while its AGU setting (with ``nred``), registers and ``eps`` stay the same;
+    ``call_for(dst, av, axes, k, elements, eps)`` (``eps`` the CSR's float32) makes the call."""
     x, csr = s.x, s.csr
 
     def plan():
@@ -193,13 +194,22 @@ def _bind_vnorm(s, d: int, a: int) -> Callable[[], None]:
         if agu is None:
             return None
         dest = operand(s, agu, "d", x[d])
-        axes = ALL[AGU_RANK - k:]
-        n = int(np.prod([av.shape[i] for i in axes]))
-        eps = np.float64(np.float32(_bits_to_f32(csr[_EPS])))
-        how = _normalized_row if n == agu.elements else _normalized
-        return dest, partial(how, dest[1], av, axes, n, eps), agu.elements
+        eps = np.float32(_bits_to_f32(csr[_EPS]))
+        call = call_for(dest[1], av, ALL[AGU_RANK - k:], k, agu.elements, eps)
+        return dest, call, agu.elements
 
     return _bound(s, lambda: (x[d], x[a], csr[_EPS]), plan)
+
+
+def _vnorm_call(dst, av, axes, k, elements, eps):
+    n = int(np.prod([av.shape[i] for i in axes]))
+    how = _normalized_row if n == elements else _normalized
+    return partial(how, dst, av, axes, n, np.float64(eps))
+
+
+def _bind_vnorm(s, d: int, a: int) -> Callable[[], None]:
+    """``vnorm`` bound (:func:`_bind_row_norm`)."""
+    return _bind_row_norm(s, d, a, _vnorm_call)
 
 
 def _rms_row(dst, a, sq, axes: tuple[int, ...], window: int, eps) -> None:
@@ -215,27 +225,17 @@ def _rms_rows(dst, a, k: int, eps) -> None:
     dst[...] = rms_normalized(a, k, eps)
 
 
+def _vrmsnorm_call(dst, av, axes, k, elements, eps):
+    sq = np.empty(av.shape, np.float32)
+    if math.prod(av.shape[i] for i in axes) == elements \
+            and kernels._plain_window(sq, axes, elements):
+        return partial(_rms_row, dst, av, sq, axes, elements, eps)
+    return partial(_rms_rows, dst, av, k, eps)
+
+
 def _bind_vrmsnorm(s, d: int, a: int) -> Callable[[], None]:
-    """``vrmsnorm``, its operands kept while its AGU setting (with ``nred``), registers and
-    ``eps`` stay the same."""
-    x, csr = s.x, s.csr
-
-    def plan():
-        agu, k, av = _reduced_operand(s, x[a])
-        if agu is None:
-            return None
-        dest = operand(s, agu, "d", x[d])
-        eps = np.float32(_bits_to_f32(csr[_EPS]))
-        axes = ALL[AGU_RANK - k:]
-        sq = np.empty(av.shape, np.float32)
-        if math.prod(av.shape[i] for i in axes) == agu.elements \
-                and kernels._plain_window(sq, axes, agu.elements):
-            call = partial(_rms_row, dest[1], av, sq, axes, agu.elements, eps)
-        else:
-            call = partial(_rms_rows, dest[1], av, k, eps)
-        return dest, call, agu.elements
-
-    return _bound(s, lambda: (x[d], x[a], csr[_EPS]), plan)
+    """``vrmsnorm`` bound (:func:`_bind_row_norm`)."""
+    return _bind_row_norm(s, d, a, _vrmsnorm_call)
 
 
 def _assigned(dst, fn: Callable, *args) -> None:

@@ -22,14 +22,16 @@ import numpy as np
 from isa import hostlimits
 from isa.objfile import IO_DTYPES, IOTensor
 from isa.parser import ListOp, Statement, Str, Sym
-from isa.spec import TILE_BASE, WEIGHT_FORMATS
+from isa.spec import TILE_BASE, WEIGHT_FORMATS, WEIGHT_PAGE
 
 SECTIONS = ("text", "data", "weights")
 DATA_BASE = 0
 #: The data section is an image of global memory, which ends where the tiles begin (a chip's
-#: ``global_mib`` is at most 2048); ``wprog`` addresses the weight memory with 32 bits.
+#: ``global_mib`` is at most 2048). ``wprog`` addresses the weight memory with a page (CSR
+#: ``wpage``) and a 32-bit offset; a section holds up to 2**48 bytes (pages 0 to 65535, each
+#: set by one ``cfgi``).
 MAX_DATA_BYTES = TILE_BASE
-MAX_WEIGHT_BYTES = 2**32 - 1
+MAX_WEIGHT_BYTES = WEIGHT_PAGE * 2**16 - 1
 #: The element types of weight memory (isa.spec.WEIGHT_FORMATS) as little-endian dtypes.
 _WEIGHT_DTYPES = {v: np.dtype(v).newbyteorder("<").str for v in WEIGHT_FORMATS.values()}
 _WEIGHT_NAMES = ", ".join(list(_WEIGHT_DTYPES)[:-1]) + " or " + list(_WEIGHT_DTYPES)[-1]
@@ -92,8 +94,8 @@ def check_end(asm, st: Statement, section: str, end: int) -> None:
         raise asm.error(f".data would end at {DATA_BASE + end:#x}, beyond global memory "
                         f"(at most {MAX_DATA_BYTES >> 20} MiB on any chip)", st.pos)
     if section == "weights" and end > MAX_WEIGHT_BYTES:
-        raise asm.error(f".weights would hold {end} bytes, more than wprog's 32-bit "
-                        "addresses reach", st.pos)
+        raise asm.error(f".weights would hold {end} bytes, more than wprog's pages reach "
+                        f"({MAX_WEIGHT_BYTES + 1} bytes)", st.pos)
 
 
 def _fill(asm, n: int, st: Statement) -> None:

@@ -50,6 +50,9 @@ TILE_BASE = 0x8000_0000
 TILE_STRIDE = 0x0100_0000
 MAX_TILES = (2**32 - TILE_BASE) // TILE_STRIDE
 
+# Weight memory is byte-addressed with 64-bit offsets: ``wprog`` reads at ``wpage * WEIGHT_PAGE +
+# rs1`` (CSR ``wpage``), so a section may exceed what one register addresses.
+WEIGHT_PAGE = 2**32
 # Element formats of the weight memory read by ``wprog`` (CSR ``wfmt``).
 WEIGHT_FORMATS = MappingProxyType({0: "uint8", 1: "uint16", 2: "float32"})
 
@@ -167,6 +170,8 @@ def _csrs() -> tuple[CsrSpec, ...]:
         CsrSpec("glen", base + 0x14, "vgather: length of the gathered axis", reset=1),
         CsrSpec("sablk", base + 0x15, "mvm: the xbw columns are sablk blocks, shift-and-added "
                 "(cellb, wsch, as vsadd) into xbw/sablk outputs; 1 = none", reset=1),
+        CsrSpec("wpage", base + 0x16, "wprog: weight-memory page; the region's elements start "
+                "at byte wpage * 2**32 + rs1"),
     ]
     for i in range(AGU_RANK):
         out.append(CsrSpec(f"n{i}", base + 0x20 + i, f"AGU size of dimension {i}", reset=1))
@@ -294,8 +299,8 @@ _TABLE = (
     ("cfgi", "config", "K", "csr=kcsr kimm", "opcode=CFG", "csr = imm (0..131071)"),
     # crossbar arrays (custom-0)
     ("wprog", "load", "R", "rs1", "opcode=XBAR funct3=2 funct7=0",
-     ("program region (xbarr, xbrow, xbcol, xbh x xbw) from weight memory at rs1, row-major, "
-     "elements of format wfmt")),
+     ("program region (xbarr, xbrow, xbcol, xbh x xbw) from weight memory at byte "
+     "wpage * 2**32 + rs1, row-major, elements of format wfmt")),
     ("mvm", "compute", "R", "rd rs1", "opcode=XBAR funct3=0 funct7=0",
      ("for m < vl: Y[m, :xbw] = xbar(X[m, :xbh]) with X at rs1 (row stride xs), Y at rd (row "
      "stride ys); quantized by ibits/isgn/iscale, dacb, adcb/adcsh; with sablk > 1, Y[m, "

@@ -32,7 +32,7 @@ from imcc.mapping import TilePlacement
 from imcc.tiling import LayerPlan, LayerWeights, tile_cells
 from isa.diagnostics import ConfigError, OutputError
 from isa.directives import MAX_WEIGHT_BYTES
-from isa.spec import WFMT, dac_cycles
+from isa.spec import WEIGHT_PAGE, WFMT, dac_cycles
 
 WEIGHTS = "weights"
 
@@ -84,8 +84,7 @@ class WeightBlob:
             tiles = sum(len(p.tiles) for p in plans)
             raise ConfigError(
                 f"the model's cells take {top / 2**30:.2f} GiB ({tiles:,} tiles), more than the "
-                f"{(MAX_WEIGHT_BYTES + 1) >> 30} GiB weight section wprog's 32-bit addresses "
-                "reach",
+                f"{(MAX_WEIGHT_BYTES + 1) >> 30} GiB weight section wprog's pages reach",
                 hint="program fewer cells per weight: fewer weight bits or more bits per cell "
                      "(--precision, --set weight_bits=N, --set cell_bits=N)")
         self.size = top
@@ -170,6 +169,7 @@ def adc_shift(colmax: float, prec, signed: bool) -> int:
 def program_weights(ctx: Ctx, layers: list[ImcLayer]) -> None:
     """Emit ``wprog`` for every placed tile (all replicas)."""
     w = ctx.w
+    page = 0  # wpage at reset; set where a section past 4 GiB needs another page
     for L in layers:
         w.comment(f"program layer {L.plan.layer}: {len(L.plan.tiles)} tiles x {L.replicas} "
                   f"replica(s), {L.wfmt} cells")
@@ -177,7 +177,11 @@ def program_weights(ctx: Ctx, layers: list[ImcLayer]) -> None:
         for pl in L.placements:
             t = pl.tile
             w.csrs(xbarr=pl.array, xbrow=pl.row, xbcol=pl.col, xbh=t.h, xbw=t.w)
-            w.li("x10", f"{WEIGHTS} + {L.weight_offset[t.id]}")
+            tile_page, off = divmod(L.weight_offset[t.id], WEIGHT_PAGE)
+            if tile_page != page:
+                page = tile_page
+                w.csr("wpage", page)
+            w.li("x10", f"{WEIGHTS} + {off}")
             w.op("wprog", "x10", note=f"{t.id} r{pl.replica} -> array {pl.array} "
                                       f"@({pl.row},{pl.col}) {t.h}x{t.w}")
 

@@ -18,7 +18,7 @@ from functools import partial
 
 import numpy as np
 
-from isa.spec import WEIGHT_FORMATS, WEIGHT_FORMATS_TEXT
+from isa.spec import WEIGHT_FORMATS, WEIGHT_FORMATS_TEXT, WEIGHT_PAGE
 from runtime.crossbar import Precision
 from runtime.ops import kernels
 from runtime.ops.registry import semantics
@@ -27,6 +27,7 @@ from runtime.state import AGU_ELEMENT_LIMIT, CSR_INDEX, Trap
 
 _ARR, _ROW, _COL = CSR_INDEX["xbarr"], CSR_INDEX["xbrow"], CSR_INDEX["xbcol"]
 _H, _W, _FMT = CSR_INDEX["xbh"], CSR_INDEX["xbw"], CSR_INDEX["wfmt"]
+_PAGE = CSR_INDEX["wpage"]
 _VL, _XS, _YS = CSR_INDEX["vl"], CSR_INDEX["xs"], CSR_INDEX["ys"]
 _IBITS, _ISGN, _ISCALE = CSR_INDEX["ibits"], CSR_INDEX["isgn"], CSR_INDEX["iscale"]
 _DACB, _ADCB, _ADCSH = CSR_INDEX["dacb"], CSR_INDEX["adcb"], CSR_INDEX["adcsh"]
@@ -95,14 +96,14 @@ def _scratch(s, shape: tuple[int, int], name: str = "mvm") -> np.ndarray:
 @semantics("wprog")
 def wprog(s, rs1):
     """program region (xbarr, xbrow, xbcol, xbh x xbw) with xbh*xbw row-major elements of
-    format wfmt (isa.spec.WEIGHT_FORMATS) from weight memory at byte offset rs1; integer
+    format wfmt (isa.spec.WEIGHT_FORMATS) from weight memory at byte wpage * 2**32 + rs1; integer
     levels must be <= 2**cell_bits - 1, float32 values (float-cell chips only) finite and >= 0"""
     a, row, col, h, w = region(s)
     fmt = s.csr[_FMT]
     dtype = _WEIGHT_DTYPES.get(fmt)
     if dtype is None:
         raise Trap(f"invalid wfmt = {fmt} ({WEIGHT_FORMATS_TEXT})")
-    off, n = s.x[rs1], h * w
+    off, n = s.csr[_PAGE] * WEIGHT_PAGE + s.x[rs1], h * w
     if off % dtype.itemsize:
         raise Trap(f"weight offset {off:#x} is not aligned to {dtype.itemsize} bytes")
     if off + n * dtype.itemsize > len(s.weights):

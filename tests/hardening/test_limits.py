@@ -291,12 +291,12 @@ def test_whole_array_tiles_beyond_the_packer_limit_take_an_array_each(monkeypatc
 
 def test_a_weight_section_past_the_isa_s_addresses_is_one_error_before_it_is_written(
         tmp_path, monkeypatch):
-    """wprog addresses the weight section with 32 bits (4 GiB); lowered here."""
+    """wprog's pages reach 256 TiB of weight memory; lowered here."""
     from imcc.codegen import imc
 
     monkeypatch.setattr(imc, "MAX_WEIGHT_BYTES", 1000)
     out = tmp_path / "cnn.imo"
     r = imcc("compile", SAMPLES / "digits" / "cnn.onnx", "--chip", "rram", "-o", out)
-    assert_user_error(r, "GiB weight section wprog's 32-bit addresses reach",
+    assert_user_error(r, "GiB weight section wprog's pages reach",
                       "fewer weight bits or more bits per cell", no_files=[out])
     assert len(r.output.strip().splitlines()) <= 2  # the error and its hint

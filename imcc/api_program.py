@@ -244,7 +244,9 @@ class Program:
         compiled batch ``B`` (the last chunk zero-padded) and the outputs keep ``N`` rows (as
         ``imcc run``). ``seed`` seeds the device nonidealities; ``time`` is the read time in
         seconds after programming, for conductance drift (0: no drift); ``backend``: ``numpy``,
-        or ``cupy`` for the arrays on an NVIDIA GPU; ``accumulate``: ``float32``, or
+        ``cupy`` for the arrays on an NVIDIA GPU, or ``cost`` for the cost model alone (no cells
+        kept, MVMs write zeros: :attr:`cost` as numpy's, outputs meaningless;
+        docs/runtime.md, "The cost backend"); ``accumulate``: ``float32``, or
         ``float64`` for the crossbar's float products summed in float64 and rounded once
         (numpy backend; docs/runtime.md, "Float sums"); ``max_steps`` stops a run that executes
         more instructions with a trap, ``max_work`` one that processes more vector elements and
@@ -270,11 +272,12 @@ class Program:
              progress=None, trace=None, trace_limit: int = 0) -> dict[str, np.ndarray]:
         """:meth:`run`, with ``imcc run --trace``'s ``trace(line)`` and ``trace_limit``."""
         from runtime.machine import run_batched
+        from runtime.xpcrossbar import BACKENDS
 
         if progress is not None and not callable(progress):
             raise ConfigError("progress: expected a function (done, total), or None")
         machine = self._machine_for(_integer("seed", seed, 0), _number("time", time, 0.0),
-                                    _choice("backend", backend, ("numpy", "cupy")),
+                                    _choice("backend", backend, BACKENDS),
                                     accumulate)
         machine.max_steps = _integer("max_steps", max_steps, 1)
         machine.max_work = _integer("max_work", max_work, 1)

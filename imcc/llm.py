@@ -47,7 +47,9 @@ from isa.diagnostics import InputError
 @dataclass
 class Generation:
     """What :func:`generate` returns: the generated ``tokens``, the ``logits`` that chose each
-    (float32 ``[len(tokens), vocab]``) and the cost of the run on the machine."""
+    (float32 ``[len(tokens), vocab]``) and the cost of the run on the machine. On the ``cost``
+    backend the tokens and logits are not the model's (its MVMs write zeros), only the costs
+    are (:mod:`runtime.costonly`); its JSON says ``"tokens": null``."""
 
     prompt: list[int]
     tokens: list[int]
@@ -58,6 +60,7 @@ class Generation:
     programming: dict
     prefill: dict
     steps: list[dict] = field(default_factory=list)
+    backend: str = "numpy"
 
     @property
     def per_token(self) -> dict:
@@ -70,11 +73,14 @@ class Generation:
 
     def to_json(self) -> dict:
         """The document ``imcc generate --json`` writes."""
-        return {"prompt_ids": list(self.prompt), "tokens": list(self.tokens),
-                "context": self.context, "chip": self.chip,
+        computed = self.backend != "cost"
+        return {"prompt_ids": list(self.prompt),
+                "tokens": list(self.tokens) if computed else None,
+                "context": self.context, "chip": self.chip, "backend": self.backend,
                 "kv_cache_bytes": self.program._kv_cache_bytes,
                 "programming": self.programming, "prefill": self.prefill,
-                "steps": self.steps, "per_token": self.per_token}
+                "steps": self.steps if computed else [{**s, "token": None} for s in self.steps],
+                "per_token": self.per_token}
 
 # ---- running -----------------------------------------------------------------------------------
 
@@ -102,9 +108,13 @@ def _prompt(prompt_ids) -> list[int]:
     return ids
 
 
-def _check_options(prefill: str, max_new_tokens, temperature) -> None:
+def _check_options(prefill: str, max_new_tokens, temperature, backend) -> None:
+    from runtime.xpcrossbar import BACKENDS
+
     if prefill not in ("batched", "steps"):
         raise InputError(f"prefill = {prefill!r}: choose 'batched' or 'steps'")
+    if backend not in BACKENDS:
+        raise InputError(f"backend = {backend!r}: choose one of {', '.join(BACKENDS)}")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
             or max_new_tokens < 1:
         raise InputError(f"max_new_tokens = {max_new_tokens!r}: must be an integer >= 1")
@@ -126,11 +136,13 @@ def _check_context(ids: list[int], max_new_tokens: int, context: int | None) -> 
 class _Session:
     """One machine running a decoder's programs: its feeds, and the cost of what it runs."""
 
-    def __init__(self, program, pre):
+    def __init__(self, program, pre, backend: str):
         from runtime.machine import Machine
+        from runtime.xpcrossbar import make_crossbar
 
         self.dec, self.ctx = program._decoder, program._context
-        self.machine = Machine(program.chip, (pre or program)._obj)
+        self.machine = Machine(program.chip, (pre or program)._obj,
+                               crossbar=make_crossbar(backend, program.chip))
         self.past = tuple(f"past_key_values.{i}.{k}" for i in range(self.dec.layers)
                           for k in ("key", "value"))
         # the cache in place (imcc.kv_slots): where a batched prefill left the prompt's rows
@@ -188,7 +200,7 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
              temperature: float | None = None, seed: int = 0, priority: str = "resource",
              set=None, fit: bool = False, name: str | None = None,
              progress: Callable[[str], None] | None = None, program=None,
-             prefill: str = "batched") -> Generation:
+             prefill: str = "batched", backend: str = "numpy") -> Generation:
     """Generate ``max_new_tokens`` tokens after ``prompt_ids`` on the machine (module
     docstring). Greedy unless ``temperature`` is given (then sampled from
     ``softmax(logits / temperature)`` with ``numpy.random.default_rng(seed)``). ``context``
@@ -196,6 +208,8 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
     ``program`` reuses a program :func:`compile_decoder` made for this model. ``prefill``:
     ``batched`` runs the prompt in one run of a prefill program (when the decode program has
     one for this prompt's length), ``steps`` through the decode program a token a run.
+    ``backend``: where the arrays compute, ``numpy``, ``cupy`` or ``cost`` (the cost model
+    alone, for models whose cells the host cannot hold: :mod:`runtime.costonly`).
 
     >>> import imcc
     >>> from imcc.models import build
@@ -206,7 +220,7 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
     ['chip', 'context', 'kv_cache_bytes', 'per_token', 'prefill']
     """
     ids = _prompt(prompt_ids)
-    _check_options(prefill, max_new_tokens, temperature)
+    _check_options(prefill, max_new_tokens, temperature, backend)
     if program is None:
         _check_context(ids, max_new_tokens, context)
         program = compile_decoder(model, chip, context=max(context or len(ids) + max_new_tokens
@@ -223,7 +237,7 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
     if pre is not None and pre._tokens != len(ids):
         pre = None  # compiled for another prompt length: the prompt runs as decode steps
     say = progress or (lambda _m: None)
-    session = _Session(program, pre)
+    session = _Session(program, pre, backend)
     say("programming the arrays")
     programming = session.programming(pre._tokens if pre is not None else 1)
     say(f"prefill: {len(ids)} prompt tokens")
@@ -255,4 +269,4 @@ def generate(model, prompt_ids, max_new_tokens: int, chip="ideal", *, context: i
         last = out["logits"][0, -1]
     return Generation(prompt=ids, tokens=tokens, logits=np.stack(logits), context=program._context,
                       chip=program.chip.name, program=program, programming=programming,
-                      prefill=prefill_cost, steps=steps)
+                      prefill=prefill_cost, steps=steps, backend=backend)

@@ -44,10 +44,11 @@ from runtime.converters import (
     adc_values,
     lossless_adc,
 )
+from runtime.costonly import CostOnlyCrossbar
 from runtime.crossbar import Crossbar, NumpyCrossbar, _overlap
 from runtime.widesums import ACCUMULATE, Float64Sums
 
-BACKENDS = ("numpy", "cupy")
+BACKENDS = ("numpy", "cupy", "cost")
 #: Most elements of one stacked digit matrix (``cycles x rows x h``); larger MVMs are computed
 #: in chunks of rows (2**27 float32 elements: 512 MiB of device memory per temporary).
 STACK_ELEMENTS = 1 << 27
@@ -55,7 +56,8 @@ STACK_ELEMENTS = 1 << 27
 
 def make_crossbar(backend: str, config: ChipConfig, *, seed: int = 0,
                   time_s: float | None = None, accumulate: str = "float32") -> Crossbar:
-    """The crossbar backend named ``backend`` (``numpy`` or ``cupy``) for ``config``, its float
+    """The crossbar backend named ``backend`` (``numpy``, ``cupy``, or ``cost``: the cost model
+    alone, :mod:`runtime.costonly`) for ``config``, its float
     products summed in ``accumulate`` (``float32``, or ``float64`` on numpy:
     :mod:`runtime.widesums`); a :class:`~isa.diagnostics.ConfigError` when CuPy or a GPU is
     missing."""
@@ -69,6 +71,8 @@ def make_crossbar(backend: str, config: ChipConfig, *, seed: int = 0,
         return Float64Sums(config, seed=seed, time_s=time_s)
     if backend == "numpy":
         return NumpyCrossbar(config, seed=seed, time_s=time_s)
+    if backend == "cost":
+        return CostOnlyCrossbar(config, seed=seed, time_s=time_s)
     if backend != "cupy":
         raise ConfigError(f"unknown crossbar backend '{backend}'",
                           hint=f"choose one of {', '.join(BACKENDS)}")

@@ -10,6 +10,7 @@ import click
 from imcc.commands._common import Outputs, chip_options, load_chip, write_files
 from imcc.commands._progress import Progress
 from imcc.commands._settings import fit_option, set_option
+from runtime.xpcrossbar import BACKENDS
 from isa.diagnostics import InputError
 
 
@@ -59,7 +60,8 @@ def render(gen, *, layers: bool) -> str:
              f"{dec.head_dim}); chip {gen.chip}; context {gen.context} tokens, KV cache "
              f"{prog._kv_cache_bytes / 1024:.1f} KiB resident in global memory",
              f"prompt: {' '.join(map(str, gen.prompt))}",
-             f"tokens: {' '.join(map(str, gen.tokens))}",
+             f"tokens: {' '.join(map(str, gen.tokens))}" if gen.backend != "cost" else
+             "tokens: not computed (--backend cost: the cost model alone)",
              f"programming: {gen.programming['cells_programmed']} cells, "
              f"{_energy(gen.programming['energy_pj'])}, {_latency(gen.programming['latency_ns'])}",
              f"prefill ({gen.prefill['tokens']} tokens, {gen.prefill['runs']} "
@@ -100,13 +102,17 @@ def render(gen, *, layers: bool) -> str:
 @click.option("--map", "map_path", type=click.Path(dir_okay=False, path_type=Path),
               help="write the storage map (JSON) of the decoder's program")
 @click.option("--layers", is_flag=True, help="print the arrays of each projection")
+@click.option("--backend", type=click.Choice(BACKENDS), default="numpy", show_default=True,
+              help="where the arrays compute: numpy, cupy (an NVIDIA GPU), or cost: the cost "
+              "model alone, for models whose cells the host cannot hold (no tokens computed)")
 @click.option("-q", "--quiet", is_flag=True, help="no progress line on a terminal")
 @chip_options
 @set_option
 @fit_option
 def generate_cmd(model: Path, prompt_ids: str, max_new_tokens: int, context: int | None,
                  greedy: bool, temperature: float | None, seed: int, priority: str, prefill: str,
-                 json_path: Path | None, map_path: Path | None, layers: bool, quiet: bool,
+                 json_path: Path | None, map_path: Path | None, layers: bool, backend: str,
+                 quiet: bool,
                  config_path: Path | None, chip_name: str | None, sets, fit: bool) -> None:
     """Generate tokens after a prompt with MODEL (an ONNX decoder with past, or a folder
     holding the exporter's model.onnx) on the machine: weights programmed once, the prompt
@@ -123,7 +129,8 @@ def generate_cmd(model: Path, prompt_ids: str, max_new_tokens: int, context: int
     with Progress("generate", quiet=quiet) as bar:
         gen = generate(model, ids, max_new_tokens, chip, context=context,
                        temperature=temperature, seed=seed, priority=priority, set=pairs,
-                       fit=fit, prefill=prefill, progress=bar.stage if bar.enabled else None)
+                       fit=fit, prefill=prefill, backend=backend,
+                       progress=bar.stage if bar.enabled else None)
     files = Outputs()
     if json_path is not None:
         files[json_path] = (json.dumps(gen.to_json(), indent=1) + "\n").encode()

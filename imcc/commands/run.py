@@ -11,6 +11,7 @@ from imcc.commands._progress import Progress
 from imcc.commands._settings import set_option
 from runtime.config import preset_names
 from runtime.widesums import ACCUMULATE
+from runtime.xpcrossbar import BACKENDS
 
 DEFAULT_MAX_STEPS = 50_000_000  # as runtime.machine (imported when the command runs)
 DEFAULT_MAX_WORK = 10**12  # as runtime.machine
@@ -51,9 +52,10 @@ DEFAULT_MAX_WORK = 10**12  # as runtime.machine
               "per run (docs/machine.md, \"Limits\")")
 @click.option("--max-seconds", type=click.FloatRange(min=0.0, min_open=True), default=None,
               metavar="S", help="trap when a run (one batch chunk) takes longer than S seconds")
-@click.option("--backend", type=click.Choice(["numpy", "cupy"]), default="numpy",
-              show_default=True, help="where the crossbar arrays compute: numpy on the host, or "
-              "CuPy on an NVIDIA GPU (needs CuPy)")
+@click.option("--backend", type=click.Choice(BACKENDS), default="numpy",
+              show_default=True, help="where the crossbar arrays compute: numpy on the host, "
+              "CuPy on an NVIDIA GPU (needs CuPy), or cost: the cost model alone, arrays without "
+              "cells and MVMs writing zeros (the cost report as numpy's, outputs meaningless)")
 @click.option("--accumulate", type=click.Choice(ACCUMULATE), default="float32",
               show_default=True, help="what the crossbar sums float products in: float32, or "
               "float64 rounded once (equal sums give equal results; slower products, numpy "
@@ -80,6 +82,10 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
 
     if config_path is not None and chip_name is not None:
         raise ConfigError("give either --config FILE or --chip NAME, not both")
+    if backend == "cost" and (compare or labels or output or html_path):
+        raise ConfigError("--backend cost computes the cost model alone, not the outputs that "
+                          "--compare, --labels, --output and --html read",
+                          hint="drop those options, or run with --backend numpy")
     if consts and compare is None:
         raise ConfigError("--const gives the float model of --compare the values the program "
                           "was compiled with: give --compare MODEL.onnx too")
@@ -112,7 +118,8 @@ def run_cmd(program: Path, config_path: Path | None, chip_name: str | None, inpu
             bar.stage("report")
             page = _page(prog, program, outputs, compare, ref, y, bound)
     machine = prog._machine
-    echo(describe_outputs(outputs))
+    echo(describe_outputs(outputs) if backend != "cost" else
+         "outputs: not computed (--backend cost: the cost model alone)")
     _compare_and_score(outputs, compare, ref, y, echo)
     report = prog.cost
     echo(report.summary())

@@ -38,10 +38,17 @@ from runtime.bitserial import cycles_exact, cycles_plain
 from runtime.blocks import Diagonal, Groups, find_diagonal, find_groups
 from runtime.config import ChipConfig
 from runtime.converters import F32_EXACT, Precision, adc_values, lossless_adc, quantize
-from runtime.products import ExactKernel, FloatKernel, _apart, _overlap, banded_matmul
+from runtime.products import (
+    CyclesKernel,
+    ExactKernel,
+    FloatKernel,
+    _apart,
+    _overlap,
+    banded_matmul,
+)
 
-__all__ = ["F32_EXACT", "Crossbar", "ExactKernel", "FloatKernel", "NumpyCrossbar", "Precision",
-           "_overlap"]
+__all__ = ["F32_EXACT", "Crossbar", "CyclesKernel", "ExactKernel", "FloatKernel", "NumpyCrossbar",
+           "Precision", "_overlap"]
 
 _PURPOSES = {"program": 1, "read": 2, "stuck": 3, "drift": 4}
 
@@ -271,12 +278,15 @@ class NumpyCrossbar:
                coef: np.ndarray | None = None) -> Callable | None:
         """What :meth:`mvm` (``coef`` None) or :meth:`mvm_combined` computes for this region
         and precision, as a function ``f(x, out) -> Y`` (``out`` None or not overlapping ``x``),
-        where that is one matrix product; None where it is not (the cycle loop, a real ADC on
-        an ideal DAC, read noise, combined cells that would change a bit). Valid until the array
-        is programmed again (:attr:`versions` counts that).
+        where it is computed with the region's settings looked up once; None where it is not
+        (a real ADC on an ideal DAC, read noise, cells that are not exact integer levels under
+        quantized inputs, combined cells that would change a bit). Valid
+        until the array is programmed again (:attr:`versions` counts that).
 
         Ideal DAC and ADC: ``Y = X @ G``. Quantized inputs on exact integer cells through an ADC
-        that never rounds or clips: ``Y = q @ G`` exactly (the fast path). Combined cells: see
+        that never rounds or clips: ``Y = q @ G`` exactly (the fast path, one product). Through
+        an ADC that may: the cycle loop (:class:`~runtime.products.CyclesKernel`; with ``coef``,
+        its columns shift-and-added as the interpreter does). Combined cells: see
         :meth:`mvm_combined`."""
         if self.config.nonideal.read_noise or (coef is not None and not self.fast_path):
             return None
@@ -292,8 +302,9 @@ class NumpyCrossbar:
             return None
         colsum = self._max_colsum(array, row, col, h, w, gr)
         qmax = (1 << p.magnitude_bits) - 1
-        if not lossless_adc(p, colsum):
-            return None
+        if not lossless_adc(p, colsum):  # a real ADC that may round or clip: the cycle loop
+            return CyclesKernel(self, p, (array, row, col, h, w, None), gr,
+                                p.digit_max * colsum, coef)
         if coef is None:
             g, bound = gr, qmax * colsum
         else:
@@ -312,7 +323,7 @@ class NumpyCrossbar:
         """The five steps of docs/machine.md (see the module docstring). The result may be
         written into ``out`` (float32, ``len(x) x w``) and returned."""
         f = self.kernel(array, row, col, h, w, p)
-        if f is not None:  # bit-identical to the loop
+        if f is not None:  # the loop as below, or one product bit-identical to it
             return f(_apart(x, out), out)
         gr = self._cells(array)[row : row + h, col : col + w]
         if p.ibits == 0:  # ideal DAC: one cycle with the inputs as they are
@@ -346,8 +357,10 @@ class NumpyCrossbar:
                      out: np.ndarray | None = None) -> np.ndarray | None:
         """``Y = sum_b coef[b] * O[:, b*wb : (b+1)*wb]`` (``wb = w / len(coef)``, ``O`` what
         :meth:`mvm` gives for the region) as one product with the combined cells
-        ``sum_b coef[b] * G_b``, where that is the same; None where it is not (the caller then
-        combines :meth:`mvm`'s columns itself).
+        ``sum_b coef[b] * G_b``, where that is the same; through a real ADC that may round or
+        clip, the cycle loop's columns shift-and-added as the caller would
+        (:class:`~runtime.products.CyclesKernel`); None elsewhere (the caller then combines
+        :meth:`mvm`'s columns itself).
 
         Quantized inputs: the cells are exact integer levels, there is no read noise, the ADC
         never rounds or clips, and every column's output is an integer below ``2**24``; both

@@ -2,7 +2,9 @@
 
 A *kernel* ``f(x, out)`` computes one MVM's outputs for inputs ``x`` (``vl x h``) into ``out``:
 :class:`FloatKernel` is ``X @ G`` (ideal DAC and ADC), :class:`ExactKernel` is ``q(X) @ G`` on
-exact integer cells through an ADC that never rounds or clips. ``f.bind(x, out)`` is the same
+exact integer cells through an ADC that never rounds or clips, and :class:`CyclesKernel` is the
+DAC cycle loop of quantized inputs on exact integer cells through a real ADC (no read noise).
+``f.bind(x, out)`` is the same
 computation on these two operands as a call without arguments, for a caller that repeats it on
 the same views (the interpreter's prepared MVMs): on a float kernel whose inputs are an ordinary
 matrix, that is numpy's ``matmul`` itself, with no Python step between the instruction and the
@@ -18,6 +20,8 @@ from collections.abc import Callable
 from functools import partial
 
 import numpy as np
+
+from runtime.ops import kernels
 
 #: Narrower bands than this (a conv on a few input channels) are slower than numpy's copy.
 _BAND_MIN = 32
@@ -110,3 +114,55 @@ class ExactKernel:
         """``q @ G`` for ``q`` from :meth:`quantize` (of this or another kernel of the same
         precision)."""
         return self._xbar._exact_product(q, self._g, self._bound, out)
+
+
+class CyclesKernel:
+    """The kernel of an MVM with quantized inputs on exact integer cells, without read noise,
+    through a real ADC that may round or clip: ``f(x, out)`` is the DAC cycle loop
+    (:func:`runtime.bitserial.cycles_exact`) on ``q(x)``, what ``NumpyCrossbar.mvm`` computes
+    for the region, with the region's cells, bound and grouping looked up once; with ``coef``
+    (``sablk`` blocks), the loop's columns as float32 and their shift-and-add
+    (:func:`runtime.ops.kernels.weighted_sum`), what the interpreter computes from ``mvm``'s
+    columns where ``mvm_combined`` has no combined cells. Its :meth:`quantize` and
+    :meth:`product` halves let the interpreter keep the ``q`` of an unchanged operand for the
+    other MVMs on it (a layer's column tiles), as for :class:`ExactKernel`. ``region`` is
+    ``(array, row, col, h, w, None)``."""
+
+    __slots__ = ("_bound", "_coef", "_g", "_p", "_region", "_xbar")
+
+    def __init__(self, xbar, p, region: tuple, g: np.ndarray, bound: float,
+                 coef: np.ndarray | None = None):
+        self._xbar, self._p, self._region, self._g, self._bound = xbar, p, region, g, bound
+        self._coef = coef
+
+    def __call__(self, x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        return self.product(self._xbar._quantized(x, self._p), out)
+
+    def bind(self, x: np.ndarray, out: np.ndarray) -> Callable[[], np.ndarray]:
+        """``self(x, out)`` as a call without arguments."""
+        return partial(self, x, out)
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """``q`` for the inputs ``x``, in an array of its own."""
+        return self._xbar._quantized(x, self._p, fresh=True)
+
+    def product(self, q: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        """The cycle loop on ``q`` (from :meth:`quantize`, or a scratch view of the
+        crossbar's) into ``out`` (a new float32 array where None)."""
+        xbar, coef = self._xbar, self._coef
+        y = xbar._bit_serial(self._region, q, self._g, self._p, True, self._bound)
+        if coef is None:
+            if out is None:
+                return y.astype(np.float32)  # a copy: y is a scratch buffer
+            out[...] = y
+            return out
+        vl, w = y.shape
+        wo = w // len(coef)
+        if y.dtype != np.float32:  # the columns as mvm writes them
+            cols = xbar._buffer("cols", y.shape, np.float32)
+            cols[...] = y
+            y = cols
+        if out is None:
+            out = np.empty((vl, wo), np.float32)
+        kernels.weighted_sum(out, y.reshape(vl, len(coef), wo).transpose(0, 2, 1), coef)
+        return out

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from runtime.converters import adc_c, adc_codes, quantize
 from runtime.crossbar import NumpyCrossbar, Precision
+from runtime.ops import kernels
 from runtime.xpcrossbar import ADC_SUM_CUDA
 from tests.runtime.helpers import chip
 
@@ -215,19 +216,30 @@ def test_fast_path_is_bit_identical_to_the_cycle_loop(cell_bits, ibits, isgn, da
 
 
 def test_lossless_settings_skip_the_cycle_loop():
-    # An mvm runs the cycle loop exactly when the array has no kernel for its settings (one
-    # product that is bit-identical to the loop).
+    # An mvm runs the cycle loop exactly when the array's kernel for its settings is not one
+    # product (ExactKernel, bit-identical to the loop).
+    from runtime.products import CyclesKernel, ExactKernel
+
     xb = _xbar(chip("ideal-int8"))
     xb.program(0, 0, 0, np.full((256, 4), 255, np.float32))
     x = np.full((2, 256), 255, np.float32)
     ideal = Precision(8, 0, 1.0, 1, 0, 0)
-    assert xb.kernel(0, 0, 0, 256, 4, ideal) is not None
+    assert isinstance(xb.kernel(0, 0, 0, 256, 4, ideal), ExactKernel)
     y = xb.mvm(0, 0, 0, 256, 4, x, ideal)
     assert y[0, 0] == 255 * 255 * 256
     # a 16-bit ADC provably never clips 1-bit cycles over 256 cells of 255: fast path
-    assert xb.kernel(0, 0, 0, 256, 4, Precision(8, 0, 1.0, 1, 16, 0)) is not None
-    # a 15-bit ADC might clip: the loop
-    assert xb.kernel(0, 0, 0, 256, 4, Precision(8, 0, 1.0, 1, 15, 0)) is None
+    assert isinstance(xb.kernel(0, 0, 0, 256, 4, Precision(8, 0, 1.0, 1, 16, 0)), ExactKernel)
+    # a 15-bit ADC might clip: the loop, as a kernel of its own
+    loop = Precision(8, 0, 1.0, 1, 15, 0)
+    k = xb.kernel(0, 0, 0, 256, 4, loop)
+    assert isinstance(k, CyclesKernel)
+    plain = _xbar(chip("ideal-int8"), fast_path=False)
+    plain.program(0, 0, 0, np.full((256, 4), 255, np.float32))
+    want = plain.mvm(0, 0, 0, 256, 4, x, loop)
+    assert want[0, 0] < 255 * 255 * 256  # the 15-bit ADC clipped
+    assert np.array_equal(k(x, None), want)
+    assert np.array_equal(k.product(k.quantize(x), np.empty_like(want)), want)
+    assert np.array_equal(xb.mvm(0, 0, 0, 256, 4, x, loop), want)
 
 
 def _combine(cols, coef):
@@ -256,11 +268,17 @@ def test_combined_cells_only_where_no_bit_changes(cell_bits, slices, ibits, h, a
     xb = _xbar(cfg)
     xb.program(0, 0, 0, g)
     y = xb.mvm_combined(0, 0, 0, h, nb * w, x, p, coef)
-    assert (y is not None) == fused
+    assert (y is not None) == (fused or adcb > 0)
     cols = oracle(x, g, ibits, 1, 1.0, 1, adcb, p.adcsh)
     if fused:
         assert y.dtype == np.float32
         assert np.array_equal(y, _combine(cols, coef).astype(np.float32))
+    if adcb:  # the cycle loop's columns, shift-and-added as the interpreter does (vsadd)
+        assert np.array_equal(y, _combine(cols, coef).astype(np.float32))
+        want = np.empty_like(y)
+        kernels.weighted_sum(want, xb.mvm(0, 0, 0, h, nb * w, x, p).reshape(vl, nb, w)
+                             .transpose(0, 2, 1), coef)
+        assert np.array_equal(y, want)
     slow = _xbar(cfg, fast_path=False)
     slow.program(0, 0, 0, g)
     assert slow.mvm_combined(0, 0, 0, h, nb * w, x, p, coef) is None  # no fast path asked

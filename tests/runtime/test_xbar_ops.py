@@ -422,11 +422,14 @@ def test_mvm_in_a_loop_over_addresses():
 
 
 @covers("mvm", "sw", "vcopy")
-def test_quantized_inputs_kept_only_while_unwritten(monkeypatch):
+@pytest.mark.parametrize("adcb, adcsh, kind", [(0, 0, "ExactKernel"),
+                                               (8, 5, "CyclesKernel")])  # an ADC that rounds
+def test_quantized_inputs_kept_only_while_unwritten(monkeypatch, adcb, adcsh, kind):
     # Two arrays multiply the same quantized operand (a layer's column tiles): the interpreter
-    # quantizes it once and keeps the result while no write reaches the operand. A scalar
-    # store into one element, a vector copy over it and a new run with other inputs must each
-    # be seen by the next mvm; a write elsewhere must not drop it.
+    # quantizes it once and keeps the result while no write reaches the operand, with one
+    # product (lossless) or the DAC cycle loop (a real ADC). A scalar store into one element,
+    # a vector copy over it and a new run with other inputs must each be seen by the next mvm;
+    # a write elsewhere must not drop it.
     rng = np.random.default_rng(13)
     h, w, vl = 20, 6, 3
     g1, g2 = rng.integers(0, 256, (h, w)), rng.integers(0, 256, (h, w))
@@ -444,6 +447,8 @@ def test_quantized_inputs_kept_only_while_unwritten(monkeypatch):
         cfgi ibits, 8
         cfgi isgn, 1
         cfgi dacb, 8
+        cfgi adcb, {adcb}
+        cfgi adcsh, {adcsh}
         li x5, W1
         cfgi xbarr, 1
         wprog x5
@@ -488,17 +493,18 @@ def test_quantized_inputs_kept_only_while_unwritten(monkeypatch):
     W2:
     {_u(g2)}
     """
-    from runtime.crossbar import ExactKernel
+    from runtime import products
 
+    kernel = getattr(products, kind)
     calls = []
-    quantize = ExactKernel.quantize
-    monkeypatch.setattr(ExactKernel, "quantize", lambda k, v: calls.append(1) or quantize(k, v))
-    m = machine(src, chip("ideal-int8"))
+    quantize = kernel.quantize
+    monkeypatch.setattr(kernel, "quantize", lambda k, v: calls.append(1) or quantize(k, v))
+    m = machine(src, chip("ideal-int8", adc_bits=adcb))
     x2 = x.copy()
     x2[1, 3] = -99.0
 
     def want(xs):
-        return np.stack([oracle(v, g, 8, 1, 1.0, 8, 0, 0).astype(np.float32)
+        return np.stack([oracle(v, g, 8, 1, 1.0, 8, adcb, adcsh).astype(np.float32)
                          for v, g in zip(xs, (g1, g2, g2, g1, g1, g2))])
 
     out = m.run({"x": x, "alt": alt})

@@ -52,6 +52,17 @@ def _pad_slice(v: View, first: int, begins, sizes) -> View:
     return v
 
 
+def _zero_border(ctx: Ctx, v: View, first: int, begins, ends, sizes) -> None:
+    """Zero the padding of ``v`` around its interior (spatial axes from ``first`` on, from
+    ``begins``, of ``sizes``): the slabs before and after the interior along each axis, not the
+    interior, which the copy of the input then writes."""
+    for i, (b, e, n) in enumerate(zip(begins, ends, sizes)):
+        if b:
+            ctx.fill(v.slice(first + i, 0, b), 0.0)
+        if e:
+            ctx.fill(v.slice(first + i, b + n, b + n + e), 0.0)
+
+
 def _conv_grouped(ctx: Ctx, node, L: ImcLayer) -> None:
     """Pad (in the input's layout), im2col block by block (each block's patch columns in the
     order (kernel position, channel) of its rows, imcc/tiling.py), IMC product, dequantize to
@@ -66,7 +77,7 @@ def _conv_grouped(ctx: Ctx, node, L: ImcLayer) -> None:
     if any(pb + pe):
         ctx.w.comment(f"pad before/after {list(pb)}/{list(pe)} with zeros")
         xp = ctx.tmp_like(x, (nb, c) + tuple(n + a + b for n, a, b in zip(sp, pb, pe)))
-        ctx.fill(xp, 0.0)
+        _zero_border(ctx, xp, 2, pb, pe, sp)
         ctx.copy(_pad_slice(xp, 2, pb, sp), x)
         src = xp
     sN, sC = src.strides[:2]
@@ -151,7 +162,7 @@ def _conv_channels_last(ctx: Ctx, node, L: ImcLayer) -> None:
         xp = ctx.tmp((nb,) + padded + (c,))
         if any(pb + pe):
             ctx.w.comment(f"pad before/after {list(pb)}/{list(pe)} with zeros, channels last")
-            ctx.fill(xp, 0.0)
+            _zero_border(ctx, xp, 1, pb, pe, sp)
         else:
             ctx.w.comment("channels last")
         ctx.copy(_pad_slice(xp, 1, pb, sp), xl)

@@ -141,11 +141,13 @@ def _pass_checks(dump_after, verify_each, option: str = "dump_after"):
 def _compile(model, chip, *, priority, precision, calib, batch, input_shapes, dynamic,
              calibration, percentile, time_limit, seed, workers, progress, name,
              base_name: str | None = None, sets=None, fit: bool = False,
-             checks=None, constants=None, reserve_bytes: int = 0) -> Program:
+             checks=None, constants=None, reserve_bytes: int = 0,
+             assemble_text: bool = True) -> Program:
     """:func:`compile`, with ``base_name`` for the assembly's side files (``imcc compile -o``);
     ``sets`` is a dict (the interface's ``set``) or parsed ``--set`` pairs; ``checks`` are the
     :class:`imcc.options.PassChecks`; ``constants`` the graph inputs to bind;
-    ``reserve_bytes`` the memory ``fit`` keeps free after the program's."""
+    ``reserve_bytes`` the memory ``fit`` keeps free after the program's; without
+    ``assemble_text`` a program of text alone, which cannot run (:mod:`imcc.decoder`)."""
     from imcc.compiler import CompileOptions, PassChecks, compile_model
     from imcc.settings import apply_sets, sets_from_mapping
 
@@ -177,7 +179,7 @@ def _compile(model, chip, *, priority, precision, calib, batch, input_shapes, dy
     samples = _calib(calib, src)
     res = compile_model(src, cfg, precision=prec, calib=samples, options=options,
                         base_name=base_name, progress=progress, name=name,
-                        checks=checks or PassChecks())
+                        checks=checks or PassChecks(), assemble_text=assemble_text)
     from imcc.report import node_summary
 
     prog = Program(res.obj, res.chip, asm=res.asm, side_files=res.side_files,

@@ -53,7 +53,7 @@ __all__ = ["CompileOptions", "CompileResult", "Mapped", "PassChecks", "Tuning",
 
 @dataclass(frozen=True)
 class CompileResult:
-    obj: ObjectFile
+    obj: ObjectFile | None  # None where compile_model was asked not to assemble
     asm: str
     side_files: MappingProxyType  # name -> bytes, included by the assembly
     storage_map: dict
@@ -264,7 +264,7 @@ def emit_program(m: Mapped, graph: Graph, imc: dict[str, ImcLayer], blob: memory
     return smap, prog, chip
 
 
-def compile_report(m: Mapped, graph: Graph, chip, prog: Program, n_instructions: int,
+def compile_report(m: Mapped, graph: Graph, chip, prog: Program, n_instructions: int | None,
                    weight_bytes: int, *, name: str, options: CompileOptions,
                    times: dict[str, float], total_s: float, warnings: list[str]) -> dict:
     """The compile report (``imcc compile --json``)."""
@@ -315,20 +315,24 @@ def compile_model(
     name: str | None = None,
     checks: PassChecks = PassChecks(),
     tuning: Tuning = Tuning(),
+    assemble_text: bool = True,
 ) -> CompileResult:
     """Compile the ONNX model ``model`` (a file path, or an in-memory ``ModelProto``) for
     ``chip`` (a runtime chip configuration). ``name`` is the model's name in the storage map,
     the report and the assembly (:func:`model_name`); ``base_name`` names the assembly's side
     files (default: ``name`` without its suffix); ``checks`` dump and verify the graph around
-    the canonicalization passes; ``tuning`` sizes the code generator's chunks."""
+    the canonicalization passes; ``tuning`` sizes the code generator's chunks. Without
+    ``assemble_text`` the result has the assembly text but no object (``obj`` None, the
+    report's ``instructions`` None): for a caller that edits the text and assembles it once
+    (:mod:`imcc.decoder`)."""
     with collector_paused():
         return _compile(model, chip, precision=precision, calib=calib, options=options,
                         base_name=base_name, progress=progress, name=name, checks=checks,
-                        tuning=tuning)
+                        tuning=tuning, assemble_text=assemble_text)
 
 
 def _compile(model, chip, *, precision, calib, options, base_name, progress, name, checks,
-             tuning) -> CompileResult:
+             tuning, assemble_text=True) -> CompileResult:
     """:func:`compile_model`'s stages."""
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
@@ -355,12 +359,15 @@ def _compile(model, chip, *, precision, calib, options, base_name, progress, nam
     smap, prog, chip = emit_program(m, graph, imc, blob, options=options, tuning=tuning,
                                     name=name, base=base)
     t = lap("codegen", t)
-    say("assembling")
-    asm = assemble(prog.text, f"{base}.s", includes=dict(prog.includes))
-    lap("assemble", t)
-    report = compile_report(m, graph, chip, prog, len(asm.obj.text), len(blob), name=name,
+    obj = None
+    if assemble_text:
+        say("assembling")
+        obj = assemble(prog.text, f"{base}.s", includes=dict(prog.includes)).obj
+        lap("assemble", t)
+    report = compile_report(m, graph, chip, prog, None if obj is None else len(obj.text),
+                            len(blob), name=name,
                             options=options, times=times,
                             total_s=round(time.perf_counter() - t0, 3), warnings=warnings)
     classes = {n.name: m.partition.classes[n.name].value for n in graph.nodes}
-    return CompileResult(asm.obj, prog.text, prog.includes, smap, report, graph, chip,
+    return CompileResult(obj, prog.text, prog.includes, smap, report, graph, chip,
                          MappingProxyType(classes))

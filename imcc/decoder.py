@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 
 from imcc.codegen.memory import ALIGN
+from imcc.codegen.program import WEIGHTS_FILE
 from imcc.kv_slots import region_bytes, slot_cache
 from isa.diagnostics import ConfigError, InputError, OnnxImportError, UnsupportedOpError
 
@@ -210,7 +211,7 @@ def _compile_step(model, dec: Decoder, chip, context: int, tokens: int, *, prior
                         input_shapes=step_shapes(dec, context, tokens), dynamic="sram",
                         calibration="minmax", percentile=99.99, time_limit=time_limit,
                         seed=seed, workers=2, progress=progress, name=name, sets=set, fit=fit,
-                        reserve_bytes=reserve if fit else 0)
+                        reserve_bytes=reserve if fit else 0, assemble_text=False)
     except ConfigError as e:
         if e.message.startswith("the program needs"):
             cache = dec.cache_bytes(context)
@@ -230,12 +231,20 @@ def _compile_step(model, dec: Decoder, chip, context: int, tokens: int, *, prior
     return prog
 
 
+def _weights(prog) -> bytes:
+    """The weight section a step's text includes (its side file ``*.weights.bin``)."""
+    return next((v for k, v in prog._side_files.items() if k.endswith(WEIGHTS_FILE)), b"")
+
+
 def _finish(prog, text: str):
+    """The program of ``text``, assembled (the steps are compiled to text alone: the cache's
+    rewrite edits it, and a program is assembled once)."""
     from imcc.api import Program
     from isa.assembler import assemble
 
     report = prog._compile_report()
     asm = assemble(text, f"{Path(str(report['model'])).stem}.s", includes=dict(prog._side_files))
+    report["instructions"] = len(asm.obj.text)
     return Program(asm.obj, prog.chip, asm=text, side_files=prog._side_files, report=report,
                    storage_map=prog._storage_map)  # shared, not copied: nothing edits it
 
@@ -280,7 +289,7 @@ def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = N
                              reserve=0 if wants_pre else region)
         if wants_pre and step.chip.drift_compensation == "none":
             pre = _compile_step(model, dec, step.chip, context, prompt, **{**pre_kw, "set": None})
-    if pre is not None and (not same_bytes(pre._obj.weights, step._obj.weights)
+    if pre is not None and (not same_bytes(_weights(pre), _weights(step))
                             or pre._storage_map["entries"] != step._storage_map["entries"]):
         pre = None  # placed differently: the prefill runs as decode steps
     used = max(int(p._compile_report()["memory_bytes"]) for p in (step, pre) if p is not None)

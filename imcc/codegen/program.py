@@ -36,6 +36,9 @@ from isa.spec import TILE_BASE, TILE_STRIDE
 
 ACTS = "acts"
 
+#: The suffix of the weight section's side file, after the program's base name.
+WEIGHTS_FILE = ".weights.bin"
+
 
 @dataclass(frozen=True)
 class Program:
@@ -117,7 +120,7 @@ def _sections(w: AsmWriter, consts: ConstPool, base_name: str,
     """The data and weight sections, included from side files: the side files by name (the
     storage map follows them, once the chip is known)."""
     data_name = f"{base_name}.data.bin"
-    weights_name = f"{base_name}.weights.bin"
+    weights_name = base_name + WEIGHTS_FILE
     includes = {data_name: consts.blob()}
     w.blank()
     w.raw(".data")

@@ -72,7 +72,7 @@ def cycles_int(buffer: Buffer, q: np.ndarray, g8: np.ndarray, p: Precision,
     vl, h = q.shape
     w = g8.shape[1]
     clo, chi = p.adc_range
-    y = buffer("y", (vl, w), accumulator_dtype(p, float(max(-clo, chi))))
+    y = buffer("y", (vl, w), _accumulator(p))
     src, plus, top = _digit_source(buffer, q, p)
     cycles = min(p.cycles, -(-top.bit_length() // p.dacb))
     if cycles == 0:  # every digit is 0: so is every code
@@ -123,6 +123,13 @@ def _digit_source(buffer: Buffer, q: np.ndarray,
     plus = buffer("plus", q.shape, np.uint8)
     np.bitwise_and(np.invert(sign, out=sign), (1 << p.dacb) - 1, out=plus, casting="unsafe")
     return qi.view(np.uint16 if itype == np.int16 else np.uint8), plus, top
+
+
+@functools.cache
+def _accumulator(p: Precision):
+    """The shift-and-add's dtype for codes of ``p``'s ADC range."""
+    clo, chi = p.adc_range
+    return accumulator_dtype(p, float(max(-clo, chi)))
 
 
 @functools.cache

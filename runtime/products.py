@@ -21,6 +21,7 @@ from functools import partial
 
 import numpy as np
 
+from runtime import intcycles
 from runtime.ops import kernels
 
 #: Narrower bands than this (a conv on a few input channels) are slower than numpy's copy.
@@ -128,12 +129,26 @@ class CyclesKernel:
     other MVMs on it (a layer's column tiles), as for :class:`ExactKernel`. ``region`` is
     ``(array, row, col, h, w, None)``."""
 
-    __slots__ = ("_bound", "_coef", "_g", "_p", "_region", "_xbar")
+    __slots__ = ("_bound", "_coef", "_g", "_int", "_p", "_region", "_xbar")
 
     def __init__(self, xbar, p, region: tuple, g: np.ndarray, bound: float,
                  coef: np.ndarray | None = None):
         self._xbar, self._p, self._region, self._g, self._bound = xbar, p, region, g, bound
         self._coef = coef
+        self._int = None  # (int8 cells or None, any negative), on the first product
+
+    def _loop(self, q: np.ndarray) -> np.ndarray:
+        """The cycle loop on ``q``: :func:`runtime.intcycles.cycles_int` on the int8 cells where
+        :func:`runtime.bitserial.cycles_exact` would take it (kept after the first call: the
+        kernel lives no longer than the cells), else the crossbar's loop."""
+        xbar, p, bound = self._xbar, self._p, self._bound
+        if self._int is None:
+            self._int = intcycles.int_cells(self._g, (xbar._groups, self._region[:5])) \
+                if intcycles.usable(p, bound) else (None, False)
+        g8, negative = self._int
+        if g8 is not None:
+            return intcycles.cycles_int(xbar._buffer, q, g8, p, bound, negative)
+        return xbar._bit_serial(self._region, q, self._g, p, True, bound)
 
     def __call__(self, x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
         return self.product(self._xbar._quantized(x, self._p), out)
@@ -150,7 +165,7 @@ class CyclesKernel:
         """The cycle loop on ``q`` (from :meth:`quantize`, or a scratch view of the
         crossbar's) into ``out`` (a new float32 array where None)."""
         xbar, coef = self._xbar, self._coef
-        y = xbar._bit_serial(self._region, q, self._g, self._p, True, self._bound)
+        y = self._loop(q)
         if coef is None:
             if out is None:
                 return y.astype(np.float32)  # a copy: y is a scratch buffer

@@ -22,7 +22,10 @@
   resident memory as a multiple of the weight bytes, tiles and arrays against the lower
   bound; then a prefill of ``--scale-prompt`` tokens and ``--scale-new`` greedy decode steps:
   programming, prefill and per-token energy and latency from the cost model, and the tokens
-  against onnxruntime.
+  against onnxruntime. ``--scale-backend cost`` runs the generation on the cost backend
+  (:mod:`runtime.costonly`: the costs without the arrays' cells, no tokens), for a chip whose
+  cells this machine cannot hold (the 1.1B model on ``rram``: 126,272 arrays, 33 GB of float32
+  conductances); the compile measures what it measures on any backend.
 
 * ``--extrapolate DIR``: the cost model's programming, prefill and per-token energy and
   latency of the 22-layer TinyLlama on ``--scale-chip`` where the full model does not fit this
@@ -191,9 +194,11 @@ def scale(args) -> None:
     r = p._compile_report()
     prompt = list(range(1, args.scale_prompt + 1))
     t = time.perf_counter()
-    gen = imcc.generate(args.scale, prompt, args.scale_new, program=p)
+    gen = imcc.generate(args.scale, prompt, args.scale_new, program=p,
+                        backend=args.scale_backend)
     gen_s = time.perf_counter() - t
-    doc = {"chip": p.chip.name, "weight_bytes": weights, "compile_s": round(compile_s, 1),
+    doc = {"chip": p.chip.name, "backend": args.scale_backend, "weight_bytes": weights,
+           "weight_section_bytes": len(p._obj.weights), "compile_s": round(compile_s, 1),
            "compile_cpu_s": round(compile_cpu, 1),
            "compile_peak_rss_x_weights": round(rss / weights, 2),
            "rss_before_compile_x_weights": round(rss0 / weights, 2),
@@ -201,9 +206,9 @@ def scale(args) -> None:
            "packing": r["packing_status"], "generate_s": round(gen_s, 1),
            "peak_rss_x_weights": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                                        * 1024 / weights, 2),
-           "tokens": gen.tokens, "programming": gen.programming, "prefill": gen.prefill,
-           "per_token": gen.per_token}
-    if args.scale_oracle:
+           "tokens": gen.to_json()["tokens"], "programming": gen.programming,
+           "prefill": gen.prefill, "per_token": gen.per_token}
+    if args.scale_oracle and args.scale_backend != "cost":
         gen.program = None  # the program's arrays, before onnxruntime loads its own weights
         del p
         gc.collect()
@@ -268,6 +273,8 @@ def main() -> None:
     ap.add_argument("--scale-chip", default="ideal-signed")
     ap.add_argument("--scale-prompt", type=int, default=16)
     ap.add_argument("--scale-new", type=int, default=8)
+    ap.add_argument("--scale-backend", choices=("numpy", "cost"), default="numpy",
+                    help="crossbar backend of the generation (cost: the cost model alone)")
     ap.add_argument("--scale-oracle", action="store_true",
                     help="also run onnxruntime on the model (it holds its own copy)")
     ap.add_argument("--extrapolate", metavar="DIR",

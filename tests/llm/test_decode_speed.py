@@ -174,3 +174,17 @@ def test_a_rerun_that_does_not_clear_finds_what_the_last_run_wrote():
     np.testing.assert_array_equal(m.run({"x": b}, clear=False)["y"], a)
     np.testing.assert_array_equal(m.run({"x": c}, clear=False)["y"], b)
     np.testing.assert_array_equal(m.run({"x": a})["y"], [0, 0])
+
+
+def test_whole_word_search_is_the_regular_expression_s():
+    """kv_slots._names finds a symbol as re's \\b...\\b does (random texts against re)."""
+    import random
+    import re
+
+    from imcc.kv_slots import _names
+
+    rng = random.Random(0)
+    for _ in range(5000):
+        code = "".join(rng.choice("ab_1.$ ,+\n") for _ in range(rng.randint(0, 30)))
+        sym = "".join(rng.choice("ab_1.$") for _ in range(rng.randint(1, 3)))
+        assert _names(code, sym) == (re.search(rf"\b{re.escape(sym)}\b", code) is not None)

@@ -9,7 +9,7 @@ on a machine shared with other work, wall time counts the time others take the c
   in the caches, the cells from a 64 MiB pool);
 * ``products``: every prepared MVM kernel of the inference called once on its real operands
   (the views into the machine's memory it multiplies in a run; on the quantized chips with the
-  input quantization), the same runs alternating;
+  input quantization, behind a real ADC the whole DAC cycle loop), the same runs alternating;
 * the run's CPU time by instruction mnemonic (each handler of the dispatcher timed; ``scalar``:
   the bound blocks of scalar register and CSR writes) and ``Memory.reset`` (at the start of a
   run), as shares of their sum; ``(quantize)``, the MVMs' input quantization, is part of the

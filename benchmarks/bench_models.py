@@ -283,14 +283,16 @@ def _crossbar(backend: str, chip):
 
 
 class _Tap:
-    """A crossbar kernel that records the product of each call as ``(m, k, n)``."""
+    """A crossbar kernel that records the product of each call as ``(m, k, n)``; ``n`` is the
+    kernel's output width, or ``width`` where given (the region's columns, for the cycle loop,
+    which multiplies them all before shift-and-adding its ``sablk`` blocks)."""
 
-    def __init__(self, inner, shapes: list):
-        self.inner, self.shapes = inner, shapes
+    def __init__(self, inner, shapes: list, width: int | None = None):
+        self.inner, self.shapes, self.width = inner, shapes, width
 
     def __call__(self, x, out):
         y = self.inner(x, out)
-        self.shapes.append((x.shape[0], x.shape[1], y.shape[1]))
+        self.shapes.append((x.shape[0], x.shape[1], self.width or y.shape[1]))
         return y
 
 
@@ -302,7 +304,7 @@ class _ExactTap(_Tap):
 
     def product(self, q, out):
         y = self.inner.product(q, out)
-        self.shapes.append((q.shape[0], q.shape[1], y.shape[1]))
+        self.shapes.append((q.shape[0], q.shape[1], self.width or y.shape[1]))
         return y
 
 
@@ -318,11 +320,12 @@ def _record_products(machine, inputs) -> list[tuple[int, int, int]]:
     inner = {n: getattr(xbar, n) for n in names}
     own = {n: xbar.__dict__[n] for n in names if n in xbar.__dict__}  # e.g. _time_mvms's
 
-    def kernel(*a, **kw):
-        f = inner["kernel"](*a, **kw)
+    def kernel(array, row, col, h, w, p, coef=None):
+        f = inner["kernel"](array, row, col, h, w, p, coef)
         if f is None:
             return None
-        return (_ExactTap if hasattr(f, "quantize") else _Tap)(f, shapes)
+        loop = type(f).__name__ == "CyclesKernel"  # all w columns, as mvm's would be
+        return (_ExactTap if hasattr(f, "quantize") else _Tap)(f, shapes, w if loop else None)
 
     def mvm(array, row, col, h, w, x, p, out=None):
         shapes.append((x.shape[0], h, w))

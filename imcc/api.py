@@ -142,12 +142,13 @@ def _compile(model, chip, *, priority, precision, calib, batch, input_shapes, dy
              calibration, percentile, time_limit, seed, workers, progress, name,
              base_name: str | None = None, sets=None, fit: bool = False,
              checks=None, constants=None, reserve_bytes: int = 0,
-             assemble_text: bool = True) -> Program:
+             assemble_text: bool = True, cells: dict | None = None) -> Program:
     """:func:`compile`, with ``base_name`` for the assembly's side files (``imcc compile -o``);
     ``sets`` is a dict (the interface's ``set``) or parsed ``--set`` pairs; ``checks`` are the
     :class:`imcc.options.PassChecks`; ``constants`` the graph inputs to bind;
     ``reserve_bytes`` the memory ``fit`` keeps free after the program's; without
-    ``assemble_text`` a program of text alone, which cannot run (:mod:`imcc.decoder`)."""
+    ``assemble_text`` a program of text alone, which cannot run, and ``cells`` a store of
+    cells for compiles of one model that share them (both for :mod:`imcc.decoder`)."""
     from imcc.compiler import CompileOptions, PassChecks, compile_model
     from imcc.settings import apply_sets, sets_from_mapping
 
@@ -179,7 +180,8 @@ def _compile(model, chip, *, priority, precision, calib, batch, input_shapes, dy
     samples = _calib(calib, src)
     res = compile_model(src, cfg, precision=prec, calib=samples, options=options,
                         base_name=base_name, progress=progress, name=name,
-                        checks=checks or PassChecks(), assemble_text=assemble_text)
+                        checks=checks or PassChecks(), assemble_text=assemble_text,
+                        cells=cells)
     from imcc.report import node_summary
 
     prog = Program(res.obj, res.chip, asm=res.asm, side_files=res.side_files,

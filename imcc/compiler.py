@@ -174,15 +174,28 @@ def take_imc_weights(m: Mapped) -> tuple[Mapped, dict[str, np.ndarray]]:
 
 
 def quantize_weights(m: Mapped, in_scale: dict[str, float],
-                     imc_weights: dict[str, np.ndarray]
+                     imc_weights: dict[str, np.ndarray], cells: dict | None = None
                      ) -> tuple[dict[str, ImcLayer], memoryview]:
     """Quantize and slice every crossbar weight into cell levels (``m`` and ``imc_weights``
     from :func:`take_imc_weights`; the weights are popped from ``imc_weights`` as their cells
     are written, so the compile never holds the model's weights and their cells at once):
-    each IMC layer as the code generator sees it, and the weight section's bytes."""
+    each IMC layer as the code generator sees it, and the weight section's bytes. ``cells``
+    keeps the section for the next compile of the same model whose plans are the same (the
+    cells depend on the weights and the plans only; :mod:`imcc.decoder` compiles a prefill
+    and a decode step of one model): that compile reuses it instead of making it again."""
     graph = m.graph
-    wb, scales = _cell_levels(graph, m.plans, imc_weights)
-    blob = wb.finish()
+    try:
+        key = tuple((p, graph.node(p.layer).inputs[1]) for p in m.plans)
+        hit = None if cells is None else cells.get(key)
+    except TypeError:  # a plan that does not hash: no reuse
+        key = hit = None
+    if hit is None:
+        wb, scales = _cell_levels(graph, m.plans, imc_weights)
+        hit = (wb.finish(), wb.offsets, wb.col_max, scales)
+        if cells is not None and key is not None:
+            cells.clear()  # one section kept
+            cells[key] = hit
+    blob, offsets, col_max, scales = hit
     imc = {}
     for p in m.plans:
         imc[p.layer] = ImcLayer(
@@ -190,9 +203,9 @@ def quantize_weights(m: Mapped, in_scale: dict[str, float],
             placements=tuple(pl for pl in m.mapping.placements if pl.tile.layer == p.layer),
             replicas=m.mapping.replicas[p.layer], in_scale=in_scale[p.layer],
             in_signed=m.signed[p.layer],
-            weight_offset=MappingProxyType({t.id: wb.offsets[t.id] for t in p.tiles}),
+            weight_offset=MappingProxyType({t.id: offsets[t.id] for t in p.tiles}),
             wfmt=cell_format(p),
-            col_max=MappingProxyType({t.id: wb.col_max[t.id] for t in p.tiles}))
+            col_max=MappingProxyType({t.id: col_max[t.id] for t in p.tiles}))
     return imc, blob
 
 
@@ -316,6 +329,7 @@ def compile_model(
     checks: PassChecks = PassChecks(),
     tuning: Tuning = Tuning(),
     assemble_text: bool = True,
+    cells: dict | None = None,
 ) -> CompileResult:
     """Compile the ONNX model ``model`` (a file path, or an in-memory ``ModelProto``) for
     ``chip`` (a runtime chip configuration). ``name`` is the model's name in the storage map,
@@ -324,15 +338,16 @@ def compile_model(
     the canonicalization passes; ``tuning`` sizes the code generator's chunks. Without
     ``assemble_text`` the result has the assembly text but no object (``obj`` None, the
     report's ``instructions`` None): for a caller that edits the text and assembles it once
-    (:mod:`imcc.decoder`)."""
+    (:mod:`imcc.decoder`); ``cells`` is :func:`quantize_weights`' store, for compiles of one
+    model that share their cells."""
     with collector_paused():
         return _compile(model, chip, precision=precision, calib=calib, options=options,
                         base_name=base_name, progress=progress, name=name, checks=checks,
-                        tuning=tuning, assemble_text=assemble_text)
+                        tuning=tuning, assemble_text=assemble_text, cells=cells)
 
 
 def _compile(model, chip, *, precision, calib, options, base_name, progress, name, checks,
-             tuning, assemble_text=True) -> CompileResult:
+             tuning, assemble_text=True, cells=None) -> CompileResult:
     """:func:`compile_model`'s stages."""
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
@@ -352,7 +367,7 @@ def _compile(model, chip, *, precision, calib, options, base_name, progress, nam
     t = lap("calibrate", t)
     say("quantizing weights")
     m, imc_weights = take_imc_weights(m)
-    imc, blob = quantize_weights(m, in_scale, imc_weights)
+    imc, blob = quantize_weights(m, in_scale, imc_weights, cells)
     graph = m.graph
     t = lap("quantize", t)
     say("generating code")

@@ -202,7 +202,8 @@ def _calibration(dec: Decoder, context: int, tokens: int, ids: list[int] | None)
 
 
 def _compile_step(model, dec: Decoder, chip, context: int, tokens: int, *, priority, name,
-                  set, fit, seed, time_limit, progress, calib_ids=None, reserve: int = 0):
+                  set, fit, seed, time_limit, progress, calib_ids=None, reserve: int = 0,
+                  cells: dict | None = None):
     from imcc.api import _compile
 
     try:
@@ -211,7 +212,8 @@ def _compile_step(model, dec: Decoder, chip, context: int, tokens: int, *, prior
                         input_shapes=step_shapes(dec, context, tokens), dynamic="sram",
                         calibration="minmax", percentile=99.99, time_limit=time_limit,
                         seed=seed, workers=2, progress=progress, name=name, sets=set, fit=fit,
-                        reserve_bytes=reserve if fit else 0, assemble_text=False)
+                        reserve_bytes=reserve if fit else 0, assemble_text=False,
+                        cells=cells)
     except ConfigError as e:
         if e.message.startswith("the program needs"):
             cache = dec.cache_bytes(context)
@@ -265,7 +267,8 @@ def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = N
     if context < 2:
         raise InputError(f"a context of {context} token(s): generation needs at least 2")
     kw = {"priority": priority, "name": name, "set": set, "fit": fit, "seed": seed,
-          "time_limit": time_limit, "progress": progress, "calib_ids": calib_ids}
+          "time_limit": time_limit, "progress": progress, "calib_ids": calib_ids,
+          "cells": {}}  # the steps' cells, made once (compiler.quantize_weights)
     def labelled(what):
         return None if progress is None else (lambda m: progress(f"{what}: {m}"))
 

@@ -216,6 +216,8 @@ def same_bytes(a, b) -> bool:
     """Whether two sections (bytes-like) hold the same bytes, compared piece by piece, the pages
     of a mapped one let go of after each piece: comparing two compiled models' weight sections
     never makes both resident."""
+    if a is b:
+        return True
     ma, mb = _mapping(a), _mapping(b)
     a, b = memoryview(a).cast("B"), memoryview(b).cast("B")
     if a.nbytes != b.nbytes:

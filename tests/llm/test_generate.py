@@ -203,21 +203,28 @@ def test_a_cache_larger_than_the_chip_memory_is_one_error():
 def test_fit_compiles_the_prefill_and_the_step_once_for_the_chip_that_holds_the_cache(
         monkeypatch):
     """With fit, the prefill is compiled first on a chip grown for its memory and the cache
-    region after it, the decode step on that chip, and neither again; both programs are those a
-    plain compile for the final chip gives."""
-    from imcc import decoder
+    region after it, the decode step on that chip, and neither again; the cells are made once
+    for both; both programs are those a plain compile for the final chip gives, each step
+    making its own cells."""
+    from imcc import compiler, decoder
 
     m = build("llama-tiny", batch=1)
-    calls = []
-    real = decoder._compile_step
+    calls, cells = [], []
+    real, real_levels = decoder._compile_step, compiler._cell_levels
     monkeypatch.setattr(decoder, "_compile_step",
                         lambda *a, **k: calls.append(a[4]) or real(*a, **k))
+    monkeypatch.setattr(compiler, "_cell_levels",
+                        lambda *a, **k: cells.append(1) or real_levels(*a, **k))
     prog = compile_decoder(m, "ideal-signed", context=2000, prompt=30, fit=True,
                            set={"global_mib": 1})
-    assert calls == [30, 1]
+    assert calls == [30, 1] and len(cells) == 1
     assert prog.chip.global_mib > 1 and prog._prefill.chip.name == prog.chip.name
     monkeypatch.setattr(decoder, "_compile_step", real)
+    real_quantize = compiler.quantize_weights
+    monkeypatch.setattr(compiler, "quantize_weights",
+                        lambda m, s, w, cells=None: real_quantize(m, s, w, None))
     plain = compile_decoder(m, prog.chip, context=2000, prompt=30)
+    assert len(cells) == 3
     assert plain.to_bytes() == prog.to_bytes()
     assert plain._prefill.to_bytes() == prog._prefill.to_bytes()
 

@@ -34,6 +34,7 @@ import json
 from collections import defaultdict
 
 from imcc.mapping import Mapping
+from isa.hostlimits import MadeJson
 
 SCHEMA = "imcc.storage-map/1"
 
@@ -113,10 +114,10 @@ def to_json(smap: dict) -> bytes:
     of ``json.dumps(smap, sort_keys=True, indent=1)``, except that each element of the lists
     named in :data:`ROWS` is one line, as ``json.dumps(element, sort_keys=True)`` writes it,
     and a newline at the end. One line per tile keeps a map of a million tiles greppable and
-    lets json's C encoder write it (its indenting encoder is pure Python: 70 s for the 1.1B
-    TinyLlama's map on ``rram``)."""
+    lets json's C encoder write it (its indenting encoder is pure Python). The bytes are a
+    :class:`isa.hostlimits.MadeJson`: the assembler's ``.map`` takes them as they are."""
     if type(smap) is not dict or any(type(k) is not str for k in smap):
-        return (json.dumps(smap, sort_keys=True, indent=1) + "\n").encode()
+        return MadeJson((json.dumps(smap, sort_keys=True, indent=1) + "\n").encode())
     out = ["{"]
     for i, (k, v) in enumerate(sorted(smap.items())):
         out.append("\n " if i == 0 else ",\n ")
@@ -126,7 +127,7 @@ def to_json(smap: dict) -> bytes:
         else:
             out.append(json.dumps(v, sort_keys=True, indent=1).replace("\n", "\n "))
     out.append("\n}\n" if smap else "}\n")
-    return "".join(out).encode()
+    return MadeJson("".join(out).encode())
 
 
 def summary(smap: dict, *, layers: bool = True) -> str:

@@ -283,7 +283,8 @@ def _emit_map(asm, out, section, addr, st, payload):
     asm.expect_count(st, 1, '"file.json"')
     blob = asm.read_path(st.operands[0], ".map")
     try:
-        hostlimits.parse_json(blob)
+        if not isinstance(blob, hostlimits.MadeJson):
+            hostlimits.parse_json(blob)
     except ValueError as e:
         raise asm.error(f"'{st.operands[0].value}' is not valid JSON: {e}",
                         st.operands[0].pos) from None

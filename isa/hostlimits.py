@@ -343,6 +343,14 @@ def _valid_json_depth(data: bytes) -> int:
     return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
 
 
+class MadeJson(bytes):
+    """JSON text a JSON encoder wrote in this process, handed over in memory (the compiler's
+    storage map, ``imcc.storagemap.to_json``), never bytes read from a file: the assembler's
+    ``.map`` takes it without parsing it again (:func:`parse_json` is for what a file holds)."""
+
+    __slots__ = ()
+
+
 def parse_json(text: str | bytes):
     """``json.loads`` bounded: nesting beyond :data:`MAX_NESTING` and integers of more digits
     than Python converts raise :class:`StructureError` (a ``ValueError``), as malformed JSON

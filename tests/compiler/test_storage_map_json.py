@@ -10,6 +10,7 @@ import pytest
 
 from imcc import storagemap
 from imcc.compiler import CompileOptions, compile_model
+from isa.hostlimits import MadeJson
 from runtime.config import preset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,8 @@ def test_a_compiled_models_map(model, chip, priority):
     assert json.loads(text) == json.loads(json.dumps(res.storage_map))
     # one line per entry
     assert text.count(b"\n") > len(res.storage_map["entries"]) > 0
+    # the assembler's .map takes the encoder's own bytes without parsing them again: valid JSON
+    assert isinstance(text, MadeJson) and isinstance(res.obj.map_json, MadeJson)
 
 
 @pytest.mark.parametrize("value", [

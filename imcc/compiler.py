@@ -196,11 +196,14 @@ def quantize_weights(m: Mapped, in_scale: dict[str, float],
             cells.clear()  # one section kept
             cells[key] = hit
     blob, offsets, col_max, scales = hit
+    placed: dict[str, list] = {}
+    for pl in m.mapping.placements:
+        placed.setdefault(pl.tile.layer, []).append(pl)
     imc = {}
     for p in m.plans:
         imc[p.layer] = ImcLayer(
             plan=p, scale=scales[p.layer],
-            placements=tuple(pl for pl in m.mapping.placements if pl.tile.layer == p.layer),
+            placements=tuple(placed.get(p.layer, ())),
             replicas=m.mapping.replicas[p.layer], in_scale=in_scale[p.layer],
             in_signed=m.signed[p.layer],
             weight_offset=MappingProxyType({t.id: offsets[t.id] for t in p.tiles}),

@@ -8,7 +8,7 @@ import struct
 
 from isa.asm_symbols import AsmBase, Fail
 from isa.encoding import Instr, encode, field_error
-from isa.parser import ListOp, Mem, Neg, Num, Pos, Reloc, Statement, Str, Sym, parse
+from isa.parser import BinOp, ListOp, Mem, Neg, Num, Pos, Reloc, Statement, Str, Sym, parse
 from isa.spec import (
     BY_MNEMONIC,
     CSR_BY_NAME,
@@ -107,6 +107,18 @@ class Instructions(AsmBase):
             raise self.error(field_error(spec, fname, value), pos)
 
     def instruction(self, st: Statement, pc: int) -> int:
+        """The word of one table instruction. Statements of one shape (mnemonic and operands,
+        positions aside; :func:`_shape`) encode to one word: the first is encoded and checked,
+        the others take its word (a compiled program repeats most of its lines)."""
+        shape = _shape(st)
+        if shape is not None:
+            word = self.words.get(shape)
+            if word is None:
+                word = self.words[shape] = self._instruction(st, pc)
+            return word
+        return self._instruction(st, pc)
+
+    def _instruction(self, st: Statement, pc: int) -> int:
         spec = BY_MNEMONIC.get(st.name)
         if spec is None:
             names = list(BY_MNEMONIC) + list(PSEUDO_BY_MNEMONIC)
@@ -139,6 +151,40 @@ class Instructions(AsmBase):
                              st.operands[1].pos,
                              f"write a float with li + csrw: li x5, %f32(0.5); csrw {name}, x5")
         return encode(Instr(spec.mnemonic, tuple(args)))
+
+
+#: Instructions with an operand relative to their own address: no two encode alike.
+_PC_RELATIVE = frozenset(s.mnemonic for s in BY_MNEMONIC.values()
+                         if any(o.kind is OperandKind.TARGET for o in s.operands))
+
+
+def _operand_shape(op):
+    """An operand without its positions, or None where its value may depend on where it is
+    (``.``) or it is not of the plain kinds."""
+    t = type(op)
+    if t is Num:
+        return op.value
+    if t is Sym:
+        return None if op.name == "." else op.name
+    if t is BinOp:
+        a, b = _operand_shape(op.left), _operand_shape(op.right)
+        return None if a is None or b is None else (op.op, a, b)
+    if t is Reloc:
+        a = _operand_shape(op.arg)
+        return None if a is None else ("%", op.func, a)
+    if t is Mem:
+        a = 0 if op.offset is None else _operand_shape(op.offset)
+        return None if a is None else ("()", a, op.base)
+    return None
+
+
+def _shape(st: Statement) -> tuple | None:
+    """What determines a statement's word in one source (symbols have one value there), or
+    None where the word depends on its address."""
+    if st.name in _PC_RELATIVE:
+        return None
+    ops = tuple(_operand_shape(o) for o in st.operands)
+    return None if None in ops else (st.name, ops)
 
 
 def _substitute(op, binding: dict, pos: Pos):

@@ -48,6 +48,7 @@ class AsmBase:
         self.failed: set[str] = set()  # .equ symbols whose value could not be computed
         self.seen: set[tuple[int, int, str]] = set()
         self.read_cache: dict[Path, bytes] = {}  # an included file is read once
+        self.words: dict[tuple, int] = {}  # an instruction's shape -> its word (asm_instr)
 
     # ---- diagnostics ------------------------------------------------------------------------
 

@@ -195,6 +195,9 @@ def quantize_weights(m: Mapped, in_scale: dict[str, float],
         if cells is not None and key is not None:
             cells.clear()  # one section kept
             cells[key] = hit
+    elif imc_weights:  # the cells were made: the weights go now, as when they are
+        imc_weights.clear()
+        return_freed_memory()
     blob, offsets, col_max, scales = hit
     placed: dict[str, list] = {}
     for pl in m.mapping.placements:

@@ -33,7 +33,7 @@ class Instructions(AsmBase):
             return [st]
         params = p.params
         self.expect_count(st, len(params), ", ".join(params))
-        alternatives = [a.strip() for a in p.expansion.split("|")]
+        alternatives = _ALTERNATIVES[st.name]
         choice = alternatives[0]
         if len(alternatives) > 1:  # li: one addi only for a literal that fits 12 bits
             v = st.operands[1]
@@ -220,6 +220,9 @@ def _templates() -> dict[str, tuple[Statement, ...]]:
 
 
 _TEMPLATES = _templates()
+#: Each pseudo-instruction's expansions, in the table's order.
+_ALTERNATIVES = {m: tuple(a.strip() for a in p.expansion.split("|"))
+                 for m, p in PSEUDO_BY_MNEMONIC.items()}
 
 
 #: RISC-V's ABI register names, which this assembler does not take (hints only).

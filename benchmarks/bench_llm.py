@@ -29,7 +29,8 @@
 
 * ``--extrapolate DIR``: the cost model's programming, prefill and per-token energy and
   latency of the 22-layer TinyLlama on ``--scale-chip`` where the full model does not fit this
-  machine (on ``rram`` its 126,272 programmed arrays would take 92 GiB here): TinyLlama-shaped
+  machine (on ``rram`` its 126,272 programmed arrays would take 33 GB of float32 conductances
+  here; ``--scale DIR --scale-backend cost`` costs the full model instead): TinyLlama-shaped
   decoders of one and two layers are built in ``DIR``, compiled and run as ``--scale`` runs
   them, with the chip's nonidealities off (the cost model counts the same events whatever the
   cells hold: tests/llm/test_generate_cost.py), and each figure taken as ``one layer + 21 x

@@ -386,6 +386,9 @@ _TABLE = (
      "D = A * B + C (scale-shift, batch norm, dequantization)"),
     ("vsel", "compute", "R4", "rd rs1 rs2 rs3", "opcode=VEC funct3=4 funct2=1",
      "D = B if A != 0 else C"),
+    ("vclip", "compute", "R4", "rd rs1 rs2 rs3", "opcode=VEC funct3=4 funct2=2",
+     ("D = min(max(A, B), C), each step keeping its first operand where the two are equal (a "
+      "signed zero equal to a bound keeps its sign); the first NaN of A, B, C")),
     ("vsetli", "config", "I", "imm_i", "opcode=VEC funct3=6 rd=0 rs1=0",
      ("AGU := one contiguous dim of imm elements (n5 = imm, other n = 1, every operand stride "
      "of dim 5 = 1, other strides 0, nred = 1)")),

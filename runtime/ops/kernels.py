@@ -129,7 +129,7 @@ _filled: dict[int, np.ndarray] = {}  # float32 bits -> a block of that value
 PLAIN_BELOW = min(LOOP_MIN_ELEMENTS, EXTREMUM_BLOCK)
 
 
-def _single_value(b) -> np.float32 | None:
+def single_value(b) -> np.float32 | None:
     """The one value ``b`` holds, a scalar or a view whose strides are all 0, else None."""
     if not isinstance(b, np.ndarray):
         return np.float32(b)
@@ -162,7 +162,7 @@ def extremum(f: Callable, dst: np.ndarray, a: np.ndarray, b, *,
     element in memory order: channels-last activations are contiguous views in another axis
     order); ``block_elements`` per step."""
     step = block_elements
-    c = _single_value(b)
+    c = single_value(b)
     flat = None
     if c is not None and dst.size >= step and independent(dst, a):
         flat = _flat_pair(dst, a)

@@ -211,7 +211,7 @@ def _unary_into(mnemonic: str, fn, small):
 #: Mnemonic -> ``(fn, small, operands)`` of each element-wise instruction: it computes
 #: ``fn(D, A[, B])`` (as :func:`compute_into`), on a destination of fewer than
 #: ``kernels.PLAIN_BELOW`` elements the call ``small(D, A[, B])`` returns, over the source
-#: operands ``operands`` ('a' or 'ab'); :mod:`runtime.ops.bind` binds them.
+#: operands ``operands`` ('a', 'ab' or 'abc'); :mod:`runtime.ops.bind` binds them.
 ELEMENTWISE: dict[str, tuple[Callable, Callable, str]] = {}
 
 
@@ -250,6 +250,41 @@ def _fma(dst: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:
         return
     kernels.ufunc(np.multiply, dst, a, b)
     kernels.ufunc(np.add, dst, dst, c)
+
+
+@semantics("vclip")
+def vclip(s, d, a, b, c):
+    """D = min(max(A, B), C), each step keeping its first operand where the two are equal (a
+    signed zero equal to a bound keeps its sign; vmax then vmin give the bound there, and
+    otherwise the same bits); the first NaN of A, B, C"""
+    agu = s.agu()
+    if agu.elements:
+        compute_into(s, d, agu, _clip, src(s, a, "a", agu), src(s, b, "b", agu),
+                     src(s, c, "c", agu))
+
+
+def _clip(dst: np.ndarray, a: np.ndarray, b, c) -> None:
+    """``vclip``: numpy's clip by bounds that are one value each (its loop for scalar bounds
+    keeps ``A``, then ``max(A, B)``, on a tie, and gives the first NaN: the instruction's
+    rule, tested in tests/runtime/test_vector_clip.py); by bounds that vary (where numpy's
+    loop over arrays gives the bound on a tie), the rule step by step."""
+    lo, hi = kernels.single_value(b), kernels.single_value(c)
+    if lo is not None and hi is not None:
+        kernels.ufunc(np.clip, dst, a, lo, hi)
+        return
+    m = _keep_first(np.array(a), np.greater, b)
+    dst[...] = _keep_first(m, np.less, c)
+
+
+def _keep_first(x: np.ndarray, beyond, bound) -> np.ndarray:
+    """``x`` with ``bound`` where ``beyond(bound, x)`` or ``bound`` is NaN and ``x`` is not (in
+    place in ``x``, a fresh array)."""
+    take = beyond(bound, x) | (np.isnan(bound) & ~np.isnan(x))
+    np.copyto(x, np.broadcast_to(bound, x.shape), where=take)
+    return x
+
+
+ELEMENTWISE["vclip"] = (_clip, lambda d, a, b, c: partial(_clip, d, a, b, c), "abc")
 
 
 @semantics("vsel")

@@ -153,6 +153,8 @@ def lower_where(ctx: Ctx, node) -> None:
 
 @lowers("Clip")
 def lower_clip(ctx: Ctx, node) -> None:
+    """``vmax`` by the lower bound, then ``vmin`` by the upper; one ``vclip`` where that gives
+    the same bits (:func:`_clip_in_one`)."""
     x = ctx.view(node.inputs[0])
     y = ctx.view(node.outputs[0])
     lo = node.inputs[1] if len(node.inputs) > 1 else ""
@@ -160,12 +162,54 @@ def lower_clip(ctx: Ctx, node) -> None:
     if not lo and not hi:
         ctx.copy(y, x)
         return
+    if lo and hi and _clip_in_one(ctx, node.inputs[0], lo, hi):
+        ctx.ternary("vclip", y, x, ctx.view(lo), ctx.view(hi))
+        return
     src = x
     if lo:
         ctx.binary("vmax", y, src, ctx.view(lo))
         src = y
     if hi:
         ctx.binary("vmin", y, src, ctx.view(hi))
+
+
+def _clip_in_one(ctx: Ctx, x: str, lo: str, hi: str) -> bool:
+    """Whether ``vclip`` of ``x`` by the bounds ``lo``, ``hi`` gives the bits of ``vmax`` then
+    ``vmin``. The two differ only where a value equals a bound that is a zero of the other
+    sign (``vmax``/``vmin`` give the bound, ``vclip`` the value); so they agree for constant
+    bounds without NaN that hold no zero, or hold no ``-0.0`` while ``x`` never does
+    (:func:`_never_negative_zero`): a maximum of two values that are not ``-0.0`` is not."""
+    bounds = [ctx.const(t) if ctx.graph.is_const(t) else None for t in (lo, hi)]
+    if any(b is None for b in bounds):
+        return False
+    bounds = [np.asarray(b, np.float32) for b in bounds]
+    if any(np.isnan(b).any() for b in bounds):
+        return False
+    if not any((b == 0).any() for b in bounds):
+        return True
+    return not any(_has_negative_zero(b) for b in bounds) and _never_negative_zero(ctx, x)
+
+
+def _has_negative_zero(v: np.ndarray) -> bool:
+    return bool(np.any((v == 0) & np.signbit(v)))
+
+
+def _never_negative_zero(ctx: Ctx, x: str) -> bool:
+    """Whether the float32 tensor ``x`` provably holds no ``-0.0``: the last step writing it
+    adds a constant without ``-0.0`` (an IMC Conv or Gemm with such a bias, whose
+    dequantization ends in ``vadd`` or ``vfma`` of it; an Add of such a constant, alone or
+    fused into ``vfma``). Under round to nearest ``a + b`` is ``-0.0`` only when both are."""
+    node = ctx.graph.producer(x)
+    if node is None or ctx.graph.types[x].dtype != "float32":
+        return False
+    if node.op_type in ("Conv", "Gemm") and node.name in ctx.imc:
+        b = node.inputs[2] if len(node.inputs) > 2 else ""
+        bias = ctx.const(b) if b and ctx.graph.is_const(b) else None
+        return bias is not None and not _has_negative_zero(np.asarray(bias, np.float32))
+    if node.op_type == "Add":
+        return any(ctx.graph.is_const(t) and not _has_negative_zero(
+            np.asarray(ctx.const(t), np.float32)) for t in node.inputs)
+    return False
 
 
 @lowers("LeakyRelu")
@@ -179,7 +223,13 @@ def lower_leaky_relu(ctx: Ctx, node) -> None:
 
 
 def _hard_sigmoid(ctx: Ctx, y, x, alpha: float, beta: float) -> None:
+    """``vfma`` then the clip to [0, 1]: one ``vclip`` where ``beta`` is not ``-0.0`` (the sum
+    is then never ``-0.0``, and ``vclip`` gives the bits of ``vmax`` then ``vmin``:
+    :func:`_clip_in_one`), else ``vmax`` and ``vmin``."""
     ctx.ternary("vfma", y, x, ctx.scalar(alpha), ctx.scalar(beta))
+    if not _has_negative_zero(np.float32(beta)):
+        ctx.ternary("vclip", y, y, ctx.scalar(0.0), ctx.scalar(1.0))
+        return
     ctx.binary("vmax", y, y, ctx.scalar(0.0))
     ctx.binary("vmin", y, y, ctx.scalar(1.0))
 

@@ -53,7 +53,8 @@ _RECORDS = (
     _act("Sigmoid", layout=_E, sign=_NONNEG), _act("Tanh", layout=_E), _act("Gelu"),
     _act("Erf", layout=_E), _act("HardSigmoid", layout=_E, sign=_NONNEG),
     _act("HardSwish", layout=_E), _act("Softplus", sign=_NONNEG), _act("Elu"),
-    _act("Clip", layout=_E, notes="bounds constant or runtime"),
+    _act("Clip", layout=_E, notes="bounds constant or runtime; by constant bounds one vclip "
+         "where that gives the bits of vmax then vmin"),
     _act("Softmax", attrs=A.axis, sign=_NONNEG), _act("LogSoftmax", attrs=A.axis),
     OpDef("MaxPool", _D, "pooling", layout=_E, attrs=A.pool, check=F.pool, sign=_ALL,
           notes=f"{_SPATIAL_ANY}; the Indices output below 2**24 input elements"),

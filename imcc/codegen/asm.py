@@ -3,6 +3,7 @@ and CSR contents so that straight-line code does not rewrite a value that is alr
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 
@@ -26,9 +27,11 @@ def symbol(prefix: str, name: str) -> str:
     return f"{prefix}{s}"
 
 
+@functools.cache
 def arity(mnemonic: str) -> tuple[int, str]:
     """The operand count and syntax of an instruction or pseudo-instruction of the ISA table;
-    ``ValueError`` for a mnemonic the table does not have."""
+    ``ValueError`` for a mnemonic the table does not have (a generator calls it for every line
+    it writes: looked up once per mnemonic)."""
     spec = BY_MNEMONIC.get(mnemonic)
     if spec is not None:
         return len(spec.operands), spec.syntax

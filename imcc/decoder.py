@@ -259,16 +259,16 @@ def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = N
     """The decode-step program of ``model`` for ``context`` tokens, with the cache shift; an
     ``imcc.Program`` whose ``_decoder`` and ``_context`` say what it is. With ``prompt`` (a
     length below ``context``), also the prefill program for prompts of that length (its
-    ``_prefill``): the same cells, placed the same way, and the same cache region."""
+    ``_prefill``): the same cells (made once: ``cells``, compiler.quantize_weights), placed
+    the same way, and the same cache region."""
     from isa.objfile import same_bytes
 
     model = resolve_model(model)
     dec = decoder_interface(model)
     if context < 2:
         raise InputError(f"a context of {context} token(s): generation needs at least 2")
-    kw = {"priority": priority, "name": name, "set": set, "fit": fit, "seed": seed,
-          "time_limit": time_limit, "progress": progress, "calib_ids": calib_ids,
-          "cells": {}}  # the steps' cells, made once (compiler.quantize_weights)
+    kw = {"priority": priority, "name": name, "set": set, "fit": fit, "seed": seed, "cells": {},
+          "time_limit": time_limit, "progress": progress, "calib_ids": calib_ids}
     def labelled(what):
         return None if progress is None else (lambda m: progress(f"{what}: {m}"))
 

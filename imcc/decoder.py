@@ -259,8 +259,7 @@ def compile_decoder(model, chip="ideal", *, context: int, prompt: int | None = N
     """The decode-step program of ``model`` for ``context`` tokens, with the cache shift; an
     ``imcc.Program`` whose ``_decoder`` and ``_context`` say what it is. With ``prompt`` (a
     length below ``context``), also the prefill program for prompts of that length (its
-    ``_prefill``): the same cells (made once: ``cells``, compiler.quantize_weights), placed
-    the same way, and the same cache region."""
+    ``_prefill``): the same cells (made once), placed the same way, and the same cache region."""
     from isa.objfile import same_bytes
 
     model = resolve_model(model)

@@ -83,10 +83,10 @@ class Crossbar(Protocol):
                coef: np.ndarray | None = None) -> Callable | None:
         """``f(x, out)`` computing what ``mvm`` (``coef`` None) or ``mvm_combined`` computes
         for this region and precision, or None (the interpreter then calls those). An ``f``
-        with methods ``quantize(x) -> q`` and ``product(q, out)`` (:class:`ExactKernel`)
-        lets the interpreter reuse the quantized inputs of an unchanged operand; one with
-        ``bind(x, out)`` gives the call on two fixed views as a call without arguments
-        (:mod:`runtime.products`), which the interpreter keeps for a repeated MVM."""
+        with methods ``quantize(x) -> q`` and ``product(q, out)`` (:class:`ExactKernel`,
+        :class:`CyclesKernel`) lets the interpreter reuse the quantized inputs of an unchanged
+        operand; one with ``bind(x, out)`` gives the call on two fixed views as a call without
+        arguments (:mod:`runtime.products`), which the interpreter keeps for a repeated MVM."""
 
 
 class NumpyCrossbar:

@@ -71,7 +71,8 @@ class SliceSpec:
 class Quantized:
     """Integer weights (or the float weights, for w_bits = 0) and their per-column scales."""
 
-    values: np.ndarray  # int32 [K, N] (float32 on the float path)
+    values: np.ndarray  # [K, N]: the narrowest signed integers that hold w_bits (float32 on
+    # the float path)
     scale: np.ndarray  # float32 [N]: W ~= values * scale
 
 
@@ -82,7 +83,10 @@ def quantize(W: np.ndarray, w_bits: int, percentile: float | None = None,
     ``scale[n] = r[n] / (2**(w_bits-1) - 1)`` with ``r[n] = max |W[:, n]|``, or, given a
     ``percentile``, that percentile of ``|W[:, n]|`` (larger weights are clipped: fewer levels
     go to rare outliers); a column with ``r = 0`` gets scale 1. A given ``scale`` (the model's,
-    imcc/qdq.py) is used as it is where every ``rint(W / scale)`` fits ``w_bits``.
+    imcc/qdq.py) is used as it is where every ``rint(W / scale)`` fits ``w_bits``. The levels
+    are the narrowest signed integers that hold them (int8 up to 8 bits), computed a chunk of
+    rows at a time: the weights' only full-size companion is their levels (a float32 copy, its
+    absolute values and int32 levels each took the weights' size again).
     """
     W = np.asarray(W, dtype=np.float32)
     if w_bits == 0:
@@ -92,18 +96,43 @@ def quantize(W: np.ndarray, w_bits: int, percentile: float | None = None,
     qmax = (1 << (w_bits - 1)) - 1
     if scale is not None:
         s = np.asarray(scale, dtype=np.float32)
-        q = np.rint(np.divide(W, s, dtype=np.float32))
-        if np.abs(q).max(initial=0) <= qmax:
-            return Quantized(q.astype(np.int32), s)
+        q = _levels(W, s, qmax, clip=False)
+        if q is not None:
+            return Quantized(q, s)
     if percentile is None or percentile >= 100:
-        amax = np.abs(W).max(axis=0)
+        amax = np.zeros(W.shape[1], np.float32)
+        for rows in _chunks(W):
+            np.maximum(amax, np.abs(W[rows]).max(axis=0, initial=0), out=amax)
     else:
         amax = np.percentile(np.abs(W), percentile, axis=0).astype(np.float32)
     scale = np.where(amax > 0, amax / qmax, 1.0).astype(np.float32)
-    q = np.divide(W, scale, dtype=np.float32)
-    np.rint(q, out=q)
-    np.clip(q, -qmax, qmax, out=q)
-    return Quantized(q.astype(np.int32), scale)
+    return Quantized(_levels(W, scale, qmax, clip=True), scale)
+
+
+#: Elements of ``W`` quantized in one pass (:func:`_levels`): 4 MiB of float32 temporaries.
+_CHUNK = 1 << 20
+
+
+def _chunks(W: np.ndarray):
+    step = max(1, _CHUNK // max(1, W.shape[1]))
+    return (slice(r, r + step) for r in range(0, W.shape[0], step))
+
+
+def _levels(W: np.ndarray, scale: np.ndarray, qmax: int, *, clip: bool) -> np.ndarray | None:
+    """``rint(W / scale)`` (float32, round half to even), clipped to ``[-qmax, qmax]`` with
+    ``clip``, else None where a level falls outside it; in the narrowest signed integers that
+    hold ``qmax``."""
+    dt = np.int8 if qmax <= 127 else np.int16 if qmax <= 32767 else np.int32
+    out = np.empty(W.shape, dt)
+    for rows in _chunks(W):
+        t = np.divide(W[rows], scale, dtype=np.float32)
+        np.rint(t, out=t)
+        if clip:
+            np.clip(t, -qmax, qmax, out=t)
+        elif np.abs(t).max(initial=0) > qmax:
+            return None
+        out[rows] = t
+    return out
 
 
 def coefficients(spec: SliceSpec) -> np.ndarray:

@@ -110,3 +110,32 @@ class _running:
 
     def __exit__(self, *exc):
         gc.set_threshold(*self.was)
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 20])
+def test_quantize_in_chunks_is_the_whole_array_formula(monkeypatch, chunk):
+    """quantize computes levels a chunk of rows at a time in the narrowest integers: the same
+    values as the formula on the whole array (rint(W / (max|W| / qmax)), clipped; a given
+    scale kept where every level fits), for several bit widths, percentiles and views."""
+    from imcc import quant
+
+    monkeypatch.setattr(quant, "_CHUNK", chunk)
+    rng = np.random.default_rng(3)
+    for trial in range(60):
+        k, n = int(rng.integers(1, 90)), int(rng.integers(1, 30))
+        w = (rng.standard_normal((n, k)) * rng.choice([1e-3, 1.0, 50.0])).astype(np.float32).T
+        w[:, 0] = 0 if trial % 4 == 0 else w[:, 0]
+        bits = int(rng.choice([2, 4, 8, 9, 16, 17]))
+        qmax = (1 << (bits - 1)) - 1
+        pct = 99.0 if trial % 3 == 0 else None
+        r = np.abs(w).max(axis=0) if pct is None else \
+            np.percentile(np.abs(w), pct, axis=0).astype(np.float32)
+        scale = np.where(r > 0, r / qmax, 1.0).astype(np.float32)
+        given = scale * np.float32(rng.choice([0.5, 1.0, 2.0])) if trial % 2 else None
+        want_scale = scale
+        if given is not None and np.abs(np.rint(w / given)).max() <= qmax:
+            want_scale = given
+        want = np.clip(np.rint(np.divide(w, want_scale, dtype=np.float32)), -qmax, qmax)
+        got = quant.quantize(w, bits, pct, given)
+        assert np.array_equal(got.scale, want_scale)
+        assert np.array_equal(got.values, want) and got.values.itemsize <= (1 if bits <= 8 else 4)

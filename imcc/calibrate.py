@@ -57,7 +57,9 @@ _SAMPLE = 1 << 20  # values kept per tensor and batch for percentiles
 
 def _model_without_large_constants(graph: Graph, wanted: list[str]):
     """The graph as ONNX with the large constants turned into inputs (fed from the graph's own
-    arrays at run time, so the weights are not copied into a second model)."""
+    arrays at run time, so the weights are not copied into a second model). A constant that is
+    a transposed view (Gemm's ``transB`` weight in the normal form) is fed as the array it views
+    and transposed back by a node of the model: numpy would copy it to make it contiguous."""
     large = tuple(k for k, v in graph.constants.items() if np.asarray(v).size > _LARGE)
     small = {k: v for k, v in graph.constants.items() if k not in large}
     g = graph.replace(constants=small, inputs=tuple(graph.inputs) + large)
@@ -68,8 +70,38 @@ def _model_without_large_constants(graph: Graph, wanted: list[str]):
             ty = graph.types[t]
             model.graph.output.append(onnx.helper.make_tensor_value_info(
                 t, onnx.helper.np_dtype_to_tensor_dtype(np.dtype(ty.dtype)), list(ty.shape)))
-    weights = {k: np.ascontiguousarray(graph.constants[k]) for k in large}
+    weights = {}
+    for k in large:
+        v = np.asarray(graph.constants[k])
+        perm = _permutation(v)
+        if perm is None:
+            weights[k] = np.ascontiguousarray(v)
+            continue
+        fed = f"{k}__stored"
+        weights[fed] = v.transpose(perm)
+        _feed_as(model, k, fed, weights[fed], [int(i) for i in np.argsort(perm)])
     return model, weights
+
+
+def _permutation(v: np.ndarray) -> tuple[int, ...] | None:
+    """The axes order in which the non-contiguous ``v`` is a C-contiguous array, or None."""
+    if v.flags.c_contiguous or v.ndim < 2:
+        return None
+    perm = tuple(int(i) for i in np.argsort([-s for s in v.strides], kind="stable"))
+    return perm if v.transpose(perm).flags.c_contiguous else None
+
+
+def _feed_as(model: onnx.ModelProto, name: str, fed: str, value: np.ndarray,
+             perm: list[int]) -> None:
+    """Graph input ``name`` becomes ``Transpose(fed, perm)``, ``fed`` an input of ``value``'s
+    type and shape."""
+    g = model.graph
+    keep = [i for i in g.input if i.name != name]
+    del g.input[:]
+    g.input.extend(keep)
+    g.input.append(onnx.helper.make_tensor_value_info(
+        fed, onnx.helper.np_dtype_to_tensor_dtype(value.dtype), list(value.shape)))
+    g.node.insert(0, onnx.helper.make_node("Transpose", [fed], [name], perm=perm))
 
 
 def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.ndarray], *,

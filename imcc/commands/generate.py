@@ -10,8 +10,8 @@ import click
 from imcc.commands._common import Outputs, chip_options, load_chip, write_files
 from imcc.commands._progress import Progress
 from imcc.commands._settings import fit_option, set_option
-from runtime.xpcrossbar import BACKENDS
 from isa.diagnostics import InputError
+from runtime.xpcrossbar import BACKENDS
 
 
 def _ids(text: str) -> list[int]:

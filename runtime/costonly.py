@@ -10,10 +10,11 @@ scalar code) runs as on any backend.
 
 The cost report (energy, latency, event counts) of such a run equals the numpy backend's
 whenever what the program executes does not depend on the values its MVMs produce: its
-branches, loop counts, addresses and gather indices. A compiled model's program is straight
-line, with shapes fixed at compile time and gather indices from its inputs (token ids and
-positions), so its report is the same (tests/runtime/test_costonly.py compares them); its
-outputs are not the model's and are not meant to be read.
+branches, loop counts and addresses. A compiled model's program is straight-line code with
+every shape fixed at compile time, and the cost model counts elements, not values, so its
+report is the same (tests/runtime/test_costonly.py compares them); a hand-written program that
+branches on an MVM's result may differ, and a gather whose indices an MVM computed reads row 0.
+The outputs are not the model's and are not meant to be read.
 """
 
 from __future__ import annotations

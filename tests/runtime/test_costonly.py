@@ -22,13 +22,15 @@ def _report(cost) -> dict:
             for f in dataclasses.fields(cost)}
 
 
-@pytest.mark.parametrize("chip", ["rram", "ideal-int8", "ideal"])
+@pytest.mark.parametrize("chip", ["rram", "ideal-int8", "ideal", "pcm"])
 def test_a_compiled_model_costs_the_same_on_the_cost_backend(chip):
+    """pcm: drift compensation's reference reads, an hour after programming."""
     prog = imcc.compile(str(CNN), chip=chip, batch=2)
     x = np.random.default_rng(1).standard_normal((5, 1, 8, 8)).astype(np.float32)
-    full = prog.run({"input": x})  # three runs of the batch of 2
+    t = 3600.0 if chip == "pcm" else 0.0
+    full = prog.run({"input": x}, time=t)  # three runs of the batch of 2
     numpy_cost = _report(prog.cost)
-    counted = prog.run({"input": x}, backend="cost")
+    counted = prog.run({"input": x}, backend="cost", time=t)
     assert _report(prog.cost) == numpy_cost
     assert numpy_cost["cells_programmed"] > 0 and numpy_cost["mvms"] > 0
     assert any(np.any(v != 0) for v in full.values())  # the numpy run computed something

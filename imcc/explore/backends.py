@@ -30,6 +30,26 @@ BACKENDS = ("local", "dask")
 _TEARDOWN_LOGGERS = ("tornado.application", "distributed")
 
 
+class _ClientExecutor:
+    """A Dask client's executor that can say when its client is gone (:meth:`gone`): Dask may
+    leave a future of a task cut off with its scheduler pending for ever (its callback that
+    would set it raises), so :mod:`imcc.explore.engine` asks while it waits."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self._ex = client.get_executor(pure=False)
+
+    def submit(self, fn, *args, **kwargs) -> cf.Future:
+        return self._ex.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, **kwargs) -> None:
+        self._ex.shutdown(wait=wait, **kwargs)
+
+    def gone(self) -> bool:
+        """Whether the client has closed (it could not reach its scheduler again)."""
+        return self._client.status in ("closing", "closed")
+
+
 @contextlib.contextmanager
 def _quiet(names: tuple[str, ...]) -> Iterator[None]:
     """Only CRITICAL records of the loggers ``names`` while the block runs."""
@@ -76,7 +96,7 @@ def executor(backend: str = "local", workers: int = 2,
                               hint="start one with `dask scheduler` and give the address "
                                    "it prints (tcp://HOST:8786)") from None
         try:
-            yield client.get_executor(pure=False)
+            yield _ClientExecutor(client)
         finally:
             with _quiet(_TEARDOWN_LOGGERS):  # connections this close cuts are not errors
                 client.close()

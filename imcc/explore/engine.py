@@ -175,10 +175,20 @@ class _Sweep:
             self.submit(("run", p, s), _run_task, self.study, p, s, result, self.data)
 
     def drain(self) -> None:
-        """Wait for every task (and the run tasks that compiled programs start)."""
+        """Wait for every task (and the run tasks that compiled programs start). An executor
+        with ``gone()`` (backends: a Dask client's) is asked every second while nothing
+        finishes: once it is gone, what is still pending is lost."""
+        gone = getattr(self.ex, "gone", None)
         try:
             while self.pending:
-                finished, _ = cf.wait(list(self.pending), return_when=cf.FIRST_COMPLETED)
+                finished, _ = cf.wait(list(self.pending), timeout=None if gone is None else 1.0,
+                                      return_when=cf.FIRST_COMPLETED)
+                if not finished and gone():
+                    for f, info in self.pending.items():
+                        f.cancel()
+                        self.lost += len(info[1]) if info[0] == "compile" else 1
+                    self.pending.clear()
+                    return
                 for f in finished:
                     self.finish(f, self.pending.pop(f))
         except BaseException:

@@ -89,3 +89,30 @@ def test_a_worker_that_reads_another_model_file_fails_its_points(study, tmp_path
     (error,) = errors
     assert error.startswith("compile: ") and str(other) in error
     assert ("cannot read the model" if case == "missing" else "not the model file") in error
+
+
+class _Stranded:
+    """An executor whose futures never finish and that is gone after its first submits (a
+    Dask client cut from its scheduler may leave its futures so)."""
+
+    def __init__(self):
+        self.submitted, self.checks = 0, 0
+
+    def submit(self, fn, *args):
+        import concurrent.futures as cf
+
+        self.submitted += 1
+        return cf.Future()
+
+    def gone(self) -> bool:
+        self.checks += 1
+        return self.checks > 1
+
+
+def test_work_stranded_on_an_executor_that_is_gone_is_lost_not_waited_for(study):
+    from isa.diagnostics import ToolchainError
+
+    ex = _Stranded()
+    with pytest.raises(ToolchainError, match=r"the executor lost 4 of 4 evaluations"):
+        within_deadline(lambda: evaluate(study, ITEMS, ResultStore(None), executor=ex))
+    assert ex.submitted == 1 and ex.checks == 2  # one compile for the 4 points; asked until gone

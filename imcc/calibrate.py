@@ -78,6 +78,8 @@ def _model_without_large_constants(graph: Graph, wanted: list[str]):
             weights[k] = np.ascontiguousarray(v)
             continue
         fed = f"{k}__stored"
+        while fed in graph.types or fed in weights:  # a name no tensor of the graph has
+            fed += "_"
         weights[fed] = v.transpose(perm)
         _feed_as(model, k, fed, weights[fed], [int(i) for i in np.argsort(perm)])
     return model, weights

@@ -184,15 +184,17 @@ def quantize_weights(m: Mapped, in_scale: dict[str, float],
     cells depend on the weights and the plans only; :mod:`imcc.decoder` compiles a prefill
     and a decode step of one model): that compile reuses it instead of making it again."""
     graph = m.graph
-    try:
-        key = tuple((p, graph.node(p.layer).inputs[1]) for p in m.plans)
-        hit = None if cells is None else cells.get(key)
-    except TypeError:  # a plan that does not hash: no reuse
-        key = hit = None
+    key = hit = None
+    if cells is not None:
+        try:
+            key = tuple((p, graph.node(p.layer).inputs[1]) for p in m.plans)
+            hit = cells.get(key)
+        except TypeError:  # a plan that does not hash: no reuse
+            key = None
     if hit is None:
         wb, scales = _cell_levels(graph, m.plans, imc_weights)
         hit = (wb.finish(), wb.offsets, wb.col_max, scales)
-        if cells is not None and key is not None:
+        if key is not None:
             cells.clear()  # one section kept
             cells[key] = hit
     elif imc_weights:  # the cells were made: the weights go now, as when they are

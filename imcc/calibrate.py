@@ -55,21 +55,31 @@ _LARGE = 4096  # constants with more elements are fed as inputs instead of copie
 _SAMPLE = 1 << 20  # values kept per tensor and batch for percentiles
 
 
-def _model_without_large_constants(graph: Graph, wanted: list[str]):
+def _model_without_large_constants(graph: Graph, wanted: list[str], reduced: bool = False):
     """The graph as ONNX with the large constants turned into inputs (fed from the graph's own
     arrays at run time, so the weights are not copied into a second model). A constant that is
     a transposed view (Gemm's ``transB`` weight in the normal form) is fed as the array it views
-    and transposed back by a node of the model: numpy would copy it to make it contiguous."""
+    and transposed back by a node of the model: numpy would copy it to make it contiguous.
+
+    The model's outputs are the graph's and the ``wanted`` tensors; with ``reduced``, each
+    float ``wanted`` tensor's largest magnitude instead (a scalar, :func:`_absmax_name`, made by
+    ``ReduceMax(Abs(t))`` inside the model): the engine then frees each activation once it is
+    used, where an output would be kept (and copied out) until the run ends."""
     large = tuple(k for k, v in graph.constants.items() if np.asarray(v).size > _LARGE)
     small = {k: v for k, v in graph.constants.items() if k not in large}
     g = graph.replace(constants=small, inputs=tuple(graph.inputs) + large)
     model = to_onnx(g)
     existing = {o.name for o in model.graph.output}
     for t in wanted:
-        if t not in existing and not graph.is_const(t):
-            ty = graph.types[t]
+        if graph.is_const(t):
+            continue
+        ty = graph.types[t]
+        if reduced and _reducible(ty):
+            _add_absmax(model, t, _absmax_name(graph, t), np.dtype(ty.dtype))
+        elif t not in existing:
             model.graph.output.append(onnx.helper.make_tensor_value_info(
                 t, onnx.helper.np_dtype_to_tensor_dtype(np.dtype(ty.dtype)), list(ty.shape)))
+            existing.add(t)
     weights = {}
     for k in large:
         v = np.asarray(graph.constants[k])
@@ -83,6 +93,34 @@ def _model_without_large_constants(graph: Graph, wanted: list[str]):
         weights[fed] = v.transpose(perm)
         _feed_as(model, k, fed, weights[fed], [int(i) for i in np.argsort(perm)])
     return model, weights
+
+
+def _reducible(ty) -> bool:
+    """Whether a tensor of type ``ty`` is reduced to its largest magnitude inside the model: a
+    float32 or float64 one with values (the types ``Abs`` and ``ReduceMax`` take in every
+    engine)."""
+    return np.dtype(ty.dtype) in (np.float32, np.float64) and 0 not in ty.shape
+
+
+def _absmax_name(graph: Graph, t: str) -> str:
+    """The name of ``t``'s largest magnitude in the calibration model: one no tensor of the
+    graph has."""
+    name = f"{t}__absmax"
+    while name in graph.types or f"{name}__abs" in graph.types:
+        name += "_"
+    return name
+
+
+def _add_absmax(model: onnx.ModelProto, t: str, out: str, dtype: np.dtype) -> None:
+    """Add ``out = ReduceMax(Abs(t))`` (a scalar of ``t``'s type ``dtype``) to the model's
+    outputs, its nodes right after the one that makes ``t`` (the engines run the nodes in their
+    order: ``t`` can be freed once its other readers ran, not kept to the end of the run)."""
+    g = model.graph
+    at = next((i + 1 for i, n in enumerate(g.node) if t in n.output), 0)
+    g.node.insert(at, onnx.helper.make_node("ReduceMax", [f"{out}__abs"], [out], keepdims=0))
+    g.node.insert(at, onnx.helper.make_node("Abs", [t], [f"{out}__abs"]))
+    g.output.append(onnx.helper.make_tensor_value_info(
+        out, onnx.helper.np_dtype_to_tensor_dtype(dtype), []))
 
 
 def _permutation(v: np.ndarray) -> tuple[int, ...] | None:
@@ -114,9 +152,12 @@ def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.nd
     ``minmax`` keeps a running maximum; ``percentile`` keeps an evenly strided subsample of at
     most 2**20 values per tensor and chunk, so memory stays bounded for large models."""
     wanted = list(dict.fromkeys(tensors))
-    model, weights = _model_without_large_constants(graph, wanted)
+    reduced = method != "percentile"
+    model, weights = _model_without_large_constants(graph, wanted, reduced)
     names = [o.name for o in model.graph.output]
-    _, run = runner(model)
+    absmax = {t: _absmax_name(graph, t) for t in wanted
+              if reduced and not graph.is_const(t) and _reducible(graph.types[t])}
+    _, run = runner(model, lean=reduced)
     del model
     inputs = [t for t in graph.inputs if not graph.is_const(t)]
     b = max(1, graph.types[inputs[0]].shape[0] if graph.types[inputs[0]].shape else 1)
@@ -133,6 +174,9 @@ def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.nd
             feeds[t] = chunk.astype(graph.types[t].dtype).reshape(graph.types[t].shape)
         outs = dict(zip(names, run(feeds)))
         for t in wanted:
+            if t in absmax:
+                peak[t] = max(peak[t], float(outs[absmax[t]]))
+                continue
             v = np.abs(np.asarray(graph.constants[t] if graph.is_const(t) else outs[t]))
             peak[t] = max(peak[t], float(v.max()) if v.size else 0.0)
             if method == "percentile":

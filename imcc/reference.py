@@ -15,14 +15,21 @@ import onnx
 from isa.diagnostics import InputError, OnnxImportError
 
 
-def runner(model: onnx.ModelProto):
+def runner(model: onnx.ModelProto, *, lean: bool = False):
     """``(engine name, run(feeds) -> list of outputs)`` for an in-memory model: onnxruntime
-    when it is installed and accepts the model, onnx's reference evaluator otherwise."""
+    when it is installed and accepts the model, onnx's reference evaluator otherwise. ``lean``
+    asks onnxruntime to hold as little memory as it can (the nodes run in the model's order, an
+    activation is freed after its last reader, no block is planned for all of them at once):
+    for a model whose outputs are small beside its activations (calibration's ranges); the
+    outputs are the same."""
     try:
         import onnxruntime as ort
 
         so = ort.SessionOptions()
         so.log_severity_level = 3
+        if lean:
+            so.enable_mem_pattern = False
+            so.execution_order = ort.ExecutionOrder.PRIORITY_BASED
         sess = ort.InferenceSession(model.SerializeToString(), so,
                                     providers=["CPUExecutionProvider"])
         return "onnxruntime", lambda feeds: sess.run(None, feeds)

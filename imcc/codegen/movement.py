@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import onnx
 from onnx import helper
-from onnx.reference import ReferenceEvaluator
 
 from imcc.codegen.context import Ctx, lowers
 from imcc.codegen.dynamic import emit_matmul_dynamic
@@ -153,6 +152,8 @@ def _index_table(node, shape: tuple[int, ...], consts: dict) -> np.ndarray:
                           [helper.make_tensor_value_info("y", onnx.TensorProto.DOUBLE, None)],
                           initializer=inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    from onnx.reference import ReferenceEvaluator  # 11 MB, for the models that need it
+
     return np.asarray(ReferenceEvaluator(m).run(None, feeds)[0])
 
 

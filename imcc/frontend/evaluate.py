@@ -9,15 +9,13 @@ really needs its elements.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import onnx
 from onnx import helper
-from onnx.reference import ReferenceEvaluator
-from onnx.reference.op_run import OpRun
-from onnx.reference.ops.op_dequantize_linear import DequantizeLinear_19
 
 from imcc.frontend.opsets import newer_defaults
 from imcc.ir import IR_VERSION, Node, node_to_proto, onnx_elem_type
@@ -30,25 +28,35 @@ NONDETERMINISTIC = frozenset({
     "Multinomial"})
 
 
-class ConstantOfShape(OpRun):
-    """``ConstantOfShape`` as a broadcast view of its one-element ``value`` (default 0.0)."""
+@functools.cache
+def _evaluator_ops() -> tuple[type, type]:
+    """imcc's own operators for onnx's reference evaluator, ``(ConstantOfShape,
+    DequantizeLinear)``. Made, and ``onnx.reference`` imported (11 MB), on the first evaluation
+    only: many models have no constant sub-graph to evaluate."""
+    from onnx.reference.op_run import OpRun
+    from onnx.reference.ops.op_dequantize_linear import DequantizeLinear_19
 
-    op_domain = ""
+    class ConstantOfShape(OpRun):
+        """``ConstantOfShape`` as a broadcast view of its one-element ``value`` (default
+        0.0)."""
 
-    def _run(self, shape, value=None):  # noqa: D102 (ONNX reference-op signature)
-        v = np.zeros((), np.float32) if value is None else np.asarray(value).reshape(())
-        return (np.broadcast_to(v, tuple(int(d) for d in np.asarray(shape).reshape(-1))),)
+        op_domain = ""
 
+        def _run(self, shape, value=None):  # noqa: D102 (ONNX reference-op signature)
+            v = np.zeros((), np.float32) if value is None else np.asarray(value).reshape(())
+            return (np.broadcast_to(v, tuple(int(d) for d in np.asarray(shape).reshape(-1))),)
 
-class DequantizeLinear(DequantizeLinear_19):
-    """``DequantizeLinear`` before opset 19 (versions 10 and 13), which onnx's reference lacks:
-    version 19's, which only added types (float 8, float16 and bfloat16 scales)."""
+    class DequantizeLinear(DequantizeLinear_19):
+        """``DequantizeLinear`` before opset 19 (versions 10 and 13), which onnx's reference
+        lacks: version 19's, which only added types (float 8, float16 and bfloat16 scales)."""
 
-    op_domain = ""
+        op_domain = ""
 
-    def _run(self, x, x_scale, x_zero_point=None, axis=None, block_size=None,  # noqa: D102
-             output_dtype=None):
-        return super()._run(x, x_scale, x_zero_point, axis=1 if axis is None else axis)
+        def _run(self, x, x_scale, x_zero_point=None, axis=None, block_size=None,  # noqa: D102
+                 output_dtype=None):
+            return super()._run(x, x_scale, x_zero_point, axis=1 if axis is None else axis)
+
+    return ConstantOfShape, DequantizeLinear
 
 
 def _ints(v) -> list[int]:
@@ -154,8 +162,11 @@ def evaluate(nodes: Sequence[Node], feeds: Mapping[str, np.ndarray], outputs: Se
     model.ir_version = IR_VERSION
     _check_sizes(nodes, feeds, where, label)
     try:
-        ev = ReferenceEvaluator(model, new_ops=[ConstantOfShape]
-                                + ([DequantizeLinear] if opset < 19 else []))
+        from onnx.reference import ReferenceEvaluator
+
+        constant_of_shape, dequantize = _evaluator_ops()
+        ev = ReferenceEvaluator(model, new_ops=[constant_of_shape]
+                                + ([dequantize] if opset < 19 else []))
         vals = ev.run(list(outputs), {k: np.asarray(feeds[k]) for k in inputs})
     except Exception as e:  # the reference evaluator raises many exception types
         first = nodes[0] if len(nodes) == 1 else None

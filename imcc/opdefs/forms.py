@@ -119,6 +119,15 @@ def center_crop_pad(node: Node, graph: Graph) -> str | None:
     return not_const(node, graph, 1, "shape", "the output's shape would depend on the data")
 
 
+def affine_grid(node: Node, graph: Graph) -> str | None:
+    return not_const(node, graph, 1, "size", "the output's shape would depend on the data")
+
+
+def col2im(node: Node, graph: Graph) -> str | None:
+    return (not_const(node, graph, 1, "image_shape", "the output's shape would depend on the data")
+            or not_const(node, graph, 2, "block_shape"))
+
+
 def reverse_sequence(node: Node, graph: Graph) -> str | None:
     return not_const(node, graph, 1, "sequence_lens")
 

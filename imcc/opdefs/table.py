@@ -120,6 +120,15 @@ _RECORDS = (
     _op("Compress", removed_by=_X, check=F.compress,
         notes="a constant condition (or one bound with `--const`): a Gather of its nonzero "
               "positions"),
+    _op("AffineGrid", removed_by=_X, const_operands=(1,), check=F.affine_grid,
+        notes="float32, a constant size (or one bound with `--const`): a MatMul of the constant "
+              "pixel positions with theta"),
+    _op("Col2Im", removed_by=_X, const_operands=(1, 2), check=F.col2im,
+        notes="float32, constant image and block shapes (or bound with `--const`), any spatial "
+              "rank: a Gather of constant indices, then ReduceSum"),
+    _op("GridSample", removed_by=_X,
+        notes="float32, any spatial rank, every mode and padding mode: one GatherElements per "
+              "interpolation tap (1, 2 or 4 per spatial axis)"),
     _op("NegativeLogLikelihoodLoss", removed_by=_X,
         notes="float32; GatherElements of each target's class, weights by Gather, "
               "ignore_index by Where"),

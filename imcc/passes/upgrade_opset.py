@@ -4,10 +4,11 @@ Between opsets 13 and 21 the operators imcc supports changed only by new types, 
 attributes or inputs with backward-compatible defaults, with two exceptions that this pass
 rewrites: the ``Reduce*`` family moved ``axes`` from an attribute to an input (opset 18), and
 ``Split`` needs its sizes as an input or a ``num_outputs`` attribute (opset 18; made an explicit
-``split`` input here). Every node's attributes are then re-completed with opset-21 defaults.
+``split`` input here), and ``GridSample``'s modes ``bilinear`` and ``bicubic`` were renamed
+``linear`` and ``cubic`` (opset 20, which also took more than two spatial axes). Every node's attributes are then re-completed with opset-21 defaults.
 
 Operators whose meaning changed in a way not listed above (``GroupNormalization``,
-``RoiAlign``, ``GridSample``, quantization operators...) are not supported by the compiler; a
+``RoiAlign``, quantization operators...) are not supported by the compiler; a
 graph holding one keeps its opset and is left for the partitioner to reject.
 """
 
@@ -31,7 +32,9 @@ _COMPATIBLE = frozenset({
     "Resize", "AveragePool", "LpPool", "BatchNormalization", "CumSum", "HardSwish", "Trilu",
     "Mish", "ScatterND", "ScatterElements", "IsNaN", "IsInf", "LayerNormalization", "Gelu",
     "Split", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
+    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "GridSample"})
+#: GridSample's modes of opsets 16 to 19 by their opset-20 names.
+_GRID_MODES = {"bilinear": "linear", "bicubic": "cubic"}
 _REDUCE_ATTR_AXES = REDUCTIONS - {"ReduceSum"}  # ReduceSum's axes are an input from opset 13
 
 
@@ -69,5 +72,8 @@ def upgrade_opset(graph: Graph) -> Graph:
             sizes = [graph.types[o].shape[axis] for o in n.outputs]
             split = rw.const(f"{n.name}_split", np.array(sizes, np.int64))
             n = n.replace(inputs=(n.inputs[0], split), attrs=n.attrs.replace(num_outputs=None))
+        elif n.op_type == "GridSample" and graph.opset < 20:
+            mode = str(n.attrs.get("mode", "bilinear"))
+            n = n.replace(attrs=n.attrs.replace(mode=_GRID_MODES.get(mode, mode)))
         rw.emit(_redefault(n))
     return rw.finish(opset=TARGET_OPSET)

@@ -1,0 +1,181 @@
+"""GridSample, AffineGrid and Col2Im (imcc/passes/composite_sample.py) compiled for the ideal
+chip and run on the reference machine, against onnx's reference evaluator (grids that reach
+past the image, several folds of reflection, every mode, padding mode and alignment; blocks
+with strides, dilations and pads) and against PyTorch's ``grid_sample`` and ``fold``."""
+
+import numpy as np
+import pytest
+
+from tests.compiler.helpers import check, helper, make_model, reference, run_compiled
+
+F = np.float32
+R = np.random.default_rng(5)
+
+
+def _model(x_shape, grid_shape, opset=20, **attrs):
+    node = helper.make_node("GridSample", ["x", "grid"], ["y"], **attrs)
+    out = [x_shape[0], x_shape[1], *grid_shape[1:-1]]
+    return make_model([node], [("x", F, x_shape), ("grid", F, grid_shape)], [("y", F, out)],
+                      opset=opset)
+
+
+def _grid(shape, reach):
+    g = R.uniform(-reach, reach, shape).astype(F)
+    g.flat[::7] = np.round(g.flat[::7] * 4) / 4  # exact halves and quarters: ties of rounding
+    return g
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align", [0, 1])
+def test_grid_sample_2d(mode, padding, align, tmp_path):
+    x = R.standard_normal((2, 3, 5, 6)).astype(F)
+    grid = _grid((2, 4, 7, 2), 3.5)  # up to 3.5: reflection folds more than once
+    m = _model(x.shape, grid.shape, mode=mode, padding_mode=padding, align_corners=align)
+    check(m, {"x": x, "grid": grid}, tmp_path, tol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
+@pytest.mark.parametrize("padding", ["zeros", "reflection"])
+def test_grid_sample_3d_and_1d(mode, padding, tmp_path):
+    x = R.standard_normal((1, 2, 3, 4, 5)).astype(F)
+    grid = _grid((1, 2, 3, 4, 3), 1.4)
+    m = _model(x.shape, grid.shape, mode=mode, padding_mode=padding, align_corners=1)
+    check(m, {"x": x, "grid": grid}, tmp_path, tol=1e-5)
+    x1 = R.standard_normal((2, 2, 6)).astype(F)
+    grid1 = _grid((2, 5, 1), 1.8)
+    m1 = _model(x1.shape, grid1.shape, mode=mode, padding_mode=padding)
+    check(m1, {"x": x1, "grid": grid1}, tmp_path, tol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "nearest"])
+def test_grid_sample_opset16_names(mode, tmp_path):
+    """Opset 16's ``bilinear`` and ``bicubic`` are opset 20's ``linear`` and ``cubic``: the
+    same values (and the reference evaluator's opset-16 kernel agrees)."""
+    x = R.standard_normal((1, 2, 4, 4)).astype(F)
+    grid = _grid((1, 3, 3, 2), 1.2)
+    m16 = _model(x.shape, grid.shape, opset=16, mode=mode, padding_mode="border")
+    got, _ = run_compiled(m16, {"x": x, "grid": grid}, tmp_path)
+    new = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    m20 = _model(x.shape, grid.shape, mode=new, padding_mode="border")
+    np.testing.assert_allclose(got[0], reference(m20, {"x": x, "grid": grid})[0],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_grid_sample_on_borders_and_corners(tmp_path):
+    """A coordinate exactly on each border and the image's corners."""
+    x = R.standard_normal((1, 1, 3, 3)).astype(F)
+    pts = np.array([-1, -0.5, 0, 0.5, 1, -1 - 1 / 3, 1 + 1 / 3], F)
+    grid = np.stack(np.meshgrid(pts, pts), -1)[None].astype(F)
+    for align in (0, 1):
+        for padding in ("zeros", "border", "reflection"):
+            m = _model(x.shape, grid.shape, mode="linear", padding_mode=padding,
+                       align_corners=align)
+            check(m, {"x": x, "grid": grid}, tmp_path, tol=1e-6)
+
+
+@pytest.mark.parametrize("dynamo", [False, True])
+def test_pytorch_spatial_transformer_export(dynamo, tmp_path):
+    """A spatial transformer (affine grid from a Linear, then ``F.grid_sample``) exported by
+    both of PyTorch's exporters, against PyTorch's own output."""
+    torch = pytest.importorskip("torch")
+    import imcc
+
+    class STN(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.loc = torch.nn.Linear(2 * 6 * 6, 6)
+
+        def forward(self, x):
+            theta = self.loc(x.flatten(1)).view(-1, 2, 3)
+            b, c, h, w = x.shape
+            ys, xs = torch.linspace(-1, 1, h), torch.linspace(-1, 1, w)
+            base = torch.stack([xs.expand(h, w), ys[:, None].expand(h, w), torch.ones(h, w)], -1)
+            grid = (base.view(1, h * w, 3) @ theta.transpose(1, 2)).view(b, h, w, 2)
+            return torch.nn.functional.grid_sample(x, grid, mode="bilinear",
+                                                   padding_mode="reflection",
+                                                   align_corners=False)
+
+    torch.manual_seed(0)
+    model = STN().eval()
+    x = torch.randn(2, 2, 6, 6)
+    path = tmp_path / "stn.onnx"
+    with torch.no_grad():
+        if dynamo:
+            torch.onnx.export(model, (x,), dynamo=True).save(path)
+        else:
+            torch.onnx.export(model, (x,), path, dynamo=False, opset_version=17)
+        want = model(x).numpy()
+    prog = imcc.compile(path, "ideal")
+    got = next(iter(prog.run(x.numpy()).values()))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [(2, 3, 4, 5), (2, 1, 1, 3), (2, 2, 3, 4, 2)])
+@pytest.mark.parametrize("align", [0, 1])
+def test_affine_grid_then_grid_sample(size, align, tmp_path):
+    """AffineGrid with a constant size (pixel centres or corners, an axis of one pixel) and the
+    grid it makes sampling an image, against the reference evaluator."""
+    r = len(size) - 2
+    theta = R.standard_normal((size[0], r, r + 1)).astype(F)
+    x = R.standard_normal(size).astype(F)
+    nodes = [helper.make_node("AffineGrid", ["theta", "size"], ["grid"], align_corners=align),
+             helper.make_node("GridSample", ["x", "grid"], ["y"], align_corners=align,
+                              padding_mode="border")]
+    m = make_model(nodes, [("theta", F, theta.shape), ("x", F, size)],
+                   [("grid", F, None), ("y", F, None)],
+                   inits={"size": np.array(size, np.int64)}, opset=20)
+    check(m, {"theta": theta, "x": x}, tmp_path, tol=1e-5)
+
+
+def test_affine_grid_with_a_runtime_size_names_the_input_to_bind(tmp_path):
+    """A size fed at run time is refused with the input to bind (``--const``); bound, the
+    backend runs it."""
+    import imcc
+    from imcc.backend import ImccBackend
+
+    node = helper.make_node("AffineGrid", ["theta", "size"], ["grid"])
+    m = make_model([node], [("theta", F, (1, 2, 3)), ("size", np.int64, (4,))],
+                   [("grid", F, (1, 3, 5, 2))], opset=20)
+    with pytest.raises(imcc.Error, match="size"):
+        imcc.compile(m.SerializeToString(), "ideal")
+    theta = R.standard_normal((1, 2, 3)).astype(F)
+    size = np.array([1, 1, 3, 5], np.int64)
+    got = ImccBackend.prepare(m).run([theta, size])[0]
+    np.testing.assert_allclose(got, reference(m, {"theta": theta, "size": size})[0],
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("image,block,attrs", [
+    ((5, 6), (2, 3), {}),
+    ((6, 7), (3, 2), {"strides": [2, 3], "dilations": [1, 2], "pads": [1, 0, 2, 1]}),
+    ((9,), (3,), {"strides": [2], "pads": [1, 1]}),
+    ((4, 3, 5), (2, 1, 3), {"dilations": [2, 1, 1], "pads": [0, 1, 1, 1, 0, 0]}),
+])
+def test_col2im(image, block, attrs, tmp_path):
+    r = len(image)
+    st, dl = attrs.get("strides", [1] * r), attrs.get("dilations", [1] * r)
+    pd = attrs.get("pads", [0] * 2 * r)
+    blocks = [(image[i] + pd[i] + pd[i + r] - dl[i] * (block[i] - 1) - 1) // st[i] + 1
+              for i in range(r)]
+    x = R.standard_normal((2, 3 * int(np.prod(block)), int(np.prod(blocks)))).astype(F)
+    node = helper.make_node("Col2Im", ["x", "image", "block"], ["y"], **attrs)
+    m = make_model([node], [("x", F, x.shape)], [("y", F, [2, 3, *image])],
+                   inits={"image": np.array(image, np.int64),
+                          "block": np.array(block, np.int64)})
+    check(m, {"x": x}, tmp_path, tol=1e-5)
+
+
+def test_col2im_against_pytorch_fold(tmp_path):
+    """``torch.nn.functional.fold`` is Col2Im: an oracle of its own."""
+    torch = pytest.importorskip("torch")
+    x = R.standard_normal((1, 2 * 6, 3 * 2)).astype(F)  # 3 x 2 blocks
+    node = helper.make_node("Col2Im", ["x", "image", "block"], ["y"], strides=[2, 1],
+                            dilations=[1, 2], pads=[1, 0, 1, 0])
+    m = make_model([node], [("x", F, x.shape)], [("y", F, [1, 2, 5, 6])],
+                   inits={"image": np.array([5, 6], np.int64),
+                          "block": np.array([2, 3], np.int64)})
+    want = torch.nn.functional.fold(torch.from_numpy(x), (5, 6), (2, 3), dilation=(1, 2),
+                                    padding=(1, 0), stride=(2, 1)).numpy()
+    got, _ = run_compiled(m, {"x": x}, tmp_path)
+    np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-6)

@@ -128,6 +128,16 @@ def col2im(node: Node, graph: Graph) -> str | None:
             or not_const(node, graph, 2, "block_shape"))
 
 
+def dft(node: Node, graph: Graph) -> str | None:
+    return (not_const(node, graph, 1, "dft_length", "the output's shape would depend on the data")
+            or not_const(node, graph, 2, "axis"))
+
+
+def stft(node: Node, graph: Graph) -> str | None:
+    return (not_const(node, graph, 1, "frame_step", "the output's shape would depend on the data")
+            or not_const(node, graph, 3, "frame_length"))
+
+
 def reverse_sequence(node: Node, graph: Graph) -> str | None:
     return not_const(node, graph, 1, "sequence_lens")
 

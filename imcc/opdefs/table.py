@@ -126,6 +126,12 @@ _RECORDS = (
     _op("Col2Im", removed_by=_X, const_operands=(1, 2), check=F.col2im,
         notes="float32, constant image and block shapes (or bound with `--const`), any spatial "
               "rank: a Gather of constant indices, then ReduceSum"),
+    _op("DFT", removed_by=_X, const_operands=(1, 2), check=F.dft,
+        notes="float32, constant dft_length and axis (or bound with `--const`): a MatMul by the "
+              "constant matrix of the transform (IMC)"),
+    _op("STFT", removed_by=_X, const_operands=(1, 3), check=F.stft,
+        notes="float32, constant frame_step and frame_length (or bound with `--const`): a Gather "
+              "of the frames, then a MatMul by the DFT's matrix with a constant window folded in"),
     _op("GridSample", removed_by=_X,
         notes="float32, any spatial rank, every mode and padding mode: one GatherElements per "
               "interpolation tap (1, 2 or 4 per spatial axis)"),

@@ -8,7 +8,8 @@ OneHot, GatherND and LRN; :mod:`imcc.passes.composite_index` ReduceProd, TopK an
 scatters; :mod:`imcc.passes.composite_quant` the quantized operators;
 :mod:`imcc.passes.composite_pool` LpPool and Mod with ``fmod = 1``;
 :mod:`imcc.passes.composite_loss` NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss;
-:mod:`imcc.passes.composite_sample` GridSample, AffineGrid and Col2Im; the other modules imported
+:mod:`imcc.passes.composite_sample` GridSample, AffineGrid and Col2Im;
+:mod:`imcc.passes.composite_spectral` DFT and STFT; the other modules imported
 below the operators of later opsets. A new module of expansions registers by being imported
 below; each operator it expands needs its record in imcc/opdefs/table.py
 (``removed_by="expand-composites"``).
@@ -33,6 +34,7 @@ from imcc.passes import (  # noqa: F401  (each registers its expansions)
     composite_quant,
     composite_runtime,
     composite_sample,
+    composite_spectral,
     expand_attention,
 )
 from imcc.passes.composite_registry import EXPANSIONS, FLOATS, Ops, composite, reduce_axes

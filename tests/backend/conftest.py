@@ -8,20 +8,21 @@ import gc
 import pytest
 
 from isa.diagnostics import ToolchainError
-from tests.backend.expected_failures import EXPECTED_FAILURES
+from tests.backend.expected_failures import EXPECTED_FAILURES, EXPECTED_MISMATCHES
 
 #: The runner's test classes that run (OnnxBackendRealModelTest: full-size model-zoo networks).
 KINDS = ("OnnxBackendNodeModelTest", "OnnxBackendSimpleModelTest",
          "OnnxBackendPyTorchConvertedModelTest", "OnnxBackendPyTorchOperatorModelTest")
 
 
-def reason_of() -> dict[str, str]:
-    """Case name (without the device suffix) -> the reason it is expected to be refused."""
-    return {name: reason for reason, names in EXPECTED_FAILURES.items() for name in names}
+def reason_of(groups: dict[str, tuple[str, ...]] = EXPECTED_FAILURES) -> dict[str, str]:
+    """Case name (without the device suffix) -> the reason it is expected to be refused (or,
+    with ``EXPECTED_MISMATCHES``, to miss the runner's tolerance)."""
+    return {name: reason for reason, names in groups.items() for name in names}
 
 
 def pytest_collection_modifyitems(config, items):
-    reasons = reason_of()
+    reasons, mismatches = reason_of(), reason_of(EXPECTED_MISMATCHES)
     keep, drop = [], []
     for item in items:
         cls = getattr(item, "cls", None)
@@ -34,6 +35,9 @@ def pytest_collection_modifyitems(config, items):
         why = reasons.get(item.name[: -len("_cpu")])
         if why is not None:
             item.add_marker(pytest.mark.xfail(reason=why, raises=ToolchainError, strict=True))
+        why = mismatches.get(item.name[: -len("_cpu")])
+        if why is not None:
+            item.add_marker(pytest.mark.xfail(reason=why, raises=AssertionError, strict=True))
         keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

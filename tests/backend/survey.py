@@ -6,7 +6,8 @@ by outcome and by reason (the groups of ``expected_failures.py``)::
     python -m tests.backend.survey -k gather  # only cases whose name matches
 
 A case passes, is refused (an :data:`imcc.Error`: its reason is derived from the message), is
-WRONG (the runner's comparison failed) or CRASHES (any other exception).
+WRONG (the runner's comparison failed; "mismatch (listed)" for the cases of
+``EXPECTED_MISMATCHES``) or CRASHES (any other exception).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import time
 import unittest
 import warnings
 
-from tests.backend.conftest import KINDS
+from tests.backend.conftest import KINDS, reason_of
+from tests.backend.expected_failures import EXPECTED_MISMATCHES
 
 #: (pattern of the message, reason); the first that matches names the group.
 RULES = (
@@ -134,6 +136,9 @@ def main() -> None:
     args = ap.parse_args()
     t = time.perf_counter()
     res = survey(args.pattern)
+    listed = reason_of(EXPECTED_MISMATCHES)
+    res = {name: ("mismatch (listed)", d) if o == "WRONG" and name in listed else (o, d)
+           for name, (o, d) in res.items()}
     groups: dict[str, list[str]] = collections.defaultdict(list)
     for name, (outcome, detail) in res.items():
         if outcome == "refused":

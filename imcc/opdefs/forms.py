@@ -75,14 +75,13 @@ def dropout(node: Node, graph: Graph) -> str:
 
 def einsum(node: Node, graph: Graph) -> str:
     eq = str(node.attrs.get("equation", "")).replace(" ", "")
-    terms = eq.split("->")[0].split(",")
     if len(node.inputs) > 2:
         return f"{len(node.inputs)} operands (one or two are supported)"
-    if "..." in eq:
-        return "an ellipsis ('...') in the equation"
-    if any(len(set(t)) < len(t) for t in terms):
-        return "a letter repeated within one operand (a diagonal)"
-    return "this equation is not supported"
+    out = eq.partition("->")[2].replace("...", "")
+    if len(set(out)) < len(out):
+        return "a letter repeated in the output"
+    return ("this equation is not supported (operands that broadcast a letter of size 1 "
+            "against a larger one)")
 
 
 def constant_of_shape(node: Node, graph: Graph) -> str:

@@ -97,7 +97,7 @@ _RECORDS = (
     OpDef("ConvTranspose", _IMC, "conv", removed_by="lower-convtranspose",
           attrs=A.conv_transpose, check=F.conv_transpose, notes="constant weight"),
     OpDef("Einsum", _IMC, "linear", removed_by="lower-einsum", check=F.einsum,
-          notes="one or two operands, no ellipsis, no diagonal"),
+          notes="one or two operands (ellipses and diagonals included), no broadcasting"),
     *(OpDef(name, _IMC, "linear", removed_by="unroll-rnn") for name in ("RNN", "GRU", "LSTM")),
     _act("PRelu", removed_by=_X),
     *(_act(name, removed_by=_X, notes="float32") for name in (

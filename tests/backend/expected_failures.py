@@ -250,9 +250,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_maxunpool_export_with_output_shape',
         'test_maxunpool_export_without_output_shape',
     ),
-    "Einsum with an ellipsis ('...') in its equation": (
-        'test_einsum_batch_diagonal',
-    ),
     'GatherND with batch_dims > 0': (
         'test_gathernd_example_int32_batch_dim1',
     ),

@@ -58,7 +58,7 @@ RULES = (
      "IR-3 models whose initializers are not graph inputs (onnx's checker refuses them)"),
     (r"PRelu node .*cannot broadcast",
      "PRelu with a per-channel slope that does not broadcast numpy-style (old opsets)"),
-    (r"an ellipsis \('\.\.\.'\)", "Einsum with an ellipsis ('...') in its equation"),
+    (r"operands that broadcast a letter", "Einsum whose operands broadcast"),
     (r"Indices output", "MaxPool's Indices output"),
     (r"fmod=1", "Mod with fmod = 1"),
     (r"batch_dims > 0", "GatherND with batch_dims > 0"),

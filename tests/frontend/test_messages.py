@@ -50,8 +50,10 @@ W = np.ones((2, 3, 3, 3), np.float32)
     ([helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="drop")],
      [_vi("x", [2, 3])], [_const("r", np.float32(0.5)), _const("t", np.bool_(True))],
      "'drop' (Dropout: training mode", None),
-    ([helper.make_node("Einsum", ["x"], ["y"], name="tr", equation="...ii->...i")],
-     [_vi("x", [2, 3, 3])], [], "'tr' (Einsum: an ellipsis ('...') in the equation)", None),
+    ([helper.make_node("Einsum", ["x", "z"], ["y"], name="tr", equation="...i,...i->...i")],
+     [_vi("x", [2, 3]), _vi("z", [1, 3])], [],
+     "'tr' (Einsum: this equation is not supported (operands that broadcast a letter of size "
+     "1 against a larger one))", None),
     ([helper.make_node("Range", ["s", "l", "d"], ["y"], name="ramp")],
      [_vi("l", [])], [_const("s", np.float32(0)), _const("d", np.float32(1))],
      "'ramp' (Range: its limit ('l') is not a constant: the output's length would depend on "

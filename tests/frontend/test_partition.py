@@ -77,7 +77,8 @@ def test_every_unsupported_node_in_one_error():
     nodes = [helper.make_node("Det", ["x"], ["s"], name="det"),
              helper.make_node("RandomUniformLike", ["s"], ["r"], name="noise"),
              helper.make_node("Add", ["r", "x"], ["c"], name="widen"),
-             helper.make_node("Einsum", ["c"], ["dg"], name="einsum", equation="ii->i"),
+             helper.make_node("Einsum", ["c", "c", "c"], ["dg"], name="einsum",
+                              equation="ij,ij,ij->ij"),
              helper.make_node("Add", ["c", "dg"], ["cd2"], name="add"),
              helper.make_node("MatMul", ["cd2", "x2"], ["e"], name="mm"),
              # a runtime weight too large to multiply tap by tap (tests/compiler/
@@ -93,7 +94,7 @@ def test_every_unsupported_node_in_one_error():
     msg = e.value.message
     assert "4 unsupported node(s)" in msg and "\n" not in msg
     for part in ("'det' (Det)", "'noise' (RandomUniformLike)",
-                 "'einsum' (Einsum: a letter repeated within one operand (a diagonal))",
+                 "'einsum' (Einsum: 3 operands (one or two are supported))",
                  "'dynamic_weight' (Conv: the weight"):
         assert part in msg
     assert "fine" not in msg

@@ -159,6 +159,8 @@ def read_opset(model: onnx.ModelProto, where: str, label) -> int:
             if why:
                 raise UnsupportedOpError(f"{where}: {label(i, n)} (opset {v}): {why}")
     elif v < MIN_OPSET:
+        if v < 7:
+            _legacy_prelu(model)
         try:  # onnx's own converter; it knows every operator's changes between opsets
             converted = version_converter.convert_version(model, MIN_OPSET)
         except Exception as e:  # noqa: BLE001 - the converter raises several kinds
@@ -170,6 +172,38 @@ def read_opset(model: onnx.ModelProto, where: str, label) -> int:
         model.CopyFrom(converted)
         return MIN_OPSET
     return v
+
+
+def _legacy_prelu(model: onnx.ModelProto) -> None:
+    """Before opset 7 a PRelu's slope of the input's channel count applied along axis 1 (one
+    slope per channel); from opset 7 it broadcasts numpy-style, from the last axis, and
+    onnx.version_converter leaves the slope as it is. Such a slope (rank 1, the size of axis 1
+    of an input of rank 3 or more) gets an Unsqueeze to ``[C, 1, ...]`` (in place)."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 - a model onnx cannot infer keeps its nodes as they are
+        return
+    shapes = {}
+    g = inferred.graph
+    for vi in (*g.input, *g.value_info, *g.output):
+        dims = vi.type.tensor_type.shape.dim
+        if vi.type.tensor_type.HasField("shape"):
+            shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    for t in g.initializer:
+        shapes.setdefault(t.name, list(t.dims))
+    nodes = []
+    for k, n in enumerate(model.graph.node):
+        x, slope = (list(n.input) + ["", ""])[:2]
+        xs, ss = shapes.get(x), shapes.get(slope)
+        if (n.op_type == "PRelu" and n.domain in STD_DOMAINS and xs and ss and len(ss) == 1
+                and len(xs) >= 3 and ss[0] not in (None, 1) and ss[0] == xs[1]):
+            wide = f"{slope}_per_channel_{k}"
+            nodes.append(helper.make_node("Unsqueeze", [slope], [wide],
+                                          axes=list(range(1, len(xs) - 1))))
+            n.input[1] = wide
+        nodes.append(n)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
 
 
 def first_line(e: Exception) -> str:

@@ -214,11 +214,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_deform_conv_with_mask_bias',
         'test_deform_conv_with_multiple_offset_groups',
     ),
-    'PRelu with a per-channel slope that does not broadcast numpy-style (old opsets)': (
-        'test_PReLU_1d_multiparam',
-        'test_PReLU_2d_multiparam',
-        'test_PReLU_3d_multiparam',
-    ),
     'operator not implemented: Bernoulli': (
         'test_bernoulli',
         'test_bernoulli_double',

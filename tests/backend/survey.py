@@ -56,8 +56,6 @@ RULES = (
     (r"only 2-D (convolution|pooling)", "3-D (and higher) convolution and pooling"),
     (r"in initializer but not in graph input",
      "IR-3 models whose initializers are not graph inputs (onnx's checker refuses them)"),
-    (r"PRelu node .*cannot broadcast",
-     "PRelu with a per-channel slope that does not broadcast numpy-style (old opsets)"),
     (r"operands that broadcast a letter", "Einsum whose operands broadcast"),
     (r"Indices output", "MaxPool's Indices output"),
     (r"fmod=1", "Mod with fmod = 1"),

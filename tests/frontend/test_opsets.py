@@ -85,3 +85,27 @@ def test_a_model_proto_at_a_newer_opset_keeps_that_opset():
     m = make_model([helper.make_node("Relu", ["x"], ["y"])], [("x", F, (2,))],
                    [("y", F, None)], opset=24)
     assert load_model_proto(m).opset == 24
+
+
+@pytest.mark.parametrize("slope_as_input", [False, True])
+@pytest.mark.parametrize("shape", [(2, 3, 4), (1, 3, 2, 5)])
+def test_prelu_of_opset_6_applies_its_slope_per_channel(slope_as_input, shape, tmp_path):
+    """Before opset 7 a slope of the channel count applies along axis 1 (PRelu-6); the model
+    is converted up with that meaning kept (numpy's per-channel formula as the oracle)."""
+    x = np.random.default_rng(3).standard_normal(shape).astype(F)
+    slope = np.array([0.1, -2.0, 0.5], F)
+    g = helper.make_graph(
+        [helper.make_node("PRelu", ["x", "s"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, shape)]
+        + ([helper.make_tensor_value_info("s", onnx.TensorProto.FLOAT, [3])]
+           if slope_as_input else []),
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, shape)],
+        initializer=[] if slope_as_input else [onnx.numpy_helper.from_array(slope, "s")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 6)])
+    m.ir_version = 3 if not slope_as_input else 4
+    if not slope_as_input:  # IR 3: an initializer is also a graph input
+        m.graph.input.append(helper.make_tensor_value_info("s", onnx.TensorProto.FLOAT, [3]))
+    feeds = {"x": x, "s": slope} if slope_as_input else {"x": x}
+    got, _ = run_compiled(m, feeds, tmp_path)
+    per_channel = slope.reshape((1, 3) + (1,) * (len(shape) - 2))
+    np.testing.assert_allclose(got[0], np.where(x < 0, x * per_channel, x), rtol=1e-6)

@@ -174,11 +174,6 @@ def bitcast(node: Node, graph: Graph) -> str:
     return "this form is not supported"
 
 
-def gather_nd(node: Node, graph: Graph) -> str | None:
-    return "batch_dims > 0 (only 0 is supported)" if int(node.attrs.get("batch_dims", 0)) \
-        else None
-
-
 def lp_normalization(node: Node, graph: Graph) -> str | None:
     p = node.attrs.get("p", 2)
     return f"p = {p} (1 and 2 are supported)" if int(p) not in (1, 2) else None

@@ -167,7 +167,7 @@ _RECORDS = (
     _op("OneHot", removed_by=_X),
     *(_math(name) for name in (
         "Tan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Atan", "Asin", "Acos")),
-    _op("GatherND", removed_by=_X, check=F.gather_nd, notes="batch_dims = 0"),
+    _op("GatherND", removed_by=_X, notes="any batch_dims"),
     _op("ReduceProd", removed_by=_X, attrs=A.reduce_axes, check=F.reduce_prod,
         notes="float32; constant axes"),
     _op("TopK", removed_by=_X, attrs=A.axis,

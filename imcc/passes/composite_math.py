@@ -16,7 +16,7 @@ identities, with the cancellations that lose float32 precision avoided:
   numpy does;
 * ``OneHot(indices, depth, values)``: ``Where(Equal(index, ramp), on, off)`` with negative
   indices counted from ``depth`` (the output's size along ``axis``);
-* ``GatherND``: a ``Gather`` of the flat indices from a reshaped ``data``;
+* ``GatherND``: a ``Gather`` of the flat indices (batches offset) from a reshaped ``data``;
 * ``LRN``: the squares summed over the channel window by ``size`` shifted ``Slice``s of a
   zero-padded copy, then ``x / (bias + alpha / size * sum) ** beta``.
 """
@@ -202,16 +202,19 @@ def _lrn(o) -> bool:
 
 @composite("GatherND")
 def _gather_nd(o) -> bool:
-    """``GatherND`` (``batch_dims = 0``): the flat index of each index tuple into the leading
-    ``k`` axes (negative entries counted from the end), ``sum(idx * strides)``, then a
-    ``Gather`` along axis 0 of ``data`` reshaped to ``[d0 * ... * d(k-1), rest...]``."""
+    """``GatherND``: the flat index of each index tuple into the ``k`` axes after the
+    ``batch_dims`` leading ones (negative entries counted from the end), ``sum(idx * strides)``
+    plus its batch's offset (the batch's position times the ``k`` axes' size), then a
+    ``Gather`` along axis 0 of ``data`` reshaped to ``[batch * d_b * ... * d_(b+k-1),
+    rest...]``."""
     n, rw = o.n, o.rw
-    if int(n.attrs.get("batch_dims", 0)):
-        return False
+    b = int(n.attrs.get("batch_dims", 0))
     data = o.xt
     it = rw.type(n.inputs[1])
     k = it.shape[-1]
-    lead, rest = data.shape[:k], data.shape[k:]
+    batch, lead, rest = data.shape[:b], data.shape[b : b + k], data.shape[b + k:]
+    if tuple(it.shape[:b]) != tuple(batch):
+        return False
     strides = [int(np.prod(lead[j + 1:], dtype=np.int64)) for j in range(k)]
     idx = n.inputs[1]
     dims = rw.const(f"{n.name}_dims", np.asarray(lead, np.int64))
@@ -224,7 +227,13 @@ def _gather_nd(o) -> bool:
     sub = type(o)(rw, o.graph, n)
     sub.x, sub.xt = scaled, rw.type(scaled)
     flat = sub.reduce("ReduceSum", scaled, [len(it.shape) - 1], 0)
-    table_shape = [int(np.prod(lead, dtype=np.int64)), *rest]
+    size = int(np.prod(lead, dtype=np.int64))
+    if b:
+        offsets = (np.arange(int(np.prod(batch, dtype=np.int64)), dtype=np.int64) * size
+                   ).reshape(tuple(batch) + (1,) * (len(it.shape) - 1 - b))
+        flat = o.op("Add", flat, rw.const(f"{n.name}_batches", offsets),
+                    shape=it.shape[:-1], dtype="int64")
+    table_shape = [int(np.prod(batch, dtype=np.int64)) * size, *rest]
     table = o.op("Reshape", n.inputs[0], rw.shape_const(f"{n.name}_table", table_shape),
                  shape=table_shape)
     o.final("Gather", table, flat, axis=0)

@@ -245,9 +245,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_maxunpool_export_with_output_shape',
         'test_maxunpool_export_without_output_shape',
     ),
-    'GatherND with batch_dims > 0': (
-        'test_gathernd_example_int32_batch_dim1',
-    ),
     "models onnx's own shape inference rejects": (
         'test_mvn',
         'test_stft',

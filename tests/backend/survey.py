@@ -59,7 +59,6 @@ RULES = (
     (r"operands that broadcast a letter", "Einsum whose operands broadcast"),
     (r"Indices output", "MaxPool's Indices output"),
     (r"fmod=1", "Mod with fmod = 1"),
-    (r"batch_dims > 0", "GatherND with batch_dims > 0"),
     (r"ONNX shape inference fails", "models onnx's own shape inference rejects"),
     (r"the (\w+) node writing '[^']*'(?: \(as \w+\))?;",
      "operator not implemented: {0}"),

@@ -205,6 +205,21 @@ def test_gather_nd(ishape, const, tmp_path):
     check(m, feeds, tmp_path, tol=0)
 
 
+@pytest.mark.parametrize("batch_dims,ishape", [(1, (3, 2, 1)), (1, (3, 2)), (2, (3, 4, 1)),
+                                               (1, (3, 2, 5, 2))])
+@pytest.mark.parametrize("const", [False, True])
+def test_gather_nd_with_batch_dims(batch_dims, ishape, const, tmp_path):
+    """Each batch's index tuples address its own slice of the data (negative ones from the
+    end), against onnx's reference evaluator."""
+    data = _x(3, 4, 5)
+    k = ishape[-1]
+    idx = np.stack([R.integers(-data.shape[batch_dims + j], data.shape[batch_dims + j],
+                               size=ishape[:-1]) for j in range(k)], axis=-1).astype(np.int64)
+    node = helper.make_node("GatherND", ["d", "i"], ["y"], batch_dims=batch_dims)
+    m, feeds = _gather_model(node, data, idx, const)
+    check(m, feeds, tmp_path, tol=0)
+
+
 def test_integer_division_by_zero_gives_zero(tmp_path):
     """ONNX leaves it undefined; imcc gives 0, where the float quotient is NaN or infinite."""
     m = make_model([helper.make_node("Div", ["a", "b"], ["y"])],

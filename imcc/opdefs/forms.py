@@ -137,6 +137,36 @@ def stft(node: Node, graph: Graph) -> str | None:
             or not_const(node, graph, 3, "frame_length"))
 
 
+#: The most update x position comparisons a dense scatter (MaxUnpool) may take.
+DENSE_SCATTER_LIMIT = 1 << 24
+
+
+def unpooled_shape(xs, kernel, pads, strides) -> list[int]:
+    """MaxUnpool's output shape from its input's: ``(d - 1) * stride - pads + kernel``."""
+    r = len(kernel)
+    return [*xs[:2], *((xs[2 + i] - 1) * strides[i] - pads[i] - pads[r + i] + kernel[i]
+                       for i in range(r))]
+
+
+def max_unpool(node: Node, graph: Graph) -> str | None:
+    why = not_const(node, graph, 2, "output_shape",
+                    "the output's shape would depend on the data")
+    if why:
+        return why
+    xs = graph.types[node.inputs[0]].shape
+    r = len(xs) - 2
+    kernel = list(node.attrs.get("kernel_shape") or ())
+    if len(kernel) != r or r < 1:
+        return None
+    out = unpooled_shape(xs, kernel, list(node.attrs.get("pads") or [0] * 2 * r),
+                         list(node.attrs.get("strides") or [1] * r))
+    total = int(np.prod(xs)) * int(np.prod(out))
+    if total > DENSE_SCATTER_LIMIT:
+        return (f"{total} comparisons of its indices with the output's positions (at most "
+                f"{DENSE_SCATTER_LIMIT}: the machine has no scatter)")
+    return None
+
+
 def reverse_sequence(node: Node, graph: Graph) -> str | None:
     return not_const(node, graph, 1, "sequence_lens")
 

@@ -132,6 +132,9 @@ _RECORDS = (
     _op("STFT", removed_by=_X, const_operands=(1, 3), check=F.stft,
         notes="float32, constant frame_step and frame_length (or bound with `--const`): a Gather "
               "of the frames, then a MatMul by the DFT's matrix with a constant window folded in"),
+    _op("MaxUnpool", removed_by=_X, const_operands=(2,), check=F.max_unpool,
+        notes="float32, a constant output_shape: every index compared with every output "
+              "position (at most 2**24 comparisons)"),
     _op("GridSample", removed_by=_X,
         notes="float32, any spatial rank, every mode and padding mode: one GatherElements per "
               "interpolation tap (1, 2 or 4 per spatial axis)"),

@@ -1,5 +1,5 @@
 """Expansions of ``expand-composites`` for the operators that order or place elements by runtime
-values: ``ReduceProd``, ``TopK``, ``ScatterElements`` and ``ScatterND``, over the comparisons,
+values: ``ReduceProd``, ``TopK``, ``ScatterElements``, ``ScatterND`` and ``MaxUnpool``, over the comparisons,
 ``Where``, reductions, ``Slice`` and ``Mul`` the digital unit has.
 
 The machine has no sort and no scatter: ``TopK`` ranks every element by comparing it with every
@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
+from imcc.opdefs.forms import DENSE_SCATTER_LIMIT, unpooled_shape
 from imcc.passes.composite_registry import FLOAT32, Ops, composite, reduce_axes
 
 _REDUCTIONS = ("none", "add", "mul", "max", "min")
@@ -279,4 +280,44 @@ def _top_k(o: Ops) -> bool:
     for src, dst in zip((values, index), n.outputs):
         if dst:
             o.rw.alias(dst, src)
+    return True
+
+
+@composite("MaxUnpool", dtypes=FLOAT32)
+def _max_unpool(o: Ops) -> bool:
+    """``MaxUnpool(X, I, output_shape)``: ``Y.flat[I[q]] = X[q]`` (the last write to a position
+    wins, zeros elsewhere) in the shape the kernel, strides and pads give, padded with zeros at
+    the end of each axis to ``output_shape`` where that is given (a constant): every update
+    compared with every position (at most
+    :data:`~imcc.opdefs.forms.DENSE_SCATTER_LIMIT` comparisons)."""
+    n = o.n
+    xs = list(o.xt.shape)
+    kernel = [int(k) for k in n.attrs.get("kernel_shape") or ()]
+    r = len(kernel)
+    strides = [int(s) for s in n.attrs.get("strides") or [1] * r]
+    pads = [int(p) for p in n.attrs.get("pads") or [0] * (2 * r)]
+    if len(xs) != r + 2 or not r or len(strides) != r or len(pads) != 2 * r:
+        return False
+    inferred = unpooled_shape(xs, kernel, pads, strides)
+    out = inferred
+    if len(n.inputs) > 2 and n.inputs[2]:
+        v = o.rw.value(n.inputs[2])
+        if v is None:
+            return False
+        out = [int(d) for d in np.asarray(v).reshape(-1)]
+        if len(out) != len(xs) or any(a < b for a, b in zip(out, inferred)):
+            return False
+    k, m = int(np.prod(xs)), int(np.prod(inferred))
+    if min(inferred) < 1 or k * m > DENSE_SCATTER_LIMIT:
+        return False
+    zeros = _const(o, "zeros", np.zeros((m, 1), np.float32), np.float32)
+    rows = _reshape(o, n.inputs[1], [k, 1, 1])
+    y = _scatter(o, zeros, rows, _reshape(o, o.x, [k, 1, 1]), "none")
+    extra = [a - b for a, b in zip(out, inferred)]
+    if not any(extra):
+        o.final("Reshape", y, o.rw.shape_const(f"{n.name}_out", inferred))
+        return True
+    pads = o.rw.shape_const(f"{n.name}_pads", [0] * len(out) + extra)
+    o.final("Pad", _reshape(o, y, inferred), pads, _const(o, "pad_value", 0.0, np.float32),
+            mode="constant")
     return True

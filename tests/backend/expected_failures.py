@@ -241,10 +241,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_det_2d',
         'test_det_nd',
     ),
-    'operator not implemented: MaxUnpool': (
-        'test_maxunpool_export_with_output_shape',
-        'test_maxunpool_export_without_output_shape',
-    ),
     "models onnx's own shape inference rejects": (
         'test_mvn',
         'test_stft',

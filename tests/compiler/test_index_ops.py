@@ -107,3 +107,33 @@ def test_top_k_extraction_past_the_finite_values(tmp_path):
     got, _ = run_compiled(m, feeds, tmp_path)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("kernel,strides,pads,out_shape", [
+    ([2, 2], [2, 2], [0, 0, 0, 0], None),
+    ([3, 3], [2, 2], [0, 0, 0, 0], None),  # windows that overlap
+    ([2, 2], [2, 2], [0, 0, 0, 0], [2, 2, 7, 10]),  # larger than the unpooled shape
+])
+def test_max_pool_then_max_unpool(kernel, strides, pads, out_shape, tmp_path):
+    """MaxPool's Indices fed to MaxUnpool (a segmentation decoder's pattern), against onnx's
+    reference evaluator."""
+    shape = (2, 2, 7, 9) if kernel[0] == 3 else (2, 2, 6, 8)
+    x = R.standard_normal(shape).astype(F)
+    nodes = [helper.make_node("MaxPool", ["x"], ["p", "i"], kernel_shape=kernel,
+                              strides=strides, pads=pads),
+             helper.make_node("MaxUnpool", ["p", "i"] + (["s"] if out_shape else []), ["y"],
+                              kernel_shape=kernel, strides=strides, pads=pads)]
+    inits = {"s": np.array(out_shape, np.int64)} if out_shape else {}
+    m = make_model(nodes, [("x", F, shape)], [("y", F, out_shape)], inits=inits)
+    check(m, {"x": x}, tmp_path)
+
+
+def test_max_unpool_beyond_the_dense_scatter_is_refused_with_the_count(tmp_path):
+    import imcc
+
+    nodes = [helper.make_node("MaxUnpool", ["p", "i"], ["y"], kernel_shape=[2, 2],
+                              strides=[2, 2])]
+    m = make_model(nodes, [("p", F, (1, 16, 64, 64)), ("i", I64, (1, 16, 64, 64))],
+                   [("y", F, None)])
+    with pytest.raises(imcc.Error, match="comparisons of its indices"):
+        imcc.compile(m.SerializeToString(), "ideal")

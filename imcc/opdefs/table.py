@@ -132,6 +132,8 @@ _RECORDS = (
     _op("STFT", removed_by=_X, const_operands=(1, 3), check=F.stft,
         notes="float32, constant frame_step and frame_length (or bound with `--const`): a Gather "
               "of the frames, then a MatMul by the DFT's matrix with a constant window folded in"),
+    _op("Det", removed_by=_X,
+        notes="float32, matrices up to 64 x 64: Gaussian elimination with partial pivoting"),
     _op("MaxUnpool", removed_by=_X, const_operands=(2,), check=F.max_unpool,
         notes="float32, a constant output_shape: every index compared with every output "
               "position (at most 2**24 comparisons)"),

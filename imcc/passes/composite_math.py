@@ -1,5 +1,5 @@
-"""Expansions of ``expand-composites`` for the trigonometric and hyperbolic functions, OneHot
-and LRN, over ops the machine has (each registered with
+"""Expansions of ``expand-composites`` for the trigonometric and hyperbolic functions, OneHot,
+GatherND, LRN and Det, over ops the machine has (each registered with
 :func:`~imcc.passes.composite_registry.composite`).
 
 The machine has ``exp``, ``log``, ``sqrt``, ``sin`` and ``cos``; the rest are their textbook
@@ -18,7 +18,8 @@ identities, with the cancellations that lose float32 precision avoided:
   indices counted from ``depth`` (the output's size along ``axis``);
 * ``GatherND``: a ``Gather`` of the flat indices (batches offset) from a reshaped ``data``;
 * ``LRN``: the squares summed over the channel window by ``size`` shifted ``Slice``s of a
-  zero-padded copy, then ``x / (bias + alpha / size * sum) ** beta``.
+  zero-padded copy, then ``x / (bias + alpha / size * sum) ** beta``;
+* ``Det``: Gaussian elimination with partial pivoting (``_det``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import math
 import numpy as np
 import onnx
 
+from imcc.passes.composite_index import _bin, _const, _slice, _where
 from imcc.passes.composite_registry import FLOAT32, composite
 
 
@@ -237,4 +239,56 @@ def _gather_nd(o) -> bool:
     table = o.op("Reshape", n.inputs[0], rw.shape_const(f"{n.name}_table", table_shape),
                  shape=table_shape)
     o.final("Gather", table, flat, axis=0)
+    return True
+
+
+#: The largest matrix ``Det`` expands (its elimination is ``n`` steps of about 20 nodes).
+DET_MAX = 64
+
+
+@composite("Det", dtypes=FLOAT32)
+def _det(o) -> bool:
+    """``Det(X)`` of ``[..., n, n]``: Gaussian elimination with partial pivoting, as LAPACK's
+    LU: at step ``k`` the row of the largest ``|X[i, k]|`` (``i >= k``, the first on a tie) is
+    swapped with row ``k`` (the sign flips), the pivot joins the product, and the rows below
+    lose their multiple of row ``k`` (a zero pivot multiplies nothing, and the product is 0)."""
+    shape = tuple(o.xt.shape)
+    if len(shape) < 2 or shape[-1] != shape[-2] or not 1 <= shape[-1] <= DET_MAX:
+        return False
+    n, lead = shape[-1], shape[:-2]
+    ramp = _const(o, "rows", np.arange(n).reshape(n, 1), np.int64)
+    a, det, sign = o.x, None, _const(o, "one", 1.0, np.float32)
+    for k in range(n):
+        column = _slice(o, a, len(shape) - 1, k, k + 1)  # [..., n, 1]
+        above = _const(o, "above", (np.arange(n) < k).reshape(n, 1), np.bool_)
+        size = _where(o, above, _const(o, "below_zero", -1.0, np.float32),
+                      o.op("Abs", column, shape=(*lead, n, 1)))
+        top = o.on(size).reduce("ReduceMax", size, [len(shape) - 2], 1)
+        rows = _const(o, "ramp", np.arange(n, dtype=np.float32).reshape(n, 1), np.float32)
+        first = _where(o, _bin(o, "Equal", size, top, dtype="bool"), rows,
+                       _const(o, "none", float(n), np.float32))
+        first = o.on(first).reduce("ReduceMin", first, [len(shape) - 2], 1)
+        p = o.op("Cast", first, shape=(*lead, 1, 1), dtype="int64",
+                 to=int(onnx.TensorProto.INT64), saturate=1)
+        kk = _const(o, "k", k, np.int64)
+        index = _where(o, _const(o, "is_k", (np.arange(n) == k).reshape(n, 1), np.bool_), p,
+                       _where(o, _bin(o, "Equal", ramp, p, dtype="bool"), kk, ramp))
+        index = o.op("Expand", index, o.rw.shape_const(f"{o.n.name}_full", shape),
+                     shape=shape, dtype="int64")
+        a = o.op("GatherElements", a, index, shape=shape, axis=len(shape) - 2)
+        moved = o.op("Not", _bin(o, "Equal", p, kk, dtype="bool"), shape=(*lead, 1, 1),
+                     dtype="bool")
+        sign = _where(o, moved, o.op("Neg", sign, shape=o.rw.type(sign).shape), sign)
+        row = _slice(o, a, len(shape) - 2, k, k + 1)  # [..., 1, n]
+        pivot = _slice(o, row, len(shape) - 1, k, k + 1)  # [..., 1, 1]
+        det = pivot if det is None else _bin(o, "Mul", det, pivot)
+        if k == n - 1:
+            break
+        zero = _const(o, "zero", 0.0, np.float32)
+        factor = _bin(o, "Div", _slice(o, a, len(shape) - 1, k, k + 1), pivot)
+        below = _const(o, "below", (np.arange(n) > k).reshape(n, 1), np.bool_)
+        factor = _where(o, below, _where(o, _bin(o, "Equal", pivot, zero, dtype="bool"),
+                                         zero, factor), zero)
+        a = _bin(o, "Sub", a, _bin(o, "Mul", factor, row))
+    o.final("Reshape", _bin(o, "Mul", det, sign), o.rw.shape_const(f"{o.n.name}_out", lead))
     return True

@@ -237,10 +237,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_regex_full_match_empty',
         'test_string_split_empty_tensor',
     ),
-    'operator not implemented: Det': (
-        'test_det_2d',
-        'test_det_nd',
-    ),
     "models onnx's own shape inference rejects": (
         'test_mvn',
         'test_stft',

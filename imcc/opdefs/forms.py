@@ -167,6 +167,15 @@ def max_unpool(node: Node, graph: Graph) -> str | None:
     return None
 
 
+def deform_conv(node: Node, graph: Graph) -> str | None:
+    why = not_const(node, graph, 1, "weight") or not_const(node, graph, 3, "bias")
+    if why:
+        return why
+    if len(graph.types[node.inputs[0]].shape) != 4:
+        return "only 2-D deformable convolution (an (N, C, H, W) input) is supported"
+    return None
+
+
 def reverse_sequence(node: Node, graph: Graph) -> str | None:
     return not_const(node, graph, 1, "sequence_lens")
 

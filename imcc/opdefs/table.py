@@ -132,6 +132,9 @@ _RECORDS = (
     _op("STFT", removed_by=_X, const_operands=(1, 3), check=F.stft,
         notes="float32, constant frame_step and frame_length (or bound with `--const`): a Gather "
               "of the frames, then a MatMul by the DFT's matrix with a constant window folded in"),
+    _op("DeformConv", removed_by=_X, const_operands=(1, 3), check=F.deform_conv,
+        notes="float32, 2-D, constant weight and bias: the taps sampled bilinearly at their "
+              "offsets (GatherElements), then a MatMul by the weights per group (IMC)"),
     _op("Det", removed_by=_X,
         notes="float32, matrices up to 64 x 64: Gaussian elimination with partial pivoting"),
     _op("MaxUnpool", removed_by=_X, const_operands=(2,), check=F.max_unpool,

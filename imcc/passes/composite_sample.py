@@ -1,6 +1,7 @@
 """Expansions of ``expand-composites`` for the operators that sample an image at coordinates
-computed at run time: ``GridSample``, and ``AffineGrid``, which makes such coordinates; and
-``Col2Im``, which sums sliding blocks back into an image at positions known when compiling.
+computed at run time: ``GridSample``, and ``AffineGrid``, which makes such coordinates;
+``DeformConv``, a convolution whose taps sit at such coordinates; and ``Col2Im``, which sums
+sliding blocks back into an image at positions known when compiling.
 
 The machine has no interpolating load; a sample is read with ``GatherElements`` from the image
 flattened to ``[N, C, pixels]``, at flat indices computed from the grid's coordinates with the
@@ -145,6 +146,41 @@ def _taps(o: Ops, x: str, d: int, mode: str, pad: str, align: int
     return out
 
 
+def _sample(o: Ops, flat: str, axes: list, dims, full: list[int]) -> str:
+    """``flat`` (the image, its pixels flattened on the last axis) read at the taps of each
+    spatial axis (``axes[i]`` from :func:`_taps`, of an axis of ``dims[i]`` pixels) and
+    interpolated, the last axis innermost, as the reference does: ``full`` is the shape of one
+    gather (the taps' tensors broadcast to it)."""
+    strides = [math.prod(dims[i + 1:]) for i in range(len(dims))]
+    target = o.rw.shape_const(f"{o.n.name}_gathered", full)
+
+    def value(taps) -> str:
+        index = None
+        for (ix, _, _), s in zip(taps, strides):
+            term = ix if s == 1 else _bin(o, "Mul", ix, _const(o, "stride", s, np.int64))
+            index = term if index is None else _bin(o, "Add", index, term)
+        index = o.op("Expand", index, target, shape=full, dtype="int64")
+        v = o.op("GatherElements", flat, index, shape=full, axis=len(full) - 1)
+        for _, _, valid in taps:
+            if valid is not None:
+                v = _where(o, valid, v, _f(o, 0.0))
+        return v
+
+    def interpolate(level: int, chosen: tuple) -> str:
+        """The sum over the taps of axes ``level..`` (the last innermost), the taps of the
+        axes before fixed to ``chosen``."""
+        total = None
+        for tap in axes[level]:
+            taps = chosen + (tap,)
+            v = value(taps) if level == len(axes) - 1 else interpolate(level + 1, taps)
+            if tap[1] is not None:
+                v = _bin(o, "Mul", v, tap[1])
+            total = v if total is None else _bin(o, "Add", total, v)
+        return total
+
+    return interpolate(0, ())
+
+
 @composite("GridSample", dtypes=FLOAT32)
 def _grid_sample(o: Ops) -> bool:
     """``GridSample(X, grid)``: ``Y[n, c, o...] = sum over taps of w * X[n, c, tap]``, the taps
@@ -170,34 +206,7 @@ def _grid_sample(o: Ops) -> bool:
         k = r - 1 - i
         g = _reshape(o, _slice(o, grid, r + 1, k, k + 1), [batch, 1, points])
         axes.append(_taps(o, _coordinate(o, g, d, mode, pad, align), d, mode, pad, align))
-    strides = [math.prod(dims[i + 1:]) for i in range(r)]
-    full = o.rw.shape_const(f"{n.name}_gathered", [batch, channels, points])
-
-    def value(taps) -> str:
-        index = None
-        for (ix, _, _), s in zip(taps, strides):
-            term = ix if s == 1 else _bin(o, "Mul", ix, _const(o, "stride", s, np.int64))
-            index = term if index is None else _bin(o, "Add", index, term)
-        index = o.op("Expand", index, full, shape=[batch, channels, points], dtype="int64")
-        v = o.op("GatherElements", flat, index, shape=[batch, channels, points], axis=2)
-        for _, _, valid in taps:
-            if valid is not None:
-                v = _where(o, valid, v, _f(o, 0.0))
-        return v
-
-    def interpolate(level: int, chosen: tuple) -> str:
-        """The sum over the taps of axes ``level..r-1`` (the last innermost), the taps of the
-        axes before fixed to ``chosen``."""
-        total = None
-        for tap in axes[level]:
-            taps = chosen + (tap,)
-            v = value(taps) if level == r - 1 else interpolate(level + 1, taps)
-            if tap[1] is not None:
-                v = _bin(o, "Mul", v, tap[1])
-            total = v if total is None else _bin(o, "Add", total, v)
-        return total
-
-    out = interpolate(0, ())
+    out = _sample(o, flat, axes, dims, [batch, channels, points])
     o.final("Reshape", out, o.rw.shape_const(f"{n.name}_out", [batch, channels, *gs[1:-1]]))
     return True
 
@@ -295,3 +304,79 @@ def _col2im(o: Ops) -> bool:
     summed = _reduce(o, "ReduceSum", picked, 2, 0)
     o.final("Reshape", summed, o.rw.shape_const(f"{n.name}_out", [batch, channels, *image]))
     return True
+
+
+@composite("DeformConv", dtypes=FLOAT32)
+def _deform_conv(o: Ops) -> bool:
+    """``DeformConv(X, W, offset, B, mask)`` (2-D): ``Y[n, oc, p] = B[oc] + sum over input
+    channels ic of the group and kernel taps k of W[oc, ic, k] * mask[n, g, k, p] * X[n, ic]``
+    sampled bilinearly (zeros outside the image) at the tap's position ``(s * p - pad + k *
+    dilation) + offset[n, g, k, :, p]`` (``g`` the input channel's offset group). The samples
+    are gathered as :func:`_sample` does for GridSample, then each group's ``MatMul`` by its
+    constant weights runs on the crossbars as a convolution's does."""
+    n = o.n
+    inputs = list(n.inputs) + [""] * (5 - len(n.inputs))
+    w = o.rw.value(inputs[1])
+    bias = o.rw.value(inputs[3]) if inputs[3] else np.zeros(0, np.float32)
+    xs, ofs = tuple(o.xt.shape), tuple(o.rw.type(inputs[2]).shape)
+    if w is None or bias is None or len(xs) != 4 or len(ofs) != 4 or w.ndim != 4:
+        return False
+    a = n.attrs
+    kh, kw = [int(v) for v in (a.get("kernel_shape") or w.shape[2:])]
+    sh, sw = [int(v) for v in a.get("strides") or (1, 1)]
+    dh, dw = [int(v) for v in a.get("dilations") or (1, 1)]
+    pads = [int(v) for v in a.get("pads") or (0, 0, 0, 0)]
+    group, og = int(a.get("group", 1)), int(a.get("offset_group", 1))
+    batch, c, ih, iw = xs
+    oc, oh, ow, taps = w.shape[0], ofs[2], ofs[3], kh * kw
+    if ((kh, kw) != tuple(w.shape[2:]) or c != w.shape[1] * group or oc % group or c % og
+            or ofs[:2] != (batch, og * taps * 2) or min(ih, iw) < 1 or len(bias) not in (0, oc)
+            or oh != (ih + pads[0] + pads[2] - (kh - 1) * dh - 1) // sh + 1
+            or ow != (iw + pads[1] + pads[3] - (kw - 1) * dw - 1) // sw + 1):
+        return False
+    points = taps * oh * ow
+    off = _reshape(o, inputs[2], [batch, og, taps, 2, oh * ow])
+    axes = []
+    for axis, (d, base) in enumerate(((ih, _tap_origins(kh, kw, oh, ow, sh, dh, pads[0], 0)),
+                                      (iw, _tap_origins(kh, kw, oh, ow, sw, dw, pads[1], 1)))):
+        shift = _reshape(o, _slice(o, off, 3, axis, axis + 1), [batch, og, 1, points])
+        pos = _bin(o, "Add", shift, _const(o, "origins", base.reshape(1, 1, 1, points),
+                                           np.float32))
+        axes.append(_taps(o, pos, d, "linear", "zeros", 1))
+    flat = _reshape(o, o.x, [batch, og, c // og, ih * iw])
+    cols = _sample(o, flat, axes, (ih, iw), [batch, og, c // og, points])
+    if inputs[4]:
+        cols = _bin(o, "Mul", cols, _reshape(o, inputs[4], [batch, og, 1, points]))
+    o.final(*_grouped_product(o, cols, w, bias, group, (batch, c, taps, oh, ow)))
+    return True
+
+
+def _tap_origins(kh, kw, oh, ow, stride, dilation, pad, axis) -> np.ndarray:
+    """``[kh * kw, oh * ow]``: each kernel tap's position along ``axis`` (0: rows, 1: columns)
+    for each output pixel, before its offset: ``stride * out - pad + tap * dilation``."""
+    tap = np.indices((kh, kw))[axis].reshape(-1, 1)
+    out = np.indices((oh, ow))[axis].reshape(1, -1)
+    return (stride * out - pad + tap * dilation).astype(np.float32)
+
+
+def _grouped_product(o: Ops, cols: str, w: np.ndarray, bias: np.ndarray, group: int,
+                     dims) -> tuple:
+    """The last node's arguments for ``Y = W * cols + B``: ``cols`` ``[N, ., ., taps * P]``
+    (input channels in order) laid out ``[N, P, C / group * taps]`` per group, each group's
+    ``MatMul`` by its weights ``[C / group * taps, OC / group]`` (constant: IMC), the groups
+    concatenated, the bias added and the result as ``[N, OC, oh, ow]``."""
+    batch, c, taps, oh, ow = dims
+    oc, cg, points = w.shape[0], c // group, oh * ow
+    cols = _reshape(o, cols, [batch, c * taps, points])
+    cols = o.op("Transpose", cols, shape=[batch, points, c * taps], perm=(0, 2, 1))
+    outs = []
+    for g in range(group):
+        part = cols if group == 1 else _slice(o, cols, 2, g * cg * taps, (g + 1) * cg * taps)
+        wg = w[g * (oc // group):(g + 1) * (oc // group)].reshape(oc // group, cg * taps).T
+        outs.append(o.op("MatMul", part, _const(o, "weight", np.ascontiguousarray(wg),
+                                                 np.float32), shape=[batch, points, oc // group]))
+    y = outs[0] if group == 1 else o.op("Concat", *outs, shape=[batch, points, oc], axis=2)
+    if len(bias):
+        y = _bin(o, "Add", y, _const(o, "bias", np.asarray(bias, np.float32), np.float32))
+    y = o.op("Transpose", y, shape=[batch, oc, points], perm=(0, 2, 1))
+    return "Reshape", y, o.rw.shape_const(f"{o.n.name}_out", [batch, oc, oh, ow])

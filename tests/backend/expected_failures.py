@@ -208,12 +208,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_operator_add_size1_singleton_broadcast',
         'test_operator_addconstant',
     ),
-    'operator not implemented: DeformConv': (
-        'test_basic_deform_conv_with_padding',
-        'test_basic_deform_conv_without_padding',
-        'test_deform_conv_with_mask_bias',
-        'test_deform_conv_with_multiple_offset_groups',
-    ),
     'operator not implemented: Bernoulli': (
         'test_bernoulli',
         'test_bernoulli_double',

@@ -179,3 +179,33 @@ def test_col2im_against_pytorch_fold(tmp_path):
                                     padding=(1, 0), stride=(2, 1)).numpy()
     got, _ = run_compiled(m, {"x": x}, tmp_path)
     np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("group,offset_group,attrs,with_mask", [
+    (1, 1, {}, False),
+    (2, 2, {"strides": [2, 1], "pads": [1, 1, 1, 0], "dilations": [1, 2]}, True),
+    (1, 2, {"pads": [1, 1, 1, 1]}, True),
+])
+def test_deform_conv(group, offset_group, attrs, with_mask, tmp_path):
+    """Offsets that move taps between pixels and off the image, against onnx's reference
+    evaluator; the weights' products are IMC operations."""
+    x = R.standard_normal((2, 4, 5, 6)).astype(F)
+    w = R.standard_normal((6, 4 // group, 2, 3)).astype(F)
+    b = R.standard_normal(6).astype(F)
+    st, dl = attrs.get("strides", [1, 1]), attrs.get("dilations", [1, 1])
+    pd = attrs.get("pads", [0, 0, 0, 0])
+    oh = (5 + pd[0] + pd[2] - dl[0] * 1 - 1) // st[0] + 1
+    ow = (6 + pd[1] + pd[3] - dl[1] * 2 - 1) // st[1] + 1
+    off = (R.standard_normal((2, offset_group * 6 * 2, oh, ow)) * 1.5).astype(F)
+    ins, inputs, feeds = ["x", "w", "off", "b"], [("x", F, x.shape), ("off", F, off.shape)], \
+        {"x": x, "off": off}
+    if with_mask:
+        ins.append("mask")
+        inputs.append(("mask", F, (2, offset_group * 6, oh, ow)))
+        feeds["mask"] = R.uniform(0, 1, (2, offset_group * 6, oh, ow)).astype(F)
+    node = helper.make_node("DeformConv", ins, ["y"], group=group, offset_group=offset_group,
+                            kernel_shape=[2, 3], **attrs)
+    m = make_model([node], inputs, [("y", F, (2, 6, oh, ow))], inits={"w": w, "b": b},
+                   opset=19)
+    res = check(m, feeds, tmp_path, tol=1e-5)
+    assert res.report["partition"]["imc"] >= 1

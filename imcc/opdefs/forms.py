@@ -176,6 +176,13 @@ def deform_conv(node: Node, graph: Graph) -> str | None:
     return None
 
 
+def roi_align(node: Node, graph: Graph) -> str | None:
+    if int(node.attrs.get("sampling_ratio", 0)) < 1:
+        return ("sampling_ratio = 0 (points per bin from each ROI's size, known only at run "
+                "time; give a sampling_ratio of 1 or more)")
+    return float_input(node, graph) or "this form is not supported"
+
+
 def reverse_sequence(node: Node, graph: Graph) -> str | None:
     return not_const(node, graph, 1, "sequence_lens")
 

@@ -140,6 +140,9 @@ _RECORDS = (
     _op("MaxUnpool", removed_by=_X, const_operands=(2,), check=F.max_unpool,
         notes="float32, a constant output_shape: every index compared with every output "
               "position (at most 2**24 comparisons)"),
+    _op("RoiAlign", removed_by=_X, check=F.roi_align,
+        notes="float32, sampling_ratio >= 1: each bin's points interpolated by GatherElements "
+              "and pooled"),
     _op("GridSample", removed_by=_X,
         notes="float32, any spatial rank, every mode and padding mode: one GatherElements per "
               "interpolation tap (1, 2 or 4 per spatial axis)"),

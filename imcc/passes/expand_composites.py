@@ -8,7 +8,8 @@ OneHot, GatherND and LRN; :mod:`imcc.passes.composite_index` ReduceProd, TopK an
 scatters; :mod:`imcc.passes.composite_quant` the quantized operators;
 :mod:`imcc.passes.composite_pool` LpPool and Mod with ``fmod = 1``;
 :mod:`imcc.passes.composite_loss` NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss;
-:mod:`imcc.passes.composite_sample` GridSample, AffineGrid and Col2Im;
+:mod:`imcc.passes.composite_sample` GridSample, AffineGrid, DeformConv and Col2Im;
+:mod:`imcc.passes.composite_roi` RoiAlign;
 :mod:`imcc.passes.composite_spectral` DFT and STFT; the other modules imported
 below the operators of later opsets. A new module of expansions registers by being imported
 below; each operator it expands needs its record in imcc/opdefs/table.py
@@ -32,6 +33,7 @@ from imcc.passes import (  # noqa: F401  (each registers its expansions)
     composite_newer,
     composite_pool,
     composite_quant,
+    composite_roi,
     composite_runtime,
     composite_sample,
     composite_spectral,

@@ -1,15 +1,17 @@
 """Bring every graph to one opset, 21, so later stages know a single version of each operator.
 
 Between opsets 13 and 21 the operators imcc supports changed only by new types, new optional
-attributes or inputs with backward-compatible defaults, with two exceptions that this pass
-rewrites: the ``Reduce*`` family moved ``axes`` from an attribute to an input (opset 18), and
+attributes or inputs with backward-compatible defaults, with three exceptions that this pass
+rewrites: the ``Reduce*`` family moved ``axes`` from an attribute to an input (opset 18),
 ``Split`` needs its sizes as an input or a ``num_outputs`` attribute (opset 18; made an explicit
 ``split`` input here), and ``GridSample``'s modes ``bilinear`` and ``bicubic`` were renamed
-``linear`` and ``cubic`` (opset 20, which also took more than two spatial axes). Every node's attributes are then re-completed with opset-21 defaults.
+``linear`` and ``cubic`` (opset 20, which also took more than two spatial axes). Every node's
+attributes are then re-completed with opset-21 defaults.
 
 Operators whose meaning changed in a way not listed above (``GroupNormalization``,
-``RoiAlign``, quantization operators...) are not supported by the compiler; a
-graph holding one keeps its opset and is left for the partitioner to reject.
+``RoiAlign``, quantization operators...) keep the graph at its opset: the passes that take
+them read the node's own version (``RoiAlign``'s expansion its default coordinates), and the
+partitioner rejects the others.
 """
 
 from __future__ import annotations

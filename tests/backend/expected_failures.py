@@ -218,11 +218,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_bernoulli_expanded',
         'test_bernoulli_seed_expanded',
     ),
-    'operator not implemented: RoiAlign': (
-        'test_roialign_aligned_false',
-        'test_roialign_aligned_true',
-        'test_roialign_mode_max',
-    ),
     'Cast to or from a type the machine does not convert (2-bit, FLOAT4, FLOAT8E8M0)': (
         'test_cast_e8m0_FLOAT16_to_FLOAT8E8M0',
         'test_cast_e8m0_FLOAT_to_FLOAT8E8M0',

@@ -209,3 +209,51 @@ def test_deform_conv(group, offset_group, attrs, with_mask, tmp_path):
                    opset=19)
     res = check(m, feeds, tmp_path, tol=1e-5)
     assert res.report["partition"]["imc"] >= 1
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+@pytest.mark.parametrize("coords,opset", [("half_pixel", 16), ("output_half_pixel", 16),
+                                          (None, 10)])  # opset 10: no half-pixel offset
+def test_roi_align(mode, coords, opset, tmp_path):
+    """ROIs inside, across and past the image's edges, small and inverted (forced 1 x 1
+    without the half-pixel offset), against onnx's reference evaluator; opset 10 (before the
+    half-pixel offset was the default) against onnxruntime, whose RoiAlign-10 has none (the
+    reference evaluator applies opset 16's default to it)."""
+    x = R.standard_normal((2, 3, 6, 7)).astype(F)
+    rois = np.array([[0.5, 1.0, 4.0, 5.5], [-2.0, -1.0, 3.0, 2.0], [5.0, 4.0, 9.0, 8.0],
+                     [2.0, 2.0, 2.2, 2.1], [3.0, 3.0, 1.0, 1.0]], F)
+    idx = np.array([0, 1, 1, 0, 1], np.int64)
+    attrs = dict(mode=mode, output_height=3, output_width=2, sampling_ratio=2,
+                 spatial_scale=0.9)
+    if coords:
+        attrs["coordinate_transformation_mode"] = coords
+    node = helper.make_node("RoiAlign", ["x", "rois", "idx"], ["y"], **attrs)
+    m = make_model([node], [("x", F, x.shape), ("rois", F, rois.shape),
+                            ("idx", np.int64, idx.shape)], [("y", F, (5, 3, 3, 2))],
+                   opset=opset)
+    feeds = {"x": x, "rois": rois, "idx": idx}
+    if opset >= 16:
+        check(m, feeds, tmp_path, tol=1e-5)
+        return
+    import onnxruntime as ort
+
+    want = ort.InferenceSession(m.SerializeToString(),
+                                providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    got, _ = run_compiled(m, feeds, tmp_path)
+    np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-5)
+    attrs["coordinate_transformation_mode"] = "output_half_pixel"  # the same at opset 16
+    m16 = make_model([helper.make_node("RoiAlign", ["x", "rois", "idx"], ["y"], **attrs)],
+                     [("x", F, x.shape), ("rois", F, rois.shape), ("idx", np.int64, idx.shape)],
+                     [("y", F, (5, 3, 3, 2))], opset=16)
+    np.testing.assert_allclose(got[0], reference(m16, feeds)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_roi_align_with_an_adaptive_grid_is_refused_with_the_fix(tmp_path):
+    import imcc
+
+    node = helper.make_node("RoiAlign", ["x", "rois", "idx"], ["y"], output_height=2,
+                            output_width=2)
+    m = make_model([node], [("x", F, (1, 1, 4, 4)), ("rois", F, (1, 4)),
+                            ("idx", np.int64, (1,))], [("y", F, (1, 1, 2, 2))], opset=16)
+    with pytest.raises(imcc.Error, match="sampling_ratio of 1 or more"):
+        imcc.compile(m.SerializeToString(), "ideal")

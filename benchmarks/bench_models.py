@@ -10,6 +10,9 @@ are. Then, each step in a fresh process so that its peak memory is its own:
   external-data file or (``--layouts external,embedded``) inside the ``.onnx``; wall and CPU
   time, the packing stage separately, and the peak resident memory of the process as a
   multiple of the model's weight bytes (the process's memory before compiling is printed too);
+  ``--stage-memory`` also samples the resident memory every 2 ms and prints its peak during
+  each stage of each compile (loading, canonicalizing, packing, calibrating, quantizing,
+  generating, assembling);
 * **run**: each model, chip mode and batch size is compiled (resource priority; one process)
   and run (another): the machine is programmed by one untimed run, then one imcc run and one
   onnxruntime run of the same model and inputs alternate ``--repeat`` times; the table gives
@@ -160,6 +163,45 @@ def work_build(args) -> dict:
     return out
 
 
+#: The compiler's stages as its progress messages name them (their first word), in order
+STAGES = ("loading", "canonicalizing", "packing", "calibrating", "quantizing", "generating",
+          "assembling")
+
+
+class _StagePeaks:
+    """The largest resident memory seen during each compile stage (``--stage-memory``): a
+    thread reads it every 2 ms; a progress message that names a stage (:data:`STAGES`) starts
+    it, others (the packer's) belong to the stage they come in."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.stage, self.peaks = "imports", {"imports": _rss_now()}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.002):
+            self.note(_rss_now())
+
+    def note(self, rss: int) -> None:
+        self.peaks[self.stage] = max(self.peaks.get(self.stage, 0), rss)
+
+    def progress(self, msg: str) -> None:
+        word = (msg.split() or [""])[0]
+        if word in STAGES:
+            self.note(_rss_now())
+            self.stage = word
+        self.note(_rss_now())
+
+    def stop(self) -> dict[str, int]:
+        self._stop.set()
+        self._thread.join()
+        self.note(_rss_now())
+        return self.peaks
+
+
 def work_compile(args) -> dict:
     from imcc.compiler import CompileOptions, compile_model
 
@@ -167,15 +209,26 @@ def work_compile(args) -> dict:
     chip = _chip(args.model, args.mode, args.headroom)
     before = _rss_now()
     stages: dict[str, int] = {}
+    sampler = _StagePeaks() if args.stage_memory else None
+
+    def progress(msg: str) -> None:
+        stages[msg.split()[0]] = _rss_now()
+        if sampler is not None:
+            sampler.progress(msg)
+
     t, c = time.perf_counter(), time.process_time()
     res = compile_model(path, chip, options=CompileOptions(priority=args.priority),
-                        progress=lambda msg: stages.__setitem__(msg.split()[0], _rss_now()))
+                        progress=progress)
     total, cpu = time.perf_counter() - t, time.process_time() - c
     r = res.report
-    return {"total_s": total, "cpu_s": cpu, "times_s": r["times_s"], "arrays_used": r["arrays_used"],
-            "lower_bound": r["lower_bound"], "arrays_available": r["arrays_available"],
-            "rss_before": before, "rss_peak": _rss_peak(), "rss_at_stage": stages,
-            "instructions": r["instructions"], "blob_bytes": r["weight_bytes"]}
+    out = {"total_s": total, "cpu_s": cpu, "times_s": r["times_s"],
+           "arrays_used": r["arrays_used"], "lower_bound": r["lower_bound"],
+           "arrays_available": r["arrays_available"], "rss_before": before,
+           "rss_peak": _rss_peak(), "rss_at_stage": stages,
+           "instructions": r["instructions"], "blob_bytes": r["weight_bytes"]}
+    if sampler is not None:
+        out["rss_peak_in_stage"] = sampler.stop()
+    return out
 
 
 def _object_path(args) -> Path:
@@ -413,7 +466,8 @@ def _spawn(kind: str, args, **kw) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, "--workdir", str(args.workdir),
            "--threads", str(args.threads), "--repeat", str(args.repeat),
            "--headroom", str(args.headroom), "--backends", args.backends,
-           "--layouts", args.layouts, *(["--rebuild"] if args.rebuild else [])]
+           "--layouts", args.layouts, *(["--rebuild"] if args.rebuild else []),
+           *(["--stage-memory"] if args.stage_memory else [])]
     for k, v in kw.items():
         cmd += [f"--{k}", str(v)]
     env = dict(os.environ, **{k: str(args.threads) for k in _BLAS_ENV})
@@ -480,6 +534,22 @@ def compile_table(rows: list[dict]) -> str:
             f"{ts.get('assemble', 0):5.1f}s {_mib(r['rss_peak']):>5} MiB "
             f"{r['rss_peak'] / r['weight_bytes']:8.2f}x "
             f"{(r['rss_peak'] - r['rss_before']) / r['weight_bytes']:6.2f}x")
+    return "\n".join(lines)
+
+
+def stage_table(rows: list[dict]) -> str:
+    """``--stage-memory``: each compile's peak resident memory during each stage, in MiB."""
+    head = (f"{'model':<13} {'mode':<6} {'priority':<10} {'weights in':<10} {'imports':>8} "
+            + " ".join(f"{s[:9]:>9}" for s in STAGES))
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        peaks = r.get("rss_peak_in_stage")
+        if not peaks:
+            continue
+        lines.append(f"{r['model']:<13} {r['mode']:<6} {r['priority']:<10} "
+                     f"{_LAYOUT_WORDS[r.get('layout', 'external')]:<10} "
+                     f"{_mib(peaks['imports']):>8} "
+                     + " ".join(f"{_mib(peaks[s]) if s in peaks else '-':>9}" for s in STAGES))
     return "\n".join(lines)
 
 
@@ -551,6 +621,9 @@ def main() -> None:
                     help="where the weights sit for the compile table, comma-separated: "
                          "external (an external-data file), embedded (inside the .onnx)")
     ap.add_argument("--layout", default="external", help=argparse.SUPPRESS)
+    ap.add_argument("--stage-memory", action="store_true",
+                    help="also sample each compile's resident memory every 2 ms and print its "
+                         "peak during each stage")
     ap.add_argument("--json", default=None, help="also write every measurement here")
     ap.add_argument("--quick", action="store_true",
                     help="ResNet-50, MobileNetV2 and BERT-base at batch 1, resource priority")
@@ -616,6 +689,9 @@ def main() -> None:
         print("\ncompile (ideal chips; arrays used / lower bound; peak RSS of the compiling "
               "process, as a multiple of the weight bytes, and its growth during the compile "
               "over the memory of the process before it)\n" + compile_table(compiles))
+        if args.stage_memory:
+            print("\npeak resident memory of each compile during each stage (MiB; imports: "
+                  "the process before compiling)\n" + stage_table(compiles))
     if runs:
         print("\ninterpreter vs onnxruntime, per inference (medians of "
               f"{args.repeat} alternating runs; ratio = median of the per-pair ratios)\n"

@@ -31,7 +31,8 @@ _EVALUATED = frozenset({
     "Constant", "Identity", "Cast", "CastLike", "Equal", "Less", "LessOrEqual", "Greater",
     "GreaterOrEqual", "Not", "And", "Or", "Xor", "Add", "Sub", "Mul", "Div", "Mod", "Neg", "Abs",
     "Min", "Max", "Where", "Gather", "Slice", "Concat", "Squeeze", "Unsqueeze", "Reshape",
-    "Flatten", "ReduceProd", "ReduceSum", "ReduceMin", "ReduceMax", "Floor", "Ceil"})
+    "Flatten", "ReduceProd", "ReduceSum", "ReduceMin", "ReduceMax", "Floor", "Ceil", "Relu",
+    "Sign", "Round", "Sqrt", "Pow", "IsNaN", "IsInf", "Transpose", "Split"})
 #: Scan's form without a batch axis and sequence lengths (opset 8's) dates from opset 9.
 _OPSET_SCAN = 9
 #: Reshape's shape is an input from opset 5 (a runtime If's condition is made a scalar).
@@ -337,3 +338,28 @@ def inline_static_control_flow(model: onnx.ModelProto) -> None:
                 break
         else:
             return
+
+
+def control_inputs(model: onnx.ModelProto, nodes: list) -> tuple[str, ...]:
+    """The graph inputs whose values decide the control ``nodes`` left after
+    :func:`inline_static_control_flow` (an If's condition, a Loop's trip count and condition):
+    bound as constants, each is resolved, except a Scan's or a node whose branches or body the
+    unrolling does not take. Empty where any of them depends on no graph input of tensor type
+    (a sequence's length, say)."""
+    from imcc.frontend.bind_constants import inputs_behind
+
+    g = model.graph
+    inits = {t.name for t in g.initializer}
+    inputs = [i.name for i in g.input if i.name not in inits and i.type.HasField("tensor_type")]
+    writers = {t: n for n in g.node for t in n.output if t}
+    names: list[str] = []
+    for n in nodes:
+        control = n.input[:1] if n.op_type == "If" else n.input[:2] if n.op_type == "Loop" \
+            else []
+        found = inputs_behind([t for t in control if t],
+                              lambda t: (writers[t].op_type, t) if t in writers else None,
+                              lambda t: writers[t].input, inputs)
+        if not found:
+            return ()
+        names += found
+    return tuple(dict.fromkeys(names))

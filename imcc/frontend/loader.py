@@ -20,7 +20,8 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import helper
 
-from imcc.frontend.control_flow import inline_static_control_flow
+from imcc.frontend.bind_constants import NeedsConstants
+from imcc.frontend.control_flow import control_inputs, inline_static_control_flow
 from imcc.frontend.embedded import read_embedded
 from imcc.frontend.external_data import (
     SMALL_TENSOR,
@@ -135,13 +136,15 @@ def check_domains(model: onnx.ModelProto, where: str) -> None:
             f"{where}: {len(foreign)} node(s) use an unknown operator domain: {_list(foreign)}; "
             "imcc supports only the standard ONNX domain (export without custom or "
             "contrib operators)")
-    sub = [_node_label(i, n) for i, n in enumerate(model.graph.node)
-           if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-                  for a in n.attribute)]
-    if sub:
-        raise UnsupportedOpError(
-            f"{where}: control flow with subgraphs is not supported: {_list(sub)}; "
-            "export the model with static control flow")
+    nodes = [(i, n) for i, n in enumerate(model.graph.node)
+             if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+                    for a in n.attribute)]
+    if nodes:
+        text = (f"{where}: control flow with subgraphs is not supported: "
+                f"{_list([_node_label(i, n) for i, n in nodes])}; export the model with static "
+                "control flow")
+        names = control_inputs(model, [n for _, n in nodes])
+        raise NeedsConstants(text, names) if names else UnsupportedOpError(text)
 
 
 def sort_nodes(model: onnx.ModelProto, where: str) -> None:
@@ -465,4 +468,18 @@ def check_model(model: onnx.ModelProto, where: str,
         apply_input_shapes(model, input_shapes, where)
     check_static_inputs(model, where)
     types = check_and_infer(model, where)
+    check_tensor_outputs(model, types, where)
     return CheckedModel(model, opset, types, where, external, written_ops)
+
+
+def check_tensor_outputs(model: onnx.ModelProto, types: Mapping[str, onnx.TypeProto],
+                         where: str) -> None:
+    """Every graph output is a tensor: a sequence, map or optional output (one a constant
+    sub-graph could compute) is refused, never returned as an array."""
+    for o in model.graph.output:
+        tp = types.get(o.name) or o.type
+        kind = tp.WhichOneof("value")
+        if kind not in (None, "tensor_type"):
+            raise UnsupportedOpError(
+                f"{where}: output {o.name!r} is a {kind.removesuffix('_type')}, not a numeric "
+                "tensor (the machine holds numeric tensors); return tensors from the model")

@@ -75,12 +75,12 @@ def test_not_onnx(tmp_path):
 
 
 def test_unsupported_ops_listed_together(tmp_path):
-    nodes = [helper.make_node("Det", ["a"], ["d"], name="det1"),
+    nodes = [helper.make_node("Bernoulli", ["a"], ["d"], name="det1"),
              helper.make_node("RandomUniformLike", ["a"], ["n"], name="nz1"),
              helper.make_node("Relu", ["a"], ["y"], name="ok")]
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("a", 1, [3, 3])],
                           [helper.make_tensor_value_info(o, t, s) for o, t, s in
-                           (("d", 1, []), ("n", 1, [3, 3]), ("y", 1, [3, 3]))])
+                           (("d", 1, [3, 3]), ("n", 1, [3, 3]), ("y", 1, [3, 3]))])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     onnx.save(m, tmp_path / "u.onnx")
     r = invoke("compile", tmp_path / "u.onnx", "-o", tmp_path / "u.imo")

@@ -57,8 +57,9 @@ def test_if_on_the_rank_of_an_input():
     np.testing.assert_allclose(got, np.maximum(x, 0) * 2, rtol=1e-6)
 
 
-def test_loop_with_a_constant_trip_count_is_unrolled():
-    """``for i in range(4): s = s * 0.5 + x * i``, each ``s`` also a scan output."""
+def _loop_model(trip_as_input: bool):
+    """``for i in range(4): s = s * 0.5 + x * i``, each ``s`` also a scan output (``n``, the
+    trip count, an initializer or a graph input)."""
     body = helper.make_graph(
         [helper.make_node("Cast", ["i"], ["fi"], to=TensorProto.FLOAT),
          helper.make_node("Mul", ["x", "fi"], ["xi"]),
@@ -74,13 +75,55 @@ def test_loop_with_a_constant_trip_count_is_unrolled():
          helper.make_tensor_value_info("s_out", 1, (3,)),
          helper.make_tensor_value_info("scan", 1, (3,))])
     node = helper.make_node("Loop", ["n", "go", "s0"], ["s", "all"], body=body)
-    m = make_model([node], [("x", F, (3,)), ("s0", F, (3,))],
-                   [("s", F, (3,)), ("all", F, (4, 3))],
-                   inits={"n": np.array(4, np.int64), "go": np.array(True),
-                          "half": np.array(0.5, F)}, opset=17)
+    inits = {"go": np.array(True), "half": np.array(0.5, F)}
+    inputs = [("x", F, (3,)), ("s0", F, (3,))]
+    if trip_as_input:
+        inputs.append(("n", np.int64, ()))
+    else:
+        inits["n"] = np.array(4, np.int64)
+    return make_model([node], inputs, [("s", F, (3,)), ("all", F, (4, 3))], inits=inits,
+                      opset=17)
+
+
+def test_loop_with_a_constant_trip_count_is_unrolled():
+    m = _loop_model(False)
     feeds = {"x": R.standard_normal(3).astype(F), "s0": R.standard_normal(3).astype(F)}
     for got, want in zip(_run(m, feeds), reference(m, feeds), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_loop_whose_trip_count_is_an_input_names_it_to_bind():
+    """A trip count fed at run time: the refusal names the input and how to bind it; bound
+    (``constants=``, what ``--const`` and imcc.backend do), the loop unrolls."""
+    m = _loop_model(True)
+    with pytest.raises(imcc.Error, match="control flow") as e:
+        imcc.compile(m, "ideal", time_limit=0.1, workers=1)
+    assert "--const n=FILE.npy" in str(e.value.hint)
+    feeds = {"x": R.standard_normal(3).astype(F), "s0": R.standard_normal(3).astype(F)}
+    prog = imcc.compile(m, "ideal", time_limit=0.1, workers=1,
+                        constants={"n": np.array(4, np.int64)})
+    out = prog.run(feeds)
+    want = reference(m, {**feeds, "n": np.array(4, np.int64)})
+    for o, w in zip(m.graph.output, want, strict=True):
+        np.testing.assert_allclose(out[o.name], w, rtol=1e-6)
+
+
+def test_a_sequence_output_is_refused_a_constant_sequence_inside_folds():
+    """A constant sequence inside the graph folds away (SequenceAt of it is a tensor); a graph
+    output that is a sequence is refused with why, never returned as an array."""
+    x = numpy_helper.from_array(np.arange(5, dtype=F), "x")
+    nodes = [helper.make_node("Constant", [], ["c"], value=x),
+             helper.make_node("SequenceConstruct", ["c"], ["seq"]),
+             helper.make_node("SequenceAt", ["seq", "zero"], ["y"]),
+             helper.make_node("Add", ["y", "a"], ["z"])]
+    m = make_model(nodes, [("a", F, (5,))], [("z", F, (5,))],
+                   inits={"zero": np.array(0, np.int64)}, opset=17)
+    a = R.standard_normal(5).astype(F)
+    np.testing.assert_array_equal(_run(m, {"a": a})[0], np.arange(5, dtype=F) + a)
+    seq_out = helper.make_tensor_sequence_value_info("seq", TensorProto.FLOAT, (5,))
+    m.graph.output.append(seq_out)
+    with pytest.raises(imcc.Error, match="output 'seq' is a sequence, not a numeric tensor"):
+        imcc.compile(m, "ideal", time_limit=0.1, workers=1)
 
 
 @pytest.mark.parametrize("cond", [True, False])

@@ -74,7 +74,7 @@ def _fvi(name, shape):
 
 
 def test_every_unsupported_node_in_one_error():
-    nodes = [helper.make_node("Det", ["x"], ["s"], name="det"),
+    nodes = [helper.make_node("Bernoulli", ["x"], ["s"], name="coin"),
              helper.make_node("RandomUniformLike", ["s"], ["r"], name="noise"),
              helper.make_node("Add", ["r", "x"], ["c"], name="widen"),
              helper.make_node("Einsum", ["c", "c", "c"], ["dg"], name="einsum",
@@ -93,7 +93,7 @@ def test_every_unsupported_node_in_one_error():
         partition(g)
     msg = e.value.message
     assert "4 unsupported node(s)" in msg and "\n" not in msg
-    for part in ("'det' (Det)", "'noise' (RandomUniformLike)",
+    for part in ("'coin' (Bernoulli)", "'noise' (RandomUniformLike)",
                  "'einsum' (Einsum: 3 operands (one or two are supported))",
                  "'dynamic_weight' (Conv: the weight"):
         assert part in msg

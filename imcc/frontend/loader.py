@@ -451,6 +451,7 @@ def check_model(model: onnx.ModelProto, where: str,
     check_text(model, where)
     hostlimits.check_nodes(len(model.graph.node), f"{where}: the model's graph")
     check_attributes(model, where)
+    list_ir3_initializers(model)
     external = dict(external or {})
     if external and declared_opset(model, where) < MIN_OPSET:
         # onnx's version converter rebuilds the graph: give it the data, not references.
@@ -459,6 +460,7 @@ def check_model(model: onnx.ModelProto, where: str,
     inline_static_control_flow(model)  # If, Loop, Scan known at compile time (its opset)
     written = {next((o for o in n.output if o), ""): n.op_type for n in model.graph.node}
     opset = read_opset(model, where, _node_label)
+    list_ir3_initializers(model)  # onnx.version_converter adds initializers, keeps IR 3
     written_ops = {o: op for n in model.graph.node
                    for o in n.output[:1] if (op := written.get(o)) and op != n.op_type}
     check_domains(model, where)
@@ -470,6 +472,19 @@ def check_model(model: onnx.ModelProto, where: str,
     types = check_and_infer(model, where)
     check_tensor_outputs(model, types, where)
     return CheckedModel(model, opset, types, where, external, written_ops)
+
+
+def list_ir3_initializers(model: onnx.ModelProto) -> None:
+    """IR 3 lists every initializer among the graph inputs; exporters of its time did not
+    always (onnx's checker and version converter then refuse the model; IR 4 dropped the rule):
+    each one missing is listed, as the input it would have been (in place)."""
+    g = model.graph
+    if model.ir_version >= 4:
+        return
+    listed = {i.name for i in g.input}
+    for t in g.initializer:
+        if t.name not in listed:
+            g.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
 
 
 def check_tensor_outputs(model: onnx.ModelProto, types: Mapping[str, onnx.TypeProto],

@@ -189,13 +189,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_training_dropout_default_mask',
         'test_training_dropout_mask',
     ),
-    "IR-3 models whose initializers are not graph inputs (onnx's checker refuses them)": (
-        'test_ConstantPad2d',
-        'test_ReflectionPad2d',
-        'test_ReplicationPad2d',
-        'test_ZeroPad2d',
-        'test_operator_pad',
-    ),
     "float64 values beyond float32's range (the machine computes float32)": (
         'test_operator_add_broadcast',
         'test_operator_add_size1_right_broadcast',

@@ -54,8 +54,6 @@ RULES = (
     (r"training mode|training_mode", "training mode"),
     (r"Mean and InvStdDev", "LayerNormalization's Mean and InvStdDev outputs"),
     (r"only 2-D (convolution|pooling)", "3-D (and higher) convolution and pooling"),
-    (r"in initializer but not in graph input",
-     "IR-3 models whose initializers are not graph inputs (onnx's checker refuses them)"),
     (r"operands that broadcast a letter", "Einsum whose operands broadcast"),
     (r"Indices output", "MaxPool's Indices output"),
     (r"fmod=1", "Mod with fmod = 1"),

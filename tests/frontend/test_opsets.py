@@ -109,3 +109,33 @@ def test_prelu_of_opset_6_applies_its_slope_per_channel(slope_as_input, shape, t
     got, _ = run_compiled(m, feeds, tmp_path)
     per_channel = slope.reshape((1, 3) + (1,) * (len(shape) - 2))
     np.testing.assert_allclose(got[0], np.where(x < 0, x * per_channel, x), rtol=1e-6)
+
+
+def test_ir3_model_whose_initializer_is_not_an_input(tmp_path):
+    """IR 3 listed every initializer among the graph inputs; PyTorch's exporters of its time
+    did not always (onnx's checker refuses such a model as it is): imcc reads it."""
+    w = np.arange(6, dtype=F).reshape(2, 3)
+    g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, (2, 3))],
+                          [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, (2, 3))],
+                          initializer=[onnx.numpy_helper.from_array(w, "w")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)])
+    m.ir_version = 3
+    with pytest.raises(onnx.checker.ValidationError, match="not in graph input"):
+        onnx.checker.check_model(m)
+    x = np.random.default_rng(4).standard_normal((2, 3)).astype(F)
+    got, _ = run_compiled(m, {"x": x}, tmp_path)
+    np.testing.assert_array_equal(got[0], x + w)
+
+
+def test_ir3_model_the_converter_gives_an_initializer(tmp_path):
+    """Opset 6's Pad keeps its pads in an attribute; onnx.version_converter makes them an
+    initializer of the converted model and leaves it at IR 3 without listing it."""
+    g = helper.make_graph([helper.make_node("Pad", ["x"], ["y"], pads=[0, 1, 0, 2])], "g",
+                          [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, (2, 3))],
+                          [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, (2, 6))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 6)])
+    m.ir_version = 3
+    x = np.random.default_rng(5).standard_normal((2, 3)).astype(F)
+    got, _ = run_compiled(m, {"x": x}, tmp_path)
+    np.testing.assert_array_equal(got[0], np.pad(x, ((0, 0), (1, 2))))

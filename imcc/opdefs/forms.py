@@ -183,6 +183,12 @@ def roi_align(node: Node, graph: Graph) -> str | None:
     return float_input(node, graph) or "this form is not supported"
 
 
+def tfidf_vectorizer(node: Node, graph: Graph) -> str | None:
+    if node.attrs.get("pool_strings"):
+        return "a pool of strings (the machine holds numeric tensors; map the tokens to integers)"
+    return None
+
+
 def reverse_sequence(node: Node, graph: Graph) -> str | None:
     return not_const(node, graph, 1, "sequence_lens")
 

@@ -143,6 +143,9 @@ _RECORDS = (
     _op("RoiAlign", removed_by=_X, check=F.roi_align,
         notes="float32, sampling_ratio >= 1: each bin's points interpolated by GatherElements "
               "and pooled"),
+    _op("TfIdfVectorizer", removed_by=_X, check=F.tfidf_vectorizer,
+        notes="integer tokens: n-gram matches by Equal and And per skip distance, counted, then "
+              "a MatMul by a constant 0/1 matrix (with the TFIDF weights) to the output columns"),
     _op("GridSample", removed_by=_X,
         notes="float32, any spatial rank, every mode and padding mode: one GatherElements per "
               "interpolation tap (1, 2 or 4 per spatial axis)"),

@@ -10,6 +10,7 @@ scatters; :mod:`imcc.passes.composite_quant` the quantized operators;
 :mod:`imcc.passes.composite_loss` NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss;
 :mod:`imcc.passes.composite_sample` GridSample, AffineGrid, DeformConv and Col2Im;
 :mod:`imcc.passes.composite_roi` RoiAlign;
+:mod:`imcc.passes.composite_ngram` TfIdfVectorizer;
 :mod:`imcc.passes.composite_spectral` DFT and STFT; the other modules imported
 below the operators of later opsets. A new module of expansions registers by being imported
 below; each operator it expands needs its record in imcc/opdefs/table.py
@@ -31,6 +32,7 @@ from imcc.passes import (  # noqa: F401  (each registers its expansions)
     composite_loss,
     composite_math,
     composite_newer,
+    composite_ngram,
     composite_pool,
     composite_quant,
     composite_roi,

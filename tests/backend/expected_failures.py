@@ -164,15 +164,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_image_decoder_decode_tiff_rgb',
         'test_image_decoder_decode_webp_rgb',
     ),
-    'operator not implemented: TfIdfVectorizer': (
-        'test_tfidfvectorizer_tf_batch_onlybigrams_skip0',
-        'test_tfidfvectorizer_tf_batch_onlybigrams_skip5',
-        'test_tfidfvectorizer_tf_batch_uniandbigrams_skip5',
-        'test_tfidfvectorizer_tf_only_bigrams_skip0',
-        'test_tfidfvectorizer_tf_onlybigrams_levelempty',
-        'test_tfidfvectorizer_tf_onlybigrams_skip5',
-        'test_tfidfvectorizer_tf_uniandbigrams_skip5',
-    ),
     'BitCast between float and integer types (the machine holds values, not bits)': (
         'test_bitcast_2d_float32_to_int32',
         'test_bitcast_float32_to_int32',

@@ -89,6 +89,20 @@ def test_same_answer_for_any_number_of_workers():
     _verify(rects, 40, 40, a, "resource")
 
 
+def test_pool_search_gives_the_same_answer_for_any_number_of_workers():
+    # 60 rects of 1..35 in 40 x 40 bins (Berkey and Wang's class 3 sizes): too many for the
+    # whole-instance CP-SAT, so the pool search runs (tabu swaps and CP-SAT repacks) and, above
+    # the bound, spends the whole budget; its answer must not follow the thread count either
+    import random
+    rng = random.Random(5)
+    rects = [Rect(i, rng.randint(1, 35), rng.randint(1, 35)) for i in range(60)]
+    a = pack(rects, 40, 40, time_limit=1.0, workers=1)
+    b = pack(rects, 40, 40, time_limit=1.0, workers=2)
+    assert a.stats["moves"] > 0 and a.stats["repacks"] > 0
+    assert a.placements == b.placements and a.stats == b.stats
+    _verify(rects, 40, 40, a, "resource")
+
+
 def test_full_tiles_need_no_search():
     rects = [Rect(i, 256, 256) for i in range(500)] + [Rect("half", 128, 256)]
     res = pack(rects, 256, 256, time_limit=1.0)

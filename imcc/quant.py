@@ -71,13 +71,36 @@ class SliceSpec:
 class Quantized:
     """Integer weights (or the float weights, for w_bits = 0) and their per-column scales."""
 
-    values: np.ndarray  # [K, N]: the narrowest signed integers that hold w_bits (float32 on
-    # the float path)
+    values: np.ndarray | LevelsView  # [K, N]: the narrowest signed integers that hold w_bits
+    # (float32 on the float path)
     scale: np.ndarray  # float32 [N]: W ~= values * scale
 
 
+class LevelsView:
+    """The levels ``rint(W / scale)`` clipped to ``[-qmax, qmax]`` that :func:`quantize` makes,
+    made a block at a time as they are read (``view[rows, cols]``, two slices), never whole:
+    a layer is sliced onto cells holding its weights and one tile's levels, not its weights'
+    levels beside them (the levels of GPT-2 medium's output layer alone are 51 MB in int8).
+    Each level is the same as in the whole array: the formula is element by element. The last
+    block read is kept: a tile's parts read the same one."""
+
+    def __init__(self, W: np.ndarray, scale: np.ndarray, qmax: int) -> None:
+        self._w, self._scale, self._qmax = W, scale, qmax
+        self.shape = W.shape
+        self.dtype = np.dtype(_level_type(qmax))
+        self._last: tuple | None = None
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        rows, cols = key
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        v = _levels(self._w[rows, cols], self._scale[cols], self._qmax, clip=True)
+        self._last = (key, v)
+        return v
+
+
 def quantize(W: np.ndarray, w_bits: int, percentile: float | None = None,
-             scale: np.ndarray | None = None) -> Quantized:
+             scale: np.ndarray | None = None, lazy: bool = False) -> Quantized:
     """Symmetric per-output-column quantization to ``w_bits`` signed bits (round half to even).
 
     ``scale[n] = r[n] / (2**(w_bits-1) - 1)`` with ``r[n] = max |W[:, n]|``, or, given a
@@ -86,7 +109,8 @@ def quantize(W: np.ndarray, w_bits: int, percentile: float | None = None,
     imcc/qdq.py) is used as it is where every ``rint(W / scale)`` fits ``w_bits``. The levels
     are the narrowest signed integers that hold them (int8 up to 8 bits), computed a chunk of
     rows at a time: the weights' only full-size companion is their levels (a float32 copy, its
-    absolute values and int32 levels each took the weights' size again).
+    absolute values and int32 levels each took the weights' size again). With ``lazy`` the
+    levels computed from the scales are a :class:`LevelsView` of ``W``, made as they are read.
     """
     W = np.asarray(W, dtype=np.float32)
     if w_bits == 0:
@@ -106,6 +130,8 @@ def quantize(W: np.ndarray, w_bits: int, percentile: float | None = None,
     else:
         amax = np.percentile(np.abs(W), percentile, axis=0).astype(np.float32)
     scale = np.where(amax > 0, amax / qmax, 1.0).astype(np.float32)
+    if lazy:
+        return Quantized(LevelsView(W, scale, qmax), scale)
     return Quantized(_levels(W, scale, qmax, clip=True), scale)
 
 
@@ -122,8 +148,7 @@ def _levels(W: np.ndarray, scale: np.ndarray, qmax: int, *, clip: bool) -> np.nd
     """``rint(W / scale)`` (float32, round half to even), clipped to ``[-qmax, qmax]`` with
     ``clip``, else None where a level falls outside it; in the narrowest signed integers that
     hold ``qmax``."""
-    dt = np.int8 if qmax <= 127 else np.int16 if qmax <= 32767 else np.int32
-    out = np.empty(W.shape, dt)
+    out = np.empty(W.shape, _level_type(qmax))
     for rows in _chunks(W):
         t = np.divide(W[rows], scale, dtype=np.float32)
         np.rint(t, out=t)
@@ -133,6 +158,11 @@ def _levels(W: np.ndarray, scale: np.ndarray, qmax: int, *, clip: bool) -> np.nd
             return None
         out[rows] = t
     return out
+
+
+def _level_type(qmax: int) -> type:
+    """The narrowest signed integers that hold ``[-qmax, qmax]``."""
+    return np.int8 if qmax <= 127 else np.int16 if qmax <= 32767 else np.int32
 
 
 def coefficients(spec: SliceSpec) -> np.ndarray:

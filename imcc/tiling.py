@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imcc.precision import LayerPrecision
-from imcc.quant import SliceSpec, quantize, slice_blocks
+from imcc.quant import LevelsView, SliceSpec, quantize, slice_blocks
 from isa.diagnostics import ConfigError
 
 
@@ -169,11 +169,13 @@ def divide_layer(layer: str, op: str, weight_shape: tuple[int, ...], groups: int
 @dataclass(frozen=True)
 class LayerWeights:
     """A layer's quantized weights: per-output-channel scales and, per block, the quantized
-    ``[K, N]`` matrix (int32; float32 on the float path). Cell values are sliced from it tile by
-    tile (:func:`tile_cells`), so a layer's slices never exist all at once."""
+    ``[K, N]`` matrix (the narrowest integers that hold its levels, or a
+    :class:`~imcc.quant.LevelsView` that makes them tile by tile; float32 on the float path).
+    Cell values are sliced from it tile by tile (:func:`tile_cells`), so a layer's slices never
+    exist all at once."""
 
     scale: np.ndarray  # float32 [N]: real weight = integer value * scale
-    values: tuple[np.ndarray, ...]  # one per MatrixBlock
+    values: tuple[np.ndarray | LevelsView, ...]  # one per MatrixBlock, read by 2-D slices
     spec: SliceSpec
 
 
@@ -196,8 +198,8 @@ def quantize_layer(plan: LayerPlan, w: np.ndarray) -> LayerWeights:
             values4 = q.values.T.reshape(w.shape)
             mats = [group_matrix(values4, plan.groups, b.n_offset // (cout // plan.groups),
                                  b.groups) for b in plan.blocks]
-    else:
-        q = quantize(w, spec.w_bits, pct, given)
+    else:  # the levels are made tile by tile (a view of ``w``, not a copy)
+        q = quantize(w, spec.w_bits, pct, given, lazy=True)
         mats = [q.values]
     return LayerWeights(q.scale, tuple(mats), spec)
 

@@ -329,6 +329,8 @@ def _deform_conv(o: Ops) -> bool:
     group, og = int(a.get("group", 1)), int(a.get("offset_group", 1))
     batch, c, ih, iw = xs
     oc, oh, ow, taps = w.shape[0], ofs[2], ofs[3], kh * kw
+    if min(group, og, sh, sw, dh, dw, kh, kw) < 1 or min(pads) < 0:
+        return False
     if ((kh, kw) != tuple(w.shape[2:]) or c != w.shape[1] * group or oc % group or c % og
             or ofs[:2] != (batch, og * taps * 2) or min(ih, iw) < 1 or len(bias) not in (0, oc)
             or oh != (ih + pads[0] + pads[2] - (kh - 1) * dh - 1) // sh + 1

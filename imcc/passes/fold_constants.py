@@ -15,6 +15,7 @@ import numpy as np
 
 from imcc.frontend.evaluate import NONDETERMINISTIC, evaluate
 from imcc.ir import Graph, Node, describe, onnx_elem_type
+from isa.diagnostics import OnnxImportError
 from isa.hostlimits import check_total_bytes
 
 
@@ -76,7 +77,11 @@ def fold_constants(graph: Graph) -> Graph:
             continue
         t = graph.types[name]
         if tuple(v.shape) != t.shape:
-            raise AssertionError(f"folding {name!r} gave shape {v.shape}, its type says {t}")
+            raise OnnxImportError(
+                f"{graph.name}: {describe(graph, graph.producer(name))}: onnx's reference "
+                f"evaluator computes shape {list(v.shape)} where ONNX's shape inference gives "
+                f"{list(t.shape)}; the model is inconsistent (check the operator's attributes "
+                "against its inputs)")
         constants[name] = v if v.dtype.name == t.dtype else v.astype(t.dtype)
     referenced = {i for n in kept for i in n.inputs} | set(graph.outputs)
     constants = {k: v for k, v in constants.items() if k in referenced}

@@ -131,7 +131,7 @@ def _taps(o: Ops, x: str, d: int, mode: str, pad: str, align: int
             weights = _cubic_coefficients(o, t)
     lo, hi = (0.0, d - 1.0) if align else (-0.5, d - 0.5)
     out = []
-    for p, w in zip(positions, weights):
+    for p, w in zip(positions, weights, strict=True):
         valid = None
         if pad == "zeros":
             valid = o.op("And", _bool(o, "GreaterOrEqual", p, 0.0), _bool(o, "Less", p, float(d)),
@@ -156,7 +156,7 @@ def _sample(o: Ops, flat: str, axes: list, dims, full: list[int]) -> str:
 
     def value(taps) -> str:
         index = None
-        for (ix, _, _), s in zip(taps, strides):
+        for (ix, _, _), s in zip(taps, strides, strict=True):
             term = ix if s == 1 else _bin(o, "Mul", ix, _const(o, "stride", s, np.int64))
             index = term if index is None else _bin(o, "Add", index, term)
         index = o.op("Expand", index, target, shape=full, dtype="int64")

@@ -157,6 +157,8 @@ _RECORDS = (
     OpDef("LpPool", _D, "pooling", removed_by=_X, attrs=A.pool, check=F.lp_pool,
           notes=f"float32; {_SPATIAL_ANY}; an AveragePool of Abs(x)^p times the kernel's size"),
     _op("Identity", removed_by="eliminate-identity"),
+    _op("OptionalGetElement", removed_by="eliminate-identity",
+        notes="of a tensor (opset 18): the tensor itself; optionals are not numeric tensors"),
     _op("Dropout", removed_by="eliminate-identity", check=F.dropout,
         notes="inference mode, or training mode at ratio 0"),
     _op("Constant", removed_by="fold-constants"),

@@ -1,6 +1,7 @@
 """Remove operators that only copy their input at inference time.
 
-``Identity``; ``Dropout`` in inference mode (no ``training_mode`` input, or a constant false one)
+``Identity`` and ``OptionalGetElement`` (of a tensor: the graph holds no optionals);
+``Dropout`` in inference mode (no ``training_mode`` input, or a constant false one)
 or in training mode with a constant ratio of 0 (a used ``mask`` output becomes a constant
 all-true tensor); ``Cast`` to the dtype the input
 already has. Readers of the output read the input instead.
@@ -33,7 +34,7 @@ def eliminate_identity(graph: Graph) -> Graph:
     rw = Rewriter(graph)
     for n in graph.nodes:
         op = n.op_type
-        if op == "Identity":
+        if op in ("Identity", "OptionalGetElement"):
             rw.alias(n.outputs[0], n.inputs[0])
         elif op == "Dropout" and _inference_dropout(rw, n.inputs):
             rw.alias(n.outputs[0], n.inputs[0])

@@ -213,9 +213,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     'operator not implemented: NonZero': (
         'test_nonzero_example',
     ),
-    'operator not implemented: OptionalGetElement': (
-        'test_optional_get_element_tensor',
-    ),
     'operator not implemented: Unique': (
         'test_unique_bfloat16_sorted_without_axis',
     ),

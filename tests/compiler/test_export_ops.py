@@ -227,3 +227,10 @@ def test_integer_division_by_zero_gives_zero(tmp_path):
     (got,), _ = run_compiled(m, {"a": np.array([7, -7, 0, 5]), "b": np.array([2, 0, 0, -2])},
                              tmp_path)
     np.testing.assert_array_equal(got, [3, 0, 0, -2])
+
+
+def test_optional_get_element_of_a_tensor_is_the_tensor(tmp_path):
+    m = make_model([helper.make_node("OptionalGetElement", ["a"], ["b"]),
+                    helper.make_node("Relu", ["b"], ["y"])],
+                   [("a", F, (2, 3))], [("y", F, (2, 3))], opset=18)
+    check(m, {"a": _x(2, 3)}, tmp_path, tol=0)

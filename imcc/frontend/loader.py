@@ -252,6 +252,8 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     sg = skel.graph
     sg.name = g.name
     sg.node.extend(g.node)
+    _function_defaults(sg, max((o.version for o in model.opset_import
+                                if o.domain in STD_DOMAINS), default=0))
     sg.input.extend(g.input)
     sg.output.extend(g.output)
     sg.value_info.extend(g.value_info)
@@ -265,6 +267,24 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
         elif t.name not in listed:
             sg.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
     return skel
+
+
+def _function_defaults(g: onnx.GraphProto, opset: int) -> None:
+    """Give each node of an operator that ONNX defines by a function (MeanVarianceNormalization,
+    ...) the attributes it leaves at their defaults: onnx's strict inference of the function
+    body does not fill them in (in place; the skeleton only)."""
+    for n in g.node:
+        try:
+            schema = onnx.defs.get_schema(n.op_type, opset, n.domain or "")
+        except onnx.defs.SchemaError:
+            continue
+        if not schema.has_function:
+            continue
+        given = {a.name for a in n.attribute}
+        for name, a in schema.attributes.items():
+            d = a.default_value
+            if name not in given and d is not None and d.type != onnx.AttributeProto.UNDEFINED:
+                n.attribute.append(d)
 
 
 def _fill_output_shapes(skel: onnx.ModelProto) -> list[str]:

@@ -112,6 +112,8 @@ _RECORDS = (
     OpDef("LpNormalization", _D, "normalization", removed_by=_X, check=F.lp_normalization,
           notes="p = 1 or 2"),
     OpDef("LRN", _D, "normalization", removed_by=_X, notes="float32"),
+    OpDef("MeanVarianceNormalization", _D, "normalization", removed_by=_X,
+          notes="float32; (x - mean) / (sqrt(mean of squares - mean^2) + 1e-9) over axes"),
     _op("CenterCropPad", removed_by=_X, check=F.center_crop_pad,
         notes="a constant shape (or one bound with `--const`): a Slice and a zero Pad"),
     _op("ReverseSequence", removed_by=_X, check=F.reverse_sequence,

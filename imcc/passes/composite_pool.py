@@ -1,5 +1,6 @@
-"""Expansions of ``expand-composites`` for LpPool and for Mod with ``fmod = 1`` (each registered
-with :func:`~imcc.passes.composite_registry.composite`).
+"""Expansions of ``expand-composites`` for LpPool, for Mod with ``fmod = 1`` and for
+MeanVarianceNormalization (each registered with
+:func:`~imcc.passes.composite_registry.composite`).
 
 * ``LpPool``: the window sums of ``|x|^p`` are an ``AveragePool`` with ``count_include_pad = 1``
   times the kernel's size, once every window is whole: the windows ``ceil_mode`` adds past the
@@ -7,7 +8,8 @@ with :func:`~imcc.passes.composite_registry.composite`).
   the sum), so the AveragePool divides every window by the kernel's size;
 * ``Mod`` with ``fmod = 1`` (C's ``fmod``: the remainder has the dividend's sign) is
   ``Sign(a) * Mod(|a|, |b|)`` with ``fmod = 0``: on non-negative operands the floored and the
-  truncated remainders are the same number, which the machine computes exactly.
+  truncated remainders are the same number, which the machine computes exactly;
+* ``MeanVarianceNormalization``: the ONNX function's formula (``_mean_variance_normalization``).
 """
 
 from __future__ import annotations
@@ -67,4 +69,20 @@ def _fmod(o: Ops) -> bool:
     shape = o.graph.types[o.n.outputs[0]].shape
     rem = o.op("Mod", o.op("Abs", a), o.on(b).op("Abs", b), shape=shape, fmod=0)
     o.final("Mul", o.op("Sign", a), rem)
+    return True
+
+
+@composite("MeanVarianceNormalization", dtypes=FLOATS)
+def _mean_variance_normalization(o: Ops) -> bool:
+    """``MVN(X) = (X - E[X]) / (sqrt(E[X^2] - E[X]^2) + 1e-9)``, the means over ``axes``
+    (default ``[0, 2, 3]``), as the ONNX function defines it."""
+    axes = [int(a) for a in o.n.attrs.get("axes") or (0, 2, 3)]
+    if not axes or any(not -o.xt.rank <= a < o.xt.rank for a in axes):
+        return False
+    mean = o.reduce("ReduceMean", o.x, axes, 1)
+    small = o.rw.type(mean).shape
+    square_mean = o.reduce("ReduceMean", o.op("Mul", o.x, o.x), axes, 1)
+    variance = o.op("Sub", square_mean, o.op("Mul", mean, mean, shape=small), shape=small)
+    std = o.op("Sqrt", variance, shape=small)
+    o.final("Div", o.op("Sub", o.x, mean), o.op("Add", std, o.const(1e-9), shape=small))
     return True

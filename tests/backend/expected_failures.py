@@ -188,7 +188,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
     ),
     "models onnx's own shape inference rejects": (
         'test_if_seq',
-        'test_mvn',
         'test_stft',
         'test_stft_with_window',
     ),

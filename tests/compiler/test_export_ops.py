@@ -234,3 +234,16 @@ def test_optional_get_element_of_a_tensor_is_the_tensor(tmp_path):
                     helper.make_node("Relu", ["b"], ["y"])],
                    [("a", F, (2, 3))], [("y", F, (2, 3))], opset=18)
     check(m, {"a": _x(2, 3)}, tmp_path, tol=0)
+
+
+@pytest.mark.parametrize("axes", [None, [0, 2, 3], [1], [2, 3], [-1]])
+def test_mean_variance_normalization(axes, tmp_path):
+    """Default axes included (onnx's strict inference of the function body needs them given:
+    the loader gives them), against onnx's reference evaluator."""
+    attrs = {} if axes is None else {"axes": axes}
+    vi = [helper.make_tensor_value_info(n, 1, (2, 3, 4, 5)) for n in ("a", "y")]
+    m = helper.make_model(helper.make_graph(
+        [helper.make_node("MeanVarianceNormalization", ["a"], ["y"], **attrs)], "g", vi[:1],
+        vi[1:]), opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    check(m, {"a": _x(2, 3, 4, 5) * 3 + 1}, tmp_path, tol=1e-5)

@@ -22,6 +22,7 @@ from onnx import helper
 
 from imcc.frontend.bind_constants import NeedsConstants
 from imcc.frontend.control_flow import control_inputs, inline_static_control_flow
+from imcc.frontend.repairs import function_defaults, list_ir3_initializers
 from imcc.frontend.embedded import read_embedded
 from imcc.frontend.external_data import (
     SMALL_TENSOR,
@@ -252,7 +253,7 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     sg = skel.graph
     sg.name = g.name
     sg.node.extend(g.node)
-    _function_defaults(sg, max((o.version for o in model.opset_import
+    function_defaults(sg, max((o.version for o in model.opset_import
                                 if o.domain in STD_DOMAINS), default=0))
     sg.input.extend(g.input)
     sg.output.extend(g.output)
@@ -267,24 +268,6 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
         elif t.name not in listed:
             sg.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
     return skel
-
-
-def _function_defaults(g: onnx.GraphProto, opset: int) -> None:
-    """Give each node of an operator that ONNX defines by a function (MeanVarianceNormalization,
-    ...) the attributes it leaves at their defaults: onnx's strict inference of the function
-    body does not fill them in (in place; the skeleton only)."""
-    for n in g.node:
-        try:
-            schema = onnx.defs.get_schema(n.op_type, opset, n.domain or "")
-        except onnx.defs.SchemaError:
-            continue
-        if not schema.has_function:
-            continue
-        given = {a.name for a in n.attribute}
-        for name, a in schema.attributes.items():
-            d = a.default_value
-            if name not in given and d is not None and d.type != onnx.AttributeProto.UNDEFINED:
-                n.attribute.append(d)
 
 
 def _fill_output_shapes(skel: onnx.ModelProto) -> list[str]:
@@ -492,19 +475,6 @@ def check_model(model: onnx.ModelProto, where: str,
     types = check_and_infer(model, where)
     check_tensor_outputs(model, types, where)
     return CheckedModel(model, opset, types, where, external, written_ops)
-
-
-def list_ir3_initializers(model: onnx.ModelProto) -> None:
-    """IR 3 lists every initializer among the graph inputs; exporters of its time did not
-    always (onnx's checker and version converter then refuse the model; IR 4 dropped the rule):
-    each one missing is listed, as the input it would have been (in place)."""
-    g = model.graph
-    if model.ir_version >= 4:
-        return
-    listed = {i.name for i in g.input}
-    for t in g.initializer:
-        if t.name not in listed:
-            g.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
 
 
 def check_tensor_outputs(model: onnx.ModelProto, types: Mapping[str, onnx.TypeProto],

@@ -137,6 +137,8 @@ def stft(node: Node, graph: Graph) -> str | None:
             or not_const(node, graph, 3, "frame_length"))
 
 
+#: The largest matrix ``Det`` expands (its elimination is ``n`` steps of about 20 nodes).
+DET_MAX = 64
 #: The most update x position comparisons a dense scatter (MaxUnpool) may take.
 DENSE_SCATTER_LIMIT = 1 << 24
 

@@ -138,10 +138,11 @@ _RECORDS = (
         notes="float32, 2-D, constant weight and bias: the taps sampled bilinearly at their "
               "offsets (GatherElements), then a MatMul by the weights per group (IMC)"),
     _op("Det", removed_by=_X,
-        notes="float32, matrices up to 64 x 64: Gaussian elimination with partial pivoting"),
+        notes=f"float32, matrices up to {F.DET_MAX} x {F.DET_MAX}: Gaussian elimination with "
+              "partial pivoting"),
     _op("MaxUnpool", removed_by=_X, const_operands=(2,), check=F.max_unpool,
         notes="float32, a constant output_shape: every index compared with every output "
-              "position (at most 2**24 comparisons)"),
+              f"position (at most {F.DENSE_SCATTER_LIMIT:,} comparisons)"),
     _op("RoiAlign", removed_by=_X, check=F.roi_align,
         notes="float32, sampling_ratio >= 1: each bin's points interpolated by GatherElements "
               "and pooled"),

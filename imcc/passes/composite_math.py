@@ -29,6 +29,7 @@ import math
 import numpy as np
 import onnx
 
+from imcc.opdefs.forms import DET_MAX
 from imcc.passes.composite_index import _bin, _const, _slice, _where
 from imcc.passes.composite_registry import FLOAT32, composite
 
@@ -240,10 +241,6 @@ def _gather_nd(o) -> bool:
                  shape=table_shape)
     o.final("Gather", table, flat, axis=0)
     return True
-
-
-#: The largest matrix ``Det`` expands (its elimination is ``n`` steps of about 20 nodes).
-DET_MAX = 64
 
 
 @composite("Det", dtypes=FLOAT32)

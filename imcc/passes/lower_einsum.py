@@ -51,17 +51,9 @@ class _Operand:
         self.letters = letters
 
     def transpose(self, order: str) -> None:
-        if order == self.letters:
-            return
-        perm = [self.letters.index(c) for c in order]
-        v = self.rw.value(self.name)
-        if v is not None:
-            self._const(np.transpose(v, perm))
-        else:
-            shape = tuple(self.rw.type(self.name).shape[p] for p in perm)
-            self.name = self.rw.add("Transpose", (self.name,), TensorType(shape, self.dtype),
-                                    f"{self.hint}_t", perm=tuple(perm))
-        self.letters = order
+        """The axes in the order of the letters ``order`` (each letter once)."""
+        if order != self.letters:
+            self.transpose_axes([self.letters.index(c) for c in order])
 
     def reshape(self, shape: tuple[int, ...]) -> None:
         if shape == self.rw.type(self.name).shape:

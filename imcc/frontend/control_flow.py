@@ -21,6 +21,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from imcc.frontend.bind_constants import inputs_behind
+
 #: The most iterations a Loop is unrolled to.
 MAX_UNROLL = 64
 #: The largest constant (elements) evaluated while looking for conditions and trip counts.
@@ -346,8 +348,6 @@ def control_inputs(model: onnx.ModelProto, nodes: list) -> tuple[str, ...]:
     bound as constants, each is resolved, except a Scan's or a node whose branches or body the
     unrolling does not take. Empty where any of them depends on no graph input of tensor type
     (a sequence's length, say)."""
-    from imcc.frontend.bind_constants import inputs_behind
-
     g = model.graph
     inits = {t.name for t in g.initializer}
     inputs = [i.name for i in g.input if i.name not in inits and i.type.HasField("tensor_type")]

@@ -22,7 +22,6 @@ from onnx import helper
 
 from imcc.frontend.bind_constants import NeedsConstants
 from imcc.frontend.control_flow import control_inputs, inline_static_control_flow
-from imcc.frontend.repairs import function_defaults, list_ir3_initializers
 from imcc.frontend.embedded import read_embedded
 from imcc.frontend.external_data import (
     SMALL_TENSOR,
@@ -37,6 +36,7 @@ from imcc.frontend.opsets import (
     first_line,
     read_opset,
 )
+from imcc.frontend.repairs import function_defaults, list_ir3_initializers
 from isa import hostlimits
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
 

@@ -167,3 +167,14 @@ def test_scan_over_a_static_length_is_unrolled(opset, direction):
     sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
     for got, want in zip(_run(m, feeds), sess.run(None, feeds), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_a_corrupt_initializer_beside_control_flow_is_an_error_not_a_crash():
+    """The search for known conditions reads small initializers; one whose bytes do not fill
+    its shape (a damaged file) is left to the loader's checks, which name it."""
+    m = _if_model([], {"c": np.array(True)})
+    bad = numpy_helper.from_array(np.zeros(4, F), "pad")
+    bad.raw_data = bad.raw_data[:6]  # 6 bytes for 4 float32
+    m.graph.initializer.append(bad)
+    with pytest.raises(imcc.Error, match="pad"):
+        imcc.compile(m, "ideal", time_limit=0.1, workers=1)

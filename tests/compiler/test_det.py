@@ -34,3 +34,13 @@ def test_det_needs_pivoting_and_of_singular_matrices(tmp_path):
                   [[0, 0, 0], [0, 0, 0], [0, 0, 0]]], F)
     got, _ = run_compiled(_det_model(x.shape), {"x": x}, tmp_path)
     np.testing.assert_allclose(got[0], np.linalg.det(x.astype(np.float64)), atol=1e-5)
+
+
+def test_det_beyond_its_limit_is_refused(tmp_path):
+    import imcc
+    from imcc.opdefs.forms import DET_MAX
+
+    n = DET_MAX + 1
+    m = _det_model((n, n))
+    with pytest.raises(imcc.Error, match="Det"):
+        imcc.compile(m.SerializeToString(), "ideal", time_limit=0.1, workers=1)

@@ -48,7 +48,8 @@ _RECORDS = (
     OpDef("MatMul", _IMC, "linear", notes="IMC with a constant [K, N] right operand, DYNAMIC "
           "(category matmul) otherwise"),
     OpDef("BatchNormalization", _D, "batchnorm", layout=_E, check=F.batchnorm,
-          notes="inference mode; folded into the Conv before it where there is one"),
+          notes="inference mode folded into the Conv before it where there is one; training "
+                "mode (the batch's statistics, the running ones updated) by expand-composites"),
     _act("Relu", layout=_E, sign=_NONNEG), _act("LeakyRelu", layout=_E),
     _act("Sigmoid", layout=_E, sign=_NONNEG), _act("Tanh", layout=_E), _act("Gelu"),
     _act("Erf", layout=_E), _act("HardSigmoid", layout=_E, sign=_NONNEG),

@@ -1,9 +1,10 @@
 """Expansions of operators whose weights or parameters are runtime tensors (graph inputs or
 values computed from them), into operators the machine has: a ``Conv`` whose weight is a runtime
 tensor is a sum of products of two activations (the dynamic unit, as attention's products), a
-``BatchNormalization`` whose scale, bias, mean or variance is one is elementwise arithmetic. With
-constant weights and parameters the node stays, for the arrays (``Conv``) or for folding into the
-product before it (``BatchNormalization``).
+``BatchNormalization`` whose scale, bias, mean or variance is one is elementwise arithmetic, and so
+is one in training mode (the batch's own statistics). With constant weights and parameters the
+node stays, for the arrays (``Conv``) or for folding into the product before it
+(``BatchNormalization``).
 """
 
 from __future__ import annotations
@@ -28,10 +29,14 @@ def _per_channel(o: Ops, t: str, shape: tuple[int, ...]) -> str:
 @composite("BatchNormalization", dtypes=FLOATS)
 def _batchnorm_runtime(o: Ops) -> bool:
     """``y = (x - mean) / sqrt(var + epsilon) * scale + B`` (inference mode), where any of
-    ``scale``, ``B``, ``mean`` and ``var`` is a runtime tensor."""
+    ``scale``, ``B``, ``mean`` and ``var`` is a runtime tensor; in training mode,
+    :func:`_batchnorm_training`. Inference mode with constant parameters stays whole (it is
+    lowered)."""
     n = o.n
     params = n.inputs[1:5]
-    if n.attrs.get("training_mode", 0) or o.xt.rank < 2 or \
+    if int(n.attrs.get("training_mode", 0)):
+        return _batchnorm_training(o)
+    if o.xt.rank < 2 or \
             all(o.rw.is_const(p) for p in params):
         return False
     shape = (1, o.xt.shape[1]) + (1,) * (o.xt.rank - 2)
@@ -40,6 +45,37 @@ def _batchnorm_runtime(o: Ops) -> bool:
     root = o.op("Sqrt", o.op("Add", var, eps, shape=shape), shape=shape)
     inv = o.op("Div", scale, root, shape=shape)
     o.final("Add", o.op("Mul", o.op("Sub", o.x, mean), inv), bias)
+    return True
+
+
+def _batchnorm_training(o: Ops) -> bool:
+    """``BatchNormalization`` with ``training_mode = 1``: the statistics of the batch over every
+    axis but the channels' (the variance the population's), ``Y = scale * (x - mean) /
+    sqrt(var + epsilon) + B``, and the running statistics ``input_mean * momentum + mean * (1 -
+    momentum)`` (the same for the variance)."""
+    n = o.n
+    if o.xt.rank < 2 or len(n.inputs) < 5:
+        return False
+    eps, momentum = float(n.attrs.get("epsilon", 1e-5)), float(n.attrs.get("momentum", 0.9))
+    rank, c = o.xt.rank, o.xt.shape[1]
+    axes = [a for a in range(rank) if a != 1]
+    mean = o.reduce("ReduceMean", o.x, axes, 1)
+    small = o.rw.type(mean).shape
+    d = o.op("Sub", o.x, mean)
+    var = o.reduce("ReduceMean", o.op("Mul", d, d), axes, 1)
+    scale, bias = (_per_channel(o, t, small) for t in n.inputs[1:3])
+    root = o.op("Sqrt", o.op("Add", var, o.const(eps), shape=small), shape=small)
+    y = o.op("Add", o.op("Div", o.op("Mul", scale, d), root), bias)
+    outs = list(n.outputs) + [""] * (3 - len(n.outputs))
+    running = []
+    for stat, given in ((mean, n.inputs[3]), (var, n.inputs[4])):
+        flat = o.op("Reshape", stat, o.rw.shape_const(f"{n.name}_channels", [c]), shape=[c])
+        new = o.op("Mul", flat, o.const(1.0 - momentum), shape=[c])
+        running.append(o.op("Add", o.op("Mul", given, o.const(momentum), shape=[c]), new,
+                            shape=[c]))
+    for src, dst in ((y, outs[0]), (running[0], outs[1]), (running[1], outs[2])):
+        if dst:
+            o.rw.alias(dst, src)
     return True
 
 

@@ -173,8 +173,6 @@ EXPECTED_FAILURES: dict[str, tuple[str, ...]] = {
         'test_bitcast_scalar_float32_to_int32',
     ),
     'training mode': (
-        'test_batchnorm_epsilon_training_mode',
-        'test_batchnorm_example_training_mode',
         'test_training_dropout',
         'test_training_dropout_default',
         'test_training_dropout_default_mask',

@@ -247,3 +247,37 @@ def test_mean_variance_normalization(axes, tmp_path):
         vi[1:]), opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 8
     check(m, {"a": _x(2, 3, 4, 5) * 3 + 1}, tmp_path, tol=1e-5)
+
+
+@pytest.mark.parametrize("shape,momentum", [((4, 3, 5, 2), 0.9), ((6, 2), 0.7), ((3, 4, 7), 0.1)])
+def test_batch_normalization_in_training_mode(shape, momentum, tmp_path):
+    """The batch's own statistics normalize it, and the running ones come out updated (the
+    outputs a training-mode export reads), against onnx's reference evaluator."""
+    c = shape[1]
+    node = helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y", "rm", "rv"],
+                            training_mode=1, momentum=momentum, epsilon=1e-3)
+    inits = {"s": _x(c), "b": _x(c), "m": _x(c), "v": np.abs(_x(c)) + 0.5}
+    m = make_model([node], [("x", F, shape)],
+                   [("y", F, shape), ("rm", F, (c,)), ("rv", F, (c,))], inits=inits, opset=15)
+    check(m, {"x": _x(*shape) * 2 + 1}, tmp_path, tol=1e-5)
+
+
+def test_pytorch_export_in_training_mode_normalizes_by_the_batch(tmp_path):
+    """PyTorch's TorchScript exporter with ``training=TRAINING`` writes BatchNormalization with
+    ``training_mode = 1``: the compiled model matches PyTorch's forward in train mode."""
+    torch = pytest.importorskip("torch")
+    import io
+
+    import imcc
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
+                                torch.nn.ReLU()).train()
+    x = torch.randn(5, 3, 8, 8)
+    f = io.BytesIO()
+    torch.onnx.export(model, (x,), f, dynamo=False, training=torch.onnx.TrainingMode.TRAINING,
+                      opset_version=17, do_constant_folding=False)
+    with torch.no_grad():
+        want = model(x).numpy()
+    got = next(iter(imcc.compile(f.getvalue(), "ideal").run(x.numpy()).values()))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

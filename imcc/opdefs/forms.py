@@ -59,8 +59,8 @@ def resize(node: Node, graph: Graph) -> str | None:
 
 
 def batchnorm(node: Node, graph: Graph) -> str | None:
-    return ("training mode on a tensor that is not float32" if node.attrs.get("training_mode", 0)
-            else None)
+    return ("training mode on this input (float32 of rank 2 or more is supported)"
+            if node.attrs.get("training_mode", 0) else None)
 
 
 def conv_transpose(node: Node, graph: Graph) -> str:

@@ -86,4 +86,3 @@ def _mean_variance_normalization(o: Ops) -> bool:
     std = o.op("Sqrt", variance, shape=small)
     o.final("Div", o.op("Sub", o.x, mean), o.op("Add", std, o.const(1e-9), shape=small))
     return True
-

@@ -73,6 +73,18 @@ def _pad_end(o: Ops, t: str, extra, value) -> str:
                 shape=[d + int(e) for d, e in zip(shape, extra)], dtype=dtype, mode="constant")
 
 
+def first_hit(o: Ops, hit: str, axis: int, last: int, keep: int) -> tuple[str, str]:
+    """The index ramp along ``axis`` of ``o.x`` and the first (``last``: the last) index where
+    ``hit`` (float32; ``2**24``, or -1 with ``last``, where none is)."""
+    ramp_shape = [1] * o.xt.rank
+    ramp_shape[axis] = o.xt.shape[axis]
+    ramp = o.rw.const(f"{o.n.name}_index", np.arange(o.xt.shape[axis], dtype=np.float32)
+                      .reshape(ramp_shape))
+    miss = o.rw.const(f"{o.n.name}_miss", np.asarray(-1.0 if last else 2.0**24, np.float32))
+    idx = o.op("Where", hit, ramp, miss, dtype="float32")
+    return ramp, o.on(idx).reduce("ReduceMax" if last else "ReduceMin", idx, [axis], keep)
+
+
 def _product(o: Ops, t: str, axis: int) -> str:
     """The product of ``t`` along ``axis`` (kept, of size 1): the two halves multiplied until
     one element is left (an odd length padded with a 1), ``log2(n)`` ``Mul`` in all."""

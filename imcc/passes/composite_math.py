@@ -30,7 +30,7 @@ import numpy as np
 import onnx
 
 from imcc.opdefs.forms import DET_MAX
-from imcc.passes.composite_index import _bin, _const, _slice, _where
+from imcc.passes.composite_index import _bin, _const, _slice, _where, first_hit
 from imcc.passes.composite_registry import FLOAT32, composite
 
 
@@ -261,10 +261,9 @@ def _det(o) -> bool:
         size = _where(o, above, _const(o, "below_zero", -1.0, np.float32),
                       o.op("Abs", column, shape=(*lead, n, 1)))
         top = o.on(size).reduce("ReduceMax", size, [len(shape) - 2], 1)
-        rows = _const(o, "ramp", np.arange(n, dtype=np.float32).reshape(n, 1), np.float32)
-        first = _where(o, _bin(o, "Equal", size, top, dtype="bool"), rows,
-                       _const(o, "none", float(n), np.float32))
-        first = o.on(first).reduce("ReduceMin", first, [len(shape) - 2], 1)
+        _, first = first_hit(o.on(size), _bin(o, "Equal", size, top, dtype="bool"),
+                             len(shape) - 2, 0, 1)
+        first = _bin(o, "Min", first, _const(o, "last_row", n - 1.0, np.float32))  # NaN: none
         p = o.op("Cast", first, shape=(*lead, 1, 1), dtype="int64",
                  to=int(onnx.TensorProto.INT64), saturate=1)
         kk = _const(o, "k", k, np.int64)

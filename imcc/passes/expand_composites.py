@@ -41,6 +41,7 @@ from imcc.passes import (  # noqa: F401  (each registers its expansions)
     composite_spectral,
     expand_attention,
 )
+from imcc.passes.composite_index import first_hit
 from imcc.passes.composite_registry import EXPANSIONS, FLOATS, Ops, composite, reduce_axes
 from imcc.passes.rewrite import Rewriter
 
@@ -237,17 +238,6 @@ def _group_normalization(o: Ops) -> bool:
     return True
 
 
-def _first_hit(o: Ops, hit: str, axis: int, last: int, keep: int) -> tuple[str, str]:
-    """The index ramp along ``axis`` and the first (``last``: the last) index where ``hit``."""
-    ramp_shape = [1] * o.xt.rank
-    ramp_shape[axis] = o.xt.shape[axis]
-    ramp = o.rw.const(f"{o.n.name}_index", np.arange(o.xt.shape[axis], dtype=np.float32)
-                      .reshape(ramp_shape))
-    miss = o.rw.const(f"{o.n.name}_miss", np.asarray(-1.0 if last else 2.0**24, np.float32))
-    idx = o.op("Where", hit, ramp, miss, dtype="float32")
-    return ramp, o.on(idx).reduce("ReduceMax" if last else "ReduceMin", idx, [axis], keep)
-
-
 @composite("ArgMax", "ArgMin", dtypes=_ARG_TYPES)
 def _arg_extreme(o: Ops) -> bool:
     """``ArgMax(x)``: the first index along ``axis`` where ``Equal(x, ReduceMax(x))`` (the
@@ -257,7 +247,7 @@ def _arg_extreme(o: Ops) -> bool:
     axis = int(a.get("axis", 0)) % o.xt.rank
     keep, last = int(a.get("keepdims", 1)), int(a.get("select_last_index", 0))
     ext = o.reduce("ReduceMax" if o.n.op_type == "ArgMax" else "ReduceMin", o.x, [axis], 1)
-    _, chosen = _first_hit(o, o.op("Equal", o.x, ext, dtype="bool"), axis, last, keep)
+    _, chosen = first_hit(o, o.op("Equal", o.x, ext, dtype="bool"), axis, last, keep)
     o.final("Cast", chosen, to=int(onnx.TensorProto.INT64), saturate=1)
     return True
 
@@ -268,7 +258,7 @@ def _hardmax(o: Ops) -> bool:
     composite, then ``Equal`` with the index ramp."""
     axis = int(o.n.attrs.get("axis", -1)) % o.xt.rank
     ext = o.reduce("ReduceMax", o.x, [axis], 1)
-    ramp, chosen = _first_hit(o, o.op("Equal", o.x, ext, dtype="bool"), axis, 0, 1)
+    ramp, chosen = first_hit(o, o.op("Equal", o.x, ext, dtype="bool"), axis, 0, 1)
     one = o.op("Equal", ramp, chosen, dtype="bool")
     o.final("Cast", one, to=int(onnx.helper.np_dtype_to_tensor_dtype(np.dtype(o.xt.dtype))),
             saturate=1)

@@ -44,3 +44,14 @@ def test_det_beyond_its_limit_is_refused(tmp_path):
     m = _det_model((n, n))
     with pytest.raises(imcc.Error, match="Det"):
         imcc.compile(m.SerializeToString(), "ideal", time_limit=0.1, workers=1)
+
+
+def test_det_of_a_matrix_holding_nan_is_nan(tmp_path):
+    """A NaN column has no largest element to pivot on: the elimination goes on (no index out
+    of the matrix) and the determinant is NaN, as LAPACK's."""
+    x = R.standard_normal((2, 3, 3)).astype(F)
+    x[0, 1, 1] = np.nan
+    got, _ = run_compiled(_det_model(x.shape), {"x": x}, tmp_path)
+    want = np.linalg.det(x.astype(np.float64))
+    assert np.isnan(got[0][0]) and np.isnan(want[0])
+    np.testing.assert_allclose(got[0][1], want[1], rtol=1e-5)

@@ -3,8 +3,10 @@
 imcc's passes and lowerings know each operator as it is at opset 21 (``upgrade-opset`` brings
 the forms of opsets 13 to 20 there). A model of an older opset (the model zoo's 7 to 12) is
 converted up by ``onnx.version_converter``. A model of a newer opset, 22 up to the newest onnx
-knows, is read as it is, node by node, against :data:`CHANGES`, which is derived from
-``onnx.defs`` (each version's schema against the one before):
+knows, is read as it is, node by node, against :func:`changes`, which is derived from
+``onnx.defs`` (each version's schema against the one before; computed when a model of such an
+opset is first read: the schema objects of every version take about 6 MB that a model of opset
+21 or older never needs):
 
 * a version that only changed element types (most of opset 22: ``GlobalMaxPool``, ``Celu``,
   ``Mod``, the trigonometric and pooling operators...) is its previous version;
@@ -59,7 +61,8 @@ def _version(op: str, opset: int) -> int | None:
         return None
 
 
-def _changes() -> dict[str, tuple[tuple[int, tuple[str, ...] | None], ...]]:
+@functools.cache
+def changes() -> dict[str, tuple[tuple[int, tuple[str, ...] | None], ...]]:
     """Op type -> ``(version, added)`` for each of its versions after ``BASE_OPSET``:
     ``added`` is the attributes that version added (``()``: it only changed element types), or
     None where it changed its inputs, outputs or existing attributes. Operators introduced
@@ -80,10 +83,6 @@ def _changes() -> dict[str, tuple[tuple[int, tuple[str, ...] | None], ...]]:
     return {op: tuple(sorted(vs)) for op, vs in out.items()}
 
 
-#: See :func:`_changes`: how each operator's versions after opset 21 differ from the one before.
-CHANGES = _changes()
-
-
 def _attr_default(op: str, version: int, name: str):
     d = onnx.defs.get_schema(op, version, "").attributes[name].default_value
     return None if d is None or d.type == onnx.AttributeProto.UNDEFINED else \
@@ -98,10 +97,10 @@ def _refusal(n: onnx.NodeProto, opset: int) -> str | None:
     """Why node ``n`` of an opset above ``BASE_OPSET`` does not mean what its opset-21 form
     means, or None when it does (or its operator is newer than that)."""
     op, version = n.op_type, _version(n.op_type, opset)
-    if version is None or op not in CHANGES:
+    if version is None or op not in changes():
         return None  # not an operator at this opset (onnx's checker says so), or unchanged
     given = {a.name: helper.get_attribute_value(a) for a in n.attribute}
-    for v, added in CHANGES.get(op, ()):
+    for v, added in changes()[op]:
         if v > version:
             break
         if added is None:
@@ -124,7 +123,9 @@ def newer_defaults(op_type: str, opset: int) -> dict[str, object]:
     ``round_mode``.)"""
     version = _version(op_type, opset)
     out: dict[str, object] = {}
-    for v, added in CHANGES.get(op_type, ()):
+    if opset <= BASE_OPSET:
+        return out
+    for v, added in changes().get(op_type, ()):
         if version is None or v > version:
             break
         for name in added or ():
@@ -146,7 +147,7 @@ def declared_opset(model: onnx.ModelProto, where: str) -> int:
 def read_opset(model: onnx.ModelProto, where: str, label) -> int:
     """The model's default-domain opset, as imcc reads it. A model older than ``MIN_OPSET``
     is converted (in place) to ``MIN_OPSET``; a newer model's nodes are checked against
-    :data:`CHANGES`. ``label(i, node)`` names a node in messages."""
+    :func:`changes`. ``label(i, node)`` names a node in messages."""
     v = declared_opset(model, where)
     if v > MAX_OPSET:
         raise OnnxImportError(

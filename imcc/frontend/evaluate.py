@@ -29,10 +29,10 @@ NONDETERMINISTIC = frozenset({
 
 
 @functools.cache
-def _evaluator_ops() -> tuple[type, type]:
+def _evaluator_ops() -> tuple[type, type, type]:
     """imcc's own operators for onnx's reference evaluator, ``(ConstantOfShape,
-    DequantizeLinear)``. Made, and ``onnx.reference`` imported (11 MB), on the first evaluation
-    only: many models have no constant sub-graph to evaluate."""
+    GatherElements, DequantizeLinear)``. Made, and ``onnx.reference`` imported (11 MB), on the
+    first evaluation only: many models have no constant sub-graph to evaluate."""
     from onnx.reference.op_run import OpRun
     from onnx.reference.ops.op_dequantize_linear import DequantizeLinear_19
 
@@ -56,7 +56,37 @@ def _evaluator_ops() -> tuple[type, type]:
                  output_dtype=None):
             return super()._run(x, x_scale, x_zero_point, axis=1 if axis is None else axis)
 
-    return ConstantOfShape, DequantizeLinear
+    class GatherElements(OpRun):
+        """``GatherElements`` by ``np.take_along_axis``. onnx's own picks with ``np.choose``,
+        which takes at most 64 choices, and its fallback returns the wrong shape: the
+        token-type ids of Hugging Face's BERT (a gather along 512 positions) failed."""
+
+        op_domain = ""
+
+        def _run(self, data, indices, axis=None):  # noqa: D102 (ONNX reference-op signature)
+            return (gather_elements(np.asarray(data), np.asarray(indices),
+                                    0 if axis is None else int(axis)),)
+
+    return ConstantOfShape, GatherElements, DequantizeLinear
+
+
+def gather_elements(data: np.ndarray, indices: np.ndarray, axis: int) -> np.ndarray:
+    """ONNX ``GatherElements``: ``out[..., i, ...] = data[..., indices[..., i, ...], ...]`` along
+    ``axis`` (negative indices count from the end); the indices' other axes may be shorter than
+    the data's. ``ValueError`` names what does not fit."""
+    r = data.ndim
+    if indices.ndim != r or not -r <= axis < r:
+        raise ValueError(f"indices of rank {indices.ndim} and axis {axis} for data of rank {r}")
+    axis %= r
+    n = data.shape[axis]
+    idx = indices.astype(np.int64)
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise ValueError(f"an index is outside [{-n}, {n - 1}], the size of axis {axis}")
+    if any(k != axis and i > d for k, (i, d) in enumerate(zip(idx.shape, data.shape))):
+        raise ValueError(f"indices of shape {list(idx.shape)} reach past data of shape "
+                         f"{list(data.shape)}")
+    part = data[tuple(slice(None) if k == axis else slice(0, i) for k, i in enumerate(idx.shape))]
+    return np.take_along_axis(part, np.where(idx < 0, idx + n, idx), axis=axis)
 
 
 def _ints(v) -> list[int]:
@@ -164,8 +194,8 @@ def evaluate(nodes: Sequence[Node], feeds: Mapping[str, np.ndarray], outputs: Se
     try:
         from onnx.reference import ReferenceEvaluator
 
-        constant_of_shape, dequantize = _evaluator_ops()
-        ev = ReferenceEvaluator(model, new_ops=[constant_of_shape]
+        constant_of_shape, gather_elements_op, dequantize = _evaluator_ops()
+        ev = ReferenceEvaluator(model, new_ops=[constant_of_shape, gather_elements_op]
                                 + ([dequantize] if opset < 19 else []))
         vals = ev.run(list(outputs), {k: np.asarray(feeds[k]) for k in inputs})
     except Exception as e:  # the reference evaluator raises many exception types

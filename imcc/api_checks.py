@@ -6,6 +6,7 @@ argument and what it must be."""
 from __future__ import annotations
 
 import difflib
+import numbers
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -98,6 +99,8 @@ def _input_shapes(shapes) -> MappingProxyType:
         if isinstance(dims, str):
             out.update([parse_input_shape(f"{name}={dims}")])
             continue
+        if isinstance(dims, numbers.Integral):  # one size: a symbolic dimension's
+            dims = (dims,)
         try:
             shape = tuple(_integer("", d, 1) for d in dims)
         except (TypeError, ConfigError):

@@ -42,7 +42,9 @@ def common_compile_options(f):
         click.option("--batch", type=click.IntRange(1), help="batch size for a symbolic leading "
                      "input dimension (default 1; a batch the model fixes stays)"),
         click.option("--input-shape", multiple=True, metavar="NAME=1x3x224x224",
-                     help="static shape of an input with symbolic dims (repeatable)"),
+                     help="an input's static shape (NAME=1x3x224x224), or a symbolic "
+                     "dimension's size in every input that has it (sequence_length=128) "
+                     "(repeatable)"),
         click.option("--dynamic", type=click.Choice(["sram", "digital"]), default="sram",
                      show_default=True, help="where activation x activation matmuls run"),
         click.option("--time-limit", type=click.FloatRange(0.1), default=10.0,

@@ -114,7 +114,9 @@ def _table(summaries, names, acc: bool) -> list[str]:
 @click.option("--calibration", type=click.Choice(["minmax", "percentile"]), default="minmax",
               show_default=True)
 @click.option("--percentile", type=click.FloatRange(50, 100), default=99.99, show_default=True)
-@click.option("--input-shape", multiple=True, metavar="NAME=1x3x224x224")
+@click.option("--input-shape", multiple=True, metavar="NAME=1x3x224x224",
+              help="an input's static shape, or a symbolic dimension's size "
+                   "(sequence_length=128), as for imcc compile (repeatable)")
 @click.option("-o", "--out", "stem", type=click.Path(path_type=Path),
               help="output stem: STEM.jsonl (results, resumable), STEM.csv, STEM.svg, STEM.png "
                    "(default explore-MODEL)")

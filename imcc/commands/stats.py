@@ -54,7 +54,8 @@ def render_layers(s: ModelStats, unit: str) -> str:
 @click.option("--batch", type=click.IntRange(1),
               help="batch size for a symbolic leading input dimension (default 1)")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D1xD2...",
-              help="static shape for an input with symbolic dims (repeatable)")
+              help="an input's static shape, or a symbolic dimension's size "
+                   "(sequence_length=128), as for imcc compile (repeatable)")
 def stats_cmd(model: Path, layers: bool, as_json: bool, unit: str, batch: int | None,
               input_shapes: tuple[str, ...]) -> None:
     """Print MACs and parameters of MODEL (.onnx) per operator class, with shares."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import onnx
 
+from imcc.frontend.dims import dim_size, dim_symbols
 from imcc.frontend.external_data import load_external_data
 from imcc.frontend.importer import import_model
 from imcc.frontend.loader import check_model, read_model_file
@@ -59,26 +60,61 @@ def load_model_proto(proto: onnx.ModelProto,
 def batched_input_shapes(model: str | os.PathLike | onnx.ModelProto,
                          input_shapes: Mapping[str, tuple[int, ...]],
                          batch: int | None = None) -> dict[str, tuple[int, ...]]:
-    """The ``input_shapes`` overrides (``--input-shape``), plus ``(batch, *rest)`` (batch
-    default 1) for each other input whose leading dim is symbolic and whose other dims are
-    static. An input whose leading dim the model fixes (``torch.onnx.export`` fixes it at the
-    example's batch) keeps it, whatever ``batch`` says: the program is compiled for that batch
-    and a run loops over chunks of it (:func:`fixed_batches` names such inputs). Reads the
-    graph's inputs only, not its external weights."""
-    shapes = dict(input_shapes)
+    """The shape of each graph input, as far as the overrides settle it: an input named in
+    ``input_shapes`` (``--input-shape NAME=1x3x224x224``) takes that shape; a name there that is
+    no input but a symbolic dimension of inputs (``--input-shape sequence_length=128``, a single
+    size; the exporters of Hugging Face and PyTorch name them) sets that dimension in every input
+    that has it, and in the sums and products of names that some exporters write
+    (``past_sequence_length + sequence_length``); a symbolic leading dimension left is the batch
+    (``batch``, default 1). Inputs
+    with a symbolic dimension still unset are left out (the loader names them). An input whose
+    leading dim the model fixes (``torch.onnx.export`` fixes it at the example's batch) keeps it,
+    whatever ``batch`` says: the program is compiled for that batch and a run loops over chunks
+    of it (:func:`fixed_batches` names such inputs). Reads the graph's inputs only, not its
+    external weights."""
+    from isa.diagnostics import OnnxImportError
+
     proto = model if isinstance(model, onnx.ModelProto) else \
         read_model_file(model, external_data=False)
     inits = {t.name for t in proto.graph.initializer}
-    for vi in proto.graph.input:
-        if vi.name in inits or vi.name in shapes:
+    inputs = [vi for vi in proto.graph.input if vi.name not in inits]
+    symbols = {name for vi in inputs for d in vi.type.tensor_type.shape.dim
+               if not d.HasField("dim_value") for name in dim_symbols(d.dim_param)}
+    names = {vi.name for vi in inputs}
+    shapes = {k: tuple(v) for k, v in input_shapes.items() if k in names}
+    sizes = {}
+    for k, v in input_shapes.items():
+        if k in names:
             continue
+        where = "<model>" if isinstance(model, onnx.ModelProto) else str(model)
+        if k not in symbols:
+            shown = sorted(names)[:8] + ([f"and {len(names) - 8} more"] if len(names) > 8 else [])
+            raise OnnxImportError(
+                f"{where}: --input-shape names {k!r}, which is neither an input of the model "
+                f"nor a symbolic dimension of one (symbolic dimensions: "
+                f"{', '.join(sorted(symbols)) or 'none'}; inputs: {', '.join(shown) or 'none'})")
+        if len(v) != 1:
+            raise OnnxImportError(f"{where}: --input-shape {k}={'x'.join(map(str, v))}: {k!r} is "
+                                  f"a symbolic dimension, give it one size ({k}=128)")
+        sizes[k] = int(v[0])
+    for vi in inputs:
         dims = vi.type.tensor_type.shape.dim
-        if not dims:
+        if vi.name in shapes or not dims:
             continue
-        rest = [d.dim_value for d in dims[1:] if d.HasField("dim_value")]
-        symbolic = not dims[0].HasField("dim_value")  # a fixed 0 is no symbol: an empty input
-        if len(rest) == len(dims) - 1 and symbolic:
-            shapes[vi.name] = (batch or 1, *rest)
+        shape = []
+        for k, d in enumerate(dims):
+            size = None if d.HasField("dim_value") else dim_size(d.dim_param, sizes)
+            if d.HasField("dim_value"):
+                shape.append(d.dim_value)  # a fixed 0 is no symbol: an empty input
+            elif size is not None:
+                shape.append(size)
+            elif k == 0:
+                shape.append(batch or 1)
+            else:
+                break
+        else:
+            if shape != [d.dim_value for d in dims]:
+                shapes[vi.name] = tuple(shape)
     return shapes
 
 

@@ -22,6 +22,7 @@ from onnx import helper
 
 from imcc.frontend.bind_constants import NeedsConstants
 from imcc.frontend.control_flow import control_inputs, inline_static_control_flow
+from imcc.frontend.dims import dim_symbols, dims_text
 from imcc.frontend.embedded import read_embedded
 from imcc.frontend.external_data import (
     SMALL_TENSOR,
@@ -380,13 +381,6 @@ def check_and_infer(model: onnx.ModelProto, where: str) -> dict[str, onnx.TypePr
     return types
 
 
-def _dims_text(tt: onnx.TypeProto.Tensor) -> str:
-    if not tt.HasField("shape"):
-        return "unknown rank"
-    return "[" + ", ".join(d.dim_param or (str(d.dim_value) if d.HasField("dim_value") else "?")
-                           for d in tt.shape.dim) + "]"
-
-
 def empty_inputs_to_constants(model: onnx.ModelProto, where: str) -> None:
     """A graph input whose shape the model fixes with a dimension of size 0 is empty: it holds
     no value, so it is the constant of that shape (an initializer, modified in place), and the
@@ -400,7 +394,7 @@ def empty_inputs_to_constants(model: onnx.ModelProto, where: str) -> None:
         if not all(d.HasField("dim_value") for d in tt.shape.dim) or \
                 tt.elem_type == onnx.TensorProto.STRING:
             raise UnsupportedOpError(
-                f"{where}: input {vi.name!r} has shape {_dims_text(tt)}, a dimension of size 0: "
+                f"{where}: input {vi.name!r} has shape {dims_text(tt)}, a dimension of size 0: "
                 "imcc compiles an empty input as the constant of its shape and element type, "
                 "and this one has " + ("strings" if tt.elem_type == onnx.TensorProto.STRING
                                        else "a symbolic dimension too; give every one a size"))
@@ -409,20 +403,34 @@ def empty_inputs_to_constants(model: onnx.ModelProto, where: str) -> None:
 
 
 def check_static_inputs(model: onnx.ModelProto, where: str) -> None:
-    """Every graph input must have a static shape once overrides are applied."""
+    """Every graph input must have a static shape once overrides are applied: one error names
+    every input that lacks one, with the overrides that would give it."""
+    unknown = []
     for vi in _graph_inputs(model):
         tt = vi.type.tensor_type
         if not vi.type.HasField("tensor_type"):
             raise OnnxImportError(f"{where}: input {vi.name!r} is not a tensor; imcc compiles "
                                   "models whose inputs are tensors")
-        static = tt.HasField("shape") and all(
-            d.HasField("dim_value") and d.dim_value > 0 for d in tt.shape.dim)
-        if not static:
-            example = "x".join(str(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0
-                               else "1" for d in tt.shape.dim) if tt.HasField("shape") else "1x..."
-            raise OnnxImportError(
-                f"{where}: input {vi.name!r} has shape {_dims_text(tt)} with unknown "
-                f"dimensions; give a static shape with --input-shape {vi.name}={example}")
+        if not (tt.HasField("shape") and all(d.HasField("dim_value") and d.dim_value > 0
+                                             for d in tt.shape.dim)):
+            unknown.append(vi)
+    if not unknown:
+        return
+    named = list(dict.fromkeys(name for vi in unknown
+                               for k, d in enumerate(vi.type.tensor_type.shape.dim)
+                               if k and not d.HasField("dim_value")
+                               for name in dim_symbols(d.dim_param)))
+    vi = unknown[0]
+    tt = vi.type.tensor_type
+    example = "x".join(str(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0
+                       else "1" for d in tt.shape.dim) if tt.HasField("shape") else "1x..."
+    listed = _list([f"{u.name!r} {dims_text(u.type.tensor_type)}" for u in unknown])
+    whole = f"--input-shape {vi.name}={example}"
+    raise OnnxImportError(
+        f"{where}: input(s) with unknown dimensions: {listed}; " + (
+            f"give each symbolic dimension a size, --input-shape NAME=SIZE for "
+            f"{_list(named)} (it sets the dimension in every input), or an input its whole "
+            f"shape, {whole}" if named else f"give each its static shape, {whole}"))
 
 
 def check_text(model: onnx.ModelProto, where: str) -> None:

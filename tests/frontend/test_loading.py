@@ -276,15 +276,19 @@ def test_symbolic_dim_needs_input_shape(tmp_path):
     assert _stats(str(_save(tmp_path, m))).exit_code == 0
     m.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "H"
     p = _save(tmp_path, m)
-    _one_line_error(_stats(str(p)), "input 'input'", "--input-shape input=1x1x1x28")
+    _one_line_error(_stats(str(p)), "'input' [N, 1, H, 28]", "NAME=SIZE for H",
+                    "--input-shape input=1x1x1x28")
     r = _stats(str(p), "--input-shape", "input=2x1x28x28")
+    assert r.exit_code == 0, r.output
+    r = _stats(str(p), "--input-shape", "H=28")  # the dimension by its name
     assert r.exit_code == 0, r.output
 
 
 def test_bad_input_shape_options(tmp_path):
     p = _save(tmp_path, build("lenet", batch="N"))
     _one_line_error(_stats(str(p), "--input-shape", "image=1x1x28x28"),
-                    "'image'", "not an input", "inputs: input")
+                    "'image'", "neither an input", "inputs: input", "symbolic dimensions: N")
+    _one_line_error(_stats(str(p), "--input-shape", "N=2x3"), "give it one size")
     _one_line_error(_stats(str(p), "--input-shape", "input=1xAx28"), "expected NAME=")
     _one_line_error(_stats(str(p), "--input-shape", "input=1x1x28"), "rank 3")
     _one_line_error(_stats(str(p), "--input-shape", "input=1x3x28x28"), "fixed to 1")

@@ -66,12 +66,11 @@ def batched_input_shapes(model: str | os.PathLike | onnx.ModelProto,
     size; the exporters of Hugging Face and PyTorch name them) sets that dimension in every input
     that has it, and in the sums and products of names that some exporters write
     (``past_sequence_length + sequence_length``); a symbolic leading dimension left is the batch
-    (``batch``, default 1). Inputs
-    with a symbolic dimension still unset are left out (the loader names them). An input whose
-    leading dim the model fixes (``torch.onnx.export`` fixes it at the example's batch) keeps it,
-    whatever ``batch`` says: the program is compiled for that batch and a run loops over chunks
-    of it (:func:`fixed_batches` names such inputs). Reads the graph's inputs only, not its
-    external weights."""
+    (``batch``, default 1). Inputs with a symbolic dimension still unset are left out (the
+    loader names them). An input whose leading dim the model fixes (``torch.onnx.export`` fixes
+    it at the example's batch) keeps it, whatever ``batch`` says: the program is compiled for
+    that batch and a run loops over chunks of it (:func:`fixed_batches` names such inputs).
+    Reads the graph's inputs only, not its external weights."""
     from isa.diagnostics import OnnxImportError
 
     proto = model if isinstance(model, onnx.ModelProto) else \
@@ -83,10 +82,10 @@ def batched_input_shapes(model: str | os.PathLike | onnx.ModelProto,
     names = {vi.name for vi in inputs}
     shapes = {k: tuple(v) for k, v in input_shapes.items() if k in names}
     sizes = {}
+    where = "<model>" if isinstance(model, onnx.ModelProto) else str(model)
     for k, v in input_shapes.items():
         if k in names:
             continue
-        where = "<model>" if isinstance(model, onnx.ModelProto) else str(model)
         if k not in symbols:
             shown = sorted(names)[:8] + ([f"and {len(names) - 8} more"] if len(names) > 8 else [])
             raise OnnxImportError(
@@ -107,6 +106,11 @@ def batched_input_shapes(model: str | os.PathLike | onnx.ModelProto,
             if d.HasField("dim_value"):
                 shape.append(d.dim_value)  # a fixed 0 is no symbol: an empty input
             elif size is not None:
+                if size <= 0:
+                    raise OnnxImportError(
+                        f"{where}: dimension {k} of input {vi.name!r}, {d.dim_param!r}, comes "
+                        f"to {size} with the sizes given ({sizes}); give sizes that make it "
+                        "positive")
                 shape.append(size)
             elif k == 0:
                 shape.append(batch or 1)

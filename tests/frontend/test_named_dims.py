@@ -68,6 +68,15 @@ def test_shapes_from_names():
     assert shapes == {"x": (1, 3, 4), "past": (1, 5, 4), "mask": (1, 8), "pos": (1, 3, 4)}
 
 
+def test_a_dimension_that_comes_to_zero_is_refused():
+    from isa.diagnostics import OnnxImportError
+
+    m = _decoder_like()
+    m.graph.input[2].type.tensor_type.shape.dim[1].dim_param = "plen - seq"
+    with pytest.raises(OnnxImportError, match="'plen - seq', comes to 0"):
+        batched_input_shapes(m, {"seq": (3,), "plen": (3,)})
+
+
 def test_compiled_model_matches_onnxruntime():
     ort = pytest.importorskip("onnxruntime")
     m = _decoder_like()

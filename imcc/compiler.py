@@ -67,17 +67,44 @@ class CompileResult:
 # ---- stage 6: calibrate ------------------------------------------------------------------------
 
 
+#: Operators an integer input may pass through on its way to a lookup's indices.
+_INDEX_PATHS = frozenset({"Cast", "Identity", "Reshape", "Unsqueeze", "Squeeze", "Flatten",
+                          "Expand", "Transpose"})
+
+
+def _lookup_rows(graph: Graph, t: str) -> int | None:
+    """The fewest rows of the constant tables that integer input ``t`` indexes (``Gather``
+    indices, through reshapes and casts): token ids index an embedding; None where it indexes
+    none."""
+    rows, todo, seen = [], [t], set()
+    while todo:
+        u = todo.pop()
+        seen.add(u)
+        for c in graph.consumers(u):
+            if c.op_type == "Gather" and c.inputs[1] == u and graph.is_const(c.inputs[0]):
+                shape = graph.types[c.inputs[0]].shape
+                rows.append(shape[int(c.attrs.get("axis", 0)) % len(shape)])
+            elif c.op_type in _INDEX_PATHS and c.inputs[0] == u:
+                todo += [o for o in c.outputs if o not in seen]
+    return min(rows) if rows else None
+
+
 def _synthetic_samples(graph: Graph, n: int, seed: int) -> dict[str, np.ndarray]:
+    """Calibration samples where none are given: standard normal floats; integers drawn over
+    the rows of the tables they index (token ids over their embedding), else 1 (an attention
+    mask that masks nothing; all zeros would mask every position); booleans true."""
     rng = np.random.default_rng(seed)
     out = {}
     for t in graph.inputs:
         if graph.is_const(t):
             continue
         ty = graph.types[t]
+        shape = (n, *ty.shape[1:])
         if np.dtype(ty.dtype).kind in "iub":
-            out[t] = np.zeros((n, *ty.shape[1:]), dtype=ty.dtype)
+            rows = _lookup_rows(graph, t) if np.dtype(ty.dtype).kind != "b" else None
+            out[t] = (rng.integers(0, rows, shape) if rows else np.ones(shape)).astype(ty.dtype)
         else:
-            out[t] = rng.standard_normal((n, *ty.shape[1:])).astype(ty.dtype)
+            out[t] = rng.standard_normal(shape).astype(ty.dtype)
     return out
 
 
@@ -92,7 +119,8 @@ def input_scales(m: Mapped, calib: dict[str, np.ndarray] | None, options: Compil
         samples = calib
         if samples is None:
             warnings.append("no calibration data (--calib): activation scales come from random "
-                            "normal inputs; accuracy may suffer")
+                            "inputs (normal floats, token ids over their embedding); accuracy "
+                            "may suffer")
             samples = _synthetic_samples(m.graph, 8, options.seed)
         say(f"calibrating {len(quantized)} layer input(s)")
         ranges = activation_ranges(m.graph, [n.inputs[0] for n in quantized], samples,

@@ -106,11 +106,11 @@ def batched_input_shapes(model: str | os.PathLike | onnx.ModelProto,
             if d.HasField("dim_value"):
                 shape.append(d.dim_value)  # a fixed 0 is no symbol: an empty input
             elif size is not None:
-                if size <= 0:
+                if not 0 < size < 2**62:
                     raise OnnxImportError(
                         f"{where}: dimension {k} of input {vi.name!r}, {d.dim_param!r}, comes "
                         f"to {size} with the sizes given ({sizes}); give sizes that make it "
-                        "positive")
+                        "positive and smaller")
                 shape.append(size)
             elif k == 0:
                 shape.append(batch or 1)

@@ -233,6 +233,9 @@ def apply_input_shapes(model: onnx.ModelProto, shapes: Mapping[str, tuple[int, .
                 f"{where}: --input-shape {name}={'x'.join(map(str, dims))} has rank {len(dims)} "
                 f"but input {name!r} has rank {len(tt.shape.dim)}")
         for k, (old, d) in enumerate(zip(tt.shape.dim, dims)):
+            if not 0 < d < 2**62:
+                raise OnnxImportError(f"{where}: --input-shape {name}: dimension {k} is {d}; "
+                                      "give sizes from 1 to below 2**62")
             if old.HasField("dim_value") and old.dim_value != d:
                 raise OnnxImportError(
                     f"{where}: --input-shape {name}: dimension {k} is fixed to {old.dim_value} "
@@ -420,8 +423,7 @@ def check_static_inputs(model: onnx.ModelProto, where: str) -> None:
                                for k, d in enumerate(vi.type.tensor_type.shape.dim)
                                if k and not d.HasField("dim_value")
                                for name in dim_symbols(d.dim_param)))
-    vi = unknown[0]
-    tt = vi.type.tensor_type
+    vi, tt = unknown[0], unknown[0].type.tensor_type
     example = "x".join(str(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0
                        else "1" for d in tt.shape.dim) if tt.HasField("shape") else "1x..."
     listed = _list([f"{u.name!r} {dims_text(u.type.tensor_type)}" for u in unknown])

@@ -289,6 +289,8 @@ def test_bad_input_shape_options(tmp_path):
     _one_line_error(_stats(str(p), "--input-shape", "image=1x1x28x28"),
                     "'image'", "neither an input", "inputs: input", "symbolic dimensions: N")
     _one_line_error(_stats(str(p), "--input-shape", "N=2x3"), "give it one size")
+    _one_line_error(_stats(str(p), "--input-shape", f"input=1x1x{2**70}x28"),
+                    f"dimension 2 is {2**70}")
     _one_line_error(_stats(str(p), "--input-shape", "input=1xAx28"), "expected NAME=")
     _one_line_error(_stats(str(p), "--input-shape", "input=1x1x28"), "rank 3")
     _one_line_error(_stats(str(p), "--input-shape", "input=1x3x28x28"), "fixed to 1")

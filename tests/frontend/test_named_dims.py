@@ -68,12 +68,15 @@ def test_shapes_from_names():
     assert shapes == {"x": (1, 3, 4), "past": (1, 5, 4), "mask": (1, 8), "pos": (1, 3, 4)}
 
 
-def test_a_dimension_that_comes_to_zero_is_refused():
+def test_a_dimension_that_comes_to_zero_or_past_int64_is_refused():
     from isa.diagnostics import OnnxImportError
 
     m = _decoder_like()
     m.graph.input[2].type.tensor_type.shape.dim[1].dim_param = "plen - seq"
     with pytest.raises(OnnxImportError, match="'plen - seq', comes to 0"):
+        batched_input_shapes(m, {"seq": (3,), "plen": (3,)})
+    m.graph.input[2].type.tensor_type.shape.dim[1].dim_param = "plen * 99999999999 * 99999999999"
+    with pytest.raises(OnnxImportError, match="comes to 29999999999400000000003"):
         batched_input_shapes(m, {"seq": (3,), "plen": (3,)})
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import warnings
 from collections.abc import Mapping
 
 import onnx
@@ -50,7 +51,9 @@ def _dim_expression(param: str) -> ast.Expression | None:
     if not param or len(param) > 200 or param.isidentifier():
         return None
     try:
-        tree = ast.parse(param, mode="eval")
+        with warnings.catch_warnings():  # "invalid decimal literal" and the like: not ours
+            warnings.simplefilter("ignore")
+            tree = ast.parse(param, mode="eval")
     except (SyntaxError, ValueError):
         return None
     for n in ast.walk(tree):

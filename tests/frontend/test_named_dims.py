@@ -51,11 +51,12 @@ def test_sizes_by_name_and_by_expression():
 
 @pytest.mark.parametrize("param", [
     "__import__('os').getcwd()", "seq ** 2", "-seq", "seq.real", "f(seq)", "seq if seq else 1",
-    "'a' + seq", "1.5 * seq", "[seq][0]", "(" * 150 + "seq" + ")" * 150])
-def test_anything_but_arithmetic_of_names_is_a_plain_name(param):
+    "'a' + seq", "1.5 * seq", "[seq][0]", "(" * 150 + "seq" + ")" * 150, "0seq", "seq + 1__"])
+def test_anything_but_arithmetic_of_names_is_a_plain_name(param, recwarn):
     # parsed, never run: not an expression of names is no size, and names itself
     assert dim_size(param, {"seq": 3, "os": 1, "f": 1, "a": 1}) is None
     assert dim_symbols(param) == (param,)
+    assert not recwarn.list  # Python's parser warns of some (an invalid decimal literal)
 
 
 def test_shapes_from_names():

@@ -57,15 +57,18 @@ def test_bert_token_type_pattern_matches_onnxruntime(tmp_path):
     s, positions = 8, 512
     table = rng.standard_normal((2, 16)).astype(np.float32)
     nodes = [
-        helper.make_node("ConstantOfShape", ["buf_shape"], ["buf"],
-                         value=helper.make_tensor("v", 7, [1], [1])),
+        helper.make_node("ConstantOfShape", ["buf_shape"], ["zeros"],
+                         value=helper.make_tensor("v", 7, [1], [0])),
+        helper.make_node("Add", ["zeros", "parity"], ["buf"]),
         helper.make_node("Expand", ["buf", "batch_shape"], ["types"]),
         helper.make_node("GatherElements", ["types", "pos"], ["ids"], axis=1),
         helper.make_node("Gather", ["table", "ids"], ["emb"]),
         helper.make_node("Add", ["x", "emb"], ["y"]),
     ]
+    pos = np.arange(s)[None] * 61 % positions - 3  # both parities, one index from the end
     inits = {"buf_shape": np.array([1, positions]), "batch_shape": np.array([1, positions]),
-             "pos": np.arange(s)[None] * 60 % positions - 3, "table": table}
+             "parity": np.arange(positions)[None] % 2, "pos": pos, "table": table}
+    assert len(set((pos % 2).ravel())) == 2
     m = make_model(nodes, [("x", np.float32, [1, s, 16])], [("y", np.float32, None)], inits)
     x = rng.standard_normal((1, s, 16)).astype(np.float32)
     want = ort.InferenceSession(m.SerializeToString(),

@@ -111,3 +111,29 @@ def test_command_line(tmp_path):
     r = CliRunner().invoke(cli, ["compile", str(p), "-q", "-o", str(tmp_path / "d.imo"),
                                  "--input-shape", "seq=3", "--input-shape", "past=5"])
     assert r.exit_code == 2 and "input 'past' has rank 3" in r.output, r.output
+
+
+def test_a_decoder_with_past_compiled_by_dimension_names_matches_onnxruntime():
+    """``imcc.models``' Llama decoder has the Hugging Face exporter's inputs: 2 + 2 x layers of
+    them, with ``sequence_length``, ``past_sequence_length`` and their sum as the mask's length.
+    Two names set them all."""
+    ort = pytest.importorskip("onnxruntime")
+    from imcc.models import build
+
+    m = build("llama-tiny")
+    rng = np.random.default_rng(0)
+    past, seq = 4, 2
+    feeds = {"input_ids": rng.integers(0, 100, (1, seq)),
+             "attention_mask": np.ones((1, past + seq), np.int64),
+             "position_ids": np.arange(past, past + seq)[None]}
+    for i in m.graph.input:
+        if i.name.startswith("past_key_values"):
+            heads, dim = (d.dim_value for d in i.type.tensor_type.shape.dim[1::2])
+            feeds[i.name] = rng.standard_normal((1, heads, past, dim)).astype(np.float32)
+    want = ort.InferenceSession(m.SerializeToString(),
+                                providers=["CPUExecutionProvider"]).run(None, feeds)
+    prog = imcc.compile(m, "ideal", input_shapes={"sequence_length": seq,
+                                                  "past_sequence_length": past})
+    got = prog.run(feeds)
+    for o, w in zip(m.graph.output, want):
+        np.testing.assert_allclose(got[o.name], w, rtol=1e-5, atol=1e-5)

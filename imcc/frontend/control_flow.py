@@ -6,7 +6,9 @@ most :data:`MAX_UNROLL`) one copy per step. An ``If`` on a runtime condition who
 tensors of the same fixed types is both branches and a ``Where`` per output.
 
 "Known at compile time" is what small constants give: initializers and ``Constant`` nodes,
-``Shape``/``Size`` of a graph input whose dimensions are fixed, and what the arithmetic of
+``Shape``/``Size`` of a graph input whose dimensions are fixed (of any tensor whose shape onnx's
+inference fixes, where that is needed: LocalResponseNorm's ``If`` on its pooled tensor's rank,
+EmbeddingBag's ``Loop`` over the bags of a reshaped input), and what the arithmetic of
 flags and shapes (:data:`_EVALUATED`) computes from those alone (each node evaluated with onnx's
 reference evaluator, up to :data:`MAX_ELEMENTS` elements). A spliced subgraph's own tensors are
 renamed under the node's name (its outer-scope names stay); its outputs become ``Identity``
@@ -17,11 +19,14 @@ body computes, opset 8's Scan, a subgraph holding another) is refused by the loa
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
 from imcc.frontend.bind_constants import inputs_behind
+from imcc.frontend.repairs import skeleton
 
 #: The most iterations a Loop is unrolled to.
 MAX_UNROLL = 64
@@ -34,7 +39,7 @@ _EVALUATED = frozenset({
     "GreaterOrEqual", "Not", "And", "Or", "Xor", "Add", "Sub", "Mul", "Div", "Mod", "Neg", "Abs",
     "Min", "Max", "Where", "Gather", "Slice", "Concat", "Squeeze", "Unsqueeze", "Reshape",
     "Flatten", "ReduceProd", "ReduceSum", "ReduceMin", "ReduceMax", "Floor", "Ceil", "Relu",
-    "Sign", "Round", "Sqrt", "Pow", "IsNaN", "IsInf", "Transpose", "Split"})
+    "Sign", "Round", "Sqrt", "Pow", "IsNaN", "IsInf", "Transpose", "Split", "ConstantOfShape"})
 #: Scan's form without a batch axis and sequence lengths (opset 8's) dates from opset 9.
 _OPSET_SCAN = 9
 #: Reshape's shape is an input from opset 5 (a runtime If's condition is made a scalar).
@@ -54,10 +59,13 @@ def _small(v: np.ndarray) -> bool:
     return v.size <= MAX_ELEMENTS
 
 
-def _known(model: onnx.ModelProto) -> dict[str, np.ndarray]:
-    """The small values the graph's constants determine (module doc)."""
+def _known(model: onnx.ModelProto,
+           shapes: dict[str, tuple[int, ...]] | None = None) -> dict[str, np.ndarray]:
+    """The small values the graph's constants determine (module doc); with ``shapes`` (static
+    shapes inferred), ``Shape`` and ``Size`` of any tensor among them too."""
     g = model.graph
-    vals: dict[str, np.ndarray] = {}
+    vals: dict[str, np.ndarray] = {f"\0shape:{t}": np.array(d, np.int64)
+                                   for t, d in (shapes or {}).items()}
     for t in g.initializer:
         if not t.HasField("data_location") or t.data_location != onnx.TensorProto.EXTERNAL:
             n = int(np.prod(t.dims)) if t.dims else 1
@@ -96,10 +104,15 @@ def _known(model: onnx.ModelProto) -> dict[str, np.ndarray]:
 
 
 def _too_large(n: onnx.NodeProto, vals: dict[str, np.ndarray]) -> bool:
-    """Whether an elementwise node's broadcast output would exceed :data:`MAX_ELEMENTS`."""
+    """Whether an elementwise node's broadcast output, or a ``ConstantOfShape``'s, would exceed
+    :data:`MAX_ELEMENTS`."""
     if n.op_type in ("Gather", "Slice", "Concat", "Squeeze", "Unsqueeze", "Reshape", "Flatten") \
             or n.op_type.startswith("Reduce"):
         return False
+    if n.op_type == "ConstantOfShape":
+        dims = vals[n.input[0]].reshape(-1)
+        return dims.size > 8 or bool((dims < 0).any()) or \
+            math.prod(int(d) for d in dims) > MAX_ELEMENTS
     try:
         shape = np.broadcast_shapes(*(vals[x].shape for x in n.input if x))
     except ValueError:
@@ -213,9 +226,7 @@ def _unroll_loop(n: onnx.NodeProto, vals, prefix: str, opset: int) -> list | Non
     if count < 0 or count > MAX_UNROLL or _nested(body):
         return None
     b_in, b_out = [i.name for i in body.input], [o.name for o in body.output]
-    # the body's condition must be its input condition passed through, or a constant true
-    passthrough = {nd.output[0]: nd.input[0] for nd in body.node if nd.op_type == "Identity"}
-    if passthrough.get(b_out[0], b_out[0]) != b_in[1]:
+    if not _stays_true(body, vals):
         return None
     states = list(n.input[2:])
     n_state = len(states)
@@ -249,10 +260,42 @@ def _unroll_loop(n: onnx.NodeProto, vals, prefix: str, opset: int) -> list | Non
     return nodes + _outputs(n, states + stacked, prefix)
 
 
-def _shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
-    """The static shapes onnx's shape inference finds (tensors with every dimension fixed)."""
+def _stays_true(body: onnx.GraphProto, vals) -> bool:
+    """Whether a Loop body's condition output is its condition input passed through, or a
+    true constant: the body's own, or an outer one (PyTorch's exports cast an outer ``True``),
+    through ``Identity`` and ``Cast``."""
+    writer = {nd.output[0]: nd for nd in body.node if nd.output}
+    t, seen = body.output[0].name, set()
+    while t in writer and writer[t].op_type in ("Identity", "Cast") and t not in seen:
+        seen.add(t)
+        t = writer[t].input[0]
+    if t == body.input[1].name:
+        return True
+    if t in writer:
+        nd = writer[t]
+        if nd.op_type != "Constant" or not nd.attribute:
+            return False
+        v = helper.get_attribute_value(nd.attribute[0])
+        v = numpy_helper.to_array(v) if isinstance(v, onnx.TensorProto) else np.asarray(v)
+        return v.size > 0 and bool(v.all())
+    return t in vals and bool(np.asarray(vals[t]).all())
+
+
+def _shapes(model: onnx.ModelProto,
+            vals: dict[str, np.ndarray] | None = None) -> dict[str, tuple[int, ...]]:
+    """The static shapes onnx's shape inference finds (tensors with every dimension fixed), on
+    the model's :func:`~imcc.frontend.repairs.skeleton` (its weights are not copied) where the
+    nodes whose outputs ``vals`` knows are those constants (a Pad's pads computed by a chain of
+    Reshape, Transpose and Cast, which onnx's data propagation does not follow)."""
+    skel = skeleton(model)
+    if vals:
+        keep = [n for n in skel.graph.node if not all(o in vals for o in n.output if o)]
+        folded = {o for n in skel.graph.node if n not in keep for o in n.output if o}
+        del skel.graph.node[:]
+        skel.graph.node.extend(keep)
+        skel.graph.initializer.extend(numpy_helper.from_array(vals[o], o) for o in folded)
     try:
-        typed = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        typed = onnx.shape_inference.infer_shapes(skel, data_prop=True)
     except Exception:  # noqa: BLE001 - the loader reports inference failures itself
         return {}
     out = {}
@@ -319,14 +362,17 @@ def _unroll_scan(n: onnx.NodeProto, shapes, prefix: str, opset: int) -> list | N
 def inline_static_control_flow(model: onnx.ModelProto) -> None:
     """Replace each ``If``, ``Loop`` and ``Scan`` the module doc describes by the nodes it runs
     (in place; up to :data:`MAX_UNROLL` of them), until none is left that can be."""
-    for _ in range(MAX_UNROLL):
+    inferred = False  # Shape and Size read from shape inference (once constants do not do)
+    for _ in range(2 * MAX_UNROLL):
         g = model.graph
         if not any(n.op_type in ("If", "Loop", "Scan") for n in g.node):
             return
-        vals = _known(model)
         opset = _opset(model)
         scan = _OPSET_SCAN <= opset and any(n.op_type == "Scan" for n in g.node)
-        shapes = _shapes(model) if scan else {}
+        vals = _known(model)
+        shapes = _shapes(model, vals if inferred else None) if scan or inferred else {}
+        if inferred:
+            vals = _known(model, shapes)
         for k, n in enumerate(g.node):
             prefix = n.name or f"{n.op_type}_{k}"
             try:
@@ -342,7 +388,9 @@ def inline_static_control_flow(model: onnx.ModelProto) -> None:
                 g.node.extend(new + rest)
                 break
         else:
-            return
+            if inferred:
+                return
+            inferred = True
 
 
 def control_inputs(model: onnx.ModelProto, nodes: list) -> tuple[str, ...]:

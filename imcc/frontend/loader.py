@@ -37,7 +37,7 @@ from imcc.frontend.opsets import (
     first_line,
     read_opset,
 )
-from imcc.frontend.repairs import function_defaults, list_ir3_initializers
+from imcc.frontend.repairs import list_ir3_initializers, skeleton
 from isa import hostlimits
 from isa.diagnostics import OnnxImportError, UnsupportedOpError
 
@@ -245,35 +245,6 @@ def apply_input_shapes(model: onnx.ModelProto, shapes: Mapping[str, tuple[int, .
             tt.shape.dim.add().dim_value = int(d)
 
 
-def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` where large initializers are graph inputs of the same type (no data),
-    so checking and shape inference do not copy the weights."""
-    g = model.graph
-    skel = onnx.ModelProto()
-    for f in ("ir_version", "producer_name", "producer_version", "domain", "model_version"):
-        setattr(skel, f, getattr(model, f))
-    skel.opset_import.extend(model.opset_import)
-    skel.functions.extend(model.functions)
-    sg = skel.graph
-    sg.name = g.name
-    sg.node.extend(g.node)
-    function_defaults(sg, max((o.version for o in model.opset_import
-                                if o.domain in STD_DOMAINS), default=0))
-    sg.input.extend(g.input)
-    sg.output.extend(g.output)
-    sg.value_info.extend(g.value_info)
-    listed = {i.name for i in g.input}
-    for t in g.initializer:
-        n = 1
-        for d in t.dims:
-            n *= d
-        if n <= SMALL_TENSOR or t.data_type == onnx.TensorProto.STRING:
-            sg.initializer.append(t)
-        elif t.name not in listed:
-            sg.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
-    return skel
-
-
 def _fill_output_shapes(skel: onnx.ModelProto) -> list[str]:
     """Graph outputs declared without a shape (the checker requires one; onnxruntime and many
     exporters do not) get the shape ONNX's inference finds. Return the ones still without."""
@@ -359,7 +330,7 @@ def _strict_inference(skel: onnx.ModelProto, where: str) -> onnx.ModelProto:
 def check_and_infer(model: onnx.ModelProto, where: str) -> dict[str, onnx.TypeProto]:
     """Run ``onnx.checker`` and strict shape inference with data propagation; return the
     inferred type of every tensor ONNX could type."""
-    skel = _skeleton(model)
+    skel = skeleton(model)
     shapeless = _fill_output_shapes(skel)
     try:
         onnx.checker.check_model(skel)

@@ -178,3 +178,60 @@ def test_a_corrupt_initializer_beside_control_flow_is_an_error_not_a_crash():
     m.graph.initializer.append(bad)
     with pytest.raises(imcc.Error, match="pad"):
         imcc.compile(m, "ideal", time_limit=0.1, workers=1)
+
+
+def test_if_on_the_shape_of_a_computed_tensor():
+    """PyTorch's TorchScript export of LocalResponseNorm: the If tests the rank of a padded
+    tensor whose pads a chain of ConstantOfShape, Concat, Reshape and Cast computes (onnx's
+    data propagation does not follow it; imcc folds it first)."""
+    nodes = [helper.make_node("ConstantOfShape", ["two"], ["zeros"]),
+             helper.make_node("Concat", ["lead", "zeros"], ["p6"], axis=0),
+             helper.make_node("Reshape", ["p6", "shape2x2"], ["p23"]),
+             helper.make_node("Transpose", ["p23"], ["p32"], perm=[1, 0]),
+             helper.make_node("Reshape", ["p32", "flat"], ["pf"]),
+             helper.make_node("Cast", ["pf"], ["pads"], to=TensorProto.INT64),
+             helper.make_node("Pad", ["x", "pads"], ["xp"]),
+             helper.make_node("Shape", ["xp"], ["s"]),
+             helper.make_node("Gather", ["s", "zero"], ["rows"]),
+             helper.make_node("Equal", ["rows", "four_rows"], ["c"])]
+    # branches of other shapes (as the export's Squeeze and Identity): no Where can select
+    then = _branch("then", [helper.make_node("Neg", ["xp"], ["n"]),
+                            helper.make_node("Reshape", ["n", "flat"], ["t"])], "t", (12,))
+    other = _branch("else", [helper.make_node("Identity", ["xp"], ["e"])], "e", (4, 3))
+    nodes += [helper.make_node("If", ["c"], ["b"], then_branch=then, else_branch=other),
+              helper.make_node("Reshape", ["b", "shape4x3"], ["y"])]
+    m = make_model(nodes, [("x", F, (2, 3))], [("y", F, (4, 3))], inits={
+        "shape4x3": np.array([4, 3], np.int64),
+        "two": np.array([2], np.int64), "lead": np.array([1., 1.], F),
+        "shape2x2": np.array([2, 2], np.int64), "flat": np.array([-1], np.int64),
+        "zero": np.array(0, np.int64), "four_rows": np.array(4, np.int64)}, opset=17)
+    x = R.standard_normal((2, 3)).astype(F)
+    got = _run(m, {"x": x})[0]
+    np.testing.assert_allclose(got, reference(m, {"x": x})[0], rtol=1e-6)
+    np.testing.assert_array_equal(got, -np.pad(x, ((1, 1), (0, 0))))  # pads [1, 0, 1, 0]
+
+
+def test_loop_over_a_computed_length_whose_condition_is_an_outer_true():
+    """PyTorch's export of EmbeddingBag: the trip count is a length read from the shape of a
+    reshaped input, and the body's condition is an outer ``True`` cast, not its input passed
+    through."""
+    body = helper.make_graph(
+        [helper.make_node("Unsqueeze", ["i", "ax0"], ["i1"]),
+         helper.make_node("Gather", ["xf", "i1"], ["v"]),
+         helper.make_node("Cast", ["go"], ["c_out"], to=TensorProto.BOOL)],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c_in", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v", 1, (1,))])
+    nodes = [helper.make_node("Reshape", ["x", "flat"], ["xf"]),
+             helper.make_node("Shape", ["xf"], ["s"]),
+             helper.make_node("Gather", ["s", "zero"], ["n"]),
+             helper.make_node("Loop", ["n", "go"], ["all"], body=body)]
+    m = make_model(nodes, [("x", F, (2, 3))], [("all", F, (6, 1))], inits={
+        "flat": np.array([-1], np.int64), "zero": np.array(0, np.int64),
+        "ax0": np.array([0], np.int64), "go": np.array(True)}, opset=17)
+    x = R.standard_normal((2, 3)).astype(F)
+    got = _run(m, {"x": x})[0]
+    np.testing.assert_array_equal(got, x.reshape(6, 1))
+    np.testing.assert_allclose(got, reference(m, {"x": x})[0], rtol=0)

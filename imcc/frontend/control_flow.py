@@ -289,11 +289,12 @@ def _shapes(model: onnx.ModelProto,
     Reshape, Transpose and Cast, which onnx's data propagation does not follow)."""
     skel = skeleton(model)
     if vals:
-        keep = [n for n in skel.graph.node if not all(o in vals for o in n.output if o)]
-        folded = {o for n in skel.graph.node if n not in keep for o in n.output if o}
+        nodes = list(skel.graph.node)
+        known = [any(nd.output) and all(o in vals for o in nd.output if o) for nd in nodes]
         del skel.graph.node[:]
-        skel.graph.node.extend(keep)
-        skel.graph.initializer.extend(numpy_helper.from_array(vals[o], o) for o in folded)
+        skel.graph.node.extend(nd for nd, k in zip(nodes, known) if not k)
+        skel.graph.initializer.extend(numpy_helper.from_array(vals[o], o)
+                                      for nd, k in zip(nodes, known) if k for o in nd.output if o)
     try:
         typed = onnx.shape_inference.infer_shapes(skel, data_prop=True)
     except Exception:  # noqa: BLE001 - the loader reports inference failures itself

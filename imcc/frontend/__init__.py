@@ -15,7 +15,7 @@ import onnx
 from imcc.frontend.dims import dim_size, dim_symbols
 from imcc.frontend.external_data import load_external_data
 from imcc.frontend.importer import import_model
-from imcc.frontend.loader import check_model, read_model_file
+from imcc.frontend.loader import _list, check_model, read_model_file
 from imcc.frontend.opsets import MAX_OPSET, MIN_OPSET
 from imcc.ir import Graph
 
@@ -87,11 +87,10 @@ def batched_input_shapes(model: str | os.PathLike | onnx.ModelProto,
         if k in names:
             continue
         if k not in symbols:
-            shown = sorted(names)[:8] + ([f"and {len(names) - 8} more"] if len(names) > 8 else [])
             raise OnnxImportError(
                 f"{where}: --input-shape names {k!r}, which is neither an input of the model "
                 f"nor a symbolic dimension of one (symbolic dimensions: "
-                f"{', '.join(sorted(symbols)) or 'none'}; inputs: {', '.join(shown) or 'none'})")
+                f"{', '.join(sorted(symbols)) or 'none'}; inputs: {_list(sorted(names)) or 'none'})")
         if len(v) != 1:
             raise OnnxImportError(f"{where}: --input-shape {k}={'x'.join(map(str, v))}: {k!r} is "
                                   f"a symbolic dimension, give it one size ({k}=128)")

@@ -17,6 +17,8 @@ one :class:`Node`. Nodes are kept in topological order and carry standard ONNX o
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -325,11 +327,14 @@ def node_to_proto(node: Node, opset: int) -> onnx.NodeProto:
     lists and whole-number floats keep their declared types."""
     try:
         schema_attrs = onnx.defs.get_schema(node.op_type, opset, "").attributes
+        known = True
     except onnx.defs.SchemaError:
-        schema_attrs = {}
+        schema_attrs, known = {}, False
     attrs = []
     for k, v in node.attrs.items():
         decl = schema_attrs.get(k)
+        if known and decl is None and _later_default(node.op_type, k, v):
+            continue  # an attribute a later opset added, at the value that keeps the old meaning
         atype = decl.type if decl is not None else None
         if isinstance(v, np.ndarray):
             attrs.append(helper.make_attribute(k, numpy_helper.from_array(np.array(v))))
@@ -347,6 +352,23 @@ def node_to_proto(node: Node, opset: int) -> onnx.NodeProto:
     proto = helper.make_node(node.op_type, list(node.inputs), list(node.outputs), name=node.name)
     proto.attribute.extend(attrs)
     return proto
+
+
+def _later_default(op_type: str, name: str, value) -> bool:
+    """Whether ``value`` is the default of attribute ``name``, which the newest schema of
+    ``op_type`` declares (a pass writes ``Cast(saturate=1)`` whatever the model's opset; before
+    opset 19 a Cast has no such attribute and behaves as its default)."""
+    default = _newest_default(op_type, name)
+    return default is not None and isinstance(value, int | float | str) and default == value
+
+
+@functools.cache
+def _newest_default(op_type: str, name: str):
+    """The default of ``op_type``'s attribute ``name`` in its newest schema (None: none)."""
+    decl = onnx.defs.get_schema(op_type, onnx.defs.onnx_opset_version(), "").attributes.get(name)
+    if decl is None or not decl.default_value.name:
+        return None
+    return helper.get_attribute_value(decl.default_value)
 
 
 def node_schema(op_type: str, opset: int):

@@ -21,6 +21,7 @@ from google.protobuf.message import DecodeError
 from onnx import helper
 
 from imcc.frontend.bind_constants import NeedsConstants
+from imcc.frontend.contrib import CONTRIB, RULES, expand_contrib
 from imcc.frontend.control_flow import control_inputs, inline_static_control_flow
 from imcc.frontend.dims import dim_symbols, dims_text
 from imcc.frontend.embedded import read_embedded
@@ -134,10 +135,12 @@ def check_domains(model: onnx.ModelProto, where: str) -> None:
     foreign = [_node_label(i, n) for i, n in enumerate(model.graph.node)
                if n.domain not in STD_DOMAINS]
     if foreign:
+        contrib = any(n.domain == CONTRIB for n in model.graph.node)
         raise OnnxImportError(
             f"{where}: {len(foreign)} node(s) use an unknown operator domain: {_list(foreign)}; "
             "imcc supports only the standard ONNX domain (export without custom or "
-            "contrib operators)")
+            "contrib operators" + (f"; of {CONTRIB} it reads the quantized operators "
+                                   f"{', '.join(sorted(RULES))}" if contrib else "") + ")")
     nodes = [(i, n) for i, n in enumerate(model.graph.node)
              if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
                     for a in n.attribute)]
@@ -436,6 +439,7 @@ def check_model(model: onnx.ModelProto, where: str,
     hostlimits.check_nodes(len(model.graph.node), f"{where}: the model's graph")
     check_attributes(model, where)
     list_ir3_initializers(model)
+    expand_contrib(model, _node_label)  # onnxruntime's quantized operators, as standard nodes
     external = dict(external or {})
     if external and declared_opset(model, where) < MIN_OPSET:
         # onnx's version converter rebuilds the graph: give it the data, not references.

@@ -9,7 +9,8 @@ Categories and what a case is:
 * ``asm``: an assembly source, either generated from the ISA table (instructions with random
   operands, directives, labels, expressions) or a sample program with characters changed;
 * ``obj``: an object file with bits flipped, bytes cut, inserted or spliced;
-* ``onnx``: a sample model with a structural change (nodes removed, duplicated or reordered,
+* ``onnx``: a sample model, or a small network of onnxruntime's quantized contrib operators
+  (:func:`qoperator_model`), with a structural change (nodes removed, duplicated or reordered,
   shapes changed, attributes and initializers corrupted, names redirected, opset changed);
 * ``npy``: a data file (``--input``): a ``.npy`` array of an odd dtype, shape or order, its
   header or data damaged, or a ``.npz`` archive of such members (odd member names, compressed
@@ -417,8 +418,53 @@ def mutate_model(model: onnx.ModelProto, rng: random.Random) -> bytes:
     return m.SerializeToString()
 
 
+def qoperator_model() -> onnx.ModelProto:
+    """A small network in onnxruntime's QOperator form: QuantizeLinear, QLinearConv, then the
+    ``com.microsoft`` QLinearAdd, QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool,
+    QGemm, QLinearSoftmax, QLinearConcat and DequantizeLinear."""
+    from onnx import helper, numpy_helper
+
+    r = np.random.default_rng(0)
+    u8, i8, f32 = np.uint8, np.int8, np.float32
+    consts = {"s": f32(0.05), "z": u8(128), "w": r.integers(-60, 60, (4, 2, 3, 3)).astype(i8),
+              "ws": np.full(4, 0.01, f32), "wz": np.zeros(4, i8), "cs": f32(0.04), "cz": u8(100),
+              "g": r.integers(-60, 60, (5, 4)).astype(i8), "gs": np.full(5, 0.02, f32),
+              "gz": np.zeros(5, i8), "b": r.integers(-500, 500, 5).astype(np.int32),
+              "ys": f32(1 / 256), "yz": u8(0)}
+    ms = "com.microsoft"
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+             helper.make_node("QLinearConv", ["q", "s", "z", "w", "ws", "wz", "cs", "cz"], ["c"],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("QLinearAdd", ["c", "cs", "cz", "c", "cs", "cz", "cs", "cz"], ["a"],
+                              domain=ms),
+             helper.make_node("QLinearSigmoid", ["a", "cs", "cz", "ys", "yz"], ["sg"], domain=ms),
+             helper.make_node("QLinearLeakyRelu", ["sg", "ys", "yz", "cs", "cz"], ["lr"],
+                              domain=ms, alpha=0.1),
+             helper.make_node("QLinearGlobalAveragePool", ["lr", "cs", "cz", "cs", "cz"], ["gp"],
+                              domain=ms),
+             helper.make_node("Flatten", ["gp"], ["f"]),
+             helper.make_node("QGemm", ["f", "cs", "cz", "g", "gs", "gz", "b", "cs", "cz"],
+                              ["gm"], domain=ms, transB=1),
+             helper.make_node("QLinearSoftmax", ["gm", "cs", "cz", "ys", "yz"], ["sm"],
+                              domain=ms, axis=-1, opset=13),
+             helper.make_node("QLinearConcat", ["ys", "yz", "sm", "ys", "yz", "gm", "cs", "cz"],
+                              ["cat"], domain=ms, axis=1),
+             helper.make_node("DequantizeLinear", ["cat", "ys", "yz"], ["y"], domain=ms)]
+    g = helper.make_graph(
+        nodes, "qoperator",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2, 6, 6])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 10])],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                            helper.make_opsetid(ms, 1)])
+    m.ir_version = 8
+    return m
+
+
 def onnx_case(rng: random.Random) -> bytes:
-    return mutate_model(onnx.load(rng.choice(MODEL_SAMPLES)), rng)
+    k = rng.randrange(len(MODEL_SAMPLES) + 1)
+    return mutate_model(qoperator_model() if k == len(MODEL_SAMPLES)
+                        else onnx.load(MODEL_SAMPLES[k]), rng)
 
 
 # ---- chip and precision files ------------------------------------------------------------------

@@ -283,3 +283,20 @@ def test_quantizing_chips_calibrate_an_opset_17_quantized_network(chip):
         assert got.shape == want.shape and np.isfinite(got).all()
         if chip == "ideal-int8":
             assert np.abs(got - want).max() <= 0.04 + 1 / 256
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16])
+def test_16_bit_quantize_pair(dtype):
+    """The contrib QuantizeLinear and DequantizeLinear take 16-bit types (onnxruntime's
+    quantizer writes them for 16-bit activations): round half to even, saturate, as onnxruntime."""
+    x = (np.random.default_rng(8).standard_normal((3, 50)) * 400).astype(F)
+    x[0, :4] = [0.5, 1.5, -2.5, 1e9]  # ties, and one beyond the range
+    zp = dtype(7)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], domain=MS),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], domain=MS)]
+    m = _model(nodes, [("x", F, x.shape)], [("q", dtype, None), ("y", F, None)],
+               {"s": F(0.5), "z": zp})
+    (q, y), (want_q, want_y) = _both(m, {"x": x})
+    np.testing.assert_array_equal(q, want_q)
+    np.testing.assert_array_equal(q, _q(x, 0.5, zp, dtype))
+    np.testing.assert_array_equal(y, want_y)

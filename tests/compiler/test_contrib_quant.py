@@ -46,7 +46,8 @@ def _close_steps(got, want):
 def _q(v, scale, zp, dtype):
     """QuantizeLinear in float32: round half to even, saturate."""
     info = np.iinfo(dtype)
-    return np.clip(np.rint(np.float32(v) / np.float32(scale)) + zp, info.min, info.max).astype(dtype)
+    v = np.rint(np.float32(v) / np.float32(scale)) + zp
+    return np.clip(v, info.min, info.max).astype(dtype)
 
 
 def _dq(x, scale, zp):

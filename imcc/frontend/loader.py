@@ -139,8 +139,8 @@ def check_domains(model: onnx.ModelProto, where: str) -> None:
         raise OnnxImportError(
             f"{where}: {len(foreign)} node(s) use an unknown operator domain: {_list(foreign)}; "
             "imcc supports only the standard ONNX domain (export without custom or "
-            "contrib operators" + (f"; of {CONTRIB} it reads the quantized operators "
-                                   f"{', '.join(sorted(RULES))}" if contrib else "") + ")")
+            "contrib operators" + (f"; of {CONTRIB} it reads {', '.join(sorted(RULES))}"
+                                   if contrib else "") + ")")
     nodes = [(i, n) for i, n in enumerate(model.graph.node)
              if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
                     for a in n.attribute)]
@@ -439,7 +439,7 @@ def check_model(model: onnx.ModelProto, where: str,
     hostlimits.check_nodes(len(model.graph.node), f"{where}: the model's graph")
     check_attributes(model, where)
     list_ir3_initializers(model)
-    expand_contrib(model, _node_label)  # onnxruntime's quantized operators, as standard nodes
+    expand_contrib(model, where, _node_label)  # onnxruntime's quantized operators
     external = dict(external or {})
     if external and declared_opset(model, where) < MIN_OPSET:
         # onnx's version converter rebuilds the graph: give it the data, not references.

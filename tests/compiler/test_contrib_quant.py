@@ -253,10 +253,9 @@ def test_refusals_name_the_node_and_the_fix():
     m = _model([bad], [("a", U8, (2,))], [("y", U8, None)], {"s": F(0.1), "z": U8(0)})
     with pytest.raises(imcc.Error, match=r"QLinearConcat.*2 inputs after Y_scale"):
         imcc.compile(m, "ideal")
-    fused = helper.make_node("FusedConv", ["x", "w"], ["y"], domain=MS)
-    m = _model([fused], [("x", F, (1, 1, 3, 3))], [("y", F, None)],
-               {"w": np.ones((1, 1, 1, 1), F)})
-    with pytest.raises(imcc.Error, match=r"FusedConv.*it reads the quantized operators .*QGemm"):
+    fused = helper.make_node("NhwcMaxPool", ["x"], ["y"], domain=MS, kernel_shape=[1, 1])
+    m = _model([fused], [("x", U8, (1, 3, 3, 1))], [("y", U8, None)], {})
+    with pytest.raises(imcc.Error, match=r"NhwcMaxPool.*it reads .*QGemm"):
         imcc.compile(m, "ideal")
     # a zero point left out where the tensor's type cannot be told
     nodes = [helper.make_node("Where", ["c", "a", "a"], ["t"]),

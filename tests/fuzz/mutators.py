@@ -10,7 +10,8 @@ Categories and what a case is:
   operands, directives, labels, expressions) or a sample program with characters changed;
 * ``obj``: an object file with bits flipped, bytes cut, inserted or spliced;
 * ``onnx``: a sample model, or a small network of onnxruntime's quantized contrib operators
-  (:func:`qoperator_model`), with a structural change (nodes removed, duplicated or reordered,
+  (:func:`qoperator_model`) or of its optimizer's fusions (:func:`fused_model`), with a
+  structural change (nodes removed, duplicated or reordered,
   shapes changed, attributes and initializers corrupted, names redirected, opset changed);
 * ``npy``: a data file (``--input``): a ``.npy`` array of an odd dtype, shape or order, its
   header or data damaged, or a ``.npz`` archive of such members (odd member names, compressed
@@ -461,10 +462,40 @@ def qoperator_model() -> onnx.ModelProto:
     return m
 
 
+def fused_model() -> onnx.ModelProto:
+    """A small network of the fusions onnxruntime's optimizer saves: FusedConv, FusedMatMul,
+    BiasGelu, SkipLayerNormalization (every output), SimplifiedLayerNormalization."""
+    from onnx import helper, numpy_helper
+
+    r = np.random.default_rng(1)
+    f32 = np.float32
+    consts = {"w": r.standard_normal((4, 2, 3, 3)).astype(f32), "shape": np.array([4, 36]),
+              "m": r.standard_normal((36, 8)).astype(f32), "b": r.standard_normal(8).astype(f32),
+              "g": np.ones(8, f32)}
+    ms = "com.microsoft"
+    nodes = [helper.make_node("FusedConv", ["x", "w"], ["c"], domain=ms, pads=[1, 1, 1, 1],
+                              activation="LeakyRelu", activation_params=[0.1]),
+             helper.make_node("Reshape", ["c", "shape"], ["f"]),
+             helper.make_node("FusedMatMul", ["f", "m"], ["mm"], domain=ms, alpha=0.5),
+             helper.make_node("BiasGelu", ["mm", "b"], ["ge"], domain=ms),
+             helper.make_node("SkipLayerNormalization", ["ge", "mm", "g", "b"],
+                              ["ln", "mean", "inv", "sum"], domain=ms),
+             helper.make_node("SimplifiedLayerNormalization", ["ln", "g"], ["y"])]
+    g = helper.make_graph(
+        nodes, "fused", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2, 6, 6])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [4, 8]),
+         helper.make_tensor_value_info("sum", onnx.TensorProto.FLOAT, [4, 8])],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                            helper.make_opsetid(ms, 1)])
+    m.ir_version = 8
+    return m
+
+
 def onnx_case(rng: random.Random) -> bytes:
-    k = rng.randrange(len(MODEL_SAMPLES) + 1)
-    return mutate_model(qoperator_model() if k == len(MODEL_SAMPLES)
-                        else onnx.load(MODEL_SAMPLES[k]), rng)
+    k = rng.randrange(len(MODEL_SAMPLES) + 2)
+    built = {len(MODEL_SAMPLES): qoperator_model, len(MODEL_SAMPLES) + 1: fused_model}
+    return mutate_model(built[k]() if k in built else onnx.load(MODEL_SAMPLES[k]), rng)
 
 
 # ---- chip and precision files ------------------------------------------------------------------

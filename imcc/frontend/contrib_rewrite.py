@@ -1,0 +1,151 @@
+"""What every rewrite of an onnxruntime contrib operator into standard ONNX nodes shares
+(:mod:`imcc.frontend.contrib`): fresh names, new constants, the node's inputs and typed
+attributes, dequantization and quantization, and the element types the model tells."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from isa.diagnostics import OnnxImportError
+
+INT8 = (TensorProto.UINT8, TensorProto.INT8)
+_INT_LIMITS = {TensorProto.UINT8: (0, 255), TensorProto.INT8: (-128, 127),
+               TensorProto.UINT16: (0, 65535), TensorProto.INT16: (-32768, 32767)}
+_ZP_TYPES = (*_INT_LIMITS, TensorProto.INT32)
+#: Operators whose output has the element type of their first input (how a zero point left out
+#: finds the type it has: the type of the tensor it goes with).
+SAME_TYPE = frozenset({"MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
+                        "Concat", "Slice", "Pad", "Resize", "Split", "Identity", "Gather",
+                        "DepthToSpace", "SpaceToDepth", "Tile", "Expand", "GatherElements",
+                        "GatherND", "ReduceMax", "ReduceMin", "Relu"})
+
+
+class Rewrite:
+    """One node's replacement: standard nodes (and initializers) named after its first output."""
+
+    def __init__(self, model: onnx.ModelProto, node: onnx.NodeProto, label: str, opset: int,
+                 names: set[str], dtype: Callable[[str], int | None]):
+        self.model, self.node, self.label, self.opset = model, node, label, opset
+        self.names, self.dtype = names, dtype
+        self.nodes: list[onnx.NodeProto] = []
+        self.base = next((o for o in node.output if o), node.name or node.op_type)
+
+    def fail(self, why: str) -> OnnxImportError:
+        return OnnxImportError(f"{self.label}: {why}; fix the model (onnxruntime's contrib "
+                               "operator documentation gives each one's inputs)")
+
+    def fresh(self, tag: str) -> str:
+        name, k = f"{self.base}__{tag}", 0
+        while name in self.names:
+            k += 1
+            name = f"{self.base}__{tag}{k}"
+        self.names.add(name)
+        return name
+
+    def arg(self, i: int, *, required: bool = True) -> str:
+        """Input ``i``'s name ('' where the node leaves it out)."""
+        name = self.node.input[i] if i < len(self.node.input) else ""
+        if required and not name:
+            raise self.fail(f"input {i} is missing")
+        return name
+
+    def attr(self, name: str, default=None, kind: int = onnx.AttributeProto.INT):
+        """Attribute ``name`` of type ``kind`` (``default`` where the node leaves it out)."""
+        for a in self.node.attribute:
+            if a.name == name:
+                if a.type != kind:
+                    want = onnx.AttributeProto.AttributeType.Name(kind).lower()
+                    raise self.fail(f"attribute {name} is not of type {want}")
+                return helper.get_attribute_value(a)
+        return default
+
+    def emit(self, op: str, inputs: list[str], out: str | None = None, **attrs) -> str:
+        out = out or self.fresh(op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [out], **attrs))
+        return out
+
+    def const(self, tag: str, value: np.ndarray) -> str:
+        name = self.fresh(tag)
+        self.model.graph.initializer.append(numpy_helper.from_array(value, name))
+        return name
+
+    def zero_point(self, zp: str, like: str) -> tuple[str, int | None]:
+        """``zp`` (or a zero of ``like``'s type where it is left out) and its element type
+        (None where the model does not tell it)."""
+        if zp:
+            t = self.dtype(zp)
+            if t is not None and t not in _ZP_TYPES:
+                raise self.fail(f"zero point {zp!r} is of type "
+                                f"{TensorProto.DataType.Name(t).lower()}; it must be an 8-, 16- "
+                                "or 32-bit integer")
+            return zp, t
+        t = self.dtype(like)
+        if t not in _ZP_TYPES:
+            raise self.fail(f"the element type of {like!r} is not known, so neither is the "
+                            "zero point it leaves out; give the zero point")
+        return self.const("zero", np.zeros((), helper.tensor_dtype_to_np_dtype(t))), t
+
+    def dq(self, x: str, scale: str, zp: str, axis: int | None = None,
+           out: str | None = None) -> str:
+        """``(x - zp) * scale`` in float32 (into ``out``); ``axis``: that of a per-axis scale."""
+        zp, t = self.zero_point(zp, x)
+        if (t is None or t in INT8) and (axis is None or self.opset >= 13):
+            kw = {} if axis is None else {"axis": axis}
+            return self.emit("DequantizeLinear", [x, scale, zp], out, **kw)
+        if axis is not None:
+            raise self.fail("a per-axis scale needs 8-bit integers and opset 13 or newer")
+        f = TensorProto.FLOAT
+        return self.emit("Mul", [self.emit("Sub", [self.emit("Cast", [x], to=f),
+                                                   self.emit("Cast", [zp], to=f)]), scale], out)
+
+    def q(self, y: str, scale: str, zp: str, like: str, out: str) -> str:
+        """``saturate(round_half_even(y / scale) + zp)`` into ``out``, of ``zp``'s type (or
+        ``like``'s where the zero point is left out)."""
+        zp, t = self.zero_point(zp, like)
+        if t is None or t in INT8:
+            return self.emit("QuantizeLinear", [y, scale, zp], out)
+        if t not in _INT_LIMITS:
+            raise self.fail("it quantizes to 8- or 16-bit integers only")
+        lo, hi = _INT_LIMITS[t]
+        r = self.emit("Add", [self.emit("Round", [self.emit("Div", [y, scale])]),
+                              self.emit("Cast", [zp], to=TensorProto.FLOAT)])
+        bounds = [self.const("lo", np.float32(lo)), self.const("hi", np.float32(hi))]
+        return self.emit("Cast", [self.emit("Clip", [r, *bounds])], out, to=t)
+
+
+
+def rank(r: Rewrite, name: str, least: int, *, required: bool = True) -> int | None:
+    """The rank of ``name`` as the model states it (an initializer's, or a graph input's,
+    output's or value_info's shape), at least ``least``; where the model does not state it,
+    an error or, without ``required``, None."""
+    n = next((len(t.dims) for t in r.model.graph.initializer if t.name == name), None)
+    if n is None:
+        n = next((len(vi.type.tensor_type.shape.dim)
+                  for vi in (*r.model.graph.input, *r.model.graph.value_info,
+                             *r.model.graph.output)
+                  if vi.name == name and vi.type.tensor_type.HasField("shape")), None)
+    if n is None and required:
+        raise r.fail(f"the rewrite needs the rank of {name!r}, which the model does not state; "
+                     "give its shape in value_info")
+    if n is not None and n < least:
+        raise r.fail(f"{name!r} has rank {n}, where it needs at least {least}")
+    return n
+
+
+def size(r: Rewrite, name: str) -> int | None:
+    """The element count of initializer ``name`` (None: not an initializer)."""
+    for t in r.model.graph.initializer:
+        if t.name == name:
+            return int(np.prod(t.dims, dtype=np.int64))
+    return None
+
+
+def per_axis(r: Rewrite, scale: str, axis: int) -> int | None:
+    """``axis`` where ``scale`` may hold more than one value (from opset 13, where
+    ``DequantizeLinear`` takes an axis and ignores it for one value), else None."""
+    n = size(r, scale)
+    return None if n == 1 or (n is None and r.opset < 13) else axis

@@ -233,6 +233,78 @@ def _dynamic_quantize_matmul(r: Rewrite) -> None:
                      r.arg(4, required=False))
 
 
+def _constant(r: Rewrite, k: int, what: str) -> np.ndarray | None:
+    """Input ``k`` as an array where it is an initializer with its data in the file (None
+    where the node leaves it out); an error where it is not constant."""
+    name = r.arg(k, required=False)
+    if not name:
+        return None
+    t = next((t for t in r.model.graph.initializer if t.name == name), None)
+    if t is None or t.data_location == TensorProto.EXTERNAL:
+        raise r.fail(f"its {what} {name!r} must be an initializer stored in the model (the "
+                     "weights are unpacked when the model is read)")
+    return onnx.numpy_helper.to_array(t)
+
+
+def _unpack(blob: np.ndarray, bits: int, count: int) -> np.ndarray:
+    """The first ``count`` ``bits``-bit values of each row of ``blob`` (uint8 rows), packed
+    from the lowest bit of the first byte on, as uint8."""
+    if 8 % bits == 0:  # whole values in each byte: one shift per value a byte holds
+        shifts = np.arange(0, 8, bits, dtype=np.uint8)
+        vals = (blob[..., None] >> shifts) & np.uint8((1 << bits) - 1)
+        return vals.reshape(*blob.shape[:-1], -1)[..., :count]
+    stream = np.unpackbits(blob, axis=-1, bitorder="little")
+    vals = stream[..., : count * bits].reshape(*blob.shape[:-1], count, bits)
+    return np.packbits(vals, axis=-1, bitorder="little")[..., 0]
+
+
+def _matmul_nbits(r: Rewrite) -> None:
+    """``A @ W (+ bias)`` where ``W[k, n] = (q - zero_point) * scale`` of block ``k //
+    block_size``, ``q`` the ``bits``-bit values packed along K from the lowest bit of each blob
+    on; the zero point (``bits``-bit values packed likewise, or floats) is ``2**(bits - 1)`` where
+    left out. ``W`` is computed when the model is read, a constant of the scales' float type (a
+    weight of the arrays)."""
+    k_dim, n_dim = r.attr("K"), r.attr("N")
+    bits, block = r.attr("bits", 4), r.attr("block_size")
+    if k_dim is None or n_dim is None or block is None or not 2 <= bits <= 8 \
+            or block < 16 or block & (block - 1) or k_dim < 1 or n_dim < 1:
+        raise r.fail("attributes K, N and block_size (a power of 2 from 16) are required, and "
+                     "bits from 2 to 8")
+    blocks = -(-k_dim // block)
+    packed, scales = _constant(r, 1, "packed weight"), _constant(r, 2, "scales")
+    if packed.dtype != np.uint8 or scales.dtype.kind != "f":
+        raise r.fail(f"the packed weight is {packed.dtype} and the scales {scales.dtype}, where "
+                     "they are uint8 and floats")
+    if packed.shape != (n_dim, blocks, block * bits // 8) or scales.size != n_dim * blocks:
+        raise r.fail(f"the packed weight is {list(packed.shape)} and the scales hold "
+                     f"{scales.size} values, where K={k_dim}, N={n_dim} and block_size={block} "
+                     f"need [{n_dim}, {blocks}, {block * bits // 8}] and {n_dim * blocks}")
+    q = _unpack(packed.reshape(n_dim, -1), bits, blocks * block)[:, :k_dim]
+    zp = _constant(r, 3, "zero points")
+    if r.attr("weight_prepacked", 0):
+        raise r.fail("a prepacked weight (weight_prepacked=1) is onnxruntime's own layout; "
+                     "save the model without prepacking")
+    if zp is None:
+        zp = np.full((n_dim, blocks), 2 ** (bits - 1), np.float32)
+    elif zp.dtype != np.uint8 and zp.dtype.kind != "f" or \
+            zp.size != n_dim * (-(-blocks * bits // 8) if zp.dtype == np.uint8 else blocks):
+        raise r.fail(f"the zero points ({zp.dtype}, {zp.size} values) are neither N={n_dim} rows "
+                     f"of {blocks} packed {bits}-bit values (uint8) nor a float per block")
+    elif zp.dtype == np.uint8:
+        zp = _unpack(zp.reshape(n_dim, -1), bits, blocks).astype(np.float32)
+    zp, scales = zp.reshape(n_dim, blocks).astype(np.float32), scales.reshape(n_dim, blocks)
+    if r.arg(4, required=False):  # onnxruntime's kernels read it in more than one way
+        raise r.fail("g_idx (a block index per row of the weight) is not supported")
+    which = np.arange(k_dim) // block
+    w = (q.astype(np.float32) - zp[:, which]) * scales.astype(np.float32)[:, which]
+    dtype = scales.dtype if scales.dtype != np.float64 else np.float32
+    bias = r.arg(5, required=False)
+    y = r.emit("MatMul", [r.arg(0), r.const("weight", np.ascontiguousarray(w.T).astype(dtype))],
+               None if bias else r.node.output[0])
+    if bias:
+        r.emit("Add", [y, bias], r.node.output[0])
+
+
 #: com.microsoft fusion -> its rewrite into standard nodes.
 FUSED: dict[str, Callable[[Rewrite], None]] = {
     "Gelu": _gelu_rule, "BiasGelu": _bias_gelu, "FastGelu": _fast_gelu,
@@ -240,7 +312,7 @@ FUSED: dict[str, Callable[[Rewrite], None]] = {
     "SkipSimplifiedLayerNormalization": _skip_norm(True), "FusedMatMul": _fused_matmul,
     "FusedConv": _fused_conv, "FusedGemm": _fused_gemm,
     "MatMulIntegerToFloat": _matmul_integer_to_float,
-    "DynamicQuantizeMatMul": _dynamic_quantize_matmul,
+    "DynamicQuantizeMatMul": _dynamic_quantize_matmul, "MatMulNBits": _matmul_nbits,
 }
 #: onnxruntime's operators of the default domain that ONNX does not define (at the model's
 #: opset): name -> (its rewrite, the first opset where ONNX defines it, or None).

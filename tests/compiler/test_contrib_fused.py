@@ -201,3 +201,91 @@ def test_models_onnxruntime_optimized_and_saved(tmp_path):
              "img": R.standard_normal((1, 3, 8, 8)).astype(F)}
     got, want = _both(opt, feeds)
     _close(got, want, 1e-4)
+
+
+def _nbits_model(bits, zp_kind, k=40, n=6, block=16, extra=None):
+    """MatMulNBits of a random ``bits``-bit weight packed as onnxruntime packs it (values from
+    the lowest bit of each blob on), with packed uint8, float or no zero points, and a bias."""
+    blocks = -(-k // block)
+
+    def pack(v):
+        bits_of = ((v[..., None] >> np.arange(bits)) & 1).astype(U8).reshape(v.shape[0], -1)
+        return np.packbits(bits_of, axis=-1, bitorder="little")
+
+    q = R.integers(0, 2 ** bits, (n, blocks * block))
+    consts = {"b": pack(q).reshape(n, blocks, block * bits // 8),
+              "s": R.uniform(0.01, 0.1, (n, blocks)).astype(F),
+              "bias": R.standard_normal(n).astype(F)}
+    zp = ""
+    if zp_kind == "uint8":
+        consts["z"], zp = pack(R.integers(0, 2 ** bits, (n, blocks))), "z"
+    elif zp_kind == "float":
+        consts["z"], zp = R.uniform(0, 2 ** bits, (n, blocks)).astype(F), "z"
+    node = helper.make_node("MatMulNBits", ["a", "b", "s", zp, *(extra or ["", "bias"])],
+                            ["y"], domain=MS, K=k, N=n, bits=bits, block_size=block)
+    return _model([node], [("a", F, (3, k))], [("y", F, None)], consts), consts, q
+
+
+@pytest.mark.parametrize("bits,zp_kind", [(2, "none"), (2, "uint8"), (2, "float"), (4, "none"),
+                                          (4, "uint8"), (4, "float"), (8, "none"),
+                                          (8, "uint8")])
+def test_matmul_nbits_unpacks_as_onnxruntime(bits, zp_kind):
+    """``A @ W + bias``, ``W[k, n] = (q - zero_point) * scale`` of block ``k // block_size``
+    (K = 40 is not a whole number of blocks of 16): onnxruntime's outputs (it runs 2, 4 and 8
+    bits), and the formula in numpy."""
+    m, consts, q = _nbits_model(bits, zp_kind)
+    a = R.standard_normal((3, 40)).astype(F)
+    (got,), (want,) = _both(m, {"a": a})
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    which = np.arange(40) // 16
+    zp = {"none": np.full((6, 3), 2.0 ** (bits - 1)), "float": consts.get("z")}.get(zp_kind)
+    if zp is None:  # packed: unpack the two or four values of each byte by hand
+        per = 8 // bits
+        zp = np.stack([(consts["z"][:, i // per] >> (bits * (i % per))) & (2 ** bits - 1)
+                       for i in range(3)], axis=1)
+    w = (q[:, :40] - zp[:, which]) * consts["s"][:, which]
+    np.testing.assert_allclose(got, a @ w.T + consts["bias"], rtol=1e-4, atol=1e-4)
+    assert imcc.compile(m, "ideal", time_limit=0.1, workers=1).report["partition"]["imc"] == 1
+
+
+def test_matmul_nbits_refusals():
+    m, _, _ = _nbits_model(4, "none", extra=["gidx"])
+    m.graph.initializer.append(onnx.numpy_helper.from_array(np.zeros(40, np.int32), "gidx"))
+    with pytest.raises(imcc.Error, match=r"MatMulNBits.*g_idx .* is not supported"):
+        imcc.compile(m, "ideal")
+    m, _, _ = _nbits_model(4, "none")
+    next(a for a in m.graph.node[0].attribute if a.name == "K").i = 64
+    with pytest.raises(imcc.Error, match=r"MatMulNBits.*need \[6, 4, 8\]"):
+        imcc.compile(m, "ideal")
+
+
+def test_a_decoder_quantized_to_4_bits_by_onnxruntime(tmp_path):
+    """onnxruntime's MatMulNBitsQuantizer (4 bits, blocks of 32) on a two-layer MLP: imcc's
+    outputs are onnxruntime's."""
+    nbits = pytest.importorskip("onnxruntime.quantization.matmul_nbits_quantizer")
+    inits = {"w1": R.standard_normal((64, 96)).astype(F), "w2": R.standard_normal((96, 32))
+             .astype(F)}
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("MatMul", ["r", "w2"], ["y"])]
+    m = _model(nodes, [("x", F, (2, 5, 64))], [("y", F, None)], inits)
+    q = nbits.MatMulNBitsQuantizer(m, block_size=32, is_symmetric=False)
+    q.process()
+    qm = q.model.model
+    assert sum(n.op_type == "MatMulNBits" for n in qm.graph.node) == 2
+    x = R.standard_normal((2, 5, 64)).astype(F)
+    (got,), (want,) = _both(qm, {"x": x})
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("bits", range(2, 9))
+def test_unpacking_every_width(bits):
+    """Values of 2 to 8 bits packed from the lowest bit of each row on (a bit stream where a
+    value crosses bytes), against numpy's own bit packing."""
+    from imcc.frontend.contrib_fused import _unpack
+
+    v = R.integers(0, 2 ** bits, (3, 64))
+    stream = ((v[..., None] >> np.arange(bits)) & 1).astype(U8).reshape(3, -1)
+    packed = np.packbits(stream, axis=-1, bitorder="little")
+    np.testing.assert_array_equal(_unpack(packed, bits, 64), v)
+    np.testing.assert_array_equal(_unpack(packed, bits, 61), v[:, :61])

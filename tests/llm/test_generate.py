@@ -312,3 +312,20 @@ def test_quantized_chips_calibrate_on_the_prompt():
     blind = imcc.generate(m, prompt, 8, program=compile_decoder(m, "ideal-int8", context=13,
                                                                   prompt=6))
     assert np.abs(blind.logits - logits).max() / np.abs(logits).max() > 3 * rel
+
+
+def test_a_decoder_quantized_to_4_bits_by_onnxruntime_generates_its_tokens():
+    """onnxruntime's MatMulNBitsQuantizer (4-bit blocks of 32, the weights of the int4 decoders
+    published for onnxruntime and transformers.js) on the tiny Llama: imcc.generate gives the
+    tokens onnxruntime gives for the quantized model, the logits within 1e-4 of their scale."""
+    nbits = pytest.importorskip("onnxruntime.quantization.matmul_nbits_quantizer")
+    q = nbits.MatMulNBitsQuantizer(build("llama-tiny", batch=1), block_size=32,
+                                   is_symmetric=False)
+    q.process()
+    m = q.model.model
+    assert sum(n.op_type == "MatMulNBits" for n in m.graph.node) > 0
+    gen = imcc.generate(m, PROMPT, 8)
+    tokens, logits = ort_generate(m, PROMPT, 8)
+    assert gen.tokens == tokens
+    scale = np.abs(logits).max(axis=1, keepdims=True)
+    assert np.all(np.abs(gen.logits - logits) <= 1e-4 * scale)

@@ -32,6 +32,10 @@ from imcc.frontend.opsets import STD_DOMAINS
 CONTRIB = "com.microsoft"
 #: com.microsoft operator -> its rewrite into standard nodes.
 RULES = {**QUANTIZED, **FUSED}
+#: The input whose element type an operator's output has, where it is not the first: the zero
+#: point of the quantizers, the scale of the dequantizers, the data of QLinearWhere.
+_SOURCE = {"QuantizeLinear": 2, "QLinearConv": 7, "QLinearMatMul": 7, "QLinearConcat": 1,
+           "QLinearWhere": 1, "QGemm": 8, "DequantizeLinear": 1, "MatMulIntegerToFloat": 2}
 
 
 def expand_contrib(model: onnx.ModelProto, where: str,
@@ -92,12 +96,13 @@ def _types(model: onnx.ModelProto) -> Callable[[str], int | None]:
 
     def source(n: onnx.NodeProto) -> str | None:
         """The input whose type ``n``'s output has."""
-        if n.op_type in ("QuantizeLinear", "QLinearConv", "QLinearMatMul"):
-            zp = {"QuantizeLinear": 2, "QLinearConv": 7, "QLinearMatMul": 7}[n.op_type]
-            return n.input[zp] if len(n.input) > zp and n.input[zp] else None
-        if n.domain == CONTRIB and n.op_type in RULES:
-            return n.input[0] if n.op_type != "QLinearWhere" else n.input[1]
-        return n.input[0] if n.op_type in SAME_TYPE and n.input else None
+        if n.op_type in _SOURCE:
+            k = _SOURCE[n.op_type]
+        elif n.op_type in SAME_TYPE or n.domain == CONTRIB and n.op_type in RULES:
+            k = 0
+        else:
+            return None
+        return n.input[k] if len(n.input) > k and n.input[k] else None
 
     def dtype(name: str) -> int | None:
         chain = []

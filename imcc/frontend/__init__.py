@@ -90,7 +90,8 @@ def batched_input_shapes(model: str | os.PathLike | onnx.ModelProto,
             raise OnnxImportError(
                 f"{where}: --input-shape names {k!r}, which is neither an input of the model "
                 f"nor a symbolic dimension of one (symbolic dimensions: "
-                f"{', '.join(sorted(symbols)) or 'none'}; inputs: {_list(sorted(names)) or 'none'})")
+                f"{', '.join(sorted(symbols)) or 'none'}; "
+                f"inputs: {_list(sorted(names)) or 'none'})")
         if len(v) != 1:
             raise OnnxImportError(f"{where}: --input-shape {k}={'x'.join(map(str, v))}: {k!r} is "
                                   f"a symbolic dimension, give it one size ({k}=128)")

@@ -19,7 +19,7 @@ refuses them by name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import onnx
 from onnx import TensorProto
@@ -27,6 +27,7 @@ from onnx import TensorProto
 from imcc.frontend.contrib_fused import DEFAULT_DOMAIN, FUSED, OUTPUTS
 from imcc.frontend.contrib_quant import QUANTIZED
 from imcc.frontend.contrib_rewrite import SAME_TYPE, Rewrite
+from imcc.frontend.external_data import ExternalData
 from imcc.frontend.opsets import STD_DOMAINS
 
 CONTRIB = "com.microsoft"
@@ -39,12 +40,14 @@ _SOURCE = {"QuantizeLinear": 2, "QLinearConv": 7, "QLinearMatMul": 7, "QLinearCo
 
 
 def expand_contrib(model: onnx.ModelProto, where: str,
-                   label: Callable[[int, onnx.NodeProto], str]) -> None:
+                   label: Callable[[int, onnx.NodeProto], str],
+                   external: Mapping[str, ExternalData] | None = None) -> None:
     """Rewrite every node of :data:`RULES` (domain ``com.microsoft``) and of
     :data:`~imcc.frontend.contrib_fused.DEFAULT_DOMAIN` (onnxruntime's own operators of the
     default domain, where ONNX does not define them) into standard nodes (in place); ``where``
-    names the model and ``label(i, node)`` a node in messages. The ``com.microsoft`` import is
-    dropped once no node uses it."""
+    names the model and ``label(i, node)`` a node in messages; ``external``: the initializers
+    whose data is still in their file (read where a rewrite needs their values). The
+    ``com.microsoft`` import is dropped once no node uses it."""
     g = model.graph
     opset = max((o.version for o in model.opset_import if o.domain in STD_DOMAINS), default=0)
     if not any(_rule(n, opset) for n in g.node):
@@ -58,7 +61,7 @@ def expand_contrib(model: onnx.ModelProto, where: str,
         if rule is None:
             out.append(n)
             continue
-        r = Rewrite(model, n, f"{where}: {label(i, n)}", opset, names, dtype)
+        r = Rewrite(model, n, f"{where}: {label(i, n)}", opset, names, dtype, external or {})
         most = OUTPUTS.get(n.op_type, 1)
         if not n.output or not n.output[0] or len(n.output) > most:
             raise r.fail(f"it writes {len(n.output)} output(s) (the first named), where it has "

@@ -234,16 +234,16 @@ def _dynamic_quantize_matmul(r: Rewrite) -> None:
 
 
 def _constant(r: Rewrite, k: int, what: str) -> np.ndarray | None:
-    """Input ``k`` as an array where it is an initializer with its data in the file (None
-    where the node leaves it out); an error where it is not constant."""
+    """Input ``k``'s array where it is an initializer (None where the node leaves it out); an
+    error where it is not one."""
     name = r.arg(k, required=False)
     if not name:
         return None
-    t = next((t for t in r.model.graph.initializer if t.name == name), None)
-    if t is None or t.data_location == TensorProto.EXTERNAL:
-        raise r.fail(f"its {what} {name!r} must be an initializer stored in the model (the "
-                     "weights are unpacked when the model is read)")
-    return onnx.numpy_helper.to_array(t)
+    v = r.value(name)
+    if v is None:
+        raise r.fail(f"its {what} {name!r} must be an initializer (the weights are unpacked "
+                     "when the model is read)")
+    return v
 
 
 def _unpack(blob: np.ndarray, bits: int, count: int) -> np.ndarray:

@@ -4,12 +4,13 @@ attributes, dequantization and quantization, and the element types the model tel
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from imcc.frontend.external_data import ExternalData, read_external
 from isa.diagnostics import OnnxImportError
 
 INT8 = (TensorProto.UINT8, TensorProto.INT8)
@@ -28,9 +29,10 @@ class Rewrite:
     """One node's replacement: standard nodes (and initializers) named after its first output."""
 
     def __init__(self, model: onnx.ModelProto, node: onnx.NodeProto, label: str, opset: int,
-                 names: set[str], dtype: Callable[[str], int | None]):
+                 names: set[str], dtype: Callable[[str], int | None],
+                 external: Mapping[str, ExternalData]):
         self.model, self.node, self.label, self.opset = model, node, label, opset
-        self.names, self.dtype = names, dtype
+        self.names, self.dtype, self.external = names, dtype, external
         self.nodes: list[onnx.NodeProto] = []
         self.base = next((o for o in node.output if o), node.name or node.op_type)
 
@@ -67,6 +69,17 @@ class Rewrite:
         out = out or self.fresh(op.lower())
         self.nodes.append(helper.make_node(op, inputs, [out], **attrs))
         return out
+
+    def value(self, name: str) -> np.ndarray | None:
+        """Initializer ``name``'s array (its file's data where it is still there); None where
+        ``name`` is not an initializer or its data is in a file the loader did not check."""
+        t = next((t for t in self.model.graph.initializer if t.name == name), None)
+        if t is None:
+            return None
+        if t.data_location == TensorProto.EXTERNAL:
+            ref = self.external.get(name)
+            return None if ref is None else read_external(t, ref, self.label)
+        return numpy_helper.to_array(t)
 
     def const(self, tag: str, value: np.ndarray) -> str:
         name = self.fresh(tag)

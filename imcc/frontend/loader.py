@@ -439,8 +439,8 @@ def check_model(model: onnx.ModelProto, where: str,
     hostlimits.check_nodes(len(model.graph.node), f"{where}: the model's graph")
     check_attributes(model, where)
     list_ir3_initializers(model)
-    expand_contrib(model, where, _node_label)  # onnxruntime's quantized operators
     external = dict(external or {})
+    expand_contrib(model, where, _node_label, external)  # onnxruntime's own operators
     if external and declared_opset(model, where) < MIN_OPSET:
         # onnx's version converter rebuilds the graph: give it the data, not references.
         materialize(model, external, where)

@@ -289,3 +289,18 @@ def test_unpacking_every_width(bits):
     packed = np.packbits(stream, axis=-1, bitorder="little")
     np.testing.assert_array_equal(_unpack(packed, bits, 64), v)
     np.testing.assert_array_equal(_unpack(packed, bits, 61), v[:, :61])
+
+
+def test_matmul_nbits_with_its_weights_in_a_data_file(tmp_path):
+    """The packed weights, scales and zero points in an external-data file (onnxruntime and
+    transformers.js save large int4 decoders so): read from the file when the weight is
+    unpacked."""
+    m, consts, _ = _nbits_model(4, "uint8", k=512, n=64, block=32)
+    onnx.save(m, tmp_path / "q4.onnx", save_as_external_data=True,
+              all_tensors_to_one_file=True, location="q4.onnx_data", size_threshold=0)
+    a = R.standard_normal((3, 512)).astype(F)
+    got = imcc.compile(str(tmp_path / "q4.onnx"), "ideal", time_limit=0.1,
+                       workers=1).run({"a": a})["y"]
+    want = ort.InferenceSession(str(tmp_path / "q4.onnx"),
+                                providers=["CPUExecutionProvider"]).run(None, {"a": a})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

@@ -305,6 +305,48 @@ def _matmul_nbits(r: Rewrite) -> None:
         r.emit("Add", [y, bias], r.node.output[0])
 
 
+def _gather_block_quantized(r: Rewrite) -> None:
+    """``Gather`` of a table quantized in blocks along ``quantize_axis``: the table
+    ``(data - zero_point) * scale`` computed when the model is read (int4 or uint4 values, or
+    ``bits``-bit values packed in uint8 along the last axis; the zero point 0 for int4 and
+    uint4, ``2**(bits - 1)`` for uint8, where left out), a constant of the scales' type."""
+    data, scales = _constant(r, 0, "data"), _constant(r, 2, "scales")
+    kind = next(t.data_type for t in r.model.graph.initializer if t.name == r.arg(0))
+    bits, block = r.attr("bits", 4), r.attr("block_size", 128)
+    if kind not in (TensorProto.INT4, TensorProto.UINT4, TensorProto.UINT8) \
+            or scales.dtype.kind != "f":
+        raise r.fail("its data must be int4, uint4 or uint8 and its scales floats (float 8 and "
+                     "float 4 data are not supported)")
+    if kind == TensorProto.UINT8 and bits not in (2, 4, 8):
+        raise r.fail(f"bits is {bits}, where uint8 data packs 2, 4 or 8")
+    if kind == TensorProto.UINT8 and bits < 8:
+        data = _unpack(data.reshape(-1, data.shape[-1]), bits, data.shape[-1] * 8 // bits) \
+            .reshape(*data.shape[:-1], -1)
+    axis = r.attr("quantize_axis", 1)
+    if not -data.ndim <= axis < data.ndim or block < 16 or block & (block - 1):
+        raise r.fail(f"quantize_axis {axis} is not an axis of the {data.ndim}-d data, or "
+                     f"block_size {block} is not a power of 2 from 16")
+    axis %= data.ndim
+    blocks = list(data.shape)
+    blocks[axis] = -(-data.shape[axis] // block)
+    zp = _constant(r, 3, "zero points")
+    if zp is None:
+        zp = np.full(blocks, 2 ** (bits - 1) if kind == TensorProto.UINT8 else 0)
+    elif kind == TensorProto.UINT8 and bits < 8:
+        zp = _unpack(zp.reshape(-1, zp.shape[-1]), bits, zp.shape[-1] * 8 // bits) \
+            .reshape(*zp.shape[:-1], -1)
+    zp = zp[tuple(slice(0, b) for b in blocks)] if zp.ndim == len(blocks) else zp
+    if list(scales.shape) != blocks or list(zp.shape) != blocks:
+        raise r.fail(f"the scales are {list(scales.shape)} and the zero points "
+                     f"{list(zp.shape)}, where data {list(data.shape)} in blocks of {block} "
+                     f"along axis {axis} needs {blocks}")
+    which = np.arange(data.shape[axis]) // block
+    table = (data.astype(np.float32) - np.take(zp, which, axis).astype(np.float32)) \
+        * np.take(scales.astype(np.float32), which, axis)
+    r.emit("Gather", [r.const("table", table.astype(scales.dtype)), r.arg(1)], r.node.output[0],
+           axis=r.attr("gather_axis", 0))
+
+
 #: com.microsoft fusion -> its rewrite into standard nodes.
 FUSED: dict[str, Callable[[Rewrite], None]] = {
     "Gelu": _gelu_rule, "BiasGelu": _bias_gelu, "FastGelu": _fast_gelu,
@@ -313,6 +355,7 @@ FUSED: dict[str, Callable[[Rewrite], None]] = {
     "FusedConv": _fused_conv, "FusedGemm": _fused_gemm,
     "MatMulIntegerToFloat": _matmul_integer_to_float,
     "DynamicQuantizeMatMul": _dynamic_quantize_matmul, "MatMulNBits": _matmul_nbits,
+    "GatherBlockQuantized": _gather_block_quantized,
 }
 #: onnxruntime's operators of the default domain that ONNX does not define (at the model's
 #: opset): name -> (its rewrite, the first opset where ONNX defines it, or None).

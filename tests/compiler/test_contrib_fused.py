@@ -304,3 +304,50 @@ def test_matmul_nbits_with_its_weights_in_a_data_file(tmp_path):
     want = ort.InferenceSession(str(tmp_path / "q4.onnx"),
                                 providers=["CPUExecutionProvider"]).run(None, {"a": a})[0]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["uint4", "int4", "uint8-2", "uint8-4", "uint8-8"])
+@pytest.mark.parametrize("with_zp", [True, False])
+def test_gather_block_quantized(kind, with_zp):
+    """An embedding table quantized in blocks of 16 along its rows' 48 values (int4 or uint4, or
+    2-, 4- or 8-bit values packed in uint8), zero points given or left out: onnxruntime's
+    gathered rows, and ``(q - zero_point) * scale`` in numpy."""
+    v, d, block = 20, 48, 16
+    blocks = d // block
+    attrs = {"block_size": block, "gather_axis": 0, "quantize_axis": 1}
+    if kind in ("uint4", "int4"):
+        lo, hi = (0, 16) if kind == "uint4" else (-8, 8)
+        ty = onnx.TensorProto.UINT4 if kind == "uint4" else onnx.TensorProto.INT4
+        q, z = R.integers(lo, hi, (v, d)), R.integers(lo, hi, (v, blocks))
+        data = helper.make_tensor("data", ty, [v, d], q.ravel().tolist())
+        zt = helper.make_tensor("zp", ty, [v, blocks], z.ravel().tolist())
+        default = 0
+    else:
+        bits = attrs["bits"] = int(kind.split("-")[1])
+        q, z = R.integers(0, 2 ** bits, (v, d)), R.integers(0, 2 ** bits, (v, blocks))
+
+        def pack(x):
+            stream = ((x[..., None] >> np.arange(bits)) & 1).astype(U8).reshape(len(x), -1)
+            return np.packbits(stream, axis=-1, bitorder="little")
+
+        data, zt = onnx.numpy_helper.from_array(pack(q), "data"), \
+            onnx.numpy_helper.from_array(pack(z), "zp")
+        default = 2 ** (bits - 1)
+    scales = R.uniform(0.01, 0.1, (v, blocks)).astype(F)
+    node = helper.make_node("GatherBlockQuantized",
+                            ["data", "idx", "scales"] + (["zp"] if with_zp else []), ["y"],
+                            domain=MS, **attrs)
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info(
+        "idx", onnx.TensorProto.INT64, [2, 3])], [helper.make_tensor_value_info(
+            "y", onnx.TensorProto.FLOAT, [2, 3, d])],
+        [data, onnx.numpy_helper.from_array(scales, "scales")] + ([zt] if with_zp else []))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21),
+                                            helper.make_opsetid(MS, 1)])
+    m.ir_version = 10
+    idx = R.integers(0, v, (2, 3))
+    (got,), (want,) = _both(m, {"idx": idx})
+    np.testing.assert_array_equal(got, want)
+    zp = z if with_zp else np.full((v, blocks), default)
+    which = np.arange(d) // block
+    table = (q - zp[:, which]) * scales[:, which]
+    np.testing.assert_allclose(got, table[idx], rtol=1e-6, atol=1e-7)

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import onnx
+import onnx.version_converter
 import onnxruntime as ort
 import pytest
 from click.testing import CliRunner
@@ -314,16 +315,24 @@ def test_quantized_chips_calibrate_on_the_prompt():
     assert np.abs(blind.logits - logits).max() / np.abs(logits).max() > 3 * rel
 
 
-def test_a_decoder_quantized_to_4_bits_by_onnxruntime_generates_its_tokens():
+@pytest.mark.parametrize("ops", [("MatMul",), ("MatMul", "Gather")])
+def test_a_decoder_quantized_to_4_bits_by_onnxruntime_generates_its_tokens(ops):
     """onnxruntime's MatMulNBitsQuantizer (4-bit blocks of 32, the weights of the int4 decoders
-    published for onnxruntime and transformers.js) on the tiny Llama: imcc.generate gives the
-    tokens onnxruntime gives for the quantized model, the logits within 1e-4 of their scale."""
+    published for onnxruntime and transformers.js) on the tiny Llama, its embedding table too
+    (GatherBlockQuantized, uint4: the model converted to opset 21 first, as the quantizer
+    needs): imcc.generate gives the tokens onnxruntime gives for the quantized model, the
+    logits within 1e-4 of their scale."""
     nbits = pytest.importorskip("onnxruntime.quantization.matmul_nbits_quantizer")
-    q = nbits.MatMulNBitsQuantizer(build("llama-tiny", batch=1), block_size=32,
-                                   is_symmetric=False)
+    m = build("llama-tiny", batch=1)
+    if "Gather" in ops:
+        m = onnx.version_converter.convert_version(m, 21)
+    q = nbits.MatMulNBitsQuantizer(m, block_size=32, is_symmetric=False,
+                                   op_types_to_quantize=ops)
     q.process()
     m = q.model.model
-    assert sum(n.op_type == "MatMulNBits" for n in m.graph.node) > 0
+    kinds = {n.op_type for n in m.graph.node if n.domain == "com.microsoft"}
+    assert kinds == ({"MatMulNBits", "GatherBlockQuantized"} if "Gather" in ops
+                     else {"MatMulNBits"})
     gen = imcc.generate(m, PROMPT, 8)
     tokens, logits = ort_generate(m, PROMPT, 8)
     assert gen.tokens == tokens

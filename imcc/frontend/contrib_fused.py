@@ -188,10 +188,8 @@ def _activation(r: Rewrite, y: str, params: list[float]) -> None:
 
 def _fused_conv(r: Rewrite) -> None:
     """``Conv`` (its attributes), plus ``Z`` where given, then the activation."""
-    conv = {a.name: onnx.helper.get_attribute_value(a) for a in r.node.attribute
-            if a.name not in ("activation", "activation_params")}
     ins = [r.arg(0), r.arg(1)] + ([r.arg(2)] if r.arg(2, required=False) else [])
-    y = r.emit("Conv", ins, **conv)
+    y = r.emit_like("Conv", ins, ("activation", "activation_params"))
     if r.arg(3, required=False):
         y = r.emit("Add", [y, r.arg(3)])
     _activation(r, y, list(r.attr("activation_params", [], onnx.AttributeProto.FLOATS)))
@@ -233,10 +231,10 @@ def _dynamic_quantize_matmul(r: Rewrite) -> None:
                      r.arg(4, required=False))
 
 
-def _constant(r: Rewrite, k: int, what: str) -> np.ndarray | None:
-    """Input ``k``'s array where it is an initializer (None where the node leaves it out); an
-    error where it is not one."""
-    name = r.arg(k, required=False)
+def _constant(r: Rewrite, k: int, what: str, required: bool = True) -> np.ndarray | None:
+    """Input ``k``'s array where it is an initializer (None where an optional input is left
+    out); an error where it is not one."""
+    name = r.arg(k, required=required)
     if not name:
         return None
     v = r.value(name)
@@ -280,7 +278,7 @@ def _matmul_nbits(r: Rewrite) -> None:
                      f"{scales.size} values, where K={k_dim}, N={n_dim} and block_size={block} "
                      f"need [{n_dim}, {blocks}, {block * bits // 8}] and {n_dim * blocks}")
     q = _unpack(packed.reshape(n_dim, -1), bits, blocks * block)[:, :k_dim]
-    zp = _constant(r, 3, "zero points")
+    zp = _constant(r, 3, "zero points", required=False)
     if r.attr("weight_prepacked", 0):
         raise r.fail("a prepacked weight (weight_prepacked=1) is onnxruntime's own layout; "
                      "save the model without prepacking")
@@ -317,6 +315,8 @@ def _gather_block_quantized(r: Rewrite) -> None:
             or scales.dtype.kind != "f":
         raise r.fail("its data must be int4, uint4 or uint8 and its scales floats (float 8 and "
                      "float 4 data are not supported)")
+    if data.ndim < 1 or data.size == 0:
+        raise r.fail(f"its data is {list(data.shape)}, where it is a table with values")
     if kind == TensorProto.UINT8 and bits not in (2, 4, 8):
         raise r.fail(f"bits is {bits}, where uint8 data packs 2, 4 or 8")
     if kind == TensorProto.UINT8 and bits < 8:
@@ -329,13 +329,15 @@ def _gather_block_quantized(r: Rewrite) -> None:
     axis %= data.ndim
     blocks = list(data.shape)
     blocks[axis] = -(-data.shape[axis] // block)
-    zp = _constant(r, 3, "zero points")
+    zp = _constant(r, 3, "zero points", required=False)
     if zp is None:
         zp = np.full(blocks, 2 ** (bits - 1) if kind == TensorProto.UINT8 else 0)
-    elif kind == TensorProto.UINT8 and bits < 8:
-        zp = _unpack(zp.reshape(-1, zp.shape[-1]), bits, zp.shape[-1] * 8 // bits) \
-            .reshape(*zp.shape[:-1], -1)
-    zp = zp[tuple(slice(0, b) for b in blocks)] if zp.ndim == len(blocks) else zp
+    elif zp.ndim != data.ndim:
+        raise r.fail(f"the zero points are {list(zp.shape)}, where they have the data's "
+                     f"{data.ndim} axes")
+    elif kind == TensorProto.UINT8 and bits < 8:  # the last byte of a row may be padding
+        count = min(blocks[-1], zp.shape[-1] * 8 // bits)
+        zp = _unpack(zp.reshape(-1, zp.shape[-1]), bits, count).reshape(*zp.shape[:-1], -1)
     if list(scales.shape) != blocks or list(zp.shape) != blocks:
         raise r.fail(f"the scales are {list(scales.shape)} and the zero points "
                      f"{list(zp.shape)}, where data {list(data.shape)} in blocks of {block} "

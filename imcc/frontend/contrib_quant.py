@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto
 
 from imcc.frontend.contrib_rewrite import INT8, Rewrite, per_axis, rank
 
@@ -49,9 +49,7 @@ def _channels_last(r: Rewrite, x: str, pool: Callable[[str], str]) -> str:
 def _pool(op: str):
     def rule(r: Rewrite) -> None:
         x = r.dq(r.arg(0), r.arg(1), r.arg(2, required=False))
-        attrs = {a.name: helper.get_attribute_value(a) for a in r.node.attribute
-                 if a.name != "channels_last"}
-        y = _channels_last(r, x, lambda t: r.emit(op, [t], **attrs))
+        y = _channels_last(r, x, lambda t: r.emit_like(op, [t], ("channels_last",)))
         r.q(y, r.arg(3), r.arg(4, required=False), r.arg(0), r.node.output[0])
     return rule
 

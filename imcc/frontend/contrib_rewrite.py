@@ -70,6 +70,12 @@ class Rewrite:
         self.nodes.append(helper.make_node(op, inputs, [out], **attrs))
         return out
 
+    def emit_like(self, op: str, inputs: list[str], drop: tuple[str, ...]) -> str:
+        """``op`` with the node's own attributes but ``drop`` (copied as they are)."""
+        out = self.emit(op, inputs)
+        self.nodes[-1].attribute.extend(a for a in self.node.attribute if a.name not in drop)
+        return out
+
     def value(self, name: str) -> np.ndarray | None:
         """Initializer ``name``'s array (its file's data where it is still there); None where
         ``name`` is not an initializer or its data is in a file the loader did not check."""
@@ -79,7 +85,11 @@ class Rewrite:
         if t.data_location == TensorProto.EXTERNAL:
             ref = self.external.get(name)
             return None if ref is None else read_external(t, ref, self.label)
-        return numpy_helper.to_array(t)
+        try:
+            return numpy_helper.to_array(t)
+        except (ValueError, TypeError) as e:  # data that does not fill its dims, an odd type
+            raise self.fail(f"initializer {name!r} cannot be read ({str(e)[:80]}); the file "
+                            "is corrupt") from None
 
     def const(self, tag: str, value: np.ndarray) -> str:
         name = self.fresh(tag)

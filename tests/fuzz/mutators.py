@@ -464,14 +464,17 @@ def qoperator_model() -> onnx.ModelProto:
 
 def fused_model() -> onnx.ModelProto:
     """A small network of the fusions onnxruntime's optimizer saves: FusedConv, FusedMatMul,
-    BiasGelu, SkipLayerNormalization (every output), SimplifiedLayerNormalization."""
+    BiasGelu, SkipLayerNormalization (every output), SimplifiedLayerNormalization; and of its
+    block quantizer's MatMulNBits and GatherBlockQuantized."""
     from onnx import helper, numpy_helper
 
     r = np.random.default_rng(1)
     f32 = np.float32
     consts = {"w": r.standard_normal((4, 2, 3, 3)).astype(f32), "shape": np.array([4, 36]),
               "m": r.standard_normal((36, 8)).astype(f32), "b": r.standard_normal(8).astype(f32),
-              "g": np.ones(8, f32)}
+              "g": np.ones(8, f32), "nb": r.integers(0, 256, (8, 1, 8)).astype(np.uint8),
+              "ns": np.full((8, 1), 0.05, f32), "nz": np.full((8, 1), 0x88, np.uint8),
+              "ids": np.array([3, 0]), "ts": np.full((10, 1), 0.1, f32)}
     ms = "com.microsoft"
     nodes = [helper.make_node("FusedConv", ["x", "w"], ["c"], domain=ms, pads=[1, 1, 1, 1],
                               activation="LeakyRelu", activation_params=[0.1]),
@@ -480,15 +483,22 @@ def fused_model() -> onnx.ModelProto:
              helper.make_node("BiasGelu", ["mm", "b"], ["ge"], domain=ms),
              helper.make_node("SkipLayerNormalization", ["ge", "mm", "g", "b"],
                               ["ln", "mean", "inv", "sum"], domain=ms),
-             helper.make_node("SimplifiedLayerNormalization", ["ln", "g"], ["y"])]
+             helper.make_node("SimplifiedLayerNormalization", ["ln", "g"], ["y"]),
+             helper.make_node("MatMulNBits", ["y", "nb", "ns", "nz"], ["q4"], domain=ms, K=8,
+                              N=8, bits=4, block_size=16),
+             helper.make_node("GatherBlockQuantized", ["table", "ids", "ts"], ["rows"],
+                              domain=ms, block_size=16, gather_axis=0, quantize_axis=1)]
     g = helper.make_graph(
         nodes, "fused", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2, 6, 6])],
-        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [4, 8]),
-         helper.make_tensor_value_info("sum", onnx.TensorProto.FLOAT, [4, 8])],
-        [numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items()])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+        [helper.make_tensor_value_info("q4", onnx.TensorProto.FLOAT, [4, 8]),
+         helper.make_tensor_value_info("sum", onnx.TensorProto.FLOAT, [4, 8]),
+         helper.make_tensor_value_info("rows", onnx.TensorProto.FLOAT, [2, 16])],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items()]
+        + [helper.make_tensor("table", onnx.TensorProto.UINT4, [10, 16],
+                              r.integers(0, 16, 160).tolist())])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21),
                                             helper.make_opsetid(ms, 1)])
-    m.ir_version = 8
+    m.ir_version = 10
     return m
 
 

@@ -5,8 +5,8 @@
 and the result quantized (``QuantizeLinear``: round half to even, saturate); ``QGemm`` becomes
 ``Gemm`` of the dequantized operands with its int32 bias at ``a_scale * b_scale``, that is
 ``alpha * a_scale * b_scale * ((A - a_zp) @ (B - b_zp) + C)``, quantized when it has a
-``y_scale``; the contrib ``QuantizeLinear`` and ``DequantizeLinear`` are the standard ones (16-bit
-types through ``Round``, ``Clip`` and ``Cast``)."""
+``y_scale``; the contrib ``QuantizeLinear`` and ``DequantizeLinear`` are the standard ones where
+the model's opset has them for the type, else their formula (``Rewrite.q``, ``Rewrite.dq``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from imcc.frontend.contrib_rewrite import INT8, Rewrite, per_axis, rank
+from imcc.frontend.contrib_rewrite import Rewrite, per_axis, rank
 
 def _unary(op: str, **fixed):
     """``q(op(dq(X)))`` for X, X_scale, X_zp, Y_scale, Y_zp."""
@@ -132,14 +132,7 @@ def _qgemm(r: Rewrite) -> None:
 
 def _quantize(r: Rewrite) -> None:
     axis = per_axis(r, r.arg(1), int(r.attr("axis", 1)))
-    zp, t = r.zero_point(r.arg(2, required=False), r.node.output[0])
-    if (t is None or t in INT8) and (axis is None or r.opset >= 13):
-        r.emit("QuantizeLinear", [r.arg(0), r.arg(1), zp], r.node.output[0],
-               **({} if axis is None else {"axis": axis}))
-    elif axis is not None:
-        raise r.fail("a per-axis scale needs 8-bit integers and opset 13 or newer")
-    else:
-        r.q(r.arg(0), r.arg(1), zp, r.arg(0), r.node.output[0])
+    r.q(r.arg(0), r.arg(1), r.arg(2, required=False), r.node.output[0], r.node.output[0], axis)
 
 
 def _dequantize(r: Rewrite) -> None:

@@ -112,33 +112,57 @@ class Rewrite:
                             "zero point it leaves out; give the zero point")
         return self.const("zero", np.zeros((), helper.tensor_dtype_to_np_dtype(t))), t
 
+    def standard(self, t: int | None, axis: int | None) -> bool:
+        """Whether the standard ``QuantizeLinear``/``DequantizeLinear`` of the model's opset
+        takes type ``t`` (None: unknown, left to them) with a per-``axis`` scale: 8 bits from
+        opset 10 (per axis from 13), 16 bits from 21."""
+        if t is None or t in INT8:
+            return axis is None or self.opset >= 13
+        return t in _INT_LIMITS and self.opset >= 21
+
+    def along(self, v: str, x: str, axis: int | None) -> str:
+        """Scale or zero point ``v`` shaped to broadcast along ``axis`` of ``x`` (as it is for
+        one value per tensor)."""
+        if axis is None:
+            return v
+        n = rank(self, x, 1)
+        if not -n <= axis < n:
+            raise self.fail(f"axis {axis} is not an axis of the {n}-d {x!r}")
+        dims = [1] * n
+        dims[axis % n] = -1
+        return self.emit("Reshape", [v, self.const("dims", np.asarray(dims, np.int64))])
+
     def dq(self, x: str, scale: str, zp: str, axis: int | None = None,
            out: str | None = None) -> str:
-        """``(x - zp) * scale`` in float32 (into ``out``); ``axis``: that of a per-axis scale."""
+        """``(x - zp) * scale`` in float32 (into ``out``); ``axis``: that of a per-axis scale.
+        ``DequantizeLinear`` where the model's opset has it for ``x``'s type, else the formula
+        (a 16-bit or int32 ``x`` before opset 21: exact below 2**24)."""
         zp, t = self.zero_point(zp, x)
-        if (t is None or t in INT8) and (axis is None or self.opset >= 13):
+        if t != TensorProto.INT32 and self.standard(t, axis):
             kw = {} if axis is None else {"axis": axis}
             return self.emit("DequantizeLinear", [x, scale, zp], out, **kw)
-        if axis is not None:
-            raise self.fail("a per-axis scale needs 8-bit integers and opset 13 or newer")
         f = TensorProto.FLOAT
-        return self.emit("Mul", [self.emit("Sub", [self.emit("Cast", [x], to=f),
-                                                   self.emit("Cast", [zp], to=f)]), scale], out)
+        centred = self.emit("Sub", [self.emit("Cast", [x], to=f),
+                                    self.along(self.emit("Cast", [zp], to=f), x, axis)])
+        return self.emit("Mul", [centred, self.along(scale, x, axis)], out)
 
-    def q(self, y: str, scale: str, zp: str, like: str, out: str) -> str:
+    def q(self, y: str, scale: str, zp: str, like: str, out: str,
+          axis: int | None = None) -> str:
         """``saturate(round_half_even(y / scale) + zp)`` into ``out``, of ``zp``'s type (or
-        ``like``'s where the zero point is left out)."""
+        ``like``'s where the zero point is left out); ``QuantizeLinear`` where the model's
+        opset has it for that type, else the formula."""
         zp, t = self.zero_point(zp, like)
-        if t is None or t in INT8:
-            return self.emit("QuantizeLinear", [y, scale, zp], out)
+        if t != TensorProto.INT32 and self.standard(t, axis):
+            kw = {} if axis is None else {"axis": axis}
+            return self.emit("QuantizeLinear", [y, scale, zp], out, **kw)
         if t not in _INT_LIMITS:
             raise self.fail("it quantizes to 8- or 16-bit integers only")
         lo, hi = _INT_LIMITS[t]
-        r = self.emit("Add", [self.emit("Round", [self.emit("Div", [y, scale])]),
-                              self.emit("Cast", [zp], to=TensorProto.FLOAT)])
+        shift = self.along(self.emit("Cast", [zp], to=TensorProto.FLOAT), y, axis)
+        r = self.emit("Add", [self.emit("Round", [self.emit(
+            "Div", [y, self.along(scale, y, axis)])]), shift])
         bounds = [self.const("lo", np.float32(lo)), self.const("hi", np.float32(hi))]
         return self.emit("Cast", [self.emit("Clip", [r, *bounds])], out, to=t)
-
 
 
 def rank(r: Rewrite, name: str, least: int, *, required: bool = True) -> int | None:

@@ -300,3 +300,48 @@ def test_16_bit_quantize_pair(dtype):
     np.testing.assert_array_equal(q, want_q)
     np.testing.assert_array_equal(q, _q(x, 0.5, zp, dtype))
     np.testing.assert_array_equal(y, want_y)
+
+
+@pytest.mark.parametrize("contrib", [False, True])
+def test_16_bit_activations_quantized_by_onnxruntime(contrib, tmp_path):
+    """onnxruntime's QDQ format with uint16 activations (its ``UseQDQContribOps`` writes the
+    com.microsoft quantizers, and int32 biases dequantized per channel): onnxruntime's outputs
+    without graph optimizations (which would fuse the pairs into its own kernels), to within
+    one step of the 16-bit output quantizer."""
+    quant = pytest.importorskip("onnxruntime.quantization")
+
+    r = np.random.default_rng(3)
+    w = numpy_helper.from_array((r.standard_normal((8, 3, 3, 3)) * 0.3).astype(F), "w")
+    b = numpy_helper.from_array(r.standard_normal(8).astype(F), "b")
+    g = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+         helper.make_node("Relu", ["c"], ["y"])], "t",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], [w, b])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)])
+    m.ir_version = 10
+    onnx.save(m, tmp_path / "f.onnx")
+    samples = iter([{"x": r.standard_normal((1, 3, 8, 8)).astype(F)} for _ in range(4)])
+
+    class Reader(quant.CalibrationDataReader):
+        def get_next(self):
+            return next(samples, None)
+
+    quant.quantize_static(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), Reader(),
+                          quant_format=quant.QuantFormat.QDQ, per_channel=True,
+                          activation_type=quant.QuantType.QUInt16,
+                          weight_type=quant.QuantType.QInt8,
+                          extra_options={"UseQDQContribOps": contrib})
+    q = onnx.load(tmp_path / "q.onnx")
+    assert any(n.domain == MS for n in q.graph.node) == contrib
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(str(tmp_path / "q.onnx"), so,
+                               providers=["CPUExecutionProvider"])
+    prog = imcc.compile(str(tmp_path / "q.onnx"), "ideal", time_limit=0.1, workers=1)
+    last = next(n for n in q.graph.node if "y" in n.output)
+    step = next(numpy_helper.to_array(t) for t in q.graph.initializer if t.name == last.input[1])
+    for _ in range(3):  # a float32 sum in another order may cross a rounding boundary
+        x = r.standard_normal((1, 3, 8, 8)).astype(F)
+        d = np.abs(prog.run({"x": x})["y"] - sess.run(None, {"x": x})[0])
+        assert d.max() <= step * 1.01 and (d > 0).mean() < 0.02, (d.max(), step)

@@ -102,8 +102,9 @@ class Rewrite:
         if zp:
             t = self.dtype(zp)
             if t is not None and t not in _ZP_TYPES:
-                raise self.fail(f"zero point {zp!r} is of type "
-                                f"{TensorProto.DataType.Name(t).lower()}; it must be an 8-, 16- "
+                name = TensorProto.DataType.Name(t).lower() \
+                    if t in TensorProto.DataType.values() else f"number {t}"
+                raise self.fail(f"zero point {zp!r} is of type {name}; it must be an 8-, 16- "
                                 "or 32-bit integer")
             return zp, t
         t = self.dtype(like)
@@ -136,7 +137,7 @@ class Rewrite:
            out: str | None = None) -> str:
         """``(x - zp) * scale`` in float32 (into ``out``); ``axis``: that of a per-axis scale.
         ``DequantizeLinear`` where the model's opset has it for ``x``'s type, else the formula
-        (a 16-bit or int32 ``x`` before opset 21: exact below 2**24)."""
+        (an int32 ``x``, a 16-bit one before opset 21; exact while ``|x - zp|`` < 2**24)."""
         zp, t = self.zero_point(zp, x)
         if t != TensorProto.INT32 and self.standard(t, axis):
             kw = {} if axis is None else {"axis": axis}

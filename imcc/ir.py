@@ -18,7 +18,6 @@ one :class:`Node`. Nodes are kept in topological order and carry standard ONNX o
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType

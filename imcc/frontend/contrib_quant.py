@@ -18,6 +18,7 @@ from onnx import TensorProto
 
 from imcc.frontend.contrib_rewrite import Rewrite, per_axis, rank
 
+
 def _unary(op: str, **fixed):
     """``q(op(dq(X)))`` for X, X_scale, X_zp, Y_scale, Y_zp."""
     def rule(r: Rewrite) -> None:

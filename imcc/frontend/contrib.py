@@ -34,9 +34,10 @@ CONTRIB = "com.microsoft"
 #: com.microsoft operator -> its rewrite into standard nodes.
 RULES = {**QUANTIZED, **FUSED}
 #: The input whose element type an operator's output has, where it is not the first: the zero
-#: point of the quantizers, the scale of the dequantizers, the data of QLinearWhere.
+#: point of the quantizers, the scale of the dequantizers, the data of Where and QLinearWhere.
 _SOURCE = {"QuantizeLinear": 2, "QLinearConv": 7, "QLinearMatMul": 7, "QLinearConcat": 1,
-           "QLinearWhere": 1, "QGemm": 8, "DequantizeLinear": 1, "MatMulIntegerToFloat": 2}
+           "QLinearWhere": 1, "QGemm": 8, "DequantizeLinear": 1, "MatMulIntegerToFloat": 2,
+           "GatherBlockQuantized": 2, "Where": 1}
 
 
 def expand_contrib(model: onnx.ModelProto, where: str,

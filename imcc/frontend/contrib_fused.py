@@ -24,9 +24,14 @@ _FLOAT, _INTS, _STRING = (onnx.AttributeProto.FLOAT, onnx.AttributeProto.INTS,
                           onnx.AttributeProto.STRING)
 
 
-def _c(r: Rewrite, like: str, tag: str, value: float) -> str:
-    """A scalar constant of ``like``'s float type (float32 where the model does not tell)."""
+def _c(r: Rewrite, tag: str, value: float) -> str:
+    """A scalar constant of the float type of the node's first input (its computation's
+    type): of that type where the model tells it, else cast to it by ``CastLike`` (from opset
+    15; float32 before)."""
+    like = r.arg(0)
     t = r.dtype(like)
+    if t is None and r.opset >= 15:
+        return r.emit("CastLike", [r.const(tag, np.asarray(value, np.float32)), like])
     np_type = np.float16 if t == TensorProto.FLOAT16 else np.float64 if t == TensorProto.DOUBLE \
         else np.float32
     return r.const(tag, np.asarray(value, np_type))
@@ -39,12 +44,12 @@ def _gelu(r: Rewrite, x: str, out: str | None, tanh: bool = False) -> str:
         return r.emit("Gelu", [x], out, approximate="tanh" if tanh else "none")
     if tanh:
         cube = r.emit("Mul", [r.emit("Mul", [x, x]), x])
-        inner = r.emit("Add", [x, r.emit("Mul", [cube, _c(r, x, "k", 0.044715)])])
-        s = r.emit("Tanh", [r.emit("Mul", [inner, _c(r, x, "sqrt2pi", math.sqrt(2 / math.pi))])])
+        inner = r.emit("Add", [x, r.emit("Mul", [cube, _c(r, "k", 0.044715)])])
+        s = r.emit("Tanh", [r.emit("Mul", [inner, _c(r, "sqrt2pi", math.sqrt(2 / math.pi))])])
     else:
-        s = r.emit("Erf", [r.emit("Mul", [x, _c(r, x, "rsqrt2", math.sqrt(0.5))])])
-    half = r.emit("Mul", [x, _c(r, x, "half", 0.5)])
-    return r.emit("Mul", [half, r.emit("Add", [s, _c(r, x, "one", 1.0)])], out)
+        s = r.emit("Erf", [r.emit("Mul", [x, _c(r, "rsqrt2", math.sqrt(0.5))])])
+    half = r.emit("Mul", [x, _c(r, "half", 0.5)])
+    return r.emit("Mul", [half, r.emit("Add", [s, _c(r, "one", 1.0)])], out)
 
 
 def _gelu_rule(r: Rewrite) -> None:
@@ -65,7 +70,7 @@ def _fast_gelu(r: Rewrite) -> None:
 def _quick_gelu(r: Rewrite) -> None:
     x = r.arg(0)
     alpha = r.attr("alpha", 1.702, _FLOAT)
-    r.emit("Mul", [x, r.emit("Sigmoid", [r.emit("Mul", [x, _c(r, x, "alpha", alpha)])])],
+    r.emit("Mul", [x, r.emit("Sigmoid", [r.emit("Mul", [x, _c(r, "alpha", alpha)])])],
            r.node.output[0])
 
 
@@ -100,7 +105,9 @@ def _norm(r: Rewrite, x: str, scale: str, bias: str, eps: float, axis: int, rms:
     if not rms:
         d = r.emit("Sub", [x, mean(x, mean_out is not None and _out(r, mean_out) or None)])
     var = mean(r.emit("Mul", [d, d]))
-    inv = r.emit("Reciprocal", [r.emit("Sqrt", [r.emit("Add", [var, _c(r, x, "eps", eps)])])],
+    if r.dtype(r.arg(0)) == TensorProto.FLOAT16 and eps > 0:  # 1e-12 is a float16 0
+        eps = max(eps, float(np.finfo(np.float16).smallest_subnormal))
+    inv = r.emit("Reciprocal", [r.emit("Sqrt", [r.emit("Add", [var, _c(r, "eps", eps)])])],
                  inv_out is not None and _out(r, inv_out) or None)
     y = r.emit("Mul", [r.emit("Mul", [d, inv]), scale], None if bias else r.node.output[0])
     if bias:
@@ -159,7 +166,7 @@ def _fused_matmul(r: Rewrite) -> None:
     else:
         y = r.emit("Einsum", ops, out, equation=f"...{terms[0]},...{terms[1]}->...ik")
     if alpha != 1.0:
-        r.emit("Mul", [y, _c(r, r.arg(0), "alpha", alpha)], r.node.output[0])
+        r.emit("Mul", [y, _c(r, "alpha", alpha)], r.node.output[0])
 
 
 def _activation(r: Rewrite, y: str, params: list[float]) -> None:
@@ -181,7 +188,7 @@ def _activation(r: Rewrite, y: str, params: list[float]) -> None:
     elif act == "HardSigmoid":
         r.emit(act, [y], out, alpha=params[0], beta=params[1])
     elif act == "Clip":
-        r.emit(act, [y, _c(r, y, "lo", params[0]), _c(r, y, "hi", params[1])], out)
+        r.emit(act, [y, _c(r, "lo", params[0]), _c(r, "hi", params[1])], out)
     else:
         r.emit(act, [y], out)
 

@@ -20,9 +20,12 @@ _ZP_TYPES = (*_INT_LIMITS, TensorProto.INT32)
 #: Operators whose output has the element type of their first input (how a zero point left out
 #: finds the type it has: the type of the tensor it goes with).
 SAME_TYPE = frozenset({"MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
-                        "Concat", "Slice", "Pad", "Resize", "Split", "Identity", "Gather",
-                        "DepthToSpace", "SpaceToDepth", "Tile", "Expand", "GatherElements",
-                        "GatherND", "ReduceMax", "ReduceMin", "Relu"})
+                       "Concat", "Slice", "Pad", "Resize", "Split", "Identity", "Gather",
+                       "DepthToSpace", "SpaceToDepth", "Tile", "Expand", "GatherElements",
+                       "GatherND", "ReduceMax", "ReduceMin", "Relu", "Add", "Sub", "Mul", "Div",
+                       "MatMul", "Gemm", "Conv", "Softmax", "Sigmoid", "Tanh", "Erf", "Sqrt",
+                       "Pow", "Neg", "Abs", "Exp", "Log", "ReduceMean", "ReduceSum",
+                       "LayerNormalization", "Dropout", "AveragePool", "GlobalAveragePool"})
 
 
 class Rewrite:

@@ -351,3 +351,29 @@ def test_gather_block_quantized(kind, with_zp):
     which = np.arange(d) // block
     table = (q - zp[:, which]) * scales[:, which]
     np.testing.assert_allclose(got, table[idx], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_a_float16_model(opset):
+    """A float16 model: the rewrites' constants take the type of the node's input, where the
+    model tells it (through the MatMul before it) or through ``CastLike`` (after an Einsum,
+    whose type the rewrite does not follow; from opset 15); the layer norm's epsilon of 1e-12
+    stays above float16's zero, so a row of equal values is not divided by 0."""
+    x = R.standard_normal((2, 4, 16)).astype(np.float16)
+    skip = R.standard_normal((2, 4, 16)).astype(np.float16)
+    x[0, 0], skip[0, 0] = 1.0, 0.0  # a row of equal values: variance 0
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["mm"]),
+             helper.make_node("SkipLayerNormalization", ["mm", "skip", "g", "g"], ["ln"],
+                              domain=MS),
+             helper.make_node("BiasGelu", ["ln", "g"], ["y"], domain=MS)]
+    outs = [("y", np.float16, None)]
+    if opset >= 15:
+        nodes += [helper.make_node("Einsum", ["x", "w"], ["e"], equation="bsk,kn->bsn"),
+                  helper.make_node("FastGelu", ["e"], ["y2"], domain=MS)]
+        outs.append(("y2", np.float16, None))
+    m = _model(nodes, [("x", np.float16, x.shape), ("skip", np.float16, skip.shape)], outs,
+               {"w": np.eye(16, dtype=np.float16), "g": np.ones(16, np.float16)}, opset=opset)
+    got, want = _both(m, {"x": x, "skip": skip})
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == np.float16 and np.isfinite(g).all()
+        np.testing.assert_allclose(g.astype(F), w.astype(F), rtol=4e-3, atol=4e-3)

@@ -258,10 +258,9 @@ def test_refusals_name_the_node_and_the_fix():
     with pytest.raises(imcc.Error, match=r"NhwcMaxPool.*it reads .*QGemm"):
         imcc.compile(m, "ideal")
     # a zero point left out where the tensor's type cannot be told
-    nodes = [helper.make_node("Where", ["c", "a", "a"], ["t"]),
+    nodes = [helper.make_node("Max", ["a", "a"], ["t"]),
              helper.make_node("QLinearSigmoid", ["t", "s", "", "s", ""], ["y"], domain=MS)]
-    m = _model(nodes, [("c", np.bool_, (2,)), ("a", U8, (2,))], [("y", U8, None)],
-               {"s": F(0.1)})
+    m = _model(nodes, [("a", U8, (2,))], [("y", U8, None)], {"s": F(0.1)})
     with pytest.raises(imcc.Error, match=r"QLinearSigmoid.*give the zero point"):
         imcc.compile(m, "ideal")
 

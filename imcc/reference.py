@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.version_converter
 
 from isa.diagnostics import InputError, OnnxImportError
 
@@ -39,8 +40,35 @@ def runner(model: onnx.ModelProto, *, lean: bool = False):
         pass
     from onnx.reference import ReferenceEvaluator
 
-    ref = ReferenceEvaluator(model)
+    ref = ReferenceEvaluator(_for_reference(model))
     return "onnx reference evaluator", lambda feeds: ref.run(None, feeds)
+
+
+def _for_reference(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` as onnx's reference evaluator runs it: onnxruntime's own operators rewritten
+    into standard ones (:mod:`imcc.frontend.contrib`), and a model with quantizers before
+    opset 19 converted to opset 21 (the evaluator has no QuantizeLinear or DequantizeLinear
+    before 19); ``model`` itself (not a copy) where neither applies, a converter's refusal
+    leaving the opset as it is."""
+    from imcc.frontend.contrib import expand_contrib, has_rewrites
+
+    def old_quantizers(m: onnx.ModelProto) -> bool:
+        opset = max((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")),
+                    default=0)
+        return opset < 19 and any(n.op_type in ("QuantizeLinear", "DequantizeLinear")
+                                  for n in m.graph.node)
+
+    if not has_rewrites(model) and not old_quantizers(model):
+        return model
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    expand_contrib(out, "model", lambda i, n: f"node {n.name or i!r} ({n.op_type})")
+    if old_quantizers(out):
+        try:
+            out = onnx.version_converter.convert_version(out, 21)
+        except Exception:  # noqa: BLE001 - the converter refuses in several ways
+            pass
+    return out
 
 
 def _check(model: onnx.ModelProto, path, shapes: dict[str, tuple[int, ...]]) -> None:

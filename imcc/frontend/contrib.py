@@ -50,9 +50,9 @@ def expand_contrib(model: onnx.ModelProto, where: str,
     whose data is still in their file (read where a rewrite needs their values). The
     ``com.microsoft`` import is dropped once no node uses it."""
     g = model.graph
-    opset = max((o.version for o in model.opset_import if o.domain in STD_DOMAINS), default=0)
-    if not any(_rule(n, opset) for n in g.node):
+    if not has_rewrites(model):
         return
+    opset = max((o.version for o in model.opset_import if o.domain in STD_DOMAINS), default=0)
     names = {t for n in g.node for t in (*n.input, *n.output)}
     names |= {t.name for t in (*g.initializer, *g.input, *g.output, *g.value_info)}
     dtype = _types(model)
@@ -75,6 +75,12 @@ def expand_contrib(model: onnx.ModelProto, where: str,
         keep = [o for o in model.opset_import if o.domain != CONTRIB]
         del model.opset_import[:]
         model.opset_import.extend(keep)
+
+
+def has_rewrites(model: onnx.ModelProto) -> bool:
+    """Whether :func:`expand_contrib` would rewrite a node of ``model``."""
+    opset = max((o.version for o in model.opset_import if o.domain in STD_DOMAINS), default=0)
+    return any(_rule(n, opset) for n in model.graph.node)
 
 
 def _rule(n: onnx.NodeProto, opset: int) -> Callable[[Rewrite], None] | None:

@@ -344,3 +344,25 @@ def test_16_bit_activations_quantized_by_onnxruntime(contrib, tmp_path):
         x = r.standard_normal((1, 3, 8, 8)).astype(F)
         d = np.abs(prog.run({"x": x})["y"] - sess.run(None, {"x": x})[0])
         assert d.max() <= step * 1.01 and (d > 0).mean() < 0.02, (d.max(), step)
+
+
+def test_the_float_oracle_without_onnxruntime(tmp_path, monkeypatch):
+    """Without onnxruntime (the core install), ``imcc run --compare`` runs the model in onnx's
+    reference evaluator: a QOperator model's contrib operators rewritten, and its quantizers,
+    before opset 19 where that evaluator has none, at opset 21. Its outputs are onnxruntime's
+    to within one step of the output's quantizer."""
+    import sys
+
+    from imcc.reference import evaluate
+    from tests.fuzz.mutators import qoperator_model
+
+    m = qoperator_model()
+    m.opset_import[0].version = 13
+    onnx.save(m, tmp_path / "q.onnx")
+    x = np.random.default_rng(4).standard_normal((1, 2, 6, 6)).astype(F)
+    want = ort.InferenceSession(str(tmp_path / "q.onnx"),
+                                providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime fails
+    got, engine = evaluate(tmp_path / "q.onnx", {"x": x})
+    assert engine == "onnx reference evaluator"
+    assert np.abs(got["y"] - want).max() <= 0.04 + 1 / 256

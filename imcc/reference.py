@@ -51,12 +51,11 @@ def _for_reference(model: onnx.ModelProto) -> onnx.ModelProto:
     before 19); ``model`` itself (not a copy) where neither applies, a converter's refusal
     leaving the opset as it is."""
     from imcc.frontend.contrib import expand_contrib, has_rewrites
+    from imcc.frontend.opsets import default_opset
 
     def old_quantizers(m: onnx.ModelProto) -> bool:
-        opset = max((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")),
-                    default=0)
-        return opset < 19 and any(n.op_type in ("QuantizeLinear", "DequantizeLinear")
-                                  for n in m.graph.node)
+        return default_opset(m) < 19 and any(n.op_type in ("QuantizeLinear", "DequantizeLinear")
+                                             for n in m.graph.node)
 
     if not has_rewrites(model) and not old_quantizers(model):
         return model

@@ -28,7 +28,7 @@ from imcc.frontend.contrib_fused import DEFAULT_DOMAIN, FUSED, OUTPUTS
 from imcc.frontend.contrib_quant import QUANTIZED
 from imcc.frontend.contrib_rewrite import SAME_TYPE, Rewrite
 from imcc.frontend.external_data import ExternalData
-from imcc.frontend.opsets import STD_DOMAINS
+from imcc.frontend.opsets import STD_DOMAINS, default_opset
 
 CONTRIB = "com.microsoft"
 #: com.microsoft operator -> its rewrite into standard nodes.
@@ -52,7 +52,7 @@ def expand_contrib(model: onnx.ModelProto, where: str,
     g = model.graph
     if not has_rewrites(model):
         return
-    opset = max((o.version for o in model.opset_import if o.domain in STD_DOMAINS), default=0)
+    opset = default_opset(model)
     names = {t for n in g.node for t in (*n.input, *n.output)}
     names |= {t.name for t in (*g.initializer, *g.input, *g.output, *g.value_info)}
     dtype = _types(model)
@@ -79,7 +79,7 @@ def expand_contrib(model: onnx.ModelProto, where: str,
 
 def has_rewrites(model: onnx.ModelProto) -> bool:
     """Whether :func:`expand_contrib` would rewrite a node of ``model``."""
-    opset = max((o.version for o in model.opset_import if o.domain in STD_DOMAINS), default=0)
+    opset = default_opset(model)
     return any(_rule(n, opset) for n in model.graph.node)
 
 

@@ -263,12 +263,26 @@ def _unpack(blob: np.ndarray, bits: int, count: int) -> np.ndarray:
     return np.packbits(vals, axis=-1, bitorder="little")[..., 0]
 
 
+def _dequantize_blocks(q: np.ndarray, zp: np.ndarray, scales: np.ndarray, axis: int,
+                       block: int) -> np.ndarray:
+    """``(q - zp) * scale`` in float32, ``zp`` and ``scales`` one per block of ``block``
+    values of ``q`` along ``axis``."""
+    which = np.arange(q.shape[axis]) // block
+    return (q.astype(np.float32) - np.take(zp, which, axis).astype(np.float32)) \
+        * np.take(scales.astype(np.float32), which, axis)
+
+
 def _matmul_nbits(r: Rewrite) -> None:
     """``A @ W (+ bias)`` where ``W[k, n] = (q - zero_point) * scale`` of block ``k //
     block_size``, ``q`` the ``bits``-bit values packed along K from the lowest bit of each blob
     on; the zero point (``bits``-bit values packed likewise, or floats) is ``2**(bits - 1)`` where
     left out. ``W`` is computed when the model is read, a constant of the scales' float type (a
     weight of the arrays)."""
+    if r.attr("weight_prepacked", 0):
+        raise r.fail("a prepacked weight (weight_prepacked=1) is onnxruntime's own layout; "
+                     "save the model without prepacking")
+    if r.arg(4, required=False):  # onnxruntime's kernels read it in more than one way
+        raise r.fail("g_idx (a block index per row of the weight) is not supported")
     k_dim, n_dim = r.attr("K"), r.attr("N")
     bits, block = r.attr("bits", 4), r.attr("block_size")
     if k_dim is None or n_dim is None or block is None or not 2 <= bits <= 8 \
@@ -286,9 +300,6 @@ def _matmul_nbits(r: Rewrite) -> None:
                      f"need [{n_dim}, {blocks}, {block * bits // 8}] and {n_dim * blocks}")
     q = _unpack(packed.reshape(n_dim, -1), bits, blocks * block)[:, :k_dim]
     zp = _constant(r, 3, "zero points", required=False)
-    if r.attr("weight_prepacked", 0):
-        raise r.fail("a prepacked weight (weight_prepacked=1) is onnxruntime's own layout; "
-                     "save the model without prepacking")
     if zp is None:
         zp = np.full((n_dim, blocks), 2 ** (bits - 1), np.float32)
     elif zp.dtype != np.uint8 and zp.dtype.kind != "f" or \
@@ -297,11 +308,7 @@ def _matmul_nbits(r: Rewrite) -> None:
                      f"of {blocks} packed {bits}-bit values (uint8) nor a float per block")
     elif zp.dtype == np.uint8:
         zp = _unpack(zp.reshape(n_dim, -1), bits, blocks).astype(np.float32)
-    zp, scales = zp.reshape(n_dim, blocks).astype(np.float32), scales.reshape(n_dim, blocks)
-    if r.arg(4, required=False):  # onnxruntime's kernels read it in more than one way
-        raise r.fail("g_idx (a block index per row of the weight) is not supported")
-    which = np.arange(k_dim) // block
-    w = (q.astype(np.float32) - zp[:, which]) * scales.astype(np.float32)[:, which]
+    w = _dequantize_blocks(q, zp.reshape(n_dim, blocks), scales.reshape(n_dim, blocks), 1, block)
     dtype = scales.dtype if scales.dtype != np.float64 else np.float32
     bias = r.arg(5, required=False)
     y = r.emit("MatMul", [r.arg(0), r.const("weight", np.ascontiguousarray(w.T).astype(dtype))],
@@ -349,9 +356,7 @@ def _gather_block_quantized(r: Rewrite) -> None:
         raise r.fail(f"the scales are {list(scales.shape)} and the zero points "
                      f"{list(zp.shape)}, where data {list(data.shape)} in blocks of {block} "
                      f"along axis {axis} needs {blocks}")
-    which = np.arange(data.shape[axis]) // block
-    table = (data.astype(np.float32) - np.take(zp, which, axis).astype(np.float32)) \
-        * np.take(scales.astype(np.float32), which, axis)
+    table = _dequantize_blocks(data, zp, scales, axis, block)
     r.emit("Gather", [r.const("table", table.astype(scales.dtype)), r.arg(1)], r.node.output[0],
            axis=r.attr("gather_axis", 0))
 

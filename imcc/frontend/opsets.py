@@ -134,14 +134,18 @@ def newer_defaults(op_type: str, opset: int) -> dict[str, object]:
     return out
 
 
+def default_opset(model: onnx.ModelProto) -> int:
+    """The default-domain opset ``model`` imports, 0 where it imports none."""
+    return max((o.version for o in model.opset_import if o.domain in STD_DOMAINS), default=0)
+
+
 def declared_opset(model: onnx.ModelProto, where: str) -> int:
-    """The default-domain opset ``model`` imports."""
-    versions = [o.version for o in model.opset_import if o.domain in STD_DOMAINS]
-    if not versions:
+    """The default-domain opset ``model`` imports (an error where it imports none)."""
+    if not any(o.domain in STD_DOMAINS for o in model.opset_import):
         raise OnnxImportError(f"{where}: the model imports no version of the standard ONNX "
                               "domain; re-export it with an opset between "
                               f"{MIN_OPSET} and {MAX_OPSET}")
-    return max(versions)
+    return default_opset(model)
 
 
 def read_opset(model: onnx.ModelProto, where: str, label) -> int:

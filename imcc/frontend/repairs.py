@@ -11,7 +11,7 @@ import onnx
 from onnx import helper
 
 from imcc.frontend.external_data import SMALL_TENSOR
-from imcc.frontend.opsets import STD_DOMAINS
+from imcc.frontend.opsets import default_opset
 
 
 def list_ir3_initializers(model: onnx.ModelProto) -> None:
@@ -57,8 +57,7 @@ def skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     sg = skel.graph
     sg.name = g.name
     sg.node.extend(g.node)
-    function_defaults(sg, max((o.version for o in model.opset_import
-                                if o.domain in STD_DOMAINS), default=0))
+    function_defaults(sg, default_opset(model))
     sg.input.extend(g.input)
     sg.output.extend(g.output)
     sg.value_info.extend(g.value_info)

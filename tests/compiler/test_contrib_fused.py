@@ -203,22 +203,24 @@ def test_models_onnxruntime_optimized_and_saved(tmp_path):
     _close(got, want, 1e-4)
 
 
+def _pack(v, bits):
+    """The rows of ``v`` as ``bits``-bit values packed from the lowest bit of each row's first
+    byte on (numpy's own bit packing: the oracle of the unpacking)."""
+    stream = ((v[..., None] >> np.arange(bits)) & 1).astype(U8).reshape(len(v), -1)
+    return np.packbits(stream, axis=-1, bitorder="little")
+
+
 def _nbits_model(bits, zp_kind, k=40, n=6, block=16, extra=None):
     """MatMulNBits of a random ``bits``-bit weight packed as onnxruntime packs it (values from
     the lowest bit of each blob on), with packed uint8, float or no zero points, and a bias."""
     blocks = -(-k // block)
-
-    def pack(v):
-        bits_of = ((v[..., None] >> np.arange(bits)) & 1).astype(U8).reshape(v.shape[0], -1)
-        return np.packbits(bits_of, axis=-1, bitorder="little")
-
     q = R.integers(0, 2 ** bits, (n, blocks * block))
-    consts = {"b": pack(q).reshape(n, blocks, block * bits // 8),
+    consts = {"b": _pack(q, bits).reshape(n, blocks, block * bits // 8),
               "s": R.uniform(0.01, 0.1, (n, blocks)).astype(F),
               "bias": R.standard_normal(n).astype(F)}
     zp = ""
     if zp_kind == "uint8":
-        consts["z"], zp = pack(R.integers(0, 2 ** bits, (n, blocks))), "z"
+        consts["z"], zp = _pack(R.integers(0, 2 ** bits, (n, blocks)), bits), "z"
     elif zp_kind == "float":
         consts["z"], zp = R.uniform(0, 2 ** bits, (n, blocks)).astype(F), "z"
     node = helper.make_node("MatMulNBits", ["a", "b", "s", zp, *(extra or ["", "bias"])],
@@ -285,8 +287,7 @@ def test_unpacking_every_width(bits):
     from imcc.frontend.contrib_fused import _unpack
 
     v = R.integers(0, 2 ** bits, (3, 64))
-    stream = ((v[..., None] >> np.arange(bits)) & 1).astype(U8).reshape(3, -1)
-    packed = np.packbits(stream, axis=-1, bitorder="little")
+    packed = _pack(v, bits)
     np.testing.assert_array_equal(_unpack(packed, bits, 64), v)
     np.testing.assert_array_equal(_unpack(packed, bits, 61), v[:, :61])
 
@@ -325,13 +326,8 @@ def test_gather_block_quantized(kind, with_zp):
     else:
         bits = attrs["bits"] = int(kind.split("-")[1])
         q, z = R.integers(0, 2 ** bits, (v, d)), R.integers(0, 2 ** bits, (v, blocks))
-
-        def pack(x):
-            stream = ((x[..., None] >> np.arange(bits)) & 1).astype(U8).reshape(len(x), -1)
-            return np.packbits(stream, axis=-1, bitorder="little")
-
-        data, zt = onnx.numpy_helper.from_array(pack(q), "data"), \
-            onnx.numpy_helper.from_array(pack(z), "zp")
+        data, zt = onnx.numpy_helper.from_array(_pack(q, bits), "data"), \
+            onnx.numpy_helper.from_array(_pack(z, bits), "zp")
         default = 2 ** (bits - 1)
     scales = R.uniform(0.01, 0.1, (v, blocks)).astype(F)
     node = helper.make_node("GatherBlockQuantized",

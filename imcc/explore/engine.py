@@ -73,8 +73,15 @@ def _message(e: BaseException) -> str:
 
 
 def _lost(f: cf.Future, e: BaseException) -> bool:
-    """Whether a failed future is work the executor lost rather than the point's error."""
-    return f.cancelled() or isinstance(e, (cf.CancelledError, cf.BrokenExecutor))
+    """Whether a failed future is work the executor lost rather than the point's error: a
+    cancelled future, a broken pool, or an exception raised by Dask's own bridge to
+    ``concurrent.futures`` (``distributed/cfexecutor.py``, which, as its scheduler goes away,
+    can fail unpacking a lost task's result instead of cancelling it; a task's own exception
+    passes through that module with the task's frames after it)."""
+    if f.cancelled() or isinstance(e, (cf.CancelledError, cf.BrokenExecutor)):
+        return True
+    tb = traceback.extract_tb(e.__traceback__)
+    return bool(tb) and tb[-1].filename.replace("\\", "/").endswith("distributed/cfexecutor.py")
 
 
 def _compile_task(study: Study, point: Point):

@@ -208,3 +208,27 @@ def test_a_local_worker_killed_mid_sweep_stops_the_sweep_and_a_rerun_finishes(st
     assert evaluate(study, items(), store) == 12 - kept
     store.close()
     assert len(lines(f)) == 12 and len({r["key"] for r in lines(f)}) == 12
+
+
+def test_an_exception_of_dasks_own_bridge_is_lost_work_and_a_tasks_is_its_error():
+    """As its scheduler goes away, Dask's ``distributed/cfexecutor.py`` can fail unpacking a
+    lost task's result (``ValueError: too many values to unpack``) instead of cancelling the
+    future: lost work, not the point's result. A task's own exception, which Dask re-raises
+    through the same module, ends in the task's frames and stays the point's error."""
+    import concurrent.futures as cf
+
+    from imcc.explore.engine import _lost
+
+    def raised(code: str, filename: str) -> BaseException:
+        try:
+            exec(compile(code, filename, "exec"), {})
+        except BaseException as e:  # noqa: BLE001 - the exception is the value under test
+            return e
+        raise AssertionError("nothing raised")
+
+    bridge = "/site-packages/distributed/cfexecutor.py"
+    f = cf.Future()
+    assert _lost(f, raised("typ, exc, tb = ('lost',)", bridge))
+    task = raised("def task():\n    raise ValueError('bad point')\ntask()\n", "/work/point.py")
+    assert not _lost(f, task)
+    assert not _lost(f, raised("raise ValueError('x')", "/site-packages/imcc/cfexecutor.py"))

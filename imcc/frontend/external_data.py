@@ -182,10 +182,9 @@ def load_external_data(model: onnx.ModelProto, base_dir: Path | None, where: str
 
 def read_external(t: onnx.TensorProto, ref: ExternalData, where: str) -> np.ndarray:
     """The array of initializer ``t``, whose bytes ``ref`` locates (see :func:`load_external_data`):
-    a private copy-on-write mapping of its file, so the bytes are neither copied nor read until
-    used, and their pages are the page cache's (the system may drop them under pressure and
-    read them again); writing to the array copies the pages it touches. The mapping lives as
-    long as the array and its views. A file cut short after this check ends the process
+    a read-only array over a private mapping of its file, so the bytes are neither copied nor
+    read until used, and their pages are the page cache's (the system may drop them under
+    pressure and read them again). The mapping lives as long as the array and its views. A file cut short after this check ends the process
     (``SIGBUS``), as for any mapped file."""
     dtype = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type))
     shape = tuple(t.dims)
@@ -205,6 +204,7 @@ def read_external(t: onnx.TensorProto, ref: ExternalData, where: str) -> np.ndar
     # Inside an .onnx file (embedded.py) the data may start at any byte: numpy reads such an
     # unaligned array as it is, at the price of buffering in its loops.
     arr = np.frombuffer(view, dtype, ref.length // dtype.itemsize, ref.offset - start)
+    arr.flags.writeable = False  # as the graph's constants are; let_go keeps its pages cached
     return arr.reshape(shape)
 
 
@@ -213,24 +213,48 @@ _byte_bounds = getattr(np.lib, "array_utils", np).byte_bounds  # numpy 2, numpy 
 _PAGEOUT = getattr(mmap, "MADV_PAGEOUT", 21 if sys.platform.startswith("linux") else None)
 
 
+def _mapping(arr: np.ndarray) -> tuple[mmap.mmap | None, bool]:
+    """The file mapping ``arr``'s bytes lie in (through its views), or None for an array of
+    the process's own memory; and whether nothing can have written to it (the map is read-only,
+    or so is the array made over it)."""
+    base, made = arr, arr
+    while isinstance(base, np.ndarray):
+        made, base = base, base.base
+    if isinstance(base, memoryview):  # np.frombuffer's view of the map
+        clean = base.readonly or not made.flags.writeable
+        base = base.obj
+        return (base, clean) if isinstance(base, mmap.mmap) else (None, False)
+    return None, False
+
+
+def mapped(arr: np.ndarray) -> bool:
+    """Whether ``arr``'s bytes are mapped from a file (:func:`read_external`,
+    :func:`imcc.spill.spill`) rather than held in the process's own memory."""
+    return _mapping(arr)[0] is not None
+
+
+def can_let_go() -> bool:
+    """Whether :func:`let_go` can give pages back on this system."""
+    return _PAGEOUT is not None
+
+
 def let_go(arr: np.ndarray) -> None:
     """Give back the resident pages of ``arr`` where it is mapped from its file
-    (:func:`read_external`), for a pass that has made a new array out of it (BatchNorm
-    folding), so the two are not held together: pages never written leave the process (the
-    file is read again if they are used), written ones stay. A no-op for an array of the
+    (:func:`read_external`, :func:`imcc.spill.spill`), for a stage done reading it (BatchNorm
+    folding, which made a new array out of it; the finiteness check; a calibration run), so
+    the weights are not all held at once. Pages nothing can have written (a read-only map or
+    array) leave the process and stay in the system's page cache, so reading them again costs
+    no disk read; of a writable array, pages never written leave the process and the page cache
+    (the file is read again if they are used), written ones stay. A no-op for an array of the
     process's own memory, or where the system cannot."""
-    base = arr
-    while isinstance(base, np.ndarray):
-        base = base.base
-    if isinstance(base, memoryview):  # np.frombuffer's view of the map
-        base = base.obj
-    if _PAGEOUT is None or not isinstance(base, mmap.mmap) or not arr.size:
+    base, clean = _mapping(arr)
+    if _PAGEOUT is None or base is None or not arr.size:
         return
     origin = np.frombuffer(base, np.uint8).ctypes.data
     lo, hi = _byte_bounds(arr)
     start = (lo - origin) // mmap.PAGESIZE * mmap.PAGESIZE
     try:
-        base.madvise(_PAGEOUT, start, hi - origin - start)
+        base.madvise(mmap.MADV_DONTNEED if clean else _PAGEOUT, start, hi - origin - start)
     except (OSError, ValueError):  # an older kernel: the pages stay
         pass
 

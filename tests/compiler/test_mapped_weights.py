@@ -1,7 +1,9 @@
 """Large initializers are mapped from their file (imcc/frontend/external_data.py): the arrays
 hold the file's bytes as numpy reads them, at any offset (inside an ``.onnx``, data may start
-at any byte), writing to one changes neither the file nor another load, and ``let_go`` (which
-BatchNorm folding calls on each weight it replaced) keeps the values, written ones included."""
+at any byte), read-only, and ``let_go`` (which BatchNorm folding calls on each weight it
+replaced) keeps the values, of a writable mapping's written pages too."""
+
+import mmap
 
 import numpy as np
 import onnx
@@ -29,16 +31,27 @@ def test_mapped_array_is_the_file_bytes(tmp_path, offset):
     want = np.fromfile(path, np.uint8)[offset:offset + values.nbytes].view(np.float32)
     assert arr.shape == values.shape and arr.dtype == np.float32
     np.testing.assert_array_equal(arr, want.reshape(values.shape))
-    arr[3, 4] = 123.0  # a private copy of the page
-    again = read_external(_tensor("w", values.shape), ExternalData(path, offset,
-                                                                  values.nbytes), "m")
-    np.testing.assert_array_equal(again, values)
-    assert path.read_bytes()[offset:offset + values.nbytes] == values.tobytes()
-    let_go(arr)
+    with pytest.raises(ValueError):  # read-only, as the graph's constants are
+        arr[3, 4] = 123.0
+    let_go(arr)  # the pages leave the process; reading them again gives the same values
     let_go(arr[::2, 1:])  # a view: its pages
+    np.testing.assert_array_equal(arr, values)
+    assert path.read_bytes()[offset:offset + values.nbytes] == values.tobytes()
+
+
+def test_let_go_of_a_writable_mapping_keeps_the_pages_written(tmp_path):
+    values = np.random.default_rng(0).standard_normal(5000).astype(np.float32)
+    path = tmp_path / "data.bin"
+    path.write_bytes(values.tobytes())
+    with open(path, "rb") as f:
+        view = mmap.mmap(f.fileno(), values.nbytes, access=mmap.ACCESS_COPY)
+    arr = np.frombuffer(view, np.float32)
+    arr[4000] = 123.0  # a private copy of the page
+    let_go(arr)
     want = values.copy()
-    want[3, 4] = 123.0
+    want[4000] = 123.0
     np.testing.assert_array_equal(arr, want)
+    assert path.read_bytes() == values.tobytes()
 
 
 def test_let_go_of_an_array_in_memory_changes_nothing():

@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from imcc.ir import Graph, to_onnx
+from imcc.frontend.external_data import let_go
+from imcc.ir import Graph, to_onnx, value_info
 from imcc.opdefs import OPS, Sign
-from imcc.reference import runner
+from imcc.staged import staged_runner
 from isa.diagnostics import InputError
 
 
@@ -59,7 +60,8 @@ def _model_without_large_constants(graph: Graph, wanted: list[str], reduced: boo
     """The graph as ONNX with the large constants turned into inputs (fed from the graph's own
     arrays at run time, so the weights are not copied into a second model). A constant that is
     a transposed view (Gemm's ``transB`` weight in the normal form) is fed as the array it views
-    and transposed back by a node of the model: numpy would copy it to make it contiguous.
+    (numpy would copy it to make it contiguous), read by its Gemms with ``transB`` flipped
+    (:func:`_feed_as`).
 
     The model's outputs are the graph's and the ``wanted`` tensors; with ``reduced``, each
     float ``wanted`` tensor's largest magnitude instead (a scalar, :func:`_absmax_name`, made by
@@ -133,15 +135,31 @@ def _permutation(v: np.ndarray) -> tuple[int, ...] | None:
 
 def _feed_as(model: onnx.ModelProto, name: str, fed: str, value: np.ndarray,
              perm: list[int]) -> None:
-    """Graph input ``name`` becomes ``Transpose(fed, perm)``, ``fed`` an input of ``value``'s
-    type and shape."""
+    """Graph input ``name`` becomes ``fed``, an input of ``value``'s type and shape: a Gemm
+    that reads it as its B operand (``perm`` swapping two axes) reads ``fed`` with ``transB``
+    flipped, any other reader ``Transpose(fed, perm)`` (a copy of the weight in each run)."""
     g = model.graph
     keep = [i for i in g.input if i.name != name]
     del g.input[:]
     g.input.extend(keep)
     g.input.append(onnx.helper.make_tensor_value_info(
         fed, onnx.helper.np_dtype_to_tensor_dtype(value.dtype), list(value.shape)))
-    g.node.insert(0, onnx.helper.make_node("Transpose", [fed], [name], perm=perm))
+    transposed = False
+    for n in g.node:
+        if name not in n.input:
+            continue
+        if perm == [1, 0] and n.op_type == "Gemm" and list(n.input).count(name) == 1 \
+                and n.input[1] == name:
+            n.input[1] = fed
+            old = next((a for a in n.attribute if a.name == "transB"), None)
+            if old is None:
+                n.attribute.append(onnx.helper.make_attribute("transB", 1))
+            else:
+                old.i = 1 - old.i
+        else:
+            transposed = True
+    if transposed:
+        g.node.insert(0, onnx.helper.make_node("Transpose", [fed], [name], perm=perm))
 
 
 def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.ndarray], *,
@@ -154,10 +172,12 @@ def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.nd
     wanted = list(dict.fromkeys(tensors))
     reduced = method != "percentile"
     model, weights = _model_without_large_constants(graph, wanted, reduced)
-    names = [o.name for o in model.graph.output]
     absmax = {t: _absmax_name(graph, t) for t in wanted
               if reduced and not graph.is_const(t) and _reducible(graph.types[t])}
-    _, run = runner(model, lean=reduced)
+    needed = [absmax.get(t, t) for t in wanted if not graph.is_const(t)]
+    run = staged_runner(model, weights, list(dict.fromkeys(needed)),
+                        lambda t: value_info(t, graph.types[t]) if t in graph.types else None,
+                        lean=reduced)
     del model
     inputs = [t for t in graph.inputs if not graph.is_const(t)]
     b = max(1, graph.types[inputs[0]].shape[0] if graph.types[inputs[0]].shape else 1)
@@ -166,13 +186,13 @@ def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.nd
     peak = {t: 0.0 for t in wanted}
     kept: dict[str, list[np.ndarray]] = {t: [] for t in wanted}
     for s in range(0, n, b):
-        feeds = dict(weights)
+        feeds = {}
         for t in inputs:
             chunk = np.asarray(samples[t][s : s + b])
             if len(chunk) < b:  # pad the last chunk by repeating its first sample
                 chunk = np.concatenate([chunk, np.repeat(chunk[:1], b - len(chunk), 0)])
             feeds[t] = chunk.astype(graph.types[t].dtype).reshape(graph.types[t].shape)
-        outs = dict(zip(names, run(feeds)))
+        outs = run(feeds)
         for t in wanted:
             if t in absmax:
                 peak[t] = max(peak[t], float(outs[absmax[t]]))
@@ -183,6 +203,8 @@ def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.nd
                 flat = v.ravel()
                 kept[t].append(flat[:: max(1, flat.size // _SAMPLE)].astype(np.float32))
         del outs
+    for w in weights.values():  # read again tile by tile when quantizing
+        let_go(w)
     if method != "percentile":
         return peak
     return {t: float(np.percentile(np.concatenate(kept[t]), percentile)) if kept[t] else 0.0

@@ -23,6 +23,7 @@ import onnx
 
 from imcc import storagemap
 from imcc.calibrate import nonnegative
+from imcc.frontend.external_data import let_go
 from imcc.ir import Graph, Node, describe
 from imcc.mapping import LayerWork, Mapping, map_layers, pack_base
 from imcc.options import CompileOptions, PassChecks
@@ -30,6 +31,7 @@ from imcc.partition import Partition
 from imcc.precision import LayerPrecision, PrecisionConfig, resolve
 from imcc.qdq import apply_qdq, qdq_weights
 from imcc.settings import fit_arrays, shape_for
+from imcc.spill import spill
 from imcc.tiling import LayerPlan, divide_layer
 from isa.diagnostics import ConfigError, OnnxImportError
 from isa.spec import dac_cycles
@@ -181,6 +183,7 @@ def divide_layers(graph: Graph, imc_nodes: tuple[Node, ...],
         p = precs[n.name]
         w = np.asarray(graph.constants[n.inputs[1]])
         _finite_weight(graph, n, w)
+        let_go(w)  # read again when calibrating and quantizing; not held in between
         groups = int(n.attrs.get("group", 1)) if n.op_type == "Conv" else 1
         plans.append(divide_layer(n.name, n.op_type, tuple(w.shape), groups, p, chip.rows,
                                   chip.cols))
@@ -268,7 +271,7 @@ def map_model(
     clock.lap("load")
     say("canonicalizing")
     qdq = qdq_weights(graph)
-    graph = canonical_graph(graph, checks)
+    graph = spill(canonical_graph(graph, checks))
     return_freed_memory(collect=False)  # e.g. the weights BatchNorm folding replaced
     clock.lap("canonicalize")
     part = partition(graph, dynamic=options.dynamic)

@@ -16,18 +16,26 @@ import onnx.version_converter
 from isa.diagnostics import InputError, OnnxImportError
 
 
-def runner(model: onnx.ModelProto, *, lean: bool = False):
+def runner(model: onnx.ModelProto, *, lean: bool = False, plain: bool = False):
     """``(engine name, run(feeds) -> list of outputs)`` for an in-memory model: onnxruntime
     when it is installed and accepts the model, onnx's reference evaluator otherwise. ``lean``
     asks onnxruntime to hold as little memory as it can (the nodes run in the model's order, an
     activation is freed after its last reader, no block is planned for all of them at once):
     for a model whose outputs are small beside its activations (calibration's ranges); the
-    outputs are the same."""
+    outputs are the same. ``plain`` runs each node by its own kernel (none of onnxruntime's
+    graph optimizations, which fuse nodes and change the last bits of some outputs depending on
+    the nodes around them): a node's outputs are then the same bits whatever model it is part
+    of (calibration in stages, :mod:`imcc.staged`)."""
     try:
         import onnxruntime as ort
 
         so = ort.SessionOptions()
         so.log_severity_level = 3
+        if plain:
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+            # threads that wait for work by spinning would take the cores from the sessions
+            # of the next stages, which run while this one waits
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if lean:
             so.enable_mem_pattern = False
             order = getattr(getattr(ort, "ExecutionOrder", None), "PRIORITY_BASED", None)

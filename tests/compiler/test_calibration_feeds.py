@@ -9,6 +9,7 @@ from onnx.reference import ReferenceEvaluator
 
 from imcc.calibrate import _model_without_large_constants, activation_ranges
 from imcc.compiler import CompileOptions
+from imcc.ir import Graph, Node, TensorType
 from imcc.mapper import canonical_graph, load_graph
 
 
@@ -39,8 +40,33 @@ def test_transposed_weights_are_fed_without_a_copy_and_give_the_reference_ranges
         assert k not in feeds
         fed = [v for v in feeds.values() if np.shares_memory(v, np.asarray(graph.constants[k]))]
         assert fed and fed[0].flags.c_contiguous
+    # the Gemm reads the stored array with transB flipped: no Transpose copies it in each run
+    assert not [n for n in onnx_model.graph.node if n.op_type == "Transpose"]
+    gemm = next(n for n in onnx_model.graph.node if n.op_type == "Gemm")
+    assert gemm.input[1] in feeds and feeds[gemm.input[1]].shape == (96, 80)
+    trans_b = {a.name: a.i for a in gemm.attribute}.get("transB", 0)
+    assert trans_b == 1
     x = rng.standard_normal((10, 80)).astype(np.float32)
     got = activation_ranges(graph, ["y"], {"x": x})
     ref = ReferenceEvaluator(model)
     want = max(float(np.abs(ref.run(None, {"x": x[i:i + 2]})[0]).max()) for i in range(0, 10, 2))
     assert np.isclose(got["y"], want, rtol=1e-5)
+
+
+def test_a_transposed_weight_other_ops_read_is_transposed_inside_the_model():
+    rng = np.random.default_rng(1)
+    stored = rng.standard_normal((90, 70)).astype(np.float32)
+    types = {"x": TensorType((4, 70), "float32"), "w": TensorType((70, 90), "float32"),
+             "h": TensorType((4, 90), "float32"), "y": TensorType((4, 90), "float32")}
+    graph = Graph(name="g", nodes=(Node("mm", "MatMul", ("x", "w"), ("h",)),
+                                   Node("r", "Relu", ("h",), ("y",))),
+                  inputs=("x",), outputs=("y",), types=types, constants={"w": stored.T},
+                  opset=21)
+    onnx_model, feeds = _model_without_large_constants(graph, ["h"])
+    onnx.checker.check_model(onnx_model)
+    assert [n.op_type for n in onnx_model.graph.node].count("Transpose") == 1
+    assert all(v.flags.c_contiguous for v in feeds.values())
+    x = rng.standard_normal((8, 4, 70)).astype(np.float32)
+    got = activation_ranges(graph, ["h"], {"x": x.reshape(32, 70)})
+    want = max(float(np.abs(x[i] @ stored.T).max()) for i in range(8))
+    assert np.isclose(got["h"], want, rtol=1e-5)

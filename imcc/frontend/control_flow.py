@@ -26,6 +26,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from imcc.frontend.bind_constants import inputs_behind
+from imcc.frontend.opsets import default_opset
 from imcc.frontend.repairs import skeleton
 
 #: The most iterations a Loop is unrolled to.
@@ -45,10 +46,6 @@ _OPSET_SCAN = 9
 #: Reshape's shape is an input from opset 5 (a runtime If's condition is made a scalar).
 _OPSET_RESHAPE = 5
 _GRAPH_ATTRS = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-
-
-def _opset(model: onnx.ModelProto) -> int:
-    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
 def _has_subgraph(n: onnx.NodeProto) -> bool:
@@ -368,7 +365,7 @@ def inline_static_control_flow(model: onnx.ModelProto) -> None:
         g = model.graph
         if not any(n.op_type in ("If", "Loop", "Scan") for n in g.node):
             return
-        opset = _opset(model)
+        opset = default_opset(model)
         scan = _OPSET_SCAN <= opset and any(n.op_type == "Scan" for n in g.node)
         vals = _known(model)
         shapes = _shapes(model, vals if inferred else None) if scan or inferred else {}

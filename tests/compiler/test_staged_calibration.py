@@ -5,12 +5,15 @@ model in stages of about ``STAGE_BYTES`` of weights, giving each stage's weights
 reference evaluator on the original model, and a compile with both forced on small weights
 writes the object of a compile without them, byte for byte."""
 
+from types import MappingProxyType
+
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
+import imcc.calibrate
 import imcc.mapper
 import imcc.spill
 import imcc.staged
@@ -219,3 +222,35 @@ def test_stages_cut_by_weight_bytes_and_a_weight_transpose_joins_its_reader(monk
     assert ops == [[("Transpose", "w4t"), ("MatMul", "a")],
                    [("MatMul", "b")],
                    [("Transpose", "w3t"), ("MatMul", "c")]]
+
+
+@pytest.mark.skipif(not imcc.spill.can_let_go(), reason="spilling needs madvise (Linux)")
+@pytest.mark.parametrize("name", ["mobilenet_v2", "bert-base", "llama-tiny"])
+def test_models_compile_the_same_with_every_weight_a_stage_of_its_own(name, tmp_path,
+                                                                       monkeypatch):
+    """Residual and dense CNN blocks, attention with masks and integer ids, grouped-query
+    attention with rotary positions: many tensors cross each cut."""
+    from imcc.models import build
+    from imcc.models.suite import BY_NAME
+
+    model = BY_NAME[name].model("small", batch=1) if name in BY_NAME else build(name, batch=1)
+    shapes = {"sequence_length": (4,), "past_sequence_length": (3,)} if name in (
+        "llama-tiny",) else {}  # the decoder's symbolic lengths
+
+    def compiled(path):
+        res = compile_model(model, preset("ideal-int8"), options=CompileOptions(
+            priority="resource", input_shapes=MappingProxyType(shapes)))
+        write_object(res.obj, path)
+        return path.read_bytes()
+
+    monkeypatch.setattr(imcc.calibrate, "_LARGE", 16)  # the small models' weights are fed
+    plain = compiled(tmp_path / "plain.imo")
+    monkeypatch.setattr(imcc.spill, "SPILL_BYTES", 0)
+    monkeypatch.setattr(imcc.spill, "MIN_ARRAY", 64)
+    monkeypatch.setattr(imcc.staged, "STAGE_BYTES", 1)
+    sessions = []
+    real = imcc.staged.runner
+    monkeypatch.setattr(imcc.staged, "runner",
+                        lambda m, **kw: sessions.append(m) or real(m, **kw))
+    assert compiled(tmp_path / "staged.imo") == plain
+    assert len(sessions) > 4  # a stage for each weight fed to the calibration model

@@ -5,6 +5,7 @@ model in stages of about ``STAGE_BYTES`` of weights, giving each stage's weights
 reference evaluator on the original model, and a compile with both forced on small weights
 writes the object of a compile without them, byte for byte."""
 
+import sys
 from types import MappingProxyType
 
 import numpy as np
@@ -136,8 +137,11 @@ def _reference_peaks(model, x, names):
     return peak
 
 
+@pytest.mark.parametrize("engine", ["onnxruntime", "onnx evaluator"])
 @pytest.mark.parametrize("method", ["minmax", "percentile"])
-def test_staged_ranges_are_the_reference_evaluators(small, method):
+def test_staged_ranges_are_the_reference_evaluators(small, method, engine, monkeypatch):
+    if engine != "onnxruntime":  # the core install, without onnxruntime
+        monkeypatch.setitem(sys.modules, "onnxruntime", None)
     rng = np.random.default_rng(1)
     model = _model(rng)
     graph = canonical_graph(load_graph(model, CompileOptions()))

@@ -76,5 +76,22 @@ def check(model, feeds, tmp_path, tol=1e-5, **kw):
     return res
 
 
-__all__ = ["TensorProto", "check", "helper", "make_model", "reference", "rel_err",
-           "run_compiled"]
+__all__ = ["TensorProto", "check", "helper", "make_model", "reference", "reference_peaks",
+           "rel_err", "run_compiled"]
+
+
+def reference_peaks(model, x, names, batch=2):
+    """max |t| over the samples ``x`` (fed to input ``x`` in chunks of ``batch``), each tensor
+    an output of the original model run by onnx's reference evaluator."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    m.graph.output.extend(helper.make_tensor_value_info(t, TensorProto.FLOAT, None)
+                          for t in names if t != "y")
+    ref = ReferenceEvaluator(m)
+    outs = [o.name for o in m.graph.output]
+    peak = dict.fromkeys(names, 0.0)
+    for s in range(0, len(x), batch):
+        got = dict(zip(outs, ref.run(None, {"x": x[s:s + batch]})))
+        for t in names:
+            peak[t] = max(peak[t], float(np.abs(got[t]).max()))
+    return peak

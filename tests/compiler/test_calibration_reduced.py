@@ -6,12 +6,12 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
 
 from imcc.calibrate import _model_without_large_constants, activation_ranges
 from imcc.compiler import CompileOptions
 from imcc.mapper import canonical_graph, load_graph
 from imcc.reference import runner
+from tests.compiler.helpers import reference_peaks
 
 
 def _model(rng):
@@ -30,23 +30,6 @@ def _model(rng):
         [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2"),
          numpy_helper.from_array(w3, "w3")])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-
-
-def _reference_peaks(model, x, names, batch=2):
-    """max |t| over the samples, each tensor an output of the original model run by onnx's
-    reference evaluator."""
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    m.graph.output.extend(helper.make_tensor_value_info(t, TensorProto.FLOAT, None)
-                          for t in names if t != "y")
-    ref = ReferenceEvaluator(m)
-    outs = [o.name for o in m.graph.output]
-    peak = dict.fromkeys(names, 0.0)
-    for s in range(0, len(x), batch):
-        got = dict(zip(outs, ref.run(None, {"x": x[s:s + batch]})))
-        for t in names:
-            peak[t] = max(peak[t], float(np.abs(got[t]).max()))
-    return peak
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +67,7 @@ def test_reduced_ranges_are_the_reference_evaluators(case):
     wanted = [t for t in wanted if t in graph.types]
     assert len(wanted) >= 3
     got = activation_ranges(graph, wanted, {"x": x})
-    want = _reference_peaks(model, x, wanted)
+    want = reference_peaks(model, x, wanted)
     for t in wanted:
         assert got[t] == pytest.approx(want[t], rel=1e-5), t
     # percentile keeps the activations; its 100th percentile is the same maximum

@@ -9,10 +9,8 @@ import sys
 from types import MappingProxyType
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
 
 import imcc.calibrate
 import imcc.mapper
@@ -25,6 +23,7 @@ from imcc.ir import Graph, Node, TensorType
 from imcc.mapper import canonical_graph, load_graph
 from isa.objfile import write_object
 from runtime.config import preset
+from tests.compiler.helpers import reference_peaks
 
 
 def _model(rng):
@@ -122,21 +121,6 @@ def test_spill_leaves_the_graph_where_it_does_not_pay_or_cannot_write(small, mon
     assert imcc.spill.spill(g) is g
 
 
-def _reference_peaks(model, x, names):
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    m.graph.output.extend(helper.make_tensor_value_info(t, TensorProto.FLOAT, None)
-                          for t in names if t != "y")
-    ref = ReferenceEvaluator(m)
-    outs = [o.name for o in m.graph.output]
-    peak = dict.fromkeys(names, 0.0)
-    for s in range(len(x)):
-        got = dict(zip(outs, ref.run(None, {"x": x[s:s + 1]})))
-        for t in names:
-            peak[t] = max(peak[t], float(np.abs(got[t]).max()))
-    return peak
-
-
 @pytest.mark.parametrize("engine", ["onnxruntime", "onnx evaluator"])
 @pytest.mark.parametrize("method", ["minmax", "percentile"])
 def test_staged_ranges_are_the_reference_evaluators(small, method, engine, monkeypatch):
@@ -154,7 +138,7 @@ def test_staged_ranges_are_the_reference_evaluators(small, method, engine, monke
     assert all("x" not in names for names in inputs[1:])  # later stages read earlier ones
     assert sum("wt" in names for names in inputs) == 2  # the shared weight, in two stages
     assert set(wanted) == {"x", "r1", "f", "g", "t2", "t3", "t5"}  # the model's own names
-    want = _reference_peaks(model, x, wanted)
+    want = reference_peaks(model, x, wanted, batch=1)
     for t, v in want.items():
         assert got[t] == pytest.approx(v, rel=1e-6), t
 

@@ -163,9 +163,12 @@ def _feed_as(model: onnx.ModelProto, name: str, fed: str, value: np.ndarray,
 
 
 def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.ndarray], *,
-                      method: str = "minmax", percentile: float = 99.99) -> dict[str, float]:
+                      method: str = "minmax", percentile: float = 99.99,
+                      notes: list[str] | None = None) -> dict[str, float]:
     """Magnitude range of each of ``tensors`` over ``samples`` (arrays with a leading batch
-    dimension, fed in chunks of the graph's own batch size).
+    dimension, fed in chunks of the graph's own batch size). Where onnxruntime is installed but
+    refuses the calibration model, onnx's reference evaluator runs it, and ``notes`` gets a
+    line that says so.
 
     ``minmax`` keeps a running maximum; ``percentile`` keeps an evenly strided subsample of at
     most 2**20 values per tensor and chunk, so memory stays bounded for large models."""
@@ -175,10 +178,14 @@ def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.nd
     absmax = {t: _absmax_name(graph, t) for t in wanted
               if reduced and not graph.is_const(t) and _reducible(graph.types[t])}
     needed = [absmax.get(t, t) for t in wanted if not graph.is_const(t)]
+    refused: list[str] = []
     run = staged_runner(model, weights, list(dict.fromkeys(needed)),
                         lambda t: value_info(t, graph.types[t]) if t in graph.types else None,
-                        lean=reduced)
+                        lean=reduced, refused=refused)
     del model
+    if refused and notes is not None:
+        notes.append(f"calibration: onnxruntime cannot run the calibration model ({refused[0]}); "
+                     "onnx's reference evaluator ran it instead, more slowly")
     inputs = [t for t in graph.inputs if not graph.is_const(t)]
     b = max(1, graph.types[inputs[0]].shape[0] if graph.types[inputs[0]].shape else 1)
     check_samples(graph, inputs, samples, b)

@@ -124,7 +124,8 @@ def input_scales(m: Mapped, calib: dict[str, np.ndarray] | None, options: Compil
             samples = _synthetic_samples(m.graph, 8, options.seed)
         say(f"calibrating {len(quantized)} layer input(s)")
         ranges = activation_ranges(m.graph, [n.inputs[0] for n in quantized], samples,
-                                   method=options.calibration, percentile=options.percentile)
+                                   method=options.calibration, percentile=options.percentile,
+                                   notes=warnings)
     in_scale = {}
     for n in m.imc_nodes:
         p = m.precisions[n.name]

@@ -16,7 +16,8 @@ import onnx.version_converter
 from isa.diagnostics import InputError, OnnxImportError
 
 
-def runner(model: onnx.ModelProto, *, lean: bool = False, plain: bool = False):
+def runner(model: onnx.ModelProto, *, lean: bool = False, plain: bool = False,
+           refused: list[str] | None = None):
     """``(engine name, run(feeds) -> list of outputs)`` for an in-memory model: onnxruntime
     when it is installed and accepts the model, onnx's reference evaluator otherwise. ``lean``
     asks onnxruntime to hold as little memory as it can (the nodes run in the model's order, an
@@ -25,7 +26,8 @@ def runner(model: onnx.ModelProto, *, lean: bool = False, plain: bool = False):
     outputs are the same. ``plain`` runs each node by its own kernel (none of onnxruntime's
     graph optimizations, which fuse nodes and change the last bits of some outputs depending on
     the nodes around them): a node's outputs are then the same bits whatever model it is part
-    of (calibration in stages, :mod:`imcc.staged`)."""
+    of (calibration in stages, :mod:`imcc.staged`). Where onnxruntime is installed but refuses
+    the model, the first line of its reason is added to ``refused``."""
     try:
         import onnxruntime as ort
 
@@ -44,8 +46,11 @@ def runner(model: onnx.ModelProto, *, lean: bool = False, plain: bool = False):
         sess = ort.InferenceSession(model.SerializeToString(), so,
                                     providers=["CPUExecutionProvider"])
         return "onnxruntime", lambda feeds: sess.run(None, feeds)
-    except Exception:  # onnxruntime missing, or unable to run this model
+    except ImportError:  # onnxruntime missing (the core install)
         pass
+    except Exception as e:  # onnxruntime unable to run this model
+        if refused is not None:
+            refused.append((str(e).strip().splitlines() or [type(e).__name__])[0])
     from onnx.reference import ReferenceEvaluator
 
     ref = ReferenceEvaluator(_for_reference(model))

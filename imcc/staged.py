@@ -41,17 +41,17 @@ class _Stage:
 
 def staged_runner(model: onnx.ModelProto, weights: dict[str, np.ndarray], wanted: list[str],
                   types: Callable[[str], onnx.ValueInfoProto | None], *,
-                  lean: bool = False) -> Run:
+                  lean: bool = False, refused: list[str] | None = None) -> Run:
     """``run(feeds) -> {name: array}`` for the ``wanted`` outputs of ``model`` (whose inputs
     are the ``feeds`` and the ``weights``, fed with each run). ``types`` gives the type of a
     tensor that crosses a cut where ``model`` declares none (None: the model runs whole).
-    ``lean`` as for :func:`imcc.reference.runner`. The model runs whole where its weights hold
-    at most :data:`STAGE_BYTES`, or it has nodes with sub-graphs."""
+    ``lean`` and ``refused`` as for :func:`imcc.reference.runner`. The model runs whole where
+    its weights hold at most :data:`STAGE_BYTES`, or it has nodes with sub-graphs."""
     groups = _stages(model, weights, wanted) if _total(weights) > STAGE_BYTES else None
-    stages = _build(model, weights, wanted, groups, types, lean) if groups else None
+    stages = _build(model, weights, wanted, groups, types, lean, refused) if groups else None
     if stages is None:
         names = [o.name for o in model.graph.output]
-        _, run = runner(model, lean=lean, plain=True)
+        _, run = runner(model, lean=lean, plain=True, refused=refused)
 
         def whole(feeds):
             return dict(zip(names, run(feeds | weights)))
@@ -124,7 +124,7 @@ def _stages(model: onnx.ModelProto, weights: dict[str, np.ndarray],
     return [g for g in groups if g]
 
 
-def _build(model, weights, wanted, groups, types, lean) -> list[_Stage] | None:
+def _build(model, weights, wanted, groups, types, lean, refused) -> list[_Stage] | None:
     """One session per stage of ``groups`` (:func:`_stages`), or None where a tensor that
     crosses a cut has no known type."""
     g = model.graph
@@ -155,6 +155,6 @@ def _build(model, weights, wanted, groups, types, lean) -> list[_Stage] | None:
     for k, (m, ins, outs) in enumerate(plans):
         after = set(wanted).union(*read[k + 1:])
         drop = tuple(sorted((set(ins) | set(outs)) - after))
-        _, run = runner(m, lean=lean, plain=True)
+        _, run = runner(m, lean=lean, plain=True, refused=refused)
         stages.append(_Stage(run, ins, outs, tuple(t for t in ins if t in weights), drop))
     return stages

@@ -242,3 +242,28 @@ def test_models_compile_the_same_with_every_weight_a_stage_of_its_own(name, tmp_
                         lambda m, **kw: sessions.append(m) or real(m, **kw))
     assert compiled(tmp_path / "staged.imo") == plain
     assert len(sessions) > 4  # a stage for each weight fed to the calibration model
+
+
+def test_a_calibration_model_onnxruntime_refuses_runs_in_the_evaluator_and_says_so(
+        monkeypatch):
+    import onnxruntime
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : no kernel\nsecond line")
+
+    rng = np.random.default_rng(1)
+    model = _model(rng)
+    calib = {"x": rng.standard_normal((3, 8, 6, 6)).astype(np.float32)}
+    plain = compile_model(model, preset("ideal-int8"), calib=calib)
+    assert not [w for w in plain.report["warnings"] if "calibration model" in w]
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    res = compile_model(model, preset("ideal-int8"), calib=calib)
+    notes = [w for w in res.report["warnings"] if "calibration model" in w]
+    assert notes == ["calibration: onnxruntime cannot run the calibration model "
+                     "([ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : no kernel); onnx's reference "
+                     "evaluator ran it instead, more slowly"]
+    graph = canonical_graph(load_graph(model, CompileOptions()))
+    wanted = [n.inputs[0] for n in graph.nodes if n.op_type in ("Conv", "MatMul", "Gemm")]
+    want = reference_peaks(model, calib["x"], wanted, batch=1)
+    got = activation_ranges(graph, wanted, calib)  # the evaluator's, with onnxruntime refused
+    assert got == pytest.approx(want, rel=1e-6)

@@ -179,9 +179,10 @@ def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.nd
               if reduced and not graph.is_const(t) and _reducible(graph.types[t])}
     needed = [absmax.get(t, t) for t in wanted if not graph.is_const(t)]
     refused: list[str] = []
-    run = staged_runner(model, weights, list(dict.fromkeys(needed)),
-                        lambda t: value_info(t, graph.types[t]) if t in graph.types else None,
-                        lean=reduced, refused=refused)
+    group, run = staged_runner(
+        model, weights, list(dict.fromkeys(needed)),
+        lambda t: value_info(t, graph.types[t]) if t in graph.types else None,
+        lean=reduced, refused=refused)
     del model
     if refused and notes is not None:
         notes.append(f"calibration: onnxruntime cannot run the calibration model ({refused[0]}); "
@@ -192,30 +193,44 @@ def activation_ranges(graph: Graph, tensors: list[str], samples: dict[str, np.nd
     n = min(len(samples[t]) for t in inputs)
     peak = {t: 0.0 for t in wanted}
     kept: dict[str, list[np.ndarray]] = {t: [] for t in wanted}
-    for s in range(0, n, b):
-        feeds = {}
-        for t in inputs:
-            chunk = np.asarray(samples[t][s : s + b])
-            if len(chunk) < b:  # pad the last chunk by repeating its first sample
-                chunk = np.concatenate([chunk, np.repeat(chunk[:1], b - len(chunk), 0)])
-            feeds[t] = chunk.astype(graph.types[t].dtype).reshape(graph.types[t].shape)
-        outs = run(feeds)
-        for t in wanted:
-            if t in absmax:
-                peak[t] = max(peak[t], float(outs[absmax[t]]))
-                continue
-            v = np.abs(np.asarray(graph.constants[t] if graph.is_const(t) else outs[t]))
-            peak[t] = max(peak[t], float(v.max()) if v.size else 0.0)
-            if method == "percentile":
-                flat = v.ravel()
-                kept[t].append(flat[:: max(1, flat.size // _SAMPLE)].astype(np.float32))
-        del outs
+    starts = range(0, n, b)
+    for first in range(0, len(starts), group):
+        for outs in run([_chunk(graph, inputs, samples, s, b)
+                         for s in starts[first : first + group]]):
+            _gather(graph, wanted, absmax, outs, peak, kept if method == "percentile" else None)
     for w in weights.values():  # read again tile by tile when quantizing
         let_go(w)
     if method != "percentile":
         return peak
     return {t: float(np.percentile(np.concatenate(kept[t]), percentile)) if kept[t] else 0.0
             for t in wanted}
+
+
+def _chunk(graph: Graph, inputs: list[str], samples: dict, s: int, b: int) -> dict:
+    """The feeds of the samples from ``s`` on, ``b`` of them (the last chunk padded by
+    repeating its first sample)."""
+    feeds = {}
+    for t in inputs:
+        chunk = np.asarray(samples[t][s : s + b])
+        if len(chunk) < b:
+            chunk = np.concatenate([chunk, np.repeat(chunk[:1], b - len(chunk), 0)])
+        feeds[t] = chunk.astype(graph.types[t].dtype).reshape(graph.types[t].shape)
+    return feeds
+
+
+def _gather(graph: Graph, wanted: list[str], absmax: dict, outs: dict, peak: dict,
+            kept: dict | None) -> None:
+    """Fold one run's ``outs`` into the running maxima ``peak`` (and, for percentiles, the
+    subsamples ``kept``)."""
+    for t in wanted:
+        if t in absmax:
+            peak[t] = max(peak[t], float(outs[absmax[t]]))
+            continue
+        v = np.abs(np.asarray(graph.constants[t] if graph.is_const(t) else outs[t]))
+        peak[t] = max(peak[t], float(v.max()) if v.size else 0.0)
+        if kept is not None:
+            flat = v.ravel()
+            kept[t].append(flat[:: max(1, flat.size // _SAMPLE)].astype(np.float32))
 
 
 _SAMPLES_HINT = ("give one array per model input, samples along the first axis (--calib "

@@ -17,7 +17,7 @@ from isa.diagnostics import InputError, OnnxImportError
 
 
 def runner(model: onnx.ModelProto, *, lean: bool = False, plain: bool = False,
-           refused: list[str] | None = None):
+           arena: bool = True, refused: list[str] | None = None):
     """``(engine name, run(feeds) -> list of outputs)`` for an in-memory model: onnxruntime
     when it is installed and accepts the model, onnx's reference evaluator otherwise. ``lean``
     asks onnxruntime to hold as little memory as it can (the nodes run in the model's order, an
@@ -26,8 +26,10 @@ def runner(model: onnx.ModelProto, *, lean: bool = False, plain: bool = False,
     outputs are the same. ``plain`` runs each node by its own kernel (none of onnxruntime's
     graph optimizations, which fuse nodes and change the last bits of some outputs depending on
     the nodes around them): a node's outputs are then the same bits whatever model it is part
-    of (calibration in stages, :mod:`imcc.staged`). Where onnxruntime is installed but refuses
-    the model, the first line of its reason is added to ``refused``."""
+    of (calibration in stages, :mod:`imcc.staged`). Without ``arena`` the memory a run takes
+    is given back after it, not kept by the session for its next run (for one of many
+    sessions). Where onnxruntime is installed but refuses the model, the first line of its
+    reason is added to ``refused``."""
     try:
         import onnxruntime as ort
 
@@ -38,6 +40,7 @@ def runner(model: onnx.ModelProto, *, lean: bool = False, plain: bool = False,
             # threads that wait for work by spinning would take the cores from the sessions
             # of the next stages, which run while this one waits
             so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        so.enable_cpu_mem_arena = arena
         if lean:
             so.enable_mem_pattern = False
             order = getattr(getattr(ort, "ExecutionOrder", None), "PRIORITY_BASED", None)

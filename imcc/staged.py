@@ -6,10 +6,12 @@ hold more than :data:`STAGE_BYTES`, :func:`staged_runner` cuts the model's nodes
 order, into stages of about that many weight bytes each, runs them one after another (each
 stage's inputs: the samples, its weights, the tensors earlier stages made for it) and gives
 each stage's weights back after it (:func:`imcc.frontend.external_data.let_go`, for weights
-mapped from a file). Only the nodes the wanted outputs need run. Every run, whole or in
-stages, takes each node by its own kernel (``runner(plain=True)``): the outputs of a model cut
-into stages are then those of the whole model, bit for bit (fused nodes could differ in the
-last bits depending on where the cuts fall).
+mapped from a file). A stage runs on several samples before its weights are given back, as
+many as keep the tensors they hold between stages within :data:`STAGE_BYTES`. Only the nodes
+the wanted outputs need run. Every run, whole or in stages, takes each node by its own kernel
+(``runner(plain=True)``): the outputs of a model cut into stages are then those of the whole
+model, bit for bit (fused nodes could differ in the last bits depending on where the cuts
+fall).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from imcc.reference import runner
 #: stage of its own).
 STAGE_BYTES = 32 << 20
 
-Run = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+Run = Callable[[list[dict[str, np.ndarray]]], list[dict[str, np.ndarray]]]
 
 
 @dataclass(frozen=True)
@@ -41,35 +43,41 @@ class _Stage:
 
 def staged_runner(model: onnx.ModelProto, weights: dict[str, np.ndarray], wanted: list[str],
                   types: Callable[[str], onnx.ValueInfoProto | None], *,
-                  lean: bool = False, refused: list[str] | None = None) -> Run:
-    """``run(feeds) -> {name: array}`` for the ``wanted`` outputs of ``model`` (whose inputs
-    are the ``feeds`` and the ``weights``, fed with each run). ``types`` gives the type of a
-    tensor that crosses a cut where ``model`` declares none (None: the model runs whole).
-    ``lean`` and ``refused`` as for :func:`imcc.reference.runner`. The model runs whole where
-    its weights hold at most :data:`STAGE_BYTES`, or it has nodes with sub-graphs."""
+                  lean: bool = False, refused: list[str] | None = None) -> tuple[int, Run]:
+    """``(group, run)``: ``run(list of feeds) -> list of {name: array}``, the ``wanted`` outputs
+    of ``model`` (whose inputs are the feeds and the ``weights``) on each feeds, best called
+    with ``group`` of them at once: each stage then runs on all of them before its weights are
+    given back, and the tensors they hold between stages stay within :data:`STAGE_BYTES`.
+    ``types`` gives the type of a tensor that crosses a cut where ``model`` declares none
+    (None: the model runs whole). ``lean`` and ``refused`` as for
+    :func:`imcc.reference.runner`. The model runs whole where its weights hold at most
+    :data:`STAGE_BYTES`, or it has nodes with sub-graphs."""
     groups = _stages(model, weights, wanted) if _total(weights) > STAGE_BYTES else None
-    stages = _build(model, weights, wanted, groups, types, lean, refused) if groups else None
-    if stages is None:
+    built = _build(model, weights, wanted, groups, types, lean, refused) if groups else None
+    if built is None:
         names = [o.name for o in model.graph.output]
         _, run = runner(model, lean=lean, plain=True, refused=refused)
 
-        def whole(feeds):
-            return dict(zip(names, run(feeds | weights)))
+        def whole(many):
+            return [dict(zip(names, run(feeds | weights))) for feeds in many]
 
-        return whole
+        return 1, whole
+    stages, held = built
 
-    def staged(feeds):
-        env = dict(feeds)
+    def staged(many):
+        envs = [dict(feeds) for feeds in many]
         for st in stages:
-            outs = st.run({t: env[t] if t in env else weights[t] for t in st.inputs})
-            env.update(zip(st.outputs, outs))
+            for env in envs:
+                outs = st.run({t: env[t] if t in env else weights[t] for t in st.inputs})
+                # copies: an engine's output may hold on to its memory pool while it lives
+                env.update((t, np.array(o)) for t, o in zip(st.outputs, outs))
+                for t in st.drop:
+                    env.pop(t, None)
             for w in st.weights:
                 let_go(weights[w])
-            for t in st.drop:
-                env.pop(t, None)
-        return {t: env[t] for t in wanted}
+        return [{t: env[t] for t in wanted} for env in envs]
 
-    return staged
+    return max(1, STAGE_BYTES // max(1, held)), staged
 
 
 def _total(weights: dict[str, np.ndarray]) -> int:
@@ -124,9 +132,10 @@ def _stages(model: onnx.ModelProto, weights: dict[str, np.ndarray],
     return [g for g in groups if g]
 
 
-def _build(model, weights, wanted, groups, types, lean, refused) -> list[_Stage] | None:
-    """One session per stage of ``groups`` (:func:`_stages`), or None where a tensor that
-    crosses a cut has no known type."""
+def _build(model, weights, wanted, groups, types, lean, refused):
+    """One session per stage of ``groups`` (:func:`_stages`) and the most bytes one feeds'
+    tensors take between two stages, or None where a tensor that crosses a cut has no known
+    type."""
     g = model.graph
     declared = {v.name: v for v in (*g.input, *g.output, *g.value_info)}
     inits = {t.name: t for t in g.initializer}
@@ -151,10 +160,29 @@ def _build(model, weights, wanted, groups, types, lean, refused) -> list[_Stage]
                                    functions=list(model.functions))
         m.ir_version = model.ir_version
         plans.append((m, tuple(ins), tuple(outputs[k])))
-    stages = []
+    stages, held = [], 0
+    env = {i.name for i in g.input} - set(weights)  # one feeds' tensors between stages
     for k, (m, ins, outs) in enumerate(plans):
         after = set(wanted).union(*read[k + 1:])
         drop = tuple(sorted((set(ins) | set(outs)) - after))
-        _, run = runner(m, lean=lean, plain=True, refused=refused)
+        env = (env | set(outs)) & after
+        held = max(held, sum(_bytes(declared.get(t) or types(t)) for t in env))
+        # no arena: each session's would keep its largest run's memory to the end (GPT-2
+        # medium's 49 stages held 300 MB more)
+        _, run = runner(m, lean=lean, plain=True, arena=False, refused=refused)
         stages.append(_Stage(run, ins, outs, tuple(t for t in ins if t in weights), drop))
-    return stages
+    return stages, held
+
+
+def _bytes(vi: onnx.ValueInfoProto | None) -> int:
+    """The bytes of a tensor of type ``vi`` (:data:`STAGE_BYTES` where its shape or type is not
+    known)."""
+    t = vi.type.tensor_type if vi is not None else None
+    if t is None or not t.HasField("shape") or any(not d.HasField("dim_value")
+                                                   for d in t.shape.dim):
+        return STAGE_BYTES
+    try:
+        size = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)).itemsize
+    except (KeyError, TypeError, ValueError):
+        return STAGE_BYTES
+    return size * int(np.prod([d.dim_value for d in t.shape.dim], dtype=np.int64))

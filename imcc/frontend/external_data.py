@@ -184,8 +184,8 @@ def read_external(t: onnx.TensorProto, ref: ExternalData, where: str) -> np.ndar
     """The array of initializer ``t``, whose bytes ``ref`` locates (see :func:`load_external_data`):
     a read-only array over a private mapping of its file, so the bytes are neither copied nor
     read until used, and their pages are the page cache's (the system may drop them under
-    pressure and read them again). The mapping lives as long as the array and its views. A file cut short after this check ends the process
-    (``SIGBUS``), as for any mapped file."""
+    pressure and read them again). The mapping lives as long as the array and its views. A
+    file cut short after this check ends the process (``SIGBUS``), as for any mapped file."""
     dtype = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type))
     shape = tuple(t.dims)
     if not ref.length:
@@ -220,11 +220,10 @@ def _mapping(arr: np.ndarray) -> tuple[mmap.mmap | None, bool]:
     base, made = arr, arr
     while isinstance(base, np.ndarray):
         made, base = base, base.base
+    clean = not made.flags.writeable
     if isinstance(base, memoryview):  # np.frombuffer's view of the map
-        clean = base.readonly or not made.flags.writeable
-        base = base.obj
-        return (base, clean) if isinstance(base, mmap.mmap) else (None, False)
-    return None, False
+        clean, base = clean or base.readonly, base.obj
+    return (base, clean) if isinstance(base, mmap.mmap) else (None, False)
 
 
 def mapped(arr: np.ndarray) -> bool:

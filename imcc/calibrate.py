@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 
 from imcc.frontend.external_data import let_go
-from imcc.ir import Graph, to_onnx, value_info
+from imcc.ir import Graph, storage_order, to_onnx, value_info
 from imcc.opdefs import OPS, Sign
 from imcc.staged import staged_runner
 from isa.diagnostics import InputError
@@ -85,8 +85,8 @@ def _model_without_large_constants(graph: Graph, wanted: list[str], reduced: boo
     weights = {}
     for k in large:
         v = np.asarray(graph.constants[k])
-        perm = _permutation(v)
-        if perm is None:
+        perm = storage_order(v)
+        if perm is None or perm == tuple(range(v.ndim)):
             weights[k] = np.ascontiguousarray(v)
             continue
         fed = f"{k}__stored"
@@ -123,14 +123,6 @@ def _add_absmax(model: onnx.ModelProto, t: str, out: str, dtype: np.dtype) -> No
     g.node.insert(at, onnx.helper.make_node("Abs", [t], [f"{out}__abs"]))
     g.output.append(onnx.helper.make_tensor_value_info(
         out, onnx.helper.np_dtype_to_tensor_dtype(dtype), []))
-
-
-def _permutation(v: np.ndarray) -> tuple[int, ...] | None:
-    """The axes order in which the non-contiguous ``v`` is a C-contiguous array, or None."""
-    if v.flags.c_contiguous or v.ndim < 2:
-        return None
-    perm = tuple(int(i) for i in np.argsort([-s for s in v.strides], kind="stable"))
-    return perm if v.transpose(perm).flags.c_contiguous else None
 
 
 def _feed_as(model: onnx.ModelProto, name: str, fed: str, value: np.ndarray,

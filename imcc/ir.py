@@ -50,6 +50,16 @@ def readonly(a: np.ndarray) -> np.ndarray:
     return v
 
 
+def storage_order(v: np.ndarray) -> tuple[int, ...] | None:
+    """The axes order in which ``v``'s bytes are a C-contiguous array (the identity for one
+    that is; a transposed weight's swap), or None where they are not one block (a broadcast
+    stand-in, a strided slice)."""
+    if v.flags.c_contiguous:
+        return tuple(range(v.ndim))
+    perm = tuple(int(i) for i in np.argsort([-s for s in v.strides], kind="stable"))
+    return perm if v.transpose(perm).flags.c_contiguous else None
+
+
 class AttrMap(Mapping[str, Any]):
     """An immutable, hashable mapping of ONNX attribute name -> value.
 

@@ -18,22 +18,13 @@ import tempfile
 import numpy as np
 
 from imcc.frontend.external_data import can_let_go, mapped
-from imcc.ir import Graph
+from imcc.ir import Graph, storage_order
 
 #: Spill when the large constants in the process's own memory hold at least this many bytes
 #: (below it the temporary file would cost more than it saves).
 SPILL_BYTES = 64 << 20
 #: Arrays smaller than this (bytes) stay where they are.
 MIN_ARRAY = 1 << 16
-
-
-def _layout(v: np.ndarray) -> tuple[int, ...] | None:
-    """The axes order in which ``v`` is a C-contiguous array (identity for one that is), or
-    None (a broadcast stand-in, a strided slice: not spilled)."""
-    perm = tuple(int(i) for i in np.argsort([-s for s in v.strides], kind="stable"))
-    if v.flags.c_contiguous:
-        return tuple(range(v.ndim))
-    return perm if v.transpose(perm).flags.c_contiguous else None
 
 
 def _key(v: np.ndarray) -> tuple:
@@ -50,7 +41,7 @@ def _candidates(graph: Graph) -> dict[tuple, tuple[np.ndarray, tuple[int, ...]]]
         if (not isinstance(v, np.ndarray) or v.nbytes < MIN_ARRAY or v.dtype.kind not in "biufc"
                 or _key(v) in out or mapped(v)):
             continue
-        perm = _layout(v)
+        perm = storage_order(v)
         if perm is not None:
             out[_key(v)] = (v, perm)
     return out

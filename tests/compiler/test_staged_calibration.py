@@ -28,8 +28,8 @@ from tests.compiler.helpers import reference_peaks
 
 def _model(rng):
     """Conv + BatchNorm (folded into a new weight), a Gemm whose weight is transposed (fed as
-    the array it views, a Transpose node in the calibration model), and one MatMul weight read
-    twice, with another weight between the two reads."""
+    the array it views, the Gemm's transB flipped in the calibration model), and one MatMul
+    weight read twice, with another weight between the two reads."""
     c, h = 8, 6
     w1 = rng.standard_normal((16, c, 3, 3)).astype(np.float32) * 0.4
     bn = [rng.uniform(0.5, 1.5, 16).astype(np.float32) for _ in range(4)]
@@ -246,7 +246,7 @@ def test_models_compile_the_same_with_every_weight_a_stage_of_its_own(name, tmp_
 
 def test_a_calibration_model_onnxruntime_refuses_runs_in_the_evaluator_and_says_so(
         monkeypatch):
-    import onnxruntime
+    onnxruntime = pytest.importorskip("onnxruntime")
 
     def refuse(*args, **kwargs):
         raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : no kernel\nsecond line")

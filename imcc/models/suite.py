@@ -1,4 +1,5 @@
-"""The seed paper's Table I models at full size, and small models of the same seven families.
+"""The seed paper's Table I models and MobileNetV2 at full size, and small models of the same
+seven families.
 
 One table serves the full-size tests (``pytest -m slow``), the CI-size tests and
 ``benchmarks/bench_models.py``, so they build the same graphs. ``arrays`` is what each full-size
@@ -55,7 +56,8 @@ class SuiteModel:
 
 _TRANSFORMER_SMALL = _frozen(seq=8, layers=2, hidden=32, heads=4, ffn=64, vocab=50, max_pos=16)
 
-#: Table I of the seed paper (Zhou et al. 2023); GPT-2 is its 345 M-parameter gpt2-medium.
+#: Table I of the seed paper (Zhou et al. 2023), whose GPT-2 is the 354.8 M-parameter gpt2-medium,
+#: and MobileNetV2 (not in Table I), for its depthwise convolutions.
 TABLE_I: tuple[SuiteModel, ...] = (
     SuiteModel("alexnet", "cnn", 1868,
                small=_frozen(image=64, width=0.125, hidden=32, classes=10)),

@@ -1,8 +1,8 @@
-"""The seven models of the seed paper's Table I (``imcc.models.suite``: AlexNet, VGG-16,
-ResNet-50, MobileNetV2, DenseNet-121, BERT-base with a padding mask, GPT-2 medium with its causal
-mask; seeded random weights), compiled for the ideal lossless chip (float32 cells, ideal
-converters) under both priorities, run on the reference machine, and compared with an
-independent evaluator.
+"""The six models of the seed paper's Table I and MobileNetV2
+(``imcc.models.suite``: AlexNet, VGG-16, ResNet-50, MobileNetV2, DenseNet-121, BERT-base with a
+padding mask, GPT-2 medium with its causal mask; seeded random weights), compiled for the ideal
+lossless chip (float32 cells, ideal converters) under both priorities, run on the reference
+machine, and compared with an independent evaluator.
 
 Metric, per model: ``max over outputs of max |imcc - ref| / max |ref|``, at most 1e-3.
 
